@@ -1,0 +1,498 @@
+/*
+ * lsm.h -- the public interface of the lsmfs storage engine.
+ *
+ * This is the only header that programs using the engine include. Everything
+ * else under engine/ is private.
+ *
+ * The engine is a log-structured merge tree. Writes go to a write-ahead log and
+ * an in-memory sorted table; full tables are flushed to immutable sorted files
+ * (SSTables) that background compaction merges level by level. Keys and values
+ * are arbitrary byte strings, ordered bytewise (memcmp, shorter first on a tie).
+ *
+ * Conventions, the same in every function below:
+ *   - Every fallible call returns an int status: LSM_OK (0) or one of the
+ *     lsm_status codes. LSM_NOT_FOUND is not a failure.
+ *   - Out-parameters come last. Constructors set *out to NULL on failure.
+ *     Destructors (lsm_*_free, lsm_close) accept NULL.
+ *   - Keys and values travel as (pointer, length) pairs. A NULL pointer with
+ *     length 0 is the empty string.
+ *   - "Caller owns" memory is freed with lsm_free(). "Borrowed" memory belongs
+ *     to the engine and is valid only for the time stated.
+ *   - After a failure, lsm_errmsg(db) describes it: the operation, the file and
+ *     the OS error where there is one.
+ *
+ * Thread safety: one lsm_db handle may be used by any number of threads at
+ * once. A batch, an iterator or a snapshot handle is used by one thread at a
+ * time (different threads may hold different ones).
+ *
+ * The full reference, with examples, is docs/API.md; the on-disk formats are in
+ * docs/FORMAT.md.
+ */
+#ifndef LSM_H
+#define LSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define LSM_API __attribute__((visibility("default")))
+#else
+#define LSM_API
+#endif
+
+#define LSM_VERSION_MAJOR 0
+#define LSM_VERSION_MINOR 1
+#define LSM_VERSION_PATCH 0
+#define LSM_VERSION_STRING "0.1.0"
+
+/* The largest key accepted, in bytes. Longer keys get LSM_INVALID_ARGUMENT. */
+#define LSM_MAX_KEY_LEN 65536u
+/* The largest value accepted by lsm_put() and lsm_batch_put(), in bytes. */
+#define LSM_MAX_VALUE_LEN (1024u * 1024u * 1024u)
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef enum lsm_status {
+    LSM_OK = 0,
+    LSM_NOT_FOUND = 1,        /* the key is absent or deleted; not a failure */
+    LSM_IO = 2,               /* an I/O call failed (EIO and friends); may be retried */
+    LSM_CORRUPTION = 3,       /* bytes on disk are damaged; not retryable */
+    LSM_INVALID_ARGUMENT = 4, /* bad argument: too long a key, bad options... */
+    LSM_NOMEM = 5,            /* out of memory */
+    LSM_BUSY = 6,             /* the store is locked by another handle or process */
+    LSM_NO_SPACE = 7,         /* the disk is full (ENOSPC, EDQUOT) */
+    LSM_MISUSE = 8,           /* the API was called in a way it does not allow */
+    LSM_READ_ONLY = 9,        /* a write on a handle opened read-only */
+    LSM_NOT_SUPPORTED = 10,   /* a feature not built in (e.g. a compression library) */
+    LSM_EXISTS = 11,          /* the store exists and error_if_exists was set */
+    LSM_PERMISSION = 12,      /* the OS refused access (EACCES, EPERM, EROFS) */
+} lsm_status;
+
+/* A short, static description of a status code ("I/O error"). Never NULL. */
+LSM_API const char *lsm_strerror(int status);
+
+/* 1 if an operation that failed with `status` may succeed when repeated (after
+ * space is freed, the lock released, ...), 0 if repeating cannot help
+ * (LSM_CORRUPTION, LSM_INVALID_ARGUMENT, LSM_MISUSE, ...). LSM_OK and
+ * LSM_NOT_FOUND are not errors and give 0. */
+LSM_API int lsm_is_retryable(int status);
+
+/* ------------------------------------------------------------------------ */
+/* Types                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct lsm_db lsm_db;
+typedef struct lsm_batch lsm_batch;
+typedef struct lsm_iter lsm_iter;
+typedef struct lsm_snapshot lsm_snapshot;
+typedef struct lsm_env lsm_env;
+typedef struct lsm_file lsm_file;
+
+typedef enum lsm_sync_mode {
+    /* Writes reach the operating system before the call returns: they survive
+     * a crash of the process, not a power failure. lsm_sync() still works. */
+    LSM_SYNC_NONE = 0,
+    /* As NONE, plus a background thread syncs the log every sync_interval_ms:
+     * a power failure loses at most about that much. */
+    LSM_SYNC_INTERVAL = 1,
+    /* Every write is on stable storage before it returns. Concurrent writers
+     * share one fsync (group commit). */
+    LSM_SYNC_ALWAYS = 2,
+} lsm_sync_mode;
+
+typedef enum lsm_compression {
+    LSM_COMPRESSION_NONE = 0,
+    LSM_COMPRESSION_LZ4 = 1,
+    LSM_COMPRESSION_ZSTD = 2,
+} lsm_compression;
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Tuning for lsm_open(). Always start from lsm_options_default() and change the
+ * fields you care about: new fields get sensible defaults that way.
+ */
+typedef struct lsm_options {
+    /* Create the directory and an empty store if none exists. Default 1. */
+    int create_if_missing;
+    /* Fail with LSM_EXISTS if a store already exists. Default 0. */
+    int error_if_exists;
+    /* Open without writing anything: no recovery flush, no compaction, no lock
+     * beyond a shared one; every write returns LSM_READ_ONLY. Default 0. */
+    int read_only;
+
+    /* Bytes of key + value data buffered in memory before the memtable is
+     * flushed to a table. 0 flushes after every write. Default 4 MiB. */
+    size_t memtable_bytes;
+    /* Uncompressed size of a table data block. Default 4 KiB. */
+    size_t block_bytes;
+    /* Keys between restart points inside a data block. Default 16. */
+    int block_restart_interval;
+    /* Bloom filter bits per key in each table; 0 disables filters. Default 10
+     * (a false-positive rate just under 1%). */
+    int bloom_bits_per_key;
+    /* Block compression. Default LSM_COMPRESSION_NONE. */
+    lsm_compression compression;
+    /* Compression level for zstd (1..19). Default 3. */
+    int compression_level;
+
+    /* Durability of writes; see lsm_sync_mode. Default LSM_SYNC_INTERVAL. */
+    lsm_sync_mode sync_mode;
+    /* Period of the background log sync in LSM_SYNC_INTERVAL mode. Default 1000. */
+    unsigned sync_interval_ms;
+
+    /* Capacity of the block cache in bytes; 0 disables it. Default 32 MiB. */
+    size_t block_cache_bytes;
+    /* Most table files kept open at once (the table cache). Default 1000; the
+     * minimum is 20. */
+    int max_open_files;
+
+    /* Level-0 table count that starts a compaction into level 1. Default 4. */
+    int l0_compaction_trigger;
+    /* Level-0 table count at which each write is delayed by 1 ms. Default 20. */
+    int l0_slowdown_trigger;
+    /* Level-0 table count at which writes wait for compaction. Default 36. */
+    int l0_stop_trigger;
+    /* Size of a table written by compaction. Default 4 MiB. */
+    uint64_t target_file_bytes;
+    /* Total size of level 1; level n+1 is level_size_ratio times level n.
+     * Default 16 MiB. */
+    uint64_t level1_bytes;
+    /* Growth factor between levels. Default 10. */
+    int level_size_ratio;
+
+    /* File system access. NULL means the POSIX env (lsm_env_posix()). */
+    lsm_env *env;
+    /* Write a human-readable event log to STORE/LOG. Default 1. */
+    int info_log;
+} lsm_options;
+
+/* Fill *opts with the defaults documented above. */
+LSM_API void lsm_options_default(lsm_options *opts);
+
+/* ------------------------------------------------------------------------ */
+/* Opening and closing                                                       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Open the store in directory `path`, creating the directory (mode 0700) and
+ * an empty store when opts->create_if_missing is set. A log left by a crash is
+ * replayed: every write acknowledged before the crash (synced, for a power
+ * failure) comes back, and a torn tail is cut off. Files left behind by an
+ * interrupted flush or compaction are removed.
+ *
+ * opts may be NULL for the defaults. On success *out is the new handle; on
+ * failure *out is NULL and lsm_errmsg(NULL) describes the error.
+ *
+ * Returns LSM_OK; LSM_BUSY if another handle (in this or another process)
+ * holds the store, with the holder's pid in the message; LSM_NOT_FOUND if the
+ * store does not exist and create_if_missing is 0; LSM_EXISTS; LSM_CORRUPTION
+ * naming the damaged file; LSM_IO, LSM_NO_SPACE, LSM_PERMISSION;
+ * LSM_INVALID_ARGUMENT for bad options; LSM_NOMEM.
+ */
+LSM_API int lsm_open(const char *path, const lsm_options *opts, lsm_db **out);
+
+/*
+ * Flush the memtable, wait for background work to finish, release the lock
+ * and free the handle. db may be NULL.
+ *
+ * Returns LSM_OK; LSM_MISUSE, without closing anything, while iterators or
+ * snapshots on this handle are still alive; otherwise the handle is always
+ * freed, and an error from the final flush is returned (the data it could not
+ * flush is still in the log and comes back on the next open).
+ */
+LSM_API int lsm_close(lsm_db *db);
+
+/*
+ * A description of the last error returned to the calling thread by a call on
+ * `db` ("put: write /s/000012.log: No space left on device"), or "" if there
+ * was none. Pass NULL for the last failed lsm_open() on this thread.
+ * Borrowed: valid until the calling thread's next call into the engine.
+ */
+LSM_API const char *lsm_errmsg(const lsm_db *db);
+
+/* Free memory the engine handed to the caller ("caller owns"). NULL is fine. */
+LSM_API void lsm_free(void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct lsm_write_options {
+    /* Sync this write to stable storage before returning, whatever the
+     * store's sync_mode. Default 0. */
+    int sync;
+} lsm_write_options;
+
+/*
+ * Set key to value. The key and value are copied. Empty keys and empty values
+ * are allowed (an empty value is not the same as an absent key).
+ *
+ * Returns LSM_OK; LSM_INVALID_ARGUMENT if key_len > LSM_MAX_KEY_LEN or
+ * val_len > LSM_MAX_VALUE_LEN; LSM_READ_ONLY; LSM_IO or LSM_NO_SPACE when the
+ * log cannot be written (the handle is then poisoned: every later write
+ * returns the same error until the store is reopened); a background error
+ * (see lsm_close) while a flush cannot make progress; LSM_NOMEM.
+ */
+LSM_API int lsm_put(lsm_db *db, const void *key, size_t key_len,
+                    const void *val, size_t val_len);
+
+/* Delete key. Deleting an absent key is not an error. Returns as lsm_put(). */
+LSM_API int lsm_delete(lsm_db *db, const void *key, size_t key_len);
+
+/* Apply every operation in batch atomically: concurrent readers see none or
+ * all of them, and after a crash either none or all are present. The batch is
+ * not modified or freed. wopts may be NULL for the defaults. Returns as
+ * lsm_put(). An empty batch with wopts->sync set is the same as lsm_sync(). */
+LSM_API int lsm_write(lsm_db *db, const lsm_batch *batch,
+                      const lsm_write_options *wopts);
+
+/* Make everything written so far survive a power failure (group-committed
+ * with concurrent writers). Returns LSM_OK or the I/O error (which poisons
+ * the handle). */
+LSM_API int lsm_sync(lsm_db *db);
+
+/* Write the memtable to a table file and wait until it and the manifest naming
+ * it are on stable storage. Flushing an empty memtable does nothing.
+ * Returns LSM_OK or the error of the flush. */
+LSM_API int lsm_flush(lsm_db *db);
+
+/* ------------------------------------------------------------------------ */
+/* Batches                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Create an empty batch. Caller owns: free with lsm_batch_free(). */
+LSM_API int lsm_batch_new(lsm_batch **out);
+LSM_API void lsm_batch_free(lsm_batch *batch);
+/* Remove every operation, keeping the memory for reuse. */
+LSM_API void lsm_batch_clear(lsm_batch *batch);
+/* Queue a put / delete. Operations apply in the order queued, so a later one on
+ * the same key wins. Key and value are copied. Returns LSM_OK,
+ * LSM_INVALID_ARGUMENT (sizes as lsm_put) or LSM_NOMEM. */
+LSM_API int lsm_batch_put(lsm_batch *batch, const void *key, size_t key_len,
+                          const void *val, size_t val_len);
+LSM_API int lsm_batch_delete(lsm_batch *batch, const void *key, size_t key_len);
+/* Number of queued operations. */
+LSM_API size_t lsm_batch_count(const lsm_batch *batch);
+/* Bytes the batch occupies in memory and in the log. */
+LSM_API size_t lsm_batch_size(const lsm_batch *batch);
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct lsm_read_options {
+    /* Read as of this snapshot; NULL reads the latest state. */
+    const lsm_snapshot *snapshot;
+    /* Iterators only: keys before lower (inclusive bound) and at or after
+     * upper (exclusive bound) are invisible. NULL means unbounded. The bytes
+     * are copied when the iterator is created. */
+    const void *lower;
+    size_t lower_len;
+    const void *upper;
+    size_t upper_len;
+    /* Iterators only: never read values; lsm_iter_value() returns an empty
+     * value. Default 0. */
+    int keys_only;
+    /* Put blocks read from disk in the block cache. Default 1; turn it off for
+     * one-off bulk scans that should not evict the working set. */
+    int fill_cache;
+} lsm_read_options;
+
+/* Fill *ropts with the defaults: latest state, unbounded, values, fill cache. */
+LSM_API void lsm_read_options_default(lsm_read_options *ropts);
+
+/*
+ * Look key up. On LSM_OK *val is a copy of the value (caller owns: free with
+ * lsm_free(); a zero-length value gives a non-NULL pointer) and *val_len its
+ * length.
+ *
+ * Returns LSM_OK; LSM_NOT_FOUND if the key is absent or deleted (*val NULL);
+ * LSM_CORRUPTION naming the file and offset of a damaged block (other keys
+ * stay readable); LSM_IO; LSM_NOMEM; LSM_INVALID_ARGUMENT.
+ */
+LSM_API int lsm_get(lsm_db *db, const void *key, size_t key_len,
+                    void **val, size_t *val_len);
+
+/* lsm_get() with read options (a snapshot). ropts may be NULL. */
+LSM_API int lsm_get_opt(lsm_db *db, const lsm_read_options *ropts,
+                        const void *key, size_t key_len,
+                        void **val, size_t *val_len);
+
+/* ------------------------------------------------------------------------ */
+/* Snapshots                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Capture the current state: reads through the snapshot never see later
+ * writes. Handle: release with lsm_snapshot_free() before lsm_close(). */
+LSM_API int lsm_snapshot_new(lsm_db *db, lsm_snapshot **out);
+LSM_API void lsm_snapshot_free(lsm_db *db, lsm_snapshot *snap);
+
+/* ------------------------------------------------------------------------ */
+/* Iterators                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A streaming cursor over the keys in order, as of one point in time (the
+ * snapshot in ropts, or the moment of creation). It pins the files it reads,
+ * never copies the range, and never blocks writers, flushes or compactions.
+ * A new iterator is not positioned: call first, last or seek.
+ *
+ * ropts may be NULL. Handle: free with lsm_iter_free() before lsm_close().
+ */
+LSM_API int lsm_iter_new(lsm_db *db, const lsm_read_options *ropts,
+                         lsm_iter **out);
+LSM_API void lsm_iter_free(lsm_iter *it);
+
+/* Movement. Each returns LSM_OK whether or not the iterator ends up on a key
+ * (check lsm_iter_valid), or the error (LSM_CORRUPTION, LSM_IO, LSM_NOMEM)
+ * that stopped it, after which it is not valid. */
+LSM_API int lsm_iter_first(lsm_iter *it);
+LSM_API int lsm_iter_last(lsm_iter *it);
+/* Position at the first key >= key. */
+LSM_API int lsm_iter_seek(lsm_iter *it, const void *key, size_t key_len);
+/* Position at the last key <= key. */
+LSM_API int lsm_iter_seek_for_prev(lsm_iter *it, const void *key, size_t key_len);
+/* REQUIRES: lsm_iter_valid(it). */
+LSM_API int lsm_iter_next(lsm_iter *it);
+LSM_API int lsm_iter_prev(lsm_iter *it);
+
+/* 1 if the iterator is on a key, else 0. */
+LSM_API int lsm_iter_valid(const lsm_iter *it);
+/* The current key / value. REQUIRES: lsm_iter_valid(it).
+ * Borrowed: valid until the next call on this iterator. */
+LSM_API const void *lsm_iter_key(const lsm_iter *it, size_t *len);
+LSM_API const void *lsm_iter_value(const lsm_iter *it, size_t *len);
+/* The error that stopped the iterator, or LSM_OK. */
+LSM_API int lsm_iter_status(const lsm_iter *it);
+
+/* ------------------------------------------------------------------------ */
+/* Statistics                                                                */
+/* ------------------------------------------------------------------------ */
+
+#define LSM_MAX_LEVELS 7
+
+typedef struct lsm_level_stats {
+    uint64_t n_files;
+    uint64_t bytes;
+} lsm_level_stats;
+
+typedef struct lsm_stats {
+    lsm_level_stats levels[LSM_MAX_LEVELS];
+    uint64_t memtable_bytes;        /* bytes in the active memtable */
+    uint64_t imm_memtables;         /* immutable memtables awaiting flush */
+    uint64_t last_sequence;
+    uint64_t user_bytes_written;    /* key + value bytes accepted from callers */
+    uint64_t wal_bytes_written;
+    uint64_t wal_syncs;
+    uint64_t flush_count;
+    uint64_t flush_bytes_written;
+    uint64_t compaction_count;
+    uint64_t compaction_bytes_read;
+    uint64_t compaction_bytes_written;
+    uint64_t stall_us;              /* total time writers waited on flush/compaction */
+    uint64_t block_cache_hits;
+    uint64_t block_cache_misses;
+    uint64_t block_cache_bytes;     /* bytes held now */
+    uint64_t bloom_checked;         /* filter probes */
+    uint64_t bloom_useful;          /* probes that avoided a data block read */
+    uint64_t data_blocks_read;      /* data blocks read from disk */
+    uint64_t gets;
+    uint64_t live_table_bytes;      /* sum of all live table sizes */
+    uint64_t wal_bytes_dropped;     /* torn log tail cut off at the last open */
+    double write_amplification;     /* (flush + compaction writes) / user bytes */
+} lsm_stats;
+
+/* Fill *out with a consistent copy of the counters. */
+LSM_API int lsm_stats_get(lsm_db *db, lsm_stats *out);
+
+/* Human-readable statistics (per level files and bytes, amplification, cache).
+ * Caller owns: free with lsm_free(). */
+LSM_API int lsm_stats_text(lsm_db *db, char **out);
+
+/*
+ * Read every block of every live table and check every checksum. On damage
+ * returns LSM_CORRUPTION and lsm_errmsg() names the file and offset; keeps
+ * going with the other tables so the message lists the first damage found.
+ * `progress`, when not NULL, is called once per table with its file name.
+ */
+LSM_API int lsm_verify(lsm_db *db,
+                       void (*progress)(void *arg, const char *file),
+                       void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Environment                                                               */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every file operation, directory change and clock read of the engine goes
+ * through an env, so that tests can inject failures and simulate power loss.
+ * Functions return 0 or a positive errno value.
+ *
+ * Paths are absolute or relative to the process's working directory.
+ */
+#define LSM_ENV_READ 1      /* open for reading */
+#define LSM_ENV_WRITE 2     /* open for writing */
+#define LSM_ENV_CREATE 4    /* create if missing */
+#define LSM_ENV_TRUNC 8     /* truncate to 0 */
+#define LSM_ENV_EXCL 16     /* fail with EEXIST if it exists */
+
+struct lsm_env {
+    int (*open)(lsm_env *env, const char *path, int flags, lsm_file **out);
+    int (*close)(lsm_env *env, lsm_file *f);
+    /* Read up to len bytes at off; *n_read < len only at end of file. */
+    int (*pread)(lsm_env *env, lsm_file *f, void *buf, size_t len,
+                 uint64_t off, size_t *n_read);
+    /* Write all len bytes at off. */
+    int (*pwrite)(lsm_env *env, lsm_file *f, const void *buf, size_t len,
+                  uint64_t off);
+    /* Make the file's data (and size) durable. */
+    int (*sync)(lsm_env *env, lsm_file *f);
+    int (*truncate)(lsm_env *env, lsm_file *f, uint64_t size);
+    int (*file_size)(lsm_env *env, lsm_file *f, uint64_t *size);
+    /* Size of the file at path (ENOENT if none). */
+    int (*path_size)(lsm_env *env, const char *path, uint64_t *size);
+    int (*remove)(lsm_env *env, const char *path);
+    /* Atomically replace `to` with `from`. */
+    int (*rename)(lsm_env *env, const char *from, const char *to);
+    /* Make a hard link; EXDEV or ENOTSUP when the env cannot. */
+    int (*link)(lsm_env *env, const char *from, const char *to);
+    /* Create a directory; EEXIST if it exists. */
+    int (*mkdir)(lsm_env *env, const char *path, int mode);
+    /* Make the directory's entries (creations, renames, removals) durable. */
+    int (*sync_dir)(lsm_env *env, const char *path);
+    /* Call fn(arg, name) for each entry but "." and ".."; stop early when fn
+     * returns non-zero. */
+    int (*list_dir)(lsm_env *env, const char *path,
+                    int (*fn)(void *arg, const char *name), void *arg);
+    /* Take an exclusive lock on path (creating it), held until unlock. Must
+     * conflict with every other holder, in this process too. On conflict
+     * returns EBUSY and sets *holder_pid (0 if unknown). */
+    int (*lock)(lsm_env *env, const char *path, lsm_file **out, long *holder_pid);
+    int (*unlock)(lsm_env *env, lsm_file *lock);
+    /* Microseconds on a monotonic clock; sleep. */
+    uint64_t (*now_us)(lsm_env *env);
+    void (*sleep_us)(lsm_env *env, uint64_t us);
+};
+
+/* The POSIX env used by default. A static object: never freed. */
+LSM_API lsm_env *lsm_env_posix(void);
+
+/* A private in-memory file system, for tests and temporary stores. Caller
+ * owns: free with lsm_env_mem_free() after closing every store using it. */
+LSM_API lsm_env *lsm_env_mem_new(void);
+LSM_API void lsm_env_mem_free(lsm_env *env);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LSM_H */

@@ -1,0 +1,204 @@
+/*
+ * batch.c -- write batches; see batch.h for the encoding.
+ */
+#include "batch.h"
+
+#include <stdlib.h>
+
+#include "err.h"
+
+int batch_init(lsm_batch *b)
+{
+    b->rep = (buf)BUF_INIT;
+    b->count = 0;
+    char hdr[BATCH_HEADER_LEN] = {0};
+    if (buf_append(&b->rep, hdr, sizeof hdr))
+        return LSM_NOMEM;
+    return LSM_OK;
+}
+
+void batch_destroy(lsm_batch *b)
+{
+    buf_free(&b->rep);
+}
+
+int batch_add(lsm_batch *b, value_type type, slice tkey, slice value)
+{
+    size_t old = b->rep.n;
+    char t = (char)type;
+    int rc = buf_append(&b->rep, &t, 1);
+    if (rc == 0)
+        rc = buf_put_lenprefixed(&b->rep, tkey.p, tkey.n);
+    if (rc == 0 && type != TYPE_DELETION)
+        rc = buf_put_lenprefixed(&b->rep, value.p, value.n);
+    if (rc) {
+        b->rep.n = old;
+        return LSM_NOMEM;
+    }
+    b->count++;
+    put_fixed32(b->rep.p + 8, b->count);
+    return LSM_OK;
+}
+
+int batch_append(lsm_batch *dst, const lsm_batch *src)
+{
+    if (buf_append(&dst->rep, src->rep.p + BATCH_HEADER_LEN, src->rep.n - BATCH_HEADER_LEN))
+        return LSM_NOMEM;
+    dst->count += src->count;
+    put_fixed32(dst->rep.p + 8, dst->count);
+    return LSM_OK;
+}
+
+void batch_set_sequence(lsm_batch *b, uint64_t seq)
+{
+    put_fixed64(b->rep.p, seq);
+}
+
+uint64_t batch_sequence(const lsm_batch *b)
+{
+    return get_fixed64(b->rep.p);
+}
+
+int batch_iterate(slice rep, batch_op_fn fn, void *arg)
+{
+    if (rep.n < BATCH_HEADER_LEN)
+        return err_set(LSM_CORRUPTION, "batch shorter than its header (%zu bytes)", rep.n);
+    return batch_iterate_seq(rep, get_fixed64(rep.p), fn, arg);
+}
+
+int batch_iterate_seq(slice rep, uint64_t seq, batch_op_fn fn, void *arg)
+{
+    if (rep.n < BATCH_HEADER_LEN)
+        return err_set(LSM_CORRUPTION, "batch shorter than its header (%zu bytes)", rep.n);
+    uint32_t count = get_fixed32(rep.p + 8);
+    const char *p = rep.p + BATCH_HEADER_LEN, *limit = rep.p + rep.n;
+    uint32_t found = 0;
+    while (p < limit) {
+        value_type type = (value_type)(unsigned char)*p++;
+        slice k, v = {NULL, 0};
+        if (type > TYPE_VALUE_REF)
+            return err_set(LSM_CORRUPTION, "batch: unknown operation type %d", (int)type);
+        p = get_lenprefixed(p, limit, &k);
+        if (p && type != TYPE_DELETION)
+            p = get_lenprefixed(p, limit, &v);
+        if (p == NULL)
+            return err_set(LSM_CORRUPTION, "batch: truncated operation %u", found);
+        if (k.n == 0)
+            return err_set(LSM_CORRUPTION, "batch: operation %u has no keyspace byte", found);
+        if (seq + found > MAX_SEQUENCE)
+            return err_set(LSM_CORRUPTION, "batch: sequence number out of range");
+        int rc = fn(arg, seq + found, type, k, v);
+        if (rc)
+            return rc;
+        found++;
+    }
+    if (found != count)
+        return err_set(LSM_CORRUPTION, "batch: header says %u operations, found %u", count, found);
+    return LSM_OK;
+}
+
+static int count_op(void *arg, uint64_t seq, value_type type, slice k, slice v)
+{
+    (void)arg, (void)seq, (void)type, (void)k, (void)v;
+    return LSM_OK;
+}
+
+int batch_from_rep(lsm_batch *b, slice rep)
+{
+    int rc = batch_iterate(rep, count_op, NULL);
+    if (rc)
+        return rc;
+    if (buf_set(&b->rep, rep.p, rep.n))
+        return LSM_NOMEM;
+    b->count = get_fixed32(rep.p + 8);
+    return LSM_OK;
+}
+
+/* ---- public API ------------------------------------------------------------ */
+
+static int check_sizes(size_t key_len, size_t val_len)
+{
+    if (key_len > LSM_MAX_KEY_LEN)
+        return err_set(LSM_INVALID_ARGUMENT, "key of %zu bytes is longer than the %u byte limit",
+                       key_len, LSM_MAX_KEY_LEN);
+    if (val_len > LSM_MAX_VALUE_LEN)
+        return err_set(LSM_INVALID_ARGUMENT, "value of %zu bytes is longer than the %u byte limit",
+                       val_len, LSM_MAX_VALUE_LEN);
+    return LSM_OK;
+}
+
+/* Build "keyspace byte + key" in the batch directly, without a temporary. */
+static int add_user(lsm_batch *b, value_type type, const void *key, size_t key_len,
+                    const void *val, size_t val_len)
+{
+    if (b == NULL || (key == NULL && key_len) || (val == NULL && val_len))
+        return err_set(LSM_INVALID_ARGUMENT, "NULL argument");
+    int rc = check_sizes(key_len, val_len);
+    if (rc)
+        return rc;
+    size_t old = b->rep.n;
+    char t = (char)type, ks = KS_DEFAULT;
+    rc = buf_reserve(&b->rep, 1 + 2 * VARINT64_MAX_LEN + 1 + key_len + val_len);
+    if (rc == 0) {
+        buf_append(&b->rep, &t, 1);
+        buf_put_varint(&b->rep, key_len + 1);
+        buf_append(&b->rep, &ks, 1);
+        buf_append(&b->rep, key, key_len);
+        if (type != TYPE_DELETION)
+            buf_put_lenprefixed(&b->rep, val, val_len);
+    }
+    if (rc) {
+        b->rep.n = old;
+        return err_set(LSM_NOMEM, "batch: out of memory");
+    }
+    b->count++;
+    put_fixed32(b->rep.p + 8, b->count);
+    return LSM_OK;
+}
+
+int lsm_batch_new(lsm_batch **out)
+{
+    *out = NULL;
+    lsm_batch *b = malloc(sizeof *b);
+    if (b == NULL || batch_init(b)) {
+        free(b);
+        return err_set(LSM_NOMEM, "batch: out of memory");
+    }
+    *out = b;
+    return LSM_OK;
+}
+
+void lsm_batch_free(lsm_batch *b)
+{
+    if (b == NULL)
+        return;
+    batch_destroy(b);
+    free(b);
+}
+
+void lsm_batch_clear(lsm_batch *b)
+{
+    b->rep.n = BATCH_HEADER_LEN;
+    memset(b->rep.p, 0, BATCH_HEADER_LEN);
+    b->count = 0;
+}
+
+int lsm_batch_put(lsm_batch *b, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    return add_user(b, TYPE_VALUE, key, key_len, val, val_len);
+}
+
+int lsm_batch_delete(lsm_batch *b, const void *key, size_t key_len)
+{
+    return add_user(b, TYPE_DELETION, key, key_len, NULL, 0);
+}
+
+size_t lsm_batch_count(const lsm_batch *b)
+{
+    return b ? b->count : 0;
+}
+
+size_t lsm_batch_size(const lsm_batch *b)
+{
+    return b ? b->rep.n : 0;
+}

@@ -1,0 +1,48 @@
+/*
+ * batch.h -- the encoded form of a write batch, which is also the payload of a
+ * write-ahead-log record (docs/FORMAT.md, "Batch").
+ *
+ *   batch := sequence:fixed64  count:fixed32  op*
+ *   op    := type:u8  tkey:lenprefixed  [value:lenprefixed]   (value for puts)
+ *
+ * Operations are applied in order with consecutive sequence numbers starting
+ * at `sequence`, so a later operation on the same key wins.
+ */
+#ifndef LSM_BATCH_H
+#define LSM_BATCH_H
+
+#include "buf.h"
+#include "dbformat.h"
+#include "lsm.h"
+
+#define BATCH_HEADER_LEN 12
+
+struct lsm_batch {
+    buf rep;          /* header + ops */
+    uint32_t count;   /* mirrors the header */
+};
+
+int batch_init(lsm_batch *b);
+void batch_destroy(lsm_batch *b);
+/* Add an operation on a tree key (keyspace byte included). */
+int batch_add(lsm_batch *b, value_type type, slice tkey, slice value);
+/* Append src's operations to dst. */
+int batch_append(lsm_batch *dst, const lsm_batch *src);
+void batch_set_sequence(lsm_batch *b, uint64_t seq);
+uint64_t batch_sequence(const lsm_batch *b);
+static inline uint32_t batch_count(const lsm_batch *b)
+{
+    return b->count;
+}
+/* Load an encoded batch (from the log). LSM_CORRUPTION if it is malformed. */
+int batch_from_rep(lsm_batch *b, slice rep);
+
+/* Call fn for each operation in order; stops at the first non-OK return.
+ * Returns LSM_CORRUPTION if the encoding is damaged. */
+typedef int (*batch_op_fn)(void *arg, uint64_t seq, value_type type, slice tkey, slice value);
+int batch_iterate(slice rep, batch_op_fn fn, void *arg);
+/* As batch_iterate, numbering the operations from seq instead of the header's
+ * sequence. */
+int batch_iterate_seq(slice rep, uint64_t seq, batch_op_fn fn, void *arg);
+
+#endif /* LSM_BATCH_H */

@@ -1,0 +1,322 @@
+/*
+ * block.c -- block builder and block iterator; see block.h.
+ *
+ * The iterator checks every length it decodes against the block bounds, so a
+ * damaged block (one whose checksum happened to match, or a fuzzer's input)
+ * produces LSM_CORRUPTION, never a read out of bounds.
+ */
+#include "block.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+/* ---- builder -------------------------------------------------------------- */
+
+void bb_init(block_builder *bb, int restart_interval)
+{
+    memset(bb, 0, sizeof *bb);
+    bb->interval = restart_interval > 0 ? restart_interval : 16;
+    bb_reset(bb);
+}
+
+void bb_destroy(block_builder *bb)
+{
+    buf_free(&bb->data);
+    buf_free(&bb->restarts);
+    buf_free(&bb->last_key);
+}
+
+void bb_reset(block_builder *bb)
+{
+    bb->data.n = 0;
+    bb->restarts.n = 0;
+    bb->last_key.n = 0;
+    bb->since_restart = 0;
+    bb->n_entries = 0;
+}
+
+int bb_add(block_builder *bb, slice key, slice value)
+{
+    size_t shared = 0;
+    if (bb->since_restart < bb->interval && bb->n_entries > 0) {
+        size_t max = key.n < bb->last_key.n ? key.n : bb->last_key.n;
+        while (shared < max && key.p[shared] == bb->last_key.p[shared])
+            shared++;
+    } else {
+        if (buf_put_fixed32(&bb->restarts, (uint32_t)bb->data.n))
+            return err_set(LSM_NOMEM, "block builder: out of memory");
+        bb->since_restart = 0;
+    }
+    size_t unshared = key.n - shared;
+    if (buf_reserve(&bb->data, 3 * 5 + unshared + value.n))
+        return err_set(LSM_NOMEM, "block builder: out of memory");
+    buf_put_varint(&bb->data, shared);
+    buf_put_varint(&bb->data, unshared);
+    buf_put_varint(&bb->data, value.n);
+    buf_append(&bb->data, key.p + shared, unshared);
+    buf_append(&bb->data, value.p, value.n);
+    if (buf_set(&bb->last_key, key.p, key.n))
+        return err_set(LSM_NOMEM, "block builder: out of memory");
+    bb->since_restart++;
+    bb->n_entries++;
+    return LSM_OK;
+}
+
+size_t bb_size_estimate(const block_builder *bb)
+{
+    return bb->data.n + bb->restarts.n + 4 + (bb->n_entries == 0 ? 4 : 0);
+}
+
+int bb_finish(block_builder *bb, slice *out)
+{
+    if (bb->n_entries == 0 && buf_put_fixed32(&bb->restarts, 0))
+        return err_set(LSM_NOMEM, "block builder: out of memory");
+    uint32_t n = (uint32_t)(bb->restarts.n / 4);
+    if (buf_append(&bb->data, bb->restarts.p, bb->restarts.n) || buf_put_fixed32(&bb->data, n))
+        return err_set(LSM_NOMEM, "block builder: out of memory");
+    *out = buf_slice(&bb->data);
+    return LSM_OK;
+}
+
+/* ---- reader --------------------------------------------------------------- */
+
+int block_parse(block *b, const char *data, size_t n)
+{
+    if (n < 4)
+        return err_set(LSM_CORRUPTION, "block of %zu bytes is too short", n);
+    uint32_t nr = get_fixed32(data + n - 4);
+    if (nr == 0 || (uint64_t)nr > (n - 4) / 4)
+        return err_set(LSM_CORRUPTION, "block has a bad restart count %u", nr);
+    b->data = data;
+    b->n_restarts = nr;
+    b->size = n - 4 - (size_t)nr * 4;
+    b->restarts = data + b->size;
+    return LSM_OK;
+}
+
+typedef struct block_iter {
+    iter base;
+    block b;
+    key_cmp_fn cmp;
+    void (*release)(void *);
+    void *arg;
+    const char *file;     /* borrowed: the table outlives its block iterators */
+    uint64_t block_off;
+    size_t cur;        /* offset of the current entry; b.size when invalid */
+    size_t next_off;   /* offset of the entry after it */
+    uint32_t restart;  /* restart block containing cur */
+    buf key;
+    slice value;
+    int status;
+} block_iter;
+
+static inline uint32_t restart_at(const block_iter *bi, uint32_t i)
+{
+    return get_fixed32(bi->b.restarts + 4 * (size_t)i);
+}
+
+static void corrupt(block_iter *bi, size_t off, const char *why)
+{
+    if (bi->status == LSM_OK)
+        bi->status = err_set(LSM_CORRUPTION, "%s: block at offset %llu: %s at entry offset %zu",
+                             bi->file, (unsigned long long)bi->block_off, why, off);
+    bi->cur = bi->next_off = bi->b.size;
+    bi->key.n = 0;
+}
+
+/* Decode the entry at off into key/value. Returns 0 on success. */
+static int parse_at(block_iter *bi, size_t off)
+{
+    const char *p = bi->b.data + off, *limit = bi->b.data + bi->b.size;
+    uint32_t shared, unshared, vlen;
+    if (off >= bi->b.size) {
+        corrupt(bi, off, "entry past the end of the block");
+        return -1;
+    }
+    if (limit - p >= 3 && ((p[0] | p[1] | p[2]) & 0x80) == 0) {
+        shared = (unsigned char)p[0];
+        unshared = (unsigned char)p[1];
+        vlen = (unsigned char)p[2];
+        p += 3;
+    } else {
+        p = get_varint32(p, limit, &shared);
+        if (p)
+            p = get_varint32(p, limit, &unshared);
+        if (p)
+            p = get_varint32(p, limit, &vlen);
+        if (p == NULL) {
+            corrupt(bi, off, "bad entry header");
+            return -1;
+        }
+    }
+    if (shared > bi->key.n || (uint64_t)unshared + vlen > (uint64_t)(limit - p)) {
+        corrupt(bi, off, "entry lengths out of bounds");
+        return -1;
+    }
+    bi->key.n = shared;
+    if (buf_append(&bi->key, p, unshared)) {
+        if (bi->status == LSM_OK)
+            bi->status = err_set(LSM_NOMEM, "%s: out of memory", bi->file);
+        bi->cur = bi->next_off = bi->b.size;
+        return -1;
+    }
+    bi->value = slice_make(p + unshared, vlen);
+    bi->cur = off;
+    bi->next_off = (size_t)(p + unshared + vlen - bi->b.data);
+    return 0;
+}
+
+static void seek_to_restart(block_iter *bi, uint32_t i)
+{
+    bi->restart = i;
+    bi->key.n = 0;
+    uint32_t off = restart_at(bi, i);
+    if (off >= bi->b.size && bi->b.size > 0) {
+        corrupt(bi, off, "restart point past the end of the block");
+        return;
+    }
+    bi->next_off = off;
+    bi->cur = bi->b.size;
+}
+
+/* Step to the entry at next_off; invalid at the end of the block. */
+static void step(block_iter *bi)
+{
+    if (bi->next_off >= bi->b.size) {
+        bi->cur = bi->b.size;
+        return;
+    }
+    if (parse_at(bi, bi->next_off))
+        return;
+    while (bi->restart + 1 < bi->b.n_restarts && restart_at(bi, bi->restart + 1) <= bi->cur)
+        bi->restart++;
+}
+
+static int bi_valid(const iter *it)
+{
+    const block_iter *bi = (const block_iter *)it;
+    return bi->cur < bi->b.size;
+}
+
+static void bi_first(iter *it)
+{
+    block_iter *bi = (block_iter *)it;
+    if (bi->status)
+        return;
+    seek_to_restart(bi, 0);
+    step(bi);
+}
+
+static void bi_last(iter *it)
+{
+    block_iter *bi = (block_iter *)it;
+    if (bi->status)
+        return;
+    seek_to_restart(bi, bi->b.n_restarts - 1);
+    step(bi);
+    while (bi->cur < bi->b.size && bi->next_off < bi->b.size)
+        step(bi);
+}
+
+static void bi_seek(iter *it, slice target)
+{
+    block_iter *bi = (block_iter *)it;
+    if (bi->status)
+        return;
+    /* Binary search for the last restart point whose key is < target. */
+    uint32_t lo = 0, hi = bi->b.n_restarts - 1;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo + 1) / 2;
+        uint32_t off = restart_at(bi, mid);
+        bi->key.n = 0;
+        if (parse_at(bi, off))
+            return;
+        if (bi->cmp(buf_slice(&bi->key), target) < 0)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    seek_to_restart(bi, lo);
+    if (bi->status)
+        return;
+    for (;;) {
+        step(bi);
+        if (bi->cur >= bi->b.size || bi->cmp(buf_slice(&bi->key), target) >= 0)
+            return;
+    }
+}
+
+static void bi_next(iter *it)
+{
+    step((block_iter *)it);
+}
+
+static void bi_prev(iter *it)
+{
+    block_iter *bi = (block_iter *)it;
+    size_t orig = bi->cur;
+    /* Back up to a restart point strictly before the current entry. */
+    while (restart_at(bi, bi->restart) >= orig) {
+        if (bi->restart == 0) {
+            bi->cur = bi->next_off = bi->b.size;
+            return;
+        }
+        bi->restart--;
+    }
+    seek_to_restart(bi, bi->restart);
+    if (bi->status)
+        return;
+    do {
+        step(bi);
+    } while (bi->cur < bi->b.size && bi->next_off < orig);
+}
+
+static slice bi_key(const iter *it)
+{
+    return buf_slice(&((const block_iter *)it)->key);
+}
+
+static slice bi_value(const iter *it)
+{
+    return ((const block_iter *)it)->value;
+}
+
+static int bi_status(const iter *it)
+{
+    return ((const block_iter *)it)->status;
+}
+
+static void bi_destroy(iter *it)
+{
+    block_iter *bi = (block_iter *)it;
+    if (bi->release)
+        bi->release(bi->arg);
+    buf_free(&bi->key);
+    free(bi);
+}
+
+static const iter_ops block_iter_ops = {
+    bi_valid, bi_first, bi_last, bi_seek, bi_next, bi_prev, bi_key, bi_value, bi_status, bi_destroy,
+};
+
+iter *block_iter_new(const block *b, key_cmp_fn cmp, void (*release)(void *), void *arg,
+                     const char *file, uint64_t block_off)
+{
+    block_iter *bi = calloc(1, sizeof *bi);
+    if (bi == NULL) {
+        if (release)
+            release(arg);
+        return NULL;
+    }
+    bi->file = file ? file : "block";
+    bi->block_off = block_off;
+    bi->base.ops = &block_iter_ops;
+    bi->b = *b;
+    bi->cmp = cmp;
+    bi->release = release;
+    bi->arg = arg;
+    bi->cur = bi->next_off = b->size;
+    return &bi->base;
+}

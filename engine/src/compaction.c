@@ -1,0 +1,246 @@
+/*
+ * compaction.c -- the compaction picker; see compaction.h.
+ *
+ * Policy (after LevelDB): compact the level whose score -- file count over the
+ * trigger for level 0, bytes over the level's limit for the others -- is
+ * highest, if it is at least 1. Within a level, files are taken round-robin
+ * from a per-level pointer so every key range gets its turn. Level 0 is
+ * compacted whole (its files overlap each other).
+ */
+#include "compaction.h"
+
+#include <stdlib.h>
+
+#include "err.h"
+
+static void range_of(file_meta **files, int n, slice *lo, slice *hi)
+{
+    for (int i = 0; i < n; i++) {
+        slice s = ikey_tkey(buf_slice(&files[i]->smallest));
+        slice l = ikey_tkey(buf_slice(&files[i]->largest));
+        if (i == 0 || slice_cmp(s, *lo) < 0)
+            *lo = s;
+        if (i == 0 || slice_cmp(l, *hi) > 0)
+            *hi = l;
+    }
+}
+
+static void mark(compaction *c, int on)
+{
+    for (int w = 0; w < 2; w++)
+        for (int i = 0; i < c->n_inputs[w]; i++)
+            c->inputs[w][i]->being_compacted = on;
+}
+
+static int any_busy(file_meta **files, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (files[i]->being_compacted)
+            return 1;
+    return 0;
+}
+
+/* Fill inputs[1] and grandparents from inputs[0]. */
+static int setup_other_inputs(version_set *vs, compaction *c)
+{
+    version *v = c->input_version;
+    slice lo, hi;
+    range_of(c->inputs[0], c->n_inputs[0], &lo, &hi);
+    int rc = version_overlapping(v, c->output_level, &lo, &hi, &c->inputs[1], &c->n_inputs[1]);
+    if (rc)
+        return rc;
+    slice alo = lo, ahi = hi;
+    if (c->n_inputs[1]) {
+        slice lo1, hi1;
+        range_of(c->inputs[1], c->n_inputs[1], &lo1, &hi1);
+        if (slice_cmp(lo1, alo) < 0)
+            alo = lo1;
+        if (slice_cmp(hi1, ahi) > 0)
+            ahi = hi1;
+    }
+    if (c->output_level + 1 < NUM_LEVELS) {
+        rc = version_overlapping(v, c->output_level + 1, &alo, &ahi, &c->grandparents,
+                                 &c->n_grandparents);
+        if (rc)
+            return rc;
+    }
+    /* Advance the round-robin pointer past what this compaction covers. */
+    if (c->level > 0) {
+        file_meta *last = c->inputs[0][c->n_inputs[0] - 1];
+        for (int i = 0; i < c->n_inputs[0]; i++)
+            if (ikey_cmp(buf_slice(&c->inputs[0][i]->largest), buf_slice(&last->largest)) > 0)
+                last = c->inputs[0][i];
+        if (buf_set(&vs->pointers[c->level], last->largest.p, last->largest.n))
+            return err_set(LSM_NOMEM, "compaction: out of memory");
+        rc = edit_set_pointer(&c->edit, c->level, buf_slice(&last->largest));
+    }
+    return rc;
+}
+
+static compaction *new_compaction(version_set *vs, int level)
+{
+    compaction *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->level = level;
+    c->output_level = level + 1;
+    c->max_output_bytes = vs->o.target_file_bytes;
+    c->input_version = vs->current;
+    version_ref(c->input_version);
+    edit_init(&c->edit);
+    return c;
+}
+
+static void destroy(compaction *c)
+{
+    version_unref(c->input_version);
+    free(c->inputs[0]);
+    free(c->inputs[1]);
+    free(c->grandparents);
+    edit_destroy(&c->edit);
+    free(c);
+}
+
+static compaction *finish_pick(version_set *vs, compaction *c)
+{
+    if (c->n_inputs[0] == 0 || setup_other_inputs(vs, c) != LSM_OK ||
+        any_busy(c->inputs[1], c->n_inputs[1])) {
+        destroy(c);
+        return NULL;
+    }
+    mark(c, 1);
+    return c;
+}
+
+compaction *compaction_pick(version_set *vs)
+{
+    version *v = vs->current;
+    if (v->compaction_score < 1 || v->compaction_level < 0)
+        return NULL;
+    int level = v->compaction_level;
+    compaction *c = new_compaction(vs, level);
+    if (c == NULL)
+        return NULL;
+    int n = v->n_files[level];
+    c->inputs[0] = malloc(sizeof(file_meta *) * (size_t)(n ? n : 1));
+    if (c->inputs[0] == NULL) {
+        destroy(c);
+        return NULL;
+    }
+    if (level == 0) {
+        for (int i = 0; i < n; i++)
+            if (!v->files[0][i]->being_compacted)
+                c->inputs[0][c->n_inputs[0]++] = v->files[0][i];
+        /* Skipping a busy older file would let newer data fall below it. */
+        if (c->n_inputs[0] != n)
+            c->n_inputs[0] = 0;
+    } else {
+        file_meta *pick = NULL;
+        for (int i = 0; i < n && pick == NULL; i++) {
+            file_meta *f = v->files[level][i];
+            if (f->being_compacted)
+                continue;
+            if (vs->pointers[level].n == 0 ||
+                ikey_cmp(buf_slice(&f->largest), buf_slice(&vs->pointers[level])) > 0)
+                pick = f;
+        }
+        for (int i = 0; i < n && pick == NULL; i++)
+            if (!v->files[level][i]->being_compacted)
+                pick = v->files[level][i];
+        if (pick)
+            c->inputs[0][c->n_inputs[0]++] = pick;
+    }
+    return finish_pick(vs, c);
+}
+
+compaction *compaction_for_range(version_set *vs, int level, const slice *lo, const slice *hi)
+{
+    version *v = vs->current;
+    compaction *c = new_compaction(vs, level);
+    if (c == NULL)
+        return NULL;
+    if (version_overlapping(v, level, lo, hi, &c->inputs[0], &c->n_inputs[0]) ||
+        any_busy(c->inputs[0], c->n_inputs[0])) {
+        destroy(c);
+        return NULL;
+    }
+    /* Bound the work of one step on sorted levels; the caller loops. */
+    if (level > 0) {
+        uint64_t total = 0, limit = 25 * vs->o.target_file_bytes;
+        for (int i = 0; i < c->n_inputs[0]; i++) {
+            total += c->inputs[0][i]->size;
+            if (total >= limit) {
+                c->n_inputs[0] = i + 1;
+                break;
+            }
+        }
+    }
+    return finish_pick(vs, c);
+}
+
+int compaction_is_trivial_move(const compaction *c)
+{
+    uint64_t gp = 0;
+    for (int i = 0; i < c->n_grandparents; i++)
+        gp += c->grandparents[i]->size;
+    return c->n_inputs[0] == 1 && c->n_inputs[1] == 0 && gp <= 10 * c->max_output_bytes;
+}
+
+int compaction_is_base_level_for_key(compaction *c, slice tkey)
+{
+    version *v = c->input_version;
+    for (int l = c->output_level + 1; l < NUM_LEVELS; l++) {
+        while (c->level_ptrs[l] < v->n_files[l]) {
+            file_meta *f = v->files[l][c->level_ptrs[l]];
+            if (slice_cmp(tkey, ikey_tkey(buf_slice(&f->largest))) <= 0) {
+                if (slice_cmp(tkey, ikey_tkey(buf_slice(&f->smallest))) >= 0)
+                    return 0;
+                break;
+            }
+            c->level_ptrs[l]++;
+        }
+    }
+    return 1;
+}
+
+int compaction_should_stop_before(compaction *c, slice ikey)
+{
+    while (c->grandparent_index < c->n_grandparents &&
+           ikey_cmp(ikey, buf_slice(&c->grandparents[c->grandparent_index]->largest)) > 0) {
+        if (c->seen_key)
+            c->overlapped_bytes += c->grandparents[c->grandparent_index]->size;
+        c->grandparent_index++;
+    }
+    c->seen_key = 1;
+    if (c->overlapped_bytes > 10 * c->max_output_bytes) {
+        c->overlapped_bytes = 0;
+        return 1;
+    }
+    return 0;
+}
+
+int compaction_add_input_deletions(compaction *c)
+{
+    for (int w = 0; w < 2; w++)
+        for (int i = 0; i < c->n_inputs[w]; i++)
+            if (edit_delete_file(&c->edit, c->level + w, c->inputs[w][i]->number))
+                return LSM_NOMEM;
+    return LSM_OK;
+}
+
+uint64_t compaction_input_bytes(const compaction *c)
+{
+    uint64_t n = 0;
+    for (int w = 0; w < 2; w++)
+        for (int i = 0; i < c->n_inputs[w]; i++)
+            n += c->inputs[w][i]->size;
+    return n;
+}
+
+void compaction_free(compaction *c)
+{
+    if (c == NULL)
+        return;
+    mark(c, 0);
+    destroy(c);
+}

@@ -1,0 +1,63 @@
+/*
+ * compaction.h -- choosing what to compact (the picker) and the facts a
+ * compaction needs while it runs.
+ *
+ * A compaction merges inputs[0] (files of `level`) with inputs[1] (the files
+ * of level+1 they overlap) into new files of level+1. Levels grow by
+ * level_size_ratio; level 0 is compacted by file count.
+ *
+ * Locking: creating and freeing REQUIRE the db mutex; the query functions
+ * used while the compaction runs do not (they only read the pinned input
+ * version).
+ */
+#ifndef LSM_COMPACTION_H
+#define LSM_COMPACTION_H
+
+#include "version_set.h"
+
+typedef struct compaction {
+    int level;
+    int output_level;
+    uint64_t max_output_bytes;
+    version *input_version;        /* pinned */
+    file_meta **inputs[2];
+    int n_inputs[2];
+    file_meta **grandparents;      /* level+2 files the output overlaps */
+    int n_grandparents;
+    /* state of should_stop_before */
+    int grandparent_index;
+    int seen_key;
+    uint64_t overlapped_bytes;
+    /* state of is_base_level_for_key: per level, the file to look at next */
+    int level_ptrs[NUM_LEVELS];
+    version_edit edit;
+} compaction;
+
+/* Pick the most urgent compaction of the current version, or NULL when none
+ * is needed (or out of memory). Marks the inputs as being compacted. */
+compaction *compaction_pick(version_set *vs);
+
+/* A compaction of `level` files overlapping tree keys [lo, hi] (NULL =
+ * unbounded), or NULL if there are none. */
+compaction *compaction_for_range(version_set *vs, int level, const slice *lo, const slice *hi);
+
+/* One input file that can move to the next level without rewriting it. */
+int compaction_is_trivial_move(const compaction *c);
+
+/* No file in levels below the output level can hold tkey: a deletion of tkey
+ * can be dropped. Keys must be passed in increasing order. */
+int compaction_is_base_level_for_key(compaction *c, slice tkey);
+
+/* Should the current output file end before ikey (too much overlap with the
+ * grandparent level)? Keys in increasing order. */
+int compaction_should_stop_before(compaction *c, slice ikey);
+
+/* Add the deletion of every input file to c->edit. */
+int compaction_add_input_deletions(compaction *c);
+
+uint64_t compaction_input_bytes(const compaction *c);
+
+/* Unmark inputs, unpin the version, free. REQUIRES mu. */
+void compaction_free(compaction *c);
+
+#endif /* LSM_COMPACTION_H */

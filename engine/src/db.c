@@ -1,0 +1,782 @@
+/*
+ * db.c -- opening and closing a store, options, error reporting, the
+ * superversion readers pin, point reads, snapshots, statistics, verify.
+ * See db_impl.h for the map of the db_*.c files and the locking rules.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "compress.h"
+#include "db_impl.h"
+#include "err.h"
+#include "filename.h"
+
+/* ---- status codes and messages ------------------------------------------- */
+
+const char *lsm_strerror(int status)
+{
+    switch (status) {
+    case LSM_OK: return "OK";
+    case LSM_NOT_FOUND: return "not found";
+    case LSM_IO: return "I/O error";
+    case LSM_CORRUPTION: return "data corruption";
+    case LSM_INVALID_ARGUMENT: return "invalid argument";
+    case LSM_NOMEM: return "out of memory";
+    case LSM_BUSY: return "store is locked by another handle";
+    case LSM_NO_SPACE: return "no space left on device";
+    case LSM_MISUSE: return "API misuse";
+    case LSM_READ_ONLY: return "store is open read-only";
+    case LSM_NOT_SUPPORTED: return "not supported";
+    case LSM_EXISTS: return "store already exists";
+    case LSM_PERMISSION: return "permission denied";
+    default: return "unknown status code";
+    }
+}
+
+int lsm_is_retryable(int status)
+{
+    switch (status) {
+    case LSM_IO:
+    case LSM_NOMEM:
+    case LSM_BUSY:
+    case LSM_NO_SPACE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+const char *lsm_errmsg(const lsm_db *db)
+{
+    return err_msg_for(db);
+}
+
+void lsm_free(void *ptr)
+{
+    free(ptr);
+}
+
+/* Tag this thread's message with the handle on failure. */
+static int done(lsm_db *db, int rc)
+{
+    if (rc != LSM_OK && rc != LSM_NOT_FOUND)
+        err_tag(db);
+    return rc;
+}
+
+/* ---- options --------------------------------------------------------------- */
+
+void lsm_options_default(lsm_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->create_if_missing = 1;
+    o->error_if_exists = 0;
+    o->read_only = 0;
+    o->memtable_bytes = 4u << 20;
+    o->block_bytes = 4096;
+    o->block_restart_interval = 16;
+    o->bloom_bits_per_key = 10;
+    o->compression = LSM_COMPRESSION_NONE;
+    o->compression_level = 3;
+    o->sync_mode = LSM_SYNC_INTERVAL;
+    o->sync_interval_ms = 1000;
+    o->block_cache_bytes = 32u << 20;
+    o->max_open_files = 1000;
+    o->l0_compaction_trigger = 4;
+    o->l0_slowdown_trigger = 20;
+    o->l0_stop_trigger = 36;
+    o->target_file_bytes = 4u << 20;
+    o->level1_bytes = 16u << 20;
+    o->level_size_ratio = 10;
+    o->env = NULL;
+    o->info_log = 1;
+}
+
+void lsm_read_options_default(lsm_read_options *r)
+{
+    memset(r, 0, sizeof *r);
+    r->fill_cache = 1;
+}
+
+static int check_options(const lsm_options *o)
+{
+#define BAD(...) return err_set(LSM_INVALID_ARGUMENT, "invalid options: " __VA_ARGS__)
+    if (o->block_bytes < 256 || o->block_bytes > (64u << 20))
+        BAD("block_bytes must be between 256 B and 64 MiB (got %zu)", o->block_bytes);
+    if (o->block_restart_interval < 1 || o->block_restart_interval > 1024)
+        BAD("block_restart_interval must be between 1 and 1024 (got %d)", o->block_restart_interval);
+    if (o->bloom_bits_per_key < 0 || o->bloom_bits_per_key > 64)
+        BAD("bloom_bits_per_key must be between 0 and 64 (got %d)", o->bloom_bits_per_key);
+    if (o->compression != LSM_COMPRESSION_NONE && o->compression != LSM_COMPRESSION_LZ4 &&
+        o->compression != LSM_COMPRESSION_ZSTD)
+        BAD("unknown compression %d", (int)o->compression);
+    if (!compress_supported((int)o->compression))
+        return err_set(LSM_NOT_SUPPORTED, "compression %d is not built into this library",
+                       (int)o->compression);
+    if (o->sync_mode != LSM_SYNC_NONE && o->sync_mode != LSM_SYNC_INTERVAL &&
+        o->sync_mode != LSM_SYNC_ALWAYS)
+        BAD("unknown sync_mode %d", (int)o->sync_mode);
+    if (o->sync_mode == LSM_SYNC_INTERVAL && o->sync_interval_ms == 0)
+        BAD("sync_interval_ms must be positive");
+    if (o->max_open_files < 20)
+        BAD("max_open_files must be at least 20 (got %d)", o->max_open_files);
+    if (o->l0_compaction_trigger < 1 || o->l0_slowdown_trigger < o->l0_compaction_trigger ||
+        o->l0_stop_trigger < o->l0_slowdown_trigger)
+        BAD("need 1 <= l0_compaction_trigger <= l0_slowdown_trigger <= l0_stop_trigger");
+    if (o->target_file_bytes < 1024)
+        BAD("target_file_bytes must be at least 1 KiB");
+    if (o->level1_bytes < 1024)
+        BAD("level1_bytes must be at least 1 KiB");
+    if (o->level_size_ratio < 2 || o->level_size_ratio > 1000)
+        BAD("level_size_ratio must be between 2 and 1000 (got %d)", o->level_size_ratio);
+#undef BAD
+    return LSM_OK;
+}
+
+/* ---- info log ------------------------------------------------------------------ */
+
+void db_log(lsm_db *db, const char *fmt, ...)
+{
+    if (db->info == NULL)
+        return;
+    char line[1024];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    localtime_r(&ts.tv_sec, &tm);
+    int n = (int)strftime(line, sizeof line, "%Y-%m-%d %H:%M:%S", &tm);
+    n += snprintf(line + n, sizeof line - (size_t)n, ".%06ld ", ts.tv_nsec / 1000);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (m < 0)
+        return;
+    n += m;
+    if (n > (int)sizeof line - 2)
+        n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    /* The info log must not disturb the thread's error message. */
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", err_msg());
+    pthread_mutex_lock(&db->info_mu);
+    if (wfile_append(db->info, line, (size_t)n) == LSM_OK)
+        wfile_flush(db->info);
+    pthread_mutex_unlock(&db->info_mu);
+    err_set_msg(saved);
+}
+
+/* ---- background errors --------------------------------------------------------- */
+
+void db_set_bg_error_locked(lsm_db *db, int code, int permanent)
+{
+    if (db->poisoned)
+        return; /* the first permanent error wins */
+    db->bg_error = code;
+    db->poisoned = permanent;
+    snprintf(db->bg_msg, sizeof db->bg_msg, "%s%s", permanent ? "store poisoned: " : "",
+             err_msg());
+    db_log(db, "background error (%s): %s", permanent ? "permanent" : "retrying", db->bg_msg);
+    pthread_cond_broadcast(&db->bg_done_cv);
+}
+
+int db_bg_error_locked(lsm_db *db)
+{
+    err_set(db->bg_error, "%s", db->bg_msg);
+    return db->bg_error;
+}
+
+/* ---- superversion ----------------------------------------------------------- */
+
+static void sv_free_locked(superversion *sv)
+{
+    mem_unref(sv->mem);
+    if (sv->imm)
+        mem_unref(sv->imm);
+    version_unref(sv->current);
+    free(sv);
+}
+
+superversion *db_sv_acquire(lsm_db *db)
+{
+    pthread_mutex_lock(&db->sv_mu);
+    superversion *sv = db->sv;
+    atomic_fetch_add_explicit(&sv->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&db->sv_mu);
+    return sv;
+}
+
+void db_sv_release(lsm_db *db, superversion *sv)
+{
+    if (atomic_fetch_sub_explicit(&sv->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    pthread_mutex_lock(&db->mu);
+    sv_free_locked(sv);
+    pthread_mutex_unlock(&db->mu);
+    db_delete_obsolete(db);
+}
+
+int db_install_sv_locked(lsm_db *db)
+{
+    superversion *sv = malloc(sizeof *sv);
+    if (sv == NULL)
+        return err_set(LSM_NOMEM, "out of memory");
+    atomic_init(&sv->refs, 1);
+    sv->mem = db->mem;
+    mem_ref(sv->mem);
+    sv->imm = db->imm;
+    if (sv->imm)
+        mem_ref(sv->imm);
+    sv->current = db->vs->current;
+    version_ref(sv->current);
+    pthread_mutex_lock(&db->sv_mu);
+    superversion *old = db->sv;
+    db->sv = sv;
+    pthread_mutex_unlock(&db->sv_mu);
+    if (old && atomic_fetch_sub_explicit(&old->refs, 1, memory_order_acq_rel) == 1)
+        sv_free_locked(old);
+    return LSM_OK;
+}
+
+uint64_t db_oldest_snapshot_locked(lsm_db *db)
+{
+    if (db->snapshots.next != &db->snapshots)
+        return db->snapshots.next->seq;
+    return atomic_load_explicit(&db->last_seq, memory_order_acquire);
+}
+
+/* ---- open and close -------------------------------------------------------- */
+
+static void db_free(lsm_db *db)
+{
+    if (db->sv) {
+        pthread_mutex_lock(&db->mu);
+        sv_free_locked(db->sv);
+        db->sv = NULL;
+        pthread_mutex_unlock(&db->mu);
+    }
+    if (db->mem)
+        mem_unref(db->mem);
+    if (db->imm)
+        mem_unref(db->imm);
+    log_writer_abandon(db->log);
+    vs_free(db->vs);
+    tc_free(db->tc);
+    cache_free(db->block_cache);
+    batch_destroy(&db->group);
+    if (db->info)
+        wfile_close(db->info);
+    if (db->lock)
+        db->env->unlock(db->env, db->lock);
+    pthread_mutex_destroy(&db->mu);
+    pthread_mutex_destroy(&db->sv_mu);
+    pthread_mutex_destroy(&db->info_mu);
+    pthread_mutex_destroy(&db->sync_mu);
+    pthread_cond_destroy(&db->bg_work_cv);
+    pthread_cond_destroy(&db->bg_done_cv);
+    pthread_cond_destroy(&db->sync_cv);
+    free(db->dir);
+    free(db);
+}
+
+/* Create the store directory (and, for create_if_missing, missing parents is
+ * the caller's business: like mkdir, only the last component is created). */
+static int prepare_dir(lsm_db *db)
+{
+    uint64_t size;
+    int e = db->env->path_size(db->env, db->dir, &size);
+    if (e == ENOENT) {
+        if (!db->opts.create_if_missing || db->opts.read_only)
+            return err_set(LSM_NOT_FOUND, "open %s: no such store (create_if_missing is off)",
+                           db->dir);
+        e = db->env->mkdir(db->env, db->dir, 0700);
+        if (e && e != EEXIST)
+            return err_errno(e, "create directory %s", db->dir);
+        return LSM_OK;
+    }
+    if (e)
+        return err_errno(e, "open %s", db->dir);
+    return LSM_OK;
+}
+
+static int open_info_log(lsm_db *db)
+{
+    char *path = fname_info_log(db->dir), *old = fname_info_log_old(db->dir);
+    int rc = LSM_OK;
+    if (path == NULL || old == NULL) {
+        rc = err_set(LSM_NOMEM, "out of memory");
+    } else {
+        db->env->rename(db->env, path, old); /* keep the previous run's log */
+        rc = wfile_create(db->env, path, 4096, &db->info);
+        if (rc)
+            db->info = NULL; /* an info log is a convenience: carry on without */
+        rc = LSM_OK;
+    }
+    free(path);
+    free(old);
+    return rc;
+}
+
+int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
+{
+    if (out == NULL)
+        return done(NULL, err_set(LSM_INVALID_ARGUMENT, "lsm_open: out is NULL"));
+    *out = NULL;
+    if (path == NULL || *path == 0)
+        return done(NULL, err_set(LSM_INVALID_ARGUMENT, "lsm_open: empty path"));
+    lsm_options o;
+    if (opts)
+        o = *opts;
+    else
+        lsm_options_default(&o);
+    int rc = check_options(&o);
+    if (rc)
+        return done(NULL, rc);
+
+    lsm_db *db = calloc(1, sizeof *db);
+    if (db == NULL)
+        return done(NULL, err_set(LSM_NOMEM, "open %s: out of memory", path));
+    db->opts = o;
+    db->env = o.env ? o.env : lsm_env_posix();
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    db->dir = strndup(path, n);
+    pthread_mutex_init(&db->mu, NULL);
+    pthread_mutex_init(&db->sv_mu, NULL);
+    pthread_mutex_init(&db->info_mu, NULL);
+    pthread_mutex_init(&db->sync_mu, NULL);
+    pthread_cond_init(&db->bg_work_cv, NULL);
+    pthread_cond_init(&db->bg_done_cv, NULL);
+    pthread_cond_init(&db->sync_cv, NULL);
+    db->snapshots.next = db->snapshots.prev = &db->snapshots;
+    atomic_init(&db->last_seq, 0);
+    db->topts.block_bytes = o.block_bytes;
+    db->topts.restart_interval = o.block_restart_interval;
+    db->topts.bloom_bits_per_key = o.bloom_bits_per_key;
+    db->topts.compression = (int)o.compression;
+    db->topts.compression_level = o.compression_level;
+    if (db->dir == NULL || batch_init(&db->group)) {
+        rc = err_set(LSM_NOMEM, "open %s: out of memory", path);
+        goto fail;
+    }
+
+    rc = prepare_dir(db);
+    if (rc)
+        goto fail;
+    char *lock_path = fname_lock(db->dir);
+    if (lock_path == NULL) {
+        rc = err_set(LSM_NOMEM, "out of memory");
+        goto fail;
+    }
+    long holder = 0;
+    int e = db->env->lock(db->env, lock_path, &db->lock, &holder);
+    if (e == EBUSY) {
+        if (holder > 0)
+            rc = err_set(LSM_BUSY, "store %s is in use: %s is held by process %ld", db->dir,
+                         lock_path, holder);
+        else
+            rc = err_set(LSM_BUSY, "store %s is in use: %s is held by another handle", db->dir,
+                         lock_path);
+    } else if (e) {
+        rc = err_errno(e, "lock %s", lock_path);
+    }
+    free(lock_path);
+    if (rc) {
+        db->lock = NULL;
+        goto fail;
+    }
+    if (o.info_log && !o.read_only)
+        open_info_log(db);
+
+    db->block_cache = cache_new(o.block_cache_bytes);
+    db->tc = tc_new(db->env, db->dir, o.max_open_files - 10, db->block_cache, &db->tstats);
+    if (db->block_cache == NULL || db->tc == NULL) {
+        rc = err_set(LSM_NOMEM, "open %s: out of memory", path);
+        goto fail;
+    }
+    vs_options vo = {o.l0_compaction_trigger, o.target_file_bytes, o.level1_bytes,
+                     o.level_size_ratio, 64u << 20};
+    rc = vs_new(db->env, db->dir, &vo, db->tc, &db->vs);
+    if (rc)
+        goto fail;
+    rc = db_recover(db);
+    if (rc)
+        goto fail;
+    if (!o.read_only) {
+        rc = db_start_threads(db);
+        if (rc)
+            goto fail;
+    }
+    db_log(db, "opened %s: last sequence %" PRIu64, db->dir,
+           (uint64_t)atomic_load(&db->last_seq));
+    *out = db;
+    return LSM_OK;
+fail:
+    db_stop_threads(db);
+    {
+        /* db_free must not overwrite the message of the failure. */
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", err_msg());
+        db_free(db);
+        err_set_msg(saved);
+    }
+    return done(NULL, rc);
+}
+
+int lsm_close(lsm_db *db)
+{
+    if (db == NULL)
+        return LSM_OK;
+    int iters = atomic_load(&db->live_iters), snaps = atomic_load(&db->live_snapshots);
+    if (iters || snaps)
+        return done(db, err_set(LSM_MISUSE, "close: %d iterator(s) and %d snapshot(s) still open",
+                                iters, snaps));
+    int rc = LSM_OK;
+    if (!db->opts.read_only) {
+        pthread_mutex_lock(&db->mu);
+        int need = !db->poisoned && (mem_count(db->mem) > 0 || db->imm);
+        pthread_mutex_unlock(&db->mu);
+        if (need)
+            rc = lsm_flush(db);
+        if (rc) {
+            /* What could not be flushed is still in the log: sync it. */
+            pthread_mutex_lock(&db->mu);
+            if (db->log && !db->poisoned)
+                log_writer_sync(db->log);
+            pthread_mutex_unlock(&db->mu);
+        }
+    }
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", err_msg());
+    db_stop_threads(db);
+    db_delete_obsolete(db);
+    db_log(db, "closed");
+    if (db->log) {
+        int rc2 = log_writer_close(db->log);
+        db->log = NULL;
+        if (rc == LSM_OK && rc2 != LSM_OK && !db->poisoned)
+            rc = rc2;
+        else
+            err_set_msg(saved);
+    }
+    db_free(db);
+    if (rc)
+        err_tag(db);
+    return rc;
+}
+
+/* ---- writes --------------------------------------------------------------- */
+
+static int writable(lsm_db *db)
+{
+    if (db == NULL)
+        return err_set(LSM_INVALID_ARGUMENT, "NULL handle");
+    if (db->opts.read_only)
+        return err_set(LSM_READ_ONLY, "write to %s, which is open read-only", db->dir);
+    return LSM_OK;
+}
+
+int lsm_put(lsm_db *db, const void *key, size_t key_len, const void *val, size_t val_len)
+{
+    int rc = writable(db);
+    if (rc)
+        return done(db, rc);
+    lsm_batch b;
+    if (batch_init(&b))
+        return done(db, err_set(LSM_NOMEM, "put: out of memory"));
+    rc = lsm_batch_put(&b, key, key_len, val, val_len);
+    if (rc == LSM_OK)
+        rc = db_write(db, &b, 0);
+    batch_destroy(&b);
+    return done(db, rc);
+}
+
+int lsm_delete(lsm_db *db, const void *key, size_t key_len)
+{
+    int rc = writable(db);
+    if (rc)
+        return done(db, rc);
+    lsm_batch b;
+    if (batch_init(&b))
+        return done(db, err_set(LSM_NOMEM, "delete: out of memory"));
+    rc = lsm_batch_delete(&b, key, key_len);
+    if (rc == LSM_OK)
+        rc = db_write(db, &b, 0);
+    batch_destroy(&b);
+    return done(db, rc);
+}
+
+int lsm_write(lsm_db *db, const lsm_batch *batch, const lsm_write_options *wopts)
+{
+    int rc = writable(db);
+    if (rc == LSM_OK && batch == NULL)
+        rc = err_set(LSM_INVALID_ARGUMENT, "write: NULL batch");
+    if (rc)
+        return done(db, rc);
+    return done(db, db_write(db, batch, wopts ? wopts->sync : 0));
+}
+
+int lsm_sync(lsm_db *db)
+{
+    int rc = writable(db);
+    if (rc)
+        return done(db, rc);
+    lsm_batch b;
+    if (batch_init(&b))
+        return done(db, err_set(LSM_NOMEM, "sync: out of memory"));
+    rc = db_write(db, &b, 1);
+    batch_destroy(&b);
+    return done(db, rc);
+}
+
+int lsm_flush(lsm_db *db)
+{
+    int rc = writable(db);
+    if (rc)
+        return done(db, rc);
+    pthread_mutex_lock(&db->mu);
+    int empty = mem_count(db->mem) == 0;
+    pthread_mutex_unlock(&db->mu);
+    if (!empty)
+        rc = db_write(db, NULL, 0); /* switch the memtable */
+    if (rc == LSM_OK) {
+        pthread_mutex_lock(&db->mu);
+        rc = db_wait_for_flush_locked(db);
+        pthread_mutex_unlock(&db->mu);
+    }
+    return done(db, rc);
+}
+
+/* ---- reads ----------------------------------------------------------------- */
+
+int lsm_get(lsm_db *db, const void *key, size_t key_len, void **val, size_t *val_len)
+{
+    return lsm_get_opt(db, NULL, key, key_len, val, val_len);
+}
+
+int lsm_get_opt(lsm_db *db, const lsm_read_options *ro, const void *key, size_t key_len,
+                void **val, size_t *val_len)
+{
+    if (val)
+        *val = NULL;
+    if (val_len)
+        *val_len = 0;
+    if (db == NULL || val == NULL || val_len == NULL || (key == NULL && key_len))
+        return done(db, err_set(LSM_INVALID_ARGUMENT, "get: NULL argument"));
+    if (key_len > LSM_MAX_KEY_LEN)
+        return done(db, err_set(LSM_INVALID_ARGUMENT, "get: key of %zu bytes is longer than the limit",
+                                key_len));
+    atomic_fetch_add_explicit(&db->gets, 1, memory_order_relaxed);
+    char small[256];
+    char *tk = key_len + 1 <= sizeof small ? small : malloc(key_len + 1);
+    if (tk == NULL)
+        return done(db, err_set(LSM_NOMEM, "get: out of memory"));
+    tk[0] = KS_DEFAULT;
+    if (key_len)
+        memcpy(tk + 1, key, key_len);
+    slice tkey = slice_make(tk, key_len + 1);
+
+    uint64_t seq = ro && ro->snapshot ? ro->snapshot->seq
+                                      : atomic_load_explicit(&db->last_seq, memory_order_acquire);
+    int fill = ro ? ro->fill_cache : 1;
+    superversion *sv = db_sv_acquire(db);
+    value_type type;
+    slice v;
+    int rc = LSM_OK;
+    int hit = mem_get(sv->mem, tkey, seq, &type, &v) == MEM_HIT ||
+              (sv->imm && mem_get(sv->imm, tkey, seq, &type, &v) == MEM_HIT);
+    if (hit) {
+        if (type == TYPE_VALUE) {
+            char *copy = malloc(v.n ? v.n : 1);
+            if (copy == NULL) {
+                rc = err_set(LSM_NOMEM, "get: out of memory");
+            } else {
+                memcpy(copy, v.p, v.n);
+                *val = copy;
+                *val_len = v.n;
+            }
+        } else if (type == TYPE_DELETION) {
+            rc = LSM_NOT_FOUND;
+        } else {
+            rc = err_set(LSM_NOT_SUPPORTED, "get: entry type %d is not supported", (int)type);
+        }
+    } else {
+        lookup_state st;
+        char *out;
+        size_t out_len;
+        rc = version_get(sv->current, db->tc, tkey, seq, fill, &st, &out, &out_len);
+        if (rc == LSM_OK) {
+            if (st == LOOKUP_FOUND) {
+                *val = out;
+                *val_len = out_len;
+            } else {
+                rc = LSM_NOT_FOUND;
+            }
+        }
+    }
+    db_sv_release(db, sv);
+    if (tk != small)
+        free(tk);
+    return done(db, rc);
+}
+
+/* ---- snapshots -------------------------------------------------------------- */
+
+int lsm_snapshot_new(lsm_db *db, lsm_snapshot **out)
+{
+    if (out)
+        *out = NULL;
+    if (db == NULL || out == NULL)
+        return done(db, err_set(LSM_INVALID_ARGUMENT, "snapshot: NULL argument"));
+    lsm_snapshot *s = malloc(sizeof *s);
+    if (s == NULL)
+        return done(db, err_set(LSM_NOMEM, "snapshot: out of memory"));
+    pthread_mutex_lock(&db->mu);
+    s->seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
+    s->next = &db->snapshots;
+    s->prev = db->snapshots.prev;
+    s->prev->next = s;
+    db->snapshots.prev = s;
+    pthread_mutex_unlock(&db->mu);
+    atomic_fetch_add(&db->live_snapshots, 1);
+    *out = s;
+    return LSM_OK;
+}
+
+void lsm_snapshot_free(lsm_db *db, lsm_snapshot *s)
+{
+    if (db == NULL || s == NULL)
+        return;
+    pthread_mutex_lock(&db->mu);
+    s->prev->next = s->next;
+    s->next->prev = s->prev;
+    pthread_mutex_unlock(&db->mu);
+    atomic_fetch_sub(&db->live_snapshots, 1);
+    free(s);
+}
+
+/* ---- statistics and verification ---------------------------------------- */
+
+int lsm_stats_get(lsm_db *db, lsm_stats *s)
+{
+    if (db == NULL || s == NULL)
+        return done(db, err_set(LSM_INVALID_ARGUMENT, "stats: NULL argument"));
+    memset(s, 0, sizeof *s);
+    pthread_mutex_lock(&db->mu);
+    version *v = db->vs->current;
+    for (int l = 0; l < LSM_MAX_LEVELS; l++) {
+        s->levels[l].n_files = (uint64_t)v->n_files[l];
+        s->levels[l].bytes = level_bytes(v, l);
+        s->live_table_bytes += s->levels[l].bytes;
+    }
+    s->memtable_bytes = mem_usage(db->mem);
+    s->imm_memtables = db->imm ? 1 : 0;
+    pthread_mutex_unlock(&db->mu);
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+    s->last_sequence = LOAD(db->last_seq);
+    s->user_bytes_written = LOAD(db->user_bytes);
+    s->wal_bytes_written = LOAD(db->wal_bytes);
+    s->wal_syncs = LOAD(db->wal_syncs);
+    s->flush_count = LOAD(db->flush_count);
+    s->flush_bytes_written = LOAD(db->flush_bytes);
+    s->compaction_count = LOAD(db->compaction_count);
+    s->compaction_bytes_read = LOAD(db->compaction_read);
+    s->compaction_bytes_written = LOAD(db->compaction_written);
+    s->stall_us = LOAD(db->stall_us);
+    s->block_cache_hits = LOAD(db->tstats.cache_hits);
+    s->block_cache_misses = LOAD(db->tstats.cache_misses);
+    s->bloom_checked = LOAD(db->tstats.bloom_checked);
+    s->bloom_useful = LOAD(db->tstats.bloom_useful);
+    s->data_blocks_read = LOAD(db->tstats.data_blocks_read);
+    s->gets = LOAD(db->gets);
+#undef LOAD
+    s->block_cache_bytes = cache_usage(db->block_cache);
+    s->wal_bytes_dropped = db->wal_bytes_dropped;
+    if (s->user_bytes_written)
+        s->write_amplification = (double)(s->flush_bytes_written + s->compaction_bytes_written) /
+                                 (double)s->user_bytes_written;
+    return LSM_OK;
+}
+
+int lsm_stats_text(lsm_db *db, char **out)
+{
+    if (out)
+        *out = NULL;
+    lsm_stats s;
+    int rc = lsm_stats_get(db, &s);
+    if (rc)
+        return rc;
+    if (out == NULL)
+        return done(db, err_set(LSM_INVALID_ARGUMENT, "stats: NULL argument"));
+    size_t cap = 4096;
+    char *t = malloc(cap);
+    if (t == NULL)
+        return done(db, err_set(LSM_NOMEM, "stats: out of memory"));
+    int n = snprintf(t, cap, "level  files        bytes\n");
+    for (int l = 0; l < LSM_MAX_LEVELS; l++)
+        n += snprintf(t + n, cap - (size_t)n, "L%d   %7" PRIu64 " %12" PRIu64 "\n", l,
+                      s.levels[l].n_files, s.levels[l].bytes);
+    uint64_t lookups = s.block_cache_hits + s.block_cache_misses;
+    n += snprintf(t + n, cap - (size_t)n,
+                  "live table bytes       %" PRIu64 "\n"
+                  "memtable bytes         %" PRIu64 " (+%" PRIu64 " immutable)\n"
+                  "last sequence          %" PRIu64 "\n"
+                  "user bytes written     %" PRIu64 "\n"
+                  "log bytes written      %" PRIu64 " (%" PRIu64 " syncs)\n"
+                  "flushes                %" PRIu64 " (%" PRIu64 " bytes)\n"
+                  "compactions            %" PRIu64 " (read %" PRIu64 ", wrote %" PRIu64 " bytes)\n"
+                  "write amplification    %.2f\n"
+                  "write stall            %.3f s\n"
+                  "block cache            %" PRIu64 " bytes, hit ratio %.3f (%" PRIu64 "/%" PRIu64 ")\n"
+                  "bloom filter           %" PRIu64 " checked, %" PRIu64 " useful\n"
+                  "data blocks read       %" PRIu64 "\n"
+                  "gets                   %" PRIu64 "\n",
+                  s.live_table_bytes, s.memtable_bytes, s.imm_memtables, s.last_sequence,
+                  s.user_bytes_written, s.wal_bytes_written, s.wal_syncs, s.flush_count,
+                  s.flush_bytes_written, s.compaction_count, s.compaction_bytes_read,
+                  s.compaction_bytes_written, s.write_amplification, (double)s.stall_us / 1e6,
+                  s.block_cache_bytes, lookups ? (double)s.block_cache_hits / (double)lookups : 0.0,
+                  s.block_cache_hits, lookups, s.bloom_checked, s.bloom_useful, s.data_blocks_read,
+                  s.gets);
+    (void)n;
+    *out = t;
+    return LSM_OK;
+}
+
+int lsm_verify(lsm_db *db, void (*progress)(void *arg, const char *file), void *arg)
+{
+    if (db == NULL)
+        return done(db, err_set(LSM_INVALID_ARGUMENT, "verify: NULL handle"));
+    superversion *sv = db_sv_acquire(db);
+    version *v = sv->current;
+    int first_rc = LSM_OK;
+    char first_msg[1024] = "";
+    for (int l = 0; l < NUM_LEVELS; l++) {
+        for (int i = 0; i < v->n_files[l]; i++) {
+            file_meta *f = v->files[l][i];
+            cache_handle *h;
+            table *t;
+            int rc = tc_find(db->tc, f->number, f->size, &h, &t);
+            if (rc == LSM_OK) {
+                if (progress)
+                    progress(arg, table_path(t));
+                rc = table_verify(t);
+                tc_release(db->tc, h);
+            }
+            if (rc && first_rc == LSM_OK) {
+                first_rc = rc;
+                snprintf(first_msg, sizeof first_msg, "%s", err_msg());
+            }
+        }
+    }
+    db_sv_release(db, sv);
+    if (first_rc)
+        err_set_msg(first_msg);
+    return done(db, first_rc);
+}

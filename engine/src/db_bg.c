@@ -1,0 +1,251 @@
+/*
+ * db_bg.c -- background work.
+ *
+ * Threads (started at open, joined at close):
+ *   flush thread       writes the immutable memtable to a level-0 table;
+ *   compaction thread  runs the compaction the current version most needs;
+ *   sync thread        (LSM_SYNC_INTERVAL only) syncs the log periodically.
+ * Flushes and compactions run in parallel so a long compaction never holds
+ * up a flush (writers wait on flushes, reads never wait on either).
+ *
+ * Both work threads sleep on bg_work_cv and are woken by
+ * db_schedule_locked() whenever a memtable becomes immutable, a version is
+ * installed or a manual compaction is asked for. Whoever finishes work
+ * broadcasts bg_done_cv, which writers in backpressure, lsm_flush and close
+ * wait on.
+ *
+ * Errors: a failure to write a table (ENOSPC, EIO) becomes the sticky
+ * background error, returned to every writer until a retry succeeds; the
+ * thread retries with a growing pause (50 ms .. 2 s), so the store recovers
+ * by itself once space is freed, and nothing is lost meanwhile (the memtable
+ * and its log are intact). A failed manifest write or log write, or
+ * corruption found while compacting, is permanent: the store is poisoned and
+ * background work stops until it is reopened.
+ *
+ * Shutdown: close sets shutting_down under mu and broadcasts; a running
+ * compaction notices between entries and abandons its outputs; threads exit
+ * their loops and are joined.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "db_impl.h"
+#include "err.h"
+#include "filename.h"
+
+void db_schedule_locked(lsm_db *db)
+{
+    pthread_cond_broadcast(&db->bg_work_cv);
+}
+
+static void timed_wait(lsm_db *db, uint64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&db->bg_work_cv, &db->mu, &ts);
+}
+
+static uint64_t next_backoff(uint64_t ms)
+{
+    ms = ms ? ms * 2 : 50;
+    return ms > 2000 ? 2000 : ms;
+}
+
+/* A retryable background step failed or succeeded. REQUIRES mu. */
+static void note_result_locked(lsm_db *db, int rc)
+{
+    if (rc == LSM_OK) {
+        if (db->bg_error && !db->poisoned) {
+            db_log(db, "background work succeeded again; clearing error: %s", db->bg_msg);
+            db->bg_error = LSM_OK;
+            db->bg_msg[0] = 0;
+        }
+        return;
+    }
+    if (db->poisoned)
+        return;
+    int permanent = rc == LSM_CORRUPTION || rc == LSM_NOT_SUPPORTED;
+    db_set_bg_error_locked(db, rc, permanent);
+}
+
+static void *flush_main(void *arg)
+{
+    lsm_db *db = arg;
+    uint64_t backoff = 0;
+    pthread_mutex_lock(&db->mu);
+    while (!db->shutting_down) {
+        if (db->imm && !db->poisoned) {
+            int rc = db_flush_imm_locked(db);
+            note_result_locked(db, rc);
+            pthread_cond_broadcast(&db->bg_done_cv);
+            db_schedule_locked(db); /* a new level-0 file may need compacting */
+            pthread_mutex_unlock(&db->mu);
+            db_delete_obsolete(db);
+            pthread_mutex_lock(&db->mu);
+            if (rc && !db->shutting_down) {
+                backoff = next_backoff(backoff);
+                timed_wait(db, backoff);
+            } else {
+                backoff = 0;
+            }
+            continue;
+        }
+        pthread_cond_wait(&db->bg_work_cv, &db->mu);
+    }
+    pthread_mutex_unlock(&db->mu);
+    return NULL;
+}
+
+static void *compact_main(void *arg)
+{
+    lsm_db *db = arg;
+    uint64_t backoff = 0;
+    pthread_mutex_lock(&db->mu);
+    while (!db->shutting_down) {
+        compaction *c = db->poisoned ? NULL : compaction_pick(db->vs);
+        if (c) {
+            db->vs->compactions_running++;
+            db->compaction_running = 1;
+            int rc = db_run_compaction_locked(db, c);
+            db->vs->compactions_running--;
+            db->compaction_running = 0;
+            compaction_free(c);
+            if (rc == LSM_BUSY && db->shutting_down)
+                break; /* abandoned for close: not an error */
+            note_result_locked(db, rc);
+            pthread_cond_broadcast(&db->bg_done_cv);
+            pthread_mutex_unlock(&db->mu);
+            db_delete_obsolete(db);
+            pthread_mutex_lock(&db->mu);
+            if (rc && !db->shutting_down) {
+                backoff = next_backoff(backoff);
+                timed_wait(db, backoff);
+            } else {
+                backoff = 0;
+            }
+            continue;
+        }
+        pthread_cond_wait(&db->bg_work_cv, &db->mu);
+    }
+    pthread_mutex_unlock(&db->mu);
+    return NULL;
+}
+
+static void *sync_main(void *arg)
+{
+    lsm_db *db = arg;
+    pthread_mutex_lock(&db->sync_mu);
+    while (!db->sync_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t ms = db->opts.sync_interval_ms;
+        ts.tv_sec += (time_t)(ms / 1000);
+        ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&db->sync_cv, &db->sync_mu, &ts);
+        if (db->sync_stop)
+            break;
+        /* Sync through the write queue as an empty synced batch: the leader
+         * owns the log, so this never races with a memtable switch. */
+        pthread_mutex_unlock(&db->sync_mu);
+        lsm_batch b;
+        if (batch_init(&b) == LSM_OK) {
+            db_write(db, &b, 1);
+            batch_destroy(&b);
+        }
+        pthread_mutex_lock(&db->sync_mu);
+    }
+    pthread_mutex_unlock(&db->sync_mu);
+    return NULL;
+}
+
+int db_start_threads(lsm_db *db)
+{
+    int e = pthread_create(&db->flush_thread, NULL, flush_main, db);
+    if (e)
+        return err_errno(e, "start flush thread");
+    db->threads_started = 1;
+    e = pthread_create(&db->compact_thread, NULL, compact_main, db);
+    if (e) {
+        db_stop_threads(db);
+        return err_errno(e, "start compaction thread");
+    }
+    db->threads_started = 2;
+    if (db->opts.sync_mode == LSM_SYNC_INTERVAL) {
+        e = pthread_create(&db->sync_thread, NULL, sync_main, db);
+        if (e) {
+            db_stop_threads(db);
+            return err_errno(e, "start sync thread");
+        }
+        db->threads_started = 3;
+    }
+    return LSM_OK;
+}
+
+void db_stop_threads(lsm_db *db)
+{
+    if (db->threads_started == 0)
+        return;
+    pthread_mutex_lock(&db->mu);
+    db->shutting_down = 1;
+    pthread_cond_broadcast(&db->bg_work_cv);
+    pthread_cond_broadcast(&db->bg_done_cv);
+    pthread_mutex_unlock(&db->mu);
+    pthread_mutex_lock(&db->sync_mu);
+    db->sync_stop = 1;
+    pthread_cond_broadcast(&db->sync_cv);
+    pthread_mutex_unlock(&db->sync_mu);
+    if (db->threads_started >= 1)
+        pthread_join(db->flush_thread, NULL);
+    if (db->threads_started >= 2)
+        pthread_join(db->compact_thread, NULL);
+    if (db->threads_started >= 3)
+        pthread_join(db->sync_thread, NULL);
+    db->threads_started = 0;
+}
+
+int db_wait_for_flush_locked(lsm_db *db)
+{
+    while (db->imm && !db->bg_error && !db->shutting_down)
+        pthread_cond_wait(&db->bg_done_cv, &db->mu);
+    if (db->bg_error)
+        return db_bg_error_locked(db);
+    if (db->imm)
+        return err_set(LSM_IO, "flush did not finish: the store is closing");
+    return LSM_OK;
+}
+
+void db_delete_obsolete(lsm_db *db)
+{
+    obsolete_file *list;
+    int n;
+    pthread_mutex_lock(&db->mu);
+    vs_take_obsolete(db->vs, &list, &n);
+    pthread_mutex_unlock(&db->mu);
+    for (int i = 0; i < n; i++) {
+        char *path;
+        if (list[i].kind == OBSOLETE_TABLE) {
+            tc_evict(db->tc, list[i].number);
+            path = fname_table(db->dir, list[i].number);
+        } else {
+            path = fname_manifest(db->dir, list[i].number);
+        }
+        if (path) {
+            int e = db->env->remove(db->env, path);
+            if (e && e != ENOENT)
+                db_log(db, "could not delete obsolete %s: error %d", path, e);
+        }
+        free(path);
+    }
+    free(list);
+}

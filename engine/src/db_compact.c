@@ -1,0 +1,286 @@
+/*
+ * db_compact.c -- running one compaction.
+ *
+ * The inputs are merged in internal-key order. For each tree key, entries
+ * older than one that every reader can see (seq <= the oldest snapshot) are
+ * dropped, and a deletion is dropped too when it is visible to every reader
+ * and no level below the output can hold the key. Everything else is copied
+ * into output tables of about target_file_bytes; an output is never split
+ * between two entries of the same key, so a key's versions never straddle
+ * two files of one level (the newer half could otherwise sink below the
+ * older one in a later compaction).
+ *
+ * I/O happens without mu. The result is installed by one manifest edit that
+ * deletes the inputs and adds the outputs.
+ */
+#include <stdlib.h>
+
+#include "db_impl.h"
+#include "err.h"
+#include "filename.h"
+#include "merge_iter.h"
+
+typedef struct output {
+    uint64_t number;
+    file_meta *meta;
+} output;
+
+typedef struct compact_state {
+    lsm_db *db;
+    compaction *c;
+    table_builder *tb;
+    uint64_t tb_number;
+    output *outs;
+    int n_outs, cap_outs;
+    uint64_t bytes_written;
+} compact_state;
+
+static int open_output(compact_state *s)
+{
+    lsm_db *db = s->db;
+    pthread_mutex_lock(&db->mu);
+    s->tb_number = vs_new_file_number(db->vs);
+    pthread_mutex_unlock(&db->mu);
+    char *path = fname_table(db->dir, s->tb_number);
+    if (path == NULL)
+        return err_set(LSM_NOMEM, "compaction: out of memory");
+    int rc = tb_new(db->env, path, &db->topts, &s->tb);
+    free(path);
+    return rc;
+}
+
+static int finish_output(compact_state *s)
+{
+    lsm_db *db = s->db;
+    int rc = tb_finish(s->tb);
+    char *path = fname_table(db->dir, s->tb_number);
+    if (path == NULL)
+        rc = err_set(LSM_NOMEM, "compaction: out of memory");
+    uint64_t size = 0;
+    if (rc == LSM_OK) {
+        int e = db->env->path_size(db->env, path, &size);
+        if (e)
+            rc = err_errno(e, "stat %s", path);
+    }
+    file_meta *m = NULL;
+    if (rc == LSM_OK) {
+        m = file_meta_new(s->tb_number, size, tb_smallest(s->tb), tb_largest(s->tb));
+        if (m == NULL)
+            rc = err_set(LSM_NOMEM, "compaction: out of memory");
+    }
+    if (rc == LSM_OK && s->n_outs == s->cap_outs) {
+        int c = s->cap_outs ? s->cap_outs * 2 : 8;
+        output *o = realloc(s->outs, sizeof *o * (size_t)c);
+        if (o == NULL) {
+            rc = err_set(LSM_NOMEM, "compaction: out of memory");
+        } else {
+            s->outs = o;
+            s->cap_outs = c;
+        }
+    }
+    if (rc == LSM_OK) {
+        m->n_entries = tb_props(s->tb)->n_entries;
+        m->n_deletions = tb_props(s->tb)->n_deletions;
+        s->outs[s->n_outs].number = s->tb_number;
+        s->outs[s->n_outs].meta = m;
+        s->n_outs++;
+        s->bytes_written += size;
+    } else {
+        if (m) {
+            buf_free(&m->smallest);
+            buf_free(&m->largest);
+            free(m);
+        }
+        if (path)
+            db->env->remove(db->env, path);
+    }
+    free(path);
+    tb_free(s->tb);
+    s->tb = NULL;
+    return rc;
+}
+
+/* Remove every output written so far (the compaction failed). */
+static void discard_outputs(compact_state *s)
+{
+    lsm_db *db = s->db;
+    if (s->tb) {
+        char *path = fname_table(db->dir, s->tb_number);
+        tb_free(s->tb);
+        s->tb = NULL;
+        if (path)
+            db->env->remove(db->env, path);
+        free(path);
+    }
+    for (int i = 0; i < s->n_outs; i++) {
+        char *path = fname_table(db->dir, s->outs[i].number);
+        if (path)
+            db->env->remove(db->env, path);
+        free(path);
+    }
+}
+
+static iter *input_iterator(lsm_db *db, compaction *c)
+{
+    int n = c->n_inputs[0] + c->n_inputs[1];
+    iter **list = malloc(sizeof *list * (size_t)(n ? n : 1));
+    if (list == NULL)
+        return NULL;
+    int k = 0;
+    for (int w = 0; w < 2; w++) {
+        for (int i = 0; i < c->n_inputs[w]; i++) {
+            file_meta *f = c->inputs[w][i];
+            iter *it = tc_iter(db->tc, f->number, f->size, 0);
+            if (it == NULL) {
+                for (int j = 0; j < k; j++)
+                    iter_destroy(list[j]);
+                free(list);
+                return NULL;
+            }
+            list[k++] = it;
+        }
+    }
+    iter *m = merge_iter_new(list, k, ikey_cmp);
+    free(list);
+    return m;
+}
+
+static int shutting_down(lsm_db *db)
+{
+    return __atomic_load_n(&db->shutting_down, __ATOMIC_RELAXED);
+}
+
+/* Merge the inputs into outputs. No mutex. */
+static int do_merge(compact_state *s, uint64_t smallest_snapshot)
+{
+    lsm_db *db = s->db;
+    compaction *c = s->c;
+    iter *in = input_iterator(db, c);
+    if (in == NULL)
+        return err_set(LSM_NOMEM, "compaction: out of memory");
+    buf cur = BUF_INIT;
+    int have_cur = 0, split_pending = 0;
+    uint64_t last_seq_for_key = 0;
+    int rc = LSM_OK;
+    for (iter_first(in); iter_valid(in); iter_next(in)) {
+        if (shutting_down(db)) {
+            rc = err_set(LSM_BUSY, "compaction abandoned: the store is closing");
+            break;
+        }
+        slice k = iter_key(in);
+        if (!ikey_valid(k)) {
+            rc = err_set(LSM_CORRUPTION, "compaction: malformed key in an input table");
+            break;
+        }
+        slice tkey = ikey_tkey(k);
+        int new_key = !have_cur || !slice_eq(tkey, buf_slice(&cur));
+        if (new_key) {
+            if (buf_set(&cur, tkey.p, tkey.n)) {
+                rc = err_set(LSM_NOMEM, "compaction: out of memory");
+                break;
+            }
+            have_cur = 1;
+            last_seq_for_key = MAX_SEQUENCE + 1;
+            /* A file boundary may only fall between two keys. */
+            if (s->tb && (split_pending || compaction_should_stop_before(c, k))) {
+                rc = finish_output(s);
+                if (rc)
+                    break;
+                split_pending = 0;
+            }
+        }
+        uint64_t seq = ikey_seq(k);
+        value_type type = ikey_type(k);
+        int drop = 0;
+        if (last_seq_for_key <= smallest_snapshot)
+            drop = 1; /* a newer entry for the key is visible to every reader */
+        else if (type == TYPE_DELETION && seq <= smallest_snapshot &&
+                 compaction_is_base_level_for_key(c, tkey))
+            drop = 1; /* nothing older below, nobody needs the deletion */
+        last_seq_for_key = seq;
+        if (drop)
+            continue;
+        if (s->tb == NULL && (rc = open_output(s)) != LSM_OK)
+            break;
+        rc = tb_add(s->tb, k, iter_value(in));
+        if (rc)
+            break;
+        if (tb_file_size(s->tb) >= c->max_output_bytes)
+            split_pending = 1;
+    }
+    if (rc == LSM_OK)
+        rc = iter_status(in);
+    iter_destroy(in);
+    buf_free(&cur);
+    if (rc == LSM_OK && s->tb)
+        rc = finish_output(s);
+    return rc;
+}
+
+int db_run_compaction_locked(lsm_db *db, compaction *c)
+{
+    uint64_t t0 = db->env->now_us(db->env);
+    if (compaction_is_trivial_move(c)) {
+        file_meta *f = c->inputs[0][0];
+        int rc = edit_delete_file(&c->edit, c->level, f->number);
+        if (rc == LSM_OK)
+            rc = edit_add_file(&c->edit, c->output_level, f);
+        if (rc == LSM_OK) {
+            rc = vs_log_and_apply(db->vs, &c->edit, atomic_load(&db->last_seq), &db->mu);
+            if (rc)
+                db_set_bg_error_locked(db, rc, 1);
+        }
+        if (rc == LSM_OK) {
+            db_log(db, "moved %06llu.sst from L%d to L%d", (unsigned long long)f->number, c->level,
+                   c->output_level);
+            rc = db_install_sv_locked(db);
+        }
+        return rc;
+    }
+
+    compact_state s;
+    memset(&s, 0, sizeof s);
+    s.db = db;
+    s.c = c;
+    uint64_t smallest_snapshot = db_oldest_snapshot_locked(db);
+    uint64_t in_bytes = compaction_input_bytes(c);
+    pthread_mutex_unlock(&db->mu);
+    int rc = do_merge(&s, smallest_snapshot);
+    pthread_mutex_lock(&db->mu);
+
+    if (rc == LSM_OK)
+        rc = compaction_add_input_deletions(c);
+    for (int i = 0; rc == LSM_OK && i < s.n_outs; i++)
+        rc = edit_add_file(&c->edit, c->output_level, s.outs[i].meta);
+    if (rc == LSM_OK) {
+        rc = vs_log_and_apply(db->vs, &c->edit, atomic_load(&db->last_seq), &db->mu);
+        if (rc)
+            db_set_bg_error_locked(db, rc, 1);
+    }
+    if (rc == LSM_OK) {
+        atomic_fetch_add(&db->compaction_count, 1);
+        atomic_fetch_add(&db->compaction_read, in_bytes);
+        atomic_fetch_add(&db->compaction_written, s.bytes_written);
+        db_log(db, "compacted %d+%d files of L%d+L%d (%llu bytes) into %d files (%llu bytes) in %.3f s",
+               c->n_inputs[0], c->n_inputs[1], c->level, c->output_level,
+               (unsigned long long)in_bytes, s.n_outs, (unsigned long long)s.bytes_written,
+               (double)(db->env->now_us(db->env) - t0) / 1e6);
+        rc = db_install_sv_locked(db);
+    } else {
+        pthread_mutex_unlock(&db->mu);
+        discard_outputs(&s);
+        pthread_mutex_lock(&db->mu);
+    }
+    /* The edit holds references to the outputs it added; any output not in
+     * it is freed here. */
+    for (int i = 0; i < s.n_outs; i++) {
+        file_meta *m = s.outs[i].meta;
+        if (m->refs == 0) {
+            buf_free(&m->smallest);
+            buf_free(&m->largest);
+            free(m);
+        }
+    }
+    free(s.outs);
+    return rc;
+}

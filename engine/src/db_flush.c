@@ -1,0 +1,160 @@
+/*
+ * db_flush.c -- writing an immutable memtable to a table.
+ *
+ * A flush drops the versions of a key that no reader can see any more (an
+ * older entry shadowed by a newer one at or below the oldest snapshot), but
+ * keeps deletions: older data for the key may sit in a table below.
+ *
+ * The table is synced before the manifest edit that names it is written, and
+ * the log the memtable came from is deleted only after that edit is durable.
+ */
+#include <stdlib.h>
+
+#include "db_impl.h"
+#include "err.h"
+#include "filename.h"
+
+int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_snapshot,
+                   file_meta **meta)
+{
+    *meta = NULL;
+    iter *it = mem_iter_new(m);
+    if (it == NULL)
+        return err_set(LSM_NOMEM, "flush: out of memory");
+    iter_first(it);
+    if (!iter_valid(it)) {
+        iter_destroy(it);
+        return LSM_OK;
+    }
+    char *path = fname_table(db->dir, number);
+    table_builder *tb = NULL;
+    int rc = path ? tb_new(db->env, path, &db->topts, &tb) : err_set(LSM_NOMEM, "out of memory");
+    buf cur = BUF_INIT;
+    int have_cur = 0;
+    uint64_t last_seq_for_key = 0;
+    for (; rc == LSM_OK && iter_valid(it); iter_next(it)) {
+        slice k = iter_key(it);
+        slice tkey = ikey_tkey(k);
+        if (!have_cur || !slice_eq(tkey, buf_slice(&cur))) {
+            if (buf_set(&cur, tkey.p, tkey.n)) {
+                rc = err_set(LSM_NOMEM, "flush: out of memory");
+                break;
+            }
+            have_cur = 1;
+            last_seq_for_key = MAX_SEQUENCE + 1;
+        }
+        uint64_t seq = ikey_seq(k);
+        int shadowed = last_seq_for_key <= oldest_snapshot;
+        last_seq_for_key = seq;
+        if (shadowed)
+            continue;
+        rc = tb_add(tb, k, iter_value(it));
+    }
+    buf_free(&cur);
+    if (rc == LSM_OK)
+        rc = iter_status(it);
+    iter_destroy(it);
+    if (rc == LSM_OK)
+        rc = tb_finish(tb);
+    if (rc == LSM_OK) {
+        *meta = file_meta_new(number, tb_file_size(tb), tb_smallest(tb), tb_largest(tb));
+        if (*meta == NULL) {
+            rc = err_set(LSM_NOMEM, "flush: out of memory");
+        } else {
+            (*meta)->n_entries = tb_props(tb)->n_entries;
+            (*meta)->n_deletions = tb_props(tb)->n_deletions;
+        }
+    }
+    tb_free(tb);
+    if (rc && path)
+        db->env->remove(db->env, path);
+    if (rc == LSM_OK && *meta) {
+        /* tb_file_size is exact once finished; read it back to be sure the
+         * manifest records what is on disk. */
+        uint64_t size;
+        int e = db->env->path_size(db->env, path, &size);
+        if (e)
+            rc = err_errno(e, "stat %s", path);
+        else
+            (*meta)->size = size;
+        if (rc) {
+            buf_free(&(*meta)->smallest);
+            buf_free(&(*meta)->largest);
+            free(*meta);
+            *meta = NULL;
+            db->env->remove(db->env, path);
+        }
+    }
+    free(path);
+    return rc;
+}
+
+int db_flush_imm_locked(lsm_db *db)
+{
+    memtable *imm = db->imm;
+    uint64_t number = vs_new_file_number(db->vs);
+    uint64_t oldest = db_oldest_snapshot_locked(db);
+    uint64_t log_number = mem_log_number(imm);
+    db->flush_running = 1;
+    pthread_mutex_unlock(&db->mu);
+
+    uint64_t t0 = db->env->now_us(db->env);
+    file_meta *meta = NULL;
+    int rc = db_build_table(db, imm, number, oldest, &meta);
+
+    pthread_mutex_lock(&db->mu);
+    if (rc == LSM_OK) {
+        version_edit e;
+        edit_init(&e);
+        e.has_log_number = 1;
+        e.log_number = mem_log_number(db->mem);
+        int level = 0, added = 0;
+        if (meta) {
+            level = vs_pick_flush_level(db->vs, ikey_tkey(buf_slice(&meta->smallest)),
+                                        ikey_tkey(buf_slice(&meta->largest)));
+            rc = edit_add_file(&e, level, meta);
+            added = rc == LSM_OK;
+        }
+        if (rc == LSM_OK) {
+            rc = vs_log_and_apply(db->vs, &e, atomic_load(&db->last_seq), &db->mu);
+            if (rc)
+                db_set_bg_error_locked(db, rc, 1); /* the manifest may end in a partial record */
+        }
+        if (rc == LSM_OK) {
+            uint64_t size = meta ? meta->size : 0;
+            db->imm = NULL;
+            mem_unref(imm);
+            rc = db_install_sv_locked(db);
+            db->flushes_done++;
+            atomic_fetch_add(&db->flush_count, 1);
+            atomic_fetch_add(&db->flush_bytes, size);
+            db_log(db, "flushed memtable of log %06llu to %06llu.sst (L%d, %llu bytes) in %.3f s",
+                   (unsigned long long)log_number, (unsigned long long)number, level,
+                   (unsigned long long)size, (double)(db->env->now_us(db->env) - t0) / 1e6);
+        } else if (meta) {
+            /* Never made it into a version: the table is garbage. */
+            char *path = fname_table(db->dir, number);
+            if (path)
+                db->env->remove(db->env, path);
+            free(path);
+            if (!added) {
+                buf_free(&meta->smallest);
+                buf_free(&meta->largest);
+                free(meta);
+            }
+        }
+        edit_destroy(&e); /* drops the edit's reference; the version keeps its own */
+    }
+    db->flush_running = 0;
+    pthread_cond_broadcast(&db->bg_done_cv);
+    if (rc == LSM_OK) {
+        /* The edit is durable: the flushed memtable's log is no longer needed. */
+        char *path = fname_log(db->dir, log_number);
+        pthread_mutex_unlock(&db->mu);
+        if (path)
+            db->env->remove(db->env, path);
+        free(path);
+        pthread_mutex_lock(&db->mu);
+    }
+    return rc;
+}

@@ -1,0 +1,166 @@
+/*
+ * db_impl.h -- the database handle and the functions its parts share.
+ *
+ * Files:
+ *   db.c          open/close, options, errors, the public get/put/delete API
+ *   db_open.c     recovery: manifest, log replay, orphan removal
+ *   db_write.c    the write path: writer queue, group commit, memtable switch
+ *   db_bg.c       background threads: flush, compaction, log sync, deletion
+ *   db_flush.c    memtable -> level-0 table
+ *   db_compact.c  running one compaction
+ *   db_iter.c     the user-facing iterator
+ *
+ * Locking: one mutex `mu` protects the fields marked so. Readers never take
+ * it on the fast path: a get or an iterator grabs the current superversion
+ * (memtable + immutable memtable + version) under the tiny `sv_mu` and works
+ * from that pinned state. Background work does its I/O without mu and takes
+ * it only to install results.
+ */
+#ifndef LSM_DB_IMPL_H
+#define LSM_DB_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "batch.h"
+#include "cache.h"
+#include "compaction.h"
+#include "log_writer.h"
+#include "lsm.h"
+#include "memtable.h"
+#include "table.h"
+#include "table_cache.h"
+#include "version_set.h"
+
+/* What a reader needs, pinned together. */
+typedef struct superversion {
+    atomic_int refs;
+    memtable *mem;
+    memtable *imm;       /* may be NULL */
+    version *current;
+} superversion;
+
+/* A thread waiting in the write queue. Lives on that thread's stack. */
+typedef struct writer {
+    const lsm_batch *batch;    /* NULL: a flush request (force a memtable switch) */
+    int sync;
+    int done;
+    int status;
+    char msg[512];             /* the leader's error message, for this writer */
+    pthread_cond_t cv;
+    struct writer *next;
+} writer;
+
+struct lsm_snapshot {
+    uint64_t seq;
+    struct lsm_snapshot *prev, *next;   /* protected by mu */
+};
+
+struct lsm_db {
+    /* ---- immutable after open ---- */
+    char *dir;
+    lsm_options opts;
+    lsm_env *env;
+    table_options topts;
+    cache *block_cache;
+    table_cache *tc;
+    lsm_file *lock;
+    table_stats tstats;           /* atomics */
+
+    /* ---- protected by mu ---- */
+    pthread_mutex_t mu;
+    pthread_cond_t bg_work_cv;    /* background threads wait here for work */
+    pthread_cond_t bg_done_cv;    /* waiters for flushes/compactions */
+    memtable *mem;
+    memtable *imm;
+    log_writer *log;              /* the active log (mem's) */
+    version_set *vs;
+    writer *writers_head, *writers_tail;
+    lsm_batch group;              /* the leader's merged batch */
+    lsm_snapshot snapshots;       /* sentinel of a list ordered by seq */
+    int shutting_down;
+    int flush_running;
+    int compaction_running;
+    int bg_error;                 /* sticky; returned to writers until cleared */
+    char bg_msg[512];
+    int poisoned;                 /* bg_error is permanent (log or manifest write) */
+    int manual_pending;           /* a compact_range request is being served */
+    uint64_t flushes_done;        /* counts completed flushes, for lsm_flush */
+    int imm_dropped_log;          /* set when the imm's log has been deleted */
+
+    /* ---- superversion ---- */
+    pthread_mutex_t sv_mu;        /* guards only the sv pointer swap and ref */
+    superversion *sv;             /* protected by sv_mu (written also under mu) */
+
+    /* ---- atomics ---- */
+    atomic_uint_fast64_t last_seq;     /* published after memtable insert: release/acquire */
+    atomic_int live_iters;
+    atomic_int live_snapshots;
+    atomic_uint_fast64_t user_bytes;
+    atomic_uint_fast64_t wal_bytes;
+    atomic_uint_fast64_t wal_syncs;
+    atomic_uint_fast64_t flush_count;
+    atomic_uint_fast64_t flush_bytes;
+    atomic_uint_fast64_t compaction_count;
+    atomic_uint_fast64_t compaction_read;
+    atomic_uint_fast64_t compaction_written;
+    atomic_uint_fast64_t stall_us;
+    atomic_uint_fast64_t gets;
+    uint64_t wal_bytes_dropped;        /* set during open */
+
+    /* ---- threads ---- */
+    pthread_t flush_thread, compact_thread, sync_thread;
+    int threads_started;
+    pthread_mutex_t sync_mu;           /* interval sync thread sleeps here */
+    pthread_cond_t sync_cv;
+    int sync_stop;                     /* protected by sync_mu */
+
+    /* ---- info log ---- */
+    pthread_mutex_t info_mu;
+    wfile *info;
+};
+
+/* ---- db.c ---- */
+void db_log(lsm_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Record a background error (sticky). permanent: poison. REQUIRES mu. */
+void db_set_bg_error_locked(lsm_db *db, int code, int permanent);
+/* Return the sticky error to a caller: copies its message to the thread. */
+int db_bg_error_locked(lsm_db *db);
+/* Pin the current superversion. Thread-safe without mu. */
+superversion *db_sv_acquire(lsm_db *db);
+void db_sv_release(lsm_db *db, superversion *sv);
+/* Replace the superversion after mem/imm/current changed. REQUIRES mu. */
+int db_install_sv_locked(lsm_db *db);
+/* Smallest sequence any snapshot can read. REQUIRES mu. */
+uint64_t db_oldest_snapshot_locked(lsm_db *db);
+
+/* ---- db_open.c ---- */
+int db_recover(lsm_db *db);
+
+/* ---- db_write.c ---- */
+/* Enqueue and run a write (batch NULL = force a memtable switch). */
+int db_write(lsm_db *db, const lsm_batch *batch, int sync);
+
+/* ---- db_bg.c ---- */
+int db_start_threads(lsm_db *db);
+void db_stop_threads(lsm_db *db);
+/* Wake the background threads. REQUIRES mu. */
+void db_schedule_locked(lsm_db *db);
+/* Delete files no version uses any more. Takes mu briefly. */
+void db_delete_obsolete(lsm_db *db);
+/* Wait until no flush is pending (imm NULL) or an error. REQUIRES mu. */
+int db_wait_for_flush_locked(lsm_db *db);
+
+/* ---- db_flush.c ---- */
+/* Write a memtable to a new table; fills *meta (NULL if the memtable had no
+ * entries). No mutex. */
+int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_snapshot,
+                   file_meta **meta);
+/* Flush db->imm and install the result. REQUIRES mu (released during I/O). */
+int db_flush_imm_locked(lsm_db *db);
+
+/* ---- db_compact.c ---- */
+/* Run c and install its result. REQUIRES mu (released during I/O). */
+int db_run_compaction_locked(lsm_db *db, compaction *c);
+
+#endif /* LSM_DB_IMPL_H */

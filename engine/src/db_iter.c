@@ -1,0 +1,445 @@
+/*
+ * db_iter.c -- the public iterator.
+ *
+ * Underneath is one merge of every source (memtables, level-0 tables, one
+ * concatenating iterator per deeper level) in internal-key order, pinned by a
+ * superversion so nothing it reads can disappear. On top, this iterator shows
+ * each tree key once, as its newest entry at or below the read sequence, and
+ * hides keys whose newest entry is a deletion.
+ *
+ * Moving forward, the merge sits on the entry being shown. Moving backward it
+ * sits just before all entries of the shown key, which is therefore copied
+ * (key and value) into saved buffers. Switching direction re-positions the
+ * merge accordingly. The scheme is LevelDB's DBIter, rewritten here.
+ *
+ * Keys outside [lower, upper) -- and outside the keyspace -- end the walk in
+ * that direction.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "db_impl.h"
+#include "err.h"
+#include "merge_iter.h"
+
+struct lsm_iter {
+    lsm_db *db;
+    superversion *sv;
+    iter *in;
+    uint64_t seq;
+    int keys_only;
+    buf lower;          /* tree keys (keyspace byte included); always set */
+    buf upper;
+    int valid;
+    int forward;
+    buf saved_key;      /* backward: the shown tree key */
+    buf saved_value;    /* backward: its value */
+    buf seek_key;       /* scratch for internal seek targets */
+    int status;
+    char status_msg[512];
+};
+
+static int fail(lsm_iter *it, int rc)
+{
+    if (it->status == LSM_OK) {
+        it->status = rc;
+        snprintf(it->status_msg, sizeof it->status_msg, "%s", err_msg());
+    }
+    it->valid = 0;
+    return rc;
+}
+
+static int check(lsm_iter *it)
+{
+    int rc = iter_status(it->in);
+    if (rc)
+        return fail(it, rc);
+    return LSM_OK;
+}
+
+static int below_upper(const lsm_iter *it, slice tkey)
+{
+    return slice_cmp(tkey, buf_slice(&it->upper)) < 0;
+}
+
+static int at_least_lower(const lsm_iter *it, slice tkey)
+{
+    return slice_cmp(tkey, buf_slice(&it->lower)) >= 0;
+}
+
+/* Internal key (tkey, seq, type) in seek_key. */
+static slice make_ikey(lsm_iter *it, slice tkey, uint64_t seq, value_type t)
+{
+    it->seek_key.n = 0;
+    if (buf_append(&it->seek_key, tkey.p, tkey.n) ||
+        buf_put_fixed64(&it->seek_key, trailer_pack(seq, t)))
+        return slice_make(NULL, 0);
+    return buf_slice(&it->seek_key);
+}
+
+/* Forward: from the merge's position, find the next entry to show.
+ * skipping: entries of tree keys <= saved_key are hidden. */
+static void find_next(lsm_iter *it, int skipping)
+{
+    while (iter_valid(it->in)) {
+        slice k = iter_key(it->in);
+        if (!ikey_valid(k)) {
+            fail(it, err_set(LSM_CORRUPTION, "iterator: malformed internal key"));
+            return;
+        }
+        slice tkey = ikey_tkey(k);
+        if (!below_upper(it, tkey)) {
+            it->valid = 0;
+            return;
+        }
+        if (ikey_seq(k) <= it->seq) {
+            value_type t = ikey_type(k);
+            if (t == TYPE_DELETION) {
+                if (buf_set(&it->saved_key, tkey.p, tkey.n)) {
+                    fail(it, err_set(LSM_NOMEM, "iterator: out of memory"));
+                    return;
+                }
+                skipping = 1;
+            } else if (t == TYPE_VALUE) {
+                if (!(skipping && slice_cmp(tkey, buf_slice(&it->saved_key)) <= 0)) {
+                    it->valid = 1;
+                    it->saved_key.n = 0;
+                    return;
+                }
+            } else {
+                fail(it, err_set(LSM_NOT_SUPPORTED, "iterator: entry type %d is not supported",
+                                 (int)t));
+                return;
+            }
+        }
+        iter_next(it->in);
+    }
+    it->valid = 0;
+}
+
+/* Backward: the merge is on the last entry of some key (or before); collect
+ * the newest visible entry of the previous shown key into saved_*. */
+static void find_prev(lsm_iter *it)
+{
+    value_type shown = TYPE_DELETION;
+    while (iter_valid(it->in)) {
+        slice k = iter_key(it->in);
+        if (!ikey_valid(k)) {
+            fail(it, err_set(LSM_CORRUPTION, "iterator: malformed internal key"));
+            return;
+        }
+        slice tkey = ikey_tkey(k);
+        if (!at_least_lower(it, tkey))
+            break;
+        if (ikey_seq(k) <= it->seq) {
+            if (shown != TYPE_DELETION && slice_cmp(tkey, buf_slice(&it->saved_key)) < 0)
+                break; /* moved past every entry of the key we hold */
+            value_type t = ikey_type(k);
+            if (t != TYPE_DELETION && t != TYPE_VALUE) {
+                fail(it, err_set(LSM_NOT_SUPPORTED, "iterator: entry type %d is not supported",
+                                 (int)t));
+                return;
+            }
+            shown = t;
+            if (t == TYPE_DELETION) {
+                it->saved_key.n = 0;
+                it->saved_value.n = 0;
+            } else {
+                slice v = it->keys_only ? slice_make(NULL, 0) : iter_value(it->in);
+                if (buf_set(&it->saved_key, tkey.p, tkey.n) || buf_set(&it->saved_value, v.p, v.n)) {
+                    fail(it, err_set(LSM_NOMEM, "iterator: out of memory"));
+                    return;
+                }
+            }
+        }
+        iter_prev(it->in);
+    }
+    if (shown == TYPE_DELETION) {
+        it->valid = 0;
+        it->saved_key.n = 0;
+        it->forward = 1;
+    } else {
+        it->valid = 1;
+    }
+}
+
+int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
+{
+    if (out)
+        *out = NULL;
+    if (db == NULL || out == NULL) {
+        err_tag(db);
+        return err_set(LSM_INVALID_ARGUMENT, "iterator: NULL argument");
+    }
+    lsm_read_options def;
+    lsm_read_options_default(&def);
+    if (ro == NULL)
+        ro = &def;
+    if ((ro->lower == NULL && ro->lower_len) || (ro->upper == NULL && ro->upper_len) ||
+        ro->lower_len > LSM_MAX_KEY_LEN || ro->upper_len > LSM_MAX_KEY_LEN) {
+        int rc = err_set(LSM_INVALID_ARGUMENT, "iterator: bad bounds");
+        err_tag(db);
+        return rc;
+    }
+    lsm_iter *it = calloc(1, sizeof *it);
+    if (it == NULL) {
+        int rc = err_set(LSM_NOMEM, "iterator: out of memory");
+        err_tag(db);
+        return rc;
+    }
+    it->db = db;
+    it->keys_only = ro->keys_only;
+    it->forward = 1;
+    char ks = KS_DEFAULT, ks_next = KS_DEFAULT + 1;
+    int rc = buf_append(&it->lower, &ks, 1) || buf_append(&it->lower, ro->lower, ro->lower_len);
+    if (ro->upper)
+        rc |= buf_append(&it->upper, &ks, 1) || buf_append(&it->upper, ro->upper, ro->upper_len);
+    else
+        rc |= buf_append(&it->upper, &ks_next, 1);
+    if (rc) {
+        lsm_iter_free(it);
+        rc = err_set(LSM_NOMEM, "iterator: out of memory");
+        err_tag(db);
+        return rc;
+    }
+    it->seq = ro->snapshot ? ro->snapshot->seq
+                           : atomic_load_explicit(&db->last_seq, memory_order_acquire);
+    it->sv = db_sv_acquire(db);
+    atomic_fetch_add(&db->live_iters, 1);
+
+    iter **list = NULL;
+    int n = 0, cap = 0;
+    rc = LSM_OK;
+    iter *mi = mem_iter_new(it->sv->mem);
+    iter *ii = it->sv->imm ? mem_iter_new(it->sv->imm) : NULL;
+    cap = 16;
+    list = malloc(sizeof *list * (size_t)cap);
+    if (list == NULL || mi == NULL || (it->sv->imm && ii == NULL)) {
+        iter_destroy(mi);
+        iter_destroy(ii);
+        rc = err_set(LSM_NOMEM, "iterator: out of memory");
+    } else {
+        list[n++] = mi;
+        if (ii)
+            list[n++] = ii;
+        rc = version_add_iterators(it->sv->current, db->tc, ro->fill_cache, &list, &n, &cap);
+    }
+    if (rc == LSM_OK) {
+        it->in = merge_iter_new(list, n, ikey_cmp);
+        n = 0;
+        if (it->in == NULL)
+            rc = err_set(LSM_NOMEM, "iterator: out of memory");
+    }
+    for (int i = 0; i < n && rc; i++)
+        iter_destroy(list[i]);
+    free(list);
+    if (rc) {
+        lsm_iter_free(it);
+        err_tag(db);
+        return rc;
+    }
+    *out = it;
+    return LSM_OK;
+}
+
+void lsm_iter_free(lsm_iter *it)
+{
+    if (it == NULL)
+        return;
+    iter_destroy(it->in); /* before the superversion: it reads the version's file lists */
+    if (it->sv) {
+        db_sv_release(it->db, it->sv);
+        atomic_fetch_sub(&it->db->live_iters, 1);
+    }
+    buf_free(&it->lower);
+    buf_free(&it->upper);
+    buf_free(&it->saved_key);
+    buf_free(&it->saved_value);
+    buf_free(&it->seek_key);
+    free(it);
+}
+
+static int finish(lsm_iter *it)
+{
+    int rc = check(it);
+    if (rc == LSM_OK && it->status)
+        rc = it->status;
+    if (rc) {
+        err_set(rc, "%s", it->status_msg);
+        err_tag(it->db);
+    }
+    return rc;
+}
+
+static int seek_forward(lsm_iter *it, slice tkey)
+{
+    it->forward = 1;
+    it->saved_key.n = 0;
+    if (slice_cmp(tkey, buf_slice(&it->lower)) < 0)
+        tkey = buf_slice(&it->lower);
+    slice ik = make_ikey(it, tkey, it->seq, TYPE_FOR_SEEK);
+    if (ik.p == NULL)
+        return fail(it, err_set(LSM_NOMEM, "iterator: out of memory"));
+    iter_seek(it->in, ik);
+    find_next(it, 0);
+    return finish(it);
+}
+
+/* Position backward on the last shown key <= tkey (or < upper). */
+static int seek_backward(lsm_iter *it, slice tkey, int inclusive)
+{
+    it->forward = 0;
+    it->saved_key.n = 0;
+    slice ik = inclusive ? make_ikey(it, tkey, 0, TYPE_DELETION)
+                         : make_ikey(it, tkey, MAX_SEQUENCE, TYPE_FOR_SEEK);
+    if (ik.p == NULL)
+        return fail(it, err_set(LSM_NOMEM, "iterator: out of memory"));
+    iter_seek(it->in, ik);
+    if (!iter_valid(it->in)) {
+        if (check(it))
+            return finish(it);
+        iter_last(it->in);
+    } else if (ikey_cmp(iter_key(it->in), ik) > 0) {
+        iter_prev(it->in);
+    }
+    find_prev(it);
+    return finish(it);
+}
+
+int lsm_iter_first(lsm_iter *it)
+{
+    if (it->status)
+        return finish(it);
+    return seek_forward(it, buf_slice(&it->lower));
+}
+
+int lsm_iter_last(lsm_iter *it)
+{
+    if (it->status)
+        return finish(it);
+    return seek_backward(it, buf_slice(&it->upper), 0);
+}
+
+/* The tree key for a user key, in saved_value's neighbour scratch. */
+static int user_tkey(lsm_iter *it, const void *key, size_t len, buf *out)
+{
+    char ks = KS_DEFAULT;
+    out->n = 0;
+    if (buf_append(out, &ks, 1) || buf_append(out, key, len))
+        return fail(it, err_set(LSM_NOMEM, "iterator: out of memory"));
+    return LSM_OK;
+}
+
+int lsm_iter_seek(lsm_iter *it, const void *key, size_t key_len)
+{
+    if (it->status)
+        return finish(it);
+    buf t = BUF_INIT;
+    int rc = user_tkey(it, key, key_len, &t);
+    if (rc == LSM_OK)
+        rc = seek_forward(it, buf_slice(&t));
+    buf_free(&t);
+    return rc ? finish(it) : LSM_OK;
+}
+
+int lsm_iter_seek_for_prev(lsm_iter *it, const void *key, size_t key_len)
+{
+    if (it->status)
+        return finish(it);
+    buf t = BUF_INIT;
+    int rc = user_tkey(it, key, key_len, &t);
+    if (rc == LSM_OK) {
+        if (slice_cmp(buf_slice(&t), buf_slice(&it->upper)) >= 0)
+            rc = seek_backward(it, buf_slice(&it->upper), 0);
+        else
+            rc = seek_backward(it, buf_slice(&t), 1);
+    }
+    buf_free(&t);
+    return rc ? finish(it) : LSM_OK;
+}
+
+int lsm_iter_next(lsm_iter *it)
+{
+    if (it->status)
+        return finish(it);
+    if (!it->valid)
+        return LSM_OK;
+    if (!it->forward) {
+        /* The merge sits before the shown key's entries: step onto them. */
+        it->forward = 1;
+        if (!iter_valid(it->in)) {
+            if (check(it))
+                return finish(it);
+            iter_first(it->in);
+        } else {
+            iter_next(it->in);
+        }
+        /* saved_key holds the shown key: skip its entries. */
+    } else {
+        slice k = ikey_tkey(iter_key(it->in));
+        if (buf_set(&it->saved_key, k.p, k.n))
+            return fail(it, err_set(LSM_NOMEM, "iterator: out of memory")), finish(it);
+        iter_next(it->in);
+    }
+    find_next(it, 1);
+    return finish(it);
+}
+
+int lsm_iter_prev(lsm_iter *it)
+{
+    if (it->status)
+        return finish(it);
+    if (!it->valid)
+        return LSM_OK;
+    if (it->forward) {
+        /* Step the merge back past every entry of the shown key. */
+        slice k = ikey_tkey(iter_key(it->in));
+        if (buf_set(&it->saved_key, k.p, k.n))
+            return fail(it, err_set(LSM_NOMEM, "iterator: out of memory")), finish(it);
+        for (;;) {
+            iter_prev(it->in);
+            if (!iter_valid(it->in)) {
+                it->valid = 0;
+                it->saved_key.n = 0;
+                return finish(it);
+            }
+            if (slice_cmp(ikey_tkey(iter_key(it->in)), buf_slice(&it->saved_key)) < 0)
+                break;
+        }
+        it->forward = 0;
+    }
+    find_prev(it);
+    return finish(it);
+}
+
+int lsm_iter_valid(const lsm_iter *it)
+{
+    return it && it->valid && it->status == LSM_OK;
+}
+
+const void *lsm_iter_key(const lsm_iter *it, size_t *len)
+{
+    slice t = it->forward ? ikey_tkey(iter_key(it->in)) : buf_slice(&it->saved_key);
+    if (len)
+        *len = t.n - 1;
+    return t.p + 1;
+}
+
+const void *lsm_iter_value(const lsm_iter *it, size_t *len)
+{
+    static const char empty[1] = {0};
+    if (it->keys_only) {
+        if (len)
+            *len = 0;
+        return empty;
+    }
+    slice v = it->forward ? iter_value(it->in) : buf_slice(&it->saved_value);
+    if (len)
+        *len = v.n;
+    return v.p ? v.p : empty;
+}
+
+int lsm_iter_status(const lsm_iter *it)
+{
+    return it->status;
+}

@@ -1,0 +1,329 @@
+/*
+ * db_open.c -- recovery when a store is opened.
+ *
+ *  1. CURRENT names the manifest; replaying it gives the table set, the log
+ *     number (logs below it are already in tables), the next file number and
+ *     the last sequence number. Every table it names must exist with the
+ *     recorded size.
+ *  2. Logs at or above the log number are replayed in order into memtables.
+ *     A log that ends in a torn or damaged record is cut there, and no later
+ *     log is replayed: the store comes back as exactly a prefix of the
+ *     acknowledged writes, never with a hole in the middle.
+ *  3. What was replayed is flushed to level-0 tables, a new log is started,
+ *     and a fresh manifest (a snapshot of the state) is made current.
+ *  4. Files nothing refers to -- tables from an interrupted flush or
+ *     compaction, old logs and manifests, temporary files -- are removed.
+ *
+ * A read-only open does steps 1 and 2 only and keeps the replayed writes in
+ * memory.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "db_impl.h"
+#include "err.h"
+#include "filename.h"
+#include "log_reader.h"
+
+typedef struct dir_scan {
+    uint64_t *logs;
+    int n_logs, cap_logs;
+    int has_store_files;
+    uint64_t max_number;
+} dir_scan;
+
+static int scan_entry(void *arg, const char *name)
+{
+    dir_scan *s = arg;
+    uint64_t num;
+    file_kind k = fname_parse(name, &num);
+    if (k == FILE_LOG || k == FILE_TABLE || k == FILE_MANIFEST)
+        s->has_store_files = 1;
+    if (num > s->max_number)
+        s->max_number = num;
+    if (k == FILE_LOG) {
+        if (s->n_logs == s->cap_logs) {
+            int c = s->cap_logs ? s->cap_logs * 2 : 8;
+            uint64_t *p = realloc(s->logs, sizeof *p * (size_t)c);
+            if (p == NULL)
+                return 1;
+            s->logs = p;
+            s->cap_logs = c;
+        }
+        s->logs[s->n_logs++] = num;
+    }
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int scan_dir(lsm_db *db, dir_scan *s)
+{
+    memset(s, 0, sizeof *s);
+    int e = db->env->list_dir(db->env, db->dir, scan_entry, s);
+    if (e)
+        return err_errno(e, "list %s", db->dir);
+    qsort(s->logs, (size_t)s->n_logs, sizeof *s->logs, cmp_u64);
+    return LSM_OK;
+}
+
+typedef struct replay_ctx {
+    lsm_db *db;
+    version_edit *edit;
+    uint64_t max_seq;
+} replay_ctx;
+
+static int replay_op(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
+{
+    replay_ctx *r = arg;
+    if (seq > r->max_seq)
+        r->max_seq = seq;
+    return mem_add(r->db->mem, seq, type, tkey, value);
+}
+
+/* Flush db->mem to a level-0 table recorded in edit, and start a new memtable. */
+static int flush_recovered(lsm_db *db, version_edit *edit)
+{
+    if (mem_count(db->mem) == 0)
+        return LSM_OK;
+    uint64_t number = vs_new_file_number(db->vs);
+    file_meta *meta;
+    int rc = db_build_table(db, db->mem, number, MAX_SEQUENCE, &meta);
+    if (rc)
+        return rc;
+    if (meta) {
+        rc = edit_add_file(edit, 0, meta);
+        if (rc) {
+            buf_free(&meta->smallest);
+            buf_free(&meta->largest);
+            free(meta);
+            return rc;
+        }
+        atomic_fetch_add(&db->flush_bytes, meta->size);
+        db_log(db, "recovery: flushed replayed writes to %06" PRIu64 ".sst", number);
+    }
+    memtable *m = mem_new();
+    if (m == NULL)
+        return err_set(LSM_NOMEM, "recovery: out of memory");
+    mem_unref(db->mem);
+    db->mem = m;
+    return LSM_OK;
+}
+
+/* Replay one log. *stop is set when the log did not end cleanly. */
+static int replay_log(lsm_db *db, uint64_t number, replay_ctx *r, int *stop)
+{
+    char *path = fname_log(db->dir, number);
+    if (path == NULL)
+        return err_set(LSM_NOMEM, "out of memory");
+    log_reader *lr;
+    int rc = log_reader_open(db->env, path, &lr);
+    if (rc) {
+        free(path);
+        return rc;
+    }
+    slice rec;
+    uint64_t n_records = 0;
+    while ((rc = log_reader_next(lr, &rec)) == LSM_OK) {
+        rc = batch_iterate(rec, replay_op, r);
+        if (rc == LSM_CORRUPTION) {
+            /* The record's checksum matched but its contents do not parse:
+             * real damage, not a torn write. */
+            rc = err_prefix(rc, "%s: record at offset %" PRIu64, path, lr->record_off);
+            break;
+        }
+        if (rc)
+            break;
+        n_records++;
+        if (!db->opts.read_only && mem_data_bytes(db->mem) >= db->opts.memtable_bytes &&
+            (rc = flush_recovered(db, r->edit)) != LSM_OK)
+            break;
+    }
+    if (rc == LSM_NOT_FOUND) {
+        rc = LSM_OK;
+        if (lr->end != LOG_END_CLEAN) {
+            uint64_t dropped = lr->file->size - lr->offset;
+            db->wal_bytes_dropped += dropped;
+            db_log(db, "recovery: %s ends in a %s at offset %" PRIu64 "; cut %" PRIu64
+                   " bytes, later logs are ignored", path, log_end_name(lr->end), lr->offset,
+                   dropped);
+            *stop = 1;
+        }
+    }
+    db_log(db, "recovery: replayed %" PRIu64 " records from %s", n_records, path);
+    log_reader_close(lr);
+    free(path);
+    return rc;
+}
+
+static void remove_file(lsm_db *db, const char *name)
+{
+    char *path = fname_join(db->dir, name);
+    if (path) {
+        if (db->env->remove(db->env, path) == 0)
+            db_log(db, "removed obsolete file %s", path);
+    }
+    free(path);
+}
+
+typedef struct cleanup_ctx {
+    lsm_db *db;
+    char **names;
+    int n, cap;
+} cleanup_ctx;
+
+static int is_live_table(version *v, uint64_t number)
+{
+    for (int l = 0; l < NUM_LEVELS; l++)
+        for (int i = 0; i < v->n_files[l]; i++)
+            if (v->files[l][i]->number == number)
+                return 1;
+    return 0;
+}
+
+static int collect_garbage(void *arg, const char *name)
+{
+    cleanup_ctx *c = arg;
+    lsm_db *db = c->db;
+    uint64_t num;
+    int dead = 0;
+    switch (fname_parse(name, &num)) {
+    case FILE_LOG:
+        dead = num < db->vs->log_number;
+        break;
+    case FILE_TABLE:
+        dead = !is_live_table(db->vs->current, num);
+        break;
+    case FILE_MANIFEST:
+        dead = num != db->vs->manifest_number;
+        break;
+    case FILE_TEMP:
+        dead = 1;
+        break;
+    default:
+        break;
+    }
+    if (dead && c->n < c->cap)
+        c->names[c->n++] = strdup(name);
+    return 0;
+}
+
+static void remove_garbage(lsm_db *db)
+{
+    cleanup_ctx c = {db, NULL, 0, 4096};
+    c.names = calloc((size_t)c.cap, sizeof *c.names);
+    if (c.names == NULL)
+        return;
+    db->env->list_dir(db->env, db->dir, collect_garbage, &c);
+    for (int i = 0; i < c.n; i++) {
+        if (c.names[i])
+            remove_file(db, c.names[i]);
+        free(c.names[i]);
+    }
+    free(c.names);
+}
+
+int db_recover(lsm_db *db)
+{
+    char *cur = fname_current(db->dir);
+    if (cur == NULL)
+        return err_set(LSM_NOMEM, "out of memory");
+    uint64_t size;
+    int e = db->env->path_size(db->env, cur, &size);
+    free(cur);
+    if (e && e != ENOENT)
+        return err_errno(e, "stat %s/CURRENT", db->dir);
+
+    dir_scan scan;
+    int rc = scan_dir(db, &scan);
+    if (rc)
+        return rc;
+    if (e == ENOENT) {
+        if (scan.has_store_files) {
+            rc = err_set(LSM_CORRUPTION, "%s/CURRENT is missing but the store has table, log or "
+                         "manifest files (lsmctl repair can rebuild it)", db->dir);
+        } else if (!db->opts.create_if_missing || db->opts.read_only) {
+            rc = err_set(LSM_NOT_FOUND, "%s is not a store (no CURRENT file)", db->dir);
+        } else {
+            rc = vs_create(db->vs);
+            if (rc == LSM_OK)
+                db_log(db, "created a new store in %s", db->dir);
+        }
+    } else if (db->opts.error_if_exists) {
+        rc = err_set(LSM_EXISTS, "store %s already exists", db->dir);
+    } else {
+        rc = vs_recover(db->vs);
+        if (rc == LSM_OK)
+            rc = vs_check_files(db->vs);
+    }
+    if (rc) {
+        free(scan.logs);
+        return rc;
+    }
+    /* Never hand out a number a file in the directory already has. */
+    if (db->vs->next_file <= scan.max_number)
+        db->vs->next_file = scan.max_number + 1;
+
+    db->mem = mem_new();
+    if (db->mem == NULL) {
+        free(scan.logs);
+        return err_set(LSM_NOMEM, "out of memory");
+    }
+    version_edit edit;
+    edit_init(&edit);
+    replay_ctx r = {db, &edit, db->vs->last_seq};
+    int stop = 0;
+    for (int i = 0; rc == LSM_OK && !stop && i < scan.n_logs; i++) {
+        if (scan.logs[i] < db->vs->log_number)
+            continue;
+        rc = replay_log(db, scan.logs[i], &r, &stop);
+    }
+    free(scan.logs);
+    uint64_t last_seq = r.max_seq;
+    atomic_store(&db->last_seq, last_seq);
+
+    if (rc == LSM_OK && !db->opts.read_only) {
+        rc = flush_recovered(db, &edit);
+        uint64_t log_number = 0;
+        if (rc == LSM_OK) {
+            pthread_mutex_lock(&db->mu);
+            log_number = vs_new_file_number(db->vs);
+            pthread_mutex_unlock(&db->mu);
+            char *path = fname_log(db->dir, log_number);
+            rc = path ? log_writer_create(db->env, path, log_number, &db->log)
+                      : err_set(LSM_NOMEM, "out of memory");
+            free(path);
+        }
+        if (rc == LSM_OK) {
+            mem_set_log_number(db->mem, log_number);
+            edit.has_log_number = 1;
+            edit.log_number = log_number;
+            /* A fresh manifest every open keeps the edit log short. */
+            log_writer_abandon(db->vs->manifest);
+            db->vs->manifest = NULL;
+            pthread_mutex_lock(&db->mu);
+            rc = vs_log_and_apply(db->vs, &edit, last_seq, &db->mu);
+            pthread_mutex_unlock(&db->mu);
+        }
+    } else if (rc == LSM_OK) {
+        mem_set_log_number(db->mem, 0);
+    }
+    edit_destroy(&edit);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&db->mu);
+    rc = db_install_sv_locked(db);
+    obsolete_file *ob;
+    int n_ob;
+    vs_take_obsolete(db->vs, &ob, &n_ob); /* the directory scan below covers these */
+    free(ob);
+    pthread_mutex_unlock(&db->mu);
+    if (rc == LSM_OK && !db->opts.read_only)
+        remove_garbage(db);
+    return rc;
+}

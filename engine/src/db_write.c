@@ -1,0 +1,244 @@
+/*
+ * db_write.c -- the write path.
+ *
+ * Writers queue up under mu. The writer at the head is the leader: it makes
+ * room (switching to a new memtable and log when the current one is full, or
+ * waiting as backpressure when flushes or compactions fall behind), then takes
+ * the batches of the writers queued behind it as one group. With mu released
+ * it appends the group to the log as ONE record -- one batch is never split
+ * over records, so a crash keeps all or none of it -- syncs the log once if
+ * any writer in the group asked for it (group commit), and inserts the group
+ * into the memtable. Back under mu it publishes the new last sequence number
+ * (readers only see entries at or below it, so a batch appears all at once)
+ * and wakes the group.
+ *
+ * Only the leader appends to the log or inserts into the memtable, so both
+ * need no further locking. A failed log write or sync poisons the store: the
+ * log may now end in a partial record, and appending after it would hide
+ * later acknowledged writes from recovery.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_impl.h"
+#include "err.h"
+#include "filename.h"
+
+#define MAX_GROUP_BYTES (1u << 20)
+#define MAX_GROUP_WRITERS 64
+
+/* Wait on bg_done_cv, counting the time as a write stall. */
+static void stall_wait(lsm_db *db)
+{
+    uint64_t t0 = db->env->now_us(db->env);
+    pthread_cond_wait(&db->bg_done_cv, &db->mu);
+    atomic_fetch_add_explicit(&db->stall_us, db->env->now_us(db->env) - t0, memory_order_relaxed);
+}
+
+/* Start a new memtable and log; the old memtable becomes immutable. */
+static int switch_memtable_locked(lsm_db *db)
+{
+    uint64_t number = vs_new_file_number(db->vs);
+    char *path = fname_log(db->dir, number);
+    if (path == NULL)
+        return err_set(LSM_NOMEM, "new log: out of memory");
+    log_writer *lw;
+    int rc = log_writer_create(db->env, path, number, &lw);
+    if (rc == LSM_OK) {
+        int e = db->env->sync_dir(db->env, db->dir);
+        if (e) {
+            rc = err_errno(e, "sync directory %s", db->dir);
+            log_writer_abandon(lw);
+            db->env->remove(db->env, path);
+        }
+    }
+    free(path);
+    if (rc)
+        return rc;
+    memtable *m = mem_new();
+    if (m == NULL) {
+        log_writer_abandon(lw);
+        return err_set(LSM_NOMEM, "new memtable: out of memory");
+    }
+    mem_set_log_number(m, number);
+    /* The old log must be durable before lsm_sync stops covering it. */
+    rc = log_writer_sync(db->log);
+    if (rc) {
+        db_set_bg_error_locked(db, rc, 1);
+        log_writer_abandon(lw);
+        mem_unref(m);
+        return rc;
+    }
+    log_writer_close(db->log);
+    db->log = lw;
+    db->imm = db->mem;
+    db->mem = m;
+    rc = db_install_sv_locked(db);
+    db_schedule_locked(db);
+    return rc;
+}
+
+/* REQUIRES mu, and the caller is the leader. */
+static int make_room_locked(lsm_db *db, int force)
+{
+    int allow_delay = !force;
+    for (;;) {
+        if (db->bg_error)
+            return db_bg_error_locked(db);
+        version *v = db->vs->current;
+        if (allow_delay && v->n_files[0] >= db->opts.l0_slowdown_trigger) {
+            /* Slow each writer a little rather than stopping all of them
+             * later for a whole compaction. */
+            pthread_mutex_unlock(&db->mu);
+            db->env->sleep_us(db->env, 1000);
+            atomic_fetch_add_explicit(&db->stall_us, 1000, memory_order_relaxed);
+            pthread_mutex_lock(&db->mu);
+            allow_delay = 0;
+            continue;
+        }
+        if (mem_count(db->mem) == 0)
+            return LSM_OK;
+        if (!force && mem_data_bytes(db->mem) < db->opts.memtable_bytes)
+            return LSM_OK;
+        if (db->imm) {
+            stall_wait(db);
+            continue;
+        }
+        if (v->n_files[0] >= db->opts.l0_stop_trigger) {
+            db_schedule_locked(db);
+            stall_wait(db);
+            continue;
+        }
+        int rc = switch_memtable_locked(db);
+        if (rc)
+            return rc;
+        force = 0;
+    }
+}
+
+typedef struct insert_ctx {
+    memtable *mem;
+} insert_ctx;
+
+static int insert_op(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
+{
+    insert_ctx *c = arg;
+    return mem_add(c->mem, seq, type, tkey, value);
+}
+
+int db_write(lsm_db *db, const lsm_batch *batch, int sync)
+{
+    writer w;
+    memset(&w, 0, sizeof w);
+    w.batch = batch;
+    w.sync = sync || db->opts.sync_mode == LSM_SYNC_ALWAYS;
+    pthread_cond_init(&w.cv, NULL);
+
+    pthread_mutex_lock(&db->mu);
+    if (db->writers_tail)
+        db->writers_tail->next = &w;
+    else
+        db->writers_head = &w;
+    db->writers_tail = &w;
+    while (!w.done && db->writers_head != &w)
+        pthread_cond_wait(&w.cv, &db->mu);
+    if (w.done) {
+        pthread_mutex_unlock(&db->mu);
+        pthread_cond_destroy(&w.cv);
+        if (w.status)
+            err_set(w.status, "%s", w.msg);
+        return w.status;
+    }
+
+    /* The leader. */
+    int rc = make_room_locked(db, batch == NULL);
+    writer *last = &w;
+    if (rc == LSM_OK && batch != NULL) {
+        /* Gather the group: the writers queued behind, up to a size limit
+         * (a small leader does not wait behind a huge follower). */
+        slice parts[MAX_GROUP_WRITERS + 1];
+        const lsm_batch *batches[MAX_GROUP_WRITERS];
+        int n_parts = 1, n_batches = 0, group_sync = 0;
+        size_t bytes = batch->rep.n;
+        size_t limit = bytes <= (128u << 10) ? bytes + (128u << 10) : MAX_GROUP_BYTES;
+        uint32_t count = 0;
+        for (writer *x = &w; x; x = x->next) {
+            if (x->batch == NULL)
+                break; /* a flush request leads its own turn */
+            if (x != &w && (bytes + x->batch->rep.n > limit || n_batches == MAX_GROUP_WRITERS))
+                break;
+            if (x != &w)
+                bytes += x->batch->rep.n;
+            batches[n_batches++] = x->batch;
+            count += batch_count(x->batch);
+            group_sync |= x->sync;
+            if (x->batch->rep.n > BATCH_HEADER_LEN)
+                parts[n_parts++] = slice_make(x->batch->rep.p + BATCH_HEADER_LEN,
+                                              x->batch->rep.n - BATCH_HEADER_LEN);
+            last = x;
+        }
+        uint64_t seq = atomic_load_explicit(&db->last_seq, memory_order_relaxed) + 1;
+        char hdr[BATCH_HEADER_LEN];
+        put_fixed64(hdr, seq);
+        put_fixed32(hdr + 8, count);
+        parts[0] = slice_make(hdr, sizeof hdr);
+        log_writer *log = db->log;
+        memtable *mem = db->mem;
+        pthread_mutex_unlock(&db->mu);
+
+        int log_failed = 0;
+        if (count > 0) {
+            rc = log_writer_addv(log, parts, n_parts);
+            if (rc == LSM_OK)
+                atomic_fetch_add_explicit(&db->wal_bytes, bytes, memory_order_relaxed);
+            log_failed = rc != LSM_OK;
+        }
+        if (rc == LSM_OK && group_sync) {
+            rc = log_writer_sync(log);
+            atomic_fetch_add_explicit(&db->wal_syncs, 1, memory_order_relaxed);
+            log_failed = rc != LSM_OK;
+        }
+        /* Insert each batch with its own consecutive sequence numbers. */
+        uint64_t next = seq;
+        for (int i = 0; rc == LSM_OK && i < n_batches; i++) {
+            insert_ctx ctx = {mem};
+            rc = batch_iterate_seq(buf_slice(&batches[i]->rep), next, insert_op, &ctx);
+            next += batch_count(batches[i]);
+        }
+
+        pthread_mutex_lock(&db->mu);
+        if (rc != LSM_OK) {
+            /* The log may hold a partial record, or the memtable part of a
+             * batch that is in the log: neither can be repaired in place. */
+            rc = err_prefix(rc, log_failed ? "write-ahead log" : "memtable insert");
+            db_set_bg_error_locked(db, rc, 1);
+        } else {
+            if (count > 0)
+                atomic_store_explicit(&db->last_seq, seq + count - 1, memory_order_release);
+            atomic_fetch_add_explicit(&db->user_bytes, bytes, memory_order_relaxed);
+        }
+    }
+
+    /* Wake the group; hand leadership to the next writer. */
+    const char *msg = rc ? err_msg() : "";
+    for (;;) {
+        writer *x = db->writers_head;
+        db->writers_head = x->next;
+        if (db->writers_head == NULL)
+            db->writers_tail = NULL;
+        if (x != &w) {
+            x->status = rc;
+            snprintf(x->msg, sizeof x->msg, "%s", msg);
+            x->done = 1;
+            pthread_cond_signal(&x->cv);
+        }
+        if (x == last)
+            break;
+    }
+    if (db->writers_head)
+        pthread_cond_signal(&db->writers_head->cv);
+    pthread_mutex_unlock(&db->mu);
+    pthread_cond_destroy(&w.cv);
+    return rc;
+}

@@ -1,0 +1,83 @@
+/*
+ * dbformat.h -- internal keys: how a user's key is stored in the tree.
+ *
+ *   tree key     := keyspace:u8  user_key            ("tkey")
+ *   internal key := tree_key  trailer:fixed64        ("ikey")
+ *   trailer      := sequence << 8 | type
+ *
+ * Internal keys sort by tree key ascending, then trailer descending, so the
+ * newest version of a key comes first. Specified in docs/FORMAT.md,
+ * "Internal keys". The type values are stored in every table: DO NOT CHANGE.
+ */
+#ifndef LSM_DBFORMAT_H
+#define LSM_DBFORMAT_H
+
+#include <stdint.h>
+
+#include "coding.h"
+
+typedef enum value_type {
+    TYPE_DELETION = 0,        /* DO NOT CHANGE */
+    TYPE_VALUE = 1,           /* DO NOT CHANGE */
+    TYPE_RANGE_DELETION = 2,  /* reserved: value is the exclusive end key */
+    TYPE_VALUE_REF = 3,       /* reserved: value is a large-value descriptor */
+} value_type;
+
+/* The largest type; seeks use it so they land before every entry of a key
+ * with the same sequence number. */
+#define TYPE_FOR_SEEK TYPE_VALUE_REF
+#define MAX_SEQUENCE ((UINT64_C(1) << 56) - 1)
+#define TRAILER_LEN 8
+
+/* Keyspace bytes. Keyspace 0 is what the plain API reads and writes. */
+#define KS_DEFAULT 0
+
+static inline uint64_t trailer_pack(uint64_t seq, value_type t)
+{
+    return (seq << 8) | (uint64_t)t;
+}
+
+static inline slice ikey_tkey(slice ikey)
+{
+    return slice_make(ikey.p, ikey.n - TRAILER_LEN);
+}
+
+static inline uint64_t ikey_trailer(slice ikey)
+{
+    return get_fixed64(ikey.p + ikey.n - TRAILER_LEN);
+}
+
+static inline uint64_t ikey_seq(slice ikey)
+{
+    return ikey_trailer(ikey) >> 8;
+}
+
+static inline value_type ikey_type(slice ikey)
+{
+    return (value_type)(ikey_trailer(ikey) & 0xff);
+}
+
+/* A well-formed internal key: long enough and of a known type. */
+static inline int ikey_valid(slice ikey)
+{
+    return ikey.n >= TRAILER_LEN + 1 && (ikey_trailer(ikey) & 0xff) <= TYPE_VALUE_REF;
+}
+
+static inline int ikey_cmp(slice a, slice b)
+{
+    int r = slice_cmp(ikey_tkey(a), ikey_tkey(b));
+    if (r)
+        return r;
+    uint64_t ta = ikey_trailer(a), tb = ikey_trailer(b);
+    return ta > tb ? -1 : ta < tb ? 1 : 0;
+}
+
+/* Bytewise comparison, the order of metaindex and properties blocks. */
+static inline int bytewise_cmp(slice a, slice b)
+{
+    return slice_cmp(a, b);
+}
+
+typedef int (*key_cmp_fn)(slice a, slice b);
+
+#endif /* LSM_DBFORMAT_H */

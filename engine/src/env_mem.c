@@ -1,0 +1,849 @@
+/*
+ * env_mem.c -- an in-memory file system with fault injection and power-loss
+ * simulation; see env_mem.h for the durability model.
+ *
+ * One mutex guards everything: this env is for tests, where clarity beats
+ * concurrency. Files are inodes shared by the namespace and open handles.
+ * Each inode remembers how many of its bytes are durable; an overwrite below
+ * that length first saves a copy of the durable bytes (engine files are
+ * append-only, so that copy is almost never needed).
+ */
+#include "env_mem.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct inode {
+    int refs;            /* namespace entries (current and durable) + handles */
+    char *data;
+    size_t len, cap;
+    size_t durable_len;  /* bytes that survive a power failure */
+    char *durable_copy;  /* the durable bytes, when an overwrite changed them */
+} inode;
+
+typedef struct entry {
+    char *path;
+    inode *ino;
+} entry;
+
+typedef struct entries {
+    entry *v;
+    size_t n, cap;
+} entries;
+
+struct lsm_file {
+    inode *ino;
+    uint64_t gen; /* env generation at open: handles do not survive a crash */
+    char *lock_path;
+};
+
+typedef struct mem_env {
+    lsm_env env; /* first, so an lsm_env * is a mem_env * */
+    pthread_mutex_t mu;
+    entries cur;     /* the namespace as programs see it */
+    entries durable; /* the namespace as it would be after a power failure */
+    char **dirs;
+    size_t n_dirs;
+    char **locks;
+    size_t n_locks;
+    uint64_t gen;
+    int dead;
+    /* faults */
+    int fail_mask;
+    uint64_t fail_countdown;
+    int fail_errno;
+    int fail_persistent;
+    int fail_armed;
+    uint64_t faults_hit;
+    uint64_t counts[16];
+    uint64_t space_limit;
+    uint64_t bytes_used;
+} mem_env;
+
+static mem_env *M(lsm_env *env)
+{
+    return (mem_env *)env;
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static char *norm(const char *path)
+{
+    size_t n = strlen(path);
+    char *s = malloc(n + 1);
+    if (s == NULL)
+        return NULL;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (path[i] == '/' && j > 0 && s[j - 1] == '/')
+            continue;
+        s[j++] = path[i];
+    }
+    while (j > 1 && s[j - 1] == '/')
+        j--;
+    s[j] = 0;
+    return s;
+}
+
+static void ino_unref(mem_env *m, inode *ino)
+{
+    if (ino && --ino->refs == 0) {
+        m->bytes_used -= ino->cap;
+        free(ino->data);
+        free(ino->durable_copy);
+        free(ino);
+    }
+}
+
+static entry *find(entries *es, const char *path)
+{
+    for (size_t i = 0; i < es->n; i++)
+        if (strcmp(es->v[i].path, path) == 0)
+            return &es->v[i];
+    return NULL;
+}
+
+static int add(entries *es, const char *path, inode *ino)
+{
+    if (es->n == es->cap) {
+        size_t cap = es->cap ? es->cap * 2 : 64;
+        entry *v = realloc(es->v, cap * sizeof *v);
+        if (v == NULL)
+            return ENOMEM;
+        es->v = v;
+        es->cap = cap;
+    }
+    char *p = strdup(path);
+    if (p == NULL)
+        return ENOMEM;
+    es->v[es->n].path = p;
+    es->v[es->n].ino = ino;
+    es->n++;
+    ino->refs++;
+    return 0;
+}
+
+static void del(mem_env *m, entries *es, entry *e)
+{
+    free(e->path);
+    ino_unref(m, e->ino);
+    *e = es->v[--es->n];
+}
+
+/* Parent directory of path, in a static-sized buffer. */
+static void parent_of(const char *path, char *out, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (slash == path)
+        n = 1;
+    if (n >= cap)
+        n = cap - 1;
+    if (n == 0) {
+        out[0] = '.';
+        out[1] = 0;
+        return;
+    }
+    memcpy(out, path, n);
+    out[n] = 0;
+}
+
+static int in_dir(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (strncmp(path, dir, n) != 0 || path[n] != '/')
+        return 0;
+    return strchr(path + n + 1, '/') == NULL;
+}
+
+static int dir_exists(mem_env *m, const char *dir)
+{
+    if (strcmp(dir, ".") == 0 || strcmp(dir, "/") == 0)
+        return 1;
+    for (size_t i = 0; i < m->n_dirs; i++)
+        if (strcmp(m->dirs[i], dir) == 0)
+            return 1;
+    return 0;
+}
+
+static int op_index(int op)
+{
+    return __builtin_ctz((unsigned)op);
+}
+
+/* Count the operation and decide whether it fails. Called with mu held. */
+static int check(mem_env *m, int op, uint64_t gen)
+{
+    m->counts[op_index(op)]++;
+    if (m->dead || (gen && gen != m->gen))
+        return EIO;
+    if (m->fail_armed && (m->fail_mask & op)) {
+        if (m->fail_countdown > 1) {
+            m->fail_countdown--;
+            return 0;
+        }
+        m->faults_hit++;
+        int e = m->fail_errno;
+        if (!m->fail_persistent)
+            m->fail_armed = 0;
+        return e;
+    }
+    return 0;
+}
+
+/* ---- env functions ------------------------------------------------------ */
+
+static int me_open(lsm_env *env, const char *path, int flags, lsm_file **out)
+{
+    mem_env *m = M(env);
+    *out = NULL;
+    char *p = norm(path);
+    if (p == NULL)
+        return ENOMEM;
+    pthread_mutex_lock(&m->mu);
+    int rc = check(m, MEM_OP_OPEN, 0);
+    entry *e = rc ? NULL : find(&m->cur, p);
+    if (rc == 0 && e && (flags & LSM_ENV_EXCL) && (flags & LSM_ENV_CREATE))
+        rc = EEXIST;
+    if (rc == 0 && e == NULL && !(flags & LSM_ENV_CREATE))
+        rc = ENOENT;
+    if (rc == 0 && e == NULL) {
+        char dir[4096];
+        parent_of(p, dir, sizeof dir);
+        if (!dir_exists(m, dir))
+            rc = ENOENT;
+        else
+            rc = check(m, MEM_OP_CREATE, 0);
+        if (rc == 0) {
+            inode *ino = calloc(1, sizeof *ino);
+            if (ino == NULL)
+                rc = ENOMEM;
+            else if ((rc = add(&m->cur, p, ino)) != 0)
+                free(ino);
+            else
+                e = find(&m->cur, p);
+        }
+    }
+    if (rc == 0 && (flags & LSM_ENV_TRUNC) && e->ino->len > 0) {
+        inode *ino = e->ino;
+        if (ino->durable_len > 0 && ino->durable_copy == NULL) {
+            ino->durable_copy = malloc(ino->durable_len);
+            if (ino->durable_copy == NULL)
+                rc = ENOMEM;
+            else
+                memcpy(ino->durable_copy, ino->data, ino->durable_len);
+        }
+        if (rc == 0)
+            ino->len = 0;
+    }
+    if (rc == 0) {
+        lsm_file *f = calloc(1, sizeof *f);
+        if (f == NULL) {
+            rc = ENOMEM;
+        } else {
+            f->ino = e->ino;
+            f->ino->refs++;
+            f->gen = m->gen;
+            *out = f;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    free(p);
+    return rc;
+}
+
+static int me_close(lsm_env *env, lsm_file *f)
+{
+    mem_env *m = M(env);
+    if (f == NULL)
+        return 0;
+    pthread_mutex_lock(&m->mu);
+    ino_unref(m, f->ino);
+    pthread_mutex_unlock(&m->mu);
+    free(f->lock_path);
+    free(f);
+    return 0;
+}
+
+static int me_pread(lsm_env *env, lsm_file *f, void *buf, size_t len, uint64_t off,
+                    size_t *n_read)
+{
+    mem_env *m = M(env);
+    pthread_mutex_lock(&m->mu);
+    int rc = check(m, MEM_OP_READ, f->gen);
+    *n_read = 0;
+    if (rc == 0 && off < f->ino->len) {
+        size_t n = f->ino->len - (size_t)off;
+        if (n > len)
+            n = len;
+        memcpy(buf, f->ino->data + off, n);
+        *n_read = n;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+static int grow(mem_env *m, inode *ino, size_t need)
+{
+    if (need <= ino->cap)
+        return 0;
+    size_t cap = ino->cap ? ino->cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    if (m->space_limit && m->bytes_used + (cap - ino->cap) > m->space_limit) {
+        /* grow exactly if the doubling alone is what breaks the limit */
+        cap = need;
+        if (m->bytes_used + (cap - ino->cap) > m->space_limit)
+            return ENOSPC;
+    }
+    char *p = realloc(ino->data, cap);
+    if (p == NULL)
+        return ENOMEM;
+    memset(p + ino->cap, 0, cap - ino->cap);
+    m->bytes_used += cap - ino->cap;
+    ino->data = p;
+    ino->cap = cap;
+    return 0;
+}
+
+static int save_durable(inode *ino)
+{
+    if (ino->durable_copy || ino->durable_len == 0)
+        return 0;
+    ino->durable_copy = malloc(ino->durable_len);
+    if (ino->durable_copy == NULL)
+        return ENOMEM;
+    memcpy(ino->durable_copy, ino->data, ino->durable_len);
+    return 0;
+}
+
+static int me_pwrite(lsm_env *env, lsm_file *f, const void *buf, size_t len, uint64_t off)
+{
+    mem_env *m = M(env);
+    pthread_mutex_lock(&m->mu);
+    inode *ino = f->ino;
+    int rc = check(m, MEM_OP_WRITE, f->gen);
+    if (rc == 0 && off < ino->durable_len)
+        rc = save_durable(ino);
+    if (rc == 0)
+        rc = grow(m, ino, (size_t)off + len);
+    if (rc == 0) {
+        if (off > ino->len)
+            memset(ino->data + ino->len, 0, (size_t)off - ino->len);
+        memcpy(ino->data + off, buf, len);
+        if (off + len > ino->len)
+            ino->len = (size_t)off + len;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+static int me_sync(lsm_env *env, lsm_file *f)
+{
+    mem_env *m = M(env);
+    pthread_mutex_lock(&m->mu);
+    int rc = check(m, MEM_OP_SYNC, f->gen);
+    if (rc == 0) {
+        f->ino->durable_len = f->ino->len;
+        free(f->ino->durable_copy);
+        f->ino->durable_copy = NULL;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+static int me_truncate(lsm_env *env, lsm_file *f, uint64_t size)
+{
+    mem_env *m = M(env);
+    pthread_mutex_lock(&m->mu);
+    inode *ino = f->ino;
+    int rc = check(m, MEM_OP_TRUNCATE, f->gen);
+    if (rc == 0 && size < ino->durable_len)
+        rc = save_durable(ino);
+    if (rc == 0 && size > ino->len)
+        rc = grow(m, ino, (size_t)size);
+    if (rc == 0) {
+        if (size > ino->len)
+            memset(ino->data + ino->len, 0, (size_t)size - ino->len);
+        ino->len = (size_t)size;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+static int me_file_size(lsm_env *env, lsm_file *f, uint64_t *size)
+{
+    mem_env *m = M(env);
+    pthread_mutex_lock(&m->mu);
+    int rc = (m->dead || f->gen != m->gen) ? EIO : 0;
+    *size = f->ino->len;
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+static int me_path_size(lsm_env *env, const char *path, uint64_t *size)
+{
+    mem_env *m = M(env);
+    char *p = norm(path);
+    if (p == NULL)
+        return ENOMEM;
+    pthread_mutex_lock(&m->mu);
+    int rc = m->dead ? EIO : 0;
+    entry *e = rc ? NULL : find(&m->cur, p);
+    if (rc == 0 && e == NULL)
+        rc = dir_exists(m, p) ? 0 : ENOENT;
+    *size = e ? e->ino->len : 0;
+    pthread_mutex_unlock(&m->mu);
+    free(p);
+    return rc;
+}
+
+static int me_remove(lsm_env *env, const char *path)
+{
+    mem_env *m = M(env);
+    char *p = norm(path);
+    if (p == NULL)
+        return ENOMEM;
+    pthread_mutex_lock(&m->mu);
+    int rc = check(m, MEM_OP_REMOVE, 0);
+    entry *e = rc ? NULL : find(&m->cur, p);
+    if (rc == 0 && e == NULL)
+        rc = ENOENT;
+    if (rc == 0)
+        del(m, &m->cur, e);
+    pthread_mutex_unlock(&m->mu);
+    free(p);
+    return rc;
+}
+
+static int me_rename(lsm_env *env, const char *from, const char *to)
+{
+    mem_env *m = M(env);
+    char *pf = norm(from), *pt = norm(to);
+    int rc = (pf && pt) ? 0 : ENOMEM;
+    pthread_mutex_lock(&m->mu);
+    if (rc == 0)
+        rc = check(m, MEM_OP_RENAME, 0);
+    entry *ef = rc ? NULL : find(&m->cur, pf);
+    if (rc == 0 && ef == NULL)
+        rc = ENOENT;
+    if (rc == 0 && strcmp(pf, pt) != 0) {
+        inode *ino = ef->ino;
+        ino->refs++;
+        del(m, &m->cur, ef);
+        entry *et = find(&m->cur, pt);
+        if (et)
+            del(m, &m->cur, et);
+        rc = add(&m->cur, pt, ino);
+        ino_unref(m, ino);
+    }
+    pthread_mutex_unlock(&m->mu);
+    free(pf);
+    free(pt);
+    return rc;
+}
+
+static int me_link(lsm_env *env, const char *from, const char *to)
+{
+    mem_env *m = M(env);
+    char *pf = norm(from), *pt = norm(to);
+    int rc = (pf && pt) ? 0 : ENOMEM;
+    pthread_mutex_lock(&m->mu);
+    if (rc == 0)
+        rc = check(m, MEM_OP_LINK, 0);
+    entry *ef = rc ? NULL : find(&m->cur, pf);
+    if (rc == 0 && ef == NULL)
+        rc = ENOENT;
+    if (rc == 0 && find(&m->cur, pt))
+        rc = EEXIST;
+    if (rc == 0)
+        rc = add(&m->cur, pt, ef->ino);
+    pthread_mutex_unlock(&m->mu);
+    free(pf);
+    free(pt);
+    return rc;
+}
+
+static int me_mkdir(lsm_env *env, const char *path, int mode)
+{
+    (void)mode;
+    mem_env *m = M(env);
+    char *p = norm(path);
+    if (p == NULL)
+        return ENOMEM;
+    pthread_mutex_lock(&m->mu);
+    int rc = check(m, MEM_OP_MKDIR, 0);
+    if (rc == 0 && (dir_exists(m, p) || find(&m->cur, p)))
+        rc = EEXIST;
+    if (rc == 0) {
+        char **d = realloc(m->dirs, (m->n_dirs + 1) * sizeof *d);
+        if (d == NULL) {
+            rc = ENOMEM;
+        } else {
+            m->dirs = d;
+            m->dirs[m->n_dirs++] = p;
+            p = NULL;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    free(p);
+    return rc;
+}
+
+static int me_sync_dir(lsm_env *env, const char *path)
+{
+    mem_env *m = M(env);
+    char *p = norm(path);
+    if (p == NULL)
+        return ENOMEM;
+    pthread_mutex_lock(&m->mu);
+    int rc = check(m, MEM_OP_SYNC_DIR, 0);
+    if (rc == 0 && !dir_exists(m, p))
+        rc = ENOENT;
+    if (rc == 0) {
+        for (size_t i = 0; i < m->durable.n;) {
+            if (in_dir(m->durable.v[i].path, p))
+                del(m, &m->durable, &m->durable.v[i]);
+            else
+                i++;
+        }
+        for (size_t i = 0; i < m->cur.n && rc == 0; i++)
+            if (in_dir(m->cur.v[i].path, p))
+                rc = add(&m->durable, m->cur.v[i].path, m->cur.v[i].ino);
+    }
+    pthread_mutex_unlock(&m->mu);
+    free(p);
+    return rc;
+}
+
+static int me_list_dir(lsm_env *env, const char *path,
+                       int (*fn)(void *arg, const char *name), void *arg)
+{
+    mem_env *m = M(env);
+    char *p = norm(path);
+    if (p == NULL)
+        return ENOMEM;
+    /* Copy the names out first: fn may call back into the env. */
+    char **names = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&m->mu);
+    int rc = check(m, MEM_OP_LIST, 0);
+    if (rc == 0 && !dir_exists(m, p))
+        rc = ENOENT;
+    if (rc == 0) {
+        names = calloc(m->cur.n + 1, sizeof *names);
+        if (names == NULL)
+            rc = ENOMEM;
+        for (size_t i = 0; rc == 0 && i < m->cur.n; i++)
+            if (in_dir(m->cur.v[i].path, p))
+                names[n++] = strdup(strrchr(m->cur.v[i].path, '/') + 1);
+    }
+    pthread_mutex_unlock(&m->mu);
+    int stop = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!stop && names[i] && fn(arg, names[i]))
+            stop = 1;
+        free(names[i]);
+    }
+    free(names);
+    free(p);
+    return rc;
+}
+
+static int me_lock(lsm_env *env, const char *path, lsm_file **out, long *holder_pid)
+{
+    mem_env *m = M(env);
+    *out = NULL;
+    *holder_pid = 0;
+    lsm_file *f;
+    int rc = me_open(env, path, LSM_ENV_READ | LSM_ENV_WRITE | LSM_ENV_CREATE, &f);
+    if (rc)
+        return rc;
+    char *p = norm(path);
+    pthread_mutex_lock(&m->mu);
+    rc = p ? check(m, MEM_OP_LOCK, 0) : ENOMEM;
+    for (size_t i = 0; rc == 0 && i < m->n_locks; i++)
+        if (strcmp(m->locks[i], p) == 0)
+            rc = EBUSY;
+    if (rc == 0) {
+        char **l = realloc(m->locks, (m->n_locks + 1) * sizeof *l);
+        if (l == NULL) {
+            rc = ENOMEM;
+        } else {
+            m->locks = l;
+            m->locks[m->n_locks++] = strdup(p);
+            f->lock_path = p;
+            p = NULL;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    free(p);
+    if (rc) {
+        me_close(env, f);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}
+
+static int me_unlock(lsm_env *env, lsm_file *f)
+{
+    mem_env *m = M(env);
+    if (f == NULL)
+        return 0;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->n_locks; i++) {
+        if (f->lock_path && strcmp(m->locks[i], f->lock_path) == 0) {
+            free(m->locks[i]);
+            m->locks[i] = m->locks[--m->n_locks];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    return me_close(env, f);
+}
+
+static uint64_t me_now_us(lsm_env *env)
+{
+    return lsm_env_posix()->now_us(env);
+}
+
+static void me_sleep_us(lsm_env *env, uint64_t us)
+{
+    lsm_env_posix()->sleep_us(env, us);
+}
+
+/* ---- public ------------------------------------------------------------ */
+
+lsm_env *lsm_env_mem_new(void)
+{
+    mem_env *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    pthread_mutex_init(&m->mu, NULL);
+    m->gen = 1;
+    m->env.open = me_open;
+    m->env.close = me_close;
+    m->env.pread = me_pread;
+    m->env.pwrite = me_pwrite;
+    m->env.sync = me_sync;
+    m->env.truncate = me_truncate;
+    m->env.file_size = me_file_size;
+    m->env.path_size = me_path_size;
+    m->env.remove = me_remove;
+    m->env.rename = me_rename;
+    m->env.link = me_link;
+    m->env.mkdir = me_mkdir;
+    m->env.sync_dir = me_sync_dir;
+    m->env.list_dir = me_list_dir;
+    m->env.lock = me_lock;
+    m->env.unlock = me_unlock;
+    m->env.now_us = me_now_us;
+    m->env.sleep_us = me_sleep_us;
+    return &m->env;
+}
+
+void lsm_env_mem_free(lsm_env *env)
+{
+    if (env == NULL)
+        return;
+    mem_env *m = M(env);
+    while (m->cur.n)
+        del(m, &m->cur, &m->cur.v[0]);
+    while (m->durable.n)
+        del(m, &m->durable, &m->durable.v[0]);
+    free(m->cur.v);
+    free(m->durable.v);
+    for (size_t i = 0; i < m->n_dirs; i++)
+        free(m->dirs[i]);
+    free(m->dirs);
+    for (size_t i = 0; i < m->n_locks; i++)
+        free(m->locks[i]);
+    free(m->locks);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+void env_mem_fail(lsm_env *env, int op_mask, uint64_t nth, int err, int persistent)
+{
+    mem_env *m = M(env);
+    pthread_mutex_lock(&m->mu);
+    m->fail_mask = op_mask;
+    m->fail_countdown = nth ? nth : 1;
+    m->fail_errno = err;
+    m->fail_persistent = persistent;
+    m->fail_armed = 1;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void env_mem_clear_faults(lsm_env *env)
+{
+    mem_env *m = M(env);
+    pthread_mutex_lock(&m->mu);
+    m->fail_armed = 0;
+    pthread_mutex_unlock(&m->mu);
+}
+
+uint64_t env_mem_faults_hit(lsm_env *env)
+{
+    mem_env *m = M(env);
+    pthread_mutex_lock(&m->mu);
+    uint64_t n = m->faults_hit;
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
+uint64_t env_mem_op_count(lsm_env *env, int op_mask)
+{
+    mem_env *m = M(env);
+    uint64_t n = 0;
+    pthread_mutex_lock(&m->mu);
+    for (int i = 0; i < 16; i++)
+        if (op_mask & (1 << i))
+            n += m->counts[i];
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
+void env_mem_reset_counts(lsm_env *env)
+{
+    mem_env *m = M(env);
+    pthread_mutex_lock(&m->mu);
+    memset(m->counts, 0, sizeof m->counts);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void env_mem_set_space_limit(lsm_env *env, uint64_t limit)
+{
+    mem_env *m = M(env);
+    pthread_mutex_lock(&m->mu);
+    m->space_limit = limit;
+    pthread_mutex_unlock(&m->mu);
+}
+
+uint64_t env_mem_bytes_used(lsm_env *env)
+{
+    mem_env *m = M(env);
+    pthread_mutex_lock(&m->mu);
+    uint64_t n = m->bytes_used;
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Reduce an inode to what would survive a power failure. */
+static void ino_power_loss(inode *ino, int torn, uint64_t *seed)
+{
+    if (ino->durable_copy) {
+        memcpy(ino->data, ino->durable_copy, ino->durable_len);
+        free(ino->durable_copy);
+        ino->durable_copy = NULL;
+        ino->len = ino->durable_len;
+        return;
+    }
+    if (ino->len <= ino->durable_len) {
+        ino->len = ino->durable_len < ino->len ? ino->len : ino->durable_len;
+        return;
+    }
+    size_t keep = ino->durable_len;
+    if (torn)
+        keep += (size_t)(rnd(seed) % (ino->len - ino->durable_len + 1));
+    ino->len = keep;
+    ino->durable_len = keep;
+}
+
+void env_mem_crash(lsm_env *env, mem_crash_mode mode, uint64_t seed)
+{
+    mem_env *m = M(env);
+    uint64_t s = seed | 1;
+    pthread_mutex_lock(&m->mu);
+    m->dead = 1;
+    m->gen++;
+    for (size_t i = 0; i < m->n_locks; i++)
+        free(m->locks[i]);
+    m->n_locks = 0;
+    if (mode != MEM_CRASH_PROCESS) {
+        /* The namespace goes back to its durable state... */
+        while (m->cur.n)
+            del(m, &m->cur, &m->cur.v[0]);
+        for (size_t i = 0; i < m->durable.n; i++)
+            add(&m->cur, m->durable.v[i].path, m->durable.v[i].ino);
+        /* ...and every file that survives to its durable bytes. Inodes that
+         * only open handles still reference die with those handles. */
+        for (size_t i = 0; i < m->cur.n; i++)
+            ino_power_loss(m->cur.v[i].ino, mode == MEM_CRASH_POWER_TORN, &s);
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+void env_mem_revive(lsm_env *env)
+{
+    mem_env *m = M(env);
+    pthread_mutex_lock(&m->mu);
+    m->dead = 0;
+    pthread_mutex_unlock(&m->mu);
+}
+
+int env_mem_read_file(lsm_env *env, const char *path, char **data, size_t *len)
+{
+    mem_env *m = M(env);
+    char *p = norm(path);
+    if (p == NULL)
+        return ENOMEM;
+    pthread_mutex_lock(&m->mu);
+    entry *e = find(&m->cur, p);
+    int rc = e ? 0 : ENOENT;
+    if (rc == 0) {
+        *data = malloc(e->ino->len + 1);
+        if (*data == NULL) {
+            rc = ENOMEM;
+        } else {
+            memcpy(*data, e->ino->data, e->ino->len);
+            *len = e->ino->len;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    free(p);
+    return rc;
+}
+
+int env_mem_write_file(lsm_env *env, const char *path, const void *data, size_t len)
+{
+    mem_env *m = M(env);
+    char *p = norm(path);
+    if (p == NULL)
+        return ENOMEM;
+    pthread_mutex_lock(&m->mu);
+    entry *e = find(&m->cur, p);
+    int rc = 0;
+    if (e == NULL) {
+        inode *ino = calloc(1, sizeof *ino);
+        rc = ino ? add(&m->cur, p, ino) : ENOMEM;
+        if (rc == 0) {
+            add(&m->durable, p, ino);
+            e = find(&m->cur, p);
+        } else {
+            free(ino);
+        }
+    }
+    if (rc == 0)
+        rc = grow(m, e->ino, len);
+    if (rc == 0) {
+        memcpy(e->ino->data, data, len);
+        e->ino->len = e->ino->durable_len = len;
+        free(e->ino->durable_copy);
+        e->ino->durable_copy = NULL;
+    }
+    pthread_mutex_unlock(&m->mu);
+    free(p);
+    return rc;
+}

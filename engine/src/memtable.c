@@ -1,0 +1,358 @@
+/*
+ * memtable.c -- arena skiplist; see memtable.h.
+ *
+ * Concurrency: the single writer links a new node bottom-up, publishing each
+ * level with a release store after the node's own next pointers are set, so a
+ * reader that reaches the node through an acquire load sees it complete.
+ * Readers never see a half-built node and never block. The list's height is
+ * read relaxed: a reader that sees a stale (lower) height just starts lower.
+ *
+ * Entry layout in the arena, right after the node's next pointers:
+ *   varint32 ikey_len | ikey | varint32 value_len | value
+ */
+#include "memtable.h"
+
+#include <stdlib.h>
+
+#include "err.h"
+
+#define MAX_HEIGHT 12
+#define BRANCHING 4
+
+typedef struct node node;
+struct node {
+    const char *entry;
+    _Atomic(node *) next[]; /* height elements */
+};
+
+struct memtable {
+    atomic_int refs;
+    arena arena;
+    node *head;
+    atomic_int height;          /* relaxed: see the essay above */
+    uint64_t rnd;               /* writer only */
+    atomic_uint_fast64_t count; /* relaxed: statistics */
+    atomic_uint_fast64_t max_seq;
+    atomic_size_t data_bytes;   /* key + value bytes inserted; relaxed */
+    uint64_t log_number;        /* set once before the memtable is shared */
+};
+
+/* Entries are written by mem_add, so their varints need no bounds checks. */
+static inline slice entry_field(const char *p)
+{
+    uint32_t n = 0;
+    for (unsigned shift = 0;; shift += 7) {
+        uint32_t b = (unsigned char)*p++;
+        n |= (b & 0x7f) << shift;
+        if (!(b & 0x80))
+            break;
+    }
+    return slice_make(p, n);
+}
+
+static inline slice entry_ikey(const char *e)
+{
+    return entry_field(e);
+}
+
+static inline slice entry_value(const char *e)
+{
+    slice k = entry_field(e);
+    return entry_field(k.p + k.n);
+}
+
+static node *new_node(memtable *m, int height, size_t entry_len, char **entry)
+{
+    size_t sz = sizeof(node) + sizeof(_Atomic(node *)) * (size_t)height;
+    char *p = arena_alloc(&m->arena, sz + entry_len);
+    if (p == NULL)
+        return NULL;
+    node *n = (node *)p;
+    *entry = p + sz;
+    n->entry = *entry;
+    for (int i = 0; i < height; i++)
+        atomic_init(&n->next[i], NULL);
+    return n;
+}
+
+memtable *mem_new(void)
+{
+    memtable *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    arena_init(&m->arena);
+    char *dummy;
+    m->head = new_node(m, MAX_HEIGHT, 0, &dummy);
+    if (m->head == NULL) {
+        arena_destroy(&m->arena);
+        free(m);
+        return NULL;
+    }
+    m->head->entry = NULL;
+    atomic_init(&m->refs, 1);
+    atomic_init(&m->height, 1);
+    atomic_init(&m->count, 0);
+    atomic_init(&m->max_seq, 0);
+    atomic_init(&m->data_bytes, 0);
+    m->rnd = 0x2545f4914f6cdd1dull;
+    return m;
+}
+
+void mem_ref(memtable *m)
+{
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+}
+
+void mem_unref(memtable *m)
+{
+    if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+        arena_destroy(&m->arena);
+        free(m);
+    }
+}
+
+static inline node *next_of(node *n, int level)
+{
+    return atomic_load_explicit(&n->next[level], memory_order_acquire);
+}
+
+static int random_height(memtable *m)
+{
+    int h = 1;
+    for (;;) {
+        m->rnd ^= m->rnd << 13;
+        m->rnd ^= m->rnd >> 7;
+        m->rnd ^= m->rnd << 17;
+        if (h >= MAX_HEIGHT || (m->rnd & (BRANCHING - 1)) != 0)
+            break;
+        h++;
+    }
+    return h;
+}
+
+/* Does node n sort before the internal key (tkey, trailer)? */
+static inline int before(const node *n, slice tkey, uint64_t trailer)
+{
+    slice ik = entry_ikey(n->entry);
+    int r = slice_cmp(ikey_tkey(ik), tkey);
+    if (r)
+        return r < 0;
+    return ikey_trailer(ik) > trailer;
+}
+
+/* First node >= (tkey, trailer); fills prev[] (for inserts) when not NULL. */
+static node *find_ge(memtable *m, slice tkey, uint64_t trailer, node **prev)
+{
+    node *x = m->head;
+    int level = atomic_load_explicit(&m->height, memory_order_relaxed) - 1;
+    for (;;) {
+        node *next = next_of(x, level);
+        if (next && before(next, tkey, trailer)) {
+            x = next;
+            continue;
+        }
+        if (prev)
+            prev[level] = x;
+        if (level == 0)
+            return next;
+        level--;
+    }
+}
+
+/* Last node < key, or head. */
+static node *find_lt(memtable *m, slice key)
+{
+    node *x = m->head;
+    slice tkey = ikey_tkey(key);
+    uint64_t trailer = ikey_trailer(key);
+    int level = atomic_load_explicit(&m->height, memory_order_relaxed) - 1;
+    for (;;) {
+        node *next = next_of(x, level);
+        if (next && before(next, tkey, trailer)) {
+            x = next;
+            continue;
+        }
+        if (level == 0)
+            return x;
+        level--;
+    }
+}
+
+static node *find_last(memtable *m)
+{
+    node *x = m->head;
+    int level = atomic_load_explicit(&m->height, memory_order_relaxed) - 1;
+    for (;;) {
+        node *next = next_of(x, level);
+        if (next) {
+            x = next;
+            continue;
+        }
+        if (level == 0)
+            return x;
+        level--;
+    }
+}
+
+int mem_add(memtable *m, uint64_t seq, value_type type, slice tkey, slice value)
+{
+    size_t ikey_len = tkey.n + TRAILER_LEN;
+    size_t len = (size_t)varint_len(ikey_len) + ikey_len + (size_t)varint_len(value.n) + value.n;
+    int height = random_height(m);
+    char *e;
+    node *n = new_node(m, height, len, &e);
+    if (n == NULL)
+        return err_set(LSM_NOMEM, "memtable: out of memory");
+    char *p = put_varint64(e, ikey_len);
+    memcpy(p, tkey.p, tkey.n);
+    put_fixed64(p + tkey.n, trailer_pack(seq, type));
+    p = put_varint64(p + ikey_len, value.n);
+    if (value.n)
+        memcpy(p, value.p, value.n);
+
+    node *prev[MAX_HEIGHT];
+    find_ge(m, tkey, trailer_pack(seq, type), prev);
+    int cur = atomic_load_explicit(&m->height, memory_order_relaxed);
+    if (height > cur) {
+        for (int i = cur; i < height; i++)
+            prev[i] = m->head;
+        atomic_store_explicit(&m->height, height, memory_order_relaxed);
+    }
+    for (int i = 0; i < height; i++) {
+        atomic_store_explicit(&n->next[i],
+                              atomic_load_explicit(&prev[i]->next[i], memory_order_relaxed),
+                              memory_order_relaxed);
+        atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
+    }
+    atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->data_bytes, tkey.n + value.n, memory_order_relaxed);
+    if (seq > atomic_load_explicit(&m->max_seq, memory_order_relaxed))
+        atomic_store_explicit(&m->max_seq, seq, memory_order_relaxed);
+    return LSM_OK;
+}
+
+mem_get_result mem_get(memtable *m, slice tkey, uint64_t seq, value_type *type, slice *value)
+{
+    node *n = find_ge(m, tkey, trailer_pack(seq, TYPE_FOR_SEEK), NULL);
+    if (n == NULL)
+        return MEM_MISS;
+    slice ik = entry_ikey(n->entry);
+    if (!slice_eq(ikey_tkey(ik), tkey))
+        return MEM_MISS;
+    *type = ikey_type(ik);
+    *value = entry_value(n->entry);
+    return MEM_HIT;
+}
+
+size_t mem_usage(const memtable *m)
+{
+    return arena_usage(&m->arena);
+}
+
+size_t mem_data_bytes(const memtable *m)
+{
+    return atomic_load_explicit(&((memtable *)m)->data_bytes, memory_order_relaxed);
+}
+
+uint64_t mem_count(const memtable *m)
+{
+    return atomic_load_explicit(&((memtable *)m)->count, memory_order_relaxed);
+}
+
+uint64_t mem_max_seq(const memtable *m)
+{
+    return atomic_load_explicit(&((memtable *)m)->max_seq, memory_order_relaxed);
+}
+
+void mem_set_log_number(memtable *m, uint64_t n)
+{
+    m->log_number = n;
+}
+
+uint64_t mem_log_number(const memtable *m)
+{
+    return m->log_number;
+}
+
+/* ---- iterator ------------------------------------------------------------- */
+
+typedef struct mem_iter {
+    iter base;
+    memtable *m;
+    node *cur;
+} mem_iter;
+
+static int mi_valid(const iter *it)
+{
+    return ((const mem_iter *)it)->cur != NULL;
+}
+
+static void mi_first(iter *it)
+{
+    mem_iter *mi = (mem_iter *)it;
+    mi->cur = next_of(mi->m->head, 0);
+}
+
+static void mi_last(iter *it)
+{
+    mem_iter *mi = (mem_iter *)it;
+    node *n = find_last(mi->m);
+    mi->cur = n == mi->m->head ? NULL : n;
+}
+
+static void mi_seek(iter *it, slice target)
+{
+    mem_iter *mi = (mem_iter *)it;
+    mi->cur = find_ge(mi->m, ikey_tkey(target), ikey_trailer(target), NULL);
+}
+
+static void mi_next(iter *it)
+{
+    mem_iter *mi = (mem_iter *)it;
+    mi->cur = next_of(mi->cur, 0);
+}
+
+static void mi_prev(iter *it)
+{
+    mem_iter *mi = (mem_iter *)it;
+    node *n = find_lt(mi->m, entry_ikey(mi->cur->entry));
+    mi->cur = n == mi->m->head ? NULL : n;
+}
+
+static slice mi_key(const iter *it)
+{
+    return entry_ikey(((const mem_iter *)it)->cur->entry);
+}
+
+static slice mi_value(const iter *it)
+{
+    return entry_value(((const mem_iter *)it)->cur->entry);
+}
+
+static int mi_status(const iter *it)
+{
+    (void)it;
+    return LSM_OK;
+}
+
+static void mi_destroy(iter *it)
+{
+    mem_iter *mi = (mem_iter *)it;
+    mem_unref(mi->m);
+    free(mi);
+}
+
+static const iter_ops mem_iter_ops = {
+    mi_valid, mi_first, mi_last, mi_seek, mi_next, mi_prev, mi_key, mi_value, mi_status, mi_destroy,
+};
+
+iter *mem_iter_new(memtable *m)
+{
+    mem_iter *mi = calloc(1, sizeof *mi);
+    if (mi == NULL)
+        return NULL;
+    mi->base.ops = &mem_iter_ops;
+    mem_ref(m);
+    mi->m = m;
+    return &mi->base;
+}

@@ -1,0 +1,54 @@
+/*
+ * memtable.h -- the in-memory sorted table that receives every write.
+ *
+ * An arena skiplist ordered by internal key. One thread at a time inserts (the
+ * write leader); any number of threads read concurrently without locks.
+ * Memtables are reference counted: the db holds one reference, and every
+ * reader (get, iterator, flush) takes its own.
+ */
+#ifndef LSM_MEMTABLE_H
+#define LSM_MEMTABLE_H
+
+#include <stdatomic.h>
+
+#include "arena.h"
+#include "dbformat.h"
+#include "iter.h"
+
+typedef struct memtable memtable;
+
+memtable *mem_new(void);
+void mem_ref(memtable *m);
+void mem_unref(memtable *m);
+
+/* Insert one entry. REQUIRES: the caller is the only inserter. Returns LSM_OK
+ * or LSM_NOMEM. */
+int mem_add(memtable *m, uint64_t seq, value_type type, slice tkey, slice value);
+
+typedef enum mem_get_result {
+    MEM_MISS = 0,   /* no entry for the key at or below the sequence */
+    MEM_HIT,        /* *type and *value (borrowed: valid while m is referenced) */
+} mem_get_result;
+
+/* Find the newest entry for tkey with sequence <= seq. */
+mem_get_result mem_get(memtable *m, slice tkey, uint64_t seq, value_type *type, slice *value);
+
+/* An iterator over internal keys; the memtable stays referenced until it is
+ * destroyed. */
+iter *mem_iter_new(memtable *m);
+
+/* Bytes of memory used (the flush trigger). Any thread. */
+size_t mem_usage(const memtable *m);
+/* Key + value bytes inserted (the flush trigger, as the seed defines the
+ * memtable capacity). Any thread. */
+size_t mem_data_bytes(const memtable *m);
+/* Number of entries. */
+uint64_t mem_count(const memtable *m);
+/* Largest sequence number inserted, 0 if none. */
+uint64_t mem_max_seq(const memtable *m);
+
+/* The log file whose records this memtable holds (set by the db). */
+void mem_set_log_number(memtable *m, uint64_t n);
+uint64_t mem_log_number(const memtable *m);
+
+#endif /* LSM_MEMTABLE_H */

@@ -1,0 +1,248 @@
+/*
+ * merge_iter.c -- see merge_iter.h.
+ *
+ * The valid children sit in a binary heap: a min-heap by key when moving
+ * forward, a max-heap when moving backward; the current entry is the root.
+ * Changing direction re-positions every other child relative to the current
+ * key (after it for next, before it for prev) and rebuilds the heap, as
+ * LevelDB's merging iterator does, so next/prev can alternate freely.
+ *
+ * An error in any child stops the merge: it becomes invalid with that status.
+ */
+#include "merge_iter.h"
+
+#include <stdlib.h>
+
+#include "buf.h"
+#include "err.h"
+#include "lsm.h"
+
+typedef struct merge_iter {
+    iter base;
+    iter **child;
+    int n;
+    iter **heap;
+    int heap_n;
+    key_cmp_fn cmp;
+    int forward;    /* direction of the heap */
+    int status;
+    buf saved;      /* scratch copy of the current key for direction changes */
+} merge_iter;
+
+/* Does a belong above b in the heap? */
+static inline int above(const merge_iter *m, iter *a, iter *b)
+{
+    int r = m->cmp(iter_key(a), iter_key(b));
+    return m->forward ? r < 0 : r > 0;
+}
+
+static void sift_down(merge_iter *m, int i)
+{
+    iter **h = m->heap;
+    int n = m->heap_n;
+    iter *x = h[i];
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && above(m, h[c + 1], h[c]))
+            c++;
+        if (!above(m, h[c], x))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+/* Collect valid children into the heap; any child error stops the merge. */
+static void rebuild(merge_iter *m)
+{
+    m->heap_n = 0;
+    for (int i = 0; i < m->n; i++) {
+        int rc = iter_status(m->child[i]);
+        if (rc) {
+            if (m->status == LSM_OK)
+                m->status = rc;
+        } else if (iter_valid(m->child[i])) {
+            m->heap[m->heap_n++] = m->child[i];
+        }
+    }
+    if (m->status) {
+        m->heap_n = 0;
+        return;
+    }
+    for (int i = m->heap_n / 2 - 1; i >= 0; i--)
+        sift_down(m, i);
+}
+
+/* The root moved: restore the heap. */
+static void fix_root(merge_iter *m)
+{
+    iter *top = m->heap[0];
+    if (!iter_valid(top)) {
+        int rc = iter_status(top);
+        if (rc) {
+            m->status = rc;
+            m->heap_n = 0;
+            return;
+        }
+        m->heap[0] = m->heap[--m->heap_n];
+        if (m->heap_n == 0)
+            return;
+    }
+    sift_down(m, 0);
+}
+
+static int mi_valid(const iter *it)
+{
+    const merge_iter *m = (const merge_iter *)it;
+    return m->status == LSM_OK && m->heap_n > 0;
+}
+
+static void mi_first(iter *it)
+{
+    merge_iter *m = (merge_iter *)it;
+    for (int i = 0; i < m->n; i++)
+        iter_first(m->child[i]);
+    m->forward = 1;
+    rebuild(m);
+}
+
+static void mi_last(iter *it)
+{
+    merge_iter *m = (merge_iter *)it;
+    for (int i = 0; i < m->n; i++)
+        iter_last(m->child[i]);
+    m->forward = 0;
+    rebuild(m);
+}
+
+static void mi_seek(iter *it, slice target)
+{
+    merge_iter *m = (merge_iter *)it;
+    for (int i = 0; i < m->n; i++)
+        iter_seek(m->child[i], target);
+    m->forward = 1;
+    rebuild(m);
+}
+
+static void mi_next(iter *it)
+{
+    merge_iter *m = (merge_iter *)it;
+    if (m->status)
+        return;
+    if (!m->forward) {
+        /* Put every other child on its first key after the current one. */
+        iter *cur = m->heap[0];
+        slice k = iter_key(cur);
+        if (buf_set(&m->saved, k.p, k.n)) {
+            m->status = err_set(LSM_NOMEM, "iterator: out of memory");
+            m->heap_n = 0;
+            return;
+        }
+        slice key = buf_slice(&m->saved);
+        for (int i = 0; i < m->n; i++) {
+            iter *c = m->child[i];
+            if (c == cur)
+                continue;
+            iter_seek(c, key);
+            if (iter_valid(c) && m->cmp(iter_key(c), key) == 0)
+                iter_next(c);
+        }
+        iter_next(cur);
+        m->forward = 1;
+        rebuild(m);
+        return;
+    }
+    iter_next(m->heap[0]);
+    fix_root(m);
+}
+
+static void mi_prev(iter *it)
+{
+    merge_iter *m = (merge_iter *)it;
+    if (m->status)
+        return;
+    if (m->forward) {
+        /* Put every other child on its last key before the current one. */
+        iter *cur = m->heap[0];
+        slice k = iter_key(cur);
+        if (buf_set(&m->saved, k.p, k.n)) {
+            m->status = err_set(LSM_NOMEM, "iterator: out of memory");
+            m->heap_n = 0;
+            return;
+        }
+        slice key = buf_slice(&m->saved);
+        for (int i = 0; i < m->n; i++) {
+            iter *c = m->child[i];
+            if (c == cur)
+                continue;
+            iter_seek(c, key);
+            if (iter_valid(c))
+                iter_prev(c);
+            else if (iter_status(c) == LSM_OK)
+                iter_last(c);
+        }
+        iter_prev(cur);
+        m->forward = 0;
+        rebuild(m);
+        return;
+    }
+    iter_prev(m->heap[0]);
+    fix_root(m);
+}
+
+static slice mi_key(const iter *it)
+{
+    return iter_key(((const merge_iter *)it)->heap[0]);
+}
+
+static slice mi_value(const iter *it)
+{
+    return iter_value(((const merge_iter *)it)->heap[0]);
+}
+
+static int mi_status(const iter *it)
+{
+    return ((const merge_iter *)it)->status;
+}
+
+static void mi_destroy(iter *it)
+{
+    merge_iter *m = (merge_iter *)it;
+    for (int i = 0; i < m->n; i++)
+        iter_destroy(m->child[i]);
+    free(m->child);
+    free(m->heap);
+    buf_free(&m->saved);
+    free(m);
+}
+
+static const iter_ops merge_ops = {
+    mi_valid, mi_first, mi_last, mi_seek, mi_next, mi_prev, mi_key, mi_value, mi_status, mi_destroy,
+};
+
+iter *merge_iter_new(iter **children, int n, key_cmp_fn cmp)
+{
+    merge_iter *m = calloc(1, sizeof *m);
+    iter **c = malloc(sizeof(iter *) * (size_t)(n ? n : 1));
+    iter **h = malloc(sizeof(iter *) * (size_t)(n ? n : 1));
+    if (m == NULL || c == NULL || h == NULL) {
+        free(m);
+        free(c);
+        free(h);
+        for (int i = 0; i < n; i++)
+            iter_destroy(children[i]);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        c[i] = children[i];
+    m->base.ops = &merge_ops;
+    m->child = c;
+    m->heap = h;
+    m->n = n;
+    m->cmp = cmp;
+    m->forward = 1;
+    return &m->base;
+}

@@ -1,0 +1,111 @@
+/*
+ * table.h -- writing and reading table (SST) files. Format: table_format.h and
+ * docs/FORMAT.md, "Table files".
+ *
+ * A table_builder streams sorted internal keys into a new file. A table is an
+ * open, immutable file: its index block, filter and properties live in memory;
+ * data blocks come through the block cache. A table is reference counted
+ * through the table cache; its functions are thread-safe.
+ */
+#ifndef LSM_TABLE_H
+#define LSM_TABLE_H
+
+#include <stdatomic.h>
+
+#include "block.h"
+#include "cache.h"
+#include "file.h"
+#include "table_format.h"
+
+typedef struct table_options {
+    size_t block_bytes;
+    int restart_interval;
+    int bloom_bits_per_key;   /* 0: no filter */
+    int compression;          /* BLOCK_COMPRESSION_* */
+    int compression_level;
+} table_options;
+
+/* Counters the tables update, owned by the db; all relaxed atomics. */
+typedef struct table_stats {
+    atomic_uint_fast64_t bloom_checked;
+    atomic_uint_fast64_t bloom_useful;
+    atomic_uint_fast64_t data_blocks_read;
+    atomic_uint_fast64_t cache_hits;
+    atomic_uint_fast64_t cache_misses;
+} table_stats;
+
+/* What a table's properties block records. */
+typedef struct table_props {
+    uint64_t n_entries;
+    uint64_t n_deletions;
+    uint64_t n_range_deletions;
+    uint64_t n_data_blocks;
+    uint64_t raw_key_bytes;
+    uint64_t raw_value_bytes;
+    uint64_t data_bytes;
+    uint64_t index_bytes;
+    uint64_t filter_bytes;
+    uint64_t smallest_seq;
+    uint64_t largest_seq;
+} table_props;
+
+/* ---- building -------------------------------------------------------------- */
+
+typedef struct table_builder table_builder;
+
+int tb_new(lsm_env *env, const char *path, const table_options *o, table_builder **out);
+/* REQUIRES: ikey > every key added before. */
+int tb_add(table_builder *tb, slice ikey, slice value);
+/* Write the filter, properties, index and footer, sync and close the file. */
+int tb_finish(table_builder *tb);
+/* Close and free without finishing (the caller removes the file). */
+void tb_free(table_builder *tb);
+uint64_t tb_entries(const table_builder *tb);
+/* Bytes written so far (including the buffered data block estimate). */
+uint64_t tb_file_size(const table_builder *tb);
+/* Smallest and largest internal keys added; valid after at least one add. */
+slice tb_smallest(const table_builder *tb);
+slice tb_largest(const table_builder *tb);
+const table_props *tb_props(const table_builder *tb);
+
+/* ---- reading --------------------------------------------------------------- */
+
+typedef struct table table;
+
+/*
+ * Open the table file at path. expected_size, when non-zero, must equal the
+ * file's size (the manifest records it): a difference is LSM_CORRUPTION.
+ * block_cache may be NULL. stats may be NULL.
+ */
+int table_open(lsm_env *env, const char *path, uint64_t number, uint64_t expected_size,
+               cache *block_cache, table_stats *stats, table **out);
+void table_close(table *t);
+
+/* Called with the first entry >= the lookup key, if it is for the same tree
+ * key. Borrowed key/value: copy what you need. */
+typedef void (*table_get_fn)(void *arg, slice ikey, slice value);
+
+/*
+ * Point lookup of ikey (tree key + trailer with the read's sequence). Checks
+ * the filter with `hash` (bloom_hash of the tree key) first. Calls fn at most
+ * once. Returns LSM_OK (found or not), or LSM_CORRUPTION / LSM_IO naming the
+ * file and offset.
+ */
+int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn fn, void *arg);
+
+/* An iterator over the whole table. NULL when out of memory. The table must
+ * stay open while it lives (the table cache handle does that). */
+iter *table_iter_new(table *t, int fill_cache);
+
+/* Read and check every block (lsm_verify). Returns LSM_OK or LSM_CORRUPTION
+ * with the file and offset. */
+int table_verify(table *t);
+
+const table_props *table_get_props(const table *t);
+const char *table_path(const table *t);
+uint64_t table_number(const table *t);
+uint64_t table_size(const table *t);
+/* Approximate byte offset in the file where ikey would be. */
+uint64_t table_approx_offset(table *t, slice ikey);
+
+#endif /* LSM_TABLE_H */

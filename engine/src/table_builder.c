@@ -1,0 +1,355 @@
+/*
+ * table_builder.c -- stream sorted entries into a table file; see table.h and
+ * docs/FORMAT.md, "Table files".
+ *
+ * A data block is cut when it reaches block_bytes. Its index entry is added
+ * only when the next block starts (or at finish), so the index key can be a
+ * short separator between the two blocks rather than the full last key:
+ * shorter index blocks, and the same search result.
+ */
+#include "table.h"
+
+#include <stdlib.h>
+
+#include "bloom.h"
+#include "compress.h"
+#include "crc32c.h"
+#include "err.h"
+
+struct table_builder {
+    table_options o;
+    wfile *file;
+    block_builder data;
+    block_builder index;
+    buf last_key;           /* last internal key added */
+    buf smallest;           /* first internal key added */
+    int pending_index;      /* a finished block awaits its index entry */
+    block_handle pending_handle;
+    uint64_t *hashes;       /* filter hashes, one per distinct tree key */
+    size_t n_hashes, cap_hashes;
+    buf compressed;         /* scratch */
+    table_props props;
+    int status;
+};
+
+int tb_new(lsm_env *env, const char *path, const table_options *o, table_builder **out)
+{
+    *out = NULL;
+    table_builder *tb = calloc(1, sizeof *tb);
+    if (tb == NULL)
+        return err_set(LSM_NOMEM, "create %s: out of memory", path);
+    tb->o = *o;
+    if (tb->o.block_bytes < 256)
+        tb->o.block_bytes = 256;
+    bb_init(&tb->data, o->restart_interval);
+    bb_init(&tb->index, 1);
+    tb->props.smallest_seq = UINT64_MAX;
+    int rc = wfile_create(env, path, 1 << 20, &tb->file);
+    if (rc) {
+        tb_free(tb);
+        return rc;
+    }
+    *out = tb;
+    return LSM_OK;
+}
+
+void tb_free(table_builder *tb)
+{
+    if (tb == NULL)
+        return;
+    wfile_abandon(tb->file);
+    bb_destroy(&tb->data);
+    bb_destroy(&tb->index);
+    buf_free(&tb->last_key);
+    buf_free(&tb->smallest);
+    buf_free(&tb->compressed);
+    free(tb->hashes);
+    free(tb);
+}
+
+/* Write contents + trailer; on success *h locates it. */
+static int write_block(table_builder *tb, slice contents, int compress, block_handle *h)
+{
+    char type = BLOCK_COMPRESSION_NONE;
+    if (compress && tb->o.compression != BLOCK_COMPRESSION_NONE) {
+        int r = compress_block(tb->o.compression, tb->o.compression_level, contents, &tb->compressed);
+        if (r < 0)
+            return err_set(LSM_NOMEM, "compress: out of memory");
+        if (r == 1) {
+            contents = buf_slice(&tb->compressed);
+            type = (char)tb->o.compression;
+        }
+    }
+    h->offset = wfile_size(tb->file);
+    h->size = contents.n;
+    char trailer[BLOCK_TRAILER_LEN];
+    trailer[0] = type;
+    uint32_t crc = crc32c_extend(crc32c(contents.p, contents.n), &type, 1);
+    put_fixed32(trailer + 1, crc32c_mask(crc));
+    int rc = wfile_append(tb->file, contents.p, contents.n);
+    if (rc == LSM_OK)
+        rc = wfile_append(tb->file, trailer, sizeof trailer);
+    return rc;
+}
+
+/* Shortest tree key s with a <= s < b, written to out (a otherwise). Works on
+ * tree keys; the caller appends a trailer. */
+static void shortest_separator(slice a, slice b, buf *out)
+{
+    size_t min = a.n < b.n ? a.n : b.n, i = 0;
+    while (i < min && a.p[i] == b.p[i])
+        i++;
+    if (i < min) {
+        unsigned char c = (unsigned char)a.p[i];
+        if (c < 0xff && c + 1 < (unsigned char)b.p[i]) {
+            buf_set(out, a.p, i + 1);
+            out->p[i] = (char)(c + 1);
+            return;
+        }
+    }
+    buf_set(out, a.p, a.n);
+}
+
+/* Shortest tree key s >= a. */
+static void short_successor(slice a, buf *out)
+{
+    for (size_t i = 0; i < a.n; i++) {
+        unsigned char c = (unsigned char)a.p[i];
+        if (c != 0xff) {
+            buf_set(out, a.p, i + 1);
+            out->p[i] = (char)(c + 1);
+            return;
+        }
+    }
+    buf_set(out, a.p, a.n);
+}
+
+/* Add the index entry for the pending block. next_key is the first key of the
+ * following block, or NULL at finish. */
+static int add_pending_index(table_builder *tb, const slice *next_key)
+{
+    slice last = buf_slice(&tb->last_key);
+    buf sep = BUF_INIT;
+    if (next_key)
+        shortest_separator(ikey_tkey(last), ikey_tkey(*next_key), &sep);
+    else
+        short_successor(ikey_tkey(last), &sep);
+    int rc = LSM_OK;
+    if (sep.p == NULL) {
+        rc = err_set(LSM_NOMEM, "table builder: out of memory");
+    } else if (slice_eq(buf_slice(&sep), ikey_tkey(last))) {
+        buf_set(&sep, last.p, last.n); /* not shortened: the full internal key */
+    } else if (buf_put_fixed64(&sep, trailer_pack(MAX_SEQUENCE, TYPE_FOR_SEEK))) {
+        rc = err_set(LSM_NOMEM, "table builder: out of memory");
+    }
+    if (rc == LSM_OK) {
+        char hv[2 * VARINT64_MAX_LEN];
+        char *end = block_handle_encode(hv, tb->pending_handle);
+        rc = bb_add(&tb->index, buf_slice(&sep), slice_make(hv, (size_t)(end - hv)));
+    }
+    buf_free(&sep);
+    tb->pending_index = 0;
+    return rc;
+}
+
+static int flush_data_block(table_builder *tb)
+{
+    if (bb_empty(&tb->data))
+        return LSM_OK;
+    slice contents;
+    int rc = bb_finish(&tb->data, &contents);
+    if (rc == LSM_OK)
+        rc = write_block(tb, contents, 1, &tb->pending_handle);
+    if (rc == LSM_OK) {
+        tb->props.n_data_blocks++;
+        tb->pending_index = 1;
+    }
+    bb_reset(&tb->data);
+    return rc;
+}
+
+static int add_hash(table_builder *tb, slice tkey)
+{
+    if (tb->o.bloom_bits_per_key <= 0)
+        return LSM_OK;
+    if (tb->n_hashes == tb->cap_hashes) {
+        size_t cap = tb->cap_hashes ? tb->cap_hashes * 2 : 1024;
+        uint64_t *h = realloc(tb->hashes, cap * sizeof *h);
+        if (h == NULL)
+            return err_set(LSM_NOMEM, "table builder: out of memory");
+        tb->hashes = h;
+        tb->cap_hashes = cap;
+    }
+    tb->hashes[tb->n_hashes++] = bloom_hash(tkey);
+    return LSM_OK;
+}
+
+int tb_add(table_builder *tb, slice ikey, slice value)
+{
+    if (tb->status)
+        return tb->status;
+    int rc = LSM_OK;
+    int first = tb->props.n_entries == 0;
+    if (!first && ikey_cmp(ikey, buf_slice(&tb->last_key)) <= 0)
+        return tb->status = err_set(LSM_INVALID_ARGUMENT, "table builder: keys out of order");
+    if (tb->pending_index)
+        rc = add_pending_index(tb, &ikey);
+    if (rc == LSM_OK && (first || !slice_eq(ikey_tkey(ikey), ikey_tkey(buf_slice(&tb->last_key)))))
+        rc = add_hash(tb, ikey_tkey(ikey));
+    if (rc == LSM_OK && first && buf_set(&tb->smallest, ikey.p, ikey.n))
+        rc = err_set(LSM_NOMEM, "table builder: out of memory");
+    if (rc == LSM_OK)
+        rc = bb_add(&tb->data, ikey, value);
+    if (rc == LSM_OK && buf_set(&tb->last_key, ikey.p, ikey.n))
+        rc = err_set(LSM_NOMEM, "table builder: out of memory");
+    if (rc == LSM_OK) {
+        table_props *p = &tb->props;
+        uint64_t seq = ikey_seq(ikey);
+        value_type t = ikey_type(ikey);
+        p->n_entries++;
+        p->raw_key_bytes += ikey.n;
+        p->raw_value_bytes += value.n;
+        if (t == TYPE_DELETION)
+            p->n_deletions++;
+        if (t == TYPE_RANGE_DELETION)
+            p->n_range_deletions++;
+        if (seq < p->smallest_seq)
+            p->smallest_seq = seq;
+        if (seq > p->largest_seq)
+            p->largest_seq = seq;
+        if (bb_size_estimate(&tb->data) >= tb->o.block_bytes)
+            rc = flush_data_block(tb);
+    }
+    return tb->status = rc;
+}
+
+static int props_add(block_builder *bb, const char *name, uint64_t v)
+{
+    char tmp[VARINT64_MAX_LEN];
+    char *end = put_varint64(tmp, v);
+    return bb_add(bb, slice_make(name, strlen(name)), slice_make(tmp, (size_t)(end - tmp)));
+}
+
+static int write_props(table_builder *tb, block_handle *h)
+{
+    table_props *p = &tb->props;
+    block_builder bb;
+    bb_init(&bb, 1);
+    /* Names in bytewise order, as a block requires. */
+    int rc = props_add(&bb, "data_blocks", p->n_data_blocks);
+    if (rc == LSM_OK) rc = props_add(&bb, "data_bytes", p->data_bytes);
+    if (rc == LSM_OK) rc = props_add(&bb, "deletions", p->n_deletions);
+    if (rc == LSM_OK) rc = props_add(&bb, "entries", p->n_entries);
+    if (rc == LSM_OK) rc = props_add(&bb, "filter_bytes", p->filter_bytes);
+    if (rc == LSM_OK) rc = props_add(&bb, "largest_seq", p->largest_seq);
+    if (rc == LSM_OK) rc = props_add(&bb, "range_deletions", p->n_range_deletions);
+    if (rc == LSM_OK) rc = props_add(&bb, "raw_key_bytes", p->raw_key_bytes);
+    if (rc == LSM_OK) rc = props_add(&bb, "raw_value_bytes", p->raw_value_bytes);
+    if (rc == LSM_OK) rc = props_add(&bb, "smallest_seq", p->smallest_seq);
+    slice contents;
+    if (rc == LSM_OK)
+        rc = bb_finish(&bb, &contents);
+    if (rc == LSM_OK)
+        rc = write_block(tb, contents, 0, h);
+    bb_destroy(&bb);
+    return rc;
+}
+
+int tb_finish(table_builder *tb)
+{
+    if (tb->status)
+        return tb->status;
+    int rc = flush_data_block(tb);
+    if (rc == LSM_OK && tb->pending_index)
+        rc = add_pending_index(tb, NULL);
+    tb->props.data_bytes = wfile_size(tb->file);
+    if (tb->props.smallest_seq == UINT64_MAX)
+        tb->props.smallest_seq = 0;
+
+    block_handle filter_h = {0, 0}, props_h, meta_h, index_h;
+    int have_filter = tb->o.bloom_bits_per_key > 0;
+    if (rc == LSM_OK && have_filter) {
+        buf f = BUF_INIT;
+        rc = bloom_build(tb->hashes, tb->n_hashes, tb->o.bloom_bits_per_key, &f);
+        if (rc)
+            rc = err_set(LSM_NOMEM, "table builder: out of memory");
+        if (rc == LSM_OK)
+            rc = write_block(tb, buf_slice(&f), 0, &filter_h);
+        tb->props.filter_bytes = f.n;
+        buf_free(&f);
+    }
+    if (rc == LSM_OK) {
+        slice ix;
+        rc = bb_finish(&tb->index, &ix);
+        tb->props.index_bytes = ix.n;
+        /* The index is written after the props, which record its size. */
+        if (rc == LSM_OK)
+            rc = write_props(tb, &props_h);
+        if (rc == LSM_OK) {
+            block_builder meta;
+            bb_init(&meta, 1);
+            char hv[2 * VARINT64_MAX_LEN];
+            if (have_filter) {
+                char *end = block_handle_encode(hv, filter_h);
+                rc = bb_add(&meta, slice_make(META_FILTER_NAME, strlen(META_FILTER_NAME)),
+                            slice_make(hv, (size_t)(end - hv)));
+            }
+            if (rc == LSM_OK) {
+                char *end = block_handle_encode(hv, props_h);
+                rc = bb_add(&meta, slice_make(META_PROPS_NAME, strlen(META_PROPS_NAME)),
+                            slice_make(hv, (size_t)(end - hv)));
+            }
+            slice mc;
+            if (rc == LSM_OK)
+                rc = bb_finish(&meta, &mc);
+            if (rc == LSM_OK)
+                rc = write_block(tb, mc, 0, &meta_h);
+            bb_destroy(&meta);
+        }
+        if (rc == LSM_OK)
+            rc = write_block(tb, ix, 0, &index_h);
+    }
+    if (rc == LSM_OK) {
+        char footer[TABLE_FOOTER_LEN];
+        put_fixed64(footer, meta_h.offset);
+        put_fixed64(footer + 8, meta_h.size);
+        put_fixed64(footer + 16, index_h.offset);
+        put_fixed64(footer + 24, index_h.size);
+        put_fixed32(footer + 32, TABLE_FORMAT_VERSION);
+        put_fixed32(footer + 36, crc32c_mask(crc32c(footer, 36)));
+        put_fixed64(footer + 40, TABLE_MAGIC);
+        rc = wfile_append(tb->file, footer, sizeof footer);
+    }
+    if (rc == LSM_OK)
+        rc = wfile_sync(tb->file);
+    if (rc == LSM_OK) {
+        rc = wfile_close(tb->file);
+        tb->file = NULL;
+    }
+    return tb->status = rc;
+}
+
+uint64_t tb_entries(const table_builder *tb)
+{
+    return tb->props.n_entries;
+}
+
+uint64_t tb_file_size(const table_builder *tb)
+{
+    return (tb->file ? wfile_size(tb->file) : 0) + bb_size_estimate(&tb->data);
+}
+
+slice tb_smallest(const table_builder *tb)
+{
+    return buf_slice(&tb->smallest);
+}
+
+slice tb_largest(const table_builder *tb)
+{
+    return buf_slice(&tb->last_key);
+}
+
+const table_props *tb_props(const table_builder *tb)
+{
+    return &tb->props;
+}

@@ -1,0 +1,162 @@
+/*
+ * table_cache.c -- see table_cache.h. Built on the generic LRU cache with a
+ * charge of 1 per open table.
+ */
+#include "table_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "filename.h"
+
+struct table_cache {
+    lsm_env *env;
+    char *dir;
+    cache *c;
+    cache *block_cache;
+    table_stats *stats;
+};
+
+static void table_deleter(void *v)
+{
+    table_close(v);
+}
+
+table_cache *tc_new(lsm_env *env, const char *dir, int capacity, cache *block_cache,
+                    table_stats *stats)
+{
+    table_cache *tc = calloc(1, sizeof *tc);
+    if (tc == NULL)
+        return NULL;
+    tc->env = env;
+    tc->block_cache = block_cache;
+    tc->stats = stats;
+    tc->dir = strdup(dir);
+    tc->c = cache_new((size_t)(capacity > 0 ? capacity : 1));
+    if (tc->dir == NULL || tc->c == NULL) {
+        tc_free(tc);
+        return NULL;
+    }
+    return tc;
+}
+
+void tc_free(table_cache *tc)
+{
+    if (tc == NULL)
+        return;
+    cache_free(tc->c);
+    free(tc->dir);
+    free(tc);
+}
+
+int tc_find(table_cache *tc, uint64_t number, uint64_t size, cache_handle **h, table **t)
+{
+    *h = cache_lookup(tc->c, number, 0);
+    if (*h) {
+        *t = cache_value(*h);
+        return LSM_OK;
+    }
+    char *path = fname_table(tc->dir, number);
+    if (path == NULL)
+        return err_set(LSM_NOMEM, "open table: out of memory");
+    table *tb;
+    int rc = table_open(tc->env, path, number, size, tc->block_cache, tc->stats, &tb);
+    free(path);
+    if (rc)
+        return rc;
+    *h = cache_insert(tc->c, number, 0, tb, 1, table_deleter);
+    if (*h == NULL) {
+        table_close(tb);
+        return err_set(LSM_NOMEM, "open table: out of memory");
+    }
+    *t = tb;
+    return LSM_OK;
+}
+
+void tc_release(table_cache *tc, cache_handle *h)
+{
+    cache_release(tc->c, h);
+}
+
+int tc_get(table_cache *tc, uint64_t number, uint64_t size, slice ikey, uint64_t hash,
+           int fill_cache, table_get_fn fn, void *arg)
+{
+    cache_handle *h;
+    table *t;
+    int rc = tc_find(tc, number, size, &h, &t);
+    if (rc)
+        return rc;
+    rc = table_get(t, ikey, hash, fill_cache, fn, arg);
+    cache_release(tc->c, h);
+    return rc;
+}
+
+typedef struct pinned {
+    table_cache *tc;
+    cache_handle *h;
+} pinned;
+
+static void unpin(void *arg)
+{
+    pinned *p = arg;
+    cache_release(p->tc->c, p->h);
+    free(p);
+}
+
+/* Wraps a table iterator so that the table is released when it is destroyed. */
+typedef struct pin_iter {
+    iter base;
+    iter *inner;
+    pinned *pin;
+} pin_iter;
+
+static int pi_valid(const iter *it) { return iter_valid(((const pin_iter *)it)->inner); }
+static void pi_first(iter *it) { iter_first(((pin_iter *)it)->inner); }
+static void pi_last(iter *it) { iter_last(((pin_iter *)it)->inner); }
+static void pi_seek(iter *it, slice t) { iter_seek(((pin_iter *)it)->inner, t); }
+static void pi_next(iter *it) { iter_next(((pin_iter *)it)->inner); }
+static void pi_prev(iter *it) { iter_prev(((pin_iter *)it)->inner); }
+static slice pi_key(const iter *it) { return iter_key(((const pin_iter *)it)->inner); }
+static slice pi_value(const iter *it) { return iter_value(((const pin_iter *)it)->inner); }
+static int pi_status(const iter *it) { return iter_status(((const pin_iter *)it)->inner); }
+static void pi_destroy(iter *it)
+{
+    pin_iter *p = (pin_iter *)it;
+    iter_destroy(p->inner);
+    unpin(p->pin);
+    free(p);
+}
+
+static const iter_ops pin_ops = {
+    pi_valid, pi_first, pi_last, pi_seek, pi_next, pi_prev, pi_key, pi_value, pi_status, pi_destroy,
+};
+
+iter *tc_iter(table_cache *tc, uint64_t number, uint64_t size, int fill_cache)
+{
+    cache_handle *h;
+    table *t;
+    int rc = tc_find(tc, number, size, &h, &t);
+    if (rc)
+        return iter_empty(rc);
+    pinned *pin = malloc(sizeof *pin);
+    pin_iter *p = malloc(sizeof *p);
+    iter *inner = (pin && p) ? table_iter_new(t, fill_cache) : NULL;
+    if (inner == NULL) {
+        free(pin);
+        free(p);
+        cache_release(tc->c, h);
+        return iter_empty(err_set(LSM_NOMEM, "table iterator: out of memory"));
+    }
+    pin->tc = tc;
+    pin->h = h;
+    p->base.ops = &pin_ops;
+    p->inner = inner;
+    p->pin = pin;
+    return &p->base;
+}
+
+void tc_evict(table_cache *tc, uint64_t number)
+{
+    cache_erase(tc->c, number, 0);
+}

@@ -1,0 +1,57 @@
+/*
+ * table_format.h -- constants of the table (SST) file format v1, specified in
+ * docs/FORMAT.md, "Table files". DO NOT CHANGE any value here: tables written
+ * with them must stay readable forever. A new layout gets a new version.
+ *
+ *   file    := data_block* filter_block props_block metaindex_block index_block footer
+ *   block   := contents  compression:u8  masked_crc32c:fixed32   (crc over contents+type)
+ *   footer  := metaindex_off:fixed64 metaindex_len:fixed64
+ *              index_off:fixed64 index_len:fixed64
+ *              version:fixed32 masked_crc32c:fixed32 (over the 40 bytes before it)
+ *              magic:fixed64
+ */
+#ifndef LSM_TABLE_FORMAT_H
+#define LSM_TABLE_FORMAT_H
+
+#include <stdint.h>
+
+#include "coding.h"
+
+#define TABLE_MAGIC UINT64_C(0x31545353534d534c) /* "LSMSSST1" little-endian; DO NOT CHANGE */
+#define TABLE_FORMAT_VERSION 1u                    /* DO NOT CHANGE */
+#define TABLE_FOOTER_LEN 48u                       /* DO NOT CHANGE */
+#define BLOCK_TRAILER_LEN 5u                       /* DO NOT CHANGE */
+
+/* Compression byte of a block trailer. DO NOT CHANGE. */
+#define BLOCK_COMPRESSION_NONE 0
+#define BLOCK_COMPRESSION_LZ4 1
+#define BLOCK_COMPRESSION_ZSTD 2
+
+/* Names in the metaindex block. DO NOT CHANGE. */
+#define META_FILTER_NAME "filter.bloom64"
+#define META_PROPS_NAME "props"
+#define META_RANGE_DEL_NAME "rangedel"
+
+/* Largest block we accept when reading (guards allocations on damaged files). */
+#define MAX_BLOCK_LEN (UINT64_C(1) << 31)
+
+typedef struct block_handle {
+    uint64_t offset;
+    uint64_t size; /* contents only, without the trailer */
+} block_handle;
+
+static inline char *block_handle_encode(char *dst, block_handle h)
+{
+    dst = put_varint64(dst, h.offset);
+    return put_varint64(dst, h.size);
+}
+
+static inline const char *block_handle_decode(const char *p, const char *limit, block_handle *h)
+{
+    p = get_varint64(p, limit, &h->offset);
+    if (p)
+        p = get_varint64(p, limit, &h->size);
+    return p;
+}
+
+#endif /* LSM_TABLE_FORMAT_H */

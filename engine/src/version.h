@@ -1,0 +1,130 @@
+/*
+ * version.h -- which table files make up the store, level by level.
+ *
+ * A version is an immutable snapshot of the file set. Each change (a flush, a
+ * compaction) is a version_edit; applying an edit to the current version gives
+ * the next one, and the edit is appended to the manifest so recovery can
+ * replay it. Readers pin the version they started with, so the files they use
+ * stay on disk until the last reader lets go: a file is deleted only when no
+ * live version lists it (file_meta reference count reaches zero).
+ *
+ * Locking: version_ref/unref and everything that reads or changes a version
+ * set REQUIRE the db mutex, except where a function says otherwise. A pinned
+ * version's file lists may be read without the mutex (they never change).
+ */
+#ifndef LSM_VERSION_H
+#define LSM_VERSION_H
+
+#include <stdatomic.h>
+
+#include "buf.h"
+#include "dbformat.h"
+#include "iter.h"
+#include "log_writer.h"
+#include "lsm.h"
+#include "table_cache.h"
+
+#define NUM_LEVELS LSM_MAX_LEVELS
+
+typedef struct file_meta {
+    int refs;               /* live versions listing the file; protected by mu */
+    uint64_t number;
+    uint64_t size;
+    buf smallest;           /* internal keys */
+    buf largest;
+    uint64_t n_entries;
+    uint64_t n_deletions;
+    int being_compacted;    /* protected by mu */
+} file_meta;
+
+file_meta *file_meta_new(uint64_t number, uint64_t size, slice smallest, slice largest);
+
+/* ---- version edits (the manifest's records) ------------------------------ */
+
+typedef struct edit_file {
+    int level;
+    file_meta *f;           /* new files: owned reference */
+    uint64_t number;        /* deleted files */
+} edit_file;
+
+#define MANIFEST_FORMAT_VERSION 1 /* DO NOT CHANGE: docs/FORMAT.md, "Manifest" */
+
+typedef struct version_edit {
+    int has_format;
+    uint64_t format;
+    int has_log_number;
+    uint64_t log_number;
+    int has_next_file;
+    uint64_t next_file;
+    int has_last_seq;
+    uint64_t last_seq;
+    edit_file *added;
+    int n_added, cap_added;
+    edit_file *deleted;
+    int n_deleted, cap_deleted;
+    struct {
+        int level;
+        buf key;
+    } *pointers;
+    int n_pointers;
+} version_edit;
+
+void edit_init(version_edit *e);
+void edit_destroy(version_edit *e);
+/* Takes a reference on f. */
+int edit_add_file(version_edit *e, int level, file_meta *f);
+int edit_delete_file(version_edit *e, int level, uint64_t number);
+int edit_set_pointer(version_edit *e, int level, slice ikey);
+int edit_encode(const version_edit *e, buf *out);
+/* LSM_CORRUPTION (message names the problem) on malformed input. */
+int edit_decode(version_edit *e, slice in);
+/* Human-readable form, for lsmctl manifest-dump. */
+int edit_describe(const version_edit *e, buf *out);
+
+/* ---- versions ----------------------------------------------------------- */
+
+typedef struct version_set version_set;
+
+typedef struct version {
+    int refs;                              /* protected by mu */
+    version_set *vs;
+    file_meta **files[NUM_LEVELS];         /* L0 by number (oldest first), others by key */
+    int n_files[NUM_LEVELS];
+    double compaction_score;               /* best level's score; >= 1 means compact */
+    int compaction_level;
+} version;
+
+void version_ref(version *v);
+void version_unref(version *v);
+
+uint64_t level_bytes(const version *v, int level);
+
+/* Outcome of a point lookup in the tables. */
+typedef enum lookup_state {
+    LOOKUP_MISSING = 0,   /* no table has an entry for the key */
+    LOOKUP_FOUND,         /* value copied out */
+    LOOKUP_DELETED,       /* the newest entry is a deletion */
+} lookup_state;
+
+/*
+ * Look tkey up at sequence seq in v's tables. On LOOKUP_FOUND *val is
+ * malloc'ed (caller frees). Does not need the mutex (v is pinned).
+ * Returns LSM_OK with *state set, or an error.
+ */
+int version_get(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
+                lookup_state *state, char **val, size_t *val_len);
+
+/* Append iterators for v's tables to a merge list: one per level-0 file, one
+ * concatenating iterator per deeper level. Does not need the mutex. */
+int version_add_iterators(version *v, table_cache *tc, int fill_cache, iter ***list, int *n,
+                          int *cap);
+
+/* Files in `level` overlapping the tree-key range [lo, hi] (NULL = unbounded).
+ * *out is malloc'ed. */
+int version_overlapping(const version *v, int level, const slice *lo, const slice *hi,
+                        file_meta ***out, int *n);
+
+/* Does any file in levels > level overlap tree key range [lo, hi]? */
+int version_overlap_in_levels(const version *v, int from_level, slice lo, slice hi);
+
+#endif /* LSM_VERSION_H */

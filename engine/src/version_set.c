@@ -1,0 +1,711 @@
+/*
+ * version_set.c -- manifest writing and recovery, version building; see
+ * version_set.h and docs/FORMAT.md, "Manifest".
+ *
+ * Recovery is strict where it must be: a manifest record that is complete but
+ * fails its checksum, or decodes to nonsense, is LSM_CORRUPTION naming the
+ * manifest and offset. Treating it as the end of the manifest would silently
+ * roll the store back to an older state (and then delete the newer tables as
+ * orphans). Only an incomplete last record -- a write torn by a crash, which
+ * was never acknowledged because the edit is synced before it takes effect --
+ * is cut off.
+ */
+#include "version_set.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "err.h"
+#include "file.h"
+#include "filename.h"
+#include "log_reader.h"
+
+/* ---- building versions ------------------------------------------------ */
+
+typedef struct builder {
+    version_set *vs;
+    version *base;
+    /* per level: files added (referenced) and numbers deleted */
+    struct {
+        file_meta **add;
+        int n_add, cap_add;
+        uint64_t *del;
+        int n_del, cap_del;
+    } lv[NUM_LEVELS];
+} builder;
+
+static void builder_init(builder *b, version_set *vs, version *base)
+{
+    memset(b, 0, sizeof *b);
+    b->vs = vs;
+    b->base = base;
+}
+
+static void builder_destroy(builder *b)
+{
+    for (int l = 0; l < NUM_LEVELS; l++) {
+        for (int i = 0; i < b->lv[l].n_add; i++)
+            vs_file_unref(b->vs, b->lv[l].add[i]);
+        free(b->lv[l].add);
+        free(b->lv[l].del);
+    }
+}
+
+static void file_free(file_meta *f)
+{
+    buf_free(&f->smallest);
+    buf_free(&f->largest);
+    free(f);
+}
+
+void vs_file_unref(version_set *vs, file_meta *f)
+{
+    if (--f->refs > 0)
+        return;
+    if (vs->recovering) {
+        file_free(f);
+        return;
+    }
+    if (vs->n_obsolete == vs->cap_obsolete) {
+        int c = vs->cap_obsolete ? vs->cap_obsolete * 2 : 16;
+        obsolete_file *p = realloc(vs->obsolete, sizeof *p * (size_t)c);
+        if (p) {
+            vs->obsolete = p;
+            vs->cap_obsolete = c;
+        }
+    }
+    /* If the list cannot grow the file is left behind; the next open removes
+     * it as an orphan. */
+    if (vs->n_obsolete < vs->cap_obsolete) {
+        vs->obsolete[vs->n_obsolete].kind = OBSOLETE_TABLE;
+        vs->obsolete[vs->n_obsolete].number = f->number;
+        vs->n_obsolete++;
+    }
+    file_free(f);
+}
+
+static void add_obsolete(version_set *vs, obsolete_kind kind, uint64_t number)
+{
+    if (vs->n_obsolete == vs->cap_obsolete) {
+        int c = vs->cap_obsolete ? vs->cap_obsolete * 2 : 16;
+        obsolete_file *p = realloc(vs->obsolete, sizeof *p * (size_t)c);
+        if (p == NULL)
+            return;
+        vs->obsolete = p;
+        vs->cap_obsolete = c;
+    }
+    vs->obsolete[vs->n_obsolete].kind = kind;
+    vs->obsolete[vs->n_obsolete].number = number;
+    vs->n_obsolete++;
+}
+
+void vs_take_obsolete(version_set *vs, obsolete_file **out, int *n)
+{
+    *out = vs->obsolete;
+    *n = vs->n_obsolete;
+    vs->obsolete = NULL;
+    vs->n_obsolete = vs->cap_obsolete = 0;
+}
+
+static int builder_apply(builder *b, const version_edit *e)
+{
+    for (int i = 0; i < e->n_pointers; i++) {
+        int l = e->pointers[i].level;
+        if (buf_set(&b->vs->pointers[l], e->pointers[i].key.p, e->pointers[i].key.n))
+            return err_set(LSM_NOMEM, "version: out of memory");
+    }
+    for (int i = 0; i < e->n_deleted; i++) {
+        int l = e->deleted[i].level;
+        uint64_t num = e->deleted[i].number;
+        /* A file added earlier in the same build is simply dropped. */
+        int found = 0;
+        for (int j = 0; j < b->lv[l].n_add; j++) {
+            if (b->lv[l].add[j]->number == num) {
+                vs_file_unref(b->vs, b->lv[l].add[j]);
+                b->lv[l].add[j] = b->lv[l].add[--b->lv[l].n_add];
+                found = 1;
+                break;
+            }
+        }
+        if (found)
+            continue;
+        if (b->lv[l].n_del == b->lv[l].cap_del) {
+            int c = b->lv[l].cap_del ? b->lv[l].cap_del * 2 : 16;
+            uint64_t *p = realloc(b->lv[l].del, sizeof *p * (size_t)c);
+            if (p == NULL)
+                return err_set(LSM_NOMEM, "version: out of memory");
+            b->lv[l].del = p;
+            b->lv[l].cap_del = c;
+        }
+        b->lv[l].del[b->lv[l].n_del++] = num;
+    }
+    for (int i = 0; i < e->n_added; i++) {
+        int l = e->added[i].level;
+        if (b->lv[l].n_add == b->lv[l].cap_add) {
+            int c = b->lv[l].cap_add ? b->lv[l].cap_add * 2 : 16;
+            file_meta **p = realloc(b->lv[l].add, sizeof *p * (size_t)c);
+            if (p == NULL)
+                return err_set(LSM_NOMEM, "version: out of memory");
+            b->lv[l].add = p;
+            b->lv[l].cap_add = c;
+        }
+        e->added[i].f->refs++;
+        b->lv[l].add[b->lv[l].n_add++] = e->added[i].f;
+    }
+    return LSM_OK;
+}
+
+static int cmp_by_number(const void *a, const void *b)
+{
+    const file_meta *x = *(file_meta *const *)a, *y = *(file_meta *const *)b;
+    return x->number < y->number ? -1 : x->number > y->number;
+}
+
+static int cmp_by_smallest(const void *a, const void *b)
+{
+    const file_meta *x = *(file_meta *const *)a, *y = *(file_meta *const *)b;
+    int r = ikey_cmp(buf_slice(&x->smallest), buf_slice(&y->smallest));
+    return r ? r : (x->number < y->number ? -1 : x->number > y->number);
+}
+
+static int is_deleted(const builder *b, int l, uint64_t number)
+{
+    for (int i = 0; i < b->lv[l].n_del; i++)
+        if (b->lv[l].del[i] == number)
+            return 1;
+    return 0;
+}
+
+uint64_t vs_max_bytes_for_level(const version_set *vs, int level)
+{
+    double r = (double)vs->o.level1_bytes;
+    for (int l = 1; l < level; l++)
+        r *= vs->o.level_size_ratio;
+    return (uint64_t)r;
+}
+
+static void finalize(version_set *vs, version *v)
+{
+    int best_level = -1;
+    double best = -1;
+    for (int l = 0; l < NUM_LEVELS - 1; l++) {
+        double score;
+        if (l == 0)
+            score = (double)v->n_files[0] / (double)vs->o.l0_compaction_trigger;
+        else
+            score = (double)level_bytes(v, l) / (double)vs_max_bytes_for_level(vs, l);
+        if (score > best) {
+            best = score;
+            best_level = l;
+        }
+    }
+    v->compaction_score = best;
+    v->compaction_level = best_level;
+}
+
+/* Make the new version. LSM_CORRUPTION if a sorted level would overlap. */
+static int builder_save(builder *b, version **out)
+{
+    *out = NULL;
+    version *v = calloc(1, sizeof *v);
+    if (v == NULL)
+        return err_set(LSM_NOMEM, "version: out of memory");
+    v->vs = b->vs;
+    v->refs = 1;
+    int rc = LSM_OK;
+    for (int l = 0; l < NUM_LEVELS && rc == LSM_OK; l++) {
+        int base_n = b->base ? b->base->n_files[l] : 0;
+        int cap = base_n + b->lv[l].n_add;
+        v->files[l] = malloc(sizeof(file_meta *) * (size_t)(cap ? cap : 1));
+        if (v->files[l] == NULL) {
+            rc = err_set(LSM_NOMEM, "version: out of memory");
+            break;
+        }
+        int n = 0;
+        for (int i = 0; i < base_n; i++) {
+            file_meta *f = b->base->files[l][i];
+            if (!is_deleted(b, l, f->number)) {
+                f->refs++;
+                v->files[l][n++] = f;
+            }
+        }
+        for (int i = 0; i < b->lv[l].n_add; i++) {
+            file_meta *f = b->lv[l].add[i];
+            f->refs++;
+            v->files[l][n++] = f;
+        }
+        v->n_files[l] = n;
+        qsort(v->files[l], (size_t)n, sizeof(file_meta *), l == 0 ? cmp_by_number : cmp_by_smallest);
+        for (int i = 1; l > 0 && i < n; i++) {
+            if (ikey_cmp(buf_slice(&v->files[l][i - 1]->largest),
+                         buf_slice(&v->files[l][i]->smallest)) >= 0) {
+                rc = err_set(LSM_CORRUPTION, "level %d files %06llu.sst and %06llu.sst overlap", l,
+                             (unsigned long long)v->files[l][i - 1]->number,
+                             (unsigned long long)v->files[l][i]->number);
+                break;
+            }
+        }
+    }
+    if (rc) {
+        version_unref(v);
+        return rc;
+    }
+    finalize(b->vs, v);
+    *out = v;
+    return LSM_OK;
+}
+
+/* ---- the set ----------------------------------------------------------------- */
+
+int vs_new(lsm_env *env, const char *dir, const vs_options *o, table_cache *tc, version_set **out)
+{
+    *out = NULL;
+    version_set *vs = calloc(1, sizeof *vs);
+    if (vs == NULL || (vs->dir = strdup(dir)) == NULL) {
+        free(vs);
+        return err_set(LSM_NOMEM, "open: out of memory");
+    }
+    vs->env = env;
+    vs->o = *o;
+    vs->tc = tc;
+    vs->next_file = 2;
+    pthread_cond_init(&vs->apply_cv, NULL);
+    builder b;
+    builder_init(&b, vs, NULL);
+    int rc = builder_save(&b, &vs->current);
+    builder_destroy(&b);
+    if (rc) {
+        vs_free(vs);
+        return rc;
+    }
+    *out = vs;
+    return LSM_OK;
+}
+
+void vs_free(version_set *vs)
+{
+    if (vs == NULL)
+        return;
+    version_unref(vs->current);
+    log_writer_abandon(vs->manifest);
+    for (int l = 0; l < NUM_LEVELS; l++)
+        buf_free(&vs->pointers[l]);
+    free(vs->obsolete);
+    pthread_cond_destroy(&vs->apply_cv);
+    free(vs->dir);
+    free(vs);
+}
+
+uint64_t vs_new_file_number(version_set *vs)
+{
+    return vs->next_file++;
+}
+
+/* The whole current state as one edit (first record of a manifest). */
+static int snapshot_edit(version_set *vs, version_edit *e)
+{
+    edit_init(e);
+    e->has_format = 1;
+    e->format = MANIFEST_FORMAT_VERSION;
+    for (int l = 0; l < NUM_LEVELS; l++) {
+        if (vs->pointers[l].n && edit_set_pointer(e, l, buf_slice(&vs->pointers[l])))
+            return LSM_NOMEM;
+        for (int i = 0; i < vs->current->n_files[l]; i++)
+            if (edit_add_file(e, l, vs->current->files[l][i]))
+                return LSM_NOMEM;
+    }
+    return LSM_OK;
+}
+
+/* Create manifest `number` holding the snapshot edit. Does not touch CURRENT. */
+static int write_new_manifest(version_set *vs, uint64_t number, version_edit *snap, log_writer **out)
+{
+    char *path = fname_manifest(vs->dir, number);
+    if (path == NULL)
+        return err_set(LSM_NOMEM, "manifest: out of memory");
+    buf rec = BUF_INIT;
+    int rc = edit_encode(snap, &rec);
+    log_writer *lw = NULL;
+    if (rc == LSM_OK)
+        rc = log_writer_create(vs->env, path, number, &lw);
+    if (rc == LSM_OK)
+        rc = log_writer_add(lw, rec.p, rec.n);
+    buf_free(&rec);
+    if (rc) {
+        log_writer_abandon(lw);
+        vs->env->remove(vs->env, path);
+        free(path);
+        return rc;
+    }
+    free(path);
+    *out = lw;
+    return LSM_OK;
+}
+
+static int set_current(version_set *vs, uint64_t manifest_number)
+{
+    char *cur = fname_current(vs->dir);
+    char content[64];
+    int n = snprintf(content, sizeof content, "MANIFEST-%06llu\n", (unsigned long long)manifest_number);
+    int rc = cur ? file_write_atomic(vs->env, vs->dir, cur, content, (size_t)n, manifest_number)
+                 : err_set(LSM_NOMEM, "out of memory");
+    free(cur);
+    return rc;
+}
+
+static int sync_dir(version_set *vs)
+{
+    int e = vs->env->sync_dir(vs->env, vs->dir);
+    return e ? err_errno(e, "sync directory %s", vs->dir) : LSM_OK;
+}
+
+int vs_create(version_set *vs)
+{
+    version_edit snap;
+    vs->manifest_number = 1;
+    vs->next_file = 2;
+    vs->log_number = 0;
+    int rc = snapshot_edit(vs, &snap);
+    snap.has_next_file = 1;
+    snap.next_file = vs->next_file;
+    snap.has_last_seq = 1;
+    snap.last_seq = 0;
+    snap.has_log_number = 1;
+    snap.log_number = 0;
+    log_writer *lw = NULL;
+    if (rc == LSM_OK)
+        rc = write_new_manifest(vs, 1, &snap, &lw);
+    edit_destroy(&snap);
+    if (rc == LSM_OK)
+        rc = log_writer_sync(lw);
+    if (rc == LSM_OK)
+        rc = set_current(vs, 1);
+    if (rc) {
+        log_writer_abandon(lw);
+        return rc;
+    }
+    vs->manifest = lw;
+    return LSM_OK;
+}
+
+int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthread_mutex_t *mu)
+{
+    while (vs->applying)
+        pthread_cond_wait(&vs->apply_cv, mu);
+    vs->applying = 1;
+
+    if (!e->has_log_number) {
+        e->has_log_number = 1;
+        e->log_number = vs->log_number;
+    }
+    int need_manifest = vs->manifest == NULL ||
+                        log_writer_size(vs->manifest) >= vs->o.manifest_max_bytes;
+    uint64_t new_number = need_manifest ? vs_new_file_number(vs) : 0;
+    e->has_next_file = 1;
+    e->next_file = vs->next_file;
+    e->has_last_seq = 1;
+    e->last_seq = last_seq;
+
+    builder b;
+    builder_init(&b, vs, vs->current);
+    version *v = NULL;
+    int rc = builder_apply(&b, e);
+    if (rc == LSM_OK)
+        rc = builder_save(&b, &v);
+    builder_destroy(&b);
+
+    version_edit snap;
+    edit_init(&snap);
+    if (rc == LSM_OK && need_manifest)
+        rc = snapshot_edit(vs, &snap);
+    buf rec = BUF_INIT;
+    if (rc == LSM_OK)
+        rc = edit_encode(e, &rec);
+    if (rc) {
+        edit_destroy(&snap);
+        buf_free(&rec);
+        version_unref(v);
+        vs->applying = 0;
+        pthread_cond_broadcast(&vs->apply_cv);
+        return rc;
+    }
+
+    /* The writes: without the mutex, with `applying` keeping others out. */
+    log_writer *lw = vs->manifest;
+    log_writer *fresh = NULL;
+    pthread_mutex_unlock(mu);
+    if (e->n_added > 0)
+        rc = sync_dir(vs); /* new tables' directory entries before the edit naming them */
+    if (rc == LSM_OK && need_manifest) {
+        rc = write_new_manifest(vs, new_number, &snap, &fresh);
+        lw = fresh;
+    }
+    if (rc == LSM_OK)
+        rc = log_writer_add(lw, rec.p, rec.n);
+    if (rc == LSM_OK)
+        rc = log_writer_sync(lw);
+    if (rc == LSM_OK && need_manifest)
+        rc = set_current(vs, new_number);
+    pthread_mutex_lock(mu);
+
+    edit_destroy(&snap);
+    buf_free(&rec);
+    if (rc == LSM_OK) {
+        version_unref(vs->current);
+        vs->current = v;
+        vs->log_number = e->log_number;
+        vs->last_seq = last_seq;
+        if (need_manifest) {
+            if (vs->manifest) {
+                log_writer_abandon(vs->manifest);
+                add_obsolete(vs, OBSOLETE_MANIFEST, vs->manifest_number);
+            }
+            vs->manifest = fresh;
+            vs->manifest_number = new_number;
+        }
+    } else {
+        version_unref(v);
+        if (fresh) {
+            char *path = fname_manifest(vs->dir, new_number);
+            log_writer_abandon(fresh);
+            if (path)
+                vs->env->remove(vs->env, path);
+            free(path);
+        }
+        rc = err_prefix(rc, "manifest write failed");
+    }
+    vs->applying = 0;
+    pthread_cond_broadcast(&vs->apply_cv);
+    return rc;
+}
+
+/* ---- recovery ---------------------------------------------------------------- */
+
+static int read_current(version_set *vs, uint64_t *number)
+{
+    char *path = fname_current(vs->dir);
+    if (path == NULL)
+        return err_set(LSM_NOMEM, "out of memory");
+    char *data;
+    size_t n;
+    int rc = file_read_all(vs->env, path, &data, &n);
+    if (rc == LSM_NOT_FOUND)
+        rc = err_set(LSM_CORRUPTION, "%s is missing: the store has no manifest pointer "
+                     "(lsmctl repair can rebuild it)", path);
+    if (rc) {
+        free(path);
+        return rc;
+    }
+    uint64_t num;
+    if (n < 2 || data[n - 1] != '\n' || memchr(data, 0, n)) {
+        rc = err_set(LSM_CORRUPTION, "%s is damaged (does not hold a manifest name)", path);
+    } else {
+        data[n - 1] = 0;
+        if (fname_parse(data, &num) != FILE_MANIFEST)
+            rc = err_set(LSM_CORRUPTION, "%s is damaged (does not hold a manifest name)", path);
+        else
+            *number = num;
+    }
+    free(data);
+    free(path);
+    return rc;
+}
+
+int vs_recover(version_set *vs)
+{
+    uint64_t mnum;
+    int rc = read_current(vs, &mnum);
+    if (rc)
+        return rc;
+    char *path = fname_manifest(vs->dir, mnum);
+    if (path == NULL)
+        return err_set(LSM_NOMEM, "out of memory");
+    log_reader *lr;
+    rc = log_reader_open(vs->env, path, &lr);
+    if (rc == LSM_NOT_FOUND)
+        rc = err_set(LSM_CORRUPTION, "%s, named by CURRENT, is missing", path);
+    if (rc) {
+        free(path);
+        return rc;
+    }
+    builder b;
+    builder_init(&b, vs, NULL);
+    vs->recovering = 1;
+    int have_log = 0, have_next = 0, have_seq = 0, n_records = 0;
+    uint64_t log_number = 0, next_file = 0, last_seq = 0;
+    slice rec;
+    while (rc == LSM_OK && (rc = log_reader_next(lr, &rec)) == LSM_OK) {
+        version_edit e;
+        rc = edit_decode(&e, rec);
+        if (rc == LSM_OK && n_records == 0 && !(e.has_format && e.format == MANIFEST_FORMAT_VERSION))
+            rc = e.has_format ? err_set(LSM_NOT_SUPPORTED, "manifest format %llu is not supported",
+                                        (unsigned long long)e.format)
+                              : err_set(LSM_CORRUPTION, "first record is not a snapshot");
+        if (rc == LSM_OK)
+            rc = builder_apply(&b, &e);
+        if (rc) {
+            rc = err_prefix(rc, "%s at offset %llu", path, (unsigned long long)lr->record_off);
+        } else {
+            if (e.has_log_number) {
+                have_log = 1;
+                log_number = e.log_number;
+            }
+            if (e.has_next_file) {
+                have_next = 1;
+                next_file = e.next_file;
+            }
+            if (e.has_last_seq) {
+                have_seq = 1;
+                last_seq = e.last_seq;
+            }
+        }
+        edit_destroy(&e);
+        n_records++;
+    }
+    if (rc == LSM_NOT_FOUND) {
+        rc = LSM_OK;
+        if (lr->end == LOG_END_BAD_CHECKSUM)
+            rc = err_set(LSM_CORRUPTION, "%s: checksum mismatch in the record at offset %llu",
+                         path, (unsigned long long)lr->offset);
+        else if (n_records == 0)
+            rc = err_set(LSM_CORRUPTION, "%s holds no complete record", path);
+        else if (!have_log || !have_next || !have_seq)
+            rc = err_set(LSM_CORRUPTION, "%s lacks the log number, next file number or last sequence",
+                         path);
+    }
+    version *v = NULL;
+    if (rc == LSM_OK) {
+        rc = builder_save(&b, &v);
+        if (rc)
+            rc = err_prefix(rc, "%s", path);
+    }
+    builder_destroy(&b);
+    log_reader_close(lr);
+    free(path);
+    if (rc) {
+        vs->recovering = 0;
+        return rc;
+    }
+    version_unref(vs->current);
+    vs->recovering = 0;
+    vs->current = v;
+    vs->log_number = log_number;
+    vs->next_file = next_file;
+    vs->last_seq = last_seq;
+    vs->manifest_number = mnum;
+    if (vs->next_file <= mnum)
+        vs->next_file = mnum + 1;
+    for (int l = 0; l < NUM_LEVELS; l++)
+        for (int i = 0; i < v->n_files[l]; i++)
+            if (v->files[l][i]->number >= vs->next_file)
+                vs->next_file = v->files[l][i]->number + 1;
+    return LSM_OK;
+}
+
+int vs_check_files(version_set *vs)
+{
+    version *v = vs->current;
+    for (int l = 0; l < NUM_LEVELS; l++) {
+        for (int i = 0; i < v->n_files[l]; i++) {
+            file_meta *f = v->files[l][i];
+            char *path = fname_table(vs->dir, f->number);
+            if (path == NULL)
+                return err_set(LSM_NOMEM, "out of memory");
+            uint64_t size;
+            int e = vs->env->path_size(vs->env, path, &size);
+            int rc = LSM_OK;
+            if (e == ENOENT)
+                rc = err_set(LSM_CORRUPTION, "table %s (level %d) named by MANIFEST-%06llu is missing",
+                             path, l, (unsigned long long)vs->manifest_number);
+            else if (e)
+                rc = err_errno(e, "stat %s", path);
+            else if (size != f->size)
+                rc = err_set(LSM_CORRUPTION, "table %s is %llu bytes, the manifest says %llu", path,
+                             (unsigned long long)size, (unsigned long long)f->size);
+            free(path);
+            if (rc)
+                return rc;
+        }
+    }
+    return LSM_OK;
+}
+
+int vs_pick_flush_level(version_set *vs, slice lo, slice hi)
+{
+    version *v = vs->current;
+    if (vs->compactions_running > 0)
+        return 0;
+    if (version_overlap_in_levels(v, 0, lo, hi))
+        return 0;
+    /* Push down while the next level does not overlap and the one after it
+     * would not make a later compaction of this file expensive. */
+    int level = 0;
+    while (level < 2) {
+        if (version_overlap_in_levels(v, level + 1, lo, hi))
+            break;
+        if (level + 2 < NUM_LEVELS) {
+            file_meta **over;
+            int n;
+            if (version_overlapping(v, level + 2, &lo, &hi, &over, &n))
+                break;
+            uint64_t bytes = 0;
+            for (int i = 0; i < n; i++)
+                bytes += over[i]->size;
+            free(over);
+            if (bytes > 10 * vs->o.target_file_bytes)
+                break;
+        }
+        level++;
+    }
+    return level;
+}
+
+int vs_dump_manifest(lsm_env *env, const char *dir, char **out)
+{
+    *out = NULL;
+    version_set tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.env = env;
+    tmp.dir = (char *)dir;
+    uint64_t mnum;
+    int rc = read_current(&tmp, &mnum);
+    if (rc)
+        return rc;
+    char *path = fname_manifest(dir, mnum);
+    if (path == NULL)
+        return err_set(LSM_NOMEM, "out of memory");
+    log_reader *lr;
+    rc = log_reader_open(env, path, &lr);
+    buf text = BUF_INIT;
+    char line[256];
+    snprintf(line, sizeof line, "%s\n", path);
+    buf_append(&text, line, strlen(line));
+    slice rec;
+    while (rc == LSM_OK && (rc = log_reader_next(lr, &rec)) == LSM_OK) {
+        version_edit e;
+        snprintf(line, sizeof line, "record at offset %llu, %zu bytes\n",
+                 (unsigned long long)lr->record_off, rec.n);
+        buf_append(&text, line, strlen(line));
+        rc = edit_decode(&e, rec);
+        if (rc == LSM_OK)
+            edit_describe(&e, &text);
+        edit_destroy(&e);
+    }
+    if (rc == LSM_NOT_FOUND) {
+        snprintf(line, sizeof line, "end: %s at offset %llu\n", log_end_name(lr->end),
+                 (unsigned long long)lr->offset);
+        buf_append(&text, line, strlen(line));
+        rc = lr->end == LOG_END_BAD_CHECKSUM
+                 ? err_set(LSM_CORRUPTION, "%s: checksum mismatch at offset %llu", path,
+                           (unsigned long long)lr->offset)
+                 : LSM_OK;
+    }
+    log_reader_close(lr);
+    free(path);
+    buf_append(&text, "", 1);
+    if (text.p == NULL)
+        return err_set(LSM_NOMEM, "out of memory");
+    *out = text.p;
+    return rc;
+}

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Install what lsmfs needs to build, test and benchmark on Debian 12.
+# Idempotent: installs only the packages that are missing. Needs root or sudo.
+#   tools/install-deps.sh          build + test dependencies
+#   tools/install-deps.sh --bench  also LevelDB, RocksDB, fio, gnuplot for the benchmarks
+set -eu
+
+pkgs="build-essential cmake pkg-config libcmocka-dev liblz4-dev libzstd-dev \
+libfuse3-dev fuse3 clang libclang-rt-14-dev attr rsync"
+if [ "${1:-}" = "--bench" ]; then
+    pkgs="$pkgs libleveldb-dev librocksdb-dev fio gnuplot-nox"
+fi
+
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+        || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-deps: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
