@@ -265,6 +265,17 @@ LSM_API int lsm_sync(lsm_db *db);
  * Returns LSM_OK or the error of the flush. */
 LSM_API int lsm_flush(lsm_db *db);
 
+/*
+ * Compact the keys in [lo, hi] (NULL for unbounded ends) down through every
+ * level: flushes the memtable, then merges the overlapping files level by
+ * level, dropping overwritten values and deletions nothing needs. Runs in the
+ * calling thread alongside background compactions; returns when done.
+ * Returns LSM_OK or the error of the compaction (LSM_NO_SPACE, LSM_IO,
+ * LSM_CORRUPTION); LSM_READ_ONLY.
+ */
+LSM_API int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len,
+                              const void *hi, size_t hi_len);
+
 /* ------------------------------------------------------------------------ */
 /* Batches                                                                   */
 /* ------------------------------------------------------------------------ */

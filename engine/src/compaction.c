@@ -101,10 +101,15 @@ static void destroy(compaction *c)
     free(c);
 }
 
-static compaction *finish_pick(version_set *vs, compaction *c)
+static compaction *finish_pick(version_set *vs, compaction *c, int *busy)
 {
-    if (c->n_inputs[0] == 0 || setup_other_inputs(vs, c) != LSM_OK ||
-        any_busy(c->inputs[1], c->n_inputs[1])) {
+    if (c->n_inputs[0] == 0 || setup_other_inputs(vs, c) != LSM_OK) {
+        destroy(c);
+        return NULL;
+    }
+    if (any_busy(c->inputs[1], c->n_inputs[1])) {
+        if (busy)
+            *busy = 1;
         destroy(c);
         return NULL;
     }
@@ -150,17 +155,23 @@ compaction *compaction_pick(version_set *vs)
         if (pick)
             c->inputs[0][c->n_inputs[0]++] = pick;
     }
-    return finish_pick(vs, c);
+    return finish_pick(vs, c, NULL);
 }
 
-compaction *compaction_for_range(version_set *vs, int level, const slice *lo, const slice *hi)
+compaction *compaction_for_range(version_set *vs, int level, const slice *lo, const slice *hi,
+                                 int *busy)
 {
     version *v = vs->current;
+    *busy = 0;
     compaction *c = new_compaction(vs, level);
     if (c == NULL)
         return NULL;
-    if (version_overlapping(v, level, lo, hi, &c->inputs[0], &c->n_inputs[0]) ||
-        any_busy(c->inputs[0], c->n_inputs[0])) {
+    if (version_overlapping(v, level, lo, hi, &c->inputs[0], &c->n_inputs[0])) {
+        destroy(c);
+        return NULL;
+    }
+    if (any_busy(c->inputs[0], c->n_inputs[0])) {
+        *busy = 1;
         destroy(c);
         return NULL;
     }
@@ -175,7 +186,7 @@ compaction *compaction_for_range(version_set *vs, int level, const slice *lo, co
             }
         }
     }
-    return finish_pick(vs, c);
+    return finish_pick(vs, c, busy);
 }
 
 int compaction_is_trivial_move(const compaction *c)

@@ -38,8 +38,10 @@ typedef struct compaction {
 compaction *compaction_pick(version_set *vs);
 
 /* A compaction of `level` files overlapping tree keys [lo, hi] (NULL =
- * unbounded), or NULL if there are none. */
-compaction *compaction_for_range(version_set *vs, int level, const slice *lo, const slice *hi);
+ * unbounded), or NULL if there are none (*busy = 0) or some of them are being
+ * compacted by someone else right now (*busy = 1). */
+compaction *compaction_for_range(version_set *vs, int level, const slice *lo, const slice *hi,
+                                 int *busy);
 
 /* One input file that can move to the next level without rewriting it. */
 int compaction_is_trivial_move(const compaction *c);

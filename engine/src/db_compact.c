@@ -284,3 +284,73 @@ int db_run_compaction_locked(lsm_db *db, compaction *c)
     free(s.outs);
     return rc;
 }
+
+/* ---- manual compaction ------------------------------------------------------ */
+
+/* Tree key for a user key with the default keyspace byte. */
+static int make_tkey(const void *k, size_t n, buf *out)
+{
+    char ks = KS_DEFAULT;
+    if (buf_append(out, &ks, 1) || buf_append(out, k, n))
+        return err_set(LSM_NOMEM, "compact: out of memory");
+    return LSM_OK;
+}
+
+int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len, const void *hi, size_t hi_len)
+{
+    if (db == NULL || (lo == NULL && lo_len) || (hi == NULL && hi_len)) {
+        err_tag(db);
+        return err_set(LSM_INVALID_ARGUMENT, "compact: bad argument");
+    }
+    int rc = lsm_flush(db);
+    if (rc)
+        return rc;
+    buf blo = BUF_INIT, bhi = BUF_INIT;
+    slice slo, shi;
+    /* Without a lower bound, start at the keyspace's first key. */
+    rc = make_tkey(lo, lo ? lo_len : 0, &blo);
+    if (rc == LSM_OK && hi)
+        rc = make_tkey(hi, hi_len, &bhi);
+    if (rc == LSM_OK && hi == NULL) {
+        char next = KS_DEFAULT + 1;
+        rc = buf_append(&bhi, &next, 1) ? err_set(LSM_NOMEM, "compact: out of memory") : LSM_OK;
+    }
+    slo = buf_slice(&blo);
+    shi = buf_slice(&bhi);
+    pthread_mutex_lock(&db->mu);
+    for (int level = 0; rc == LSM_OK && level < NUM_LEVELS - 1; level++) {
+        /* Each step removes at least one file from the level, so this many
+         * steps finish it even while flushes keep adding level-0 files. */
+        int steps = db->vs->current->n_files[level] + 1;
+        while (rc == LSM_OK && steps-- > 0) {
+            if (db->bg_error) {
+                rc = db_bg_error_locked(db);
+                break;
+            }
+            int busy;
+            compaction *c = compaction_for_range(db->vs, level, &slo, &shi, &busy);
+            if (c == NULL) {
+                if (!busy)
+                    break;
+                pthread_cond_wait(&db->bg_done_cv, &db->mu); /* wait for the other compaction */
+                steps++;
+                continue;
+            }
+            db->vs->compactions_running++;
+            rc = db_run_compaction_locked(db, c);
+            db->vs->compactions_running--;
+            compaction_free(c);
+            pthread_cond_broadcast(&db->bg_done_cv);
+            db_schedule_locked(db);
+            if (rc && !db->poisoned && rc != LSM_BUSY)
+                db_log(db, "manual compaction failed: %s", err_msg());
+        }
+    }
+    pthread_mutex_unlock(&db->mu);
+    db_delete_obsolete(db);
+    buf_free(&blo);
+    buf_free(&bhi);
+    if (rc)
+        err_tag(db);
+    return rc;
+}
