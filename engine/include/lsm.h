@@ -419,6 +419,8 @@ typedef struct lsm_stats {
     uint64_t gets;
     uint64_t live_table_bytes;      /* sum of all live table sizes */
     uint64_t wal_bytes_dropped;     /* torn log tail cut off at the last open */
+    int background_error;           /* sticky error writers get now, or LSM_OK */
+    int poisoned;                   /* 1: that error is permanent until reopen */
     double write_amplification;     /* (flush + compaction writes) / user bytes */
 } lsm_stats;
 

@@ -677,6 +677,8 @@ int lsm_stats_get(lsm_db *db, lsm_stats *s)
     }
     s->memtable_bytes = mem_usage(db->mem);
     s->imm_memtables = db->imm ? 1 : 0;
+    s->background_error = db->bg_error;
+    s->poisoned = db->poisoned;
     pthread_mutex_unlock(&db->mu);
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
     s->last_sequence = LOAD(db->last_seq);

@@ -226,7 +226,7 @@ int db_run_compaction_locked(lsm_db *db, compaction *c)
         if (rc == LSM_OK)
             rc = edit_add_file(&c->edit, c->output_level, f);
         if (rc == LSM_OK) {
-            rc = vs_log_and_apply(db->vs, &c->edit, atomic_load(&db->last_seq), &db->mu);
+            rc = vs_log_and_apply(db->vs, &c->edit, atomic_load(&db->last_seq), &db->mu, NULL);
             if (rc)
                 db_set_bg_error_locked(db, rc, 1);
         }
@@ -252,8 +252,9 @@ int db_run_compaction_locked(lsm_db *db, compaction *c)
         rc = compaction_add_input_deletions(c);
     for (int i = 0; rc == LSM_OK && i < s.n_outs; i++)
         rc = edit_add_file(&c->edit, c->output_level, s.outs[i].meta);
+    int keep = 0;
     if (rc == LSM_OK) {
-        rc = vs_log_and_apply(db->vs, &c->edit, atomic_load(&db->last_seq), &db->mu);
+        rc = vs_log_and_apply(db->vs, &c->edit, atomic_load(&db->last_seq), &db->mu, &keep);
         if (rc)
             db_set_bg_error_locked(db, rc, 1);
     }
@@ -266,7 +267,9 @@ int db_run_compaction_locked(lsm_db *db, compaction *c)
                (unsigned long long)in_bytes, s.n_outs, (unsigned long long)s.bytes_written,
                (double)(db->env->now_us(db->env) - t0) / 1e6);
         rc = db_install_sv_locked(db);
-    } else {
+    } else if (!keep) {
+        /* Outputs the manifest may name (keep) stay; the next open removes
+         * them if the edit did not make it. */
         pthread_mutex_unlock(&db->mu);
         discard_outputs(&s);
         pthread_mutex_lock(&db->mu);

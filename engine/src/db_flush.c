@@ -115,8 +115,9 @@ int db_flush_imm_locked(lsm_db *db)
             rc = edit_add_file(&e, level, meta);
             added = rc == LSM_OK;
         }
+        int keep = 0;
         if (rc == LSM_OK) {
-            rc = vs_log_and_apply(db->vs, &e, atomic_load(&db->last_seq), &db->mu);
+            rc = vs_log_and_apply(db->vs, &e, atomic_load(&db->last_seq), &db->mu, &keep);
             if (rc)
                 db_set_bg_error_locked(db, rc, 1); /* the manifest may end in a partial record */
         }
@@ -132,9 +133,10 @@ int db_flush_imm_locked(lsm_db *db)
                    (unsigned long long)log_number, (unsigned long long)number, level,
                    (unsigned long long)size, (double)(db->env->now_us(db->env) - t0) / 1e6);
         } else if (meta) {
-            /* Never made it into a version: the table is garbage. */
+            /* Never made it into a version: the table is garbage -- unless
+             * the edit naming it may be durable after all (keep). */
             char *path = fname_table(db->dir, number);
-            if (path)
+            if (path && !keep)
                 db->env->remove(db->env, path);
             free(path);
             if (!added) {

@@ -4,7 +4,8 @@
  *  1. CURRENT names the manifest; replaying it gives the table set, the log
  *     number (logs below it are already in tables), the next file number and
  *     the last sequence number. Every table it names must exist with the
- *     recorded size.
+ *     recorded size, and the oldest log it says still holds unflushed writes
+ *     must exist.
  *  2. Logs at or above the log number are replayed in order into memtables.
  *     A log that ends in a torn or damaged record is cut there, and no later
  *     log is replayed: the store comes back as exactly a prefix of the
@@ -265,6 +266,25 @@ int db_recover(lsm_db *db)
         free(scan.logs);
         return rc;
     }
+    /* The log the manifest names as the oldest unflushed one exists until a
+     * later, durable edit moves past it (it is created, and its directory
+     * entry synced, before any edit names it). If it is gone, the manifest
+     * has lost an edit that was acknowledged -- say a damaged last record
+     * that looks torn -- and replaying what is left would silently bring back
+     * old data. */
+    if (rc == LSM_OK && e != ENOENT && db->vs->log_number != 0) {
+        int found = 0;
+        for (int i = 0; i < scan.n_logs; i++)
+            found |= scan.logs[i] == db->vs->log_number;
+        if (!found)
+            rc = err_set(LSM_CORRUPTION, "MANIFEST-%06" PRIu64 " says %s/%06" PRIu64 ".log holds "
+                         "unflushed writes, but it is missing (the manifest lost an edit, or the "
+                         "log was deleted)", db->vs->manifest_number, db->dir, db->vs->log_number);
+    }
+    if (rc) {
+        free(scan.logs);
+        return rc;
+    }
     /* Never hand out a number a file in the directory already has. */
     if (db->vs->next_file <= scan.max_number)
         db->vs->next_file = scan.max_number + 1;
@@ -307,7 +327,7 @@ int db_recover(lsm_db *db)
             log_writer_abandon(db->vs->manifest);
             db->vs->manifest = NULL;
             pthread_mutex_lock(&db->mu);
-            rc = vs_log_and_apply(db->vs, &edit, last_seq, &db->mu);
+            rc = vs_log_and_apply(db->vs, &edit, last_seq, &db->mu, NULL);
             pthread_mutex_unlock(&db->mu);
         }
     } else if (rc == LSM_OK) {

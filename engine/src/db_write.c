@@ -13,9 +13,13 @@
  * and wakes the group.
  *
  * Only the leader appends to the log or inserts into the memtable, so both
- * need no further locking. A failed log write or sync poisons the store: the
- * log may now end in a partial record, and appending after it would hide
- * later acknowledged writes from recovery.
+ * need no further locking. A failed log append is rolled back (the log is
+ * truncated to where the record began) and fails only that group: once space
+ * is freed, writing works again. A failed sync poisons the store -- after a
+ * failed fsync the kernel may have dropped the unsynced pages, so nothing
+ * written since the last good sync can be trusted -- as does an append that
+ * could not be rolled back (appending after a partial record would hide every
+ * later acknowledged write from recovery).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,17 +191,21 @@ int db_write(lsm_db *db, const lsm_batch *batch, int sync)
         memtable *mem = db->mem;
         pthread_mutex_unlock(&db->mu);
 
-        int log_failed = 0;
+        /* A failed append is rolled back by the log writer and only fails
+         * this group; a failed sync, an append that could not be rolled
+         * back or a failed memtable insert poisons the store. */
+        int permanent = 0;
+        const char *what = "write-ahead log";
         if (count > 0) {
             rc = log_writer_addv(log, parts, n_parts);
             if (rc == LSM_OK)
                 atomic_fetch_add_explicit(&db->wal_bytes, bytes, memory_order_relaxed);
-            log_failed = rc != LSM_OK;
+            permanent = log->broken;
         }
         if (rc == LSM_OK && group_sync) {
             rc = log_writer_sync(log);
             atomic_fetch_add_explicit(&db->wal_syncs, 1, memory_order_relaxed);
-            log_failed = rc != LSM_OK;
+            permanent = rc != LSM_OK;
         }
         /* Insert each batch with its own consecutive sequence numbers. */
         uint64_t next = seq;
@@ -205,14 +213,17 @@ int db_write(lsm_db *db, const lsm_batch *batch, int sync)
             insert_ctx ctx = {mem};
             rc = batch_iterate_seq(buf_slice(&batches[i]->rep), next, insert_op, &ctx);
             next += batch_count(batches[i]);
+            if (rc) {
+                permanent = 1;
+                what = "memtable insert";
+            }
         }
 
         pthread_mutex_lock(&db->mu);
         if (rc != LSM_OK) {
-            /* The log may hold a partial record, or the memtable part of a
-             * batch that is in the log: neither can be repaired in place. */
-            rc = err_prefix(rc, log_failed ? "write-ahead log" : "memtable insert");
-            db_set_bg_error_locked(db, rc, 1);
+            rc = err_prefix(rc, "%s", what);
+            if (permanent)
+                db_set_bg_error_locked(db, rc, 1);
         } else {
             if (count > 0)
                 atomic_store_explicit(&db->last_seq, seq + count - 1, memory_order_release);

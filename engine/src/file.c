@@ -92,6 +92,16 @@ int wfile_close(wfile *w)
     return rc;
 }
 
+int wfile_rollback(wfile *w, uint64_t size)
+{
+    w->pending.n = 0;
+    int e = w->env->truncate(w->env, w->f, size);
+    if (e)
+        return err_errno(e, "truncate %s to %llu bytes", w->path, (unsigned long long)size);
+    w->offset = size;
+    return LSM_OK;
+}
+
 void wfile_abandon(wfile *w)
 {
     if (w == NULL)

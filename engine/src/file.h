@@ -33,6 +33,9 @@ static inline uint64_t wfile_size(const wfile *w)
 }
 /* Flush and close; *w is freed whatever the result. NULL is fine. */
 int wfile_close(wfile *w);
+/* Forget everything appended after `size` bytes: drop the buffer and
+ * truncate the file back (after a failed append). */
+int wfile_rollback(wfile *w, uint64_t size);
 /* Close without flushing, ignoring errors (after a failure). */
 void wfile_abandon(wfile *w);
 

@@ -7,6 +7,7 @@
  */
 #include "log_writer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "crc32c.h"
@@ -37,6 +38,9 @@ int log_writer_addv(log_writer *lw, const slice *parts, int n_parts)
     if (total > LOG_MAX_RECORD_LEN)
         return err_set(LSM_INVALID_ARGUMENT, "log record of %llu bytes is too large",
                        (unsigned long long)total);
+    if (lw->broken)
+        return err_set(LSM_IO, "%s cannot be appended to after an earlier failure", lw->file->path);
+    uint64_t start = wfile_size(lw->file);
     char hdr[LOG_HEADER_LEN];
     put_fixed32(hdr + 4, (uint32_t)total);
     uint32_t crc = crc32c(hdr + 4, 4);
@@ -48,6 +52,13 @@ int log_writer_addv(log_writer *lw, const slice *parts, int n_parts)
         rc = wfile_append(lw->file, parts[i].p, parts[i].n);
     if (rc == LSM_OK)
         rc = wfile_flush(lw->file);
+    if (rc != LSM_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", err_msg());
+        if (wfile_rollback(lw->file, start) != LSM_OK)
+            lw->broken = 1;
+        err_set(rc, "%s%s", msg, lw->broken ? " (and the partial record could not be removed)" : "");
+    }
     return rc;
 }
 

@@ -389,8 +389,11 @@ int vs_create(version_set *vs)
     return LSM_OK;
 }
 
-int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthread_mutex_t *mu)
+int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthread_mutex_t *mu,
+                     int *maybe_out)
 {
+    if (maybe_out)
+        *maybe_out = 0;
     while (vs->applying)
         pthread_cond_wait(&vs->apply_cv, mu);
     vs->applying = 1;
@@ -431,9 +434,14 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
         return rc;
     }
 
-    /* The writes: without the mutex, with `applying` keeping others out. */
+    /* The writes: without the mutex, with `applying` keeping others out.
+     * Once the edit record has been handed to the file, a failure leaves it
+     * unknown whether the edit is durable: from then on nothing it names
+     * (new tables, the new manifest) may be deleted; the next open removes
+     * whatever turns out to be unreferenced. */
     log_writer *lw = vs->manifest;
     log_writer *fresh = NULL;
+    int maybe_durable = 0;
     pthread_mutex_unlock(mu);
     if (e->n_added > 0)
         rc = sync_dir(vs); /* new tables' directory entries before the edit naming them */
@@ -441,8 +449,10 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
         rc = write_new_manifest(vs, new_number, &snap, &fresh);
         lw = fresh;
     }
-    if (rc == LSM_OK)
+    if (rc == LSM_OK) {
+        maybe_durable = 1;
         rc = log_writer_add(lw, rec.p, rec.n);
+    }
     if (rc == LSM_OK)
         rc = log_writer_sync(lw);
     if (rc == LSM_OK && need_manifest)
@@ -469,12 +479,14 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
         if (fresh) {
             char *path = fname_manifest(vs->dir, new_number);
             log_writer_abandon(fresh);
-            if (path)
+            if (path && !maybe_durable)
                 vs->env->remove(vs->env, path);
             free(path);
         }
         rc = err_prefix(rc, "manifest write failed");
     }
+    if (maybe_out)
+        *maybe_out = rc != LSM_OK && maybe_durable;
     vs->applying = 0;
     pthread_cond_broadcast(&vs->apply_cv);
     return rc;

@@ -81,10 +81,13 @@ uint64_t vs_new_file_number(version_set *vs);
  * manifest first if there is none or it has grown past its limit), sync, and
  * install the result as current. Releases mu while writing. On failure the
  * current version is unchanged; an error writing the manifest must poison
- * the store (the caller does that). Sets the edit's next-file number and
- * last_seq (from the argument).
+ * the store (the caller does that). *maybe_durable (may be NULL) is set when
+ * the failure came after the edit reached the manifest file: the edit may
+ * still take effect at the next open, so the caller must not delete any file
+ * it names. Sets the edit's next-file number and last_seq (from the argument).
  */
-int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthread_mutex_t *mu);
+int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthread_mutex_t *mu,
+                     int *maybe_durable);
 
 /* Drop a version's reference to a file; at zero the file becomes obsolete. */
 void vs_file_unref(version_set *vs, file_meta *f);
