@@ -243,8 +243,8 @@ void cache_release(cache *c, cache_handle *e)
 {
     if (e == NULL)
         return;
-    if (!e->in_cache && c->capacity == 0) {
-        free_handle(e); /* detached handle of a zero-capacity cache */
+    if (c->capacity == 0) {
+        free_handle(e); /* every handle of a zero-capacity cache is detached */
         return;
     }
     shard *s = &c->shards[e->hash >> (32 - SHARD_BITS)];

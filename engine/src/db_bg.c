@@ -197,7 +197,7 @@ void db_stop_threads(lsm_db *db)
     if (db->threads_started == 0)
         return;
     pthread_mutex_lock(&db->mu);
-    db->shutting_down = 1;
+    __atomic_store_n(&db->shutting_down, 1, __ATOMIC_RELAXED); /* read without mu by compactions */
     pthread_cond_broadcast(&db->bg_work_cv);
     pthread_cond_broadcast(&db->bg_done_cv);
     pthread_mutex_unlock(&db->mu);

@@ -69,7 +69,8 @@ static int scan_dir(lsm_db *db, dir_scan *s)
     int e = db->env->list_dir(db->env, db->dir, scan_entry, s);
     if (e)
         return err_errno(e, "list %s", db->dir);
-    qsort(s->logs, (size_t)s->n_logs, sizeof *s->logs, cmp_u64);
+    if (s->n_logs > 1)
+        qsort(s->logs, (size_t)s->n_logs, sizeof *s->logs, cmp_u64);
     return LSM_OK;
 }
 

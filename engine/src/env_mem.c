@@ -838,7 +838,8 @@ int env_mem_write_file(lsm_env *env, const char *path, const void *data, size_t 
     if (rc == 0)
         rc = grow(m, e->ino, len);
     if (rc == 0) {
-        memcpy(e->ino->data, data, len);
+        if (len)
+            memcpy(e->ino->data, data, len);
         e->ino->len = e->ino->durable_len = len;
         free(e->ino->durable_copy);
         e->ino->durable_copy = NULL;
