@@ -125,12 +125,14 @@ typedef struct lsm_options {
     int create_if_missing;
     /* Fail with LSM_EXISTS if a store already exists. Default 0. */
     int error_if_exists;
-    /* Open without writing anything: no recovery flush, no compaction, no lock
-     * beyond a shared one; every write returns LSM_READ_ONLY. Default 0. */
+    /* Open without writing anything: no recovery flush, no compaction;
+     * replayed log writes stay in memory; every write returns LSM_READ_ONLY.
+     * It still takes the store's exclusive lock. Default 0. */
     int read_only;
 
     /* Bytes of key + value data buffered in memory before the memtable is
-     * flushed to a table. 0 flushes after every write. Default 4 MiB. */
+     * flushed to a table. With 0 every write starts a new memtable (the
+     * previous one, holding the write before, is flushed). Default 4 MiB. */
     size_t memtable_bytes;
     /* Uncompressed size of a table data block. Default 4 KiB. */
     size_t block_bytes;
@@ -141,7 +143,8 @@ typedef struct lsm_options {
     int bloom_bits_per_key;
     /* Block compression. Default LSM_COMPRESSION_NONE. */
     lsm_compression compression;
-    /* Compression level for zstd (1..19). Default 3. */
+    /* Compression level for zstd (1..22; checked only when zstd is chosen).
+     * Default 3. */
     int compression_level;
 
     /* Durability of writes; see lsm_sync_mode. Default LSM_SYNC_INTERVAL. */
@@ -196,7 +199,8 @@ LSM_API void lsm_options_default(lsm_options *opts);
  * holds the store, with the holder's pid in the message; LSM_NOT_FOUND if the
  * store does not exist and create_if_missing is 0; LSM_EXISTS; LSM_CORRUPTION
  * naming the damaged file; LSM_IO, LSM_NO_SPACE, LSM_PERMISSION;
- * LSM_INVALID_ARGUMENT for bad options; LSM_NOMEM.
+ * LSM_INVALID_ARGUMENT for bad options; LSM_NOT_SUPPORTED for a compression
+ * library not built in or files written by a newer version; LSM_NOMEM.
  */
 LSM_API int lsm_open(const char *path, const lsm_options *opts, lsm_db **out);
 
@@ -206,8 +210,9 @@ LSM_API int lsm_open(const char *path, const lsm_options *opts, lsm_db **out);
  *
  * Returns LSM_OK; LSM_MISUSE, without closing anything, while iterators or
  * snapshots on this handle are still alive; otherwise the handle is always
- * freed, and an error from the final flush is returned (the data it could not
- * flush is still in the log and comes back on the next open).
+ * freed, and an error from the final flush -- or the error that poisoned the
+ * handle -- is returned, described by lsm_errmsg(NULL). Data a failed flush
+ * could not write is still in the log and comes back on the next open.
  */
 LSM_API int lsm_close(lsm_db *db);
 
@@ -238,9 +243,12 @@ typedef struct lsm_write_options {
  *
  * Returns LSM_OK; LSM_INVALID_ARGUMENT if key_len > LSM_MAX_KEY_LEN or
  * val_len > LSM_MAX_VALUE_LEN; LSM_READ_ONLY; LSM_IO or LSM_NO_SPACE when the
- * log cannot be written (the handle is then poisoned: every later write
- * returns the same error until the store is reopened); a background error
- * (see lsm_close) while a flush cannot make progress; LSM_NOMEM.
+ * log cannot be written (the append is undone, so the call can be retried,
+ * e.g. once space is freed); the same codes when a sync fails -- that poisons
+ * the handle: every later write returns the error until the store is
+ * reopened (lsm_stats_get reports it); a background error while a flush
+ * cannot make progress (it clears by itself once the flush succeeds);
+ * LSM_NOMEM.
  */
 LSM_API int lsm_put(lsm_db *db, const void *key, size_t key_len,
                     const void *val, size_t val_len);
@@ -280,7 +288,9 @@ LSM_API int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len,
 /* Batches                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* Create an empty batch. Caller owns: free with lsm_batch_free(). */
+/* Create an empty batch. Caller owns: free with lsm_batch_free().
+ * Batch functions have no handle: after a failure lsm_errmsg(NULL) describes
+ * it. lsm_batch_free(NULL) and lsm_batch_clear(NULL) do nothing. */
 LSM_API int lsm_batch_new(lsm_batch **out);
 LSM_API void lsm_batch_free(lsm_batch *batch);
 /* Remove every operation, keeping the memory for reuse. */
@@ -310,8 +320,9 @@ typedef struct lsm_read_options {
     size_t lower_len;
     const void *upper;
     size_t upper_len;
-    /* Iterators only: never read values; lsm_iter_value() returns an empty
-     * value. Default 0. */
+    /* Iterators only: return keys without values (lsm_iter_value() gives an
+     * empty value). Small values share blocks with their keys and are read
+     * with them; they are never copied out. Default 0. */
     int keys_only;
     /* Put blocks read from disk in the block cache. Default 1; turn it off for
      * one-off bulk scans that should not evict the working set. */
@@ -328,7 +339,8 @@ LSM_API void lsm_read_options_default(lsm_read_options *ropts);
  *
  * Returns LSM_OK; LSM_NOT_FOUND if the key is absent or deleted (*val NULL);
  * LSM_CORRUPTION naming the file and offset of a damaged block (other keys
- * stay readable); LSM_IO; LSM_NOMEM; LSM_INVALID_ARGUMENT.
+ * stay readable); LSM_IO; LSM_NOMEM; LSM_INVALID_ARGUMENT; LSM_NOT_SUPPORTED
+ * for an entry written by a newer version.
  */
 LSM_API int lsm_get(lsm_db *db, const void *key, size_t key_len,
                     void **val, size_t *val_len);
@@ -401,7 +413,8 @@ typedef struct lsm_stats {
     uint64_t memtable_bytes;        /* bytes in the active memtable */
     uint64_t imm_memtables;         /* immutable memtables awaiting flush */
     uint64_t last_sequence;
-    uint64_t user_bytes_written;    /* key + value bytes accepted from callers */
+    uint64_t user_bytes_written;    /* bytes of batches accepted: keys, values and
+                                       a few bytes of framing per operation */
     uint64_t wal_bytes_written;
     uint64_t wal_syncs;
     uint64_t flush_count;

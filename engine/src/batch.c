@@ -116,6 +116,15 @@ int batch_from_rep(lsm_batch *b, slice rep)
 
 /* ---- public API ------------------------------------------------------------ */
 
+/* Batch functions have no handle: their messages go to lsm_errmsg(NULL). */
+static int tagged(int rc)
+{
+    if (rc)
+        err_tag(NULL);
+    return rc;
+}
+
+
 static int check_sizes(size_t key_len, size_t val_len)
 {
     if (key_len > LSM_MAX_KEY_LEN)
@@ -162,7 +171,7 @@ int lsm_batch_new(lsm_batch **out)
     lsm_batch *b = malloc(sizeof *b);
     if (b == NULL || batch_init(b)) {
         free(b);
-        return err_set(LSM_NOMEM, "batch: out of memory");
+        return tagged(err_set(LSM_NOMEM, "batch: out of memory"));
     }
     *out = b;
     return LSM_OK;
@@ -178,6 +187,8 @@ void lsm_batch_free(lsm_batch *b)
 
 void lsm_batch_clear(lsm_batch *b)
 {
+    if (b == NULL)
+        return;
     b->rep.n = BATCH_HEADER_LEN;
     memset(b->rep.p, 0, BATCH_HEADER_LEN);
     b->count = 0;
@@ -185,12 +196,12 @@ void lsm_batch_clear(lsm_batch *b)
 
 int lsm_batch_put(lsm_batch *b, const void *key, size_t key_len, const void *val, size_t val_len)
 {
-    return add_user(b, TYPE_VALUE, key, key_len, val, val_len);
+    return tagged(add_user(b, TYPE_VALUE, key, key_len, val, val_len));
 }
 
 int lsm_batch_delete(lsm_batch *b, const void *key, size_t key_len)
 {
-    return add_user(b, TYPE_DELETION, key, key_len, NULL, 0);
+    return tagged(add_user(b, TYPE_DELETION, key, key_len, NULL, 0));
 }
 
 size_t lsm_batch_count(const lsm_batch *b)

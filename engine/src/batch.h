@@ -15,7 +15,7 @@
 #include "dbformat.h"
 #include "lsm.h"
 
-#define BATCH_HEADER_LEN 12
+#define BATCH_HEADER_LEN 12 /* DO NOT CHANGE: log record format */
 
 struct lsm_batch {
     buf rep;          /* header + ops */

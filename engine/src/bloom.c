@@ -25,6 +25,8 @@ int bloom_build(const uint64_t *hashes, size_t n, int bits_per_key, buf *out)
 {
     if (bits_per_key < 1)
         bits_per_key = 1;
+    /* DO NOT CHANGE any of these rules (probe count, minimum size, rotation):
+     * readers recompute the probe positions. */
     int k = (int)(bits_per_key * 0.69 + 0.5); /* ln 2 * bits per key */
     if (k < 1)
         k = 1;

@@ -3,8 +3,9 @@
  *
  *   compressed contents := raw_len:varint64  codec_output
  *
- * (docs/FORMAT.md, "Compression"). A block is stored compressed only when that
- * saves at least 1/8 of its size.
+ * (docs/FORMAT.md, "Compression"). A block of n bytes is stored compressed
+ * only when the compressed form is shorter than n - n/8 (integer division).
+ * The raw-length prefix is part of the format: DO NOT CHANGE.
  */
 #ifndef LSM_COMPRESS_H
 #define LSM_COMPRESS_H

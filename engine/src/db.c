@@ -118,6 +118,9 @@ static int check_options(const lsm_options *o)
     if (!compress_supported((int)o->compression))
         return err_set(LSM_NOT_SUPPORTED, "compression %d is not built into this library",
                        (int)o->compression);
+    if (o->compression == LSM_COMPRESSION_ZSTD &&
+        (o->compression_level < 1 || o->compression_level > 22))
+        BAD("compression_level for zstd must be between 1 and 22 (got %d)", o->compression_level);
     if (o->sync_mode != LSM_SYNC_NONE && o->sync_mode != LSM_SYNC_INTERVAL &&
         o->sync_mode != LSM_SYNC_ALWAYS)
         BAD("unknown sync_mode %d", (int)o->sync_mode);
@@ -452,6 +455,10 @@ int lsm_close(lsm_db *db)
             pthread_mutex_unlock(&db->mu);
         }
     }
+    pthread_mutex_lock(&db->mu);
+    if (rc == LSM_OK && db->poisoned)
+        rc = db_bg_error_locked(db); /* the caller must learn that writes may be lost */
+    pthread_mutex_unlock(&db->mu);
     char saved[1024];
     snprintf(saved, sizeof saved, "%s", err_msg());
     db_stop_threads(db);
@@ -460,14 +467,16 @@ int lsm_close(lsm_db *db)
     if (db->log) {
         int rc2 = log_writer_close(db->log);
         db->log = NULL;
-        if (rc == LSM_OK && rc2 != LSM_OK && !db->poisoned)
+        if (rc == LSM_OK && rc2 != LSM_OK)
             rc = rc2;
         else
             err_set_msg(saved);
+    } else {
+        err_set_msg(saved);
     }
     db_free(db);
     if (rc)
-        err_tag(db);
+        err_tag(NULL); /* the handle is gone: lsm_errmsg(NULL) describes it */
     return rc;
 }
 

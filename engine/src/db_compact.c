@@ -302,8 +302,14 @@ static int make_tkey(const void *k, size_t n, buf *out)
 int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len, const void *hi, size_t hi_len)
 {
     if (db == NULL || (lo == NULL && lo_len) || (hi == NULL && hi_len)) {
+        int rc = err_set(LSM_INVALID_ARGUMENT, "compact: bad argument");
         err_tag(db);
-        return err_set(LSM_INVALID_ARGUMENT, "compact: bad argument");
+        return rc;
+    }
+    if (db->opts.read_only) {
+        int rc = err_set(LSM_READ_ONLY, "compact: %s is open read-only", db->dir);
+        err_tag(db);
+        return rc;
     }
     int rc = lsm_flush(db);
     if (rc)

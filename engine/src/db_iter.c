@@ -168,8 +168,9 @@ int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
     if (out)
         *out = NULL;
     if (db == NULL || out == NULL) {
+        int rc = err_set(LSM_INVALID_ARGUMENT, "iterator: NULL argument");
         err_tag(db);
-        return err_set(LSM_INVALID_ARGUMENT, "iterator: NULL argument");
+        return rc;
     }
     lsm_read_options def;
     lsm_read_options_default(&def);
@@ -320,9 +321,11 @@ int lsm_iter_last(lsm_iter *it)
     return seek_backward(it, buf_slice(&it->upper), 0);
 }
 
-/* The tree key for a user key, in saved_value's neighbour scratch. */
+/* The tree key for a user key. */
 static int user_tkey(lsm_iter *it, const void *key, size_t len, buf *out)
 {
+    if ((key == NULL && len) || len > LSM_MAX_KEY_LEN)
+        return fail(it, err_set(LSM_INVALID_ARGUMENT, "iterator seek: bad key (%zu bytes)", len));
     char ks = KS_DEFAULT;
     out->n = 0;
     if (buf_append(out, &ks, 1) || buf_append(out, key, len))

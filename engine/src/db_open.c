@@ -83,6 +83,9 @@ typedef struct replay_ctx {
 static int replay_op(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
 {
     replay_ctx *r = arg;
+    if (type != TYPE_VALUE && type != TYPE_DELETION)
+        return err_set(LSM_NOT_SUPPORTED, "log holds an operation of type %d, which this version "
+                       "does not support", (int)type);
     if (seq > r->max_seq)
         r->max_seq = seq;
     return mem_add(r->db->mem, seq, type, tkey, value);
@@ -117,8 +120,9 @@ static int flush_recovered(lsm_db *db, version_edit *edit)
     return LSM_OK;
 }
 
-/* Replay one log. *stop is set when the log did not end cleanly. */
-static int replay_log(lsm_db *db, uint64_t number, replay_ctx *r, int *stop)
+/* Replay one log. *stop is set when the log did not end cleanly (*why says
+ * how). */
+static int replay_log(lsm_db *db, uint64_t number, replay_ctx *r, int *stop, const char **why)
 {
     char *path = fname_log(db->dir, number);
     if (path == NULL)
@@ -151,10 +155,10 @@ static int replay_log(lsm_db *db, uint64_t number, replay_ctx *r, int *stop)
         if (lr->end != LOG_END_CLEAN) {
             uint64_t dropped = lr->file->size - lr->offset;
             db->wal_bytes_dropped += dropped;
-            db_log(db, "recovery: %s ends in a %s at offset %" PRIu64 "; cut %" PRIu64
-                   " bytes, later logs are ignored", path, log_end_name(lr->end), lr->offset,
-                   dropped);
+            db_log(db, "recovery: %s ends in a %s at offset %" PRIu64 "; cut %" PRIu64 " bytes",
+                   path, log_end_name(lr->end), lr->offset, dropped);
             *stop = 1;
+            *why = log_end_name(lr->end);
         }
     }
     db_log(db, "recovery: replayed %" PRIu64 " records from %s", n_records, path);
@@ -298,11 +302,30 @@ int db_recover(lsm_db *db)
     version_edit edit;
     edit_init(&edit);
     replay_ctx r = {db, &edit, db->vs->last_seq};
+    const char *stop_why = "";
     int stop = 0;
-    for (int i = 0; rc == LSM_OK && !stop && i < scan.n_logs; i++) {
+    for (int i = 0; rc == LSM_OK && i < scan.n_logs; i++) {
         if (scan.logs[i] < db->vs->log_number)
             continue;
-        rc = replay_log(db, scan.logs[i], &r, &stop);
+        if (stop) {
+            /* Every log but the newest was synced whole before the next one
+             * received a write, so a damaged log followed by a log holding
+             * writes is real damage, not a torn tail. */
+            char *path = fname_log(db->dir, scan.logs[i]);
+            uint64_t later_size = 0;
+            if (path)
+                db->env->path_size(db->env, path, &later_size);
+            free(path);
+            if (later_size > 0)
+                rc = err_set(LSM_CORRUPTION, "%s/%06" PRIu64 ".log is damaged (%s) but a later log, "
+                             "%06" PRIu64 ".log, holds writes: refusing to drop them",
+                             db->dir, scan.logs[stop - 1], stop_why, scan.logs[i]);
+            continue;
+        }
+        int torn = 0;
+        rc = replay_log(db, scan.logs[i], &r, &torn, &stop_why);
+        if (torn)
+            stop = i + 1;
     }
     free(scan.logs);
     uint64_t last_seq = r.max_seq;

@@ -183,6 +183,12 @@ int db_write(lsm_db *db, const lsm_batch *batch, int sync)
             last = x;
         }
         uint64_t seq = atomic_load_explicit(&db->last_seq, memory_order_relaxed) + 1;
+        if (seq + count > MAX_SEQUENCE) {
+            /* 2^56 operations: centuries at millions of writes a second. */
+            rc = err_set(LSM_NOT_SUPPORTED, "sequence numbers exhausted");
+            count = 0;
+            n_batches = 0;
+        }
         char hdr[BATCH_HEADER_LEN];
         put_fixed64(hdr, seq);
         put_fixed32(hdr + 8, count);
@@ -203,8 +209,10 @@ int db_write(lsm_db *db, const lsm_batch *batch, int sync)
             permanent = log->broken;
         }
         if (rc == LSM_OK && group_sync) {
+            int needed = log_writer_size(log) != log->synced;
             rc = log_writer_sync(log);
-            atomic_fetch_add_explicit(&db->wal_syncs, 1, memory_order_relaxed);
+            if (needed)
+                atomic_fetch_add_explicit(&db->wal_syncs, 1, memory_order_relaxed);
             permanent = rc != LSM_OK;
         }
         /* Insert each batch with its own consecutive sequence numbers. */

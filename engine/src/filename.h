@@ -10,6 +10,8 @@
  *   *.tmp             temporary file (removed on open)
  *
  * Numbers come from one counter in the manifest, so a number is never reused.
+ * The names (six or more digits, and the CURRENT content "MANIFEST-NNNNNN\n")
+ * are part of the store format: DO NOT CHANGE.
  */
 #ifndef LSM_FILENAME_H
 #define LSM_FILENAME_H

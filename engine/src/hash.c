@@ -1,11 +1,14 @@
 /*
  * hash.c -- a multiply-and-fold 64-bit hash.
  *
- * Input is consumed eight bytes at a time; each word is mixed into the state
- * with a 64x64->128 multiply whose halves are folded together, which spreads
- * every input bit over the whole state. The tail (0..7 bytes) is loaded as one
- * zero-padded word together with the length, so inputs that differ only in
- * trailing zero bytes hash differently. The finaliser is a second fold.
+ * The total length is mixed into the initial state. Input is then consumed
+ * sixteen bytes (two words) at a time, then one more word if eight or more
+ * bytes remain; each step mixes the words into the state with a 64x64->128
+ * multiply whose halves are folded together, which spreads every input bit
+ * over the whole state. The last 0..7 bytes are loaded as one zero-padded
+ * little-endian word, combined with the count of those tail bytes shifted to
+ * the top byte. The finaliser is a second fold. Every constant here is part
+ * of the filter format: DO NOT CHANGE.
  *
  * Quality is checked in tests/test_bloom.c (measured false-positive rate of the
  * filters built on it); speed matters because every get hashes its key once.

@@ -4,9 +4,11 @@
  *
  *   record := masked_crc32c:fixed32  length:fixed32  payload[length]
  *
- * The checksum covers the 4 length bytes and the payload. A record is written
- * with one write call and is never split; replay stops at the first record
- * that is incomplete or fails its checksum (the torn tail).
+ * The checksum covers the 4 length bytes and the payload. A record is never
+ * split into pieces with headers of their own; it is written in one call when
+ * it fits the writer's 1 MiB buffer (bigger ones in a few), so a crash leaves
+ * at most a prefix of the last record. Replay stops at the first record that
+ * is incomplete or fails its checksum (the torn tail).
  */
 #ifndef LSM_LOG_FORMAT_H
 #define LSM_LOG_FORMAT_H

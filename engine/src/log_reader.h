@@ -13,7 +13,8 @@ typedef enum log_end {
     LOG_END_NONE = 0,     /* not at the end yet */
     LOG_END_CLEAN,        /* the last record ended exactly at end of file */
     LOG_END_TRUNCATED,    /* the last record runs past end of file: a torn write */
-    LOG_END_ZEROS,        /* the rest of the file is zero bytes (preallocated or lost pages) */
+    LOG_END_ZEROS,        /* the rest of the file is zero bytes (preallocated or lost pages),
+                             also when only a record header precedes them */
     LOG_END_BAD_CHECKSUM, /* a complete record failed its checksum */
 } log_end;
 

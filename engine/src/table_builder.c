@@ -235,12 +235,14 @@ static int write_props(table_builder *tb, block_handle *h)
     table_props *p = &tb->props;
     block_builder bb;
     bb_init(&bb, 1);
-    /* Names in bytewise order, as a block requires. */
+    /* Names in bytewise order, as a block requires. DO NOT CHANGE the names:
+     * docs/FORMAT.md, "Properties block". */
     int rc = props_add(&bb, "data_blocks", p->n_data_blocks);
     if (rc == LSM_OK) rc = props_add(&bb, "data_bytes", p->data_bytes);
     if (rc == LSM_OK) rc = props_add(&bb, "deletions", p->n_deletions);
     if (rc == LSM_OK) rc = props_add(&bb, "entries", p->n_entries);
     if (rc == LSM_OK) rc = props_add(&bb, "filter_bytes", p->filter_bytes);
+    if (rc == LSM_OK) rc = props_add(&bb, "index_bytes", p->index_bytes);
     if (rc == LSM_OK) rc = props_add(&bb, "largest_seq", p->largest_seq);
     if (rc == LSM_OK) rc = props_add(&bb, "range_deletions", p->n_range_deletions);
     if (rc == LSM_OK) rc = props_add(&bb, "raw_key_bytes", p->raw_key_bytes);

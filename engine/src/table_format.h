@@ -3,11 +3,11 @@
  * docs/FORMAT.md, "Table files". DO NOT CHANGE any value here: tables written
  * with them must stay readable forever. A new layout gets a new version.
  *
- *   file    := data_block* filter_block props_block metaindex_block index_block footer
+ *   file    := data_block* [filter_block] props_block metaindex_block index_block footer
  *   block   := contents  compression:u8  masked_crc32c:fixed32   (crc over contents+type)
  *   footer  := metaindex_off:fixed64 metaindex_len:fixed64
  *              index_off:fixed64 index_len:fixed64
- *              version:fixed32 masked_crc32c:fixed32 (over the 40 bytes before it)
+ *              version:fixed32 masked_crc32c:fixed32 (over the 36 bytes before it)
  *              magic:fixed64
  */
 #ifndef LSM_TABLE_FORMAT_H

@@ -21,6 +21,7 @@ struct table {
     uint64_t number;
     block index;
     char *index_data;
+    uint64_t index_off;  /* for messages */
     char *filter_data;   /* NULL: no filter */
     slice filter;
     table_props props;
@@ -184,6 +185,7 @@ static int read_props(table *t, block_handle h)
         {"deletions", offsetof(table_props, n_deletions)},
         {"entries", offsetof(table_props, n_entries)},
         {"filter_bytes", offsetof(table_props, filter_bytes)},
+        {"index_bytes", offsetof(table_props, index_bytes)},
         {"largest_seq", offsetof(table_props, largest_seq)},
         {"range_deletions", offsetof(table_props, n_range_deletions)},
         {"raw_key_bytes", offsetof(table_props, raw_key_bytes)},
@@ -225,6 +227,8 @@ static int read_meta(table *t, block_handle meta_h)
         }
         if (slice_eq(k, slice_make(META_FILTER_NAME, strlen(META_FILTER_NAME)))) {
             size_t n;
+            free(t->filter_data); /* a damaged metaindex may name it twice */
+            t->filter_data = NULL;
             rc = read_raw_block(t, h, &t->filter_data, &n);
             if (rc == LSM_OK)
                 t->filter = slice_make(t->filter_data, n);
@@ -287,6 +291,7 @@ int table_open(lsm_env *env, const char *path, uint64_t number, uint64_t expecte
     }
     block_handle meta_h = {get_fixed64(footer), get_fixed64(footer + 8)};
     block_handle index_h = {get_fixed64(footer + 16), get_fixed64(footer + 24)};
+    t->index_off = index_h.offset;
     size_t n;
     rc = read_raw_block(t, index_h, &t->index_data, &n);
     if (rc == LSM_OK) {
@@ -327,7 +332,7 @@ int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn 
             return LSM_OK;
         }
     }
-    iter *ix = block_iter_new(&t->index, ikey_cmp, NULL, NULL, t->file->path, 0);
+    iter *ix = block_iter_new(&t->index, ikey_cmp, NULL, NULL, t->file->path, t->index_off);
     if (ix == NULL)
         return err_set(LSM_NOMEM, "%s: out of memory", t->file->path);
     iter_seek(ix, ikey);
@@ -395,7 +400,7 @@ iter *table_iter_new(table *t, int fill_cache)
         return NULL;
     ctx->t = t;
     ctx->fill_cache = fill_cache;
-    iter *ix = block_iter_new(&t->index, ikey_cmp, NULL, NULL, t->file->path, 0);
+    iter *ix = block_iter_new(&t->index, ikey_cmp, NULL, NULL, t->file->path, t->index_off);
     if (ix == NULL) {
         free(ctx);
         return NULL;
@@ -405,7 +410,7 @@ iter *table_iter_new(table *t, int fill_cache)
 
 int table_verify(table *t)
 {
-    iter *ix = block_iter_new(&t->index, ikey_cmp, NULL, NULL, t->file->path, 0);
+    iter *ix = block_iter_new(&t->index, ikey_cmp, NULL, NULL, t->file->path, t->index_off);
     if (ix == NULL)
         return err_set(LSM_NOMEM, "%s: out of memory", t->file->path);
     int rc = LSM_OK;
@@ -469,7 +474,7 @@ uint64_t table_size(const table *t)
 
 uint64_t table_approx_offset(table *t, slice ikey)
 {
-    iter *ix = block_iter_new(&t->index, ikey_cmp, NULL, NULL, t->file->path, 0);
+    iter *ix = block_iter_new(&t->index, ikey_cmp, NULL, NULL, t->file->path, t->index_off);
     if (ix == NULL)
         return 0;
     uint64_t off = t->props.data_bytes;

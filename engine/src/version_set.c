@@ -169,6 +169,12 @@ static int cmp_by_smallest(const void *a, const void *b)
     return r ? r : (x->number < y->number ? -1 : x->number > y->number);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int is_deleted(const builder *b, int l, uint64_t number)
 {
     for (int i = 0; i < b->lv[l].n_del; i++)
@@ -245,6 +251,30 @@ static int builder_save(builder *b, version **out)
                              (unsigned long long)v->files[l][i]->number);
                 break;
             }
+        }
+    }
+    /* A file may appear once in a version (a damaged manifest could list a
+     * number twice, and deleting one copy would delete the other). */
+    if (rc == LSM_OK) {
+        size_t total = 0;
+        for (int l = 0; l < NUM_LEVELS; l++)
+            total += (size_t)v->n_files[l];
+        uint64_t *nums = malloc(sizeof *nums * (total ? total : 1));
+        if (nums == NULL) {
+            rc = err_set(LSM_NOMEM, "version: out of memory");
+        } else {
+            size_t k = 0;
+            for (int l = 0; l < NUM_LEVELS; l++)
+                for (int i = 0; i < v->n_files[l]; i++)
+                    nums[k++] = v->files[l][i]->number;
+            qsort(nums, k, sizeof *nums, cmp_u64);
+            for (size_t i = 1; i < k; i++)
+                if (nums[i] == nums[i - 1]) {
+                    rc = err_set(LSM_CORRUPTION, "table %06llu.sst is listed twice",
+                                 (unsigned long long)nums[i]);
+                    break;
+                }
+            free(nums);
         }
     }
     if (rc) {
