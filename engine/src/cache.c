@@ -190,8 +190,7 @@ cache_handle *cache_insert(cache *c, uint64_t k1, uint64_t k2, void *value, size
         return e; /* a cache that keeps nothing */
 
     shard *s = &c->shards[e->hash >> (32 - SHARD_BITS)];
-    cache_handle *to_free[8];
-    int n_free = 0;
+    cache_handle *to_free = NULL; /* chained through next_hash */
     pthread_mutex_lock(&s->mu);
     e->refs++;
     e->in_cache = 1;
@@ -203,22 +202,30 @@ cache_handle *cache_insert(cache *c, uint64_t k1, uint64_t k2, void *value, size
     s->elems++;
     if (old) {
         cache_handle *f = finish_erase_locked(s, old);
-        if (f)
-            to_free[n_free++] = f;
+        if (f) {
+            f->next_hash = to_free;
+            to_free = f;
+        }
     }
-    while (s->usage > s->capacity && s->lru.lru_next != &s->lru && n_free < 8) {
+    while (s->usage > s->capacity && s->lru.lru_next != &s->lru) {
         cache_handle *victim = s->lru.lru_next;
         cache_handle **vs = find_slot(s, victim->k1, victim->k2, victim->hash);
         *vs = victim->next_hash;
         cache_handle *f = finish_erase_locked(s, victim);
-        if (f)
-            to_free[n_free++] = f;
+        if (f) {
+            f->next_hash = to_free;
+            to_free = f;
+        }
     }
     if (s->elems > s->table_len)
         grow_table(s);
     pthread_mutex_unlock(&s->mu);
-    for (int i = 0; i < n_free; i++)
-        free_handle(to_free[i]);
+    /* Deleters run outside the lock (they may free a lot). */
+    while (to_free) {
+        cache_handle *next = to_free->next_hash;
+        free_handle(to_free);
+        to_free = next;
+    }
     return e;
 }
 

@@ -59,7 +59,7 @@ typedef struct mem_env {
     uint64_t faults_hit;
     uint64_t counts[16];
     uint64_t space_limit;
-    uint64_t bytes_used;
+    uint64_t bytes_used;   /* sum of the lengths of live files */
 } mem_env;
 
 static mem_env *M(lsm_env *env)
@@ -87,10 +87,17 @@ static char *norm(const char *path)
     return s;
 }
 
+/* Record a change of a file's length in the space accounting. */
+static void set_len(mem_env *m, inode *ino, size_t len)
+{
+    m->bytes_used = m->bytes_used - ino->len + len;
+    ino->len = len;
+}
+
 static void ino_unref(mem_env *m, inode *ino)
 {
     if (ino && --ino->refs == 0) {
-        m->bytes_used -= ino->cap;
+        m->bytes_used -= ino->len;
         free(ino->data);
         free(ino->durable_copy);
         free(ino);
@@ -152,6 +159,8 @@ static void parent_of(const char *path, char *out, size_t cap)
 
 static int in_dir(const char *path, const char *dir)
 {
+    if (strcmp(dir, "/") == 0)
+        return path[0] == '/' && strchr(path + 1, '/') == NULL;
     size_t n = strlen(dir);
     if (strncmp(path, dir, n) != 0 || path[n] != '/')
         return 0;
@@ -236,7 +245,7 @@ static int me_open(lsm_env *env, const char *path, int flags, lsm_file **out)
                 memcpy(ino->durable_copy, ino->data, ino->durable_len);
         }
         if (rc == 0)
-            ino->len = 0;
+            set_len(m, ino, 0);
     }
     if (rc == 0) {
         lsm_file *f = calloc(1, sizeof *f);
@@ -285,28 +294,27 @@ static int me_pread(lsm_env *env, lsm_file *f, void *buf, size_t len, uint64_t o
     return rc;
 }
 
+/* Make room for the file to be `need` bytes long. The space limit counts
+ * file lengths, as a file system's free space does. */
 static int grow(mem_env *m, inode *ino, size_t need)
 {
+    if (need > ino->len && m->space_limit && m->bytes_used + (need - ino->len) > m->space_limit)
+        return ENOSPC;
     if (need <= ino->cap)
         return 0;
     size_t cap = ino->cap ? ino->cap : 4096;
     while (cap < need)
         cap *= 2;
-    if (m->space_limit && m->bytes_used + (cap - ino->cap) > m->space_limit) {
-        /* grow exactly if the doubling alone is what breaks the limit */
-        cap = need;
-        if (m->bytes_used + (cap - ino->cap) > m->space_limit)
-            return ENOSPC;
-    }
     char *p = realloc(ino->data, cap);
     if (p == NULL)
         return ENOMEM;
     memset(p + ino->cap, 0, cap - ino->cap);
-    m->bytes_used += cap - ino->cap;
     ino->data = p;
     ino->cap = cap;
     return 0;
 }
+
+
 
 static int save_durable(inode *ino)
 {
@@ -334,7 +342,7 @@ static int me_pwrite(lsm_env *env, lsm_file *f, const void *buf, size_t len, uin
             memset(ino->data + ino->len, 0, (size_t)off - ino->len);
         memcpy(ino->data + off, buf, len);
         if (off + len > ino->len)
-            ino->len = (size_t)off + len;
+            set_len(m, ino, (size_t)off + len);
     }
     pthread_mutex_unlock(&m->mu);
     return rc;
@@ -367,7 +375,7 @@ static int me_truncate(lsm_env *env, lsm_file *f, uint64_t size)
     if (rc == 0) {
         if (size > ino->len)
             memset(ino->data + ino->len, 0, (size_t)size - ino->len);
-        ino->len = (size_t)size;
+        set_len(m, ino, (size_t)size);
     }
     pthread_mutex_unlock(&m->mu);
     return rc;
@@ -740,24 +748,24 @@ static uint64_t rnd(uint64_t *s)
     return *s;
 }
 
-/* Reduce an inode to what would survive a power failure. */
-static void ino_power_loss(inode *ino, int torn, uint64_t *seed)
+/* Reduce an inode to what would survive a power failure: its durable bytes,
+ * plus (torn) a random part of the unsynced tail. */
+static void ino_power_loss(mem_env *m, inode *ino, int torn, uint64_t *seed)
 {
     if (ino->durable_copy) {
+        /* Bytes below the durable length were overwritten: restore them. */
         memcpy(ino->data, ino->durable_copy, ino->durable_len);
         free(ino->durable_copy);
         ino->durable_copy = NULL;
-        ino->len = ino->durable_len;
-        return;
-    }
-    if (ino->len <= ino->durable_len) {
-        ino->len = ino->durable_len < ino->len ? ino->len : ino->durable_len;
+        set_len(m, ino, ino->durable_len);
         return;
     }
     size_t keep = ino->durable_len;
-    if (torn)
+    if (torn && ino->len > ino->durable_len)
         keep += (size_t)(rnd(seed) % (ino->len - ino->durable_len + 1));
-    ino->len = keep;
+    if (keep > ino->len)
+        keep = ino->len; /* cannot happen: a shrink below durable saves a copy */
+    set_len(m, ino, keep);
     ino->durable_len = keep;
 }
 
@@ -780,7 +788,7 @@ void env_mem_crash(lsm_env *env, mem_crash_mode mode, uint64_t seed)
         /* ...and every file that survives to its durable bytes. Inodes that
          * only open handles still reference die with those handles. */
         for (size_t i = 0; i < m->cur.n; i++)
-            ino_power_loss(m->cur.v[i].ino, mode == MEM_CRASH_POWER_TORN, &s);
+            ino_power_loss(m, m->cur.v[i].ino, mode == MEM_CRASH_POWER_TORN, &s);
     }
     pthread_mutex_unlock(&m->mu);
 }
@@ -840,7 +848,8 @@ int env_mem_write_file(lsm_env *env, const char *path, const void *data, size_t 
     if (rc == 0) {
         if (len)
             memcpy(e->ino->data, data, len);
-        e->ino->len = e->ino->durable_len = len;
+        set_len(m, e->ino, len);
+        e->ino->durable_len = len;
         free(e->ino->durable_copy);
         e->ino->durable_copy = NULL;
     }

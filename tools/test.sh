@@ -1,0 +1,44 @@
+#!/bin/sh
+# Install what is missing, build, and run the whole test suite:
+#   1. the normal build (RelWithDebInfo): every ctest test;
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer: every test, at reduced scale;
+#   3. ThreadSanitizer: every test, at reduced scale;
+#   4. the fuzz targets (clang + libFuzzer), about a minute each.
+# Usage: tools/test.sh [--quick]   (--quick: step 1 only)
+# Environment: LSM_TEST_SCALE scales the randomized tests in step 1 (default 1);
+# LSM_FUZZ_SECONDS sets the time per fuzz target (default 60); JOBS (default nproc).
+set -eu
+cd "$(dirname "$0")/.."
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+JOBS=${JOBS:-$(nproc)}
+
+tools/install-deps.sh
+
+run_suite() { # build-dir, cmake args..., then ctest
+    dir=$1
+    shift
+    echo "== configure $dir $*"
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    echo "== build $dir"
+    cmake --build "$dir" -j "$JOBS"
+    echo "== test $dir"
+    (cd "$dir" && ctest --output-on-failure -j "$JOBS" --timeout 1500)
+}
+
+run_suite build
+[ "$quick" = 1 ] && exit 0
+
+# Sanitizer runs: the same tests, less work each (a sanitized binary is 3-10x
+# slower). Leak checking is on; any report fails the test.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+LSM_TEST_SCALE=${LSM_SAN_SCALE:-0.3} run_suite build-asan -DLSM_SANITIZE=asan
+LSM_TEST_SCALE=${LSM_SAN_SCALE:-0.3} run_suite build-tsan -DLSM_SANITIZE=tsan
+
+if [ -x tests/fuzz/run.sh ]; then
+    echo "== fuzz"
+    tests/fuzz/run.sh "${LSM_FUZZ_SECONDS:-60}"
+fi
+echo "== all tests passed"
