@@ -1,1 +1,408 @@
-int main(void){return 0;}
+/*
+ * lsmctl.c -- the command-line tool over the lsmfs engine: main, the command
+ * table, the help text and the helpers every command uses.
+ *
+ * An invocation is `lsmctl [GLOBAL...] STORE [GLOBAL...] COMMAND [ARGS...]`.
+ * main parses the global options around STORE, finds the command in the
+ * table below and hands it the rest of the arguments. A command parses its
+ * own arguments (ctl_parse_args), does any work that needs no store (reading
+ * a value from stdin), opens the store (ctl_open), makes a few library calls
+ * and returns an exit code. main then closes the store, so a failure of the
+ * final flush in lsm_close() is still reported.
+ *
+ * Everything the user can rely on is written down in one place, the help
+ * text: the commands, the dump format (also described in dumpfmt.h) and the
+ * exit codes, which are printed from exit_codes[] so the table and the text
+ * cannot disagree. Messages go to stderr, each starting with "lsmctl: ";
+ * stdout carries only data (values, records, statistics).
+ *
+ * Opening is conservative: only put and load create a missing store, unless
+ * --create is given, so a mistyped path gives "no such store" (exit 7) rather
+ * than an empty store and a misleading "key not found".
+ */
+#include "lsmctl.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    int code;
+    const char *meaning;
+} exit_codes[] = {
+    {CTL_EXIT_OK, "success"},
+    {CTL_EXIT_NOT_FOUND, "get: the key is not in the store"},
+    {CTL_EXIT_USAGE, "usage error: unknown command or option, missing or extra argument"},
+    {CTL_EXIT_BUSY, "the store is locked by another process (the message names its pid)"},
+    {CTL_EXIT_CORRUPT, "the store is damaged: verify found bad blocks, or a read or open hit them"},
+    {CTL_EXIT_ERROR, "an I/O or other engine error, or stdout could not be written"},
+    {CTL_EXIT_BAD_INPUT, "load: malformed input (the message names the line); put: value too large"},
+    {CTL_EXIT_NO_STORE, "no store at STORE (use --create to make one)"},
+};
+
+static const ctl_cmd commands[] = {
+    {"get", "[--escaped] KEY", "write the value of KEY to stdout, as raw bytes",
+     "Writes the value's bytes to stdout exactly, with no newline added.\n"
+     "A missing key prints a message to stderr and exits 1.\n"
+     "  --escaped   KEY is written in the dump format's escapes (\\xHH ...)\n",
+     0, cmd_get},
+    {"put", "[--escaped] KEY [VALUE]", "set KEY to VALUE, or to all of stdin",
+     "Without VALUE the value is everything read from stdin, byte for byte\n"
+     "(binary data is fine; nothing is stripped). Creates the store if missing.\n"
+     "  --escaped   KEY and VALUE are written in the dump format's escapes\n",
+     CTL_CMD_WRITES | CTL_CMD_CREATES, cmd_put},
+    {"del", "[--escaped] KEY", "delete KEY (deleting an absent key is not an error)",
+     "  --escaped   KEY is written in the dump format's escapes\n",
+     CTL_CMD_WRITES, cmd_del},
+    {"scan", "[--prefix P | --from A --to B] [--keys-only] [--reverse] [--limit N] [--escaped]",
+     "print the records in a key range, in the dump format",
+     "  --prefix P   only keys starting with P\n"
+     "  --from A     only keys >= A (inclusive)\n"
+     "  --to B       only keys < B (exclusive)\n"
+     "  --keys-only  print only the keys, one escaped key per line, no tab\n"
+     "  --reverse    walk from the last key to the first\n"
+     "  --limit N    stop after N records\n"
+     "  --escaped    P, A and B are written in the dump format's escapes\n"
+     "--prefix cannot be combined with --from or --to.\n",
+     0, cmd_scan},
+    {"dump", "", "print every record, in the dump format",
+     "The output is the input of load: `dump | load | dump` is byte-identical.\n",
+     0, cmd_dump},
+    {"load", "", "write the records read from stdin (dump format)",
+     "Reads the dump format from stdin and writes the records in batches of\n"
+     "up to 1000 records or 4 MiB; each batch is atomic. A later record for\n"
+     "the same key wins. Creates the store if missing.\n"
+     "Malformed input (unknown escape, missing tab, trailing backslash, raw\n"
+     "control or non-ASCII byte, no newline at the end) stops the load with\n"
+     "a message naming the line and exit code 6. Nothing from the batch\n"
+     "holding the bad line, or after it, is written; BUT the batches before\n"
+     "it have already been written and stay in the store.\n",
+     CTL_CMD_WRITES | CTL_CMD_CREATES, cmd_load},
+    {"flush", "", "write the memtable to a table file", "", CTL_CMD_WRITES, cmd_flush},
+    {"stats", "", "print the engine's statistics", "", 0, cmd_stats},
+    {"verify", "[-v|--verbose]", "check every checksum of every table",
+     "Reads every block of every live table. On damage prints the file and\n"
+     "offset of the first bad block and exits 4. The log is not checked by\n"
+     "verify, but opening the store replays it (and a damaged log fails the\n"
+     "open with exit 4).\n"
+     "  -v, --verbose   name each table on stderr as it is checked\n",
+     0, cmd_verify},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+#define N_EXIT_CODES (sizeof exit_codes / sizeof exit_codes[0])
+
+static const char dump_format_help[] =
+    "Dump format (written by dump and scan, read by load):\n"
+    "  One record per line: KEY <TAB> VALUE <NEWLINE>. A --keys-only line is\n"
+    "  KEY <NEWLINE> with no tab. In keys and values a backslash is written \\\\,\n"
+    "  a tab \\t, a newline \\n, every other byte outside printable ASCII\n"
+    "  (0x20..0x7e) \\xHH with two lowercase hex digits; all else is literal.\n"
+    "  So any binary key or value round-trips. load also accepts \\xHH for any\n"
+    "  byte, in either case, and rejects anything else.\n";
+
+/* ---- messages and help ---------------------------------------------------- */
+
+void ctl_msg(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("lsmctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void print_usage_line(FILE *f, const ctl_cmd *cmd)
+{
+    if (cmd)
+        fprintf(f, "usage: lsmctl [--sync] [--create] [--read-only] STORE %s%s%s\n", cmd->name,
+                *cmd->synopsis ? " " : "", cmd->synopsis);
+    else
+        fprintf(f, "usage: lsmctl [--sync] [--create] [--read-only] STORE COMMAND [ARGS...]\n");
+}
+
+int ctl_usage(const ctl_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("lsmctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    print_usage_line(stderr, cmd);
+    fprintf(stderr, "Try 'lsmctl %s%s--help' for more information.\n", cmd ? cmd->name : "",
+            cmd ? " " : "");
+    return CTL_EXIT_USAGE;
+}
+
+static void print_exit_codes(FILE *f)
+{
+    fputs("Exit codes:\n", f);
+    for (size_t i = 0; i < N_EXIT_CODES; i++)
+        fprintf(f, "  %d  %s\n", exit_codes[i].code, exit_codes[i].meaning);
+}
+
+static void print_help(FILE *f)
+{
+    fputs("usage: lsmctl [GLOBAL OPTIONS] STORE COMMAND [ARGS...]\n"
+          "       lsmctl COMMAND --help\n"
+          "       lsmctl --help | --version\n"
+          "\n"
+          "Reads and writes the lsmfs store in directory STORE.\n"
+          "\n"
+          "Global options (before STORE or between STORE and COMMAND):\n"
+          "  --create     create STORE if it is missing (put and load always do;\n"
+          "               the other commands otherwise fail with exit 7)\n"
+          "  --read-only  open read-only (get, scan, dump, stats, verify); the store\n"
+          "               is still locked against other processes while open\n"
+          "  --sync       sync every write to stable storage before it returns\n"
+          "  --help, -h   this text    --version  the engine version\n"
+          "\n"
+          "Commands:\n",
+          f);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        const ctl_cmd *c = &commands[i];
+        fprintf(f, "  %s%s%s\n      %s\n", c->name, *c->synopsis ? " " : "", c->synopsis,
+                c->summary);
+    }
+    fputs("\nload writes in batches of 1000 records or 4 MiB. Malformed input stops\n"
+          "it with exit 6 and the line number; nothing from the bad line's batch on\n"
+          "is written, but the batches written before that line stay written.\n",
+          f);
+    fputs("\nKeys and values on the command line are used as typed; with --escaped\n"
+          "they are read with the escapes below, so binary keys can be given.\n"
+          "Use -- before a key that starts with a dash.\n\n",
+          f);
+    fputs(dump_format_help, f);
+    fputc('\n', f);
+    print_exit_codes(f);
+}
+
+static void print_cmd_help(FILE *f, const ctl_cmd *cmd)
+{
+    print_usage_line(f, cmd);
+    fprintf(f, "\n%s.\n\n%s", cmd->summary, cmd->details);
+    if (cmd->run == cmd_scan || cmd->run == cmd_dump || cmd->run == cmd_load)
+        fprintf(f, "\n%s", dump_format_help);
+    fputc('\n', f);
+    print_exit_codes(f);
+}
+
+/* ---- helpers for the commands ------------------------------------------------ */
+
+static const ctl_opt *find_opt(const ctl_opt *opts, int n_opts, const char *arg, size_t len)
+{
+    for (int i = 0; i < n_opts; i++)
+        if (strlen(opts[i].name) == len && memcmp(opts[i].name, arg, len) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+int ctl_parse_args(const ctl_cmd *cmd, int argc, char **argv, const ctl_opt *opts,
+                   int n_opts, const char **pos, int min_pos, int max_pos, int *n_pos)
+{
+    int n = 0, opts_done = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!opts_done && strcmp(a, "--") == 0) {
+            opts_done = 1;
+            continue;
+        }
+        if (opts_done || a[0] != '-' || a[1] == 0) {
+            if (n == max_pos)
+                return ctl_usage(cmd, "%s: unexpected argument '%s'", cmd->name, a);
+            pos[n++] = a;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t name_len = eq ? (size_t)(eq - a) : strlen(a);
+        const ctl_opt *o = find_opt(opts, n_opts, a, name_len);
+        if (o == NULL)
+            return ctl_usage(cmd, "%s: unknown option '%.*s'", cmd->name, (int)name_len, a);
+        if (o->flag) {
+            if (eq)
+                return ctl_usage(cmd, "%s: option %s takes no value", cmd->name, o->name);
+            *o->flag = 1;
+        } else if (eq) {
+            *o->value = eq + 1;
+        } else if (i + 1 < argc) {
+            *o->value = argv[++i];
+        } else {
+            return ctl_usage(cmd, "%s: option %s needs a value", cmd->name, o->name);
+        }
+    }
+    if (n < min_pos)
+        return ctl_usage(cmd, "%s: missing argument", cmd->name);
+    *n_pos = n;
+    return CTL_EXIT_OK;
+}
+
+int ctl_arg_bytes(const ctl_cmd *cmd, const char *what, const char *arg, int escaped,
+                  dumpfmt_buf *buf, const void **out, size_t *out_len)
+{
+    if (!escaped) {
+        *out = arg;
+        *out_len = strlen(arg);
+        return CTL_EXIT_OK;
+    }
+    char err[160];
+    int rc = dumpfmt_unescape(arg, strlen(arg), 0, buf, err, sizeof err);
+    if (rc == DUMPFMT_NOMEM) {
+        ctl_msg("out of memory");
+        return CTL_EXIT_ERROR;
+    }
+    if (rc != DUMPFMT_OK)
+        return ctl_usage(cmd, "%s: bad escaped %s: %s", cmd->name, what, err);
+    *out = buf->p;
+    *out_len = buf->len;
+    return CTL_EXIT_OK;
+}
+
+int ctl_exit_for(int status)
+{
+    switch (status) {
+    case LSM_OK:
+        return CTL_EXIT_OK;
+    case LSM_NOT_FOUND:
+        return CTL_EXIT_NOT_FOUND;
+    case LSM_BUSY:
+        return CTL_EXIT_BUSY;
+    case LSM_CORRUPTION:
+        return CTL_EXIT_CORRUPT;
+    default:
+        return CTL_EXIT_ERROR;
+    }
+}
+
+int ctl_fail(const ctl *c, int status)
+{
+    const char *m = lsm_errmsg(c->db);
+    ctl_msg("%s", *m ? m : lsm_strerror(status));
+    return ctl_exit_for(status);
+}
+
+int ctl_open(ctl *c, const ctl_cmd *cmd)
+{
+    lsm_options o;
+    lsm_options_default(&o);
+    o.create_if_missing = c->create || (cmd->flags & CTL_CMD_CREATES);
+    o.read_only = c->read_only;
+    if (c->sync)
+        o.sync_mode = LSM_SYNC_ALWAYS;
+    int rc = lsm_open(c->store, &o, &c->db);
+    if (rc == LSM_OK)
+        return CTL_EXIT_OK;
+    const char *m = lsm_errmsg(NULL);
+    if (rc == LSM_NOT_FOUND) {
+        ctl_msg("%s", *m ? m : "no such store");
+        if (!o.create_if_missing)
+            ctl_msg("use --create to make a new store there");
+        else if (o.read_only)
+            ctl_msg("--read-only never creates a store");
+        return CTL_EXIT_NO_STORE;
+    }
+    ctl_msg("%s", *m ? m : lsm_strerror(rc));
+    return ctl_exit_for(rc);
+}
+
+int ctl_finish_stdout(void)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return CTL_EXIT_OK;
+    ctl_msg("write to standard output: %s", strerror(errno));
+    return CTL_EXIT_ERROR;
+}
+
+/* ---- main ---------------------------------------------------------------------- */
+
+static const ctl_cmd *find_cmd(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static int is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+/* Consume the global options at argv[*i]. Returns -1 to go on, or an exit
+ * code (help and version print and exit 0). */
+static int parse_globals(ctl *c, int argc, char **argv, int *i)
+{
+    for (; *i < argc && argv[*i][0] == '-' && argv[*i][1] != 0; (*i)++) {
+        const char *a = argv[*i];
+        if (strcmp(a, "--sync") == 0) {
+            c->sync = 1;
+        } else if (strcmp(a, "--create") == 0) {
+            c->create = 1;
+        } else if (strcmp(a, "--read-only") == 0) {
+            c->read_only = 1;
+        } else if (is_help(a)) {
+            print_help(stdout);
+            return ctl_finish_stdout();
+        } else if (strcmp(a, "--version") == 0) {
+            printf("lsmctl (lsmfs engine %s)\n", LSM_VERSION_STRING);
+            return ctl_finish_stdout();
+        } else {
+            return ctl_usage(NULL, "unknown global option '%s'", a);
+        }
+    }
+    return -1;
+}
+
+/* `lsmctl CMD --help` and `lsmctl STORE CMD ... --help`: the help of cmd if
+ * one of args (before any "--") asks for it. */
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (is_help(argv[i]))
+            return 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    ctl c = {0};
+    int i = 1;
+    int rc = parse_globals(&c, argc, argv, &i);
+    if (rc >= 0)
+        return rc;
+    if (i + 1 < argc && find_cmd(argv[i]) && is_help(argv[i + 1])) {
+        print_cmd_help(stdout, find_cmd(argv[i]));
+        return ctl_finish_stdout();
+    }
+    if (i == argc)
+        return ctl_usage(NULL, "missing STORE and COMMAND");
+    c.store = argv[i++];
+    rc = parse_globals(&c, argc, argv, &i);
+    if (rc >= 0)
+        return rc;
+    if (i == argc)
+        return ctl_usage(NULL, "missing COMMAND after STORE '%s'", c.store);
+    const ctl_cmd *cmd = find_cmd(argv[i]);
+    if (cmd == NULL)
+        return ctl_usage(NULL, "unknown command '%s'", argv[i]);
+    i++;
+    if (wants_help(argc - i, argv + i)) {
+        print_cmd_help(stdout, cmd);
+        return ctl_finish_stdout();
+    }
+    if (c.read_only && (cmd->flags & CTL_CMD_WRITES))
+        return ctl_usage(cmd, "--read-only cannot be used with %s", cmd->name);
+
+    rc = cmd->run(&c, cmd, argc - i, argv + i);
+    if (c.db) {
+        /* A failed close is described by lsm_errmsg(NULL): the handle is gone. */
+        int crc = lsm_close(c.db);
+        c.db = NULL;
+        if (crc != LSM_OK && rc == CTL_EXIT_OK)
+            rc = ctl_fail(&c, crc);
+    }
+    return rc;
+}

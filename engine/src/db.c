@@ -372,6 +372,18 @@ int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
     rc = prepare_dir(db);
     if (rc)
         goto fail;
+    if (!o.create_if_missing || o.read_only) {
+        /* Leave no LOCK or LOG behind in a directory that is not a store. */
+        char *cur = fname_current(db->dir);
+        uint64_t sz;
+        int ce = cur ? db->env->path_size(db->env, cur, &sz) : ENOMEM;
+        free(cur);
+        if (ce == ENOENT) {
+            rc = err_set(LSM_NOT_FOUND, "%s is not a store (no CURRENT file; create_if_missing is off)",
+                         db->dir);
+            goto fail;
+        }
+    }
     char *lock_path = fname_lock(db->dir);
     if (lock_path == NULL) {
         rc = err_set(LSM_NOMEM, "out of memory");
@@ -429,7 +441,8 @@ fail:
         db_free(db);
         err_set_msg(saved);
     }
-    return done(NULL, rc);
+    err_tag(NULL); /* every failed open has a message, LSM_NOT_FOUND included */
+    return rc;
 }
 
 int lsm_close(lsm_db *db)
@@ -773,10 +786,13 @@ int lsm_verify(lsm_db *db, void (*progress)(void *arg, const char *file), void *
             file_meta *f = v->files[l][i];
             cache_handle *h;
             table *t;
+            if (progress) {
+                char *path = fname_table(db->dir, f->number);
+                progress(arg, path ? path : "?");
+                free(path);
+            }
             int rc = tc_find(db->tc, f->number, f->size, &h, &t);
             if (rc == LSM_OK) {
-                if (progress)
-                    progress(arg, table_path(t));
                 rc = table_verify(t);
                 tc_release(db->tc, h);
             }

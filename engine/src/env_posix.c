@@ -224,10 +224,12 @@ static int px_lock(lsm_env *env, const char *path, lsm_file **out, long *holder_
         px_close(env, f);
         return rc;
     }
+    /* Write the pid first and cut the file to its length after, so a
+     * concurrent prober never reads an empty file. The pid is informative. */
     char tmp[32];
     int n = snprintf(tmp, sizeof tmp, "%ld\n", (long)getpid());
-    if (ftruncate(f->fd, 0) == 0)
-        px_pwrite(env, f, tmp, (size_t)n, 0); /* the pid is only informative */
+    if (px_pwrite(env, f, tmp, (size_t)n, 0) == 0)
+        (void)!ftruncate(f->fd, n);
     *out = f;
     return 0;
 }

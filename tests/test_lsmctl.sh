@@ -1,0 +1,454 @@
+#!/usr/bin/env bash
+#
+# test_lsmctl.sh -- end-to-end tests of the lsmctl tool, run by ctest as
+#
+#     bash tests/test_lsmctl.sh PATH/TO/lsmctl
+#
+# Every check runs the real binary on real stores in a private temporary
+# directory and compares exit codes, stdout bytes and stderr messages with
+# what the help text promises: the get/put/del round trip (binary values from
+# stdin included), the scan options against exact expected listings, the dump
+# format and `dump | load | dump` identity on keys and values that use every
+# escape, load's refusal of malformed input (exit 6, the line number, nothing
+# written from the bad batch), the lock held by another process (exit 3 and
+# its pid), verify on a good store and on one with a flipped byte (exit 4),
+# usage errors (exit 2) and the help itself. A failing check prints what it
+# expected and what it got, and the script stops with status 1.
+#
+set -euo pipefail
+
+LSMCTL=${1:?usage: test_lsmctl.sh PATH/TO/lsmctl}
+[[ -x $LSMCTL ]] || { echo "not executable: $LSMCTL" >&2; exit 1; }
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/lsmctl-test.XXXXXX")
+BG_PID=
+cleanup() {
+    if [[ -n $BG_PID ]]; then
+        kill "$BG_PID" 2>/dev/null || true
+        wait "$BG_PID" 2>/dev/null || true
+    fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+N_CHECKS=0
+fail() {
+    echo "FAIL: $*" >&2
+    if [[ -s $T/err ]]; then
+        echo "--- stderr of the last lsmctl run:" >&2
+        head -c 2000 "$T/err" >&2
+    fi
+    exit 1
+}
+ok() { N_CHECKS=$((N_CHECKS + 1)); }
+
+# run ARGS...: run lsmctl with stdin from /dev/null; RC, $T/out, $T/err.
+run() {
+    set +e
+    "$LSMCTL" "$@" </dev/null >"$T/out" 2>"$T/err"
+    RC=$?
+    set -e
+}
+# run_in FILE ARGS...: the same with stdin from FILE.
+run_in() {
+    local in=$1
+    shift
+    set +e
+    "$LSMCTL" "$@" <"$in" >"$T/out" 2>"$T/err"
+    RC=$?
+    set -e
+}
+expect_rc() { # CODE WHAT
+    [[ $RC == "$1" ]] || fail "$2: exit code $RC, expected $1"
+    ok
+}
+# expect_out TEXT WHAT: stdout is exactly TEXT (printf %b escapes allowed).
+expect_out() {
+    printf '%b' "$1" >"$T/want"
+    if ! cmp -s "$T/want" "$T/out"; then
+        echo "--- expected:" >&2; od -c "$T/want" | head -20 >&2
+        echo "--- got:" >&2; od -c "$T/out" | head -20 >&2
+        fail "$2: wrong output"
+    fi
+    ok
+}
+expect_err() { # PATTERN WHAT: stderr matches the grep -E pattern
+    grep -Eq -- "$1" "$T/err" || fail "$2: stderr does not match /$1/"
+    ok
+}
+# Every message starts with "lsmctl: "; a usage error adds a usage line.
+expect_usage_error() { # WHAT
+    expect_rc 2 "$1"
+    [[ $(head -c 8 "$T/err") == "lsmctl: " ]] || fail "$1: message lacks the lsmctl: prefix"
+    expect_err '^usage: lsmctl ' "$1"
+    [[ ! -s $T/out ]] || fail "$1: a usage error wrote to stdout"
+}
+
+S=$T/store
+
+echo "== help"
+run --help
+expect_rc 0 "--help"
+for want in 'Dump format' '\\xHH' '\\t' '\\n' 'Exit codes' 'batches written before .* stay' \
+    'get' 'put' 'del' 'scan' 'dump' 'load' 'flush' 'stats' 'verify' \
+    '--sync' '--create' '--read-only'; do
+    grep -Eq -- "$want" "$T/out" || fail "--help does not mention $want"
+done
+for code in 0 1 2 3 4 5 6 7; do
+    grep -Eq "^  $code  " "$T/out" || fail "--help does not list exit code $code"
+done
+ok
+run load --help
+expect_rc 0 "load --help"
+grep -q 'already been written' "$T/out" || fail "load --help does not warn about partial loads"
+grep -q 'Dump format' "$T/out" || fail "load --help does not describe the format"
+run "$S" scan --help
+expect_rc 0 "STORE scan --help"
+grep -q -- '--prefix' "$T/out" || fail "scan --help lacks --prefix"
+[[ ! -e $S ]] || fail "help created the store"
+ok
+
+echo "== usage errors"
+run
+expect_usage_error "no arguments"
+run "$S"
+expect_usage_error "no command"
+run "$S" frobnicate
+expect_usage_error "unknown command"
+run --bogus "$S" get k
+expect_usage_error "unknown global option"
+run "$S" get
+expect_usage_error "get without a key"
+run "$S" get a b
+expect_usage_error "get with two keys"
+run "$S" scan --nope
+expect_usage_error "scan with an unknown option"
+run "$S" scan --prefix a --from b
+expect_usage_error "scan --prefix with --from"
+run "$S" scan --limit ten
+expect_usage_error "scan --limit ten"
+run "$S" scan --limit
+expect_usage_error "scan --limit without a value"
+run --read-only "$S" put k v
+expect_usage_error "--read-only put"
+run "$S" put --escaped 'bad\q' v
+expect_usage_error "put --escaped with a bad escape"
+run "$S" dump extra
+expect_usage_error "dump with an argument"
+[[ ! -e $S ]] || fail "a usage error created the store"
+ok
+
+echo "== no such store"
+run "$S" get k
+expect_rc 7 "get on a missing store"
+expect_err "^lsmctl: .*no such store" "get on a missing store"
+expect_err "--create" "get on a missing store"
+[[ ! -e $S ]] || fail "get created the store without --create"
+run "$S" del k
+expect_rc 7 "del on a missing store"
+run "$S" dump
+expect_rc 7 "dump on a missing store"
+[[ ! -e $S ]] || fail "a read command created the store"
+run --create "$T/made" stats
+expect_rc 0 "--create stats"
+[[ -f $T/made/CURRENT ]] || fail "--create did not make a store"
+ok
+
+echo "== put, get, del"
+run "$S" put greeting 'hello world'
+expect_rc 0 "put creates the store"
+run "$S" get greeting
+expect_rc 0 "get"
+expect_out 'hello world' "get writes the value with no newline"
+head -c 100000 /dev/urandom >"$T/random"
+run_in "$T/random" "$S" put blob
+expect_rc 0 "put from stdin"
+run "$S" get blob
+expect_rc 0 "get binary"
+cmp -s "$T/random" "$T/out" || fail "100000 random bytes did not round-trip through put/get"
+ok
+printf 'two\n\nlines\n\n' >"$T/nl"
+run_in "$T/nl" "$S" put nl
+run "$S" get nl
+cmp -s "$T/nl" "$T/out" || fail "trailing newlines of a stdin value were not kept"
+ok
+run_in /dev/null "$S" put empty
+expect_rc 0 "put of an empty value"
+run "$S" get empty
+expect_rc 0 "get of an empty value is found"
+expect_out '' "empty value"
+run "$S" get missing
+expect_rc 1 "get of a missing key"
+expect_err '^lsmctl: key not found: missing$' "get of a missing key"
+[[ ! -s $T/out ]] || fail "get of a missing key wrote to stdout"
+run "$S" put -- -dash 'starts with a dash'
+expect_rc 0 "put -- -dash"
+# A read-only open writes nothing: no new log, manifest or info log (LOCK,
+# which records the holder's pid, aside).
+list_files() { find "$S" -type f ! -name LOCK -printf '%f %s\n' | sort; }
+list_files >"$T/files.before"
+run --read-only "$S" get -- -dash
+expect_rc 0 "--read-only get"
+expect_out 'starts with a dash' "key after --"
+list_files >"$T/files.after"
+cmp -s "$T/files.before" "$T/files.after" || fail "--read-only get changed the store's files"
+ok
+run "$S" put --escaped 'nul\x00key' 'a\tb\\c\n\xff'
+expect_rc 0 "put --escaped"
+run "$S" get --escaped 'nul\x00key'
+expect_out 'a\tb\\c\n\xff' "put/get --escaped"
+run "$S" del greeting
+expect_rc 0 "del"
+run "$S" get greeting
+expect_rc 1 "get after del"
+run "$S" del never-there
+expect_rc 0 "del of an absent key"
+run --sync "$S" put synced yes
+expect_rc 0 "--sync put"
+run "$S" --sync get synced
+expect_out 'yes' "--sync between STORE and the command"
+run "$S" stats
+expect_rc 0 "stats"
+[[ -s $T/out ]] || fail "stats printed nothing"
+ok
+
+echo "== scan"
+R=$T/range
+# Keys in store order: a ab abc abd ac b b\xff b\xff\xff c \xff
+cat >"$T/range.dump" <<'EOF'
+b	v-b
+a	v-a
+abd	v-abd
+ab	v-ab
+abc	v-abc
+ac	v-ac
+b\xff	v-bff
+b\xff\xff	v-bffff
+c	v-c
+\xff	v-ff
+EOF
+run_in "$T/range.dump" "$R" load
+expect_rc 0 "load the scan fixture"
+run "$R" scan --keys-only
+expect_out 'a\nab\nabc\nabd\nac\nb\nb\\xff\nb\\xff\\xff\nc\n\\xff\n' "scan --keys-only"
+run "$R" scan --prefix ab
+expect_out 'ab\tv-ab\nabc\tv-abc\nabd\tv-abd\n' "scan --prefix ab"
+run "$R" scan --prefix ab --keys-only --reverse
+expect_out 'abd\nabc\nab\n' "scan --prefix ab --keys-only --reverse"
+run "$R" scan --from ab --to b --keys-only
+expect_out 'ab\nabc\nabd\nac\n' "scan --from ab --to b (to is exclusive)"
+run "$R" scan --from ab --to b --keys-only --reverse
+expect_out 'ac\nabd\nabc\nab\n' "scan --from ab --to b --reverse"
+run "$R" scan --from=ac --keys-only
+expect_out 'ac\nb\nb\\xff\nb\\xff\\xff\nc\n\\xff\n' "scan --from=ac"
+run "$R" scan --to abc
+expect_out 'a\tv-a\nab\tv-ab\n' "scan --to abc"
+run "$R" scan --limit 2
+expect_out 'a\tv-a\nab\tv-ab\n' "scan --limit 2"
+run "$R" scan --limit 0
+expect_rc 0 "scan --limit 0"
+expect_out '' "scan --limit 0"
+run "$R" scan --reverse --limit 3 --keys-only
+expect_out '\\xff\nc\nb\\xff\\xff\n' "scan --reverse --limit 3"
+run "$R" scan --escaped --prefix 'b\xff' --keys-only
+expect_out 'b\\xff\nb\\xff\\xff\n' "scan --prefix b\\xff (successor drops 0xff)"
+run "$R" scan --escaped --prefix '\xff'
+expect_out '\\xff\tv-ff\n' "scan --prefix \\xff (no upper bound)"
+run "$R" scan --prefix zz
+expect_rc 0 "scan of an empty range"
+expect_out '' "scan of an empty range"
+run "$R" del abc
+run "$R" put ab2 new
+run "$R" scan --prefix ab --keys-only
+expect_out 'ab\nab2\nabd\n' "scan sees a delete and a put over older tables"
+run --read-only "$R" scan --prefix ab --keys-only --reverse --limit 2
+expect_out 'abd\nab2\n' "--read-only scan --reverse --limit 2"
+
+echo "== dump format and dump | load | dump"
+D=$T/dumpsrc
+cat >"$T/tricky.dump" <<'EOF'
+	value of the empty key
+empty value	
+tab\there	new\nline
+back\\slash	\\\\
+nul\x00in\x00key	\x00
+high\x80\xff\xfe	caf\xc3\xa9
+upper\x4A	hex digits in \x4a either case
+EOF
+run_in "$T/tricky.dump" "$D" load
+expect_rc 0 "load the tricky records"
+run "$D" get --escaped 'tab\there'
+expect_out 'new\nline' "escaped tab and newline decode"
+run "$D" get --escaped 'nul\x00in\x00key'
+expect_out '\0' "NUL key and value"
+run "$D" get ''
+expect_out 'value of the empty key' "empty key"
+run "$D" get 'empty value'
+expect_rc 0 "empty value present"
+expect_out '' "empty value"
+run "$D" get upperJ
+expect_out 'hex digits in J either case' "upper-case \\xHH accepted"
+# Every byte value, in a key and in a value.
+printf "$(printf '\\x%02x' $(seq 0 255))" >"$T/allbytes"
+[[ $(stat -c %s "$T/allbytes") == 256 ]] || fail "could not build the 256-byte fixture"
+run_in "$T/allbytes" "$D" put all-bytes
+run "$D" put blob-key-below
+run_in "$T/random" "$D" put random
+run "$D" scan --prefix upper
+expect_out 'upperJ\thex digits in J either case\n' "the writer uses no escape for printable bytes"
+run "$D" scan --prefix back
+expect_out 'back\\\\slash\t\\\\\\\\\n' "backslashes are doubled"
+run "$D" scan --prefix high
+expect_out 'high\\x80\\xff\\xfe\tcaf\\xc3\\xa9\n' "high bytes as lower-case \\xHH"
+run "$D" dump
+expect_rc 0 "dump"
+cp "$T/out" "$T/dump1"
+[[ $(wc -l <"$T/dump1") == 10 ]] || fail "dump has $(wc -l <"$T/dump1") lines, expected 10"
+if LC_ALL=C grep -q $'[^\t -~]' "$T/dump1"; then
+    fail "the dump holds a byte outside printable ASCII and tab"
+fi
+grep -q "^all-bytes	\\\\x00\\\\x01" "$T/dump1" || fail "all-bytes value not escaped as expected"
+ok
+run_in "$T/dump1" "$T/copy" load
+expect_rc 0 "load a dump"
+run "$T/copy" dump
+cmp -s "$T/dump1" "$T/out" || fail "dump | load | dump is not byte-identical"
+ok
+run "$T/copy" get random
+cmp -s "$T/random" "$T/out" || fail "random value changed through dump | load"
+run "$T/copy" get all-bytes
+cmp -s "$T/allbytes" "$T/out" || fail "all-bytes value changed through dump | load"
+ok
+# More records than one batch, so load writes several.
+awk 'BEGIN { for (i = 1; i <= 2500; i++) printf "key%06d\tvalue %d with a \\t tab\n", i, i }' \
+    >"$T/many.dump"
+grep -qF "key002500	value 2500 with a \\t tab" "$T/many.dump" || fail "bad awk fixture"
+run_in "$T/many.dump" "$T/many" load
+expect_rc 0 "load 2500 records"
+run "$T/many" dump
+cmp -s "$T/many.dump" "$T/out" || fail "2500 loaded records do not dump back identically"
+ok
+
+echo "== load rejects malformed input"
+check_bad() { # NAME LINE-NUMBER PATTERN CONTENT
+    local name=$1 line=$2 pat=$3 content=$4 store=$T/bad-$RANDOM
+    printf '%b' "$content" >"$T/bad.dump"
+    run_in "$T/bad.dump" "$store" load
+    expect_rc 6 "load: $name"
+    expect_err "^lsmctl: load: line $line: " "load: $name"
+    expect_err "$pat" "load: $name"
+    run "$store" dump
+    expect_out '' "load: $name wrote records from its batch"
+}
+check_bad "unknown escape" 2 'unknown escape \\q' 'k1\tv1\nk\\q\tv\n'
+check_bad "missing tab" 3 'no tab' 'k1\tv1\nk2\tv2\nno-tab-here\nk4\tv4\n'
+check_bad "trailing backslash" 1 'backslash at the end' 'k\tv\\\n'
+check_bad "trailing backslash in key" 1 'backslash at the end' 'k\\\tv\n'
+check_bad "bad hex" 1 'two hex digits' 'k\\xg1\tv\n'
+check_bad "short hex" 1 'two hex digits' 'k\tv\\x4\n'
+check_bad "second tab" 1 'second tab' 'k\tv\tw\n'
+check_bad "raw CR" 2 'raw byte 0x0d' 'a\tb\nk\tv\r\n'
+check_bad "raw high byte" 1 'raw byte 0xff' 'k\xff\tv\n'
+check_bad "empty line" 2 'no tab' 'a\tb\n\nc\td\n'
+check_bad "no final newline" 2 'no newline' 'a\tb\nc\td'
+# A bad line after the first batch: batch one (1000 records) stays, the batch
+# holding the bad line and everything after it is not written.
+{
+    seq -f 'k%06g	v' 1 1500
+    printf 'bad\\zline\tv\n'
+    seq -f 'k%06g	v' 1502 1600
+} >"$T/late.dump"
+run_in "$T/late.dump" "$T/late" load
+expect_rc 6 "load with a bad line 1501"
+expect_err "line 1501: " "load with a bad line 1501"
+expect_err "1000 records" "load says how many records were written"
+run "$T/late" scan --keys-only
+seq -f 'k%06g' 1 1000 >"$T/want"
+cmp -s "$T/want" "$T/out" || fail "a failed load did not keep exactly the first batch"
+ok
+
+echo "== locked store"
+mkfifo "$T/fifo"
+exec 3<>"$T/fifo"
+# The background load holds the store while it waits for the fifo. Our probe
+# could, by bad luck, take the lock first and make the load fail with exit 3:
+# then start the load again.
+locked=0
+for _attempt in 1 2 3 4 5; do
+    "$LSMCTL" "$S" load <"$T/fifo" 3>&- 2>"$T/bg.err" &
+    BG_PID=$!
+    for _ in $(seq 1 100); do
+        kill -0 "$BG_PID" 2>/dev/null || break
+        run "$S" get blob
+        # The engine writes the holder's pid into LOCK just after taking the
+        # lock: a probe landing in between sees no pid, so look again.
+        if [[ $RC == 3 ]] && grep -Eq "\\b$BG_PID\\b" "$T/err"; then
+            locked=1
+            break 2
+        fi
+        sleep 0.1
+    done
+    # Still running after 10 s: it holds the store, yet the probe was not
+    # refused with exit 3 and the holder's pid.
+    if kill -0 "$BG_PID" 2>/dev/null; then
+        expect_rc 3 "get on a store held by another process"
+        expect_err "\\b$BG_PID\\b" "locked store message names the holder's pid $BG_PID"
+    fi
+    set +e
+    wait "$BG_PID"
+    bg_rc=$?
+    set -e
+    BG_PID=
+    [[ $bg_rc == 3 ]] || fail "the background load exited $bg_rc: $(cat "$T/bg.err")"
+done
+((locked)) || fail "could not hold the store with a background load"
+expect_rc 3 "get on a store held by another process"
+expect_err "^lsmctl: .*(in use|lock)" "locked store"
+expect_err "\\b$BG_PID\\b" "locked store message names the holder's pid $BG_PID"
+run "$S" put k v
+expect_rc 3 "put on a locked store"
+printf 'from-fifo\tloaded while locked\n' >&3
+exec 3>&-
+set +e
+wait "$BG_PID"
+bg_rc=$?
+set -e
+BG_PID=
+[[ $bg_rc == 0 ]] || fail "the background load exited $bg_rc: $(cat "$T/bg.err")"
+run "$S" get from-fifo
+expect_out 'loaded while locked' "the record written by the lock holder"
+
+echo "== verify"
+V=$T/verify
+# About 1 MiB of values: one table whose middle is data, not index.
+awk 'BEGIN { for (i = 1; i <= 8000; i++)
+                 printf "vkey%06d\t%d-%s%s\n", i, i, "0123456789abcdef0123456789abcdef",
+                        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" }' \
+    >"$T/verify.dump"
+run_in "$T/verify.dump" "$V" load
+expect_rc 0 "load the verify fixture"
+run "$V" flush
+expect_rc 0 "flush"
+run "$V" verify
+expect_rc 0 "verify of a good store"
+expect_out 'verify: ok, 1 table checked\n' "verify summary"
+run "$V" verify -v
+expect_rc 0 "verify -v"
+expect_err 'checking .*\.sst' "verify -v names the tables"
+sst=$(ls -S "$V"/*.sst | head -1)
+size=$(stat -c %s "$sst")
+((size > 500000)) || fail "the verify fixture table is only $size bytes"
+off=$((size / 2))
+byte=$(od -An -tu1 -j "$off" -N1 "$sst" | tr -d ' ')
+printf "$(printf '\\x%02x' $((byte ^ 0x55)))" |
+    dd of="$sst" bs=1 seek="$off" conv=notrunc status=none
+run "$V" verify
+expect_rc 4 "verify of a damaged table"
+expect_err "^lsmctl: verify: " "verify of a damaged table"
+expect_err "$(basename "$sst")" "verify names the damaged file"
+expect_err "offset" "verify names the offset"
+run "$V" dump
+[[ $RC == 4 ]] || fail "dump over a damaged block exited $RC, expected 4"
+ok
+
+echo "PASS: $N_CHECKS checks"

@@ -1,0 +1,113 @@
+/*
+ * lsmctl.h -- what the parts of lsmctl share: the invocation context, the exit
+ * codes, argument parsing and error reporting.
+ *
+ * lsmctl.c holds main, the command table and the help text; the commands live
+ * in cmd_read.c (get, scan, dump), cmd_write.c (put, del, load) and
+ * cmd_admin.c (flush, stats, verify). Each command is a function that parses
+ * its own arguments, opens the store through ctl_open() and returns an exit
+ * code; main closes the store. The tool only uses the engine's public header.
+ */
+#ifndef LSMCTL_H
+#define LSMCTL_H
+
+#include <stddef.h>
+
+#include "dumpfmt.h"
+#include "lsm.h"
+
+/* The exit codes, the same for every command. The help text prints them from
+ * the table in lsmctl.c, which must list every one. */
+enum {
+    CTL_EXIT_OK = 0,
+    CTL_EXIT_NOT_FOUND = 1, /* get: no such key */
+    CTL_EXIT_USAGE = 2,     /* bad command line */
+    CTL_EXIT_BUSY = 3,      /* the store is locked by another process */
+    CTL_EXIT_CORRUPT = 4,   /* damaged store (verify, or a read or open that hit damage) */
+    CTL_EXIT_ERROR = 5,     /* I/O or any other failure */
+    CTL_EXIT_BAD_INPUT = 6, /* load: malformed input; put: value too large */
+    CTL_EXIT_NO_STORE = 7,  /* no store at the path (and no --create) */
+};
+
+/* One invocation: the global options and the open store. */
+typedef struct ctl {
+    const char *store; /* the store directory, from the command line */
+    int sync;          /* --sync: open with LSM_SYNC_ALWAYS */
+    int create;        /* --create: any command may create a missing store */
+    int read_only;     /* --read-only: open read-only (read commands only) */
+    lsm_db *db;        /* set by ctl_open(); main closes it */
+} ctl;
+
+/* A command: name, argument synopsis, one-line summary and the details shown
+ * by `lsmctl CMD --help`. */
+typedef struct ctl_cmd {
+    const char *name;
+    const char *synopsis;
+    const char *summary;
+    const char *details;
+    unsigned flags; /* CTL_CMD_* */
+    int (*run)(ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
+} ctl_cmd;
+
+#define CTL_CMD_WRITES 1u  /* modifies the store: --read-only is refused */
+#define CTL_CMD_CREATES 2u /* creates a missing store without --create */
+
+/* One option of a command. Exactly one of value and flag is set: value for an
+ * option that takes an argument (--limit N or --limit=N), flag for a switch. */
+typedef struct ctl_opt {
+    const char *name; /* "--limit", or a short alias like "-v" */
+    const char **value;
+    int *flag;
+} ctl_opt;
+
+/*
+ * Parse a command's arguments: the options in opts (n_opts of them), anywhere
+ * before a "--", and between min_pos and max_pos positional arguments, stored
+ * in pos. "--" ends the options, so a key may start with a dash.
+ * Returns CTL_EXIT_OK or CTL_EXIT_USAGE (after printing why and the usage).
+ */
+int ctl_parse_args(const ctl_cmd *cmd, int argc, char **argv, const ctl_opt *opts,
+                   int n_opts, const char **pos, int min_pos, int max_pos, int *n_pos);
+
+/* Print "lsmctl: MESSAGE" to stderr. */
+void ctl_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "lsmctl: MESSAGE", then the command's usage line, to stderr, and
+ * return CTL_EXIT_USAGE. */
+int ctl_usage(const ctl_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Open c->store for cmd with the global options. Returns CTL_EXIT_OK with
+ * c->db set, or an exit code after printing the engine's message. */
+int ctl_open(ctl *c, const ctl_cmd *cmd);
+
+/* Report a failed engine call on c->db ("lsmctl: " and lsm_errmsg, or the
+ * status's description when the engine left no message) and return the exit
+ * code for status. */
+int ctl_fail(const ctl *c, int status);
+
+/* The exit code for an engine status. */
+int ctl_exit_for(int status);
+
+/* Flush stdout and turn a write error (a full disk, a closed pipe) into a
+ * message and CTL_EXIT_ERROR; CTL_EXIT_OK otherwise. */
+int ctl_finish_stdout(void);
+
+/* Decode a command-line argument: with escaped set, the dump-format escapes
+ * (\\, \t, \n, \xHH) are interpreted, so binary keys can be typed; without,
+ * the argument's bytes are used as they are. On success *out points at
+ * either arg or buf's bytes. Returns CTL_EXIT_OK or CTL_EXIT_USAGE. */
+int ctl_arg_bytes(const ctl_cmd *cmd, const char *what, const char *arg, int escaped,
+                  dumpfmt_buf *buf, const void **out, size_t *out_len);
+
+/* The commands. */
+int cmd_get(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_scan(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_dump(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_put(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_del(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_load(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_flush(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_stats(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_verify(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+
+#endif /* LSMCTL_H */
