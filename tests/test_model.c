@@ -2,11 +2,13 @@
  * test_model.c -- randomized differential test of the whole engine against a
  * plain sorted map (model.c).
  *
- * Each run draws operations -- put, delete, batch, get, forward and reverse
- * scans with random bounds and limits, keys-only scans, random next/prev/seek
- * walks, snapshots (checked later against a copy of the model taken when they
- * were created), long-lived iterators (checked after more writes), flush,
- * close and reopen -- and compares every answer with the model. Runs use
+ * Each run draws operations -- put, delete, range delete, batches (spanning
+ * keyspaces), get, forward and reverse scans with random bounds and limits,
+ * keys-only scans, random next/prev/seek walks, snapshots (checked later
+ * against a copy of the model taken when they were created), long-lived
+ * iterators (checked after more writes), dropping and re-creating a
+ * keyspace, flush, compaction, close and reopen -- in three keyspaces, each
+ * with its own model, and compares every answer with the model. Runs use
  * memtable capacities 0 (a flush after every write), 64 B, 4 KiB and the
  * default, with small table and level sizes so compaction reaches several
  * levels. The store lives in the in-memory env so the test is fast; the
@@ -29,14 +31,18 @@
 
 #define N_KEYS 1500
 #define MAX_SNAPS 6
+#define NKS 3 /* keyspaces: default, "alpha", "beta" */
+
+static const char *ks_names[NKS] = {"default", "alpha", "beta"};
 
 typedef struct snap {
     lsm_snapshot *s;
-    model m;
+    model m[NKS];
 } snap;
 
 typedef struct held_iter {
     lsm_iter *it;
+    int ks;
     model m;
     int live;
 } held_iter;
@@ -49,7 +55,8 @@ typedef struct ctx {
     const char *dir;
     lsm_options o;
     lsm_db *db;
-    model m;
+    model ms[NKS];
+    lsm_keyspace ks[NKS];
     char *keys[N_KEYS];
     size_t klen[N_KEYS];
     snap snaps[MAX_SNAPS];
@@ -138,13 +145,14 @@ static int pick_key(ctx *c)
 
 /* ---- checks ---------------------------------------------------------------- */
 
-static void check_get(ctx *c, const model *m, const lsm_snapshot *s, int ki)
+static void check_get(ctx *c, int ks, const model *m, const lsm_snapshot *s, int ki)
 {
     void *v = NULL;
     size_t n = 0;
     lsm_read_options ro;
     lsm_read_options_default(&ro);
     ro.snapshot = s;
+    ro.keyspace = c->ks[ks];
     int rc = lsm_get_opt(c->db, &ro, c->keys[ki], c->klen[ki], &v, &n);
     const model_entry *e = model_find(m, c->keys[ki], c->klen[ki]);
     if (e == NULL) {
@@ -215,11 +223,12 @@ static void pick_bounds(ctx *c, const model *m, lsm_read_options *ro, bounds *b)
 
 /* A scan (forward or reverse, maybe keys-only, maybe limited) of a random
  * range, compared entry by entry. */
-static void check_scan(ctx *c, const model *m, const lsm_snapshot *s)
+static void check_scan(ctx *c, int ks, const model *m, const lsm_snapshot *s)
 {
     lsm_read_options ro;
     lsm_read_options_default(&ro);
     ro.snapshot = s;
+    ro.keyspace = c->ks[ks];
     ro.keys_only = tu_below(&c->rng, 4) == 0;
     bounds b;
     pick_bounds(c, m, &ro, &b);
@@ -251,11 +260,12 @@ static void check_scan(ctx *c, const model *m, const lsm_snapshot *s)
 }
 
 /* Random seeks and direction changes. */
-static void check_walk(ctx *c, const model *m, const lsm_snapshot *s)
+static void check_walk(ctx *c, int ks, const model *m, const lsm_snapshot *s)
 {
     lsm_read_options ro;
     lsm_read_options_default(&ro);
     ro.snapshot = s;
+    ro.keyspace = c->ks[ks];
     bounds b;
     pick_bounds(c, m, &ro, &b);
     lsm_iter *it;
@@ -312,7 +322,8 @@ static void release_all(ctx *c)
 {
     for (int i = 0; i < c->n_snaps; i++) {
         lsm_snapshot_free(c->db, c->snaps[i].s);
-        model_free(&c->snaps[i].m);
+        for (int k = 0; k < NKS; k++)
+            model_free(&c->snaps[i].m[k]);
     }
     c->n_snaps = 0;
     if (c->held.live) {
@@ -331,6 +342,23 @@ static void reopen(ctx *c)
     if (rc)
         fail_msg("seed %" PRIu64 " op %" PRIu64 ": reopen -> %d: %s", c->seed, c->op, rc,
                  lsm_errmsg(NULL));
+    /* Keyspace ids are durable: opening by name gives the same ones. */
+    for (int k = 1; k < NKS; k++) {
+        lsm_keyspace id;
+        ENGINE(c, lsm_keyspace_open(c->db, ks_names[k], 1, &id));
+        CHECK(c, id == c->ks[k], "keyspace %s changed id from %u to %u", ks_names[k], c->ks[k], id);
+    }
+}
+
+/* Delete [lo, hi) of keyspace ks in the model (hi NULL: to the end). */
+static void model_del_range(model *m, const char *lo, size_t lol, const char *hi, size_t hil)
+{
+    size_t a = model_lower_bound(m, lo, lol);
+    size_t b = hi ? model_lower_bound(m, hi, hil) : m->n;
+    while (b > a) {
+        b--;
+        model_del(m, m->e[b].k, m->e[b].kl);
+    }
 }
 
 /* ---- the run ------------------------------------------------------------------ */
@@ -340,25 +368,79 @@ static void do_batch(ctx *c)
     lsm_batch *b;
     ENGINE(c, lsm_batch_new(&b));
     int n = 1 + (int)tu_below(&c->rng, 20);
-    model next;
-    model_copy(&next, &c->m);
+    model next[NKS];
+    for (int k = 0; k < NKS; k++)
+        model_copy(&next[k], &c->ms[k]);
     for (int i = 0; i < n; i++) {
-        int ki = pick_key(c);
-        if (tu_below(&c->rng, 4) == 0) {
-            ENGINE(c, lsm_batch_delete(b, c->keys[ki], c->klen[ki]));
-            model_del(&next, c->keys[ki], c->klen[ki]);
+        int ki = pick_key(c), ks = (int)tu_below(&c->rng, NKS);
+        uint64_t r = tu_below(&c->rng, 10);
+        if (r < 2) {
+            ENGINE(c, lsm_batch_delete_ks(b, c->ks[ks], c->keys[ki], c->klen[ki]));
+            model_del(&next[ks], c->keys[ki], c->klen[ki]);
+        } else if (r < 3) {
+            /* the key and everything it prefixes (sometimes an empty range) */
+            char hi[4200];
+            size_t hl = c->klen[ki];
+            memcpy(hi, c->keys[ki], hl);
+            if (tu_below(&c->rng, 8))
+                hi[hl++] = (char)0xff;
+            ENGINE(c, lsm_batch_delete_range(b, c->ks[ks], c->keys[ki], c->klen[ki], hi, hl));
+            model_del_range(&next[ks], c->keys[ki], c->klen[ki], hi, hl);
         } else {
             size_t vl = make_value(c);
-            ENGINE(c, lsm_batch_put(b, c->keys[ki], c->klen[ki], c->vbuf, vl));
-            model_put(&next, c->keys[ki], c->klen[ki], c->vbuf, vl);
+            ENGINE(c, lsm_batch_put_ks(b, c->ks[ks], c->keys[ki], c->klen[ki], c->vbuf, vl));
+            model_put(&next[ks], c->keys[ki], c->klen[ki], c->vbuf, vl);
         }
     }
     CHECK(c, lsm_batch_count(b) == (size_t)n, "batch count");
     lsm_write_options wo = {(int)tu_below(&c->rng, 8) == 0};
     ENGINE(c, lsm_write(c->db, b, &wo));
     lsm_batch_free(b);
-    model_free(&c->m);
-    c->m = next;
+    for (int k = 0; k < NKS; k++) {
+        model_free(&c->ms[k]);
+        c->ms[k] = next[k];
+    }
+}
+
+/* Range deletes of the kinds a file system makes: a narrow range (one
+ * "directory"), a wide one, one to the end of the keyspace. */
+static void do_range_delete(ctx *c, int ks)
+{
+    int ki = pick_key(c), kj = pick_key(c);
+    if (model_keycmp(c->keys[ki], c->klen[ki], c->keys[kj], c->klen[kj]) > 0) {
+        int t = ki;
+        ki = kj;
+        kj = t;
+    }
+    if (tu_below(&c->rng, 400) == 0) {
+        ENGINE(c, lsm_delete_range(c->db, c->ks[ks], c->keys[ki], c->klen[ki], NULL, 0));
+        model_del_range(&c->ms[ks], c->keys[ki], c->klen[ki], NULL, 0);
+        return;
+    }
+    if (tu_below(&c->rng, 2)) {
+        /* narrow: the key and everything it prefixes */
+        char hi[4200];
+        size_t hl = c->klen[ki];
+        memcpy(hi, c->keys[ki], hl);
+        hi[hl++] = (char)0xff;
+        ENGINE(c, lsm_delete_range(c->db, c->ks[ks], c->keys[ki], c->klen[ki], hi, hl));
+        model_del_range(&c->ms[ks], c->keys[ki], c->klen[ki], hi, hl);
+        return;
+    }
+    /* wide: up to a few dozen live keys, from a random key */
+    model *m = &c->ms[ks];
+    size_t at = model_lower_bound(m, c->keys[ki], c->klen[ki]) + 1 + tu_below(&c->rng, 40);
+    if (at >= m->n) {
+        ENGINE(c, lsm_delete_range(c->db, c->ks[ks], c->keys[ki], c->klen[ki], c->keys[kj], c->klen[kj]));
+        model_del_range(m, c->keys[ki], c->klen[ki], c->keys[kj], c->klen[kj]);
+        return;
+    }
+    char *end = malloc(m->e[at].kl + 1);
+    size_t el = m->e[at].kl;
+    memcpy(end, m->e[at].k, el);
+    ENGINE(c, lsm_delete_range(c->db, c->ks[ks], c->keys[ki], c->klen[ki], end, el));
+    model_del_range(m, c->keys[ki], c->klen[ki], end, el);
+    free(end);
 }
 
 static void run(size_t memtable_bytes, uint64_t n_ops, uint64_t seed_default)
@@ -374,59 +456,77 @@ static void run(size_t memtable_bytes, uint64_t n_ops, uint64_t seed_default)
     c->o.env = c->env;
     c->o.memtable_bytes = memtable_bytes;
     c->o.sync_mode = LSM_SYNC_NONE;
-    model_init(&c->m);
+    for (int k = 0; k < NKS; k++)
+        model_init(&c->ms[k]);
     make_keys(c);
     n_ops = (uint64_t)((double)n_ops * tu_scale());
     int rc = lsm_open(c->dir, &c->o, &c->db);
     if (rc)
         fail_msg("open: %s", lsm_errmsg(NULL));
+    c->ks[0] = LSM_KEYSPACE_DEFAULT;
+    for (int k = 1; k < NKS; k++)
+        ENGINE(c, lsm_keyspace_open(c->db, ks_names[k], 1, &c->ks[k]));
 
     for (c->op = 0; c->op < n_ops; c->op++) {
         uint64_t r = tu_below(&c->rng, 1000);
         int ki = pick_key(c);
-        if (r < 400) {
+        /* The default keyspace gets half the traffic. */
+        int ks = tu_below(&c->rng, 2) ? 0 : 1 + (int)tu_below(&c->rng, NKS - 1);
+        model *m = &c->ms[ks];
+        if (r < 380) {
             size_t vl = make_value(c);
-            ENGINE(c, lsm_put(c->db, c->keys[ki], c->klen[ki], c->vbuf, vl));
-            model_put(&c->m, c->keys[ki], c->klen[ki], c->vbuf, vl);
-        } else if (r < 550) {
-            ENGINE(c, lsm_delete(c->db, c->keys[ki], c->klen[ki]));
-            model_del(&c->m, c->keys[ki], c->klen[ki]);
-        } else if (r < 630) {
+            if (ks == 0)
+                ENGINE(c, lsm_put(c->db, c->keys[ki], c->klen[ki], c->vbuf, vl));
+            else
+                ENGINE(c, lsm_put_ks(c->db, c->ks[ks], c->keys[ki], c->klen[ki], c->vbuf, vl));
+            model_put(m, c->keys[ki], c->klen[ki], c->vbuf, vl);
+        } else if (r < 520) {
+            ENGINE(c, lsm_delete_ks(c->db, c->ks[ks], c->keys[ki], c->klen[ki]));
+            model_del(m, c->keys[ki], c->klen[ki]);
+        } else if (r < 528) {
+            do_range_delete(c, ks);
+        } else if (r < 610) {
             do_batch(c);
-        } else if (r < 830) {
-            check_get(c, &c->m, NULL, ki);
-        } else if (r < 880) {
-            check_scan(c, &c->m, NULL);
+        } else if (r < 810) {
+            check_get(c, ks, m, NULL, ki);
+        } else if (r < 860) {
+            check_scan(c, ks, m, NULL);
+        } else if (r < 890) {
+            check_walk(c, ks, m, NULL);
         } else if (r < 910) {
-            check_walk(c, &c->m, NULL);
-        } else if (r < 930) {
             /* take a snapshot, or check an old one */
             if (c->n_snaps < MAX_SNAPS && tu_below(&c->rng, 2)) {
                 snap *s = &c->snaps[c->n_snaps++];
                 ENGINE(c, lsm_snapshot_new(c->db, &s->s));
-                model_copy(&s->m, &c->m);
+                for (int k = 0; k < NKS; k++)
+                    model_copy(&s->m[k], &c->ms[k]);
             } else if (c->n_snaps > 0) {
                 snap *s = &c->snaps[tu_below(&c->rng, (uint64_t)c->n_snaps)];
                 for (int i = 0; i < 20; i++)
-                    check_get(c, &s->m, s->s, pick_key(c));
+                    check_get(c, ks, &s->m[ks], s->s, pick_key(c));
                 if (tu_below(&c->rng, 2))
-                    check_scan(c, &s->m, s->s);
+                    check_scan(c, ks, &s->m[ks], s->s);
                 else
-                    check_walk(c, &s->m, s->s);
+                    check_walk(c, ks, &s->m[ks], s->s);
             }
-        } else if (r < 945) {
+        } else if (r < 925) {
             if (c->n_snaps > 0) {
                 int i = (int)tu_below(&c->rng, (uint64_t)c->n_snaps);
                 lsm_snapshot_free(c->db, c->snaps[i].s);
-                model_free(&c->snaps[i].m);
+                for (int k = 0; k < NKS; k++)
+                    model_free(&c->snaps[i].m[k]);
                 c->snaps[i] = c->snaps[--c->n_snaps];
             }
-        } else if (r < 965) {
+        } else if (r < 945) {
             /* An iterator created now must show this moment, however much
              * is written before it is read. */
             if (!c->held.live) {
-                ENGINE(c, lsm_iter_new(c->db, NULL, &c->held.it));
-                model_copy(&c->held.m, &c->m);
+                lsm_read_options ro;
+                lsm_read_options_default(&ro);
+                ro.keyspace = c->ks[ks];
+                ENGINE(c, lsm_iter_new(c->db, &ro, &c->held.it));
+                model_copy(&c->held.m, m);
+                c->held.ks = ks;
                 c->held.live = 1;
             } else {
                 ENGINE(c, lsm_iter_first(c->held.it));
@@ -440,40 +540,63 @@ static void run(size_t memtable_bytes, uint64_t n_ops, uint64_t seed_default)
                 model_free(&c->held.m);
                 c->held.live = 0;
             }
-        } else if (r < 985) {
+        } else if (r < 965) {
             ENGINE(c, lsm_flush(c->db));
-        } else if (r < 990) {
+        } else if (r < 968) {
+            int ka = pick_key(c), kb = pick_key(c);
+            if (tu_below(&c->rng, 2))
+                ENGINE(c, lsm_compact_range(c->db, NULL, 0, NULL, 0));
+            else
+                ENGINE(c, lsm_compact_range(c->db, c->keys[ka], c->klen[ka], c->keys[kb], c->klen[kb]));
+        } else if (r < 970 && ks != 0 && tu_below(&c->rng, 40) == 0) {
+            /* Drop a keyspace and make it again: it must come back empty.
+             * (Snapshots and iterators go first: they may read it.) */
+            release_all(c);
+            ENGINE(c, lsm_keyspace_drop(c->db, ks_names[ks]));
+            lsm_keyspace id;
+            CHECK(c, lsm_keyspace_open(c->db, ks_names[ks], 0, &id) == LSM_NOT_FOUND,
+                  "a dropped keyspace still opens");
+            ENGINE(c, lsm_keyspace_open(c->db, ks_names[ks], 1, &c->ks[ks]));
+            model_free(m);
+            model_init(m);
+        } else if (r < 975) {
             reopen(c);
         } else {
-            check_get(c, &c->m, NULL, ki);
+            check_get(c, ks, m, NULL, ki);
         }
     }
     /* A final full comparison, then once more after a reopen. */
     for (int pass = 0; pass < 2; pass++) {
-        lsm_iter *it;
-        ENGINE(c, lsm_iter_new(c->db, NULL, &it));
-        ENGINE(c, lsm_iter_first(it));
-        for (size_t i = 0; i <= c->m.n; i++) {
-            check_pos(c, it, &c->m, (long)i, 0, c->m.n, 0);
-            if (!lsm_iter_valid(it))
-                break;
-            ENGINE(c, lsm_iter_next(it));
+        for (int k = 0; k < NKS; k++) {
+            lsm_read_options ro;
+            lsm_read_options_default(&ro);
+            ro.keyspace = c->ks[k];
+            lsm_iter *it;
+            ENGINE(c, lsm_iter_new(c->db, &ro, &it));
+            ENGINE(c, lsm_iter_first(it));
+            for (size_t i = 0; i <= c->ms[k].n; i++) {
+                check_pos(c, it, &c->ms[k], (long)i, 0, c->ms[k].n, 0);
+                if (!lsm_iter_valid(it))
+                    break;
+                ENGINE(c, lsm_iter_next(it));
+            }
+            lsm_iter_free(it);
+            for (int key = 0; key < N_KEYS; key++)
+                check_get(c, k, &c->ms[k], NULL, key);
         }
-        lsm_iter_free(it);
-        for (int k = 0; k < N_KEYS; k++)
-            check_get(c, &c->m, NULL, k);
         if (pass == 0)
             reopen(c);
     }
     lsm_stats st;
     ENGINE(c, lsm_stats_get(c->db, &st));
-    fprintf(stderr, "# %" PRIu64 " ops, %zu live keys, flushes %" PRIu64 ", compactions %" PRIu64
+    fprintf(stderr, "# %" PRIu64 " ops, %zu+%zu+%zu live keys, flushes %" PRIu64 ", compactions %" PRIu64
             ", files L0..L3: %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
-            n_ops, c->m.n, st.flush_count, st.compaction_count, st.levels[0].n_files,
+            n_ops, c->ms[0].n, c->ms[1].n, c->ms[2].n, st.flush_count, st.compaction_count, st.levels[0].n_files,
             st.levels[1].n_files, st.levels[2].n_files, st.levels[3].n_files);
     release_all(c);
     ENGINE(c, lsm_close(c->db));
-    model_free(&c->m);
+    for (int k = 0; k < NKS; k++)
+        model_free(&c->ms[k]);
     for (int i = 0; i < N_KEYS; i++)
         free(c->keys[i]);
     lsm_env_mem_free(c->env);

@@ -89,6 +89,12 @@ LSM_API int lsm_is_retryable(int status);
 
 typedef struct lsm_db lsm_db;
 typedef struct lsm_batch lsm_batch;
+/* A keyspace: a named, separately ordered set of keys inside one store (a
+ * column family). 0 is the default keyspace every plain call uses. */
+typedef uint32_t lsm_keyspace;
+#define LSM_KEYSPACE_DEFAULT 0u
+/* Keyspaces a store can hold besides the default one. */
+#define LSM_MAX_KEYSPACES 200
 typedef struct lsm_iter lsm_iter;
 typedef struct lsm_snapshot lsm_snapshot;
 typedef struct lsm_env lsm_env;
@@ -284,6 +290,44 @@ LSM_API int lsm_flush(lsm_db *db);
 LSM_API int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len,
                               const void *hi, size_t hi_len);
 
+/*
+ * Delete every key in [start, end) of keyspace ks with one write: gets,
+ * iterators and snapshots taken afterwards do not see them; compaction
+ * reclaims their space. end NULL (with end_len 0) means "to the end of the
+ * keyspace"; start >= end deletes nothing. Returns as lsm_put().
+ */
+LSM_API int lsm_delete_range(lsm_db *db, lsm_keyspace ks, const void *start, size_t start_len,
+                             const void *end, size_t end_len);
+
+/* lsm_put() / lsm_delete() in keyspace ks. LSM_INVALID_ARGUMENT for a keyspace
+ * that is not open. */
+LSM_API int lsm_put_ks(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len,
+                       const void *val, size_t val_len);
+LSM_API int lsm_delete_ks(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len);
+
+/* ------------------------------------------------------------------------ */
+/* Keyspaces                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Find the keyspace called name (1..255 bytes, no NUL), creating it when
+ * create is set; the name is recorded durably in the manifest. "default" is
+ * keyspace 0. Keyspaces share the log, so a batch spanning several of them is
+ * atomic. Returns LSM_OK; LSM_NOT_FOUND (no such keyspace, create unset);
+ * LSM_INVALID_ARGUMENT (bad name); LSM_NO_SPACE when LSM_MAX_KEYSPACES exist;
+ * LSM_READ_ONLY; I/O errors of the manifest write.
+ */
+LSM_API int lsm_keyspace_open(lsm_db *db, const char *name, int create, lsm_keyspace *out);
+
+/* Delete keyspace name and every key in it (one range deletion, then the
+ * name). The id may be reused by a later create. The default keyspace cannot
+ * be dropped (LSM_INVALID_ARGUMENT). */
+LSM_API int lsm_keyspace_drop(lsm_db *db, const char *name);
+
+/* The names of the keyspaces, default included, in id order. Caller owns:
+ * free each name and the array with lsm_free(). */
+LSM_API int lsm_keyspace_list(lsm_db *db, char ***names, size_t *n);
+
 /* ------------------------------------------------------------------------ */
 /* Batches                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -301,6 +345,14 @@ LSM_API void lsm_batch_clear(lsm_batch *batch);
 LSM_API int lsm_batch_put(lsm_batch *batch, const void *key, size_t key_len,
                           const void *val, size_t val_len);
 LSM_API int lsm_batch_delete(lsm_batch *batch, const void *key, size_t key_len);
+/* The same in keyspace ks (checked when the batch is written). */
+LSM_API int lsm_batch_put_ks(lsm_batch *batch, lsm_keyspace ks, const void *key, size_t key_len,
+                             const void *val, size_t val_len);
+LSM_API int lsm_batch_delete_ks(lsm_batch *batch, lsm_keyspace ks, const void *key, size_t key_len);
+/* Queue the deletion of every key in [start, end) of keyspace ks (end NULL:
+ * to the end of the keyspace). */
+LSM_API int lsm_batch_delete_range(lsm_batch *batch, lsm_keyspace ks, const void *start,
+                                   size_t start_len, const void *end, size_t end_len);
 /* Number of queued operations. */
 LSM_API size_t lsm_batch_count(const lsm_batch *batch);
 /* Bytes the batch occupies in memory and in the log. */
@@ -313,6 +365,8 @@ LSM_API size_t lsm_batch_size(const lsm_batch *batch);
 typedef struct lsm_read_options {
     /* Read as of this snapshot; NULL reads the latest state. */
     const lsm_snapshot *snapshot;
+    /* The keyspace to read (lsm_get_opt, iterators). Default 0. */
+    lsm_keyspace keyspace;
     /* Iterators only: keys before lower (inclusive bound) and at or after
      * upper (exclusive bound) are invisible. NULL means unbounded. The bytes
      * are copied when the iterator is created. */

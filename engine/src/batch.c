@@ -7,6 +7,31 @@
 
 #include "err.h"
 
+int batch_check_keyspaces(slice rep, const atomic_uchar *live)
+{
+    const char *p = rep.p + BATCH_HEADER_LEN, *limit = rep.p + rep.n;
+    while (p < limit) {
+        value_type type = (value_type)(unsigned char)*p++;
+        slice k, v = {NULL, 0};
+        p = get_lenprefixed(p, limit, &k);
+        if (p && type != TYPE_DELETION)
+            p = get_lenprefixed(p, limit, &v);
+        if (p == NULL || k.n == 0)
+            return err_set(LSM_CORRUPTION, "batch: malformed");
+        unsigned id = (unsigned char)k.p[0];
+        if (!atomic_load_explicit(&live[id], memory_order_relaxed))
+            return err_set(LSM_INVALID_ARGUMENT, "write to keyspace %u, which is not open", id);
+        /* A range ends inside its keyspace, or exactly where the next begins. */
+        if (type == TYPE_RANGE_DELETION &&
+            !(v.n >= 1 && ((unsigned char)v.p[0] == id ||
+                           (v.n == 1 && (unsigned char)v.p[0] == id + 1))))
+            return err_set(LSM_INVALID_ARGUMENT, "range deletion across keyspaces");
+        if (type != TYPE_VALUE && type != TYPE_DELETION && type != TYPE_RANGE_DELETION)
+            return err_set(LSM_INVALID_ARGUMENT, "batch: operation type %d is internal", (int)type);
+    }
+    return LSM_OK;
+}
+
 int batch_init(lsm_batch *b)
 {
     b->rep = (buf)BUF_INIT;
@@ -136,25 +161,36 @@ static int check_sizes(size_t key_len, size_t val_len)
     return LSM_OK;
 }
 
-/* Build "keyspace byte + key" in the batch directly, without a temporary. */
-static int add_user(lsm_batch *b, value_type type, const void *key, size_t key_len,
-                    const void *val, size_t val_len)
+/* Build "keyspace byte + key" in the batch directly, without a temporary. For
+ * a range deletion, val is the end key and gets the keyspace byte too. */
+static int add_user(lsm_batch *b, lsm_keyspace ksid, value_type type, const void *key,
+                    size_t key_len, const void *val, size_t val_len)
 {
     if (b == NULL || (key == NULL && key_len) || (val == NULL && val_len))
         return err_set(LSM_INVALID_ARGUMENT, "NULL argument");
-    int rc = check_sizes(key_len, val_len);
+    if (ksid > LSM_MAX_KEYSPACES)
+        return err_set(LSM_INVALID_ARGUMENT, "keyspace %u does not exist", ksid);
+    int rc = check_sizes(key_len, type == TYPE_RANGE_DELETION ? 0 : val_len);
+    if (rc == LSM_OK && type == TYPE_RANGE_DELETION && val_len > LSM_MAX_KEY_LEN)
+        rc = err_set(LSM_INVALID_ARGUMENT, "range end of %zu bytes is longer than the key limit",
+                     val_len);
     if (rc)
         return rc;
     size_t old = b->rep.n;
-    char t = (char)type, ks = KS_DEFAULT;
+    char t = (char)type, ks = (char)ksid;
     rc = buf_reserve(&b->rep, 1 + 2 * VARINT64_MAX_LEN + 1 + key_len + val_len);
     if (rc == 0) {
         buf_append(&b->rep, &t, 1);
         buf_put_varint(&b->rep, key_len + 1);
         buf_append(&b->rep, &ks, 1);
         buf_append(&b->rep, key, key_len);
-        if (type != TYPE_DELETION)
+        if (type == TYPE_RANGE_DELETION) {
+            buf_put_varint(&b->rep, val_len + 1);
+            buf_append(&b->rep, &ks, 1);
+            buf_append(&b->rep, val, val_len);
+        } else if (type != TYPE_DELETION) {
             buf_put_lenprefixed(&b->rep, val, val_len);
+        }
     }
     if (rc) {
         b->rep.n = old;
@@ -196,12 +232,46 @@ void lsm_batch_clear(lsm_batch *b)
 
 int lsm_batch_put(lsm_batch *b, const void *key, size_t key_len, const void *val, size_t val_len)
 {
-    return tagged(add_user(b, TYPE_VALUE, key, key_len, val, val_len));
+    return tagged(add_user(b, KS_DEFAULT, TYPE_VALUE, key, key_len, val, val_len));
 }
 
 int lsm_batch_delete(lsm_batch *b, const void *key, size_t key_len)
 {
-    return tagged(add_user(b, TYPE_DELETION, key, key_len, NULL, 0));
+    return tagged(add_user(b, KS_DEFAULT, TYPE_DELETION, key, key_len, NULL, 0));
+}
+
+int lsm_batch_put_ks(lsm_batch *b, lsm_keyspace ks, const void *key, size_t key_len,
+                     const void *val, size_t val_len)
+{
+    return tagged(add_user(b, ks, TYPE_VALUE, key, key_len, val, val_len));
+}
+
+int lsm_batch_delete_ks(lsm_batch *b, lsm_keyspace ks, const void *key, size_t key_len)
+{
+    return tagged(add_user(b, ks, TYPE_DELETION, key, key_len, NULL, 0));
+}
+
+int batch_add_range_to_end(lsm_batch *b, lsm_keyspace ks, slice start)
+{
+    if (b == NULL || (start.p == NULL && start.n) || ks > LSM_MAX_KEYSPACES ||
+        start.n > LSM_MAX_KEY_LEN)
+        return err_set(LSM_INVALID_ARGUMENT, "delete range: bad argument");
+    /* The end is the first tree key of the next keyspace. */
+    buf s = BUF_INIT;
+    char ksb = (char)ks, next = (char)(ks + 1);
+    int rc = buf_append(&s, &ksb, 1) || buf_append(&s, start.p, start.n)
+                 ? err_set(LSM_NOMEM, "batch: out of memory")
+                 : batch_add(b, TYPE_RANGE_DELETION, buf_slice(&s), slice_make(&next, 1));
+    buf_free(&s);
+    return rc;
+}
+
+int lsm_batch_delete_range(lsm_batch *b, lsm_keyspace ks, const void *start, size_t start_len,
+                           const void *end, size_t end_len)
+{
+    if (end == NULL && end_len == 0)
+        return tagged(batch_add_range_to_end(b, ks, slice_make(start, start_len)));
+    return tagged(add_user(b, ks, TYPE_RANGE_DELETION, start, start_len, end, end_len));
 }
 
 size_t lsm_batch_count(const lsm_batch *b)

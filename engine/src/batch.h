@@ -11,6 +11,8 @@
 #ifndef LSM_BATCH_H
 #define LSM_BATCH_H
 
+#include <stdatomic.h>
+
 #include "buf.h"
 #include "dbformat.h"
 #include "lsm.h"
@@ -26,6 +28,8 @@ int batch_init(lsm_batch *b);
 void batch_destroy(lsm_batch *b);
 /* Add an operation on a tree key (keyspace byte included). */
 int batch_add(lsm_batch *b, value_type type, slice tkey, slice value);
+/* Queue deletion of [start, end of keyspace ks). */
+int batch_add_range_to_end(lsm_batch *b, lsm_keyspace ks, slice start);
 /* Append src's operations to dst. */
 int batch_append(lsm_batch *dst, const lsm_batch *src);
 void batch_set_sequence(lsm_batch *b, uint64_t seq);
@@ -34,6 +38,9 @@ static inline uint32_t batch_count(const lsm_batch *b)
 {
     return b->count;
 }
+/* Check that every operation of a user's batch names a live keyspace
+ * (live[id] != 0) and is of a type users may write. */
+int batch_check_keyspaces(slice rep, const atomic_uchar *live);
 /* Load an encoded batch (from the log). LSM_CORRUPTION if it is malformed. */
 int batch_from_rep(lsm_batch *b, slice rep);
 

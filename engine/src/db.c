@@ -423,6 +423,7 @@ int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
     rc = db_recover(db);
     if (rc)
         goto fail;
+    db_keyspaces_loaded(db);
     if (!o.read_only) {
         rc = db_start_threads(db);
         if (rc)
@@ -539,6 +540,8 @@ int lsm_write(lsm_db *db, const lsm_batch *batch, const lsm_write_options *wopts
     int rc = writable(db);
     if (rc == LSM_OK && batch == NULL)
         rc = err_set(LSM_INVALID_ARGUMENT, "write: NULL batch");
+    if (rc == LSM_OK)
+        rc = batch_check_keyspaces(buf_slice(&batch->rep), db->ks_live);
     if (rc)
         return done(db, rc);
     return done(db, db_write(db, batch, wopts ? wopts->sync : 0));
@@ -599,7 +602,13 @@ int lsm_get_opt(lsm_db *db, const lsm_read_options *ro, const void *key, size_t 
     char *tk = key_len + 1 <= sizeof small ? small : malloc(key_len + 1);
     if (tk == NULL)
         return done(db, err_set(LSM_NOMEM, "get: out of memory"));
-    tk[0] = KS_DEFAULT;
+    lsm_keyspace ks = ro ? ro->keyspace : KS_DEFAULT;
+    if (ks > LSM_MAX_KEYSPACES || !atomic_load_explicit(&db->ks_live[ks], memory_order_relaxed)) {
+        if (tk != small)
+            free(tk);
+        return done(db, err_set(LSM_INVALID_ARGUMENT, "get: keyspace %u is not open", ks));
+    }
+    tk[0] = (char)ks;
     if (key_len)
         memcpy(tk + 1, key, key_len);
     slice tkey = slice_make(tk, key_len + 1);
@@ -609,43 +618,63 @@ int lsm_get_opt(lsm_db *db, const lsm_read_options *ro, const void *key, size_t 
     int fill = ro ? ro->fill_cache : 1;
     superversion *sv = db_sv_acquire(db);
     value_type type;
-    slice v;
-    int rc = LSM_OK;
-    int hit = mem_get(sv->mem, tkey, seq, &type, &v) == MEM_HIT ||
-              (sv->imm && mem_get(sv->imm, tkey, seq, &type, &v) == MEM_HIT);
-    if (hit) {
+    char *out;
+    size_t out_len;
+    int rc = db_lookup(sv, db->tc, tkey, seq, fill, &type, &out, &out_len);
+    if (rc == LSM_OK) {
         if (type == TYPE_VALUE) {
-            char *copy = malloc(v.n ? v.n : 1);
-            if (copy == NULL) {
-                rc = err_set(LSM_NOMEM, "get: out of memory");
-            } else {
-                memcpy(copy, v.p, v.n);
-                *val = copy;
-                *val_len = v.n;
-            }
-        } else if (type == TYPE_DELETION) {
-            rc = LSM_NOT_FOUND;
+            *val = out;
+            *val_len = out_len;
         } else {
+            free(out);
             rc = err_set(LSM_NOT_SUPPORTED, "get: entry type %d is not supported", (int)type);
-        }
-    } else {
-        lookup_state st;
-        char *out;
-        size_t out_len;
-        rc = version_get(sv->current, db->tc, tkey, seq, fill, &st, &out, &out_len);
-        if (rc == LSM_OK) {
-            if (st == LOOKUP_FOUND) {
-                *val = out;
-                *val_len = out_len;
-            } else {
-                rc = LSM_NOT_FOUND;
-            }
         }
     }
     db_sv_release(db, sv);
     if (tk != small)
         free(tk);
     return done(db, rc);
+}
+
+int db_lookup(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int fill,
+              value_type *type, char **val, size_t *val_len)
+{
+    *val = NULL;
+    *val_len = 0;
+    /* Memtables first, newest first. A covering range tombstone in a
+     * memtable hides every older entry, there and below. */
+    memtable *ms[2] = {sv->mem, sv->imm};
+    uint64_t cover = 0;
+    for (int i = 0; i < 2; i++) {
+        memtable *m = ms[i];
+        if (m == NULL)
+            continue;
+        uint64_t c = mem_max_cover(m, tkey, seq);
+        if (c > cover)
+            cover = c;
+        value_type t;
+        slice v;
+        uint64_t eseq;
+        if (mem_get(m, tkey, seq, &t, &v, &eseq) == MEM_HIT && eseq > cover) {
+            if (t == TYPE_DELETION)
+                return LSM_NOT_FOUND;
+            char *copy = malloc(v.n ? v.n : 1);
+            if (copy == NULL)
+                return err_set(LSM_NOMEM, "get: out of memory");
+            memcpy(copy, v.p, v.n);
+            *type = t;
+            *val = copy;
+            *val_len = v.n;
+            return LSM_OK;
+        }
+        if (cover)
+            return LSM_NOT_FOUND;
+    }
+    lookup_state st;
+    int rc = version_get(sv->current, tc, tkey, seq, fill, &st, val, val_len, type);
+    if (rc)
+        return rc;
+    return st == LOOKUP_FOUND ? LSM_OK : LSM_NOT_FOUND;
 }
 
 /* ---- snapshots -------------------------------------------------------------- */

@@ -33,6 +33,9 @@ typedef struct compact_state {
     output *outs;
     int n_outs, cap_outs;
     uint64_t bytes_written;
+    rtomb_list keep;      /* range tombstones that go on to the outputs */
+    buf range_start;      /* the current output's share of them starts here */
+    int have_range_start; /* 0: from the beginning */
 } compact_state;
 
 static int open_output(compact_state *s)
@@ -49,12 +52,50 @@ static int open_output(compact_state *s)
     return rc;
 }
 
-static int finish_output(compact_state *s)
+/* Give the current output the surviving range tombstones clipped to its
+ * share of the key space: [range_start, split), split NULL meaning to the
+ * end. Files of a level so never overlap through their tombstones. */
+static int add_clipped_range_dels(compact_state *s, const slice *split)
+{
+    for (size_t i = 0; i < s->keep.n; i++) {
+        rtomb t = s->keep.v[i];
+        if (s->have_range_start && slice_cmp(t.start, buf_slice(&s->range_start)) < 0)
+            t.start = buf_slice(&s->range_start);
+        if (split && slice_cmp(t.end, *split) > 0)
+            t.end = *split;
+        if (slice_cmp(t.start, t.end) < 0) {
+            int rc = tb_add_range_del(s->tb, t.start, t.end, t.seq);
+            if (rc)
+                return rc;
+        }
+    }
+    if (split) {
+        if (buf_set(&s->range_start, split->p, split->n))
+            return err_set(LSM_NOMEM, "compaction: out of memory");
+        s->have_range_start = 1;
+    }
+    return LSM_OK;
+}
+
+/* Finish the current output table: its share of the range tombstones, the
+ * filter and index, sync; record it. On failure the file is removed. */
+static int finish_output(compact_state *s, const slice *split)
 {
     lsm_db *db = s->db;
-    int rc = tb_finish(s->tb);
+    int rc = add_clipped_range_dels(s, split);
     char *path = fname_table(db->dir, s->tb_number);
-    if (path == NULL)
+    if (rc == LSM_OK && tb_items(s->tb) == 0) {
+        /* Nothing landed in this output (all its tombstones clipped away). */
+        tb_free(s->tb);
+        s->tb = NULL;
+        if (path)
+            db->env->remove(db->env, path);
+        free(path);
+        return LSM_OK;
+    }
+    if (rc == LSM_OK)
+        rc = tb_finish(s->tb);
+    if (path == NULL && rc == LSM_OK)
         rc = err_set(LSM_NOMEM, "compaction: out of memory");
     uint64_t size = 0;
     if (rc == LSM_OK) {
@@ -79,8 +120,10 @@ static int finish_output(compact_state *s)
         }
     }
     if (rc == LSM_OK) {
-        m->n_entries = tb_props(s->tb)->n_entries;
-        m->n_deletions = tb_props(s->tb)->n_deletions;
+        const table_props *p = tb_props(s->tb);
+        m->n_entries = p->n_entries + p->n_range_deletions;
+        m->n_deletions = p->n_deletions + p->n_range_deletions;
+        m->n_range_dels = p->n_range_deletions;
         s->outs[s->n_outs].number = s->tb_number;
         s->outs[s->n_outs].meta = m;
         s->n_outs++;
@@ -150,18 +193,75 @@ static int shutting_down(lsm_db *db)
     return __atomic_load_n(&db->shutting_down, __ATOMIC_RELAXED);
 }
 
+/* Gather the inputs' range tombstones: those every reader sees (seq at or
+ * below the oldest snapshot) index the entries to drop; those something
+ * still needs go on to the outputs. */
+static int gather_range_dels(compact_state *s, uint64_t smallest_snapshot, rdel_index *drop_ix)
+{
+    lsm_db *db = s->db;
+    compaction *c = s->c;
+    rtomb_list all;
+    rtomb_list_init(&all);
+    int rc = LSM_OK;
+    for (int w = 0; w < 2 && rc == LSM_OK; w++) {
+        for (int i = 0; i < c->n_inputs[w] && rc == LSM_OK; i++) {
+            file_meta *f = c->inputs[w][i];
+            if (f->n_range_dels == 0)
+                continue;
+            cache_handle *h;
+            table *t;
+            rc = tc_find(db->tc, f->number, f->size, &h, &t);
+            if (rc)
+                break;
+            const rtomb_list *l = table_range_dels(t);
+            for (size_t j = 0; rc == LSM_OK && j < l->n; j++)
+                rc = rtomb_list_add(&all, l->v[j].start, l->v[j].end, l->v[j].seq);
+            tc_release(db->tc, h);
+        }
+    }
+    if (rc == LSM_OK) {
+        rtomb_list_finish(&all);
+        rtomb *visible = malloc(sizeof *visible * (all.n ? all.n : 1));
+        size_t n_visible = 0;
+        if (visible == NULL)
+            rc = err_set(LSM_NOMEM, "compaction: out of memory");
+        for (size_t j = 0; rc == LSM_OK && j < all.n; j++) {
+            rtomb t = all.v[j];
+            if (t.seq <= smallest_snapshot) {
+                visible[n_visible++] = t;
+                /* Nobody needs it any more if nothing below can hold a key
+                 * it covers. */
+                if (!version_overlap_in_levels(c->input_version, c->output_level + 1, t.start, t.end))
+                    continue;
+            }
+            rc = rtomb_list_add(&s->keep, t.start, t.end, t.seq);
+        }
+        if (rc == LSM_OK)
+            rc = rdel_index_build(drop_ix, visible, n_visible);
+        free(visible);
+        rtomb_list_finish(&s->keep);
+    }
+    rtomb_list_free(&all);
+    return rc;
+}
+
 /* Merge the inputs into outputs. No mutex. */
 static int do_merge(compact_state *s, uint64_t smallest_snapshot)
 {
     lsm_db *db = s->db;
     compaction *c = s->c;
+    rdel_index drop_ix;
+    int rc = gather_range_dels(s, smallest_snapshot, &drop_ix);
+    if (rc)
+        return rc;
     iter *in = input_iterator(db, c);
-    if (in == NULL)
+    if (in == NULL) {
+        rdel_index_free(&drop_ix);
         return err_set(LSM_NOMEM, "compaction: out of memory");
+    }
     buf cur = BUF_INIT;
     int have_cur = 0, split_pending = 0;
     uint64_t last_seq_for_key = 0;
-    int rc = LSM_OK;
     for (iter_first(in); iter_valid(in); iter_next(in)) {
         if (shutting_down(db)) {
             rc = err_set(LSM_BUSY, "compaction abandoned: the store is closing");
@@ -183,7 +283,7 @@ static int do_merge(compact_state *s, uint64_t smallest_snapshot)
             last_seq_for_key = MAX_SEQUENCE + 1;
             /* A file boundary may only fall between two keys. */
             if (s->tb && (split_pending || compaction_should_stop_before(c, k))) {
-                rc = finish_output(s);
+                rc = finish_output(s, &tkey);
                 if (rc)
                     break;
                 split_pending = 0;
@@ -197,6 +297,9 @@ static int do_merge(compact_state *s, uint64_t smallest_snapshot)
         else if (type == TYPE_DELETION && seq <= smallest_snapshot &&
                  compaction_is_base_level_for_key(c, tkey))
             drop = 1; /* nothing older below, nobody needs the deletion */
+        else if (!rdel_index_empty(&drop_ix) &&
+                 rdel_index_cover(&drop_ix, tkey, smallest_snapshot, NULL, NULL) > seq)
+            drop = 1; /* deleted by a range tombstone every reader sees */
         last_seq_for_key = seq;
         if (drop)
             continue;
@@ -212,8 +315,12 @@ static int do_merge(compact_state *s, uint64_t smallest_snapshot)
         rc = iter_status(in);
     iter_destroy(in);
     buf_free(&cur);
+    rdel_index_free(&drop_ix);
+    /* Surviving tombstones need a table even when no entry survived. */
+    if (rc == LSM_OK && s->tb == NULL && s->keep.n > 0)
+        rc = open_output(s);
     if (rc == LSM_OK && s->tb)
-        rc = finish_output(s);
+        rc = finish_output(s, NULL);
     return rc;
 }
 
@@ -285,6 +392,8 @@ int db_run_compaction_locked(lsm_db *db, compaction *c)
         }
     }
     free(s.outs);
+    rtomb_list_free(&s.keep);
+    buf_free(&s.range_start);
     return rc;
 }
 

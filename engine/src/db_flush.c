@@ -22,7 +22,7 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
     if (it == NULL)
         return err_set(LSM_NOMEM, "flush: out of memory");
     iter_first(it);
-    if (!iter_valid(it)) {
+    if (!iter_valid(it) && mem_range_dels(m) == 0) {
         iter_destroy(it);
         return LSM_OK;
     }
@@ -54,6 +54,22 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
     if (rc == LSM_OK)
         rc = iter_status(it);
     iter_destroy(it);
+    if (rc == LSM_OK && mem_range_dels(m) > 0) {
+        iter *rd = mem_rdel_iter_new(m);
+        if (rd == NULL)
+            rc = err_set(LSM_NOMEM, "flush: out of memory");
+        for (iter_first(rd); rc == LSM_OK && iter_valid(rd); iter_next(rd))
+            rc = tb_add_range_del(tb, ikey_tkey(iter_key(rd)), iter_value(rd), ikey_seq(iter_key(rd)));
+        iter_destroy(rd);
+    }
+    if (rc == LSM_OK && tb_items(tb) == 0) {
+        /* Only empty ranges were deleted: there is nothing to write. */
+        tb_free(tb);
+        if (path)
+            db->env->remove(db->env, path);
+        free(path);
+        return LSM_OK;
+    }
     if (rc == LSM_OK)
         rc = tb_finish(tb);
     if (rc == LSM_OK) {
@@ -61,8 +77,10 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         if (*meta == NULL) {
             rc = err_set(LSM_NOMEM, "flush: out of memory");
         } else {
-            (*meta)->n_entries = tb_props(tb)->n_entries;
-            (*meta)->n_deletions = tb_props(tb)->n_deletions;
+            const table_props *p = tb_props(tb);
+            (*meta)->n_entries = p->n_entries + p->n_range_deletions;
+            (*meta)->n_deletions = p->n_deletions + p->n_range_deletions;
+            (*meta)->n_range_dels = p->n_range_deletions;
         }
     }
     tb_free(tb);

@@ -93,6 +93,7 @@ struct lsm_db {
     superversion *sv;             /* protected by sv_mu (written also under mu) */
 
     /* ---- atomics ---- */
+    atomic_uchar ks_live[256];         /* keyspace ids that exist (written under mu) */
     atomic_uint_fast64_t last_seq;     /* published after memtable insert: release/acquire */
     atomic_int live_iters;
     atomic_int live_snapshots;
@@ -131,8 +132,17 @@ superversion *db_sv_acquire(lsm_db *db);
 void db_sv_release(lsm_db *db, superversion *sv);
 /* Replace the superversion after mem/imm/current changed. REQUIRES mu. */
 int db_install_sv_locked(lsm_db *db);
+/* Look tkey up at seq in a pinned superversion: LSM_OK with *type
+ * TYPE_VALUE or TYPE_VALUE_REF and *val malloc'ed, LSM_NOT_FOUND, or an
+ * error. Honours range tombstones. No mutex. */
+int db_lookup(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int fill,
+              value_type *type, char **val, size_t *val_len);
 /* Smallest sequence any snapshot can read. REQUIRES mu. */
 uint64_t db_oldest_snapshot_locked(lsm_db *db);
+
+/* ---- db_keyspace.c ---- */
+/* Mark the keyspaces the manifest names as live (after recovery). */
+void db_keyspaces_loaded(lsm_db *db);
 
 /* ---- db_open.c ---- */
 int db_recover(lsm_db *db);

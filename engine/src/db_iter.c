@@ -14,6 +14,10 @@
  *
  * Keys outside [lower, upper) -- and outside the keyspace -- end the walk in
  * that direction.
+ *
+ * Range tombstones: at creation the iterator indexes the tombstones of every
+ * memtable and table that overlaps its bounds (rangedel.h); an entry that a
+ * visible tombstone newer than it covers is treated like a deletion.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include "db_impl.h"
 #include "err.h"
 #include "merge_iter.h"
+#include "rangedel.h"
 
 struct lsm_iter {
     lsm_db *db;
@@ -35,6 +40,7 @@ struct lsm_iter {
     buf saved_key;      /* backward: the shown tree key */
     buf saved_value;    /* backward: its value */
     buf seek_key;       /* scratch for internal seek targets */
+    rdel_index rdels;   /* range tombstones overlapping the bounds */
     int status;
     char status_msg[512];
 };
@@ -55,6 +61,12 @@ static int check(lsm_iter *it)
     if (rc)
         return fail(it, rc);
     return LSM_OK;
+}
+
+/* Is the entry (tkey, seq) deleted by a visible, newer range tombstone? */
+static inline int covered(const lsm_iter *it, slice tkey, uint64_t seq)
+{
+    return !rdel_index_empty(&it->rdels) && rdel_index_cover(&it->rdels, tkey, it->seq, NULL, NULL) > seq;
 }
 
 static int below_upper(const lsm_iter *it, slice tkey)
@@ -94,6 +106,8 @@ static void find_next(lsm_iter *it, int skipping)
         }
         if (ikey_seq(k) <= it->seq) {
             value_type t = ikey_type(k);
+            if (t != TYPE_DELETION && covered(it, tkey, ikey_seq(k)))
+                t = TYPE_DELETION;
             if (t == TYPE_DELETION) {
                 if (buf_set(&it->saved_key, tkey.p, tkey.n)) {
                     fail(it, err_set(LSM_NOMEM, "iterator: out of memory"));
@@ -135,6 +149,8 @@ static void find_prev(lsm_iter *it)
             if (shown != TYPE_DELETION && slice_cmp(tkey, buf_slice(&it->saved_key)) < 0)
                 break; /* moved past every entry of the key we hold */
             value_type t = ikey_type(k);
+            if (t != TYPE_DELETION && covered(it, tkey, ikey_seq(k)))
+                t = TYPE_DELETION;
             if (t != TYPE_DELETION && t != TYPE_VALUE) {
                 fail(it, err_set(LSM_NOT_SUPPORTED, "iterator: entry type %d is not supported",
                                  (int)t));
@@ -161,6 +177,56 @@ static void find_prev(lsm_iter *it)
     } else {
         it->valid = 1;
     }
+}
+
+/* Index the range tombstones of every source overlapping [lower, upper). */
+static int collect_range_dels(lsm_iter *it)
+{
+    superversion *sv = it->sv;
+    slice lo = buf_slice(&it->lower), hi = buf_slice(&it->upper);
+    rtomb_list l;
+    rtomb_list_init(&l);
+    int rc = LSM_OK;
+    memtable *ms[2] = {sv->mem, sv->imm};
+    for (int i = 0; i < 2 && rc == LSM_OK; i++) {
+        if (ms[i] == NULL || mem_range_dels(ms[i]) == 0)
+            continue;
+        iter *rd = mem_rdel_iter_new(ms[i]);
+        if (rd == NULL)
+            rc = err_set(LSM_NOMEM, "iterator: out of memory");
+        for (iter_first(rd); rc == LSM_OK && iter_valid(rd); iter_next(rd)) {
+            slice s = ikey_tkey(iter_key(rd)), e = iter_value(rd);
+            if (slice_cmp(e, lo) > 0 && slice_cmp(s, hi) < 0)
+                rc = rtomb_list_add(&l, s, e, ikey_seq(iter_key(rd)));
+        }
+        iter_destroy(rd);
+    }
+    version *v = sv->current;
+    for (int lv = 0; lv < NUM_LEVELS && rc == LSM_OK; lv++) {
+        for (int i = 0; i < v->n_files[lv] && rc == LSM_OK; i++) {
+            file_meta *f = v->files[lv][i];
+            if (f->n_range_dels == 0 ||
+                slice_cmp(ikey_tkey(buf_slice(&f->largest)), lo) < 0 ||
+                slice_cmp(ikey_tkey(buf_slice(&f->smallest)), hi) >= 0)
+                continue;
+            cache_handle *h;
+            table *t;
+            rc = tc_find(it->db->tc, f->number, f->size, &h, &t);
+            if (rc)
+                break;
+            const rtomb_list *tl = table_range_dels(t);
+            for (size_t j = 0; rc == LSM_OK && j < tl->n; j++)
+                if (slice_cmp(tl->v[j].end, lo) > 0 && slice_cmp(tl->v[j].start, hi) < 0)
+                    rc = rtomb_list_add(&l, tl->v[j].start, tl->v[j].end, tl->v[j].seq);
+            tc_release(it->db->tc, h);
+        }
+    }
+    if (rc == LSM_OK) {
+        rtomb_list_finish(&l);
+        rc = rdel_index_build(&it->rdels, l.v, l.n);
+    }
+    rtomb_list_free(&l);
+    return rc;
 }
 
 int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
@@ -191,7 +257,14 @@ int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
     it->db = db;
     it->keys_only = ro->keys_only;
     it->forward = 1;
-    char ks = KS_DEFAULT, ks_next = KS_DEFAULT + 1;
+    lsm_keyspace ksid = ro->keyspace;
+    if (ksid > LSM_MAX_KEYSPACES || !atomic_load_explicit(&db->ks_live[ksid], memory_order_relaxed)) {
+        int rc = err_set(LSM_INVALID_ARGUMENT, "iterator: keyspace %u is not open", ksid);
+        err_tag(db);
+        free(it);
+        return rc;
+    }
+    char ks = (char)ksid, ks_next = (char)(ksid + 1);
     int rc = buf_append(&it->lower, &ks, 1) || buf_append(&it->lower, ro->lower, ro->lower_len);
     if (ro->upper)
         rc |= buf_append(&it->upper, &ks, 1) || buf_append(&it->upper, ro->upper, ro->upper_len);
@@ -234,6 +307,8 @@ int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
     for (int i = 0; i < n && rc; i++)
         iter_destroy(list[i]);
     free(list);
+    if (rc == LSM_OK)
+        rc = collect_range_dels(it);
     if (rc) {
         lsm_iter_free(it);
         err_tag(db);
@@ -257,8 +332,10 @@ void lsm_iter_free(lsm_iter *it)
     buf_free(&it->saved_key);
     buf_free(&it->saved_value);
     buf_free(&it->seek_key);
+    rdel_index_free(&it->rdels);
     free(it);
 }
+
 
 static int finish(lsm_iter *it)
 {
@@ -326,7 +403,7 @@ static int user_tkey(lsm_iter *it, const void *key, size_t len, buf *out)
 {
     if ((key == NULL && len) || len > LSM_MAX_KEY_LEN)
         return fail(it, err_set(LSM_INVALID_ARGUMENT, "iterator seek: bad key (%zu bytes)", len));
-    char ks = KS_DEFAULT;
+    char ks = it->lower.p[0];
     out->n = 0;
     if (buf_append(out, &ks, 1) || buf_append(out, key, len))
         return fail(it, err_set(LSM_NOMEM, "iterator: out of memory"));

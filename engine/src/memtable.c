@@ -25,13 +25,21 @@ struct node {
     _Atomic(node *) next[]; /* height elements */
 };
 
+/* One sorted list. A memtable has two: point entries, and range tombstones
+ * (ikey = start tree key + trailer, value = end tree key). */
+typedef struct skiplist {
+    node *head;
+    atomic_int height;          /* relaxed: see the essay above */
+    atomic_uint_fast64_t count; /* relaxed */
+} skiplist;
+
 struct memtable {
     atomic_int refs;
     arena arena;
-    node *head;
-    atomic_int height;          /* relaxed: see the essay above */
+    skiplist points;
+    skiplist rdels;
     uint64_t rnd;               /* writer only */
-    atomic_uint_fast64_t count; /* relaxed: statistics */
+    atomic_uint_fast64_t count; /* relaxed: statistics (points + tombstones) */
     atomic_uint_fast64_t max_seq;
     atomic_size_t data_bytes;   /* key + value bytes inserted; relaxed */
     uint64_t log_number;        /* set once before the memtable is shared */
@@ -75,22 +83,30 @@ static node *new_node(memtable *m, int height, size_t entry_len, char **entry)
     return n;
 }
 
+static int list_init(memtable *m, skiplist *l)
+{
+    char *dummy;
+    l->head = new_node(m, MAX_HEIGHT, 0, &dummy);
+    if (l->head == NULL)
+        return -1;
+    l->head->entry = NULL;
+    atomic_init(&l->height, 1);
+    atomic_init(&l->count, 0);
+    return 0;
+}
+
 memtable *mem_new(void)
 {
     memtable *m = calloc(1, sizeof *m);
     if (m == NULL)
         return NULL;
     arena_init(&m->arena);
-    char *dummy;
-    m->head = new_node(m, MAX_HEIGHT, 0, &dummy);
-    if (m->head == NULL) {
+    if (list_init(m, &m->points) || list_init(m, &m->rdels)) {
         arena_destroy(&m->arena);
         free(m);
         return NULL;
     }
-    m->head->entry = NULL;
     atomic_init(&m->refs, 1);
-    atomic_init(&m->height, 1);
     atomic_init(&m->count, 0);
     atomic_init(&m->max_seq, 0);
     atomic_init(&m->data_bytes, 0);
@@ -141,7 +157,7 @@ static inline int before(const node *n, slice tkey, uint64_t trailer)
 }
 
 /* First node >= (tkey, trailer); fills prev[] (for inserts) when not NULL. */
-static node *find_ge(memtable *m, slice tkey, uint64_t trailer, node **prev)
+static node *find_ge(skiplist *m, slice tkey, uint64_t trailer, node **prev)
 {
     node *x = m->head;
     int level = atomic_load_explicit(&m->height, memory_order_relaxed) - 1;
@@ -160,7 +176,7 @@ static node *find_ge(memtable *m, slice tkey, uint64_t trailer, node **prev)
 }
 
 /* Last node < key, or head. */
-static node *find_lt(memtable *m, slice key)
+static node *find_lt(skiplist *m, slice key)
 {
     node *x = m->head;
     slice tkey = ikey_tkey(key);
@@ -178,7 +194,7 @@ static node *find_lt(memtable *m, slice key)
     }
 }
 
-static node *find_last(memtable *m)
+static node *find_last(skiplist *m)
 {
     node *x = m->head;
     int level = atomic_load_explicit(&m->height, memory_order_relaxed) - 1;
@@ -196,6 +212,7 @@ static node *find_last(memtable *m)
 
 int mem_add(memtable *m, uint64_t seq, value_type type, slice tkey, slice value)
 {
+    skiplist *l = type == TYPE_RANGE_DELETION ? &m->rdels : &m->points;
     size_t ikey_len = tkey.n + TRAILER_LEN;
     size_t len = (size_t)varint_len(ikey_len) + ikey_len + (size_t)varint_len(value.n) + value.n;
     int height = random_height(m);
@@ -211,12 +228,12 @@ int mem_add(memtable *m, uint64_t seq, value_type type, slice tkey, slice value)
         memcpy(p, value.p, value.n);
 
     node *prev[MAX_HEIGHT];
-    find_ge(m, tkey, trailer_pack(seq, type), prev);
-    int cur = atomic_load_explicit(&m->height, memory_order_relaxed);
+    find_ge(l, tkey, trailer_pack(seq, type), prev);
+    int cur = atomic_load_explicit(&l->height, memory_order_relaxed);
     if (height > cur) {
         for (int i = cur; i < height; i++)
-            prev[i] = m->head;
-        atomic_store_explicit(&m->height, height, memory_order_relaxed);
+            prev[i] = l->head;
+        atomic_store_explicit(&l->height, height, memory_order_relaxed);
     }
     for (int i = 0; i < height; i++) {
         atomic_store_explicit(&n->next[i],
@@ -224,6 +241,7 @@ int mem_add(memtable *m, uint64_t seq, value_type type, slice tkey, slice value)
                               memory_order_relaxed);
         atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
     }
+    atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->data_bytes, tkey.n + value.n, memory_order_relaxed);
     if (seq > atomic_load_explicit(&m->max_seq, memory_order_relaxed))
@@ -231,9 +249,10 @@ int mem_add(memtable *m, uint64_t seq, value_type type, slice tkey, slice value)
     return LSM_OK;
 }
 
-mem_get_result mem_get(memtable *m, slice tkey, uint64_t seq, value_type *type, slice *value)
+mem_get_result mem_get(memtable *m, slice tkey, uint64_t seq, value_type *type, slice *value,
+                       uint64_t *found_seq)
 {
-    node *n = find_ge(m, tkey, trailer_pack(seq, TYPE_FOR_SEEK), NULL);
+    node *n = find_ge(&m->points, tkey, trailer_pack(seq, TYPE_FOR_SEEK), NULL);
     if (n == NULL)
         return MEM_MISS;
     slice ik = entry_ikey(n->entry);
@@ -241,7 +260,31 @@ mem_get_result mem_get(memtable *m, slice tkey, uint64_t seq, value_type *type, 
         return MEM_MISS;
     *type = ikey_type(ik);
     *value = entry_value(n->entry);
+    *found_seq = ikey_seq(ik);
     return MEM_HIT;
+}
+
+uint64_t mem_range_dels(const memtable *m)
+{
+    return atomic_load_explicit(&((memtable *)m)->rdels.count, memory_order_relaxed);
+}
+
+uint64_t mem_max_cover(memtable *m, slice tkey, uint64_t seq)
+{
+    uint64_t best = 0;
+    if (mem_range_dels(m) == 0)
+        return 0;
+    /* Tombstones are sorted by start; only those starting at or before tkey
+     * can cover it. The list is short in practice (deletes of whole ranges). */
+    for (node *n = next_of(m->rdels.head, 0); n; n = next_of(n, 0)) {
+        slice ik = entry_ikey(n->entry);
+        if (slice_cmp(ikey_tkey(ik), tkey) > 0)
+            break;
+        uint64_t s = ikey_seq(ik);
+        if (s <= seq && s > best && slice_cmp(tkey, entry_value(n->entry)) < 0)
+            best = s;
+    }
+    return best;
 }
 
 size_t mem_usage(const memtable *m)
@@ -279,6 +322,7 @@ uint64_t mem_log_number(const memtable *m)
 typedef struct mem_iter {
     iter base;
     memtable *m;
+    skiplist *l;
     node *cur;
 } mem_iter;
 
@@ -290,20 +334,20 @@ static int mi_valid(const iter *it)
 static void mi_first(iter *it)
 {
     mem_iter *mi = (mem_iter *)it;
-    mi->cur = next_of(mi->m->head, 0);
+    mi->cur = next_of(mi->l->head, 0);
 }
 
 static void mi_last(iter *it)
 {
     mem_iter *mi = (mem_iter *)it;
-    node *n = find_last(mi->m);
-    mi->cur = n == mi->m->head ? NULL : n;
+    node *n = find_last(mi->l);
+    mi->cur = n == mi->l->head ? NULL : n;
 }
 
 static void mi_seek(iter *it, slice target)
 {
     mem_iter *mi = (mem_iter *)it;
-    mi->cur = find_ge(mi->m, ikey_tkey(target), ikey_trailer(target), NULL);
+    mi->cur = find_ge(mi->l, ikey_tkey(target), ikey_trailer(target), NULL);
 }
 
 static void mi_next(iter *it)
@@ -315,8 +359,8 @@ static void mi_next(iter *it)
 static void mi_prev(iter *it)
 {
     mem_iter *mi = (mem_iter *)it;
-    node *n = find_lt(mi->m, entry_ikey(mi->cur->entry));
-    mi->cur = n == mi->m->head ? NULL : n;
+    node *n = find_lt(mi->l, entry_ikey(mi->cur->entry));
+    mi->cur = n == mi->l->head ? NULL : n;
 }
 
 static slice mi_key(const iter *it)
@@ -346,7 +390,7 @@ static const iter_ops mem_iter_ops = {
     mi_valid, mi_first, mi_last, mi_seek, mi_next, mi_prev, mi_key, mi_value, mi_status, mi_destroy,
 };
 
-iter *mem_iter_new(memtable *m)
+static iter *new_iter(memtable *m, skiplist *l)
 {
     mem_iter *mi = calloc(1, sizeof *mi);
     if (mi == NULL)
@@ -354,5 +398,16 @@ iter *mem_iter_new(memtable *m)
     mi->base.ops = &mem_iter_ops;
     mem_ref(m);
     mi->m = m;
+    mi->l = l;
     return &mi->base;
+}
+
+iter *mem_iter_new(memtable *m)
+{
+    return new_iter(m, &m->points);
+}
+
+iter *mem_rdel_iter_new(memtable *m)
+{
+    return new_iter(m, &m->rdels);
 }

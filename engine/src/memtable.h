@@ -21,8 +21,10 @@ memtable *mem_new(void);
 void mem_ref(memtable *m);
 void mem_unref(memtable *m);
 
-/* Insert one entry. REQUIRES: the caller is the only inserter. Returns LSM_OK
- * or LSM_NOMEM. */
+/* Insert one entry. A TYPE_RANGE_DELETION entry (tkey = start, value = end,
+ * both tree keys) goes to the memtable's list of range tombstones; every
+ * other type to its point entries. REQUIRES: the caller is the only inserter.
+ * Returns LSM_OK or LSM_NOMEM. */
 int mem_add(memtable *m, uint64_t seq, value_type type, slice tkey, slice value);
 
 typedef enum mem_get_result {
@@ -30,12 +32,20 @@ typedef enum mem_get_result {
     MEM_HIT,        /* *type and *value (borrowed: valid while m is referenced) */
 } mem_get_result;
 
-/* Find the newest entry for tkey with sequence <= seq. */
-mem_get_result mem_get(memtable *m, slice tkey, uint64_t seq, value_type *type, slice *value);
+/* Find the newest point entry for tkey with sequence <= seq; *found_seq is
+ * its sequence. */
+mem_get_result mem_get(memtable *m, slice tkey, uint64_t seq, value_type *type, slice *value,
+                       uint64_t *found_seq);
 
-/* An iterator over internal keys; the memtable stays referenced until it is
- * destroyed. */
+/* An iterator over the point entries' internal keys; the memtable stays
+ * referenced until it is destroyed. */
 iter *mem_iter_new(memtable *m);
+/* An iterator over the range tombstones: key = start + trailer, value = end. */
+iter *mem_rdel_iter_new(memtable *m);
+/* Number of range tombstones. Any thread. */
+uint64_t mem_range_dels(const memtable *m);
+/* The largest sequence <= seq of a range tombstone covering tkey, 0 if none. */
+uint64_t mem_max_cover(memtable *m, slice tkey, uint64_t seq);
 
 /* Bytes of memory used (the flush trigger). Any thread. */
 size_t mem_usage(const memtable *m);

@@ -15,6 +15,7 @@
 #include "block.h"
 #include "cache.h"
 #include "file.h"
+#include "rangedel.h"
 #include "table_format.h"
 
 typedef struct table_options {
@@ -56,6 +57,9 @@ typedef struct table_builder table_builder;
 int tb_new(lsm_env *env, const char *path, const table_options *o, table_builder **out);
 /* REQUIRES: ikey > every key added before. */
 int tb_add(table_builder *tb, slice ikey, slice value);
+/* Add a range tombstone [start, end) at seq (tree keys; any order). The
+ * table's key range grows to cover it. */
+int tb_add_range_del(table_builder *tb, slice start, slice end, uint64_t seq);
 /* Write the filter, properties, index and footer, sync and close the file. */
 int tb_finish(table_builder *tb);
 /* Close and free without finishing (the caller removes the file). */
@@ -63,9 +67,13 @@ void tb_free(table_builder *tb);
 uint64_t tb_entries(const table_builder *tb);
 /* Bytes written so far (including the buffered data block estimate). */
 uint64_t tb_file_size(const table_builder *tb);
-/* Smallest and largest internal keys added; valid after at least one add. */
+/* Smallest and largest internal keys of the table, range tombstones included
+ * (a tombstone [s, e) spans from (s, seq) to the sentinel (e, MAX_SEQUENCE)).
+ * Valid after at least one add. */
 slice tb_smallest(const table_builder *tb);
 slice tb_largest(const table_builder *tb);
+/* Point entries plus range tombstones added. */
+uint64_t tb_items(const table_builder *tb);
 const table_props *tb_props(const table_builder *tb);
 
 /* ---- reading --------------------------------------------------------------- */
@@ -88,10 +96,15 @@ typedef void (*table_get_fn)(void *arg, slice ikey, slice value);
 /*
  * Point lookup of ikey (tree key + trailer with the read's sequence). Checks
  * the filter with `hash` (bloom_hash of the tree key) first. Calls fn at most
- * once. Returns LSM_OK (found or not), or LSM_CORRUPTION / LSM_IO naming the
- * file and offset.
+ * once. *cover receives the newest range tombstone of this table covering
+ * the key at the read's sequence (0 if none). Returns LSM_OK (found or not),
+ * or LSM_CORRUPTION / LSM_IO naming the file and offset.
  */
-int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn fn, void *arg);
+int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn fn, void *arg,
+              uint64_t *cover);
+
+/* The table's range tombstones (borrowed: valid while the table is open). */
+const rtomb_list *table_range_dels(const table *t);
 
 /* An iterator over the whole table. NULL when out of memory. The table must
  * stay open while it lives (the table cache handle does that). */

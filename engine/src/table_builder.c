@@ -28,6 +28,9 @@ struct table_builder {
     uint64_t *hashes;       /* filter hashes, one per distinct tree key */
     size_t n_hashes, cap_hashes;
     buf compressed;         /* scratch */
+    rtomb_list rdels;       /* range tombstones, written at finish */
+    buf rd_smallest;        /* smallest tombstone start (internal key) */
+    buf rd_largest;         /* largest tombstone end sentinel (internal key) */
     table_props props;
     int status;
 };
@@ -53,6 +56,8 @@ int tb_new(lsm_env *env, const char *path, const table_options *o, table_builder
     return LSM_OK;
 }
 
+static int write_block(table_builder *tb, slice contents, int compress, block_handle *h);
+
 void tb_free(table_builder *tb)
 {
     if (tb == NULL)
@@ -63,8 +68,82 @@ void tb_free(table_builder *tb)
     buf_free(&tb->last_key);
     buf_free(&tb->smallest);
     buf_free(&tb->compressed);
+    rtomb_list_free(&tb->rdels);
+    buf_free(&tb->rd_smallest);
+    buf_free(&tb->rd_largest);
     free(tb->hashes);
     free(tb);
+}
+
+/* (tkey, trailer) as an internal key in out. */
+static int make_ikey(buf *out, slice tkey, uint64_t seq, value_type t)
+{
+    out->n = 0;
+    if (buf_append(out, tkey.p, tkey.n) || buf_put_fixed64(out, trailer_pack(seq, t)))
+        return err_set(LSM_NOMEM, "table builder: out of memory");
+    return LSM_OK;
+}
+
+int tb_add_range_del(table_builder *tb, slice start, slice end, uint64_t seq)
+{
+    if (tb->status)
+        return tb->status;
+    if (slice_cmp(start, end) >= 0)
+        return LSM_OK; /* an empty range deletes nothing */
+    int rc = rtomb_list_add(&tb->rdels, start, end, seq);
+    buf k = BUF_INIT;
+    if (rc == LSM_OK)
+        rc = make_ikey(&k, start, seq, TYPE_RANGE_DELETION);
+    if (rc == LSM_OK && (tb->rd_smallest.n == 0 || ikey_cmp(buf_slice(&k), buf_slice(&tb->rd_smallest)) < 0) &&
+        buf_set(&tb->rd_smallest, k.p, k.n))
+        rc = err_set(LSM_NOMEM, "table builder: out of memory");
+    if (rc == LSM_OK)
+        rc = make_ikey(&k, end, MAX_SEQUENCE, TYPE_FOR_SEEK);
+    if (rc == LSM_OK && (tb->rd_largest.n == 0 || ikey_cmp(buf_slice(&k), buf_slice(&tb->rd_largest)) > 0) &&
+        buf_set(&tb->rd_largest, k.p, k.n))
+        rc = err_set(LSM_NOMEM, "table builder: out of memory");
+    buf_free(&k);
+    if (rc == LSM_OK) {
+        tb->props.n_range_deletions++;
+        if (seq < tb->props.smallest_seq)
+            tb->props.smallest_seq = seq;
+        if (seq > tb->props.largest_seq)
+            tb->props.largest_seq = seq;
+    }
+    return tb->status = rc;
+}
+
+static int cmp_rtomb(const void *a, const void *b)
+{
+    const rtomb *x = a, *y = b;
+    int r = slice_cmp(x->start, y->start);
+    if (r)
+        return r;
+    return x->seq > y->seq ? -1 : x->seq < y->seq; /* newest first, as internal keys sort */
+}
+
+/* The rangedel block: key = start + trailer(seq, RANGE_DELETION), value = end. */
+static int write_range_dels(table_builder *tb, block_handle *h)
+{
+    rtomb_list_finish(&tb->rdels);
+    qsort(tb->rdels.v, tb->rdels.n, sizeof *tb->rdels.v, cmp_rtomb);
+    block_builder bb;
+    bb_init(&bb, 1);
+    buf k = BUF_INIT;
+    int rc = LSM_OK;
+    for (size_t i = 0; rc == LSM_OK && i < tb->rdels.n; i++) {
+        rc = make_ikey(&k, tb->rdels.v[i].start, tb->rdels.v[i].seq, TYPE_RANGE_DELETION);
+        if (rc == LSM_OK)
+            rc = bb_add(&bb, buf_slice(&k), tb->rdels.v[i].end);
+    }
+    slice contents;
+    if (rc == LSM_OK)
+        rc = bb_finish(&bb, &contents);
+    if (rc == LSM_OK)
+        rc = write_block(tb, contents, 0, h);
+    buf_free(&k);
+    bb_destroy(&bb);
+    return rc;
 }
 
 /* Write contents + trailer; on success *h locates it. */
@@ -268,8 +347,9 @@ int tb_finish(table_builder *tb)
     if (tb->props.smallest_seq == UINT64_MAX)
         tb->props.smallest_seq = 0;
 
-    block_handle filter_h = {0, 0}, props_h, meta_h, index_h;
+    block_handle filter_h = {0, 0}, props_h, meta_h, index_h, rdel_h = {0, 0};
     int have_filter = tb->o.bloom_bits_per_key > 0;
+    int have_rdels = tb->rdels.n > 0;
     if (rc == LSM_OK && have_filter) {
         buf f = BUF_INIT;
         rc = bloom_build(tb->hashes, tb->n_hashes, tb->o.bloom_bits_per_key, &f);
@@ -280,6 +360,8 @@ int tb_finish(table_builder *tb)
         tb->props.filter_bytes = f.n;
         buf_free(&f);
     }
+    if (rc == LSM_OK && have_rdels)
+        rc = write_range_dels(tb, &rdel_h);
     if (rc == LSM_OK) {
         slice ix;
         rc = bb_finish(&tb->index, &ix);
@@ -299,6 +381,11 @@ int tb_finish(table_builder *tb)
             if (rc == LSM_OK) {
                 char *end = block_handle_encode(hv, props_h);
                 rc = bb_add(&meta, slice_make(META_PROPS_NAME, strlen(META_PROPS_NAME)),
+                            slice_make(hv, (size_t)(end - hv)));
+            }
+            if (rc == LSM_OK && have_rdels) {
+                char *end = block_handle_encode(hv, rdel_h);
+                rc = bb_add(&meta, slice_make(META_RANGE_DEL_NAME, strlen(META_RANGE_DEL_NAME)),
                             slice_make(hv, (size_t)(end - hv)));
             }
             slice mc;
@@ -343,12 +430,25 @@ uint64_t tb_file_size(const table_builder *tb)
 
 slice tb_smallest(const table_builder *tb)
 {
+    if (tb->props.n_entries == 0)
+        return buf_slice(&tb->rd_smallest);
+    if (tb->rd_smallest.n && ikey_cmp(buf_slice(&tb->rd_smallest), buf_slice(&tb->smallest)) < 0)
+        return buf_slice(&tb->rd_smallest);
     return buf_slice(&tb->smallest);
 }
 
 slice tb_largest(const table_builder *tb)
 {
+    if (tb->props.n_entries == 0)
+        return buf_slice(&tb->rd_largest);
+    if (tb->rd_largest.n && ikey_cmp(buf_slice(&tb->rd_largest), buf_slice(&tb->last_key)) > 0)
+        return buf_slice(&tb->rd_largest);
     return buf_slice(&tb->last_key);
+}
+
+uint64_t tb_items(const table_builder *tb)
+{
+    return tb->props.n_entries + tb->props.n_range_deletions;
 }
 
 const table_props *tb_props(const table_builder *tb)

@@ -80,14 +80,14 @@ void tc_release(table_cache *tc, cache_handle *h)
 }
 
 int tc_get(table_cache *tc, uint64_t number, uint64_t size, slice ikey, uint64_t hash,
-           int fill_cache, table_get_fn fn, void *arg)
+           int fill_cache, table_get_fn fn, void *arg, uint64_t *cover)
 {
     cache_handle *h;
     table *t;
     int rc = tc_find(tc, number, size, &h, &t);
     if (rc)
         return rc;
-    rc = table_get(t, ikey, hash, fill_cache, fn, arg);
+    rc = table_get(t, ikey, hash, fill_cache, fn, arg, cover);
     cache_release(tc->c, h);
     return rc;
 }

@@ -16,7 +16,7 @@ void tc_free(table_cache *tc);
 
 /* Point lookup in file `number` (see table_get). */
 int tc_get(table_cache *tc, uint64_t number, uint64_t size, slice ikey, uint64_t hash,
-           int fill_cache, table_get_fn fn, void *arg);
+           int fill_cache, table_get_fn fn, void *arg, uint64_t *cover);
 /* Iterator over the file; keeps the table open until destroyed. Returns an
  * error iterator if the table cannot be opened; NULL only when out of memory. */
 iter *tc_iter(table_cache *tc, uint64_t number, uint64_t size, int fill_cache);

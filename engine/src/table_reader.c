@@ -25,6 +25,8 @@ struct table {
     char *filter_data;   /* NULL: no filter */
     slice filter;
     table_props props;
+    rtomb_list rdels;    /* range tombstones (from the rangedel block) */
+    rdel_index rdel_ix;
     cache *block_cache;
     uint64_t cache_id;   /* block cache key prefix, unique to this open table */
     table_stats *stats;
@@ -207,6 +209,38 @@ static int read_props(table *t, block_handle h)
     return rc;
 }
 
+static int read_range_dels(table *t, block_handle h)
+{
+    block_contents *bc;
+    int rc = read_block(t, h, &bc);
+    if (rc)
+        return rc;
+    iter *it = block_iter_new(&bc->b, ikey_cmp, NULL, NULL, t->file->path, h.offset);
+    if (it == NULL) {
+        block_contents_free(bc);
+        return err_set(LSM_NOMEM, "%s: out of memory", t->file->path);
+    }
+    rtomb_list_free(&t->rdels);
+    for (iter_first(it); rc == LSM_OK && iter_valid(it); iter_next(it)) {
+        slice k = iter_key(it);
+        if (!ikey_valid(k) || ikey_type(k) != TYPE_RANGE_DELETION)
+            rc = err_set(LSM_CORRUPTION, "%s: bad range tombstone in the block at offset %llu",
+                         t->file->path, (unsigned long long)h.offset);
+        else
+            rc = rtomb_list_add(&t->rdels, ikey_tkey(k), iter_value(it), ikey_seq(k));
+    }
+    if (rc == LSM_OK)
+        rc = iter_status(it);
+    iter_destroy(it);
+    block_contents_free(bc);
+    if (rc == LSM_OK) {
+        rtomb_list_finish(&t->rdels);
+        rdel_index_free(&t->rdel_ix);
+        rc = rdel_index_build(&t->rdel_ix, t->rdels.v, t->rdels.n);
+    }
+    return rc;
+}
+
 static int read_meta(table *t, block_handle meta_h)
 {
     block_contents *bc;
@@ -234,6 +268,8 @@ static int read_meta(table *t, block_handle meta_h)
                 t->filter = slice_make(t->filter_data, n);
         } else if (slice_eq(k, slice_make(META_PROPS_NAME, strlen(META_PROPS_NAME)))) {
             rc = read_props(t, h);
+        } else if (slice_eq(k, slice_make(META_RANGE_DEL_NAME, strlen(META_RANGE_DEL_NAME)))) {
+            rc = read_range_dels(t, h);
         }
         /* Other names are meta blocks this version does not use. */
     }
@@ -320,11 +356,24 @@ void table_close(table *t)
     rfile_close(t->file);
     free(t->index_data);
     free(t->filter_data);
+    rtomb_list_free(&t->rdels);
+    rdel_index_free(&t->rdel_ix);
     free(t);
 }
 
-int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn fn, void *arg)
+const rtomb_list *table_range_dels(const table *t)
 {
+    return &t->rdels;
+}
+
+int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn fn, void *arg,
+              uint64_t *cover)
+{
+    *cover = rdel_index_empty(&t->rdel_ix)
+                 ? 0
+                 : rdel_index_cover(&t->rdel_ix, ikey_tkey(ikey), ikey_seq(ikey), NULL, NULL);
+    if (t->props.n_entries == 0)
+        return LSM_OK; /* only tombstones */
     if (t->filter_data) {
         STAT_INC(t, bloom_checked);
         if (!bloom_may_contain(t->filter, hash)) {

@@ -42,7 +42,10 @@ enum {
     TAG_POINTER = 5,
     TAG_DELETED_FILE = 6,
     TAG_NEW_FILE = 7,
+    TAG_KEYSPACE = 8,       /* id, flags, name: a keyspace exists (created or changed) */
+    TAG_KEYSPACE_DROP = 9,  /* id: the keyspace is gone */
     TAG_FIRST_IGNORABLE = 64,
+    TAG_FILE_RANGE_DELS = 64, /* ignorable: number + count of a new file's range tombstones */
 };
 
 void edit_init(version_edit *e)
@@ -65,7 +68,37 @@ void edit_destroy(version_edit *e)
     for (int i = 0; i < e->n_pointers; i++)
         buf_free(&e->pointers[i].key);
     free(e->pointers);
+    for (int i = 0; i < e->n_ks_set; i++)
+        free(e->ks_set[i].name);
+    free(e->ks_set);
+    free(e->ks_drop);
     memset(e, 0, sizeof *e);
+}
+
+int edit_set_keyspace(version_edit *e, uint32_t id, uint32_t flags, const char *name)
+{
+    void *p = realloc(e->ks_set, sizeof *e->ks_set * (size_t)(e->n_ks_set + 1));
+    if (p == NULL)
+        return err_set(LSM_NOMEM, "version edit: out of memory");
+    e->ks_set = p;
+    char *n = strdup(name);
+    if (n == NULL)
+        return err_set(LSM_NOMEM, "version edit: out of memory");
+    e->ks_set[e->n_ks_set].id = id;
+    e->ks_set[e->n_ks_set].flags = flags;
+    e->ks_set[e->n_ks_set].name = n;
+    e->n_ks_set++;
+    return LSM_OK;
+}
+
+int edit_drop_keyspace(version_edit *e, uint32_t id)
+{
+    uint32_t *p = realloc(e->ks_drop, sizeof *p * (size_t)(e->n_ks_drop + 1));
+    if (p == NULL)
+        return err_set(LSM_NOMEM, "version edit: out of memory");
+    e->ks_drop = p;
+    e->ks_drop[e->n_ks_drop++] = id;
+    return LSM_OK;
 }
 
 static int grow(edit_file **v, int *cap, int n)
@@ -143,6 +176,16 @@ int edit_encode(const version_edit *e, buf *out)
         PUT((uint64_t)e->pointers[i].level);
         rc |= buf_put_lenprefixed(out, e->pointers[i].key.p, e->pointers[i].key.n);
     }
+    for (int i = 0; i < e->n_ks_set; i++) {
+        PUT(TAG_KEYSPACE);
+        PUT(e->ks_set[i].id);
+        PUT(e->ks_set[i].flags);
+        rc |= buf_put_lenprefixed(out, e->ks_set[i].name, strlen(e->ks_set[i].name));
+    }
+    for (int i = 0; i < e->n_ks_drop; i++) {
+        PUT(TAG_KEYSPACE_DROP);
+        PUT(e->ks_drop[i]);
+    }
     for (int i = 0; i < e->n_deleted; i++) {
         PUT(TAG_DELETED_FILE);
         PUT((uint64_t)e->deleted[i].level);
@@ -158,6 +201,12 @@ int edit_encode(const version_edit *e, buf *out)
         rc |= buf_put_lenprefixed(out, f->largest.p, f->largest.n);
         PUT(f->n_entries);
         PUT(f->n_deletions);
+        if (f->n_range_dels) {
+            char tmp[2 * VARINT64_MAX_LEN];
+            char *end = put_varint64(put_varint64(tmp, f->number), f->n_range_dels);
+            PUT(TAG_FILE_RANGE_DELS);
+            rc |= buf_put_lenprefixed(out, tmp, (size_t)(end - tmp));
+        }
     }
 #undef PUT
     return rc ? err_set(LSM_NOMEM, "version edit: out of memory") : LSM_OK;
@@ -239,6 +288,38 @@ int edit_decode(version_edit *e, slice in)
             }
             break;
         }
+        case TAG_KEYSPACE: {
+            uint64_t id, flags;
+            if ((p = get_varint64(p, limit, &id)) == NULL || id > 255 ||
+                (p = get_varint64(p, limit, &flags)) == NULL ||
+                (p = get_lenprefixed(p, limit, &s1)) == NULL || s1.n == 0 || s1.n > 255 ||
+                memchr(s1.p, 0, s1.n))
+                return bad("bad keyspace record");
+            char name[256];
+            memcpy(name, s1.p, s1.n);
+            name[s1.n] = 0;
+            if (edit_set_keyspace(e, (uint32_t)id, (uint32_t)flags, name))
+                return LSM_NOMEM;
+            break;
+        }
+        case TAG_KEYSPACE_DROP:
+            if ((p = get_varint64(p, limit, &a)) == NULL || a > 255)
+                return bad("bad keyspace drop");
+            if (edit_drop_keyspace(e, (uint32_t)a))
+                return LSM_NOMEM;
+            break;
+        case TAG_FILE_RANGE_DELS: {
+            uint64_t num, cnt;
+            const char *q = NULL;
+            if ((p = get_lenprefixed(p, limit, &s1)) != NULL)
+                q = get_varint64(s1.p, s1.p + s1.n, &num);
+            if (q == NULL || get_varint64(q, s1.p + s1.n, &cnt) == NULL)
+                return bad("bad range deletion count");
+            for (int i = 0; i < e->n_added; i++)
+                if (e->added[i].f->number == num)
+                    e->added[i].f->n_range_dels = cnt;
+            break;
+        }
         default:
             if (tag < TAG_FIRST_IGNORABLE)
                 return err_set(LSM_NOT_SUPPORTED,
@@ -293,13 +374,17 @@ int edit_describe(const version_edit *e, buf *out)
         describe_key(out, buf_slice(&e->pointers[i].key));
         buf_append(out, "\n", 1);
     }
+    for (int i = 0; i < e->n_ks_set; i++)
+        LINE("  keyspace %u '%.60s' flags %u\n", e->ks_set[i].id, e->ks_set[i].name, e->ks_set[i].flags);
+    for (int i = 0; i < e->n_ks_drop; i++)
+        LINE("  drop keyspace %u\n", e->ks_drop[i]);
     for (int i = 0; i < e->n_deleted; i++)
         LINE("  delete L%d %06llu.sst\n", e->deleted[i].level, (unsigned long long)e->deleted[i].number);
     for (int i = 0; i < e->n_added; i++) {
         const file_meta *f = e->added[i].f;
-        LINE("  add L%d %06llu.sst %llu bytes %llu entries [", e->added[i].level,
+        LINE("  add L%d %06llu.sst %llu bytes %llu entries %llu range deletions [", e->added[i].level,
              (unsigned long long)f->number, (unsigned long long)f->size,
-             (unsigned long long)f->n_entries);
+             (unsigned long long)f->n_entries, (unsigned long long)f->n_range_dels);
         describe_key(out, buf_slice(&f->smallest));
         buf_append(out, " .. ", 4);
         describe_key(out, buf_slice(&f->largest));
@@ -354,9 +439,11 @@ typedef struct get_state {
     slice tkey;
     int found;            /* an entry for the key was seen */
     value_type type;
+    uint64_t seq;
     char *val;
     size_t val_len;
     int nomem;
+    uint64_t cover;       /* newest covering range tombstone seen so far */
 } get_state;
 
 static void save_value(void *arg, slice ikey, slice value)
@@ -364,7 +451,8 @@ static void save_value(void *arg, slice ikey, slice value)
     get_state *s = arg;
     s->found = 1;
     s->type = ikey_type(ikey);
-    if (s->type == TYPE_VALUE) {
+    s->seq = ikey_seq(ikey);
+    if (s->type == TYPE_VALUE || s->type == TYPE_VALUE_REF) {
         s->val = malloc(value.n ? value.n : 1);
         if (s->val == NULL) {
             s->nomem = 1;
@@ -375,17 +463,29 @@ static void save_value(void *arg, slice ikey, slice value)
     }
 }
 
+/* Probe one file. Sets s->found when the lookup is decided: by a point entry
+ * or by a covering range tombstone (everything in older files is older than
+ * the tombstone, so covered too). */
 static int probe(table_cache *tc, file_meta *f, slice ikey, uint64_t hash, int fill_cache,
                  get_state *s)
 {
-    int rc = tc_get(tc, f->number, f->size, ikey, hash, fill_cache, save_value, s);
+    uint64_t cover = 0;
+    int rc = tc_get(tc, f->number, f->size, ikey, hash, fill_cache, save_value, s, &cover);
     if (rc == LSM_OK && s->nomem)
         rc = err_set(LSM_NOMEM, "get: out of memory");
+    if (cover > s->cover)
+        s->cover = cover;
+    if (rc == LSM_OK && s->cover && (!s->found || s->seq < s->cover)) {
+        free(s->val);
+        s->val = NULL;
+        s->found = 1;
+        s->type = TYPE_DELETION;
+    }
     return rc;
 }
 
 int version_get(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
-                lookup_state *state, char **val, size_t *val_len)
+                lookup_state *state, char **val, size_t *val_len, value_type *type_out)
 {
     *state = LOOKUP_MISSING;
     *val = NULL;
@@ -398,7 +498,7 @@ int version_get(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_
     put_fixed64(kb + tkey.n, trailer_pack(seq, TYPE_FOR_SEEK));
     slice ikey = slice_make(kb, kn);
     uint64_t hash = bloom_hash(tkey);
-    get_state s = {tkey, 0, TYPE_VALUE, NULL, 0, 0};
+    get_state s = {tkey, 0, TYPE_VALUE, 0, NULL, 0, 0, 0};
     int rc = LSM_OK;
 
     /* Level 0: files may overlap; newest (highest number) first. */
@@ -429,7 +529,9 @@ int version_get(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_
         return rc;
     }
     if (s.found) {
-        if (s.type == TYPE_VALUE) {
+        if (type_out)
+            *type_out = s.type;
+        if (s.type == TYPE_VALUE || (type_out && s.type == TYPE_VALUE_REF)) {
             *state = LOOKUP_FOUND;
             *val = s.val;
             *val_len = s.val_len;

@@ -32,8 +32,9 @@ typedef struct file_meta {
     uint64_t size;
     buf smallest;           /* internal keys */
     buf largest;
-    uint64_t n_entries;
-    uint64_t n_deletions;
+    uint64_t n_entries;     /* point entries and range tombstones */
+    uint64_t n_deletions;   /* point deletions and range tombstones */
+    uint64_t n_range_dels;  /* range tombstones (manifest tag 64; absent means 0) */
     int being_compacted;    /* protected by mu */
 } file_meta;
 
@@ -67,7 +68,18 @@ typedef struct version_edit {
         buf key;
     } *pointers;
     int n_pointers;
+    struct {
+        uint32_t id;
+        uint32_t flags;
+        char *name;
+    } *ks_set;              /* keyspaces created or changed */
+    int n_ks_set;
+    uint32_t *ks_drop;      /* keyspaces dropped */
+    int n_ks_drop;
 } version_edit;
+
+/* Keyspace flags (manifest). */
+#define KS_FLAG_LARGE_VALUES 1u /* may hold large-value descriptors */
 
 void edit_init(version_edit *e);
 void edit_destroy(version_edit *e);
@@ -75,6 +87,8 @@ void edit_destroy(version_edit *e);
 int edit_add_file(version_edit *e, int level, file_meta *f);
 int edit_delete_file(version_edit *e, int level, uint64_t number);
 int edit_set_pointer(version_edit *e, int level, slice ikey);
+int edit_set_keyspace(version_edit *e, uint32_t id, uint32_t flags, const char *name);
+int edit_drop_keyspace(version_edit *e, uint32_t id);
 int edit_encode(const version_edit *e, buf *out);
 /* LSM_CORRUPTION (message names the problem) on malformed input. */
 int edit_decode(version_edit *e, slice in);
@@ -107,12 +121,14 @@ typedef enum lookup_state {
 } lookup_state;
 
 /*
- * Look tkey up at sequence seq in v's tables. On LOOKUP_FOUND *val is
- * malloc'ed (caller frees). Does not need the mutex (v is pinned).
- * Returns LSM_OK with *state set, or an error.
+ * Look tkey up at sequence seq in v's tables, honouring range tombstones. On
+ * LOOKUP_FOUND *val is malloc'ed (caller frees). With type_out non-NULL the
+ * entry's type is reported and large-value descriptors (TYPE_VALUE_REF) are
+ * returned as found; without it they are LSM_NOT_SUPPORTED. Does not need the
+ * mutex (v is pinned). Returns LSM_OK with *state set, or an error.
  */
 int version_get(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
-                lookup_state *state, char **val, size_t *val_len);
+                lookup_state *state, char **val, size_t *val_len, value_type *type_out);
 
 /* Append iterators for v's tables to a merge list: one per level-0 file, one
  * concatenating iterator per deeper level. Does not need the mutex. */

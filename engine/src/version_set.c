@@ -110,6 +110,20 @@ void vs_take_obsolete(version_set *vs, obsolete_file **out, int *n)
 
 static int builder_apply(builder *b, const version_edit *e)
 {
+    version_set *vs = b->vs;
+    for (int i = 0; i < e->n_ks_set; i++) {
+        char *n = strdup(e->ks_set[i].name);
+        if (n == NULL)
+            return err_set(LSM_NOMEM, "version: out of memory");
+        free(vs->ks_name[e->ks_set[i].id]);
+        vs->ks_name[e->ks_set[i].id] = n;
+        vs->ks_flags[e->ks_set[i].id] = e->ks_set[i].flags;
+    }
+    for (int i = 0; i < e->n_ks_drop; i++) {
+        free(vs->ks_name[e->ks_drop[i]]);
+        vs->ks_name[e->ks_drop[i]] = NULL;
+        vs->ks_flags[e->ks_drop[i]] = 0;
+    }
     for (int i = 0; i < e->n_pointers; i++) {
         int l = e->pointers[i].level;
         if (buf_set(&b->vs->pointers[l], e->pointers[i].key.p, e->pointers[i].key.n))
@@ -321,6 +335,8 @@ void vs_free(version_set *vs)
     log_writer_abandon(vs->manifest);
     for (int l = 0; l < NUM_LEVELS; l++)
         buf_free(&vs->pointers[l]);
+    for (int i = 0; i < 256; i++)
+        free(vs->ks_name[i]);
     free(vs->obsolete);
     pthread_cond_destroy(&vs->apply_cv);
     free(vs->dir);
@@ -338,6 +354,9 @@ static int snapshot_edit(version_set *vs, version_edit *e)
     edit_init(e);
     e->has_format = 1;
     e->format = MANIFEST_FORMAT_VERSION;
+    for (int i = 0; i < 256; i++)
+        if (vs->ks_name[i] && edit_set_keyspace(e, (uint32_t)i, vs->ks_flags[i], vs->ks_name[i]))
+            return LSM_NOMEM;
     for (int l = 0; l < NUM_LEVELS; l++) {
         if (vs->pointers[l].n && edit_set_pointer(e, l, buf_slice(&vs->pointers[l])))
             return LSM_NOMEM;

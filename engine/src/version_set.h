@@ -53,6 +53,8 @@ struct version_set {
     int applying;                  /* an edit is being written; protected by mu */
     pthread_cond_t apply_cv;
     int compactions_running;       /* protected by mu; see vs_pick_flush_level */
+    char *ks_name[256];            /* keyspace names, NULL if unused; protected by mu */
+    uint32_t ks_flags[256];
     int recovering;                /* during vs_recover: dropped files are not
                                       obsolete (a moved file reappears under the
                                       same number in a later record); orphans are

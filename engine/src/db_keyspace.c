@@ -1,0 +1,232 @@
+/*
+ * db_keyspace.c -- named keyspaces, range deletion and the keyspace-taking
+ * write calls.
+ *
+ * A keyspace is the first byte of every tree key (dbformat.h): keyspace 0 is
+ * the default one, ids 1..LSM_MAX_KEYSPACES are given to named keyspaces, and
+ * the ids above are the engine's own (large-value chunks). Names and ids are
+ * recorded in the manifest, so they are durable and atomic with everything
+ * else the manifest says. All keyspaces share the one log and the one tree,
+ * which is why a batch across keyspaces is atomic for free.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_impl.h"
+#include "err.h"
+
+static int done(lsm_db *db, int rc)
+{
+    if (rc != LSM_OK && rc != LSM_NOT_FOUND)
+        err_tag(db);
+    return rc;
+}
+
+static int check_name(const char *name)
+{
+    if (name == NULL || *name == 0 || strlen(name) > 255)
+        return err_set(LSM_INVALID_ARGUMENT, "keyspace name must be 1..255 bytes");
+    return LSM_OK;
+}
+
+/* The id of name, or -1. REQUIRES mu. */
+static int find_locked(lsm_db *db, const char *name)
+{
+    if (strcmp(name, "default") == 0)
+        return KS_DEFAULT;
+    for (int i = 1; i <= LSM_MAX_KEYSPACES; i++)
+        if (db->vs->ks_name[i] && strcmp(db->vs->ks_name[i], name) == 0)
+            return i;
+    return -1;
+}
+
+void db_keyspaces_loaded(lsm_db *db)
+{
+    atomic_store(&db->ks_live[KS_DEFAULT], 1);
+    for (int i = 1; i < 256; i++)
+        atomic_store(&db->ks_live[i], db->vs->ks_name[i] != NULL);
+}
+
+int lsm_keyspace_open(lsm_db *db, const char *name, int create, lsm_keyspace *out)
+{
+    if (db == NULL || out == NULL)
+        return done(db, err_set(LSM_INVALID_ARGUMENT, "keyspace: NULL argument"));
+    int rc = check_name(name);
+    if (rc)
+        return done(db, rc);
+    pthread_mutex_lock(&db->mu);
+    int id = find_locked(db, name);
+    if (id >= 0) {
+        pthread_mutex_unlock(&db->mu);
+        *out = (lsm_keyspace)id;
+        return LSM_OK;
+    }
+    if (!create) {
+        pthread_mutex_unlock(&db->mu);
+        return err_set(LSM_NOT_FOUND, "no keyspace called '%s'", name);
+    }
+    if (db->opts.read_only) {
+        pthread_mutex_unlock(&db->mu);
+        return done(db, err_set(LSM_READ_ONLY, "create keyspace: %s is open read-only", db->dir));
+    }
+    if (db->poisoned) {
+        rc = db_bg_error_locked(db);
+        pthread_mutex_unlock(&db->mu);
+        return done(db, rc);
+    }
+    for (int i = 1; i <= LSM_MAX_KEYSPACES && id < 0; i++)
+        if (db->vs->ks_name[i] == NULL)
+            id = i;
+    if (id < 0) {
+        pthread_mutex_unlock(&db->mu);
+        return done(db, err_set(LSM_NO_SPACE, "a store holds at most %d keyspaces",
+                                LSM_MAX_KEYSPACES));
+    }
+    version_edit e;
+    edit_init(&e);
+    rc = edit_set_keyspace(&e, (uint32_t)id, 0, name);
+    if (rc == LSM_OK) {
+        rc = vs_log_and_apply(db->vs, &e, atomic_load(&db->last_seq), &db->mu, NULL);
+        if (rc)
+            db_set_bg_error_locked(db, rc, 1);
+    }
+    edit_destroy(&e);
+    if (rc == LSM_OK) {
+        atomic_store(&db->ks_live[id], 1);
+        rc = db_install_sv_locked(db);
+        db_log(db, "created keyspace %d '%s'", id, name);
+    }
+    pthread_mutex_unlock(&db->mu);
+    if (rc == LSM_OK)
+        *out = (lsm_keyspace)id;
+    return done(db, rc);
+}
+
+int lsm_keyspace_drop(lsm_db *db, const char *name)
+{
+    if (db == NULL)
+        return done(db, err_set(LSM_INVALID_ARGUMENT, "keyspace: NULL handle"));
+    int rc = check_name(name);
+    if (rc)
+        return done(db, rc);
+    pthread_mutex_lock(&db->mu);
+    int id = find_locked(db, name);
+    pthread_mutex_unlock(&db->mu);
+    if (id < 0)
+        return err_set(LSM_NOT_FOUND, "no keyspace called '%s'", name);
+    if (id == KS_DEFAULT)
+        return done(db, err_set(LSM_INVALID_ARGUMENT, "the default keyspace cannot be dropped"));
+    /* First delete the contents (durably ordered before the name goes), then
+     * forget the name. A crash in between leaves an empty keyspace. */
+    rc = lsm_delete_range(db, (lsm_keyspace)id, "", 0, NULL, 0); /* the whole keyspace */
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&db->mu);
+    atomic_store(&db->ks_live[id], 0);
+    version_edit e;
+    edit_init(&e);
+    rc = edit_drop_keyspace(&e, (uint32_t)id);
+    if (rc == LSM_OK) {
+        rc = vs_log_and_apply(db->vs, &e, atomic_load(&db->last_seq), &db->mu, NULL);
+        if (rc)
+            db_set_bg_error_locked(db, rc, 1);
+    }
+    edit_destroy(&e);
+    if (rc == LSM_OK)
+        db_log(db, "dropped keyspace %d '%s'", id, name);
+    pthread_mutex_unlock(&db->mu);
+    return done(db, rc);
+}
+
+int lsm_keyspace_list(lsm_db *db, char ***names, size_t *n)
+{
+    if (db == NULL || names == NULL || n == NULL)
+        return done(db, err_set(LSM_INVALID_ARGUMENT, "keyspace: NULL argument"));
+    *names = NULL;
+    *n = 0;
+    char **v = calloc(LSM_MAX_KEYSPACES + 1, sizeof *v);
+    if (v == NULL)
+        return done(db, err_set(LSM_NOMEM, "keyspace list: out of memory"));
+    size_t k = 0;
+    int rc = LSM_OK;
+    pthread_mutex_lock(&db->mu);
+    v[k++] = strdup("default");
+    for (int i = 1; i <= LSM_MAX_KEYSPACES; i++)
+        if (db->vs->ks_name[i])
+            v[k++] = strdup(db->vs->ks_name[i]);
+    pthread_mutex_unlock(&db->mu);
+    for (size_t i = 0; i < k; i++)
+        if (v[i] == NULL)
+            rc = err_set(LSM_NOMEM, "keyspace list: out of memory");
+    if (rc) {
+        for (size_t i = 0; i < k; i++)
+            free(v[i]);
+        free(v);
+        return done(db, rc);
+    }
+    *names = v;
+    *n = k;
+    return LSM_OK;
+}
+
+/* ---- writes with a keyspace -------------------------------------------------- */
+
+static int write_one(lsm_db *db, int (*fill)(lsm_batch *b, void *arg), void *arg)
+{
+    lsm_batch b;
+    if (batch_init(&b))
+        return done(db, err_set(LSM_NOMEM, "write: out of memory"));
+    int rc = fill(&b, arg);
+    if (rc == LSM_OK)
+        rc = lsm_write(db, &b, NULL);
+    else
+        err_tag(db);
+    batch_destroy(&b);
+    return rc;
+}
+
+typedef struct one_op {
+    lsm_keyspace ks;
+    const void *a;
+    size_t al;
+    const void *b;
+    size_t bl;
+} one_op;
+
+static int fill_put(lsm_batch *b, void *arg)
+{
+    one_op *o = arg;
+    return lsm_batch_put_ks(b, o->ks, o->a, o->al, o->b, o->bl);
+}
+
+static int fill_del(lsm_batch *b, void *arg)
+{
+    one_op *o = arg;
+    return lsm_batch_delete_ks(b, o->ks, o->a, o->al);
+}
+
+static int fill_range(lsm_batch *b, void *arg)
+{
+    one_op *o = arg;
+    return lsm_batch_delete_range(b, o->ks, o->a, o->al, o->b, o->bl); /* NULL end: to the end */
+}
+
+int lsm_put_ks(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len, const void *val,
+               size_t val_len)
+{
+    one_op o = {ks, key, key_len, val, val_len};
+    return write_one(db, fill_put, &o);
+}
+
+int lsm_delete_ks(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len)
+{
+    one_op o = {ks, key, key_len, NULL, 0};
+    return write_one(db, fill_del, &o);
+}
+
+int lsm_delete_range(lsm_db *db, lsm_keyspace ks, const void *start, size_t start_len,
+                     const void *end, size_t end_len)
+{
+    one_op o = {ks, start, start_len, end, end_len};
+    return write_one(db, fill_range, &o);
+}
