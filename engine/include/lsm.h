@@ -153,6 +153,13 @@ typedef struct lsm_options {
      * Default 3. */
     int compression_level;
 
+    /* Values longer than this are stored out of line in chunks (large values:
+     * ranged reads and writes cost what they touch, moves cost nothing).
+     * Default 1 MiB. */
+    size_t inline_value_bytes;
+    /* Chunk size of large values, 4 KiB .. 16 MiB. Default 64 KiB. */
+    size_t value_chunk_bytes;
+
     /* Durability of writes; see lsm_sync_mode. Default LSM_SYNC_INTERVAL. */
     lsm_sync_mode sync_mode;
     /* Period of the background log sync in LSM_SYNC_INTERVAL mode. Default 1000. */
@@ -280,9 +287,10 @@ LSM_API int lsm_sync(lsm_db *db);
 LSM_API int lsm_flush(lsm_db *db);
 
 /*
- * Compact the keys in [lo, hi] (NULL for unbounded ends) down through every
- * level: flushes the memtable, then merges the overlapping files level by
- * level, dropping overwritten values and deletions nothing needs. Runs in the
+ * Compact the keys in [lo, hi] of the default keyspace (NULL for unbounded
+ * ends; both NULL: the whole store, every keyspace) down through every level:
+ * flushes the memtable, then merges the overlapping files level by level,
+ * dropping overwritten values, deleted entries and deletions nothing needs. Runs in the
  * calling thread alongside background compactions; returns when done.
  * Returns LSM_OK or the error of the compaction (LSM_NO_SPACE, LSM_IO,
  * LSM_CORRUPTION); LSM_READ_ONLY.
@@ -389,7 +397,8 @@ LSM_API void lsm_read_options_default(lsm_read_options *ropts);
 /*
  * Look key up. On LSM_OK *val is a copy of the value (caller owns: free with
  * lsm_free(); a zero-length value gives a non-NULL pointer) and *val_len its
- * length.
+ * length. A value longer than LSM_MAX_VALUE_LEN is LSM_INVALID_ARGUMENT: read
+ * it in pieces with lsm_read_value().
  *
  * Returns LSM_OK; LSM_NOT_FOUND if the key is absent or deleted (*val NULL);
  * LSM_CORRUPTION naming the file and offset of a damaged block (other keys
@@ -403,6 +412,67 @@ LSM_API int lsm_get(lsm_db *db, const void *key, size_t key_len,
 LSM_API int lsm_get_opt(lsm_db *db, const lsm_read_options *ropts,
                         const void *key, size_t key_len,
                         void **val, size_t *val_len);
+
+/* ------------------------------------------------------------------------ */
+/* Values of any size: ranged reads and writes                               */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Read up to len bytes of key's value starting at byte off, into buf (of
+ * ropts->keyspace, at ropts->snapshot). *n_read is len, or less at the end of
+ * the value (0 when off is at or past the end). Costs the bytes read, whatever
+ * the value's size. Returns LSM_OK; LSM_NOT_FOUND; errors as lsm_get().
+ */
+LSM_API int lsm_read_value(lsm_db *db, const lsm_read_options *ropts, const void *key,
+                           size_t key_len, uint64_t off, void *buf, size_t len, size_t *n_read);
+
+/* The length of key's value, without reading it. Returns as lsm_get(). */
+LSM_API int lsm_value_size(lsm_db *db, const lsm_read_options *ropts, const void *key,
+                           size_t key_len, uint64_t *size);
+
+/*
+ * Write len bytes at byte off of key's value in keyspace ks, extending it
+ * (a gap reads as zeros); an absent key starts as an empty value. Atomic.
+ * Costs the bytes written plus at most one chunk at each end.
+ * Returns as lsm_put().
+ */
+LSM_API int lsm_write_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len,
+                            uint64_t off, const void *data, size_t len);
+
+/* Set the length of key's value, cutting it or extending it with zeros (an
+ * absent key becomes size zero bytes). Returns as lsm_put(). */
+LSM_API int lsm_truncate_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len,
+                               uint64_t size);
+
+/* Move the value of `from` to `to` in keyspace ks, replacing whatever `to`
+ * held, in time independent of the value's size. Returns LSM_NOT_FOUND (and
+ * changes nothing) if `from` does not exist; otherwise as lsm_put(). */
+LSM_API int lsm_rename(lsm_db *db, lsm_keyspace ks, const void *from, size_t from_len,
+                       const void *to, size_t to_len);
+
+/* The same three as batch operations, so they can be atomic with other
+ * writes (a file's contents and its metadata, say). They are applied in
+ * order against the state the batch is written on. */
+LSM_API int lsm_batch_write_value(lsm_batch *batch, lsm_keyspace ks, const void *key,
+                                  size_t key_len, uint64_t off, const void *data, size_t len);
+LSM_API int lsm_batch_truncate_value(lsm_batch *batch, lsm_keyspace ks, const void *key,
+                                     size_t key_len, uint64_t size);
+LSM_API int lsm_batch_rename(lsm_batch *batch, lsm_keyspace ks, const void *from,
+                             size_t from_len, const void *to, size_t to_len);
+
+/*
+ * A streaming writer: a value of any size written in pieces, in bounded
+ * memory, that replaces key's value atomically at commit (until then readers
+ * see the old value; after a crash before commit, the pieces are removed at
+ * the next open). Handle: finish with lsm_value_writer_commit() or _abort().
+ */
+typedef struct lsm_value_writer lsm_value_writer;
+LSM_API int lsm_value_writer_new(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len,
+                                 lsm_value_writer **out);
+LSM_API int lsm_value_writer_append(lsm_value_writer *w, const void *data, size_t len);
+/* Make the value visible; frees the writer whatever the result. */
+LSM_API int lsm_value_writer_commit(lsm_value_writer *w);
+LSM_API void lsm_value_writer_abort(lsm_value_writer *w);
 
 /* ------------------------------------------------------------------------ */
 /* Snapshots                                                                 */
@@ -445,9 +515,14 @@ LSM_API int lsm_iter_prev(lsm_iter *it);
 /* 1 if the iterator is on a key, else 0. */
 LSM_API int lsm_iter_valid(const lsm_iter *it);
 /* The current key / value. REQUIRES: lsm_iter_valid(it).
- * Borrowed: valid until the next call on this iterator. */
+ * Borrowed: valid until the next call on this iterator. A large value is read
+ * whole on the first lsm_iter_value() call (NULL and *len 0 if that fails or
+ * it is longer than LSM_MAX_VALUE_LEN: see lsm_iter_status()); read big ones
+ * in pieces with lsm_read_value() instead. */
 LSM_API const void *lsm_iter_key(const lsm_iter *it, size_t *len);
 LSM_API const void *lsm_iter_value(const lsm_iter *it, size_t *len);
+/* The length of the current value without reading it. */
+LSM_API uint64_t lsm_iter_value_size(const lsm_iter *it);
 /* The error that stopped the iterator, or LSM_OK. */
 LSM_API int lsm_iter_status(const lsm_iter *it);
 

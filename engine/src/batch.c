@@ -7,9 +7,11 @@
 
 #include "err.h"
 
-int batch_check_keyspaces(slice rep, const atomic_uchar *live)
+int batch_check_keyspaces(slice rep, const atomic_uchar *live, const atomic_uchar *large,
+                          size_t inline_bytes, int *needs_resolve)
 {
     const char *p = rep.p + BATCH_HEADER_LEN, *limit = rep.p + rep.n;
+    *needs_resolve = 0;
     while (p < limit) {
         value_type type = (value_type)(unsigned char)*p++;
         slice k, v = {NULL, 0};
@@ -26,8 +28,15 @@ int batch_check_keyspaces(slice rep, const atomic_uchar *live)
             !(v.n >= 1 && ((unsigned char)v.p[0] == id ||
                            (v.n == 1 && (unsigned char)v.p[0] == id + 1))))
             return err_set(LSM_INVALID_ARGUMENT, "range deletion across keyspaces");
-        if (type != TYPE_VALUE && type != TYPE_DELETION && type != TYPE_RANGE_DELETION)
+        if (type == BATCH_OP_RENAME &&
+            (v.n == 0 || !atomic_load_explicit(&live[(unsigned char)v.p[0]], memory_order_relaxed)))
+            return err_set(LSM_INVALID_ARGUMENT, "rename into a keyspace that is not open");
+        if (type != TYPE_VALUE && type != TYPE_DELETION && type != TYPE_RANGE_DELETION &&
+            type != BATCH_OP_WRITE_AT && type != BATCH_OP_TRUNCATE && type != BATCH_OP_RENAME)
             return err_set(LSM_INVALID_ARGUMENT, "batch: operation type %d is internal", (int)type);
+        if (type >= BATCH_OP_WRITE_AT || (type == TYPE_VALUE && v.n > inline_bytes) ||
+            atomic_load_explicit(&large[id], memory_order_relaxed))
+            *needs_resolve = 1;
     }
     return LSM_OK;
 }
@@ -91,7 +100,19 @@ int batch_iterate(slice rep, batch_op_fn fn, void *arg)
     return batch_iterate_seq(rep, get_fixed64(rep.p), fn, arg);
 }
 
+static int iterate(slice rep, uint64_t seq, batch_op_fn fn, void *arg, int allow_intents);
+
 int batch_iterate_seq(slice rep, uint64_t seq, batch_op_fn fn, void *arg)
+{
+    return iterate(rep, seq, fn, arg, 0);
+}
+
+int batch_iterate_intents(slice rep, batch_op_fn fn, void *arg)
+{
+    return iterate(rep, 0, fn, arg, 1);
+}
+
+static int iterate(slice rep, uint64_t seq, batch_op_fn fn, void *arg, int allow_intents)
 {
     if (rep.n < BATCH_HEADER_LEN)
         return err_set(LSM_CORRUPTION, "batch shorter than its header (%zu bytes)", rep.n);
@@ -101,7 +122,8 @@ int batch_iterate_seq(slice rep, uint64_t seq, batch_op_fn fn, void *arg)
     while (p < limit) {
         value_type type = (value_type)(unsigned char)*p++;
         slice k, v = {NULL, 0};
-        if (type > TYPE_VALUE_REF)
+        if (type > TYPE_VALUE_REF &&
+            (type < BATCH_OP_WRITE_AT || type > BATCH_OP_RENAME || !allow_intents))
             return err_set(LSM_CORRUPTION, "batch: unknown operation type %d", (int)type);
         p = get_lenprefixed(p, limit, &k);
         if (p && type != TYPE_DELETION)

@@ -19,6 +19,13 @@
 
 #define BATCH_HEADER_LEN 12 /* DO NOT CHANGE: log record format */
 
+/* Operations that only exist in a caller's batch: the write leader resolves
+ * them against the current state into ordinary operations (db_resolve.c), so
+ * they never reach the log, a memtable or a table. */
+#define BATCH_OP_WRITE_AT 0x10  /* tkey; value = offset:varint data */
+#define BATCH_OP_TRUNCATE 0x11  /* tkey; value = size:varint */
+#define BATCH_OP_RENAME 0x12    /* tkey (from); value = tkey (to) */
+
 struct lsm_batch {
     buf rep;          /* header + ops */
     uint32_t count;   /* mirrors the header */
@@ -39,8 +46,12 @@ static inline uint32_t batch_count(const lsm_batch *b)
     return b->count;
 }
 /* Check that every operation of a user's batch names a live keyspace
- * (live[id] != 0) and is of a type users may write. */
-int batch_check_keyspaces(slice rep, const atomic_uchar *live);
+ * (live[id] != 0) and is of a type users may write. *needs_resolve is set
+ * when the write leader must resolve the batch first: it holds BATCH_OP_*
+ * operations, a value over inline_bytes, or writes into a keyspace that may
+ * hold large values (large[id] != 0), whose replaced values must be freed. */
+int batch_check_keyspaces(slice rep, const atomic_uchar *live, const atomic_uchar *large,
+                          size_t inline_bytes, int *needs_resolve);
 /* Load an encoded batch (from the log). LSM_CORRUPTION if it is malformed. */
 int batch_from_rep(lsm_batch *b, slice rep);
 
@@ -51,5 +62,7 @@ int batch_iterate(slice rep, batch_op_fn fn, void *arg);
 /* As batch_iterate, numbering the operations from seq instead of the header's
  * sequence. */
 int batch_iterate_seq(slice rep, uint64_t seq, batch_op_fn fn, void *arg);
+/* Walk a caller's batch, including BATCH_OP_* operations (sequence 0). */
+int batch_iterate_intents(slice rep, batch_op_fn fn, void *arg);
 
 #endif /* LSM_BATCH_H */

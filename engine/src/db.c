@@ -83,6 +83,8 @@ void lsm_options_default(lsm_options *o)
     o->bloom_bits_per_key = 10;
     o->compression = LSM_COMPRESSION_NONE;
     o->compression_level = 3;
+    o->inline_value_bytes = 1u << 20;
+    o->value_chunk_bytes = 64u << 10;
     o->sync_mode = LSM_SYNC_INTERVAL;
     o->sync_interval_ms = 1000;
     o->block_cache_bytes = 32u << 20;
@@ -126,6 +128,10 @@ static int check_options(const lsm_options *o)
         BAD("unknown sync_mode %d", (int)o->sync_mode);
     if (o->sync_mode == LSM_SYNC_INTERVAL && o->sync_interval_ms == 0)
         BAD("sync_interval_ms must be positive");
+    if (o->value_chunk_bytes < 4096 || o->value_chunk_bytes > (16u << 20))
+        BAD("value_chunk_bytes must be between 4 KiB and 16 MiB (got %zu)", o->value_chunk_bytes);
+    if (o->inline_value_bytes > LSM_MAX_VALUE_LEN)
+        BAD("inline_value_bytes must be at most %u", LSM_MAX_VALUE_LEN);
     if (o->max_open_files < 20)
         BAD("max_open_files must be at least 20 (got %d)", o->max_open_files);
     if (o->l0_compaction_trigger < 1 || o->l0_slowdown_trigger < o->l0_compaction_trigger ||
@@ -429,6 +435,9 @@ int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
         if (rc)
             goto fail;
     }
+    rc = db_values_recover(db);
+    if (rc)
+        goto fail;
     db_log(db, "opened %s: last sequence %" PRIu64, db->dir,
            (uint64_t)atomic_load(&db->last_seq));
     *out = db;
@@ -515,7 +524,7 @@ int lsm_put(lsm_db *db, const void *key, size_t key_len, const void *val, size_t
         return done(db, err_set(LSM_NOMEM, "put: out of memory"));
     rc = lsm_batch_put(&b, key, key_len, val, val_len);
     if (rc == LSM_OK)
-        rc = db_write(db, &b, 0);
+        rc = lsm_write(db, &b, NULL);
     batch_destroy(&b);
     return done(db, rc);
 }
@@ -530,7 +539,7 @@ int lsm_delete(lsm_db *db, const void *key, size_t key_len)
         return done(db, err_set(LSM_NOMEM, "delete: out of memory"));
     rc = lsm_batch_delete(&b, key, key_len);
     if (rc == LSM_OK)
-        rc = db_write(db, &b, 0);
+        rc = lsm_write(db, &b, NULL);
     batch_destroy(&b);
     return done(db, rc);
 }
@@ -540,11 +549,13 @@ int lsm_write(lsm_db *db, const lsm_batch *batch, const lsm_write_options *wopts
     int rc = writable(db);
     if (rc == LSM_OK && batch == NULL)
         rc = err_set(LSM_INVALID_ARGUMENT, "write: NULL batch");
+    int resolve = 0;
     if (rc == LSM_OK)
-        rc = batch_check_keyspaces(buf_slice(&batch->rep), db->ks_live);
+        rc = batch_check_keyspaces(buf_slice(&batch->rep), db->ks_live, db->ks_large,
+                                   db->opts.inline_value_bytes, &resolve);
     if (rc)
         return done(db, rc);
-    return done(db, db_write(db, batch, wopts ? wopts->sync : 0));
+    return done(db, db_write_resolve(db, batch, wopts ? wopts->sync : 0, resolve));
 }
 
 int lsm_sync(lsm_db *db)
@@ -626,8 +637,8 @@ int lsm_get_opt(lsm_db *db, const lsm_read_options *ro, const void *key, size_t 
             *val = out;
             *val_len = out_len;
         } else {
+            rc = db_get_large(db, sv, seq, slice_make(out, out_len), (char **)val, val_len);
             free(out);
-            rc = err_set(LSM_NOT_SUPPORTED, "get: entry type %d is not supported", (int)type);
         }
     }
     db_sv_release(db, sv);

@@ -423,18 +423,16 @@ int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len, const void *hi,
     int rc = lsm_flush(db);
     if (rc)
         return rc;
+    /* Bounds are user keys of the default keyspace; a missing bound means
+     * the whole store on that side -- every keyspace, the engine's own
+     * (large-value chunks) included. */
     buf blo = BUF_INIT, bhi = BUF_INIT;
-    slice slo, shi;
-    /* Without a lower bound, start at the keyspace's first key. */
-    rc = make_tkey(lo, lo ? lo_len : 0, &blo);
+    if (lo)
+        rc = make_tkey(lo, lo_len, &blo);
     if (rc == LSM_OK && hi)
         rc = make_tkey(hi, hi_len, &bhi);
-    if (rc == LSM_OK && hi == NULL) {
-        char next = KS_DEFAULT + 1;
-        rc = buf_append(&bhi, &next, 1) ? err_set(LSM_NOMEM, "compact: out of memory") : LSM_OK;
-    }
-    slo = buf_slice(&blo);
-    shi = buf_slice(&bhi);
+    slice slo = buf_slice(&blo), shi = buf_slice(&bhi);
+    const slice *plo = lo ? &slo : NULL, *phi = hi ? &shi : NULL;
     pthread_mutex_lock(&db->mu);
     for (int level = 0; rc == LSM_OK && level < NUM_LEVELS - 1; level++) {
         /* Each step removes at least one file from the level, so this many
@@ -446,7 +444,7 @@ int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len, const void *hi,
                 break;
             }
             int busy;
-            compaction *c = compaction_for_range(db->vs, level, &slo, &shi, &busy);
+            compaction *c = compaction_for_range(db->vs, level, plo, phi, &busy);
             if (c == NULL) {
                 if (!busy)
                     break;

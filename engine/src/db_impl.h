@@ -44,6 +44,7 @@ typedef struct superversion {
 typedef struct writer {
     const lsm_batch *batch;    /* NULL: a flush request (force a memtable switch) */
     int sync;
+    int resolve;               /* the leader resolves it first, alone */
     int done;
     int status;
     char msg[512];             /* the leader's error message, for this writer */
@@ -94,6 +95,8 @@ struct lsm_db {
 
     /* ---- atomics ---- */
     atomic_uchar ks_live[256];         /* keyspace ids that exist (written under mu) */
+    atomic_uchar ks_large[256];        /* keyspaces that may hold large values (under mu) */
+    atomic_uint_fast64_t next_value_id; /* large-value ids below are taken */
     atomic_uint_fast64_t last_seq;     /* published after memtable insert: release/acquire */
     atomic_int live_iters;
     atomic_int live_snapshots;
@@ -140,6 +143,35 @@ int db_lookup(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int f
 /* Smallest sequence any snapshot can read. REQUIRES mu. */
 uint64_t db_oldest_snapshot_locked(lsm_db *db);
 
+/* ---- db_resolve.c ---- */
+/* Resolve a caller's batch into what gets logged (see db_resolve.c).
+ * REQUIRES: the caller is the write leader; mu not held. */
+int db_resolve(lsm_db *db, const lsm_batch *in, lsm_batch *out);
+
+/* ---- db_value.c ---- */
+/* Record that keyspace ks may hold large values (durably). Takes mu. */
+int db_mark_keyspace_large(lsm_db *db, unsigned ks);
+/* After recovery: load the value-id counter and sweep unfinished streaming
+ * writes. */
+int db_values_recover(lsm_db *db);
+/* Read [off, off+len) of the large value `desc` at seq in sv into dst. */
+int db_read_large(superversion *sv, table_cache *tc, uint64_t seq, slice desc, uint64_t off,
+                  char *dst, size_t len, size_t *n_read);
+
+/* ---- db_iter.c ---- */
+/* An iterator over keyspace ks at sequence seq, bounded by [lower, upper)
+ * (has_upper 0: to the end of the keyspace). For the engine's own scans. */
+int db_iter_new_at(lsm_db *db, superversion *sv, uint64_t seq, unsigned ks, slice lower,
+                   slice upper, int has_upper, lsm_iter **out);
+/* Is the current entry a large value? Then *desc is its descriptor. */
+int db_iter_ref(const lsm_iter *it, slice *desc);
+/* Call fn for every live entry with a tree key in [lo, hi) at seq (any
+ * keyspace, the engine's own included); stops at fn's first error. */
+int db_scan_internal(lsm_db *db, uint64_t seq, slice lo, slice hi,
+                     int (*fn)(void *arg, slice tkey, slice val), void *arg);
+/* Read the large value with descriptor desc whole (lsm_get). */
+int db_get_large(lsm_db *db, superversion *sv, uint64_t seq, slice desc, char **val, size_t *vlen);
+
 /* ---- db_keyspace.c ---- */
 /* Mark the keyspaces the manifest names as live (after recovery). */
 void db_keyspaces_loaded(lsm_db *db);
@@ -148,8 +180,10 @@ void db_keyspaces_loaded(lsm_db *db);
 int db_recover(lsm_db *db);
 
 /* ---- db_write.c ---- */
-/* Enqueue and run a write (batch NULL = force a memtable switch). */
+/* Enqueue and run a write (batch NULL = force a memtable switch). With
+ * resolve set the leader first resolves the batch (db_resolve) on its own. */
 int db_write(lsm_db *db, const lsm_batch *batch, int sync);
+int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve);
 
 /* ---- db_bg.c ---- */
 int db_start_threads(lsm_db *db);

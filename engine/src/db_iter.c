@@ -24,6 +24,7 @@
 
 #include "db_impl.h"
 #include "err.h"
+#include "large_value.h"
 #include "merge_iter.h"
 #include "rangedel.h"
 
@@ -39,6 +40,9 @@ struct lsm_iter {
     int forward;
     buf saved_key;      /* backward: the shown tree key */
     buf saved_value;    /* backward: its value */
+    value_type saved_type;
+    buf large;          /* the current large value, read whole on demand */
+    int large_ready;
     buf seek_key;       /* scratch for internal seek targets */
     rdel_index rdels;   /* range tombstones overlapping the bounds */
     int status;
@@ -114,7 +118,7 @@ static void find_next(lsm_iter *it, int skipping)
                     return;
                 }
                 skipping = 1;
-            } else if (t == TYPE_VALUE) {
+            } else if (t == TYPE_VALUE || t == TYPE_VALUE_REF) {
                 if (!(skipping && slice_cmp(tkey, buf_slice(&it->saved_key)) <= 0)) {
                     it->valid = 1;
                     it->saved_key.n = 0;
@@ -151,17 +155,20 @@ static void find_prev(lsm_iter *it)
             value_type t = ikey_type(k);
             if (t != TYPE_DELETION && covered(it, tkey, ikey_seq(k)))
                 t = TYPE_DELETION;
-            if (t != TYPE_DELETION && t != TYPE_VALUE) {
+            if (t != TYPE_DELETION && t != TYPE_VALUE && t != TYPE_VALUE_REF) {
                 fail(it, err_set(LSM_NOT_SUPPORTED, "iterator: entry type %d is not supported",
                                  (int)t));
                 return;
             }
             shown = t;
+            it->saved_type = t;
             if (t == TYPE_DELETION) {
                 it->saved_key.n = 0;
                 it->saved_value.n = 0;
             } else {
-                slice v = it->keys_only ? slice_make(NULL, 0) : iter_value(it->in);
+                /* Keep a large value's descriptor even for keys-only: it is
+                 * small, and value_size needs it. */
+                slice v = it->keys_only && t == TYPE_VALUE ? slice_make(NULL, 0) : iter_value(it->in);
                 if (buf_set(&it->saved_key, tkey.p, tkey.n) || buf_set(&it->saved_value, v.p, v.n)) {
                     fail(it, err_set(LSM_NOMEM, "iterator: out of memory"));
                     return;
@@ -229,64 +236,29 @@ static int collect_range_dels(lsm_iter *it)
     return rc;
 }
 
-int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
+/* Make an iterator over tree keys [lo, hi) at sequence seq. */
+static int iter_create(lsm_db *db, uint64_t seq, int fill_cache, int keys_only, slice lo, slice hi,
+                       lsm_iter **out)
 {
-    if (out)
-        *out = NULL;
-    if (db == NULL || out == NULL) {
-        int rc = err_set(LSM_INVALID_ARGUMENT, "iterator: NULL argument");
-        err_tag(db);
-        return rc;
-    }
-    lsm_read_options def;
-    lsm_read_options_default(&def);
-    if (ro == NULL)
-        ro = &def;
-    if ((ro->lower == NULL && ro->lower_len) || (ro->upper == NULL && ro->upper_len) ||
-        ro->lower_len > LSM_MAX_KEY_LEN || ro->upper_len > LSM_MAX_KEY_LEN) {
-        int rc = err_set(LSM_INVALID_ARGUMENT, "iterator: bad bounds");
-        err_tag(db);
-        return rc;
-    }
     lsm_iter *it = calloc(1, sizeof *it);
-    if (it == NULL) {
-        int rc = err_set(LSM_NOMEM, "iterator: out of memory");
-        err_tag(db);
-        return rc;
-    }
+    if (it == NULL)
+        return err_set(LSM_NOMEM, "iterator: out of memory");
     it->db = db;
-    it->keys_only = ro->keys_only;
+    it->keys_only = keys_only;
     it->forward = 1;
-    lsm_keyspace ksid = ro->keyspace;
-    if (ksid > LSM_MAX_KEYSPACES || !atomic_load_explicit(&db->ks_live[ksid], memory_order_relaxed)) {
-        int rc = err_set(LSM_INVALID_ARGUMENT, "iterator: keyspace %u is not open", ksid);
-        err_tag(db);
-        free(it);
-        return rc;
-    }
-    char ks = (char)ksid, ks_next = (char)(ksid + 1);
-    int rc = buf_append(&it->lower, &ks, 1) || buf_append(&it->lower, ro->lower, ro->lower_len);
-    if (ro->upper)
-        rc |= buf_append(&it->upper, &ks, 1) || buf_append(&it->upper, ro->upper, ro->upper_len);
-    else
-        rc |= buf_append(&it->upper, &ks_next, 1);
-    if (rc) {
+    it->seq = seq;
+    if (buf_append(&it->lower, lo.p, lo.n) || buf_append(&it->upper, hi.p, hi.n)) {
         lsm_iter_free(it);
-        rc = err_set(LSM_NOMEM, "iterator: out of memory");
-        err_tag(db);
-        return rc;
+        return err_set(LSM_NOMEM, "iterator: out of memory");
     }
-    it->seq = ro->snapshot ? ro->snapshot->seq
-                           : atomic_load_explicit(&db->last_seq, memory_order_acquire);
     it->sv = db_sv_acquire(db);
     atomic_fetch_add(&db->live_iters, 1);
 
     iter **list = NULL;
-    int n = 0, cap = 0;
-    rc = LSM_OK;
+    int n = 0, cap = 16;
+    int rc = LSM_OK;
     iter *mi = mem_iter_new(it->sv->mem);
     iter *ii = it->sv->imm ? mem_iter_new(it->sv->imm) : NULL;
-    cap = 16;
     list = malloc(sizeof *list * (size_t)cap);
     if (list == NULL || mi == NULL || (it->sv->imm && ii == NULL)) {
         iter_destroy(mi);
@@ -296,7 +268,7 @@ int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
         list[n++] = mi;
         if (ii)
             list[n++] = ii;
-        rc = version_add_iterators(it->sv->current, db->tc, ro->fill_cache, &list, &n, &cap);
+        rc = version_add_iterators(it->sv->current, db->tc, fill_cache, &list, &n, &cap);
     }
     if (rc == LSM_OK) {
         it->in = merge_iter_new(list, n, ikey_cmp);
@@ -311,11 +283,65 @@ int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
         rc = collect_range_dels(it);
     if (rc) {
         lsm_iter_free(it);
-        err_tag(db);
         return rc;
     }
     *out = it;
     return LSM_OK;
+}
+
+int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
+{
+    if (out)
+        *out = NULL;
+    if (db == NULL || out == NULL) {
+        int rc = err_set(LSM_INVALID_ARGUMENT, "iterator: NULL argument");
+        err_tag(db);
+        return rc;
+    }
+    lsm_read_options def;
+    lsm_read_options_default(&def);
+    if (ro == NULL)
+        ro = &def;
+    int rc = LSM_OK;
+    if ((ro->lower == NULL && ro->lower_len) || (ro->upper == NULL && ro->upper_len) ||
+        ro->lower_len > LSM_MAX_KEY_LEN || ro->upper_len > LSM_MAX_KEY_LEN)
+        rc = err_set(LSM_INVALID_ARGUMENT, "iterator: bad bounds");
+    lsm_keyspace ksid = ro->keyspace;
+    if (rc == LSM_OK &&
+        (ksid > LSM_MAX_KEYSPACES || !atomic_load_explicit(&db->ks_live[ksid], memory_order_relaxed)))
+        rc = err_set(LSM_INVALID_ARGUMENT, "iterator: keyspace %u is not open", ksid);
+    buf lo = BUF_INIT, hi = BUF_INIT;
+    char ks = (char)ksid, ks_next = (char)(ksid + 1);
+    if (rc == LSM_OK && (buf_append(&lo, &ks, 1) || buf_append(&lo, ro->lower, ro->lower_len) ||
+                         (ro->upper ? buf_append(&hi, &ks, 1) || buf_append(&hi, ro->upper, ro->upper_len)
+                                    : buf_append(&hi, &ks_next, 1))))
+        rc = err_set(LSM_NOMEM, "iterator: out of memory");
+    if (rc == LSM_OK) {
+        uint64_t seq = ro->snapshot ? ro->snapshot->seq
+                                    : atomic_load_explicit(&db->last_seq, memory_order_acquire);
+        rc = iter_create(db, seq, ro->fill_cache, ro->keys_only, buf_slice(&lo), buf_slice(&hi), out);
+    }
+    buf_free(&lo);
+    buf_free(&hi);
+    if (rc)
+        err_tag(db);
+    return rc;
+}
+
+int db_scan_internal(lsm_db *db, uint64_t seq, slice lo, slice hi, int (*fn)(void *arg, slice tkey, slice val), void *arg)
+{
+    lsm_iter *it;
+    int rc = iter_create(db, seq, 0, 0, lo, hi, &it);
+    if (rc)
+        return rc;
+    for (rc = lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it); rc = lsm_iter_next(it)) {
+        slice k = it->forward ? ikey_tkey(iter_key(it->in)) : buf_slice(&it->saved_key);
+        rc = fn(arg, k, it->forward ? iter_value(it->in) : buf_slice(&it->saved_value));
+        if (rc)
+            break;
+    }
+    lsm_iter_free(it);
+    return rc;
 }
 
 void lsm_iter_free(lsm_iter *it)
@@ -332,6 +358,7 @@ void lsm_iter_free(lsm_iter *it)
     buf_free(&it->saved_key);
     buf_free(&it->saved_value);
     buf_free(&it->seek_key);
+    buf_free(&it->large);
     rdel_index_free(&it->rdels);
     free(it);
 }
@@ -339,6 +366,7 @@ void lsm_iter_free(lsm_iter *it)
 
 static int finish(lsm_iter *it)
 {
+    it->large_ready = 0;
     int rc = check(it);
     if (rc == LSM_OK && it->status)
         rc = it->status;
@@ -505,6 +533,24 @@ const void *lsm_iter_key(const lsm_iter *it, size_t *len)
     return t.p + 1;
 }
 
+static value_type cur_type(const lsm_iter *it)
+{
+    return it->forward ? ikey_type(iter_key(it->in)) : it->saved_type;
+}
+
+static slice cur_raw(const lsm_iter *it)
+{
+    return it->forward ? iter_value(it->in) : buf_slice(&it->saved_value);
+}
+
+int db_iter_ref(const lsm_iter *it, slice *desc)
+{
+    if (cur_type(it) != TYPE_VALUE_REF)
+        return 0;
+    *desc = cur_raw(it);
+    return 1;
+}
+
 const void *lsm_iter_value(const lsm_iter *it, size_t *len)
 {
     static const char empty[1] = {0};
@@ -513,13 +559,72 @@ const void *lsm_iter_value(const lsm_iter *it, size_t *len)
             *len = 0;
         return empty;
     }
-    slice v = it->forward ? iter_value(it->in) : buf_slice(&it->saved_value);
+    slice v = cur_raw(it);
+    if (cur_type(it) == TYPE_VALUE_REF) {
+        /* Read the whole large value once per position. The iterator is
+         * logically const here; the cache of the value is not. */
+        lsm_iter *m = (lsm_iter *)it;
+        if (!m->large_ready) {
+            lv_desc d;
+            int rc = lv_desc_decode(v, &d);
+            if (rc == LSM_OK && d.size > LSM_MAX_VALUE_LEN)
+                rc = err_set(LSM_INVALID_ARGUMENT, "value of %llu bytes is too large to read whole",
+                             (unsigned long long)d.size);
+            if (rc == LSM_OK && buf_reserve(&m->large, (size_t)d.size + 1))
+                rc = err_set(LSM_NOMEM, "iterator: out of memory for a large value");
+            size_t got = 0;
+            if (rc == LSM_OK)
+                rc = db_read_large(m->sv, m->db->tc, m->seq, v, 0, m->large.p, (size_t)d.size, &got);
+            if (rc) {
+                fail(m, rc);
+                if (len)
+                    *len = 0;
+                return NULL;
+            }
+            m->large.n = got;
+            m->large_ready = 1;
+        }
+        if (len)
+            *len = m->large.n;
+        return m->large.n ? m->large.p : empty;
+    }
     if (len)
         *len = v.n;
     return v.p ? v.p : empty;
 }
 
+uint64_t lsm_iter_value_size(const lsm_iter *it)
+{
+    slice v = cur_raw(it);
+    if (cur_type(it) == TYPE_VALUE_REF) {
+        lv_desc d;
+        return lv_desc_decode(v, &d) == LSM_OK ? d.size : 0;
+    }
+    return it->keys_only ? 0 : v.n;
+}
+
 int lsm_iter_status(const lsm_iter *it)
 {
     return it->status;
+}
+
+int db_iter_new_at(lsm_db *db, superversion *sv, uint64_t seq, unsigned ks, slice lower,
+                   slice upper, int has_upper, lsm_iter **out)
+{
+    (void)sv; /* the iterator pins the current superversion, which holds all of seq */
+    struct lsm_snapshot snap;
+    memset(&snap, 0, sizeof snap);
+    snap.seq = seq;
+    lsm_read_options ro;
+    lsm_read_options_default(&ro);
+    ro.snapshot = &snap;
+    ro.keyspace = ks;
+    ro.lower = lower.p;
+    ro.lower_len = lower.n;
+    if (has_upper) {
+        ro.upper = upper.p ? upper.p : "";
+        ro.upper_len = upper.n;
+    }
+    ro.fill_cache = 0;
+    return lsm_iter_new(db, &ro, out);
 }

@@ -133,9 +133,15 @@ static int insert_op(void *arg, uint64_t seq, value_type type, slice tkey, slice
 
 int db_write(lsm_db *db, const lsm_batch *batch, int sync)
 {
+    return db_write_resolve(db, batch, sync, 0);
+}
+
+int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve)
+{
     writer w;
     memset(&w, 0, sizeof w);
     w.batch = batch;
+    w.resolve = resolve && batch != NULL;
     w.sync = sync || db->opts.sync_mode == LSM_SYNC_ALWAYS;
     pthread_cond_init(&w.cv, NULL);
 
@@ -158,6 +164,21 @@ int db_write(lsm_db *db, const lsm_batch *batch, int sync)
     /* The leader. */
     int rc = make_room_locked(db, batch == NULL);
     writer *last = &w;
+    lsm_batch resolved;
+    int have_resolved = 0;
+    if (rc == LSM_OK && w.resolve) {
+        /* Alone, against exactly the state the batch will apply to. */
+        pthread_mutex_unlock(&db->mu);
+        if (batch_init(&resolved)) {
+            rc = err_set(LSM_NOMEM, "write: out of memory");
+        } else {
+            have_resolved = 1;
+            rc = db_resolve(db, batch, &resolved);
+        }
+        pthread_mutex_lock(&db->mu);
+        if (rc == LSM_OK)
+            batch = &resolved;
+    }
     if (rc == LSM_OK && batch != NULL) {
         /* Gather the group: the writers queued behind, up to a size limit
          * (a small leader does not wait behind a huge follower). */
@@ -170,16 +191,19 @@ int db_write(lsm_db *db, const lsm_batch *batch, int sync)
         for (writer *x = &w; x; x = x->next) {
             if (x->batch == NULL)
                 break; /* a flush request leads its own turn */
+            if (x != &w && (w.resolve || x->resolve))
+                break; /* resolved batches go alone */
             if (x != &w && (bytes + x->batch->rep.n > limit || n_batches == MAX_GROUP_WRITERS))
                 break;
+            const lsm_batch *xb = x == &w ? batch : x->batch;
             if (x != &w)
-                bytes += x->batch->rep.n;
-            batches[n_batches++] = x->batch;
-            count += batch_count(x->batch);
+                bytes += xb->rep.n;
+            batches[n_batches++] = xb;
+            count += batch_count(xb);
             group_sync |= x->sync;
-            if (x->batch->rep.n > BATCH_HEADER_LEN)
-                parts[n_parts++] = slice_make(x->batch->rep.p + BATCH_HEADER_LEN,
-                                              x->batch->rep.n - BATCH_HEADER_LEN);
+            if (xb->rep.n > BATCH_HEADER_LEN)
+                parts[n_parts++] = slice_make(xb->rep.p + BATCH_HEADER_LEN,
+                                              xb->rep.n - BATCH_HEADER_LEN);
             last = x;
         }
         uint64_t seq = atomic_load_explicit(&db->last_seq, memory_order_relaxed) + 1;
@@ -259,5 +283,7 @@ int db_write(lsm_db *db, const lsm_batch *batch, int sync)
         pthread_cond_signal(&db->writers_head->cv);
     pthread_mutex_unlock(&db->mu);
     pthread_cond_destroy(&w.cv);
+    if (have_resolved)
+        batch_destroy(&resolved);
     return rc;
 }

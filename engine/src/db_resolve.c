@@ -1,0 +1,570 @@
+/*
+ * db_resolve.c -- turning a caller's batch into the operations that are
+ * logged, when that needs reading the current state.
+ *
+ * Three things need it:
+ *   - ranged writes (BATCH_OP_WRITE_AT), truncation (BATCH_OP_TRUNCATE) and
+ *     moves (BATCH_OP_RENAME), which are defined by the value they change;
+ *   - a put of a value over the inline threshold, which becomes chunks plus a
+ *     descriptor (large_value.h);
+ *   - any write into a keyspace that may hold large values: a put, delete or
+ *     range delete that replaces a large value also deletes its chunks, in the
+ *     same batch, so their space comes back and nothing is left behind.
+ *
+ * The write leader resolves such a batch on its own (it is never grouped with
+ * others), after every earlier write is in the memtable and before anything
+ * later is accepted: the state it reads is exactly the state the batch will
+ * apply to, so read-modify-write is atomic without any extra locking. An
+ * overlay of the entries and range deletions produced so far makes later
+ * operations of the same batch see earlier ones.
+ *
+ * Resolution reads (memtables, tables) without the db mutex. It takes the
+ * mutex only to record in the manifest that a keyspace now holds large values
+ * -- before the first descriptor in it is logged.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_impl.h"
+#include "err.h"
+#include "hash.h"
+#include "large_value.h"
+#include "rangedel.h"
+
+/* ---- overlay ------------------------------------------------------------- */
+
+typedef struct ov_entry {
+    buf key;          /* tree key; n == 0 marks an empty slot */
+    value_type type;  /* TYPE_VALUE, TYPE_VALUE_REF or TYPE_DELETION */
+    buf val;
+    uint64_t order;
+} ov_entry;
+
+typedef struct overlay {
+    ov_entry *slots;
+    size_t cap, used;     /* open addressing, cap a power of two */
+    rtomb_list ranges;    /* range deletions so far */
+    uint64_t *range_order;
+    uint64_t order;
+} overlay;
+
+static void ov_free(overlay *o)
+{
+    for (size_t i = 0; i < o->cap; i++) {
+        buf_free(&o->slots[i].key);
+        buf_free(&o->slots[i].val);
+    }
+    free(o->slots);
+    rtomb_list_free(&o->ranges);
+    free(o->range_order);
+    memset(o, 0, sizeof *o);
+}
+
+static ov_entry *ov_slot(overlay *o, slice key)
+{
+    size_t i = (size_t)hash64(key.p, key.n, 7) & (o->cap - 1);
+    for (;;) {
+        ov_entry *e = &o->slots[i];
+        if (e->key.n == 0 || slice_eq(buf_slice(&e->key), key))
+            return e;
+        i = (i + 1) & (o->cap - 1);
+    }
+}
+
+static int ov_grow(overlay *o)
+{
+    size_t cap = o->cap ? o->cap * 2 : 64;
+    ov_entry *old = o->slots;
+    size_t old_cap = o->cap;
+    o->slots = calloc(cap, sizeof *o->slots);
+    if (o->slots == NULL) {
+        o->slots = old;
+        return err_set(LSM_NOMEM, "resolve: out of memory");
+    }
+    o->cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].key.n)
+            *ov_slot(o, buf_slice(&old[i].key)) = old[i];
+    free(old);
+    return LSM_OK;
+}
+
+static int ov_set(overlay *o, slice key, value_type type, slice val)
+{
+    if ((o->used + 1) * 2 > o->cap && ov_grow(o))
+        return LSM_NOMEM;
+    ov_entry *e = ov_slot(o, key);
+    if (e->key.n == 0) {
+        if (buf_set(&e->key, key.p, key.n))
+            return err_set(LSM_NOMEM, "resolve: out of memory");
+        o->used++;
+    }
+    e->type = type;
+    e->order = ++o->order;
+    if (buf_set(&e->val, val.p, val.n))
+        return err_set(LSM_NOMEM, "resolve: out of memory");
+    return LSM_OK;
+}
+
+static int ov_range(overlay *o, slice start, slice end)
+{
+    int rc = rtomb_list_add(&o->ranges, start, end, 0);
+    if (rc)
+        return rc;
+    uint64_t *p = realloc(o->range_order, sizeof *p * o->ranges.n);
+    if (p == NULL)
+        return err_set(LSM_NOMEM, "resolve: out of memory");
+    o->range_order = p;
+    o->range_order[o->ranges.n - 1] = ++o->order;
+    rtomb_list_finish(&o->ranges);
+    return LSM_OK;
+}
+
+/* Was key deleted by a range of this batch after `order`? */
+static int ov_range_after(const overlay *o, slice key, uint64_t order)
+{
+    for (size_t i = 0; i < o->ranges.n; i++)
+        if (o->range_order[i] > order && slice_cmp(key, o->ranges.v[i].start) >= 0 &&
+            slice_cmp(key, o->ranges.v[i].end) < 0)
+            return 1;
+    return 0;
+}
+
+/* ---- the resolver ------------------------------------------------------------ */
+
+typedef struct resolver {
+    lsm_db *db;
+    superversion *sv;
+    uint64_t seq;          /* the state resolution reads */
+    lsm_batch *out;
+    overlay ov;
+    int mark_large[256];   /* keyspaces that get their first large value */
+    int failed_status;     /* a resolution error belonging to the caller (not I/O) */
+} resolver;
+
+/* The current entry for tkey: LSM_OK with *type TYPE_VALUE or TYPE_VALUE_REF
+ * and the value in *val, or LSM_NOT_FOUND. */
+static int current(resolver *r, slice tkey, value_type *type, buf *val)
+{
+    ov_entry *e = r->ov.cap ? ov_slot(&r->ov, tkey) : NULL;
+    if (e && e->key.n) {
+        if (e->type == TYPE_DELETION || ov_range_after(&r->ov, tkey, e->order))
+            return LSM_NOT_FOUND;
+        *type = e->type;
+        return buf_set(val, e->val.p, e->val.n) ? err_set(LSM_NOMEM, "resolve: out of memory")
+                                                : LSM_OK;
+    }
+    if (ov_range_after(&r->ov, tkey, 0))
+        return LSM_NOT_FOUND;
+    char *v;
+    size_t vl;
+    int rc = db_lookup(r->sv, r->db->tc, tkey, r->seq, 1, type, &v, &vl);
+    if (rc)
+        return rc;
+    rc = buf_set(val, v, vl) ? err_set(LSM_NOMEM, "resolve: out of memory") : LSM_OK;
+    free(v);
+    return rc;
+}
+
+static int emit(resolver *r, value_type type, slice tkey, slice val)
+{
+    int rc = batch_add(r->out, type, tkey, val);
+    if (rc)
+        return err_set(LSM_NOMEM, "resolve: out of memory");
+    if (type == TYPE_RANGE_DELETION)
+        return ov_range(&r->ov, tkey, val);
+    return ov_set(&r->ov, tkey, type, val);
+}
+
+static int keyspace_may_hold_large(resolver *r, unsigned ks)
+{
+    return atomic_load_explicit(&r->db->ks_large[ks], memory_order_relaxed) || r->mark_large[ks];
+}
+
+/* A new value id; the high-water mark goes into the same batch. */
+static int alloc_id(resolver *r, uint64_t *id)
+{
+    *id = atomic_fetch_add(&r->db->next_value_id, 1);
+    char tmp[VARINT64_MAX_LEN];
+    char *end = put_varint64(tmp, *id + 1);
+    return emit(r, TYPE_VALUE, slice_make(LV_NEXT_ID_KEY, LV_NEXT_ID_KEY_LEN),
+                slice_make(tmp, (size_t)(end - tmp)));
+}
+
+static int free_chunks_from(resolver *r, uint64_t id, uint64_t first_index)
+{
+    char start[LV_CHUNK_KEY_LEN], end[LV_CHUNK_KEY_LEN], dummy[LV_CHUNK_KEY_LEN];
+    lv_chunk_key(start, id, first_index);
+    lv_chunk_range(dummy, end, id);
+    return emit(r, TYPE_RANGE_DELETION, slice_make(start, LV_CHUNK_KEY_LEN), slice_make(end, 9));
+}
+
+/* If tkey now holds a large value, delete its chunks. */
+static int free_old(resolver *r, slice tkey)
+{
+    if (!keyspace_may_hold_large(r, (unsigned char)tkey.p[0]))
+        return LSM_OK;
+    value_type t;
+    buf v = BUF_INIT;
+    int rc = current(r, tkey, &t, &v);
+    if (rc == LSM_OK && t == TYPE_VALUE_REF) {
+        lv_desc d;
+        rc = lv_desc_decode(buf_slice(&v), &d);
+        if (rc == LSM_OK)
+            rc = free_chunks_from(r, d.id, 0);
+    } else if (rc == LSM_NOT_FOUND) {
+        rc = LSM_OK;
+    }
+    buf_free(&v);
+    return rc;
+}
+
+/* The stored bytes of chunk (id, index) into out (empty if absent). */
+static int read_chunk(resolver *r, uint64_t id, uint64_t index, buf *out)
+{
+    char k[LV_CHUNK_KEY_LEN];
+    lv_chunk_key(k, id, index);
+    value_type t;
+    int rc = current(r, slice_make(k, sizeof k), &t, out);
+    if (rc == LSM_NOT_FOUND) {
+        out->n = 0;
+        return LSM_OK;
+    }
+    return rc;
+}
+
+/* Write data at off into the chunks of value id (whose size becomes at least
+ * off + len), rewriting only the partial chunks at either end. */
+static int write_chunks(resolver *r, uint64_t id, uint32_t cb, uint64_t off, slice data)
+{
+    if (data.n == 0)
+        return LSM_OK;
+    buf chunk = BUF_INIT;
+    int rc = LSM_OK;
+    uint64_t end = off + data.n;
+    for (uint64_t i = off / cb; rc == LSM_OK && i * cb < end; i++) {
+        uint64_t cstart = i * cb;
+        uint64_t lo = off > cstart ? off - cstart : 0;          /* within the chunk */
+        uint64_t hi = end - cstart < cb ? end - cstart : cb;
+        const char *src = data.p + (cstart + lo - off);
+        char k[LV_CHUNK_KEY_LEN];
+        lv_chunk_key(k, id, i);
+        if (lo == 0 && hi == cb) {
+            rc = emit(r, TYPE_VALUE, slice_make(k, sizeof k), slice_make(src, (size_t)cb));
+            continue;
+        }
+        rc = read_chunk(r, id, i, &chunk);
+        if (rc)
+            break;
+        size_t need = (size_t)(chunk.n > hi ? chunk.n : hi);
+        if (buf_reserve(&chunk, need - chunk.n)) {
+            rc = err_set(LSM_NOMEM, "resolve: out of memory");
+            break;
+        }
+        if (chunk.n < need)
+            memset(chunk.p + chunk.n, 0, need - chunk.n);
+        chunk.n = need;
+        memcpy(chunk.p + lo, src, (size_t)(hi - lo));
+        rc = emit(r, TYPE_VALUE, slice_make(k, sizeof k), buf_slice(&chunk));
+    }
+    buf_free(&chunk);
+    return rc;
+}
+
+static int put_desc(resolver *r, slice tkey, const lv_desc *d)
+{
+    buf v = BUF_INIT;
+    int rc = lv_desc_encode(d, &v);
+    if (rc == LSM_OK)
+        rc = emit(r, TYPE_VALUE_REF, tkey, buf_slice(&v));
+    buf_free(&v);
+    r->mark_large[(unsigned char)tkey.p[0]] |=
+        !atomic_load_explicit(&r->db->ks_large[(unsigned char)tkey.p[0]], memory_order_relaxed);
+    return rc;
+}
+
+/* Read [off, off+len) of a large value into dst (zeros for holes). */
+static int read_large(resolver *r, const lv_desc *d, uint64_t off, char *dst, size_t len)
+{
+    buf chunk = BUF_INIT;
+    int rc = LSM_OK;
+    memset(dst, 0, len);
+    for (uint64_t i = off / d->chunk_bytes; rc == LSM_OK && i * d->chunk_bytes < off + len; i++) {
+        rc = read_chunk(r, d->id, i, &chunk);
+        uint64_t cstart = i * d->chunk_bytes;
+        for (size_t j = 0; rc == LSM_OK && j < chunk.n; j++) {
+            uint64_t pos = cstart + j;
+            if (pos >= off && pos < off + len)
+                dst[pos - off] = chunk.p[j];
+        }
+    }
+    buf_free(&chunk);
+    return rc;
+}
+
+/* Turn an inline value into a large one of `size` bytes holding `bytes`. */
+static int make_large(resolver *r, slice tkey, slice bytes, uint64_t size, lv_desc *d)
+{
+    d->chunk_bytes = (uint32_t)r->db->opts.value_chunk_bytes;
+    d->size = size;
+    int rc = alloc_id(r, &d->id);
+    if (rc == LSM_OK)
+        rc = write_chunks(r, d->id, d->chunk_bytes, 0, bytes);
+    (void)tkey;
+    return rc;
+}
+
+static int resolve_put(resolver *r, slice tkey, slice val)
+{
+    int rc = free_old(r, tkey);
+    if (rc)
+        return rc;
+    if (val.n <= r->db->opts.inline_value_bytes || (unsigned char)tkey.p[0] >= KS_VALUES)
+        return emit(r, TYPE_VALUE, tkey, val);
+    lv_desc d;
+    rc = make_large(r, tkey, val, val.n, &d);
+    return rc ? rc : put_desc(r, tkey, &d);
+}
+
+static int resolve_write_at(resolver *r, slice tkey, slice arg)
+{
+    uint64_t off;
+    const char *p = get_varint64(arg.p, arg.p + arg.n, &off);
+    if (p == NULL)
+        return err_set(LSM_CORRUPTION, "write-at: malformed operation");
+    slice data = slice_make(p, (size_t)(arg.p + arg.n - p));
+    if (off > (UINT64_C(1) << 62) || data.n > (UINT64_C(1) << 62) - off)
+        return r->failed_status = err_set(LSM_INVALID_ARGUMENT, "write-at: offset out of range");
+    value_type t;
+    buf cur = BUF_INIT;
+    int rc = current(r, tkey, &t, &cur);
+    if (rc == LSM_NOT_FOUND) {
+        t = TYPE_VALUE;
+        cur.n = 0;
+        rc = LSM_OK;
+    }
+    uint64_t end = off + data.n;
+    if (rc == LSM_OK && t == TYPE_VALUE) {
+        uint64_t size = cur.n > end ? cur.n : end;
+        if (size <= r->db->opts.inline_value_bytes) {
+            size_t old = cur.n;
+            if (buf_reserve(&cur, (size_t)size - old + 1)) {
+                rc = err_set(LSM_NOMEM, "resolve: out of memory");
+            } else {
+                if (size > old)
+                    memset(cur.p + old, 0, (size_t)size - old);
+                cur.n = (size_t)size;
+                if (data.n)
+                    memcpy(cur.p + off, data.p, data.n);
+                rc = emit(r, TYPE_VALUE, tkey, buf_slice(&cur));
+            }
+        } else {
+            lv_desc d;
+            rc = make_large(r, tkey, buf_slice(&cur), size, &d);
+            if (rc == LSM_OK)
+                rc = write_chunks(r, d.id, d.chunk_bytes, off, data);
+            if (rc == LSM_OK)
+                rc = put_desc(r, tkey, &d);
+        }
+    } else if (rc == LSM_OK) {
+        lv_desc d;
+        rc = lv_desc_decode(buf_slice(&cur), &d);
+        if (rc == LSM_OK)
+            rc = write_chunks(r, d.id, d.chunk_bytes, off, data);
+        if (rc == LSM_OK && end > d.size) {
+            d.size = end;
+            rc = put_desc(r, tkey, &d);
+        }
+    }
+    buf_free(&cur);
+    return rc;
+}
+
+static int resolve_truncate(resolver *r, slice tkey, slice arg)
+{
+    uint64_t size;
+    if (get_varint64(arg.p, arg.p + arg.n, &size) == NULL)
+        return err_set(LSM_CORRUPTION, "truncate: malformed operation");
+    if (size > (UINT64_C(1) << 62))
+        return r->failed_status = err_set(LSM_INVALID_ARGUMENT, "truncate: size out of range");
+    size_t inline_max = r->db->opts.inline_value_bytes;
+    value_type t;
+    buf cur = BUF_INIT;
+    int rc = current(r, tkey, &t, &cur);
+    if (rc == LSM_NOT_FOUND) {
+        t = TYPE_VALUE;
+        cur.n = 0;
+        rc = LSM_OK;
+    }
+    if (rc == LSM_OK && t == TYPE_VALUE) {
+        if (size <= inline_max) {
+            size_t old = cur.n;
+            if (buf_reserve(&cur, (size_t)size + 1)) {
+                rc = err_set(LSM_NOMEM, "resolve: out of memory");
+            } else {
+                if (size > old)
+                    memset(cur.p + old, 0, (size_t)size - old);
+                cur.n = (size_t)size;
+                rc = emit(r, TYPE_VALUE, tkey, buf_slice(&cur));
+            }
+        } else {
+            lv_desc d;
+            rc = make_large(r, tkey, buf_slice(&cur), size, &d);
+            if (rc == LSM_OK)
+                rc = put_desc(r, tkey, &d);
+        }
+    } else if (rc == LSM_OK) {
+        lv_desc d;
+        rc = lv_desc_decode(buf_slice(&cur), &d);
+        if (rc == LSM_OK && size <= inline_max) {
+            /* Small again: keep it inline, free every chunk. */
+            char *bytes = malloc(size ? (size_t)size : 1);
+            rc = bytes ? read_large(r, &d, 0, bytes, (size_t)size)
+                       : err_set(LSM_NOMEM, "resolve: out of memory");
+            if (rc == LSM_OK)
+                rc = free_chunks_from(r, d.id, 0);
+            if (rc == LSM_OK)
+                rc = emit(r, TYPE_VALUE, tkey, slice_make(bytes, (size_t)size));
+            free(bytes);
+        } else if (rc == LSM_OK) {
+            if (size < d.size) {
+                uint64_t cb = d.chunk_bytes;
+                uint64_t keep = (size + cb - 1) / cb; /* chunks that keep bytes */
+                rc = free_chunks_from(r, d.id, keep);
+                if (rc == LSM_OK && size % cb) {
+                    /* Cut the last kept chunk so no stale byte lies past the end. */
+                    buf chunk = BUF_INIT;
+                    rc = read_chunk(r, d.id, keep - 1, &chunk);
+                    if (rc == LSM_OK && chunk.n > size % cb) {
+                        char k[LV_CHUNK_KEY_LEN];
+                        lv_chunk_key(k, d.id, keep - 1);
+                        chunk.n = (size_t)(size % cb);
+                        rc = emit(r, TYPE_VALUE, slice_make(k, sizeof k), buf_slice(&chunk));
+                    }
+                    buf_free(&chunk);
+                }
+            }
+            d.size = size;
+            if (rc == LSM_OK)
+                rc = put_desc(r, tkey, &d);
+        }
+    }
+    buf_free(&cur);
+    return rc;
+}
+
+static int resolve_rename(resolver *r, slice from, slice to)
+{
+    if (slice_eq(from, to))
+        return LSM_OK;
+    value_type t;
+    buf cur = BUF_INIT;
+    int rc = current(r, from, &t, &cur);
+    if (rc == LSM_NOT_FOUND) {
+        buf_free(&cur);
+        return r->failed_status = err_set(LSM_NOT_FOUND, "rename: the source key does not exist");
+    }
+    if (rc == LSM_OK)
+        rc = free_old(r, to);
+    if (rc == LSM_OK)
+        rc = emit(r, t, to, buf_slice(&cur));
+    if (rc == LSM_OK && t == TYPE_VALUE_REF)
+        r->mark_large[(unsigned char)to.p[0]] |=
+            !atomic_load_explicit(&r->db->ks_large[(unsigned char)to.p[0]], memory_order_relaxed);
+    if (rc == LSM_OK)
+        rc = emit(r, TYPE_DELETION, from, slice_make(NULL, 0)); /* the value moved: no freeing */
+    buf_free(&cur);
+    return rc;
+}
+
+/* A range delete in a keyspace that may hold large values frees every large
+ * value it covers. */
+static int resolve_range(resolver *r, slice start, slice end)
+{
+    unsigned ks = (unsigned char)start.p[0];
+    int rc = LSM_OK;
+    if (keyspace_may_hold_large(r, ks) && ks <= LSM_MAX_KEYSPACES) {
+        lsm_iter *it;
+        rc = db_iter_new_at(r->db, r->sv, r->seq, ks, slice_make(start.p + 1, start.n - 1),
+                            end.n && (unsigned char)end.p[0] == ks ? slice_make(end.p + 1, end.n - 1)
+                                                                   : slice_make(NULL, 0),
+                            end.n && (unsigned char)end.p[0] == ks, &it);
+        if (rc == LSM_OK) {
+            for (rc = lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it); rc = lsm_iter_next(it)) {
+                slice desc;
+                if (db_iter_ref(it, &desc)) {
+                    lv_desc d;
+                    rc = lv_desc_decode(desc, &d);
+                    if (rc == LSM_OK)
+                        rc = free_chunks_from(r, d.id, 0);
+                }
+            }
+            lsm_iter_free(it);
+        }
+        /* Large values this batch itself created in the range. */
+        for (size_t i = 0; rc == LSM_OK && i < r->ov.cap; i++) {
+            ov_entry *e = &r->ov.slots[i];
+            if (e->key.n && e->type == TYPE_VALUE_REF && slice_cmp(buf_slice(&e->key), start) >= 0 &&
+                slice_cmp(buf_slice(&e->key), end) < 0 && !ov_range_after(&r->ov, buf_slice(&e->key), e->order)) {
+                lv_desc d;
+                rc = lv_desc_decode(buf_slice(&e->val), &d);
+                if (rc == LSM_OK)
+                    rc = free_chunks_from(r, d.id, 0);
+            }
+        }
+    }
+    return rc ? rc : emit(r, TYPE_RANGE_DELETION, start, end);
+}
+
+static int resolve_op(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
+{
+    (void)seq;
+    resolver *r = arg;
+    switch ((int)type) {
+    case TYPE_VALUE:
+        return resolve_put(r, tkey, value);
+    case TYPE_DELETION: {
+        int rc = free_old(r, tkey);
+        return rc ? rc : emit(r, TYPE_DELETION, tkey, value);
+    }
+    case TYPE_RANGE_DELETION:
+        return resolve_range(r, tkey, value);
+    case TYPE_VALUE_REF: {
+        /* A descriptor from a streaming writer's commit. */
+        int rc = free_old(r, tkey);
+        if (rc == LSM_OK)
+            rc = emit(r, TYPE_VALUE_REF, tkey, value);
+        r->mark_large[(unsigned char)tkey.p[0]] |=
+            !atomic_load_explicit(&r->db->ks_large[(unsigned char)tkey.p[0]], memory_order_relaxed);
+        return rc;
+    }
+    case BATCH_OP_WRITE_AT:
+        return resolve_write_at(r, tkey, value);
+    case BATCH_OP_TRUNCATE:
+        return resolve_truncate(r, tkey, value);
+    case BATCH_OP_RENAME:
+        return resolve_rename(r, tkey, value);
+    default:
+        return err_set(LSM_CORRUPTION, "resolve: unknown operation %d", (int)type);
+    }
+}
+
+int db_resolve(lsm_db *db, const lsm_batch *in, lsm_batch *out)
+{
+    resolver r;
+    memset(&r, 0, sizeof r);
+    r.db = db;
+    r.out = out;
+    r.seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
+    r.sv = db_sv_acquire(db);
+    lsm_batch_clear(out);
+    int rc = batch_iterate_intents(buf_slice(&in->rep), resolve_op, &r);
+    db_sv_release(db, r.sv);
+    ov_free(&r.ov);
+    /* Record durably, before the batch is logged, which keyspaces now may
+     * hold large values (their later writes then free replaced values). */
+    for (int ks = 0; rc == LSM_OK && ks < 256; ks++)
+        if (r.mark_large[ks])
+            rc = db_mark_keyspace_large(db, (unsigned)ks);
+    return rc;
+}

@@ -1,0 +1,57 @@
+/*
+ * large_value.c -- descriptor and key encodings of large values; see
+ * large_value.h.
+ */
+#include "large_value.h"
+
+#include "err.h"
+#include "lsm.h"
+
+int lv_desc_encode(const lv_desc *d, buf *out)
+{
+    out->n = 0;
+    char v = LV_DESC_VERSION;
+    if (buf_append(out, &v, 1) || buf_put_varint(out, d->id) || buf_put_varint(out, d->size) ||
+        buf_put_varint(out, d->chunk_bytes))
+        return err_set(LSM_NOMEM, "out of memory");
+    return LSM_OK;
+}
+
+int lv_desc_decode(slice in, lv_desc *d)
+{
+    const char *p = in.p, *limit = in.p + in.n;
+    uint64_t cb;
+    if (in.n < 1 || (unsigned char)p[0] != LV_DESC_VERSION)
+        return err_set(LSM_CORRUPTION, "large-value descriptor of unknown version");
+    p++;
+    p = get_varint64(p, limit, &d->id);
+    if (p)
+        p = get_varint64(p, limit, &d->size);
+    if (p)
+        p = get_varint64(p, limit, &cb);
+    if (p == NULL || p != limit || cb == 0 || cb > (64u << 20))
+        return err_set(LSM_CORRUPTION, "malformed large-value descriptor");
+    d->chunk_bytes = (uint32_t)cb;
+    return LSM_OK;
+}
+
+void lv_chunk_key(char *dst, uint64_t id, uint64_t index)
+{
+    dst[0] = (char)KS_CHUNKS;
+    put_be64(dst + 1, id);
+    put_be64(dst + 9, index);
+}
+
+void lv_chunk_range(char *start, char *end, uint64_t id)
+{
+    start[0] = end[0] = (char)KS_CHUNKS;
+    put_be64(start + 1, id);
+    put_be64(end + 1, id + 1);
+}
+
+void lv_pending_key(char *dst, uint64_t id)
+{
+    dst[0] = (char)KS_VALUES;
+    dst[1] = 0x01;
+    put_be64(dst + 2, id);
+}

@@ -1,0 +1,428 @@
+/*
+ * test_large_values.c -- values of any size: out-of-line chunks, ranged reads
+ * and writes, truncation, moves, streaming writers, and what they cost.
+ *
+ * Every operation is checked against a plain in-memory copy of the value.
+ * The cost promises are checked through the engine's counters, not clocks:
+ * a 4 KiB ranged read of a big value reads a couple of blocks, a 4 KiB
+ * append logs about one chunk, a move logs a few hundred bytes, and the
+ * space of deleted or overwritten values is reclaimed by compaction.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "env_mem.h"
+#include "testutil.h"
+
+#define MiB (1024u * 1024u)
+
+typedef struct fixture {
+    lsm_env *env;
+    lsm_options o;
+    lsm_db *db;
+} fixture;
+
+static void open_store(fixture *f)
+{
+    TU_OK(NULL, lsm_open("/lv", &f->o, &f->db));
+}
+
+static void setup(fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    f->env = lsm_env_mem_new();
+    f->env->mkdir(f->env, "/lv", 0700);
+    tu_small_options(&f->o);
+    f->o.env = f->env;
+    f->o.memtable_bytes = 1 * MiB;
+    f->o.target_file_bytes = 1 * MiB;
+    f->o.level1_bytes = 4 * MiB;
+    f->o.inline_value_bytes = 64 * 1024;
+    f->o.value_chunk_bytes = 16 * 1024;
+    open_store(f);
+}
+
+static void teardown(fixture *f)
+{
+    TU_OK(NULL, lsm_close(f->db));
+    lsm_env_mem_free(f->env);
+}
+
+static void reopen(fixture *f)
+{
+    TU_OK(NULL, lsm_close(f->db));
+    open_store(f);
+}
+
+static void fill(char *p, size_t n, uint64_t seed)
+{
+    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        if ((i & 7) == 0)
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+        p[i] = (char)(x >> ((i & 7) * 8));
+    }
+}
+
+/* The store's value of key equals want[0..len), read whole, in pieces and
+ * through an iterator. */
+static void check_value(lsm_db *db, const char *key, const char *want, size_t len, tu_rng *r)
+{
+    uint64_t size;
+    TU_OK(db, lsm_value_size(db, NULL, key, strlen(key), &size));
+    assert_int_equal(size, len);
+    void *v;
+    size_t vl;
+    TU_OK(db, lsm_get(db, key, strlen(key), &v, &vl));
+    assert_int_equal(vl, len);
+    if (len && memcmp(v, want, len) != 0)
+        fail_msg("lsm_get of %s returned different bytes", key);
+    lsm_free(v);
+    char *buf = malloc(300000);
+    for (int i = 0; i < 20; i++) {
+        uint64_t off = tu_below(r, len + 100);
+        size_t n = (size_t)tu_below(r, 300000);
+        size_t got;
+        TU_OK(db, lsm_read_value(db, NULL, key, strlen(key), off, buf, n, &got));
+        size_t expect = off >= len ? 0 : (len - off < n ? (size_t)(len - off) : n);
+        assert_int_equal(got, expect);
+        if (got && memcmp(buf, want + off, got) != 0)
+            fail_msg("read of [%" PRIu64 ", +%zu) of %s differs", off, n, key);
+    }
+    free(buf);
+    lsm_read_options ro;
+    lsm_read_options_default(&ro);
+    ro.lower = key;
+    ro.lower_len = strlen(key);
+    lsm_iter *it;
+    TU_OK(db, lsm_iter_new(db, &ro, &it));
+    TU_OK(db, lsm_iter_first(it));
+    assert_true(lsm_iter_valid(it));
+    assert_int_equal(lsm_iter_value_size(it), len);
+    const void *iv = lsm_iter_value(it, &vl);
+    assert_int_equal(vl, len);
+    if (len && memcmp(iv, want, len) != 0)
+        fail_msg("iterator value of %s differs", key);
+    lsm_iter_free(it);
+}
+
+static void test_put_get_large(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    tu_rng r = {tu_seed(5)};
+    size_t n = 5 * MiB + 123;
+    char *v = malloc(n);
+    fill(v, n, 1);
+    TU_OK(f.db, lsm_put(f.db, "big", 3, v, n));
+    TU_OK(f.db, lsm_put(f.db, "small", 5, "x", 1));
+    check_value(f.db, "big", v, n, &r);
+    TU_OK(f.db, lsm_flush(f.db));
+    check_value(f.db, "big", v, n, &r);
+    reopen(&f);
+    check_value(f.db, "big", v, n, &r);
+    check_value(f.db, "small", "x", 1, &r);
+    /* A scan sees both keys in order. */
+    lsm_iter *it;
+    TU_OK(f.db, lsm_iter_new(f.db, NULL, &it));
+    TU_OK(f.db, lsm_iter_first(it));
+    size_t kl;
+    assert_memory_equal(lsm_iter_key(it, &kl), "big", 3);
+    TU_OK(f.db, lsm_iter_next(it));
+    assert_memory_equal(lsm_iter_key(it, &kl), "small", 5);
+    TU_OK(f.db, lsm_iter_next(it));
+    assert_false(lsm_iter_valid(it));
+    lsm_iter_free(it);
+    free(v);
+    teardown(&f);
+}
+
+/* Random ranged writes and truncations against a model buffer. */
+static void test_ranged_writes_model(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    tu_rng r = {tu_seed(6)};
+    size_t cap = 3 * MiB;
+    char *model = calloc(1, cap);
+    char *data = malloc(400000);
+    size_t len = 0;
+    int ops = (int)(400 * tu_scale());
+    for (int i = 0; i < ops; i++) {
+        uint64_t k = tu_below(&r, 10);
+        if (k < 6) {
+            uint64_t off = tu_below(&r, len + 200000 < cap - 400000 ? len + 200000 : cap - 400000);
+            size_t n = (size_t)(tu_below(&r, 4) == 0 ? tu_below(&r, 400000) : tu_below(&r, 5000));
+            fill(data, n, (uint64_t)i);
+            TU_OK(f.db, lsm_write_value(f.db, LSM_KEYSPACE_DEFAULT, "file", 4, off, data, n));
+            memcpy(model + off, data, n);
+            if (off + n > len)
+                len = (size_t)(off + n);
+        } else if (k < 8) {
+            size_t size = (size_t)(tu_below(&r, 2) ? tu_below(&r, 100000) : tu_below(&r, 2 * MiB));
+            TU_OK(f.db, lsm_truncate_value(f.db, LSM_KEYSPACE_DEFAULT, "file", 4, size));
+            if (size < len)
+                memset(model + size, 0, len - size);
+            len = size;
+        } else if (k < 9) {
+            TU_OK(f.db, lsm_flush(f.db));
+        } else {
+            reopen(&f);
+        }
+        if (i % 10 == 9 || i == ops - 1)
+            check_value(f.db, "file", model, len, &r);
+    }
+    free(model);
+    free(data);
+    teardown(&f);
+}
+
+/* Writes, truncation and a move in one batch, with other keys: atomic, in
+ * order, and the move is of the value as the batch left it. */
+static void test_batch_ops_and_snapshot(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    tu_rng r = {tu_seed(7)};
+    size_t n = 300000;
+    char *a = malloc(n), *b = malloc(n);
+    fill(a, n, 11);
+    TU_OK(f.db, lsm_put(f.db, "a", 1, a, n));
+    lsm_snapshot *snap;
+    TU_OK(f.db, lsm_snapshot_new(f.db, &snap));
+    lsm_batch *batch;
+    TU_OK(NULL, lsm_batch_new(&batch));
+    TU_OK(NULL, lsm_batch_write_value(batch, 0, "a", 1, 1000, "HELLO", 5));
+    TU_OK(NULL, lsm_batch_truncate_value(batch, 0, "a", 1, 200000));
+    TU_OK(NULL, lsm_batch_put(batch, "meta", 4, "v2", 2));
+    TU_OK(NULL, lsm_batch_rename(batch, 0, "a", 1, "b", 1));
+    TU_OK(f.db, lsm_write(f.db, batch, NULL));
+    lsm_batch_free(batch);
+    memcpy(b, a, n);
+    memcpy(b + 1000, "HELLO", 5);
+    check_value(f.db, "b", b, 200000, &r);
+    void *v;
+    size_t vl;
+    assert_int_equal(lsm_get(f.db, "a", 1, &v, &vl), LSM_NOT_FOUND);
+    /* The snapshot still sees the old value under the old key. */
+    lsm_read_options ro;
+    lsm_read_options_default(&ro);
+    ro.snapshot = snap;
+    TU_OK(f.db, lsm_get_opt(f.db, &ro, "a", 1, &v, &vl));
+    assert_int_equal(vl, n);
+    assert_memory_equal(v, a, n);
+    lsm_free(v);
+    size_t got;
+    char buf[16];
+    TU_OK(f.db, lsm_read_value(f.db, &ro, "a", 1, 1000, buf, 5, &got));
+    assert_memory_not_equal(buf, "HELLO", 5);
+    lsm_snapshot_free(f.db, snap);
+    /* Renaming a key that does not exist fails and changes nothing. */
+    assert_int_equal(lsm_rename(f.db, 0, "nope", 4, "b", 1), LSM_NOT_FOUND);
+    check_value(f.db, "b", b, 200000, &r);
+    free(a);
+    free(b);
+    teardown(&f);
+}
+
+static uint64_t live_bytes(lsm_db *db)
+{
+    lsm_stats s;
+    TU_OK(db, lsm_stats_get(db, &s));
+    return s.live_table_bytes;
+}
+
+/* Deleted, overwritten and replaced large values give their space back. */
+static void test_space_comes_back(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    size_t n = 8 * MiB;
+    char *v = malloc(n);
+    for (int round = 0; round < 6; round++) {
+        fill(v, n, (uint64_t)round);
+        TU_OK(f.db, lsm_put(f.db, "k", 1, v, n)); /* overwrite: old chunks freed */
+    }
+    fill(v, n, 100);
+    TU_OK(f.db, lsm_put(f.db, "other", 5, v, n));
+    TU_OK(f.db, lsm_rename(f.db, 0, "other", 5, "k", 1)); /* replaces k's value */
+    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    uint64_t after_overwrites = live_bytes(f.db);
+    assert_true(after_overwrites < n + n / 4); /* about one value's worth */
+    TU_OK(f.db, lsm_delete(f.db, "k", 1));
+    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    uint64_t after_delete = live_bytes(f.db);
+    fprintf(stderr, "# live table bytes: %" PRIu64 " after 7 x 8 MiB writes of one key, %" PRIu64
+            " after deleting it\n", after_overwrites, after_delete);
+    assert_true(after_delete < 256 * 1024);
+    free(v);
+    teardown(&f);
+}
+
+/* The costs: a ranged read, an append and a move touch what they must. */
+static void test_costs(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    size_t n = 32 * MiB;
+    lsm_value_writer *w;
+    TU_OK(f.db, lsm_value_writer_new(f.db, 0, "big", 3, &w));
+    char *piece = malloc(MiB);
+    for (size_t at = 0; at < n; at += MiB) {
+        fill(piece, MiB, at / MiB);
+        TU_OK(f.db, lsm_value_writer_append(w, piece, MiB));
+    }
+    TU_OK(f.db, lsm_value_writer_commit(w));
+    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    reopen(&f); /* cold caches */
+    lsm_stats s0, s1;
+    TU_OK(f.db, lsm_stats_get(f.db, &s0));
+    char buf[4096];
+    size_t got;
+    TU_OK(f.db, lsm_read_value(f.db, NULL, "big", 3, 17 * MiB + 5000, buf, sizeof buf, &got));
+    assert_int_equal(got, sizeof buf);
+    fill(piece, MiB, 17);
+    assert_memory_equal(buf, piece + 5000, sizeof buf);
+    TU_OK(f.db, lsm_stats_get(f.db, &s1));
+    uint64_t blocks = (s1.block_cache_hits + s1.block_cache_misses) -
+                      (s0.block_cache_hits + s0.block_cache_misses);
+    fprintf(stderr, "# 4 KiB read of a 32 MiB value: %" PRIu64 " data blocks looked up\n", blocks);
+    assert_true(blocks <= 4);
+
+    TU_OK(f.db, lsm_stats_get(f.db, &s0));
+    TU_OK(f.db, lsm_write_value(f.db, 0, "big", 3, n, buf, sizeof buf)); /* append 4 KiB */
+    TU_OK(f.db, lsm_stats_get(f.db, &s1));
+    uint64_t logged = s1.wal_bytes_written - s0.wal_bytes_written;
+    fprintf(stderr, "# 4 KiB append to a 32 MiB value logged %" PRIu64 " bytes\n", logged);
+    assert_true(logged <= 2 * f.o.value_chunk_bytes + 4096);
+
+    TU_OK(f.db, lsm_stats_get(f.db, &s0));
+    TU_OK(f.db, lsm_rename(f.db, 0, "big", 3, "moved", 5));
+    TU_OK(f.db, lsm_stats_get(f.db, &s1));
+    logged = s1.wal_bytes_written - s0.wal_bytes_written;
+    fprintf(stderr, "# moving a 32 MiB value logged %" PRIu64 " bytes\n", logged);
+    assert_true(logged < 512);
+    uint64_t size;
+    TU_OK(f.db, lsm_value_size(f.db, NULL, "moved", 5, &size));
+    assert_int_equal(size, n + sizeof buf);
+    free(piece);
+    teardown(&f);
+}
+
+/* A streaming writer: atomic at commit, nothing left by abort or a crash. */
+static void test_streaming_writer(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    tu_rng r = {tu_seed(8)};
+    TU_OK(f.db, lsm_put(f.db, "k", 1, "old", 3));
+    size_t n = 3 * MiB + 777;
+    char *v = malloc(n);
+    fill(v, n, 42);
+    lsm_value_writer *w;
+    TU_OK(f.db, lsm_value_writer_new(f.db, 0, "k", 1, &w));
+    for (size_t at = 0; at < n;) {
+        size_t piece = 1 + (size_t)tu_below(&r, 200000);
+        if (piece > n - at)
+            piece = n - at;
+        TU_OK(f.db, lsm_value_writer_append(w, v + at, piece));
+        at += piece;
+        if (at < n) {
+            /* Until commit, readers see the old value. */
+            void *old;
+            size_t ol;
+            TU_OK(f.db, lsm_get(f.db, "k", 1, &old, &ol));
+            assert_int_equal(ol, 3);
+            lsm_free(old);
+        }
+    }
+    TU_OK(f.db, lsm_value_writer_commit(w));
+    check_value(f.db, "k", v, n, &r);
+
+    /* Abort: nothing changes and the chunks are gone after compaction. */
+    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    uint64_t before = live_bytes(f.db);
+    TU_OK(f.db, lsm_value_writer_new(f.db, 0, "k", 1, &w));
+    TU_OK(f.db, lsm_value_writer_append(w, v, n));
+    lsm_value_writer_abort(w);
+    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    check_value(f.db, "k", v, n, &r);
+    assert_true(live_bytes(f.db) < before + 64 * 1024);
+
+    /* A crash in the middle: the next open sweeps the pieces. */
+    TU_OK(f.db, lsm_value_writer_new(f.db, 0, "k", 1, &w));
+    TU_OK(f.db, lsm_value_writer_append(w, v, n));
+    env_mem_crash(f.env, MEM_CRASH_PROCESS, 1);
+    lsm_value_writer_abort(w); /* fails against the dead env; frees the writer */
+    lsm_close(f.db);
+    env_mem_revive(f.env);
+    open_store(&f);
+    check_value(f.db, "k", v, n, &r);
+    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    uint64_t after = live_bytes(f.db);
+    fprintf(stderr, "# live bytes: %" PRIu64 " before the crashed writer, %" PRIu64 " after the sweep\n",
+            before, after);
+    assert_true(after < before + 64 * 1024);
+    free(v);
+    teardown(&f);
+}
+
+/* Keyspaces other than the default hold large values too, and dropping the
+ * keyspace frees them. */
+static void test_large_values_in_keyspaces(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    tu_rng r = {tu_seed(9)};
+    lsm_keyspace ks;
+    TU_OK(f.db, lsm_keyspace_open(f.db, "files", 1, &ks));
+    size_t n = 2 * MiB;
+    char *v = malloc(n);
+    fill(v, n, 3);
+    TU_OK(f.db, lsm_write_value(f.db, ks, "f", 1, 0, v, n));
+    lsm_read_options ro;
+    lsm_read_options_default(&ro);
+    ro.keyspace = ks;
+    uint64_t size;
+    TU_OK(f.db, lsm_value_size(f.db, &ro, "f", 1, &size));
+    assert_int_equal(size, n);
+    /* The default keyspace does not see it. */
+    assert_int_equal(lsm_value_size(f.db, NULL, "f", 1, &size), LSM_NOT_FOUND);
+    reopen(&f);
+    TU_OK(f.db, lsm_keyspace_open(f.db, "files", 0, &ks));
+    char *buf = malloc(n);
+    size_t got;
+    TU_OK(f.db, lsm_read_value(f.db, &ro, "f", 1, 0, buf, n, &got));
+    assert_int_equal(got, n);
+    assert_memory_equal(buf, v, n);
+    TU_OK(f.db, lsm_keyspace_drop(f.db, "files"));
+    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    assert_true(live_bytes(f.db) < 256 * 1024);
+    (void)r;
+    free(buf);
+    free(v);
+    teardown(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_put_get_large),
+        cmocka_unit_test(test_ranged_writes_model),
+        cmocka_unit_test(test_batch_ops_and_snapshot),
+        cmocka_unit_test(test_space_comes_back),
+        cmocka_unit_test(test_costs),
+        cmocka_unit_test(test_streaming_writer),
+        cmocka_unit_test(test_large_values_in_keyspaces),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
