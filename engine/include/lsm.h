@@ -584,6 +584,49 @@ LSM_API int lsm_verify(lsm_db *db,
                        void *arg);
 
 /* ------------------------------------------------------------------------ */
+/* Administration: backups, repair, inspection                               */
+/* ------------------------------------------------------------------------ */
+
+/* Receives one line of text (no newline) from the dump and repair calls. */
+typedef void (*lsm_line_fn)(void *arg, const char *line);
+
+/*
+ * Make a consistent copy of the open store in directory `dir`, which must not
+ * exist (it is created, mode 0700): the memtable is flushed, every live table
+ * is hard-linked into dir (copied where linking fails, e.g. across file
+ * systems) and a fresh manifest describing exactly those tables is written.
+ * The copy is a complete store holding every write acknowledged before the
+ * call; it shares no state with the original. Writers may continue meanwhile.
+ * Returns LSM_OK; LSM_EXISTS; I/O errors naming the file.
+ */
+LSM_API int lsm_checkpoint(lsm_db *db, const char *dir);
+
+/*
+ * Rebuild the store in `dir` (which must not be open) from its tables and
+ * logs when its manifest or CURRENT is lost or damaged. Every readable entry
+ * of every table and log is merged by sequence number into new tables and a
+ * new manifest; the old files are moved into dir/lost-<time>/, never deleted.
+ * What cannot be read -- a damaged block, a torn log record, a file that is
+ * not a table -- is reported through `report`, one line per finding, with
+ * the file, the offset and what was lost; a final line counts the keys
+ * recovered. opts may be NULL. Returns LSM_OK when the store opens again
+ * (even if some data was lost and reported); an error otherwise.
+ */
+LSM_API int lsm_repair(const char *dir, const lsm_options *opts, lsm_line_fn report, void *arg);
+
+/*
+ * Describe a file of a store, one line per item, for people (lsmctl sst-dump,
+ * wal-dump, manifest-dump): a table's properties, range tombstones and every
+ * entry; a log's records and the operations in them; the manifest CURRENT
+ * names, record by record. Keys and values are escaped as in lsmctl dump and
+ * long values are cut. env NULL means POSIX. A damaged file yields the lines
+ * before the damage, then LSM_CORRUPTION naming the offset.
+ */
+LSM_API int lsm_dump_table(lsm_env *env, const char *path, lsm_line_fn line, void *arg);
+LSM_API int lsm_dump_log(lsm_env *env, const char *path, lsm_line_fn line, void *arg);
+LSM_API int lsm_dump_manifest(lsm_env *env, const char *dir, lsm_line_fn line, void *arg);
+
+/* ------------------------------------------------------------------------ */
 /* Environment                                                               */
 /* ------------------------------------------------------------------------ */
 
