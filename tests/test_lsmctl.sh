@@ -12,8 +12,14 @@
 # escape, load's refusal of malformed input (exit 6, the line number, nothing
 # written from the bad batch), the lock held by another process (exit 3 and
 # its pid), verify on a good store and on one with a flipped byte (exit 4),
-# usage errors (exit 2) and the help itself. A failing check prints what it
-# expected and what it got, and the script stops with status 1.
+# usage errors (exit 2) and the help itself. Then the administration
+# commands: get --offset/--length, a streaming put of 100 MiB from stdin whose
+# peak RSS must stay far below the value's size, compact, sst-dump, wal-dump
+# and manifest-dump (good and damaged files: exit 4 naming file and offset),
+# checkpoint (hard links, identical contents) and repair of a store whose
+# log has a torn tail (the report, the final count, exit 3 while the store is
+# in use). A failing check prints what it expected and what it got, and the
+# script stops with status 1.
 #
 set -euo pipefail
 
@@ -450,5 +456,250 @@ expect_err "offset" "verify names the offset"
 run "$V" dump
 [[ $RC == 4 ]] || fail "dump over a damaged block exited $RC, expected 4"
 ok
+
+echo "== get --offset/--length, streaming put"
+A=$T/admin
+slice() { # FILE OFFSET COUNT: those bytes of FILE
+    dd if="$1" iflag=skip_bytes,count_bytes skip="$2" count="$3" bs=65536 status=none
+}
+head -c 3000000 /dev/urandom >"$T/v3m"
+run_in "$T/v3m" "$A" put big
+expect_rc 0 "put of a 3 MB value from stdin"
+run "$A" get big
+expect_rc 0 "get of a 3 MB value"
+cmp -s "$T/v3m" "$T/out" || fail "a 3 MB value did not round-trip through a streaming put"
+ok
+run "$A" get big --offset 1000000 --length 5000
+expect_rc 0 "get --offset --length"
+slice "$T/v3m" 1000000 5000 >"$T/want"
+cmp -s "$T/want" "$T/out" || fail "get --offset 1000000 --length 5000 returned the wrong bytes"
+ok
+run "$A" get --offset=2999990 big
+tail -c 10 "$T/v3m" >"$T/want"
+cmp -s "$T/want" "$T/out" || fail "get --offset near the end did not return the last 10 bytes"
+ok
+run "$A" get big --offset 5000000
+expect_rc 0 "get --offset past the end"
+expect_out '' "get --offset past the end"
+run "$A" get big --length 0
+expect_out '' "get --length 0"
+run "$A" put small 'hello world'
+run "$A" get small --offset 6 --length 3
+expect_out 'wor' "get --offset 6 --length 3 of an inline value"
+run "$A" get missing --offset 1
+expect_rc 1 "get --offset of a missing key"
+run "$A" get big --offset ten
+expect_usage_error "get --offset ten"
+run "$A" get big --length -1
+expect_usage_error "get --length -1"
+
+# The peak resident set of a process, in KiB: /usr/bin/time when there is
+# one, else VmHWM sampled from /proc while it runs.
+peak_rss() { # OUTFILE INFILE CMD...
+    local out=$1 in=$2
+    shift 2
+    if [[ -x /usr/bin/time ]]; then
+        /usr/bin/time -f %M -o "$T/rss" "$@" <"$in" >"$out" 2>"$T/err"
+        RC=$?
+        RSS=$(tail -n 1 "$T/rss")
+    else
+        "$@" <"$in" >"$out" 2>"$T/err" &
+        local pid=$! hwm
+        RSS=0
+        while kill -0 "$pid" 2>/dev/null; do
+            hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+            [[ -n $hwm ]] && ((hwm > RSS)) && RSS=$hwm
+            sleep 0.05
+        done
+        wait "$pid"
+        RC=$?
+    fi
+}
+head -c $((100 << 20)) /dev/urandom >"$T/v100m"
+set +e
+peak_rss "$T/out" "$T/v100m" "$LSMCTL" "$A" put huge
+set -e
+expect_rc 0 "streaming put of 100 MiB"
+echo "   put of 100 MiB from stdin: peak RSS $RSS KiB"
+((RSS > 0 && RSS < 40 * 1024)) || fail "put of a 100 MiB value used $RSS KiB of memory"
+ok
+set +e
+"$LSMCTL" "$A" get huge </dev/null 2>"$T/err" | cmp -s - "$T/v100m"
+st=("${PIPESTATUS[@]}")
+set -e
+[[ ${st[0]} == 0 && ${st[1]} == 0 ]] || fail "100 MiB value did not round-trip (exit ${st[0]}, cmp ${st[1]})"
+ok
+run "$A" get huge --offset $(((100 << 20) - 4096)) --length 100000
+tail -c 4096 "$T/v100m" >"$T/want"
+cmp -s "$T/want" "$T/out" || fail "get of the last 4 KiB of a 100 MiB value"
+ok
+rm -f "$T/v100m"
+
+echo "== compact"
+run "$T/many" dump
+cp "$T/out" "$T/many.before"
+run "$T/many" compact
+expect_rc 0 "compact the whole store"
+run "$T/many" compact --from key000100 --to key000200
+expect_rc 0 "compact --from --to"
+run "$T/many" compact --escaped --from 'key\x30' --to key001000
+expect_rc 0 "compact --escaped"
+run "$T/many" dump
+cmp -s "$T/many.before" "$T/out" || fail "compact changed the contents"
+ok
+run "$T/many" compact extra
+expect_usage_error "compact with an argument"
+run --read-only "$T/many" compact
+expect_usage_error "--read-only compact"
+run "$T/nothing" compact
+expect_rc 7 "compact of a missing store"
+
+echo "== sst-dump, manifest-dump, checkpoint"
+D=$T/inspect
+printf 'a\t1\nb\ttwo\\ttabs\nc\t3\n' >"$T/inspect.dump"
+run_in "$T/inspect.dump" "$D" load
+expect_rc 0 "load the inspect fixture"
+run "$D" del c
+run "$D" flush
+sst=$(ls "$D"/*.sst | head -1)
+run sst-dump "$sst"
+expect_rc 0 "sst-dump"
+[[ ! -s $T/err ]] || fail "sst-dump wrote to stderr"
+grep -q "^table $sst: [0-9]* bytes$" "$T/out" || fail "sst-dump header"
+grep -q '^property entries 3$' "$T/out" || fail "sst-dump properties"
+grep -q '^ks=0 key=a seq=1 type=put value=1$' "$T/out" || fail "sst-dump entry a"
+grep -q '^ks=0 key=b seq=2 type=put value=two\\ttabs$' "$T/out" || fail "sst-dump escapes a tab"
+grep -q '^end: 3 entries, 0 range deletions$' "$T/out" || fail "sst-dump end line"
+ok
+all=""
+for f in "$D"/*.sst; do
+    run sst-dump "$f"
+    expect_rc 0 "sst-dump $f"
+    all+=$(cat "$T/out")
+done
+grep -q 'ks=0 key=c seq=4 type=del' <<<"$all" || fail "no table holds the deletion of c"
+ok
+cp "$sst" "$T/damaged.sst"
+printf '\x55' | dd of="$T/damaged.sst" bs=1 seek=3 conv=notrunc status=none
+run sst-dump "$T/damaged.sst"
+expect_rc 4 "sst-dump of a damaged table"
+expect_err "damaged.sst" "sst-dump names the damaged file"
+expect_err "offset 0" "sst-dump names the damaged offset"
+grep -q '^property entries 3$' "$T/out" || fail "sst-dump prints the lines before the damage"
+ok
+run sst-dump "$T/no-such.sst"
+expect_rc 5 "sst-dump of a missing file"
+run sst-dump
+expect_usage_error "sst-dump without a file"
+run "$D" sst-dump "$sst"
+expect_usage_error "STORE sst-dump"
+run --read-only sst-dump "$sst"
+expect_usage_error "--read-only sst-dump"
+run sst-dump --help
+expect_rc 0 "sst-dump --help"
+grep -q 'usage: lsmctl sst-dump FILE' "$T/out" || fail "sst-dump --help shows its usage"
+ok
+run "$D" manifest-dump
+expect_rc 0 "manifest-dump"
+grep -q '^CURRENT names MANIFEST-[0-9]*$' "$T/out" || fail "manifest-dump names the manifest"
+grep -q "^  add L[0-6] $(basename "$sst")" "$T/out" || fail "manifest-dump lists the table"
+grep -q '^end: clean end at offset [0-9]*$' "$T/out" || fail "manifest-dump end line"
+ok
+run "$T/nothing" manifest-dump
+expect_rc 7 "manifest-dump of a missing store"
+run "$D" checkpoint "$T/ckpt"
+expect_rc 0 "checkpoint"
+run "$D" dump
+cp "$T/out" "$T/ckpt.want"
+run --read-only "$T/ckpt" dump
+cmp -s "$T/ckpt.want" "$T/out" || fail "the checkpoint holds other records than the store"
+ok
+for f in "$T"/ckpt/*.sst; do
+    [[ $(stat -c %i "$f") == $(stat -c %i "$D/$(basename "$f")") ]] ||
+        fail "checkpoint table $(basename "$f") is not a hard link"
+done
+ok
+run "$T/ckpt" verify
+expect_rc 0 "verify of the checkpoint"
+run "$D" checkpoint "$T/ckpt"
+expect_rc 5 "checkpoint into an existing directory"
+expect_err "exists" "checkpoint into an existing directory"
+run "$D" checkpoint
+expect_usage_error "checkpoint without a directory"
+
+echo "== wal-dump and repair"
+Rp=$T/repairme
+rm -f "$T/fifo"
+mkfifo "$T/fifo"
+"$LSMCTL" "$Rp" load <"$T/fifo" >/dev/null 2>"$T/bg.err" &
+BG_PID=$!
+disown "$BG_PID" # it is killed below: no "Killed" notice from the shell
+exec 4>"$T/fifo"
+awk 'BEGIN { for (i = 1; i <= 2000; i++) printf "r%06d\tvalue-%d\n", i, i }' >&4
+# The load writes one 1000-record batch per record of the log; wait until
+# both are there, then kill it: the writes are only in the log.
+for _ in $(seq 1 200); do
+    log=$(ls "$Rp"/*.log 2>/dev/null | head -1 || true)
+    if [[ -n $log ]] && "$LSMCTL" wal-dump "$log" 2>/dev/null | grep -q 'seq=1001 ops=1000'; then
+        break
+    fi
+    sleep 0.05
+done
+run "$Rp" repair
+expect_rc 3 "repair of a store in use"
+kill -9 "$BG_PID"
+for _ in $(seq 1 500); do
+    kill -0 "$BG_PID" 2>/dev/null || break
+    sleep 0.01
+done
+BG_PID=
+exec 4>&-
+run wal-dump "$log"
+expect_rc 0 "wal-dump"
+size=$(stat -c %s "$log")
+grep -q "^log $log: $size bytes$" "$T/out" || fail "wal-dump header"
+grep -q '^record offset=0 length=[0-9]* seq=1 ops=1000$' "$T/out" || fail "wal-dump first record"
+grep -q '^  ks=0 key=r000001 seq=1 type=put value=value-1$' "$T/out" || fail "wal-dump first operation"
+grep -q '^record offset=[0-9]* length=[0-9]* seq=1001 ops=1000$' "$T/out" || fail "wal-dump second record"
+grep -q "^end: clean end at offset $size$" "$T/out" || fail "wal-dump end line"
+ok
+second=$(sed -n 's/^record offset=\([0-9]*\) .* seq=1001 .*/\1/p' "$T/out")
+cp "$log" "$T/damaged.log"
+printf '\x55' | dd of="$T/damaged.log" bs=1 seek=$((second + 20)) conv=notrunc status=none
+run wal-dump "$T/damaged.log"
+expect_rc 4 "wal-dump of a damaged log"
+expect_err "damaged.log" "wal-dump names the damaged file"
+expect_err "offset $second" "wal-dump names the damaged record's offset"
+grep -q 'key=r001000 seq=1000 ' "$T/out" || fail "wal-dump prints the records before the damage"
+ok
+truncate -s $((size - 5)) "$log"
+dropped=$((size - 5 - second))
+run wal-dump "$log"
+expect_rc 0 "wal-dump of a torn log (what a crash leaves)"
+grep -q "^end: truncated record at offset $second ($dropped bytes after it)$" "$T/out" ||
+    fail "wal-dump end line of a torn log"
+ok
+run "$Rp" repair
+expect_rc 0 "repair"
+grep -q "$(basename "$log"): truncated record at offset $second: $dropped bytes dropped" "$T/out" ||
+    fail "repair reports the torn tail"
+grep -q "^recovered 1000 entries (.* 1 logs); 0 blocks and $dropped bytes of log could not be read$" \
+    "$T/out" || fail "repair's final line"
+ok
+run "$Rp" get r000999
+expect_out 'value-999' "a key from the log after repair"
+run "$Rp" get r001500
+expect_rc 1 "a key of the torn record after repair"
+ls -d "$Rp"/lost-* >/dev/null 2>&1 || fail "repair left no lost-* directory"
+ls "$Rp"/lost-*/"$(basename "$log")" >/dev/null 2>&1 || fail "the old log is not in lost-*"
+ok
+run "$Rp" repair
+expect_rc 0 "repair of a healthy store"
+run "$Rp" get r000001
+expect_out 'value-1' "a repaired store repaired again"
+run "$T/nothing" repair
+expect_rc 7 "repair of a missing store"
+run "$Rp" repair extra
+expect_usage_error "repair with an argument"
 
 echo "PASS: $N_CHECKS checks"

@@ -2,8 +2,12 @@
  * cmd_write.c -- the commands that write: put, del and load.
  *
  * put takes its value from the command line or, when none is given, from all
- * of stdin, read before the store is opened so that a slow producer on the
- * other end of a pipe does not hold the store's lock.
+ * of stdin. stdin is read in 1 MiB pieces after the store is opened: a value
+ * that ends within the first piece is stored with one lsm_put(); a longer one
+ * goes through a streaming value writer (lsm_value_writer_*), so a value of
+ * any size needs about 1 MiB of memory, and readers see the old value until
+ * the commit at the end of stdin (a failed read aborts the writer and leaves
+ * the old value).
  *
  * load streams the dump format from stdin into lsm_batch objects of at most
  * LOAD_BATCH_RECORDS records or LOAD_BATCH_BYTES bytes, each applied with one
@@ -27,36 +31,64 @@
 #define LOAD_BATCH_RECORDS 1000
 #define LOAD_BATCH_BYTES (4u << 20)
 
-/* Read all of stdin into b. Returns CTL_EXIT_OK or an exit code after a
- * message. */
-static int read_stdin(dumpfmt_buf *b)
+#define PUT_PIECE (1u << 20) /* stdin is read and written in pieces this big */
+
+/* Read up to len bytes of stdin (less only at its end). Returns the count,
+ * or (size_t)-1 after a message when reading fails. */
+static size_t read_piece(char *p, size_t len)
 {
-    for (;;) {
-        if (b->cap - b->len < 65536) {
-            size_t cap = b->cap ? b->cap * 2 : 65536;
-            unsigned char *p = cap > b->cap ? realloc(b->p, cap) : NULL;
-            if (p == NULL) {
-                ctl_msg("read standard input: out of memory");
-                return CTL_EXIT_ERROR;
-            }
-            b->p = p;
-            b->cap = cap;
+    size_t n = 0;
+    while (n < len) {
+        size_t got = fread(p + n, 1, len - n, stdin);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(stdin)) {
+        ctl_msg("put: read standard input: %s", strerror(errno));
+        return (size_t)-1;
+    }
+    return n;
+}
+
+/* Set key to all of stdin, in bounded memory. */
+static int put_stdin(ctl *c, const void *key, size_t key_len)
+{
+    char *piece = malloc(PUT_PIECE);
+    if (piece == NULL) {
+        ctl_msg("put: out of memory");
+        return CTL_EXIT_ERROR;
+    }
+    /* A value that fits the first piece is an ordinary put. */
+    size_t n = read_piece(piece, PUT_PIECE);
+    int rc = CTL_EXIT_OK, st = LSM_OK;
+    if (n == (size_t)-1) {
+        rc = CTL_EXIT_ERROR;
+    } else if (n < PUT_PIECE) {
+        st = lsm_put(c->db, key, key_len, piece, n);
+    } else {
+        lsm_value_writer *w = NULL;
+        st = lsm_value_writer_new(c->db, LSM_KEYSPACE_DEFAULT, key, key_len, &w);
+        while (st == LSM_OK && n > 0 && n != (size_t)-1) {
+            st = lsm_value_writer_append(w, piece, n);
+            if (st == LSM_OK && n == PUT_PIECE)
+                n = read_piece(piece, PUT_PIECE);
+            else
+                n = 0;
         }
-        size_t n = fread(b->p + b->len, 1, b->cap - b->len, stdin);
-        b->len += n;
-        if (b->len > LSM_MAX_VALUE_LEN) {
-            ctl_msg("put: the value on standard input is larger than %u bytes",
-                    LSM_MAX_VALUE_LEN);
-            return CTL_EXIT_BAD_INPUT;
-        }
-        if (n == 0) {
-            if (ferror(stdin)) {
-                ctl_msg("read standard input: %s", strerror(errno));
-                return CTL_EXIT_ERROR;
-            }
-            return CTL_EXIT_OK;
+        if (n == (size_t)-1) {
+            lsm_value_writer_abort(w);
+            rc = CTL_EXIT_ERROR;
+        } else if (st != LSM_OK) {
+            lsm_value_writer_abort(w);
+        } else {
+            st = lsm_value_writer_commit(w);
         }
     }
+    free(piece);
+    if (rc == CTL_EXIT_OK && st != LSM_OK)
+        rc = ctl_fail(c, st);
+    return rc;
 }
 
 int cmd_put(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
@@ -73,16 +105,13 @@ int cmd_put(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
         rc = ctl_arg_bytes(cmd, "key", pos[0], escaped, &kb, &key, &key_len);
     if (rc == CTL_EXIT_OK && key_len > LSM_MAX_KEY_LEN)
         rc = ctl_usage(cmd, "put: the key is longer than %u bytes", LSM_MAX_KEY_LEN);
-    if (rc == CTL_EXIT_OK && n_pos == 2) {
+    if (rc == CTL_EXIT_OK && n_pos == 2)
         rc = ctl_arg_bytes(cmd, "value", pos[1], escaped, &vb, &val, &val_len);
-    } else if (rc == CTL_EXIT_OK) {
-        rc = read_stdin(&vb);
-        val = vb.p;
-        val_len = vb.len;
-    }
     if (rc == CTL_EXIT_OK)
         rc = ctl_open(c, cmd);
-    if (rc == CTL_EXIT_OK) {
+    if (rc == CTL_EXIT_OK && n_pos == 1) {
+        rc = put_stdin(c, key, key_len);
+    } else if (rc == CTL_EXIT_OK) {
         int st = lsm_put(c->db, key, key_len, val, val_len);
         if (st != LSM_OK)
             rc = ctl_fail(c, st);

@@ -2,13 +2,16 @@
  * lsmctl.c -- the command-line tool over the lsmfs engine: main, the command
  * table, the help text and the helpers every command uses.
  *
- * An invocation is `lsmctl [GLOBAL...] STORE [GLOBAL...] COMMAND [ARGS...]`.
- * main parses the global options around STORE, finds the command in the
- * table below and hands it the rest of the arguments. A command parses its
- * own arguments (ctl_parse_args), does any work that needs no store (reading
- * a value from stdin), opens the store (ctl_open), makes a few library calls
- * and returns an exit code. main then closes the store, so a failure of the
- * final flush in lsm_close() is still reported.
+ * An invocation is `lsmctl [GLOBAL...] STORE [GLOBAL...] COMMAND [ARGS...]`,
+ * or `lsmctl COMMAND FILE` for the commands that read one file rather than a
+ * store (sst-dump, wal-dump: CTL_CMD_NO_STORE). main parses the global
+ * options around STORE, finds the command in the table below and hands it the
+ * rest of the arguments. A command parses its own arguments
+ * (ctl_parse_args), does any work that needs no store (decoding escaped
+ * arguments), opens the store (ctl_open) unless it works on files (repair,
+ * the dumps), makes a few library calls and returns an exit code. main then
+ * closes the store, so a failure of the final flush in lsm_close() is still
+ * reported.
  *
  * Everything the user can rely on is written down in one place, the help
  * text: the commands, the dump format (also described in dumpfmt.h) and the
@@ -36,21 +39,31 @@ static const struct {
     {CTL_EXIT_NOT_FOUND, "get: the key is not in the store"},
     {CTL_EXIT_USAGE, "usage error: unknown command or option, missing or extra argument"},
     {CTL_EXIT_BUSY, "the store is locked by another process (the message names its pid)"},
-    {CTL_EXIT_CORRUPT, "the store is damaged: verify found bad blocks, or a read or open hit them"},
+    {CTL_EXIT_CORRUPT, "damage: verify found bad blocks, or a read, open or dump hit them"},
     {CTL_EXIT_ERROR, "an I/O or other engine error, or stdout could not be written"},
-    {CTL_EXIT_BAD_INPUT, "load: malformed input (the message names the line); put: value too large"},
+    {CTL_EXIT_BAD_INPUT, "load: malformed input (the message names the line)"},
     {CTL_EXIT_NO_STORE, "no store at STORE (use --create to make one)"},
+    {CTL_EXIT_UNREPAIRED, "repair: the store could not be made usable (the message says why)"},
 };
 
 static const ctl_cmd commands[] = {
-    {"get", "[--escaped] KEY", "write the value of KEY to stdout, as raw bytes",
+    {"get", "[--escaped] KEY [--offset O] [--length N]",
+     "write the value of KEY (or N bytes of it from byte O) to stdout, as raw bytes",
      "Writes the value's bytes to stdout exactly, with no newline added.\n"
      "A missing key prints a message to stderr and exits 1.\n"
-     "  --escaped   KEY is written in the dump format's escapes (\\xHH ...)\n",
+     "  --escaped    KEY is written in the dump format's escapes (\\xHH ...)\n"
+     "  --offset O   start at byte O of the value (default 0)\n"
+     "  --length N   write at most N bytes (default: to the end of the value)\n"
+     "The value is read in 1 MiB pieces, all from one snapshot: a value of any\n"
+     "size takes little memory, and a range of a huge one costs what it reads.\n"
+     "Past the end of the value the output is short (or empty), not an error.\n",
      0, cmd_get},
     {"put", "[--escaped] KEY [VALUE]", "set KEY to VALUE, or to all of stdin",
      "Without VALUE the value is everything read from stdin, byte for byte\n"
-     "(binary data is fine; nothing is stripped). Creates the store if missing.\n"
+     "(binary data is fine; nothing is stripped), of any size: a value over\n"
+     "1 MiB is streamed into the store in 1 MiB pieces, in bounded memory, and\n"
+     "replaces the old one atomically when stdin ends. The store is opened (and\n"
+     "locked) before stdin is read. Creates the store if missing.\n"
      "  --escaped   KEY and VALUE are written in the dump format's escapes\n",
      CTL_CMD_WRITES | CTL_CMD_CREATES, cmd_put},
     {"del", "[--escaped] KEY", "delete KEY (deleting an absent key is not an error)",
@@ -81,6 +94,13 @@ static const ctl_cmd commands[] = {
      "it have already been written and stay in the store.\n",
      CTL_CMD_WRITES | CTL_CMD_CREATES, cmd_load},
     {"flush", "", "write the memtable to a table file", "", CTL_CMD_WRITES, cmd_flush},
+    {"compact", "[--from A] [--to B] [--escaped]", "compact the keys in [A, B] down through every level",
+     "Flushes the memtable, then merges the tables holding keys from A to B\n"
+     "(both inclusive; default keyspace) level by level, dropping overwritten\n"
+     "values and deleted entries. Without --from and --to: the whole store,\n"
+     "every keyspace. Returns when done.\n"
+     "  --escaped   A and B are written in the dump format's escapes\n",
+     CTL_CMD_WRITES, cmd_compact},
     {"stats", "", "print the engine's statistics", "", 0, cmd_stats},
     {"verify", "[-v|--verbose]", "check every checksum of every table",
      "Reads every block of every live table. On damage prints the file and\n"
@@ -89,6 +109,41 @@ static const ctl_cmd commands[] = {
      "open with exit 4).\n"
      "  -v, --verbose   name each table on stderr as it is checked\n",
      0, cmd_verify},
+    {"checkpoint", "DIR", "make a consistent copy of the store in DIR (a new directory)",
+     "Flushes the memtable and hard-links every live table into DIR (copying\n"
+     "where linking fails, e.g. across file systems), with a manifest of its\n"
+     "own: DIR is a complete store holding every write made before the call.\n"
+     "Writers may keep writing meanwhile. DIR must not exist (exit 5).\n",
+     0, cmd_checkpoint},
+    {"repair", "", "rebuild a store whose manifest or CURRENT is lost or damaged",
+     "The store must not be open. Every readable entry of every table and log\n"
+     "is merged into new tables and a new manifest; the old files are moved\n"
+     "into STORE/lost-<time>/, never deleted. Prints one line per finding (a\n"
+     "damaged block, a torn log record: file, offset, what was lost) and a\n"
+     "final count. Exits 0 when the store opens and verifies afterwards (even\n"
+     "if some data was lost), 3 when it is in use, 7 when STORE holds no\n"
+     "store files, 8 when it could not be made usable.\n",
+     CTL_CMD_WRITES, cmd_repair},
+    {"manifest-dump", "", "print the manifest CURRENT names, record by record",
+     "Reads the files directly: the store is not opened or locked.\n"
+     "A damaged manifest prints the records before the damage and exits 4.\n",
+     0, cmd_manifest_dump},
+    {"sst-dump", "FILE", "print a table file: properties, range deletions, entries",
+     "Takes a FILE, not a STORE: `lsmctl sst-dump STORE/000012.sst`.\n"
+     "One line per property, then each range deletion and entry:\n"
+     "  ks=K key=KEY seq=N type=put|del|rangedel|ref value=VALUE\n"
+     "with keys and values in the dump format's escapes and values cut to\n"
+     "64 bytes (\"...(N bytes)\"); a large value (type ref) shows its id, size\n"
+     "and chunk size. A damaged table prints the lines before the damage and\n"
+     "exits 4.\n",
+     CTL_CMD_NO_STORE, cmd_sst_dump},
+    {"wal-dump", "FILE", "print a log file: its records and the operations in them",
+     "Takes a FILE, not a STORE: `lsmctl wal-dump STORE/000013.log`.\n"
+     "For each record its offset, length, first sequence and operation count,\n"
+     "then each operation as in sst-dump; at the end why the log ends and\n"
+     "where. A torn or zero-filled tail (a crash) is not an error; a record\n"
+     "with a wrong checksum prints the records before it and exits 4.\n",
+     CTL_CMD_NO_STORE, cmd_wal_dump},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -117,7 +172,9 @@ void ctl_msg(const char *fmt, ...)
 
 static void print_usage_line(FILE *f, const ctl_cmd *cmd)
 {
-    if (cmd)
+    if (cmd && (cmd->flags & CTL_CMD_NO_STORE))
+        fprintf(f, "usage: lsmctl %s %s\n", cmd->name, cmd->synopsis);
+    else if (cmd)
         fprintf(f, "usage: lsmctl [--sync] [--create] [--read-only] STORE %s%s%s\n", cmd->name,
                 *cmd->synopsis ? " " : "", cmd->synopsis);
     else
@@ -148,6 +205,7 @@ static void print_exit_codes(FILE *f)
 static void print_help(FILE *f)
 {
     fputs("usage: lsmctl [GLOBAL OPTIONS] STORE COMMAND [ARGS...]\n"
+          "       lsmctl sst-dump FILE | wal-dump FILE\n"
           "       lsmctl COMMAND --help\n"
           "       lsmctl --help | --version\n"
           "\n"
@@ -165,8 +223,8 @@ static void print_help(FILE *f)
           f);
     for (size_t i = 0; i < N_COMMANDS; i++) {
         const ctl_cmd *c = &commands[i];
-        fprintf(f, "  %s%s%s\n      %s\n", c->name, *c->synopsis ? " " : "", c->synopsis,
-                c->summary);
+        fprintf(f, "  %s%s%s%s\n      %s\n", c->name, *c->synopsis ? " " : "", c->synopsis,
+                c->flags & CTL_CMD_NO_STORE ? "   (without STORE)" : "", c->summary);
     }
     fputs("\nload writes in batches of 1000 records or 4 MiB. Malformed input stops\n"
           "it with exit 6 and the line number; nothing from the bad line's batch on\n"
@@ -259,6 +317,24 @@ int ctl_arg_bytes(const ctl_cmd *cmd, const char *what, const char *arg, int esc
     *out = buf->p;
     *out_len = buf->len;
     return CTL_EXIT_OK;
+}
+
+int ctl_parse_u64(const ctl_cmd *cmd, const char *what, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = s[0] >= '0' && s[0] <= '9' ? strtoull(s, &end, 10) : 0;
+    if (s[0] < '0' || s[0] > '9' || *end != 0 || errno == ERANGE)
+        return ctl_usage(cmd, "%s: %s needs a number, not '%s'", cmd->name, what, s);
+    *out = v;
+    return CTL_EXIT_OK;
+}
+
+void ctl_print_line(void *arg, const char *line)
+{
+    (void)arg;
+    fputs(line, stdout);
+    putchar('\n');
 }
 
 int ctl_exit_for(int status)
@@ -379,6 +455,19 @@ int main(int argc, char **argv)
     }
     if (i == argc)
         return ctl_usage(NULL, "missing STORE and COMMAND");
+    const ctl_cmd *file_cmd = find_cmd(argv[i]);
+    if (file_cmd && (file_cmd->flags & CTL_CMD_NO_STORE)) {
+        /* `lsmctl sst-dump FILE`: no store, and no global option applies. */
+        i++;
+        if (wants_help(argc - i, argv + i)) {
+            print_cmd_help(stdout, file_cmd);
+            return ctl_finish_stdout();
+        }
+        if (c.sync || c.create || c.read_only)
+            return ctl_usage(file_cmd, "%s reads a file: --sync, --create and --read-only do not apply",
+                             file_cmd->name);
+        return file_cmd->run(&c, file_cmd, argc - i, argv + i);
+    }
     c.store = argv[i++];
     rc = parse_globals(&c, argc, argv, &i);
     if (rc >= 0)
@@ -388,6 +477,8 @@ int main(int argc, char **argv)
     const ctl_cmd *cmd = find_cmd(argv[i]);
     if (cmd == NULL)
         return ctl_usage(NULL, "unknown command '%s'", argv[i]);
+    if (cmd->flags & CTL_CMD_NO_STORE)
+        return ctl_usage(cmd, "%s takes a FILE, not a STORE", cmd->name);
     i++;
     if (wants_help(argc - i, argv + i)) {
         print_cmd_help(stdout, cmd);

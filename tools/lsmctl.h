@@ -3,15 +3,18 @@
  * codes, argument parsing and error reporting.
  *
  * lsmctl.c holds main, the command table and the help text; the commands live
- * in cmd_read.c (get, scan, dump), cmd_write.c (put, del, load) and
- * cmd_admin.c (flush, stats, verify). Each command is a function that parses
- * its own arguments, opens the store through ctl_open() and returns an exit
- * code; main closes the store. The tool only uses the engine's public header.
+ * in cmd_read.c (get, scan, dump), cmd_write.c (put, del, load), cmd_admin.c
+ * (flush, compact, stats, verify, checkpoint, repair) and cmd_inspect.c
+ * (sst-dump, wal-dump, manifest-dump). Each command is a function that parses
+ * its own arguments, opens the store through ctl_open() when it needs a
+ * handle, and returns an exit code; main closes the store. The tool only uses
+ * the engine's public header.
  */
 #ifndef LSMCTL_H
 #define LSMCTL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dumpfmt.h"
 #include "lsm.h"
@@ -27,6 +30,7 @@ enum {
     CTL_EXIT_ERROR = 5,     /* I/O or any other failure */
     CTL_EXIT_BAD_INPUT = 6, /* load: malformed input; put: value too large */
     CTL_EXIT_NO_STORE = 7,  /* no store at the path (and no --create) */
+    CTL_EXIT_UNREPAIRED = 8, /* repair: the store could not be made usable */
 };
 
 /* One invocation: the global options and the open store. */
@@ -51,6 +55,7 @@ typedef struct ctl_cmd {
 
 #define CTL_CMD_WRITES 1u  /* modifies the store: --read-only is refused */
 #define CTL_CMD_CREATES 2u /* creates a missing store without --create */
+#define CTL_CMD_NO_STORE 4u /* takes a FILE, not a STORE: `lsmctl CMD FILE` */
 
 /* One option of a command. Exactly one of value and flag is set: value for an
  * option that takes an argument (--limit N or --limit=N), flag for a switch. */
@@ -88,6 +93,13 @@ int ctl_fail(const ctl *c, int status);
 /* The exit code for an engine status. */
 int ctl_exit_for(int status);
 
+/* Parse a decimal number argument of an option (what names it in the
+ * message). Returns CTL_EXIT_OK or CTL_EXIT_USAGE. */
+int ctl_parse_u64(const ctl_cmd *cmd, const char *what, const char *s, uint64_t *out);
+
+/* An lsm_line_fn that writes the line and a newline to stdout. */
+void ctl_print_line(void *arg, const char *line);
+
 /* Flush stdout and turn a write error (a full disk, a closed pipe) into a
  * message and CTL_EXIT_ERROR; CTL_EXIT_OK otherwise. */
 int ctl_finish_stdout(void);
@@ -107,7 +119,13 @@ int cmd_put(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_del(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_load(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_flush(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_compact(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_stats(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_verify(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_checkpoint(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_repair(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_sst_dump(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_wal_dump(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_manifest_dump(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 
 #endif /* LSMCTL_H */

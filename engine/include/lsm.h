@@ -184,6 +184,9 @@ typedef struct lsm_options {
     uint64_t level1_bytes;
     /* Growth factor between levels. Default 10. */
     int level_size_ratio;
+    /* Most bytes per second compactions write (0: no limit), so a background
+     * compaction cannot starve foreground I/O. Default 0. */
+    uint64_t compaction_bytes_per_sec;
 
     /* File system access. NULL means the POSIX env (lsm_env_posix()). */
     lsm_env *env;
@@ -285,6 +288,11 @@ LSM_API int lsm_sync(lsm_db *db);
  * it are on stable storage. Flushing an empty memtable does nothing.
  * Returns LSM_OK or the error of the flush. */
 LSM_API int lsm_flush(lsm_db *db);
+
+/* Wait until no flush or compaction is running or wanted (for benchmarks and
+ * tests that measure a settled store). Returns LSM_OK, or the background
+ * error that stopped the work. */
+LSM_API int lsm_wait_idle(lsm_db *db);
 
 /*
  * Compact the keys in [lo, hi] of the default keyspace (NULL for unbounded
@@ -558,12 +566,16 @@ typedef struct lsm_stats {
     uint64_t bloom_checked;         /* filter probes */
     uint64_t bloom_useful;          /* probes that avoided a data block read */
     uint64_t data_blocks_read;      /* data blocks read from disk */
+    uint64_t iter_entries;          /* internal entries iterators stepped over
+                                       (live ones, older versions, deletions) */
     uint64_t gets;
     uint64_t live_table_bytes;      /* sum of all live table sizes */
     uint64_t wal_bytes_dropped;     /* torn log tail cut off at the last open */
     int background_error;           /* sticky error writers get now, or LSM_OK */
     int poisoned;                   /* 1: that error is permanent until reopen */
     double write_amplification;     /* (flush + compaction writes) / user bytes */
+    double space_amplification;     /* live table bytes / bytes of the deepest
+                                       non-empty level (1.0 when fully compacted) */
 } lsm_stats;
 
 /* Fill *out with a consistent copy of the counters. */

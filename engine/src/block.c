@@ -162,6 +162,7 @@ static int parse_at(block_iter *bi, size_t off)
         bi->cur = bi->next_off = bi->b.size;
         return -1;
     }
+
     bi->value = slice_make(p + unshared, vlen);
     bi->cur = off;
     bi->next_off = (size_t)(p + unshared + vlen - bi->b.data);

@@ -117,11 +117,59 @@ static compaction *finish_pick(version_set *vs, compaction *c, int *busy)
     return c;
 }
 
+/* A file worth compacting for its deletions: most of its entries delete
+ * something, or it holds range tombstones. */
+static int tombstone_heavy(const file_meta *f)
+{
+    return !f->being_compacted &&
+           (f->n_range_dels > 0 || (f->n_entries >= 32 && f->n_deletions * 2 >= f->n_entries));
+}
+
+static compaction *pick_for_deletions(version_set *vs)
+{
+    version *v = vs->current;
+    if (!v->has_tombstone_heavy)
+        return NULL;
+    for (int level = 0; level < NUM_LEVELS - 1; level++) {
+        for (int i = 0; i < v->n_files[level]; i++) {
+            file_meta *f = v->files[level][i];
+            if (!tombstone_heavy(f))
+                continue;
+            compaction *c = new_compaction(vs, level);
+            if (c == NULL)
+                return NULL;
+            c->rewrite = 1;
+            int n = level == 0 ? v->n_files[0] : 1;
+            c->inputs[0] = malloc(sizeof(file_meta *) * (size_t)n);
+            if (c->inputs[0] == NULL) {
+                destroy(c);
+                return NULL;
+            }
+            if (level == 0) {
+                /* Level 0 goes whole (its files overlap). */
+                for (int j = 0; j < n; j++) {
+                    if (v->files[0][j]->being_compacted) {
+                        destroy(c);
+                        return NULL;
+                    }
+                    c->inputs[0][c->n_inputs[0]++] = v->files[0][j];
+                }
+            } else {
+                c->inputs[0][c->n_inputs[0]++] = f;
+            }
+            compaction *got = finish_pick(vs, c, NULL);
+            if (got)
+                return got;
+        }
+    }
+    return NULL;
+}
+
 compaction *compaction_pick(version_set *vs)
 {
     version *v = vs->current;
     if (v->compaction_score < 1 || v->compaction_level < 0)
-        return NULL;
+        return pick_for_deletions(vs);
     int level = v->compaction_level;
     compaction *c = new_compaction(vs, level);
     if (c == NULL)
@@ -191,6 +239,8 @@ compaction *compaction_for_range(version_set *vs, int level, const slice *lo, co
 
 int compaction_is_trivial_move(const compaction *c)
 {
+    if (c->rewrite)
+        return 0;
     uint64_t gp = 0;
     for (int i = 0; i < c->n_grandparents; i++)
         gp += c->grandparents[i]->size;

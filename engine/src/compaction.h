@@ -30,11 +30,15 @@ typedef struct compaction {
     uint64_t overlapped_bytes;
     /* state of is_base_level_for_key: per level, the file to look at next */
     int level_ptrs[NUM_LEVELS];
+    int rewrite;                   /* merge even a lone file: it is picked for
+                                      its deletions, which a move would keep */
     version_edit edit;
 } compaction;
 
 /* Pick the most urgent compaction of the current version, or NULL when none
- * is needed (or out of memory). Marks the inputs as being compacted. */
+ * is needed (or out of memory). Marks the inputs as being compacted. When no
+ * level is over its size, a file made mostly of deletions or holding range
+ * tombstones is pushed down, so that deleted data and the deletions go. */
 compaction *compaction_pick(version_set *vs);
 
 /* A compaction of `level` files overlapping tree keys [lo, hi] (NULL =

@@ -331,6 +331,24 @@ static int open_info_log(lsm_db *db)
     return rc;
 }
 
+static int store_file_cb(void *arg, const char *name)
+{
+    uint64_t num;
+    file_kind k = fname_parse(name, &num);
+    if (k == FILE_TABLE || k == FILE_LOG || k == FILE_MANIFEST) {
+        *(int *)arg = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int dir_has_store_files(lsm_db *db)
+{
+    int found = 0;
+    db->env->list_dir(db->env, db->dir, store_file_cb, &found);
+    return found;
+}
+
 int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
 {
     if (out == NULL)
@@ -379,12 +397,14 @@ int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
     if (rc)
         goto fail;
     if (!o.create_if_missing || o.read_only) {
-        /* Leave no LOCK or LOG behind in a directory that is not a store. */
+        /* Leave no LOCK or LOG behind in a directory that is not a store (one
+         * with store files but no CURRENT goes on to recovery, which reports
+         * it as damaged). */
         char *cur = fname_current(db->dir);
         uint64_t sz;
         int ce = cur ? db->env->path_size(db->env, cur, &sz) : ENOMEM;
         free(cur);
-        if (ce == ENOENT) {
+        if (ce == ENOENT && !dir_has_store_files(db)) {
             rc = err_set(LSM_NOT_FOUND, "%s is not a store (no CURRENT file; create_if_missing is off)",
                          db->dir);
             goto fail;
@@ -759,12 +779,19 @@ int lsm_stats_get(lsm_db *db, lsm_stats *s)
     s->bloom_useful = LOAD(db->tstats.bloom_useful);
     s->data_blocks_read = LOAD(db->tstats.data_blocks_read);
     s->gets = LOAD(db->gets);
+    s->iter_entries = LOAD(db->iter_entries);
 #undef LOAD
     s->block_cache_bytes = cache_usage(db->block_cache);
     s->wal_bytes_dropped = db->wal_bytes_dropped;
     if (s->user_bytes_written)
         s->write_amplification = (double)(s->flush_bytes_written + s->compaction_bytes_written) /
                                  (double)s->user_bytes_written;
+    for (int l = LSM_MAX_LEVELS - 1; l >= 0; l--) {
+        if (s->levels[l].bytes) {
+            s->space_amplification = (double)s->live_table_bytes / (double)s->levels[l].bytes;
+            break;
+        }
+    }
     return LSM_OK;
 }
 
@@ -796,6 +823,7 @@ int lsm_stats_text(lsm_db *db, char **out)
                   "flushes                %" PRIu64 " (%" PRIu64 " bytes)\n"
                   "compactions            %" PRIu64 " (read %" PRIu64 ", wrote %" PRIu64 " bytes)\n"
                   "write amplification    %.2f\n"
+                  "space amplification    %.2f\n"
                   "write stall            %.3f s\n"
                   "block cache            %" PRIu64 " bytes, hit ratio %.3f (%" PRIu64 "/%" PRIu64 ")\n"
                   "bloom filter           %" PRIu64 " checked, %" PRIu64 " useful\n"
@@ -804,7 +832,8 @@ int lsm_stats_text(lsm_db *db, char **out)
                   s.live_table_bytes, s.memtable_bytes, s.imm_memtables, s.last_sequence,
                   s.user_bytes_written, s.wal_bytes_written, s.wal_syncs, s.flush_count,
                   s.flush_bytes_written, s.compaction_count, s.compaction_bytes_read,
-                  s.compaction_bytes_written, s.write_amplification, (double)s.stall_us / 1e6,
+                  s.compaction_bytes_written, s.write_amplification, s.space_amplification,
+                  (double)s.stall_us / 1e6,
                   s.block_cache_bytes, lookups ? (double)s.block_cache_hits / (double)lookups : 0.0,
                   s.block_cache_hits, lookups, s.bloom_checked, s.bloom_useful, s.data_blocks_read,
                   s.gets);

@@ -214,6 +214,41 @@ void db_stop_threads(lsm_db *db)
     db->threads_started = 0;
 }
 
+/* Would the compaction thread find work now? REQUIRES mu. */
+static int compaction_wanted_locked(lsm_db *db)
+{
+    compaction *c = compaction_pick(db->vs);
+    if (c == NULL)
+        return 0;
+    compaction_free(c);
+    return 1;
+}
+
+int lsm_wait_idle(lsm_db *db)
+{
+    if (db == NULL)
+        return err_set(LSM_INVALID_ARGUMENT, "wait: NULL handle");
+    int rc = LSM_OK;
+    pthread_mutex_lock(&db->mu);
+    for (;;) {
+        if (db->bg_error) {
+            rc = db_bg_error_locked(db);
+            break;
+        }
+        if (db->opts.read_only || db->shutting_down)
+            break;
+        if (!db->imm && !db->flush_running && !db->compaction_running &&
+            db->vs->compactions_running == 0 && !compaction_wanted_locked(db))
+            break;
+        db_schedule_locked(db);
+        pthread_cond_wait(&db->bg_done_cv, &db->mu);
+    }
+    pthread_mutex_unlock(&db->mu);
+    if (rc)
+        err_tag(db);
+    return rc;
+}
+
 int db_wait_for_flush_locked(lsm_db *db)
 {
     while (db->imm && !db->bg_error && !db->shutting_down)

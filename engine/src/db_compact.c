@@ -33,6 +33,7 @@ typedef struct compact_state {
     output *outs;
     int n_outs, cap_outs;
     uint64_t bytes_written;
+    uint64_t rl_start, rl_bytes, rl_checked; /* rate limiting */
     rtomb_list keep;      /* range tombstones that go on to the outputs */
     buf range_start;      /* the current output's share of them starts here */
     int have_range_start; /* 0: from the beginning */
@@ -245,6 +246,30 @@ static int gather_range_dels(compact_state *s, uint64_t smallest_snapshot, rdel_
     return rc;
 }
 
+/* Keep compaction output under compaction_bytes_per_sec: after every MiB,
+ * sleep until the time it should have taken (in short naps, so closing the
+ * store is not held up). */
+static void rate_limit(compact_state *s, uint64_t bytes)
+{
+    lsm_db *db = s->db;
+    uint64_t rate = db->opts.compaction_bytes_per_sec;
+    if (rate == 0)
+        return;
+    if (s->rl_start == 0)
+        s->rl_start = db->env->now_us(db->env);
+    s->rl_bytes += bytes;
+    if (s->rl_bytes - s->rl_checked < (1u << 20))
+        return;
+    s->rl_checked = s->rl_bytes;
+    uint64_t due = s->rl_start + s->rl_bytes * 1000000u / rate;
+    for (;;) {
+        uint64_t now = db->env->now_us(db->env);
+        if (now >= due || __atomic_load_n(&db->shutting_down, __ATOMIC_RELAXED))
+            break;
+        db->env->sleep_us(db->env, due - now < 100000 ? due - now : 100000);
+    }
+}
+
 /* Merge the inputs into outputs. No mutex. */
 static int do_merge(compact_state *s, uint64_t smallest_snapshot)
 {
@@ -310,6 +335,7 @@ static int do_merge(compact_state *s, uint64_t smallest_snapshot)
             break;
         if (tb_file_size(s->tb) >= c->max_output_bytes)
             split_pending = 1;
+        rate_limit(s, (uint64_t)(k.n + iter_value(in).n));
     }
     if (rc == LSM_OK)
         rc = iter_status(in);

@@ -110,6 +110,7 @@ struct lsm_db {
     atomic_uint_fast64_t compaction_written;
     atomic_uint_fast64_t stall_us;
     atomic_uint_fast64_t gets;
+    atomic_uint_fast64_t iter_entries;
     uint64_t wal_bytes_dropped;        /* set during open */
 
     /* ---- threads ---- */
@@ -169,6 +170,9 @@ int db_iter_ref(const lsm_iter *it, slice *desc);
  * keyspace, the engine's own included); stops at fn's first error. */
 int db_scan_internal(lsm_db *db, uint64_t seq, slice lo, slice hi,
                      int (*fn)(void *arg, slice tkey, slice val), void *arg);
+/* The last tree key in [lo, hi) at seq (hi empty: no upper bound), or
+ * LSM_NOT_FOUND. */
+int db_last_internal(lsm_db *db, uint64_t seq, slice lo, slice hi, buf *key);
 /* Read the large value with descriptor desc whole (lsm_get). */
 int db_get_large(lsm_db *db, superversion *sv, uint64_t seq, slice desc, char **val, size_t *vlen);
 

@@ -97,7 +97,9 @@ static slice make_ikey(lsm_iter *it, slice tkey, uint64_t seq, value_type t)
  * skipping: entries of tree keys <= saved_key are hidden. */
 static void find_next(lsm_iter *it, int skipping)
 {
+    uint64_t steps = 0;
     while (iter_valid(it->in)) {
+        steps++;
         slice k = iter_key(it->in);
         if (!ikey_valid(k)) {
             fail(it, err_set(LSM_CORRUPTION, "iterator: malformed internal key"));
@@ -122,6 +124,7 @@ static void find_next(lsm_iter *it, int skipping)
                 if (!(skipping && slice_cmp(tkey, buf_slice(&it->saved_key)) <= 0)) {
                     it->valid = 1;
                     it->saved_key.n = 0;
+                    atomic_fetch_add_explicit(&it->db->iter_entries, steps, memory_order_relaxed);
                     return;
                 }
             } else {
@@ -133,6 +136,7 @@ static void find_next(lsm_iter *it, int skipping)
         iter_next(it->in);
     }
     it->valid = 0;
+    atomic_fetch_add_explicit(&it->db->iter_entries, steps, memory_order_relaxed);
 }
 
 /* Backward: the merge is on the last entry of some key (or before); collect
@@ -140,7 +144,9 @@ static void find_next(lsm_iter *it, int skipping)
 static void find_prev(lsm_iter *it)
 {
     value_type shown = TYPE_DELETION;
+    uint64_t steps = 0;
     while (iter_valid(it->in)) {
+        steps++;
         slice k = iter_key(it->in);
         if (!ikey_valid(k)) {
             fail(it, err_set(LSM_CORRUPTION, "iterator: malformed internal key"));
@@ -177,6 +183,7 @@ static void find_prev(lsm_iter *it)
         }
         iter_prev(it->in);
     }
+    atomic_fetch_add_explicit(&it->db->iter_entries, steps, memory_order_relaxed);
     if (shown == TYPE_DELETION) {
         it->valid = 0;
         it->saved_key.n = 0;
@@ -325,6 +332,36 @@ int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
     buf_free(&hi);
     if (rc)
         err_tag(db);
+    return rc;
+}
+
+int db_last_internal(lsm_db *db, uint64_t seq, slice lo, slice hi, buf *key)
+{
+    char end = (char)0xff;
+    slice upper = hi.n ? hi : slice_make(NULL, 0);
+    buf top = BUF_INIT;
+    if (!hi.n) {
+        /* Unbounded: past every tree key starting with 0xff... */
+        if (buf_append(&top, &end, 1) || buf_append(&top, &end, 1) || buf_append(&top, &end, 1))
+            return err_set(LSM_NOMEM, "out of memory");
+        for (int i = 0; i < 17; i++)
+            buf_append(&top, &end, 1);
+        upper = buf_slice(&top);
+    }
+    lsm_iter *it;
+    int rc = iter_create(db, seq, 0, 1, lo, upper, &it);
+    buf_free(&top);
+    if (rc)
+        return rc;
+    rc = lsm_iter_last(it);
+    if (rc == LSM_OK && !lsm_iter_valid(it))
+        rc = LSM_NOT_FOUND;
+    if (rc == LSM_OK) {
+        slice k = it->forward ? ikey_tkey(iter_key(it->in)) : buf_slice(&it->saved_key);
+        if (buf_set(key, k.p, k.n))
+            rc = err_set(LSM_NOMEM, "out of memory");
+    }
+    lsm_iter_free(it);
     return rc;
 }
 

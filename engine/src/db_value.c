@@ -315,15 +315,14 @@ int lsm_value_writer_new(lsm_db *db, lsm_keyspace ks, const void *key, size_t ke
                  ? err_set(LSM_NOMEM, "value writer: out of memory")
                  : LSM_OK;
     if (rc == LSM_OK) {
-        /* Take an id and record the write as pending, durably with the new
-         * high-water mark of ids. */
+        /* Take an id and record the write as pending: the record keeps the id
+         * from being handed out again after a crash (db_values_recover); once
+         * committed, the value's first chunk does. (Only the write leader
+         * writes the next-id record, so its value never goes backwards.) */
         w->id = atomic_fetch_add(&db->next_value_id, 1);
-        char pk[LV_PENDING_KEY_LEN], nx[VARINT64_MAX_LEN];
+        char pk[LV_PENDING_KEY_LEN];
         lv_pending_key(pk, w->id);
-        char *end = put_varint64(nx, w->id + 1);
-        if (batch_add(&w->batch, TYPE_VALUE, slice_make(pk, sizeof pk), buf_slice(&w->tkey)) ||
-            batch_add(&w->batch, TYPE_VALUE, slice_make(LV_NEXT_ID_KEY, LV_NEXT_ID_KEY_LEN),
-                      slice_make(nx, (size_t)(end - nx))))
+        if (batch_add(&w->batch, TYPE_VALUE, slice_make(pk, sizeof pk), buf_slice(&w->tkey)))
             rc = err_set(LSM_NOMEM, "value writer: out of memory");
         if (rc == LSM_OK)
             rc = internal_write(db, &w->batch, 0);
@@ -404,8 +403,11 @@ int lsm_value_writer_commit(lsm_value_writer *w)
         char pk[LV_PENDING_KEY_LEN];
         lv_pending_key(pk, w->id);
         lsm_batch_clear(&w->batch);
-        rc = lv_desc_encode(&d, &desc);
-        if (rc == LSM_OK && (batch_add(&w->batch, TYPE_VALUE_REF, buf_slice(&w->tkey), buf_slice(&desc)) ||
+        /* An empty value is stored inline: a large value always keeps its
+         * first chunk, which is what protects its id after a reopen. */
+        rc = w->size ? lv_desc_encode(&d, &desc) : LSM_OK;
+        if (rc == LSM_OK && (batch_add(&w->batch, w->size ? TYPE_VALUE_REF : TYPE_VALUE, buf_slice(&w->tkey),
+                                       buf_slice(&desc)) ||
                              batch_add(&w->batch, TYPE_DELETION, slice_make(pk, sizeof pk), slice_make(NULL, 0))))
             rc = err_set(LSM_NOMEM, "value writer: out of memory");
         buf_free(&desc);
@@ -501,7 +503,28 @@ int db_values_recover(lsm_db *db)
     } else if (rc == LSM_NOT_FOUND) {
         rc = LSM_OK;
     }
-    atomic_store(&db->next_value_id, next);
+    /* Ids a streaming writer took are not in the record (it is written only
+     * by the write leader): the highest pending and chunk ids count too. */
+    uint64_t high = 0;
+    if (rc == LSM_OK) {
+        char lo[1] = {(char)KS_CHUNKS};
+        buf lk = BUF_INIT;
+        rc = db_last_internal(db, seq, slice_make(lo, 1), slice_make(NULL, 0), &lk);
+        if (rc == LSM_OK && lk.n >= 9)
+            high = get_be64(lk.p + 1) + 1;
+        if (rc == LSM_NOT_FOUND)
+            rc = LSM_OK;
+        char plo[2] = {(char)KS_VALUES, 0x01}, phi[2] = {(char)KS_VALUES, 0x02};
+        lk.n = 0;
+        if (rc == LSM_OK)
+            rc = db_last_internal(db, seq, slice_make(plo, 2), slice_make(phi, 2), &lk);
+        if (rc == LSM_OK && lk.n == LV_PENDING_KEY_LEN && get_be64(lk.p + 2) + 1 > high)
+            high = get_be64(lk.p + 2) + 1;
+        if (rc == LSM_NOT_FOUND)
+            rc = LSM_OK;
+        buf_free(&lk);
+    }
+    atomic_store(&db->next_value_id, next > high ? next : high);
     db_sv_release(db, sv);
     /* Writers a crash interrupted: their chunks go. Collect first (the scan
      * must not see its own deletions), then delete in one batch. */

@@ -161,6 +161,8 @@ static int in_dir(const char *path, const char *dir)
 {
     if (strcmp(dir, "/") == 0)
         return path[0] == '/' && strchr(path + 1, '/') == NULL;
+    if (strcmp(dir, ".") == 0)
+        return strchr(path, '/') == NULL; /* relative names of the working directory */
     size_t n = strlen(dir);
     if (strncmp(path, dir, n) != 0 || path[n] != '/')
         return 0;
@@ -546,7 +548,10 @@ static int me_list_dir(lsm_env *env, const char *path,
             rc = ENOMEM;
         for (size_t i = 0; rc == 0 && i < m->cur.n; i++)
             if (in_dir(m->cur.v[i].path, p))
-                names[n++] = strdup(strrchr(m->cur.v[i].path, '/') + 1);
+            {
+                const char *slash = strrchr(m->cur.v[i].path, '/');
+                names[n++] = strdup(slash ? slash + 1 : m->cur.v[i].path);
+            }
     }
     pthread_mutex_unlock(&m->mu);
     int stop = 0;
@@ -815,7 +820,8 @@ int env_mem_read_file(lsm_env *env, const char *path, char **data, size_t *len)
         if (*data == NULL) {
             rc = ENOMEM;
         } else {
-            memcpy(*data, e->ino->data, e->ino->len);
+            if (e->ino->len)
+                memcpy(*data, e->ino->data, e->ino->len);
             *len = e->ino->len;
         }
     }

@@ -5,6 +5,12 @@
  * Every block is checked against its CRC32C when it is read from the file.
  * Blocks in the cache were checked when they entered it. Every failure names
  * the file and the offset of the damaged block.
+ *
+ * An open table keeps its index block, filter and range tombstones in memory
+ * for its lifetime. That memory is charged to the block cache as one pinned
+ * entry, so block_cache_bytes bounds data blocks and table metadata together
+ * (data blocks are evicted to make room); the table cache bounds how many
+ * tables are open.
  */
 #include "table.h"
 
@@ -29,6 +35,7 @@ struct table {
     rdel_index rdel_ix;
     cache *block_cache;
     uint64_t cache_id;   /* block cache key prefix, unique to this open table */
+    cache_handle *meta;  /* pinned charge for the in-memory metadata */
     table_stats *stats;
 };
 
@@ -340,8 +347,12 @@ int table_open(lsm_env *env, const char *path, uint64_t number, uint64_t expecte
         rc = read_meta(t, meta_h);
     if (rc)
         goto fail;
-    if (block_cache)
+    if (block_cache) {
         t->cache_id = cache_new_id(block_cache);
+        size_t charge = sizeof *t + n + t->filter.n + t->rdels.keys.n + t->rdel_ix.keys.n +
+                        t->rdels.n * (sizeof(rtomb) + 4 * sizeof(size_t));
+        t->meta = cache_insert(block_cache, t->cache_id, UINT64_MAX, t, charge, NULL);
+    }
     *out = t;
     return LSM_OK;
 fail:
@@ -353,6 +364,10 @@ void table_close(table *t)
 {
     if (t == NULL)
         return;
+    if (t->meta) {
+        cache_erase(t->block_cache, t->cache_id, UINT64_MAX);
+        cache_release(t->block_cache, t->meta);
+    }
     rfile_close(t->file);
     free(t->index_data);
     free(t->filter_data);

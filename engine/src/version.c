@@ -250,7 +250,7 @@ int edit_decode(version_edit *e, slice in)
             break;
         case TAG_POINTER:
             if ((p = get_varint64(p, limit, &level)) == NULL || level >= NUM_LEVELS ||
-                (p = get_lenprefixed(p, limit, &s1)) == NULL)
+                (p = get_lenprefixed(p, limit, &s1)) == NULL || !ikey_valid(s1))
                 return bad("bad compaction pointer");
             if (edit_set_pointer(e, (int)level, s1))
                 return LSM_NOMEM;
@@ -647,9 +647,41 @@ int version_add_iterators(version *v, table_cache *tc, int fill_cache, iter ***l
     return LSM_OK;
 }
 
+/* First file of a sorted level whose largest tree key is >= tkey. */
+static int first_reaching(file_meta **files, int n, slice tkey)
+{
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (slice_cmp(ikey_tkey(buf_slice(&files[mid]->largest)), tkey) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 int version_overlapping(const version *v, int level, const slice *lo, const slice *hi,
                         file_meta ***out, int *n)
 {
+    if (level > 0) {
+        /* Sorted and disjoint: a binary search finds where the range starts. */
+        *out = NULL;
+        *n = 0;
+        int cnt = v->n_files[level];
+        int i = lo ? first_reaching(v->files[level], cnt, *lo) : 0;
+        int j = i;
+        while (j < cnt && (!hi || slice_cmp(ikey_tkey(buf_slice(&v->files[level][j]->smallest)), *hi) <= 0))
+            j++;
+        file_meta **res = malloc(sizeof *res * (size_t)(j - i > 0 ? j - i : 1));
+        if (res == NULL)
+            return err_set(LSM_NOMEM, "compaction: out of memory");
+        for (int k = i; k < j; k++)
+            res[k - i] = v->files[level][k];
+        *out = res;
+        *n = j - i;
+        return LSM_OK;
+    }
     *out = NULL;
     *n = 0;
     int cnt = v->n_files[level];
@@ -692,6 +724,13 @@ int version_overlapping(const version *v, int level, const slice *lo, const slic
 int version_overlap_in_levels(const version *v, int from_level, slice lo, slice hi)
 {
     for (int l = from_level; l < NUM_LEVELS; l++) {
+        if (l > 0) {
+            int i = first_reaching(v->files[l], v->n_files[l], lo);
+            if (i < v->n_files[l] &&
+                slice_cmp(ikey_tkey(buf_slice(&v->files[l][i]->smallest)), hi) <= 0)
+                return 1;
+            continue;
+        }
         for (int i = 0; i < v->n_files[l]; i++) {
             file_meta *f = v->files[l][i];
             if (slice_cmp(ikey_tkey(buf_slice(&f->largest)), lo) < 0 ||

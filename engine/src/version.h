@@ -106,6 +106,7 @@ typedef struct version {
     int n_files[NUM_LEVELS];
     double compaction_score;               /* best level's score; >= 1 means compact */
     int compaction_level;
+    int has_tombstone_heavy;               /* some file is worth compacting for its deletions */
 } version;
 
 void version_ref(version *v);

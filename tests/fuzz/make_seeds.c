@@ -1,0 +1,375 @@
+/*
+ * make_seeds.c -- write the seed corpora of the fuzz targets:
+ *
+ *   make_seeds DIR      (normally tests/fuzz/corpus)
+ *
+ * fills DIR/table, DIR/wal, DIR/manifest and DIR/open with valid files made
+ * by the engine itself: the reference store of fuzz_open (fuzz_store.h),
+ * tables built with every option that changes the layout, logs of batches
+ * with every operation type, and the manifest of a store that has flushed and
+ * compacted into several levels. The output is the same on every run, and
+ * every file stays under 64 KiB. Existing files of the same name are
+ * replaced; nothing else in DIR is touched.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "batch.h"
+#include "compress.h"
+#include "env_mem.h"
+#include "filename.h"
+#include "fuzz_store.h"
+#include "fuzz_util.h"
+#include "log_writer.h"
+#include "table.h"
+
+#define MAX_SEED_BYTES (64u << 10)
+
+static const char *out_dir;
+
+static void die(const char *what)
+{
+    fprintf(stderr, "make_seeds: %s\n", what);
+    exit(1);
+}
+
+static void write_seed(const char *target, const char *name, const void *data, size_t n)
+{
+    if (n >= MAX_SEED_BYTES) {
+        fprintf(stderr, "make_seeds: %s/%s is %zu bytes; keep seeds under 64 KiB\n", target,
+                name, n);
+        exit(1);
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", out_dir, target);
+    if (mkdir(path, 0755) && errno != EEXIST)
+        die("cannot create a corpus directory");
+    snprintf(path, sizeof path, "%s/%s/%s", out_dir, target, name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || (n && fwrite(data, 1, n, f) != n) || fclose(f)) {
+        fprintf(stderr, "make_seeds: cannot write %s\n", path);
+        exit(1);
+    }
+    printf("%s (%zu bytes)\n", path, n);
+}
+
+/* A seed of fuzz_open: flags byte, then the content. */
+static void write_open_seed(const char *name, const char *tag, int flags, const void *data,
+                            size_t n)
+{
+    char *seed_buf = malloc(n + 1);
+    if (seed_buf == NULL)
+        die("out of memory");
+    seed_buf[0] = (char)flags;
+    if (n)
+        memcpy(seed_buf + 1, data, n);
+    char seed[128];
+    snprintf(seed, sizeof seed, "%s-%02x%s", name, flags, tag);
+    write_seed("open", seed, seed_buf, n + 1);
+    free(seed_buf);
+}
+
+static char *read_mem_file(lsm_env *env, const char *name, size_t *n)
+{
+    char path[256], *data;
+    snprintf(path, sizeof path, "%s/%s", FZ_DIR, name);
+    if (env_mem_read_file(env, path, &data, n))
+        die("cannot read back a file from the in-memory env");
+    return data;
+}
+
+/* ---- the reference store ------------------------------------------------ */
+
+static void store_seeds(void)
+{
+    fz_store s;
+    fz_store_build(&s);
+    int kind_index[4] = {0, 0, 0, 0};
+    for (int i = 0; i < s.n_files; i++) {
+        const fz_file *f = &s.files[i];
+        uint64_t num;
+        file_kind k = fname_parse(f->name, &num);
+        int kind = k == FILE_CURRENT ? 0 : k == FILE_MANIFEST ? 1 : k == FILE_LOG ? 2
+                 : k == FILE_TABLE ? 3 : -1;
+        if (kind < 0)
+            continue; /* LOCK */
+        char name[96];
+        snprintf(name, sizeof name, "store-%s", f->name);
+        if (k == FILE_TABLE)
+            write_seed("table", name, f->data, f->len);
+        else if (k == FILE_LOG)
+            write_seed("wal", name, f->data, f->len);
+        else if (k == FILE_MANIFEST)
+            write_seed("manifest", name, f->data, f->len);
+        int flags = kind | (kind_index[kind]++ << 2);
+        write_open_seed(name, "", flags, f->data, f->len);
+        write_open_seed(name, "", flags | 0x10, f->data, f->len); /* checksums fixed */
+        write_open_seed(name, "", flags | 0x20, f->data, f->len); /* read-only */
+        write_open_seed(name, "", flags | 0x80, f->data, f->len); /* write, reopen */
+        write_open_seed(name, "", flags | 0x40, NULL, 0);         /* file removed */
+        if (f->len > 16)
+            write_open_seed(name, "-torn", flags, f->data, f->len - 7);
+    }
+    fz_store_free(&s);
+}
+
+/* ---- tables --------------------------------------------------------------- */
+
+static size_t ikey(char *dst, int i, uint64_t seq, value_type t)
+{
+    dst[0] = KS_DEFAULT;
+    int n = snprintf(dst + 1, 32, "key%05d", i);
+    put_fixed64(dst + 1 + n, trailer_pack(seq, t));
+    return 1 + (size_t)n + TRAILER_LEN;
+}
+
+typedef struct table_spec {
+    const char *name;
+    table_options o;
+    int n_keys;
+    int mixed_types;   /* deletions, a big value, overlapping range tombstones */
+} table_spec;
+
+static void table_seed(const table_spec *ts)
+{
+    if (!compress_supported(ts->o.compression))
+        return;
+    lsm_env *env = fz_env_new();
+    table_builder *tb;
+    if (tb_new(env, FZ_DIR "/000009.sst", &ts->o, &tb))
+        die("tb_new failed");
+    static char big[3000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('A' + i % 23);
+    for (int i = 0; i < ts->n_keys; i++) {
+        char k[64], v[64];
+        value_type t = TYPE_VALUE;
+        if (ts->mixed_types && i % 3 == 1)
+            t = TYPE_DELETION;
+        /* Two versions of every third key: newer sequence first. */
+        int versions = i % 3 == 0 ? 2 : 1;
+        for (int j = 0; j < versions; j++) {
+            size_t kn = ikey(k, i, (uint64_t)(1000 + i * 2 + (versions - 1 - j)), t);
+            slice val;
+            if (t == TYPE_DELETION) {
+                val = slice_make(NULL, 0);
+            } else if (ts->mixed_types && i == 7) {
+                val = slice_make(big, sizeof big);
+            } else {
+                int n = snprintf(v, sizeof v, "value-%d-%d-%.*s", i, j, i % 20,
+                                 "xxxxxxxxxxxxxxxxxxxx");
+                val = slice_make(v, (size_t)n);
+            }
+            if (tb_add(tb, slice_make(k, kn), val))
+                die("tb_add failed");
+        }
+    }
+    for (int i = 0; ts->mixed_types && i < 5; i++) {
+        /* [key(5i), key(5i + 7)) at seq 900 + i: overlapping ranges. */
+        char a[64], b[64];
+        size_t an = ikey(a, 5 * i, 0, TYPE_VALUE) - TRAILER_LEN;
+        size_t bn = ikey(b, 5 * i + 7, 0, TYPE_VALUE) - TRAILER_LEN;
+        if (tb_add_range_del(tb, slice_make(a, an), slice_make(b, bn), (uint64_t)(900 + i)))
+            die("tb_add_range_del failed");
+    }
+    if (tb_finish(tb))
+        die("tb_finish failed");
+    tb_free(tb);
+    size_t n;
+    char *data = read_mem_file(env, "000009.sst", &n);
+    write_seed("table", ts->name, data, n);
+    free(data);
+    lsm_env_mem_free(env);
+}
+
+static void table_seeds(void)
+{
+    static const table_spec specs[] = {
+        {"plain-bloom", {256, 16, 10, BLOCK_COMPRESSION_NONE, 0}, 200, 0},
+        {"restart1-nofilter", {512, 1, 0, BLOCK_COMPRESSION_NONE, 0}, 120, 0},
+        {"one-block", {65536, 16, 10, BLOCK_COMPRESSION_NONE, 0}, 40, 0},
+        {"lz4", {1024, 16, 10, BLOCK_COMPRESSION_LZ4, 0}, 300, 0},
+        {"zstd", {1024, 8, 4, BLOCK_COMPRESSION_ZSTD, 3}, 300, 0},
+        {"mixed-types", {256, 4, 10, BLOCK_COMPRESSION_NONE, 0}, 60, 1},
+        {"empty", {4096, 16, 10, BLOCK_COMPRESSION_NONE, 0}, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+        table_seed(&specs[i]);
+}
+
+/* ---- logs --------------------------------------------------------------------- */
+
+static void add_op(lsm_batch *b, value_type t, const char *key, const char *val)
+{
+    char tk[64];
+    tk[0] = KS_DEFAULT;
+    size_t kn = strlen(key);
+    memcpy(tk + 1, key, kn);
+    char tv[64]; /* a range deletion's value is its end tree key */
+    size_t vn = strlen(val);
+    tv[0] = KS_DEFAULT;
+    memcpy(tv + 1, val, vn);
+    slice v = t == TYPE_RANGE_DELETION ? slice_make(tv, vn + 1) : slice_make(val, vn);
+    if (batch_add(b, t, slice_make(tk, kn + 1), v))
+        die("batch_add failed");
+}
+
+static void wal_seeds(void)
+{
+    lsm_env *env = fz_env_new();
+    log_writer *lw;
+    if (log_writer_create(env, FZ_DIR "/000004.log", 4, &lw))
+        die("log_writer_create failed");
+    lsm_batch b;
+    uint64_t seq = 1;
+    for (int r = 0; r < 6; r++) {
+        if (batch_init(&b))
+            die("out of memory");
+        batch_set_sequence(&b, seq);
+        switch (r) {
+        case 0:
+            add_op(&b, TYPE_VALUE, "alpha", "one");
+            add_op(&b, TYPE_VALUE, "beta", "two");
+            add_op(&b, TYPE_DELETION, "gamma", "");
+            break;
+        case 1:
+            add_op(&b, TYPE_RANGE_DELETION, "a", "m");
+            add_op(&b, TYPE_VALUE_REF, "big", "\x01\x02\x03\x04");
+            break;
+        case 2: /* an empty batch */
+            break;
+        case 3:
+            add_op(&b, TYPE_VALUE, "", "");
+            add_op(&b, TYPE_VALUE, "empty-value", "");
+            break;
+        default:
+            for (int i = 0; i < 20; i++) {
+                char k[32], v[64];
+                snprintf(k, sizeof k, "key%03d", i + r * 100);
+                snprintf(v, sizeof v, "value-%d-%d", r, i);
+                add_op(&b, i % 5 == 4 ? TYPE_DELETION : TYPE_VALUE, k, v);
+            }
+            break;
+        }
+        if (log_writer_add(lw, b.rep.p, b.rep.n))
+            die("log_writer_add failed");
+        seq += batch_count(&b);
+        batch_destroy(&b);
+    }
+    if (log_writer_close(lw))
+        die("log_writer_close failed");
+    size_t n;
+    char *data = read_mem_file(env, "000004.log", &n);
+    write_seed("wal", "batches", data, n);
+    /* A zero-filled tail, as after a crash with preallocated pages. */
+    char *padded = calloc(1, n + 64);
+    if (padded == NULL)
+        die("out of memory");
+    memcpy(padded, data, n);
+    write_seed("wal", "batches-zero-tail", padded, n + 64);
+    free(padded);
+    free(data);
+    lsm_env_mem_free(env);
+}
+
+/* ---- manifests --------------------------------------------------------------- */
+
+/* Wait until no level needs compaction (the engine's own rule: level 0 below
+ * its trigger, level n >= 1 within level1_bytes * ratio^(n-1)) and the
+ * compaction count has stopped moving, so the manifest comes out the same on
+ * every run. */
+static void wait_quiet(lsm_db *db, const lsm_options *o)
+{
+    uint64_t last = UINT64_MAX;
+    for (int i = 0; i < 10000; i++) {
+        lsm_stats st;
+        if (lsm_stats_get(db, &st))
+            die("lsm_stats_get failed");
+        int busy = st.levels[0].n_files >= (uint64_t)o->l0_compaction_trigger;
+        double max = (double)o->level1_bytes;
+        for (int l = 1; l < LSM_MAX_LEVELS - 1; l++, max *= o->level_size_ratio)
+            busy |= (double)st.levels[l].bytes > max;
+        if (!busy && st.compaction_count == last)
+            return;
+        last = st.compaction_count;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    die("compactions never settle");
+}
+
+/* A store that flushed and compacted enough to have several levels, deleted
+ * files and compaction pointers in its manifest. Flushes are explicit and
+ * each waits for the compactions it causes, so nothing runs concurrently. */
+static void manifest_seeds(void)
+{
+    lsm_env *env = fz_env_new();
+    lsm_options o;
+    lsm_options_default(&o);
+    o.env = env;
+    o.info_log = 0;
+    o.sync_mode = LSM_SYNC_NONE;
+    o.memtable_bytes = 1u << 20; /* flushes only when asked */
+    o.block_bytes = 256;
+    o.l0_compaction_trigger = 2;
+    o.target_file_bytes = 1024;
+    o.level1_bytes = 2048;
+    o.level_size_ratio = 2;
+    lsm_db *db;
+    if (lsm_open(FZ_DIR, &o, &db))
+        die("lsm_open failed");
+    for (int i = 0; i < 400; i++) {
+        char k[32], v[64];
+        int key = (i * 37) % 250; /* overwrites, out of order */
+        snprintf(k, sizeof k, "key%04d", key);
+        int vn = snprintf(v, sizeof v, "value-%d-padding-padding", i);
+        if (lsm_put(db, k, strlen(k), v, (size_t)vn))
+            die("lsm_put failed");
+        if (i % 25 == 24) {
+            if (lsm_flush(db))
+                die("lsm_flush failed");
+            wait_quiet(db, &o);
+        }
+    }
+    /* Crash instead of closing: the manifest keeps its edit records (the next
+     * open would start a fresh one). */
+    env_mem_crash(env, MEM_CRASH_PROCESS, 0);
+    lsm_close(db);
+    env_mem_revive(env);
+    size_t n;
+    char *cur = read_mem_file(env, "CURRENT", &n);
+    if (n < 2)
+        die("bad CURRENT");
+    cur[n - 1] = 0;
+    char *data = read_mem_file(env, cur, &n);
+    write_seed("manifest", "compacted", data, n);
+    /* Only the first (snapshot) record, and a torn copy. */
+    uint32_t len0 = n >= 8 ? get_fixed32(data + 4) : 0;
+    if (8 + (size_t)len0 <= n) {
+        write_seed("manifest", "snapshot-only", data, 8 + len0);
+        write_seed("manifest", "torn", data, n - 5);
+    }
+    free(data);
+    free(cur);
+    lsm_env_mem_free(env);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s CORPUS_DIR   (normally tests/fuzz/corpus)\n", argv[0]);
+        return 2;
+    }
+    out_dir = argv[1];
+    if (mkdir(out_dir, 0755) && errno != EEXIST)
+        die("cannot create the corpus directory");
+    store_seeds();
+    table_seeds();
+    wal_seeds();
+    manifest_seeds();
+    return 0;
+}
