@@ -256,12 +256,15 @@ static void *snapshot_main(void *arg)
     return NULL;
 }
 
+static atomic_int maint_rounds;
+
 static void *maint_main(void *arg)
 {
     (void)arg;
     int n = 0;
     while (!atomic_load(&stop)) {
         int rc = (n++ % 4 == 3) ? lsm_compact_range(db, NULL, 0, NULL, 0) : lsm_flush(db);
+        atomic_fetch_add(&maint_rounds, 1);
         if (rc) {
             failure("maintenance: %s", lsm_errmsg(db));
             break;
@@ -293,6 +296,12 @@ static void test_concurrent_everything(void **state)
     double secs = 4 * tu_scale();
     struct timespec ts = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
     nanosleep(&ts, NULL);
+    /* However slow the build (sanitizers), let the maintainer finish at
+     * least one manual compaction while the others run. */
+    while (atomic_load(&maint_rounds) < 4 && !atomic_load(&failures)) {
+        struct timespec tick = {0, 10000000};
+        nanosleep(&tick, NULL);
+    }
     atomic_store(&stop, 1);
     for (int i = 0; i < n; i++)
         pthread_join(th[i], NULL);
@@ -308,10 +317,102 @@ static void test_concurrent_everything(void **state)
     free(dir);
 }
 
+/* Keyspace creation and drops from several threads at once: every thread
+ * that opens the same name gets the same id, different live names never
+ * share an id, and a keyspace created over a dropped one's id starts empty. */
+#define KS_THREADS 4
+#define KS_ROUNDS 30
+
+static lsm_keyspace shared_id[KS_THREADS];
+
+static void *ks_main(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    char name[32], key[16];
+    for (int r = 0; r < KS_ROUNDS && !atomic_load(&stop); r++) {
+        lsm_keyspace ks;
+        snprintf(name, sizeof name, "t%d-r%d", t, r);
+        int rc = lsm_keyspace_open(db, name, 1, &ks);
+        if (rc != LSM_OK) {
+            failure("create %s: %s", name, lsm_errmsg(db));
+            return NULL;
+        }
+        /* Nothing may be there yet: the id may be one a drop just freed. */
+        lsm_iter *it;
+        lsm_read_options ro;
+        lsm_read_options_default(&ro);
+        ro.keyspace = ks;
+        if (lsm_iter_new(db, &ro, &it) != LSM_OK || lsm_iter_first(it) != LSM_OK) {
+            failure("scan %s: %s", name, lsm_errmsg(db));
+            return NULL;
+        }
+        if (lsm_iter_valid(it)) {
+            size_t kl;
+            const char *k = lsm_iter_key(it, &kl);
+            failure("new keyspace %s (id %u) already holds '%.*s'", name, (unsigned)ks, (int)kl, k);
+        }
+        lsm_iter_free(it);
+        snprintf(key, sizeof key, "owner");
+        if (lsm_put_ks(db, ks, key, strlen(key), name, strlen(name)) != LSM_OK) {
+            failure("put in %s: %s", name, lsm_errmsg(db));
+            return NULL;
+        }
+        void *v;
+        size_t vl;
+        ro.keyspace = ks;
+        if (lsm_get_opt(db, &ro, key, strlen(key), &v, &vl) != LSM_OK || vl != strlen(name) ||
+            memcmp(v, name, vl) != 0) {
+            failure("keyspace %s (id %u) was shared with another name", name, (unsigned)ks);
+            return NULL;
+        }
+        lsm_free(v);
+        if (r % 2 == 0 && lsm_keyspace_drop(db, name) != LSM_OK) {
+            failure("drop %s: %s", name, lsm_errmsg(db));
+            return NULL;
+        }
+    }
+    if (lsm_keyspace_open(db, "shared", 1, &shared_id[t]) != LSM_OK)
+        failure("open shared: %s", lsm_errmsg(db));
+    return NULL;
+}
+
+static void test_concurrent_keyspaces(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("ksconc");
+    lsm_options o;
+    tu_small_options(&o);
+    o.sync_mode = LSM_SYNC_NONE;
+    atomic_store(&stop, 0);
+    atomic_store(&failures, 0);
+    TU_OK(NULL, lsm_open(dir, &o, &db));
+    pthread_t th[KS_THREADS];
+    for (int t = 0; t < KS_THREADS; t++)
+        pthread_create(&th[t], NULL, ks_main, (void *)(intptr_t)t);
+    for (int t = 0; t < KS_THREADS; t++)
+        pthread_join(th[t], NULL);
+    if (atomic_load(&failures))
+        fail_msg("%d failure(s); first: %s", atomic_load(&failures), failure_msg);
+    for (int t = 1; t < KS_THREADS; t++)
+        assert_int_equal(shared_id[t], shared_id[0]);
+    char **names;
+    size_t n;
+    TU_OK(db, lsm_keyspace_list(db, &names, &n));
+    /* default + shared + the odd rounds of every thread */
+    assert_int_equal(n, 2 + KS_THREADS * (KS_ROUNDS / 2));
+    for (size_t i = 0; i < n; i++)
+        lsm_free(names[i]);
+    lsm_free(names);
+    TU_OK(db, lsm_close(db));
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concurrent_everything),
+        cmocka_unit_test(test_concurrent_keyspaces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

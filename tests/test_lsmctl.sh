@@ -521,7 +521,13 @@ peak_rss "$T/out" "$T/v100m" "$LSMCTL" "$A" put huge
 set -e
 expect_rc 0 "streaming put of 100 MiB"
 echo "   put of 100 MiB from stdin: peak RSS $RSS KiB"
-((RSS > 0 && RSS < 40 * 1024)) || fail "put of a 100 MiB value used $RSS KiB of memory"
+# A sanitizer's runtime (shadow memory, freed-memory quarantine) says nothing
+# about the tool's own memory use: the bound is checked in normal builds.
+if ldd "$LSMCTL" 2>/dev/null | grep -qE 'lib(asan|tsan)'; then
+    echo "   (sanitizer build: memory bound not checked)"
+else
+    ((RSS > 0 && RSS < 40 * 1024)) || fail "put of a 100 MiB value used $RSS KiB of memory"
+fi
 ok
 set +e
 "$LSMCTL" "$A" get huge </dev/null 2>"$T/err" | cmp -s - "$T/v100m"

@@ -47,7 +47,7 @@ static void build_full(version_edit *e, tu_rng *r)
         assert_int_equal(edit_set_pointer(e, l, buf_slice(&a)), LSM_OK);
     }
     assert_int_equal(edit_set_keyspace(e, 1, KS_FLAG_LARGE_VALUES, "users"), LSM_OK);
-    assert_int_equal(edit_set_keyspace(e, 255, 0, "x"), LSM_OK);
+    assert_int_equal(edit_set_keyspace(e, LSM_MAX_KEYSPACES, 0, "x"), LSM_OK);
     assert_int_equal(edit_drop_keyspace(e, 7), LSM_OK);
     for (int i = 0; i < 20; i++)
         assert_int_equal(edit_delete_file(e, i % NUM_LEVELS, tu_next(r) >> tu_below(r, 64)), LSM_OK);
@@ -61,7 +61,7 @@ static void build_full(version_edit *e, tu_rng *r)
         assert_non_null(f);
         f->n_entries = tu_next(r) >> 30;
         f->n_deletions = (uint64_t)i;
-        f->n_range_dels = i % 3 == 0 ? (uint64_t)i + 1 : 0; /* its own (ignorable) record */
+        f->n_range_dels = i % 3 == 0 ? (uint64_t)i + 1 : 0; /* its own record (tag 10) */
         assert_int_equal(edit_add_file(e, i % NUM_LEVELS, f), LSM_OK); /* the edit's reference */
         assert_int_equal(f->refs, 1);
     }
@@ -260,7 +260,7 @@ static void test_unknown_tags(void **state)
     edit_destroy(&d);
 
     /* Tags below 64 that this version does not know: not supported. */
-    const uint64_t tags[] = {0, 10, 33, 63};
+    const uint64_t tags[] = {0, 11, 33, 63};
     for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
         buf_clear(&x);
         buf_append(&x, enc.p, half);
@@ -377,11 +377,24 @@ static void test_bad_values(void **state)
     buf_put_varint(&b, 9);
     buf_put_varint(&b, 300);
     expect_decode(&b, LSM_CORRUPTION, "dropped keyspace id");
-    /* A range-deletion count whose payload does not parse. */
+    /* Only named keyspaces have records: the engine's own ids are refused. */
     buf_clear(&b);
-    buf_put_varint(&b, 64);
-    buf_put_lenprefixed(&b, "\x80", 1);
+    buf_put_varint(&b, 8);
+    buf_put_varint(&b, LSM_MAX_KEYSPACES + 1);
+    buf_put_varint(&b, 0);
+    buf_put_lenprefixed(&b, "x", 1);
+    expect_decode(&b, LSM_CORRUPTION, "keyspace id past the named ones");
+    /* A range-deletion count (tag 10) that does not parse, or that names a
+     * file the record does not add. */
+    buf_clear(&b);
+    buf_put_varint(&b, 10);
+    buf_append(&b, "\x80", 1);
     expect_decode(&b, LSM_CORRUPTION, "range deletion count");
+    buf_clear(&b);
+    buf_put_varint(&b, 10);
+    buf_put_varint(&b, 12345);
+    buf_put_varint(&b, 2);
+    expect_decode(&b, LSM_CORRUPTION, "range deletion count of a file not added");
 
     /* Sequence past the limit. */
     buf_clear(&b);

@@ -154,8 +154,8 @@ typedef struct lsm_options {
     int compression_level;
 
     /* Values longer than this are stored out of line in chunks (large values:
-     * ranged reads and writes cost what they touch, moves cost nothing).
-     * Default 1 MiB. */
+     * ranged reads and writes cost what they touch, moves cost nothing), as
+     * are all values from a streaming writer. Default 1 MiB. */
     size_t inline_value_bytes;
     /* Chunk size of large values, 4 KiB .. 16 MiB. Default 64 KiB. */
     size_t value_chunk_bytes;
@@ -285,8 +285,10 @@ LSM_API int lsm_write(lsm_db *db, const lsm_batch *batch,
 LSM_API int lsm_sync(lsm_db *db);
 
 /* Write the memtable to a table file and wait until it and the manifest naming
- * it are on stable storage. Flushing an empty memtable does nothing.
- * Returns LSM_OK or the error of the flush. */
+ * it are on stable storage. With an empty memtable nothing new is written,
+ * but a flush already running is still waited for, so on LSM_OK every write
+ * acknowledged before the call is in a table. Returns LSM_OK or the error of
+ * the flush. */
 LSM_API int lsm_flush(lsm_db *db);
 
 /* Wait until no flush or compaction is running or wanted (for benchmarks and
@@ -295,8 +297,10 @@ LSM_API int lsm_flush(lsm_db *db);
 LSM_API int lsm_wait_idle(lsm_db *db);
 
 /*
- * Compact the keys in [lo, hi] of the default keyspace (NULL for unbounded
- * ends; both NULL: the whole store, every keyspace) down through every level:
+ * Compact the keys in [lo, hi] of the default keyspace down through every
+ * level. A NULL bound reaches that end of the whole store, not just of the
+ * default keyspace: hi NULL also covers every named keyspace and the engine's
+ * large-value chunks, which sort after it; both NULL is the whole store. The call
  * flushes the memtable, then merges the overlapping files level by level,
  * dropping overwritten values, deleted entries and deletions nothing needs. Runs in the
  * calling thread alongside background compactions; returns when done.
@@ -336,8 +340,12 @@ LSM_API int lsm_delete_ks(lsm_db *db, lsm_keyspace ks, const void *key, size_t k
 LSM_API int lsm_keyspace_open(lsm_db *db, const char *name, int create, lsm_keyspace *out);
 
 /* Delete keyspace name and every key in it (one range deletion, then the
- * name). The id may be reused by a later create. The default keyspace cannot
- * be dropped (LSM_INVALID_ARGUMENT). */
+ * name). Writes into it are refused (LSM_INVALID_ARGUMENT) from the start of
+ * the call; one that raced past that check is deleted when the id is reused,
+ * so a later create with the same id always starts empty. Creates and drops
+ * from several threads are serialized; threads opening the same new name get
+ * the same id. The default keyspace cannot be dropped (LSM_INVALID_ARGUMENT).
+ * Returns LSM_OK; LSM_NOT_FOUND; LSM_READ_ONLY; errors as lsm_put(). */
 LSM_API int lsm_keyspace_drop(lsm_db *db, const char *name);
 
 /* The names of the keyspaces, default included, in id order. Caller owns:
@@ -410,8 +418,9 @@ LSM_API void lsm_read_options_default(lsm_read_options *ropts);
  *
  * Returns LSM_OK; LSM_NOT_FOUND if the key is absent or deleted (*val NULL);
  * LSM_CORRUPTION naming the file and offset of a damaged block (other keys
- * stay readable); LSM_IO; LSM_NOMEM; LSM_INVALID_ARGUMENT; LSM_NOT_SUPPORTED
- * for an entry written by a newer version.
+ * stay readable; an entry of a type this version does not know counts as
+ * damage); LSM_IO; LSM_NOMEM; LSM_INVALID_ARGUMENT; LSM_NOT_SUPPORTED for a
+ * table or a large value whose format version is newer than this library.
  */
 LSM_API int lsm_get(lsm_db *db, const void *key, size_t key_len,
                     void **val, size_t *val_len);
@@ -472,7 +481,9 @@ LSM_API int lsm_batch_rename(lsm_batch *batch, lsm_keyspace ks, const void *from
  * A streaming writer: a value of any size written in pieces, in bounded
  * memory, that replaces key's value atomically at commit (until then readers
  * see the old value; after a crash before commit, the pieces are removed at
- * the next open). Handle: finish with lsm_value_writer_commit() or _abort().
+ * the next read-write open). The committed value is always stored out of
+ * line, however short. While a writer is open, lsm_close() returns LSM_MISUSE.
+ * Handle: finish with lsm_value_writer_commit() or _abort().
  */
 typedef struct lsm_value_writer lsm_value_writer;
 LSM_API int lsm_value_writer_new(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len,
@@ -508,8 +519,10 @@ LSM_API int lsm_iter_new(lsm_db *db, const lsm_read_options *ropts,
 LSM_API void lsm_iter_free(lsm_iter *it);
 
 /* Movement. Each returns LSM_OK whether or not the iterator ends up on a key
- * (check lsm_iter_valid), or the error (LSM_CORRUPTION, LSM_IO, LSM_NOMEM)
- * that stopped it, after which it is not valid. */
+ * (check lsm_iter_valid), or the error that stopped it (LSM_CORRUPTION,
+ * LSM_IO, LSM_NOMEM, LSM_NOT_SUPPORTED for an entry of a newer version,
+ * LSM_INVALID_ARGUMENT for a seek key too long to be a key), after which it
+ * is not valid. */
 LSM_API int lsm_iter_first(lsm_iter *it);
 LSM_API int lsm_iter_last(lsm_iter *it);
 /* Position at the first key >= key. */
@@ -529,7 +542,8 @@ LSM_API int lsm_iter_valid(const lsm_iter *it);
  * in pieces with lsm_read_value() instead. */
 LSM_API const void *lsm_iter_key(const lsm_iter *it, size_t *len);
 LSM_API const void *lsm_iter_value(const lsm_iter *it, size_t *len);
-/* The length of the current value without reading it. */
+/* The length of the current value without reading it (exact with keys_only
+ * too). */
 LSM_API uint64_t lsm_iter_value_size(const lsm_iter *it);
 /* The error that stopped the iterator, or LSM_OK. */
 LSM_API int lsm_iter_status(const lsm_iter *it);
@@ -575,7 +589,8 @@ typedef struct lsm_stats {
     int poisoned;                   /* 1: that error is permanent until reopen */
     double write_amplification;     /* (flush + compaction writes) / user bytes */
     double space_amplification;     /* live table bytes / bytes of the deepest
-                                       non-empty level (1.0 when fully compacted) */
+                                       non-empty level (1.0 when fully compacted;
+                                       0 when there are no tables) */
 } lsm_stats;
 
 /* Fill *out with a consistent copy of the counters. */
@@ -609,7 +624,10 @@ typedef void (*lsm_line_fn)(void *arg, const char *line);
  * systems) and a fresh manifest describing exactly those tables is written.
  * The copy is a complete store holding every write acknowledged before the
  * call; it shares no state with the original. Writers may continue meanwhile.
- * Returns LSM_OK; LSM_EXISTS; I/O errors naming the file.
+ * Works on a read-only handle only while nothing replayed from the log is
+ * held in memory (else LSM_READ_ONLY). On failure no tables are left in dir.
+ * Returns LSM_OK; LSM_EXISTS; LSM_INVALID_ARGUMENT; LSM_READ_ONLY; the error
+ * of the flush; I/O errors naming the file.
  */
 LSM_API int lsm_checkpoint(lsm_db *db, const char *dir);
 

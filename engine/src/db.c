@@ -285,6 +285,7 @@ static void db_free(lsm_db *db)
     pthread_mutex_destroy(&db->mu);
     pthread_mutex_destroy(&db->sv_mu);
     pthread_mutex_destroy(&db->info_mu);
+    pthread_mutex_destroy(&db->ks_mu);
     pthread_mutex_destroy(&db->sync_mu);
     pthread_cond_destroy(&db->bg_work_cv);
     pthread_cond_destroy(&db->bg_done_cv);
@@ -377,6 +378,7 @@ int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
     pthread_mutex_init(&db->mu, NULL);
     pthread_mutex_init(&db->sv_mu, NULL);
     pthread_mutex_init(&db->info_mu, NULL);
+    pthread_mutex_init(&db->ks_mu, NULL);
     pthread_mutex_init(&db->sync_mu, NULL);
     pthread_cond_init(&db->bg_work_cv, NULL);
     pthread_cond_init(&db->bg_done_cv, NULL);
@@ -481,8 +483,8 @@ int lsm_close(lsm_db *db)
         return LSM_OK;
     int iters = atomic_load(&db->live_iters), snaps = atomic_load(&db->live_snapshots);
     if (iters || snaps)
-        return done(db, err_set(LSM_MISUSE, "close: %d iterator(s) and %d snapshot(s) still open",
-                                iters, snaps));
+        return done(db, err_set(LSM_MISUSE, "close: %d iterator(s) or value writer(s) and %d "
+                                "snapshot(s) still open", iters, snaps));
     int rc = LSM_OK;
     if (!db->opts.read_only) {
         pthread_mutex_lock(&db->mu);

@@ -214,14 +214,25 @@ void db_stop_threads(lsm_db *db)
     db->threads_started = 0;
 }
 
-/* Would the compaction thread find work now? REQUIRES mu. */
+/* Would the compaction thread find work now? REQUIRES mu. The picker itself
+ * answers (anything else could disagree with it and wait forever), with its
+ * round-robin pointers put back afterwards. */
 static int compaction_wanted_locked(lsm_db *db)
 {
-    compaction *c = compaction_pick(db->vs);
-    if (c == NULL)
-        return 0;
+    version_set *vs = db->vs;
+    buf saved[NUM_LEVELS];
+    for (int l = 0; l < NUM_LEVELS; l++) {
+        saved[l] = (buf)BUF_INIT;
+        buf_set(&saved[l], vs->pointers[l].p, vs->pointers[l].n);
+    }
+    compaction *c = compaction_pick(vs);
+    int wanted = c != NULL;
     compaction_free(c);
-    return 1;
+    for (int l = 0; l < NUM_LEVELS; l++) {
+        buf_free(&vs->pointers[l]);
+        vs->pointers[l] = saved[l];
+    }
+    return wanted;
 }
 
 int lsm_wait_idle(lsm_db *db)

@@ -120,6 +120,10 @@ struct lsm_db {
     pthread_cond_t sync_cv;
     int sync_stop;                     /* protected by sync_mu */
 
+    /* Serializes keyspace creation and drops (taken before mu), so choosing
+     * a free id, clearing it and naming it in the manifest is one step. */
+    pthread_mutex_t ks_mu;
+
     /* ---- info log ---- */
     pthread_mutex_t info_mu;
     wfile *info;

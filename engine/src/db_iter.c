@@ -40,6 +40,7 @@ struct lsm_iter {
     int forward;
     buf saved_key;      /* backward: the shown tree key */
     buf saved_value;    /* backward: its value */
+    uint64_t saved_len; /* backward: its value's length (kept for keys-only) */
     value_type saved_type;
     buf large;          /* the current large value, read whole on demand */
     int large_ready;
@@ -171,10 +172,13 @@ static void find_prev(lsm_iter *it)
             if (t == TYPE_DELETION) {
                 it->saved_key.n = 0;
                 it->saved_value.n = 0;
+                it->saved_len = 0;
             } else {
                 /* Keep a large value's descriptor even for keys-only: it is
                  * small, and value_size needs it. */
-                slice v = it->keys_only && t == TYPE_VALUE ? slice_make(NULL, 0) : iter_value(it->in);
+                slice full = iter_value(it->in);
+                slice v = it->keys_only && t == TYPE_VALUE ? slice_make(NULL, 0) : full;
+                it->saved_len = full.n;
                 if (buf_set(&it->saved_key, tkey.p, tkey.n) || buf_set(&it->saved_value, v.p, v.n)) {
                     fail(it, err_set(LSM_NOMEM, "iterator: out of memory"));
                     return;
@@ -637,7 +641,7 @@ uint64_t lsm_iter_value_size(const lsm_iter *it)
         lv_desc d;
         return lv_desc_decode(v, &d) == LSM_OK ? d.size : 0;
     }
-    return it->keys_only ? 0 : v.n;
+    return it->forward ? v.n : it->saved_len;
 }
 
 int lsm_iter_status(const lsm_iter *it)
@@ -649,19 +653,16 @@ int db_iter_new_at(lsm_db *db, superversion *sv, uint64_t seq, unsigned ks, slic
                    slice upper, int has_upper, lsm_iter **out)
 {
     (void)sv; /* the iterator pins the current superversion, which holds all of seq */
-    struct lsm_snapshot snap;
-    memset(&snap, 0, sizeof snap);
-    snap.seq = seq;
-    lsm_read_options ro;
-    lsm_read_options_default(&ro);
-    ro.snapshot = &snap;
-    ro.keyspace = ks;
-    ro.lower = lower.p;
-    ro.lower_len = lower.n;
-    if (has_upper) {
-        ro.upper = upper.p ? upper.p : "";
-        ro.upper_len = upper.n;
-    }
-    ro.fill_cache = 0;
-    return lsm_iter_new(db, &ro, out);
+    /* Raw tree-key bounds: the engine's own scans work on keyspaces being
+     * dropped or created, which users cannot open. */
+    buf lo = BUF_INIT, hi = BUF_INIT;
+    char ksb = (char)ks, next = (char)(ks + 1);
+    int rc = buf_append(&lo, &ksb, 1) || buf_append(&lo, lower.p, lower.n) ||
+                     (has_upper ? buf_append(&hi, &ksb, 1) || buf_append(&hi, upper.p, upper.n)
+                                : buf_append(&hi, &next, 1))
+                 ? err_set(LSM_NOMEM, "out of memory")
+                 : iter_create(db, seq, 0, 0, buf_slice(&lo), buf_slice(&hi), out);
+    buf_free(&lo);
+    buf_free(&hi);
+    return rc;
 }

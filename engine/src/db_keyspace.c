@@ -40,12 +40,29 @@ static int find_locked(lsm_db *db, const char *name)
     return -1;
 }
 
+/* Delete every key of keyspace id with one internal range deletion. */
+static int clear_keyspace(lsm_db *db, unsigned id)
+{
+    lsm_batch b;
+    if (batch_init(&b))
+        return err_set(LSM_NOMEM, "out of memory");
+    char s = (char)id, e = (char)(id + 1);
+    int rc = batch_add(&b, TYPE_RANGE_DELETION, slice_make(&s, 1), slice_make(&e, 1));
+    if (rc == LSM_OK) /* resolved: large values in it give their chunks back */
+        rc = db_write_resolve(db, &b, 0, atomic_load(&db->ks_large[id]) != 0);
+    batch_destroy(&b);
+    return rc;
+}
+
 void db_keyspaces_loaded(lsm_db *db)
 {
     atomic_store(&db->ks_live[KS_DEFAULT], 1);
     for (int i = 1; i < 256; i++)
         atomic_store(&db->ks_live[i], db->vs->ks_name[i] != NULL);
 }
+
+static int create_keyspace(lsm_db *db, const char *name, lsm_keyspace *out);
+static int drop_keyspace(lsm_db *db, const char *name);
 
 int lsm_keyspace_open(lsm_db *db, const char *name, int create, lsm_keyspace *out)
 {
@@ -65,23 +82,49 @@ int lsm_keyspace_open(lsm_db *db, const char *name, int create, lsm_keyspace *ou
         pthread_mutex_unlock(&db->mu);
         return err_set(LSM_NOT_FOUND, "no keyspace called '%s'", name);
     }
+    pthread_mutex_unlock(&db->mu);
+    pthread_mutex_lock(&db->ks_mu);
+    rc = create_keyspace(db, name, out);
+    pthread_mutex_unlock(&db->ks_mu);
+    return done(db, rc);
+}
+
+/* Create keyspace name, or find it if another thread just did.
+ * REQUIRES ks_mu (not mu). Returns a status, unreported. */
+static int create_keyspace(lsm_db *db, const char *name, lsm_keyspace *out)
+{
+    int rc;
+    pthread_mutex_lock(&db->mu);
+    int id = find_locked(db, name);
+    if (id >= 0) {
+        pthread_mutex_unlock(&db->mu);
+        *out = (lsm_keyspace)id;
+        return LSM_OK;
+    }
     if (db->opts.read_only) {
         pthread_mutex_unlock(&db->mu);
-        return done(db, err_set(LSM_READ_ONLY, "create keyspace: %s is open read-only", db->dir));
+        return err_set(LSM_READ_ONLY, "create keyspace: %s is open read-only", db->dir);
     }
     if (db->poisoned) {
         rc = db_bg_error_locked(db);
         pthread_mutex_unlock(&db->mu);
-        return done(db, rc);
+        return rc;
     }
     for (int i = 1; i <= LSM_MAX_KEYSPACES && id < 0; i++)
         if (db->vs->ks_name[i] == NULL)
             id = i;
     if (id < 0) {
         pthread_mutex_unlock(&db->mu);
-        return done(db, err_set(LSM_NO_SPACE, "a store holds at most %d keyspaces",
-                                LSM_MAX_KEYSPACES));
+        return err_set(LSM_NO_SPACE, "a store holds at most %d keyspaces", LSM_MAX_KEYSPACES);
     }
+    /* An id can be reused after a drop: first delete anything still under
+     * it (a write that raced the drop), so the new keyspace starts empty.
+     * ks_mu keeps other creators and drops off the id meanwhile. */
+    pthread_mutex_unlock(&db->mu);
+    rc = clear_keyspace(db, (unsigned)id);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&db->mu);
     version_edit e;
     edit_init(&e);
     rc = edit_set_keyspace(&e, (uint32_t)id, 0, name);
@@ -99,7 +142,7 @@ int lsm_keyspace_open(lsm_db *db, const char *name, int create, lsm_keyspace *ou
     pthread_mutex_unlock(&db->mu);
     if (rc == LSM_OK)
         *out = (lsm_keyspace)id;
-    return done(db, rc);
+    return rc;
 }
 
 int lsm_keyspace_drop(lsm_db *db, const char *name)
@@ -109,20 +152,35 @@ int lsm_keyspace_drop(lsm_db *db, const char *name)
     int rc = check_name(name);
     if (rc)
         return done(db, rc);
+    pthread_mutex_lock(&db->ks_mu);
+    rc = drop_keyspace(db, name);
+    pthread_mutex_unlock(&db->ks_mu);
+    return rc == LSM_NOT_FOUND ? rc : done(db, rc);
+}
+
+/* REQUIRES ks_mu (not mu). Returns a status, unreported. */
+static int drop_keyspace(lsm_db *db, const char *name)
+{
     pthread_mutex_lock(&db->mu);
     int id = find_locked(db, name);
     pthread_mutex_unlock(&db->mu);
     if (id < 0)
         return err_set(LSM_NOT_FOUND, "no keyspace called '%s'", name);
     if (id == KS_DEFAULT)
-        return done(db, err_set(LSM_INVALID_ARGUMENT, "the default keyspace cannot be dropped"));
-    /* First delete the contents (durably ordered before the name goes), then
-     * forget the name. A crash in between leaves an empty keyspace. */
-    rc = lsm_delete_range(db, (lsm_keyspace)id, "", 0, NULL, 0); /* the whole keyspace */
-    if (rc)
-        return rc;
-    pthread_mutex_lock(&db->mu);
+        return err_set(LSM_INVALID_ARGUMENT, "the default keyspace cannot be dropped");
+    if (db->opts.read_only)
+        return err_set(LSM_READ_ONLY, "drop keyspace: %s is open read-only", db->dir);
+    /* Refuse new writes, delete the contents (ordered before the name goes),
+     * then forget the name. A crash in between leaves an empty keyspace; a
+     * write that slipped past the refusal is removed when the id is reused. */
     atomic_store(&db->ks_live[id], 0);
+    int rc = clear_keyspace(db, (unsigned)id);
+    if (rc) {
+        atomic_store(&db->ks_live[id], 1);
+        return rc;
+    }
+    pthread_mutex_lock(&db->mu);
+    atomic_store(&db->ks_large[id], 0);
     version_edit e;
     edit_init(&e);
     rc = edit_drop_keyspace(&e, (uint32_t)id);
@@ -135,7 +193,7 @@ int lsm_keyspace_drop(lsm_db *db, const char *name)
     if (rc == LSM_OK)
         db_log(db, "dropped keyspace %d '%s'", id, name);
     pthread_mutex_unlock(&db->mu);
-    return done(db, rc);
+    return rc;
 }
 
 int lsm_keyspace_list(lsm_db *db, char ***names, size_t *n)

@@ -333,6 +333,7 @@ int lsm_value_writer_new(lsm_db *db, lsm_keyspace ks, const void *key, size_t ke
         free(w);
         return done(db, rc);
     }
+    atomic_fetch_add(&db->live_iters, 1);
     *out = w;
     return LSM_OK;
 }
@@ -385,6 +386,7 @@ int lsm_value_writer_append(lsm_value_writer *w, const void *data, size_t len)
 
 static void writer_free(lsm_value_writer *w)
 {
+    atomic_fetch_sub(&w->db->live_iters, 1); /* counted with iterators for lsm_close */
     batch_destroy(&w->batch);
     buf_free(&w->tkey);
     buf_free(&w->pending);
@@ -396,7 +398,10 @@ int lsm_value_writer_commit(lsm_value_writer *w)
     if (w == NULL)
         return err_set(LSM_INVALID_ARGUMENT, "value writer: NULL");
     lsm_db *db = w->db;
-    int rc = writer_flush(w, 1);
+    unsigned ks = (unsigned char)w->tkey.p[0];
+    int rc = atomic_load(&db->ks_live[ks]) ? writer_flush(w, 1)
+                                           : err_set(LSM_INVALID_ARGUMENT,
+                                                     "commit: keyspace %u was dropped", ks);
     if (rc == LSM_OK) {
         lv_desc d = {w->id, w->size, w->chunk_bytes};
         buf desc = BUF_INIT;

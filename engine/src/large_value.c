@@ -21,15 +21,18 @@ int lv_desc_decode(slice in, lv_desc *d)
 {
     const char *p = in.p, *limit = in.p + in.n;
     uint64_t cb;
-    if (in.n < 1 || (unsigned char)p[0] != LV_DESC_VERSION)
-        return err_set(LSM_CORRUPTION, "large-value descriptor of unknown version");
+    if (in.n < 1)
+        return err_set(LSM_CORRUPTION, "empty large-value descriptor");
+    if ((unsigned char)p[0] != LV_DESC_VERSION)
+        return err_set(LSM_NOT_SUPPORTED, "large-value descriptor version %u is not supported",
+                       (unsigned char)p[0]);
     p++;
     p = get_varint64(p, limit, &d->id);
     if (p)
         p = get_varint64(p, limit, &d->size);
     if (p)
         p = get_varint64(p, limit, &cb);
-    if (p == NULL || p != limit || cb == 0 || cb > (64u << 20))
+    if (p == NULL || p != limit || cb < 4096 || cb > (16u << 20))
         return err_set(LSM_CORRUPTION, "malformed large-value descriptor");
     d->chunk_bytes = (uint32_t)cb;
     return LSM_OK;

@@ -387,8 +387,8 @@ int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn 
     *cover = rdel_index_empty(&t->rdel_ix)
                  ? 0
                  : rdel_index_cover(&t->rdel_ix, ikey_tkey(ikey), ikey_seq(ikey), NULL, NULL);
-    if (t->props.n_entries == 0)
-        return LSM_OK; /* only tombstones */
+    if (t->index.size == 0)
+        return LSM_OK; /* no data blocks: only tombstones */
     if (t->filter_data) {
         STAT_INC(t, bloom_checked);
         if (!bloom_may_contain(t->filter, hash)) {

@@ -44,8 +44,9 @@ enum {
     TAG_NEW_FILE = 7,
     TAG_KEYSPACE = 8,       /* id, flags, name: a keyspace exists (created or changed) */
     TAG_KEYSPACE_DROP = 9,  /* id: the keyspace is gone */
+    TAG_FILE_RANGE_DELS = 10, /* number, count: a new file's range tombstones (scans and
+                                 compactions read a file's tombstones only when counted) */
     TAG_FIRST_IGNORABLE = 64,
-    TAG_FILE_RANGE_DELS = 64, /* ignorable: number + count of a new file's range tombstones */
 };
 
 void edit_init(version_edit *e)
@@ -202,10 +203,9 @@ int edit_encode(const version_edit *e, buf *out)
         PUT(f->n_entries);
         PUT(f->n_deletions);
         if (f->n_range_dels) {
-            char tmp[2 * VARINT64_MAX_LEN];
-            char *end = put_varint64(put_varint64(tmp, f->number), f->n_range_dels);
             PUT(TAG_FILE_RANGE_DELS);
-            rc |= buf_put_lenprefixed(out, tmp, (size_t)(end - tmp));
+            PUT(f->number);
+            PUT(f->n_range_dels);
         }
     }
 #undef PUT
@@ -290,7 +290,7 @@ int edit_decode(version_edit *e, slice in)
         }
         case TAG_KEYSPACE: {
             uint64_t id, flags;
-            if ((p = get_varint64(p, limit, &id)) == NULL || id > 255 ||
+            if ((p = get_varint64(p, limit, &id)) == NULL || id > LSM_MAX_KEYSPACES ||
                 (p = get_varint64(p, limit, &flags)) == NULL ||
                 (p = get_lenprefixed(p, limit, &s1)) == NULL || s1.n == 0 || s1.n > 255 ||
                 memchr(s1.p, 0, s1.n))
@@ -303,21 +303,23 @@ int edit_decode(version_edit *e, slice in)
             break;
         }
         case TAG_KEYSPACE_DROP:
-            if ((p = get_varint64(p, limit, &a)) == NULL || a > 255)
+            if ((p = get_varint64(p, limit, &a)) == NULL || a == 0 || a > LSM_MAX_KEYSPACES)
                 return bad("bad keyspace drop");
             if (edit_drop_keyspace(e, (uint32_t)a))
                 return LSM_NOMEM;
             break;
         case TAG_FILE_RANGE_DELS: {
             uint64_t num, cnt;
-            const char *q = NULL;
-            if ((p = get_lenprefixed(p, limit, &s1)) != NULL)
-                q = get_varint64(s1.p, s1.p + s1.n, &num);
-            if (q == NULL || get_varint64(q, s1.p + s1.n, &cnt) == NULL)
+            int found = 0;
+            if ((p = get_varint64(p, limit, &num)) == NULL || (p = get_varint64(p, limit, &cnt)) == NULL)
                 return bad("bad range deletion count");
             for (int i = 0; i < e->n_added; i++)
-                if (e->added[i].f->number == num)
+                if (e->added[i].f->number == num) {
                     e->added[i].f->n_range_dels = cnt;
+                    found = 1;
+                }
+            if (!found)
+                return bad("range deletion count for a file the record does not add");
             break;
         }
         default:

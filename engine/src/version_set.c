@@ -108,9 +108,11 @@ void vs_take_obsolete(version_set *vs, obsolete_file **out, int *n)
     vs->n_obsolete = vs->cap_obsolete = 0;
 }
 
-static int builder_apply(builder *b, const version_edit *e)
+/* Record the keyspace names and flags an edit sets or drops. Called for a
+ * manifest being read back, and at run time only once the edit is durable
+ * (a keyspace must not be visible before its record is). */
+static int apply_keyspaces(version_set *vs, const version_edit *e)
 {
-    version_set *vs = b->vs;
     for (int i = 0; i < e->n_ks_set; i++) {
         char *n = strdup(e->ks_set[i].name);
         if (n == NULL)
@@ -124,6 +126,11 @@ static int builder_apply(builder *b, const version_edit *e)
         vs->ks_name[e->ks_drop[i]] = NULL;
         vs->ks_flags[e->ks_drop[i]] = 0;
     }
+    return LSM_OK;
+}
+
+static int builder_apply(builder *b, const version_edit *e)
+{
     for (int i = 0; i < e->n_pointers; i++) {
         int l = e->pointers[i].level;
         if (buf_set(&b->vs->pointers[l], e->pointers[i].key.p, e->pointers[i].key.n))
@@ -551,6 +558,8 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
 
     edit_destroy(&snap);
     buf_free(&rec);
+    if (rc == LSM_OK)
+        rc = apply_keyspaces(vs, e);
     if (rc == LSM_OK) {
         version_unref(vs->current);
         vs->current = v;
@@ -640,6 +649,8 @@ int vs_recover(version_set *vs)
     while (rc == LSM_OK && (rc = log_reader_next(lr, &rec)) == LSM_OK) {
         version_edit e;
         rc = edit_decode(&e, rec);
+        if (rc == LSM_OK)
+            rc = apply_keyspaces(vs, &e);
         if (rc == LSM_OK && n_records == 0 && !(e.has_format && e.format == MANIFEST_FORMAT_VERSION))
             rc = e.has_format ? err_set(LSM_NOT_SUPPORTED, "manifest format %llu is not supported",
                                         (unsigned long long)e.format)
