@@ -31,6 +31,7 @@ typedef struct dir_scan {
     uint64_t *logs;
     int n_logs, cap_logs;
     int has_store_files;
+    int has_data_files; /* tables or logs: anything that can hold a write */
     uint64_t max_number;
 } dir_scan;
 
@@ -41,6 +42,8 @@ static int scan_entry(void *arg, const char *name)
     file_kind k = fname_parse(name, &num);
     if (k == FILE_LOG || k == FILE_TABLE || k == FILE_MANIFEST)
         s->has_store_files = 1;
+    if (k == FILE_LOG || k == FILE_TABLE)
+        s->has_data_files = 1;
     if (num > s->max_number)
         s->max_number = num;
     if (k == FILE_LOG) {
@@ -234,6 +237,42 @@ static void remove_garbage(lsm_db *db)
     free(c.names);
 }
 
+static int collect_manifest(void *arg, const char *name)
+{
+    cleanup_ctx *c = arg;
+    uint64_t num;
+    if (fname_parse(name, &num) != FILE_MANIFEST || c->n == c->cap)
+        return 0;
+    c->names[c->n] = strdup(name);
+    if (c->names[c->n])
+        c->n++;
+    return 0;
+}
+
+/* Remove the manifests of an interrupted creation (see db_recover). */
+static int remove_stray_manifests(lsm_db *db)
+{
+    cleanup_ctx c = {db, NULL, 0, 64};
+    c.names = calloc((size_t)c.cap, sizeof *c.names);
+    if (c.names == NULL)
+        return err_set(LSM_NOMEM, "out of memory");
+    int rc = db->env->list_dir(db->env, db->dir, collect_manifest, &c);
+    if (rc)
+        rc = err_errno(rc, "list %s", db->dir);
+    for (int i = 0; i < c.n; i++) {
+        char *path = rc ? NULL : fname_join(db->dir, c.names[i]);
+        if (rc == LSM_OK && path == NULL)
+            rc = err_set(LSM_NOMEM, "out of memory");
+        int e = path ? db->env->remove(db->env, path) : 0;
+        if (rc == LSM_OK && e && e != ENOENT)
+            rc = err_errno(e, "remove %s", path);
+        free(path);
+        free(c.names[i]);
+    }
+    free(c.names);
+    return rc;
+}
+
 int db_recover(lsm_db *db)
 {
     char *cur = fname_current(db->dir);
@@ -249,6 +288,22 @@ int db_recover(lsm_db *db)
     int rc = scan_dir(db, &scan);
     if (rc)
         return rc;
+    /* Creation writes the first manifest, then CURRENT, then the first log:
+     * manifests without CURRENT, tables or logs are a creation that was cut
+     * short (a crash in lsm_open). Nothing was ever acknowledged from such a
+     * directory, so creating the store afresh loses nothing. */
+    int interrupted = e == ENOENT && scan.has_store_files && !scan.has_data_files &&
+                      db->opts.create_if_missing && !db->opts.read_only;
+    if (interrupted) {
+        rc = remove_stray_manifests(db);
+        if (rc) {
+            free(scan.logs);
+            return rc;
+        }
+        db_log(db, "%s: an earlier creation of the store was interrupted; creating it again",
+               db->dir);
+        scan.has_store_files = 0;
+    }
     if (e == ENOENT) {
         if (scan.has_store_files) {
             rc = err_set(LSM_CORRUPTION, "%s/CURRENT is missing but the store has table, log or "

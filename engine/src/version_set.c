@@ -494,6 +494,12 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
     while (vs->applying)
         pthread_cond_wait(&vs->apply_cv, mu);
     vs->applying = 1;
+    /* Edits are written in the order they get `applying`, not the order
+     * their callers read the last sequence: never record one lower than an
+     * edit already written, or recovery would start below sequences that
+     * tables hold and the newest writes would hide behind older ones. */
+    if (last_seq < vs->last_seq)
+        last_seq = vs->last_seq;
 
     if (!e->has_log_number) {
         e->has_log_number = 1;
