@@ -449,7 +449,8 @@ LSM_API int lsm_value_size(lsm_db *db, const lsm_read_options *ropts, const void
 
 /*
  * Write len bytes at byte off of key's value in keyspace ks, extending it
- * (a gap reads as zeros); an absent key starts as an empty value. Atomic.
+ * (a gap reads as zeros); an absent key starts as an empty value. Unlike
+ * pwrite(), len 0 still extends the value to off when it is shorter. Atomic.
  * Costs the bytes written plus at most one chunk at each end.
  * Returns as lsm_put().
  */
