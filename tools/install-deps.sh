@@ -6,7 +6,7 @@
 set -eu
 
 pkgs="build-essential cmake pkg-config libcmocka-dev liblz4-dev libzstd-dev \
-libfuse3-dev fuse3 clang libclang-rt-14-dev attr rsync"
+libfuse3-dev fuse3 clang libclang-rt-14-dev attr rsync python3"
 if [ "${1:-}" = "--bench" ]; then
     pkgs="$pkgs libleveldb-dev librocksdb-dev fio gnuplot-nox"
 fi

@@ -1,0 +1,462 @@
+/*
+ * main.c -- lsmfs: parse the options, check the directories, open the
+ * store, mount, run the session (docs/FS.md §6, docs/lsmfs.1).
+ *
+ * Nothing is mounted until everything that can be checked was: the options
+ * (ours and libfuse's: fuse_new refuses unknown ones), the two directories,
+ * the store not being inside its mount point, and the store opening (a
+ * store locked by another process fails here, with the engine's message
+ * naming the holder's pid). Every refusal prints one line and exits 1.
+ *
+ * Without -f the daemon detaches, but only after the mount is in place: the
+ * process forks before anything starts a thread (the engine's background
+ * threads must live in the process that serves), the child does the work
+ * and reports through a pipe, and the parent exits 0 or 1 accordingly.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "ops.h"
+#include <fuse_lowlevel.h>
+
+enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_ALLOW_OTHER };
+
+static const struct fuse_opt lsmfs_opts[] = {
+    {"sync=%s", offsetof(lsmfs_config, sync_str), 0},
+    {"memtable=%s", offsetof(lsmfs_config, memtable_str), 0},
+    {"cache=%s", offsetof(lsmfs_config, cache_str), 0},
+    FUSE_OPT_KEY("ro", KEY_RO),
+    FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+    FUSE_OPT_KEY("-h", KEY_HELP),
+    FUSE_OPT_KEY("--help", KEY_HELP),
+    FUSE_OPT_KEY("-V", KEY_VERSION),
+    FUSE_OPT_KEY("--version", KEY_VERSION),
+    FUSE_OPT_END,
+};
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+    (void)outargs;
+    lsmfs_config *c = data;
+    switch (key) {
+    case KEY_HELP:
+        c->show_help = 1;
+        return 0;
+    case KEY_VERSION:
+        c->show_version = 1;
+        return 0;
+    case KEY_RO:
+        c->read_only = 1;
+        return 1; /* also a mount option: the kernel refuses writes itself */
+    case KEY_ALLOW_OTHER:
+        c->allow_other = 1;
+        return 1;
+    case FUSE_OPT_KEY_NONOPT:
+        if (c->n_nonopt == 0)
+            c->store_dir = strdup(arg);
+        else if (c->n_nonopt == 1)
+            c->mountpoint = strdup(arg);
+        else
+            c->bad_args = 1;
+        c->n_nonopt++;
+        return 0;
+    default:
+        return 1; /* libfuse's */
+    }
+}
+
+static void usage(FILE *f, const char *prog)
+{
+    fprintf(f, "usage: %s [-f] [-d] [-s] [-o OPTIONS] STORE_DIR MOUNTPOINT\n", prog);
+}
+
+static void help(const char *prog)
+{
+    usage(stdout, prog);
+    printf(
+        "\n"
+        "Mount the lsmfs store in STORE_DIR as a directory at MOUNTPOINT: file names\n"
+        "are keys, file contents are values (docs/FS.md). STORE_DIR is created, mode\n"
+        "0700, if it does not exist (its parent must). Unmount with\n"
+        "  fusermount3 -u MOUNTPOINT\n"
+        "which flushes the store and releases its lock when the daemon exits.\n"
+        "\n"
+        "Options:\n"
+        "  -h, --help             print this help and exit\n"
+        "  -V, --version          print the version and exit\n"
+        "  -f                     stay in the foreground\n"
+        "  -d                     debug output of every request (implies -f)\n"
+        "  -s                     serve requests in a single thread\n"
+        "  -o ro                  mount read-only (the store is opened read-only)\n"
+        "  -o sync=MODE           always: every write is durable when it returns;\n"
+        "                         interval (default): the log is synced about every\n"
+        "                         second, so a power failure loses at most about a\n"
+        "                         second of writes; none: only fsync, unmount and\n"
+        "                         memtable flushes sync. A crash of the daemon alone\n"
+        "                         loses nothing in any mode.\n"
+        "  -o memtable=SIZE       bytes buffered in memory before a flush to a table\n"
+        "                         (default 4M); SIZE takes a K, M or G suffix\n"
+        "  -o cache=SIZE          block cache capacity (default 32M); 0 disables it\n"
+        "  -o allow_other         let other users use the mount (needs\n"
+        "                         user_allow_other in /etc/fuse.conf when not root);\n"
+        "                         permissions are always checked by the kernel\n"
+        "                         (default_permissions)\n"
+        "  -o OPTION              any other FUSE option, listed below\n"
+        "\n"
+        "Exit status: 0 once mounted (or after a clean unmount with -f); 1 if the\n"
+        "options, the directories or the store are refused, with a message.\n"
+        "\n");
+}
+
+/* A size with an optional K, M or G suffix (KiB, MiB, GiB). 0 or -1. */
+static int parse_size(const char *s, size_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    unsigned long long mult = 1;
+    switch (*end) {
+    case 'k': case 'K': mult = 1ULL << 10; end++; break;
+    case 'm': case 'M': mult = 1ULL << 20; end++; break;
+    case 'g': case 'G': mult = 1ULL << 30; end++; break;
+    default: break;
+    }
+    if (mult > 1 && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0))
+        end += strlen(end);
+    if (*end != 0 || v > SIZE_MAX / mult)
+        return -1;
+    *out = (size_t)(v * mult);
+    return 0;
+}
+
+static int make_options(const lsmfs_config *c, lsm_options *o)
+{
+    lsm_options_default(o);
+    o->inline_value_bytes = LSMFS_INLINE_BYTES; /* above it: chunked, ranged I/O */
+    o->read_only = c->read_only;
+    o->create_if_missing = !c->read_only;
+    if (c->sync_str) {
+        if (strcmp(c->sync_str, "always") == 0)
+            o->sync_mode = LSM_SYNC_ALWAYS;
+        else if (strcmp(c->sync_str, "interval") == 0)
+            o->sync_mode = LSM_SYNC_INTERVAL;
+        else if (strcmp(c->sync_str, "none") == 0)
+            o->sync_mode = LSM_SYNC_NONE;
+        else {
+            fprintf(stderr, "lsmfs: bad option -o sync=%s (always, interval or none)\n",
+                    c->sync_str);
+            return -1;
+        }
+    }
+    if (c->memtable_str && parse_size(c->memtable_str, &o->memtable_bytes)) {
+        fprintf(stderr, "lsmfs: bad option -o memtable=%s (a size: 64M, 512K...)\n",
+                c->memtable_str);
+        return -1;
+    }
+    if (c->cache_str && parse_size(c->cache_str, &o->block_cache_bytes)) {
+        fprintf(stderr, "lsmfs: bad option -o cache=%s (a size: 256M, 0...)\n", c->cache_str);
+        return -1;
+    }
+    return 0;
+}
+
+/* Check the directories and set *store_real to the store's absolute path
+ * (where it will be created when *missing). 0 or -1 (message printed). */
+static int check_dirs(const lsmfs_config *c, char **store_real, int *missing)
+{
+    struct stat st;
+    char mnt[PATH_MAX], store[PATH_MAX];
+    if (stat(c->mountpoint, &st) != 0) {
+        fprintf(stderr, "lsmfs: mount point %s: %s\n", c->mountpoint, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "lsmfs: mount point %s is not a directory\n", c->mountpoint);
+        return -1;
+    }
+    if (realpath(c->mountpoint, mnt) == NULL) {
+        fprintf(stderr, "lsmfs: mount point %s: %s\n", c->mountpoint, strerror(errno));
+        return -1;
+    }
+    int exists = stat(c->store_dir, &st) == 0;
+    if (!exists && errno != ENOENT) {
+        fprintf(stderr, "lsmfs: store directory %s: %s\n", c->store_dir, strerror(errno));
+        return -1;
+    }
+    if (exists && !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "lsmfs: store directory %s is not a directory\n", c->store_dir);
+        return -1;
+    }
+    if (exists) {
+        if (realpath(c->store_dir, store) == NULL) {
+            fprintf(stderr, "lsmfs: store directory %s: %s\n", c->store_dir, strerror(errno));
+            return -1;
+        }
+    } else {
+        if (c->read_only) {
+            fprintf(stderr, "lsmfs: store directory %s does not exist (a read-only mount "
+                            "creates nothing)\n", c->store_dir);
+            return -1;
+        }
+        /* Where it would be: the real path of its parent + its name. */
+        char parent[PATH_MAX], pr[PATH_MAX];
+        snprintf(parent, sizeof parent, "%s", c->store_dir);
+        size_t len = strlen(parent);
+        while (len > 1 && parent[len - 1] == '/')
+            parent[--len] = 0;
+        char *slash = strrchr(parent, '/');
+        const char *name = slash ? slash + 1 : parent;
+        const char *dir = slash ? (slash == parent ? "/" : parent) : ".";
+        if (slash && slash != parent)
+            *slash = 0;
+        if (realpath(dir, pr) == NULL) {
+            fprintf(stderr, "lsmfs: cannot create store directory %s: %s\n", c->store_dir,
+                    strerror(errno));
+            return -1;
+        }
+        if ((size_t)snprintf(store, sizeof store, "%s/%s", strcmp(pr, "/") ? pr : "", name) >=
+            sizeof store) {
+            fprintf(stderr, "lsmfs: store directory %s: path too long\n", c->store_dir);
+            return -1;
+        }
+    }
+    size_t ml = strlen(mnt);
+    if (strcmp(mnt, "/") == 0 || strcmp(store, mnt) == 0 ||
+        (strncmp(store, mnt, ml) == 0 && store[ml] == '/')) {
+        fprintf(stderr, "lsmfs: the store %s is inside its mount point %s: the mount would "
+                        "hide it from lsmfs itself\n", store, mnt);
+        return -1;
+    }
+    *missing = !exists;
+    *store_real = strdup(store);
+    return *store_real ? 0 : -1;
+}
+
+/* ---- detaching -------------------------------------------------------------------- */
+
+/* Fork; the parent waits for the child's report and exits with it. Returns
+ * in the child, with *report_fd the pipe to report on; -1 on failure. */
+static int detach(int *report_fd)
+{
+    int p[2];
+    if (pipe(p) != 0) {
+        perror("lsmfs: pipe");
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("lsmfs: fork");
+        return -1;
+    }
+    if (pid > 0) {
+        close(p[1]);
+        char status = 1;
+        ssize_t r;
+        while ((r = read(p[0], &status, 1)) < 0 && errno == EINTR) {
+        }
+        if (r != 1) { /* the child died without a word */
+            int st;
+            waitpid(pid, &st, 0);
+            status = 1;
+        }
+        _exit(status ? 1 : 0);
+    }
+    close(p[0]);
+    setsid();
+    *report_fd = p[1];
+    return 0;
+}
+
+static void report(int *fd, int ok)
+{
+    if (*fd < 0)
+        return;
+    char status = ok ? 0 : 1;
+    if (ok) {
+        /* Mounted: let go of the terminal and the working directory. */
+        if (chdir("/") != 0) {
+        }
+        int dn = open("/dev/null", O_RDWR);
+        if (dn >= 0) {
+            dup2(dn, 0);
+            dup2(dn, 1);
+            dup2(dn, 2);
+            if (dn > 2)
+                close(dn);
+        }
+    }
+    ssize_t w = write(*fd, &status, 1);
+    (void)w;
+    close(*fd);
+    *fd = -1;
+}
+
+/* ---- main ------------------------------------------------------------------------------ */
+
+static int add_mount_opts(struct fuse_args *args, const char *store)
+{
+    char *o = NULL;
+    char fsname[PATH_MAX + 16];
+    snprintf(fsname, sizeof fsname, "fsname=%s", store);
+    if (fuse_opt_add_opt(&o, "default_permissions") || fuse_opt_add_opt(&o, "subtype=lsmfs") ||
+        fuse_opt_add_opt_escaped(&o, fsname) || fuse_opt_add_arg(args, "-o") ||
+        fuse_opt_add_arg(args, o)) {
+        free(o);
+        return -1;
+    }
+    free(o);
+    return 0;
+}
+
+int main(int argc, char *argv[])
+{
+    struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+    lsmfs_config c;
+    memset(&c, 0, sizeof c);
+    const char *prog = argc > 0 ? argv[0] : "lsmfs";
+    int ret = 1;
+    char *store = NULL;
+    struct fuse *fuse = NULL;
+    struct fuse_cmdline_opts co;
+    memset(&co, 0, sizeof co);
+    int report_fd = -1, mounted = 0;
+    lsmfs *fs = calloc(1, sizeof *fs);
+    if (fs == NULL || lsmfs_init_ctx(fs) != 0) {
+        fprintf(stderr, "lsmfs: out of memory\n");
+        return 1;
+    }
+
+    /* Defaults first, so that the user's -o options override them. The store
+     * is locked while mounted and every change goes through the kernel,
+     * which invalidates what a change affects: names and attributes can be
+     * cached longer than libfuse's 1 s (ls -l of a big directory then
+     * needs no second lookup per entry). */
+    int bad = fuse_opt_add_arg(&args, prog) ||
+              fuse_opt_add_arg(&args, "-oentry_timeout=10,attr_timeout=10");
+    for (int i = 1; i < argc && !bad; i++)
+        bad = fuse_opt_add_arg(&args, argv[i]);
+    if (bad) {
+        fprintf(stderr, "lsmfs: out of memory\n");
+        goto out;
+    }
+    if (fuse_opt_parse(&args, &c, lsmfs_opts, opt_proc) != 0)
+        goto out; /* libfuse printed the reason */
+    if (c.show_help) {
+        help(prog);
+        printf("FUSE options:\n");
+        fuse_lib_help(&args);
+        ret = 0;
+        goto out;
+    }
+    if (c.show_version) {
+        printf("lsmfs %s (libfuse %s)\n", LSMFS_VERSION, fuse_pkgversion());
+        ret = 0;
+        goto out;
+    }
+    if (c.bad_args || c.store_dir == NULL || c.mountpoint == NULL) {
+        usage(stderr, prog);
+        fprintf(stderr, "(%s --help lists the options)\n", prog);
+        goto out;
+    }
+    lsm_options lo;
+    if (make_options(&c, &lo) != 0)
+        goto out;
+    int missing = 0;
+    if (check_dirs(&c, &store, &missing) != 0)
+        goto out;
+    if (add_mount_opts(&args, store) != 0 || fuse_parse_cmdline(&args, &co) != 0) {
+        fprintf(stderr, "lsmfs: bad options\n");
+        goto out;
+    }
+    fs->read_only = c.read_only;
+    fs->store_path = strdup(store);
+    /* fuse_new checks libfuse's options (and starts no thread, so the fork
+     * below is safe): a bad one is refused before anything is created. */
+    fuse = fuse_new(&args, &lsmfs_ops, sizeof lsmfs_ops, fs);
+    if (fuse == NULL)
+        goto out; /* libfuse printed the reason (an unknown option...) */
+    if (missing && mkdir(store, 0700) != 0) {
+        fprintf(stderr, "lsmfs: cannot create store directory %s: %s\n", store, strerror(errno));
+        goto out;
+    }
+
+    if (!co.foreground && detach(&report_fd) != 0)
+        goto out;
+    openlog("lsmfs", LOG_PID, LOG_DAEMON);
+
+    int rc = lsm_open(store, &lo, &fs->db);
+    if (rc != LSM_OK) {
+        fprintf(stderr, "lsmfs: %s\n", lsm_errmsg(NULL));
+        goto out;
+    }
+    if (lsmfs_store_prepare(fs) != 0)
+        goto out;
+    if (fuse_mount(fuse, c.mountpoint) != 0)
+        goto out; /* libfuse printed the reason */
+    mounted = 1;
+    if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+        goto out;
+    report(&report_fd, 1);
+
+    if (co.singlethread) {
+        ret = fuse_loop(fuse);
+    } else {
+        struct fuse_loop_config *lc = fuse_loop_cfg_create();
+        if (lc == NULL)
+            goto out;
+        fuse_loop_cfg_set_clone_fd(lc, (unsigned)co.clone_fd);
+        if (co.max_idle_threads != UINT_MAX) /* -o max_idle_threads= given */
+            fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads);
+        if (co.max_threads != UINT_MAX && co.max_threads > 0) /* -o max_threads= */
+            fuse_loop_cfg_set_max_threads(lc, co.max_threads);
+        ret = fuse_loop_mt(fuse, lc);
+        fuse_loop_cfg_destroy(lc);
+    }
+    /* libfuse returns the signal that ended the loop: a requested stop. */
+    if (ret == SIGINT || ret == SIGTERM || ret == SIGHUP)
+        ret = 0;
+    ret = ret != 0;
+    fuse_remove_signal_handlers(fuse_get_session(fuse));
+
+out:
+    report(&report_fd, 0);
+    if (mounted)
+        fuse_unmount(fuse);
+    if (fuse)
+        fuse_destroy(fuse); /* runs destroy (lsm_close) if the session started */
+    if (fs->close_failed)
+        ret = 1;
+    if (fs->db) {
+        /* The kernel never started the session: close here. */
+        if (lsm_close(fs->db) != LSM_OK) {
+            fprintf(stderr, "lsmfs: closing store %s: %s\n", store, lsm_errmsg(NULL));
+            ret = 1;
+        }
+        fs->db = NULL;
+    }
+    lsmfs_free_ctx(fs);
+    free(fs);
+    free(store);
+    free(co.mountpoint);
+    free(c.store_dir);
+    free(c.mountpoint);
+    free(c.sync_str);
+    free(c.memtable_str);
+    free(c.cache_str);
+    fuse_opt_free_args(&args);
+    return ret;
+}

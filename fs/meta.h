@@ -1,0 +1,69 @@
+/*
+ * meta.h -- metadata records (docs/FS.md §3), inode numbers (§4) and the
+ * reads and batch writes of lsmfs's own keyspaces.
+ */
+#ifndef LSMFS_META_H
+#define LSMFS_META_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "lsmfs.h"
+
+/* Record types (the "type" byte). */
+enum { T_REG = 1, T_DIR = 2, T_LNK = 3, T_FIFO = 4, T_CHR = 5, T_BLK = 6, T_SOCK = 7 };
+
+#define META_VERSION 1
+#define META_HEADER_LEN 74
+/* Longest symlink target accepted (PATH_MAX, like Linux). */
+#define META_MAX_TARGET 4095
+
+typedef struct meta {
+    int type;                          /* T_* */
+    uint32_t mode;                     /* permission bits, st_mode & 07777 */
+    uint32_t uid, gid;
+    uint64_t ino;
+    uint64_t size;                     /* regular: length; symlink: target length */
+    struct timespec atime, mtime, ctime;
+    uint64_t rdev;
+    kbuf target;                       /* symlinks: the target */
+} meta;
+
+void meta_free(meta *m);
+/* Append the encoded record to out (cleared first). 0 or ENOMEM. */
+int meta_encode(const meta *m, kbuf *out);
+/* Decode a record; 0, or -1 if it is malformed (wrong version, type, length,
+ * nanoseconds). m is filled (target copied) only on success. */
+int meta_decode(const void *p, size_t n, meta *m);
+
+/* The file type bits of a record type, and back (0 for an unknown mode). */
+mode_t meta_type_mode(int type);
+int meta_mode_type(mode_t mode);
+/* Fill st from m (st_nlink 1, st_blocks from size). */
+void meta_to_stat(const meta *m, struct stat *st);
+
+/* Attributes of a key without metadata (docs/FS.md §3): a regular file
+ * (T_REG, 0644) or a directory (T_DIR, 0755), owned by the mounting user,
+ * with the mount time, and a hashed inode number of kind HASH_*. */
+void meta_default(lsmfs *fs, meta *m, int type, const void *key, size_t n, int hash_kind);
+
+/* A new inode number from the reserved range, reserving a new range (a
+ * write of lsmfs.sys/ino) when it is used up. 0 or errno. */
+int ino_alloc(lsmfs *fs, uint64_t *ino);
+/* Read lsmfs.sys/ino at start. 0 or -1 (message printed). */
+int ino_load(lsmfs *fs);
+
+/* The record of key in lsmfs.meta: 0; ENOENT; EIO for a damaged record
+ * (logged); the engine's errno. */
+int meta_get(lsmfs *fs, const void *key, size_t n, meta *m);
+/* The root directory's record (lsmfs.sys/root), or its defaults. 0 or errno. */
+int root_meta_get(lsmfs *fs, meta *m);
+
+/* Queue puts of records. 0 or errno. */
+int batch_put_meta(lsmfs *fs, lsm_batch *b, const void *key, size_t n, const meta *m);
+int batch_put_root(lsmfs *fs, lsm_batch *b, const meta *m);
+
+/* Write b (an lsm_write) and map its status. 0 or errno. */
+int batch_commit(lsmfs *fs, lsm_batch *b, const char *op, const void *key, size_t n);
+
+#endif /* LSMFS_META_H */

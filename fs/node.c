@@ -1,0 +1,435 @@
+/*
+ * node.c -- resolving a path to what it names (docs/FS.md §2, §3).
+ *
+ * A path P (key K) is:
+ *   - a directory if K has a directory record, or if any key of the contents
+ *     or metadata keyspace starts with K + "/" (an implied directory);
+ *   - otherwise a file: what its record says, or a regular file if only the
+ *     contents key exists. A regular-file record without a contents key is
+ *     stale (a program deleted the key while the store was not mounted) and
+ *     is ignored. The size of a regular file is always the engine's length
+ *     of the value (lsm_value_size: the descriptor of a large value, never
+ *     its data), so a value a program rewrote shows its real size;
+ *   - when both a file and a directory exist at K, the literal name is the
+ *     directory and the "%x" alias (n->pk.alias) names the file. The key's
+ *     one record slot then belongs to whichever of the two wrote it; the
+ *     other node cannot have metadata (meta_taken) and gets its defaults.
+ *
+ * Cost: a metadata get, a value-size lookup for files, and a bounded
+ * keys-only seek in the contents and metadata keyspaces to look for
+ * children; no contents are read.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "node.h"
+#include "ofile.h"
+
+void node_free(node *n)
+{
+    pkey_free(&n->pk);
+    meta_free(&n->m);
+}
+
+int node_is_dir(const node *n)
+{
+    return n->type == N_ROOT || n->type == N_DIR || n->type == N_CDIR;
+}
+
+static int any_key(lsmfs *fs, lsm_keyspace ks, const void *prefix, size_t n, int *yes)
+{
+    kbuf up = KBUF_INIT;
+    int none = prefix_upper(prefix, n, &up);
+    if (none < 0)
+        return ENOMEM;
+    lsm_read_options ro;
+    lsm_read_options_default(&ro);
+    ro.keyspace = ks;
+    ro.lower = prefix;
+    ro.lower_len = n;
+    if (!none) {
+        ro.upper = up.p;
+        ro.upper_len = up.n;
+    }
+    ro.keys_only = 1;
+    lsm_iter *it;
+    int rc = lsm_iter_new(fs->db, &ro, &it);
+    if (rc == LSM_OK) {
+        rc = lsm_iter_first(it);
+        *yes = rc == LSM_OK && lsm_iter_valid(it);
+        lsm_iter_free(it);
+    }
+    kb_free(&up);
+    return lsmfs_errno(fs, rc, "scan", prefix, n);
+}
+
+int prefix_has_keys(lsmfs *fs, const void *prefix, size_t n, int *yes)
+{
+    *yes = 0;
+    int err = any_key(fs, LSM_KEYSPACE_DEFAULT, prefix, n, yes);
+    if (err == 0 && !*yes && fs->have_meta)
+        err = any_key(fs, fs->ks_meta, prefix, n, yes);
+    return err;
+}
+
+int key_has_children(lsmfs *fs, const void *key, size_t n, int *yes)
+{
+    kbuf p = KBUF_INIT;
+    int err = kb_append(&p, key, n) || kb_putc(&p, '/') ? ENOMEM : 0;
+    if (err == 0)
+        err = prefix_has_keys(fs, p.p, p.n, yes);
+    kb_free(&p);
+    return err;
+}
+
+static int contents_size(lsmfs *fs, const void *key, size_t n, int *present, uint64_t *size)
+{
+    lsm_read_options ro;
+    lsm_read_options_default(&ro);
+    int rc = lsm_value_size(fs->db, &ro, key, n, size);
+    *present = rc == LSM_OK;
+    if (rc == LSM_NOT_FOUND) {
+        *size = 0;
+        return 0;
+    }
+    return lsmfs_errno(fs, rc, "value size", key, n);
+}
+
+static void set_orphan(node *n)
+{
+    n->type = N_FILE;
+    n->orphan = 1;
+    n->has_contents = 1;
+    n->csize = n->m.size;
+    n->meta_taken = 1; /* its record lives in memory, not in lsmfs.meta */
+}
+
+int node_hidden(lsmfs *fs, node *n)
+{
+    if (n->pk.kind != PK_NORMAL || !key_is_hidden(n->pk.key.p, n->pk.key.n))
+        return 0;
+    kbuf okey = KBUF_INIT;
+    int r = orphan_by_hidden(fs, n->pk.key.p, n->pk.key.n, &okey, &n->m);
+    if (r == 1) {
+        kb_free(&n->pk.key);
+        n->pk.key = okey;
+        set_orphan(n);
+    } else {
+        kb_free(&okey);
+        if (r == 0 && hidden_gone(fs, n->pk.key.p, n->pk.key.n))
+            r = -ESTALE;
+    }
+    return r;
+}
+
+int node_resolve(lsmfs *fs, node *n)
+{
+    if (n->orphan) {
+        /* Resolving again: its record may have changed, it may be gone. */
+        if (orphan_by_key(fs, n->pk.key.p, n->pk.key.n, &n->m) == 1) {
+            set_orphan(n);
+            return 0;
+        }
+        n->orphan = 0;
+        n->type = N_NONE;
+        return 0;
+    }
+    n->type = N_NONE;
+    n->meta_own = n->meta_taken = n->meta_stale = n->has_contents = 0;
+    n->csize = 0;
+    meta_free(&n->m);
+    memset(&n->m, 0, sizeof n->m);
+    const char *key = n->pk.key.p;
+    size_t kn = n->pk.key.n;
+
+    if (n->pk.kind == PK_ROOT) {
+        int err = root_meta_get(fs, &n->m);
+        if (err == 0) {
+            n->type = N_ROOT;
+            n->meta_own = 1;
+        }
+        return err;
+    }
+    if (n->pk.kind == PK_CPART) {
+        /* A part of a long escaped segment: a directory that always exists
+         * (docs/FS.md §2.1), holding whatever keys continue it. */
+        meta_default(fs, &n->m, T_DIR, key, kn, HASH_CDIR);
+        n->type = N_CDIR;
+        return 0;
+    }
+
+    if (key_is_reserved(key, kn))
+        return 0; /* orphans: no path names them */
+    int hid = node_hidden(fs, n);
+    if (hid)
+        return hid < 0 ? -hid : 0;
+    int err = meta_get(fs, key, kn, &n->m);
+    if (err && err != ENOENT)
+        return err;
+    int has_meta = err == 0;
+    int dir_meta = has_meta && n->m.type == T_DIR;
+    int alias = n->pk.alias;
+
+    if (!has_meta || n->m.type == T_REG || (dir_meta && alias)) {
+        err = contents_size(fs, key, kn, &n->has_contents, &n->csize);
+        if (err)
+            return err;
+    }
+    if (has_meta && n->m.type == T_REG && !n->has_contents) {
+        has_meta = 0; /* stale: the program that deleted the key left it */
+        n->meta_stale = 1;
+    }
+    int file_here = (has_meta && !dir_meta) || n->has_contents;
+    int children = 0;
+    if (!dir_meta || alias) {
+        err = key_has_children(fs, key, kn, &children);
+        if (err)
+            return err;
+    }
+    int is_dir = dir_meta || children;
+
+    if (!alias) {
+        if (is_dir) {
+            n->type = N_DIR;
+            if (dir_meta) {
+                n->meta_own = 1;
+            } else {
+                n->meta_taken = has_meta;
+                meta_default(fs, &n->m, T_DIR, key, kn, HASH_DIR);
+            }
+        } else if (file_here) {
+            n->type = N_FILE;
+            if (has_meta) {
+                n->meta_own = 1;
+            } else {
+                meta_default(fs, &n->m, T_REG, key, kn, HASH_FILE);
+            }
+        }
+    } else if (is_dir && file_here) {
+        n->type = N_FILE;
+        if (has_meta && !dir_meta) {
+            n->meta_own = 1;
+        } else {
+            n->meta_taken = dir_meta;
+            meta_default(fs, &n->m, T_REG, key, kn, HASH_FILE);
+        }
+    }
+    if (n->type == N_FILE && n->m.type == T_REG)
+        n->m.size = n->csize;
+    if (n->type == N_NONE) {
+        meta_free(&n->m);
+        memset(&n->m, 0, sizeof n->m);
+    }
+    return 0;
+}
+
+int node_lookup(lsmfs *fs, const char *path, node *n)
+{
+    memset(n, 0, sizeof *n);
+    int err = path_to_key(path, &n->pk);
+    if (err)
+        return err;
+    hide_settle(fs, n->pk.key.p, n->pk.key.n, NULL, 0);
+    return node_resolve(fs, n);
+}
+
+int node_lock(lsmfs *fs, node *n, lockset *ls, int with_parent)
+{
+    lockset_init(ls);
+    lockset_add(fs, ls, n->pk.key.p, n->pk.key.n);
+    if (with_parent) {
+        size_t pl;
+        key_parent(n->pk.key.p, n->pk.key.n, &pl);
+        lockset_add(fs, ls, n->pk.key.p, pl);
+    }
+    lockset_lock(fs, ls, 0);
+    return node_resolve(fs, n);
+}
+
+int node_lookup_locked(lsmfs *fs, const char *path, node *n, lockset *ls, int with_parent)
+{
+    memset(n, 0, sizeof *n);
+    lockset_init(ls);
+    int err = path_to_key(path, &n->pk);
+    if (err)
+        return err;
+    hide_settle(fs, n->pk.key.p, n->pk.key.n, NULL, 0);
+    return node_lock(fs, n, ls, with_parent);
+}
+
+int node_need_meta(lsmfs *fs, node *n)
+{
+    (void)fs;
+    if (n->type == N_CDIR || n->meta_taken)
+        return EPERM;
+    return 0;
+}
+
+int node_put_meta(lsmfs *fs, lsm_batch *b, node *n)
+{
+    if (n->type == N_ROOT)
+        return batch_put_root(fs, b, &n->m);
+    return batch_put_meta(fs, b, n->pk.key.p, n->pk.key.n, &n->m);
+}
+
+int parent_meta(lsmfs *fs, const char *key, size_t n, meta *m)
+{
+    size_t pl;
+    if (key_parent(key, n, &pl))
+        return root_meta_get(fs, m);
+    int err = meta_get(fs, key, pl, m);
+    if (err == ENOENT || (err == 0 && m->type != T_DIR)) {
+        meta_default(fs, m, T_DIR, key, pl, HASH_DIR);
+        err = 0;
+    }
+    return err;
+}
+
+int parent_touch(lsmfs *fs, lsm_batch *b, const char *key, size_t n, int keep,
+                 const struct timespec *now)
+{
+    meta m;
+    memset(&m, 0, sizeof m);
+    size_t pl;
+    int err;
+    if (key_parent(key, n, &pl)) {
+        err = root_meta_get(fs, &m);
+        if (err == 0) {
+            m.mtime = m.ctime = *now;
+            err = batch_put_root(fs, b, &m);
+        }
+        meta_free(&m);
+        return err;
+    }
+    err = meta_get(fs, key, pl, &m);
+    if (err == 0 && m.type == T_REG) {
+        /* A regular-file record in the slot: stale if its contents are gone. */
+        int present;
+        uint64_t size;
+        err = contents_size(fs, key, pl, &present, &size);
+        if (err == 0 && !present)
+            err = ENOENT;
+    }
+    if (err == 0 && m.type == T_DIR) {
+        m.mtime = m.ctime = *now;
+        err = batch_put_meta(fs, b, key, pl, &m);
+    } else if (err == ENOENT) {
+        err = 0;
+        if (keep) {
+            meta_default(fs, &m, T_DIR, key, pl, HASH_DIR);
+            m.mtime = m.ctime = *now;
+            err = batch_put_meta(fs, b, key, pl, &m);
+        }
+    }
+    /* A file's record in the slot (a shadowed pair): the directory has no
+     * record of its own and none can be written. */
+    meta_free(&m);
+    return err;
+}
+
+/* ---- extended attributes ----------------------------------------------------------- */
+
+int node_xattr_prefix(lsmfs *fs, const node *n, lsm_keyspace *ks, kbuf *prefix)
+{
+    prefix->n = 0;
+    if (n->type == N_ROOT) {
+        if (!fs->have_sys)
+            return ENODATA;
+        *ks = fs->ks_sys;
+        return kb_append(prefix, LSMFS_SYS_XATTR, strlen(LSMFS_SYS_XATTR) + 1);
+    }
+    if (n->type == N_CDIR || n->meta_taken)
+        return ENOTSUP;
+    if (!fs->have_xattr)
+        return ENODATA;
+    *ks = fs->ks_xattr;
+    return kb_append(prefix, n->pk.key.p, n->pk.key.n) || kb_putc(prefix, 0) ? ENOMEM : 0;
+}
+
+/* Visit each attribute under (ks, prefix): fn(arg, full key, key length, name
+ * offset, value or NULL). Stops at the first non-zero return. */
+typedef int (*xattr_fn)(void *arg, const char *k, size_t kn, size_t name_off, const void *v,
+                        size_t vn);
+
+static int xattr_scan(lsmfs *fs, lsm_keyspace ks, const kbuf *prefix, int values, xattr_fn fn,
+                      void *arg)
+{
+    kbuf up = KBUF_INIT;
+    int none = prefix_upper(prefix->p, prefix->n, &up);
+    if (none < 0)
+        return ENOMEM;
+    lsm_read_options ro;
+    lsm_read_options_default(&ro);
+    ro.keyspace = ks;
+    ro.lower = prefix->p;
+    ro.lower_len = prefix->n;
+    if (!none) {
+        ro.upper = up.p;
+        ro.upper_len = up.n;
+    }
+    ro.keys_only = !values;
+    lsm_iter *it;
+    int err = 0;
+    int rc = lsm_iter_new(fs->db, &ro, &it);
+    if (rc == LSM_OK) {
+        for (rc = lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it) && err == 0;
+             rc = lsm_iter_next(it)) {
+            size_t kn, vn = 0;
+            const char *k = lsm_iter_key(it, &kn);
+            if (kn <= prefix->n || memchr(k + prefix->n, 0, kn - prefix->n))
+                continue; /* another file's attribute (its key has a 0x00 byte) */
+            const void *v = values ? lsm_iter_value(it, &vn) : NULL;
+            if (values && v == NULL) {
+                rc = lsm_iter_status(it);
+                break;
+            }
+            err = fn(arg, k, kn, prefix->n, v, vn);
+        }
+        lsm_iter_free(it);
+    }
+    kb_free(&up);
+    if (err)
+        return err;
+    return lsmfs_errno(fs, rc, "scan attributes", prefix->p, prefix->n);
+}
+
+struct xattr_batch {
+    lsmfs *fs;
+    lsm_batch *b;
+    lsm_keyspace ks;
+    const kbuf *to;
+    kbuf tmp;
+};
+
+static int del_one(void *arg, const char *k, size_t kn, size_t name_off, const void *v, size_t vn)
+{
+    (void)name_off, (void)v, (void)vn;
+    struct xattr_batch *x = arg;
+    return lsm_batch_delete_ks(x->b, x->ks, k, kn) == LSM_OK ? 0 : ENOMEM;
+}
+
+static int move_one(void *arg, const char *k, size_t kn, size_t name_off, const void *v, size_t vn)
+{
+    struct xattr_batch *x = arg;
+    x->tmp.n = 0;
+    if (kb_append(&x->tmp, x->to->p, x->to->n) || kb_append(&x->tmp, k + name_off, kn - name_off))
+        return ENOMEM;
+    if (lsm_batch_put_ks(x->b, x->ks, x->tmp.p, x->tmp.n, v, vn) != LSM_OK ||
+        lsm_batch_delete_ks(x->b, x->ks, k, kn) != LSM_OK)
+        return x->tmp.n > LSM_MAX_KEY_LEN ? ENAMETOOLONG : ENOMEM;
+    return 0;
+}
+
+int batch_delete_xattrs(lsmfs *fs, lsm_batch *b, lsm_keyspace ks, const kbuf *prefix)
+{
+    struct xattr_batch x = {fs, b, ks, NULL, KBUF_INIT};
+    return xattr_scan(fs, ks, prefix, 0, del_one, &x);
+}
+
+int batch_move_xattrs(lsmfs *fs, lsm_batch *b, lsm_keyspace ks, const kbuf *from, const kbuf *to)
+{
+    struct xattr_batch x = {fs, b, ks, to, KBUF_INIT};
+    int err = xattr_scan(fs, ks, from, 1, move_one, &x);
+    kb_free(&x.tmp);
+    return err;
+}

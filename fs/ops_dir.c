@@ -1,0 +1,639 @@
+/*
+ * ops_dir.c -- directories: mkdir, rmdir, opendir, readdir, releasedir,
+ * fsyncdir.
+ *
+ * Listing (docs/FS.md §5, readdir). A directory is the set of keys starting
+ * with its prefix P (the directory's key + "/", "" for the root, or the
+ * bytes a "%c" part spells). Two iterators bounded to [P, P+1) walk the
+ * contents keyspace (keys only) and the metadata keyspace (with the small
+ * records, for the entry types), merged in key order. Each step looks at the
+ * smallest key K and the segment S of K after P:
+ *   - K continues past S with '/': S is a subdirectory; it is listed once
+ *     and both iterators seek to P + S + '0' ('/' + 1), past its subtree,
+ *     so a listing costs O(entries) whatever lies below them;
+ *   - K is P + S itself: a file, or a directory record. A directory with
+ *     keys below it is listed at its first child (above), so it is listed
+ *     once even when other names (P + S + "-x", P + S + ".txt"...) sort
+ *     between the two; if a file and a directory share the name, the file is
+ *     listed as "%x" + hex (§2). Whether keys lie below P + S is read off the
+ *     iterators' next keys, or found with a seek of a third iterator when
+ *     names sorting between P + S and P + S + "/" hide it;
+ *   - S that is not a valid name is escaped (paths.c); a segment longer
+ *     than 126 bytes shows as a "%c" directory, listed once for all the keys
+ *     sharing its first 126 bytes (they are contiguous in key order).
+ *
+ * Resumable offsets: entries are numbered 1, 2, 3... ("." and ".." first).
+ * A position in a listing is (the key of a step, how many entries of that
+ * step were sent, the last "%c" name sent). The opendir handle keeps the
+ * position after the last entry sent, and the position after each entry of
+ * the last reply: the kernel asks for a page of entries, copies what fits
+ * in the caller's buffer (getdents64 with a 1 KiB buffer takes a few) and
+ * resumes at the offset of the last one copied, inside that reply. Any
+ * other offset (a seekdir) restarts and skips. Memory is bounded by one
+ * reply, whatever the size of the directory. Iterators live only during one
+ * readdir call, so none outlives the store.
+ *
+ * The reserved directory of orphans (ofile.h) is skipped in the root.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node.h"
+#include "ofile.h"
+#include "ops.h"
+
+/* Where a listing stands: before entry `sub` of the step at key (the start
+ * of the directory when !set), with last_c the "%c" name last sent. */
+typedef struct dir_pos {
+    kbuf key;
+    int set;
+    int sub;
+    kbuf last_c;
+} dir_pos;
+
+typedef struct dir_handle {
+    kbuf prefix;        /* keys of this directory's entries start with it */
+    size_t seg_off;     /* "%c" directories: bytes of the segment spelled above */
+    kbuf upper;         /* exclusive upper bound of the prefix */
+    int unbounded;      /* no upper bound (the root) */
+    uint64_t ino;       /* of the directory ("."), and of its parent ("..") */
+    uint64_t parent_ino;
+    off_t next_off;     /* offset of the last entry sent */
+    int done;           /* the end was reached */
+    dir_pos cur;        /* the position after entry next_off */
+    dir_pos *win;       /* positions after entries win_first, win_first + 1... */
+    size_t win_n, win_cap;
+    off_t win_first;
+} dir_handle;
+
+static void pos_free(dir_pos *p)
+{
+    kb_free(&p->key);
+    kb_free(&p->last_c);
+}
+
+static int pos_set(dir_pos *p, const kbuf *key, int set, int sub, const kbuf *last_c)
+{
+    p->set = set;
+    p->sub = sub;
+    if (kb_set(&p->key, key ? key->p : "", key ? key->n : 0) ||
+        kb_set(&p->last_c, last_c->p ? last_c->p : "", last_c->n))
+        return ENOMEM;
+    return 0;
+}
+
+static void dh_free(dir_handle *h)
+{
+    if (h == NULL)
+        return;
+    kb_free(&h->prefix);
+    kb_free(&h->upper);
+    pos_free(&h->cur);
+    for (size_t i = 0; i < h->win_cap; i++)
+        pos_free(&h->win[i]);
+    free(h->win);
+    free(h);
+}
+
+/* Remember the position after entry `off`. */
+static int win_add(dir_handle *h, off_t off, const kbuf *key, int sub, const kbuf *last_c)
+{
+    if (h->win_n == 0)
+        h->win_first = off;
+    if (h->win_n == h->win_cap) {
+        size_t cap = h->win_cap ? h->win_cap * 2 : 64;
+        dir_pos *w = realloc(h->win, cap * sizeof *w);
+        if (w == NULL)
+            return ENOMEM;
+        memset(w + h->win_cap, 0, (cap - h->win_cap) * sizeof *w);
+        h->win = w;
+        h->win_cap = cap;
+    }
+    return pos_set(&h->win[h->win_n++], key, 1, sub, last_c);
+}
+
+/* ---- mkdir, rmdir ------------------------------------------------------------ */
+
+int lsmfs_op_mkdir(const char *path, mode_t mode)
+{
+    return -lsmfs_make_node(lsmfs_ctx(), path, T_DIR, mode, 0, NULL, NULL);
+}
+
+int lsmfs_op_rmdir(const char *path)
+{
+    lsmfs *fs = lsmfs_ctx();
+    if (fs->read_only)
+        return -EROFS;
+    node n;
+    lockset ls;
+    lsm_batch *b = NULL;
+    int err = node_lookup_locked(fs, path, &n, &ls, 1);
+    if (err == 0 && n.type == N_NONE)
+        err = ENOENT;
+    if (err == 0 && n.type == N_ROOT)
+        err = EBUSY;
+    if (err == 0 && !node_is_dir(&n))
+        err = ENOTDIR;
+    int children = 0;
+    if (err == 0) {
+        err = n.type == N_CDIR ? prefix_has_keys(fs, n.pk.key.p, n.pk.key.n, &children)
+                               : key_has_children(fs, n.pk.key.p, n.pk.key.n, &children);
+        if (err == 0 && children)
+            err = ENOTEMPTY;
+    }
+    /* A "%c" part holds no record: with nothing below it there is nothing
+     * to remove (it keeps existing as a name, like every "%c" name). */
+    if (err == 0 && n.type == N_DIR) {
+        struct timespec now;
+        lsmfs_now(&now);
+        if (lsm_batch_new(&b) != LSM_OK)
+            err = ENOMEM;
+        if (err == 0 && n.meta_own &&
+            lsm_batch_delete_ks(b, fs->ks_meta, n.pk.key.p, n.pk.key.n) != LSM_OK)
+            err = ENOMEM;
+        if (err == 0 && n.meta_own && fs->have_xattr) {
+            kbuf xp = KBUF_INIT;
+            err = kb_append(&xp, n.pk.key.p, n.pk.key.n) || kb_putc(&xp, 0) ? ENOMEM : 0;
+            if (err == 0)
+                err = batch_delete_xattrs(fs, b, fs->ks_xattr, &xp);
+            kb_free(&xp);
+        }
+        if (err == 0)
+            err = parent_touch(fs, b, n.pk.key.p, n.pk.key.n, 1, &now);
+        if (err == 0)
+            err = batch_commit(fs, b, "rmdir", n.pk.key.p, n.pk.key.n);
+    }
+    lockset_unlock(fs, &ls);
+    lsm_batch_free(b);
+    node_free(&n);
+    return -err;
+}
+
+/* ---- opendir, releasedir, fsyncdir ------------------------------------------------- */
+
+/* The inode number of the directory holding path (glibc skips entries whose
+ * d_ino is 0, so ".." needs a real one). */
+static uint64_t parent_ino(lsmfs *fs, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash == path)
+        return LSMFS_ROOT_INO;
+    kbuf p = KBUF_INIT;
+    uint64_t ino = LSMFS_ROOT_INO;
+    if (kb_set(&p, path, (size_t)(slash - path)) == 0) {
+        node n;
+        if (node_lookup(fs, p.p, &n) == 0 && node_is_dir(&n))
+            ino = n.m.ino;
+        node_free(&n);
+    }
+    kb_free(&p);
+    return ino;
+}
+
+int lsmfs_op_opendir(const char *path, struct fuse_file_info *fi)
+{
+    lsmfs *fs = lsmfs_ctx();
+    node n;
+    int err = node_lookup(fs, path, &n);
+    if (err == 0 && n.type == N_NONE)
+        err = ENOENT;
+    if (err == 0 && !node_is_dir(&n))
+        err = ENOTDIR;
+    dir_handle *h = NULL;
+    if (err == 0 && (h = calloc(1, sizeof *h)) == NULL)
+        err = ENOMEM;
+    if (err == 0) {
+        if (n.type == N_ROOT)
+            err = kb_set(&h->prefix, "", 0);
+        else if (n.type == N_CDIR)
+            err = kb_set(&h->prefix, n.pk.key.p, n.pk.key.n);
+        else
+            err = kb_set(&h->prefix, n.pk.key.p, n.pk.key.n) || kb_putc(&h->prefix, '/') ? ENOMEM
+                                                                                       : 0;
+        h->seg_off = n.type == N_CDIR ? n.pk.seg_off : 0;
+        h->ino = n.m.ino;
+        h->parent_ino = parent_ino(fs, path);
+    }
+    if (err == 0) {
+        int none = prefix_upper(h->prefix.p, h->prefix.n, &h->upper);
+        if (none < 0)
+            err = ENOMEM;
+        h->unbounded = none == 1;
+    }
+    node_free(&n);
+    if (err) {
+        dh_free(h);
+        return -err;
+    }
+    fi->fh = (uint64_t)(uintptr_t)h;
+    return 0;
+}
+
+int lsmfs_op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+    (void)path;
+    dh_free((dir_handle *)(uintptr_t)fi->fh);
+    return 0;
+}
+
+int lsmfs_op_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
+{
+    return lsmfs_op_fsync(path, datasync, fi);
+}
+
+/* ---- readdir ----------------------------------------------------------------------- */
+
+typedef struct entry {
+    char name[NAME_MAX_BYTES + 1];
+    struct stat st;
+} entry;
+
+typedef struct lister {
+    lsmfs *fs;
+    dir_handle *h;
+    int plus;
+    lsm_iter *ic;  /* contents keyspace */
+    lsm_iter *im;  /* metadata keyspace (NULL if it does not exist) */
+    lsm_iter *pc;  /* probes for keys below a name, made when needed */
+    lsm_iter *pm;
+    kbuf k;        /* the current step's key */
+    kbuf tmp;
+    kbuf last_c;   /* the "%c" name last sent (dedupe) */
+    meta m;
+} lister;
+
+static int iter_new(lister *L, lsm_keyspace ks, int keys_only, lsm_iter **out)
+{
+    dir_handle *h = L->h;
+    lsm_read_options ro;
+    lsm_read_options_default(&ro);
+    ro.keyspace = ks;
+    ro.lower = h->prefix.p;
+    ro.lower_len = h->prefix.n;
+    if (!h->unbounded) {
+        ro.upper = h->upper.p;
+        ro.upper_len = h->upper.n;
+    }
+    /* Keys only: lsm_iter_value_size still gives a value's length (a large
+     * value's descriptor is kept), which is all readdirplus needs. */
+    ro.keys_only = keys_only;
+    return lsm_iter_new(L->fs->db, &ro, out);
+}
+
+static void lister_close(lister *L)
+{
+    lsm_iter_free(L->ic);
+    lsm_iter_free(L->im);
+    lsm_iter_free(L->pc);
+    lsm_iter_free(L->pm);
+    kb_free(&L->k);
+    kb_free(&L->tmp);
+    kb_free(&L->last_c);
+    meta_free(&L->m);
+}
+
+static int seek_both(lister *L, const void *key, size_t n)
+{
+    int rc = lsm_iter_seek(L->ic, key, n);
+    if (rc == LSM_OK && L->im)
+        rc = lsm_iter_seek(L->im, key, n);
+    return rc;
+}
+
+static int lister_open(lister *L)
+{
+    lsmfs *fs = L->fs;
+    int rc = iter_new(L, LSM_KEYSPACE_DEFAULT, 1, &L->ic);
+    if (rc == LSM_OK && fs->have_meta)
+        rc = iter_new(L, fs->ks_meta, 0, &L->im);
+    if (rc == LSM_OK)
+        rc = L->h->cur.set ? seek_both(L, L->h->cur.key.p, L->h->cur.key.n)
+                           : seek_both(L, L->h->prefix.p, L->h->prefix.n);
+    if (rc == LSM_OK && kb_set(&L->last_c, L->h->cur.last_c.p ? L->h->cur.last_c.p : "",
+                               L->h->cur.last_c.n))
+        rc = LSM_NOMEM;
+    return lsmfs_errno(fs, rc, "readdir", L->h->prefix.p, L->h->prefix.n);
+}
+
+/* Is there a key below base ("base/...") in the keyspace of iterator it,
+ * judging from where it stands (just past base)? 1 yes, 0 no, -1 unknown
+ * (a key base + c with c < '/' stands between). */
+static int child_hint(lsm_iter *it, const char *base, size_t bn)
+{
+    if (it == NULL || !lsm_iter_valid(it))
+        return 0;
+    size_t hn;
+    const char *hk = lsm_iter_key(it, &hn);
+    if (hn <= bn || memcmp(hk, base, bn) != 0)
+        return 0;
+    unsigned char c = (unsigned char)hk[bn];
+    return c == '/' ? 1 : c > '/' ? 0 : -1;
+}
+
+static int probe(lister *L, lsm_iter **p, lsm_keyspace ks, const char *base, size_t bn, int *yes)
+{
+    int rc = LSM_OK;
+    if (*p == NULL)
+        rc = iter_new(L, ks, 1, p);
+    L->tmp.n = 0;
+    if (kb_append(&L->tmp, base, bn) || kb_putc(&L->tmp, '/'))
+        return LSM_NOMEM;
+    if (rc == LSM_OK)
+        rc = lsm_iter_seek(*p, L->tmp.p, L->tmp.n);
+    *yes = 0;
+    if (rc == LSM_OK && lsm_iter_valid(*p)) {
+        size_t hn;
+        const char *hk = lsm_iter_key(*p, &hn);
+        *yes = hn > bn && memcmp(hk, L->tmp.p, bn + 1) == 0;
+    }
+    return rc;
+}
+
+static int has_children(lister *L, const char *base, size_t bn, int *yes)
+{
+    int hc = child_hint(L->ic, base, bn);
+    int hm = child_hint(L->im, base, bn);
+    int rc = LSM_OK;
+    if (hc == 1 || hm == 1) {
+        *yes = 1;
+        return LSM_OK;
+    }
+    *yes = 0;
+    if (hc == -1)
+        rc = probe(L, &L->pc, LSM_KEYSPACE_DEFAULT, base, bn, yes);
+    if (rc == LSM_OK && !*yes && hm == -1)
+        rc = probe(L, &L->pm, L->fs->ks_meta, base, bn, yes);
+    return rc;
+}
+
+/* Attributes of the subdirectory with key dkey: its record, or defaults. */
+static int dir_attrs(lister *L, const char *dkey, size_t dn, struct stat *st)
+{
+    int err = meta_get(L->fs, dkey, dn, &L->m);
+    if (err == 0 && L->m.type != T_DIR)
+        err = ENOENT; /* the slot holds a shadowed file's record */
+    if (err == ENOENT) {
+        meta_default(L->fs, &L->m, T_DIR, dkey, dn, HASH_DIR);
+        err = 0;
+    }
+    if (err == 0)
+        meta_to_stat(&L->m, st);
+    return err;
+}
+
+enum { ADV_NONE, ADV_SEEK };
+
+/*
+ * Compute the step at the iterators' position: up to 2 entries in e[], their
+ * number in *n_entries, and what moves the iterators past it (*adv; ADV_SEEK
+ * to L->tmp). *new_c is set when the step sends a "%c" name (its 126 bytes
+ * are then at the segment). Returns an errno; *end is set at the end.
+ */
+static int lister_step(lister *L, entry e[2], int *n_entries, int *end, int *adv, int *new_c,
+                       size_t *c_at)
+{
+    lsmfs *fs = L->fs;
+    dir_handle *h = L->h;
+    *n_entries = 0;
+    *adv = ADV_NONE;
+    *new_c = 0;
+    *end = 0;
+    int vc = lsm_iter_valid(L->ic), vm = L->im && lsm_iter_valid(L->im);
+    if (!vc && !vm) {
+        *end = 1;
+        return 0;
+    }
+    size_t kcn = 0, kmn = 0;
+    const char *kc = vc ? lsm_iter_key(L->ic, &kcn) : NULL;
+    const char *km = vm ? lsm_iter_key(L->im, &kmn) : NULL;
+    int in_c, in_m;
+    if (vc && vm) {
+        size_t mn = kcn < kmn ? kcn : kmn;
+        int c = memcmp(kc, km, mn);
+        if (c == 0)
+            c = kcn < kmn ? -1 : kcn > kmn ? 1 : 0;
+        in_c = c <= 0;
+        in_m = c >= 0;
+    } else {
+        in_c = vc;
+        in_m = vm;
+    }
+    if (kb_set(&L->k, in_c ? kc : km, in_c ? kcn : kmn))
+        return ENOMEM;
+    const char *K = L->k.p;
+    size_t Kn = L->k.n, pl = h->prefix.n, o = h->seg_off;
+    const char *rest = K + pl;
+    size_t rn = Kn - pl;
+    const char *slash = memchr(rest, '/', rn);
+    size_t sl = slash ? (size_t)(slash - rest) : rn;
+    int literal = seg_is_literal(K + pl - o, o + sl);
+
+    if (pl == 0 && key_is_reserved(K, pl + sl)) {
+        /* The orphans' directory: not part of the mount. */
+        if (slash)
+            goto seek_past;
+        goto next_past;
+    }
+    if (o > 0 && literal) {
+        /* A valid name: listed as itself in the directory above. */
+        if (slash)
+            goto seek_past;
+        goto next_past;
+    }
+    int kind = seg_name(rest, sl, literal, e[0].name);
+    memset(&e[0].st, 0, sizeof e[0].st);
+    if (kind == NAME_C) {
+        if (L->last_c.n == SEG_C_BYTES && memcmp(L->last_c.p, rest, SEG_C_BYTES) == 0) {
+            /* already listed */
+        } else {
+            meta_default(fs, &L->m, T_DIR, K, pl + SEG_C_BYTES, HASH_CDIR);
+            meta_to_stat(&L->m, &e[0].st);
+            *n_entries = 1;
+            *new_c = 1;
+            *c_at = pl;
+        }
+        if (slash)
+            goto seek_past;
+        goto next_past;
+    }
+    if (slash) {
+        int err = dir_attrs(L, K, pl + sl, &e[0].st);
+        if (err)
+            return err;
+        *n_entries = 1;
+        goto seek_past;
+    }
+
+    /* K is the key of the name itself: a file, a directory record, or both. */
+    int have_m = 0;
+    if (in_m) {
+        size_t vn;
+        const void *v = lsm_iter_value(L->im, &vn);
+        if (v && meta_decode(v, vn, &L->m) == 0)
+            have_m = 1;
+        else
+            lsmfs_corrupt(fs, "readdir", K, Kn, "malformed metadata record (entry skipped)");
+    }
+    uint64_t csize = in_c && L->plus ? lsm_iter_value_size(L->ic) : 0;
+    int dir_meta = have_m && L->m.type == T_DIR;
+    int stale = have_m && L->m.type == T_REG && !in_c;
+    int file_here = (have_m && !dir_meta && !stale) || in_c;
+    /* Move past K, then see whether keys lie below it. */
+    int rc = LSM_OK;
+    if (in_c)
+        rc = lsm_iter_next(L->ic);
+    if (rc == LSM_OK && in_m)
+        rc = lsm_iter_next(L->im);
+    int children = 0;
+    if (rc == LSM_OK && (dir_meta || file_here))
+        rc = has_children(L, K, Kn, &children);
+    if (rc != LSM_OK)
+        return lsmfs_errno(fs, rc, "readdir", K, Kn);
+    int n = 0;
+    if (dir_meta && !children) {
+        meta_to_stat(&L->m, &e[0].st);
+        n = 1;
+    }
+    if (file_here) {
+        entry *f = &e[n];
+        if (dir_meta || children) {
+            /* Shadowed by a directory: listed as its "%x" alias, which only
+             * names with room for the hex have (escaped or long names are
+             * then unreachable: docs/FS.md §2.1). */
+            if (!literal || sl > SEG_X_MAX)
+                goto done;
+            seg_name_x(rest, sl, f->name);
+        } else if (n == 0) {
+            /* e[0].name already holds the name */
+        }
+        if (have_m && !dir_meta && !stale) {
+            if (L->m.type == T_REG)
+                L->m.size = csize;
+        } else {
+            meta_default(fs, &L->m, T_REG, K, Kn, HASH_FILE);
+            L->m.size = csize;
+        }
+        meta_to_stat(&L->m, &f->st);
+        n++;
+    }
+done:
+    *n_entries = n;
+    return 0;
+
+seek_past:
+    /* Past every key below P + S: seek to P + S + '0'. */
+    L->tmp.n = 0;
+    if (kb_append(&L->tmp, K, pl + sl) || kb_putc(&L->tmp, '/' + 1))
+        return ENOMEM;
+    *adv = ADV_SEEK;
+    return 0;
+
+next_past:
+    rc = LSM_OK;
+    if (in_c)
+        rc = lsm_iter_next(L->ic);
+    if (rc == LSM_OK && in_m)
+        rc = lsm_iter_next(L->im);
+    return lsmfs_errno(fs, rc, "readdir", K, Kn);
+}
+
+int lsmfs_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+                     struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+    (void)path;
+    lsmfs *fs = lsmfs_ctx();
+    dir_handle *h = (dir_handle *)(uintptr_t)fi->fh;
+    if (h == NULL)
+        return -EBADF;
+    hide_settle(fs, h->prefix.p, h->prefix.n, NULL, 0);
+    off_t skip = 0;
+    int err = 0;
+    if (off != h->next_off) {
+        if (off > 2 && h->win_n && off >= h->win_first &&
+            off < h->win_first + (off_t)h->win_n) {
+            /* Inside the last reply: the kernel kept only part of it. */
+            dir_pos *p = &h->win[off - h->win_first];
+            err = pos_set(&h->cur, &p->key, p->set, p->sub, &p->last_c);
+            h->next_off = off;
+            h->done = 0;
+        } else {
+            kbuf none = KBUF_INIT;
+            err = pos_set(&h->cur, NULL, 0, 0, &none);
+            h->next_off = 0;
+            h->done = 0;
+            skip = off > 0 ? off : 0;
+        }
+        if (err)
+            return -err;
+    }
+    h->win_n = 0;
+    while (h->next_off < 2) {
+        if (skip > 0) {
+            skip--;
+        } else {
+            struct stat st;
+            memset(&st, 0, sizeof st);
+            st.st_mode = S_IFDIR;
+            st.st_ino = h->next_off == 0 ? h->ino : h->parent_ino;
+            if (filler(buf, h->next_off == 0 ? "." : "..", &st, h->next_off + 1, 0))
+                return 0;
+        }
+        h->next_off++;
+    }
+    if (h->done)
+        return 0;
+
+    lister L;
+    memset(&L, 0, sizeof L);
+    L.fs = fs;
+    L.h = h;
+    L.plus = (flags & FUSE_READDIR_PLUS) != 0;
+    kbuf c_before = KBUF_INIT; /* the "%c" state at the start of a step */
+    err = lister_open(&L);
+    int sub = h->cur.sub;
+    while (err == 0) {
+        entry e[2];
+        int n, end, adv, new_c;
+        size_t c_at = 0;
+        if (kb_set(&c_before, L.last_c.p ? L.last_c.p : "", L.last_c.n)) {
+            err = ENOMEM;
+            break;
+        }
+        err = lister_step(&L, e, &n, &end, &adv, &new_c, &c_at);
+        if (err)
+            break;
+        if (end) {
+            h->done = 1;
+            break;
+        }
+        int full = 0;
+        for (int j = sub; j < n && err == 0; j++) {
+            if (skip > 0) {
+                skip--;
+            } else if (filler(buf, e[j].name, &e[j].st, h->next_off + 1,
+                              L.plus ? FUSE_FILL_DIR_PLUS : 0)) {
+                /* No room: the next call starts with this entry. */
+                err = pos_set(&h->cur, &L.k, 1, j, &c_before);
+                full = 1;
+                break;
+            } else {
+                err = win_add(h, h->next_off + 1, &L.k, j + 1, &c_before);
+            }
+            h->next_off++;
+        }
+        if (full || err)
+            break;
+        sub = 0;
+        if (new_c && kb_set(&L.last_c, L.k.p + c_at, SEG_C_BYTES)) {
+            err = ENOMEM;
+            break;
+        }
+        if (adv == ADV_SEEK)
+            err = lsmfs_errno(fs, seek_both(&L, L.tmp.p, L.tmp.n), "readdir", L.tmp.p, L.tmp.n);
+    }
+    kb_free(&c_before);
+    lister_close(&L);
+    return -err;
+}

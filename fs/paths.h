@@ -1,0 +1,69 @@
+/*
+ * paths.h -- FUSE paths to keys and key segments to file names: the escape
+ * of docs/FS.md §2.1, both directions.
+ */
+#ifndef LSMFS_PATHS_H
+#define LSMFS_PATHS_H
+
+#include <stddef.h>
+
+#include "lsmfs.h"
+
+/* The longest escaped segment part that fits one "%x" component (126 bytes:
+ * 2 + 2 * 126 = 254 <= 255), and the bytes of one "%c" component (the same:
+ * 127 bytes would make a 256-byte name). */
+#define SEG_X_MAX 126
+#define SEG_C_BYTES 126
+#define NAME_MAX_BYTES 255
+
+enum { PK_ROOT = 0, PK_NORMAL = 1, PK_CPART = 2 };
+
+typedef struct pkey {
+    kbuf key;       /* the key; PK_ROOT: empty; PK_CPART: the key prefix the
+                       "%c" components spell (no '/' after it) */
+    int kind;       /* PK_* */
+    int alias;      /* the last component is "%x" of a segment that is a valid
+                       name: it names the file shadowed by a directory (§2) */
+    size_t seg_off; /* PK_CPART: bytes of the last segment the "%c" parts hold */
+} pkey;
+
+/*
+ * Decode a FUSE path ("/a/%x00/b") into its key. Returns 0; ENAMETOOLONG for
+ * a component over 255 bytes; EINVAL for a component starting with '%' that
+ * is not a valid escape (bad hex, uppercase hex, a "%c" of the wrong length
+ * or not followed by another escape, a "/" byte inside); ENOENT for an escape
+ * that lsmfs never shows (a "%x"/"%c" spelling of a valid name anywhere but
+ * as the alias of a shadowed file); ENOMEM.
+ */
+int path_to_key(const char *path, pkey *out);
+void pkey_free(pkey *pk);
+
+/* 1 if seg (a whole key segment) is shown literally: 1..255 bytes, not "."
+ * or "..", no 0x00 or '/', not starting with '%'. */
+int seg_is_literal(const void *seg, size_t n);
+
+enum { NAME_LITERAL = 0, NAME_X = 1, NAME_C = 2 };
+/*
+ * The name of a segment part in a listing: the part of `seg_len` bytes at
+ * `part` (all of a segment when seg_off is 0; what follows the "%c" parts
+ * otherwise). Writes the NUL-terminated name into out (256 bytes) and
+ * returns NAME_LITERAL, NAME_X or NAME_C (a directory standing for the first
+ * 126 bytes). literal_ok: the whole segment is a valid name (only used when
+ * the part is the whole segment).
+ */
+int seg_name(const void *part, size_t n, int literal_ok, char out[NAME_MAX_BYTES + 1]);
+
+/* "%x" + lowercase hex of seg (n <= 126) into out. */
+void seg_name_x(const void *seg, size_t n, char out[NAME_MAX_BYTES + 1]);
+
+/* The key of the directory that holds key: 0 and *parent_len when key has a
+ * '/', 1 when it lies in the root directory. */
+int key_parent(const char *key, size_t n, size_t *parent_len);
+
+/* The exclusive upper bound of the keys starting with prefix, into out
+ * (the prefix with its last byte incremented, trailing 0xff bytes dropped).
+ * Returns 1 if there is none (every key above prefix: an empty or all-0xff
+ * prefix), 0 otherwise, ENOMEM as a negative number. */
+int prefix_upper(const void *prefix, size_t n, kbuf *out);
+
+#endif /* LSMFS_PATHS_H */

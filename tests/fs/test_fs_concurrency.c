@@ -1,0 +1,649 @@
+/*
+ * test_fs_concurrency.c -- several processes on one mount at once.
+ *
+ *     test_fs_concurrency PATH/TO/lsmfs PATH/TO/lsmctl
+ *
+ * Every check runs real processes (fork) against one mounted store:
+ *   - 4 writers, each appending to (and rewriting ranges of) its own file up
+ *     to several MiB, while 2 readers read every file whole, again and again:
+ *     every byte a reader sees must be the byte written there, and a file
+ *     never shrinks; at the end every file is complete;
+ *   - 3 processes appending to one file with O_APPEND, in writes of 1 to 3000
+ *     records (up to 300 KB, more than one FUSE request): no record is lost,
+ *     torn or duplicated, and each process's records are in order;
+ *   - a writer replacing a file again and again by write-then-rename while 2
+ *     readers open and read it: the name never disappears (rename replaces
+ *     atomically) and every read gives one complete version;
+ *   - two processes with their own descriptors on one file in lock-step, each
+ *     reading what the other just wrote;
+ *   - 4 processes creating and deleting files in one directory while another
+ *     lists it: no listing shows a name twice, and the final listing is exact.
+ *
+ * Exit 77 (skip) only when /dev/fuse is missing. LSM_TEST_SCALE scales the
+ * amount of work, LSM_TEST_SEED the data.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsmount.h"
+#include "fstest.h"
+#include "testutil.h"
+
+#define MiB (1024u * 1024u)
+
+static const char *g_lsmfs, *g_lsmctl;
+static fs_mount *M;
+static uint64_t g_seed;
+
+/* A child's failure: printed, then the child exits 1. */
+#define CHILD_FAIL(...)                                                              \
+    do {                                                                             \
+        fprintf(stderr, "[pid %d] ", (int)getpid());                                 \
+        fprintf(stderr, __VA_ARGS__);                                                \
+        fputc('\n', stderr);                                                         \
+        _exit(1);                                                                    \
+    } while (0)
+
+static pid_t spawn(int (*fn)(int arg), int arg)
+{
+    pid_t pid = fork();
+    if (pid == -1)
+        fail_msg("fork: %s", strerror(errno));
+    if (pid == 0)
+        _exit(fn(arg));
+    return pid;
+}
+
+/* Wait for the n children; fail the test if any did not exit 0. */
+static void reap(pid_t *pids, int n, const char *what)
+{
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        int st;
+        if (waitpid(pids[i], &st, 0) != pids[i])
+            fail_msg("waitpid: %s", strerror(errno));
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            bad++;
+    }
+    if (bad)
+        fail_msg("%s: %d of %d processes failed (see their messages above)", what, bad, n);
+}
+
+static char g_stop_path[PATH_MAX];
+
+static int stop_requested(void)
+{
+    return access(g_stop_path, F_OK) == 0;
+}
+
+static void request_stop(void)
+{
+    int fd = open(g_stop_path, O_WRONLY | O_CREAT, 0644);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void clear_stop(void)
+{
+    unlink(g_stop_path);
+}
+
+/* ---- writers on distinct files, readers checking every byte ---------------- */
+
+enum { N_WRITERS = 4, N_READERS = 2 };
+
+static size_t writer_total(void)
+{
+    return (size_t)(6 * MiB * tu_scale()) + 12345;
+}
+
+static int writer_main(int w)
+{
+    const char *f = fsm_path(M, "conc/w%d", w);
+    int fd = open(f, O_WRONLY);
+    if (fd < 0)
+        CHILD_FAIL("writer %d: open %s: %s", w, f, strerror(errno));
+    tu_rng rng = {g_seed + (uint64_t)w * 7919};
+    size_t total = writer_total(), size = 0;
+    char *buf = malloc(256 * 1024);
+    while (size < total) {
+        size_t len = 1 + tu_below(&rng, tu_below(&rng, 4) == 0 ? 200000 : 9000);
+        if (size + len > total)
+            len = total - size;
+        gen_bytes(buf, len, size, 100 + (uint64_t)w);
+        if (fsm_pwrite_all(fd, buf, len, (off_t)size) != 0)
+            CHILD_FAIL("writer %d: pwrite(%zu, %zu): %s", w, size, len, strerror(errno));
+        size += len;
+        if (tu_below(&rng, 5) == 0 && size > 0) {
+            /* Rewrite an earlier range with the same bytes. */
+            size_t off = tu_below(&rng, size);
+            size_t l2 = 1 + tu_below(&rng, 70000);
+            if (off + l2 > size)
+                l2 = size - off;
+            gen_bytes(buf, l2, off, 100 + (uint64_t)w);
+            if (fsm_pwrite_all(fd, buf, l2, (off_t)off) != 0)
+                CHILD_FAIL("writer %d: rewrite pwrite(%zu, %zu): %s", w, off, l2,
+                           strerror(errno));
+        }
+    }
+    free(buf);
+    if (close(fd) != 0)
+        CHILD_FAIL("writer %d: close: %s", w, strerror(errno));
+    return 0;
+}
+
+static int reader_main(int r)
+{
+    size_t last[N_WRITERS] = {0};
+    char *buf = malloc(1 << 20), *want = malloc(1 << 20);
+    long rounds = 0;
+    for (;;) {
+        int stopping = stop_requested(); /* one more full round after the stop */
+        for (int w = 0; w < N_WRITERS; w++) {
+            const char *f = fsm_path(M, "conc/w%d", w);
+            int fd = open(f, O_RDONLY);
+            if (fd < 0)
+                CHILD_FAIL("reader %d: open %s: %s", r, f, strerror(errno));
+            size_t off = 0;
+            for (;;) {
+                ssize_t n = read(fd, buf, 1 << 20);
+                if (n < 0)
+                    CHILD_FAIL("reader %d: read %s at %zu: %s", r, f, off, strerror(errno));
+                if (n == 0)
+                    break;
+                gen_bytes(want, (size_t)n, off, 100 + (uint64_t)w);
+                long d = first_diff(buf, want, (size_t)n);
+                if (d >= 0) {
+                    /* Describe the bad run and whether it persists. */
+                    size_t e = (size_t)d;
+                    int zeros = 1;
+                    while (e < (size_t)n && buf[e] != want[e]) {
+                        if (buf[e] != 0)
+                            zeros = 0;
+                        e++;
+                    }
+                    struct stat st;
+                    fstat(fd, &st);
+                    usleep(200000);
+                    char *again = malloc(e - (size_t)d);
+                    ssize_t n2 = pread(fd, again, e - (size_t)d, (off_t)(off + (size_t)d));
+                    int same_now = n2 == (ssize_t)(e - (size_t)d) &&
+                                   memcmp(again, want + d, e - (size_t)d) == 0;
+                    CHILD_FAIL("reader %d: %s: bytes %zu..%zu (%zu bytes) read as %s, not as "
+                               "written (read of %zd bytes at %zu; st_size now %lld); 0.2 s "
+                               "later they read %s",
+                               r, f, off + (size_t)d, off + e - 1, e - (size_t)d,
+                               zeros ? "zeros" : "other data", n, off, (long long)st.st_size,
+                               same_now ? "correctly (the error was transient)" : "wrong still");
+                }
+                off += (size_t)n;
+            }
+            close(fd);
+            if (off < last[w])
+                CHILD_FAIL("reader %d: %s shrank from %zu to %zu bytes", r, f, last[w], off);
+            last[w] = off;
+        }
+        rounds++;
+        if (stopping)
+            break;
+    }
+    for (int w = 0; w < N_WRITERS; w++)
+        if (last[w] != writer_total())
+            CHILD_FAIL("reader %d: final read of w%d gave %zu bytes, expected %zu", r, w,
+                       last[w], writer_total());
+    fprintf(stderr, "# reader %d: %ld rounds\n", r, rounds);
+    free(buf);
+    free(want);
+    return 0;
+}
+
+static void t_writers_readers(void **state)
+{
+    (void)state;
+    for (int w = 0; w < N_WRITERS; w++) {
+        int fd = open(fsm_path(M, "conc/w%d", w), O_WRONLY | O_CREAT | O_EXCL, 0644);
+        CHECK(fd);
+        close(fd);
+    }
+    clear_stop();
+    pid_t writers[N_WRITERS], readers[N_READERS];
+    for (int r = 0; r < N_READERS; r++)
+        readers[r] = spawn(reader_main, r);
+    for (int w = 0; w < N_WRITERS; w++)
+        writers[w] = spawn(writer_main, w);
+    reap(writers, N_WRITERS, "writers");
+    request_stop();
+    reap(readers, N_READERS, "readers");
+    char *want = malloc(writer_total());
+    for (int w = 0; w < N_WRITERS; w++) {
+        char *data;
+        size_t len;
+        CHECK(fsm_read_file(fsm_path(M, "conc/w%d", w), &data, &len));
+        assert_int_equal(len, writer_total());
+        gen_bytes(want, len, 0, 100 + (uint64_t)w);
+        long d = first_diff(data, want, len);
+        free(data);
+        if (d >= 0)
+            fail_msg("conc/w%d: byte %ld differs after all writers finished", w, d);
+    }
+    free(want);
+}
+
+/* ---- O_APPEND from several processes -------------------------------------- */
+
+enum { N_APPENDERS = 3, REC = 100 };
+
+static int appender_records(void)
+{
+    return (int)(4000 * tu_scale());
+}
+
+static void make_record(char *rec, int who, int seq)
+{
+    memset(rec, 'a' + who, REC);
+    int n = snprintf(rec, REC, "P%d %08d ", who, seq);
+    rec[n] = '.';
+    rec[REC - 1] = '\n';
+}
+
+static int appender_main(int who)
+{
+    const char *f = fsm_path(M, "conc/shared");
+    int fd = open(f, O_WRONLY | O_APPEND);
+    if (fd < 0)
+        CHILD_FAIL("appender %d: open: %s", who, strerror(errno));
+    tu_rng rng = {g_seed * 31 + (uint64_t)who};
+    int total = appender_records(), seq = 0;
+    char *buf = malloc(3000 * REC);
+    while (seq < total) {
+        int n = 1 + (int)tu_below(&rng, tu_below(&rng, 8) == 0 ? 3000 : 20);
+        if (seq + n > total)
+            n = total - seq;
+        for (int i = 0; i < n; i++)
+            make_record(buf + (size_t)i * REC, who, seq + i);
+        ssize_t w = write(fd, buf, (size_t)n * REC);
+        if (w != (ssize_t)n * REC)
+            CHILD_FAIL("appender %d: write of %d records returned %zd: %s", who, n, w,
+                       w < 0 ? strerror(errno) : "short write");
+        seq += n;
+    }
+    free(buf);
+    close(fd);
+    return 0;
+}
+
+static void t_append_processes(void **state)
+{
+    (void)state;
+    const char *f = fsm_path(M, "conc/shared");
+    int fd = open(f, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    CHECK(fd);
+    close(fd);
+    pid_t p[N_APPENDERS];
+    for (int i = 0; i < N_APPENDERS; i++)
+        p[i] = spawn(appender_main, i);
+    reap(p, N_APPENDERS, "appenders");
+    char *data;
+    size_t len;
+    CHECK(fsm_read_file(f, &data, &len));
+    size_t want_len = (size_t)N_APPENDERS * (size_t)appender_records() * REC;
+    if (len != want_len)
+        fail_msg("shared file has %zu bytes, expected %zu (%d processes x %d records x %d)",
+                 len, want_len, N_APPENDERS, appender_records(), REC);
+    int next[N_APPENDERS] = {0};
+    char rec[REC];
+    for (size_t off = 0; off < len; off += REC) {
+        const char *r = data + off;
+        if (r[0] != 'P' || r[1] < '0' || r[1] >= '0' + N_APPENDERS)
+            fail_msg("record at byte %zu is torn: \"%.20s\"", off, r);
+        int who = r[1] - '0';
+        make_record(rec, who, next[who]);
+        if (memcmp(rec, r, REC) != 0)
+            fail_msg("record at byte %zu: \"%.12s\", expected \"%.12s\" (lost, duplicated, "
+                     "reordered or torn)",
+                     off, r, rec);
+        next[who]++;
+    }
+    free(data);
+    for (int i = 0; i < N_APPENDERS; i++)
+        assert_int_equal(next[i], appender_records());
+}
+
+/* ---- rename-over while readers open the name ------------------------------ */
+
+static int generations(void)
+{
+    return (int)(300 * tu_scale());
+}
+
+static size_t gen_len(int g)
+{
+    return 1 + (size_t)(fst_mix((uint64_t)g) % 300000);
+}
+
+static int write_generation(const char *path, int g, char *buf)
+{
+    size_t len = gen_len(g);
+    int h = snprintf(buf, 64, "generation %08d length %08zu\n", g, len);
+    gen_bytes(buf + h, len, 0, 1000 + (uint64_t)g);
+    return fsm_write_file(path, buf, (size_t)h + len);
+}
+
+static int renamer_main(int unused)
+{
+    (void)unused;
+    char *buf = malloc(400000);
+    for (int g = 1; g <= generations(); g++) {
+        const char *tmp = fsm_path(M, "conc/target.tmp");
+        if (write_generation(tmp, g, buf) != 0)
+            CHILD_FAIL("write %s: %s", tmp, strerror(errno));
+        if (rename(tmp, fsm_path(M, "conc/target")) != 0)
+            CHILD_FAIL("rename generation %d: %s", g, strerror(errno));
+    }
+    free(buf);
+    return 0;
+}
+
+static int rename_reader_main(int r)
+{
+    char *want = malloc(400000);
+    long reads = 0;
+    int last_g = 0;
+    for (;;) {
+        int stopping = stop_requested();
+        int fd = open(fsm_path(M, "conc/target"), O_RDONLY);
+        if (fd < 0)
+            CHILD_FAIL("reader %d: open conc/target: %s, after %ld good reads (while another "
+                       "process renames new versions over it, every open must succeed: rename "
+                       "replaces the name atomically, as on ext4)",
+                       r, fst_ename(errno), reads);
+        size_t len = 0;
+        char *data = malloc(400000);
+        for (;;) {
+            ssize_t n = read(fd, data + len, 400000 - len);
+            if (n < 0)
+                CHILD_FAIL("reader %d: read of an open conc/target failed after %zu bytes: %s "
+                           "(the file was replaced by rename while open)",
+                           r, len, strerror(errno));
+            if (n == 0)
+                break;
+            len += (size_t)n;
+            if (len == 400000)
+                break;
+        }
+        close(fd);
+        data[len < 399999 ? len : 399999] = 0;
+        int g;
+        size_t l;
+        const char *nl = len ? memchr(data, '\n', len < 64 ? len : 64) : NULL;
+        int h = nl ? (int)(nl - data) + 1 : 0;
+        if (h == 0 || sscanf(data, "generation %8d length %8zu", &g, &l) != 2)
+            CHILD_FAIL("reader %d: conc/target has no valid header (%zu bytes: \"%.30s\")", r,
+                       len, data);
+        if (len != (size_t)h + l || l != gen_len(g))
+            CHILD_FAIL("reader %d: generation %d has %zu bytes, expected %zu", r, g, len,
+                       (size_t)h + gen_len(g));
+        gen_bytes(want, l, 0, 1000 + (uint64_t)g);
+        long d = first_diff(data + h, want, l);
+        if (d >= 0)
+            CHILD_FAIL("reader %d: generation %d differs at byte %ld of its body (another "
+                       "version's data mixed in?)",
+                       r, g, d);
+        if (g < last_g)
+            CHILD_FAIL("reader %d: saw generation %d after %d", r, g, last_g);
+        last_g = g;
+        free(data);
+        reads++;
+        if (stopping)
+            break;
+    }
+    fprintf(stderr, "# rename reader %d: %ld reads, last generation %d\n", r, reads, last_g);
+    if (last_g != generations())
+        CHILD_FAIL("reader %d: last generation seen %d, expected %d", r, last_g, generations());
+    free(want);
+    return 0;
+}
+
+static void t_rename_over_readers(void **state)
+{
+    (void)state;
+    char *buf = malloc(400000);
+    CHECK(write_generation(fsm_path(M, "conc/target"), 0, buf));
+    free(buf);
+    clear_stop();
+    pid_t readers[2];
+    for (int r = 0; r < 2; r++)
+        readers[r] = spawn(rename_reader_main, r);
+    pid_t w = spawn(renamer_main, 0);
+    reap(&w, 1, "renamer");
+    request_stop();
+    reap(readers, 2, "rename readers");
+}
+
+/* ---- two descriptors in two processes, in lock-step ----------------------- */
+
+static void t_two_handles_lockstep(void **state)
+{
+    (void)state;
+    const char *f = fsm_path(M, "conc/pingpong");
+    int fd = open(f, O_RDWR | O_CREAT | O_EXCL, 0644);
+    CHECK(fd);
+    int to_child[2], to_parent[2];
+    CHECK(pipe(to_child));
+    CHECK(pipe(to_parent));
+    const int rounds = (int)(500 * tu_scale());
+    pid_t pid = fork();
+    CHECK(pid);
+    if (pid == 0) {
+        int cfd = open(f, O_RDWR);
+        if (cfd < 0)
+            CHILD_FAIL("child open: %s", strerror(errno));
+        char buf[8192], want[8192];
+        for (int i = 0; i < rounds; i++) {
+            int k;
+            if (read(to_child[0], &k, sizeof k) != sizeof k)
+                CHILD_FAIL("pipe");
+            /* Read what the parent wrote in block 2i, write block 2i+1. */
+            size_t len = 1 + (size_t)(fst_mix((uint64_t)k) % 8192);
+            gen_bytes(want, len, (uint64_t)k * 8192, 7);
+            ssize_t n = pread(cfd, buf, len, (off_t)k * 8192);
+            if (n != (ssize_t)len || memcmp(buf, want, len) != 0)
+                CHILD_FAIL("round %d: child read %zd of %zu bytes the parent wrote through its "
+                           "own descriptor, %s",
+                           i, n, len, n == (ssize_t)len ? "with different contents" : "short");
+            k++;
+            len = 1 + (size_t)(fst_mix((uint64_t)k) % 8192);
+            gen_bytes(buf, len, (uint64_t)k * 8192, 7);
+            if (pwrite(cfd, buf, len, (off_t)k * 8192) != (ssize_t)len)
+                CHILD_FAIL("child pwrite: %s", strerror(errno));
+            if (write(to_parent[1], &k, sizeof k) != sizeof k)
+                CHILD_FAIL("pipe");
+        }
+        close(cfd);
+        _exit(0);
+    }
+    char buf[8192], want[8192];
+    for (int i = 0; i < rounds; i++) {
+        int k = 2 * i;
+        size_t len = 1 + (size_t)(fst_mix((uint64_t)k) % 8192);
+        gen_bytes(buf, len, (uint64_t)k * 8192, 7);
+        CHECK(pwrite(fd, buf, len, (off_t)k * 8192));
+        CHECK(write(to_child[1], &k, sizeof k));
+        int got;
+        if (read(to_parent[0], &got, sizeof got) != sizeof got)
+            fail_msg("round %d: the child failed", i);
+        len = 1 + (size_t)(fst_mix((uint64_t)got) % 8192);
+        gen_bytes(want, len, (uint64_t)got * 8192, 7);
+        ssize_t n = pread(fd, buf, len, (off_t)got * 8192);
+        if (n != (ssize_t)len || memcmp(buf, want, len) != 0)
+            fail_msg("round %d: parent read %zd of %zu bytes the child wrote", i, n, len);
+    }
+    reap(&pid, 1, "lock-step child");
+    close(fd);
+    close(to_child[0]);
+    close(to_child[1]);
+    close(to_parent[0]);
+    close(to_parent[1]);
+}
+
+/* ---- creators and deleters in one directory, and a lister ------------------ */
+
+enum { N_CREATORS = 4 };
+
+static int per_creator(void)
+{
+    return (int)(1500 * tu_scale());
+}
+
+static int creator_main(int c)
+{
+    for (int i = 0; i < per_creator(); i++) {
+        const char *f = fsm_path(M, "conc/dir/c%d-%06d", c, i);
+        int fd = open(f, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd < 0)
+            CHILD_FAIL("creator %d: create %s: %s", c, f, strerror(errno));
+        if (write(fd, f, strlen(f)) < 0)
+            CHILD_FAIL("creator %d: write %s: %s", c, f, strerror(errno));
+        close(fd);
+        if (i % 2 == 1 && unlink(fsm_path(M, "conc/dir/c%d-%06d", c, i - 1)) != 0)
+            CHILD_FAIL("creator %d: unlink: %s", c, strerror(errno));
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int lister_main(int unused)
+{
+    (void)unused;
+    long listings = 0;
+    size_t cap = 1 << 16;
+    char **names = malloc(cap * sizeof *names);
+    for (;;) {
+        int stopping = stop_requested();
+        DIR *d = opendir(fsm_path(M, "conc/dir"));
+        if (d == NULL)
+            CHILD_FAIL("lister: opendir: %s", strerror(errno));
+        size_t n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            int c, i;
+            char extra;
+            if (sscanf(e->d_name, "c%d-%6d%c", &c, &i, &extra) != 2)
+                CHILD_FAIL("lister: unexpected name \"%s\"", e->d_name);
+            if (n == cap)
+                names = realloc(names, (cap *= 2) * sizeof *names);
+            names[n++] = strdup(e->d_name);
+        }
+        closedir(d);
+        qsort(names, n, sizeof *names, cmp_str);
+        for (size_t i = 1; i < n; i++)
+            if (strcmp(names[i - 1], names[i]) == 0)
+                CHILD_FAIL("lister: \"%s\" listed twice in one listing", names[i]);
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        listings++;
+        if (stopping)
+            break;
+    }
+    free(names);
+    fprintf(stderr, "# lister: %ld listings\n", listings);
+    return 0;
+}
+
+static void t_create_delete_list(void **state)
+{
+    (void)state;
+    CHECK(mkdir(fsm_path(M, "conc/dir"), 0755));
+    clear_stop();
+    pid_t lister = spawn(lister_main, 0);
+    pid_t c[N_CREATORS];
+    for (int i = 0; i < N_CREATORS; i++)
+        c[i] = spawn(creator_main, i);
+    reap(c, N_CREATORS, "creators");
+    request_stop();
+    reap(&lister, 1, "lister");
+    DIR *d = opendir(fsm_path(M, "conc/dir"));
+    assert_non_null(d);
+    unsigned char *seen = calloc((size_t)N_CREATORS * (size_t)per_creator(), 1);
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        int cr, i;
+        if (sscanf(e->d_name, "c%d-%6d", &cr, &i) != 2 || cr < 0 || cr >= N_CREATORS || i < 0 ||
+            i >= per_creator())
+            fail_msg("unexpected name %s", e->d_name);
+        if (i % 2 == 0)
+            fail_msg("%s was deleted but is listed", e->d_name);
+        if (seen[cr * per_creator() + i]++)
+            fail_msg("%s listed twice", e->d_name);
+        n++;
+    }
+    closedir(d);
+    free(seen);
+    assert_int_equal(n, N_CREATORS * (per_creator() / 2));
+    const char *f = fsm_path(M, "conc/dir/c1-%06d", 1);
+    char *data;
+    size_t len;
+    CHECK(fsm_read_file(f, &data, &len));
+    assert_int_equal(len, strlen(f));
+    assert_memory_equal(data, f, len);
+    free(data);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    M = fsm_new("conc", g_lsmfs, g_lsmctl);
+    if (M == NULL)
+        return -1;
+    snprintf(g_stop_path, sizeof g_stop_path, "%s/stop", M->root);
+    if (fsm_mount(M, NULL) != 0)
+        return -1;
+    return mkdir(fsm_path(M, "conc"), 0755);
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    int rc = fsm_unmount(M);
+    if (rc != 0) {
+        fprintf(stderr, "final unmount: lsmfs exited with %d\n", rc);
+        fsm_print_log(M);
+    }
+    fsm_free(M);
+    return rc == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    g_lsmfs = argc > 1 ? argv[1] : NULL;
+    g_lsmctl = argc > 2 ? argv[2] : NULL;
+    fsm_require_fuse(g_lsmfs, g_lsmctl);
+    umask(022);
+    g_seed = tu_seed(777);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_writers_readers),
+        cmocka_unit_test(t_append_processes),
+        cmocka_unit_test(t_rename_over_readers),
+        cmocka_unit_test(t_two_handles_lockstep),
+        cmocka_unit_test(t_create_delete_list),
+    };
+    return cmocka_run_group_tests_name("fs_concurrency", tests, group_setup, group_teardown);
+}
