@@ -672,6 +672,14 @@ int lsm_get_opt(lsm_db *db, const lsm_read_options *ro, const void *key, size_t 
 int db_lookup(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int fill,
               value_type *type, char **val, size_t *val_len)
 {
+    size_t full;
+    return db_lookup_window(sv, tc, tkey, seq, fill, NULL, type, val, val_len, &full);
+}
+
+int db_lookup_window(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int fill,
+                     const value_window *w, value_type *type, char **val, size_t *val_len,
+                     size_t *full_len)
+{
     *val = NULL;
     *val_len = 0;
     /* Memtables first, newest first. A covering range tombstone in a
@@ -691,6 +699,12 @@ int db_lookup(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int f
         if (mem_get(m, tkey, seq, &t, &v, &eseq) == MEM_HIT && eseq > cover) {
             if (t == TYPE_DELETION)
                 return LSM_NOT_FOUND;
+            *full_len = v.n;
+            if (t == TYPE_VALUE && w) {
+                uint64_t off = w->off < v.n ? w->off : v.n;
+                size_t n = v.n - (size_t)off < w->len ? v.n - (size_t)off : w->len;
+                v = slice_make(v.p + off, n);
+            }
             char *copy = malloc(v.n ? v.n : 1);
             if (copy == NULL)
                 return err_set(LSM_NOMEM, "get: out of memory");
@@ -704,7 +718,8 @@ int db_lookup(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int f
             return LSM_NOT_FOUND;
     }
     lookup_state st;
-    int rc = version_get(sv->current, tc, tkey, seq, fill, &st, val, val_len, type);
+    int rc = version_get_window(sv->current, tc, tkey, seq, fill, w, &st, val, val_len, full_len,
+                                type);
     if (rc)
         return rc;
     return st == LOOKUP_FOUND ? LSM_OK : LSM_NOT_FOUND;

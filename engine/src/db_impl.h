@@ -145,6 +145,11 @@ int db_install_sv_locked(lsm_db *db);
  * error. Honours range tombstones. No mutex. */
 int db_lookup(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int fill,
               value_type *type, char **val, size_t *val_len);
+/* db_lookup() copying only window w of an inline value (see value_window);
+ * *full_len is the whole value's length. */
+int db_lookup_window(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int fill,
+                     const value_window *w, value_type *type, char **val, size_t *val_len,
+                     size_t *full_len);
 /* Smallest sequence any snapshot can read. REQUIRES mu. */
 uint64_t db_oldest_snapshot_locked(lsm_db *db);
 

@@ -65,9 +65,11 @@ int db_read_large(superversion *sv, table_cache *tc, uint64_t seq, slice desc, u
 }
 
 /* Look up key for the value calls: its raw entry at the read's sequence. */
+/* Look key up, copying only window w of an inline value (*full_len is its
+ * whole length) and the whole descriptor of a large one. */
 static int raw_lookup(lsm_db *db, const lsm_read_options *ro, const void *key, size_t key_len,
-                      superversion **sv_out, uint64_t *seq_out, value_type *type, char **val,
-                      size_t *val_len)
+                      const value_window *w, superversion **sv_out, uint64_t *seq_out,
+                      value_type *type, char **val, size_t *val_len, size_t *full_len)
 {
     if (db == NULL || (key == NULL && key_len) || key_len > LSM_MAX_KEY_LEN)
         return err_set(LSM_INVALID_ARGUMENT, "bad key");
@@ -81,8 +83,8 @@ static int raw_lookup(lsm_db *db, const lsm_read_options *ro, const void *key, s
     *seq_out = ro && ro->snapshot ? ro->snapshot->seq
                                   : atomic_load_explicit(&db->last_seq, memory_order_acquire);
     *sv_out = db_sv_acquire(db);
-    int rc = db_lookup(*sv_out, db->tc, buf_slice(&tk), *seq_out, ro ? ro->fill_cache : 1, type,
-                       val, val_len);
+    int rc = db_lookup_window(*sv_out, db->tc, buf_slice(&tk), *seq_out,
+                              ro ? ro->fill_cache : 1, w, type, val, val_len, full_len);
     buf_free(&tk);
     if (rc) {
         db_sv_release(db, *sv_out);
@@ -102,16 +104,17 @@ int lsm_read_value(lsm_db *db, const lsm_read_options *ro, const void *key, size
     uint64_t seq;
     value_type t;
     char *v;
-    size_t vl;
-    int rc = raw_lookup(db, ro, key, key_len, &sv, &seq, &t, &v, &vl);
+    size_t vl, full;
+    value_window w = {off, len};
+    int rc = raw_lookup(db, ro, key, key_len, &w, &sv, &seq, &t, &v, &vl, &full);
     if (rc)
         return done(db, rc);
     if (t == TYPE_VALUE_REF) {
         rc = db_read_large(sv, db->tc, seq, slice_make(v, vl), off, dst, len, n_read);
-    } else if (off < vl) {
-        size_t n = vl - (size_t)off < len ? vl - (size_t)off : len;
-        memcpy(dst, v + off, n);
-        *n_read = n;
+    } else {
+        if (vl) /* the window, already clamped to the value */
+            memcpy(dst, v, vl);
+        *n_read = vl;
     }
     free(v);
     db_sv_release(db, sv);
@@ -128,8 +131,9 @@ int lsm_value_size(lsm_db *db, const lsm_read_options *ro, const void *key, size
     uint64_t seq;
     value_type t;
     char *v;
-    size_t vl;
-    int rc = raw_lookup(db, ro, key, key_len, &sv, &seq, &t, &v, &vl);
+    size_t vl, full;
+    value_window none = {0, 0}; /* the length only: copy no bytes of an inline value */
+    int rc = raw_lookup(db, ro, key, key_len, &none, &sv, &seq, &t, &v, &vl, &full);
     if (rc)
         return done(db, rc);
     if (t == TYPE_VALUE_REF) {
@@ -138,7 +142,7 @@ int lsm_value_size(lsm_db *db, const lsm_read_options *ro, const void *key, size
         if (rc == LSM_OK)
             *size = d.size;
     } else {
-        *size = vl;
+        *size = full;
     }
     free(v);
     db_sv_release(db, sv);

@@ -444,6 +444,8 @@ typedef struct get_state {
     uint64_t seq;
     char *val;
     size_t val_len;
+    size_t full_len;      /* the whole value's length (val may be a window) */
+    const value_window *win;
     int nomem;
     uint64_t cover;       /* newest covering range tombstone seen so far */
 } get_state;
@@ -455,6 +457,12 @@ static void save_value(void *arg, slice ikey, slice value)
     s->type = ikey_type(ikey);
     s->seq = ikey_seq(ikey);
     if (s->type == TYPE_VALUE || s->type == TYPE_VALUE_REF) {
+        s->full_len = value.n;
+        if (s->type == TYPE_VALUE && s->win) {
+            uint64_t off = s->win->off < value.n ? s->win->off : value.n;
+            size_t n = value.n - (size_t)off < s->win->len ? value.n - (size_t)off : s->win->len;
+            value = slice_make(value.p + off, n);
+        }
         s->val = malloc(value.n ? value.n : 1);
         if (s->val == NULL) {
             s->nomem = 1;
@@ -489,6 +497,14 @@ static int probe(table_cache *tc, file_meta *f, slice ikey, uint64_t hash, int f
 int version_get(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
                 lookup_state *state, char **val, size_t *val_len, value_type *type_out)
 {
+    return version_get_window(v, tc, tkey, seq, fill_cache, NULL, state, val, val_len, NULL,
+                              type_out);
+}
+
+int version_get_window(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
+                       const value_window *w, lookup_state *state, char **val, size_t *val_len,
+                       size_t *full_len, value_type *type_out)
+{
     *state = LOOKUP_MISSING;
     *val = NULL;
     char small[256];
@@ -500,7 +516,7 @@ int version_get(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_
     put_fixed64(kb + tkey.n, trailer_pack(seq, TYPE_FOR_SEEK));
     slice ikey = slice_make(kb, kn);
     uint64_t hash = bloom_hash(tkey);
-    get_state s = {tkey, 0, TYPE_VALUE, 0, NULL, 0, 0, 0};
+    get_state s = {tkey, 0, TYPE_VALUE, 0, NULL, 0, 0, w, 0, 0};
     int rc = LSM_OK;
 
     /* Level 0: files may overlap; newest (highest number) first. */
@@ -537,6 +553,8 @@ int version_get(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_
             *state = LOOKUP_FOUND;
             *val = s.val;
             *val_len = s.val_len;
+            if (full_len)
+                *full_len = s.full_len;
         } else if (s.type == TYPE_DELETION) {
             *state = LOOKUP_DELETED;
         } else {

@@ -131,6 +131,19 @@ typedef enum lookup_state {
 int version_get(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
                 lookup_state *state, char **val, size_t *val_len, value_type *type_out);
 
+/* A part of an inline value to copy out: bytes [off, off + len), clamped to
+ * the value. Large-value descriptors are always copied whole. */
+typedef struct value_window {
+    uint64_t off;
+    size_t len;
+} value_window;
+
+/* version_get() copying only window w of an inline value (NULL: all of it);
+ * *full_len is the whole value's length. */
+int version_get_window(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
+                       const value_window *w, lookup_state *state, char **val, size_t *val_len,
+                       size_t *full_len, value_type *type_out);
+
 /* Append iterators for v's tables to a merge list: one per level-0 file, one
  * concatenating iterator per deeper level. Does not need the mutex. */
 int version_add_iterators(version *v, table_cache *tc, int fill_cache, iter ***list, int *n,
