@@ -1,0 +1,1364 @@
+/*
+ * lsm_bench.c -- lsm-bench: db_bench's workloads run against this engine,
+ * LevelDB and RocksDB, one after the other, in one invocation.
+ *
+ * What it does. For each engine named by --engines (default all three) the
+ * workloads named by --benchmarks run in order against DIR/<engine> (the
+ * directory is emptied first unless --use-existing-db, and left in place at
+ * the end). Workloads keep db_bench's names and meanings:
+ *
+ *   fillseq        write num keys in ascending order into a new database
+ *   fillrandom     write num keys in a random order into a new database
+ *   overwrite      write num random existing keys again
+ *   fillsync       write num/1000 keys (--sync-ops) into a new database, each
+ *                  write synced
+ *   readrandom     get `reads` random keys, each of which exists
+ *   readmissing    get `reads` random keys, none of which exists
+ *   readseq        iterate forward over `reads` entries
+ *   readreverse    iterate backward over `reads` entries
+ *   seekrandom     seek an iterator to `reads` random existing keys
+ *   readwhilewriting  --threads readers do readrandom while one more thread
+ *                  overwrites random keys; the readers' rate is reported
+ *   deleterandom   delete every key, in a random order
+ *   compact        compact the whole key range (one operation)
+ *   flush          write the memtable out (one operation; not in the default list)
+ *   stats          print the engine's statistics
+ *   fillbig        write --big-values values of --big-value-size bytes into a
+ *                  new database (this engine: the streaming value writer, in
+ *                  --big-piece pieces; the others: one put of the whole value)
+ *   readbig        read each of them back in --big-piece pieces (this engine:
+ *                  ranged reads; the others: a get of the whole value)
+ *
+ * Keys. Key k (0 <= k < num) is the decimal number 2k, zero-padded to
+ * --key-size bytes; readmissing looks up 2k+1, which no workload writes, so
+ * every readrandom hits and every readmissing misses, and both probe the same
+ * key ranges. Fills use a permutation of 0..num-1 drawn from --seed, so
+ * fillrandom writes every key exactly once. Random choices come from a
+ * per-thread generator seeded from --seed, the workload's name and the thread
+ * number: every engine sees the same sequence of keys. With --threads=N the
+ * operations of a workload are split between N threads.
+ *
+ * Values are db_bench's: random printable bytes that compress to about half
+ * (--compression-ratio), so the codec has work to do when one is chosen.
+ *
+ * Measures. Per (engine, workload): micros/op (wall time x threads / ops: the
+ * mean time one operation takes in one thread), ops/s and MiB/s (key + value
+ * bytes). The wall time runs from the first worker thread starting to the last
+ * one finishing, as the workers themselves read the clock. After a workload that writes: the engine is asked to settle
+ * (lsm_wait_idle; RocksDB's pending/running flush and compaction properties
+ * polled to zero; LevelDB has no such call, so nothing), then the bytes of the
+ * files in the engine's directory, and the write amplification in two forms:
+ * "io", the growth of write_bytes in /proc/self/io over the workload and the
+ * settling (log, tables, manifest: everything the process made the kernel
+ * write, the same measure for every engine) divided by the logical bytes
+ * written (key + value per operation); and "engine", what the engine itself
+ * says its flushes and compactions wrote over the same span, divided by the
+ * same logical bytes. The settling time is printed, not counted in ops/s.
+ * Also printed: "cpu us/op", the CPU time of all the process's threads
+ * (foreground and background) over the workload and the settling, per
+ * operation -- the cost of an operation whatever else runs on the machine.
+ *
+ * Everything the result depends on -- options, library versions, CPU, kernel,
+ * file system, free memory, load -- is printed in the header.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "sysinfo.h"
+
+#define MIB (1024.0 * 1024.0)
+#define MAX_ENGINES 8
+#define MAX_WORKLOADS 64
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static _Thread_local char bench_errbuf[1024];
+
+void bench_set_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(bench_errbuf, sizeof bench_errbuf, fmt, ap);
+    va_end(ap);
+}
+
+const char *bench_last_error(void)
+{
+    return bench_errbuf[0] ? bench_errbuf : "unknown error";
+}
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct config {
+    uint64_t num;
+    int key_size;
+    int value_size;
+    int threads;
+    int batch;
+    int sync;
+    int bloom_bits;
+    size_t write_buffer;
+    size_t cache_size;
+    bench_compression compression;
+    double compression_ratio;
+    const char *db;
+    uint64_t seed;
+    uint64_t reads;
+    const char *csv;
+    int use_existing;
+    const char *engines;
+    const char *benchmarks;
+    uint64_t big_values;
+    uint64_t big_value_size;
+    size_t big_piece;
+    uint64_t sync_ops;
+} config;
+
+static const char *const default_benchmarks =
+    "fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,readreverse,seekrandom,"
+    "readwhilewriting,compact,deleterandom,stats,fillsync,fillbig,readbig";
+
+/* Writes of fillsync: --sync-ops, else db_bench's num / 1000. */
+static uint64_t fillsync_count(const config *c)
+{
+    if (c->sync_ops)
+        return c->sync_ops < c->num ? c->sync_ops : c->num;
+    return c->num / 1000 ? c->num / 1000 : 1;
+}
+
+static const char *compression_name(bench_compression c)
+{
+    return c == BENCH_COMPRESSION_LZ4 ? "lz4" : c == BENCH_COMPRESSION_ZSTD ? "zstd" : "none";
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lsm-bench [--option=value ...]\n"
+            "  --engines=LIST        engines to run, in order (lsm,leveldb,rocksdb)\n"
+            "  --benchmarks=LIST     workloads, in order (default:\n"
+            "                        %s;\n"
+            "                        also: flush)\n"
+            "  --num=N               keys (1000000)\n"
+            "  --reads=N             operations of the read workloads (default --num)\n"
+            "  --key-size=N          key bytes (16)\n"
+            "  --value-size=N        value bytes (100)\n"
+            "  --threads=N           threads per workload; readwhilewriting: N readers + 1 writer (1)\n"
+            "  --batch=N             1: single writes; >1: batches of N (1)\n"
+            "  --sync=0|1            sync every write (0; fillsync always syncs)\n"
+            "  --bloom-bits=N        bloom filter bits per key (10)\n"
+            "  --write-buffer=SIZE   memtable size (4M)\n"
+            "  --cache-size=SIZE     block cache of every engine (8M)\n"
+            "  --compression=C       none, lz4 or zstd, for every engine (none)\n"
+            "  --compression-ratio=R how far values compress (0.5)\n"
+            "  --db=DIR              databases go in DIR/<engine> (/tmp/lsm-bench)\n"
+            "  --seed=N              seed of every random choice (301)\n"
+            "  --csv=FILE            also write engine,workload,ops_per_sec,micros_per_op,\n"
+            "                        mb_per_sec,write_amp,disk_bytes rows to FILE\n"
+            "  --use-existing-db     keep the databases; skip the workloads that need a new one\n"
+            "  --big-values=N        values written by fillbig (32)\n"
+            "  --big-value-size=SIZE size of each (64M)\n"
+            "  --big-piece=SIZE      piece size of large-value writes and reads (1M)\n"
+            "  --sync-ops=N          writes of fillsync (default num/1000, as db_bench)\n"
+            "SIZE takes a K, M or G suffix (powers of 1024). Options may also be given as\n"
+            "--option value.\n",
+            default_benchmarks);
+}
+
+static int parse_u64(const char *s, uint64_t *out, int sizes)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-')
+        return -1;
+    if (sizes && *end) {
+        int shift = 0;
+        switch (toupper((unsigned char)*end)) {
+        case 'K':
+            shift = 10;
+            break;
+        case 'M':
+            shift = 20;
+            break;
+        case 'G':
+            shift = 30;
+            break;
+        default:
+            return -1;
+        }
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+        if (*end == 'b' || *end == 'B')
+            end++;
+        if (v > (UINT64_MAX >> shift))
+            return -1;
+        v <<= shift;
+    }
+    if (*end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The numeric options: name, field, type, accepted range. */
+typedef enum opt_type { OPT_INT, OPT_SIZE, OPT_U64 } opt_type;
+
+typedef struct num_option {
+    const char *name;
+    size_t offset;  /* of the field in config */
+    opt_type type;
+    int sizes;      /* accepts K/M/G suffixes */
+    uint64_t lo, hi;
+} num_option;
+
+#define OPT(name, field, type, sizes, lo, hi) {name, offsetof(config, field), type, sizes, lo, hi}
+static const num_option num_options[] = {
+    OPT("num", num, OPT_U64, 0, 1, UINT32_MAX),
+    OPT("reads", reads, OPT_U64, 0, 0, UINT64_MAX),
+    OPT("key-size", key_size, OPT_INT, 0, 1, 1024),
+    OPT("value-size", value_size, OPT_INT, 0, 0, 64u << 20),
+    OPT("threads", threads, OPT_INT, 0, 1, 1024),
+    OPT("batch", batch, OPT_INT, 0, 1, 1u << 20),
+    OPT("sync", sync, OPT_INT, 0, 0, 1),
+    OPT("bloom-bits", bloom_bits, OPT_INT, 0, 0, 64),
+    OPT("write-buffer", write_buffer, OPT_SIZE, 1, 4096, SIZE_MAX),
+    OPT("cache-size", cache_size, OPT_SIZE, 1, 0, SIZE_MAX),
+    OPT("seed", seed, OPT_U64, 0, 0, UINT64_MAX),
+    OPT("big-values", big_values, OPT_U64, 0, 0, 1u << 20),
+    OPT("big-value-size", big_value_size, OPT_U64, 1, 1, 1ull << 40),
+    OPT("big-piece", big_piece, OPT_SIZE, 1, 1, 1u << 30),
+    OPT("sync-ops", sync_ops, OPT_U64, 0, 1, UINT32_MAX),
+};
+#undef OPT
+
+/* Set a numeric option. Returns 1 if name is one, with *bad set when val is
+ * not a number in its range; 0 if name is not a numeric option. */
+static int set_num_option(config *c, const char *name, const char *val, int *bad)
+{
+    for (size_t i = 0; i < sizeof num_options / sizeof num_options[0]; i++) {
+        const num_option *o = &num_options[i];
+        if (strcmp(o->name, name) != 0)
+            continue;
+        uint64_t v;
+        *bad = parse_u64(val, &v, o->sizes) != 0 || v < o->lo || v > o->hi;
+        if (*bad)
+            return 1;
+        char *field = (char *)c + o->offset;
+        if (o->type == OPT_INT)
+            *(int *)(void *)field = (int)v;
+        else if (o->type == OPT_SIZE)
+            *(size_t *)(void *)field = (size_t)v;
+        else
+            *(uint64_t *)(void *)field = v;
+        return 1;
+    }
+    return 0;
+}
+
+/* Parse argv into *c. Returns 0, 1 for --help, -1 on a bad option. */
+static int parse_args(int argc, char **argv, config *c)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return 1;
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "lsm-bench: unexpected argument '%s'\n", a);
+            return -1;
+        }
+        char name[64];
+        const char *eq = strchr(a, '=');
+        size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        if (n >= sizeof name) {
+            fprintf(stderr, "lsm-bench: unknown option '%s'\n", a);
+            return -1;
+        }
+        memcpy(name, a + 2, n);
+        name[n] = '\0';
+        for (char *p = name; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        if (strcmp(name, "use-existing-db") == 0) {
+            c->use_existing = eq ? atoi(eq + 1) != 0 : 1;
+            continue;
+        }
+        const char *val;
+        if (eq) {
+            val = eq + 1;
+        } else if (i + 1 < argc) {
+            val = argv[++i];
+        } else {
+            fprintf(stderr, "lsm-bench: option --%s needs a value\n", name);
+            return -1;
+        }
+        int bad = 0;
+        if (set_num_option(c, name, val, &bad)) {
+            /* done */
+        } else if (strcmp(name, "compression-ratio") == 0) {
+            char *end;
+            c->compression_ratio = strtod(val, &end);
+            bad = *end || c->compression_ratio <= 0 || c->compression_ratio > 1;
+        } else if (strcmp(name, "compression") == 0) {
+            if (strcmp(val, "none") == 0)
+                c->compression = BENCH_COMPRESSION_NONE;
+            else if (strcmp(val, "lz4") == 0)
+                c->compression = BENCH_COMPRESSION_LZ4;
+            else if (strcmp(val, "zstd") == 0)
+                c->compression = BENCH_COMPRESSION_ZSTD;
+            else
+                bad = 1;
+        } else if (strcmp(name, "db") == 0) {
+            c->db = val;
+        } else if (strcmp(name, "csv") == 0) {
+            c->csv = val;
+        } else if (strcmp(name, "engines") == 0) {
+            c->engines = val;
+        } else if (strcmp(name, "benchmarks") == 0) {
+            c->benchmarks = val;
+        } else {
+            fprintf(stderr, "lsm-bench: unknown option --%s\n", name);
+            return -1;
+        }
+        if (bad) {
+            fprintf(stderr, "lsm-bench: bad value '%s' for --%s\n", val, name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Random numbers, keys, values                                              */
+/* ------------------------------------------------------------------------ */
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* A uniform number in [0, n). */
+static uint64_t rand_below(uint64_t *state, uint64_t n)
+{
+    return (uint64_t)(((unsigned __int128)splitmix64(state) * n) >> 64);
+}
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* A permutation of 0..n-1 (Fisher-Yates). Caller frees. */
+static uint32_t *make_permutation(uint64_t n, uint64_t seed)
+{
+    uint32_t *p = malloc(n * sizeof *p);
+    if (p == NULL)
+        return NULL;
+    for (uint64_t i = 0; i < n; i++)
+        p[i] = (uint32_t)i;
+    uint64_t st = seed;
+    for (uint64_t i = n - 1; i > 0; i--) {
+        uint64_t j = rand_below(&st, i + 1);
+        uint32_t t = p[i];
+        p[i] = p[j];
+        p[j] = t;
+    }
+    return p;
+}
+
+/* Key k of the key space: 2k (present) or 2k+1 (missing), zero-padded. */
+static void make_key(char *buf, int key_size, uint64_t k, int missing)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, 2 * k + (missing ? 1 : 0));
+    if (n >= key_size) {
+        memcpy(buf, tmp + (n - key_size), (size_t)key_size);
+    } else {
+        memset(buf, '0', (size_t)(key_size - n));
+        memcpy(buf + (key_size - n), tmp, (size_t)n);
+    }
+}
+
+/* Key of large value i: "big-" then the number, padded to key_size. */
+static size_t make_big_key(char *buf, size_t cap, int key_size, uint64_t i)
+{
+    int n = snprintf(buf, cap, "big-%0*" PRIu64, key_size > 4 ? key_size - 4 : 1, i);
+    return (size_t)n;
+}
+
+/* db_bench's value generator: pieces of 100 random printable bytes, each made
+ * of ratio*100 random bytes repeated, so the data compresses to about ratio. */
+static char *make_values(size_t len, double ratio, uint64_t seed)
+{
+    char *buf = malloc(len);
+    if (buf == NULL)
+        return NULL;
+    uint64_t st = seed;
+    size_t piece = 100;
+    size_t raw = (size_t)(piece * ratio);
+    if (raw < 1)
+        raw = 1;
+    for (size_t off = 0; off < len; off += piece) {
+        size_t n = len - off < piece ? len - off : piece;
+        char rnd[100];
+        for (size_t i = 0; i < raw; i++)
+            rnd[i] = (char)(' ' + rand_below(&st, 95));
+        for (size_t i = 0; i < n; i++)
+            buf[off + i] = rnd[i % raw];
+    }
+    return buf;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The header                                                                */
+/* ------------------------------------------------------------------------ */
+
+static void print_header(const config *c, int argc, char **argv, const bench_engine **engines,
+                         int n_engines)
+{
+    char cpu[256], fs[PATH_MAX + 600];
+    cpu_model(cpu, sizeof cpu);
+    fs_of(c->db, fs, sizeof fs);
+    struct utsname u;
+    uname(&u);
+    double load[3] = {0, 0, 0};
+    getloadavg(load, 3);
+    time_t t = time(NULL);
+    char when[64];
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
+
+    printf("lsm-bench -- db_bench workloads against several engines\n");
+    printf("Command:      ");
+    for (int i = 0; i < argc; i++)
+        printf("%s%s", i ? " " : "", argv[i]);
+    printf("\nDate:         %s\n", when);
+    printf("CPU:          %s, %ld cores online\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("Kernel:       %s %s %s\n", u.sysname, u.release, u.machine);
+    printf("Memory:       %.1f GiB total, %.1f GiB available\n",
+           (double)meminfo_kib("MemTotal") / MIB, (double)meminfo_kib("MemAvailable") / MIB);
+    printf("Load average: %.2f %.2f %.2f (at start)\n", load[0], load[1], load[2]);
+    printf("Database dir: %s: %s\n", c->db, fs);
+    printf("Keys:         %" PRIu64 " x (%d-byte key + %d-byte value), values compress to %.0f%%\n",
+           c->num, c->key_size, c->value_size, c->compression_ratio * 100);
+    printf("Raw size:     %.1f MiB\n", (double)c->num * (c->key_size + c->value_size) / MIB);
+    printf("Reads:        %" PRIu64 "\n", c->reads);
+    printf("Threads:      %d (readwhilewriting: %d readers + 1 writer)\n", c->threads,
+           c->threads);
+    printf("Writes:       %s, sync=%d (fillsync: sync=1, %" PRIu64 " writes)\n",
+           c->batch > 1 ? "batched" : "single", c->sync, fillsync_count(c));
+    if (c->batch > 1)
+        printf("Batch:        %d operations per write\n", c->batch);
+    printf("Every engine: write buffer %zu bytes, bloom %d bits/key, block cache %zu bytes, "
+           "compression %s, sync %d\n",
+           c->write_buffer, c->bloom_bits, c->cache_size, compression_name(c->compression),
+           c->sync);
+    printf("Large values: %" PRIu64 " x %" PRIu64 " bytes, in %zu-byte pieces\n", c->big_values,
+           c->big_value_size, c->big_piece);
+    printf("Seed:         %" PRIu64 "\n", c->seed);
+    printf("Workloads:    %s\n", c->benchmarks);
+    bench_options o = {c->write_buffer, c->bloom_bits, c->cache_size, c->compression, c->sync};
+    for (int i = 0; i < n_engines; i++) {
+        char ver[512], desc[2048];
+        engines[i]->version(ver, sizeof ver);
+        engines[i]->describe(&o, desc, sizeof desc);
+        printf("Engine %-8s version %s\n%s", engines[i]->name, ver, desc);
+        printf("  large values: %s\n", engines[i]->big_method);
+    }
+    printf("Measures: micros/op = wall time x threads / ops; MiB/s counts key + value bytes;\n"
+           "  cpu us/op = CPU time of all the process's threads (foreground and background)\n"
+           "  over workload + settling / ops: robust against other load on the machine;\n"
+           "  wamp(io) = /proc/self/io write_bytes growth over workload + settling / logical\n"
+           "  bytes; wamp(eng) = flush + compaction bytes the engine reports / logical bytes;\n"
+           "  disk = bytes of the files in DIR/<engine> after settling.\n");
+    printf("------------------------------------------------------------------------------\n");
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Workloads                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* What is known about the keys in the database, for checking results. */
+typedef enum key_state {
+    KEYS_UNKNOWN = 0, /* --use-existing-db, or after fillsync */
+    KEYS_ALL,         /* every key 0..num-1 present, with value-size values */
+    KEYS_NONE,        /* no small key present */
+} key_state;
+
+/* One engine's run. */
+typedef struct bench {
+    const config *cfg;
+    const bench_engine *eng;
+    bench_options opts;
+    bench_db *db;
+    char dir[PATH_MAX];
+    const uint32_t *perm;     /* fill order */
+    const uint32_t *del_perm; /* deleterandom order */
+    const char *values;       /* value generator output */
+    size_t values_len;
+    const char *big_value;    /* one large value */
+    key_state keys;
+    int big_present; /* fillbig ran in this database */
+    int failed;      /* a check or an operation failed */
+    FILE *csv;
+} bench;
+
+typedef struct workload workload;
+
+/* One thread of a workload. */
+typedef struct worker {
+    bench *b;
+    const workload *wl;
+    int tid;      /* 0..n-1 */
+    int n;        /* threads sharing the operations */
+    int is_writer; /* readwhilewriting's writer */
+    uint64_t rng;
+    uint64_t ops;   /* operations done */
+    uint64_t bytes; /* key + value bytes moved */
+    uint64_t found; /* reads that found their key */
+    uint64_t bad;   /* reads that returned a wrong length */
+    int err;
+    char errmsg[1200];
+    double t_start, t_end; /* when this thread's work began and ended */
+    pthread_t thread;
+    pthread_barrier_t *start;
+    atomic_int *stop;          /* readwhilewriting: set when the readers end */
+    atomic_int *readers_left;
+} worker;
+
+struct workload {
+    const char *name;
+    void (*body)(worker *w);
+    int fresh;   /* needs a new, empty database */
+    int writes;  /* writes: settle afterwards, report amplification */
+    int single;  /* one operation in one thread */
+};
+
+static void worker_fail(worker *w, const char *what)
+{
+    if (!w->err) {
+        w->err = 1;
+        snprintf(w->errmsg, sizeof w->errmsg, "%s: %s", what, bench_last_error());
+    }
+}
+
+/* The share [*lo, *hi) of n operations that thread w does. */
+static void share(const worker *w, uint64_t n, uint64_t *lo, uint64_t *hi)
+{
+    *lo = n * (uint64_t)w->tid / (uint64_t)w->n;
+    *hi = n * (uint64_t)(w->tid + 1) / (uint64_t)w->n;
+}
+
+static const char *value_for(const bench *b, uint64_t k)
+{
+    size_t span = b->values_len - (size_t)b->cfg->value_size;
+    return b->values + (size_t)((k * 2654435761u) % (span + 1));
+}
+
+typedef enum key_order { ORDER_SEQ, ORDER_PERM, ORDER_RANDOM, ORDER_DELETE } key_order;
+
+/* Put (or delete) ops keys of this thread's share, singly or in batches. */
+static void write_keys(worker *w, uint64_t total, key_order order, int sync)
+{
+    bench *b = w->b;
+    const config *c = b->cfg;
+    const bench_engine *e = b->eng;
+    uint64_t lo, hi;
+    share(w, total, &lo, &hi);
+    bench_batch *batch = NULL;
+    if (c->batch > 1 && (batch = e->batch_new()) == NULL) {
+        bench_set_error("out of memory");
+        worker_fail(w, "batch");
+        return;
+    }
+    char key[1100];
+    int queued = 0;
+    int is_delete = order == ORDER_DELETE;
+    for (uint64_t i = lo; i < hi && !w->err; i++) {
+        uint64_t k = order == ORDER_SEQ    ? i
+                     : order == ORDER_PERM ? b->perm[i]
+                     : order == ORDER_DELETE ? b->del_perm[i]
+                                             : rand_below(&w->rng, c->num);
+        make_key(key, c->key_size, k, 0);
+        const char *val = value_for(b, k);
+        int rc;
+        if (batch == NULL) {
+            rc = is_delete ? e->del(b->db, key, (size_t)c->key_size, sync)
+                           : e->put(b->db, key, (size_t)c->key_size, val, (size_t)c->value_size, sync);
+        } else {
+            rc = is_delete ? e->batch_del(batch, key, (size_t)c->key_size)
+                           : e->batch_put(batch, key, (size_t)c->key_size, val,
+                                          (size_t)c->value_size);
+            if (rc == BENCH_OK && (++queued == c->batch || i + 1 == hi)) {
+                rc = e->batch_write(b->db, batch, sync);
+                queued = 0;
+            }
+        }
+        if (rc != BENCH_OK) {
+            worker_fail(w, is_delete ? "delete" : "put");
+            break;
+        }
+        w->ops++;
+        w->bytes += (uint64_t)c->key_size + (is_delete ? 0 : (uint64_t)c->value_size);
+    }
+    e->batch_free(batch);
+}
+
+static void wl_fillseq(worker *w)
+{
+    write_keys(w, w->b->cfg->num, ORDER_SEQ, w->b->cfg->sync);
+}
+
+static void wl_fillrandom(worker *w)
+{
+    write_keys(w, w->b->cfg->num, ORDER_PERM, w->b->cfg->sync);
+}
+
+static void wl_overwrite(worker *w)
+{
+    write_keys(w, w->b->cfg->num, ORDER_RANDOM, w->b->cfg->sync);
+}
+
+static void wl_fillsync(worker *w)
+{
+    write_keys(w, fillsync_count(w->b->cfg), ORDER_PERM, 1);
+}
+
+static void wl_deleterandom(worker *w)
+{
+    write_keys(w, w->b->cfg->num, ORDER_DELETE, w->b->cfg->sync);
+}
+
+/* Get this thread's share of `reads` random keys. */
+static void read_random(worker *w, int missing)
+{
+    bench *b = w->b;
+    const config *c = b->cfg;
+    uint64_t lo, hi;
+    share(w, c->reads, &lo, &hi);
+    char key[1100];
+    for (uint64_t i = lo; i < hi; i++) {
+        uint64_t k = rand_below(&w->rng, c->num);
+        make_key(key, c->key_size, k, missing);
+        size_t vlen = 0;
+        int rc = b->eng->get(b->db, key, (size_t)c->key_size, &vlen);
+        if (rc == BENCH_ERR) {
+            worker_fail(w, "get");
+            return;
+        }
+        if (rc == BENCH_OK) {
+            w->found++;
+            w->bytes += (uint64_t)c->key_size + vlen;
+            if (vlen != (size_t)c->value_size)
+                w->bad++;
+        }
+        w->ops++;
+    }
+}
+
+static void wl_readrandom(worker *w)
+{
+    read_random(w, 0);
+}
+
+static void wl_readmissing(worker *w)
+{
+    read_random(w, 1);
+}
+
+/* readwhilewriting: readers do readrandom; the writer overwrites random keys
+ * until the last reader is done. */
+static void wl_readwhilewriting(worker *w)
+{
+    bench *b = w->b;
+    const config *c = b->cfg;
+    if (!w->is_writer) {
+        read_random(w, 0);
+        if (atomic_fetch_sub(w->readers_left, 1) == 1)
+            atomic_store(w->stop, 1);
+        return;
+    }
+    char key[1100];
+    while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
+        uint64_t k = rand_below(&w->rng, c->num);
+        make_key(key, c->key_size, k, 0);
+        if (b->eng->put(b->db, key, (size_t)c->key_size, value_for(b, k), (size_t)c->value_size,
+                        c->sync) != BENCH_OK) {
+            worker_fail(w, "put");
+            atomic_store(w->stop, 1);
+            return;
+        }
+        w->ops++;
+        w->bytes += (uint64_t)c->key_size + (uint64_t)c->value_size;
+    }
+}
+
+/* Iterate over this thread's share of `reads` entries, forward or backward.
+ * Thread t starts at the key t * num / n (backward: at the end of its part of
+ * the key space) so threads read different parts. */
+static void scan(worker *w, int reverse)
+{
+    bench *b = w->b;
+    const config *c = b->cfg;
+    const bench_engine *e = b->eng;
+    uint64_t lo, hi, want, start_lo, start_hi;
+    share(w, c->reads, &lo, &hi);
+    want = hi - lo;
+    share(w, c->num, &start_lo, &start_hi);
+    bench_iter *it = e->iter_new(b->db);
+    if (it == NULL) {
+        worker_fail(w, "iterator");
+        return;
+    }
+    char key[1100];
+    int rc;
+    if (!reverse) {
+        if (start_lo == 0) {
+            rc = e->iter_first(it);
+        } else {
+            make_key(key, c->key_size, start_lo, 0);
+            rc = e->iter_seek(it, key, (size_t)c->key_size);
+        }
+    } else {
+        if (start_hi >= c->num) {
+            rc = e->iter_last(it);
+        } else {
+            /* The last key below the next thread's start. */
+            make_key(key, c->key_size, start_hi, 0);
+            rc = e->iter_seek(it, key, (size_t)c->key_size);
+            if (rc == BENCH_OK)
+                rc = e->iter_valid(it) ? e->iter_prev(it) : e->iter_last(it);
+        }
+    }
+    while (rc == BENCH_OK && w->ops < want && e->iter_valid(it)) {
+        size_t kl, vl;
+        e->iter_key(it, &kl);
+        e->iter_value(it, &vl);
+        w->bytes += kl + vl;
+        w->ops++;
+        w->found++;
+        rc = reverse ? e->iter_prev(it) : e->iter_next(it);
+    }
+    if (rc != BENCH_OK)
+        worker_fail(w, reverse ? "iterate backward" : "iterate");
+    e->iter_free(it);
+}
+
+static void wl_readseq(worker *w)
+{
+    scan(w, 0);
+}
+
+static void wl_readreverse(worker *w)
+{
+    scan(w, 1);
+}
+
+static void wl_seekrandom(worker *w)
+{
+    bench *b = w->b;
+    const config *c = b->cfg;
+    const bench_engine *e = b->eng;
+    uint64_t lo, hi;
+    share(w, c->reads, &lo, &hi);
+    bench_iter *it = e->iter_new(b->db);
+    if (it == NULL) {
+        worker_fail(w, "iterator");
+        return;
+    }
+    char key[1100];
+    for (uint64_t i = lo; i < hi; i++) {
+        uint64_t k = rand_below(&w->rng, c->num);
+        make_key(key, c->key_size, k, 0);
+        if (e->iter_seek(it, key, (size_t)c->key_size) != BENCH_OK) {
+            worker_fail(w, "seek");
+            break;
+        }
+        if (e->iter_valid(it)) {
+            size_t kl, vl;
+            const void *found = e->iter_key(it, &kl);
+            e->iter_value(it, &vl);
+            if (kl == (size_t)c->key_size && memcmp(found, key, kl) == 0)
+                w->found++;
+            w->bytes += kl + vl;
+        }
+        w->ops++;
+    }
+    e->iter_free(it);
+}
+
+static void wl_compact(worker *w)
+{
+    if (w->b->eng->compact(w->b->db) != BENCH_OK)
+        worker_fail(w, "compact");
+    w->ops = 1;
+}
+
+static void wl_flush(worker *w)
+{
+    if (w->b->eng->flush(w->b->db) != BENCH_OK)
+        worker_fail(w, "flush");
+    w->ops = 1;
+}
+
+static void wl_stats(worker *w)
+{
+    char *text = w->b->eng->stats_text(w->b->db);
+    printf("--- %s statistics ---\n%s\n--- end of %s statistics ---\n", w->b->eng->name,
+           text ? text : "(none)", w->b->eng->name);
+    free(text);
+    w->ops = 1;
+}
+
+static void wl_fillbig(worker *w)
+{
+    bench *b = w->b;
+    const config *c = b->cfg;
+    uint64_t lo, hi;
+    share(w, c->big_values, &lo, &hi);
+    char key[1100];
+    for (uint64_t i = lo; i < hi; i++) {
+        size_t kl = make_big_key(key, sizeof key, c->key_size, i);
+        if (b->eng->big_put(b->db, key, kl, b->big_value, c->big_value_size, c->big_piece) !=
+            BENCH_OK) {
+            worker_fail(w, "big put");
+            return;
+        }
+        w->ops++;
+        w->bytes += kl + c->big_value_size;
+    }
+}
+
+static void wl_readbig(worker *w)
+{
+    bench *b = w->b;
+    const config *c = b->cfg;
+    uint64_t lo, hi;
+    share(w, c->big_values, &lo, &hi);
+    void *buf = malloc(c->big_piece);
+    if (buf == NULL) {
+        bench_set_error("out of memory");
+        worker_fail(w, "readbig");
+        return;
+    }
+    char key[1100];
+    for (uint64_t i = lo; i < hi; i++) {
+        size_t kl = make_big_key(key, sizeof key, c->key_size, i);
+        uint64_t total = 0;
+        int rc = b->eng->big_get(b->db, key, kl, buf, c->big_piece, &total);
+        if (rc == BENCH_ERR) {
+            worker_fail(w, "big get");
+            break;
+        }
+        if (rc == BENCH_OK) {
+            w->found++;
+            if (total != c->big_value_size)
+                w->bad++;
+        }
+        w->ops++;
+        w->bytes += kl + total;
+    }
+    free(buf);
+}
+
+static const workload workloads[] = {
+    {"fillseq", wl_fillseq, 1, 1, 0},
+    {"fillrandom", wl_fillrandom, 1, 1, 0},
+    {"overwrite", wl_overwrite, 0, 1, 0},
+    {"fillsync", wl_fillsync, 1, 1, 0},
+    {"readrandom", wl_readrandom, 0, 0, 0},
+    {"readmissing", wl_readmissing, 0, 0, 0},
+    {"readseq", wl_readseq, 0, 0, 0},
+    {"readreverse", wl_readreverse, 0, 0, 0},
+    {"seekrandom", wl_seekrandom, 0, 0, 0},
+    {"readwhilewriting", wl_readwhilewriting, 0, 1, 0},
+    {"deleterandom", wl_deleterandom, 0, 1, 0},
+    {"compact", wl_compact, 0, 1, 1},
+    {"flush", wl_flush, 0, 1, 1},
+    {"stats", wl_stats, 0, 0, 1},
+    {"fillbig", wl_fillbig, 1, 1, 0},
+    {"readbig", wl_readbig, 0, 0, 0},
+};
+
+static const workload *find_workload(const char *name)
+{
+    for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++)
+        if (strcmp(workloads[i].name, name) == 0)
+            return &workloads[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running a workload                                                        */
+/* ------------------------------------------------------------------------ */
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    pthread_barrier_wait(w->start);
+    w->t_start = now_sec();
+    w->wl->body(w);
+    w->t_end = now_sec();
+    return NULL;
+}
+
+static int open_db(bench *b)
+{
+    if (b->eng->open(&b->opts, b->dir, &b->db) != BENCH_OK) {
+        fprintf(stderr, "lsm-bench: %s: open %s: %s\n", b->eng->name, b->dir,
+                bench_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+/* Close, delete and reopen the database: a fresh one. */
+static int fresh_db(bench *b)
+{
+    b->eng->close(b->db);
+    b->db = NULL;
+    if (remove_tree(b->dir) != 0) {
+        fprintf(stderr, "lsm-bench: cannot remove %s: %s\n", b->dir, strerror(errno));
+        return -1;
+    }
+    b->keys = KEYS_NONE;
+    b->big_present = 0;
+    return open_db(b);
+}
+
+static void check(bench *b, int ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void check(bench *b, int ok, const char *fmt, ...)
+{
+    if (ok)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stdout, "ERROR: %s: ", b->eng->name);
+    vfprintf(stdout, fmt, ap);
+    fprintf(stdout, "\n");
+    va_end(ap);
+    b->failed = 1;
+}
+
+/* After a workload: update what the database is known to hold, and check the
+ * workload's results against it (every key found, none, right lengths). */
+static void track_and_check(bench *b, const workload *wl, int n, uint64_t ops, uint64_t found,
+                            uint64_t bad)
+{
+    const config *c = b->cfg;
+    const char *nm = wl->name;
+    int rww = strcmp(nm, "readwhilewriting") == 0;
+    if (strcmp(nm, "fillseq") == 0 || strcmp(nm, "fillrandom") == 0) {
+        b->keys = KEYS_ALL;
+    } else if (strcmp(nm, "fillsync") == 0) {
+        b->keys = KEYS_UNKNOWN; /* a random num/1000 of the keys */
+    } else if (strcmp(nm, "deleterandom") == 0) {
+        b->keys = KEYS_NONE;
+    } else if (strcmp(nm, "overwrite") == 0) {
+        if (b->keys != KEYS_ALL)
+            b->keys = KEYS_UNKNOWN; /* random keys, with repeats: some present */
+    } else if (strcmp(nm, "fillbig") == 0) {
+        b->big_present = 1;
+    } else if (strcmp(nm, "readrandom") == 0 || rww || strcmp(nm, "seekrandom") == 0) {
+        if (b->keys == KEYS_ALL)
+            check(b, found == ops && bad == 0,
+                  "%s: %" PRIu64 " of %" PRIu64 " keys found, %" PRIu64
+                  " with a wrong value length; all must be found",
+                  nm, found, ops, bad);
+        else if (b->keys == KEYS_NONE && !rww)
+            check(b, found == 0, "%s: %" PRIu64 " deleted keys found", nm, found);
+        if (rww && b->keys != KEYS_ALL)
+            b->keys = KEYS_UNKNOWN; /* its writer put random keys back */
+    } else if (strcmp(nm, "readmissing") == 0) {
+        check(b, found == 0, "readmissing: %" PRIu64 " keys found that were never written", found);
+    } else if (strcmp(nm, "readseq") == 0 || strcmp(nm, "readreverse") == 0) {
+        uint64_t want = c->reads < c->num ? c->reads : c->num;
+        if (b->keys == KEYS_ALL && n == 1)
+            check(b, ops == want, "%s: %" PRIu64 " entries, expected %" PRIu64, nm, ops, want);
+    } else if (strcmp(nm, "readbig") == 0 && b->big_present) {
+        check(b, found == ops && bad == 0,
+              "readbig: %" PRIu64 " of %" PRIu64 " values found, %" PRIu64 " of a wrong size",
+              found, ops, bad);
+    }
+}
+
+/* Run one workload against b's engine and report it. Returns 0, or -1 when
+ * the engine cannot go on. */
+static int run_workload(bench *b, const workload *wl)
+{
+    const config *c = b->cfg;
+    const bench_engine *e = b->eng;
+    if (wl->fresh) {
+        if (c->use_existing) {
+            printf("%-8s %-16s : skipped (needs a new database; --use-existing-db)\n", e->name,
+                   wl->name);
+            return 0;
+        }
+        if (fresh_db(b) != 0)
+            return -1;
+    }
+    int rww = strcmp(wl->name, "readwhilewriting") == 0;
+    int n = wl->single ? 1 : c->threads;
+    int n_threads = n + (rww ? 1 : 0);
+    worker *ws = calloc((size_t)n_threads, sizeof *ws);
+    if (ws == NULL)
+        return -1;
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)n_threads + 1);
+    atomic_int stop = 0, readers_left = n;
+    uint64_t wl_seed = c->seed ^ hash_str(wl->name);
+
+    uint64_t io0 = proc_write_bytes();
+    double cpu0 = cpu_sec();
+    uint64_t tb0 = 0;
+    int have_tb = e->table_bytes_written(b->db, &tb0) == BENCH_OK;
+    for (int i = 0; i < n_threads; i++) {
+        worker *w = &ws[i];
+        w->b = b;
+        w->wl = wl;
+        w->tid = i < n ? i : 0;
+        w->n = n;
+        w->is_writer = i >= n;
+        w->rng = wl_seed + 0x632be59bd9b4e019ull * (uint64_t)(i + 1);
+        w->start = &start;
+        w->stop = &stop;
+        w->readers_left = &readers_left;
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            fprintf(stderr, "lsm-bench: cannot start a thread\n");
+            exit(1);
+        }
+    }
+    pthread_barrier_wait(&start);
+    for (int i = 0; i < n_threads; i++)
+        pthread_join(ws[i].thread, NULL);
+    pthread_barrier_destroy(&start);
+    /* The workload's time: from the first (measured) thread starting to the
+     * last one ending, as each thread saw it -- not this thread, which may be
+     * scheduled late. The readwhilewriting writer is not measured. */
+    double t0 = ws[0].t_start, t1 = ws[0].t_end;
+    for (int i = 1; i < n; i++) {
+        if (ws[i].t_start < t0)
+            t0 = ws[i].t_start;
+        if (ws[i].t_end > t1)
+            t1 = ws[i].t_end;
+    }
+
+    uint64_t ops = 0, bytes = 0, found = 0, bad = 0, writer_ops = 0;
+    int err = 0;
+    for (int i = 0; i < n_threads; i++) {
+        if (ws[i].err) {
+            fprintf(stdout, "ERROR: %s %s: %s\n", e->name, wl->name, ws[i].errmsg);
+            err = 1;
+        }
+        if (ws[i].is_writer) {
+            writer_ops += ws[i].ops;
+            continue;
+        }
+        ops += ws[i].ops;
+        bytes += ws[i].bytes;
+        found += ws[i].found;
+        bad += ws[i].bad;
+    }
+    free(ws);
+
+    /* Let background work finish, then measure what the writes cost. */
+    double settle_s = 0;
+    int settled = 0;
+    if (wl->writes) {
+        double s0 = now_sec();
+        settled = e->settle(b->db);
+        settle_s = now_sec() - s0;
+        if (settled == BENCH_ERR) {
+            fprintf(stdout, "ERROR: %s %s: settle: %s\n", e->name, wl->name, bench_last_error());
+            err = 1;
+        }
+    }
+    uint64_t io1 = proc_write_bytes();
+    double cpu1 = cpu_sec();
+    uint64_t tb1 = 0;
+    have_tb = have_tb && e->table_bytes_written(b->db, &tb1) == BENCH_OK;
+    uint64_t disk = dir_bytes(b->dir);
+
+    double secs = t1 - t0;
+    if (secs <= 0)
+        secs = 1e-9;
+    double ops_per_sec = ops ? (double)ops / secs : 0;
+    double micros = ops ? secs * 1e6 * n / (double)ops : 0;
+    double mbps = (double)bytes / MIB / secs;
+    /* Logical bytes written: what the workload handed the engine. */
+    uint64_t logical = 0;
+    if (wl->writes && !wl->single)
+        logical = rww ? 0 : bytes;
+    double wamp_io = logical ? (double)(io1 - io0) / (double)logical : -1;
+    double wamp_eng = logical && have_tb ? (double)(tb1 - tb0) / (double)logical : -1;
+
+    char extra[512] = "";
+    size_t el = 0;
+#define EXTRA(...) el += (size_t)snprintf(extra + el, sizeof extra - el, __VA_ARGS__)
+    if (ops && !wl->single)
+        EXTRA("; cpu %.3f us/op", (cpu1 - cpu0) * 1e6 / (double)ops);
+    if (wamp_io >= 0)
+        EXTRA("; wamp(io) %.2f", wamp_io);
+    if (wamp_eng >= 0)
+        EXTRA(" wamp(eng) %.2f", wamp_eng);
+    if (wl->writes || wl->fresh)
+        EXTRA("; disk %.1f MiB", (double)disk / MIB);
+    if (wl->writes)
+        EXTRA(settled == 1 ? "; settle %.2f s" : "; settle: none (%.2f s)", settle_s);
+    if (strcmp(wl->name, "readrandom") == 0 || strcmp(wl->name, "readmissing") == 0 || rww ||
+        strcmp(wl->name, "seekrandom") == 0 || strcmp(wl->name, "readbig") == 0)
+        EXTRA("; (%" PRIu64 " of %" PRIu64 " found)", found, ops);
+    if (rww)
+        EXTRA("; writer %" PRIu64 " puts, %.0f/s", writer_ops, (double)writer_ops / secs);
+    if (strcmp(wl->name, "fillbig") == 0 || strcmp(wl->name, "readbig") == 0)
+        EXTRA("; %s", e->big_short);
+    if (strcmp(wl->name, "compact") == 0 || strcmp(wl->name, "flush") == 0)
+        EXTRA("; %.3f s", secs);
+#undef EXTRA
+    printf("%-8s %-16s : %11.3f micros/op %10.*f ops/sec %8.1f MiB/s%s\n", e->name, wl->name,
+           micros, ops_per_sec >= 100 ? 0 : 2, ops_per_sec, mbps, extra);
+    fflush(stdout);
+    if (b->csv) {
+        fprintf(b->csv, "%s,%s,%.3f,%.4f,%.2f,", e->name, wl->name, ops_per_sec, micros, mbps);
+        if (wamp_io >= 0)
+            fprintf(b->csv, "%.3f", wamp_io);
+        fprintf(b->csv, ",%" PRIu64 "\n", disk);
+        fflush(b->csv);
+    }
+
+    if (err)
+        b->failed = 1;
+    else
+        track_and_check(b, wl, n, ops, found, bad);
+    return err ? -1 : 0;
+}
+
+/* Run every workload against one engine. Returns 0 if all went well. */
+static int run_engine(const config *c, const bench_engine *e, const workload **wls, int n_wls,
+                      const uint32_t *perm, const uint32_t *del_perm, const char *values,
+                      size_t values_len, const char *big_value, FILE *csv)
+{
+    bench b;
+    memset(&b, 0, sizeof b);
+    b.cfg = c;
+    b.eng = e;
+    b.opts = (bench_options){c->write_buffer, c->bloom_bits, c->cache_size, c->compression, c->sync};
+    b.perm = perm;
+    b.del_perm = del_perm;
+    b.values = values;
+    b.values_len = values_len;
+    b.big_value = big_value;
+    b.csv = csv;
+    b.keys = c->use_existing ? KEYS_UNKNOWN : KEYS_NONE;
+    snprintf(b.dir, sizeof b.dir, "%s/%s", c->db, e->name);
+    if (!c->use_existing && remove_tree(b.dir) != 0) {
+        fprintf(stderr, "lsm-bench: cannot remove %s: %s\n", b.dir, strerror(errno));
+        return -1;
+    }
+    if (open_db(&b) != 0)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < n_wls && rc == 0; i++)
+        rc = run_workload(&b, wls[i]);
+    e->close(b.db);
+    return rc == 0 && !b.failed ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* main                                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct engine_entry {
+    const char *name;
+    const bench_engine *engine; /* NULL: not built */
+    const char *library;
+} engine_entry;
+
+static const engine_entry all_engines[] = {
+    {"lsm", &bench_engine_lsm, "lsm"},
+#ifdef LSM_BENCH_HAVE_LEVELDB
+    {"leveldb", &bench_engine_leveldb, "LevelDB"},
+#else
+    {"leveldb", NULL, "LevelDB (libleveldb-dev)"},
+#endif
+#ifdef LSM_BENCH_HAVE_ROCKSDB
+    {"rocksdb", &bench_engine_rocksdb, "RocksDB"},
+#else
+    {"rocksdb", NULL, "RocksDB (librocksdb-dev)"},
+#endif
+};
+
+/* Split a comma-separated list into at most max items (in place). */
+static int split_list(char *s, char **items, int max)
+{
+    int n = 0;
+    for (char *tok = strtok(s, ","); tok != NULL; tok = strtok(NULL, ",")) {
+        while (*tok == ' ')
+            tok++;
+        if (*tok == '\0')
+            continue;
+        if (n == max)
+            return -1;
+        items[n++] = tok;
+    }
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    config c = {
+        .num = 1000000,
+        .key_size = 16,
+        .value_size = 100,
+        .threads = 1,
+        .batch = 1,
+        .sync = 0,
+        .bloom_bits = 10,
+        .write_buffer = 4u << 20,
+        .cache_size = 8u << 20,
+        .compression = BENCH_COMPRESSION_NONE,
+        .compression_ratio = 0.5,
+        .db = "/tmp/lsm-bench",
+        .seed = 301,
+        .reads = UINT64_MAX,
+        .engines = "lsm,leveldb,rocksdb",
+        .benchmarks = default_benchmarks,
+        .big_values = 32,
+        .big_value_size = 64u << 20,
+        .big_piece = 1u << 20,
+    };
+    int prc = parse_args(argc, argv, &c);
+    if (prc > 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (prc < 0) {
+        fprintf(stderr, "lsm-bench: --help lists the options\n");
+        return 2;
+    }
+    if (c.reads == UINT64_MAX)
+        c.reads = c.num;
+    char digits[32];
+    if ((int)snprintf(digits, sizeof digits, "%" PRIu64, 2 * c.num) > c.key_size) {
+        fprintf(stderr, "lsm-bench: --key-size=%d cannot hold %" PRIu64 " distinct keys\n",
+                c.key_size, c.num);
+        return 2;
+    }
+
+    /* Engines: the known ones in the order given; missing ones are reported. */
+    char *eng_list = strdup(c.engines);
+    char *eng_names[MAX_ENGINES];
+    int n_names = eng_list ? split_list(eng_list, eng_names, MAX_ENGINES) : -1;
+    if (n_names <= 0) {
+        fprintf(stderr, "lsm-bench: --engines: give one or more of lsm,leveldb,rocksdb\n");
+        return 2;
+    }
+    const bench_engine *engines[MAX_ENGINES];
+    int n_engines = 0;
+    for (int i = 0; i < n_names; i++) {
+        const engine_entry *found = NULL;
+        for (size_t j = 0; j < sizeof all_engines / sizeof all_engines[0]; j++)
+            if (strcmp(all_engines[j].name, eng_names[i]) == 0)
+                found = &all_engines[j];
+        if (found == NULL) {
+            fprintf(stderr, "lsm-bench: unknown engine '%s' (known: lsm, leveldb, rocksdb)\n",
+                    eng_names[i]);
+            return 2;
+        }
+        if (found->engine == NULL) {
+            printf("%s: skipped: not built with %s (not found when lsm-bench was configured, "
+                   "or a TSan build; tools/install-deps.sh --bench installs it)\n",
+                   found->name, found->library);
+            continue;
+        }
+        engines[n_engines++] = found->engine;
+    }
+
+    char *wl_list = strdup(c.benchmarks);
+    char *wl_names[MAX_WORKLOADS];
+    int n_wls = wl_list ? split_list(wl_list, wl_names, MAX_WORKLOADS) : -1;
+    if (n_wls <= 0) {
+        fprintf(stderr, "lsm-bench: --benchmarks: no workloads given\n");
+        return 2;
+    }
+    const workload *wls[MAX_WORKLOADS];
+    for (int i = 0; i < n_wls; i++) {
+        wls[i] = find_workload(wl_names[i]);
+        if (wls[i] == NULL) {
+            fprintf(stderr, "lsm-bench: unknown workload '%s' (known: %s,flush)\n", wl_names[i],
+                    default_benchmarks);
+            return 2;
+        }
+    }
+    if (mkdir_p(c.db) != 0) {
+        fprintf(stderr, "lsm-bench: cannot create %s: %s\n", c.db, strerror(errno));
+        return 1;
+    }
+
+    /* Inputs shared by every engine, made before any timing. */
+    int need_big = 0;
+    for (int i = 0; i < n_wls; i++)
+        need_big |= strcmp(wls[i]->name, "fillbig") == 0;
+    uint32_t *perm = make_permutation(c.num, c.seed);
+    uint32_t *del_perm = make_permutation(c.num, c.seed ^ 0x5bd1e995u);
+    size_t values_len = (1u << 20) + (size_t)c.value_size;
+    char *values = make_values(values_len, c.compression_ratio, c.seed);
+    char *big_value = need_big ? make_values(c.big_value_size, c.compression_ratio, c.seed + 1) : NULL;
+    if (perm == NULL || del_perm == NULL || values == NULL || (need_big && big_value == NULL)) {
+        fprintf(stderr, "lsm-bench: out of memory\n");
+        return 1;
+    }
+    FILE *csv = NULL;
+    if (c.csv) {
+        csv = fopen(c.csv, "w");
+        if (csv == NULL) {
+            fprintf(stderr, "lsm-bench: cannot write %s: %s\n", c.csv, strerror(errno));
+            return 1;
+        }
+        fprintf(csv, "engine,workload,ops_per_sec,micros_per_op,mb_per_sec,write_amp,disk_bytes\n");
+    }
+
+    print_header(&c, argc, argv, engines, n_engines);
+    int failed = 0;
+    for (int i = 0; i < n_engines; i++) {
+        if (run_engine(&c, engines[i], wls, n_wls, perm, del_perm, values, values_len, big_value,
+                       csv) != 0) {
+            printf("%s: FAILED (see the errors above)\n", engines[i]->name);
+            failed = 1;
+        }
+    }
+    if (csv)
+        fclose(csv);
+    free(perm);
+    free(del_perm);
+    free(values);
+    free(big_value);
+    free(eng_list);
+    free(wl_list);
+    return failed ? 1 : 0;
+}
