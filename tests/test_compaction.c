@@ -725,9 +725,108 @@ static void test_deep_tombstones_snapshot(void **state)
     run_deep(1, 602);
 }
 
+/* ---- moves instead of rewrites --------------------------------------------------- */
+
+/* Large values: each memtable holds user keys and the chunks of a new value.
+ * The chunks must go to a table of their own and move down the levels
+ * without being rewritten; a table spanning both would overlap the chunks of
+ * every older value and drag them into each merge. */
+static void test_chunks_move_down(void **state)
+{
+    (void)state;
+    ctx c;
+    ctx_init(&c, 31, 0);
+    c.what = "chunks move down";
+    c.o.memtable_bytes = 256 << 10;
+    c.o.target_file_bytes = 64 << 10;
+    c.o.level1_bytes = 256 << 10;
+    c.o.level_size_ratio = 10;
+    c.o.l0_compaction_trigger = 2;
+    reopen(&c);
+    enum { N = 40, BIG = 200 << 10 };
+    uint64_t chunk_bytes = 0;
+    char key[32];
+    for (int i = 0; i < N; i++) {
+        /* A few small keys spread over the key space, then one large value. */
+        for (int j = 0; j < 8; j++) {
+            size_t kl = key_of((int)tu_below(&c.rng, 1000), "small", key);
+            ENGINE(&c, lsm_put(c.db, key, kl, "v", 1));
+        }
+        size_t kl = key_of((int)tu_below(&c.rng, 1000), "big", key);
+        fill(c.vbuf, BIG, (uint64_t)i);
+        ENGINE(&c, lsm_put(c.db, key, kl, c.vbuf, BIG));
+        ENGINE(&c, lsm_flush(c.db));
+        chunk_bytes += BIG;
+    }
+    ENGINE(&c, lsm_wait_idle(c.db));
+    lsm_stats st;
+    ENGINE(&c, lsm_stats_get(c.db, &st));
+    fprintf(stderr, "# %" PRIu64 " chunk bytes written; compactions read %" PRIu64 ", wrote %" PRIu64
+            " bytes and moved %" PRIu64 " files\n", chunk_bytes, st.compaction_bytes_read,
+            st.compaction_bytes_written, st.compaction_files_moved);
+    if (st.compaction_files_moved == 0)
+        FAIL(&c, "no table was moved down whole");
+    /* Only the user keys and descriptors are merged; rewriting the chunks
+     * even once would cost chunk_bytes. */
+    if (st.compaction_bytes_written > chunk_bytes / 4)
+        FAIL(&c, "compactions wrote %" PRIu64 " bytes for %" PRIu64 " bytes of chunks: the chunks "
+             "were rewritten instead of moved", st.compaction_bytes_written, chunk_bytes);
+    ctx_free(&c);
+}
+
+/* A manual compaction of the whole store merges down to the deepest level
+ * holding data and no further, and then nothing deleted is left. */
+static void test_compact_range_stops_at_bottom(void **state)
+{
+    (void)state;
+    ctx c;
+    ctx_init(&c, 37, 0);
+    c.what = "compact range";
+    char key[32];
+    for (int i = 0; i < D_KEYS; i++) {
+        size_t kl = key_of(i, "k", key);
+        ENGINE(&c, lsm_put(c.db, key, kl, key, kl));
+    }
+    ENGINE(&c, lsm_wait_idle(c.db));
+    int before = deepest_level(c.db);
+    ENGINE(&c, lsm_compact_range(c.db, NULL, 0, NULL, 0));
+    int after = deepest_level(c.db);
+    if (after > (before > 1 ? before : 1))
+        FAIL(&c, "compact_range pushed data from level %d down to level %d", before, after);
+    for (int i = 0; i < D_KEYS; i += 2) {
+        size_t kl = key_of(i, "k", key);
+        ENGINE(&c, lsm_delete(c.db, key, kl));
+    }
+    ENGINE(&c, lsm_compact_range(c.db, NULL, 0, NULL, 0));
+    for (int i = 0; i < D_KEYS; i++) {
+        size_t kl = key_of(i, "k", key);
+        void *v = NULL;
+        size_t vl = 0;
+        int rc = lsm_get(c.db, key, kl, &v, &vl);
+        if (rc != ((i & 1) ? LSM_OK : LSM_NOT_FOUND))
+            FAIL(&c, "get %.*s -> %d after compaction", (int)kl, key, rc);
+        lsm_free(v);
+    }
+    /* With everything deleted and compacted, no table is left: the last
+     * merge reached the bottom, so every tombstone dropped with its data. */
+    for (int i = 1; i < D_KEYS; i += 2) {
+        size_t kl = key_of(i, "k", key);
+        ENGINE(&c, lsm_delete(c.db, key, kl));
+    }
+    ENGINE(&c, lsm_compact_range(c.db, NULL, 0, NULL, 0));
+    lsm_stats st;
+    ENGINE(&c, lsm_stats_get(c.db, &st));
+    if (st.live_table_bytes != 0)
+        FAIL(&c, "%" PRIu64 " table bytes left after deleting every key and compacting",
+             st.live_table_bytes);
+    ctx_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chunks_move_down),
+        cmocka_unit_test(test_compact_range_stops_at_bottom),
         cmocka_unit_test(test_deep_tombstones),
         cmocka_unit_test(test_deep_tombstones_snapshot),
         cmocka_unit_test(test_rounds),

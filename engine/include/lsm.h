@@ -574,6 +574,7 @@ typedef struct lsm_stats {
     uint64_t compaction_count;
     uint64_t compaction_bytes_read;
     uint64_t compaction_bytes_written;
+    uint64_t compaction_files_moved; /* files moved a level down without a rewrite */
     uint64_t stall_us;              /* total time writers waited on flush/compaction */
     uint64_t block_cache_hits;
     uint64_t block_cache_misses;

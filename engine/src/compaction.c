@@ -10,6 +10,7 @@
 #include "compaction.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 
@@ -181,11 +182,23 @@ compaction *compaction_pick(version_set *vs)
         return NULL;
     }
     if (level == 0) {
-        for (int i = 0; i < n; i++)
-            if (!v->files[0][i]->being_compacted)
-                c->inputs[0][c->n_inputs[0]++] = v->files[0][i];
-        /* Skipping a busy older file would let newer data fall below it. */
-        if (c->n_inputs[0] != n)
+        /* The oldest file and every file overlapping it, transitively: files
+         * outside that set share no key with it, so they may stay behind. A
+         * flush of sequential keys, or of large-value chunks, makes files
+         * that overlap nothing and move down whole. */
+        free(c->inputs[0]);
+        c->inputs[0] = NULL;
+        if (n > 0) {
+            file_meta *f = v->files[0][0];
+            slice lo = ikey_tkey(buf_slice(&f->smallest)), hi = ikey_tkey(buf_slice(&f->largest));
+            if (version_overlapping(v, 0, &lo, &hi, &c->inputs[0], &c->n_inputs[0])) {
+                destroy(c);
+                return NULL;
+            }
+        }
+        /* A busy file in the set is being merged down already; taking the
+         * rest could let newer data fall below it. */
+        if (any_busy(c->inputs[0], c->n_inputs[0]))
             c->n_inputs[0] = 0;
     } else {
         file_meta *pick = NULL;
@@ -223,6 +236,7 @@ compaction *compaction_for_range(version_set *vs, int level, const slice *lo, co
         destroy(c);
         return NULL;
     }
+    c->manual = 1;
     /* Bound the work of one step on sorted levels; the caller loops. */
     if (level > 0) {
         uint64_t total = 0, limit = 25 * vs->o.target_file_bytes;
@@ -237,14 +251,45 @@ compaction *compaction_for_range(version_set *vs, int level, const slice *lo, co
     return finish_pick(vs, c, busy);
 }
 
+static int by_smallest(const void *a, const void *b)
+{
+    const file_meta *x = *(file_meta *const *)a, *y = *(file_meta *const *)b;
+    return ikey_cmp(buf_slice(&x->smallest), buf_slice(&y->smallest));
+}
+
 int compaction_is_trivial_move(const compaction *c)
 {
-    if (c->rewrite)
+    int n = c->n_inputs[0];
+    if (c->rewrite || n == 0 || c->n_inputs[1] != 0)
         return 0;
     uint64_t gp = 0;
     for (int i = 0; i < c->n_grandparents; i++)
         gp += c->grandparents[i]->size;
-    return c->n_inputs[0] == 1 && c->n_inputs[1] == 0 && gp <= 10 * c->max_output_bytes;
+    if (gp > 10 * c->max_output_bytes * (uint64_t)n)
+        return 0;
+    if (c->manual) {
+        /* A manual compaction is asked for to reclaim space: merge whatever
+         * holds deletions (they may drop here, at the bottom), and level-0
+         * files (they may hold several versions of a key). */
+        if (c->level == 0)
+            return 0;
+        for (int i = 0; i < n; i++)
+            if (c->inputs[0][i]->n_deletions > 0 || c->inputs[0][i]->n_range_dels > 0)
+                return 0;
+    }
+    if (c->level > 0 || n == 1)
+        return 1; /* files of a sorted level never overlap */
+    file_meta **v = malloc(sizeof *v * (size_t)n);
+    if (v == NULL)
+        return 0;
+    memcpy(v, c->inputs[0], sizeof *v * (size_t)n);
+    qsort(v, (size_t)n, sizeof *v, by_smallest);
+    int disjoint = 1;
+    for (int i = 1; i < n && disjoint; i++)
+        disjoint = slice_cmp(ikey_tkey(buf_slice(&v[i - 1]->largest)),
+                             ikey_tkey(buf_slice(&v[i]->smallest))) < 0;
+    free(v);
+    return disjoint;
 }
 
 int compaction_is_base_level_for_key(compaction *c, slice tkey)

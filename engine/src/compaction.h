@@ -32,6 +32,8 @@ typedef struct compaction {
     int level_ptrs[NUM_LEVELS];
     int rewrite;                   /* merge even a lone file: it is picked for
                                       its deletions, which a move would keep */
+    int manual;                    /* from lsm_compact_range: moves only files
+                                      a merge could not shrink */
     version_edit edit;
 } compaction;
 
@@ -47,7 +49,10 @@ compaction *compaction_pick(version_set *vs);
 compaction *compaction_for_range(version_set *vs, int level, const slice *lo, const slice *hi,
                                  int *busy);
 
-/* One input file that can move to the next level without rewriting it. */
+/* The inputs can move to the next level without being rewritten: nothing
+ * in the output level overlaps them, they do not overlap each other, they
+ * overlap little of the level below, and (for a manual compaction) no input
+ * holds a deletion a merge could drop. */
 int compaction_is_trivial_move(const compaction *c);
 
 /* No file in levels below the output level can hold tkey: a deletion of tkey

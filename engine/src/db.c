@@ -787,6 +787,7 @@ int lsm_stats_get(lsm_db *db, lsm_stats *s)
     s->flush_count = LOAD(db->flush_count);
     s->flush_bytes_written = LOAD(db->flush_bytes);
     s->compaction_count = LOAD(db->compaction_count);
+    s->compaction_files_moved = LOAD(db->compaction_moves);
     s->compaction_bytes_read = LOAD(db->compaction_read);
     s->compaction_bytes_written = LOAD(db->compaction_written);
     s->stall_us = LOAD(db->stall_us);
@@ -838,7 +839,8 @@ int lsm_stats_text(lsm_db *db, char **out)
                   "user bytes written     %" PRIu64 "\n"
                   "log bytes written      %" PRIu64 " (%" PRIu64 " syncs)\n"
                   "flushes                %" PRIu64 " (%" PRIu64 " bytes)\n"
-                  "compactions            %" PRIu64 " (read %" PRIu64 ", wrote %" PRIu64 " bytes)\n"
+                  "compactions            %" PRIu64 " (read %" PRIu64 ", wrote %" PRIu64
+                  " bytes; %" PRIu64 " files moved)\n"
                   "write amplification    %.2f\n"
                   "space amplification    %.2f\n"
                   "write stall            %.3f s\n"
@@ -849,7 +851,7 @@ int lsm_stats_text(lsm_db *db, char **out)
                   s.live_table_bytes, s.memtable_bytes, s.imm_memtables, s.last_sequence,
                   s.user_bytes_written, s.wal_bytes_written, s.wal_syncs, s.flush_count,
                   s.flush_bytes_written, s.compaction_count, s.compaction_bytes_read,
-                  s.compaction_bytes_written, s.write_amplification, s.space_amplification,
+                  s.compaction_bytes_written, s.compaction_files_moved, s.write_amplification, s.space_amplification,
                   (double)s.stall_us / 1e6,
                   s.block_cache_bytes, lookups ? (double)s.block_cache_hits / (double)lookups : 0.0,
                   s.block_cache_hits, lookups, s.bloom_checked, s.bloom_useful, s.data_blocks_read,

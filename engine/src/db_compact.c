@@ -18,6 +18,7 @@
 #include "db_impl.h"
 #include "err.h"
 #include "filename.h"
+#include "large_value.h"
 #include "merge_iter.h"
 
 typedef struct output {
@@ -285,7 +286,7 @@ static int do_merge(compact_state *s, uint64_t smallest_snapshot)
         return err_set(LSM_NOMEM, "compaction: out of memory");
     }
     buf cur = BUF_INIT;
-    int have_cur = 0, split_pending = 0;
+    int have_cur = 0, split_pending = 0, in_chunks = 0;
     uint64_t last_seq_for_key = 0;
     for (iter_first(in); iter_valid(in); iter_next(in)) {
         if (shutting_down(db)) {
@@ -306,8 +307,14 @@ static int do_merge(compact_state *s, uint64_t smallest_snapshot)
             }
             have_cur = 1;
             last_seq_for_key = MAX_SEQUENCE + 1;
+            /* Large-value chunks start a table of their own (see
+             * db_build_tables): a table spanning user keys and chunks would
+             * overlap every chunk of older values. */
+            int into_chunks = tkey.n > 0 && (unsigned char)tkey.p[0] == KS_CHUNKS && !in_chunks;
+            if (into_chunks)
+                in_chunks = 1;
             /* A file boundary may only fall between two keys. */
-            if (s->tb && (split_pending || compaction_should_stop_before(c, k))) {
+            if (s->tb && (split_pending || into_chunks || compaction_should_stop_before(c, k))) {
                 rc = finish_output(s, &tkey);
                 if (rc)
                     break;
@@ -354,18 +361,26 @@ int db_run_compaction_locked(lsm_db *db, compaction *c)
 {
     uint64_t t0 = db->env->now_us(db->env);
     if (compaction_is_trivial_move(c)) {
-        file_meta *f = c->inputs[0][0];
-        int rc = edit_delete_file(&c->edit, c->level, f->number);
-        if (rc == LSM_OK)
-            rc = edit_add_file(&c->edit, c->output_level, f);
+        int rc = LSM_OK;
+        for (int i = 0; rc == LSM_OK && i < c->n_inputs[0]; i++) {
+            file_meta *f = c->inputs[0][i];
+            rc = edit_delete_file(&c->edit, c->level, f->number);
+            if (rc == LSM_OK)
+                rc = edit_add_file(&c->edit, c->output_level, f);
+        }
         if (rc == LSM_OK) {
             rc = vs_log_and_apply(db->vs, &c->edit, atomic_load(&db->last_seq), &db->mu, NULL);
             if (rc)
                 db_set_bg_error_locked(db, rc, 1);
         }
         if (rc == LSM_OK) {
-            db_log(db, "moved %06llu.sst from L%d to L%d", (unsigned long long)f->number, c->level,
-                   c->output_level);
+            if (c->n_inputs[0] == 1)
+                db_log(db, "moved %06llu.sst from L%d to L%d",
+                       (unsigned long long)c->inputs[0][0]->number, c->level, c->output_level);
+            else
+                db_log(db, "moved %d files (%06llu.sst ...) from L%d to L%d", c->n_inputs[0],
+                       (unsigned long long)c->inputs[0][0]->number, c->level, c->output_level);
+            atomic_fetch_add(&db->compaction_moves, (uint64_t)c->n_inputs[0]);
             rc = db_install_sv_locked(db);
         }
         return rc;
@@ -434,6 +449,19 @@ static int make_tkey(const void *k, size_t n, buf *out)
     return LSM_OK;
 }
 
+/* The deepest level (1 at least) with a file overlapping [lo, hi]. */
+static int deepest_in_range(const version *v, const slice *lo, const slice *hi)
+{
+    for (int level = NUM_LEVELS - 1; level >= 2; level--)
+        for (int i = 0; i < v->n_files[level]; i++) {
+            const file_meta *f = v->files[level][i];
+            if ((lo == NULL || slice_cmp(ikey_tkey(buf_slice(&f->largest)), *lo) >= 0) &&
+                (hi == NULL || slice_cmp(ikey_tkey(buf_slice(&f->smallest)), *hi) <= 0))
+                return level;
+        }
+    return 1;
+}
+
 int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len, const void *hi, size_t hi_len)
 {
     if (db == NULL || (lo == NULL && lo_len) || (hi == NULL && hi_len)) {
@@ -460,7 +488,13 @@ int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len, const void *hi,
     slice slo = buf_slice(&blo), shi = buf_slice(&bhi);
     const slice *plo = lo ? &slo : NULL, *phi = hi ? &shi : NULL;
     pthread_mutex_lock(&db->mu);
-    for (int level = 0; rc == LSM_OK && level < NUM_LEVELS - 1; level++) {
+    /* Merge down to the deepest level holding anything in the range (level 1
+     * at least), not further: below it there is nothing to merge with, and
+     * rewriting everything into level 6 would only cost writes. The deepest
+     * level is looked up again before each level, since a background
+     * compaction may have pushed files of the range further down meanwhile;
+     * the last step must merge into the true bottom for tombstones to drop. */
+    for (int level = 0; rc == LSM_OK && level < deepest_in_range(db->vs->current, plo, phi); level++) {
         /* Each step removes at least one file from the level, so this many
          * steps finish it even while flushes keep adding level-0 files. */
         int steps = db->vs->current->n_files[level] + 1;

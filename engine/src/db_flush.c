@@ -13,8 +13,16 @@
 #include "db_impl.h"
 #include "err.h"
 #include "filename.h"
+#include "large_value.h"
 
-int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_snapshot,
+/* Does tree key t belong to the part of a flush (see db_build_table)? */
+static int in_part(slice t, int part)
+{
+    int chunk = t.n > 0 && (unsigned char)t.p[0] == KS_CHUNKS;
+    return (part == FLUSH_CHUNKS) == chunk;
+}
+
+int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_snapshot, int part,
                    file_meta **meta)
 {
     *meta = NULL;
@@ -26,6 +34,18 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         iter_destroy(it);
         return LSM_OK;
     }
+    if (part == FLUSH_CHUNKS) {
+        /* Chunk keys sort last: "\xff" is below every one of them. */
+        char ks = (char)KS_CHUNKS;
+        buf seek = BUF_INIT;
+        if (buf_append(&seek, &ks, 1) || buf_put_fixed64(&seek, trailer_pack(MAX_SEQUENCE, TYPE_FOR_SEEK))) {
+            buf_free(&seek);
+            iter_destroy(it);
+            return err_set(LSM_NOMEM, "flush: out of memory");
+        }
+        iter_seek(it, buf_slice(&seek));
+        buf_free(&seek);
+    }
     char *path = fname_table(db->dir, number);
     table_builder *tb = NULL;
     int rc = path ? tb_new(db->env, path, &db->topts, &tb) : err_set(LSM_NOMEM, "out of memory");
@@ -35,6 +55,8 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
     for (; rc == LSM_OK && iter_valid(it); iter_next(it)) {
         slice k = iter_key(it);
         slice tkey = ikey_tkey(k);
+        if (!in_part(tkey, part))
+            break; /* the other part is all that is left */
         if (!have_cur || !slice_eq(tkey, buf_slice(&cur))) {
             if (buf_set(&cur, tkey.p, tkey.n)) {
                 rc = err_set(LSM_NOMEM, "flush: out of memory");
@@ -59,7 +81,8 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         if (rd == NULL)
             rc = err_set(LSM_NOMEM, "flush: out of memory");
         for (iter_first(rd); rc == LSM_OK && iter_valid(rd); iter_next(rd))
-            rc = tb_add_range_del(tb, ikey_tkey(iter_key(rd)), iter_value(rd), ikey_seq(iter_key(rd)));
+            if (in_part(ikey_tkey(iter_key(rd)), part))
+                rc = tb_add_range_del(tb, ikey_tkey(iter_key(rd)), iter_value(rd), ikey_seq(iter_key(rd)));
         iter_destroy(rd);
     }
     if (rc == LSM_OK && tb_items(tb) == 0) {
@@ -107,18 +130,47 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
     return rc;
 }
 
+void db_file_meta_free(file_meta *f)
+{
+    if (f == NULL)
+        return;
+    buf_free(&f->smallest);
+    buf_free(&f->largest);
+    free(f);
+}
+
+int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[2], uint64_t oldest_snapshot,
+                    file_meta *meta[2])
+{
+    meta[0] = meta[1] = NULL;
+    int rc = db_build_table(db, m, numbers[0], oldest_snapshot, FLUSH_MAIN, &meta[0]);
+    if (rc == LSM_OK)
+        rc = db_build_table(db, m, numbers[1], oldest_snapshot, FLUSH_CHUNKS, &meta[1]);
+    if (rc && meta[0]) {
+        char *path = fname_table(db->dir, numbers[0]);
+        if (path)
+            db->env->remove(db->env, path);
+        free(path);
+        db_file_meta_free(meta[0]);
+        meta[0] = NULL;
+    }
+    return rc;
+}
+
 int db_flush_imm_locked(lsm_db *db)
 {
     memtable *imm = db->imm;
-    uint64_t number = vs_new_file_number(db->vs);
+    uint64_t numbers[2];
+    numbers[0] = vs_new_file_number(db->vs);
+    numbers[1] = vs_new_file_number(db->vs);
     uint64_t oldest = db_oldest_snapshot_locked(db);
     uint64_t log_number = mem_log_number(imm);
     db->flush_running = 1;
     pthread_mutex_unlock(&db->mu);
 
     uint64_t t0 = db->env->now_us(db->env);
-    file_meta *meta = NULL;
-    int rc = db_build_table(db, imm, number, oldest, &meta);
+    file_meta *meta[2] = {NULL, NULL};
+    int rc = db_build_tables(db, imm, numbers, oldest, meta);
 
     pthread_mutex_lock(&db->mu);
     if (rc == LSM_OK) {
@@ -126,12 +178,14 @@ int db_flush_imm_locked(lsm_db *db)
         edit_init(&e);
         e.has_log_number = 1;
         e.log_number = mem_log_number(db->mem);
-        int level = 0, added = 0;
-        if (meta) {
-            level = vs_pick_flush_level(db->vs, ikey_tkey(buf_slice(&meta->smallest)),
-                                        ikey_tkey(buf_slice(&meta->largest)));
-            rc = edit_add_file(&e, level, meta);
-            added = rc == LSM_OK;
+        int level[2] = {0, 0}, added[2] = {0, 0};
+        for (int i = 0; i < 2 && rc == LSM_OK; i++) {
+            if (meta[i] == NULL)
+                continue;
+            level[i] = vs_pick_flush_level(db->vs, ikey_tkey(buf_slice(&meta[i]->smallest)),
+                                           ikey_tkey(buf_slice(&meta[i]->largest)));
+            rc = edit_add_file(&e, level[i], meta[i]);
+            added[i] = rc == LSM_OK;
         }
         int keep = 0;
         if (rc == LSM_OK) {
@@ -140,27 +194,32 @@ int db_flush_imm_locked(lsm_db *db)
                 db_set_bg_error_locked(db, rc, 1); /* the manifest may end in a partial record */
         }
         if (rc == LSM_OK) {
-            uint64_t size = meta ? meta->size : 0;
             db->imm = NULL;
             mem_unref(imm);
             rc = db_install_sv_locked(db);
             db->flushes_done++;
             atomic_fetch_add(&db->flush_count, 1);
-            atomic_fetch_add(&db->flush_bytes, size);
-            db_log(db, "flushed memtable of log %06llu to %06llu.sst (L%d, %llu bytes) in %.3f s",
-                   (unsigned long long)log_number, (unsigned long long)number, level,
-                   (unsigned long long)size, (double)(db->env->now_us(db->env) - t0) / 1e6);
-        } else if (meta) {
-            /* Never made it into a version: the table is garbage -- unless
-             * the edit naming it may be durable after all (keep). */
-            char *path = fname_table(db->dir, number);
-            if (path && !keep)
-                db->env->remove(db->env, path);
-            free(path);
-            if (!added) {
-                buf_free(&meta->smallest);
-                buf_free(&meta->largest);
-                free(meta);
+            double secs = (double)(db->env->now_us(db->env) - t0) / 1e6;
+            for (int i = 0; i < 2; i++) {
+                if (meta[i] == NULL)
+                    continue;
+                atomic_fetch_add(&db->flush_bytes, meta[i]->size);
+                db_log(db, "flushed memtable of log %06llu to %06llu.sst (L%d, %llu bytes%s) in %.3f s",
+                       (unsigned long long)log_number, (unsigned long long)numbers[i], level[i],
+                       (unsigned long long)meta[i]->size, i ? ", large-value chunks" : "", secs);
+            }
+        } else {
+            /* Never made it into a version: the tables are garbage -- unless
+             * the edit naming them may be durable after all (keep). */
+            for (int i = 0; i < 2; i++) {
+                if (meta[i] == NULL)
+                    continue;
+                char *path = fname_table(db->dir, numbers[i]);
+                if (path && !keep)
+                    db->env->remove(db->env, path);
+                free(path);
+                if (!added[i])
+                    db_file_meta_free(meta[i]);
             }
         }
         edit_destroy(&e); /* drops the edit's reference; the version keeps its own */

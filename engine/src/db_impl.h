@@ -108,6 +108,7 @@ struct lsm_db {
     atomic_uint_fast64_t compaction_count;
     atomic_uint_fast64_t compaction_read;
     atomic_uint_fast64_t compaction_written;
+    atomic_uint_fast64_t compaction_moves;
     atomic_uint_fast64_t stall_us;
     atomic_uint_fast64_t gets;
     atomic_uint_fast64_t iter_entries;
@@ -209,10 +210,22 @@ void db_delete_obsolete(lsm_db *db);
 int db_wait_for_flush_locked(lsm_db *db);
 
 /* ---- db_flush.c ---- */
-/* Write a memtable to a new table; fills *meta (NULL if the memtable had no
- * entries). No mutex. */
-int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_snapshot,
+/* Which entries of a memtable db_build_table writes: those outside the chunk
+ * keyspace, or the chunks only. */
+enum { FLUSH_MAIN, FLUSH_CHUNKS };
+/* Write (part of) a memtable to a new table; fills *meta (NULL if that part
+ * had no entries). No mutex. */
+int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_snapshot, int part,
                    file_meta **meta);
+/* Write a memtable as up to two tables, numbered numbers[0] and numbers[1]:
+ * the large-value chunks apart from everything else, so that the table of a
+ * memtable holding both does not span, and overlap, every key in between
+ * (chunks of older values, all of them) -- that would make it merge with
+ * the whole of level 1 instead of moving down. Fills meta[0..1] (NULL where
+ * a part is empty); on failure removes what it wrote. No mutex. */
+int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[2], uint64_t oldest_snapshot,
+                    file_meta *meta[2]);
+void db_file_meta_free(file_meta *f);
 /* Flush db->imm and install the result. REQUIRES mu (released during I/O). */
 int db_flush_imm_locked(lsm_db *db);
 

@@ -99,21 +99,26 @@ static int flush_recovered(lsm_db *db, version_edit *edit)
 {
     if (mem_count(db->mem) == 0)
         return LSM_OK;
-    uint64_t number = vs_new_file_number(db->vs);
-    file_meta *meta;
-    int rc = db_build_table(db, db->mem, number, MAX_SEQUENCE, &meta);
+    uint64_t numbers[2];
+    numbers[0] = vs_new_file_number(db->vs);
+    numbers[1] = vs_new_file_number(db->vs);
+    file_meta *meta[2];
+    int rc = db_build_tables(db, db->mem, numbers, MAX_SEQUENCE, meta);
     if (rc)
         return rc;
-    if (meta) {
-        rc = edit_add_file(edit, 0, meta);
+    for (int i = 0; i < 2; i++) {
+        if (meta[i] == NULL)
+            continue;
+        rc = edit_add_file(edit, 0, meta[i]);
         if (rc) {
-            buf_free(&meta->smallest);
-            buf_free(&meta->largest);
-            free(meta);
+            /* The files stay on disk as orphans; the next open removes them. */
+            db_file_meta_free(meta[i]);
+            if (i == 0)
+                db_file_meta_free(meta[1]);
             return rc;
         }
-        atomic_fetch_add(&db->flush_bytes, meta->size);
-        db_log(db, "recovery: flushed replayed writes to %06" PRIu64 ".sst", number);
+        atomic_fetch_add(&db->flush_bytes, meta[i]->size);
+        db_log(db, "recovery: flushed replayed writes to %06" PRIu64 ".sst", numbers[i]);
     }
     memtable *m = mem_new();
     if (m == NULL)
