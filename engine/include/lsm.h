@@ -297,8 +297,8 @@ LSM_API int lsm_flush(lsm_db *db);
 LSM_API int lsm_wait_idle(lsm_db *db);
 
 /*
- * Compact the keys in [lo, hi] of the default keyspace down through every
- * level. A NULL bound reaches that end of the whole store, not just of the
+ * Compact the keys in [lo, hi] of the default keyspace down to the deepest
+ * level holding any of them (level 1 at least). A NULL bound reaches that end of the whole store, not just of the
  * default keyspace: hi NULL also covers every named keyspace and the engine's
  * large-value chunks, which sort after it; both NULL is the whole store. The call
  * flushes the memtable, then merges the overlapping files level by level,
