@@ -2,22 +2,32 @@
  * lsmfs.h -- the FUSE daemon's shared state and small helpers.
  *
  * All of the daemon's state hangs off one context, struct lsmfs, created by
- * main() and handed to libfuse as private_data; the operations find it with
- * lsmfs_ctx(). There are no globals.
+ * main() and handed to libfuse's low-level session as its user data; the
+ * operations get it with fuse_req_userdata(). There are no globals.
  *
  * Concurrency (libfuse's multithreaded loop calls the operations from many
- * threads at once):
- *   - reads (getattr, read, readdir, getxattr...) take no lock: every engine
- *     read sees a consistent state, and every change is one atomic batch;
- *   - a change to one path locks the stripe of its key (a hash of the key
- *     picks one of LSMFS_STRIPES mutexes) and, when it adds or removes a
- *     directory entry, the stripe of the parent's key, so a file's size in
- *     its metadata and its contents never disagree and rmdir cannot race a
- *     create inside the directory. Several stripes are always taken in
- *     increasing index order (no deadlock);
- *   - ns_lock orders everything against directory renames, which move every
- *     key below a directory: they take it exclusively, every other change
- *     takes it shared (before any stripe).
+ * threads at once). Locks, always taken in this order:
+ *   1. the namespace lock (ns_*): every operation holds it shared for its
+ *      whole length, a directory rename holds it exclusively (it moves
+ *      every key below the directory and rewrites the keys of the inodes
+ *      the kernel knows there). It is a reader lock split into
+ *      LSMFS_NS_SLOTS slots, one picked per thread: a shared holder takes
+ *      one slot, the exclusive holder all of them, so that readers on
+ *      different cores do not bounce one cache line;
+ *   2. stripe locks, read-write locks picked by a hash of a key (node.h:
+ *      node_of_inode, node_of_child): an operation locks the stripe of the
+ *      key it works on, shared to read it, exclusively to change it, and,
+ *      when it adds or removes a directory entry, the stripe of the
+ *      directory's key. Several stripes are taken in increasing index
+ *      order. A change to a key (a write, a rename, an unlink) therefore
+ *      never runs beside a read of the same key, and a rename that gives an
+ *      inode a new key waits for the operations using the old one;
+ *   3. the shard locks of the inode table, then one inode's own mutex
+ *      (inode.h). Neither is ever held across an engine call;
+ *   4. ino_mu (inode number allocation).
+ * Engine calls are made with at most the locks of 1 and 2 held: every
+ * engine read sees a consistent state and every change is one atomic
+ * batch, so the locks only order changes to the same keys.
  *
  * The specification of what the daemon shows is docs/FS.md.
  */
@@ -25,7 +35,6 @@
 #define LSMFS_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -35,6 +44,8 @@
 
 #define LSMFS_VERSION LSM_VERSION_STRING
 #define LSMFS_STRIPES 1024
+/* Slots of the namespace lock (a power of 2). */
+#define LSMFS_NS_SLOTS 16
 /* Inode numbers are reserved from lsmfs.sys/ino in ranges of this many. */
 #define LSMFS_INO_RANGE 1024
 /* The root directory's inode number; allocation starts above it. */
@@ -80,6 +91,9 @@ typedef struct lsmfs_config {
     char *sync_str;       /* -o sync=... */
     char *memtable_str;   /* -o memtable=SIZE */
     char *cache_str;      /* -o cache=SIZE */
+    double entry_timeout; /* -o entry_timeout=S: how long the kernel caches names */
+    double attr_timeout;  /* -o attr_timeout=S: ... and attributes */
+    double negative_timeout; /* -o negative_timeout=S: ... and absent names */
     int read_only;        /* -o ro */
     int allow_other;      /* -o allow_other */
     int show_help;
@@ -89,6 +103,14 @@ typedef struct lsmfs_config {
 } lsmfs_config;
 
 /* ---- the context ------------------------------------------------------------ */
+
+/* A cache line of its own for each lock of an array. */
+typedef struct lsmfs_rwslot {
+    pthread_rwlock_t lk;
+    char pad[64 - sizeof(pthread_rwlock_t) % 64];
+} lsmfs_rwslot;
+
+struct inode_table;
 
 typedef struct lsmfs {
     lsm_db *db;                 /* immutable after start; closed by destroy */
@@ -103,31 +125,22 @@ typedef struct lsmfs {
     gid_t gid;                  /* metadata */
     struct timespec mount_time; /* their times */
     char *store_path;           /* realpath of STORE_DIR (statfs, messages) */
+    double entry_timeout;       /* immutable after start: the kernel's cache */
+    double attr_timeout;        /* timeouts (docs/FS.md §6) */
+    double negative_timeout;
     int close_failed;           /* lsm_close at unmount failed: exit 1 */
 
-    pthread_rwlock_t ns_lock;                /* see the comment at the top */
-    pthread_mutex_t stripes[LSMFS_STRIPES];
-
-    pthread_mutex_t of_mu;      /* protects the open-file table (ofile.c) */
-    struct ofile **of_tab;      /* hash of open files by key */
-    size_t of_cap;
-    uint64_t orphan_seq;        /* numbers of orphans' keys */
-    struct ofile *orphans;      /* files unlinked while open */
-    kbuf gone[256];             /* hidden names of orphans gone (ofile.h GONE_HIDDEN) */
-    size_t gone_next;
-    struct pending_hide *hides; /* deferred hides (ofile.h), protected by of_mu */
-    atomic_int n_hides;         /* their number: read without the lock */
-    pthread_cond_t hide_cv;     /* signalled when a hide is settled */
+    lsmfs_rwslot ns[LSMFS_NS_SLOTS];       /* the namespace lock (see above) */
+    lsmfs_rwslot stripes[LSMFS_STRIPES];   /* stripe locks (see above) */
+    struct inode_table *inodes;            /* inode.h */
 
     pthread_mutex_t ino_mu;     /* protects ino_next, ino_end */
     uint64_t ino_next;          /* next number of the reserved range */
     uint64_t ino_end;           /* end of the reserved range (exclusive) */
 } lsmfs;
 
-/* The context of the calling FUSE request. */
-lsmfs *lsmfs_ctx(void);
-
-/* Initialise the locks and fields of fs (db not opened). 0 or errno. */
+/* Initialise the locks, the inode table and the fields of fs (db not
+ * opened). 0 or errno. */
 int lsmfs_init_ctx(lsmfs *fs);
 void lsmfs_free_ctx(lsmfs *fs);
 
@@ -149,17 +162,27 @@ uint64_t lsmfs_hashed_ino(const void *key, size_t n, int kind);
 
 void lsmfs_now(struct timespec *ts);
 
-/* The stripe locks of up to 4 keys, taken in index order, with ns_lock
- * (shared, or exclusive for directory renames) taken first. */
+/* The namespace lock. ns_enter takes it shared and returns the slot to give
+ * back to ns_leave; ns_enter_excl / ns_leave_excl take and release all the
+ * slots. */
+int ns_enter(lsmfs *fs);
+void ns_leave(lsmfs *fs, int slot);
+void ns_enter_excl(lsmfs *fs);
+void ns_leave_excl(lsmfs *fs);
+
+/* The stripe locks of up to 4 keys, each shared (LK_READ) or exclusive
+ * (LK_WRITE; a key added twice is locked once, exclusively if either asked
+ * for it), taken in index order. The caller holds the namespace lock. */
+enum { LK_READ = 0, LK_WRITE = 1 };
 typedef struct lockset {
     int idx[4];
+    int mode[4];
     int n;
-    int excl;
     int held;
 } lockset;
 void lockset_init(lockset *ls);
-void lockset_add(lsmfs *fs, lockset *ls, const void *key, size_t n);
-void lockset_lock(lsmfs *fs, lockset *ls, int exclusive);
+void lockset_add(lsmfs *fs, lockset *ls, const void *key, size_t n, int mode);
+void lockset_lock(lsmfs *fs, lockset *ls);
 void lockset_unlock(lsmfs *fs, lockset *ls);
 
 /* ---- errors (errno.c) ----------------------------------------------------------- */

@@ -3,7 +3,7 @@
  * store, mount, run the session (docs/FS.md §6, docs/lsmfs.1).
  *
  * Nothing is mounted until everything that can be checked was: the options
- * (ours and libfuse's: fuse_new refuses unknown ones), the two directories,
+ * (ours and libfuse's: fuse_session_new refuses unknown ones), the two directories,
  * the store not being inside its mount point, and the store opening (a
  * store locked by another process fails here, with the engine's message
  * naming the holder's pid). Every refusal prints one line and exits 1.
@@ -12,6 +12,12 @@
  * process forks before anything starts a thread (the engine's background
  * threads must live in the process that serves), the child does the work
  * and reports through a pipe, and the parent exits 0 or 1 accordingly.
+ *
+ * The session is libfuse's low-level one (inodes, not paths: ops.h), run
+ * by its multithreaded loop. Its threads are kept, not recycled: by default
+ * at most LSMFS_MAX_THREADS serve requests, and idle ones stay (creating a
+ * thread per burst costs more than an idle thread); -o max_threads=,
+ * -o max_idle_threads= and -o clone_fd change that.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +33,9 @@
 #include <unistd.h>
 
 #include "ops.h"
-#include <fuse_lowlevel.h>
+
+/* Default number of threads serving requests. */
+#define LSMFS_MAX_THREADS 16
 
 enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_ALLOW_OTHER };
 
@@ -35,6 +43,9 @@ static const struct fuse_opt lsmfs_opts[] = {
     {"sync=%s", offsetof(lsmfs_config, sync_str), 0},
     {"memtable=%s", offsetof(lsmfs_config, memtable_str), 0},
     {"cache=%s", offsetof(lsmfs_config, cache_str), 0},
+    {"entry_timeout=%lf", offsetof(lsmfs_config, entry_timeout), 0},
+    {"attr_timeout=%lf", offsetof(lsmfs_config, attr_timeout), 0},
+    {"negative_timeout=%lf", offsetof(lsmfs_config, negative_timeout), 0},
     FUSE_OPT_KEY("ro", KEY_RO),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
     FUSE_OPT_KEY("-h", KEY_HELP),
@@ -107,11 +118,19 @@ static void help(const char *prog)
         "  -o memtable=SIZE       bytes buffered in memory before a flush to a table\n"
         "                         (default 4M); SIZE takes a K, M or G suffix\n"
         "  -o cache=SIZE          block cache capacity (default 32M); 0 disables it\n"
+        "  -o entry_timeout=S     seconds the kernel may cache names (default 10)\n"
+        "  -o attr_timeout=S      seconds the kernel may cache attributes (default 10)\n"
+        "  -o negative_timeout=S  seconds the kernel may cache the absence of a name\n"
+        "                         (default 10; 0: never). Every change goes through the\n"
+        "                         mount and the store is locked, so caching is safe\n"
+        "  -o max_threads=N       threads serving requests (default 16)\n"
+        "  -o max_idle_threads=N  idle threads kept (default: all of them)\n"
+        "  -o clone_fd            a /dev/fuse descriptor per thread\n"
         "  -o allow_other         let other users use the mount (needs\n"
         "                         user_allow_other in /etc/fuse.conf when not root);\n"
         "                         permissions are always checked by the kernel\n"
         "                         (default_permissions)\n"
-        "  -o OPTION              any other FUSE option, listed below\n"
+        "  -o OPTION              any other FUSE mount option, listed below\n"
         "\n"
         "Exit status: 0 once mounted (or after a clean unmount with -f); 1 if the\n"
         "options, the directories or the store are refused, with a message.\n"
@@ -169,6 +188,10 @@ static int make_options(const lsmfs_config *c, lsm_options *o)
     }
     if (c->cache_str && parse_size(c->cache_str, &o->block_cache_bytes)) {
         fprintf(stderr, "lsmfs: bad option -o cache=%s (a size: 256M, 0...)\n", c->cache_str);
+        return -1;
+    }
+    if (!(c->entry_timeout >= 0) || !(c->attr_timeout >= 0) || !(c->negative_timeout >= 0)) {
+        fprintf(stderr, "lsmfs: bad option: a timeout is a number of seconds >= 0\n");
         return -1;
     }
     return 0;
@@ -327,26 +350,24 @@ int main(int argc, char *argv[])
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
     lsmfs_config c;
     memset(&c, 0, sizeof c);
+    c.entry_timeout = c.attr_timeout = c.negative_timeout = 10.0;
     const char *prog = argc > 0 ? argv[0] : "lsmfs";
     int ret = 1;
     char *store = NULL;
-    struct fuse *fuse = NULL;
+    struct fuse_session *se = NULL;
     struct fuse_cmdline_opts co;
     memset(&co, 0, sizeof co);
-    int report_fd = -1, mounted = 0;
+    int report_fd = -1, mounted = 0, handlers = 0;
     lsmfs *fs = calloc(1, sizeof *fs);
     if (fs == NULL || lsmfs_init_ctx(fs) != 0) {
         fprintf(stderr, "lsmfs: out of memory\n");
+        if (fs)
+            lsmfs_free_ctx(fs);
+        free(fs);
         return 1;
     }
 
-    /* Defaults first, so that the user's -o options override them. The store
-     * is locked while mounted and every change goes through the kernel,
-     * which invalidates what a change affects: names and attributes can be
-     * cached longer than libfuse's 1 s (ls -l of a big directory then
-     * needs no second lookup per entry). */
-    int bad = fuse_opt_add_arg(&args, prog) ||
-              fuse_opt_add_arg(&args, "-oentry_timeout=10,attr_timeout=10");
+    int bad = fuse_opt_add_arg(&args, prog);
     for (int i = 1; i < argc && !bad; i++)
         bad = fuse_opt_add_arg(&args, argv[i]);
     if (bad) {
@@ -358,7 +379,8 @@ int main(int argc, char *argv[])
     if (c.show_help) {
         help(prog);
         printf("FUSE options:\n");
-        fuse_lib_help(&args);
+        fuse_cmdline_help();
+        fuse_lowlevel_help();
         ret = 0;
         goto out;
     }
@@ -384,10 +406,14 @@ int main(int argc, char *argv[])
     }
     fs->read_only = c.read_only;
     fs->store_path = strdup(store);
-    /* fuse_new checks libfuse's options (and starts no thread, so the fork
-     * below is safe): a bad one is refused before anything is created. */
-    fuse = fuse_new(&args, &lsmfs_ops, sizeof lsmfs_ops, fs);
-    if (fuse == NULL)
+    fs->entry_timeout = c.entry_timeout;
+    fs->attr_timeout = c.attr_timeout;
+    fs->negative_timeout = c.negative_timeout;
+    /* fuse_session_new checks libfuse's options (and starts no thread, so
+     * the fork below is safe): a bad one is refused before anything is
+     * created. */
+    se = fuse_session_new(&args, &lsmfs_ll_ops, sizeof lsmfs_ll_ops, fs);
+    if (se == NULL)
         goto out; /* libfuse printed the reason (an unknown option...) */
     if (missing && mkdir(store, 0700) != 0) {
         fprintf(stderr, "lsmfs: cannot create store directory %s: %s\n", store, strerror(errno));
@@ -405,39 +431,42 @@ int main(int argc, char *argv[])
     }
     if (lsmfs_store_prepare(fs) != 0)
         goto out;
-    if (fuse_mount(fuse, c.mountpoint) != 0)
+    if (fuse_session_mount(se, c.mountpoint) != 0)
         goto out; /* libfuse printed the reason */
     mounted = 1;
-    if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+    if (fuse_set_signal_handlers(se) != 0)
         goto out;
+    handlers = 1;
     report(&report_fd, 1);
 
     if (co.singlethread) {
-        ret = fuse_loop(fuse);
+        ret = fuse_session_loop(se);
     } else {
         struct fuse_loop_config *lc = fuse_loop_cfg_create();
         if (lc == NULL)
             goto out;
+        unsigned max = co.max_threads != UINT_MAX && co.max_threads > 0 ? co.max_threads
+                                                                         : LSMFS_MAX_THREADS;
+        fuse_loop_cfg_set_max_threads(lc, max);
+        fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads != UINT_MAX ? co.max_idle_threads
+                                                                           : max);
         fuse_loop_cfg_set_clone_fd(lc, (unsigned)co.clone_fd);
-        if (co.max_idle_threads != UINT_MAX) /* -o max_idle_threads= given */
-            fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads);
-        if (co.max_threads != UINT_MAX && co.max_threads > 0) /* -o max_threads= */
-            fuse_loop_cfg_set_max_threads(lc, co.max_threads);
-        ret = fuse_loop_mt(fuse, lc);
+        ret = fuse_session_loop_mt(se, lc);
         fuse_loop_cfg_destroy(lc);
     }
     /* libfuse returns the signal that ended the loop: a requested stop. */
     if (ret == SIGINT || ret == SIGTERM || ret == SIGHUP)
         ret = 0;
     ret = ret != 0;
-    fuse_remove_signal_handlers(fuse_get_session(fuse));
 
 out:
     report(&report_fd, 0);
+    if (handlers)
+        fuse_remove_signal_handlers(se);
     if (mounted)
-        fuse_unmount(fuse);
-    if (fuse)
-        fuse_destroy(fuse); /* runs destroy (lsm_close) if the session started */
+        fuse_session_unmount(se);
+    if (se)
+        fuse_session_destroy(se); /* runs destroy (lsm_close) if the session started */
     if (fs->close_failed)
         ret = 1;
     if (fs->db) {

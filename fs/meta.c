@@ -70,6 +70,16 @@ void meta_free(meta *m)
     kb_free(&m->target);
 }
 
+int meta_copy(meta *dst, const meta *src)
+{
+    meta_free(dst);
+    *dst = *src;
+    memset(&dst->target, 0, sizeof dst->target);
+    if (src->target.n && kb_set(&dst->target, src->target.p, src->target.n))
+        return ENOMEM;
+    return 0;
+}
+
 int meta_encode(const meta *m, kbuf *out)
 {
     size_t tlen = m->type == T_LNK ? m->target.n : 0;

@@ -30,6 +30,9 @@ typedef struct meta {
 } meta;
 
 void meta_free(meta *m);
+/* dst = src, the target copied (dst freed first). 0 or ENOMEM (dst then has
+ * no target). */
+int meta_copy(meta *dst, const meta *src);
 /* Append the encoded record to out (cleared first). 0 or ENOMEM. */
 int meta_encode(const meta *m, kbuf *out);
 /* Decode a record; 0, or -1 if it is malformed (wrong version, type, length,

@@ -1,7 +1,9 @@
 /*
- * node.c -- resolving a path to what it names (docs/FS.md §2, §3).
+ * node.c -- resolving a key to what it names (docs/FS.md §2, §3), and the
+ * start of every operation: find the key of an inode or of a directory
+ * entry and lock it.
  *
- * A path P (key K) is:
+ * A key K is:
  *   - a directory if K has a directory record, or if any key of the contents
  *     or metadata keyspace starts with K + "/" (an implied directory);
  *   - otherwise a file: what its record says, or a regular file if only the
@@ -17,13 +19,19 @@
  *
  * Cost: a metadata get, a value-size lookup for files, and a bounded
  * keys-only seek in the contents and metadata keyspaces to look for
- * children; no contents are read.
+ * children (skipped for an inode the kernel knows as a file, and for a
+ * directory with a record); no contents are read.
+ *
+ * Starting an operation (node_of_inode, node_of_child): the inode's key is
+ * copied with its key generation, the stripe of the key is locked, and the
+ * generation is checked again: if a rename or an unlink changed the key in
+ * between, the locks are dropped and the copy made again. Once it matches,
+ * the key cannot change until the locks are released (inode.h).
  */
 #include <errno.h>
 #include <string.h>
 
 #include "node.h"
-#include "ofile.h"
 
 void node_free(node *n)
 {
@@ -104,36 +112,8 @@ static void set_orphan(node *n)
     n->meta_taken = 1; /* its record lives in memory, not in lsmfs.meta */
 }
 
-int node_hidden(lsmfs *fs, node *n)
+int node_resolve(lsmfs *fs, node *n, int hint)
 {
-    if (n->pk.kind != PK_NORMAL || !key_is_hidden(n->pk.key.p, n->pk.key.n))
-        return 0;
-    kbuf okey = KBUF_INIT;
-    int r = orphan_by_hidden(fs, n->pk.key.p, n->pk.key.n, &okey, &n->m);
-    if (r == 1) {
-        kb_free(&n->pk.key);
-        n->pk.key = okey;
-        set_orphan(n);
-    } else {
-        kb_free(&okey);
-        if (r == 0 && hidden_gone(fs, n->pk.key.p, n->pk.key.n))
-            r = -ESTALE;
-    }
-    return r;
-}
-
-int node_resolve(lsmfs *fs, node *n)
-{
-    if (n->orphan) {
-        /* Resolving again: its record may have changed, it may be gone. */
-        if (orphan_by_key(fs, n->pk.key.p, n->pk.key.n, &n->m) == 1) {
-            set_orphan(n);
-            return 0;
-        }
-        n->orphan = 0;
-        n->type = N_NONE;
-        return 0;
-    }
     n->type = N_NONE;
     n->meta_own = n->meta_taken = n->meta_stale = n->has_contents = 0;
     n->csize = 0;
@@ -159,10 +139,7 @@ int node_resolve(lsmfs *fs, node *n)
     }
 
     if (key_is_reserved(key, kn))
-        return 0; /* orphans: no path names them */
-    int hid = node_hidden(fs, n);
-    if (hid)
-        return hid < 0 ? -hid : 0;
+        return 0; /* orphans: no name stands for them */
     int err = meta_get(fs, key, kn, &n->m);
     if (err && err != ENOENT)
         return err;
@@ -181,7 +158,10 @@ int node_resolve(lsmfs *fs, node *n)
     }
     int file_here = (has_meta && !dir_meta) || n->has_contents;
     int children = 0;
-    if (!dir_meta || alias) {
+    /* A file the kernel knows (hint) cannot have gained keys below it: the
+     * kernel creates nothing below a file, and the store is locked. */
+    int known_file = hint == N_FILE && !alias && file_here && !dir_meta;
+    if ((!dir_meta || alias) && !known_file) {
         err = key_has_children(fs, key, kn, &children);
         if (err)
             return err;
@@ -223,38 +203,89 @@ int node_resolve(lsmfs *fs, node *n)
     return 0;
 }
 
-int node_lookup(lsmfs *fs, const char *path, node *n)
+/* The stripe of the directory record a change of key touches (its parent's
+ * key: parent_touch writes that record). */
+static void add_parent_stripe(lsmfs *fs, lockset *ls, const kbuf *key, int mode)
 {
-    memset(n, 0, sizeof *n);
-    int err = path_to_key(path, &n->pk);
-    if (err)
-        return err;
-    hide_settle(fs, n->pk.key.p, n->pk.key.n, NULL, 0);
-    return node_resolve(fs, n);
+    size_t pl;
+    key_parent(key->p, key->n, &pl);
+    lockset_add(fs, ls, key->p, pl, mode);
 }
 
-int node_lock(lsmfs *fs, node *n, lockset *ls, int with_parent)
+int node_of_inode(lsmfs *fs, inode *in, node *n, lockset *ls, int mode, int what)
 {
+    memset(n, 0, sizeof *n);
     lockset_init(ls);
-    lockset_add(fs, ls, n->pk.key.p, n->pk.key.n);
-    if (with_parent) {
-        size_t pl;
-        key_parent(n->pk.key.p, n->pk.key.n, &pl);
-        lockset_add(fs, ls, n->pk.key.p, pl);
+    n->in = in;
+    for (;;) {
+        uint64_t kgen;
+        uint32_t flags;
+        int err = inode_snapshot(in, &n->pk, &kgen, &flags, &n->m);
+        if (err)
+            return err;
+        if (flags & INODE_DETACHED) {
+            /* A detached inode's key never changes again. */
+            if (!(flags & INODE_KEPT)) {
+                n->type = N_NONE;
+                n->stale = 1;
+                return 0;
+            }
+            lockset_add(fs, ls, n->pk.key.p, n->pk.key.n, mode);
+            lockset_lock(fs, ls);
+            /* Its record again, now that changes to it wait for us. */
+            inode_record(in, &n->m);
+            set_orphan(n);
+            return 0;
+        }
+        lockset_add(fs, ls, n->pk.key.p, n->pk.key.n, mode);
+        lockset_lock(fs, ls);
+        if (inode_kgen(in) == kgen)
+            return what == NR_KEY ? 0 : node_resolve(fs, n, in->type);
+        /* Renamed or removed meanwhile: look again. */
+        lockset_unlock(fs, ls);
+        lockset_init(ls);
+        pkey_free(&n->pk);
+        meta_free(&n->m);
+        memset(&n->m, 0, sizeof n->m);
     }
-    lockset_lock(fs, ls, 0);
-    return node_resolve(fs, n);
 }
 
-int node_lookup_locked(lsmfs *fs, const char *path, node *n, lockset *ls, int with_parent)
+int node_of_child(lsmfs *fs, inode *dir, const char *name, node *n, lockset *ls, int mode)
 {
     memset(n, 0, sizeof *n);
     lockset_init(ls);
-    int err = path_to_key(path, &n->pk);
-    if (err)
-        return err;
-    hide_settle(fs, n->pk.key.p, n->pk.key.n, NULL, 0);
-    return node_lock(fs, n, ls, with_parent);
+    if (dir->type != N_DIR && dir->type != N_ROOT && dir->type != N_CDIR)
+        return ENOTDIR;
+    pkey dpk;
+    memset(&dpk, 0, sizeof dpk);
+    int err = 0;
+    for (;;) {
+        uint64_t kgen;
+        uint32_t flags;
+        err = inode_snapshot(dir, &dpk, &kgen, &flags, NULL);
+        if (err)
+            break;
+        if (flags & INODE_DETACHED) {
+            err = ENOENT; /* a removed directory holds nothing */
+            break;
+        }
+        err = pkey_child(&dpk, name, &n->pk);
+        if (err)
+            break;
+        lockset_add(fs, ls, n->pk.key.p, n->pk.key.n, mode);
+        add_parent_stripe(fs, ls, &n->pk.key, mode);
+        lockset_lock(fs, ls);
+        if (inode_kgen(dir) == kgen)
+            break;
+        lockset_unlock(fs, ls);
+        lockset_init(ls);
+        pkey_free(&n->pk);
+        pkey_free(&dpk);
+    }
+    pkey_free(&dpk);
+    if (err == 0)
+        err = node_resolve(fs, n, N_NONE);
+    return err;
 }
 
 int node_need_meta(lsmfs *fs, node *n)

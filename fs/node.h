@@ -1,6 +1,7 @@
 /*
- * node.h -- what a path names: resolving a path against the contents and
- * metadata keyspaces (docs/FS.md §2), and the writes every change shares.
+ * node.h -- what a key names: resolving a key against the contents and
+ * metadata keyspaces (docs/FS.md §2), taking the locks of an operation on
+ * an inode or on a directory entry, and the writes every change shares.
  */
 #ifndef LSMFS_NODE_H
 #define LSMFS_NODE_H
@@ -8,13 +9,16 @@
 #include <sys/stat.h>
 
 #include "lsmfs.h"
+#include "inode.h"
 #include "meta.h"
 #include "paths.h"
 
 enum { N_NONE = 0, N_ROOT, N_DIR, N_FILE, N_CDIR };
 
+struct inode;
+
 typedef struct node {
-    pkey pk;          /* the decoded path */
+    pkey pk;          /* the decoded key */
     int type;         /* N_*: N_FILE is anything not a directory */
     int meta_own;     /* m was read from lsmfs.meta (else it is synthesized) */
     int meta_taken;   /* the key's record belongs to the other node of a
@@ -24,34 +28,45 @@ typedef struct node {
                          (left by a program deleting the key): ignored */
     int has_contents; /* the contents key exists */
     uint64_t csize;   /* its length (the engine's, not the record's) */
-    int orphan;       /* a file unlinked while open, named by libfuse's hidden
-                         name: pk.key is its reserved key, m its record in
-                         memory (ofile.h); no record is ever written */
+    int orphan;       /* a detached inode whose contents were kept: pk.key is
+                         its orphan key, m its record in memory (inode.h);
+                         no record is ever written */
+    int stale;        /* a detached inode that kept nothing */
+    struct inode *in; /* the inode the operation names (node_of_inode) */
     meta m;           /* attributes */
 } node;
 
-/*
- * Decode path and find what it names. Returns 0 with n->type N_NONE when
- * nothing exists there (n->pk is still valid, for a create), or an errno
- * (EINVAL, ENAMETOOLONG, ENOENT from path_to_key; EIO...). Free n with
- * node_free() in every case (it is zeroed first).
- */
-int node_lookup(lsmfs *fs, const char *path, node *n);
-/* Resolve again (after taking locks), keeping n->pk (an orphan: its key). */
-int node_resolve(lsmfs *fs, node *n);
-/* If n->pk names an orphan by libfuse's hidden name, make n that orphan:
- * returns 1 (n->pk.key becomes the orphan's key), 0 if not, or -errno. */
-int node_hidden(lsmfs *fs, node *n);
+/* Resolve n->pk: what the key names now (N_NONE when nothing). `hint` is
+ * what the kernel was told the inode is (N_FILE, N_DIR...), or N_NONE for a
+ * name not resolved before: a file the kernel knows needs no search for
+ * keys below its name (nothing can be created below a file through the
+ * mount). 0 or errno. */
+int node_resolve(lsmfs *fs, node *n, int hint);
 void node_free(node *n);
 
-/* Take the locks of a change to n (docs: lsmfs.h): ns_lock shared, the
- * stripe of n's key and, with_parent set, of its parent's key; then resolve
- * n again, since it may have changed before the locks were taken. Release
- * with lockset_unlock(fs, ls) whatever the result. 0 or errno. */
-int node_lock(lsmfs *fs, node *n, lockset *ls, int with_parent);
-/* path_to_key + node_lock: decode, lock, resolve once. n and ls are always
- * initialised (free with node_free, lockset_unlock). */
-int node_lookup_locked(lsmfs *fs, const char *path, node *n, lockset *ls, int with_parent);
+/* What node_of_inode / node_of_child resolve. */
+enum { NR_FULL = 0, NR_KEY = 1 };
+
+/*
+ * Start an operation on inode `in`: copy its key into n->pk, lock the
+ * key's stripe (mode LK_READ or LK_WRITE), check that the inode still has
+ * that key (else start again), and, with NR_FULL, resolve it. A detached inode:
+ * a kept one is described by its orphan key and its record in memory
+ * (n->orphan), one that kept nothing is N_NONE with n->stale set.
+ * The namespace lock is held by the caller. n and ls are always
+ * initialised: release with lockset_unlock and node_free whatever the
+ * result. 0 or errno.
+ */
+int node_of_inode(lsmfs *fs, struct inode *in, node *n, lockset *ls, int mode, int what);
+/*
+ * The same for the entry `name` of directory inode dir (the inode is not
+ * looked for): decode the name (pkey_child), lock the stripes of the name's
+ * key and of the directory's key with `mode`, check the directory's key did
+ * not change, resolve the name. ENOENT if dir was removed; ENOTDIR if it is
+ * not a directory; the errors of pkey_child.
+ */
+int node_of_child(lsmfs *fs, struct inode *dir, const char *name, node *n, lockset *ls,
+                  int mode);
 
 /* 1 if a directory (root, explicit, implied or a "%c" part). */
 int node_is_dir(const node *n);

@@ -1,40 +1,51 @@
 /*
- * ops.c -- the operations table, and the session's init and destroy.
+ * ops.c -- the operations table, the session's init and destroy, and the
+ * replies that give the kernel an inode.
  *
- * init sets what the implementation relies on: use_ino (st_ino and d_ino
- * are lsmfs's inode numbers, docs/FS.md §4); paths for every operation (no
- * nullpath_ok); libfuse's hiding of open files that are unlinked or renamed
- * over (hard_remove off: the kernel's fstat of such a file carries no handle,
- * so it needs the path libfuse keeps), which lsmfs turns into orphans that no
- * listing shows (ofile.h);
- * O_TRUNC as a separate truncate (atomic_o_trunc off) and the kernel
- * clearing set-user-ID bits itself (handle_killpriv off).
+ * init turns off what the implementation does not want from the kernel:
+ * O_TRUNC as part of open (atomic_o_trunc: the kernel then truncates with a
+ * setattr of its own), the kernel leaving set-user-ID bits to the daemon
+ * (handle_killpriv), writeback caching (every write must reach the engine
+ * before write() returns, so that it survives kill -9 of the daemon), and
+ * automatic invalidation of cached file contents when a file's mtime
+ * changes (auto_inval_data: the store is locked while mounted and every
+ * change goes through this kernel, which keeps its page cache right by
+ * itself; with it on, every write of ours would throw the cache away).
+ * readdirplus is on, in libfuse's adaptive mode (the kernel asks for
+ * attributes with the names only when a program looks at them, as ls -l
+ * does); parallel directory operations are on.
  *
  * destroy runs once the loop has ended (unmount or signal) and no
- * operation is running: lsm_close flushes the memtable and releases the
- * store's lock.
+ * operation is running: every orphan key is deleted (no file can be open
+ * any more), then lsm_close flushes the memtable and releases the store's
+ * lock.
  */
 #include <stdio.h>
+#include <string.h>
 
-#include "ofile.h"
 #include "ops.h"
 
-static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-    cfg->use_ino = 1;
-    cfg->nullpath_ok = 0;
-    cfg->hard_remove = 0;
+    (void)userdata;
     conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
     conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
-    return fuse_get_context()->private_data;
+    conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+    conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
+    if (conn->capable & FUSE_CAP_READDIRPLUS)
+        conn->want |= FUSE_CAP_READDIRPLUS;
+    if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)
+        conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
+    if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+        conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 }
 
-static void op_destroy(void *private_data)
+static void op_destroy(void *userdata)
 {
-    lsmfs *fs = private_data;
+    lsmfs *fs = userdata;
     if (fs == NULL || fs->db == NULL)
         return;
-    hide_settle_all(fs);
+    orphans_cleanup(fs);
     int rc = lsm_close(fs->db);
     fs->db = NULL;
     if (rc != LSM_OK) {
@@ -43,38 +54,70 @@ static void op_destroy(void *private_data)
     }
 }
 
-const struct fuse_operations lsmfs_ops = {
-    .getattr = lsmfs_op_getattr,
-    .readlink = lsmfs_op_readlink,
-    .mknod = lsmfs_op_mknod,
-    .mkdir = lsmfs_op_mkdir,
-    .unlink = lsmfs_op_unlink,
-    .rmdir = lsmfs_op_rmdir,
-    .symlink = lsmfs_op_symlink,
-    .rename = lsmfs_op_rename,
-    .link = lsmfs_op_link,
-    .chmod = lsmfs_op_chmod,
-    .chown = lsmfs_op_chown,
-    .truncate = lsmfs_op_truncate,
-    .open = lsmfs_op_open,
-    .read = lsmfs_op_read,
-    .write = lsmfs_op_write,
-    .statfs = lsmfs_op_statfs,
-    .flush = lsmfs_op_flush,
-    .release = lsmfs_op_release,
-    .fsync = lsmfs_op_fsync,
-    .setxattr = lsmfs_op_setxattr,
-    .getxattr = lsmfs_op_getxattr,
-    .listxattr = lsmfs_op_listxattr,
-    .removexattr = lsmfs_op_removexattr,
-    .opendir = lsmfs_op_opendir,
-    .readdir = lsmfs_op_readdir,
-    .releasedir = lsmfs_op_releasedir,
-    .fsyncdir = lsmfs_op_fsyncdir,
+void entry_fill(lsmfs *fs, struct fuse_entry_param *e, inode *in, const meta *m)
+{
+    memset(e, 0, sizeof *e);
+    e->ino = inode_ino(fs, in);
+    e->generation = in->generation;
+    meta_to_stat(m, &e->attr);
+    e->attr_timeout = fs->attr_timeout;
+    e->entry_timeout = fs->entry_timeout;
+}
+
+void reply_entry(lsmfs *fs, fuse_req_t req, const struct fuse_entry_param *e)
+{
+    if (fuse_reply_entry(req, e) != 0 && e->ino != 0) {
+        /* The kernel never got it (the request was interrupted): it will
+         * not forget it either. */
+        int slot = ns_enter(fs);
+        inode_put(fs, inode_of(fs, e->ino), 1, 0, 0);
+        ns_leave(fs, slot);
+    }
+}
+
+void reply_create(lsmfs *fs, fuse_req_t req, const struct fuse_entry_param *e,
+                  const struct fuse_file_info *fi)
+{
+    if (fuse_reply_create(req, e, fi) != 0) {
+        int slot = ns_enter(fs);
+        inode_put(fs, inode_of(fs, e->ino), 1, 1, 0);
+        ns_leave(fs, slot);
+    }
+}
+
+const struct fuse_lowlevel_ops lsmfs_ll_ops = {
     .init = op_init,
     .destroy = op_destroy,
-    .access = lsmfs_op_access,
-    .create = lsmfs_op_create,
-    .utimens = lsmfs_op_utimens,
-    .fallocate = lsmfs_op_fallocate,
+    .lookup = lsmfs_ll_lookup,
+    .forget = lsmfs_ll_forget,
+    .forget_multi = lsmfs_ll_forget_multi,
+    .getattr = lsmfs_ll_getattr,
+    .setattr = lsmfs_ll_setattr,
+    .readlink = lsmfs_ll_readlink,
+    .mknod = lsmfs_ll_mknod,
+    .mkdir = lsmfs_ll_mkdir,
+    .unlink = lsmfs_ll_unlink,
+    .rmdir = lsmfs_ll_rmdir,
+    .symlink = lsmfs_ll_symlink,
+    .rename = lsmfs_ll_rename,
+    .link = lsmfs_ll_link,
+    .open = lsmfs_ll_open,
+    .read = lsmfs_ll_read,
+    .write = lsmfs_ll_write,
+    .flush = lsmfs_ll_flush,
+    .release = lsmfs_ll_release,
+    .fsync = lsmfs_ll_fsync,
+    .opendir = lsmfs_ll_opendir,
+    .readdir = lsmfs_ll_readdir,
+    .readdirplus = lsmfs_ll_readdirplus,
+    .releasedir = lsmfs_ll_releasedir,
+    .fsyncdir = lsmfs_ll_fsyncdir,
+    .statfs = lsmfs_ll_statfs,
+    .setxattr = lsmfs_ll_setxattr,
+    .getxattr = lsmfs_ll_getxattr,
+    .listxattr = lsmfs_ll_listxattr,
+    .removexattr = lsmfs_ll_removexattr,
+    .access = lsmfs_ll_access,
+    .create = lsmfs_ll_create,
+    .fallocate = lsmfs_ll_fallocate,
 };

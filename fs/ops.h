@@ -1,11 +1,14 @@
 /*
- * ops.h -- the FUSE operations (libfuse 3.14 high-level, path-based API).
+ * ops.h -- the FUSE operations (libfuse 3.14 low-level, inode-based API).
  *
- * Each operation computes an errno and returns 0 / a count, or -errno, which
- * is what libfuse's high-level API expects; libfuse sends exactly one reply.
+ * Each operation has a do_<op> that computes an errno (0 on success), run
+ * with the namespace lock held shared (lsmfs.h), and a thin lsmfs_ll_<op>
+ * that takes the lock, calls it, lets the lock go and replies exactly once.
  * They are grouped by concern: ops_attr.c (attributes, statfs), ops_dir.c
- * (directories and listings), ops_file.c (file contents), ops_ns.c (names:
- * unlink, rename, symlinks, links), ops_xattr.c (extended attributes).
+ * (directories and listings), ops_file.c (creating nodes, file contents),
+ * ops_ns.c (names: lookup, forget, unlink, rename, symlinks, links),
+ * ops_xattr.c (extended attributes). ops.c holds the table, init, destroy
+ * and the replies that hand an inode to the kernel.
  */
 #ifndef LSMFS_OPS_H
 #define LSMFS_OPS_H
@@ -13,73 +16,97 @@
 #ifndef FUSE_USE_VERSION
 #define FUSE_USE_VERSION 314
 #endif
-#include <fuse.h>
+#include <fuse_lowlevel.h>
 
+#include "inode.h"
 #include "lsmfs.h"
+#include "node.h"
 
 /* The operations table (ops.c). */
-extern const struct fuse_operations lsmfs_ops;
+extern const struct fuse_lowlevel_ops lsmfs_ll_ops;
 
-/* ops_attr.c */
-int lsmfs_op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi);
-int lsmfs_op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi);
-int lsmfs_op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi);
-int lsmfs_op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi);
-int lsmfs_op_access(const char *path, int mask);
-int lsmfs_op_statfs(const char *path, struct statvfs *sv);
+/* ---- replies (ops.c) ---------------------------------------------------------- */
 
-/* ops_dir.c */
-int lsmfs_op_mkdir(const char *path, mode_t mode);
-int lsmfs_op_rmdir(const char *path);
-int lsmfs_op_opendir(const char *path, struct fuse_file_info *fi);
-int lsmfs_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
-                     struct fuse_file_info *fi, enum fuse_readdir_flags flags);
-int lsmfs_op_releasedir(const char *path, struct fuse_file_info *fi);
-int lsmfs_op_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi);
+/* Fill e for inode in (one lookup already counted on it) with attributes m. */
+void entry_fill(lsmfs *fs, struct fuse_entry_param *e, inode *in, const meta *m);
+/* Reply with e (e->ino 0: a cached "no such name" when negative caching is
+ * on). If the kernel cannot take the reply, the lookup counted for it is
+ * given back. */
+void reply_entry(lsmfs *fs, fuse_req_t req, const struct fuse_entry_param *e);
+/* Reply to create: the same, and the open counted with it given back on
+ * failure. */
+void reply_create(lsmfs *fs, fuse_req_t req, const struct fuse_entry_param *e,
+                  const struct fuse_file_info *fi);
 
-/* ops_file.c */
-int lsmfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi);
-int lsmfs_op_mknod(const char *path, mode_t mode, dev_t rdev);
-int lsmfs_op_open(const char *path, struct fuse_file_info *fi);
-int lsmfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi);
-int lsmfs_op_write(const char *path, const char *buf, size_t size, off_t off,
+/* ---- ops_attr.c ---------------------------------------------------------------- */
+void lsmfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lsmfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                      struct fuse_file_info *fi);
+void lsmfs_ll_access(fuse_req_t req, fuse_ino_t ino, int mask);
+void lsmfs_ll_statfs(fuse_req_t req, fuse_ino_t ino);
+
+/* ---- ops_dir.c ------------------------------------------------------------------ */
+void lsmfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void lsmfs_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void lsmfs_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lsmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                      struct fuse_file_info *fi);
+void lsmfs_ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                          struct fuse_file_info *fi);
+void lsmfs_ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lsmfs_ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+
+/* ---- ops_file.c ----------------------------------------------------------------- */
+void lsmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                     struct fuse_file_info *fi);
+void lsmfs_ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                    dev_t rdev);
+void lsmfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lsmfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                    struct fuse_file_info *fi);
-int lsmfs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi);
-int lsmfs_op_flush(const char *path, struct fuse_file_info *fi);
-int lsmfs_op_release(const char *path, struct fuse_file_info *fi);
-int lsmfs_op_fsync(const char *path, int datasync, struct fuse_file_info *fi);
-int lsmfs_op_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi);
+void lsmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                    struct fuse_file_info *fi);
+void lsmfs_ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lsmfs_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lsmfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void lsmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+                        struct fuse_file_info *fi);
 
-/* ops_ns.c */
-int lsmfs_op_unlink(const char *path);
-int lsmfs_op_rename(const char *from, const char *to, unsigned int flags);
-int lsmfs_op_symlink(const char *target, const char *path);
-int lsmfs_op_readlink(const char *path, char *buf, size_t size);
-int lsmfs_op_link(const char *from, const char *to);
+/* ---- ops_ns.c ------------------------------------------------------------------- */
+void lsmfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void lsmfs_ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void lsmfs_ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void lsmfs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void lsmfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                     const char *newname, unsigned int flags);
+void lsmfs_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void lsmfs_ll_readlink(fuse_req_t req, fuse_ino_t ino);
+void lsmfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
 
-/* ops_xattr.c */
-int lsmfs_op_setxattr(const char *path, const char *name, const char *value, size_t size,
-                      int flags);
-int lsmfs_op_getxattr(const char *path, const char *name, char *value, size_t size);
-int lsmfs_op_listxattr(const char *path, char *list, size_t size);
-int lsmfs_op_removexattr(const char *path, const char *name);
+/* ---- ops_xattr.c ---------------------------------------------------------------- */
+void lsmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                       size_t size, int flags);
+void lsmfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void lsmfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void lsmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
-/* ops_file.c: creation shared by create, mknod, mkdir and symlink. The new
- * node (type T_*, permission bits, device, symlink target) is written with
- * its metadata, an empty value for regular files, and the parent's times,
- * in one batch. EEXIST if something is there. */
-int lsmfs_make_node(lsmfs *fs, const char *path, int type, mode_t mode, dev_t rdev,
-                    const char *target, struct fuse_file_info *fi);
-/* With fi (create): the new file is also opened (fi->fh its ofile). */
+/* ---- shared by the groups ------------------------------------------------------- */
 
-/* ops_file.c: the file an operation names by path, or by fi alone when
- * libfuse gives no path (a file unlinked while open: *orphan is set, and
- * the node describes the orphan, whose record is not written). Locked as
- * node_lock does; release with lockset_unlock. 0 or errno. */
-struct node;
-int lsmfs_target_locked(lsmfs *fs, const char *path, struct fuse_file_info *fi, struct node *n,
-                        lockset *ls, int *orphan);
-/* stat of such a file. 0 or errno. */
-int lsmfs_target_stat(lsmfs *fs, const char *path, struct fuse_file_info *fi, struct stat *st);
+/*
+ * ops_file.c: creation shared by create, mknod, mkdir and symlink. The new
+ * entry `name` of directory inode dir (type T_*, permission bits, device,
+ * symlink target, owner uid/gid) is written with its metadata, an empty
+ * value for regular files, and the parent's times, in one batch, and gets
+ * an inode counted once (and opened once with `open` set), described in e.
+ * EEXIST if something is there -- except that with open_existing a
+ * regular file already there is opened instead (a create without O_EXCL
+ * that lost a race).
+ */
+int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, dev_t rdev,
+              const char *target, uid_t uid, gid_t gid, int open, int open_existing,
+              struct fuse_entry_param *e);
+
+/* ops_file.c: fsync, shared with fsyncdir. */
+int do_fsync(lsmfs *fs);
 
 #endif /* LSMFS_OPS_H */

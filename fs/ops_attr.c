@@ -1,159 +1,205 @@
 /*
- * ops_attr.c -- attributes: getattr, chmod, chown, utimens, access, statfs.
+ * ops_attr.c -- attributes: getattr, setattr (mode, owner, times, size),
+ * access, statfs.
  *
  * getattr reads the metadata record (and the engine's value size for
  * regular files, which reads a large value's descriptor, not its data);
- * see node.c. A change of attributes is one put of the record: the first
- * change to a key without a record writes its whole record (defaults of
- * docs/FS.md §3 and its hashed inode number, so the number survives).
- * Permission checks are the kernel's (default_permissions is always on).
+ * see node.c. setattr is one batch: the truncation of the value when the
+ * size changes and the new record. The first change to a key without a
+ * record writes its whole record (defaults of docs/FS.md §3 and its hashed
+ * inode number, so the number survives). A file removed while the kernel
+ * still had it (a detached inode that kept its contents) has its record in
+ * memory, which setattr changes there. Permission checks are the kernel's
+ * (default_permissions is always on).
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include "node.h"
-#include "ofile.h"
 #include "ops.h"
 
-int lsmfs_op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+static int do_getattr(lsmfs *fs, inode *in, struct stat *st)
 {
-    lsmfs *fs = lsmfs_ctx();
-    if (path == NULL) /* fstat of a file unlinked while open */
-        return -lsmfs_target_stat(fs, path, fi, st);
     node n;
-    int err = node_lookup(fs, path, &n);
-    if (err == 0 && n.type == N_NONE)
+    lockset ls;
+    int err = node_of_inode(fs, in, &n, &ls, LK_READ, NR_FULL);
+    /* A removed inode shows its last attributes (none if it had no record
+     * when it went), with st_nlink 0 as on ext4. */
+    int removed = n.orphan || (n.stale && n.m.type != 0);
+    if (err == 0 && n.type == N_NONE && !removed)
         err = ENOENT;
-    if (err == 0)
+    if (err == 0) {
         meta_to_stat(&n.m, st);
+        if (removed)
+            st->st_nlink = 0;
+    }
+    lockset_unlock(fs, &ls);
     node_free(&n);
-    return -err;
+    return err;
 }
 
-enum { SET_MODE, SET_OWNER, SET_TIMES };
-
-struct attr_arg {
-    int what;
-    mode_t mode;
-    uid_t uid;
-    gid_t gid;
-    const struct timespec *tv;
-};
-
-static void set_time(struct timespec *dst, const struct timespec *src, const struct timespec *now)
+void lsmfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    if (src->tv_nsec == UTIME_OMIT)
-        return;
-    *dst = src->tv_nsec == UTIME_NOW ? *now : *src;
+    (void)fi;
+    lsmfs *fs = fuse_req_userdata(req);
+    struct stat st;
+    int slot = ns_enter(fs);
+    int err = do_getattr(fs, inode_of(fs, ino), &st);
+    ns_leave(fs, slot);
+    if (err)
+        fuse_reply_err(req, err);
+    else
+        fuse_reply_attr(req, &st, fs->attr_timeout);
 }
+
+struct setattr_arg {
+    const struct stat *attr;
+    int to_set;
+    struct timespec now;
+};
 
 /* The change itself, on a record. */
 static void apply(meta *m, void *arg)
 {
-    const struct attr_arg *a = arg;
-    struct timespec now;
-    lsmfs_now(&now);
-    switch (a->what) {
-    case SET_MODE:
-        m->mode = (uint32_t)(a->mode & 07777);
-        break;
-    case SET_OWNER:
-        if (a->uid != (uid_t)-1)
-            m->uid = (uint32_t)a->uid;
-        if (a->gid != (gid_t)-1)
-            m->gid = (uint32_t)a->gid;
-        break;
-    case SET_TIMES:
-        set_time(&m->atime, &a->tv[0], &now);
-        set_time(&m->mtime, &a->tv[1], &now);
-        break;
+    const struct setattr_arg *a = arg;
+    int s = a->to_set;
+    if (s & FUSE_SET_ATTR_MODE)
+        m->mode = (uint32_t)(a->attr->st_mode & 07777);
+    if (s & FUSE_SET_ATTR_UID)
+        m->uid = (uint32_t)a->attr->st_uid;
+    if (s & FUSE_SET_ATTR_GID)
+        m->gid = (uint32_t)a->attr->st_gid;
+    if (s & FUSE_SET_ATTR_ATIME_NOW)
+        m->atime = a->now;
+    else if (s & FUSE_SET_ATTR_ATIME)
+        m->atime = a->attr->st_atim;
+    if (s & FUSE_SET_ATTR_MTIME_NOW)
+        m->mtime = a->now;
+    else if (s & FUSE_SET_ATTR_MTIME)
+        m->mtime = a->attr->st_mtim;
+    if (s & FUSE_SET_ATTR_SIZE) {
+        m->size = (uint64_t)a->attr->st_size;
+        if (!(s & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)))
+            m->mtime = a->now;
     }
-    m->ctime = now;
+    m->ctime = (s & FUSE_SET_ATTR_CTIME) ? a->attr->st_ctim : a->now;
 }
 
-/* Apply one attribute change to the record of path (or of fi's unlinked
- * file, whose record is in memory), in one batch. */
-static int attr_change(const char *path, struct fuse_file_info *fi, struct attr_arg *a)
+static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
+                      struct stat *out)
 {
-    lsmfs *fs = lsmfs_ctx();
     if (fs->read_only)
         return EROFS;
+    int sizing = (to_set & FUSE_SET_ATTR_SIZE) != 0;
+    if (sizing && attr->st_size < 0)
+        return EINVAL;
+    if (sizing && (uint64_t)attr->st_size > LSMFS_MAX_FILE_SIZE)
+        return EFBIG;
     node n;
     lockset ls;
     lsm_batch *b = NULL;
-    int orphan = 0;
-    int err = lsmfs_target_locked(fs, path, fi, &n, &ls, &orphan);
-    if (err == 0 && orphan) {
-        orphan_update(fs, n.pk.key.p, n.pk.key.n, apply, a);
-        lockset_unlock(fs, &ls);
-        node_free(&n);
-        return 0;
-    }
+    struct setattr_arg a = {attr, to_set, {0, 0}};
+    lsmfs_now(&a.now);
+    int err = node_of_inode(fs, in, &n, &ls, LK_WRITE, NR_FULL);
     if (err == 0 && n.type == N_NONE)
         err = ENOENT;
     if (err == 0 && n.type == N_CDIR) {
         /* A "%c" part has fixed attributes and nowhere to keep others:
          * accept the change (tar, rsync -a) and ignore it. */
-        lockset_unlock(fs, &ls);
-        node_free(&n);
-        return 0;
+        meta_to_stat(&n.m, out);
+        goto done;
     }
-    if (err == 0)
+    if (err == 0 && sizing) {
+        if (node_is_dir(&n))
+            err = EISDIR;
+        else if (n.m.type != T_REG)
+            err = EINVAL;
+    }
+    /* Changes other than the size (and the times a truncation sets) need a
+     * record of the node's own. */
+    int need = to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+                         FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW);
+    if (!sizing)
+        need |= to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME);
+    if (err == 0 && need && !n.orphan)
         err = node_need_meta(fs, &n);
+    if (err == 0 && lsm_batch_new(&b) != LSM_OK)
+        err = ENOMEM;
+    if (err == 0 && sizing &&
+        lsm_batch_truncate_value(b, LSM_KEYSPACE_DEFAULT, n.pk.key.p, n.pk.key.n,
+                                 (uint64_t)attr->st_size) != LSM_OK)
+        err = ENOMEM;
     if (err == 0) {
-        apply(&n.m, a);
-        if (lsm_batch_new(&b) != LSM_OK)
-            err = ENOMEM;
+        apply(&n.m, &a);
+        if (!n.meta_taken)
+            err = node_put_meta(fs, b, &n);
     }
-    if (err == 0)
-        err = node_put_meta(fs, b, &n);
     if (err == 0)
         err = batch_commit(fs, b, "setattr", n.pk.key.p, n.pk.key.n);
+    if (err == 0 && n.orphan)
+        inode_update_record(in, apply, &a);
+    if (err == 0) {
+        meta_to_stat(&n.m, out);
+        if (n.orphan)
+            out->st_nlink = 0;
+    }
+done:
     lockset_unlock(fs, &ls);
     lsm_batch_free(b);
     node_free(&n);
     return err;
 }
 
-int lsmfs_op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+void lsmfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                      struct fuse_file_info *fi)
 {
-    struct attr_arg a = {.what = SET_MODE, .mode = mode};
-    return -attr_change(path, fi, &a);
+    (void)fi;
+    lsmfs *fs = fuse_req_userdata(req);
+    struct stat st;
+    int slot = ns_enter(fs);
+    int err = do_setattr(fs, inode_of(fs, ino), attr, to_set, &st);
+    ns_leave(fs, slot);
+    if (err)
+        fuse_reply_err(req, err);
+    else
+        fuse_reply_attr(req, &st, fs->attr_timeout);
 }
 
-int lsmfs_op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+/* With default_permissions the kernel checks modes itself and does not
+ * send this; it answers whether the inode exists, and refuses W_OK on a
+ * read-only mount. */
+static int do_access(lsmfs *fs, inode *in, int mask)
 {
-    struct attr_arg a = {.what = SET_OWNER, .uid = uid, .gid = gid};
-    return -attr_change(path, fi, &a);
-}
-
-int lsmfs_op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
-{
-    struct timespec now_both[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
-    struct attr_arg a = {.what = SET_TIMES, .tv = tv ? tv : now_both};
-    return -attr_change(path, fi, &a);
-}
-
-int lsmfs_op_access(const char *path, int mask)
-{
-    lsmfs *fs = lsmfs_ctx();
     node n;
-    int err = node_lookup(fs, path, &n);
+    lockset ls;
+    int err = node_of_inode(fs, in, &n, &ls, LK_READ, NR_FULL);
     if (err == 0 && n.type == N_NONE)
         err = ENOENT;
     if (err == 0 && (mask & W_OK) && fs->read_only)
         err = EROFS;
+    lockset_unlock(fs, &ls);
     node_free(&n);
-    return -err;
+    return err;
 }
 
-int lsmfs_op_statfs(const char *path, struct statvfs *sv)
+void lsmfs_ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
-    (void)path;
-    lsmfs *fs = lsmfs_ctx();
-    if (statvfs(fs->store_path, sv) != 0)
-        return -errno;
-    sv->f_namemax = 255;
-    return 0;
+    lsmfs *fs = fuse_req_userdata(req);
+    int slot = ns_enter(fs);
+    int err = do_access(fs, inode_of(fs, ino), mask);
+    ns_leave(fs, slot);
+    fuse_reply_err(req, err);
+}
+
+void lsmfs_ll_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+    (void)ino;
+    lsmfs *fs = fuse_req_userdata(req);
+    struct statvfs sv;
+    if (statvfs(fs->store_path, &sv) != 0) {
+        fuse_reply_err(req, errno);
+        return;
+    }
+    sv.f_namemax = 255;
+    fuse_reply_statfs(req, &sv);
 }

@@ -1,6 +1,6 @@
 /*
- * ops_dir.c -- directories: mkdir, rmdir, opendir, readdir, releasedir,
- * fsyncdir.
+ * ops_dir.c -- directories: mkdir, rmdir, opendir, readdir, readdirplus,
+ * releasedir, fsyncdir.
  *
  * Listing (docs/FS.md §5, readdir). A directory is the set of keys starting
  * with its prefix P (the directory's key + "/", "" for the root, or the
@@ -22,30 +22,38 @@
  *     than 126 bytes shows as a "%c" directory, listed once for all the keys
  *     sharing its first 126 bytes (they are contiguous in key order).
  *
- * Resumable offsets: entries are numbered 1, 2, 3... ("." and ".." first).
- * A position in a listing is (the key of a step, how many entries of that
- * step were sent, the last "%c" name sent). The opendir handle keeps the
- * position after the last entry sent, and the position after each entry of
- * the last reply: the kernel asks for a page of entries, copies what fits
- * in the caller's buffer (getdents64 with a 1 KiB buffer takes a few) and
- * resumes at the offset of the last one copied, inside that reply. Any
- * other offset (a seekdir) restarts and skips. Memory is bounded by one
- * reply, whatever the size of the directory. Iterators live only during one
- * readdir call, so none outlives the store.
+ * readdirplus sends each entry with its attributes (from the record, or the
+ * defaults with the engine's value length: no contents are read) and its
+ * inode, counting a lookup on it as lookup does (inode.h), so that ls -l,
+ * find -ls, tar and rsync need no lookup per entry. "." and ".." carry no
+ * inode (the kernel takes none for them). If the reply cannot be delivered,
+ * the lookups counted for it are given back.
  *
- * The reserved directory of orphans (ofile.h) is skipped in the root.
+ * Resumable offsets: entries are numbered 1, 2, 3... ("." and ".." first).
+ * A position in a listing is (the key of a step relative to P, how many
+ * entries of that step were sent, the last "%c" name sent). The opendir
+ * handle keeps the position after the last entry sent, and the position
+ * after each entry of the last reply: the kernel asks for a page of
+ * entries, copies what fits in the caller's buffer (getdents64 with a 1 KiB
+ * buffer takes a few) and resumes at the offset of the last one copied,
+ * inside that reply. Any other offset (a seekdir) restarts and skips.
+ * Memory is bounded by one reply, whatever the size of the directory.
+ * Iterators live only during one call, so none outlives the store; P is
+ * taken from the directory's inode at every call, so a listing goes on
+ * right after the directory (or one above it) is renamed.
+ *
+ * The reserved directory of orphans (inode.h) is skipped in the root.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "node.h"
-#include "ofile.h"
 #include "ops.h"
 
-/* Where a listing stands: before entry `sub` of the step at key (the start
- * of the directory when !set), with last_c the "%c" name last sent. */
+/* Where a listing stands: before entry `sub` of the step at key (relative to
+ * the directory's prefix; the start of the directory when !set), with
+ * last_c the "%c" name last sent. */
 typedef struct dir_pos {
     kbuf key;
     int set;
@@ -58,6 +66,7 @@ typedef struct dir_handle {
     size_t seg_off;     /* "%c" directories: bytes of the segment spelled above */
     kbuf upper;         /* exclusive upper bound of the prefix */
     int unbounded;      /* no upper bound (the root) */
+    pkey dir;           /* the directory's key, for the entries' keys */
     uint64_t ino;       /* of the directory ("."), and of its parent ("..") */
     uint64_t parent_ino;
     off_t next_off;     /* offset of the last entry sent */
@@ -74,11 +83,11 @@ static void pos_free(dir_pos *p)
     kb_free(&p->last_c);
 }
 
-static int pos_set(dir_pos *p, const kbuf *key, int set, int sub, const kbuf *last_c)
+static int pos_set(dir_pos *p, const char *key, size_t kn, int set, int sub, const kbuf *last_c)
 {
     p->set = set;
     p->sub = sub;
-    if (kb_set(&p->key, key ? key->p : "", key ? key->n : 0) ||
+    if (kb_set(&p->key, key ? key : "", key ? kn : 0) ||
         kb_set(&p->last_c, last_c->p ? last_c->p : "", last_c->n))
         return ENOMEM;
     return 0;
@@ -90,6 +99,7 @@ static void dh_free(dir_handle *h)
         return;
     kb_free(&h->prefix);
     kb_free(&h->upper);
+    pkey_free(&h->dir);
     pos_free(&h->cur);
     for (size_t i = 0; i < h->win_cap; i++)
         pos_free(&h->win[i]);
@@ -98,7 +108,8 @@ static void dh_free(dir_handle *h)
 }
 
 /* Remember the position after entry `off`. */
-static int win_add(dir_handle *h, off_t off, const kbuf *key, int sub, const kbuf *last_c)
+static int win_add(dir_handle *h, off_t off, const char *key, size_t kn, int sub,
+                   const kbuf *last_c)
 {
     if (h->win_n == 0)
         h->win_first = off;
@@ -111,29 +122,59 @@ static int win_add(dir_handle *h, off_t off, const kbuf *key, int sub, const kbu
         h->win = w;
         h->win_cap = cap;
     }
-    return pos_set(&h->win[h->win_n++], key, 1, sub, last_c);
+    return pos_set(&h->win[h->win_n++], key, kn, 1, sub, last_c);
+}
+
+/* Set h's prefix, bounds and key from the directory's key pk. */
+static int dh_set_dir(dir_handle *h, const pkey *pk)
+{
+    int err = pkey_copy(&h->dir, pk);
+    if (err == 0) {
+        if (pk->kind == PK_ROOT)
+            err = kb_set(&h->prefix, "", 0);
+        else if (pk->kind == PK_CPART)
+            err = kb_set(&h->prefix, pk->key.p, pk->key.n);
+        else
+            err = kb_set(&h->prefix, pk->key.p, pk->key.n) || kb_putc(&h->prefix, '/') ? ENOMEM
+                                                                                     : 0;
+    }
+    h->seg_off = pk->kind == PK_CPART ? pk->seg_off : 0;
+    if (err == 0) {
+        int none = prefix_upper(h->prefix.p, h->prefix.n, &h->upper);
+        if (none < 0)
+            err = ENOMEM;
+        h->unbounded = none == 1;
+    }
+    return err;
 }
 
 /* ---- mkdir, rmdir ------------------------------------------------------------ */
 
-int lsmfs_op_mkdir(const char *path, mode_t mode)
+void lsmfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-    return -lsmfs_make_node(lsmfs_ctx(), path, T_DIR, mode, 0, NULL, NULL);
+    lsmfs *fs = fuse_req_userdata(req);
+    const struct fuse_ctx *c = fuse_req_ctx(req);
+    struct fuse_entry_param e;
+    int slot = ns_enter(fs);
+    int err = make_node(fs, inode_of(fs, parent), name, T_DIR, mode, 0, NULL, c->uid, c->gid, 0,
+                        0, &e);
+    ns_leave(fs, slot);
+    if (err)
+        fuse_reply_err(req, err);
+    else
+        reply_entry(fs, req, &e);
 }
 
-int lsmfs_op_rmdir(const char *path)
+static int do_rmdir(lsmfs *fs, inode *dir, const char *name)
 {
-    lsmfs *fs = lsmfs_ctx();
     if (fs->read_only)
-        return -EROFS;
+        return EROFS;
     node n;
     lockset ls;
     lsm_batch *b = NULL;
-    int err = node_lookup_locked(fs, path, &n, &ls, 1);
+    int err = node_of_child(fs, dir, name, &n, &ls, LK_WRITE);
     if (err == 0 && n.type == N_NONE)
         err = ENOENT;
-    if (err == 0 && n.type == N_ROOT)
-        err = EBUSY;
     if (err == 0 && !node_is_dir(&n))
         err = ENOTDIR;
     int children = 0;
@@ -164,83 +205,102 @@ int lsmfs_op_rmdir(const char *path)
             err = parent_touch(fs, b, n.pk.key.p, n.pk.key.n, 1, &now);
         if (err == 0)
             err = batch_commit(fs, b, "rmdir", n.pk.key.p, n.pk.key.n);
+        if (err == 0) {
+            /* The kernel may still hold the directory (a process's working
+             * directory): it names nothing any more. */
+            inode *victim = inode_find(fs, &n.pk);
+            if (victim) {
+                n.m.ctime = now;
+                inode_detach(fs, victim, NULL, &n.m);
+                inode_put(fs, victim, 0, 0, 1);
+            }
+        }
     }
     lockset_unlock(fs, &ls);
     lsm_batch_free(b);
     node_free(&n);
-    return -err;
+    return err;
+}
+
+void lsmfs_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    lsmfs *fs = fuse_req_userdata(req);
+    int slot = ns_enter(fs);
+    int err = do_rmdir(fs, inode_of(fs, parent), name);
+    ns_leave(fs, slot);
+    fuse_reply_err(req, err);
 }
 
 /* ---- opendir, releasedir, fsyncdir ------------------------------------------------- */
 
-/* The inode number of the directory holding path (glibc skips entries whose
- * d_ino is 0, so ".." needs a real one). */
-static uint64_t parent_ino(lsmfs *fs, const char *path)
+static int do_opendir(lsmfs *fs, inode *in, dir_handle **out)
 {
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL || slash == path)
-        return LSMFS_ROOT_INO;
-    kbuf p = KBUF_INIT;
-    uint64_t ino = LSMFS_ROOT_INO;
-    if (kb_set(&p, path, (size_t)(slash - path)) == 0) {
-        node n;
-        if (node_lookup(fs, p.p, &n) == 0 && node_is_dir(&n))
-            ino = n.m.ino;
-        node_free(&n);
-    }
-    kb_free(&p);
-    return ino;
-}
-
-int lsmfs_op_opendir(const char *path, struct fuse_file_info *fi)
-{
-    lsmfs *fs = lsmfs_ctx();
-    node n;
-    int err = node_lookup(fs, path, &n);
-    if (err == 0 && n.type == N_NONE)
+    *out = NULL;
+    node n, p;
+    lockset ls;
+    memset(&p, 0, sizeof p);
+    int err = node_of_inode(fs, in, &n, &ls, LK_READ, NR_FULL);
+    /* A removed directory (a process's working directory) opens, with
+     * nothing to list: the kernel answers getdents itself (ENOENT). */
+    int removed = n.stale && in->type != N_FILE;
+    if (err == 0 && n.type == N_NONE && !removed)
         err = ENOENT;
-    if (err == 0 && !node_is_dir(&n))
+    if (err == 0 && !removed && !node_is_dir(&n))
         err = ENOTDIR;
     dir_handle *h = NULL;
     if (err == 0 && (h = calloc(1, sizeof *h)) == NULL)
         err = ENOMEM;
-    if (err == 0) {
-        if (n.type == N_ROOT)
-            err = kb_set(&h->prefix, "", 0);
-        else if (n.type == N_CDIR)
-            err = kb_set(&h->prefix, n.pk.key.p, n.pk.key.n);
-        else
-            err = kb_set(&h->prefix, n.pk.key.p, n.pk.key.n) || kb_putc(&h->prefix, '/') ? ENOMEM
-                                                                                       : 0;
-        h->seg_off = n.type == N_CDIR ? n.pk.seg_off : 0;
+    if (err == 0 && removed) {
         h->ino = n.m.ino;
-        h->parent_ino = parent_ino(fs, path);
+        h->parent_ino = LSMFS_ROOT_INO;
+        h->done = 1;
+    } else if (err == 0) {
+        h->ino = n.m.ino;
+        /* The parent's number, for "..": glibc skips entries whose d_ino is
+         * 0, so it needs a real one. */
+        h->parent_ino = LSMFS_ROOT_INO;
+        if (n.type != N_ROOT && pkey_parent(&n.pk, &p.pk) == 0 &&
+            node_resolve(fs, &p, N_DIR) == 0 && node_is_dir(&p))
+            h->parent_ino = p.m.ino;
     }
-    if (err == 0) {
-        int none = prefix_upper(h->prefix.p, h->prefix.n, &h->upper);
-        if (none < 0)
-            err = ENOMEM;
-        h->unbounded = none == 1;
-    }
+    lockset_unlock(fs, &ls);
     node_free(&n);
+    node_free(&p);
     if (err) {
         dh_free(h);
-        return -err;
+        return err;
+    }
+    *out = h;
+    return 0;
+}
+
+void lsmfs_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    lsmfs *fs = fuse_req_userdata(req);
+    dir_handle *h;
+    int slot = ns_enter(fs);
+    int err = do_opendir(fs, inode_of(fs, ino), &h);
+    ns_leave(fs, slot);
+    if (err) {
+        fuse_reply_err(req, err);
+        return;
     }
     fi->fh = (uint64_t)(uintptr_t)h;
-    return 0;
+    if (fuse_reply_open(req, fi) != 0)
+        dh_free(h);
 }
 
-int lsmfs_op_releasedir(const char *path, struct fuse_file_info *fi)
+void lsmfs_ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    (void)path;
+    (void)ino;
     dh_free((dir_handle *)(uintptr_t)fi->fh);
-    return 0;
+    fuse_reply_err(req, 0);
 }
 
-int lsmfs_op_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
+void lsmfs_ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-    return lsmfs_op_fsync(path, datasync, fi);
+    (void)ino, (void)datasync, (void)fi;
+    fuse_reply_err(req, do_fsync(fuse_req_userdata(req)));
 }
 
 /* ---- readdir ----------------------------------------------------------------------- */
@@ -253,7 +313,6 @@ typedef struct entry {
 typedef struct lister {
     lsmfs *fs;
     dir_handle *h;
-    int plus;
     lsm_iter *ic;  /* contents keyspace */
     lsm_iter *im;  /* metadata keyspace (NULL if it does not exist) */
     lsm_iter *pc;  /* probes for keys below a name, made when needed */
@@ -305,12 +364,18 @@ static int seek_both(lister *L, const void *key, size_t n)
 static int lister_open(lister *L)
 {
     lsmfs *fs = L->fs;
+    dir_handle *h = L->h;
     int rc = iter_new(L, LSM_KEYSPACE_DEFAULT, 1, &L->ic);
     if (rc == LSM_OK && fs->have_meta)
         rc = iter_new(L, fs->ks_meta, 0, &L->im);
+    /* Positions are kept relative to the directory's key, which a rename of
+     * the directory may have changed since the last call. */
+    L->tmp.n = 0;
+    if (rc == LSM_OK && (kb_append(&L->tmp, h->prefix.p, h->prefix.n) ||
+                         (h->cur.set && kb_append(&L->tmp, h->cur.key.p, h->cur.key.n))))
+        rc = LSM_NOMEM;
     if (rc == LSM_OK)
-        rc = L->h->cur.set ? seek_both(L, L->h->cur.key.p, L->h->cur.key.n)
-                           : seek_both(L, L->h->prefix.p, L->h->prefix.n);
+        rc = seek_both(L, L->tmp.p, L->tmp.n);
     if (rc == LSM_OK && kb_set(&L->last_c, L->h->cur.last_c.p ? L->h->cur.last_c.p : "",
                                L->h->cur.last_c.n))
         rc = LSM_NOMEM;
@@ -436,8 +501,9 @@ static int lister_step(lister *L, entry e[2], int *n_entries, int *end, int *adv
             goto seek_past;
         goto next_past;
     }
-    if (o > 0 && literal) {
-        /* A valid name: listed as itself in the directory above. */
+    if (o > 0 && (literal || sl == 0)) {
+        /* A valid name: listed as itself in the directory above; a segment
+         * that ends where this "%c" part does: listed there as "%x". */
         if (slash)
             goto seek_past;
         goto next_past;
@@ -476,7 +542,7 @@ static int lister_step(lister *L, entry e[2], int *n_entries, int *end, int *adv
         else
             lsmfs_corrupt(fs, "readdir", K, Kn, "malformed metadata record (entry skipped)");
     }
-    uint64_t csize = in_c && L->plus ? lsm_iter_value_size(L->ic) : 0;
+    uint64_t csize = in_c ? lsm_iter_value_size(L->ic) : 0;
     int dir_meta = have_m && L->m.type == T_DIR;
     int stale = have_m && L->m.type == T_REG && !in_c;
     int file_here = (have_m && !dir_meta && !stale) || in_c;
@@ -539,34 +605,97 @@ next_past:
     return lsmfs_errno(fs, rc, "readdir", K, Kn);
 }
 
-int lsmfs_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
-                     struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+/* ---- the reply ---------------------------------------------------------------------- */
+
+/* A reply being filled: a buffer of the size the kernel asked for and, with
+ * plus, the inodes counted for its entries. */
+typedef struct reply {
+    lsmfs *fs;
+    fuse_req_t req;
+    int plus;
+    char *buf;
+    size_t size, used;
+    inode **ins;
+    size_t n_ins, cap_ins;
+    const pkey *dir;
+} reply;
+
+/* Add one entry (its attributes st; off: the offset after it). 1 if it
+ * does not fit (nothing added), 0, or -errno. */
+static int emit(reply *r, const char *name, const struct stat *st, off_t off, int dot)
 {
-    (void)path;
-    lsmfs *fs = lsmfs_ctx();
-    dir_handle *h = (dir_handle *)(uintptr_t)fi->fh;
-    if (h == NULL)
-        return -EBADF;
-    hide_settle(fs, h->prefix.p, h->prefix.n, NULL, 0);
+    size_t rem = r->size - r->used;
+    if (!r->plus) {
+        size_t need = fuse_add_direntry(r->req, NULL, 0, name, NULL, 0);
+        if (need > rem)
+            return 1;
+        fuse_add_direntry(r->req, r->buf + r->used, rem, name, st, off);
+        r->used += need;
+        return 0;
+    }
+    size_t need = fuse_add_direntry_plus(r->req, NULL, 0, name, NULL, 0);
+    if (need > rem)
+        return 1;
+    struct fuse_entry_param e;
+    memset(&e, 0, sizeof e);
+    if (dot) {
+        e.attr = *st; /* no inode: the kernel takes none for "." and ".." */
+    } else {
+        if (r->n_ins == r->cap_ins) {
+            size_t cap = r->cap_ins ? r->cap_ins * 2 : 64;
+            inode **v = realloc(r->ins, cap * sizeof *v);
+            if (v == NULL)
+                return -ENOMEM;
+            r->ins = v;
+            r->cap_ins = cap;
+        }
+        pkey pk;
+        int err = pkey_child(r->dir, name, &pk);
+        if (err == ENOMEM)
+            return -ENOMEM;
+        e.attr = *st;
+        if (err == 0) {
+            int type = pk.kind == PK_CPART ? N_CDIR : S_ISDIR(st->st_mode) ? N_DIR : N_FILE;
+            inode *in = inode_lookup(r->fs, &pk, type, 1, 0);
+            pkey_free(&pk);
+            if (in == NULL)
+                return -ENOMEM;
+            r->ins[r->n_ins++] = in;
+            e.ino = inode_ino(r->fs, in);
+            e.generation = in->generation;
+            e.attr_timeout = r->fs->attr_timeout;
+            e.entry_timeout = r->fs->entry_timeout;
+        }
+        /* (A name that does not decode goes without an inode: the kernel
+         * then looks it up if it needs it.) */
+    }
+    fuse_add_direntry_plus(r->req, r->buf + r->used, rem, name, &e, off);
+    r->used += need;
+    return 0;
+}
+
+/* Fill r from the handle's position (the locks: see do_readdir). */
+static int fill(lsmfs *fs, dir_handle *h, off_t off, reply *r)
+{
     off_t skip = 0;
     int err = 0;
+    kbuf none = KBUF_INIT;
     if (off != h->next_off) {
         if (off > 2 && h->win_n && off >= h->win_first &&
             off < h->win_first + (off_t)h->win_n) {
             /* Inside the last reply: the kernel kept only part of it. */
             dir_pos *p = &h->win[off - h->win_first];
-            err = pos_set(&h->cur, &p->key, p->set, p->sub, &p->last_c);
+            err = pos_set(&h->cur, p->key.p, p->key.n, p->set, p->sub, &p->last_c);
             h->next_off = off;
             h->done = 0;
         } else {
-            kbuf none = KBUF_INIT;
-            err = pos_set(&h->cur, NULL, 0, 0, &none);
+            err = pos_set(&h->cur, NULL, 0, 0, 0, &none);
             h->next_off = 0;
             h->done = 0;
             skip = off > 0 ? off : 0;
         }
         if (err)
-            return -err;
+            return err;
     }
     h->win_n = 0;
     while (h->next_off < 2) {
@@ -577,8 +706,9 @@ int lsmfs_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t 
             memset(&st, 0, sizeof st);
             st.st_mode = S_IFDIR;
             st.st_ino = h->next_off == 0 ? h->ino : h->parent_ino;
-            if (filler(buf, h->next_off == 0 ? "." : "..", &st, h->next_off + 1, 0))
-                return 0;
+            int full = emit(r, h->next_off == 0 ? "." : "..", &st, h->next_off + 1, 1);
+            if (full)
+                return full < 0 ? -full : 0;
         }
         h->next_off++;
     }
@@ -589,10 +719,10 @@ int lsmfs_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t 
     memset(&L, 0, sizeof L);
     L.fs = fs;
     L.h = h;
-    L.plus = (flags & FUSE_READDIR_PLUS) != 0;
     kbuf c_before = KBUF_INIT; /* the "%c" state at the start of a step */
     err = lister_open(&L);
     int sub = h->cur.sub;
+    size_t pl = h->prefix.n;
     while (err == 0) {
         entry e[2];
         int n, end, adv, new_c;
@@ -610,18 +740,21 @@ int lsmfs_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t 
         }
         int full = 0;
         for (int j = sub; j < n && err == 0; j++) {
-            if (skip > 0) {
+            int r2 = skip > 0 ? 0 : emit(r, e[j].name, &e[j].st, h->next_off + 1, 0);
+            if (r2 < 0) {
+                err = -r2;
+            } else if (skip > 0) {
                 skip--;
-            } else if (filler(buf, e[j].name, &e[j].st, h->next_off + 1,
-                              L.plus ? FUSE_FILL_DIR_PLUS : 0)) {
+            } else if (r2 == 1) {
                 /* No room: the next call starts with this entry. */
-                err = pos_set(&h->cur, &L.k, 1, j, &c_before);
+                err = pos_set(&h->cur, L.k.p + pl, L.k.n - pl, 1, j, &c_before);
                 full = 1;
                 break;
             } else {
-                err = win_add(h, h->next_off + 1, &L.k, j + 1, &c_before);
+                err = win_add(h, h->next_off + 1, L.k.p + pl, L.k.n - pl, j + 1, &c_before);
             }
-            h->next_off++;
+            if (err == 0)
+                h->next_off++;
         }
         if (full || err)
             break;
@@ -635,5 +768,75 @@ int lsmfs_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t 
     }
     kb_free(&c_before);
     lister_close(&L);
-    return -err;
+    return err;
+}
+
+static int do_readdir(lsmfs *fs, inode *in, dir_handle *h, off_t off, reply *r)
+{
+    if (h == NULL)
+        return EBADF;
+    /* The directory's key now (it may have been renamed since the last
+     * call), locked shared for the listing. */
+    node n;
+    lockset ls;
+    int err = node_of_inode(fs, in, &n, &ls, LK_READ, NR_KEY);
+    if (err == 0 && (n.stale || n.orphan))
+        err = ENOENT; /* removed: nothing to list */
+    if (err == 0) {
+        pkey_free(&h->dir);
+        err = dh_set_dir(h, &n.pk);
+    }
+    if (err == 0) {
+        r->dir = &h->dir;
+        err = fill(fs, h, off, r);
+    }
+    lockset_unlock(fs, &ls);
+    node_free(&n);
+    return err;
+}
+
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi, int plus)
+{
+    lsmfs *fs = fuse_req_userdata(req);
+    reply r;
+    memset(&r, 0, sizeof r);
+    r.fs = fs;
+    r.req = req;
+    r.plus = plus;
+    r.size = size;
+    r.buf = malloc(size ? size : 1);
+    if (r.buf == NULL) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    int slot = ns_enter(fs);
+    int err = do_readdir(fs, inode_of(fs, ino), (dir_handle *)(uintptr_t)fi->fh, off, &r);
+    ns_leave(fs, slot);
+    /* Entries already in the buffer are sent even if a later one failed. */
+    int sent = 0;
+    if (err == 0 || r.used > 0)
+        sent = fuse_reply_buf(req, r.buf, r.used) == 0;
+    else
+        fuse_reply_err(req, err);
+    if (!sent && r.n_ins) {
+        slot = ns_enter(fs);
+        for (size_t i = 0; i < r.n_ins; i++)
+            inode_put(fs, r.ins[i], 1, 0, 0);
+        ns_leave(fs, slot);
+    }
+    free(r.ins);
+    free(r.buf);
+}
+
+void lsmfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                      struct fuse_file_info *fi)
+{
+    readdir_common(req, ino, size, off, fi, 0);
+}
+
+void lsmfs_ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                          struct fuse_file_info *fi)
+{
+    readdir_common(req, ino, size, off, fi, 1);
 }

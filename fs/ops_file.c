@@ -1,32 +1,37 @@
 /*
  * ops_file.c -- creating nodes and file contents: create, mknod, open, read,
- * write, truncate, fallocate, flush, release, fsync.
+ * write, fallocate, flush, release, fsync.
  *
  * Contents are the value of the file's key in the default keyspace. Reads
  * are lsm_read_value of the range asked; writes are one batch holding
  * lsm_batch_write_value of the range and the new record (size, times), so
  * a write costs the bytes written plus at most a chunk at each end however
  * large the file (the store is opened with 64 KiB inline values and 64 KiB
- * chunks); truncation is lsm_batch_truncate_value and the record. Changes to
- * one file are serialised by its stripe lock, so the size in the record is
- * always the length of the value. A read takes no lock.
+ * chunks). A write holds the stripe of the file's key exclusively, so the
+ * size in the record is always the length of the value; a read holds it
+ * shared.
  *
- * An open file's handle (fi->fh) is its ofile (ofile.h). Operations on a
- * linked file get its current path from libfuse and use it; operations on
- * a file unlinked while open get no path and use the orphan's key and its
- * record in memory. Every write is in the engine's log before it returns
- * (flush has nothing to do; fsync is lsm_sync); release drops the handle.
+ * Open files: an open counts on the inode (n_open), which keeps it, and,
+ * if its name is removed meanwhile, its contents (inode.h); release gives
+ * the count back. The handle itself carries nothing. Every write is in the
+ * engine's log before it returns: flush has nothing to do (and the kernel
+ * is told to skip it, noflush), fsync is lsm_sync. Opens keep the kernel's
+ * page cache (keep_cache): the store cannot change behind the mount's back
+ * (it is locked) and every change of a file's contents goes through this
+ * kernel, which updates or drops its cached pages itself (a write through
+ * another descriptor, a truncation); a file replaced by a rename is another
+ * inode with a cache of its own.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "node.h"
-#include "ofile.h"
 #include "ops.h"
 
-int lsmfs_make_node(lsmfs *fs, const char *path, int type, mode_t mode, dev_t rdev,
-                    const char *target, struct fuse_file_info *fi)
+int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, dev_t rdev,
+              const char *target, uid_t uid, gid_t gid, int open, int open_existing,
+              struct fuse_entry_param *e)
 {
     if (fs->read_only)
         return EROFS;
@@ -37,11 +42,21 @@ int lsmfs_make_node(lsmfs *fs, const char *path, int type, mode_t mode, dev_t rd
     memset(&pm, 0, sizeof pm);
     memset(&nm, 0, sizeof nm);
     size_t tlen = target ? strlen(target) : 0;
-    int err = node_lookup_locked(fs, path, &n, &ls, 1);
+    int err = node_of_child(fs, dir, name, &n, &ls, LK_WRITE);
     if (err == 0 && n.pk.kind != PK_NORMAL)
-        err = EEXIST; /* the root and "%c" parts always exist */
-    if (err == 0 && n.type != N_NONE)
+        err = EEXIST; /* "%c" parts always exist */
+    if (err == 0 && n.type != N_NONE) {
+        if (open_existing && n.type == N_FILE && n.m.type == T_REG) {
+            /* A create without O_EXCL that lost a race: open the file. */
+            inode *in = inode_lookup(fs, &n.pk, N_FILE, 1, 1);
+            if (in == NULL)
+                err = ENOMEM;
+            else
+                entry_fill(fs, e, in, &n.m);
+            goto done;
+        }
         err = EEXIST;
+    }
     if (err == 0 && key_is_reserved(n.pk.key.p, n.pk.key.n))
         err = EINVAL;
     if (err == 0 && type == T_LNK && tlen > META_MAX_TARGET)
@@ -59,8 +74,8 @@ int lsmfs_make_node(lsmfs *fs, const char *path, int type, mode_t mode, dev_t rd
         if (err == 0) {
             meta dm;
             memset(&dm, 0, sizeof dm);
-            int e = meta_get(fs, key, kn, &dm);
-            slot_taken = e == 0 && dm.type == T_DIR;
+            int e2 = meta_get(fs, key, kn, &dm);
+            slot_taken = e2 == 0 && dm.type == T_DIR;
             meta_free(&dm);
             if (slot_taken && type != T_REG)
                 err = EPERM; /* a special file needs the record slot */
@@ -71,11 +86,10 @@ int lsmfs_make_node(lsmfs *fs, const char *path, int type, mode_t mode, dev_t rd
     struct timespec now;
     lsmfs_now(&now);
     if (err == 0) {
-        struct fuse_context *fc = fuse_get_context();
         nm.type = type;
         nm.mode = (uint32_t)(mode & 07777);
-        nm.uid = (uint32_t)fc->uid;
-        nm.gid = (uint32_t)fc->gid;
+        nm.uid = (uint32_t)uid;
+        nm.gid = (uint32_t)gid;
         if (pm.mode & S_ISGID) { /* BSD group semantics of set-group-ID dirs */
             nm.gid = pm.gid;
             if (type == T_DIR)
@@ -91,6 +105,8 @@ int lsmfs_make_node(lsmfs *fs, const char *path, int type, mode_t mode, dev_t rd
     }
     if (err == 0 && !slot_taken)
         err = ino_alloc(fs, &nm.ino);
+    if (err == 0 && slot_taken)
+        nm.ino = lsmfs_hashed_ino(key, kn, HASH_FILE); /* shown with its defaults */
     if (err == 0 && lsm_batch_new(&b) != LSM_OK)
         err = ENOMEM;
     if (err == 0 && type == T_REG && lsm_batch_put(b, key, kn, "", 0) != LSM_OK)
@@ -109,13 +125,19 @@ int lsmfs_make_node(lsmfs *fs, const char *path, int type, mode_t mode, dev_t rd
         err = parent_touch(fs, b, key, kn, 0, &now);
     if (err == 0)
         err = batch_commit(fs, b, "create", key, kn);
-    if (err == 0 && fi) {
-        ofile *of = ofile_open(fs, key, kn);
-        if (of == NULL)
-            err = ENOMEM; /* created, but cannot be opened */
-        fi->fh = (uint64_t)(uintptr_t)of;
-        fi->keep_cache = 1;
+    if (err == 0) {
+        inode *in = inode_lookup(fs, &n.pk, type == T_DIR ? N_DIR : N_FILE, 1, open ? 1 : 0);
+        if (in == NULL) {
+            err = ENOMEM; /* created, but the kernel cannot be told */
+        } else {
+            if (slot_taken) { /* the file shows its defaults (docs/FS.md §2.1) */
+                meta_free(&nm);
+                meta_default(fs, &nm, T_REG, key, kn, HASH_FILE);
+            }
+            entry_fill(fs, e, in, &nm);
+        }
     }
+done:
     lockset_unlock(fs, &ls);
     lsm_batch_free(b);
     meta_free(&pm);
@@ -124,66 +146,47 @@ int lsmfs_make_node(lsmfs *fs, const char *path, int type, mode_t mode, dev_t rd
     return err;
 }
 
-static ofile *fi_ofile(const struct fuse_file_info *fi)
+void lsmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                     struct fuse_file_info *fi)
 {
-    return fi ? (ofile *)(uintptr_t)fi->fh : NULL;
-}
-
-/* Decode path, or, when libfuse gives none (with -o hard_remove, for a file
- * unlinked while open), take the key of fi's open file. For an orphan
- * (named by libfuse's hidden name, or by fi), *orphan is set and n
- * describes it: its reserved key, its record, no record to write. */
-static int target_key(lsmfs *fs, const char *path, struct fuse_file_info *fi, node *n,
-                      int *orphan)
-{
-    memset(n, 0, sizeof *n);
-    *orphan = 0;
-    if (path) {
-        int err = path_to_key(path, &n->pk);
-        if (err == 0)
-            hide_settle(fs, n->pk.key.p, n->pk.key.n, NULL, 0);
-        int r = err ? 0 : node_hidden(fs, n);
-        if (r < 0)
-            return -r;
-        *orphan = r;
-        return err;
+    lsmfs *fs = fuse_req_userdata(req);
+    const struct fuse_ctx *c = fuse_req_ctx(req);
+    struct fuse_entry_param e;
+    int slot = ns_enter(fs);
+    int err = make_node(fs, inode_of(fs, parent), name, T_REG, mode, 0, NULL, c->uid, c->gid, 1,
+                        !(fi->flags & O_EXCL), &e);
+    ns_leave(fs, slot);
+    if (err) {
+        fuse_reply_err(req, err);
+        return;
     }
-    ofile *of = fi_ofile(fi);
-    if (of == NULL)
-        return ENOENT;
-    int r = ofile_get(fs, of, &n->pk.key, &n->m);
-    if (r < 0)
-        return -r;
-    n->pk.kind = PK_NORMAL;
-    if (r)
-        n->orphan = 1;
-    *orphan = r;
-    return 0;
+    fi->fh = 0;
+    fi->keep_cache = 1;
+    fi->noflush = 1;
+    reply_create(fs, req, &e, fi);
 }
 
-int lsmfs_target_locked(lsmfs *fs, const char *path, struct fuse_file_info *fi, node *n,
-                        lockset *ls, int *orphan)
+void lsmfs_ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                    dev_t rdev)
 {
-    lockset_init(ls);
-    int err = target_key(fs, path, fi, n, orphan);
+    lsmfs *fs = fuse_req_userdata(req);
+    int type = meta_mode_type(mode);
+    if ((mode & S_IFMT) == 0)
+        type = T_REG;
+    if (type == 0 || type == T_DIR || type == T_LNK) {
+        fuse_reply_err(req, EINVAL);
+        return;
+    }
+    const struct fuse_ctx *c = fuse_req_ctx(req);
+    struct fuse_entry_param e;
+    int slot = ns_enter(fs);
+    int err = make_node(fs, inode_of(fs, parent), name, type, mode, rdev, NULL, c->uid, c->gid,
+                        0, 0, &e);
+    ns_leave(fs, slot);
     if (err)
-        return err;
-    return node_lock(fs, n, ls, 0); /* an orphan: its key's stripe, its fresh record */
-}
-
-int lsmfs_target_stat(lsmfs *fs, const char *path, struct fuse_file_info *fi, struct stat *st)
-{
-    node n;
-    int orphan;
-    int err = target_key(fs, path, fi, &n, &orphan);
-    if (err == 0)
-        err = node_resolve(fs, &n);
-    if (err == 0 && n.type == N_NONE)
-        err = ENOENT;
-    if (err == 0)
-        meta_to_stat(&n.m, st);
-    node_free(&n);
-    return err;
+        fuse_reply_err(req, err);
+    else
+        reply_entry(fs, req, &e);
 }
 
 struct size_times {
@@ -202,7 +205,7 @@ static void set_size_times(meta *m, void *arg)
 }
 
 /* Truncate or extend the regular file of a locked, resolved node. */
-static int set_size(lsmfs *fs, node *n, uint64_t size, int orphan)
+static int set_size(lsmfs *fs, node *n, uint64_t size)
 {
     if (n->type == N_NONE)
         return ENOENT;
@@ -226,112 +229,126 @@ static int set_size(lsmfs *fs, node *n, uint64_t size, int orphan)
     }
     if (err == 0)
         err = batch_commit(fs, b, "truncate", n->pk.key.p, n->pk.key.n);
-    if (err == 0 && orphan)
-        orphan_update(fs, n->pk.key.p, n->pk.key.n, set_size_times, &st);
+    if (err == 0 && n->orphan)
+        inode_update_record(n->in, set_size_times, &st);
     lsm_batch_free(b);
     return err;
 }
 
-static int open_existing(lsmfs *fs, const char *path, struct fuse_file_info *fi)
+/* Only regular files reach open: the kernel opens directories with opendir
+ * and special files without the daemon. Nothing is read: an inode that is
+ * attached names its file. */
+static int do_open(lsmfs *fs, inode *in, struct fuse_file_info *fi)
 {
     int wr = (fi->flags & O_ACCMODE) != O_RDONLY;
     if (wr && fs->read_only)
         return EROFS;
+    if (in->type != N_FILE)
+        return EISDIR;
+    /* O_TRUNC reaches open only with FUSE_CAP_ATOMIC_O_TRUNC, which init
+     * turns off (the kernel truncates with a setattr of its own); handled
+     * anyway. */
+    int trunc = wr && (fi->flags & O_TRUNC);
     node n;
     lockset ls;
-    int err = node_lookup_locked(fs, path, &n, &ls, 0);
-    if (err == 0 && n.type == N_NONE)
-        /* A hidden name whose orphan is gone: the kernel still had the
-         * unlinked file's inode from a lookup that raced with the unlink or
-         * a rename over it. ESTALE makes the kernel look the name up again
-         * (and open what it names now), as opening a name does on ext4. */
-        err = key_is_hidden(n.pk.key.p, n.pk.key.n) ? ESTALE : ENOENT;
-    if (err == 0 && node_is_dir(&n))
-        err = EISDIR;
-    if (err == 0 && wr && (fi->flags & O_TRUNC))
-        /* Only with FUSE_CAP_ATOMIC_O_TRUNC, which init turns off: the kernel
-         * then truncates with a setattr of its own. Kept for safety. */
-        err = set_size(fs, &n, 0, 0);
-    if (err == 0) {
-        ofile *of = n.orphan ? orphan_open(fs, n.pk.key.p, n.pk.key.n)
-                             : ofile_open(fs, n.pk.key.p, n.pk.key.n);
-        if (of == NULL)
-            err = n.orphan ? ESTALE : ENOMEM; /* the orphan went meanwhile */
-        fi->fh = (uint64_t)(uintptr_t)of;
-    }
+    int err = node_of_inode(fs, in, &n, &ls, trunc ? LK_WRITE : LK_READ,
+                            trunc ? NR_FULL : NR_KEY);
+    if (err == 0 && n.stale)
+        /* Removed, and nothing kept: the kernel had the inode from a lookup
+         * that raced with the unlink. ESTALE makes it look the name up
+         * again, which finds what the name stands for now. */
+        err = ESTALE;
+    if (err == 0 && trunc)
+        err = set_size(fs, &n, 0);
+    if (err == 0)
+        inode_get(fs, in, 0, 1, 0);
     lockset_unlock(fs, &ls);
     node_free(&n);
-    /* The store cannot change behind the mount's back (it is locked), and
-     * every change goes through the kernel: its page cache stays valid. */
-    fi->keep_cache = 1;
     return err;
 }
 
-int lsmfs_op_open(const char *path, struct fuse_file_info *fi)
+void lsmfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    return -open_existing(lsmfs_ctx(), path, fi);
+    lsmfs *fs = fuse_req_userdata(req);
+    inode *in = inode_of(fs, ino);
+    int slot = ns_enter(fs);
+    int err = do_open(fs, in, fi);
+    ns_leave(fs, slot);
+    if (err) {
+        fuse_reply_err(req, err);
+        return;
+    }
+    fi->fh = 0;
+    fi->keep_cache = 1;
+    fi->noflush = 1;
+    if (fuse_reply_open(req, fi) != 0) {
+        slot = ns_enter(fs);
+        inode_put(fs, in, 0, 1, 0);
+        ns_leave(fs, slot);
+    }
 }
 
-int lsmfs_op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+static int do_read(lsmfs *fs, inode *in, char *buf, size_t size, off_t off, size_t *got)
 {
-    lsmfs *fs = lsmfs_ctx();
-    int err = lsmfs_make_node(fs, path, T_REG, mode, 0, NULL, fi);
-    if (err == EEXIST && !(fi->flags & O_EXCL))
-        return -open_existing(fs, path, fi); /* lost a race with another create */
-    return -err;
-}
-
-int lsmfs_op_mknod(const char *path, mode_t mode, dev_t rdev)
-{
-    int type = meta_mode_type(mode);
-    if ((mode & S_IFMT) == 0)
-        type = T_REG;
-    if (type == 0 || type == T_DIR || type == T_LNK)
-        return -EINVAL;
-    return -lsmfs_make_node(lsmfs_ctx(), path, type, mode, rdev, NULL, NULL);
-}
-
-int lsmfs_op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
-{
-    lsmfs *fs = lsmfs_ctx();
+    *got = 0;
     if (off < 0)
-        return -EINVAL;
+        return EINVAL;
     node n;
-    int orphan;
-    int err = target_key(fs, path, fi, &n, &orphan);
-    size_t got = 0;
+    lockset ls;
+    int err = node_of_inode(fs, in, &n, &ls, LK_READ, NR_KEY);
+    if (err == 0 && n.stale)
+        err = ESTALE;
     if (err == 0) {
         lsm_read_options ro;
         lsm_read_options_default(&ro);
         int rc = lsm_read_value(fs->db, &ro, n.pk.key.p, n.pk.key.n, (uint64_t)off, buf, size,
-                                &got);
+                                got);
         if (rc == LSM_NOT_FOUND)
-            rc = LSM_OK; /* deleted meanwhile: nothing to read */
+            rc = LSM_OK; /* nothing there: nothing to read */
         err = lsmfs_errno(fs, rc, "read", n.pk.key.p, n.pk.key.n);
     }
+    lockset_unlock(fs, &ls);
     node_free(&n);
-    return err ? -err : (int)got;
+    return err;
 }
 
-int lsmfs_op_write(const char *path, const char *buf, size_t size, off_t off,
+void lsmfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                    struct fuse_file_info *fi)
 {
-    lsmfs *fs = lsmfs_ctx();
+    (void)fi;
+    lsmfs *fs = fuse_req_userdata(req);
+    char *buf = malloc(size ? size : 1);
+    if (buf == NULL) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    size_t got;
+    int slot = ns_enter(fs);
+    int err = do_read(fs, inode_of(fs, ino), buf, size, off, &got);
+    ns_leave(fs, slot);
+    if (err)
+        fuse_reply_err(req, err);
+    else
+        fuse_reply_buf(req, buf, got);
+    free(buf);
+}
+
+static int do_write(lsmfs *fs, inode *in, const char *buf, size_t size, off_t off)
+{
     if (fs->read_only)
-        return -EROFS;
+        return EROFS;
     if (off < 0)
-        return -EINVAL;
+        return EINVAL;
     if (size == 0)
         return 0;
     if ((uint64_t)off > LSMFS_MAX_FILE_SIZE || size > LSMFS_MAX_FILE_SIZE - (uint64_t)off)
-        return -EFBIG;
+        return EFBIG;
     node n;
     lockset ls;
     lsm_batch *b = NULL;
-    int orphan;
-    int err = lsmfs_target_locked(fs, path, fi, &n, &ls, &orphan);
+    int err = node_of_inode(fs, in, &n, &ls, LK_WRITE, NR_FULL);
     if (err == 0 && n.type == N_NONE)
-        err = ENOENT;
+        err = n.stale ? ESTALE : ENOENT;
     if (err == 0 && node_is_dir(&n))
         err = EISDIR;
     if (err == 0 && n.m.type != T_REG)
@@ -351,47 +368,41 @@ int lsmfs_op_write(const char *path, const char *buf, size_t size, off_t off,
     }
     if (err == 0)
         err = batch_commit(fs, b, "write", n.pk.key.p, n.pk.key.n);
-    if (err == 0 && orphan)
-        orphan_update(fs, n.pk.key.p, n.pk.key.n, set_size_times, &st);
+    if (err == 0 && n.orphan)
+        inode_update_record(in, set_size_times, &st);
     lockset_unlock(fs, &ls);
     lsm_batch_free(b);
     node_free(&n);
-    return err ? -err : (int)size;
+    return err;
 }
 
-int lsmfs_op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+void lsmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                    struct fuse_file_info *fi)
 {
-    lsmfs *fs = lsmfs_ctx();
-    if (fs->read_only)
-        return -EROFS;
-    if (size < 0)
-        return -EINVAL;
-    node n;
-    lockset ls;
-    int orphan;
-    int err = lsmfs_target_locked(fs, path, fi, &n, &ls, &orphan);
-    if (err == 0)
-        err = set_size(fs, &n, (uint64_t)size, orphan);
-    lockset_unlock(fs, &ls);
-    node_free(&n);
-    return -err;
+    (void)fi;
+    lsmfs *fs = fuse_req_userdata(req);
+    int slot = ns_enter(fs);
+    int err = do_write(fs, inode_of(fs, ino), buf, size, off);
+    ns_leave(fs, slot);
+    if (err)
+        fuse_reply_err(req, err);
+    else
+        fuse_reply_write(req, size);
 }
 
-int lsmfs_op_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi)
+static int do_fallocate(lsmfs *fs, inode *in, int mode, off_t off, off_t len)
 {
-    lsmfs *fs = lsmfs_ctx();
     if (fs->read_only)
-        return -EROFS;
+        return EROFS;
     if (mode & ~FALLOC_FL_KEEP_SIZE)
-        return -EOPNOTSUPP; /* no holes to punch: values are not block-mapped */
+        return EOPNOTSUPP; /* no holes to punch: values are not block-mapped */
     if (off < 0 || len <= 0)
-        return -EINVAL;
+        return EINVAL;
     if ((uint64_t)off > LSMFS_MAX_FILE_SIZE || (uint64_t)len > LSMFS_MAX_FILE_SIZE - (uint64_t)off)
-        return -EFBIG;
+        return EFBIG;
     node n;
     lockset ls;
-    int orphan;
-    int err = lsmfs_target_locked(fs, path, fi, &n, &ls, &orphan);
+    int err = node_of_inode(fs, in, &n, &ls, LK_WRITE, NR_FULL);
     if (err == 0 && n.type == N_NONE)
         err = ENOENT;
     if (err == 0 && node_is_dir(&n))
@@ -401,31 +412,50 @@ int lsmfs_op_fallocate(const char *path, int mode, off_t off, off_t len, struct 
     /* Space is not reserved (an LSM store allocates when it writes); the
      * size grows as posix_fallocate promises. */
     if (err == 0 && !(mode & FALLOC_FL_KEEP_SIZE) && (uint64_t)(off + len) > n.csize)
-        err = set_size(fs, &n, (uint64_t)(off + len), orphan);
+        err = set_size(fs, &n, (uint64_t)(off + len));
     lockset_unlock(fs, &ls);
     node_free(&n);
-    return -err;
+    return err;
 }
 
-int lsmfs_op_flush(const char *path, struct fuse_file_info *fi)
+void lsmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+                        struct fuse_file_info *fi)
 {
-    (void)path, (void)fi;
-    return 0; /* every write is already in the log */
+    (void)fi;
+    lsmfs *fs = fuse_req_userdata(req);
+    int slot = ns_enter(fs);
+    int err = do_fallocate(fs, inode_of(fs, ino), mode, off, len);
+    ns_leave(fs, slot);
+    fuse_reply_err(req, err);
 }
 
-int lsmfs_op_release(const char *path, struct fuse_file_info *fi)
+void lsmfs_ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    (void)path;
-    ofile_release(lsmfs_ctx(), fi_ofile(fi));
-    fi->fh = 0;
-    return 0;
+    (void)ino, (void)fi;
+    fuse_reply_err(req, 0); /* every write is already in the log */
 }
 
-int lsmfs_op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+void lsmfs_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    (void)path, (void)datasync, (void)fi;
-    lsmfs *fs = lsmfs_ctx();
+    (void)fi;
+    lsmfs *fs = fuse_req_userdata(req);
+    /* The count goes before the reply: the kernel may forget the inode as
+     * soon as it has it, and the inode must not be touched after that. */
+    int slot = ns_enter(fs);
+    inode_put(fs, inode_of(fs, ino), 0, 1, 0);
+    ns_leave(fs, slot);
+    fuse_reply_err(req, 0);
+}
+
+int do_fsync(lsmfs *fs)
+{
     if (fs->read_only)
         return 0;
-    return -lsmfs_errno(fs, lsm_sync(fs->db), "fsync", "", 0);
+    return lsmfs_errno(fs, lsm_sync(fs->db), "fsync", "", 0);
+}
+
+void lsmfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    (void)ino, (void)datasync, (void)fi;
+    fuse_reply_err(req, do_fsync(fuse_req_userdata(req)));
 }

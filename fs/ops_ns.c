@@ -1,21 +1,33 @@
 /*
- * ops_ns.c -- names: unlink, rename, symlink, readlink, link.
+ * ops_ns.c -- names: lookup, forget, unlink, rename, symlink, readlink, link.
+ *
+ * lookup resolves a name in a directory (node.c) and hands the kernel the
+ * inode of what it names (inode.h), counting the lookup; a name that names
+ * nothing is answered as a cached absence (negative_timeout). forget gives
+ * lookups back.
  *
  * unlink deletes the value, the record and the extended attributes in one
- * batch (the value of a file still open moves to an orphan key instead,
- * ofile.h); if the parent directory had no record (it existed only because of
+ * batch; if the parent directory had no record (it existed only because of
  * keys below it), its record is written in the same batch, so it does not
- * vanish with its last entry.
+ * vanish with its last entry. A file still open keeps its contents: the
+ * same batch moves its value (O(1), lsm_batch_rename) to an orphan key that
+ * its inode keeps until it is closed and forgotten (inode.h). The inode is
+ * detached either way: the name is free for a new file.
  *
  * rename is one batch. A file moves with lsm_batch_rename (O(1) in its
  * size: the engine moves a large value's descriptor, not its chunks), with
  * its record (which keeps its inode number; a file without a record gets one
  * holding its hashed number) and its attributes; a replaced target's record,
  * attributes and, for a source without contents, value are deleted first,
- * in the same batch, so the replacement is atomic. A directory moves every
- * key below it in the three keyspaces (O(entries), never O(bytes)) under
- * ns_lock held exclusively, so nothing is created inside it meanwhile.
- * RENAME_NOREPLACE is honoured; RENAME_EXCHANGE is EINVAL.
+ * in the same batch, so the replacement is atomic. A replaced target the
+ * kernel still knows keeps its contents under an orphan key (moved in the
+ * same batch), so that an open that raced with the rename -- the kernel
+ * looked the name up, the rename landed, then the open arrived -- still
+ * opens it, as on ext4. The source's inode moves to the new name. A
+ * directory moves every key below it in the three keyspaces (O(entries),
+ * never O(bytes)) with the namespace lock held exclusively, so nothing runs
+ * meanwhile, and the inodes below it move with it. RENAME_NOREPLACE is
+ * honoured; RENAME_EXCHANGE is EINVAL.
  *
  * Hard links are EPERM: a key names exactly one value.
  */
@@ -23,8 +35,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "node.h"
-#include "ofile.h"
 #include "ops.h"
 
 #ifndef RENAME_NOREPLACE
@@ -40,16 +50,86 @@ static int xattr_prefix_of(const char *key, size_t n, kbuf *out)
     return kb_append(out, key, n) || kb_putc(out, 0) ? ENOMEM : 0;
 }
 
-int lsmfs_op_unlink(const char *path)
+/* ---- lookup, forget ------------------------------------------------------------------ */
+
+static int is_dot(const char *name)
 {
-    lsmfs *fs = lsmfs_ctx();
+    return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
+static int do_lookup(lsmfs *fs, inode *dir, const char *name, struct fuse_entry_param *e)
+{
+    memset(e, 0, sizeof *e);
+    if (is_dot(name))
+        return ENOENT; /* only asked by file systems exported over NFS */
+    node n;
+    lockset ls;
+    int err = node_of_child(fs, dir, name, &n, &ls, LK_READ);
+    if (err == 0 && n.type == N_NONE)
+        err = ENOENT;
+    if (err == 0) {
+        inode *in = inode_lookup(fs, &n.pk, n.type, 1, 0);
+        if (in == NULL)
+            err = ENOMEM;
+        else
+            entry_fill(fs, e, in, &n.m);
+    }
+    lockset_unlock(fs, &ls);
+    node_free(&n);
+    if (err == ENOENT && fs->negative_timeout > 0) {
+        /* The kernel may remember the absence: a name appears only by a
+         * change made through it. */
+        e->ino = 0;
+        e->entry_timeout = fs->negative_timeout;
+        return 0;
+    }
+    return err;
+}
+
+void lsmfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    lsmfs *fs = fuse_req_userdata(req);
+    struct fuse_entry_param e;
+    int slot = ns_enter(fs);
+    int err = do_lookup(fs, inode_of(fs, parent), name, &e);
+    ns_leave(fs, slot);
+    if (err)
+        fuse_reply_err(req, err);
+    else
+        reply_entry(fs, req, &e);
+}
+
+void lsmfs_ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    lsmfs *fs = fuse_req_userdata(req);
+    int slot = ns_enter(fs);
+    inode_put(fs, inode_of(fs, ino), nlookup, 0, 0);
+    ns_leave(fs, slot);
+    fuse_reply_none(req);
+}
+
+void lsmfs_ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+    lsmfs *fs = fuse_req_userdata(req);
+    int slot = ns_enter(fs);
+    for (size_t i = 0; i < count; i++)
+        inode_put(fs, inode_of(fs, forgets[i].ino), forgets[i].nlookup, 0, 0);
+    ns_leave(fs, slot);
+    fuse_reply_none(req);
+}
+
+/* ---- unlink ---------------------------------------------------------------------------- */
+
+static int do_unlink(lsmfs *fs, inode *dir, const char *name)
+{
     if (fs->read_only)
-        return -EROFS;
+        return EROFS;
     node n;
     lockset ls;
     lsm_batch *b = NULL;
-    kbuf xp = KBUF_INIT;
-    int err = node_lookup_locked(fs, path, &n, &ls, 1);
+    kbuf xp = KBUF_INIT, okey = KBUF_INIT;
+    inode *victim = NULL;
+    int err = node_of_child(fs, dir, name, &n, &ls, LK_WRITE);
     if (err == 0 && n.type == N_NONE)
         err = ENOENT;
     if (err == 0 && node_is_dir(&n))
@@ -58,9 +138,14 @@ int lsmfs_op_unlink(const char *path)
         err = ENOMEM;
     const char *key = n.pk.key.p;
     size_t kn = n.pk.key.n;
-    ofile *of = err == 0 ? ofile_find(fs, key, kn) : NULL; /* open: keep its value */
-    kbuf okey = KBUF_INIT;
-    if (of && n.has_contents) {
+    struct timespec now;
+    lsmfs_now(&now);
+    if (err == 0)
+        victim = inode_find(fs, &n.pk); /* pinned */
+    /* Open: its descriptors keep the contents (the open count cannot grow
+     * meanwhile: an open holds the stripe of this key). */
+    int keep = victim && n.has_contents && inode_n_open(victim) > 0;
+    if (err == 0 && keep) {
         err = orphan_key(fs, &okey);
         if (err == 0 &&
             lsm_batch_rename(b, LSM_KEYSPACE_DEFAULT, key, kn, okey.p, okey.n) != LSM_OK)
@@ -76,22 +161,31 @@ int lsmfs_op_unlink(const char *path)
         if (err == 0 && fs->have_xattr)
             err = batch_delete_xattrs(fs, b, fs->ks_xattr, &xp);
     }
-    if (err == 0) {
-        struct timespec now;
-        lsmfs_now(&now);
+    if (err == 0)
         err = parent_touch(fs, b, key, kn, 1, &now);
-    }
     if (err == 0)
         err = batch_commit(fs, b, "unlink", key, kn);
-    if (err == 0 && of && n.has_contents)
-        ofile_orphaned(fs, of, &okey, &n.m, NULL);
-    ofile_release(fs, of); /* the pin; deletes the orphan if it was closed meanwhile */
-    kb_free(&okey);
+    if (err == 0 && victim) {
+        n.m.ctime = now;
+        inode_detach(fs, victim, keep ? &okey : NULL, &n.m);
+    }
+    if (victim)
+        inode_put(fs, victim, 0, 0, 1);
     lockset_unlock(fs, &ls);
     lsm_batch_free(b);
+    kb_free(&okey);
     kb_free(&xp);
     node_free(&n);
-    return -err;
+    return err;
+}
+
+void lsmfs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    lsmfs *fs = fuse_req_userdata(req);
+    int slot = ns_enter(fs);
+    int err = do_unlink(fs, inode_of(fs, parent), name);
+    ns_leave(fs, slot);
+    fuse_reply_err(req, err);
 }
 
 /* ---- rename ---------------------------------------------------------------------- */
@@ -101,13 +195,30 @@ typedef struct rename_ctx {
     node src, dst;
     lsm_batch *b;
     int dst_slot_taken; /* the target key's record slot is a directory's */
-    ofile *dst_of;      /* the replaced target, open: its value becomes an orphan */
+    inode *dst_in;      /* the replaced target's inode, pinned, if the kernel knows it */
+    int dst_kept;       /* its contents move to okey */
     kbuf okey;
-    int took_hide;      /* dst_of came from this thread's pending hide of the target */
-    kbuf hkey;          /* its hidden name */
     struct timespec now;
-    kbuf a, c, tmp;      /* scratch */
+    kbuf a, c, tmp;     /* scratch */
 } rename_ctx;
+
+static void rename_ctx_free(rename_ctx *r)
+{
+    if (r->dst_in)
+        inode_put(r->fs, r->dst_in, 0, 0, 1);
+    r->dst_in = NULL;
+    r->dst_kept = r->dst_slot_taken = 0;
+    kb_free(&r->okey);
+    lsm_batch_free(r->b);
+    r->b = NULL;
+    node_free(&r->src);
+    node_free(&r->dst);
+    memset(&r->src, 0, sizeof r->src);
+    memset(&r->dst, 0, sizeof r->dst);
+    kb_free(&r->a);
+    kb_free(&r->c);
+    kb_free(&r->tmp);
+}
 
 /* Queue the deletion of the replaced target's record and attributes. */
 static int clear_target(rename_ctx *r)
@@ -200,10 +311,9 @@ static int rename_file(rename_ctx *r)
     lsmfs *fs = r->fs;
     node *s = &r->src, *d = &r->dst;
     int err = clear_target(r);
-    if (err == 0 && d->type == N_FILE && d->has_contents && !d->pk.alias)
-        r->took_hide = hide_take(fs, d->pk.key.p, d->pk.key.n, &r->hkey, &r->dst_of);
-    if (err == 0 && d->type == N_FILE && d->has_contents &&
-        (r->dst_of || (r->dst_of = ofile_find(fs, d->pk.key.p, d->pk.key.n)) != NULL)) {
+    if (err == 0 && d->type == N_FILE && d->has_contents && r->dst_in) {
+        /* The kernel knows the target: an open of it may be on its way. */
+        r->dst_kept = 1;
         err = orphan_key(fs, &r->okey);
         if (err == 0 && lsm_batch_rename(r->b, LSM_KEYSPACE_DEFAULT, d->pk.key.p, d->pk.key.n,
                                          r->okey.p, r->okey.n) != LSM_OK)
@@ -233,94 +343,6 @@ static int rename_dir(rename_ctx *r)
         err = move_subtree(r, fs->ks_xattr);
     if (err == 0)
         err = move_record(r);
-    return err;
-}
-
-/*
- * Unlink the open file s (locks held: its stripe and its directory's): its
- * value to a reserved key, its record and attributes deleted, its directory
- * kept, in one batch; then the orphan is named hkey for libfuse (ofile.h).
- * Without an open handle (of NULL) the value is deleted at once. Releases
- * the pin on of.
- */
-static int orphan_locked(lsmfs *fs, node *s, const kbuf *hkey, ofile *of)
-{
-    kbuf okey = KBUF_INIT, xp = KBUF_INIT;
-    lsm_batch *b = NULL;
-    struct timespec now;
-    lsmfs_now(&now);
-    int err = orphan_key(fs, &okey);
-    if (err == 0 && lsm_batch_new(&b) != LSM_OK)
-        err = ENOMEM;
-    if (err == 0 && lsm_batch_rename(b, LSM_KEYSPACE_DEFAULT, s->pk.key.p, s->pk.key.n, okey.p,
-                                     okey.n) != LSM_OK)
-        err = ENOMEM;
-    if (err == 0 && s->meta_own) {
-        if (lsm_batch_delete_ks(b, fs->ks_meta, s->pk.key.p, s->pk.key.n) != LSM_OK)
-            err = ENOMEM;
-        if (err == 0 && fs->have_xattr)
-            err = xattr_prefix_of(s->pk.key.p, s->pk.key.n, &xp);
-        if (err == 0 && fs->have_xattr)
-            err = batch_delete_xattrs(fs, b, fs->ks_xattr, &xp);
-    }
-    if (err == 0)
-        err = parent_touch(fs, b, s->pk.key.p, s->pk.key.n, 1, &now);
-    if (err == 0)
-        err = batch_commit(fs, b, "unlink (open file)", s->pk.key.p, s->pk.key.n);
-    if (err == 0 && of) {
-        s->m.ctime = now;
-        ofile_orphaned(fs, of, &okey, &s->m, hkey);
-    } else if (err == 0) {
-        int rc = lsm_delete(fs->db, okey.p, okey.n); /* nobody has it open */
-        if (rc != LSM_OK)
-            lsmfs_errno(fs, rc, "delete unlinked file", okey.p, okey.n);
-    }
-    ofile_release(fs, of); /* the pin; deletes the orphan if it was closed meanwhile */
-    lsm_batch_free(b);
-    kb_free(&okey);
-    kb_free(&xp);
-    return err;
-}
-
-int lsmfs_orphan_now(lsmfs *fs, const kbuf *tkey, const kbuf *hkey, ofile *of)
-{
-    node n;
-    lockset ls;
-    memset(&n, 0, sizeof n);
-    n.pk.kind = PK_NORMAL;
-    int err = kb_set(&n.pk.key, tkey->p, tkey->n);
-    if (err == 0)
-        err = node_lock(fs, &n, &ls, 1);
-    else
-        lockset_init(&ls);
-    if (err == 0 && n.type == N_FILE && n.m.type == T_REG && n.has_contents && !n.pk.alias) {
-        err = orphan_locked(fs, &n, hkey, of);
-        of = NULL;
-    }
-    ofile_release(fs, of); /* gone meanwhile: just the pin */
-    lockset_unlock(fs, &ls);
-    node_free(&n);
-    return err;
-}
-
-/*
- * libfuse hiding an open file: a rename to ".fuse_hidden<hex>" before it
- * unlinks it or renames another file over it. Deferred (ofile.h): the name
- * stays until this thread's next call tells which. A file not open any more
- * is unlinked at once.
- */
-static int hide(rename_ctx *r)
-{
-    lsmfs *fs = r->fs;
-    node *s = &r->src;
-    if (s->type != N_FILE || s->m.type != T_REG || !s->has_contents)
-        return EINVAL; /* libfuse hides only open regular files */
-    ofile *of = ofile_find(fs, s->pk.key.p, s->pk.key.n);
-    if (of == NULL)
-        return orphan_locked(fs, s, &r->dst.pk.key, NULL);
-    int err = hide_begin(fs, &s->pk.key, &r->dst.pk.key, of);
-    if (err)
-        ofile_release(fs, of);
     return err;
 }
 
@@ -381,6 +403,8 @@ static int rename_locked(rename_ctx *r, unsigned int flags)
     if (lsm_batch_new(&r->b) != LSM_OK)
         return ENOMEM;
     lsmfs_now(&r->now);
+    if (d->type != N_NONE)
+        r->dst_in = inode_find(fs, &d->pk); /* pinned */
     int err = sdir ? rename_dir(r) : rename_file(r);
     /* The source's directory keeps existing (with a record if it had none);
      * both directories get new times. */
@@ -392,125 +416,183 @@ static int rename_locked(rename_ctx *r, unsigned int flags)
         err = parent_touch(fs, r->b, tk->p, tk->n, 0, &r->now);
     if (err == 0)
         err = batch_commit(fs, r->b, "rename", fk->p, fk->n);
-    if (err == 0) {
-        if (r->dst_of)
-            ofile_orphaned(fs, r->dst_of, &r->okey, &d->m, r->took_hide ? &r->hkey : NULL);
-        ofile_renamed(fs, fk, tk, sdir);
+    if (err)
+        return err;
+    /* Written: now the inodes. (Out of memory there detaches them instead,
+     * and the rename stands.) */
+    if (r->dst_in) {
+        d->m.ctime = r->now;
+        inode_detach(fs, r->dst_in, r->dst_kept ? &r->okey : NULL, &d->m);
+    }
+    if (sdir) {
+        inode_move_subtree(fs, &s->pk, &d->pk);
+    } else {
+        inode *in = inode_find(fs, &s->pk);
+        if (in) {
+            inode_move(fs, in, &d->pk);
+            inode_put(fs, in, 0, 0, 1);
+        }
+    }
+    return 0;
+}
+
+/*
+ * Decode both names, lock (unless the namespace lock is held exclusively:
+ * nothing else runs then) the stripes of both keys and both directories'
+ * keys, check the directories kept their keys, resolve both.
+ */
+static int rename_prepare(rename_ctx *r, inode *sdir, const char *sname, inode *ddir,
+                          const char *dname, lockset *ls, int excl)
+{
+    lsmfs *fs = r->fs;
+    pkey sp, dp;
+    memset(&sp, 0, sizeof sp);
+    memset(&dp, 0, sizeof dp);
+    int err = 0;
+    for (;;) {
+        uint64_t sg, dg;
+        uint32_t sf, df;
+        err = inode_snapshot(sdir, &sp, &sg, &sf, NULL);
+        if (err == 0)
+            err = inode_snapshot(ddir, &dp, &dg, &df, NULL);
+        if (err)
+            break;
+        if ((sf | df) & INODE_DETACHED) {
+            err = ENOENT;
+            break;
+        }
+        err = pkey_child(&sp, sname, &r->src.pk);
+        if (err == 0)
+            err = pkey_child(&dp, dname, &r->dst.pk);
+        if (err)
+            break;
+        if (excl)
+            break;
+        size_t pl;
+        lockset_add(fs, ls, r->src.pk.key.p, r->src.pk.key.n, LK_WRITE);
+        lockset_add(fs, ls, r->dst.pk.key.p, r->dst.pk.key.n, LK_WRITE);
+        key_parent(r->src.pk.key.p, r->src.pk.key.n, &pl);
+        lockset_add(fs, ls, r->src.pk.key.p, pl, LK_WRITE);
+        key_parent(r->dst.pk.key.p, r->dst.pk.key.n, &pl);
+        lockset_add(fs, ls, r->dst.pk.key.p, pl, LK_WRITE);
+        lockset_lock(fs, ls);
+        if (inode_kgen(sdir) == sg && inode_kgen(ddir) == dg)
+            break;
+        lockset_unlock(fs, ls);
+        lockset_init(ls);
+        pkey_free(&r->src.pk);
+        pkey_free(&r->dst.pk);
+        pkey_free(&sp);
+        pkey_free(&dp);
+    }
+    pkey_free(&sp);
+    pkey_free(&dp);
+    if (err == 0 && (r->src.pk.kind == PK_CPART || r->dst.pk.kind == PK_CPART))
+        err = EINVAL; /* "%c" parts are not directories of their own */
+    if (err == 0)
+        err = node_resolve(fs, &r->src, N_NONE);
+    if (err == 0)
+        err = node_resolve(fs, &r->dst, N_NONE);
+    return err;
+}
+
+static int do_rename(lsmfs *fs, inode *sdir, const char *sname, inode *ddir, const char *dname,
+                     unsigned int flags)
+{
+    if (flags & RENAME_EXCHANGE)
+        return EINVAL; /* not supported (docs/FS.md §5) */
+    if (flags & ~(unsigned int)RENAME_NOREPLACE)
+        return EINVAL;
+    if (fs->read_only)
+        return EROFS;
+    rename_ctx r;
+    memset(&r, 0, sizeof r);
+    r.fs = fs;
+    int err, excl = 0;
+    for (;;) {
+        /* Directory or not decides the lock: a directory rename needs the
+         * namespace to itself. */
+        int slot = 0;
+        if (excl)
+            ns_enter_excl(fs);
+        else
+            slot = ns_enter(fs);
+        lockset ls;
+        lockset_init(&ls);
+        err = rename_prepare(&r, sdir, sname, ddir, dname, &ls, excl);
+        int again = err == 0 && !excl && node_is_dir(&r.src);
+        if (err == 0 && !again)
+            err = rename_locked(&r, flags);
+        lockset_unlock(fs, &ls);
+        rename_ctx_free(&r);
+        if (excl)
+            ns_leave_excl(fs);
+        else
+            ns_leave(fs, slot);
+        if (!again)
+            break;
+        excl = 1;
     }
     return err;
 }
 
-int lsmfs_op_rename(const char *from, const char *to, unsigned int flags)
+void lsmfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                     const char *newname, unsigned int flags)
 {
-    lsmfs *fs = lsmfs_ctx();
-    if (flags & RENAME_EXCHANGE)
-        return -EINVAL; /* not supported (docs/FS.md §5) */
-    if (flags & ~(unsigned int)RENAME_NOREPLACE)
-        return -EINVAL;
-    if (fs->read_only)
-        return -EROFS;
-    rename_ctx r;
-    memset(&r, 0, sizeof r);
-    r.fs = fs;
-    int err = path_to_key(from, &r.src.pk);
-    if (err == 0)
-        err = path_to_key(to, &r.dst.pk);
-    if (err == 0) {
-        /* Leave this thread's pending hide of the target to this rename. */
-        hide_settle(fs, r.dst.pk.key.p, r.dst.pk.key.n, r.dst.pk.key.p, r.dst.pk.key.n);
-        hide_settle(fs, r.src.pk.key.p, r.src.pk.key.n, r.dst.pk.key.p, r.dst.pk.key.n);
-    }
-    if (err == 0 && (r.src.pk.kind == PK_ROOT || r.dst.pk.kind == PK_ROOT))
-        err = EBUSY;
-    if (err == 0 && (r.src.pk.kind == PK_CPART || r.dst.pk.kind == PK_CPART))
-        err = EINVAL; /* "%c" parts are not directories of their own */
-    for (int attempt = 0; err == 0; attempt++) {
-        /* Directory or not decides the locks; check again once they are held. */
-        err = node_resolve(fs, &r.src);
-        if (err)
-            break;
-        int sdir = node_is_dir(&r.src);
-        lockset ls;
-        lockset_init(&ls);
-        if (!sdir) {
-            size_t pl;
-            lockset_add(fs, &ls, r.src.pk.key.p, r.src.pk.key.n);
-            lockset_add(fs, &ls, r.dst.pk.key.p, r.dst.pk.key.n);
-            key_parent(r.src.pk.key.p, r.src.pk.key.n, &pl);
-            lockset_add(fs, &ls, r.src.pk.key.p, pl);
-            key_parent(r.dst.pk.key.p, r.dst.pk.key.n, &pl);
-            lockset_add(fs, &ls, r.dst.pk.key.p, pl);
-        }
-        lockset_lock(fs, &ls, sdir);
-        err = node_resolve(fs, &r.src);
-        if (err == 0 && node_is_dir(&r.src) != sdir && attempt < 100) {
-            lockset_unlock(fs, &ls);
-            continue;
-        }
-        if (err == 0 && r.src.orphan)
-            err = EINVAL; /* an unlinked file cannot get a name back */
-        if (err == 0 && !node_is_dir(&r.src) && flags == 0 &&
-            key_is_hidden(r.dst.pk.key.p, r.dst.pk.key.n)) {
-            err = hide(&r);
-        } else {
-            if (err == 0)
-                err = node_resolve(fs, &r.dst);
-            if (err == 0)
-                err = rename_locked(&r, flags);
-        }
-        lockset_unlock(fs, &ls);
-        break;
-    }
-    if (err && !r.took_hide && r.dst.pk.key.p)
-        r.took_hide = hide_take(fs, r.dst.pk.key.p, r.dst.pk.key.n, &r.hkey, &r.dst_of);
-    /* libfuse hid an open target before a rename that failed (it hides even
-     * for RENAME_NOREPLACE, or before the source turns out to be missing):
-     * nothing was written, and a failed rename leaves the target as it was,
-     * so the hide is dropped. (The descriptors libfuse then knows by the
-     * hidden name stop working; the file itself is intact.) */
-    if (r.took_hide)
-        hide_wake(fs);
-    ofile_release(fs, r.dst_of); /* the pin */
-    kb_free(&r.okey);
-    kb_free(&r.hkey);
-    lsm_batch_free(r.b);
-    node_free(&r.src);
-    node_free(&r.dst);
-    kb_free(&r.a);
-    kb_free(&r.c);
-    kb_free(&r.tmp);
-    return -err;
+    lsmfs *fs = fuse_req_userdata(req);
+    fuse_reply_err(req, do_rename(fs, inode_of(fs, parent), name, inode_of(fs, newparent),
+                                  newname, flags));
 }
 
 /* ---- symlinks, hard links ------------------------------------------------------------ */
 
-int lsmfs_op_symlink(const char *target, const char *path)
+void lsmfs_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-    return -lsmfs_make_node(lsmfs_ctx(), path, T_LNK, 0777, 0, target, NULL);
+    lsmfs *fs = fuse_req_userdata(req);
+    const struct fuse_ctx *c = fuse_req_ctx(req);
+    struct fuse_entry_param e;
+    int slot = ns_enter(fs);
+    int err = make_node(fs, inode_of(fs, parent), name, T_LNK, 0777, 0, link, c->uid, c->gid, 0,
+                        0, &e);
+    ns_leave(fs, slot);
+    if (err)
+        fuse_reply_err(req, err);
+    else
+        reply_entry(fs, req, &e);
 }
 
-int lsmfs_op_readlink(const char *path, char *buf, size_t size)
+static int do_readlink(lsmfs *fs, inode *in, kbuf *target)
 {
-    lsmfs *fs = lsmfs_ctx();
-    if (size == 0)
-        return -EINVAL;
     node n;
-    int err = node_lookup(fs, path, &n);
+    lockset ls;
+    int err = node_of_inode(fs, in, &n, &ls, LK_READ, NR_FULL);
     if (err == 0 && n.type == N_NONE)
         err = ENOENT;
     if (err == 0 && (n.type != N_FILE || n.m.type != T_LNK))
         err = EINVAL;
-    if (err == 0) {
-        size_t len = n.m.target.n < size - 1 ? n.m.target.n : size - 1;
-        memcpy(buf, n.m.target.p, len);
-        buf[len] = 0;
-    }
+    if (err == 0 && kb_set(target, n.m.target.p ? n.m.target.p : "", n.m.target.n))
+        err = ENOMEM;
+    lockset_unlock(fs, &ls);
     node_free(&n);
-    return -err;
+    return err;
 }
 
-int lsmfs_op_link(const char *from, const char *to)
+void lsmfs_ll_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-    (void)from, (void)to;
-    return -EPERM; /* a key names one value: no hard links (docs/FS.md §7) */
+    lsmfs *fs = fuse_req_userdata(req);
+    kbuf t = KBUF_INIT;
+    int slot = ns_enter(fs);
+    int err = do_readlink(fs, inode_of(fs, ino), &t);
+    ns_leave(fs, slot);
+    if (err)
+        fuse_reply_err(req, err);
+    else
+        fuse_reply_readlink(req, t.p);
+    kb_free(&t);
+}
+
+void lsmfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+    (void)ino, (void)newparent, (void)newname;
+    fuse_reply_err(req, EPERM); /* a key names one value: no hard links (docs/FS.md §7) */
 }

@@ -1,5 +1,6 @@
 /*
- * ops_xattr.c -- extended attributes (docs/FS.md §1, §5).
+ * ops_xattr.c -- extended attributes (docs/FS.md §1, §5): setxattr,
+ * getxattr, listxattr, removexattr.
  *
  * An attribute of the file with key K is the key K + 0x00 + name in
  * lsmfs.xattr; the root directory's are "xattr" + 0x00 + name in lsmfs.sys.
@@ -19,8 +20,6 @@
 #include <string.h>
 #include <sys/xattr.h>
 
-#include "node.h"
-#include "ofile.h"
 #include "ops.h"
 
 #define XATTR_NAME_MAX_BYTES 255
@@ -53,10 +52,9 @@ static int xattr_exists(lsmfs *fs, lsm_keyspace ks, const kbuf *key, int *yes)
 }
 
 /* Set (value != NULL) or remove one attribute, with the node's ctime. */
-static int xattr_change(const char *path, const char *name, const char *value, size_t size,
+static int xattr_change(lsmfs *fs, inode *in, const char *name, const char *value, size_t size,
                         int flags)
 {
-    lsmfs *fs = lsmfs_ctx();
     if (fs->read_only)
         return EROFS;
     size_t name_len = strlen(name);
@@ -75,7 +73,7 @@ static int xattr_change(const char *path, const char *name, const char *value, s
     kbuf key = KBUF_INIT;
     lsm_batch *b = NULL;
     lsm_keyspace ks = 0;
-    int err = node_lookup_locked(fs, path, &n, &ls, 0);
+    int err = node_of_inode(fs, in, &n, &ls, LK_WRITE, NR_FULL);
     if (err == 0 && n.type == N_NONE)
         err = ENOENT;
     if (err == 0)
@@ -112,109 +110,121 @@ static int xattr_change(const char *path, const char *name, const char *value, s
     return err;
 }
 
-int lsmfs_op_setxattr(const char *path, const char *name, const char *value, size_t size,
-                      int flags)
+void lsmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                       size_t size, int flags)
 {
-    return -xattr_change(path, name, value ? value : "", size, flags);
+    lsmfs *fs = fuse_req_userdata(req);
+    int slot = ns_enter(fs);
+    int err = xattr_change(fs, inode_of(fs, ino), name, value ? value : "", size, flags);
+    ns_leave(fs, slot);
+    fuse_reply_err(req, err);
 }
 
-int lsmfs_op_removexattr(const char *path, const char *name)
+void lsmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-    return -xattr_change(path, name, NULL, 0, 0);
+    lsmfs *fs = fuse_req_userdata(req);
+    int slot = ns_enter(fs);
+    int err = xattr_change(fs, inode_of(fs, ino), name, NULL, 0, 0);
+    ns_leave(fs, slot);
+    fuse_reply_err(req, err);
 }
 
 /* Fast path of getxattr: most lookups (ls -l asks for ACLs and security
  * labels of every file) find nothing, which one point lookup in lsmfs.xattr
- * (bloom-filtered) can tell without resolving the path. 1 if the attribute
- * surely does not exist. */
-static int surely_absent(lsmfs *fs, const char *path, const char *name)
+ * (bloom-filtered) can tell without resolving the key. 1 if the attribute
+ * of n (its key only) surely does not exist. */
+static int surely_absent(lsmfs *fs, const node *n, const char *name)
 {
-    pkey pk;
-    if (path_to_key(path, &pk) != 0)
-        return 0;
-    hide_settle(fs, pk.key.p, pk.key.n, NULL, 0);
+    if (n->stale || n->orphan || n->pk.kind == PK_CPART)
+        return 1; /* nothing can be set there */
     int absent = 0;
     kbuf key = KBUF_INIT;
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    if (pk.kind == PK_ROOT) {
+    if (n->pk.kind == PK_ROOT) {
         ro.keyspace = fs->ks_sys;
         absent = !fs->have_sys ||
                  kb_append(&key, LSMFS_SYS_XATTR, strlen(LSMFS_SYS_XATTR) + 1) != 0;
     } else {
         ro.keyspace = fs->ks_xattr;
-        absent = !fs->have_xattr || pk.kind == PK_CPART ||
-                 kb_append(&key, pk.key.p, pk.key.n) || kb_putc(&key, 0);
+        absent = !fs->have_xattr || kb_append(&key, n->pk.key.p, n->pk.key.n) || kb_putc(&key, 0);
     }
     if (!absent && kb_append(&key, name, strlen(name)) == 0) {
         uint64_t size;
         absent = lsm_value_size(fs->db, &ro, key.p, key.n, &size) == LSM_NOT_FOUND;
     }
     kb_free(&key);
-    pkey_free(&pk);
     return absent;
 }
 
-int lsmfs_op_getxattr(const char *path, const char *name, char *value, size_t size)
+/* The value of attribute name into *v (caller owns: lsm_free). */
+static int do_getxattr(lsmfs *fs, inode *in, const char *name, void **v, size_t *vn)
 {
-    lsmfs *fs = lsmfs_ctx();
+    *v = NULL;
+    *vn = 0;
     if (is_acl(name))
-        return -EOPNOTSUPP;
-    if (surely_absent(fs, path, name))
-        return -ENODATA;
+        return EOPNOTSUPP;
     node n;
+    lockset ls;
     kbuf key = KBUF_INIT;
     lsm_keyspace ks = 0;
-    int err = node_lookup(fs, path, &n);
+    int err = node_of_inode(fs, in, &n, &ls, LK_READ, NR_KEY);
+    if (err == 0 && surely_absent(fs, &n, name))
+        err = n.stale ? ENOENT : ENODATA;
+    if (err == 0)
+        err = node_resolve(fs, &n, in->type);
     if (err == 0 && n.type == N_NONE)
         err = ENOENT;
     if (err == 0)
         err = xattr_key(fs, &n, name, &ks, &key);
     if (err == ENOTSUP)
         err = ENODATA; /* nothing can be set there, so nothing is */
-    void *v = NULL;
-    size_t vn = 0;
     if (err == 0) {
         lsm_read_options ro;
         lsm_read_options_default(&ro);
         ro.keyspace = ks;
-        int rc = lsm_get_opt(fs->db, &ro, key.p, key.n, &v, &vn);
+        int rc = lsm_get_opt(fs->db, &ro, key.p, key.n, v, vn);
         err = rc == LSM_NOT_FOUND ? ENODATA : lsmfs_errno(fs, rc, "getxattr", key.p, key.n);
     }
-    int ret = -err;
-    if (err == 0) {
-        if (size == 0) {
-            ret = (int)vn;
-        } else if (size < vn) {
-            ret = -ERANGE;
-        } else {
-            memcpy(value, v, vn);
-            ret = (int)vn;
-        }
-    }
-    lsm_free(v);
+    lockset_unlock(fs, &ls);
     kb_free(&key);
     node_free(&n);
-    return ret;
+    return err;
 }
 
-int lsmfs_op_listxattr(const char *path, char *list, size_t size)
+void lsmfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-    lsmfs *fs = lsmfs_ctx();
+    lsmfs *fs = fuse_req_userdata(req);
+    void *v;
+    size_t vn;
+    int slot = ns_enter(fs);
+    int err = do_getxattr(fs, inode_of(fs, ino), name, &v, &vn);
+    ns_leave(fs, slot);
+    if (err)
+        fuse_reply_err(req, err);
+    else if (size == 0)
+        fuse_reply_xattr(req, vn);
+    else if (size < vn)
+        fuse_reply_err(req, ERANGE);
+    else
+        fuse_reply_buf(req, v, vn);
+    lsm_free(v);
+}
+
+/* The names of the attributes, each NUL-terminated, into list. */
+static int do_listxattr(lsmfs *fs, inode *in, kbuf *list)
+{
     node n;
+    lockset ls;
     kbuf prefix = KBUF_INIT, up = KBUF_INIT;
     lsm_keyspace ks = 0;
-    int err = node_lookup(fs, path, &n);
+    int err = node_of_inode(fs, in, &n, &ls, LK_READ, NR_FULL);
     if (err == 0 && n.type == N_NONE)
         err = ENOENT;
     if (err == 0)
         err = node_xattr_prefix(fs, &n, &ks, &prefix);
-    if (err == ENOTSUP || err == ENODATA) {
-        node_free(&n);
-        kb_free(&prefix);
-        return 0; /* no attributes */
-    }
-    size_t total = 0;
+    if (err == ENOTSUP || err == ENODATA)
+        err = -1; /* no attributes */
     int none = 0;
     if (err == 0) {
         none = prefix_upper(prefix.p, prefix.n, &up);
@@ -243,23 +253,35 @@ int lsmfs_op_listxattr(const char *path, char *list, size_t size)
                 size_t nl = kn - prefix.n;
                 if (kn <= prefix.n || memchr(nm, 0, nl))
                     continue; /* another file's attribute */
-                if (size) {
-                    if (total + nl + 1 > size) {
-                        err = ERANGE;
-                        break;
-                    }
-                    memcpy(list + total, nm, nl);
-                    list[total + nl] = 0;
-                }
-                total += nl + 1;
+                if (kb_append(list, nm, nl) || kb_putc(list, 0))
+                    err = ENOMEM;
             }
             lsm_iter_free(it);
         }
         if (err == 0)
             err = lsmfs_errno(fs, rc, "listxattr", prefix.p, prefix.n);
     }
+    lockset_unlock(fs, &ls);
     kb_free(&prefix);
     kb_free(&up);
     node_free(&n);
-    return err ? -err : (int)total;
+    return err < 0 ? 0 : err;
+}
+
+void lsmfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+    lsmfs *fs = fuse_req_userdata(req);
+    kbuf list = KBUF_INIT;
+    int slot = ns_enter(fs);
+    int err = do_listxattr(fs, inode_of(fs, ino), &list);
+    ns_leave(fs, slot);
+    if (err)
+        fuse_reply_err(req, err);
+    else if (size == 0)
+        fuse_reply_xattr(req, list.n);
+    else if (size < list.n)
+        fuse_reply_err(req, ERANGE);
+    else
+        fuse_reply_buf(req, list.p, list.n);
+    kb_free(&list);
 }

@@ -1,5 +1,5 @@
 /*
- * paths.c -- the mapping between FUSE paths and keys (docs/FS.md §2).
+ * paths.c -- the mapping between file names and keys (docs/FS.md §2).
  *
  * A key is split at '/' into segments. A segment that is a valid file name
  * (seg_is_literal) is a path component as it is. Any other segment is
@@ -11,6 +11,12 @@
  * 252 digits and is followed by another escape, the "%x" after "%c" parts is
  * not empty, and an escape of a valid name is refused except as the alias of
  * a file shadowed by a directory of the same name.
+ *
+ * The kernel hands lsmfs one name at a time (a lookup of a name in a
+ * directory), so decoding is a step: pkey_child() turns a directory's key
+ * and one name into the key the name stands for, carrying the state a
+ * "%c" part leaves (the bytes of a segment not finished yet) in the
+ * directory's own key (PK_CPART).
  */
 #include <errno.h>
 #include <string.h>
@@ -98,83 +104,124 @@ void pkey_free(pkey *pk)
     kb_free(&pk->key);
 }
 
-int path_to_key(const char *path, pkey *out)
+int pkey_copy(pkey *dst, const pkey *src)
+{
+    if (kb_set(&dst->key, src->key.p ? src->key.p : "", src->key.n))
+        return ENOMEM;
+    dst->kind = src->kind;
+    dst->alias = src->alias;
+    dst->seg_off = src->seg_off;
+    return 0;
+}
+
+int pkey_same(const pkey *a, const pkey *b)
+{
+    return a->kind == b->kind && a->alias == b->alias && a->key.n == b->key.n &&
+           (a->key.n == 0 || memcmp(a->key.p, b->key.p, a->key.n) == 0);
+}
+
+/* Append the segment separator (when something precedes) and bytes. */
+static int put_seg(kbuf *out, const char *base, size_t bn, int sep, const char *seg, size_t sn)
+{
+    out->n = 0;
+    if (kb_append(out, base, bn) || (sep && kb_putc(out, '/')) || kb_append(out, seg, sn))
+        return ENOMEM;
+    return 0;
+}
+
+int pkey_child(const pkey *dir, const char *name, pkey *out)
 {
     memset(out, 0, sizeof *out);
     out->kind = PK_NORMAL;
-    if (path == NULL || path[0] != '/')
+    size_t clen = strlen(name);
+    if (clen > NAME_MAX_BYTES)
+        return ENAMETOOLONG;
+    if (clen == 0 || memchr(name, '/', clen))
         return EINVAL;
-    const char *p = path + 1;
-    if (*p == 0) {
-        out->kind = PK_ROOT;
-        return kb_set(&out->key, "", 0);
+    if (dir->alias)
+        return ENOTDIR; /* an alias names a file */
+    /* The parser's state after dir: the key of the directory holding the
+     * segment being spelled (base), whether a '/' separates it from that
+     * segment (sep), and the bytes the "%c" parts spelled so far (run). */
+    const char *k = dir->key.p ? dir->key.p : "";
+    size_t kn = dir->key.n, bn = kn, rn = 0;
+    int sep = dir->kind != PK_ROOT;
+    if (dir->kind == PK_CPART) {
+        rn = dir->seg_off;
+        sep = kn > rn;
+        bn = sep ? kn - rn - 1 : 0;
     }
-    kbuf run = KBUF_INIT; /* bytes of the pending "%c" parts */
-    size_t nseg = 0;
-    int rc = 0;
-    while (*p && rc == 0) {
-        const char *slash = strchr(p, '/');
-        size_t clen = slash ? (size_t)(slash - p) : strlen(p);
-        int last = slash == NULL || slash[1] == 0;
-        if (clen > NAME_MAX_BYTES) {
-            rc = ENAMETOOLONG;
-            break;
+    kbuf run = KBUF_INIT;
+    int rc = kb_append(&run, k + kn - rn, rn);
+    if (rc == 0 && name[0] != '%') {
+        if (rn)
+            rc = EINVAL; /* a "%c" must be followed by "%c" or "%x" */
+        else
+            rc = put_seg(&out->key, k, bn, sep, name, clen);
+    } else if (rc == 0 && clen >= 2 && name[1] == 'x') {
+        rc = hex_decode(name + 2, clen - 2, &run);
+        if (rc == 0 && rn && run.n == rn)
+            rc = ENOENT; /* "%c" parts then an empty "%x": never shown */
+        if (rc == 0 && seg_is_literal(run.p, run.n)) {
+            /* A valid name spelled as an escape: only a whole "%x" segment,
+             * the alias of a file shadowed by a directory (docs/FS.md §2). */
+            if (rn)
+                rc = ENOENT;
+            out->alias = 1;
         }
-        if (clen == 0) {
-            rc = EINVAL;
-            break;
+        if (rc == 0)
+            rc = put_seg(&out->key, k, bn, sep, run.p, run.n);
+    } else if (rc == 0 && clen == 2 + 2 * SEG_C_BYTES && name[1] == 'c') {
+        rc = hex_decode(name + 2, clen - 2, &run);
+        if (rc == 0) {
+            out->kind = PK_CPART;
+            out->seg_off = run.n;
+            rc = put_seg(&out->key, k, bn, sep, run.p, run.n);
         }
-        if (p[0] != '%') {
-            if (run.n) { /* a "%c" must be followed by "%c" or "%x" */
-                rc = EINVAL;
-                break;
-            }
-            if ((nseg && kb_putc(&out->key, '/')) || kb_append(&out->key, p, clen))
-                rc = ENOMEM;
-            nseg++;
-        } else if (clen >= 2 && p[1] == 'x') {
-            size_t before = run.n;
-            rc = hex_decode(p + 2, clen - 2, &run);
-            if (rc)
-                break;
-            if (before && run.n == before) {
-                rc = ENOENT; /* "%c" parts then an empty "%x": never shown */
-                break;
-            }
-            if (seg_is_literal(run.p ? run.p : "", run.n)) {
-                /* A valid name spelled as an escape: only the last component,
-                 * a whole "%x" segment, can be the alias of a shadowed file. */
-                if (before || !last) {
-                    rc = ENOENT;
-                    break;
-                }
-                out->alias = 1;
-            }
-            if ((nseg && kb_putc(&out->key, '/')) || kb_append(&out->key, run.p, run.n))
-                rc = ENOMEM;
-            run.n = 0;
-            nseg++;
-        } else if (clen == 2 + 2 * SEG_C_BYTES && p[1] == 'c') {
-            rc = hex_decode(p + 2, clen - 2, &run);
-            if (rc == 0 && last) {
-                out->kind = PK_CPART;
-                out->seg_off = run.n;
-                if ((nseg && kb_putc(&out->key, '/')) || kb_append(&out->key, run.p, run.n))
-                    rc = ENOMEM;
-            }
-        } else {
-            rc = EINVAL;
-        }
-        if (slash == NULL)
-            break;
-        p = slash + 1;
+    } else if (rc == 0) {
+        rc = EINVAL;
     }
     kb_free(&run);
-    if (rc == 0 && out->key.p == NULL)
-        rc = kb_set(&out->key, "", 0);
     if (rc)
         pkey_free(out);
     return rc;
+}
+
+int pkey_parent(const pkey *pk, pkey *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *k = pk->key.p ? pk->key.p : "";
+    size_t kn = pk->key.n;
+    if (pk->kind == PK_ROOT) {
+        out->kind = PK_ROOT;
+        return kb_set(&out->key, "", 0);
+    }
+    size_t sl; /* bytes of the last segment in the key */
+    if (pk->kind == PK_CPART) {
+        sl = pk->seg_off;
+        if (sl > SEG_C_BYTES) { /* inside the same long segment */
+            out->kind = PK_CPART;
+            out->seg_off = sl - SEG_C_BYTES;
+            return kb_set(&out->key, k, kn - SEG_C_BYTES);
+        }
+    } else {
+        sl = 0;
+        while (sl < kn && k[kn - sl - 1] != '/')
+            sl++;
+        if (!seg_is_literal(k + kn - sl, sl) && sl > SEG_X_MAX) {
+            /* Shown as "%c" parts then "%x": the parent is the last part. */
+            size_t parts = (sl - 1) / SEG_C_BYTES;
+            out->kind = PK_CPART;
+            out->seg_off = parts * SEG_C_BYTES;
+            return kb_set(&out->key, k, kn - sl + out->seg_off);
+        }
+    }
+    if (kn == sl) { /* in the root */
+        out->kind = PK_ROOT;
+        return kb_set(&out->key, "", 0);
+    }
+    out->kind = PK_NORMAL;
+    return kb_set(&out->key, k, kn - sl - 1);
 }
 
 int key_parent(const char *key, size_t n, size_t *parent_len)

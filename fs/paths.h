@@ -1,5 +1,5 @@
 /*
- * paths.h -- FUSE paths to keys and key segments to file names: the escape
+ * paths.h -- file names to keys and key segments to file names: the escape
  * of docs/FS.md §2.1, both directions.
  */
 #ifndef LSMFS_PATHS_H
@@ -28,14 +28,24 @@ typedef struct pkey {
 } pkey;
 
 /*
- * Decode a FUSE path ("/a/%x00/b") into its key. Returns 0; ENAMETOOLONG for
- * a component over 255 bytes; EINVAL for a component starting with '%' that
- * is not a valid escape (bad hex, uppercase hex, a "%c" of the wrong length
- * or not followed by another escape, a "/" byte inside); ENOENT for an escape
- * that lsmfs never shows (a "%x"/"%c" spelling of a valid name anywhere but
- * as the alias of a shadowed file); ENOMEM.
+ * The key that `name` (one component, as the kernel gives it) stands for in
+ * the directory with key dir. Returns 0; ENAMETOOLONG for a name over 255
+ * bytes; EINVAL for a name starting with '%' that is not a valid escape
+ * (bad hex, uppercase hex, a "%c" of the wrong length, a "/" byte inside),
+ * or a literal name after a "%c" part; ENOENT for an escape lsmfs never
+ * shows (a "%x" spelling a valid name after "%c" parts, or an empty "%x"
+ * after them); ENOTDIR when dir is an alias (a file); ENOMEM. A "%x" of a
+ * valid name gives the alias of the file shadowed by that directory (alias
+ * set). Free out with pkey_free() on success.
  */
-int path_to_key(const char *path, pkey *out);
+int pkey_child(const pkey *dir, const char *name, pkey *out);
+/* The key of the directory that holds pk (the root holds itself). 0 or
+ * ENOMEM. */
+int pkey_parent(const pkey *pk, pkey *out);
+/* dst = src (dst's buffer reused). 0 or ENOMEM. */
+int pkey_copy(pkey *dst, const pkey *src);
+/* 1 if a and b name the same thing (kind, alias, key). */
+int pkey_same(const pkey *a, const pkey *b);
 void pkey_free(pkey *pk);
 
 /* 1 if seg (a whole key segment) is shown literally: 1..255 bytes, not "."

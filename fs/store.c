@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "meta.h"
-#include "ofile.h"
+#include "inode.h"
 
 static int open_ks(lsmfs *fs, const char *name, lsm_keyspace *ks, int *have)
 {

@@ -1,13 +1,13 @@
 /*
- * util.c -- byte buffers, the 64-bit hash, the clock, the stripe locks and
- * the context's lifetime. See lsmfs.h.
+ * util.c -- byte buffers, the 64-bit hash, the clock, the namespace and
+ * stripe locks, and the context's lifetime. See lsmfs.h.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "inode.h"
 
 /* ---- byte buffers ---------------------------------------------------------- */
 
@@ -94,38 +94,75 @@ void lsmfs_now(struct timespec *ts)
 
 /* ---- locks ---------------------------------------------------------------------- */
 
+/* The slot of the namespace lock the calling thread uses: a hash of its
+ * thread identity, so that threads spread over the slots. */
+static int ns_slot_of_thread(void)
+{
+    uintptr_t t = (uintptr_t)pthread_self();
+    uint64_t h = lsmfs_hash64(&t, sizeof t, HASH_STRIPE);
+    return (int)(h & (LSMFS_NS_SLOTS - 1));
+}
+
+int ns_enter(lsmfs *fs)
+{
+    int slot = ns_slot_of_thread();
+    pthread_rwlock_rdlock(&fs->ns[slot].lk);
+    return slot;
+}
+
+void ns_leave(lsmfs *fs, int slot)
+{
+    pthread_rwlock_unlock(&fs->ns[slot].lk);
+}
+
+void ns_enter_excl(lsmfs *fs)
+{
+    for (int i = 0; i < LSMFS_NS_SLOTS; i++)
+        pthread_rwlock_wrlock(&fs->ns[i].lk);
+}
+
+void ns_leave_excl(lsmfs *fs)
+{
+    for (int i = LSMFS_NS_SLOTS - 1; i >= 0; i--)
+        pthread_rwlock_unlock(&fs->ns[i].lk);
+}
+
 void lockset_init(lockset *ls)
 {
     memset(ls, 0, sizeof *ls);
 }
 
-void lockset_add(lsmfs *fs, lockset *ls, const void *key, size_t n)
+void lockset_add(lsmfs *fs, lockset *ls, const void *key, size_t n, int mode)
 {
     (void)fs;
     int idx = (int)(lsmfs_hash64(key, n, HASH_STRIPE) % LSMFS_STRIPES);
     for (int i = 0; i < ls->n; i++)
-        if (ls->idx[i] == idx)
+        if (ls->idx[i] == idx) {
+            if (mode == LK_WRITE)
+                ls->mode[i] = LK_WRITE;
             return;
+        }
     if (ls->n == 4)
         abort(); /* a programming error: no operation locks more than 4 keys */
     /* Keep sorted: the locks are taken in increasing order. */
     int i = ls->n++;
     while (i > 0 && ls->idx[i - 1] > idx) {
         ls->idx[i] = ls->idx[i - 1];
+        ls->mode[i] = ls->mode[i - 1];
         i--;
     }
     ls->idx[i] = idx;
+    ls->mode[i] = mode;
 }
 
-void lockset_lock(lsmfs *fs, lockset *ls, int exclusive)
+void lockset_lock(lsmfs *fs, lockset *ls)
 {
-    ls->excl = exclusive;
-    if (exclusive)
-        pthread_rwlock_wrlock(&fs->ns_lock);
-    else
-        pthread_rwlock_rdlock(&fs->ns_lock);
-    for (int i = 0; i < ls->n; i++)
-        pthread_mutex_lock(&fs->stripes[ls->idx[i]]);
+    for (int i = 0; i < ls->n; i++) {
+        if (ls->mode[i] == LK_WRITE)
+            pthread_rwlock_wrlock(&fs->stripes[ls->idx[i]].lk);
+        else
+            pthread_rwlock_rdlock(&fs->stripes[ls->idx[i]].lk);
+    }
     ls->held = 1;
 }
 
@@ -134,38 +171,41 @@ void lockset_unlock(lsmfs *fs, lockset *ls)
     if (!ls->held)
         return;
     for (int i = ls->n - 1; i >= 0; i--)
-        pthread_mutex_unlock(&fs->stripes[ls->idx[i]]);
-    pthread_rwlock_unlock(&fs->ns_lock);
+        pthread_rwlock_unlock(&fs->stripes[ls->idx[i]].lk);
     ls->held = 0;
 }
 
 /* ---- the context ------------------------------------------------------------------ */
 
-lsmfs *lsmfs_ctx(void)
+/* Writer-preferring read-write locks: a stream of readers never starves a
+ * writer (a rename, a write). Such locks must not be taken shared twice by
+ * one thread, which no operation does. */
+static int rwlock_init(pthread_rwlock_t *lk)
 {
-    return fuse_get_context()->private_data;
+    pthread_rwlockattr_t a;
+    if (pthread_rwlockattr_init(&a))
+        return ENOMEM;
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int err = pthread_rwlock_init(lk, &a);
+    pthread_rwlockattr_destroy(&a);
+    return err;
 }
 
 int lsmfs_init_ctx(lsmfs *fs)
 {
     memset(fs, 0, sizeof *fs);
-    if (pthread_rwlock_init(&fs->ns_lock, NULL))
-        return ENOMEM;
+    for (int i = 0; i < LSMFS_NS_SLOTS; i++)
+        if (rwlock_init(&fs->ns[i].lk))
+            return ENOMEM;
     for (int i = 0; i < LSMFS_STRIPES; i++)
-        pthread_mutex_init(&fs->stripes[i], NULL);
+        if (rwlock_init(&fs->stripes[i].lk))
+            return ENOMEM;
     pthread_mutex_init(&fs->ino_mu, NULL);
-    pthread_mutex_init(&fs->of_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&fs->hide_cv, &ca);
-    pthread_condattr_destroy(&ca);
-    fs->of_cap = 4096;
-    fs->of_tab = calloc(fs->of_cap, sizeof *fs->of_tab);
-    if (fs->of_tab == NULL)
+    if (inode_table_new(fs) != 0)
         return ENOMEM;
     fs->uid = getuid();
     fs->gid = getgid();
+    fs->entry_timeout = fs->attr_timeout = fs->negative_timeout = 10.0;
     lsmfs_now(&fs->mount_time);
     return 0;
 }
@@ -174,16 +214,12 @@ void lsmfs_free_ctx(lsmfs *fs)
 {
     if (fs == NULL)
         return;
-    pthread_rwlock_destroy(&fs->ns_lock);
+    inode_table_free(fs);
+    for (int i = 0; i < LSMFS_NS_SLOTS; i++)
+        pthread_rwlock_destroy(&fs->ns[i].lk);
     for (int i = 0; i < LSMFS_STRIPES; i++)
-        pthread_mutex_destroy(&fs->stripes[i]);
+        pthread_rwlock_destroy(&fs->stripes[i].lk);
     pthread_mutex_destroy(&fs->ino_mu);
-    pthread_mutex_destroy(&fs->of_mu);
-    pthread_cond_destroy(&fs->hide_cv);
-    free(fs->of_tab); /* empty: every open file was released before destroy */
-    for (size_t i = 0; i < sizeof fs->gone / sizeof fs->gone[0]; i++)
-        kb_free(&fs->gone[i]);
-    fs->of_tab = NULL;
     free(fs->store_path);
     fs->store_path = NULL;
 }

@@ -2,7 +2,9 @@
  * fsops.h -- what the two source files of the test_fs_ops binary share:
  * test_fs_ops.c (the operations of docs/FS.md §5, main) and
  * test_fs_ops_large.c (inode numbers across remounts, stat without reading,
- * the 100,000-file directory, the 200 MiB file).
+ * the 100,000-file directory, the 200 MiB file, and the lifetimes of the
+ * daemon's inodes: replaced, removed and moved files the kernel still has,
+ * orphan keys reclaimed, forgets).
  *
  * The group mounts one store for all the tests (M); each test works in its
  * own directory of the mount. The helpers fail the running cmocka test with a
@@ -45,5 +47,9 @@ void t_inodes_and_remount(void **state);
 void t_stat_does_not_read(void **state);
 void t_big_directory(void **state);
 void t_large_file(void **state);
+void t_removed_inodes_reopen(void **state);
+void t_removed_contents_reclaimed(void **state);
+void t_dir_rename_open_files(void **state);
+void t_forget_and_go_on(void **state);
 
 #endif /* LSM_TEST_FSOPS_H */

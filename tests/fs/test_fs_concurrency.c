@@ -17,7 +17,12 @@
  *   - two processes with their own descriptors on one file in lock-step, each
  *     reading what the other just wrote;
  *   - 4 processes creating and deleting files in one directory while another
- *     lists it: no listing shows a name twice, and the final listing is exact.
+ *     lists it: no listing shows a name twice, and the final listing is exact;
+ *   - the kernel forgetting inodes all the time (drop_caches every 10 ms)
+ *     while 3 processes replace files by rename, unlink and recreate them and
+ *     rename directories, checking every file they touch, and another lists
+ *     the directories with every entry's attributes (readdirplus): nothing
+ *     but ENOENT for a name that went between the listing and the stat.
  *
  * Exit 77 (skip) only when /dev/fuse is missing. LSM_TEST_SCALE scales the
  * amount of work, LSM_TEST_SEED the data.
@@ -607,6 +612,174 @@ static void t_create_delete_list(void **state)
     free(data);
 }
 
+/* ---- the kernel forgetting inodes under load --------------------------------- */
+
+enum { N_CHURNERS = 3, CHURN_FILES = 40 };
+
+static int drop_caches_once(void)
+{
+    int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+    if (fd < 0)
+        return 0;
+    int ok = write(fd, "2", 1) == 1;
+    close(fd);
+    return ok;
+}
+
+static int churn_rounds(void)
+{
+    return (int)(4000 * tu_scale());
+}
+
+/* Churner w owns conc/churn/w<w>: files f<i> (some in the subdirectory s,
+ * which it renames to t and back), each holding "w<w> f<i> gen <g>". It
+ * replaces files by write + rename over them, unlinks and recreates them,
+ * renames the subdirectory, and checks after each step that every file it
+ * touches holds exactly its generation (open, read, fstat). */
+static int churner_main(int w)
+{
+    int gen[CHURN_FILES] = {0};
+    int sub_renamed = 0; /* s is called t */
+    tu_rng rng = {g_seed * 131 + (uint64_t)w};
+    char want[96], got[96], path[PATH_MAX], tmp[PATH_MAX + 8];
+    for (int round = 0; round < churn_rounds(); round++) {
+        int i = (int)tu_below(&rng, CHURN_FILES);
+        int in_sub = i % 4 == 0;
+#define CHURN_PATH(buf, f)                                                                  \
+    snprintf(buf, sizeof buf, "%s", in_sub ? fsm_path(M, "conc/churn/w%d/%s/f%02d", w,       \
+                                                       sub_renamed ? "t" : "s", f)           \
+                                           : fsm_path(M, "conc/churn/w%d/f%02d", w, f))
+        CHURN_PATH(path, i);
+        int op = (int)tu_below(&rng, 10);
+        if (op < 4) { /* replace by rename */
+            gen[i]++;
+            snprintf(tmp, sizeof tmp, "%s.tmp", path);
+            int n = snprintf(want, sizeof want, "w%d f%02d gen %d", w, i, gen[i]);
+            if (fsm_write_file(tmp, want, (size_t)n) != 0 || rename(tmp, path) != 0)
+                CHILD_FAIL("churner %d: replace %s: %s", w, path, strerror(errno));
+        } else if (op < 5) { /* unlink and create again */
+            if (unlink(path) != 0)
+                CHILD_FAIL("churner %d: unlink %s: %s", w, path, strerror(errno));
+            struct stat st;
+            if (lstat(path, &st) == 0 || errno != ENOENT)
+                CHILD_FAIL("churner %d: %s still there after unlink", w, path);
+            gen[i]++;
+            int n = snprintf(want, sizeof want, "w%d f%02d gen %d", w, i, gen[i]);
+            if (fsm_write_file(path, want, (size_t)n) != 0)
+                CHILD_FAIL("churner %d: create %s: %s", w, path, strerror(errno));
+        } else if (op < 6) { /* rename the subdirectory */
+            char a[PATH_MAX], b[PATH_MAX];
+            snprintf(a, sizeof a, "%s", fsm_path(M, "conc/churn/w%d/%s", w, sub_renamed ? "t" : "s"));
+            snprintf(b, sizeof b, "%s", fsm_path(M, "conc/churn/w%d/%s", w, sub_renamed ? "s" : "t"));
+            if (rename(a, b) != 0)
+                CHILD_FAIL("churner %d: rename %s: %s", w, a, strerror(errno));
+            sub_renamed = !sub_renamed;
+            CHURN_PATH(path, i);
+        }
+        int n = snprintf(want, sizeof want, "w%d f%02d gen %d", w, i, gen[i]);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0)
+            CHILD_FAIL("churner %d: round %d: open %s: %s", w, round, path, fst_ename(errno));
+        ssize_t r = read(fd, got, sizeof got);
+        struct stat st;
+        if (fstat(fd, &st) != 0)
+            CHILD_FAIL("churner %d: fstat %s: %s", w, path, fst_ename(errno));
+        close(fd);
+        if (r != n || memcmp(got, want, (size_t)n) != 0 || st.st_size != n)
+            CHILD_FAIL("churner %d: round %d: %s holds \"%.*s\" (size %lld), expected \"%s\"", w,
+                       round, path, r > 0 ? (int)r : 0, got, (long long)st.st_size, want);
+#undef CHURN_PATH
+    }
+    return 0;
+}
+
+/* Drops the kernel's dentry and inode caches again and again. */
+static int dropper_main(int unused)
+{
+    (void)unused;
+    long n = 0;
+    while (!stop_requested()) {
+        if (!drop_caches_once()) {
+            fprintf(stderr, "# cannot write /proc/sys/vm/drop_caches: forgets not forced\n");
+            return 0;
+        }
+        n++;
+        usleep(10000);
+    }
+    fprintf(stderr, "# dropper: caches dropped %ld times\n", n);
+    return 0;
+}
+
+/* Lists the churners' directories with the attributes of every entry, as
+ * ls -l does (readdirplus): an entry may vanish between the listing and
+ * the stat (ENOENT), nothing else may fail. */
+static int stat_lister_main(int unused)
+{
+    (void)unused;
+    long entries = 0;
+    while (!stop_requested()) {
+        for (int w = 0; w < N_CHURNERS; w++) {
+            DIR *d = opendir(fsm_path(M, "conc/churn/w%d", w));
+            if (d == NULL)
+                CHILD_FAIL("stat lister: opendir: %s", fst_ename(errno));
+            struct dirent *e;
+            while ((e = readdir(d)) != NULL) {
+                struct stat st;
+                if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno != ENOENT)
+                    CHILD_FAIL("stat lister: stat %s: %s", e->d_name, fst_ename(errno));
+                entries++;
+            }
+            closedir(d);
+        }
+    }
+    fprintf(stderr, "# stat lister: %ld entries\n", entries);
+    return 0;
+}
+
+static void t_forget_under_load(void **state)
+{
+    (void)state;
+    CHECK(mkdir(fsm_path(M, "conc/churn"), 0755));
+    char want[96];
+    for (int w = 0; w < N_CHURNERS; w++) {
+        CHECK(mkdir(fsm_path(M, "conc/churn/w%d", w), 0755));
+        CHECK(mkdir(fsm_path(M, "conc/churn/w%d/s", w), 0755));
+        for (int i = 0; i < CHURN_FILES; i++) {
+            int n = snprintf(want, sizeof want, "w%d f%02d gen 0", w, i);
+            const char *f = i % 4 == 0 ? fsm_path(M, "conc/churn/w%d/s/f%02d", w, i)
+                                       : fsm_path(M, "conc/churn/w%d/f%02d", w, i);
+            CHECK(fsm_write_file(f, want, (size_t)n));
+        }
+    }
+    clear_stop();
+    pid_t helpers[2] = {spawn(dropper_main, 0), spawn(stat_lister_main, 0)};
+    pid_t c[N_CHURNERS];
+    for (int w = 0; w < N_CHURNERS; w++)
+        c[w] = spawn(churner_main, w);
+    reap(c, N_CHURNERS, "churners");
+    request_stop();
+    reap(helpers, 2, "dropper and lister");
+    for (int w = 0; w < N_CHURNERS; w++) {
+        DIR *d = opendir(fsm_path(M, "conc/churn/w%d", w));
+        assert_non_null(d);
+        int files = 0, dirs = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            if (e->d_name[0] == 'f')
+                files++;
+            else if (strcmp(e->d_name, "s") == 0 || strcmp(e->d_name, "t") == 0)
+                dirs++;
+            else
+                fail_msg("conc/churn/w%d lists %s", w, e->d_name);
+        }
+        closedir(d);
+        assert_int_equal(files, CHURN_FILES - CHURN_FILES / 4);
+        assert_int_equal(dirs, 1);
+    }
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -644,6 +817,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(t_rename_over_readers),
         cmocka_unit_test(t_two_handles_lockstep),
         cmocka_unit_test(t_create_delete_list),
+        cmocka_unit_test(t_forget_under_load),
     };
     return cmocka_run_group_tests_name("fs_concurrency", tests, group_setup, group_teardown);
 }

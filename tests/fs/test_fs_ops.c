@@ -26,8 +26,12 @@
  * range must fail with EIO (§5: corruption -> EIO) and a read elsewhere must
  * succeed.
  *
- * The inode, stat-without-reading, 100,000-file and 200 MiB tests are in
- * test_fs_ops_large.c (the same binary; shared helpers in fsops.h).
+ * The inode, stat-without-reading, 100,000-file and 200 MiB tests, and those
+ * of the daemon's inode lifetimes (a replaced file reopened through a
+ * descriptor the kernel kept, orphan keys gone once closed -- checked with
+ * lsmctl after kill -9 --, files open below a renamed directory, forgets
+ * forced with drop_caches), are in test_fs_ops_large.c (the same binary;
+ * shared helpers in fsops.h).
  *
  * Exit 77 (skip) only when /dev/fuse is missing. LSM_TEST_SEED fixes the
  * seed of the randomized parts; LSM_TEST_SCALE scales the 100,000-file
@@ -1529,6 +1533,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(t_name_too_long),
         cmocka_unit_test(t_two_fds),
         cmocka_unit_test(t_fsync),
+        cmocka_unit_test(t_removed_inodes_reopen),
+        cmocka_unit_test(t_removed_contents_reclaimed),
+        cmocka_unit_test(t_dir_rename_open_files),
+        cmocka_unit_test(t_forget_and_go_on),
         cmocka_unit_test(t_inodes_and_remount),
         cmocka_unit_test(t_stat_does_not_read),
         cmocka_unit_test(t_large_file),

@@ -15,7 +15,15 @@
  *     listing N entries is O(N));
  *   - a 200 MiB file written in 1 MiB pieces, read back whole and at 1,000
  *     random offsets, appended 4 KiB with O_APPEND, read again after a
- *     remount.
+ *     remount;
+ *   - inode lifetimes (docs/FS.md §5, §8): a file replaced by a rename while
+ *     the kernel still has it (an O_PATH descriptor) opens, reads and writes
+ *     its old contents; one unlinked while nothing had it open is ESTALE to
+ *     reopen; orphan keys are gone once their files are closed (kill -9,
+ *     then lsmctl scan: only the file still open keeps one, with its
+ *     contents; the next mount deletes it); files open below a renamed
+ *     directory keep working at the new paths; forgets forced with
+ *     drop_caches between renames, reads and listings change nothing.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -431,3 +439,364 @@ void t_large_file(void **state)
     free(want);
 }
 
+
+/* ---- inode lifetimes: replaced, removed and moved files the kernel still has -------- */
+
+static const char *proc_fd(int fd)
+{
+    static char p[8][64];
+    static int next;
+    char *s = p[next++ % 8];
+    snprintf(s, sizeof p[0], "/proc/self/fd/%d", fd);
+    return s;
+}
+
+/* Drop the kernel's cached dentries and inodes, so that it forgets what it
+ * does not use (FORGET requests). 1 if it could be asked. */
+static int drop_caches(void)
+{
+    int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+    if (fd < 0)
+        return 0;
+    int ok = write(fd, "2", 1) == 1;
+    close(fd);
+    return ok;
+}
+
+/* A file replaced by a rename while the kernel still has its inode (here
+ * through an O_PATH descriptor, which opens nothing in the daemon) can
+ * still be opened, read and written, and shows its old attributes with
+ * st_nlink 0, as on ext4 -- the open of the race in docs/FS.md §5 (the
+ * kernel looked the name up, the rename landed, then the open arrived). A
+ * file unlinked while nothing had it open keeps nothing: reopening it that
+ * way is ESTALE (§7), but fstat shows its last attributes (st_nlink 0), as
+ * does a removed directory still open, which opens again and lists nothing.
+ * One unlinked while open can be reopened. */
+void t_removed_inodes_reopen(void **state)
+{
+    (void)state;
+    test_dir("reopen");
+    put_file(P("reopen/target"), "old contents");
+    int path_fd = open(P("reopen/target"), O_PATH);
+    CHECK(path_fd);
+    struct stat before;
+    CHECK(fstat(path_fd, &before));
+    put_file(P("reopen/new"), "new");
+    CHECK(rename(P("reopen/new"), P("reopen/target")));
+    expect_str(P("reopen/target"), "new");
+    int fd = open(proc_fd(path_fd), O_RDONLY);
+    if (fd < 0)
+        fail_msg("open of a file replaced by rename, through a descriptor the kernel kept: %s "
+                 "(ext4 opens the old file)",
+                 fst_ename(errno));
+    char buf[64] = {0};
+    assert_int_equal(read(fd, buf, sizeof buf), 12);
+    assert_memory_equal(buf, "old contents", 12);
+    struct stat st;
+    CHECK(fstat(fd, &st));
+    assert_int_equal(st.st_size, 12);
+    assert_int_equal(st.st_ino, before.st_ino);
+    assert_int_equal(st.st_nlink, 0);
+    assert_int_not_equal(lst(P("reopen/target")).st_ino, before.st_ino);
+    int wfd = open(proc_fd(path_fd), O_WRONLY);
+    CHECK(wfd);
+    assert_int_equal(pwrite(wfd, "OLD", 3, 0), 3);
+    CHECK(ftruncate(wfd, 10));
+    CHECK(close(wfd));
+    memset(buf, 0, sizeof buf);
+    assert_int_equal(pread(fd, buf, sizeof buf, 0), 10);
+    assert_memory_equal(buf, "OLD conten", 10);
+    CHECK(fstat(fd, &st));
+    assert_int_equal(st.st_size, 10);
+    expect_str(P("reopen/target"), "new"); /* the new file is untouched */
+    CHECK(close(fd));
+    CHECK(close(path_fd));
+
+    put_file(P("reopen/gone"), "bye");
+    path_fd = open(P("reopen/gone"), O_PATH);
+    CHECK(path_fd);
+    CHECK(unlink(P("reopen/gone")));
+    CHECK(fstat(path_fd, &st)); /* its last attributes, as on ext4 */
+    assert_int_equal(st.st_size, 3);
+    assert_int_equal(st.st_nlink, 0);
+    CHECK_ERR(open(proc_fd(path_fd), O_RDONLY), ESTALE);
+    CHECK(close(path_fd));
+
+    /* A removed directory still open: stat works (st_nlink 0), it opens
+     * again, and lists nothing (getdents: ENOENT, as on ext4). */
+    CHECK(mkdir(P("reopen/dir"), 0750));
+    int dfd = open(P("reopen/dir"), O_RDONLY | O_DIRECTORY);
+    CHECK(dfd);
+    CHECK(rmdir(P("reopen/dir")));
+    CHECK(fstat(dfd, &st));
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0750);
+    assert_int_equal(st.st_nlink, 0);
+    int dfd2 = openat(dfd, ".", O_RDONLY | O_DIRECTORY);
+    CHECK(dfd2);
+    char dents[1024];
+    CHECK_ERR(syscall(SYS_getdents64, dfd2, dents, sizeof dents), ENOENT);
+    CHECK_ERR(openat(dfd, "x", O_WRONLY | O_CREAT, 0644), ENOENT);
+    CHECK(close(dfd2));
+    CHECK(close(dfd));
+
+    put_file(P("reopen/open"), "kept");
+    fd = open(P("reopen/open"), O_RDONLY);
+    CHECK(fd);
+    CHECK(unlink(P("reopen/open")));
+    int fd2 = open(proc_fd(fd), O_RDWR);
+    CHECK(fd2);
+    assert_int_equal(pwrite(fd2, "K", 1, 0), 1);
+    memset(buf, 0, sizeof buf);
+    assert_int_equal(pread(fd, buf, sizeof buf, 0), 4);
+    assert_memory_equal(buf, "Kept", 4);
+    CHECK(close(fd2));
+    CHECK(close(fd));
+    size_t n;
+    DIR *d = opendir(P("reopen"));
+    assert_non_null(d);
+    struct dirent *e;
+    for (n = 0; (e = readdir(d)) != NULL;)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            assert_string_equal(e->d_name, "target");
+            n++;
+        }
+    closedir(d);
+    assert_int_equal(n, 1);
+}
+
+/* The orphan keys of the store (docs/FS.md §1), escaped, one per line. */
+static char *orphan_keys(size_t *count)
+{
+    char *argv[] = {(char *)g_lsmctl, M->store, "scan", "--prefix", "\\x00lsmfs.orphan/",
+                    "--escaped", "--keys-only", NULL};
+    char *out = NULL;
+    size_t len = 0;
+    int rc = fsm_run(argv, NULL, &out, &len);
+    if (rc != 0)
+        fail_msg("lsmctl scan of the orphan keys exited %d", rc);
+    *count = 0;
+    for (size_t i = 0; i < len; i++)
+        *count += out[i] == '\n';
+    return out;
+}
+
+/*
+ * Removed files keep their contents only as long as they are needed: a
+ * file unlinked while open, and a file replaced by a rename while open,
+ * lose their orphan keys once closed (and forgotten by the kernel), while
+ * the daemon runs -- checked by killing it (kill -9: nothing runs at exit)
+ * and reading the store with lsmctl. One still open at the kill keeps its
+ * key, holding exactly its contents; the next mount deletes it, and after a
+ * clean unmount none is left.
+ */
+void t_removed_contents_reclaimed(void **state)
+{
+    (void)state;
+    test_dir("reclaim");
+    enum { BIG = 300000 }; /* over the 64 KiB inline limit: a chunked value */
+    char *big = malloc(BIG), *got = malloc(BIG);
+    gen_bytes(big, BIG, 0, 77);
+    assert_int_equal(fsm_write_file(P("reclaim/a"), big, BIG), 0);
+    put_file(P("reclaim/b"), "still open at the crash");
+    put_file(P("reclaim/c"), "c, replaced while open");
+    put_file(P("reclaim/c2"), "c2");
+    int fa = open(P("reclaim/a"), O_RDWR);
+    int fb = open(P("reclaim/b"), O_RDONLY);
+    int fc = open(P("reclaim/c"), O_RDONLY);
+    CHECK(fa);
+    CHECK(fb);
+    CHECK(fc);
+    CHECK(unlink(P("reclaim/a")));
+    CHECK(unlink(P("reclaim/b")));
+    CHECK(rename(P("reclaim/c2"), P("reclaim/c")));
+    /* The unlinked file keeps working through its descriptor. */
+    assert_int_equal(pwrite(fa, "head", 4, 0), 4);
+    memcpy(big, "head", 4);
+    assert_int_equal(fsm_pread_all(fa, got, BIG, 0), 0);
+    assert_int_equal(first_diff(got, big, BIG), -1);
+    struct stat st;
+    CHECK(fstat(fa, &st));
+    assert_int_equal(st.st_size, BIG);
+    assert_int_equal(st.st_nlink, 0);
+    char buf[64] = {0};
+    assert_int_equal(pread(fc, buf, sizeof buf, 0), 22);
+    assert_memory_equal(buf, "c, replaced while open", 22);
+    CHECK(close(fa));
+    CHECK(close(fc));
+    /* The kernel forgets closed, removed inodes at once; dropping its
+     * caches makes sure, and the second lets the daemon handle it. */
+    drop_caches();
+    sleep(1);
+    fsm_kill(M);
+    close(fb); /* dead with the daemon */
+    size_t n;
+    char *keys = orphan_keys(&n);
+    if (n != 1)
+        fail_msg("after kill -9 the store holds %zu orphan keys, expected 1 (the file still open "
+                 "at the kill; the closed ones must be gone): [%s]",
+                 n, keys);
+    keys[strcspn(keys, "\n")] = 0;
+    char *argv[] = {(char *)g_lsmctl, M->store, "get", "--escaped", keys, NULL};
+    char *val = NULL;
+    size_t vlen = 0;
+    assert_int_equal(fsm_run(argv, NULL, &val, &vlen), 0);
+    assert_int_equal(vlen, 23);
+    assert_memory_equal(val, "still open at the crash", 23);
+    free(val);
+    free(keys);
+    /* The next mount deletes it before serving. */
+    if (fsm_mount(M, NULL) != 0)
+        fail_msg("remount after kill -9 failed");
+    expect_str(P("reclaim/c"), "c2");
+    struct stat sb;
+    CHECK_ERR(lstat(P("reclaim/a"), &sb), ENOENT);
+    CHECK_ERR(lstat(P("reclaim/b"), &sb), ENOENT);
+    int rc = fsm_unmount(M);
+    if (rc != 0)
+        fail_msg("unmount: lsmfs exited with %d", rc);
+    keys = orphan_keys(&n);
+    if (n != 0)
+        fail_msg("after a mount and a clean unmount the store holds %zu orphan keys: [%s]", n,
+                 keys);
+    free(keys);
+    if (fsm_mount(M, NULL) != 0)
+        fail_msg("remount failed");
+    free(big);
+    free(got);
+}
+
+/* Files open below a directory that is renamed keep working, and are the
+ * files at the new paths: reads, writes, fstat, ftruncate through their
+ * descriptors, and *at() calls and a listing through a descriptor of a
+ * directory opened before the rename; twice (the directory, then a
+ * subdirectory to another parent). */
+void t_dir_rename_open_files(void **state)
+{
+    (void)state;
+    test_dir("dmv");
+    CHECK(mkdir(P("dmv/d1"), 0755));
+    CHECK(mkdir(P("dmv/d1/sub"), 0755));
+    put_file(P("dmv/d1/a"), "A");
+    put_file(P("dmv/d1/sub/b"), "B");
+    int fa = open(P("dmv/d1/a"), O_RDWR);
+    int fb = open(P("dmv/d1/sub/b"), O_RDWR);
+    int dsub = open(P("dmv/d1/sub"), O_RDONLY | O_DIRECTORY);
+    CHECK(fa);
+    CHECK(fb);
+    CHECK(dsub);
+    ino_t ia = lst(P("dmv/d1/a")).st_ino, isub = lst(P("dmv/d1/sub")).st_ino;
+    CHECK(rename(P("dmv/d1"), P("dmv/d2")));
+    assert_int_equal(pwrite(fa, "1", 1, 1), 1);
+    assert_int_equal(pwrite(fb, "2", 1, 1), 1);
+    expect_str(P("dmv/d2/a"), "A1");
+    expect_str(P("dmv/d2/sub/b"), "B2");
+    struct stat st;
+    CHECK_ERR(lstat(P("dmv/d1/a"), &st), ENOENT);
+    CHECK(fstat(fa, &st));
+    assert_int_equal(st.st_size, 2);
+    assert_int_equal(st.st_ino, ia);
+    assert_int_equal(lst(P("dmv/d2/sub")).st_ino, isub);
+    /* Through the directory descriptor: create, stat, list. */
+    int fc = openat(dsub, "c", O_WRONLY | O_CREAT | O_EXCL, 0644);
+    CHECK(fc);
+    assert_int_equal(write(fc, "C", 1), 1);
+    CHECK(close(fc));
+    expect_str(P("dmv/d2/sub/c"), "C");
+    CHECK(fstatat(dsub, "b", &st, 0));
+    assert_int_equal(st.st_size, 2);
+    int ld = dup(dsub);
+    CHECK(ld);
+    DIR *d = fdopendir(ld);
+    assert_non_null(d);
+    rewinddir(d);
+    int seen = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            seen |= strcmp(e->d_name, "b") == 0 ? 1 : strcmp(e->d_name, "c") == 0 ? 2 : 4;
+    closedir(d);
+    assert_int_equal(seen, 3);
+    /* The subdirectory to another parent. */
+    CHECK(rename(P("dmv/d2/sub"), P("dmv/top")));
+    assert_int_equal(pwrite(fb, "3", 1, 2), 1);
+    expect_str(P("dmv/top/b"), "B23");
+    CHECK(fstatat(dsub, "c", &st, 0));
+    assert_int_equal(st.st_size, 1);
+    CHECK(ftruncate(fa, 1));
+    expect_str(P("dmv/d2/a"), "A");
+    CHECK_ERR(lstat(P("dmv/d2/sub"), &st), ENOENT);
+    /* A file renamed over while its old directory moved: still the old one. */
+    put_file(P("dmv/top/new"), "new b");
+    CHECK(rename(P("dmv/top/new"), P("dmv/top/b")));
+    char buf[16] = {0};
+    assert_int_equal(pread(fb, buf, sizeof buf, 0), 3);
+    assert_memory_equal(buf, "B23", 3);
+    expect_str(P("dmv/top/b"), "new b");
+    CHECK(close(fa));
+    CHECK(close(fb));
+    CHECK(close(dsub));
+}
+
+/* The kernel forgetting inodes (drop_caches) between operations changes
+ * nothing: the same files, contents, numbers and listings, and the
+ * daemon's inodes are looked up again. */
+void t_forget_and_go_on(void **state)
+{
+    (void)state;
+    test_dir("forget");
+    enum { NF = 300 };
+    ino_t inos[NF];
+    for (int i = 0; i < NF; i++) {
+        if (i % 30 == 0)
+            CHECK(mkdir(P("forget/d%02d", i / 30), 0755));
+        char s[32];
+        snprintf(s, sizeof s, "file %d", i);
+        put_file(P("forget/d%02d/f%03d", i / 30, i), s);
+        inos[i] = lst(P("forget/d%02d/f%03d", i / 30, i)).st_ino;
+    }
+    if (!drop_caches())
+        fprintf(stderr, "# cannot write /proc/sys/vm/drop_caches: forgets are not forced\n");
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < NF; i++) {
+            char s[32];
+            snprintf(s, sizeof s, "file %d", i);
+            const char *f = P("forget/d%02d/f%03d", i / 30, i);
+            if (lst(f).st_ino != inos[i])
+                fail_msg("round %d: %s changed its inode number", round, f);
+            expect_str(f, s);
+        }
+        drop_caches();
+        /* Renames of files and directories the kernel has forgotten. */
+        CHECK(rename(P("forget/d%02d", round), P("forget/r%02d", round)));
+        drop_caches();
+        for (int i = round * 30; i < round * 30 + 30; i++) {
+            char s[32];
+            snprintf(s, sizeof s, "file %d", i);
+            expect_str(P("forget/r%02d/f%03d", round, i), s);
+        }
+        CHECK(rename(P("forget/r%02d", round), P("forget/d%02d", round)));
+        drop_caches();
+    }
+    size_t total = 0;
+    for (int dd = 0; dd < NF / 30; dd++) {
+        DIR *d = opendir(P("forget/d%02d", dd));
+        assert_non_null(d);
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            int i;
+            if (sscanf(e->d_name, "f%03d", &i) != 1 || i / 30 != dd)
+                fail_msg("forget/d%02d lists %s", dd, e->d_name);
+            struct stat st;
+            CHECK(fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW));
+            if (st.st_ino != inos[i])
+                fail_msg("%s: inode number changed", e->d_name);
+            total++;
+        }
+        closedir(d);
+        drop_caches();
+    }
+    assert_int_equal(total, NF);
+}

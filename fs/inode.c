@@ -1,0 +1,631 @@
+/*
+ * inode.c -- the inode table (see inode.h for what it keeps and why).
+ *
+ * INODE_SHARDS chained hash tables, each with a mutex and its own bucket
+ * array (doubled when it holds more inodes than buckets). An inode is filed
+ * under `hash`, the hash of its identity (kind, alias, key) when it was
+ * filed; a detached inode stays where it was and is skipped by searches,
+ * since no identity finds it any more. Node ids are inode addresses.
+ *
+ * Freeing: an inode leaves its shard when its lookups, opens and pins are
+ * all gone, decided under its shard lock and its mutex, so a search that
+ * finds it (under the shard lock) can still count a lookup on it. Deleting a
+ * kept inode's orphan key, an engine write, happens after every lock is
+ * released.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inode.h"
+#include "node.h"
+
+#define INODE_SHARD_BITS 6
+#define INODE_SHARDS (1u << INODE_SHARD_BITS)
+
+typedef struct inode_shard {
+    pthread_mutex_t mu;
+    inode **tab; /* buckets, a power of 2 of them */
+    size_t cap;
+    size_t n;    /* inodes filed here */
+    char pad[64];
+} inode_shard;
+
+struct inode_table {
+    inode_shard shards[INODE_SHARDS];
+    inode root;
+    atomic_uint_fast64_t next_generation;
+    atomic_uint_fast64_t orphan_seq; /* numbers of orphan keys */
+};
+
+/* ---- identities and shards ----------------------------------------------------------- */
+
+static uint64_t id_hash(const pkey *pk)
+{
+    uint64_t h = lsmfs_hash64(pk->key.p ? pk->key.p : "", pk->key.n, HASH_STRIPE);
+    return h ^ ((uint64_t)(pk->kind * 2 + pk->alias) * UINT64_C(0x9e3779b97f4a7c15));
+}
+
+static inode_shard *shard_at(lsmfs *fs, uint64_t h)
+{
+    return &fs->inodes->shards[h >> (64 - INODE_SHARD_BITS)];
+}
+
+static void shard_lock2(inode_shard *a, inode_shard *b)
+{
+    if (a == b) {
+        pthread_mutex_lock(&a->mu);
+    } else if (a < b) {
+        pthread_mutex_lock(&a->mu);
+        pthread_mutex_lock(&b->mu);
+    } else {
+        pthread_mutex_lock(&b->mu);
+        pthread_mutex_lock(&a->mu);
+    }
+}
+
+static void shard_unlock2(inode_shard *a, inode_shard *b)
+{
+    pthread_mutex_unlock(&a->mu);
+    if (a != b)
+        pthread_mutex_unlock(&b->mu);
+}
+
+/* File in under in->hash. A failed growth only makes chains longer. */
+static void chain_insert(inode_shard *s, inode *in)
+{
+    if (s->n >= s->cap) {
+        size_t cap = s->cap * 2;
+        inode **tab = calloc(cap, sizeof *tab);
+        if (tab) {
+            for (size_t i = 0; i < s->cap; i++)
+                while (s->tab[i]) {
+                    inode *x = s->tab[i];
+                    s->tab[i] = x->hnext;
+                    x->hnext = tab[x->hash & (cap - 1)];
+                    tab[x->hash & (cap - 1)] = x;
+                }
+            free(s->tab);
+            s->tab = tab;
+            s->cap = cap;
+        }
+    }
+    inode **b = &s->tab[in->hash & (s->cap - 1)];
+    in->hnext = *b;
+    *b = in;
+    s->n++;
+}
+
+static void chain_remove(inode_shard *s, inode *in)
+{
+    for (inode **pp = &s->tab[in->hash & (s->cap - 1)]; *pp; pp = &(*pp)->hnext)
+        if (*pp == in) {
+            *pp = in->hnext;
+            in->hnext = NULL;
+            s->n--;
+            return;
+        }
+}
+
+static inode *chain_find(inode_shard *s, const pkey *pk, uint64_t h)
+{
+    for (inode *in = s->tab[h & (s->cap - 1)]; in; in = in->hnext)
+        if (in->hash == h && !(in->flags & INODE_DETACHED) && pkey_same(&in->pk, pk))
+            return in;
+    return NULL;
+}
+
+/* ---- inodes ------------------------------------------------------------------------------ */
+
+static inode *inode_new(lsmfs *fs, const pkey *pk, int type, uint64_t h)
+{
+    inode *in = calloc(1, sizeof *in);
+    if (in == NULL)
+        return NULL;
+    if (pkey_copy(&in->pk, pk)) {
+        free(in);
+        return NULL;
+    }
+    pthread_mutex_init(&in->mu, NULL);
+    in->type = type;
+    in->hash = h;
+    in->generation = atomic_fetch_add(&fs->inodes->next_generation, 1);
+    return in;
+}
+
+static void inode_destroy(inode *in)
+{
+    pthread_mutex_destroy(&in->mu);
+    pkey_free(&in->pk);
+    if (in->om) {
+        meta_free(in->om);
+        free(in->om);
+    }
+    free(in);
+}
+
+static void delete_orphan(lsmfs *fs, const kbuf *key)
+{
+    if (fs->read_only || fs->db == NULL)
+        return;
+    int rc = lsm_delete(fs->db, key->p, key->n);
+    if (rc != LSM_OK)
+        lsmfs_errno(fs, rc, "delete the contents of a removed file", key->p, key->n);
+}
+
+/* Detach in place (shard lock and in->mu held): it keeps its slot. okey:
+ * the orphan key holding its contents (swapped with its old key); m: its
+ * last record (taken over), or NULL. */
+static void detach_locked(inode *in, pkey *okey, meta *m)
+{
+    in->flags |= INODE_DETACHED;
+    if (okey) {
+        pkey t = in->pk;
+        in->pk = *okey;
+        *okey = t;
+        in->flags |= INODE_KEPT;
+    } else {
+        in->pk.key.n = 0; /* names nothing */
+        in->pk.kind = PK_NORMAL;
+        in->pk.alias = 0;
+    }
+    if (m) {
+        if (in->om) {
+            meta_free(in->om);
+            free(in->om);
+        }
+        in->om = m;
+    }
+    in->kgen++;
+}
+
+/* ---- the table ------------------------------------------------------------------------------ */
+
+int inode_table_new(lsmfs *fs)
+{
+    struct inode_table *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return ENOMEM;
+    for (unsigned i = 0; i < INODE_SHARDS; i++) {
+        pthread_mutex_init(&t->shards[i].mu, NULL);
+        t->shards[i].cap = 64;
+        t->shards[i].tab = calloc(t->shards[i].cap, sizeof *t->shards[i].tab);
+        if (t->shards[i].tab == NULL) {
+            fs->inodes = t;
+            return ENOMEM;
+        }
+    }
+    pthread_mutex_init(&t->root.mu, NULL);
+    t->root.pk.kind = PK_ROOT;
+    t->root.type = N_ROOT;
+    t->root.nlookup = 1;
+    if (kb_set(&t->root.pk.key, "", 0)) {
+        fs->inodes = t;
+        return ENOMEM;
+    }
+    atomic_init(&t->next_generation, 1);
+    atomic_init(&t->orphan_seq, 0);
+    fs->inodes = t;
+    return 0;
+}
+
+void inode_table_free(lsmfs *fs)
+{
+    struct inode_table *t = fs->inodes;
+    if (t == NULL)
+        return;
+    for (unsigned i = 0; i < INODE_SHARDS; i++) {
+        inode_shard *s = &t->shards[i];
+        for (size_t b = 0; s->tab && b < s->cap; b++)
+            while (s->tab[b]) {
+                inode *in = s->tab[b];
+                s->tab[b] = in->hnext;
+                inode_destroy(in);
+            }
+        free(s->tab);
+        pthread_mutex_destroy(&s->mu);
+    }
+    pkey_free(&t->root.pk);
+    pthread_mutex_destroy(&t->root.mu);
+    free(t);
+    fs->inodes = NULL;
+}
+
+inode *inode_of(lsmfs *fs, fuse_ino_t ino)
+{
+    if (ino == FUSE_ROOT_ID)
+        return &fs->inodes->root;
+    return (inode *)(uintptr_t)ino;
+}
+
+fuse_ino_t inode_ino(lsmfs *fs, const inode *in)
+{
+    if (in == &fs->inodes->root)
+        return FUSE_ROOT_ID;
+    return (fuse_ino_t)(uintptr_t)in;
+}
+
+int inode_is_root(lsmfs *fs, const inode *in)
+{
+    return in == &fs->inodes->root;
+}
+
+inode *inode_lookup(lsmfs *fs, const pkey *pk, int type, uint64_t lookups, uint32_t opens)
+{
+    uint64_t h = id_hash(pk);
+    inode_shard *s = shard_at(fs, h);
+    inode *fresh = NULL;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        inode *in = chain_find(s, pk, h);
+        if (in && in->type != type) {
+            /* The name now stands for another kind of thing: the old inode
+             * names nothing any more. */
+            pthread_mutex_lock(&in->mu);
+            detach_locked(in, NULL, NULL);
+            pthread_mutex_unlock(&in->mu);
+            in = NULL;
+        }
+        if (in) {
+            pthread_mutex_lock(&in->mu);
+            in->nlookup += lookups;
+            in->n_open += opens;
+            pthread_mutex_unlock(&in->mu);
+            pthread_mutex_unlock(&s->mu);
+            if (fresh)
+                inode_destroy(fresh);
+            return in;
+        }
+        if (fresh) {
+            fresh->nlookup = lookups;
+            fresh->n_open = opens;
+            chain_insert(s, fresh);
+            pthread_mutex_unlock(&s->mu);
+            return fresh;
+        }
+        pthread_mutex_unlock(&s->mu);
+        fresh = inode_new(fs, pk, type, h);
+        if (fresh == NULL)
+            return NULL;
+    }
+}
+
+inode *inode_find(lsmfs *fs, const pkey *pk)
+{
+    uint64_t h = id_hash(pk);
+    inode_shard *s = shard_at(fs, h);
+    pthread_mutex_lock(&s->mu);
+    inode *in = chain_find(s, pk, h);
+    if (in) {
+        pthread_mutex_lock(&in->mu);
+        in->pins++;
+        pthread_mutex_unlock(&in->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return in;
+}
+
+void inode_get(lsmfs *fs, inode *in, uint64_t lookups, uint32_t opens, uint32_t pins)
+{
+    if (inode_is_root(fs, in))
+        return;
+    pthread_mutex_lock(&in->mu);
+    in->nlookup += lookups;
+    in->n_open += opens;
+    in->pins += pins;
+    pthread_mutex_unlock(&in->mu);
+}
+
+void inode_put(lsmfs *fs, inode *in, uint64_t lookups, uint32_t opens, uint32_t pins)
+{
+    if (inode_is_root(fs, in))
+        return;
+    for (;;) {
+        pthread_mutex_lock(&in->mu);
+        uint64_t h = in->hash;
+        pthread_mutex_unlock(&in->mu);
+        inode_shard *s = shard_at(fs, h);
+        pthread_mutex_lock(&s->mu);
+        pthread_mutex_lock(&in->mu);
+        if (in->hash != h) { /* moved to another shard meanwhile */
+            pthread_mutex_unlock(&in->mu);
+            pthread_mutex_unlock(&s->mu);
+            continue;
+        }
+        if (lookups > in->nlookup || opens > in->n_open || pins > in->pins)
+            lsmfs_log("inode %p: more lookups, opens or pins given back than taken "
+                      "(%llu/%llu, %u/%u, %u/%u)",
+                      (void *)in, (unsigned long long)lookups,
+                      (unsigned long long)in->nlookup, opens, in->n_open, pins, in->pins);
+        in->nlookup -= lookups < in->nlookup ? lookups : in->nlookup;
+        in->n_open -= opens < in->n_open ? opens : in->n_open;
+        in->pins -= pins < in->pins ? pins : in->pins;
+        int dead = in->nlookup == 0 && in->n_open == 0 && in->pins == 0;
+        if (dead)
+            chain_remove(s, in);
+        pthread_mutex_unlock(&in->mu);
+        pthread_mutex_unlock(&s->mu);
+        if (dead) {
+            if (in->flags & INODE_KEPT)
+                delete_orphan(fs, &in->pk.key);
+            inode_destroy(in);
+        }
+        return;
+    }
+}
+
+int inode_snapshot(inode *in, pkey *pk, uint64_t *kgen, uint32_t *flags, meta *m)
+{
+    pthread_mutex_lock(&in->mu);
+    int err = pkey_copy(pk, &in->pk);
+    *kgen = in->kgen;
+    *flags = in->flags;
+    if (err == 0 && m && in->om)
+        err = meta_copy(m, in->om);
+    pthread_mutex_unlock(&in->mu);
+    return err;
+}
+
+void inode_record(inode *in, meta *m)
+{
+    pthread_mutex_lock(&in->mu);
+    if (in->om)
+        meta_copy(m, in->om);
+    pthread_mutex_unlock(&in->mu);
+}
+
+uint64_t inode_kgen(inode *in)
+{
+    pthread_mutex_lock(&in->mu);
+    uint64_t g = in->kgen;
+    pthread_mutex_unlock(&in->mu);
+    return g;
+}
+
+uint32_t inode_n_open(inode *in)
+{
+    pthread_mutex_lock(&in->mu);
+    uint32_t n = in->n_open;
+    pthread_mutex_unlock(&in->mu);
+    return n;
+}
+
+void inode_update_record(inode *in, void (*fn)(meta *m, void *arg), void *arg)
+{
+    pthread_mutex_lock(&in->mu);
+    if (in->om)
+        fn(in->om, arg);
+    pthread_mutex_unlock(&in->mu);
+}
+
+/* Detach whatever attached inode other than `self` is filed under identity
+ * pk in s (locked). */
+static void detach_stale_locked(inode_shard *s, const pkey *pk, uint64_t h, inode *self)
+{
+    inode *x;
+    while ((x = chain_find(s, pk, h)) != NULL && x != self) {
+        pthread_mutex_lock(&x->mu);
+        detach_locked(x, NULL, NULL);
+        pthread_mutex_unlock(&x->mu);
+    }
+}
+
+int inode_move(lsmfs *fs, inode *in, const pkey *to)
+{
+    pkey np;
+    memset(&np, 0, sizeof np);
+    if (pkey_copy(&np, to)) {
+        inode_detach(fs, in, NULL, NULL);
+        return ENOMEM;
+    }
+    uint64_t nh = id_hash(to);
+    inode_shard *sn = shard_at(fs, nh);
+    for (;;) {
+        pthread_mutex_lock(&in->mu);
+        uint64_t oh = in->hash;
+        pthread_mutex_unlock(&in->mu);
+        inode_shard *so = shard_at(fs, oh);
+        shard_lock2(so, sn);
+        pthread_mutex_lock(&in->mu);
+        if (in->hash != oh) {
+            pthread_mutex_unlock(&in->mu);
+            shard_unlock2(so, sn);
+            continue;
+        }
+        pthread_mutex_unlock(&in->mu);
+        detach_stale_locked(sn, to, nh, in);
+        pthread_mutex_lock(&in->mu);
+        chain_remove(so, in);
+        pkey t = in->pk;
+        in->pk = np;
+        np = t;
+        in->hash = nh;
+        in->kgen++;
+        chain_insert(sn, in);
+        pthread_mutex_unlock(&in->mu);
+        shard_unlock2(so, sn);
+        break;
+    }
+    pkey_free(&np);
+    return 0;
+}
+
+/* Does inode pk lie at or below the directory `from` (for a subtree move)? */
+static int in_subtree(const pkey *pk, const pkey *from)
+{
+    size_t fn = from->key.n;
+    if (pk->key.n == fn)
+        return pk->kind == PK_NORMAL && !pk->alias && memcmp(pk->key.p, from->key.p, fn) == 0;
+    return pk->key.n > fn && pk->key.p[fn] == '/' && memcmp(pk->key.p, from->key.p, fn) == 0;
+}
+
+int inode_move_subtree(lsmfs *fs, const pkey *from, const pkey *to)
+{
+    /* Take every inode of the subtree out of its shard, then file each
+     * under its new identity. Nothing else runs meanwhile (the namespace
+     * lock is held exclusively), so the inodes in between are unseen. */
+    inode *moving = NULL;
+    for (unsigned i = 0; i < INODE_SHARDS; i++) {
+        inode_shard *s = &fs->inodes->shards[i];
+        pthread_mutex_lock(&s->mu);
+        for (size_t b = 0; b < s->cap; b++)
+            for (inode **pp = &s->tab[b]; *pp;) {
+                inode *in = *pp;
+                if (!(in->flags & INODE_DETACHED) && in_subtree(&in->pk, from)) {
+                    *pp = in->hnext;
+                    s->n--;
+                    in->hnext = moving;
+                    moving = in;
+                } else {
+                    pp = &in->hnext;
+                }
+            }
+        pthread_mutex_unlock(&s->mu);
+    }
+    int err = 0;
+    pkey np;
+    memset(&np, 0, sizeof np);
+    while (moving) {
+        inode *in = moving;
+        moving = in->hnext;
+        np.kind = in->pk.kind;
+        np.alias = in->pk.alias;
+        np.seg_off = in->pk.seg_off;
+        np.key.n = 0;
+        int bad = kb_append(&np.key, to->key.p, to->key.n) ||
+                  kb_append(&np.key, in->pk.key.p + from->key.n, in->pk.key.n - from->key.n);
+        uint64_t h = bad ? in->hash : id_hash(&np);
+        inode_shard *s = shard_at(fs, h);
+        pthread_mutex_lock(&s->mu);
+        if (!bad)
+            detach_stale_locked(s, &np, h, in);
+        pthread_mutex_lock(&in->mu);
+        if (bad) {
+            detach_locked(in, NULL, NULL);
+            err = ENOMEM;
+        } else {
+            pkey t = in->pk;
+            in->pk = np;
+            np = t;
+            in->hash = h;
+            in->kgen++;
+        }
+        chain_insert(s, in);
+        pthread_mutex_unlock(&in->mu);
+        pthread_mutex_unlock(&s->mu);
+    }
+    pkey_free(&np);
+    return err;
+}
+
+int inode_detach(lsmfs *fs, inode *in, const kbuf *okey, const meta *m)
+{
+    pkey ok;
+    memset(&ok, 0, sizeof ok);
+    meta *om = NULL;
+    int err = 0;
+    if (m) {
+        om = calloc(1, sizeof *om);
+        if (om == NULL) {
+            err = ENOMEM;
+        } else {
+            *om = *m;
+            memset(&om->target, 0, sizeof om->target);
+            if (m->type == T_LNK && kb_set(&om->target, m->target.p ? m->target.p : "",
+                                           m->target.n))
+                err = ENOMEM;
+        }
+    }
+    if (okey) {
+        ok.kind = PK_NORMAL;
+        if (kb_set(&ok.key, okey->p, okey->n))
+            err = ENOMEM;
+    }
+    int kept = 0, done = 0;
+    for (;;) {
+        pthread_mutex_lock(&in->mu);
+        uint64_t h = in->hash;
+        pthread_mutex_unlock(&in->mu);
+        inode_shard *s = shard_at(fs, h);
+        pthread_mutex_lock(&s->mu);
+        pthread_mutex_lock(&in->mu);
+        if (in->hash != h) {
+            pthread_mutex_unlock(&in->mu);
+            pthread_mutex_unlock(&s->mu);
+            continue;
+        }
+        if (!(in->flags & INODE_DETACHED)) {
+            kept = okey && err == 0;
+            detach_locked(in, kept ? &ok : NULL, err == 0 ? om : NULL);
+            done = err == 0;
+        }
+        pthread_mutex_unlock(&in->mu);
+        pthread_mutex_unlock(&s->mu);
+        break;
+    }
+    if (okey && !kept) /* nothing will use those contents, or can find them */
+        delete_orphan(fs, okey);
+    if (om && !done) {
+        meta_free(om);
+        free(om);
+    }
+    pkey_free(&ok);
+    return err;
+}
+
+/* ---- orphan keys ---------------------------------------------------------------------------- */
+
+int key_is_reserved(const void *key, size_t n)
+{
+    return n >= ORPHAN_DIR_LEN && memcmp(key, ORPHAN_DIR, ORPHAN_DIR_LEN) == 0 &&
+           (n == ORPHAN_DIR_LEN || ((const char *)key)[ORPHAN_DIR_LEN] == '/');
+}
+
+int orphan_key(lsmfs *fs, kbuf *out)
+{
+    uint64_t id = atomic_fetch_add(&fs->inodes->orphan_seq, 1) + 1;
+    char num[24];
+    snprintf(num, sizeof num, "/%016llx", (unsigned long long)id);
+    out->n = 0;
+    return kb_append(out, ORPHAN_DIR, ORPHAN_DIR_LEN) || kb_append(out, num, strlen(num)) ? ENOMEM
+                                                                                       : 0;
+}
+
+int orphans_cleanup(lsmfs *fs)
+{
+    if (fs->read_only)
+        return 0;
+    kbuf lo = KBUF_INIT, hi = KBUF_INIT;
+    int any = 0, err = 0;
+    if (kb_append(&lo, ORPHAN_DIR, ORPHAN_DIR_LEN) || kb_putc(&lo, '/') ||
+        prefix_upper(lo.p, lo.n, &hi) != 0) {
+        err = -1;
+    } else {
+        lsm_read_options ro;
+        lsm_read_options_default(&ro);
+        ro.lower = lo.p;
+        ro.lower_len = lo.n;
+        ro.upper = hi.p;
+        ro.upper_len = hi.n;
+        ro.keys_only = 1;
+        lsm_iter *it;
+        int rc = lsm_iter_new(fs->db, &ro, &it);
+        if (rc == LSM_OK) {
+            rc = lsm_iter_first(it);
+            any = rc == LSM_OK && lsm_iter_valid(it);
+            lsm_iter_free(it);
+        }
+        if (rc == LSM_OK && any)
+            rc = lsm_delete_range(fs->db, LSM_KEYSPACE_DEFAULT, lo.p, lo.n, hi.p, hi.n);
+        if (rc != LSM_OK) {
+            lsmfs_log("delete the files left unlinked in store %s: %s", fs->store_path,
+                      lsm_errmsg(fs->db));
+            err = -1;
+        }
+    }
+    kb_free(&lo);
+    kb_free(&hi);
+    return err;
+}
