@@ -94,7 +94,7 @@ static const ctl_cmd commands[] = {
      "it have already been written and stay in the store.\n",
      CTL_CMD_WRITES | CTL_CMD_CREATES, cmd_load},
     {"flush", "", "write the memtable to a table file", "", CTL_CMD_WRITES, cmd_flush},
-    {"compact", "[--from A] [--to B] [--escaped]", "compact the keys in [A, B] down through every level",
+    {"compact", "[--from A] [--to B] [--escaped]", "compact the keys in [A, B] down to the bottom level holding them",
      "Flushes the memtable, then merges the tables holding keys from A to B\n"
      "(both inclusive; default keyspace) level by level, dropping overwritten\n"
      "values and deleted entries. Without --from and --to: the whole store,\n"
