@@ -96,22 +96,6 @@ int block_parse(block *b, const char *data, size_t n)
     return LSM_OK;
 }
 
-typedef struct block_iter {
-    iter base;
-    block b;
-    key_cmp_fn cmp;
-    void (*release)(void *);
-    void *arg;
-    const char *file;     /* borrowed: the table outlives its block iterators */
-    uint64_t block_off;
-    size_t cur;        /* offset of the current entry; b.size when invalid */
-    size_t next_off;   /* offset of the entry after it */
-    uint32_t restart;  /* restart block containing cur */
-    buf key;
-    slice value;
-    int status;
-} block_iter;
-
 static inline uint32_t restart_at(const block_iter *bi, uint32_t i)
 {
     return get_fixed32(bi->b.restarts + 4 * (size_t)i);
@@ -195,24 +179,16 @@ static void step(block_iter *bi)
         bi->restart++;
 }
 
-static int bi_valid(const iter *it)
+void block_iter_first(block_iter *bi)
 {
-    const block_iter *bi = (const block_iter *)it;
-    return bi->cur < bi->b.size;
-}
-
-static void bi_first(iter *it)
-{
-    block_iter *bi = (block_iter *)it;
     if (bi->status)
         return;
     seek_to_restart(bi, 0);
     step(bi);
 }
 
-static void bi_last(iter *it)
+void block_iter_last(block_iter *bi)
 {
-    block_iter *bi = (block_iter *)it;
     if (bi->status)
         return;
     seek_to_restart(bi, bi->b.n_restarts - 1);
@@ -221,9 +197,8 @@ static void bi_last(iter *it)
         step(bi);
 }
 
-static void bi_seek(iter *it, slice target)
+void block_iter_seek(block_iter *bi, slice target)
 {
-    block_iter *bi = (block_iter *)it;
     if (bi->status)
         return;
     /* Binary search for the last restart point whose key is < target. */
@@ -249,14 +224,13 @@ static void bi_seek(iter *it, slice target)
     }
 }
 
-static void bi_next(iter *it)
+void block_iter_next(block_iter *bi)
 {
-    step((block_iter *)it);
+    step(bi);
 }
 
-static void bi_prev(iter *it)
+void block_iter_prev(block_iter *bi)
 {
-    block_iter *bi = (block_iter *)it;
     size_t orig = bi->cur;
     /* Back up to a restart point strictly before the current entry. */
     while (restart_at(bi, bi->restart) >= orig) {
@@ -274,27 +248,47 @@ static void bi_prev(iter *it)
     } while (bi->cur < bi->b.size && bi->next_off < orig);
 }
 
-static slice bi_key(const iter *it)
+void block_iter_init(block_iter *bi, key_cmp_fn cmp, const char *file)
 {
-    return buf_slice(&((const block_iter *)it)->key);
+    memset(bi, 0, sizeof *bi);
+    bi->cmp = cmp;
+    bi->file = file ? file : "block";
 }
 
-static slice bi_value(const iter *it)
+void block_iter_set(block_iter *bi, const block *b, uint64_t block_off)
 {
-    return ((const block_iter *)it)->value;
+    bi->b = *b;
+    bi->block_off = block_off;
+    bi->cur = bi->next_off = b->size;
+    bi->restart = 0;
+    bi->key.n = 0;
+    bi->value = slice_make(NULL, 0);
+    bi->status = LSM_OK;
 }
 
-static int bi_status(const iter *it)
+void block_iter_cleanup(block_iter *bi)
 {
-    return ((const block_iter *)it)->status;
+    buf_free(&bi->key);
 }
+
+/* ---- behind the iter vtable ------------------------------------------------- */
+
+static int bi_valid(const iter *it) { return block_iter_valid((const block_iter *)it); }
+static void bi_first(iter *it) { block_iter_first((block_iter *)it); }
+static void bi_last(iter *it) { block_iter_last((block_iter *)it); }
+static void bi_seek(iter *it, slice target) { block_iter_seek((block_iter *)it, target); }
+static void bi_next(iter *it) { block_iter_next((block_iter *)it); }
+static void bi_prev(iter *it) { block_iter_prev((block_iter *)it); }
+static slice bi_key(const iter *it) { return block_iter_key((const block_iter *)it); }
+static slice bi_value(const iter *it) { return block_iter_value((const block_iter *)it); }
+static int bi_status(const iter *it) { return block_iter_status((const block_iter *)it); }
 
 static void bi_destroy(iter *it)
 {
     block_iter *bi = (block_iter *)it;
     if (bi->release)
         bi->release(bi->arg);
-    buf_free(&bi->key);
+    block_iter_cleanup(bi);
     free(bi);
 }
 
@@ -305,19 +299,16 @@ static const iter_ops block_iter_ops = {
 iter *block_iter_new(const block *b, key_cmp_fn cmp, void (*release)(void *), void *arg,
                      const char *file, uint64_t block_off)
 {
-    block_iter *bi = calloc(1, sizeof *bi);
+    block_iter *bi = malloc(sizeof *bi);
     if (bi == NULL) {
         if (release)
             release(arg);
         return NULL;
     }
-    bi->file = file ? file : "block";
-    bi->block_off = block_off;
+    block_iter_init(bi, cmp, file);
+    block_iter_set(bi, b, block_off);
     bi->base.ops = &block_iter_ops;
-    bi->b = *b;
-    bi->cmp = cmp;
     bi->release = release;
     bi->arg = arg;
-    bi->cur = bi->next_off = b->size;
     return &bi->base;
 }

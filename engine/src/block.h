@@ -49,6 +49,67 @@ typedef struct block {
 /* Parse block contents. LSM_CORRUPTION (message says why) if malformed. */
 int block_parse(block *b, const char *data, size_t n);
 
+/*
+ * A cursor over a parsed block. It is usable on its own, embedded in another
+ * iterator (the table iterator keeps one for its index and one for its
+ * current data block, and re-points the second from block to block without
+ * allocating), or behind the iter vtable through block_iter_new().
+ * Fields are private to block.c.
+ */
+typedef struct block_iter {
+    iter base;            /* set by block_iter_new only */
+    block b;
+    key_cmp_fn cmp;
+    void (*release)(void *);
+    void *arg;
+    const char *file;     /* borrowed: names the block in error messages */
+    uint64_t block_off;
+    size_t cur;           /* offset of the current entry; b.size when invalid */
+    size_t next_off;      /* offset of the entry after it */
+    uint32_t restart;     /* restart block containing cur */
+    buf key;
+    slice value;
+    int status;
+} block_iter;
+
+/* Prepare an embedded cursor with no block (invalid, status LSM_OK). `file`
+ * is borrowed and must outlive it. */
+void block_iter_init(block_iter *bi, key_cmp_fn cmp, const char *file);
+/* Point the cursor at block b (borrowed: must stay valid while in use),
+ * found at block_off in the file. Unpositioned afterwards; status LSM_OK. The
+ * key buffer is kept for reuse. */
+void block_iter_set(block_iter *bi, const block *b, uint64_t block_off);
+/* Free what an embedded cursor holds (not the block; no release call). */
+void block_iter_cleanup(block_iter *bi);
+
+void block_iter_first(block_iter *bi);
+void block_iter_last(block_iter *bi);
+void block_iter_seek(block_iter *bi, slice target);
+/* REQUIRE block_iter_valid(). */
+void block_iter_next(block_iter *bi);
+void block_iter_prev(block_iter *bi);
+
+static inline int block_iter_valid(const block_iter *bi)
+{
+    return bi->cur < bi->b.size;
+}
+
+/* Borrowed: valid until the next movement. */
+static inline slice block_iter_key(const block_iter *bi)
+{
+    return buf_slice(&bi->key);
+}
+
+static inline slice block_iter_value(const block_iter *bi)
+{
+    return bi->value;
+}
+
+static inline int block_iter_status(const block_iter *bi)
+{
+    return bi->status;
+}
+
 /* Iterate a parsed block. `release(arg)` runs when the iterator is destroyed
  * (to drop a cache reference or free the block), also when creation fails.
  * `file` (borrowed; must outlive the iterator) and block_off name the block in

@@ -109,6 +109,9 @@ const rtomb_list *table_range_dels(const table *t);
 /* An iterator over the whole table. NULL when out of memory. The table must
  * stay open while it lives (the table cache handle does that). */
 iter *table_iter_new(table *t, int fill_cache);
+/* The same, with release(arg) run when the iterator is destroyed (also when
+ * creation fails): the table cache unpins the table with it. */
+iter *table_iter_new_release(table *t, int fill_cache, void (*release)(void *), void *arg);
 
 /* Read and check every block (lsm_verify). Returns LSM_OK or LSM_CORRUPTION
  * with the file and offset. */

@@ -104,34 +104,6 @@ static void unpin(void *arg)
     free(p);
 }
 
-/* Wraps a table iterator so that the table is released when it is destroyed. */
-typedef struct pin_iter {
-    iter base;
-    iter *inner;
-    pinned *pin;
-} pin_iter;
-
-static int pi_valid(const iter *it) { return iter_valid(((const pin_iter *)it)->inner); }
-static void pi_first(iter *it) { iter_first(((pin_iter *)it)->inner); }
-static void pi_last(iter *it) { iter_last(((pin_iter *)it)->inner); }
-static void pi_seek(iter *it, slice t) { iter_seek(((pin_iter *)it)->inner, t); }
-static void pi_next(iter *it) { iter_next(((pin_iter *)it)->inner); }
-static void pi_prev(iter *it) { iter_prev(((pin_iter *)it)->inner); }
-static slice pi_key(const iter *it) { return iter_key(((const pin_iter *)it)->inner); }
-static slice pi_value(const iter *it) { return iter_value(((const pin_iter *)it)->inner); }
-static int pi_status(const iter *it) { return iter_status(((const pin_iter *)it)->inner); }
-static void pi_destroy(iter *it)
-{
-    pin_iter *p = (pin_iter *)it;
-    iter_destroy(p->inner);
-    unpin(p->pin);
-    free(p);
-}
-
-static const iter_ops pin_ops = {
-    pi_valid, pi_first, pi_last, pi_seek, pi_next, pi_prev, pi_key, pi_value, pi_status, pi_destroy,
-};
-
 iter *tc_iter(table_cache *tc, uint64_t number, uint64_t size, int fill_cache)
 {
     cache_handle *h;
@@ -140,20 +112,15 @@ iter *tc_iter(table_cache *tc, uint64_t number, uint64_t size, int fill_cache)
     if (rc)
         return iter_empty(rc);
     pinned *pin = malloc(sizeof *pin);
-    pin_iter *p = malloc(sizeof *p);
-    iter *inner = (pin && p) ? table_iter_new(t, fill_cache) : NULL;
-    if (inner == NULL) {
-        free(pin);
-        free(p);
+    if (pin == NULL) {
         cache_release(tc->c, h);
         return iter_empty(err_set(LSM_NOMEM, "table iterator: out of memory"));
     }
     pin->tc = tc;
     pin->h = h;
-    p->base.ops = &pin_ops;
-    p->inner = inner;
-    p->pin = pin;
-    return &p->base;
+    /* The iterator unpins the table when it is destroyed. */
+    iter *it = table_iter_new_release(t, fill_cache, unpin, pin);
+    return it ? it : iter_empty(err_set(LSM_NOMEM, "table iterator: out of memory"));
 }
 
 void tc_evict(table_cache *tc, uint64_t number)

@@ -15,12 +15,12 @@
 #include "table.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "bloom.h"
 #include "compress.h"
 #include "crc32c.h"
 #include "err.h"
-#include "two_level_iter.h"
 
 struct table {
     rfile *file;
@@ -39,18 +39,21 @@ struct table {
     table_stats *stats;
 };
 
-/* A block in memory, as the cache holds it. */
+/* A block in memory, as the cache holds it. An uncompressed block read from
+ * the file shares one allocation with this header (data == inline_data). */
 typedef struct block_contents {
     char *data;
     size_t n;
     block b;
+    char inline_data[];
 } block_contents;
 
 static void block_contents_free(void *p)
 {
     block_contents *bc = p;
     if (bc) {
-        free(bc->data);
+        if (bc->data != bc->inline_data)
+            free(bc->data);
         free(bc);
     }
 }
@@ -61,32 +64,45 @@ static void block_contents_free(void *p)
             atomic_fetch_add_explicit(&(t)->stats->field, 1, memory_order_relaxed); \
     } while (0)
 
-/* Read the raw contents of the block at h, check the trailer, decompress.
- * *data is malloc'ed. */
-static int read_raw_block(table *t, block_handle h, char **data, size_t *n)
+/* Read the raw contents of the block at h into a new allocation of
+ * `headroom` + the block's length, check the trailer, decompress. The block
+ * starts at *alloc + headroom when *data == *alloc + headroom; a compressed
+ * block's contents are decompressed into a separate allocation *data, and
+ * *alloc is then NULL. Caller owns *alloc and *data (free each). src, when
+ * not NULL, holds the block's bytes and trailer already (read ahead): they
+ * are copied from there instead of read from the file, and checked the same. */
+static int read_raw_block_into(table *t, block_handle h, size_t headroom, const char *src,
+                               char **alloc, char **data, size_t *n)
 {
+    *alloc = NULL;
     *data = NULL;
     if (h.size > MAX_BLOCK_LEN || h.offset > t->file->size ||
         h.size + BLOCK_TRAILER_LEN > t->file->size - h.offset)
         return err_set(LSM_CORRUPTION, "%s: block handle (offset %llu, size %llu) outside the file",
                        t->file->path, (unsigned long long)h.offset, (unsigned long long)h.size);
     size_t len = (size_t)h.size + BLOCK_TRAILER_LEN;
-    char *p = malloc(len);
-    if (p == NULL)
+    char *a = malloc(headroom + len);
+    if (a == NULL)
         return err_set(LSM_NOMEM, "%s: out of memory for a %zu byte block", t->file->path, len);
-    int rc = rfile_read(t->file, h.offset, p, len);
+    char *p = a + headroom;
+    int rc = LSM_OK;
+    if (src)
+        memcpy(p, src, len);
+    else
+        rc = rfile_read(t->file, h.offset, p, len);
     if (rc) {
-        free(p);
+        free(a);
         return rc;
     }
     uint32_t want = crc32c_unmask(get_fixed32(p + h.size + 1));
     if (crc32c(p, (size_t)h.size + 1) != want) {
-        free(p);
+        free(a);
         return err_set(LSM_CORRUPTION, "%s: checksum mismatch in block at offset %llu",
                        t->file->path, (unsigned long long)h.offset);
     }
     int type = (unsigned char)p[h.size];
     if (type == BLOCK_COMPRESSION_NONE) {
+        *alloc = a;
         *data = p;
         *n = (size_t)h.size;
         return LSM_OK;
@@ -94,7 +110,7 @@ static int read_raw_block(table *t, block_handle h, char **data, size_t *n)
     char *out;
     size_t out_len;
     rc = decompress_block(type, slice_make(p, (size_t)h.size), &out, &out_len);
-    free(p);
+    free(a);
     if (rc)
         return err_prefix(rc, "%s: block at offset %llu", t->file->path, (unsigned long long)h.offset);
     *data = out;
@@ -102,26 +118,47 @@ static int read_raw_block(table *t, block_handle h, char **data, size_t *n)
     return LSM_OK;
 }
 
-/* Read and parse a block with checks. */
-static int read_block(table *t, block_handle h, block_contents **out)
+/* Read the raw contents of the block at h, check the trailer, decompress.
+ * *data is malloc'ed. */
+static int read_raw_block(table *t, block_handle h, char **data, size_t *n)
+{
+    char *alloc;
+    return read_raw_block_into(t, h, 0, NULL, &alloc, data, n);
+}
+
+/* Read and parse a block with checks; src as for read_raw_block_into. */
+static int read_block_from(table *t, block_handle h, const char *src, block_contents **out)
 {
     *out = NULL;
-    block_contents *bc = calloc(1, sizeof *bc);
-    if (bc == NULL)
-        return err_set(LSM_NOMEM, "%s: out of memory", t->file->path);
-    int rc = read_raw_block(t, h, &bc->data, &bc->n);
-    if (rc == LSM_OK) {
-        rc = block_parse(&bc->b, bc->data, bc->n);
-        if (rc)
-            rc = err_prefix(rc, "%s: block at offset %llu", t->file->path,
-                            (unsigned long long)h.offset);
+    char *alloc, *data;
+    size_t n;
+    int rc = read_raw_block_into(t, h, offsetof(block_contents, inline_data), src, &alloc, &data,
+                                 &n);
+    if (rc)
+        return rc;
+    block_contents *bc = (block_contents *)alloc;
+    if (bc == NULL) {
+        bc = malloc(sizeof *bc);
+        if (bc == NULL) {
+            free(data);
+            return err_set(LSM_NOMEM, "%s: out of memory", t->file->path);
+        }
     }
+    bc->data = data;
+    bc->n = n;
+    rc = block_parse(&bc->b, bc->data, bc->n);
     if (rc) {
         block_contents_free(bc);
-        return rc;
+        return err_prefix(rc, "%s: block at offset %llu", t->file->path,
+                          (unsigned long long)h.offset);
     }
     *out = bc;
     return LSM_OK;
+}
+
+static int read_block(table *t, block_handle h, block_contents **out)
+{
+    return read_block_from(t, h, NULL, out);
 }
 
 typedef struct block_ref {
@@ -164,14 +201,6 @@ static void block_ref_release(block_ref *ref)
         cache_release(ref->c, ref->h);
     else
         block_contents_free(ref->bc);
-}
-
-/* Release callback for block iterators: arg is a heap block_ref. */
-static void release_ref(void *arg)
-{
-    block_ref *ref = arg;
-    block_ref_release(ref);
-    free(ref);
 }
 
 static int read_props(table *t, block_handle h)
@@ -396,80 +425,268 @@ int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn 
             return LSM_OK;
         }
     }
-    iter *ix = block_iter_new(&t->index, ikey_cmp, NULL, NULL, t->file->path, t->index_off);
-    if (ix == NULL)
-        return err_set(LSM_NOMEM, "%s: out of memory", t->file->path);
-    iter_seek(ix, ikey);
-    int rc = iter_status(ix);
-    if (rc == LSM_OK && iter_valid(ix)) {
-        slice hv = iter_value(ix);
+    /* Cursors on the stack: a get allocates nothing but a block it reads. */
+    block_iter ix;
+    block_iter_init(&ix, ikey_cmp, t->file->path);
+    block_iter_set(&ix, &t->index, t->index_off);
+    block_iter_seek(&ix, ikey);
+    int rc = block_iter_status(&ix);
+    if (rc == LSM_OK && block_iter_valid(&ix)) {
+        slice hv = block_iter_value(&ix);
         block_handle h;
         block_ref ref;
         if (block_handle_decode(hv.p, hv.p + hv.n, &h) == NULL) {
             rc = err_set(LSM_CORRUPTION, "%s: bad block handle in the index", t->file->path);
         } else if ((rc = get_data_block(t, h, fill_cache, &ref)) == LSM_OK) {
-            iter *bi = block_iter_new(&ref.bc->b, ikey_cmp, NULL, NULL, t->file->path, h.offset);
-            if (bi == NULL) {
-                rc = err_set(LSM_NOMEM, "%s: out of memory", t->file->path);
-            } else {
-                iter_seek(bi, ikey);
-                rc = iter_status(bi);
-                if (rc == LSM_OK && iter_valid(bi)) {
-                    slice k = iter_key(bi);
-                    if (!ikey_valid(k))
-                        rc = err_set(LSM_CORRUPTION, "%s: malformed key in block at offset %llu",
-                                     t->file->path, (unsigned long long)h.offset);
-                    else if (slice_eq(ikey_tkey(k), ikey_tkey(ikey)))
-                        fn(arg, k, iter_value(bi));
-                }
-                iter_destroy(bi);
+            block_iter bi;
+            block_iter_init(&bi, ikey_cmp, t->file->path);
+            block_iter_set(&bi, &ref.bc->b, h.offset);
+            block_iter_seek(&bi, ikey);
+            rc = block_iter_status(&bi);
+            if (rc == LSM_OK && block_iter_valid(&bi)) {
+                slice k = block_iter_key(&bi);
+                if (!ikey_valid(k))
+                    rc = err_set(LSM_CORRUPTION, "%s: malformed key in block at offset %llu",
+                                 t->file->path, (unsigned long long)h.offset);
+                else if (slice_eq(ikey_tkey(k), ikey_tkey(ikey)))
+                    fn(arg, k, block_iter_value(&bi));
             }
+            block_iter_cleanup(&bi);
             block_ref_release(&ref);
         }
     }
-    iter_destroy(ix);
+    block_iter_cleanup(&ix);
     return rc;
 }
 
 /* ---- iteration ---------------------------------------------------------- */
 
-typedef struct table_iter_ctx {
+/*
+ * The table iterator: the index block and, inside each of its entries, the
+ * data block it names. Both cursors are embedded and the data cursor is
+ * re-pointed from block to block, so moving through a table allocates
+ * nothing but the blocks it reads. The logic is two_level_iter.c's: it stops
+ * at the first block that fails to open or read (invalid, status() says
+ * why), so a scan never silently misses keys, and it skips empty blocks.
+ */
+typedef struct table_iter {
+    iter base;
     table *t;
     int fill_cache;
-} table_iter_ctx;
+    int status;
+    int data_open;        /* data, ref and data_off describe an open block */
+    uint64_t data_off;    /* file offset of the open data block */
+    block_ref ref;
+    block_iter index;
+    block_iter data;
+    void (*release)(void *);  /* run at destroy (tc_iter unpins the table) */
+    void *release_arg;
+} table_iter;
 
-static iter *open_data_block(void *arg, slice index_value)
+static void ti_close_data(table_iter *ti)
 {
-    table_iter_ctx *ctx = arg;
-    table *t = ctx->t;
-    block_handle h;
-    if (block_handle_decode(index_value.p, index_value.p + index_value.n, &h) == NULL)
-        return iter_empty(err_set(LSM_CORRUPTION, "%s: bad block handle in the index", t->file->path));
-    block_ref *ref = malloc(sizeof *ref);
-    if (ref == NULL)
-        return iter_empty(err_set(LSM_NOMEM, "%s: out of memory", t->file->path));
-    int rc = get_data_block(t, h, ctx->fill_cache, ref);
-    if (rc) {
-        free(ref);
-        return iter_empty(rc);
+    if (!ti->data_open)
+        return;
+    int rc = block_iter_status(&ti->data);
+    if (rc && ti->status == LSM_OK)
+        ti->status = rc;
+    block_ref_release(&ti->ref);
+    ti->data_open = 0;
+    block_iter_set(&ti->data, &(block){NULL, 0, 0, NULL}, 0);
+}
+
+/* Open the data block the index is on, unless it is already open. */
+static void ti_init_data(table_iter *ti)
+{
+    if (!block_iter_valid(&ti->index)) {
+        ti_close_data(ti);
+        return;
     }
-    iter *it = block_iter_new(&ref->bc->b, ikey_cmp, release_ref, ref, t->file->path, h.offset);
-    return it ? it : iter_empty(err_set(LSM_NOMEM, "%s: out of memory", t->file->path));
+    table *t = ti->t;
+    slice hv = block_iter_value(&ti->index);
+    block_handle h;
+    if (block_handle_decode(hv.p, hv.p + hv.n, &h) == NULL) {
+        ti_close_data(ti);
+        if (ti->status == LSM_OK)
+            ti->status = err_set(LSM_CORRUPTION, "%s: bad block handle in the index", t->file->path);
+        return;
+    }
+    if (ti->data_open && h.offset == ti->data_off)
+        return;
+    ti_close_data(ti);
+    block_ref ref;
+    int rc = get_data_block(t, h, ti->fill_cache, &ref);
+    if (rc) {
+        if (ti->status == LSM_OK)
+            ti->status = rc;
+        return;
+    }
+    ti->ref = ref;
+    ti->data_open = 1;
+    ti->data_off = h.offset;
+    block_iter_set(&ti->data, &ref.bc->b, h.offset);
+}
+
+/* After a movement: stop on any error. */
+static int ti_failed(table_iter *ti)
+{
+    if (ti->status)
+        return 1;
+    int rc = block_iter_status(&ti->index);
+    if (rc == LSM_OK && ti->data_open)
+        rc = block_iter_status(&ti->data);
+    if (rc) {
+        ti->status = rc;
+        ti_close_data(ti);
+        return 1;
+    }
+    return 0;
+}
+
+static void ti_skip_forward(table_iter *ti)
+{
+    while (!ti_failed(ti) && (!ti->data_open || !block_iter_valid(&ti->data))) {
+        if (!block_iter_valid(&ti->index)) {
+            ti_close_data(ti);
+            return;
+        }
+        block_iter_next(&ti->index);
+        ti_init_data(ti);
+        if (ti->data_open)
+            block_iter_first(&ti->data);
+    }
+}
+
+static void ti_skip_backward(table_iter *ti)
+{
+    while (!ti_failed(ti) && (!ti->data_open || !block_iter_valid(&ti->data))) {
+        if (!block_iter_valid(&ti->index)) {
+            ti_close_data(ti);
+            return;
+        }
+        block_iter_prev(&ti->index);
+        ti_init_data(ti);
+        if (ti->data_open)
+            block_iter_last(&ti->data);
+    }
+}
+
+static int ti_valid(const iter *it)
+{
+    const table_iter *ti = (const table_iter *)it;
+    return ti->status == LSM_OK && ti->data_open && block_iter_valid(&ti->data);
+}
+
+static void ti_first(iter *it)
+{
+    table_iter *ti = (table_iter *)it;
+    if (ti->status)
+        return;
+    block_iter_first(&ti->index);
+    ti_init_data(ti);
+    if (ti->data_open)
+        block_iter_first(&ti->data);
+    ti_skip_forward(ti);
+}
+
+static void ti_last(iter *it)
+{
+    table_iter *ti = (table_iter *)it;
+    if (ti->status)
+        return;
+    block_iter_last(&ti->index);
+    ti_init_data(ti);
+    if (ti->data_open)
+        block_iter_last(&ti->data);
+    ti_skip_backward(ti);
+}
+
+static void ti_seek(iter *it, slice target)
+{
+    table_iter *ti = (table_iter *)it;
+    if (ti->status)
+        return;
+    block_iter_seek(&ti->index, target);
+    ti_init_data(ti);
+    if (ti->data_open)
+        block_iter_seek(&ti->data, target);
+    ti_skip_forward(ti);
+}
+
+static void ti_next(iter *it)
+{
+    table_iter *ti = (table_iter *)it;
+    block_iter_next(&ti->data);
+    if (!block_iter_valid(&ti->data))
+        ti_skip_forward(ti);
+}
+
+static void ti_prev(iter *it)
+{
+    table_iter *ti = (table_iter *)it;
+    block_iter_prev(&ti->data);
+    if (!block_iter_valid(&ti->data))
+        ti_skip_backward(ti);
+}
+
+static slice ti_key(const iter *it)
+{
+    return block_iter_key(&((const table_iter *)it)->data);
+}
+
+static slice ti_value(const iter *it)
+{
+    return block_iter_value(&((const table_iter *)it)->data);
+}
+
+static int ti_status(const iter *it)
+{
+    const table_iter *ti = (const table_iter *)it;
+    if (ti->status)
+        return ti->status;
+    int rc = block_iter_status(&ti->index);
+    if (rc == LSM_OK && ti->data_open)
+        rc = block_iter_status(&ti->data);
+    return rc;
+}
+
+static void ti_destroy(iter *it)
+{
+    table_iter *ti = (table_iter *)it;
+    ti_close_data(ti);
+    block_iter_cleanup(&ti->index);
+    block_iter_cleanup(&ti->data);
+    if (ti->release)
+        ti->release(ti->release_arg);
+    free(ti);
+}
+
+static const iter_ops table_iter_ops = {
+    ti_valid, ti_first, ti_last, ti_seek, ti_next, ti_prev, ti_key, ti_value, ti_status, ti_destroy,
+};
+
+iter *table_iter_new_release(table *t, int fill_cache, void (*release)(void *), void *arg)
+{
+    table_iter *ti = calloc(1, sizeof *ti);
+    if (ti == NULL) {
+        if (release)
+            release(arg);
+        return NULL;
+    }
+    ti->base.ops = &table_iter_ops;
+    ti->t = t;
+    ti->fill_cache = fill_cache;
+    ti->release = release;
+    ti->release_arg = arg;
+    block_iter_init(&ti->index, ikey_cmp, t->file->path);
+    block_iter_set(&ti->index, &t->index, t->index_off);
+    block_iter_init(&ti->data, ikey_cmp, t->file->path);
+    return &ti->base;
 }
 
 iter *table_iter_new(table *t, int fill_cache)
 {
-    table_iter_ctx *ctx = malloc(sizeof *ctx);
-    if (ctx == NULL)
-        return NULL;
-    ctx->t = t;
-    ctx->fill_cache = fill_cache;
-    iter *ix = block_iter_new(&t->index, ikey_cmp, NULL, NULL, t->file->path, t->index_off);
-    if (ix == NULL) {
-        free(ctx);
-        return NULL;
-    }
-    return two_level_iter_new(ix, open_data_block, ctx, free, ctx);
+    return table_iter_new_release(t, fill_cache, NULL, NULL);
 }
 
 int table_verify(table *t)
