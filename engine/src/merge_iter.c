@@ -17,11 +17,20 @@
 #include "err.h"
 #include "lsm.h"
 
+/* A heap slot: a valid child and its current key. The key is borrowed from
+ * the child and stays valid until that child moves, and every movement of a
+ * child in the heap refreshes it; caching it saves a chain of indirect calls
+ * per comparison and per key() (a level's child is three iterators deep). */
+typedef struct heap_entry {
+    iter *it;
+    slice key;
+} heap_entry;
+
 typedef struct merge_iter {
     iter base;
     iter **child;
     int n;
-    iter **heap;
+    heap_entry *heap;
     int heap_n;
     key_cmp_fn cmp;
     int forward;    /* direction of the heap */
@@ -30,24 +39,24 @@ typedef struct merge_iter {
 } merge_iter;
 
 /* Does a belong above b in the heap? */
-static inline int above(const merge_iter *m, iter *a, iter *b)
+static inline int above(const merge_iter *m, const heap_entry *a, const heap_entry *b)
 {
-    int r = m->cmp(iter_key(a), iter_key(b));
+    int r = m->cmp(a->key, b->key);
     return m->forward ? r < 0 : r > 0;
 }
 
 static void sift_down(merge_iter *m, int i)
 {
-    iter **h = m->heap;
+    heap_entry *h = m->heap;
     int n = m->heap_n;
-    iter *x = h[i];
+    heap_entry x = h[i];
     for (;;) {
         int c = 2 * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && above(m, h[c + 1], h[c]))
+        if (c + 1 < n && above(m, &h[c + 1], &h[c]))
             c++;
-        if (!above(m, h[c], x))
+        if (!above(m, &h[c], &x))
             break;
         h[i] = h[c];
         i = c;
@@ -65,7 +74,9 @@ static void rebuild(merge_iter *m)
             if (m->status == LSM_OK)
                 m->status = rc;
         } else if (iter_valid(m->child[i])) {
-            m->heap[m->heap_n++] = m->child[i];
+            m->heap[m->heap_n].it = m->child[i];
+            m->heap[m->heap_n].key = iter_key(m->child[i]);
+            m->heap_n++;
         }
     }
     if (m->status) {
@@ -79,8 +90,10 @@ static void rebuild(merge_iter *m)
 /* The root moved: restore the heap. */
 static void fix_root(merge_iter *m)
 {
-    iter *top = m->heap[0];
-    if (!iter_valid(top)) {
+    iter *top = m->heap[0].it;
+    if (iter_valid(top)) {
+        m->heap[0].key = iter_key(top);
+    } else {
         int rc = iter_status(top);
         if (rc) {
             m->status = rc;
@@ -134,8 +147,8 @@ static void mi_next(iter *it)
         return;
     if (!m->forward) {
         /* Put every other child on its first key after the current one. */
-        iter *cur = m->heap[0];
-        slice k = iter_key(cur);
+        iter *cur = m->heap[0].it;
+        slice k = m->heap[0].key;
         if (buf_set(&m->saved, k.p, k.n)) {
             m->status = err_set(LSM_NOMEM, "iterator: out of memory");
             m->heap_n = 0;
@@ -155,7 +168,7 @@ static void mi_next(iter *it)
         rebuild(m);
         return;
     }
-    iter_next(m->heap[0]);
+    iter_next(m->heap[0].it);
     fix_root(m);
 }
 
@@ -166,8 +179,8 @@ static void mi_prev(iter *it)
         return;
     if (m->forward) {
         /* Put every other child on its last key before the current one. */
-        iter *cur = m->heap[0];
-        slice k = iter_key(cur);
+        iter *cur = m->heap[0].it;
+        slice k = m->heap[0].key;
         if (buf_set(&m->saved, k.p, k.n)) {
             m->status = err_set(LSM_NOMEM, "iterator: out of memory");
             m->heap_n = 0;
@@ -189,18 +202,18 @@ static void mi_prev(iter *it)
         rebuild(m);
         return;
     }
-    iter_prev(m->heap[0]);
+    iter_prev(m->heap[0].it);
     fix_root(m);
 }
 
 static slice mi_key(const iter *it)
 {
-    return iter_key(((const merge_iter *)it)->heap[0]);
+    return ((const merge_iter *)it)->heap[0].key;
 }
 
 static slice mi_value(const iter *it)
 {
-    return iter_value(((const merge_iter *)it)->heap[0]);
+    return iter_value(((const merge_iter *)it)->heap[0].it);
 }
 
 static int mi_status(const iter *it)
@@ -227,7 +240,7 @@ iter *merge_iter_new(iter **children, int n, key_cmp_fn cmp)
 {
     merge_iter *m = calloc(1, sizeof *m);
     iter **c = malloc(sizeof(iter *) * (size_t)(n ? n : 1));
-    iter **h = malloc(sizeof(iter *) * (size_t)(n ? n : 1));
+    heap_entry *h = malloc(sizeof(heap_entry) * (size_t)(n ? n : 1));
     if (m == NULL || c == NULL || h == NULL) {
         free(m);
         free(c);

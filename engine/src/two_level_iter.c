@@ -149,18 +149,22 @@ static void tl_seek(iter *it, slice target)
     skip_forward(t);
 }
 
+/* A valid block iterator has no error (iter.h), and the index did not move:
+ * while the block has entries there is nothing to check. */
 static void tl_next(iter *it)
 {
     tl_iter *t = (tl_iter *)it;
     iter_next(t->data);
-    skip_forward(t);
+    if (!iter_valid(t->data))
+        skip_forward(t);
 }
 
 static void tl_prev(iter *it)
 {
     tl_iter *t = (tl_iter *)it;
     iter_prev(t->data);
-    skip_backward(t);
+    if (!iter_valid(t->data))
+        skip_backward(t);
 }
 
 static slice tl_key(const iter *it)
