@@ -7,7 +7,8 @@
  * (lsm_bench.c) never calls an engine directly. The interface is the least
  * the workloads need: open/close, put/get/delete, write batches, an iterator
  * (seek, first, last, next, prev), flush, compact, "wait until background
- * work settles", statistics, and large values written and read in pieces.
+ * work settles", statistics, large values written and read in pieces, and
+ * (where the engine has them) ranged reads and writes of one value.
  *
  * Conventions:
  *   - Functions that can fail return BENCH_OK, BENCH_NOT_FOUND (get only) or
@@ -124,6 +125,26 @@ typedef struct bench_engine {
      * for the header and a few words for the result lines. */
     const char *big_method;
     const char *big_short;
+
+    /* Ranged values, for the lv* workloads. An engine without them (LevelDB,
+     * RocksDB) leaves all five NULL and those workloads say "not supported".
+     *   value_stream: write a value of total bytes under key with a streaming
+     *     writer, piece bytes per append; the bytes at offset off are
+     *     data_at(ctx, off), valid for piece bytes (off is a multiple of piece).
+     *   value_read: up to len bytes at off into buf; *n_read is less than len
+     *     only at the end of the value. BENCH_NOT_FOUND if key is absent.
+     *   value_write: len bytes at off, extending the value as needed.
+     *   value_size: the value's length without reading it.
+     *   sync: make every write so far survive a power failure. */
+    int (*value_stream)(bench_db *db, const void *key, size_t key_len, uint64_t total,
+                        size_t piece, const void *(*data_at)(void *ctx, uint64_t off),
+                        void *ctx);
+    int (*value_read)(bench_db *db, const void *key, size_t key_len, uint64_t off, void *buf,
+                      size_t len, size_t *n_read);
+    int (*value_write)(bench_db *db, const void *key, size_t key_len, uint64_t off,
+                       const void *data, size_t len);
+    int (*value_size)(bench_db *db, const void *key, size_t key_len, uint64_t *size);
+    int (*sync)(bench_db *db);
 } bench_engine;
 
 /* The engines; LevelDB and RocksDB exist only when their libraries were found

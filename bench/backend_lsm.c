@@ -7,7 +7,9 @@
  * every write, no background sync), which is what LevelDB and RocksDB do with
  * sync=false; a synced write goes through lsm_write() with wopts.sync = 1, so
  * concurrent synced writers share one fsync (group commit). Large values use
- * the streaming writer (lsm_value_writer_*) and ranged reads (lsm_read_value).
+ * the streaming writer (lsm_value_writer_*) and ranged reads (lsm_read_value);
+ * the lv* workloads also use ranged writes (lsm_write_value), lsm_value_size
+ * and lsm_sync.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,6 +338,56 @@ static int be_big_get(bench_db *d, const void *key, size_t key_len, void *buf, s
     return BENCH_OK;
 }
 
+static int be_value_stream(bench_db *d, const void *key, size_t key_len, uint64_t total,
+                           size_t piece, const void *(*data_at)(void *ctx, uint64_t off),
+                           void *ctx)
+{
+    lsm_value_writer *w;
+    int rc = lsm_value_writer_new(d->db, LSM_KEYSPACE_DEFAULT, key, key_len, &w);
+    if (rc != LSM_OK)
+        return fail(rc, "lsm_value_writer_new", d->db);
+    for (uint64_t off = 0; off < total; off += piece) {
+        size_t n = total - off < piece ? (size_t)(total - off) : piece;
+        rc = lsm_value_writer_append(w, data_at(ctx, off), n);
+        if (rc != LSM_OK) {
+            lsm_value_writer_abort(w);
+            return fail(rc, "lsm_value_writer_append", d->db);
+        }
+    }
+    rc = lsm_value_writer_commit(w);
+    return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_value_writer_commit", d->db);
+}
+
+static int be_value_read(bench_db *d, const void *key, size_t key_len, uint64_t off, void *buf,
+                         size_t len, size_t *n_read)
+{
+    int rc = lsm_read_value(d->db, NULL, key, key_len, off, buf, len, n_read);
+    if (rc == LSM_NOT_FOUND)
+        return BENCH_NOT_FOUND;
+    return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_read_value", d->db);
+}
+
+static int be_value_write(bench_db *d, const void *key, size_t key_len, uint64_t off,
+                          const void *data, size_t len)
+{
+    int rc = lsm_write_value(d->db, LSM_KEYSPACE_DEFAULT, key, key_len, off, data, len);
+    return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_write_value", d->db);
+}
+
+static int be_value_size(bench_db *d, const void *key, size_t key_len, uint64_t *size)
+{
+    int rc = lsm_value_size(d->db, NULL, key, key_len, size);
+    if (rc == LSM_NOT_FOUND)
+        return BENCH_NOT_FOUND;
+    return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_value_size", d->db);
+}
+
+static int be_sync(bench_db *d)
+{
+    int rc = lsm_sync(d->db);
+    return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_sync", d->db);
+}
+
 const bench_engine bench_engine_lsm = {
     .name = "lsm",
     .version = be_version,
@@ -370,4 +422,9 @@ const bench_engine bench_engine_lsm = {
     .big_method = "streaming writer (lsm_value_writer_append per piece) and ranged reads "
                   "(lsm_read_value per piece)",
     .big_short = "value writer / ranged reads",
+    .value_stream = be_value_stream,
+    .value_read = be_value_read,
+    .value_write = be_value_write,
+    .value_size = be_value_size,
+    .sync = be_sync,
 };

@@ -29,6 +29,21 @@
  *   readbig        read each of them back in --big-piece pieces (this engine:
  *                  ranged reads; the others: a get of the whole value)
  *
+ * The lv* workloads (not in the default list) work on one value of --lv-size
+ * bytes (1 GiB) through ranged reads and writes, which only this engine has;
+ * the others print "not supported". They run in one thread:
+ *
+ *   lvwrite        stream the value with the value writer, --big-piece bytes
+ *                  per append, then lsm_sync (the sync is in the timing)
+ *   lvread         read it from start to end, --big-piece bytes per read
+ *   lvrandread     --lv-reads reads of --lv-block bytes at random aligned
+ *                  offsets
+ *   lvappend       --lv-appends ranged writes of --lv-block bytes at its end,
+ *                  then lsm_sync (in the timing)
+ *
+ * Byte o of that value is always lv_pattern[o % LV_PERIOD], so the reads
+ * compare every byte they get with what was written.
+ *
  * Keys. Key k (0 <= k < num) is the decimal number 2k, zero-padded to
  * --key-size bytes; readmissing looks up 2k+1, which no workload writes, so
  * every readrandom hits and every readmissing misses, and both probe the same
@@ -57,18 +72,24 @@
  * Also printed: "cpu us/op", the CPU time of all the process's threads
  * (foreground and background) over the workload and the settling, per
  * operation -- the cost of an operation whatever else runs on the machine.
+ * "rss peak": the process's high-water resident set (VmHWM), reset before
+ * each workload through /proc/self/clear_refs, so it is that workload's peak
+ * (the driver's own inputs, printed in the header, are part of it). "space
+ * amp": the bytes of the files in the directory divided by the key + value
+ * bytes the database logically holds, printed when that is known.
+ * --drop-caches=1 syncs and drops the OS page cache before every read
+ * workload, so reads start cold; otherwise whatever the earlier workloads
+ * left in the page cache is warm.
  *
  * Everything the result depends on -- options, library versions, CPU, kernel,
  * file system, free memory, load -- is printed in the header.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +98,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "options.h"
 #include "sysinfo.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -103,37 +125,8 @@ const char *bench_last_error(void)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Configuration                                                             */
+/* Configuration (the options themselves: options.c)                        */
 /* ------------------------------------------------------------------------ */
-
-typedef struct config {
-    uint64_t num;
-    int key_size;
-    int value_size;
-    int threads;
-    int batch;
-    int sync;
-    int bloom_bits;
-    size_t write_buffer;
-    size_t cache_size;
-    bench_compression compression;
-    double compression_ratio;
-    const char *db;
-    uint64_t seed;
-    uint64_t reads;
-    const char *csv;
-    int use_existing;
-    const char *engines;
-    const char *benchmarks;
-    uint64_t big_values;
-    uint64_t big_value_size;
-    size_t big_piece;
-    uint64_t sync_ops;
-} config;
-
-static const char *const default_benchmarks =
-    "fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,readreverse,seekrandom,"
-    "readwhilewriting,compact,deleterandom,stats,fillsync,fillbig,readbig";
 
 /* Writes of fillsync: --sync-ops, else db_bench's num / 1000. */
 static uint64_t fillsync_count(const config *c)
@@ -146,204 +139,6 @@ static uint64_t fillsync_count(const config *c)
 static const char *compression_name(bench_compression c)
 {
     return c == BENCH_COMPRESSION_LZ4 ? "lz4" : c == BENCH_COMPRESSION_ZSTD ? "zstd" : "none";
-}
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: lsm-bench [--option=value ...]\n"
-            "  --engines=LIST        engines to run, in order (lsm,leveldb,rocksdb)\n"
-            "  --benchmarks=LIST     workloads, in order (default:\n"
-            "                        %s;\n"
-            "                        also: flush)\n"
-            "  --num=N               keys (1000000)\n"
-            "  --reads=N             operations of the read workloads (default --num)\n"
-            "  --key-size=N          key bytes (16)\n"
-            "  --value-size=N        value bytes (100)\n"
-            "  --threads=N           threads per workload; readwhilewriting: N readers + 1 writer (1)\n"
-            "  --batch=N             1: single writes; >1: batches of N (1)\n"
-            "  --sync=0|1            sync every write (0; fillsync always syncs)\n"
-            "  --bloom-bits=N        bloom filter bits per key (10)\n"
-            "  --write-buffer=SIZE   memtable size (4M)\n"
-            "  --cache-size=SIZE     block cache of every engine (8M)\n"
-            "  --compression=C       none, lz4 or zstd, for every engine (none)\n"
-            "  --compression-ratio=R how far values compress (0.5)\n"
-            "  --db=DIR              databases go in DIR/<engine> (/tmp/lsm-bench)\n"
-            "  --seed=N              seed of every random choice (301)\n"
-            "  --csv=FILE            also write engine,workload,ops_per_sec,micros_per_op,\n"
-            "                        mb_per_sec,write_amp,disk_bytes rows to FILE\n"
-            "  --use-existing-db     keep the databases; skip the workloads that need a new one\n"
-            "  --big-values=N        values written by fillbig (32)\n"
-            "  --big-value-size=SIZE size of each (64M)\n"
-            "  --big-piece=SIZE      piece size of large-value writes and reads (1M)\n"
-            "  --sync-ops=N          writes of fillsync (default num/1000, as db_bench)\n"
-            "SIZE takes a K, M or G suffix (powers of 1024). Options may also be given as\n"
-            "--option value.\n",
-            default_benchmarks);
-}
-
-static int parse_u64(const char *s, uint64_t *out, int sizes)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *s == '-')
-        return -1;
-    if (sizes && *end) {
-        int shift = 0;
-        switch (toupper((unsigned char)*end)) {
-        case 'K':
-            shift = 10;
-            break;
-        case 'M':
-            shift = 20;
-            break;
-        case 'G':
-            shift = 30;
-            break;
-        default:
-            return -1;
-        }
-        end++;
-        if (*end == 'i' || *end == 'I')
-            end++;
-        if (*end == 'b' || *end == 'B')
-            end++;
-        if (v > (UINT64_MAX >> shift))
-            return -1;
-        v <<= shift;
-    }
-    if (*end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* The numeric options: name, field, type, accepted range. */
-typedef enum opt_type { OPT_INT, OPT_SIZE, OPT_U64 } opt_type;
-
-typedef struct num_option {
-    const char *name;
-    size_t offset;  /* of the field in config */
-    opt_type type;
-    int sizes;      /* accepts K/M/G suffixes */
-    uint64_t lo, hi;
-} num_option;
-
-#define OPT(name, field, type, sizes, lo, hi) {name, offsetof(config, field), type, sizes, lo, hi}
-static const num_option num_options[] = {
-    OPT("num", num, OPT_U64, 0, 1, UINT32_MAX),
-    OPT("reads", reads, OPT_U64, 0, 0, UINT64_MAX),
-    OPT("key-size", key_size, OPT_INT, 0, 1, 1024),
-    OPT("value-size", value_size, OPT_INT, 0, 0, 64u << 20),
-    OPT("threads", threads, OPT_INT, 0, 1, 1024),
-    OPT("batch", batch, OPT_INT, 0, 1, 1u << 20),
-    OPT("sync", sync, OPT_INT, 0, 0, 1),
-    OPT("bloom-bits", bloom_bits, OPT_INT, 0, 0, 64),
-    OPT("write-buffer", write_buffer, OPT_SIZE, 1, 4096, SIZE_MAX),
-    OPT("cache-size", cache_size, OPT_SIZE, 1, 0, SIZE_MAX),
-    OPT("seed", seed, OPT_U64, 0, 0, UINT64_MAX),
-    OPT("big-values", big_values, OPT_U64, 0, 0, 1u << 20),
-    OPT("big-value-size", big_value_size, OPT_U64, 1, 1, 1ull << 40),
-    OPT("big-piece", big_piece, OPT_SIZE, 1, 1, 1u << 30),
-    OPT("sync-ops", sync_ops, OPT_U64, 0, 1, UINT32_MAX),
-};
-#undef OPT
-
-/* Set a numeric option. Returns 1 if name is one, with *bad set when val is
- * not a number in its range; 0 if name is not a numeric option. */
-static int set_num_option(config *c, const char *name, const char *val, int *bad)
-{
-    for (size_t i = 0; i < sizeof num_options / sizeof num_options[0]; i++) {
-        const num_option *o = &num_options[i];
-        if (strcmp(o->name, name) != 0)
-            continue;
-        uint64_t v;
-        *bad = parse_u64(val, &v, o->sizes) != 0 || v < o->lo || v > o->hi;
-        if (*bad)
-            return 1;
-        char *field = (char *)c + o->offset;
-        if (o->type == OPT_INT)
-            *(int *)(void *)field = (int)v;
-        else if (o->type == OPT_SIZE)
-            *(size_t *)(void *)field = (size_t)v;
-        else
-            *(uint64_t *)(void *)field = v;
-        return 1;
-    }
-    return 0;
-}
-
-/* Parse argv into *c. Returns 0, 1 for --help, -1 on a bad option. */
-static int parse_args(int argc, char **argv, config *c)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            return 1;
-        if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "lsm-bench: unexpected argument '%s'\n", a);
-            return -1;
-        }
-        char name[64];
-        const char *eq = strchr(a, '=');
-        size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-        if (n >= sizeof name) {
-            fprintf(stderr, "lsm-bench: unknown option '%s'\n", a);
-            return -1;
-        }
-        memcpy(name, a + 2, n);
-        name[n] = '\0';
-        for (char *p = name; *p; p++)
-            if (*p == '_')
-                *p = '-';
-        if (strcmp(name, "use-existing-db") == 0) {
-            c->use_existing = eq ? atoi(eq + 1) != 0 : 1;
-            continue;
-        }
-        const char *val;
-        if (eq) {
-            val = eq + 1;
-        } else if (i + 1 < argc) {
-            val = argv[++i];
-        } else {
-            fprintf(stderr, "lsm-bench: option --%s needs a value\n", name);
-            return -1;
-        }
-        int bad = 0;
-        if (set_num_option(c, name, val, &bad)) {
-            /* done */
-        } else if (strcmp(name, "compression-ratio") == 0) {
-            char *end;
-            c->compression_ratio = strtod(val, &end);
-            bad = *end || c->compression_ratio <= 0 || c->compression_ratio > 1;
-        } else if (strcmp(name, "compression") == 0) {
-            if (strcmp(val, "none") == 0)
-                c->compression = BENCH_COMPRESSION_NONE;
-            else if (strcmp(val, "lz4") == 0)
-                c->compression = BENCH_COMPRESSION_LZ4;
-            else if (strcmp(val, "zstd") == 0)
-                c->compression = BENCH_COMPRESSION_ZSTD;
-            else
-                bad = 1;
-        } else if (strcmp(name, "db") == 0) {
-            c->db = val;
-        } else if (strcmp(name, "csv") == 0) {
-            c->csv = val;
-        } else if (strcmp(name, "engines") == 0) {
-            c->engines = val;
-        } else if (strcmp(name, "benchmarks") == 0) {
-            c->benchmarks = val;
-        } else {
-            fprintf(stderr, "lsm-bench: unknown option --%s\n", name);
-            return -1;
-        }
-        if (bad) {
-            fprintf(stderr, "lsm-bench: bad value '%s' for --%s\n", val, name);
-            return -1;
-        }
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -433,12 +228,33 @@ static char *make_values(size_t len, double ratio, uint64_t seed)
     return buf;
 }
 
+/* The lv* workloads' value and its key. Byte o of the value is
+ * lv_pattern[o % LV_PERIOD]; the buffer holds the period plus a copy of its
+ * first max(--big-piece, --lv-block) bytes, so the bytes at any offset are
+ * one contiguous slice of it. The period is odd: two 4 KiB-aligned blocks of
+ * the value hold the same bytes only if their offsets differ by a multiple of
+ * 4 KiB x LV_PERIOD (4 TiB), so a block read from the wrong place is caught. */
+#define LV_PERIOD ((1u << 20) + 4099)
+static const char lv_key[] = "lv-0000000000000";
+#define LV_KEY_LEN (sizeof lv_key - 1)
+
+static char *make_lv_pattern(const config *c)
+{
+    size_t tail = c->big_piece > c->lv_block ? c->big_piece : c->lv_block;
+    char *p = make_values(LV_PERIOD + tail, c->compression_ratio, c->seed + 2);
+    if (p == NULL)
+        return NULL;
+    for (size_t i = 0; i < tail; i++)
+        p[LV_PERIOD + i] = p[i % LV_PERIOD];
+    return p;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The header                                                                */
 /* ------------------------------------------------------------------------ */
 
 static void print_header(const config *c, int argc, char **argv, const bench_engine **engines,
-                         int n_engines)
+                         int n_engines, uint64_t driver_rss_kib)
 {
     char cpu[256], fs[PATH_MAX + 600];
     cpu_model(cpu, sizeof cpu);
@@ -478,6 +294,14 @@ static void print_header(const config *c, int argc, char **argv, const bench_eng
            c->sync);
     printf("Large values: %" PRIu64 " x %" PRIu64 " bytes, in %zu-byte pieces\n", c->big_values,
            c->big_value_size, c->big_piece);
+    printf("lv* value:    %" PRIu64 " bytes in %zu-byte pieces; %" PRIu64 " random reads and %" PRIu64
+           " appends of %zu bytes\n",
+           c->lv_size, c->big_piece, c->lv_reads, c->lv_appends, c->lv_block);
+    printf("Page cache:   %s\n", c->drop_caches
+                                     ? "synced and dropped before every read workload (cold)"
+                                     : "left alone (warm with whatever earlier workloads touched)");
+    printf("Driver RSS:   %.1f MiB before any engine opens (key orders, values)\n",
+           (double)driver_rss_kib / 1024);
     printf("Seed:         %" PRIu64 "\n", c->seed);
     printf("Workloads:    %s\n", c->benchmarks);
     bench_options o = {c->write_buffer, c->bloom_bits, c->cache_size, c->compression, c->sync};
@@ -493,7 +317,9 @@ static void print_header(const config *c, int argc, char **argv, const bench_eng
            "  over workload + settling / ops: robust against other load on the machine;\n"
            "  wamp(io) = /proc/self/io write_bytes growth over workload + settling / logical\n"
            "  bytes; wamp(eng) = flush + compaction bytes the engine reports / logical bytes;\n"
-           "  disk = bytes of the files in DIR/<engine> after settling.\n");
+           "  disk = bytes of the files in DIR/<engine> after settling; space amp = disk /\n"
+           "  logical key + value bytes held (when known); rss peak = VmHWM over the\n"
+           "  workload (reset before it), driver's inputs included.\n");
     printf("------------------------------------------------------------------------------\n");
     fflush(stdout);
 }
@@ -523,6 +349,9 @@ typedef struct bench {
     const char *big_value;    /* one large value */
     key_state keys;
     int big_present; /* fillbig ran in this database */
+    const char *lv_pattern; /* the lv* workloads' value (make_lv_pattern) */
+    uint64_t lv_bytes;      /* its length when known, else 0 */
+    uint64_t peak_rss_kib;  /* highest VmHWM after any workload */
     int failed;      /* a check or an operation failed */
     FILE *csv;
 } bench;
@@ -544,6 +373,8 @@ typedef struct worker {
     int err;
     char errmsg[1200];
     double t_start, t_end; /* when this thread's work began and ended */
+    double t_mark;         /* lvwrite, lvappend: when the writes were done,
+                              before the final sync */
     pthread_t thread;
     pthread_barrier_t *start;
     atomic_int *stop;          /* readwhilewriting: set when the readers end */
@@ -556,6 +387,7 @@ struct workload {
     int fresh;   /* needs a new, empty database */
     int writes;  /* writes: settle afterwards, report amplification */
     int single;  /* one operation in one thread */
+    int lv;      /* on the one large value: needs ranged values; one thread */
 };
 
 static void worker_fail(worker *w, const char *what)
@@ -885,23 +717,189 @@ static void wl_readbig(worker *w)
     free(buf);
 }
 
+static const void *lv_data_at(void *ctx, uint64_t off)
+{
+    const bench *b = ctx;
+    return b->lv_pattern + off % LV_PERIOD;
+}
+
+/* Whether the n bytes read at off are the value's bytes there. If not, the
+ * worker fails naming the offset. */
+static int lv_check(worker *w, uint64_t off, const void *buf, size_t n)
+{
+    if (memcmp(buf, w->b->lv_pattern + off % LV_PERIOD, n) == 0)
+        return 1;
+    bench_set_error("%zu bytes read at offset %" PRIu64 " are not the bytes written there", n,
+                    off);
+    worker_fail(w, "verify");
+    return 0;
+}
+
+/* The lv value's length into *size; fails the worker when it is absent. */
+static int lv_size_of(worker *w, uint64_t *size)
+{
+    bench *b = w->b;
+    int rc = b->eng->value_size(b->db, lv_key, LV_KEY_LEN, size);
+    if (rc == BENCH_NOT_FOUND)
+        bench_set_error("no value under %s: run lvwrite first", lv_key);
+    if (rc != BENCH_OK) {
+        worker_fail(w, "value size");
+        return 0;
+    }
+    b->lv_bytes = *size;
+    return 1;
+}
+
+static void wl_lvwrite(worker *w)
+{
+    bench *b = w->b;
+    const config *c = b->cfg;
+    if (b->eng->value_stream(b->db, lv_key, LV_KEY_LEN, c->lv_size, c->big_piece, lv_data_at,
+                             b) != BENCH_OK) {
+        worker_fail(w, "stream value");
+        return;
+    }
+    w->t_mark = now_sec();
+    if (b->eng->sync(b->db) != BENCH_OK) {
+        worker_fail(w, "sync");
+        return;
+    }
+    w->ops = (c->lv_size + c->big_piece - 1) / c->big_piece;
+    w->bytes = c->lv_size;
+    b->lv_bytes = c->lv_size;
+}
+
+static void wl_lvread(worker *w)
+{
+    bench *b = w->b;
+    const config *c = b->cfg;
+    uint64_t size;
+    if (!lv_size_of(w, &size))
+        return;
+    char *buf = malloc(c->big_piece);
+    if (buf == NULL) {
+        bench_set_error("out of memory");
+        worker_fail(w, "lvread");
+        return;
+    }
+    uint64_t off = 0;
+    for (;;) {
+        size_t n = 0;
+        if (b->eng->value_read(b->db, lv_key, LV_KEY_LEN, off, buf, c->big_piece, &n) !=
+            BENCH_OK) {
+            worker_fail(w, "ranged read");
+            break;
+        }
+        if (n == 0 || !lv_check(w, off, buf, n))
+            break;
+        off += n;
+        w->ops++;
+        w->found++;
+        w->bytes += n;
+        if (n < c->big_piece)
+            break;
+    }
+    if (!w->err && off != size) {
+        bench_set_error("read %" PRIu64 " bytes of a %" PRIu64 "-byte value", off, size);
+        worker_fail(w, "lvread");
+    }
+    free(buf);
+}
+
+static void wl_lvrandread(worker *w)
+{
+    bench *b = w->b;
+    const config *c = b->cfg;
+    uint64_t size;
+    if (!lv_size_of(w, &size))
+        return;
+    uint64_t n_blocks = size / c->lv_block;
+    if (n_blocks == 0) {
+        bench_set_error("the value (%" PRIu64 " bytes) is shorter than --lv-block", size);
+        worker_fail(w, "lvrandread");
+        return;
+    }
+    char *buf = malloc(c->lv_block);
+    if (buf == NULL) {
+        bench_set_error("out of memory");
+        worker_fail(w, "lvrandread");
+        return;
+    }
+    for (uint64_t i = 0; i < c->lv_reads; i++) {
+        uint64_t off = rand_below(&w->rng, n_blocks) * c->lv_block;
+        size_t n = 0;
+        if (b->eng->value_read(b->db, lv_key, LV_KEY_LEN, off, buf, c->lv_block, &n) !=
+            BENCH_OK) {
+            worker_fail(w, "ranged read");
+            break;
+        }
+        if (n != c->lv_block) {
+            bench_set_error("%zu bytes at offset %" PRIu64 ", expected %zu", n, off, c->lv_block);
+            worker_fail(w, "ranged read");
+            break;
+        }
+        if (!lv_check(w, off, buf, n))
+            break;
+        w->ops++;
+        w->found++;
+        w->bytes += n;
+    }
+    free(buf);
+}
+
+static void wl_lvappend(worker *w)
+{
+    bench *b = w->b;
+    const config *c = b->cfg;
+    uint64_t end;
+    if (!lv_size_of(w, &end))
+        return;
+    for (uint64_t i = 0; i < c->lv_appends; i++) {
+        if (b->eng->value_write(b->db, lv_key, LV_KEY_LEN, end, lv_data_at(b, end), c->lv_block) !=
+            BENCH_OK) {
+            worker_fail(w, "ranged write");
+            return;
+        }
+        end += c->lv_block;
+        w->ops++;
+        w->bytes += c->lv_block;
+    }
+    w->t_mark = now_sec();
+    if (b->eng->sync(b->db) != BENCH_OK) {
+        worker_fail(w, "sync");
+        return;
+    }
+    uint64_t size;
+    if (!lv_size_of(w, &size))
+        return;
+    if (size != end) {
+        bench_set_error("the value is %" PRIu64 " bytes after the appends, expected %" PRIu64,
+                        size, end);
+        worker_fail(w, "lvappend");
+    }
+}
+
 static const workload workloads[] = {
-    {"fillseq", wl_fillseq, 1, 1, 0},
-    {"fillrandom", wl_fillrandom, 1, 1, 0},
-    {"overwrite", wl_overwrite, 0, 1, 0},
-    {"fillsync", wl_fillsync, 1, 1, 0},
-    {"readrandom", wl_readrandom, 0, 0, 0},
-    {"readmissing", wl_readmissing, 0, 0, 0},
-    {"readseq", wl_readseq, 0, 0, 0},
-    {"readreverse", wl_readreverse, 0, 0, 0},
-    {"seekrandom", wl_seekrandom, 0, 0, 0},
-    {"readwhilewriting", wl_readwhilewriting, 0, 1, 0},
-    {"deleterandom", wl_deleterandom, 0, 1, 0},
-    {"compact", wl_compact, 0, 1, 1},
-    {"flush", wl_flush, 0, 1, 1},
-    {"stats", wl_stats, 0, 0, 1},
-    {"fillbig", wl_fillbig, 1, 1, 0},
-    {"readbig", wl_readbig, 0, 0, 0},
+    {"fillseq", wl_fillseq, 1, 1, 0, 0},
+    {"fillrandom", wl_fillrandom, 1, 1, 0, 0},
+    {"overwrite", wl_overwrite, 0, 1, 0, 0},
+    {"fillsync", wl_fillsync, 1, 1, 0, 0},
+    {"readrandom", wl_readrandom, 0, 0, 0, 0},
+    {"readmissing", wl_readmissing, 0, 0, 0, 0},
+    {"readseq", wl_readseq, 0, 0, 0, 0},
+    {"readreverse", wl_readreverse, 0, 0, 0, 0},
+    {"seekrandom", wl_seekrandom, 0, 0, 0, 0},
+    {"readwhilewriting", wl_readwhilewriting, 0, 1, 0, 0},
+    {"deleterandom", wl_deleterandom, 0, 1, 0, 0},
+    {"compact", wl_compact, 0, 1, 1, 0},
+    {"flush", wl_flush, 0, 1, 1, 0},
+    {"stats", wl_stats, 0, 0, 1, 0},
+    {"fillbig", wl_fillbig, 1, 1, 0, 0},
+    {"readbig", wl_readbig, 0, 0, 0, 0},
+    {"lvwrite", wl_lvwrite, 0, 1, 0, 1},
+    {"lvread", wl_lvread, 0, 0, 0, 1},
+    {"lvrandread", wl_lvrandread, 0, 0, 0, 1},
+    {"lvappend", wl_lvappend, 0, 1, 0, 1},
 };
 
 static const workload *find_workload(const char *name)
@@ -947,6 +945,7 @@ static int fresh_db(bench *b)
     }
     b->keys = KEYS_NONE;
     b->big_present = 0;
+    b->lv_bytes = 0;
     return open_db(b);
 }
 
@@ -965,24 +964,50 @@ static void check(bench *b, int ok, const char *fmt, ...)
     b->failed = 1;
 }
 
-/* After a workload: update what the database is known to hold, and check the
- * workload's results against it (every key found, none, right lengths). */
+/* What the database is known to hold after workload nm, given what it held
+ * before. */
+static key_state keys_after(key_state before, const char *nm)
+{
+    if (strcmp(nm, "fillseq") == 0 || strcmp(nm, "fillrandom") == 0)
+        return KEYS_ALL;
+    if (strcmp(nm, "fillsync") == 0)
+        return KEYS_UNKNOWN; /* a random num/1000 of the keys */
+    if (strcmp(nm, "deleterandom") == 0)
+        return KEYS_NONE;
+    /* overwrite: random keys, with repeats; readwhilewriting's writer puts
+     * random keys back: some present, unless all were. */
+    if (strcmp(nm, "overwrite") == 0 || strcmp(nm, "readwhilewriting") == 0)
+        return before == KEYS_ALL ? KEYS_ALL : KEYS_UNKNOWN;
+    return before;
+}
+
+/* Key + value bytes the database logically holds after workload wl (run on
+ * b's state before it), or 0 when that is not known. */
+static uint64_t live_bytes(const bench *b, const workload *wl)
+{
+    const config *c = b->cfg;
+    key_state k = keys_after(b->keys, wl->name);
+    if (k == KEYS_UNKNOWN)
+        return 0;
+    uint64_t live = 0;
+    if (k == KEYS_ALL)
+        live += c->num * ((uint64_t)c->key_size + (uint64_t)c->value_size);
+    if (b->big_present || strcmp(wl->name, "fillbig") == 0)
+        live += c->big_values * ((uint64_t)c->key_size + c->big_value_size);
+    if (b->lv_bytes)
+        live += LV_KEY_LEN + b->lv_bytes;
+    return live;
+}
+
+/* After a workload: check the workload's results against what the database
+ * is known to hold (every key found, none, right lengths), then update that. */
 static void track_and_check(bench *b, const workload *wl, int n, uint64_t ops, uint64_t found,
                             uint64_t bad)
 {
     const config *c = b->cfg;
     const char *nm = wl->name;
     int rww = strcmp(nm, "readwhilewriting") == 0;
-    if (strcmp(nm, "fillseq") == 0 || strcmp(nm, "fillrandom") == 0) {
-        b->keys = KEYS_ALL;
-    } else if (strcmp(nm, "fillsync") == 0) {
-        b->keys = KEYS_UNKNOWN; /* a random num/1000 of the keys */
-    } else if (strcmp(nm, "deleterandom") == 0) {
-        b->keys = KEYS_NONE;
-    } else if (strcmp(nm, "overwrite") == 0) {
-        if (b->keys != KEYS_ALL)
-            b->keys = KEYS_UNKNOWN; /* random keys, with repeats: some present */
-    } else if (strcmp(nm, "fillbig") == 0) {
+    if (strcmp(nm, "fillbig") == 0) {
         b->big_present = 1;
     } else if (strcmp(nm, "readrandom") == 0 || rww || strcmp(nm, "seekrandom") == 0) {
         if (b->keys == KEYS_ALL)
@@ -992,8 +1017,6 @@ static void track_and_check(bench *b, const workload *wl, int n, uint64_t ops, u
                   nm, found, ops, bad);
         else if (b->keys == KEYS_NONE && !rww)
             check(b, found == 0, "%s: %" PRIu64 " deleted keys found", nm, found);
-        if (rww && b->keys != KEYS_ALL)
-            b->keys = KEYS_UNKNOWN; /* its writer put random keys back */
     } else if (strcmp(nm, "readmissing") == 0) {
         check(b, found == 0, "readmissing: %" PRIu64 " keys found that were never written", found);
     } else if (strcmp(nm, "readseq") == 0 || strcmp(nm, "readreverse") == 0) {
@@ -1004,7 +1027,12 @@ static void track_and_check(bench *b, const workload *wl, int n, uint64_t ops, u
         check(b, found == ops && bad == 0,
               "readbig: %" PRIu64 " of %" PRIu64 " values found, %" PRIu64 " of a wrong size",
               found, ops, bad);
+    } else if (strcmp(nm, "lvread") == 0 || strcmp(nm, "lvrandread") == 0) {
+        /* The workload itself compared every byte; here: it read something. */
+        check(b, ops > 0 && found == ops, "%s: %" PRIu64 " reads, %" PRIu64 " with data", nm, ops,
+              found);
     }
+    b->keys = keys_after(b->keys, nm);
 }
 
 /* Run one workload against b's engine and report it. Returns 0, or -1 when
@@ -1022,8 +1050,13 @@ static int run_workload(bench *b, const workload *wl)
         if (fresh_db(b) != 0)
             return -1;
     }
+    if (wl->lv && e->value_read == NULL) {
+        printf("%-8s %-16s : not supported (no ranged reads or writes of a value)\n", e->name,
+               wl->name);
+        return 0;
+    }
     int rww = strcmp(wl->name, "readwhilewriting") == 0;
-    int n = wl->single ? 1 : c->threads;
+    int n = wl->single || wl->lv ? 1 : c->threads;
     int n_threads = n + (rww ? 1 : 0);
     worker *ws = calloc((size_t)n_threads, sizeof *ws);
     if (ws == NULL)
@@ -1033,6 +1066,11 @@ static int run_workload(bench *b, const workload *wl)
     atomic_int stop = 0, readers_left = n;
     uint64_t wl_seed = c->seed ^ hash_str(wl->name);
 
+    /* Cold reads if asked; a new RSS peak for this workload. */
+    const char *cache_note = "";
+    if (c->drop_caches && !wl->writes && !wl->single)
+        cache_note = drop_caches() == 0 ? "; page cache dropped before" : "; drop_caches failed";
+    int rss_reset = reset_peak_rss() == 0;
     uint64_t io0 = proc_write_bytes();
     double cpu0 = cpu_sec();
     uint64_t tb0 = 0;
@@ -1060,7 +1098,7 @@ static int run_workload(bench *b, const workload *wl)
     /* The workload's time: from the first (measured) thread starting to the
      * last one ending, as each thread saw it -- not this thread, which may be
      * scheduled late. The readwhilewriting writer is not measured. */
-    double t0 = ws[0].t_start, t1 = ws[0].t_end;
+    double t0 = ws[0].t_start, t1 = ws[0].t_end, t_mark = ws[0].t_mark;
     for (int i = 1; i < n; i++) {
         if (ws[i].t_start < t0)
             t0 = ws[i].t_start;
@@ -1103,6 +1141,10 @@ static int run_workload(bench *b, const workload *wl)
     uint64_t tb1 = 0;
     have_tb = have_tb && e->table_bytes_written(b->db, &tb1) == BENCH_OK;
     uint64_t disk = dir_bytes(b->dir);
+    uint64_t rss_kib = status_kib("VmHWM");
+    if (rss_kib > b->peak_rss_kib)
+        b->peak_rss_kib = rss_kib;
+    uint64_t live = wl->writes || wl->fresh ? live_bytes(b, wl) : 0;
 
     double secs = t1 - t0;
     if (secs <= 0)
@@ -1117,7 +1159,7 @@ static int run_workload(bench *b, const workload *wl)
     double wamp_io = logical ? (double)(io1 - io0) / (double)logical : -1;
     double wamp_eng = logical && have_tb ? (double)(tb1 - tb0) / (double)logical : -1;
 
-    char extra[512] = "";
+    char extra[1024] = "";
     size_t el = 0;
 #define EXTRA(...) el += (size_t)snprintf(extra + el, sizeof extra - el, __VA_ARGS__)
     if (ops && !wl->single)
@@ -1128,6 +1170,8 @@ static int run_workload(bench *b, const workload *wl)
         EXTRA(" wamp(eng) %.2f", wamp_eng);
     if (wl->writes || wl->fresh)
         EXTRA("; disk %.1f MiB", (double)disk / MIB);
+    if (live)
+        EXTRA("; space amp %.3f", (double)disk / (double)live);
     if (wl->writes)
         EXTRA(settled == 1 ? "; settle %.2f s" : "; settle: none (%.2f s)", settle_s);
     if (strcmp(wl->name, "readrandom") == 0 || strcmp(wl->name, "readmissing") == 0 || rww ||
@@ -1139,6 +1183,13 @@ static int run_workload(bench *b, const workload *wl)
         EXTRA("; %s", e->big_short);
     if (strcmp(wl->name, "compact") == 0 || strcmp(wl->name, "flush") == 0)
         EXTRA("; %.3f s", secs);
+    if (wl->lv && wl->writes && t_mark > t0)
+        EXTRA("; %.1f MiB/s before the final sync of %.3f s", (double)bytes / MIB / (t_mark - t0),
+              t1 - t_mark);
+    if (wl->lv)
+        EXTRA("; %.3f s", secs);
+    EXTRA("%s; rss peak %.1f MiB%s", cache_note, (double)rss_kib / 1024,
+          rss_reset ? "" : " (since start)");
 #undef EXTRA
     printf("%-8s %-16s : %11.3f micros/op %10.*f ops/sec %8.1f MiB/s%s\n", e->name, wl->name,
            micros, ops_per_sec >= 100 ? 0 : 2, ops_per_sec, mbps, extra);
@@ -1161,7 +1212,7 @@ static int run_workload(bench *b, const workload *wl)
 /* Run every workload against one engine. Returns 0 if all went well. */
 static int run_engine(const config *c, const bench_engine *e, const workload **wls, int n_wls,
                       const uint32_t *perm, const uint32_t *del_perm, const char *values,
-                      size_t values_len, const char *big_value, FILE *csv)
+                      size_t values_len, const char *big_value, const char *lv_pattern, FILE *csv)
 {
     bench b;
     memset(&b, 0, sizeof b);
@@ -1173,6 +1224,7 @@ static int run_engine(const config *c, const bench_engine *e, const workload **w
     b.values = values;
     b.values_len = values_len;
     b.big_value = big_value;
+    b.lv_pattern = lv_pattern;
     b.csv = csv;
     b.keys = c->use_existing ? KEYS_UNKNOWN : KEYS_NONE;
     snprintf(b.dir, sizeof b.dir, "%s/%s", c->db, e->name);
@@ -1182,9 +1234,13 @@ static int run_engine(const config *c, const bench_engine *e, const workload **w
     }
     if (open_db(&b) != 0)
         return -1;
+    uint64_t open_rss_kib = status_kib("VmRSS");
     int rc = 0;
     for (int i = 0; i < n_wls && rc == 0; i++)
         rc = run_workload(&b, wls[i]);
+    if (b.peak_rss_kib)
+        printf("%-8s peak RSS %.1f MiB (the highest workload peak; %.1f MiB just after open)\n",
+               e->name, (double)b.peak_rss_kib / 1024, (double)open_rss_kib / 1024);
     e->close(b.db);
     return rc == 0 && !b.failed ? 0 : -1;
 }
@@ -1231,30 +1287,11 @@ static int split_list(char *s, char **items, int max)
 
 int main(int argc, char **argv)
 {
-    config c = {
-        .num = 1000000,
-        .key_size = 16,
-        .value_size = 100,
-        .threads = 1,
-        .batch = 1,
-        .sync = 0,
-        .bloom_bits = 10,
-        .write_buffer = 4u << 20,
-        .cache_size = 8u << 20,
-        .compression = BENCH_COMPRESSION_NONE,
-        .compression_ratio = 0.5,
-        .db = "/tmp/lsm-bench",
-        .seed = 301,
-        .reads = UINT64_MAX,
-        .engines = "lsm,leveldb,rocksdb",
-        .benchmarks = default_benchmarks,
-        .big_values = 32,
-        .big_value_size = 64u << 20,
-        .big_piece = 1u << 20,
-    };
-    int prc = parse_args(argc, argv, &c);
+    config c;
+    options_default(&c);
+    int prc = options_parse(argc, argv, &c);
     if (prc > 0) {
-        usage(stdout);
+        options_usage(stdout);
         return 0;
     }
     if (prc < 0) {
@@ -1310,8 +1347,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_wls; i++) {
         wls[i] = find_workload(wl_names[i]);
         if (wls[i] == NULL) {
-            fprintf(stderr, "lsm-bench: unknown workload '%s' (known: %s,flush)\n", wl_names[i],
-                    default_benchmarks);
+            fprintf(stderr,
+                    "lsm-bench: unknown workload '%s' (known: %s,flush,lvwrite,lvread,"
+                    "lvrandread,lvappend)\n",
+                    wl_names[i], options_default_workloads);
             return 2;
         }
     }
@@ -1321,15 +1360,22 @@ int main(int argc, char **argv)
     }
 
     /* Inputs shared by every engine, made before any timing. */
-    int need_big = 0;
-    for (int i = 0; i < n_wls; i++)
+    /* Only those the workloads use: at 50M keys each order is 200 MB. */
+    int need_big = 0, need_perm = 0, need_del = 0, need_lv = 0;
+    for (int i = 0; i < n_wls; i++) {
         need_big |= strcmp(wls[i]->name, "fillbig") == 0;
-    uint32_t *perm = make_permutation(c.num, c.seed);
-    uint32_t *del_perm = make_permutation(c.num, c.seed ^ 0x5bd1e995u);
+        need_perm |= strcmp(wls[i]->name, "fillrandom") == 0 || strcmp(wls[i]->name, "fillsync") == 0;
+        need_del |= strcmp(wls[i]->name, "deleterandom") == 0;
+        need_lv |= wls[i]->lv;
+    }
+    uint32_t *perm = need_perm ? make_permutation(c.num, c.seed) : NULL;
+    uint32_t *del_perm = need_del ? make_permutation(c.num, c.seed ^ 0x5bd1e995u) : NULL;
     size_t values_len = (1u << 20) + (size_t)c.value_size;
     char *values = make_values(values_len, c.compression_ratio, c.seed);
     char *big_value = need_big ? make_values(c.big_value_size, c.compression_ratio, c.seed + 1) : NULL;
-    if (perm == NULL || del_perm == NULL || values == NULL || (need_big && big_value == NULL)) {
+    char *lv_pattern = need_lv ? make_lv_pattern(&c) : NULL;
+    if ((need_perm && perm == NULL) || (need_del && del_perm == NULL) || values == NULL ||
+        (need_big && big_value == NULL) || (need_lv && lv_pattern == NULL)) {
         fprintf(stderr, "lsm-bench: out of memory\n");
         return 1;
     }
@@ -1343,11 +1389,11 @@ int main(int argc, char **argv)
         fprintf(csv, "engine,workload,ops_per_sec,micros_per_op,mb_per_sec,write_amp,disk_bytes\n");
     }
 
-    print_header(&c, argc, argv, engines, n_engines);
+    print_header(&c, argc, argv, engines, n_engines, status_kib("VmRSS"));
     int failed = 0;
     for (int i = 0; i < n_engines; i++) {
         if (run_engine(&c, engines[i], wls, n_wls, perm, del_perm, values, values_len, big_value,
-                       csv) != 0) {
+                       lv_pattern, csv) != 0) {
             printf("%s: FAILED (see the errors above)\n", engines[i]->name);
             failed = 1;
         }
@@ -1358,6 +1404,7 @@ int main(int argc, char **argv)
     free(del_perm);
     free(values);
     free(big_value);
+    free(lv_pattern);
     free(eng_list);
     free(wl_list);
     return failed ? 1 : 0;

@@ -138,9 +138,10 @@ void cpu_model(char *buf, size_t len)
     fclose(f);
 }
 
-uint64_t meminfo_kib(const char *field)
+/* The number after "field:" in a /proc file of "Name: value" lines. */
+static uint64_t proc_field(const char *file, const char *field)
 {
-    FILE *f = fopen("/proc/meminfo", "r");
+    FILE *f = fopen(file, "r");
     if (f == NULL)
         return 0;
     char line[256];
@@ -153,6 +154,41 @@ uint64_t meminfo_kib(const char *field)
         }
     fclose(f);
     return v;
+}
+
+uint64_t meminfo_kib(const char *field)
+{
+    return proc_field("/proc/meminfo", field);
+}
+
+uint64_t status_kib(const char *field)
+{
+    return proc_field("/proc/self/status", field);
+}
+
+/* Writing 5 to clear_refs sets the process's high-water RSS (VmHWM) back to
+ * its current RSS (Linux 4.0 and later). */
+int reset_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f == NULL)
+        return -1;
+    int ok = fputs("5", f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    return ok ? 0 : -1;
+}
+
+/* Write dirty pages out, then ask the kernel to drop its clean page cache,
+ * dentries and inodes. Needs root. */
+int drop_caches(void)
+{
+    sync();
+    FILE *f = fopen("/proc/sys/vm/drop_caches", "w");
+    if (f == NULL)
+        return -1;
+    int ok = fputs("3", f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    return ok ? 0 : -1;
 }
 
 /* The file system holding path: the /proc/mounts entry with the longest

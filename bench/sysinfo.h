@@ -28,6 +28,14 @@ int mkdir_p(const char *path);
 void cpu_model(char *buf, size_t len);
 /* A field of /proc/meminfo ("MemTotal"), in KiB; 0 if absent. */
 uint64_t meminfo_kib(const char *field);
+/* A field of /proc/self/status ("VmRSS", "VmHWM"), in KiB; 0 if absent. */
+uint64_t status_kib(const char *field);
+/* Start a new peak: VmHWM becomes the current RSS. 0, or -1 (errno set) when
+ * the kernel refuses. */
+int reset_peak_rss(void);
+/* sync(), then drop the page cache, dentries and inodes (root only). 0, or -1
+ * with errno set. */
+int drop_caches(void);
 /* "type on device (mounted at dir)" for the file system holding path. */
 void fs_of(const char *path, char *buf, size_t len);
 
