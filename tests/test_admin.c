@@ -820,6 +820,39 @@ static void test_repair_value_ids(void **state)
 
 /* ---- dumps ------------------------------------------------------------------------------- */
 
+/* lsm_flush returns once the flush is complete: the table is installed and
+ * the log it replaces is gone from the directory (space comes back, and a
+ * caller measuring the store's size right after sees it). */
+static void test_flush_retires_log(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("flushlog");
+    lsm_options o;
+    lsm_options_default(&o);
+    o.info_log = 0;
+    lsm_db *db;
+    TU_OK(NULL, lsm_open(dir, &o, &db));
+    char logs[8][64];
+    for (int round = 0; round < 50; round++) {
+        char key[16];
+        int kl = snprintf(key, sizeof key, "k%03d", round);
+        TU_OK(db, lsm_put(db, key, (size_t)kl, "v", 1));
+        TU_OK(db, lsm_flush(db));
+        int n = list_names(dir, NULL, ".log", logs, 8);
+        if (n != 1)
+            fail_msg("round %d: %d log files right after lsm_flush returned, expected 1 (the new one)",
+                     round, n);
+    }
+    lsm_stats st;
+    TU_OK(db, lsm_stats_get(db, &st));
+    /* Each flush syncs the log it retires. */
+    if (st.wal_syncs < 50)
+        fail_msg("%" PRIu64 " log syncs counted for 50 flushes of unsynced logs", st.wal_syncs);
+    TU_OK(db, lsm_close(db));
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_dumps(void **state)
 {
     (void)state;
@@ -975,6 +1008,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dumps),
+        cmocka_unit_test(test_flush_retires_log),
         cmocka_unit_test(test_checkpoint_under_writes),
         cmocka_unit_test(test_checkpoint_links_and_copies),
         cmocka_unit_test(test_repair_lost_manifest),

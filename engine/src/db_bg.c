@@ -262,7 +262,8 @@ int lsm_wait_idle(lsm_db *db)
 
 int db_wait_for_flush_locked(lsm_db *db)
 {
-    while (db->imm && !db->bg_error && !db->shutting_down)
+    /* flush_running too: a flush ends once its log is deleted. */
+    while ((db->imm || db->flush_running) && !db->bg_error && !db->shutting_down)
         pthread_cond_wait(&db->bg_done_cv, &db->mu);
     if (db->bg_error)
         return db_bg_error_locked(db);

@@ -224,8 +224,6 @@ int db_flush_imm_locked(lsm_db *db)
         }
         edit_destroy(&e); /* drops the edit's reference; the version keeps its own */
     }
-    db->flush_running = 0;
-    pthread_cond_broadcast(&db->bg_done_cv);
     if (rc == LSM_OK) {
         /* The edit is durable: the flushed memtable's log is no longer needed. */
         char *path = fname_log(db->dir, log_number);
@@ -235,5 +233,9 @@ int db_flush_imm_locked(lsm_db *db)
         free(path);
         pthread_mutex_lock(&db->mu);
     }
+    /* Only now: whoever waits for the flush (lsm_flush, lsm_wait_idle) finds
+     * the log gone too. */
+    db->flush_running = 0;
+    pthread_cond_broadcast(&db->bg_done_cv);
     return rc;
 }

@@ -67,7 +67,10 @@ static int switch_memtable_locked(lsm_db *db)
     }
     mem_set_log_number(m, number);
     /* The old log must be durable before lsm_sync stops covering it. */
+    int needed = log_writer_size(db->log) != db->log->synced;
     rc = log_writer_sync(db->log);
+    if (rc == LSM_OK && needed)
+        atomic_fetch_add_explicit(&db->wal_syncs, 1, memory_order_relaxed);
     if (rc) {
         db_set_bg_error_locked(db, rc, 1);
         log_writer_abandon(lw);

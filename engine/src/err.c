@@ -91,7 +91,16 @@ int err_prefix(int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
-    snprintf(tls_msg, sizeof tls_msg, "%s: %s", pre, old);
+    /* pre fits with room to spare; the old message is cut if it must be. */
+    size_t n = strlen(pre);
+    memcpy(tls_msg, pre, n);
+    memcpy(tls_msg + n, ": ", 2);
+    n += 2;
+    size_t rest = strnlen(old, sizeof old - 1);
+    if (rest > sizeof tls_msg - 1 - n)
+        rest = sizeof tls_msg - 1 - n;
+    memcpy(tls_msg + n, old, rest);
+    tls_msg[n + rest] = '\0';
     return code;
 }
 
