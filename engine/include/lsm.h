@@ -583,7 +583,11 @@ typedef struct lsm_stats {
     uint64_t bloom_useful;          /* probes that avoided a data block read */
     uint64_t data_blocks_read;      /* data blocks read from disk */
     uint64_t iter_entries;          /* internal entries iterators stepped over
-                                       (live ones, older versions, deletions) */
+                                       (live ones, older versions, deletions);
+                                       a live iterator's next/prev steps are
+                                       added in batches of up to 1024, and
+                                       all of them by its next seek, first,
+                                       last or free */
     uint64_t gets;
     uint64_t live_table_bytes;      /* sum of all live table sizes */
     uint64_t wal_bytes_dropped;     /* torn log tail cut off at the last open */

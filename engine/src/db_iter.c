@@ -45,7 +45,10 @@ struct lsm_iter {
     buf large;          /* the current large value, read whole on demand */
     int large_ready;
     buf seek_key;       /* scratch for internal seek targets */
+    buf user_key;       /* scratch for the tree key of a user's seek target */
     rdel_index rdels;   /* range tombstones overlapping the bounds */
+    uint64_t steps;     /* entries stepped over, not yet added to the db's
+                           iter_entries (see count_steps) */
     int status;
     char status_msg[512];
 };
@@ -74,14 +77,35 @@ static inline int covered(const lsm_iter *it, slice tkey, uint64_t seq)
     return !rdel_index_empty(&it->rdels) && rdel_index_cover(&it->rdels, tkey, it->seq, NULL, NULL) > seq;
 }
 
-static int below_upper(const lsm_iter *it, slice tkey)
+/* Bounds normally start with a keyspace byte, like every tree key, and an
+ * unbounded side is just that byte (the upper one the next keyspace's): the
+ * first byte then decides most comparisons without a memcmp. */
+static inline int below_upper(const lsm_iter *it, slice tkey)
 {
+    if (tkey.n > 0 && it->upper.n > 0 && (unsigned char)tkey.p[0] < (unsigned char)it->upper.p[0])
+        return 1;
     return slice_cmp(tkey, buf_slice(&it->upper)) < 0;
 }
 
-static int at_least_lower(const lsm_iter *it, slice tkey)
+static inline int at_least_lower(const lsm_iter *it, slice tkey)
 {
+    if (tkey.n > 0 && it->lower.n > 0 && (unsigned char)tkey.p[0] > (unsigned char)it->lower.p[0])
+        return 1;
     return slice_cmp(tkey, buf_slice(&it->lower)) >= 0;
+}
+
+/* Add n entries stepped over to the db's iter_entries. One locked add per
+ * next() costs as much as a few of the steps it counts, so next/prev add in
+ * batches (STEPS_BATCH); seeks, first, last and free add what is pending. */
+#define STEPS_BATCH 1024
+
+static inline void count_steps(lsm_iter *it, uint64_t n, int now)
+{
+    it->steps += n;
+    if (it->steps >= STEPS_BATCH || (now && it->steps)) {
+        atomic_fetch_add_explicit(&it->db->iter_entries, it->steps, memory_order_relaxed);
+        it->steps = 0;
+    }
 }
 
 /* Internal key (tkey, seq, type) in seek_key. */
@@ -125,7 +149,7 @@ static void find_next(lsm_iter *it, int skipping)
                 if (!(skipping && slice_cmp(tkey, buf_slice(&it->saved_key)) <= 0)) {
                     it->valid = 1;
                     it->saved_key.n = 0;
-                    atomic_fetch_add_explicit(&it->db->iter_entries, steps, memory_order_relaxed);
+                    count_steps(it, steps, 0);
                     return;
                 }
             } else {
@@ -137,7 +161,7 @@ static void find_next(lsm_iter *it, int skipping)
         iter_next(it->in);
     }
     it->valid = 0;
-    atomic_fetch_add_explicit(&it->db->iter_entries, steps, memory_order_relaxed);
+    count_steps(it, steps, 0);
 }
 
 /* Backward: the merge is on the last entry of some key (or before); collect
@@ -187,7 +211,7 @@ static void find_prev(lsm_iter *it)
         }
         iter_prev(it->in);
     }
-    atomic_fetch_add_explicit(&it->db->iter_entries, steps, memory_order_relaxed);
+    count_steps(it, steps, 0);
     if (shown == TYPE_DELETION) {
         it->valid = 0;
         it->saved_key.n = 0;
@@ -389,6 +413,7 @@ void lsm_iter_free(lsm_iter *it)
 {
     if (it == NULL)
         return;
+    count_steps(it, 0, 1);
     iter_destroy(it->in); /* before the superversion: it reads the version's file lists */
     if (it->sv) {
         db_sv_release(it->db, it->sv);
@@ -399,6 +424,7 @@ void lsm_iter_free(lsm_iter *it)
     buf_free(&it->saved_key);
     buf_free(&it->saved_value);
     buf_free(&it->seek_key);
+    buf_free(&it->user_key);
     buf_free(&it->large);
     rdel_index_free(&it->rdels);
     free(it);
@@ -429,6 +455,7 @@ static int seek_forward(lsm_iter *it, slice tkey)
         return fail(it, err_set(LSM_NOMEM, "iterator: out of memory"));
     iter_seek(it->in, ik);
     find_next(it, 0);
+    count_steps(it, 0, 1);
     return finish(it);
 }
 
@@ -450,6 +477,7 @@ static int seek_backward(lsm_iter *it, slice tkey, int inclusive)
         iter_prev(it->in);
     }
     find_prev(it);
+    count_steps(it, 0, 1);
     return finish(it);
 }
 
@@ -483,11 +511,9 @@ int lsm_iter_seek(lsm_iter *it, const void *key, size_t key_len)
 {
     if (it->status)
         return finish(it);
-    buf t = BUF_INIT;
-    int rc = user_tkey(it, key, key_len, &t);
+    int rc = user_tkey(it, key, key_len, &it->user_key);
     if (rc == LSM_OK)
-        rc = seek_forward(it, buf_slice(&t));
-    buf_free(&t);
+        rc = seek_forward(it, buf_slice(&it->user_key));
     return rc ? finish(it) : LSM_OK;
 }
 
@@ -495,15 +521,14 @@ int lsm_iter_seek_for_prev(lsm_iter *it, const void *key, size_t key_len)
 {
     if (it->status)
         return finish(it);
-    buf t = BUF_INIT;
-    int rc = user_tkey(it, key, key_len, &t);
+    int rc = user_tkey(it, key, key_len, &it->user_key);
     if (rc == LSM_OK) {
-        if (slice_cmp(buf_slice(&t), buf_slice(&it->upper)) >= 0)
+        slice t = buf_slice(&it->user_key);
+        if (slice_cmp(t, buf_slice(&it->upper)) >= 0)
             rc = seek_backward(it, buf_slice(&it->upper), 0);
         else
-            rc = seek_backward(it, buf_slice(&t), 1);
+            rc = seek_backward(it, t, 1);
     }
-    buf_free(&t);
     return rc ? finish(it) : LSM_OK;
 }
 

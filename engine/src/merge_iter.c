@@ -101,10 +101,9 @@ static void fix_root(merge_iter *m)
             return;
         }
         m->heap[0] = m->heap[--m->heap_n];
-        if (m->heap_n == 0)
-            return;
     }
-    sift_down(m, 0);
+    if (m->heap_n > 1) /* one source left (a scan of one level): nothing to order */
+        sift_down(m, 0);
 }
 
 static int mi_valid(const iter *it)
