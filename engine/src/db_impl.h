@@ -77,6 +77,12 @@ struct lsm_db {
     log_writer *log;              /* the active log (mem's) */
     version_set *vs;
     writer *writers_head, *writers_tail;
+    /* Synced group commit (db_write.c, wait_for_group_locked): how many
+     * writers recent synced groups held, and how long a log sync takes. */
+    int sync_group_hint;          /* most writers in a synced group lately */
+    int sync_group_window_max;    /* most in the current window of groups */
+    int sync_group_window_n;      /* synced groups in the current window */
+    uint64_t sync_us;             /* moving average of a log sync's time */
     lsm_batch group;              /* the leader's merged batch */
     lsm_snapshot snapshots;       /* sentinel of a list ordered by seq */
     int shutting_down;

@@ -21,6 +21,7 @@
  * could not be rolled back (appending after a partial record would hide every
  * later acknowledged write from recovery).
  */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,65 @@ static int insert_op(void *arg, uint64_t seq, value_type type, slice tkey, slice
     return mem_add(c->mem, seq, type, tkey, value);
 }
 
+/*
+ * Before a synced group is gathered, give the writers of the previous group
+ * a moment to come back. With N threads each writing synced batches in a
+ * loop, the writers queue up during one sync and form the next group; the
+ * previous group's writers return just after that group was gathered, so
+ * without a pause groups alternate between k and N - k writers and N
+ * threads get only about twice one thread's rate. The leader waits -- never
+ * longer than half a sync, and only while recent groups held more writers
+ * than are queued now -- until as many writers are queued as the recent
+ * groups held. A lone writer (hint 1) never waits. REQUIRES mu; releases it
+ * while waiting.
+ */
+#define GROUP_WINDOW 16           /* synced groups per window of the hint */
+#define GROUP_WAIT_MAX_US 500
+
+static int queued_writers_locked(lsm_db *db, const writer *w, int want)
+{
+    int n = 0;
+    for (const writer *x = w; x && n < want; x = x->next) {
+        if (x->batch == NULL || (x != w && x->resolve))
+            break; /* the group will end there anyway */
+        n++;
+    }
+    return n;
+}
+
+static void wait_for_group_locked(lsm_db *db, const writer *w)
+{
+    int want = db->sync_group_hint;
+    if (want <= 1 || queued_writers_locked(db, w, want) >= want)
+        return;
+    uint64_t budget = db->sync_us / 2;
+    if (budget > GROUP_WAIT_MAX_US)
+        budget = GROUP_WAIT_MAX_US;
+    uint64_t t0 = db->env->now_us(db->env);
+    while (queued_writers_locked(db, w, want) < want &&
+           db->env->now_us(db->env) - t0 < budget) {
+        pthread_mutex_unlock(&db->mu);
+        sched_yield();
+        pthread_mutex_lock(&db->mu);
+    }
+}
+
+/* After a synced group of n writers whose sync took us microseconds. */
+static void note_sync_group_locked(lsm_db *db, int n, uint64_t us)
+{
+    db->sync_us = db->sync_us ? (db->sync_us * 7 + us) / 8 : us;
+    if (n > db->sync_group_window_max)
+        db->sync_group_window_max = n;
+    if (n > db->sync_group_hint)
+        db->sync_group_hint = n; /* more writers now: use them at once */
+    if (++db->sync_group_window_n == GROUP_WINDOW) {
+        /* Fewer writers than before: the hint follows within a window. */
+        db->sync_group_hint = db->sync_group_window_max;
+        db->sync_group_window_max = 0;
+        db->sync_group_window_n = 0;
+    }
+}
+
 int db_write(lsm_db *db, const lsm_batch *batch, int sync)
 {
     return db_write_resolve(db, batch, sync, 0);
@@ -182,6 +242,8 @@ int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve)
         if (rc == LSM_OK)
             batch = &resolved;
     }
+    if (rc == LSM_OK && batch != NULL && w.sync && !w.resolve)
+        wait_for_group_locked(db, &w);
     if (rc == LSM_OK && batch != NULL) {
         /* Gather the group: the writers queued behind, up to a size limit
          * (a small leader does not wait behind a huge follower). */
@@ -235,9 +297,12 @@ int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve)
                 atomic_fetch_add_explicit(&db->wal_bytes, bytes, memory_order_relaxed);
             permanent = log->broken;
         }
+        uint64_t sync_took = 0;
         if (rc == LSM_OK && group_sync) {
             int needed = log_writer_size(log) != log->synced;
+            uint64_t t0 = db->env->now_us(db->env);
             rc = log_writer_sync(log);
+            sync_took = db->env->now_us(db->env) - t0;
             if (needed)
                 atomic_fetch_add_explicit(&db->wal_syncs, 1, memory_order_relaxed);
             permanent = rc != LSM_OK;
@@ -255,6 +320,8 @@ int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve)
         }
 
         pthread_mutex_lock(&db->mu);
+        if (group_sync && sync_took > 0)
+            note_sync_group_locked(db, n_batches, sync_took);
         if (rc != LSM_OK) {
             rc = err_prefix(rc, "%s", what);
             if (permanent)
