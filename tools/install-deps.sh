@@ -2,13 +2,14 @@
 # Install what lsmfs needs to build, test and benchmark on Debian 12.
 # Idempotent: installs only the packages that are missing. Needs root or sudo.
 #   tools/install-deps.sh          build + test dependencies
-#   tools/install-deps.sh --bench  also LevelDB, RocksDB, fio, gnuplot for the benchmarks
+#   tools/install-deps.sh --bench  also LevelDB, RocksDB, fio, gnuplot and perf for the
+#                                  benchmarks (bench/compare.sh, bench/fs/run.sh)
 set -eu
 
 pkgs="build-essential cmake pkg-config libcmocka-dev liblz4-dev libzstd-dev \
 libfuse3-dev fuse3 clang libclang-rt-14-dev attr rsync python3"
 if [ "${1:-}" = "--bench" ]; then
-    pkgs="$pkgs libleveldb-dev librocksdb-dev fio gnuplot-nox"
+    pkgs="$pkgs libleveldb-dev librocksdb-dev fio gnuplot-nox linux-perf"
 fi
 
 missing=""
