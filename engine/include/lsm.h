@@ -298,7 +298,8 @@ LSM_API int lsm_wait_idle(lsm_db *db);
 
 /*
  * Compact the keys in [lo, hi] of the default keyspace down to the deepest
- * level holding any of them (level 1 at least). A NULL bound reaches that end of the whole store, not just of the
+ * level holding any of them (level 1 at least), then rewrite that level's
+ * files that still hold deletions. A NULL bound reaches that end of the whole store, not just of the
  * default keyspace: hi NULL also covers every named keyspace and the engine's
  * large-value chunks, which sort after it; both NULL is the whole store. The call
  * flushes the memtable, then merges the overlapping files level by level,

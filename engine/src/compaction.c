@@ -251,6 +251,58 @@ compaction *compaction_for_range(version_set *vs, int level, const slice *lo, co
     return finish_pick(vs, c, busy);
 }
 
+compaction *compaction_for_bottom(version_set *vs, int level, const slice *lo, const slice *hi,
+                                  uint64_t below_number, int *busy)
+{
+    version *v = vs->current;
+    *busy = 0;
+    file_meta **fs = NULL;
+    int nf = 0;
+    if (version_overlapping(v, level, lo, hi, &fs, &nf))
+        return NULL;
+    compaction *c = new_compaction(vs, level);
+    if (c == NULL) {
+        free(fs);
+        return NULL;
+    }
+    c->manual = 1;
+    c->rewrite = 1;
+    /* A run of neighbouring files with deletions, in key order, up to a
+     * bounded step. Neighbours: the outputs span the run's key range, which
+     * in place (level 6) must hold no other file of the level. Files made
+     * since the call began (number >= below_number) are its own outputs:
+     * deletions still in them are needed by a snapshot, so they are not
+     * taken again. */
+    uint64_t total = 0, limit = 25 * vs->o.target_file_bytes;
+    c->inputs[0] = fs;
+    for (int i = 0; i < nf && total < limit; i++) {
+        file_meta *f = fs[i];
+        if ((f->n_deletions == 0 && f->n_range_dels == 0) || f->number >= below_number) {
+            if (c->n_inputs[0] > 0)
+                break; /* the end of the run */
+            continue;
+        }
+        if (f->being_compacted) {
+            *busy = 1;
+            break;
+        }
+        fs[c->n_inputs[0]++] = f; /* compacts the array in place */
+        total += f->size;
+    }
+    if (*busy || c->n_inputs[0] == 0) {
+        destroy(c);
+        return NULL;
+    }
+    if (level == NUM_LEVELS - 1) {
+        /* Nothing below: rewrite in place. Files of a level never overlap,
+         * so there are no other inputs, and nothing lies under the output. */
+        c->output_level = level;
+        mark(c, 1);
+        return c;
+    }
+    return finish_pick(vs, c, busy);
+}
+
 static int by_smallest(const void *a, const void *b)
 {
     const file_meta *x = *(file_meta *const *)a, *y = *(file_meta *const *)b;

@@ -49,6 +49,16 @@ compaction *compaction_pick(version_set *vs);
 compaction *compaction_for_range(version_set *vs, int level, const slice *lo, const slice *hi,
                                  int *busy);
 
+/* Like compaction_for_range, for the deepest level holding the range: its
+ * files that hold deletions (point or range), which nothing above overlaps
+ * any more once the upper levels are merged down, rewritten into the next
+ * level (in place at the last level) so that the deletions and what they
+ * delete are dropped. Only files numbered below below_number are taken
+ * (the caller's own outputs are not rewritten again). NULL when no such
+ * file is left (or *busy as above). */
+compaction *compaction_for_bottom(version_set *vs, int level, const slice *lo, const slice *hi,
+                                  uint64_t below_number, int *busy);
+
 /* The inputs can move to the next level without being rewritten: nothing
  * in the output level overlaps them, they do not overlap each other, they
  * overlap little of the level below, and (for a manual compaction) no input

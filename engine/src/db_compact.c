@@ -493,8 +493,16 @@ int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len, const void *hi,
      * rewriting everything into level 6 would only cost writes. The deepest
      * level is looked up again before each level, since a background
      * compaction may have pushed files of the range further down meanwhile;
-     * the last step must merge into the true bottom for tombstones to drop. */
-    for (int level = 0; rc == LSM_OK && level < deepest_in_range(db->vs->current, plo, phi); level++) {
+     * the last merge must reach the true bottom for tombstones to drop.
+     * Then the deepest level's own files with deletions are rewritten:
+     * deletions kept there beside what they delete while a snapshot could
+     * see it have nothing above to merge with any more. */
+    uint64_t first_new = db->vs->next_file; /* files numbered from here are made below */
+    for (int level = 0; rc == LSM_OK; level++) {
+        int deepest = deepest_in_range(db->vs->current, plo, phi);
+        if (level > deepest)
+            break;
+        int bottom = level == deepest;
         /* Each step removes at least one file from the level, so this many
          * steps finish it even while flushes keep adding level-0 files. */
         int steps = db->vs->current->n_files[level] + 1;
@@ -504,7 +512,8 @@ int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len, const void *hi,
                 break;
             }
             int busy;
-            compaction *c = compaction_for_range(db->vs, level, plo, phi, &busy);
+            compaction *c = bottom ? compaction_for_bottom(db->vs, level, plo, phi, first_new, &busy)
+                                   : compaction_for_range(db->vs, level, plo, phi, &busy);
             if (c == NULL) {
                 if (!busy)
                     break;
@@ -521,6 +530,8 @@ int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len, const void *hi,
             if (rc && !db->poisoned && rc != LSM_BUSY)
                 db_log(db, "manual compaction failed: %s", err_msg());
         }
+        if (bottom)
+            break;
     }
     pthread_mutex_unlock(&db->mu);
     db_delete_obsolete(db);
