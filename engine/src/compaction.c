@@ -119,11 +119,19 @@ static compaction *finish_pick(version_set *vs, compaction *c, int *busy)
 }
 
 /* A file worth compacting for its deletions: most of its entries delete
- * something, or it holds range tombstones. */
-static int tombstone_heavy(const file_meta *f)
+ * something, or it holds range tombstones and a deeper level holds keys in
+ * its range (something they may delete). Range tombstones over nothing are
+ * left where they are: rewriting them would only move them down a level,
+ * again and again while a snapshot keeps them. */
+static int tombstone_heavy(const version *v, int level, const file_meta *f)
 {
-    return !f->being_compacted &&
-           (f->n_range_dels > 0 || (f->n_entries >= 32 && f->n_deletions * 2 >= f->n_entries));
+    if (f->being_compacted)
+        return 0;
+    if (f->n_entries >= 32 && f->n_deletions * 2 >= f->n_entries)
+        return 1;
+    return f->n_range_dels > 0 && level + 1 < NUM_LEVELS &&
+           version_overlap_in_levels(v, level + 1, ikey_tkey(buf_slice(&f->smallest)),
+                                     ikey_tkey(buf_slice(&f->largest)));
 }
 
 static compaction *pick_for_deletions(version_set *vs)
@@ -134,7 +142,7 @@ static compaction *pick_for_deletions(version_set *vs)
     for (int level = 0; level < NUM_LEVELS - 1; level++) {
         for (int i = 0; i < v->n_files[level]; i++) {
             file_meta *f = v->files[level][i];
-            if (!tombstone_heavy(f))
+            if (!tombstone_heavy(v, level, f))
                 continue;
             compaction *c = new_compaction(vs, level);
             if (c == NULL)

@@ -115,15 +115,20 @@ static void *compact_main(void *arg)
             db->compaction_running = 1;
             int rc = db_run_compaction_locked(db, c);
             db->vs->compactions_running--;
-            db->compaction_running = 0;
             compaction_free(c);
-            if (rc == LSM_BUSY && db->shutting_down)
+            if (rc == LSM_BUSY && db->shutting_down) {
+                db->compaction_running = 0;
                 break; /* abandoned for close: not an error */
+            }
             note_result_locked(db, rc);
-            pthread_cond_broadcast(&db->bg_done_cv);
+            pthread_cond_broadcast(&db->bg_done_cv); /* its files are free again */
             pthread_mutex_unlock(&db->mu);
             db_delete_obsolete(db);
             pthread_mutex_lock(&db->mu);
+            /* Only now, with the inputs deleted, is the compaction over for
+             * lsm_wait_idle: a caller measuring the store sees no garbage. */
+            db->compaction_running = 0;
+            pthread_cond_broadcast(&db->bg_done_cv);
             if (rc && !db->shutting_down) {
                 backoff = next_backoff(backoff);
                 timed_wait(db, backoff);
