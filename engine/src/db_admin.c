@@ -318,11 +318,7 @@ static int ckpt_tables(ckpt_state *s, version_edit *e)
                         copy = NULL; /* the edit owns it now */
                 }
             }
-            if (copy) {
-                buf_free(&copy->smallest);
-                buf_free(&copy->largest);
-                free(copy);
-            }
+            file_meta_free(copy);
             free(from);
             free(to);
         }

@@ -131,11 +131,7 @@ static int finish_output(compact_state *s, const slice *split)
         s->n_outs++;
         s->bytes_written += size;
     } else {
-        if (m) {
-            buf_free(&m->smallest);
-            buf_free(&m->largest);
-            free(m);
-        }
+        file_meta_free(m);
         if (path)
             db->env->remove(db->env, path);
     }
@@ -426,11 +422,8 @@ int db_run_compaction_locked(lsm_db *db, compaction *c)
      * it is freed here. */
     for (int i = 0; i < s.n_outs; i++) {
         file_meta *m = s.outs[i].meta;
-        if (m->refs == 0) {
-            buf_free(&m->smallest);
-            buf_free(&m->largest);
-            free(m);
-        }
+        if (m->refs == 0)
+            file_meta_free(m);
     }
     free(s.outs);
     rtomb_list_free(&s.keep);
@@ -452,13 +445,14 @@ static int make_tkey(const void *k, size_t n, buf *out)
 /* The deepest level (1 at least) with a file overlapping [lo, hi]. */
 static int deepest_in_range(const version *v, const slice *lo, const slice *hi)
 {
-    for (int level = NUM_LEVELS - 1; level >= 2; level--)
-        for (int i = 0; i < v->n_files[level]; i++) {
-            const file_meta *f = v->files[level][i];
-            if ((lo == NULL || slice_cmp(ikey_tkey(buf_slice(&f->largest)), *lo) >= 0) &&
-                (hi == NULL || slice_cmp(ikey_tkey(buf_slice(&f->smallest)), *hi) <= 0))
-                return level;
-        }
+    for (int level = NUM_LEVELS - 1; level >= 2; level--) {
+        file_meta **fs = NULL;
+        int nf = 0;
+        int rc = version_overlapping(v, level, lo, hi, &fs, &nf);
+        free(fs);
+        if (rc || nf > 0)
+            return level; /* out of memory: assume the worst */
+    }
     return 1;
 }
 

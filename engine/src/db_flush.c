@@ -119,24 +119,13 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         else
             (*meta)->size = size;
         if (rc) {
-            buf_free(&(*meta)->smallest);
-            buf_free(&(*meta)->largest);
-            free(*meta);
+            file_meta_free(*meta);
             *meta = NULL;
             db->env->remove(db->env, path);
         }
     }
     free(path);
     return rc;
-}
-
-void db_file_meta_free(file_meta *f)
-{
-    if (f == NULL)
-        return;
-    buf_free(&f->smallest);
-    buf_free(&f->largest);
-    free(f);
 }
 
 int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[2], uint64_t oldest_snapshot,
@@ -151,7 +140,7 @@ int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[2], uint64_t
         if (path)
             db->env->remove(db->env, path);
         free(path);
-        db_file_meta_free(meta[0]);
+        file_meta_free(meta[0]);
         meta[0] = NULL;
     }
     return rc;
@@ -219,7 +208,7 @@ int db_flush_imm_locked(lsm_db *db)
                     db->env->remove(db->env, path);
                 free(path);
                 if (!added[i])
-                    db_file_meta_free(meta[i]);
+                    file_meta_free(meta[i]);
             }
         }
         edit_destroy(&e); /* drops the edit's reference; the version keeps its own */

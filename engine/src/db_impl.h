@@ -231,7 +231,6 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
  * a part is empty); on failure removes what it wrote. No mutex. */
 int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[2], uint64_t oldest_snapshot,
                     file_meta *meta[2]);
-void db_file_meta_free(file_meta *f);
 /* Flush db->imm and install the result. REQUIRES mu (released during I/O). */
 int db_flush_imm_locked(lsm_db *db);
 

@@ -112,9 +112,9 @@ static int flush_recovered(lsm_db *db, version_edit *edit)
         rc = edit_add_file(edit, 0, meta[i]);
         if (rc) {
             /* The files stay on disk as orphans; the next open removes them. */
-            db_file_meta_free(meta[i]);
+            file_meta_free(meta[i]);
             if (i == 0)
-                db_file_meta_free(meta[1]);
+                file_meta_free(meta[1]);
             return rc;
         }
         atomic_fetch_add(&db->flush_bytes, meta[i]->size);

@@ -863,11 +863,7 @@ static int rp_finish_output(repair *r, const slice *split)
         rc = rp_add_output(r, m);
     }
     if (rc) {
-        if (m) {
-            buf_free(&m->smallest);
-            buf_free(&m->largest);
-            free(m);
-        }
+        file_meta_free(m);
         if (path)
             r->env->remove(r->env, path);
     }
@@ -1200,11 +1196,7 @@ static void rp_free(repair *r, int failed)
                 r->env->remove(r->env, path);
             free(path);
         }
-        if (f) {
-            buf_free(&f->smallest);
-            buf_free(&f->largest);
-            free(f);
-        }
+        file_meta_free(f);
     }
     free(r->outs);
     if (r->mem)

@@ -22,12 +22,19 @@ file_meta *file_meta_new(uint64_t number, uint64_t size, slice smallest, slice l
     f->number = number;
     f->size = size;
     if (buf_set(&f->smallest, smallest.p, smallest.n) || buf_set(&f->largest, largest.p, largest.n)) {
-        buf_free(&f->smallest);
-        buf_free(&f->largest);
-        free(f);
+        file_meta_free(f);
         return NULL;
     }
     return f;
+}
+
+void file_meta_free(file_meta *f)
+{
+    if (f == NULL)
+        return;
+    buf_free(&f->smallest);
+    buf_free(&f->largest);
+    free(f);
 }
 
 /* ---- edits ------------------------------------------------------------------ */
@@ -58,11 +65,8 @@ void edit_destroy(version_edit *e)
 {
     for (int i = 0; i < e->n_added; i++) {
         file_meta *f = e->added[i].f;
-        if (f && --f->refs <= 0) {
-            buf_free(&f->smallest);
-            buf_free(&f->largest);
-            free(f);
-        }
+        if (f && --f->refs <= 0)
+            file_meta_free(f);
     }
     free(e->added);
     free(e->deleted);
@@ -281,9 +285,7 @@ int edit_decode(version_edit *e, slice in)
             f->n_deletions = n_del;
             int rc = edit_add_file(e, (int)level, f); /* the edit's reference */
             if (rc) {
-                buf_free(&f->smallest);
-                buf_free(&f->largest);
-                free(f);
+                file_meta_free(f);
                 return rc;
             }
             break;

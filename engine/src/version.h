@@ -39,6 +39,8 @@ typedef struct file_meta {
 } file_meta;
 
 file_meta *file_meta_new(uint64_t number, uint64_t size, slice smallest, slice largest);
+/* Free f and its keys, whatever its reference count (NULL: nothing). */
+void file_meta_free(file_meta *f);
 
 /* ---- version edits (the manifest's records) ------------------------------ */
 

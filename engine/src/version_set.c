@@ -52,19 +52,12 @@ static void builder_destroy(builder *b)
     }
 }
 
-static void file_free(file_meta *f)
-{
-    buf_free(&f->smallest);
-    buf_free(&f->largest);
-    free(f);
-}
-
 void vs_file_unref(version_set *vs, file_meta *f)
 {
     if (--f->refs > 0)
         return;
     if (vs->recovering) {
-        file_free(f);
+        file_meta_free(f);
         return;
     }
     if (vs->n_obsolete == vs->cap_obsolete) {
@@ -82,7 +75,7 @@ void vs_file_unref(version_set *vs, file_meta *f)
         vs->obsolete[vs->n_obsolete].number = f->number;
         vs->n_obsolete++;
     }
-    file_free(f);
+    file_meta_free(f);
 }
 
 static void add_obsolete(version_set *vs, obsolete_kind kind, uint64_t number)
