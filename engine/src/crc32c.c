@@ -116,6 +116,34 @@ static inline uint32_t shift(const uint32_t t[4][256], uint32_t crc)
            t[3][crc >> 24];
 }
 
+/* One step of three interleaved chains: the CRCs of the three consecutive
+ * stretches of `stride` bytes at *p are computed side by side (the crc32
+ * instruction's latency hides behind the other two chains) and joined with
+ * the shift table for `stride` bytes. Advances *p and *n by 3 * stride. */
+__attribute__((target("sse4.2"), always_inline))
+static inline uint64_t crc3_stride(uint64_t c0, const unsigned char **pp, size_t *n, size_t stride,
+                                   const uint32_t t[4][256])
+{
+    const unsigned char *p = *pp;
+    uint64_t c1 = 0, c2 = 0;
+    const unsigned char *end = p + stride;
+    do {
+        uint64_t w0, w1, w2;
+        memcpy(&w0, p, 8);
+        memcpy(&w1, p + stride, 8);
+        memcpy(&w2, p + 2 * stride, 8);
+        c0 = _mm_crc32_u64(c0, w0);
+        c1 = _mm_crc32_u64(c1, w1);
+        c2 = _mm_crc32_u64(c2, w2);
+        p += 8;
+    } while (p < end);
+    c0 = shift(t, (uint32_t)c0) ^ c1;
+    c0 = shift(t, (uint32_t)c0) ^ c2;
+    *pp = p + 2 * stride;
+    *n -= 3 * stride;
+    return c0;
+}
+
 __attribute__((target("sse4.2")))
 static uint32_t crc32c_hw(uint32_t crc, const void *data, size_t n)
 {
@@ -125,42 +153,10 @@ static uint32_t crc32c_hw(uint32_t crc, const void *data, size_t n)
         c0 = _mm_crc32_u8((uint32_t)c0, *p++);
         n--;
     }
-    while (n >= 3 * HW_LONG) {
-        uint64_t c1 = 0, c2 = 0;
-        const unsigned char *end = p + HW_LONG;
-        do {
-            uint64_t w0, w1, w2;
-            memcpy(&w0, p, 8);
-            memcpy(&w1, p + HW_LONG, 8);
-            memcpy(&w2, p + 2 * HW_LONG, 8);
-            c0 = _mm_crc32_u64(c0, w0);
-            c1 = _mm_crc32_u64(c1, w1);
-            c2 = _mm_crc32_u64(c2, w2);
-            p += 8;
-        } while (p < end);
-        c0 = shift(shift_long, (uint32_t)c0) ^ c1;
-        c0 = shift(shift_long, (uint32_t)c0) ^ c2;
-        p += 2 * HW_LONG;
-        n -= 3 * HW_LONG;
-    }
-    while (n >= 3 * HW_SHORT) {
-        uint64_t c1 = 0, c2 = 0;
-        const unsigned char *end = p + HW_SHORT;
-        do {
-            uint64_t w0, w1, w2;
-            memcpy(&w0, p, 8);
-            memcpy(&w1, p + HW_SHORT, 8);
-            memcpy(&w2, p + 2 * HW_SHORT, 8);
-            c0 = _mm_crc32_u64(c0, w0);
-            c1 = _mm_crc32_u64(c1, w1);
-            c2 = _mm_crc32_u64(c2, w2);
-            p += 8;
-        } while (p < end);
-        c0 = shift(shift_short, (uint32_t)c0) ^ c1;
-        c0 = shift(shift_short, (uint32_t)c0) ^ c2;
-        p += 2 * HW_SHORT;
-        n -= 3 * HW_SHORT;
-    }
+    while (n >= 3 * HW_LONG)
+        c0 = crc3_stride(c0, &p, &n, HW_LONG, shift_long);
+    while (n >= 3 * HW_SHORT)
+        c0 = crc3_stride(c0, &p, &n, HW_SHORT, shift_short);
     while (n >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
