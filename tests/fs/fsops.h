@@ -1,6 +1,7 @@
 /*
  * fsops.h -- what the two source files of the test_fs_ops binary share:
- * test_fs_ops.c (the operations of docs/FS.md §5, main) and
+ * test_fs_ops.c (the operations of docs/FS.md §5, main),
+ * test_fs_ops_attr.c (modes, owners, times, extended attributes) and
  * test_fs_ops_large.c (inode numbers across remounts, stat without reading,
  * the 100,000-file directory, the 200 MiB file, and the lifetimes of the
  * daemon's inodes: replaced, removed and moved files the kernel still has,
@@ -41,6 +42,13 @@ struct stat lst(const char *path);
 void remount(void);
 /* 1 if a is s seconds and ns nanoseconds. */
 int ts_eq(struct timespec a, long s, long ns);
+
+/* The tests of test_fs_ops_attr.c. */
+void t_chmod_chown(void **state);
+void t_utimens(void **state);
+void t_times_on_write(void **state);
+void t_xattr(void **state);
+void t_posix_acl_xattr(void **state);
 
 /* The tests of test_fs_ops_large.c. */
 void t_inodes_and_remount(void **state);
