@@ -21,6 +21,9 @@
 set -u
 source "$(dirname "$0")/fslib.sh" fs_bigdir "$@"
 
+# Seconds since $1 (a `date +%s.%N`), one decimal.
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
 SCALE=${LSM_TEST_SCALE:-1}
 N=$(awk -v s="$SCALE" 'BEGIN { n = int(1000000 * s); if (n < 1000) n = 1000; print n }')
 S=$T/store
@@ -32,15 +35,13 @@ t0=$(date +%s.%N)
     awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "big/f%07d\tv%d\n", i, i % 10 }'
     printf 'big0/inner\tIN\nzz\tZZ\n'
 } | "$LSMCTL" --create "$S" load >/dev/null || die "lsmctl load of $N keys failed"
-t1=$(date +%s.%N)
-echo "# loaded $N keys in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+echo "# loaded $N keys in $(since "$t0") s"
 
 must_mount "$S" "$M"
 
 t0=$(date +%s.%N)
 ls -f "$M/big" >"$T/names" || fail "ls -f of the big directory failed"
-t1=$(date +%s.%N)
-echo "# ls -f: $(wc -l <"$T/names") lines in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+echo "# ls -f: $(wc -l <"$T/names") lines in $(since "$t0") s"
 n_files=$(grep -vcx '\.\|\.\.' "$T/names")
 if [[ $n_files == "$N" ]]; then ok; else fail "ls -f listed $n_files files, expected $N"; fi
 n_unique=$(grep -vx '\.\|\.\.' "$T/names" | sort -u | wc -l)
@@ -55,8 +56,7 @@ fi
 # -size needs a stat of every entry: lookups (or readdirplus attributes).
 t0=$(date +%s.%N)
 n_find=$(find "$M/big" -type f -size -100c | wc -l)
-t1=$(date +%s.%N)
-echo "# find -type f -size -100c: $n_find files in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+echo "# find -type f -size -100c: $n_find files in $(since "$t0") s"
 if [[ $n_find == "$N" ]]; then ok; else fail "find found $n_find files, expected $N"; fi
 
 # The root lists big, big0 and zz only: the scan seeks past big's subtree.
