@@ -44,9 +44,10 @@ static int parse_number(const char *p, const char *end, uint64_t *out)
     for (; p < end; p++) {
         if (*p < '0' || *p > '9')
             return 0;
-        if (v > (UINT64_MAX - 9) / 10)
-            return 0;
-        v = v * 10 + (uint64_t)(*p - '0');
+        uint64_t d = (uint64_t)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return 0; /* more than 64 bits; every uint64_t still parses */
+        v = v * 10 + d;
     }
     *out = v;
     return 1;

@@ -592,6 +592,11 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
 
 /* ---- recovery ---------------------------------------------------------------- */
 
+/* File numbers count up from 2, one per file made: no store reaches 2^56.
+ * A manifest naming a larger one is damaged -- and taking it would let the
+ * next numbers wrap around onto live files. */
+#define MAX_FILE_NUMBER (UINT64_C(1) << 56)
+
 static int read_current(version_set *vs, uint64_t *number)
 {
     char *path = fname_current(vs->dir);
@@ -685,12 +690,24 @@ int vs_recover(version_set *vs)
         else if (!have_log || !have_next || !have_seq)
             rc = err_set(LSM_CORRUPTION, "%s lacks the log number, next file number or last sequence",
                          path);
+        else if (next_file > MAX_FILE_NUMBER || log_number > MAX_FILE_NUMBER || mnum > MAX_FILE_NUMBER)
+            rc = err_set(LSM_CORRUPTION, "%s: file number out of range (next file %llu, log %llu)",
+                         path, (unsigned long long)next_file, (unsigned long long)log_number);
     }
     version *v = NULL;
     if (rc == LSM_OK) {
         rc = builder_save(&b, &v);
         if (rc)
             rc = err_prefix(rc, "%s", path);
+    }
+    for (int l = 0; rc == LSM_OK && l < NUM_LEVELS; l++)
+        for (int i = 0; rc == LSM_OK && i < v->n_files[l]; i++)
+            if (v->files[l][i]->number > MAX_FILE_NUMBER)
+                rc = err_set(LSM_CORRUPTION, "%s: table number %llu out of range", path,
+                             (unsigned long long)v->files[l][i]->number);
+    if (rc && v) {
+        version_unref(v);
+        v = NULL;
     }
     builder_destroy(&b);
     log_reader_close(lr);
