@@ -47,7 +47,7 @@ static int put_one(run_state *s, int sync)
     int i = s->next_key++;
     snprintf(k, sizeof k, "key%06d", (i * 7919) % 100000);
     size_t vl = (size_t)snprintf(v, sizeof v, "value-%d-%0120d", i, i);
-    lsm_write_options wo = {sync};
+    lsm_write_options wo = {.sync = sync};
     lsm_batch *b;
     lsm_batch_new(&b);
     lsm_batch_put(b, k, strlen(k), v, vl);

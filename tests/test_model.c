@@ -564,7 +564,7 @@ static void do_batch(ctx *c)
         }
     }
     CHECK(c, lsm_batch_count(b) == (size_t)n, "batch count");
-    lsm_write_options wo = {(int)tu_below(&c->rng, 8) == 0};
+    lsm_write_options wo = {.sync = (int)tu_below(&c->rng, 8) == 0};
     ENGINE(c, lsm_write(c->db, b, &wo));
     lsm_batch_free(b);
 }
@@ -1171,7 +1171,7 @@ static void lv_batch(ctx *c)
         touched[n_touched] = k;
         touched_ks[n_touched++] = ks;
     }
-    lsm_write_options wo = {(int)tu_below(&c->rng, 8) == 0};
+    lsm_write_options wo = {.sync = (int)tu_below(&c->rng, 8) == 0};
     trace(c, "batch of %d, expect %d", n, expect);
     int rc = lsm_write(c->db, b, &wo);
     lsm_batch_free(b);

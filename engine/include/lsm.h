@@ -188,11 +188,25 @@ typedef struct lsm_options {
      * compaction cannot starve foreground I/O. Default 0. */
     uint64_t compaction_bytes_per_sec;
 
+    /* Bytes of disk the store keeps in reserve (the file STORE/RESERVE), so
+     * that deleting still works on a full disk: when a write, a flush or a
+     * compaction meets ENOSPC, the store gives the reserve up, accepts
+     * deletions and the writes that fit in half of it, runs the compactions
+     * that free space, and takes the reserve back once the disk has room
+     * again (docs/API.md, "A full disk"). LSM_RESERVE_AUTO (the default):
+     * 16 MiB or twice memtable_bytes, whichever is larger, but at most 1/20
+     * of the file system, and none when the env cannot tell the file
+     * system's size. 0: no reserve. */
+    uint64_t reserve_bytes;
+
     /* File system access. NULL means the POSIX env (lsm_env_posix()). */
     lsm_env *env;
     /* Write a human-readable event log to STORE/LOG. Default 1. */
     int info_log;
 } lsm_options;
+
+/* reserve_bytes: size the reserve from the file system (see above). */
+#define LSM_RESERVE_AUTO UINT64_MAX
 
 /* Fill *opts with the defaults documented above. */
 LSM_API void lsm_options_default(lsm_options *opts);
@@ -251,6 +265,12 @@ typedef struct lsm_write_options {
     /* Sync this write to stable storage before returning, whatever the
      * store's sync_mode. Default 0. */
     int sync;
+    /* This write frees space: it deletes or shrinks values (a file system's
+     * unlink, say, which also updates its directory's record). On a full
+     * disk such a write may use the store's reserve, where other writes get
+     * LSM_NO_SPACE. A batch made only of deletions and range deletions
+     * counts as freeing without it. Default 0. */
+    int frees_space;
 } lsm_write_options;
 
 /*
@@ -264,7 +284,9 @@ typedef struct lsm_write_options {
  * the handle: every later write returns the error until the store is
  * reopened (lsm_stats_get reports it); a background error while a flush
  * cannot make progress (it clears by itself once the flush succeeds);
- * LSM_NOMEM.
+ * LSM_NO_SPACE while the disk is full (see lsm_options.reserve_bytes; it
+ * clears by itself once space is back: deleting keys is how to get it
+ * back); LSM_NOMEM.
  */
 LSM_API int lsm_put(lsm_db *db, const void *key, size_t key_len,
                     const void *val, size_t val_len);
@@ -593,6 +615,10 @@ typedef struct lsm_stats {
     uint64_t live_table_bytes;      /* sum of all live table sizes */
     uint64_t wal_bytes_dropped;     /* torn log tail cut off at the last open */
     int background_error;           /* sticky error writers get now, or LSM_OK */
+    int no_space;                   /* 1: the disk is full; only writes that free
+                                       space, or fit in half the reserve, are
+                                       accepted until space comes back */
+    uint64_t reserve_bytes;         /* bytes the reserve file holds now */
     int poisoned;                   /* 1: that error is permanent until reopen */
     double write_amplification;     /* (flush + compaction writes) / user bytes */
     double space_amplification;     /* live table bytes / bytes of the deepest
@@ -716,6 +742,13 @@ struct lsm_env {
     /* Microseconds on a monotonic clock; sleep. */
     uint64_t (*now_us)(lsm_env *env);
     void (*sleep_us)(lsm_env *env, uint64_t us);
+    /* Optional (NULL, or ENOTSUP: unknown). The size of the file system
+     * holding path and the bytes this process may still write to it. */
+    int (*space)(lsm_env *env, const char *path, uint64_t *total, uint64_t *avail);
+    /* Optional (NULL: the engine writes zeros instead). Give f disk blocks
+     * for [off, off + len), extending its size, so that they are taken from
+     * the file system's free space now. */
+    int (*allocate)(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len);
 };
 
 /* The POSIX env used by default. A static object: never freed. */

@@ -94,6 +94,7 @@ static compaction *new_compaction(version_set *vs, int level)
 
 static void destroy(compaction *c)
 {
+    buf_free(&c->gap_prev);
     version_unref(c->input_version);
     free(c->inputs[0]);
     free(c->inputs[1]);
@@ -118,18 +119,36 @@ static compaction *finish_pick(version_set *vs, compaction *c, int *busy)
     return c;
 }
 
+/* Does level-0 file f overlap another level-0 file? */
+static int overlaps_other_l0(const version *v, const file_meta *f)
+{
+    slice lo = ikey_tkey(buf_slice(&f->smallest)), hi = ikey_tkey(buf_slice(&f->largest));
+    for (int i = 0; i < v->n_files[0]; i++) {
+        const file_meta *g = v->files[0][i];
+        if (g != f && slice_cmp(ikey_tkey(buf_slice(&g->largest)), lo) >= 0 &&
+            slice_cmp(ikey_tkey(buf_slice(&g->smallest)), hi) <= 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* A file worth compacting for its deletions: most of its entries delete
- * something, or it holds range tombstones and a deeper level holds keys in
- * its range (something they may delete). Range tombstones over nothing are
- * left where they are: rewriting them would only move them down a level,
- * again and again while a snapshot keeps them. */
+ * something, or it holds range tombstones and a deeper level -- or, in
+ * level 0, another file -- holds keys in its range (something they may
+ * delete). Range tombstones over nothing are left where they are:
+ * rewriting them would only move them down a level, again and again while
+ * a snapshot keeps them. */
 static int tombstone_heavy(const version *v, int level, const file_meta *f)
 {
     if (f->being_compacted)
         return 0;
     if (f->n_entries >= 32 && f->n_deletions * 2 >= f->n_entries)
         return 1;
-    return f->n_range_dels > 0 && level + 1 < NUM_LEVELS &&
+    if (f->n_range_dels == 0)
+        return 0;
+    if (level == 0 && overlaps_other_l0(v, f))
+        return 1;
+    return level + 1 < NUM_LEVELS &&
            version_overlap_in_levels(v, level + 1, ikey_tkey(buf_slice(&f->smallest)),
                                      ikey_tkey(buf_slice(&f->largest)));
 }
@@ -148,22 +167,21 @@ static compaction *pick_for_deletions(version_set *vs)
             if (c == NULL)
                 return NULL;
             c->rewrite = 1;
-            int n = level == 0 ? v->n_files[0] : 1;
-            c->inputs[0] = malloc(sizeof(file_meta *) * (size_t)n);
-            if (c->inputs[0] == NULL) {
-                destroy(c);
-                return NULL;
-            }
             if (level == 0) {
-                /* Level 0 goes whole (its files overlap). */
-                for (int j = 0; j < n; j++) {
-                    if (v->files[0][j]->being_compacted) {
-                        destroy(c);
-                        return NULL;
-                    }
-                    c->inputs[0][c->n_inputs[0]++] = v->files[0][j];
+                /* The file and every level-0 file overlapping it, transitively:
+                 * the rest share no key with them and may stay behind. */
+                slice lo = ikey_tkey(buf_slice(&f->smallest)), hi = ikey_tkey(buf_slice(&f->largest));
+                if (version_overlapping(v, 0, &lo, &hi, &c->inputs[0], &c->n_inputs[0]) ||
+                    any_busy(c->inputs[0], c->n_inputs[0])) {
+                    destroy(c);
+                    continue;
                 }
             } else {
+                c->inputs[0] = malloc(sizeof(file_meta *));
+                if (c->inputs[0] == NULL) {
+                    destroy(c);
+                    return NULL;
+                }
                 c->inputs[0][c->n_inputs[0]++] = f;
             }
             compaction *got = finish_pick(vs, c, NULL);
@@ -177,6 +195,12 @@ static compaction *pick_for_deletions(version_set *vs)
 compaction *compaction_pick(version_set *vs)
 {
     version *v = vs->current;
+    if (vs->prefer_reclaim) {
+        /* The disk is full: what frees space goes first. */
+        compaction *c = pick_for_deletions(vs);
+        if (c)
+            return c;
+    }
     if (v->compaction_score < 1 || v->compaction_level < 0)
         return pick_for_deletions(vs);
     int level = v->compaction_level;
@@ -383,6 +407,34 @@ int compaction_should_stop_before(compaction *c, slice ikey)
         return 1;
     }
     return 0;
+}
+
+static int keep_overlaps(const rtomb_list *keep, slice lo, slice hi)
+{
+    for (size_t i = 0; i < keep->n; i++)
+        if (slice_cmp(keep->v[i].start, hi) <= 0 && slice_cmp(keep->v[i].end, lo) > 0)
+            return 1;
+    return 0;
+}
+
+int compaction_gap_before(compaction *c, slice tkey, const rtomb_list *keep)
+{
+    uint64_t gap = 0;
+    while (c->gap_index < c->n_grandparents) {
+        file_meta *g = c->grandparents[c->gap_index];
+        slice lo = ikey_tkey(buf_slice(&g->smallest)), hi = ikey_tkey(buf_slice(&g->largest));
+        if (slice_cmp(hi, tkey) >= 0)
+            break;
+        if ((!c->gap_have_prev || slice_cmp(lo, buf_slice(&c->gap_prev)) > 0) &&
+            !keep_overlaps(keep, lo, hi))
+            gap += g->size;
+        c->gap_index++;
+    }
+    if (buf_set(&c->gap_prev, tkey.p, tkey.n) == LSM_OK)
+        c->gap_have_prev = 1;
+    else
+        c->gap_have_prev = 0; /* out of memory: only the count suffers */
+    return gap > c->max_output_bytes;
 }
 
 int compaction_add_input_deletions(compaction *c)

@@ -13,6 +13,7 @@
 #ifndef LSM_COMPACTION_H
 #define LSM_COMPACTION_H
 
+#include "rangedel.h"
 #include "version_set.h"
 
 typedef struct compaction {
@@ -28,6 +29,10 @@ typedef struct compaction {
     int grandparent_index;
     int seen_key;
     uint64_t overlapped_bytes;
+    /* state of gap_before */
+    int gap_index;
+    int gap_have_prev;
+    buf gap_prev;
     /* state of is_base_level_for_key: per level, the file to look at next */
     int level_ptrs[NUM_LEVELS];
     int rewrite;                   /* merge even a lone file: it is picked for
@@ -72,6 +77,14 @@ int compaction_is_base_level_for_key(compaction *c, slice tkey);
 /* Should the current output file end before ikey (too much overlap with the
  * grandparent level)? Keys in increasing order. */
 int compaction_should_stop_before(compaction *c, slice ikey);
+
+/* Would an output holding the key before tkey (and the range tombstones
+ * `keep` that go on to the outputs) and tkey itself span grandparent files
+ * it holds nothing for -- more than one output's worth? Then it should end
+ * before tkey: a later compaction of it would otherwise drag those files in
+ * (range tombstones of old large values beside a new value's chunks, say).
+ * Keys in increasing order. */
+int compaction_gap_before(compaction *c, slice tkey, const rtomb_list *keep);
 
 /* Add the deletion of every input file to c->edit. */
 int compaction_add_input_deletions(compaction *c);

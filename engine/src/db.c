@@ -95,6 +95,7 @@ void lsm_options_default(lsm_options *o)
     o->target_file_bytes = 4u << 20;
     o->level1_bytes = 16u << 20;
     o->level_size_ratio = 10;
+    o->reserve_bytes = LSM_RESERVE_AUTO;
     o->env = NULL;
     o->info_log = 1;
 }
@@ -151,7 +152,7 @@ static int check_options(const lsm_options *o)
 
 void db_log(lsm_db *db, const char *fmt, ...)
 {
-    if (db->info == NULL)
+    if (db->info == NULL && !db->info_holding)
         return;
     char line[1024];
     struct timespec ts;
@@ -174,7 +175,9 @@ void db_log(lsm_db *db, const char *fmt, ...)
     char saved[1024];
     snprintf(saved, sizeof saved, "%s", err_msg());
     pthread_mutex_lock(&db->info_mu);
-    if (wfile_append(db->info, line, (size_t)n) == LSM_OK)
+    if (db->info == NULL)
+        buf_append(&db->info_held, line, (size_t)n); /* the open has not succeeded yet */
+    else if (wfile_append(db->info, line, (size_t)n) == LSM_OK)
         wfile_flush(db->info);
     pthread_mutex_unlock(&db->info_mu);
     err_set_msg(saved);
@@ -280,6 +283,8 @@ static void db_free(lsm_db *db)
     batch_destroy(&db->group);
     if (db->info)
         wfile_close(db->info);
+    buf_free(&db->info_held);
+    free(db->replayed_logs);
     if (db->lock)
         db->env->unlock(db->env, db->lock);
     pthread_mutex_destroy(&db->mu);
@@ -314,40 +319,88 @@ static int prepare_dir(lsm_db *db)
     return LSM_OK;
 }
 
-static int open_info_log(lsm_db *db)
+/* Once the open succeeded: LOG becomes LOG.old, and a new LOG receives the
+ * lines written meanwhile (a refused open leaves both as they were). An
+ * info log is a convenience: without one, the store carries on. */
+static void open_info_log(lsm_db *db)
 {
     char *path = fname_info_log(db->dir), *old = fname_info_log_old(db->dir);
-    int rc = LSM_OK;
-    if (path == NULL || old == NULL) {
-        rc = err_set(LSM_NOMEM, "out of memory");
-    } else {
+    wfile *w = NULL;
+    if (path && old) {
         db->env->rename(db->env, path, old); /* keep the previous run's log */
-        rc = wfile_create(db->env, path, 4096, &db->info);
-        if (rc)
-            db->info = NULL; /* an info log is a convenience: carry on without */
-        rc = LSM_OK;
+        if (wfile_create(db->env, path, 4096, &w) != LSM_OK)
+            w = NULL;
     }
     free(path);
     free(old);
-    return rc;
+    pthread_mutex_lock(&db->info_mu);
+    if (w && db->info_held.n && wfile_append(w, db->info_held.p, db->info_held.n) == LSM_OK)
+        wfile_flush(w);
+    buf_free(&db->info_held);
+    db->info_holding = 0;
+    db->info = w;
+    pthread_mutex_unlock(&db->info_mu);
 }
 
-static int store_file_cb(void *arg, const char *name)
+/* What a directory without CURRENT holds (check_dir). */
+typedef struct dir_census {
+    int store_files;    /* tables, logs, manifests */
+    int n_foreign;      /* anything a store does not hold */
+    char foreign[64];   /* the first of them */
+} dir_census;
+
+static int census_cb(void *arg, const char *name)
 {
+    dir_census *c = arg;
     uint64_t num;
     file_kind k = fname_parse(name, &num);
     if (k == FILE_TABLE || k == FILE_LOG || k == FILE_MANIFEST) {
-        *(int *)arg = 1;
-        return 1;
+        c->store_files = 1;
+        return 0;
     }
+    /* What an earlier, interrupted open of this directory may have left,
+     * and a file system's own lost+found (a store at the root of a disk). */
+    static const char *const ours[] = {"LOCK", "LOG", "LOG.old", "RESERVE", "lost+found"};
+    for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
+        if (strcmp(name, ours[i]) == 0)
+            return 0;
+    if (k == FILE_TEMP)
+        return 0;
+    if (c->n_foreign++ == 0)
+        snprintf(c->foreign, sizeof c->foreign, "%s", name);
     return 0;
 }
 
-static int dir_has_store_files(lsm_db *db)
+/* Before anything in the directory is locked or written: is it a store this
+ * build can open, or a place to create one? A store is created only in a new
+ * or empty directory, never over someone else's files. */
+static int check_dir(lsm_db *db)
 {
-    int found = 0;
-    db->env->list_dir(db->env, db->dir, store_file_cb, &found);
-    return found;
+    char *cur = fname_current(db->dir);
+    if (cur == NULL)
+        return err_set(LSM_NOMEM, "out of memory");
+    uint64_t sz;
+    int e = db->env->path_size(db->env, cur, &sz);
+    free(cur);
+    if (e == 0)
+        return vs_precheck(db->env, db->dir);
+    if (e != ENOENT)
+        return err_errno(e, "stat %s/CURRENT", db->dir);
+    dir_census c;
+    memset(&c, 0, sizeof c);
+    e = db->env->list_dir(db->env, db->dir, census_cb, &c);
+    if (e)
+        return err_errno(e, "list %s", db->dir);
+    if (c.store_files)
+        return LSM_OK; /* recovery says what is wrong (or finishes an interrupted creation) */
+    if (!db->opts.create_if_missing || db->opts.read_only)
+        return err_set(LSM_NOT_FOUND, "%s is not a store (no CURRENT file; create_if_missing is off)",
+                       db->dir);
+    if (c.n_foreign)
+        return err_set(LSM_INVALID_ARGUMENT, "%s is not a store and not empty (it holds '%s'%s): a "
+                       "store is created only in a new or empty directory", db->dir, c.foreign,
+                       c.n_foreign > 1 ? " and more" : "");
+    return LSM_OK;
 }
 
 int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
@@ -395,23 +448,16 @@ int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
         goto fail;
     }
 
+    /* Everything that can refuse the open is checked before the first byte
+     * is written: the directory (a store with a readable CURRENT in a format
+     * this build reads, or a new or empty directory to create one in), then
+     * the lock. The info log holds its lines until the open has succeeded. */
     rc = prepare_dir(db);
+    if (rc == LSM_OK)
+        rc = check_dir(db);
     if (rc)
         goto fail;
-    if (!o.create_if_missing || o.read_only) {
-        /* Leave no LOCK or LOG behind in a directory that is not a store (one
-         * with store files but no CURRENT goes on to recovery, which reports
-         * it as damaged). */
-        char *cur = fname_current(db->dir);
-        uint64_t sz;
-        int ce = cur ? db->env->path_size(db->env, cur, &sz) : ENOMEM;
-        free(cur);
-        if (ce == ENOENT && !dir_has_store_files(db)) {
-            rc = err_set(LSM_NOT_FOUND, "%s is not a store (no CURRENT file; create_if_missing is off)",
-                         db->dir);
-            goto fail;
-        }
-    }
+    db->info_holding = o.info_log && !o.read_only;
     char *lock_path = fname_lock(db->dir);
     if (lock_path == NULL) {
         rc = err_set(LSM_NOMEM, "out of memory");
@@ -434,8 +480,6 @@ int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
         db->lock = NULL;
         goto fail;
     }
-    if (o.info_log && !o.read_only)
-        open_info_log(db);
 
     db->block_cache = cache_new(o.block_cache_bytes);
     db->tc = tc_new(db->env, db->dir, o.max_open_files - 10, db->block_cache, &db->tstats);
@@ -451,6 +495,8 @@ int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
     rc = db_recover(db);
     if (rc)
         goto fail;
+    if (db->info_holding)
+        open_info_log(db);
     db_keyspaces_loaded(db);
     if (!o.read_only) {
         rc = db_start_threads(db);
@@ -460,6 +506,8 @@ int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
     rc = db_values_recover(db);
     if (rc)
         goto fail;
+    if (!o.read_only)
+        db_space_tick(db); /* take the reserve now if the disk has room for it */
     db_log(db, "opened %s: last sequence %" PRIu64, db->dir,
            (uint64_t)atomic_load(&db->last_seq));
     *out = db;
@@ -577,7 +625,8 @@ int lsm_write(lsm_db *db, const lsm_batch *batch, const lsm_write_options *wopts
                                    db->opts.inline_value_bytes, &resolve);
     if (rc)
         return done(db, rc);
-    return done(db, db_write_resolve(db, batch, wopts ? wopts->sync : 0, resolve));
+    return done(db, db_write_resolve(db, batch, wopts ? wopts->sync : 0, resolve,
+                                     wopts ? wopts->frees_space : 0));
 }
 
 int lsm_sync(lsm_db *db)

@@ -4,7 +4,10 @@
  * Threads (started at open, joined at close):
  *   flush thread       writes the immutable memtable to a level-0 table;
  *   compaction thread  runs the compaction the current version most needs;
- *   sync thread        (LSM_SYNC_INTERVAL only) syncs the log periodically.
+ *   housekeeping       syncs the log every sync_interval_ms (LSM_SYNC_INTERVAL),
+ *                      and every few hundred ms asks db_space_tick whether a
+ *                      memtable of deletions should be flushed or the reserve
+ *                      taken back (db_space.c).
  * Flushes and compactions run in parallel so a long compaction never holds
  * up a flush (writers wait on flushes, reads never wait on either).
  *
@@ -14,13 +17,17 @@
  * broadcasts bg_done_cv, which writers in backpressure, lsm_flush and close
  * wait on.
  *
- * Errors: a failure to write a table (ENOSPC, EIO) becomes the sticky
- * background error, returned to every writer until a retry succeeds; the
- * thread retries with a growing pause (50 ms .. 2 s), so the store recovers
- * by itself once space is freed, and nothing is lost meanwhile (the memtable
- * and its log are intact). A failed manifest write or log write, or
- * corruption found while compacting, is permanent: the store is poisoned and
- * background work stops until it is reopened.
+ * Errors: a failed flush or compaction is retried with a growing pause
+ * (50 ms .. 2 s), and nothing is lost meanwhile (the memtable and its log
+ * are intact; a compaction's inputs stay until its outputs are installed).
+ * A lack of space (ENOSPC) puts the store in the no-space state of
+ * db_space.c and is never sticky: writes that free space go on, and the
+ * state ends by itself once space is back. Another failure to write a table
+ * (EIO) becomes the sticky background error, returned to every writer until
+ * a retry succeeds. A failed log sync, a manifest write that may have
+ * reached the disk half-way, or corruption found while compacting is
+ * permanent: the store is poisoned and background work stops until it is
+ * reopened.
  *
  * Shutdown: close sets shutting_down under mu and broadcasts; a running
  * compaction notices between entries and abandons its outputs; threads exit
@@ -28,6 +35,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "db_impl.h"
@@ -58,9 +66,18 @@ static uint64_t next_backoff(uint64_t ms)
     return ms > 2000 ? 2000 : ms;
 }
 
-/* A retryable background step failed or succeeded. REQUIRES mu. */
-static void note_result_locked(lsm_db *db, int rc)
+/* A retryable background step failed or succeeded. REQUIRES mu (released
+ * briefly when the disk is full). */
+static void note_result_locked(lsm_db *db, int rc, const char *what)
 {
+    if (rc == LSM_NO_SPACE) {
+        /* Not an error writers should see: the no-space state decides. */
+        db_log(db, "%s: %s (retrying)", what, err_msg());
+        pthread_mutex_unlock(&db->mu);
+        db_space_full(db, what);
+        pthread_mutex_lock(&db->mu);
+        return;
+    }
     if (rc == LSM_OK) {
         if (db->bg_error && !db->poisoned) {
             db_log(db, "background work succeeded again; clearing error: %s", db->bg_msg);
@@ -83,7 +100,9 @@ static void *flush_main(void *arg)
     while (!db->shutting_down) {
         if (db->imm && !db->poisoned) {
             int rc = db_flush_imm_locked(db);
-            note_result_locked(db, rc);
+            db->last_flush_rc = rc;
+            db->flush_attempts++;
+            note_result_locked(db, rc, "flush");
             pthread_cond_broadcast(&db->bg_done_cv);
             db_schedule_locked(db); /* a new level-0 file may need compacting */
             pthread_mutex_unlock(&db->mu);
@@ -109,6 +128,7 @@ static void *compact_main(void *arg)
     uint64_t backoff = 0;
     pthread_mutex_lock(&db->mu);
     while (!db->shutting_down) {
+        db->vs->prefer_reclaim = atomic_load(&db->nospace);
         compaction *c = db->poisoned ? NULL : compaction_pick(db->vs);
         if (c) {
             db->vs->compactions_running++;
@@ -120,7 +140,9 @@ static void *compact_main(void *arg)
                 db->compaction_running = 0;
                 break; /* abandoned for close: not an error */
             }
-            note_result_locked(db, rc);
+            db->last_compaction_rc = rc;
+            db->compaction_attempts++;
+            note_result_locked(db, rc, "compaction");
             pthread_cond_broadcast(&db->bg_done_cv); /* its files are free again */
             pthread_mutex_unlock(&db->mu);
             db_delete_obsolete(db);
@@ -143,14 +165,21 @@ static void *compact_main(void *arg)
     return NULL;
 }
 
-static void *sync_main(void *arg)
+#define TICK_MS 200 /* the housekeeping thread's pace */
+
+static void *housekeeping_main(void *arg)
 {
     lsm_db *db = arg;
+    int interval = db->opts.sync_mode == LSM_SYNC_INTERVAL;
+    uint64_t sync_every_us = (uint64_t)db->opts.sync_interval_ms * 1000u;
+    uint64_t last_sync = db->env->now_us(db->env);
     pthread_mutex_lock(&db->sync_mu);
     while (!db->sync_stop) {
+        uint64_t ms = TICK_MS;
+        if (interval && db->opts.sync_interval_ms < ms)
+            ms = db->opts.sync_interval_ms;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t ms = db->opts.sync_interval_ms;
         ts.tv_sec += (time_t)(ms / 1000);
         ts.tv_nsec += (long)(ms % 1000) * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
@@ -160,14 +189,20 @@ static void *sync_main(void *arg)
         pthread_cond_timedwait(&db->sync_cv, &db->sync_mu, &ts);
         if (db->sync_stop)
             break;
-        /* Sync through the write queue as an empty synced batch: the leader
-         * owns the log, so this never races with a memtable switch. */
         pthread_mutex_unlock(&db->sync_mu);
-        lsm_batch b;
-        if (batch_init(&b) == LSM_OK) {
-            db_write(db, &b, 1);
-            batch_destroy(&b);
+        uint64_t now = db->env->now_us(db->env);
+        if (interval && now - last_sync >= sync_every_us) {
+            /* Sync through the write queue as an empty synced batch: the
+             * leader owns the log, so this never races with a memtable
+             * switch. */
+            last_sync = now;
+            lsm_batch b;
+            if (batch_init(&b) == LSM_OK) {
+                db_write(db, &b, 1);
+                batch_destroy(&b);
+            }
         }
+        db_space_tick(db);
         pthread_mutex_lock(&db->sync_mu);
     }
     pthread_mutex_unlock(&db->sync_mu);
@@ -186,14 +221,12 @@ int db_start_threads(lsm_db *db)
         return err_errno(e, "start compaction thread");
     }
     db->threads_started = 2;
-    if (db->opts.sync_mode == LSM_SYNC_INTERVAL) {
-        e = pthread_create(&db->sync_thread, NULL, sync_main, db);
-        if (e) {
-            db_stop_threads(db);
-            return err_errno(e, "start sync thread");
-        }
-        db->threads_started = 3;
+    e = pthread_create(&db->sync_thread, NULL, housekeeping_main, db);
+    if (e) {
+        db_stop_threads(db);
+        return err_errno(e, "start housekeeping thread");
     }
+    db->threads_started = 3;
     return LSM_OK;
 }
 
@@ -219,10 +252,9 @@ void db_stop_threads(lsm_db *db)
     db->threads_started = 0;
 }
 
-/* Would the compaction thread find work now? REQUIRES mu. The picker itself
- * answers (anything else could disagree with it and wait forever), with its
- * round-robin pointers put back afterwards. */
-static int compaction_wanted_locked(lsm_db *db)
+/* The picker itself answers (anything else could disagree with it and wait
+ * forever), with its round-robin pointers put back afterwards. */
+int db_compaction_wanted_locked(lsm_db *db)
 {
     version_set *vs = db->vs;
     buf saved[NUM_LEVELS];
@@ -246,6 +278,7 @@ int lsm_wait_idle(lsm_db *db)
         return err_set(LSM_INVALID_ARGUMENT, "wait: NULL handle");
     int rc = LSM_OK;
     pthread_mutex_lock(&db->mu);
+    uint64_t flushes0 = db->flush_attempts, compactions0 = db->compaction_attempts;
     for (;;) {
         if (db->bg_error) {
             rc = db_bg_error_locked(db);
@@ -253,8 +286,18 @@ int lsm_wait_idle(lsm_db *db)
         }
         if (db->opts.read_only || db->shutting_down)
             break;
+        /* On a full disk, work that failed for lack of space twice since the
+         * call began (the first failure gives the reserve up) is the answer:
+         * waiting for it could take forever. */
+        if ((db->flush_attempts > flushes0 + 1 && db->last_flush_rc == LSM_NO_SPACE && db->imm) ||
+            (db->compaction_attempts > compactions0 + 1 &&
+             db->last_compaction_rc == LSM_NO_SPACE)) {
+            rc = err_set(LSM_NO_SPACE, "background work of %s cannot go on: %s", db->dir,
+                         strerror(ENOSPC));
+            break;
+        }
         if (!db->imm && !db->flush_running && !db->compaction_running &&
-            db->vs->compactions_running == 0 && !compaction_wanted_locked(db))
+            db->vs->compactions_running == 0 && !db_compaction_wanted_locked(db))
             break;
         db_schedule_locked(db);
         pthread_cond_wait(&db->bg_done_cv, &db->mu);
@@ -268,8 +311,14 @@ int lsm_wait_idle(lsm_db *db)
 int db_wait_for_flush_locked(lsm_db *db)
 {
     /* flush_running too: a flush ends once its log is deleted. */
-    while ((db->imm || db->flush_running) && !db->bg_error && !db->shutting_down)
+    uint64_t attempts0 = db->flush_attempts;
+    while ((db->imm || db->flush_running) && !db->bg_error && !db->shutting_down) {
+        /* Twice: the first failure gives the reserve up for the retry. */
+        if (db->flush_attempts > attempts0 + 1 && db->last_flush_rc == LSM_NO_SPACE && db->imm)
+            return err_set(LSM_NO_SPACE, "flush of %s: %s (the writes stay in the log)",
+                           db->dir, strerror(ENOSPC));
         pthread_cond_wait(&db->bg_done_cv, &db->mu);
+    }
     if (db->bg_error)
         return db_bg_error_locked(db);
     if (db->imm)

@@ -13,7 +13,10 @@
  * I/O happens without mu. The result is installed by one manifest edit that
  * deletes the inputs and adds the outputs.
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "db_impl.h"
 #include "err.h"
@@ -141,6 +144,19 @@ static int finish_output(compact_state *s, const slice *split)
     return rc;
 }
 
+/* Do range tombstones that go on to the outputs lie between the current
+ * output's start and tkey? */
+static int keep_pending(const compact_state *s, slice tkey)
+{
+    for (size_t i = 0; i < s->keep.n; i++) {
+        const rtomb *t = &s->keep.v[i];
+        if (slice_cmp(t->start, tkey) < 0 &&
+            (!s->have_range_start || slice_cmp(t->end, buf_slice(&s->range_start)) > 0))
+            return 1;
+    }
+    return 0;
+}
+
 /* Remove every output written so far (the compaction failed). */
 static void discard_outputs(compact_state *s)
 {
@@ -161,16 +177,54 @@ static void discard_outputs(compact_state *s)
     }
 }
 
-static iter *input_iterator(lsm_db *db, compaction *c)
+/* The inputs that hold something the merge keeps: an input whose whole key
+ * range lies under range tombstones every reader sees, all newer than its
+ * newest entry, is deleted whole without being read (a deleted large
+ * value's chunk tables, typically). skip[i] is set for those, in the order
+ * of inputs[0] then inputs[1]; *out_bytes is the size of the others, a
+ * bound on what the merge writes. */
+static int find_deleted_inputs(compact_state *s, const rdel_index *drop_ix,
+                               uint64_t smallest_snapshot, char *skip, uint64_t *out_bytes)
+{
+    lsm_db *db = s->db;
+    compaction *c = s->c;
+    *out_bytes = 0;
+    int k = 0;
+    for (int w = 0; w < 2; w++) {
+        for (int i = 0; i < c->n_inputs[w]; i++, k++) {
+            file_meta *f = c->inputs[w][i];
+            skip[k] = 0;
+            if (!rdel_index_empty(drop_ix)) {
+                cache_handle *h;
+                table *t;
+                int rc = tc_find(db->tc, f->number, f->size, &h, &t);
+                if (rc)
+                    return rc;
+                uint64_t newest = table_get_props(t)->largest_seq;
+                tc_release(db->tc, h);
+                skip[k] = rdel_index_covers_range(drop_ix, ikey_tkey(buf_slice(&f->smallest)),
+                                                  ikey_tkey(buf_slice(&f->largest)),
+                                                  smallest_snapshot, newest);
+            }
+            if (!skip[k])
+                *out_bytes += f->size;
+        }
+    }
+    return LSM_OK;
+}
+
+static iter *input_iterator(lsm_db *db, compaction *c, const char *skip)
 {
     int n = c->n_inputs[0] + c->n_inputs[1];
     iter **list = malloc(sizeof *list * (size_t)(n ? n : 1));
     if (list == NULL)
         return NULL;
-    int k = 0;
+    int k = 0, at = 0;
     for (int w = 0; w < 2; w++) {
         for (int i = 0; i < c->n_inputs[w]; i++) {
             file_meta *f = c->inputs[w][i];
+            if (skip[at++])
+                continue;
             iter *it = tc_iter(db->tc, f->number, f->size, 0);
             if (it == NULL) {
                 for (int j = 0; j < k; j++)
@@ -276,10 +330,22 @@ static int do_merge(compact_state *s, uint64_t smallest_snapshot)
     int rc = gather_range_dels(s, smallest_snapshot, &drop_ix);
     if (rc)
         return rc;
-    iter *in = input_iterator(db, c);
+    char *skip = malloc((size_t)(c->n_inputs[0] + c->n_inputs[1]) + 1);
+    uint64_t bound = 0;
+    rc = skip ? find_deleted_inputs(s, &drop_ix, smallest_snapshot, skip, &bound)
+              : err_set(LSM_NOMEM, "compaction: out of memory");
+    /* Refuse, before writing a byte, a merge whose output may not fit the
+     * disk: the inputs are deleted only once the outputs are installed. */
+    uint64_t budget = rc == LSM_OK ? db_space_compaction_budget(db) : 0;
+    if (rc == LSM_OK && bound > budget)
+        rc = err_set(LSM_NO_SPACE, "compaction of %d+%d files may write %" PRIu64 " bytes, and "
+                     "the disk has room for %" PRIu64 ": %s", c->n_inputs[0], c->n_inputs[1],
+                     bound, budget, strerror(ENOSPC));
+    iter *in = rc == LSM_OK ? input_iterator(db, c, skip) : NULL;
+    free(skip);
     if (in == NULL) {
         rdel_index_free(&drop_ix);
-        return err_set(LSM_NOMEM, "compaction: out of memory");
+        return rc ? rc : err_set(LSM_NOMEM, "compaction: out of memory");
     }
     buf cur = BUF_INIT;
     int have_cur = 0, split_pending = 0, in_chunks = 0;
@@ -309,8 +375,14 @@ static int do_merge(compact_state *s, uint64_t smallest_snapshot)
             int into_chunks = tkey.n > 0 && (unsigned char)tkey.p[0] == KS_CHUNKS && !in_chunks;
             if (into_chunks)
                 in_chunks = 1;
+            /* An output does not span grandparent files it holds nothing
+             * for; if only range tombstones were waiting for it, they get
+             * an output of their own. */
+            int gap = compaction_gap_before(c, tkey, &s->keep);
+            if (gap && s->tb == NULL && keep_pending(s, tkey) && (rc = open_output(s)) != LSM_OK)
+                break;
             /* A file boundary may only fall between two keys. */
-            if (s->tb && (split_pending || into_chunks || compaction_should_stop_before(c, k))) {
+            if (s->tb && (split_pending || into_chunks || gap || compaction_should_stop_before(c, k))) {
                 rc = finish_output(s, &tkey);
                 if (rc)
                     break;
@@ -365,8 +437,9 @@ int db_run_compaction_locked(lsm_db *db, compaction *c)
                 rc = edit_add_file(&c->edit, c->output_level, f);
         }
         if (rc == LSM_OK) {
-            rc = vs_log_and_apply(db->vs, &c->edit, atomic_load(&db->last_seq), &db->mu, NULL);
-            if (rc)
+            int maybe = 0;
+            rc = vs_log_and_apply(db->vs, &c->edit, atomic_load(&db->last_seq), &db->mu, &maybe);
+            if (rc && maybe)
                 db_set_bg_error_locked(db, rc, 1);
         }
         if (rc == LSM_OK) {
@@ -399,7 +472,7 @@ int db_run_compaction_locked(lsm_db *db, compaction *c)
     int keep = 0;
     if (rc == LSM_OK) {
         rc = vs_log_and_apply(db->vs, &c->edit, atomic_load(&db->last_seq), &db->mu, &keep);
-        if (rc)
+        if (rc && keep)
             db_set_bg_error_locked(db, rc, 1);
     }
     if (rc == LSM_OK) {

@@ -15,17 +15,72 @@
 #include "filename.h"
 #include "large_value.h"
 
-/* Does tree key t belong to the part of a flush (see db_build_table)? */
-static int in_part(slice t, int part)
+static int is_chunk(slice t)
 {
-    int chunk = t.n > 0 && (unsigned char)t.p[0] == KS_CHUNKS;
-    return (part == FLUSH_CHUNKS) == chunk;
+    return t.n > 0 && (unsigned char)t.p[0] == KS_CHUNKS;
+}
+
+/* Does a point entry (or, with rdel, a range tombstone) of tree key t belong
+ * to the part of a flush (see db_build_tables)? dels_apart: the memtable's
+ * tombstones over chunks go to a table of their own. */
+static int in_part(slice t, int part, int rdel, int dels_apart)
+{
+    if (!is_chunk(t))
+        return part == FLUSH_MAIN;
+    return part == (rdel && dels_apart ? FLUSH_CHUNK_DELS : FLUSH_CHUNKS);
+}
+
+/* May the memtable's range tombstones over chunks go to a table of their
+ * own? Only when no chunk the memtable holds lies in their range: a lookup
+ * takes a tombstone in a newer level-0 file as deleting everything below
+ * it, which holds only if no entry in the older file is newer than the
+ * tombstone -- true when they share no key. */
+static int chunk_dels_apart(memtable *m)
+{
+    if (mem_range_dels(m) == 0)
+        return 0;
+    iter *rd = mem_rdel_iter_new(m);
+    if (rd == NULL)
+        return 0;
+    buf lo = BUF_INIT, hi = BUF_INIT;
+    int any = 0, ok = 1;
+    for (iter_first(rd); ok && iter_valid(rd); iter_next(rd)) {
+        slice start = ikey_tkey(iter_key(rd)), end = iter_value(rd);
+        if (!is_chunk(start))
+            continue;
+        if (!any || slice_cmp(start, buf_slice(&lo)) < 0)
+            ok = buf_set(&lo, start.p, start.n) == LSM_OK;
+        if (ok && (!any || slice_cmp(end, buf_slice(&hi)) > 0))
+            ok = buf_set(&hi, end.p, end.n) == LSM_OK;
+        any = 1;
+    }
+    iter_destroy(rd);
+    int apart = 0;
+    if (ok && any) {
+        /* The first chunk key at or after lo: inside [lo, hi)? */
+        iter *it = mem_iter_new(m);
+        buf seek = BUF_INIT;
+        if (it && buf_append(&seek, lo.p, lo.n) == LSM_OK &&
+            buf_put_fixed64(&seek, trailer_pack(MAX_SEQUENCE, TYPE_FOR_SEEK)) == LSM_OK) {
+            iter_seek(it, buf_slice(&seek));
+            apart = !iter_valid(it) || slice_cmp(ikey_tkey(iter_key(it)), buf_slice(&hi)) >= 0;
+        }
+        buf_free(&seek);
+        if (it)
+            iter_destroy(it);
+    }
+    buf_free(&lo);
+    buf_free(&hi);
+    return apart;
 }
 
 int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_snapshot, int part,
                    file_meta **meta)
 {
     *meta = NULL;
+    int dels_apart = chunk_dels_apart(m);
+    if (part == FLUSH_CHUNK_DELS && !dels_apart)
+        return LSM_OK;
     iter *it = mem_iter_new(m);
     if (it == NULL)
         return err_set(LSM_NOMEM, "flush: out of memory");
@@ -52,10 +107,10 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
     buf cur = BUF_INIT;
     int have_cur = 0;
     uint64_t last_seq_for_key = 0;
-    for (; rc == LSM_OK && iter_valid(it); iter_next(it)) {
+    for (; rc == LSM_OK && part != FLUSH_CHUNK_DELS && iter_valid(it); iter_next(it)) {
         slice k = iter_key(it);
         slice tkey = ikey_tkey(k);
-        if (!in_part(tkey, part))
+        if (!in_part(tkey, part, 0, dels_apart))
             break; /* the other part is all that is left */
         if (!have_cur || !slice_eq(tkey, buf_slice(&cur))) {
             if (buf_set(&cur, tkey.p, tkey.n)) {
@@ -81,7 +136,7 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         if (rd == NULL)
             rc = err_set(LSM_NOMEM, "flush: out of memory");
         for (iter_first(rd); rc == LSM_OK && iter_valid(rd); iter_next(rd))
-            if (in_part(ikey_tkey(iter_key(rd)), part))
+            if (in_part(ikey_tkey(iter_key(rd)), part, 1, dels_apart))
                 rc = tb_add_range_del(tb, ikey_tkey(iter_key(rd)), iter_value(rd), ikey_seq(iter_key(rd)));
         iter_destroy(rd);
     }
@@ -128,20 +183,23 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
     return rc;
 }
 
-int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[2], uint64_t oldest_snapshot,
-                    file_meta *meta[2])
+int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[FLUSH_PARTS],
+                    uint64_t oldest_snapshot, file_meta *meta[FLUSH_PARTS])
 {
-    meta[0] = meta[1] = NULL;
-    int rc = db_build_table(db, m, numbers[0], oldest_snapshot, FLUSH_MAIN, &meta[0]);
-    if (rc == LSM_OK)
-        rc = db_build_table(db, m, numbers[1], oldest_snapshot, FLUSH_CHUNKS, &meta[1]);
-    if (rc && meta[0]) {
-        char *path = fname_table(db->dir, numbers[0]);
+    int rc = LSM_OK;
+    for (int i = 0; i < FLUSH_PARTS; i++)
+        meta[i] = NULL;
+    for (int i = 0; i < FLUSH_PARTS && rc == LSM_OK; i++)
+        rc = db_build_table(db, m, numbers[i], oldest_snapshot, i, &meta[i]);
+    for (int i = 0; rc && i < FLUSH_PARTS; i++) {
+        if (meta[i] == NULL)
+            continue;
+        char *path = fname_table(db->dir, numbers[i]);
         if (path)
             db->env->remove(db->env, path);
         free(path);
-        file_meta_free(meta[0]);
-        meta[0] = NULL;
+        file_meta_free(meta[i]);
+        meta[i] = NULL;
     }
     return rc;
 }
@@ -149,16 +207,16 @@ int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[2], uint64_t
 int db_flush_imm_locked(lsm_db *db)
 {
     memtable *imm = db->imm;
-    uint64_t numbers[2];
-    numbers[0] = vs_new_file_number(db->vs);
-    numbers[1] = vs_new_file_number(db->vs);
+    uint64_t numbers[FLUSH_PARTS];
+    for (int i = 0; i < FLUSH_PARTS; i++)
+        numbers[i] = vs_new_file_number(db->vs); /* increasing: see db_build_tables */
     uint64_t oldest = db_oldest_snapshot_locked(db);
     uint64_t log_number = mem_log_number(imm);
     db->flush_running = 1;
     pthread_mutex_unlock(&db->mu);
 
     uint64_t t0 = db->env->now_us(db->env);
-    file_meta *meta[2] = {NULL, NULL};
+    file_meta *meta[FLUSH_PARTS];
     int rc = db_build_tables(db, imm, numbers, oldest, meta);
 
     pthread_mutex_lock(&db->mu);
@@ -167,19 +225,29 @@ int db_flush_imm_locked(lsm_db *db)
         edit_init(&e);
         e.has_log_number = 1;
         e.log_number = mem_log_number(db->mem);
-        int level[2] = {0, 0}, added[2] = {0, 0};
-        for (int i = 0; i < 2 && rc == LSM_OK; i++) {
+        int level[FLUSH_PARTS] = {0}, added[FLUSH_PARTS] = {0};
+        for (int i = 0; i < FLUSH_PARTS; i++)
+            if (meta[i])
+                level[i] = vs_pick_flush_level(db->vs, ikey_tkey(buf_slice(&meta[i]->smallest)),
+                                               ikey_tkey(buf_slice(&meta[i]->largest)));
+        /* Two overlapping files cannot share a sorted level (the tombstones
+         * and the chunks share no key, but their ranges may interleave):
+         * both go to level 0 then. */
+        file_meta *ch = meta[FLUSH_CHUNKS], *dl = meta[FLUSH_CHUNK_DELS];
+        if (ch && dl && level[FLUSH_CHUNKS] == level[FLUSH_CHUNK_DELS] &&
+            slice_cmp(ikey_tkey(buf_slice(&ch->smallest)), ikey_tkey(buf_slice(&dl->largest))) <= 0 &&
+            slice_cmp(ikey_tkey(buf_slice(&dl->smallest)), ikey_tkey(buf_slice(&ch->largest))) <= 0)
+            level[FLUSH_CHUNKS] = level[FLUSH_CHUNK_DELS] = 0;
+        for (int i = 0; i < FLUSH_PARTS && rc == LSM_OK; i++) {
             if (meta[i] == NULL)
                 continue;
-            level[i] = vs_pick_flush_level(db->vs, ikey_tkey(buf_slice(&meta[i]->smallest)),
-                                           ikey_tkey(buf_slice(&meta[i]->largest)));
             rc = edit_add_file(&e, level[i], meta[i]);
             added[i] = rc == LSM_OK;
         }
         int keep = 0;
         if (rc == LSM_OK) {
             rc = vs_log_and_apply(db->vs, &e, atomic_load(&db->last_seq), &db->mu, &keep);
-            if (rc)
+            if (rc && keep)
                 db_set_bg_error_locked(db, rc, 1); /* the manifest may end in a partial record */
         }
         if (rc == LSM_OK) {
@@ -189,18 +257,20 @@ int db_flush_imm_locked(lsm_db *db)
             db->flushes_done++;
             atomic_fetch_add(&db->flush_count, 1);
             double secs = (double)(db->env->now_us(db->env) - t0) / 1e6;
-            for (int i = 0; i < 2; i++) {
+            static const char *const what[FLUSH_PARTS] = {"", ", large-value chunks",
+                                                          ", deletions of large values"};
+            for (int i = 0; i < FLUSH_PARTS; i++) {
                 if (meta[i] == NULL)
                     continue;
                 atomic_fetch_add(&db->flush_bytes, meta[i]->size);
                 db_log(db, "flushed memtable of log %06llu to %06llu.sst (L%d, %llu bytes%s) in %.3f s",
                        (unsigned long long)log_number, (unsigned long long)numbers[i], level[i],
-                       (unsigned long long)meta[i]->size, i ? ", large-value chunks" : "", secs);
+                       (unsigned long long)meta[i]->size, what[i], secs);
             }
         } else {
             /* Never made it into a version: the tables are garbage -- unless
              * the edit naming them may be durable after all (keep). */
-            for (int i = 0; i < 2; i++) {
+            for (int i = 0; i < FLUSH_PARTS; i++) {
                 if (meta[i] == NULL)
                     continue;
                 char *path = fname_table(db->dir, numbers[i]);
@@ -214,12 +284,23 @@ int db_flush_imm_locked(lsm_db *db)
         edit_destroy(&e); /* drops the edit's reference; the version keeps its own */
     }
     if (rc == LSM_OK) {
-        /* The edit is durable: the flushed memtable's log is no longer needed. */
-        char *path = fname_log(db->dir, log_number);
+        /* The edit is durable: the flushed memtable's log is no longer
+         * needed -- nor, after an open, the other logs replayed into it. */
+        uint64_t *replayed = db->replayed_logs;
+        int n_replayed = db->n_replayed_logs;
+        db->replayed_logs = NULL;
+        db->n_replayed_logs = 0;
         pthread_mutex_unlock(&db->mu);
-        if (path)
-            db->env->remove(db->env, path);
-        free(path);
+        for (int i = -1; i < n_replayed; i++) {
+            uint64_t number = i < 0 ? log_number : replayed[i];
+            if (i >= 0 && number == log_number)
+                continue;
+            char *path = fname_log(db->dir, number);
+            if (path)
+                db->env->remove(db->env, path);
+            free(path);
+        }
+        free(replayed);
         pthread_mutex_lock(&db->mu);
     }
     /* Only now: whoever waits for the flush (lsm_flush, lsm_wait_idle) finds

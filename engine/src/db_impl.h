@@ -9,6 +9,7 @@
  *   db_flush.c    memtable -> level-0 table
  *   db_compact.c  running one compaction
  *   db_iter.c     the user-facing iterator
+ *   db_space.c    the disk-space reserve and the no-space state
  *
  * Locking: one mutex `mu` protects the fields marked so. Readers never take
  * it on the fast path: a get or an iterator grabs the current superversion
@@ -44,6 +45,7 @@ typedef struct superversion {
 typedef struct writer {
     const lsm_batch *batch;    /* NULL: a flush request (force a memtable switch) */
     int sync;
+    int frees;                 /* frees space: may use the reserve (db_space.c) */
     int resolve;               /* the leader resolves it first, alone */
     int done;
     int status;
@@ -93,13 +95,27 @@ struct lsm_db {
     int poisoned;                 /* bg_error is permanent (log or manifest write) */
     int manual_pending;           /* a compact_range request is being served */
     uint64_t flushes_done;        /* counts completed flushes, for lsm_flush */
+    uint64_t flush_attempts;      /* flushes tried, failed ones included */
+    uint64_t compaction_attempts; /* compactions tried, failed ones included */
+    int last_flush_rc;            /* result of the last flush attempt */
+    int last_compaction_rc;       /* result of the last background compaction */
     int imm_dropped_log;          /* set when the imm's log has been deleted */
+    uint64_t *replayed_logs;      /* logs recovery replayed into imm, deleted */
+    int n_replayed_logs;          /*   once imm is flushed (db_open.c) */
+
+    /* ---- disk space (db_space.c) ---- */
+    uint64_t reserve_target;      /* immutable after open: the reserve's size (0: none) */
+    uint64_t reserve_held;        /* protected by mu: bytes RESERVE holds now */
+    uint64_t mem_freed;           /* protected by mu: bytes the active memtable's
+                                     writes freed (deleted or shrunk values) */
+    uint64_t last_reclaim_us;     /* protected by mu: last reclaim-driven flush */
 
     /* ---- superversion ---- */
     pthread_mutex_t sv_mu;        /* guards only the sv pointer swap and ref */
     superversion *sv;             /* protected by sv_mu (written also under mu) */
 
     /* ---- atomics ---- */
+    atomic_int nospace;                /* the disk is full (db_space.c); written under mu */
     atomic_uchar ks_live[256];         /* keyspace ids that exist (written under mu) */
     atomic_uchar ks_large[256];        /* keyspaces that may hold large values (under mu) */
     atomic_uint_fast64_t next_value_id; /* large-value ids below are taken */
@@ -134,6 +150,8 @@ struct lsm_db {
     /* ---- info log ---- */
     pthread_mutex_t info_mu;
     wfile *info;
+    int info_holding;                  /* lines wait in info_held until the open succeeds */
+    buf info_held;                     /* protected by info_mu */
 };
 
 /* ---- db.c ---- */
@@ -163,7 +181,7 @@ uint64_t db_oldest_snapshot_locked(lsm_db *db);
 /* ---- db_resolve.c ---- */
 /* Resolve a caller's batch into what gets logged (see db_resolve.c).
  * REQUIRES: the caller is the write leader; mu not held. */
-int db_resolve(lsm_db *db, const lsm_batch *in, lsm_batch *out);
+int db_resolve(lsm_db *db, const lsm_batch *in, lsm_batch *out, uint64_t *freed);
 
 /* ---- db_value.c ---- */
 /* Record that keyspace ks may hold large values (durably). Takes mu. */
@@ -203,11 +221,39 @@ int db_recover(lsm_db *db);
 /* Enqueue and run a write (batch NULL = force a memtable switch). With
  * resolve set the leader first resolves the batch (db_resolve) on its own. */
 int db_write(lsm_db *db, const lsm_batch *batch, int sync);
-int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve);
+int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve, int frees);
+
+/* ---- db_space.c ---- */
+/* At open (read-write, before recovery writes anything): size the reserve,
+ * give it up at once if the disk is already full, else make sure it is
+ * there. No mutex. */
+void db_space_open(lsm_db *db);
+/* A write, flush or compaction met ENOSPC: give up the reserve (if held)
+ * and enter the no-space state. Takes mu; call without it. */
+void db_space_full(lsm_db *db, const char *what);
+/* May a write of `bytes` go ahead? Always outside the no-space state and for
+ * writes that free space; otherwise only if it leaves half the reserve
+ * free -- with wait set, after waiting a little for the space that flushes
+ * and compactions are reclaiming. LSM_OK or LSM_NO_SPACE. No mutex. */
+int db_space_admit(lsm_db *db, uint64_t bytes, int frees, int wait);
+/* Periodic check (housekeeping thread): leave the no-space state and take
+ * the reserve back once the disk has room; ask for the flush that lets
+ * compaction reclaim what deletions freed. No mutex. */
+void db_space_tick(lsm_db *db);
+/* Bytes the file system holding the store may still receive, or UINT64_MAX
+ * when the env cannot tell. No mutex. */
+uint64_t db_space_avail(lsm_db *db);
+/* Bytes a compaction may write now: the free space minus a margin left to
+ * deletions (UINT64_MAX when the env cannot tell). No mutex. */
+uint64_t db_space_compaction_budget(lsm_db *db);
+/* Is the batch made only of deletions and range deletions? */
+int db_batch_only_deletes(const lsm_batch *b);
 
 /* ---- db_bg.c ---- */
 int db_start_threads(lsm_db *db);
 void db_stop_threads(lsm_db *db);
+/* Would the compaction thread find work now? REQUIRES mu. */
+int db_compaction_wanted_locked(lsm_db *db);
 /* Wake the background threads. REQUIRES mu. */
 void db_schedule_locked(lsm_db *db);
 /* Delete files no version uses any more. Takes mu briefly. */
@@ -216,21 +262,26 @@ void db_delete_obsolete(lsm_db *db);
 int db_wait_for_flush_locked(lsm_db *db);
 
 /* ---- db_flush.c ---- */
-/* Which entries of a memtable db_build_table writes: those outside the chunk
- * keyspace, or the chunks only. */
-enum { FLUSH_MAIN, FLUSH_CHUNKS };
-/* Write (part of) a memtable to a new table; fills *meta (NULL if that part
- * had no entries). No mutex. */
+/* The parts of a memtable a flush writes as tables of their own: entries
+ * outside the chunk keyspace; large-value chunks; range tombstones over
+ * chunks. Chunks apart, so that the table of a memtable holding both does
+ * not span, and overlap, every key in between (chunks of older values, all
+ * of them) -- that would make it merge with the whole of level 1 instead of
+ * moving down. Tombstones over chunks apart from the chunks, for the same
+ * reason: a deleted old value's tombstone beside a new value's chunks would
+ * span every value in between. */
+enum { FLUSH_MAIN, FLUSH_CHUNKS, FLUSH_CHUNK_DELS, FLUSH_PARTS };
+/* Write one part of a memtable to a new table; fills *meta (NULL if that
+ * part had no entries). No mutex. */
 int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_snapshot, int part,
                    file_meta **meta);
-/* Write a memtable as up to two tables, numbered numbers[0] and numbers[1]:
- * the large-value chunks apart from everything else, so that the table of a
- * memtable holding both does not span, and overlap, every key in between
- * (chunks of older values, all of them) -- that would make it merge with
- * the whole of level 1 instead of moving down. Fills meta[0..1] (NULL where
- * a part is empty); on failure removes what it wrote. No mutex. */
-int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[2], uint64_t oldest_snapshot,
-                    file_meta *meta[2]);
+/* Write a memtable as up to FLUSH_PARTS tables, numbered numbers[i] (in
+ * increasing order, so that in level 0 -- newest number first -- the
+ * tombstones are met before the chunks they may delete). Fills meta[i]
+ * (NULL where a part is empty); on failure removes what it wrote. No
+ * mutex. */
+int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[FLUSH_PARTS],
+                    uint64_t oldest_snapshot, file_meta *meta[FLUSH_PARTS]);
 /* Flush db->imm and install the result. REQUIRES mu (released during I/O). */
 int db_flush_imm_locked(lsm_db *db);
 

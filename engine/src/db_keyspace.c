@@ -49,7 +49,7 @@ static int clear_keyspace(lsm_db *db, unsigned id)
     char s = (char)id, e = (char)(id + 1);
     int rc = batch_add(&b, TYPE_RANGE_DELETION, slice_make(&s, 1), slice_make(&e, 1));
     if (rc == LSM_OK) /* resolved: large values in it give their chunks back */
-        rc = db_write_resolve(db, &b, 0, atomic_load(&db->ks_large[id]) != 0);
+        rc = db_write_resolve(db, &b, 0, atomic_load(&db->ks_large[id]) != 0, 1);
     batch_destroy(&b);
     return rc;
 }

@@ -10,8 +10,13 @@
  *     A log that ends in a torn or damaged record is cut there, and no later
  *     log is replayed: the store comes back as exactly a prefix of the
  *     acknowledged writes, never with a hole in the middle.
- *  3. What was replayed is flushed to level-0 tables, a new log is started,
- *     and a fresh manifest (a snapshot of the state) is made current.
+ *  3. What was replayed becomes the immutable memtable, which the flush
+ *     thread writes to a table once the store is open -- the open itself
+ *     writes no table, so a store on a full disk opens (db_space.c gives up
+ *     the reserve first when it must). A new log is started for new writes,
+ *     and a fresh manifest (a snapshot of the state, still naming the
+ *     oldest replayed log) is made current. The replayed logs are deleted
+ *     by the flush of what came from them.
  *  4. Files nothing refers to -- tables from an interrupted flush or
  *     compaction, old logs and manifests, temporary files -- are removed.
  *
@@ -79,7 +84,6 @@ static int scan_dir(lsm_db *db, dir_scan *s)
 
 typedef struct replay_ctx {
     lsm_db *db;
-    version_edit *edit;
     uint64_t max_seq;
 } replay_ctx;
 
@@ -92,40 +96,6 @@ static int replay_op(void *arg, uint64_t seq, value_type type, slice tkey, slice
     if (seq > r->max_seq)
         r->max_seq = seq;
     return mem_add(r->db->mem, seq, type, tkey, value);
-}
-
-/* Flush db->mem to a level-0 table recorded in edit, and start a new memtable. */
-static int flush_recovered(lsm_db *db, version_edit *edit)
-{
-    if (mem_count(db->mem) == 0)
-        return LSM_OK;
-    uint64_t numbers[2];
-    numbers[0] = vs_new_file_number(db->vs);
-    numbers[1] = vs_new_file_number(db->vs);
-    file_meta *meta[2];
-    int rc = db_build_tables(db, db->mem, numbers, MAX_SEQUENCE, meta);
-    if (rc)
-        return rc;
-    for (int i = 0; i < 2; i++) {
-        if (meta[i] == NULL)
-            continue;
-        rc = edit_add_file(edit, 0, meta[i]);
-        if (rc) {
-            /* The files stay on disk as orphans; the next open removes them. */
-            file_meta_free(meta[i]);
-            if (i == 0)
-                file_meta_free(meta[1]);
-            return rc;
-        }
-        atomic_fetch_add(&db->flush_bytes, meta[i]->size);
-        db_log(db, "recovery: flushed replayed writes to %06" PRIu64 ".sst", numbers[i]);
-    }
-    memtable *m = mem_new();
-    if (m == NULL)
-        return err_set(LSM_NOMEM, "recovery: out of memory");
-    mem_unref(db->mem);
-    db->mem = m;
-    return LSM_OK;
 }
 
 /* Replay one log. *stop is set when the log did not end cleanly (*why says
@@ -154,9 +124,6 @@ static int replay_log(lsm_db *db, uint64_t number, replay_ctx *r, int *stop, con
         if (rc)
             break;
         n_records++;
-        if (!db->opts.read_only && mem_data_bytes(db->mem) >= db->opts.memtable_bytes &&
-            (rc = flush_recovered(db, r->edit)) != LSM_OK)
-            break;
     }
     if (rc == LSM_NOT_FOUND) {
         rc = LSM_OK;
@@ -361,7 +328,7 @@ int db_recover(lsm_db *db)
     }
     version_edit edit;
     edit_init(&edit);
-    replay_ctx r = {db, &edit, db->vs->last_seq};
+    replay_ctx r = {db, db->vs->last_seq};
     const char *stop_why = "";
     int stop = 0;
     for (int i = 0; rc == LSM_OK && i < scan.n_logs; i++) {
@@ -384,6 +351,16 @@ int db_recover(lsm_db *db)
         }
         int torn = 0;
         rc = replay_log(db, scan.logs[i], &r, &torn, &stop_why);
+        if (rc == LSM_OK && !db->opts.read_only) {
+            /* Deleted once what came from it is in a table (db_flush.c). */
+            uint64_t *p = realloc(db->replayed_logs, sizeof *p * (size_t)(db->n_replayed_logs + 1));
+            if (p == NULL) {
+                rc = err_set(LSM_NOMEM, "out of memory");
+            } else {
+                db->replayed_logs = p;
+                p[db->n_replayed_logs++] = scan.logs[i];
+            }
+        }
         if (torn)
             stop = i + 1;
     }
@@ -392,7 +369,17 @@ int db_recover(lsm_db *db)
     atomic_store(&db->last_seq, last_seq);
 
     if (rc == LSM_OK && !db->opts.read_only) {
-        rc = flush_recovered(db, &edit);
+        /* From here on recovery writes: on a full disk, the reserve goes. */
+        db_space_open(db);
+        if (mem_count(db->mem) > 0) {
+            /* The replayed writes wait for the flush thread as the immutable
+             * memtable; the manifest keeps naming their oldest log. */
+            mem_set_log_number(db->mem, db->replayed_logs[db->n_replayed_logs - 1]);
+            db->imm = db->mem;
+            db->mem = mem_new();
+            if (db->mem == NULL)
+                rc = err_set(LSM_NOMEM, "out of memory");
+        }
         uint64_t log_number = 0;
         if (rc == LSM_OK) {
             pthread_mutex_lock(&db->mu);
@@ -405,14 +392,23 @@ int db_recover(lsm_db *db)
         }
         if (rc == LSM_OK) {
             mem_set_log_number(db->mem, log_number);
-            edit.has_log_number = 1;
-            edit.log_number = log_number;
+            if (db->imm == NULL) {
+                /* Nothing to replay: every older log is obsolete. */
+                edit.has_log_number = 1;
+                edit.log_number = log_number;
+            }
             /* A fresh manifest every open keeps the edit log short. */
             log_writer_abandon(db->vs->manifest);
             db->vs->manifest = NULL;
             pthread_mutex_lock(&db->mu);
             rc = vs_log_and_apply(db->vs, &edit, last_seq, &db->mu, NULL);
             pthread_mutex_unlock(&db->mu);
+        }
+        if (rc == LSM_OK && db->imm == NULL) {
+            /* The replayed logs held nothing (or nothing was replayed). */
+            free(db->replayed_logs);
+            db->replayed_logs = NULL;
+            db->n_replayed_logs = 0;
         }
     } else if (rc == LSM_OK) {
         mem_set_log_number(db->mem, 0);

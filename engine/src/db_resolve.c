@@ -140,6 +140,7 @@ typedef struct resolver {
     overlay ov;
     int mark_large[256];   /* keyspaces that get their first large value */
     int failed_status;     /* a resolution error belonging to the caller (not I/O) */
+    uint64_t freed;        /* bytes of large values freed, and of values deleted */
 } resolver;
 
 /* The current entry for tkey: LSM_OK with *type TYPE_VALUE or TYPE_VALUE_REF
@@ -199,8 +200,9 @@ static int free_chunks_from(resolver *r, uint64_t id, uint64_t first_index)
     return emit(r, TYPE_RANGE_DELETION, slice_make(start, LV_CHUNK_KEY_LEN), slice_make(end, 9));
 }
 
-/* If tkey now holds a large value, delete its chunks. */
-static int free_old(resolver *r, slice tkey)
+/* If tkey now holds a large value, delete its chunks. deleting: the key
+ * goes too (its inline bytes count as freed). */
+static int free_old(resolver *r, slice tkey, int deleting)
 {
     if (!keyspace_may_hold_large(r, (unsigned char)tkey.p[0]))
         return LSM_OK;
@@ -210,8 +212,12 @@ static int free_old(resolver *r, slice tkey)
     if (rc == LSM_OK && t == TYPE_VALUE_REF) {
         lv_desc d;
         rc = lv_desc_decode(buf_slice(&v), &d);
-        if (rc == LSM_OK)
+        if (rc == LSM_OK) {
             rc = free_chunks_from(r, d.id, 0);
+            r->freed += d.size;
+        }
+    } else if (rc == LSM_OK && deleting) {
+        r->freed += v.n;
     } else if (rc == LSM_NOT_FOUND) {
         rc = LSM_OK;
     }
@@ -316,7 +322,7 @@ static int make_large(resolver *r, slice tkey, slice bytes, uint64_t size, lv_de
 
 static int resolve_put(resolver *r, slice tkey, slice val)
 {
-    int rc = free_old(r, tkey);
+    int rc = free_old(r, tkey, 0);
     if (rc)
         return rc;
     if (val.n <= r->db->opts.inline_value_bytes || (unsigned char)tkey.p[0] >= KS_VALUES)
@@ -425,9 +431,11 @@ static int resolve_truncate(resolver *r, slice tkey, slice arg)
                 rc = free_chunks_from(r, d.id, 0);
             if (rc == LSM_OK)
                 rc = emit(r, TYPE_VALUE, tkey, slice_make(bytes, (size_t)size));
+            r->freed += d.size - size;
             free(bytes);
         } else if (rc == LSM_OK) {
             if (size < d.size) {
+                r->freed += d.size - size;
                 uint64_t cb = d.chunk_bytes;
                 uint64_t keep = (size + cb - 1) / cb; /* chunks that keep bytes */
                 rc = free_chunks_from(r, d.id, keep);
@@ -467,7 +475,7 @@ static int resolve_rename(resolver *r, slice from, slice to)
         return LSM_OK; /* onto itself: nothing moves */
     }
     if (rc == LSM_OK)
-        rc = free_old(r, to);
+        rc = free_old(r, to, 1);
     if (rc == LSM_OK)
         rc = emit(r, t, to, buf_slice(&cur));
     if (rc == LSM_OK && t == TYPE_VALUE_REF)
@@ -517,8 +525,10 @@ static int resolve_range(resolver *r, slice start, slice end)
                 }
                 lv_desc d;
                 rc = lv_desc_decode(desc, &d);
-                if (rc == LSM_OK)
+                if (rc == LSM_OK) {
                     rc = free_chunks_from(r, d.id, 0);
+                    r->freed += d.size;
+                }
             }
             buf_free(&now);
             buf_free(&tk);
@@ -547,14 +557,14 @@ static int resolve_op(void *arg, uint64_t seq, value_type type, slice tkey, slic
     case TYPE_VALUE:
         return resolve_put(r, tkey, value);
     case TYPE_DELETION: {
-        int rc = free_old(r, tkey);
+        int rc = free_old(r, tkey, 1);
         return rc ? rc : emit(r, TYPE_DELETION, tkey, value);
     }
     case TYPE_RANGE_DELETION:
         return resolve_range(r, tkey, value);
     case TYPE_VALUE_REF: {
         /* A descriptor from a streaming writer's commit. */
-        int rc = free_old(r, tkey);
+        int rc = free_old(r, tkey, 0);
         if (rc == LSM_OK)
             rc = emit(r, TYPE_VALUE_REF, tkey, value);
         r->mark_large[(unsigned char)tkey.p[0]] |=
@@ -572,7 +582,7 @@ static int resolve_op(void *arg, uint64_t seq, value_type type, slice tkey, slic
     }
 }
 
-int db_resolve(lsm_db *db, const lsm_batch *in, lsm_batch *out)
+int db_resolve(lsm_db *db, const lsm_batch *in, lsm_batch *out, uint64_t *freed)
 {
     resolver r;
     memset(&r, 0, sizeof r);
@@ -589,5 +599,6 @@ int db_resolve(lsm_db *db, const lsm_batch *in, lsm_batch *out)
     for (int ks = 0; rc == LSM_OK && ks < 256; ks++)
         if (r.mark_large[ks])
             rc = db_mark_keyspace_large(db, (unsigned)ks);
+    *freed = r.freed;
     return rc;
 }

@@ -295,7 +295,7 @@ static int internal_write(lsm_db *db, lsm_batch *b, int resolve)
 {
     if (db->opts.read_only)
         return err_set(LSM_READ_ONLY, "write to %s, which is open read-only", db->dir);
-    return db_write_resolve(db, b, 0, resolve);
+    return db_write_resolve(db, b, 0, resolve, 0);
 }
 
 int lsm_value_writer_new(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len,

@@ -21,6 +21,7 @@
  * could not be rolled back (appending after a partial record would hide every
  * later acknowledged write from recovery).
  */
+#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,19 +83,27 @@ static int switch_memtable_locked(lsm_db *db)
     db->log = lw;
     db->imm = db->mem;
     db->mem = m;
+    db->mem_freed = 0;
     rc = db_install_sv_locked(db);
     db_schedule_locked(db);
     return rc;
 }
 
-/* REQUIRES mu, and the caller is the leader. */
-static int make_room_locked(lsm_db *db, int force)
+/* Room for a write (force: a flush request). REQUIRES mu, and the caller is
+ * the leader. On a full disk (db_space.c) a write that frees space gets a
+ * memtable's worth of extra room and never waits behind a flush or a
+ * compaction that the lack of space holds up; another write gets
+ * LSM_NO_SPACE rather than waiting for them. */
+static int make_room_locked(lsm_db *db, int force, int frees)
 {
     int allow_delay = !force;
     for (;;) {
         if (db->bg_error)
             return db_bg_error_locked(db);
         version *v = db->vs->current;
+        int full = atomic_load_explicit(&db->nospace, memory_order_relaxed);
+        if (full && frees)
+            allow_delay = 0;
         if (allow_delay && v->n_files[0] >= db->opts.l0_slowdown_trigger) {
             /* Slow each writer a little rather than stopping all of them
              * later for a whole compaction. */
@@ -107,14 +116,18 @@ static int make_room_locked(lsm_db *db, int force)
         }
         if (mem_count(db->mem) == 0)
             return LSM_OK;
-        if (!force && mem_data_bytes(db->mem) < db->opts.memtable_bytes)
+        size_t limit = db->opts.memtable_bytes;
+        if (full && frees)
+            limit += db->opts.memtable_bytes + (1u << 20);
+        if (!force && mem_data_bytes(db->mem) < limit)
             return LSM_OK;
-        if (db->imm) {
-            stall_wait(db);
-            continue;
-        }
-        if (v->n_files[0] >= db->opts.l0_stop_trigger) {
-            db_schedule_locked(db);
+        int stopped = v->n_files[0] >= db->opts.l0_stop_trigger && !(full && frees);
+        if (db->imm || stopped) {
+            if (full && !force && (!frees || db->last_flush_rc == LSM_NO_SPACE))
+                return err_set(LSM_NO_SPACE, "write to %s: %s (the memtable cannot be "
+                               "flushed until space is freed)", db->dir, strerror(ENOSPC));
+            if (!db->imm)
+                db_schedule_locked(db);
             stall_wait(db);
             continue;
         }
@@ -196,16 +209,25 @@ static void note_sync_group_locked(lsm_db *db, int n, uint64_t us)
 
 int db_write(lsm_db *db, const lsm_batch *batch, int sync)
 {
-    return db_write_resolve(db, batch, sync, 0);
+    return db_write_resolve(db, batch, sync, 0, 0);
 }
 
-int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve)
+int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve, int frees)
 {
+    /* A flush request and a batch of deletions (an empty one: a sync) free
+     * space, or at least take none. */
+    frees = frees || batch == NULL || db_batch_only_deletes(batch);
+    if (!frees) {
+        int rc = db_space_admit(db, batch->rep.n, 0, 1);
+        if (rc)
+            return rc;
+    }
     writer w;
     memset(&w, 0, sizeof w);
     w.batch = batch;
     w.resolve = resolve && batch != NULL;
     w.sync = sync || db->opts.sync_mode == LSM_SYNC_ALWAYS;
+    w.frees = frees;
     pthread_cond_init(&w.cv, NULL);
 
     pthread_mutex_lock(&db->mu);
@@ -225,10 +247,11 @@ int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve)
     }
 
     /* The leader. */
-    int rc = make_room_locked(db, batch == NULL);
+    int rc = make_room_locked(db, batch == NULL, w.frees);
     writer *last = &w;
     lsm_batch resolved;
     int have_resolved = 0;
+    uint64_t freed = 0;
     if (rc == LSM_OK && w.resolve) {
         /* Alone, against exactly the state the batch will apply to. */
         pthread_mutex_unlock(&db->mu);
@@ -236,7 +259,7 @@ int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve)
             rc = err_set(LSM_NOMEM, "write: out of memory");
         } else {
             have_resolved = 1;
-            rc = db_resolve(db, batch, &resolved);
+            rc = db_resolve(db, batch, &resolved, &freed);
         }
         pthread_mutex_lock(&db->mu);
         if (rc == LSM_OK)
@@ -249,7 +272,7 @@ int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve)
          * (a small leader does not wait behind a huge follower). */
         slice parts[MAX_GROUP_WRITERS + 1];
         const lsm_batch *batches[MAX_GROUP_WRITERS];
-        int n_parts = 1, n_batches = 0, group_sync = 0;
+        int n_parts = 1, n_batches = 0, group_sync = 0, group_frees = 1;
         size_t bytes = batch->rep.n;
         size_t limit = bytes <= (128u << 10) ? bytes + (128u << 10) : MAX_GROUP_BYTES;
         uint32_t count = 0;
@@ -266,6 +289,7 @@ int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve)
             batches[n_batches++] = xb;
             count += batch_count(xb);
             group_sync |= x->sync;
+            group_frees &= x->frees;
             if (xb->rep.n > BATCH_HEADER_LEN)
                 parts[n_parts++] = slice_make(xb->rep.p + BATCH_HEADER_LEN,
                                               xb->rep.n - BATCH_HEADER_LEN);
@@ -293,6 +317,15 @@ int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve)
         const char *what = "write-ahead log";
         if (count > 0) {
             rc = log_writer_addv(log, parts, n_parts);
+            if (rc == LSM_NO_SPACE && !log->broken) {
+                /* The append was undone. The disk is full: give the reserve
+                 * up, and try once more if the group may use it. */
+                db_space_full(db, "write-ahead log");
+                if (db_space_admit(db, bytes, group_frees, 0) == LSM_OK)
+                    rc = log_writer_addv(log, parts, n_parts);
+                else
+                    err_set(LSM_NO_SPACE, "write to %s: %s", db->dir, strerror(ENOSPC));
+            }
             if (rc == LSM_OK)
                 atomic_fetch_add_explicit(&db->wal_bytes, bytes, memory_order_relaxed);
             permanent = log->broken;
@@ -330,6 +363,7 @@ int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve)
             if (count > 0)
                 atomic_store_explicit(&db->last_seq, seq + count - 1, memory_order_release);
             atomic_fetch_add_explicit(&db->user_bytes, bytes, memory_order_relaxed);
+            db->mem_freed += freed;
         }
     }
 

@@ -350,6 +350,36 @@ static int me_pwrite(lsm_env *env, lsm_file *f, const void *buf, size_t len, uin
     return rc;
 }
 
+static int me_allocate(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len)
+{
+    mem_env *m = M(env);
+    pthread_mutex_lock(&m->mu);
+    inode *ino = f->ino;
+    int rc = check(m, MEM_OP_WRITE, f->gen);
+    size_t end = (size_t)(off + len);
+    if (rc == 0 && end > ino->len)
+        rc = grow(m, ino, end);
+    if (rc == 0 && end > ino->len) {
+        memset(ino->data + ino->len, 0, end - ino->len);
+        set_len(m, ino, end);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+/* The space limit is the file system's size; without one, unknown. */
+static int me_space(lsm_env *env, const char *path, uint64_t *total, uint64_t *avail)
+{
+    (void)path;
+    mem_env *m = M(env);
+    pthread_mutex_lock(&m->mu);
+    int rc = m->space_limit ? 0 : ENOTSUP;
+    *total = m->space_limit;
+    *avail = m->space_limit > m->bytes_used ? m->space_limit - m->bytes_used : 0;
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
 static int me_sync(lsm_env *env, lsm_file *f)
 {
     mem_env *m = M(env);
@@ -655,6 +685,8 @@ lsm_env *lsm_env_mem_new(void)
     m->env.unlock = me_unlock;
     m->env.now_us = me_now_us;
     m->env.sleep_us = me_sleep_us;
+    m->env.space = me_space;
+    m->env.allocate = me_allocate;
     return &m->env;
 }
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -263,6 +264,27 @@ static void px_sleep_us(lsm_env *env, uint64_t us)
         ;
 }
 
+static int px_space(lsm_env *env, const char *path, uint64_t *total, uint64_t *avail)
+{
+    (void)env;
+    struct statvfs st;
+    if (statvfs(path, &st) != 0)
+        return errno;
+    *total = (uint64_t)st.f_blocks * st.f_frsize;
+    *avail = (uint64_t)st.f_bavail * st.f_frsize;
+    return 0;
+}
+
+static int px_allocate(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len)
+{
+    (void)env;
+    int rc;
+    do {
+        rc = fallocate(f->fd, 0, (off_t)off, (off_t)len) == 0 ? 0 : errno;
+    } while (rc == EINTR);
+    return rc;
+}
+
 static lsm_env posix_env = {
     .open = px_open,
     .close = px_close,
@@ -282,6 +304,8 @@ static lsm_env posix_env = {
     .unlock = px_unlock,
     .now_us = px_now_us,
     .sleep_us = px_sleep_us,
+    .space = px_space,
+    .allocate = px_allocate,
 };
 
 lsm_env *lsm_env_posix(void)

@@ -31,6 +31,7 @@ char *fname_manifest(const char *dir, uint64_t n) { return fmt("%s/MANIFEST-%06l
 char *fname_current(const char *dir) { return fmt("%s/CURRENT", dir); }
 char *fname_lock(const char *dir) { return fmt("%s/LOCK", dir); }
 char *fname_info_log(const char *dir) { return fmt("%s/LOG", dir); }
+char *fname_reserve(const char *dir) { return fmt("%s/RESERVE", dir); }
 char *fname_info_log_old(const char *dir) { return fmt("%s/LOG.old", dir); }
 char *fname_temp(const char *dir, uint64_t n) { return fmt("%s/%06llu.tmp", dir, (unsigned long long)n); }
 char *fname_join(const char *dir, const char *name) { return fmt("%s/%s", dir, name); }

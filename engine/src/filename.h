@@ -36,6 +36,8 @@ char *fname_manifest(const char *dir, uint64_t number);
 char *fname_current(const char *dir);
 char *fname_lock(const char *dir);
 char *fname_info_log(const char *dir);
+/* The disk-space reserve (db_space.c). */
+char *fname_reserve(const char *dir);
 char *fname_info_log_old(const char *dir);
 char *fname_temp(const char *dir, uint64_t number);
 char *fname_join(const char *dir, const char *name);

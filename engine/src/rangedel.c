@@ -210,3 +210,17 @@ uint64_t rdel_index_cover(const rdel_index *ix, slice tkey, uint64_t read_seq, s
     }
     return best;
 }
+
+int rdel_index_covers_range(const rdel_index *ix, slice lo, slice hi, uint64_t read_seq,
+                            uint64_t above)
+{
+    slice k = lo;
+    for (;;) {
+        slice fs, fe;
+        if (rdel_index_cover(ix, k, read_seq, &fs, &fe) <= above)
+            return 0;
+        if (slice_cmp(hi, fe) < 0)
+            return 1;
+        k = fe; /* the next fragment starts where this one ends */
+    }
+}

@@ -61,4 +61,11 @@ static inline int rdel_index_empty(const rdel_index *ix)
 uint64_t rdel_index_cover(const rdel_index *ix, slice tkey, uint64_t read_seq, slice *frag_start,
                           slice *frag_end);
 
+/* Is every tree key in [lo, hi] (both inclusive) covered by a tombstone
+ * whose sequence is above `above` and at most read_seq? Then an input whose
+ * keys lie in [lo, hi] and whose entries are all at or below `above` is
+ * deleted whole. */
+int rdel_index_covers_range(const rdel_index *ix, slice lo, slice hi, uint64_t read_seq,
+                            uint64_t above);
+
 #endif /* LSM_RANGEDEL_H */

@@ -546,8 +546,10 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
         lw = fresh;
     }
     if (rc == LSM_OK) {
-        maybe_durable = 1;
         rc = log_writer_add(lw, rec.p, rec.n);
+        /* A failed append was cut off again, unless the writer says it
+         * could not be (then part of it may be on disk). */
+        maybe_durable = rc == LSM_OK || lw->broken;
     }
     if (rc == LSM_OK)
         rc = log_writer_sync(lw);
@@ -623,6 +625,48 @@ static int read_current(version_set *vs, uint64_t *number)
             *number = num;
     }
     free(data);
+    free(path);
+    return rc;
+}
+
+int vs_precheck(lsm_env *env, const char *dir)
+{
+    version_set tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.env = env;
+    tmp.dir = (char *)dir;
+    uint64_t mnum;
+    int rc = read_current(&tmp, &mnum);
+    if (rc)
+        return rc;
+    char *path = fname_manifest(dir, mnum);
+    if (path == NULL)
+        return err_set(LSM_NOMEM, "out of memory");
+    log_reader *lr;
+    rc = log_reader_open(env, path, &lr);
+    if (rc == LSM_NOT_FOUND)
+        rc = err_set(LSM_CORRUPTION, "%s, named by CURRENT, is missing", path);
+    if (rc == LSM_OK) {
+        slice rec;
+        rc = log_reader_next(lr, &rec);
+        if (rc == LSM_NOT_FOUND) {
+            rc = err_set(LSM_CORRUPTION, "%s holds no complete record", path);
+        } else if (rc == LSM_OK) {
+            version_edit e;
+            rc = edit_decode(&e, rec);
+            if (rc == LSM_OK && !(e.has_format && e.format == MANIFEST_FORMAT_VERSION))
+                rc = e.has_format ? err_set(LSM_NOT_SUPPORTED, "%s: manifest format %llu is not "
+                                            "supported (this build reads format %d): the store was "
+                                            "written by a newer version", path,
+                                            (unsigned long long)e.format, MANIFEST_FORMAT_VERSION)
+                                  : err_set(LSM_CORRUPTION, "%s: first record is not a snapshot",
+                                            path);
+            else if (rc)
+                rc = err_prefix(rc, "%s at offset 0", path);
+            edit_destroy(&e);
+        }
+        log_reader_close(lr);
+    }
     free(path);
     return rc;
 }

@@ -53,6 +53,8 @@ struct version_set {
     int applying;                  /* an edit is being written; protected by mu */
     pthread_cond_t apply_cv;
     int compactions_running;       /* protected by mu; see vs_pick_flush_level */
+    int prefer_reclaim;            /* protected by mu: the picker tries compactions
+                                      that free space first (the disk is full) */
     char *ks_name[256];            /* keyspace names, NULL if unused; protected by mu */
     uint32_t ks_flags[256];
     int recovering;                /* during vs_recover: dropped files are not
@@ -67,6 +69,12 @@ void vs_free(version_set *vs);
 /* Start a new store: an empty version and manifest 1 made current. No mutex
  * needed (nothing else runs yet). */
 int vs_create(version_set *vs);
+
+/* Before a store is locked or anything in it is written: does CURRENT name
+ * a manifest that exists and whose format this build reads? LSM_OK;
+ * LSM_CORRUPTION naming what is wrong; LSM_NOT_SUPPORTED for a newer
+ * format. Reads only. */
+int vs_precheck(lsm_env *env, const char *dir);
 
 /* Load the state CURRENT names. No mutex needed (called during open).
  * LSM_CORRUPTION names the manifest and what is wrong with it. */
