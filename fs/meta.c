@@ -335,10 +335,11 @@ int batch_put_root(lsmfs *fs, lsm_batch *b, const meta *m)
     return err;
 }
 
-int batch_commit(lsmfs *fs, lsm_batch *b, const char *op, const void *key, size_t n)
+int batch_commit(lsmfs *fs, lsm_batch *b, const char *op, const void *key, size_t n, int frees)
 {
     if (lsm_batch_count(b) == 0)
         return 0;
-    int rc = lsm_write(fs->db, b, NULL);
+    lsm_write_options wo = {.frees_space = frees};
+    int rc = lsm_write(fs->db, b, &wo);
     return lsmfs_errno(fs, rc, op, key, n);
 }

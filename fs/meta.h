@@ -66,7 +66,10 @@ int root_meta_get(lsmfs *fs, meta *m);
 int batch_put_meta(lsmfs *fs, lsm_batch *b, const void *key, size_t n, const meta *m);
 int batch_put_root(lsmfs *fs, lsm_batch *b, const meta *m);
 
-/* Write b (an lsm_write) and map its status. 0 or errno. */
-int batch_commit(lsmfs *fs, lsm_batch *b, const char *op, const void *key, size_t n);
+/* Write b (an lsm_write) and map its status. 0 or errno. frees: the change
+ * frees space or takes none to speak of (unlink, rmdir, a truncation to a
+ * smaller size, rename, chmod...): on a full disk the store lets it use its
+ * reserve (lsm_write_options.frees_space), as ext4 lets a full disk delete. */
+int batch_commit(lsmfs *fs, lsm_batch *b, const char *op, const void *key, size_t n, int frees);
 
 #endif /* LSMFS_META_H */

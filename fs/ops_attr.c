@@ -135,7 +135,8 @@ static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
             err = node_put_meta(fs, b, &n);
     }
     if (err == 0)
-        err = batch_commit(fs, b, "setattr", n.pk.key.p, n.pk.key.n);
+        err = batch_commit(fs, b, "setattr", n.pk.key.p, n.pk.key.n,
+                           !sizing || (uint64_t)attr->st_size <= n.m.size);
     if (err == 0 && n.orphan)
         inode_update_record(in, apply, &a);
     if (err == 0) {

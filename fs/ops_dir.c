@@ -204,7 +204,7 @@ static int do_rmdir(lsmfs *fs, inode *dir, const char *name)
         if (err == 0)
             err = parent_touch(fs, b, n.pk.key.p, n.pk.key.n, 1, &now);
         if (err == 0)
-            err = batch_commit(fs, b, "rmdir", n.pk.key.p, n.pk.key.n);
+            err = batch_commit(fs, b, "rmdir", n.pk.key.p, n.pk.key.n, 1);
         if (err == 0) {
             /* The kernel may still hold the directory (a process's working
              * directory): it names nothing any more. */

@@ -124,7 +124,7 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, de
     if (err == 0)
         err = parent_touch(fs, b, key, kn, 0, &now);
     if (err == 0)
-        err = batch_commit(fs, b, "create", key, kn);
+        err = batch_commit(fs, b, "create", key, kn, 0);
     if (err == 0) {
         inode *in = inode_lookup(fs, &n.pk, type == T_DIR ? N_DIR : N_FILE, 1, open ? 1 : 0);
         if (in == NULL) {
@@ -228,7 +228,7 @@ static int set_size(lsmfs *fs, node *n, uint64_t size)
         err = node_put_meta(fs, b, n);
     }
     if (err == 0)
-        err = batch_commit(fs, b, "truncate", n->pk.key.p, n->pk.key.n);
+        err = batch_commit(fs, b, "truncate", n->pk.key.p, n->pk.key.n, size <= n->m.size);
     if (err == 0 && n->orphan)
         inode_update_record(n->in, set_size_times, &st);
     lsm_batch_free(b);
@@ -367,7 +367,7 @@ static int do_write(lsmfs *fs, inode *in, const char *buf, size_t size, off_t of
         err = node_put_meta(fs, b, &n);
     }
     if (err == 0)
-        err = batch_commit(fs, b, "write", n.pk.key.p, n.pk.key.n);
+        err = batch_commit(fs, b, "write", n.pk.key.p, n.pk.key.n, 0);
     if (err == 0 && n.orphan)
         inode_update_record(in, set_size_times, &st);
     lockset_unlock(fs, &ls);

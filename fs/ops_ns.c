@@ -164,7 +164,7 @@ static int do_unlink(lsmfs *fs, inode *dir, const char *name)
     if (err == 0)
         err = parent_touch(fs, b, key, kn, 1, &now);
     if (err == 0)
-        err = batch_commit(fs, b, "unlink", key, kn);
+        err = batch_commit(fs, b, "unlink", key, kn, 1);
     if (err == 0 && victim) {
         n.m.ctime = now;
         inode_detach(fs, victim, keep ? &okey : NULL, &n.m);
@@ -415,7 +415,7 @@ static int rename_locked(rename_ctx *r, unsigned int flags)
     if (err == 0 && !(froot == troot && fpl == tpl && memcmp(fk->p, tk->p, fpl) == 0))
         err = parent_touch(fs, r->b, tk->p, tk->n, 0, &r->now);
     if (err == 0)
-        err = batch_commit(fs, r->b, "rename", fk->p, fk->n);
+        err = batch_commit(fs, r->b, "rename", fk->p, fk->n, 1);
     if (err)
         return err;
     /* Written: now the inodes. (Out of memory there detaches them instead,

@@ -102,7 +102,8 @@ static int xattr_change(lsmfs *fs, inode *in, const char *name, const char *valu
         err = node_put_meta(fs, b, &n);
     }
     if (err == 0)
-        err = batch_commit(fs, b, value ? "setxattr" : "removexattr", n.pk.key.p, n.pk.key.n);
+        err = batch_commit(fs, b, value ? "setxattr" : "removexattr", n.pk.key.p, n.pk.key.n,
+                           value == NULL);
     lockset_unlock(fs, &ls);
     lsm_batch_free(b);
     kb_free(&key);
