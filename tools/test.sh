@@ -4,6 +4,8 @@
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer: every test, at reduced scale;
 #   3. ThreadSanitizer: every test, at reduced scale;
 #   4. the fuzz targets (clang + libFuzzer), about a minute each.
+# Every build here treats warnings as errors (-DLSM_WERROR=ON); a plain
+# cmake build does not, so a newer compiler never breaks a user's build.
 # Usage: tools/test.sh [--quick]   (--quick: step 1 only)
 # Environment: LSM_TEST_SCALE scales the randomized tests in step 1 (default 1);
 # LSM_FUZZ_SECONDS sets the time per fuzz target (default 60); JOBS (default nproc).
@@ -19,7 +21,7 @@ run_suite() { # build-dir, cmake args..., then ctest
     dir=$1
     shift
     echo "== configure $dir $*"
-    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSM_WERROR=ON "$@" >/dev/null
     echo "== build $dir"
     cmake --build "$dir" -j "$JOBS"
     echo "== test $dir"
