@@ -423,7 +423,7 @@ static int parse_globals(ctl *c, int argc, char **argv, int *i)
             print_help(stdout);
             return ctl_finish_stdout();
         } else if (strcmp(a, "--version") == 0) {
-            printf("lsmctl (lsmfs engine %s)\n", LSM_VERSION_STRING);
+            printf("lsmctl (lsmfs engine %s)\n", lsm_version());
             return ctl_finish_stdout();
         } else {
             return ctl_usage(NULL, "unknown global option '%s'", a);
