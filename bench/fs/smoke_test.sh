@@ -23,11 +23,9 @@ skip() {
     exit 77
 }
 [ -c /dev/fuse ] || skip "/dev/fuse is missing"
-# What run.sh needs beyond the build and test dependencies.
-for tool in fio; do
-    command -v "$tool" >/dev/null 2>&1 ||
-        skip "$tool is not installed (benchmark only: tools/install-deps.sh --fs-bench installs it)"
-done
+# What run.sh needs beyond the build and test dependencies: fio.
+command -v fio >/dev/null 2>&1 ||
+    skip "fio is not installed (benchmark only: tools/install-deps.sh --fs-bench installs it)"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fs-bench-smoke.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
