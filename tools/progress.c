@@ -10,6 +10,7 @@
  */
 #include "progress.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -133,30 +134,45 @@ void progress_set_total(progress *p, uint64_t n_total, uint64_t bytes_total)
     p->bytes_total = bytes_total;
 }
 
-/* The line of a counting command: "load: 120,000 records, 12.0 MiB, 4.0 MiB/s, 0:03". */
+/* Append to the text in buf (cap bytes, *len used), cutting what does not fit. */
+static void appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    if (*len + 1 >= cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len = *len + (size_t)n < cap ? *len + (size_t)n : cap - 1;
+}
+
+/* The line of a counting command:
+ * "load: 120000 records, 12.0 MiB, 4.0 MiB/s, 40000 records/s, 0:03". */
 static void draw_counts(progress *p, uint64_t t)
 {
     char text[LINE_MAX_LEN], done[32], total[32], rate[32], elapsed[16];
+    size_t len = 0;
     double secs = (double)(t - p->start_us) / 1e6;
-    int len = snprintf(text, sizeof text, "%s: %llu", p->what, (unsigned long long)p->n);
+    appendf(text, sizeof text, &len, "%s: %llu", p->what, (unsigned long long)p->n);
     if (p->n_total)
-        len += snprintf(text + len, sizeof text - (size_t)len, "/%llu",
-                        (unsigned long long)p->n_total);
-    len += snprintf(text + len, sizeof text - (size_t)len, " %s", p->unit);
+        appendf(text, sizeof text, &len, "/%llu", (unsigned long long)p->n_total);
+    appendf(text, sizeof text, &len, " %s", p->unit);
     progress_format_bytes(done, sizeof done, p->bytes);
     if (p->bytes_total) {
         progress_format_bytes(total, sizeof total, p->bytes_total);
-        len += snprintf(text + len, sizeof text - (size_t)len, ", %s of %s", done, total);
+        appendf(text, sizeof text, &len, ", %s of %s", done, total);
     } else {
-        len += snprintf(text + len, sizeof text - (size_t)len, ", %s", done);
+        appendf(text, sizeof text, &len, ", %s", done);
     }
     if (secs > 0) {
         progress_format_bytes(rate, sizeof rate, (uint64_t)((double)p->bytes / secs));
-        len += snprintf(text + len, sizeof text - (size_t)len, ", %s/s, %.0f %s/s", rate,
-                        (double)p->n / secs, p->unit);
+        appendf(text, sizeof text, &len, ", %s/s, %.0f %s/s", rate, (double)p->n / secs, p->unit);
     }
     format_elapsed(elapsed, sizeof elapsed, t - p->start_us);
-    snprintf(text + len, sizeof text - (size_t)len, ", %s", elapsed);
+    appendf(text, sizeof text, &len, ", %s", elapsed);
     pthread_mutex_lock(&p->mu);
     draw_locked(p, text);
     pthread_mutex_unlock(&p->mu);
