@@ -1,6 +1,6 @@
 /*
  * main.c -- lsmfs: parse the options, check the directories, open the
- * store, mount, run the session (docs/FS.md §6, docs/lsmfs.1).
+ * store, mount, run the session (docs/FS.md §6, docs/lsmfs.8).
  *
  * Nothing is mounted until everything that can be checked was: the options
  * (ours and libfuse's: fuse_session_new refuses unknown ones), the two directories,

@@ -113,13 +113,16 @@ static char *path_join(const char *dir, const char *name)
  * NULL), sorted. */
 static int list_names(const char *dir, const char *prefix, const char *suffix, char names[][64], int max)
 {
+    /* One string to compare, so the compiler sees it is never NULL. */
+    const char *part = suffix ? suffix : prefix;
+    size_t part_len = strlen(part);
     DIR *d = opendir(dir);
     assert_non_null(d);
     int n = 0;
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
         size_t len = strlen(e->d_name);
-        int match = suffix ? len > strlen(suffix) && strcmp(e->d_name + len - strlen(suffix), suffix) == 0
-                           : strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+        int match = len > part_len &&
+                    memcmp(suffix ? e->d_name + len - part_len : e->d_name, part, part_len) == 0;
         if (match && n < max && len < 64)
             strcpy(names[n++], e->d_name);
     }

@@ -18,8 +18,10 @@
 # and manifest-dump (good and damaged files: exit 4 naming file and offset),
 # checkpoint (hard links, identical contents) and repair of a store whose
 # log has a torn tail (the report, the final count, exit 3 while the store is
-# in use). A failing check prints what it expected and what it got, and the
-# script stops with status 1.
+# in use). Last, the progress line: nothing on stderr without a terminal;
+# under script(1), load and dump draw it and erase it, and dump does not draw
+# it among its own output on the terminal. A failing check prints what it
+# expected and what it got, and the script stops with status 1.
 #
 set -euo pipefail
 
@@ -709,5 +711,54 @@ run "$T/nothing" repair
 expect_rc 7 "repair of a missing store"
 run "$Rp" repair extra
 expect_usage_error "repair with an argument"
+
+echo "== progress: drawn only on a terminal, erased at the end"
+P=$T/progress-store
+# 3000 records of 100-byte values: dump's 320 KB of output overfill a pipe.
+awk 'BEGIN { for (i = 0; i < 3000; i++) printf "p%05d\t%0100d\n", i, i }' >"$T/p.dump"
+# Not a terminal: nothing on stderr, from any of the long commands.
+run_in "$T/p.dump" --create "$P" load
+expect_rc 0 "load (no terminal)"
+for cmd in dump verify compact repair; do
+    run "$P" "$cmd"
+    expect_rc 0 "$cmd (no terminal)"
+    [[ ! -s $T/err ]] || fail "$cmd wrote to stderr without a terminal: $(head -c 300 "$T/err")"
+    ok
+done
+run "$P" dump
+cp "$T/out" "$T/p.expected"
+# tty_run SHELL-COMMAND: run it under script(1), its stdin, stdout and stderr
+# a terminal unless the command redirects them; the typescript is $T/tty.
+tty_run() {
+    script -qec "$1" /dev/null </dev/null >"$T/tty" 2>&1 || fail "under script(1): $1 failed: $(cat -v "$T/tty" | head -c 500)"
+}
+# ends_erased WHAT: the typescript ends with the progress line blanked out
+# ("\r", spaces, "\r"), so nothing of it stays on the screen.
+ends_erased() {
+    local tail
+    tail=$(tail -c 200 "$T/tty" | tr -d '\n')
+    [[ $tail =~ $'\r'\ +$'\r'$ ]] || fail "$1: the progress line is not erased at the end: [$(cat -v "$T/tty" | tail -c 200)]"
+    ok
+}
+# load, with a pause in its input longer than the drawing interval: the line
+# after the pause counts the records and bytes read.
+tty_run "(printf 'a\\t1\\n'; sleep 0.6; printf 'b\\t2\\n') | '$LSMCTL' --create '$T/p2' load"
+grep -Eq $'\r''load: 2 records, 8 B, ' "$T/tty" || fail "load on a terminal shows no progress: [$(cat -v "$T/tty")]"
+ok
+ends_erased "load"
+run "$T/p2" dump
+expect_out 'a\t1\nb\t2\n' "the records loaded on a terminal"
+# dump to a slow reader, stderr on the terminal: progress, and the data intact.
+tty_run "'$LSMCTL' '$P' dump | (sleep 0.6; cat >'$T/p.out')"
+grep -Eq $'\r''dump: [0-9]+ records, [0-9.]+ [KM]iB, ' "$T/tty" ||
+    fail "dump on a terminal shows no progress: [$(cat -v "$T/tty" | head -c 500)]"
+ok
+ends_erased "dump"
+cmp -s "$T/p.out" "$T/p.expected" || fail "dump with progress wrote different records"
+ok
+# dump to the terminal itself: the data alone, no progress line among it.
+tty_run "'$LSMCTL' '$P' dump"
+! grep -q 'dump: ' "$T/tty" || fail "dump to a terminal drew a progress line among its output"
+ok
 
 echo "PASS: $N_CHECKS checks"

@@ -12,9 +12,21 @@
  * repair never opens the store (lsm_repair takes the lock itself and works on
  * the files); its findings go to stdout, one line each, as the engine reports
  * them, and its exit code says whether the store is usable afterwards.
+ *
+ * Progress on a terminal (progress.h), with what the public API offers:
+ * verify counts the tables lsm_verify reports through its callback (one call
+ * as each table starts, so the one before it is done) against the totals of
+ * lsm_stats_get(), and their bytes from the files' sizes. lsm_compact_range
+ * and lsm_repair have no hook: a ticker thread shows the elapsed time, and
+ * for compact the engine's compaction counters (lsm_stats_get, which may be
+ * called from any thread while the compaction runs), for repair the number
+ * of report lines so far.
  */
+#include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lsmctl.h"
 
@@ -53,11 +65,17 @@ int cmd_stats(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
 typedef struct verify_progress {
     int verbose;
     unsigned long n_tables;
+    uint64_t current_bytes; /* size of the table being checked */
+    progress bar;
 } verify_progress;
 
 static void verify_cb(void *arg, const char *file)
 {
     verify_progress *p = arg;
+    /* A new table starts: the previous one is checked. */
+    progress_add(&p->bar, p->n_tables > 0, p->current_bytes);
+    struct stat st;
+    p->current_bytes = stat(file, &st) == 0 ? (uint64_t)st.st_size : 0;
     p->n_tables++;
     if (p->verbose)
         ctl_msg("verify: checking %s", file);
@@ -65,7 +83,8 @@ static void verify_cb(void *arg, const char *file)
 
 int cmd_verify(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
 {
-    verify_progress p = {0, 0};
+    verify_progress p;
+    memset(&p, 0, sizeof p);
     const ctl_opt opts[] = {{"-v", NULL, &p.verbose}, {"--verbose", NULL, &p.verbose}};
     int n_pos;
     int rc = ctl_parse_args(cmd, argc, argv, opts, 2, NULL, 0, 0, &n_pos);
@@ -73,7 +92,18 @@ int cmd_verify(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
         rc = ctl_open(c, cmd);
     if (rc != CTL_EXIT_OK)
         return rc;
+    progress_begin(&p.bar, "verify", "tables", 0);
+    lsm_stats s;
+    if (lsm_stats_get(c->db, &s) == LSM_OK) {
+        uint64_t files = 0, bytes = 0;
+        for (int l = 0; l < LSM_MAX_LEVELS; l++) {
+            files += s.levels[l].n_files;
+            bytes += s.levels[l].bytes;
+        }
+        progress_set_total(&p.bar, files, bytes);
+    }
     int st = lsm_verify(c->db, verify_cb, &p);
+    progress_end(&p.bar);
     if (st == LSM_CORRUPTION) {
         ctl_msg("verify: damage found: %s", lsm_errmsg(c->db));
         return CTL_EXIT_CORRUPT;
@@ -82,6 +112,29 @@ int cmd_verify(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
         return ctl_fail(c, st);
     printf("verify: ok, %lu table%s checked\n", p.n_tables, p.n_tables == 1 ? "" : "s");
     return ctl_finish_stdout();
+}
+
+typedef struct compact_progress {
+    lsm_db *db;
+    lsm_stats start; /* the counters before the compaction */
+    progress bar;
+} compact_progress;
+
+/* Runs in the ticker thread: what the compactions did since the start. */
+static void compact_describe(void *arg, char *buf, size_t len)
+{
+    compact_progress *cp = arg;
+    lsm_stats now;
+    if (lsm_stats_get(cp->db, &now) != LSM_OK) {
+        buf[0] = 0;
+        return;
+    }
+    char rd[32], wr[32];
+    progress_format_bytes(rd, sizeof rd, now.compaction_bytes_read - cp->start.compaction_bytes_read);
+    progress_format_bytes(wr, sizeof wr,
+                          now.compaction_bytes_written - cp->start.compaction_bytes_written);
+    snprintf(buf, len, "%" PRIu64 " compactions, %s read, %s written",
+             now.compaction_count - cp->start.compaction_count, rd, wr);
 }
 
 int cmd_compact(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
@@ -101,7 +154,14 @@ int cmd_compact(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
     if (rc == CTL_EXIT_OK)
         rc = ctl_open(c, cmd);
     if (rc == CTL_EXIT_OK) {
+        compact_progress cp;
+        memset(&cp, 0, sizeof cp);
+        cp.db = c->db;
+        lsm_stats_get(c->db, &cp.start);
+        progress_begin(&cp.bar, "compact", "", 0);
+        progress_ticker_start(&cp.bar, compact_describe, &cp);
         int st = lsm_compact_range(c->db, lo, lo_len, hi, hi_len);
+        progress_end(&cp.bar);
         if (st != LSM_OK)
             rc = ctl_fail(c, st);
     }
@@ -126,6 +186,26 @@ int cmd_checkpoint(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
     return ctl_finish_stdout();
 }
 
+typedef struct repair_progress {
+    progress bar;
+    atomic_ulong n_lines; /* report lines so far */
+} repair_progress;
+
+static void repair_line(void *arg, const char *line)
+{
+    repair_progress *rp = arg;
+    atomic_fetch_add(&rp->n_lines, 1);
+    progress_print_line(&rp->bar, stdout, line);
+}
+
+/* Runs in the ticker thread. */
+static void repair_describe(void *arg, char *buf, size_t len)
+{
+    repair_progress *rp = arg;
+    unsigned long n = atomic_load(&rp->n_lines);
+    snprintf(buf, len, "%lu report line%s", n, n == 1 ? "" : "s");
+}
+
 /* repair works on the files of a store that is not open: no ctl_open. */
 int cmd_repair(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
 {
@@ -137,7 +217,12 @@ int cmd_repair(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
     lsm_options_default(&o);
     if (c->sync)
         o.sync_mode = LSM_SYNC_ALWAYS;
-    int st = lsm_repair(c->store, &o, ctl_print_line, NULL);
+    repair_progress rp;
+    progress_begin(&rp.bar, "repair", "", 0);
+    atomic_init(&rp.n_lines, 0);
+    progress_ticker_start(&rp.bar, repair_describe, &rp);
+    int st = lsm_repair(c->store, &o, repair_line, &rp);
+    progress_end(&rp.bar);
     rc = ctl_finish_stdout();
     if (st == LSM_OK)
         return rc;

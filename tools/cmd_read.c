@@ -16,7 +16,9 @@
  *
  * Every movement call returns a status, and a failed one (a damaged block)
  * ends the walk with the engine's message and a non-zero exit: a dump that
- * stops early must never look like a complete one.
+ * stops early must never look like a complete one. With stderr on a
+ * terminal and stdout elsewhere, scan and dump show the records and bytes
+ * written so far and the rate (progress.h).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -96,16 +98,20 @@ int cmd_get(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
 }
 
 /* Walk the iterator described by ro, forward or backward, writing at most
- * limit records (keys only when keys_only) to stdout. */
-static int print_range(ctl *c, const lsm_read_options *ro, int reverse, uint64_t limit)
+ * limit records (keys only when keys_only) to stdout. what names the command
+ * on the progress line. */
+static int print_range(ctl *c, const char *what, const lsm_read_options *ro, int reverse,
+                       uint64_t limit)
 {
     lsm_iter *it;
     int st = lsm_iter_new(c->db, ro, &it);
     if (st != LSM_OK)
         return ctl_fail(c, st);
+    progress bar;
+    progress_begin(&bar, what, "records", 1);
     st = reverse ? lsm_iter_last(it) : lsm_iter_first(it);
     for (uint64_t n = 0; st == LSM_OK && lsm_iter_valid(it) && n < limit; n++) {
-        size_t key_len, val_len;
+        size_t key_len, val_len = 0;
         const void *key = lsm_iter_key(it, &key_len);
         dumpfmt_escape(stdout, key, key_len);
         if (!ro->keys_only) {
@@ -116,8 +122,10 @@ static int print_range(ctl *c, const lsm_read_options *ro, int reverse, uint64_t
         putchar('\n');
         if (ferror(stdout))
             break;
+        progress_add(&bar, 1, key_len + val_len);
         st = reverse ? lsm_iter_prev(it) : lsm_iter_next(it);
     }
+    progress_end(&bar);
     lsm_iter_free(it);
     int rc = ctl_finish_stdout();
     if (st != LSM_OK)
@@ -198,7 +206,7 @@ int cmd_scan(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
     if (rc == CTL_EXIT_OK)
         rc = ctl_open(c, cmd);
     if (rc == CTL_EXIT_OK)
-        rc = print_range(c, &ro, reverse, limit);
+        rc = print_range(c, "scan", &ro, reverse, limit);
     dumpfmt_buf_free(&lo);
     dumpfmt_buf_free(&hi);
     return rc;
@@ -215,5 +223,5 @@ int cmd_dump(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
     lsm_read_options ro;
     lsm_read_options_default(&ro);
     ro.fill_cache = 0;
-    return print_range(c, &ro, 0, UINT64_MAX);
+    return print_range(c, "dump", &ro, 0, UINT64_MAX);
 }

@@ -17,7 +17,8 @@
  * batches already written stay; the message says how many records that was,
  * and --help warns about it. A last line without its newline is refused too:
  * it is what a truncated dump looks like, and a truncated value must not be
- * stored as if it were whole.
+ * stored as if it were whole. On a terminal, load shows the records and
+ * bytes read so far and the rate (progress.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -224,10 +225,14 @@ int cmd_load(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
+    progress bar;
+    progress_begin(&bar, "load", "records", 0);
     while (rc == CTL_EXIT_OK && (n = getline(&line, &cap, stdin)) > 0) {
         ld.line_no++;
         rc = load_line(&ld, line, (size_t)n);
+        progress_add(&bar, 1, (uint64_t)n);
     }
+    progress_end(&bar);
     if (rc == CTL_EXIT_OK && ferror(stdin)) {
         ctl_msg("load: read standard input: %s", strerror(errno));
         rc = CTL_EXIT_ERROR;

@@ -1,16 +1,22 @@
 #!/bin/sh
 # Install what lsmfs needs to build, test and benchmark on Debian 12.
 # Idempotent: installs only the packages that are missing. Needs root or sudo.
-#   tools/install-deps.sh          build + test dependencies
-#   tools/install-deps.sh --bench  also LevelDB, RocksDB, fio, gnuplot and perf for the
-#                                  benchmarks (bench/compare.sh, bench/fs/run.sh)
+#   tools/install-deps.sh             build + test dependencies
+#   tools/install-deps.sh --fs-bench  also fio, which bench/fs/run.sh and so the
+#                                     fs_bench_smoke test need (tools/test.sh)
+#   tools/install-deps.sh --bench     also LevelDB, RocksDB, fio, gnuplot and perf for
+#                                     the benchmarks (bench/compare.sh, bench/fs/run.sh)
 set -eu
 
 pkgs="build-essential cmake pkg-config libcmocka-dev liblz4-dev libzstd-dev \
 libfuse3-dev fuse3 clang libclang-rt-14-dev attr rsync python3"
-if [ "${1:-}" = "--bench" ]; then
-    pkgs="$pkgs libleveldb-dev librocksdb-dev fio gnuplot-nox linux-perf"
-fi
+for arg in "$@"; do
+    case $arg in
+    --fs-bench) pkgs="$pkgs fio" ;;
+    --bench) pkgs="$pkgs libleveldb-dev librocksdb-dev fio gnuplot-nox linux-perf" ;;
+    *) echo "usage: tools/install-deps.sh [--fs-bench] [--bench]" >&2; exit 2 ;;
+    esac
+done
 
 missing=""
 for p in $pkgs; do

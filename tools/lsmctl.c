@@ -17,7 +17,9 @@
  * text: the commands, the dump format (also described in dumpfmt.h) and the
  * exit codes, which are printed from exit_codes[] so the table and the text
  * cannot disagree. Messages go to stderr, each starting with "lsmctl: ";
- * stdout carries only data (values, records, statistics).
+ * stdout carries only data (values, records, statistics). On a terminal the
+ * long commands also draw a progress line on stderr (progress.h), erased
+ * around every message and at the end.
  *
  * Opening is conservative: only put and load create a missing store, unless
  * --create is given, so a mistyped path gives "no such store" (exit 7) rather
@@ -164,9 +166,11 @@ void ctl_msg(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    progress_hide(); /* a progress line is erased, redrawn after the message */
     fputs("lsmctl: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    progress_unhide();
     va_end(ap);
 }
 
@@ -229,6 +233,10 @@ static void print_help(FILE *f)
     fputs("\nload writes in batches of 1000 records or 4 MiB. Malformed input stops\n"
           "it with exit 6 and the line number; nothing from the bad line's batch on\n"
           "is written, but the batches written before that line stay written.\n",
+          f);
+    fputs("\nOn a terminal, load, dump, scan, verify, compact and repair show their\n"
+          "progress on one line of stderr, erased when they end; nothing is shown\n"
+          "when stderr is not a terminal (or, for dump and scan, when stdout is one).\n",
           f);
     fputs("\nKeys and values on the command line are used as typed; with --escaped\n"
           "they are read with the escapes below, so binary keys can be given.\n"
@@ -423,7 +431,7 @@ static int parse_globals(ctl *c, int argc, char **argv, int *i)
             print_help(stdout);
             return ctl_finish_stdout();
         } else if (strcmp(a, "--version") == 0) {
-            printf("lsmctl (lsmfs engine %s)\n", LSM_VERSION_STRING);
+            printf("lsmctl (lsmfs engine %s)\n", lsm_version());
             return ctl_finish_stdout();
         } else {
             return ctl_usage(NULL, "unknown global option '%s'", a);

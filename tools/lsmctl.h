@@ -5,7 +5,8 @@
  * lsmctl.c holds main, the command table and the help text; the commands live
  * in cmd_read.c (get, scan, dump), cmd_write.c (put, del, load), cmd_admin.c
  * (flush, compact, stats, verify, checkpoint, repair) and cmd_inspect.c
- * (sst-dump, wal-dump, manifest-dump). Each command is a function that parses
+ * (sst-dump, wal-dump, manifest-dump); progress.c draws the progress line of
+ * the long ones on a terminal. Each command is a function that parses
  * its own arguments, opens the store through ctl_open() when it needs a
  * handle, and returns an exit code; main closes the store. The tool only uses
  * the engine's public header.
@@ -18,6 +19,7 @@
 
 #include "dumpfmt.h"
 #include "lsm.h"
+#include "progress.h"
 
 /* The exit codes, the same for every command. The help text prints them from
  * the table in lsmctl.c, which must list every one. */
@@ -74,7 +76,7 @@ typedef struct ctl_opt {
 int ctl_parse_args(const ctl_cmd *cmd, int argc, char **argv, const ctl_opt *opts,
                    int n_opts, const char **pos, int min_pos, int max_pos, int *n_pos);
 
-/* Print "lsmctl: MESSAGE" to stderr. */
+/* Print "lsmctl: MESSAGE" to stderr (erasing a progress line first). */
 void ctl_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Print "lsmctl: MESSAGE", then the command's usage line, to stderr, and

@@ -5,15 +5,27 @@
 # in a temporary directory, and passes when it exits 0 (every step ran and
 # its checks held), the mounts are gone, and results.md holds a row with a
 # figure for each target for every workload. Measures nothing: performance is
-# never asserted in a test. Skips (77) only when /dev/fuse is missing.
+# never asserted in a test. Skips (77), saying why, when /dev/fuse is missing
+# or a tool only the benchmark needs is not installed (fio: a plain
+# tools/install-deps.sh does not install it; --fs-bench or --bench does). With
+# LSM_TEST_NO_SKIP set (CI: .ci/run) those are failures instead: there the
+# test must run.
 #   usage: smoke_test.sh BUILD_DIR   (the directory holding lsmfs and fs-meta-bench)
 set -eu
 build=${1:?usage: smoke_test.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
-if [ ! -c /dev/fuse ]; then
-    echo "fs_bench_smoke: /dev/fuse is missing: skipped"
+skip() {
+    if [ -n "${LSM_TEST_NO_SKIP:-}" ]; then
+        echo "fs_bench_smoke: $1; LSM_TEST_NO_SKIP is set: failing" >&2
+        exit 1
+    fi
+    echo "fs_bench_smoke: skipped: $1"
     exit 77
-fi
+}
+[ -c /dev/fuse ] || skip "/dev/fuse is missing"
+# What run.sh needs beyond the build and test dependencies: fio.
+command -v fio >/dev/null 2>&1 ||
+    skip "fio is not installed (benchmark only: tools/install-deps.sh --fs-bench installs it)"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fs-bench-smoke.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 

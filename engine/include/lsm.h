@@ -49,6 +49,12 @@ extern "C" {
 #define LSM_VERSION_PATCH 0
 #define LSM_VERSION_STRING "0.1.0"
 
+/* The version of the library the program runs with, as "MAJOR.MINOR.PATCH"
+ * ("0.1.0"): with the shared library it can differ from LSM_VERSION_STRING,
+ * the version of the header the program was compiled with. A static string:
+ * never NULL, never to be freed. Thread-safe. */
+LSM_API const char *lsm_version(void);
+
 /* The largest key accepted, in bytes. Longer keys get LSM_INVALID_ARGUMENT. */
 #define LSM_MAX_KEY_LEN 65536u
 /* The largest value accepted by lsm_put() and lsm_batch_put(), in bytes. */

@@ -16,7 +16,15 @@
 #include "err.h"
 #include "filename.h"
 
-/* ---- status codes and messages ------------------------------------------- */
+/* ---- version, status codes and messages ------------------------------------ */
+
+/* The header's version, compiled into the library: a program linked to the
+ * shared library sees the version it runs with, which may be newer than the
+ * LSM_VERSION_STRING it was compiled against. */
+const char *lsm_version(void)
+{
+    return LSM_VERSION_STRING;
+}
 
 const char *lsm_strerror(int status)
 {

@@ -30,6 +30,7 @@ int log_reader_open(lsm_env *env, const char *path, log_reader **out)
 /* Make bytes [off, off+n) available; returns a pointer into the window. */
 static int fetch(log_reader *lr, uint64_t off, size_t n, const char **p)
 {
+    *p = NULL;
     if (off >= lr->win_off && off + n <= lr->win_off + lr->win_len) {
         *p = lr->win + (off - lr->win_off);
         return LSM_OK;

@@ -52,6 +52,7 @@ void tc_free(table_cache *tc)
 
 int tc_find(table_cache *tc, uint64_t number, uint64_t size, cache_handle **h, table **t)
 {
+    *t = NULL;
     *h = cache_lookup(tc->c, number, 0);
     if (*h) {
         *t = cache_value(*h);

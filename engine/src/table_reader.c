@@ -76,6 +76,7 @@ static int read_raw_block_into(table *t, block_handle h, size_t headroom, const 
 {
     *alloc = NULL;
     *data = NULL;
+    *n = 0;
     if (h.size > MAX_BLOCK_LEN || h.offset > t->file->size ||
         h.size + BLOCK_TRAILER_LEN > t->file->size - h.offset)
         return err_set(LSM_CORRUPTION, "%s: block handle (offset %llu, size %llu) outside the file",

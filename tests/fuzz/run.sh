@@ -25,7 +25,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${LSM_FUZZ_BUILD:-$root/build-fuzz}
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
-    CC=clang cmake -S "$root" -B "$build" -DLSM_FUZZ=ON -DLSM_BUILD_TESTS=OFF
+    CC=clang cmake -S "$root" -B "$build" -DLSM_FUZZ=ON -DLSM_BUILD_TESTS=OFF -DLSM_WERROR=ON
 fi
 bins=""
 for t in $targets; do
