@@ -835,6 +835,8 @@ int lsm_stats_get(lsm_db *db, lsm_stats *s)
     s->imm_memtables = db->imm ? 1 : 0;
     s->background_error = db->bg_error;
     s->poisoned = db->poisoned;
+    s->no_space = atomic_load(&db->nospace);
+    s->reserve_bytes = db->reserve_held;
     pthread_mutex_unlock(&db->mu);
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
     s->last_sequence = LOAD(db->last_seq);

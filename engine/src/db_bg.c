@@ -79,6 +79,13 @@ static void note_result_locked(lsm_db *db, int rc, const char *what)
         return;
     }
     if (rc == LSM_OK) {
+        if (atomic_load(&db->nospace) && db_space_avail(db) == UINT64_MAX) {
+            /* The env cannot tell free space: work that writes succeeding
+             * again is the sign that space is back. */
+            pthread_mutex_unlock(&db->mu);
+            db_space_retake(db);
+            pthread_mutex_lock(&db->mu);
+        }
         if (db->bg_error && !db->poisoned) {
             db_log(db, "background work succeeded again; clearing error: %s", db->bg_msg);
             db->bg_error = LSM_OK;
@@ -102,6 +109,7 @@ static void *flush_main(void *arg)
             int rc = db_flush_imm_locked(db);
             db->last_flush_rc = rc;
             db->flush_attempts++;
+            db->flush_nospace_streak = rc == LSM_NO_SPACE ? db->flush_nospace_streak + 1 : 0;
             note_result_locked(db, rc, "flush");
             pthread_cond_broadcast(&db->bg_done_cv);
             db_schedule_locked(db); /* a new level-0 file may need compacting */

@@ -98,6 +98,7 @@ struct lsm_db {
     uint64_t flush_attempts;      /* flushes tried, failed ones included */
     uint64_t compaction_attempts; /* compactions tried, failed ones included */
     int last_flush_rc;            /* result of the last flush attempt */
+    int flush_nospace_streak;     /* flushes failed for lack of space in a row */
     int last_compaction_rc;       /* result of the last background compaction */
     int imm_dropped_log;          /* set when the imm's log has been deleted */
     uint64_t *replayed_logs;      /* logs recovery replayed into imm, deleted */
@@ -243,6 +244,10 @@ void db_space_tick(lsm_db *db);
 /* Bytes the file system holding the store may still receive, or UINT64_MAX
  * when the env cannot tell. No mutex. */
 uint64_t db_space_avail(lsm_db *db);
+/* The second half of db_space_tick alone: take the reserve back and leave
+ * the no-space state if the disk has room (when the env cannot tell, try).
+ * Never waits for a flush, so the flush thread may call it. No mutex. */
+void db_space_retake(lsm_db *db);
 /* Bytes a compaction may write now: the free space minus a margin left to
  * deletions (UINT64_MAX when the env cannot tell). No mutex. */
 uint64_t db_space_compaction_budget(lsm_db *db);

@@ -194,10 +194,17 @@ static int alloc_id(resolver *r, uint64_t *id)
 
 static int free_chunks_from(resolver *r, uint64_t id, uint64_t first_index)
 {
-    char start[LV_CHUNK_KEY_LEN], end[LV_CHUNK_KEY_LEN], dummy[LV_CHUNK_KEY_LEN];
-    lv_chunk_key(start, id, first_index);
-    lv_chunk_range(dummy, end, id);
-    return emit(r, TYPE_RANGE_DELETION, slice_make(start, LV_CHUNK_KEY_LEN), slice_make(end, 9));
+    char start[LV_CHUNK_KEY_LEN], end[LV_CHUNK_KEY_LEN];
+    lv_chunk_range(start, end, id);
+    /* All of them: [ff id, ff id+1), so that the tombstones of values with
+     * consecutive ids join without a gap (a compaction then sees a whole
+     * table of their chunks as deleted); else from the first index on. */
+    size_t start_len = 9;
+    if (first_index > 0) {
+        lv_chunk_key(start, id, first_index);
+        start_len = LV_CHUNK_KEY_LEN;
+    }
+    return emit(r, TYPE_RANGE_DELETION, slice_make(start, start_len), slice_make(end, 9));
 }
 
 /* If tkey now holds a large value, delete its chunks. deleting: the key

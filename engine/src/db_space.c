@@ -48,12 +48,21 @@
 
 #define RESERVE_AUTO_MIN (16u << 20)       /* the automatic reserve, at least */
 #define RESERVE_FS_SHARE 20                /* ... and at most 1/20 of the file system */
-#define RESERVE_RETAKE_SLACK (4u << 20)    /* room beyond 2x the reserve to take it back */
+#define RESERVE_RETAKE_MAX (4u << 20)      /* taken back with 2x its size free, plus */
+                                           /* itself again or 4 MiB, whichever is less */
 #define RECLAIM_FLUSH_BYTES (1u << 20)     /* freed bytes that make a memtable worth flushing */
 #define RECLAIM_FLUSH_US 1000000u          /* ... at most this often */
 #define RECLAIM_FLUSH_FULL_US 200000u      /* ... on a full disk: any freed byte, this often */
 #define ADMIT_WAIT_US 5000000u             /* a write waits this long for space being freed */
-#define COMPACT_MARGIN (1u << 20)          /* space compactions leave to deletions */
+#define COMPACT_MARGIN_SHARE 16           /* compactions leave 1/16 of the reserve, */
+#define COMPACT_MARGIN_MIN (64u << 10)     /* ... at least 64 KiB, to deletions */
+
+/* Free bytes needed to take the reserve back: enough that the store does
+ * not give it up again at once. */
+static uint64_t retake_threshold(uint64_t target)
+{
+    return 3 * target < 2 * target + RESERVE_RETAKE_MAX ? 3 * target : 2 * target + RESERVE_RETAKE_MAX;
+}
 
 uint64_t db_space_avail(lsm_db *db)
 {
@@ -174,13 +183,21 @@ void db_space_open(lsm_db *db)
         reserve_remove(db); /* a smaller reserve is wanted now */
         held = 0;
     }
-    if (held < target && (!known || avail >= 2 * target + RESERVE_RETAKE_SLACK - held)) {
+    if (held < target && (!known || avail >= retake_threshold(target) - held)) {
         if (reserve_take(db, held) == LSM_OK)
             held = target;
         else
             held = 0;
     }
     db->reserve_held = held;
+    if (held < target) {
+        /* Given up earlier and not yet back: the disk is as full as when it
+         * was given up, and what is left of it is for deletions first. */
+        atomic_store(&db->nospace, 1);
+        db_log(db, "the disk is nearly full (%" PRIu64 " bytes free) and the reserve is not "
+               "held: only writes that free space, or fit in half the reserve, are accepted "
+               "until space comes back", avail);
+    }
 }
 
 void db_space_full(lsm_db *db, const char *what)
@@ -245,14 +262,24 @@ void db_space_tick(lsm_db *db)
                 now - db->last_reclaim_us >= every;
     if (flush)
         db->last_reclaim_us = now;
-    uint64_t held = db->reserve_held, target = db->reserve_target;
     pthread_mutex_unlock(&db->mu);
     if (flush)
         db_write(db, NULL, 0); /* switch the memtable; the flush thread writes it */
+    db_space_retake(db);
+}
+
+void db_space_retake(lsm_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    int full = atomic_load(&db->nospace);
+    uint64_t held = db->reserve_held, target = db->reserve_target;
+    pthread_mutex_unlock(&db->mu);
     if (!full && held >= target)
         return;
+    /* Unknown free space (an env without space()): called after background
+     * work wrote again (db_bg.c), so try. */
     uint64_t avail = db_space_avail(db);
-    if (avail == UINT64_MAX || avail < 2 * target + RESERVE_RETAKE_SLACK - held)
+    if (avail != UINT64_MAX && avail < retake_threshold(target) - held)
         return;
     if (target > held && reserve_take(db, held) != LSM_OK)
         return; /* taken by someone else meanwhile: try again later */
@@ -271,5 +298,8 @@ uint64_t db_space_compaction_budget(lsm_db *db)
     uint64_t avail = db_space_avail(db);
     if (avail == UINT64_MAX)
         return avail;
-    return avail > COMPACT_MARGIN ? avail - COMPACT_MARGIN : 0;
+    uint64_t margin = db->reserve_target / COMPACT_MARGIN_SHARE;
+    if (margin < COMPACT_MARGIN_MIN)
+        margin = COMPACT_MARGIN_MIN;
+    return avail > margin ? avail - margin : 0;
 }

@@ -97,6 +97,7 @@ static int switch_memtable_locked(lsm_db *db)
 static int make_room_locked(lsm_db *db, int force, int frees)
 {
     int allow_delay = !force;
+    uint64_t attempts0 = db->flush_attempts;
     for (;;) {
         if (db->bg_error)
             return db_bg_error_locked(db);
@@ -123,7 +124,12 @@ static int make_room_locked(lsm_db *db, int force, int frees)
             return LSM_OK;
         int stopped = v->n_files[0] >= db->opts.l0_stop_trigger && !(full && frees);
         if (db->imm || stopped) {
-            if (full && !force && (!frees || db->last_flush_rc == LSM_NO_SPACE))
+            /* Twice: the first failure gives the reserve up for the retry.
+             * A flush request waits for two attempts of its own. */
+            int flush_stuck = db->imm && db->last_flush_rc == LSM_NO_SPACE &&
+                              (force ? db->flush_attempts >= attempts0 + 2
+                                     : db->flush_nospace_streak >= 2);
+            if (full && (flush_stuck || (stopped && !frees) || (!frees && !force)))
                 return err_set(LSM_NO_SPACE, "write to %s: %s (the memtable cannot be "
                                "flushed until space is freed)", db->dir, strerror(ENOSPC));
             if (!db->imm)

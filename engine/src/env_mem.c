@@ -17,6 +17,8 @@
 
 typedef struct inode {
     int refs;            /* namespace entries (current and durable) + handles */
+    int live;            /* current namespace entries + handles: what holds space */
+    int counted;         /* len is in bytes_used (live > 0) */
     char *data;
     size_t len, cap;
     size_t durable_len;  /* bytes that survive a power failure */
@@ -90,14 +92,32 @@ static char *norm(const char *path)
 /* Record a change of a file's length in the space accounting. */
 static void set_len(mem_env *m, inode *ino, size_t len)
 {
-    m->bytes_used = m->bytes_used - ino->len + len;
+    if (ino->counted)
+        m->bytes_used = m->bytes_used - ino->len + len;
     ino->len = len;
+}
+
+/* A file holds space while a name in the current namespace or an open
+ * handle reaches it, as on a real file system: a removal frees its space at
+ * once, whether or not the directory was synced (a power failure may bring
+ * the name back, and the space with it). */
+static void live_change(mem_env *m, inode *ino, int delta)
+{
+    ino->live += delta;
+    if (ino->live > 0 && !ino->counted) {
+        m->bytes_used += ino->len;
+        ino->counted = 1;
+    } else if (ino->live == 0 && ino->counted) {
+        m->bytes_used -= ino->len;
+        ino->counted = 0;
+    }
 }
 
 static void ino_unref(mem_env *m, inode *ino)
 {
     if (ino && --ino->refs == 0) {
-        m->bytes_used -= ino->len;
+        if (ino->counted)
+            m->bytes_used -= ino->len;
         free(ino->data);
         free(ino->durable_copy);
         free(ino);
@@ -112,7 +132,7 @@ static entry *find(entries *es, const char *path)
     return NULL;
 }
 
-static int add(entries *es, const char *path, inode *ino)
+static int add(mem_env *m, entries *es, const char *path, inode *ino)
 {
     if (es->n == es->cap) {
         size_t cap = es->cap ? es->cap * 2 : 64;
@@ -129,12 +149,16 @@ static int add(entries *es, const char *path, inode *ino)
     es->v[es->n].ino = ino;
     es->n++;
     ino->refs++;
+    if (es == &m->cur)
+        live_change(m, ino, 1);
     return 0;
 }
 
 static void del(mem_env *m, entries *es, entry *e)
 {
     free(e->path);
+    if (es == &m->cur)
+        live_change(m, e->ino, -1);
     ino_unref(m, e->ino);
     *e = es->v[--es->n];
 }
@@ -231,7 +255,7 @@ static int me_open(lsm_env *env, const char *path, int flags, lsm_file **out)
             inode *ino = calloc(1, sizeof *ino);
             if (ino == NULL)
                 rc = ENOMEM;
-            else if ((rc = add(&m->cur, p, ino)) != 0)
+            else if ((rc = add(m, &m->cur, p, ino)) != 0)
                 free(ino);
             else
                 e = find(&m->cur, p);
@@ -256,6 +280,7 @@ static int me_open(lsm_env *env, const char *path, int flags, lsm_file **out)
         } else {
             f->ino = e->ino;
             f->ino->refs++;
+            live_change(m, f->ino, 1);
             f->gen = m->gen;
             *out = f;
         }
@@ -271,6 +296,7 @@ static int me_close(lsm_env *env, lsm_file *f)
     if (f == NULL)
         return 0;
     pthread_mutex_lock(&m->mu);
+    live_change(m, f->ino, -1);
     ino_unref(m, f->ino);
     pthread_mutex_unlock(&m->mu);
     free(f->lock_path);
@@ -476,7 +502,7 @@ static int me_rename(lsm_env *env, const char *from, const char *to)
         entry *et = find(&m->cur, pt);
         if (et)
             del(m, &m->cur, et);
-        rc = add(&m->cur, pt, ino);
+        rc = add(m, &m->cur, pt, ino);
         ino_unref(m, ino);
     }
     pthread_mutex_unlock(&m->mu);
@@ -499,7 +525,7 @@ static int me_link(lsm_env *env, const char *from, const char *to)
     if (rc == 0 && find(&m->cur, pt))
         rc = EEXIST;
     if (rc == 0)
-        rc = add(&m->cur, pt, ef->ino);
+        rc = add(m, &m->cur, pt, ef->ino);
     pthread_mutex_unlock(&m->mu);
     free(pf);
     free(pt);
@@ -551,7 +577,7 @@ static int me_sync_dir(lsm_env *env, const char *path)
         }
         for (size_t i = 0; i < m->cur.n && rc == 0; i++)
             if (in_dir(m->cur.v[i].path, p))
-                rc = add(&m->durable, m->cur.v[i].path, m->cur.v[i].ino);
+                rc = add(m, &m->durable, m->cur.v[i].path, m->cur.v[i].ino);
     }
     pthread_mutex_unlock(&m->mu);
     free(p);
@@ -821,7 +847,7 @@ void env_mem_crash(lsm_env *env, mem_crash_mode mode, uint64_t seed)
         while (m->cur.n)
             del(m, &m->cur, &m->cur.v[0]);
         for (size_t i = 0; i < m->durable.n; i++)
-            add(&m->cur, m->durable.v[i].path, m->durable.v[i].ino);
+            add(m, &m->cur, m->durable.v[i].path, m->durable.v[i].ino);
         /* ...and every file that survives to its durable bytes. Inodes that
          * only open handles still reference die with those handles. */
         for (size_t i = 0; i < m->cur.n; i++)
@@ -873,9 +899,9 @@ int env_mem_write_file(lsm_env *env, const char *path, const void *data, size_t 
     int rc = 0;
     if (e == NULL) {
         inode *ino = calloc(1, sizeof *ino);
-        rc = ino ? add(&m->cur, p, ino) : ENOMEM;
+        rc = ino ? add(m, &m->cur, p, ino) : ENOMEM;
         if (rc == 0) {
-            add(&m->durable, p, ino);
+            add(m, &m->durable, p, ino);
             e = find(&m->cur, p);
         } else {
             free(ino);
