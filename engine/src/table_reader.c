@@ -812,11 +812,6 @@ const table_props *table_get_props(const table *t)
     return &t->props;
 }
 
-const char *table_path(const table *t)
-{
-    return t->file->path;
-}
-
 uint64_t table_number(const table *t)
 {
     return t->number;
