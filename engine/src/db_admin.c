@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "current_file.h"
 #include "db_admin.h"
 #include "err.h"
 #include "filename.h"
@@ -163,10 +164,9 @@ static const char *base_name(const char *path)
 int admin_write_manifest(lsm_env *env, const char *dir, uint64_t number, const version_edit *e)
 {
     char *path = fname_manifest(dir, number);
-    char *cur = fname_current(dir);
     buf rec = BUF_INIT;
     log_writer *lw = NULL;
-    int rc = path && cur ? edit_encode(e, &rec) : err_set(LSM_NOMEM, "out of memory");
+    int rc = path ? edit_encode(e, &rec) : err_set(LSM_NOMEM, "out of memory");
     if (rc == LSM_OK)
         rc = log_writer_create(env, path, number, &lw);
     if (rc == LSM_OK)
@@ -178,16 +178,12 @@ int admin_write_manifest(lsm_env *env, const char *dir, uint64_t number, const v
         if (rc == LSM_OK)
             rc = crc;
     }
-    if (rc == LSM_OK) {
-        char content[64];
-        int n = snprintf(content, sizeof content, "MANIFEST-%06" PRIu64 "\n", number);
-        rc = file_write_atomic(env, dir, cur, content, (size_t)n, number);
-    }
+    if (rc == LSM_OK)
+        rc = current_write(env, dir, number, NULL);
     if (rc && path)
         env->remove(env, path);
     buf_free(&rec);
     free(path);
-    free(cur);
     return rc;
 }
 
@@ -564,20 +560,8 @@ int lsm_dump_manifest(lsm_env *env, const char *dir, lsm_line_fn line, void *arg
     if (rc)
         return rc;
     env = admin_env(env);
-    char *cur = fname_current(dir), *text = NULL;
-    size_t len = 0;
     uint64_t number = 0;
-    rc = cur ? file_read_all(env, cur, &text, &len) : err_set(LSM_NOMEM, "out of memory");
-    if (rc == LSM_NOT_FOUND)
-        rc = err_set(LSM_NOT_FOUND, "%s is missing", cur);
-    if (rc == LSM_OK) {
-        if (len < 2 || text[len - 1] != '\n' || memchr(text, 0, len))
-            rc = err_set(LSM_CORRUPTION, "%s is damaged (does not hold a manifest name)", cur);
-        else if ((text[len - 1] = 0, fname_parse(text, &number)) != FILE_MANIFEST)
-            rc = err_set(LSM_CORRUPTION, "%s is damaged (does not hold a manifest name)", cur);
-    }
-    free(text);
-    free(cur);
+    rc = current_read(env, dir, &number);
     char *path = rc ? NULL : fname_manifest(dir, number);
     if (rc == LSM_OK && path == NULL)
         rc = err_set(LSM_NOMEM, "out of memory");

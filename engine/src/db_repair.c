@@ -47,6 +47,7 @@
 
 #include "compress.h"
 #include "crc32c.h"
+#include "current_file.h"
 #include "db_admin.h"
 #include "err.h"
 #include "filename.h"
@@ -690,16 +691,9 @@ static int rp_load_names(repair *r, const uint64_t *manifests, int n_manifests)
     if (order == NULL)
         return err_set(LSM_NOMEM, "repair: out of memory");
     int n = 0;
-    char *cur = fname_current(r->dir), *text = NULL;
-    size_t len;
     uint64_t num;
-    if (cur && file_read_all(r->env, cur, &text, &len) == LSM_OK && len > 1 && text[len - 1] == '\n') {
-        text[len - 1] = 0;
-        if (fname_parse(text, &num) == FILE_MANIFEST)
-            order[n++] = num;
-    }
-    free(text);
-    free(cur);
+    if (current_read(r->env, r->dir, &num) == LSM_OK)
+        order[n++] = num;
     if (n_manifests > 0) {
         memcpy(order + n, manifests, sizeof *order * (size_t)n_manifests);
         qsort(order + n, (size_t)n_manifests, sizeof *order, cmp_u64_desc);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "current_file.h"
 #include "err.h"
 #include "file.h"
 #include "filename.h"
@@ -433,17 +434,6 @@ static int write_new_manifest(version_set *vs, uint64_t number, version_edit *sn
     return LSM_OK;
 }
 
-static int set_current(version_set *vs, uint64_t manifest_number)
-{
-    char *cur = fname_current(vs->dir);
-    char content[64];
-    int n = snprintf(content, sizeof content, "MANIFEST-%06llu\n", (unsigned long long)manifest_number);
-    int rc = cur ? file_write_atomic(vs->env, vs->dir, cur, content, (size_t)n, manifest_number)
-                 : err_set(LSM_NOMEM, "out of memory");
-    free(cur);
-    return rc;
-}
-
 static int sync_dir(version_set *vs)
 {
     int e = vs->env->sync_dir(vs->env, vs->dir);
@@ -470,7 +460,7 @@ int vs_create(version_set *vs)
     if (rc == LSM_OK)
         rc = log_writer_sync(lw);
     if (rc == LSM_OK)
-        rc = set_current(vs, 1);
+        rc = current_write(vs->env, vs->dir, 1, NULL);
     if (rc) {
         log_writer_abandon(lw);
         return rc;
@@ -552,7 +542,7 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
     if (rc == LSM_OK)
         rc = log_writer_sync(lw);
     if (rc == LSM_OK && need_manifest)
-        rc = set_current(vs, new_number);
+        rc = current_write(vs->env, vs->dir, new_number, NULL);
     pthread_mutex_lock(mu);
 
     edit_destroy(&snap);
@@ -597,40 +587,13 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
  * next numbers wrap around onto live files. */
 #define MAX_FILE_NUMBER (UINT64_C(1) << 56)
 
-static int read_current(version_set *vs, uint64_t *number)
-{
-    char *path = fname_current(vs->dir);
-    if (path == NULL)
-        return err_set(LSM_NOMEM, "out of memory");
-    char *data;
-    size_t n;
-    int rc = file_read_all(vs->env, path, &data, &n);
-    if (rc == LSM_NOT_FOUND)
-        rc = err_set(LSM_CORRUPTION, "%s is missing: the store has no manifest pointer "
-                     "(lsmctl repair can rebuild it)", path);
-    if (rc) {
-        free(path);
-        return rc;
-    }
-    uint64_t num;
-    if (n < 2 || data[n - 1] != '\n' || memchr(data, 0, n)) {
-        rc = err_set(LSM_CORRUPTION, "%s is damaged (does not hold a manifest name)", path);
-    } else {
-        data[n - 1] = 0;
-        if (fname_parse(data, &num) != FILE_MANIFEST)
-            rc = err_set(LSM_CORRUPTION, "%s is damaged (does not hold a manifest name)", path);
-        else
-            *number = num;
-    }
-    free(data);
-    free(path);
-    return rc;
-}
-
 int vs_recover(version_set *vs)
 {
     uint64_t mnum;
-    int rc = read_current(vs, &mnum);
+    int rc = current_read(vs->env, vs->dir, &mnum);
+    if (rc == LSM_NOT_FOUND)
+        rc = err_set(LSM_CORRUPTION, "%s/CURRENT is missing: the store has no manifest pointer "
+                     "(lsmctl repair can rebuild it)", vs->dir);
     if (rc)
         return rc;
     char *path = fname_manifest(vs->dir, mnum);
@@ -793,12 +756,11 @@ int vs_pick_flush_level(version_set *vs, slice lo, slice hi)
 int vs_dump_manifest(lsm_env *env, const char *dir, char **out)
 {
     *out = NULL;
-    version_set tmp;
-    memset(&tmp, 0, sizeof tmp);
-    tmp.env = env;
-    tmp.dir = (char *)dir;
     uint64_t mnum;
-    int rc = read_current(&tmp, &mnum);
+    int rc = current_read(env, dir, &mnum);
+    if (rc == LSM_NOT_FOUND)
+        rc = err_set(LSM_CORRUPTION, "%s/CURRENT is missing: the store has no manifest pointer "
+                     "(lsmctl repair can rebuild it)", dir);
     if (rc)
         return rc;
     char *path = fname_manifest(dir, mnum);
