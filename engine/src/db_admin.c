@@ -159,42 +159,6 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-/* ---- writing a manifest for a new set of tables ------------------------------- */
-
-int admin_write_manifest(lsm_env *env, const char *dir, uint64_t number, const version_edit *e)
-{
-    char *path = fname_manifest(dir, number);
-    buf rec = BUF_INIT;
-    log_writer *lw = NULL;
-    int rc = path ? edit_encode(e, &rec) : err_set(LSM_NOMEM, "out of memory");
-    if (rc == LSM_OK)
-        rc = log_writer_create(env, path, number, &lw);
-    if (rc == LSM_OK)
-        rc = log_writer_add(lw, rec.p, rec.n);
-    if (rc == LSM_OK)
-        rc = log_writer_sync(lw);
-    if (lw) {
-        int crc = log_writer_close(lw);
-        if (rc == LSM_OK)
-            rc = crc;
-    }
-    if (rc == LSM_OK)
-        rc = current_write(env, dir, number, NULL);
-    if (rc && path)
-        env->remove(env, path);
-    buf_free(&rec);
-    free(path);
-    return rc;
-}
-
-int admin_add_keyspaces(version_edit *e, char *const names[256], const uint32_t flags[256])
-{
-    for (int i = 0; i < 256; i++)
-        if (names[i] && edit_set_keyspace(e, (uint32_t)i, flags[i], names[i]))
-            return LSM_NOMEM;
-    return LSM_OK;
-}
-
 /* ---- checkpoint ------------------------------------------------------------------ */
 
 /* Copy the file from -> to (which must not exist) and sync it. */
@@ -331,10 +295,7 @@ static int ckpt_write(ckpt_state *s)
     if (e)
         return err_errno(e, "checkpoint: create directory %s", s->dir);
     version_edit ed;
-    edit_init(&ed);
-    ed.has_format = 1;
-    ed.format = MANIFEST_FORMAT_VERSION;
-    int rc = admin_add_keyspaces(&ed, s->ks_name, s->ks_flags);
+    int rc = vs_snapshot_begin(&ed, s->ks_name, s->ks_flags);
     if (rc == LSM_OK)
         rc = ckpt_tables(s, &ed);
     /* Manifest 1, as in a new store, unless a table has that number. */
@@ -349,7 +310,7 @@ static int ckpt_write(ckpt_state *s)
     ed.has_last_seq = 1;
     ed.last_seq = s->last_seq;
     if (rc == LSM_OK)
-        rc = admin_write_manifest(db->env, s->dir, mnum, &ed);
+        rc = vs_manifest_install(db->env, s->dir, mnum, &ed, NULL);
     s->complete = rc == LSM_OK;
     edit_destroy(&ed);
     char *parent = parent_dir(s->dir);

@@ -1140,23 +1140,20 @@ static int rp_run(repair *r)
         r->max_seq = r->manifest_seq;
     uint64_t mnum = r->next_file++;
     version_edit ed;
-    edit_init(&ed);
-    ed.has_format = 1;
-    ed.format = MANIFEST_FORMAT_VERSION;
+    rc = vs_snapshot_begin(&ed, r->ks_name, r->ks_flags);
     ed.has_log_number = 1;
     ed.log_number = 0;
     ed.has_next_file = 1;
     ed.next_file = r->next_file;
     ed.has_last_seq = 1;
     ed.last_seq = r->max_seq;
-    rc = admin_add_keyspaces(&ed, r->ks_name, r->ks_flags);
     for (int i = 0; rc == LSM_OK && i < r->n_outs; i++) {
         rc = edit_add_file(&ed, r->outs[i].level, r->outs[i].f);
         if (rc == LSM_OK)
             r->outs[i].f = NULL; /* the edit owns it now */
     }
     if (rc == LSM_OK)
-        rc = admin_write_manifest(r->env, r->dir, mnum, &ed);
+        rc = vs_manifest_install(r->env, r->dir, mnum, &ed, NULL);
     edit_destroy(&ed);
     if (rc)
         return err_prefix(rc, "repair: the new tables are in place and the old files in lost-*; "

@@ -390,15 +390,22 @@ uint64_t vs_new_file_number(version_set *vs)
     return vs->next_file++;
 }
 
-/* The whole current state as one edit (first record of a manifest). */
-static int snapshot_edit(version_set *vs, version_edit *e)
+int vs_snapshot_begin(version_edit *e, char *const names[256], const uint32_t flags[256])
 {
     edit_init(e);
     e->has_format = 1;
     e->format = MANIFEST_FORMAT_VERSION;
     for (int i = 0; i < 256; i++)
-        if (vs->ks_name[i] && edit_set_keyspace(e, (uint32_t)i, vs->ks_flags[i], vs->ks_name[i]))
+        if (names[i] && edit_set_keyspace(e, (uint32_t)i, flags[i], names[i]))
             return LSM_NOMEM;
+    return LSM_OK;
+}
+
+/* The whole current state as one edit (first record of a manifest). */
+static int snapshot_edit(version_set *vs, version_edit *e)
+{
+    if (vs_snapshot_begin(e, vs->ks_name, vs->ks_flags))
+        return LSM_NOMEM;
     for (int l = 0; l < NUM_LEVELS; l++) {
         if (vs->pointers[l].n && edit_set_pointer(e, l, buf_slice(&vs->pointers[l])))
             return LSM_NOMEM;
@@ -409,28 +416,62 @@ static int snapshot_edit(version_set *vs, version_edit *e)
     return LSM_OK;
 }
 
-/* Create manifest `number` holding the snapshot edit. Does not touch CURRENT. */
-static int write_new_manifest(version_set *vs, uint64_t number, version_edit *snap, log_writer **out)
+/* Create manifest `number` in dir holding the snapshot edit: the one place
+ * a manifest file is started. Does not sync, does not touch CURRENT. On
+ * failure the file is removed. */
+static int manifest_create(lsm_env *env, const char *dir, uint64_t number,
+                           const version_edit *snap, log_writer **out)
 {
-    char *path = fname_manifest(vs->dir, number);
+    char *path = fname_manifest(dir, number);
     if (path == NULL)
         return err_set(LSM_NOMEM, "manifest: out of memory");
     buf rec = BUF_INIT;
     int rc = edit_encode(snap, &rec);
     log_writer *lw = NULL;
     if (rc == LSM_OK)
-        rc = log_writer_create(vs->env, path, number, &lw);
+        rc = log_writer_create(env, path, number, &lw);
     if (rc == LSM_OK)
         rc = log_writer_add(lw, rec.p, rec.n);
     buf_free(&rec);
     if (rc) {
         log_writer_abandon(lw);
-        vs->env->remove(vs->env, path);
+        env->remove(env, path);
         free(path);
         return rc;
     }
     free(path);
     *out = lw;
+    return LSM_OK;
+}
+
+int vs_manifest_install(lsm_env *env, const char *dir, uint64_t number, const version_edit *snap,
+                        log_writer **out)
+{
+    if (out)
+        *out = NULL;
+    log_writer *lw = NULL;
+    int rc = manifest_create(env, dir, number, snap, &lw);
+    if (rc)
+        return rc;
+    rc = log_writer_sync(lw);
+    if (rc == LSM_OK && out == NULL) {
+        rc = log_writer_close(lw);
+        lw = NULL;
+    }
+    int maybe_named = 0;
+    if (rc == LSM_OK)
+        rc = current_write(env, dir, number, &maybe_named);
+    if (rc) {
+        log_writer_abandon(lw);
+        /* Once CURRENT may name it, the manifest is the store's: keep it. */
+        char *path = maybe_named ? NULL : fname_manifest(dir, number);
+        if (path)
+            env->remove(env, path);
+        free(path);
+        return rc;
+    }
+    if (out)
+        *out = lw;
     return LSM_OK;
 }
 
@@ -455,16 +496,10 @@ int vs_create(version_set *vs)
     snap.log_number = 0;
     log_writer *lw = NULL;
     if (rc == LSM_OK)
-        rc = write_new_manifest(vs, 1, &snap, &lw);
+        rc = vs_manifest_install(vs->env, vs->dir, 1, &snap, &lw);
     edit_destroy(&snap);
-    if (rc == LSM_OK)
-        rc = log_writer_sync(lw);
-    if (rc == LSM_OK)
-        rc = current_write(vs->env, vs->dir, 1, NULL);
-    if (rc) {
-        log_writer_abandon(lw);
+    if (rc)
         return rc;
-    }
     vs->manifest = lw;
     return LSM_OK;
 }
@@ -532,7 +567,7 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
     if (e->n_added > 0)
         rc = sync_dir(vs); /* new tables' directory entries before the edit naming them */
     if (rc == LSM_OK && need_manifest) {
-        rc = write_new_manifest(vs, new_number, &snap, &fresh);
+        rc = manifest_create(vs->env, vs->dir, new_number, &snap, &fresh);
         lw = fresh;
     }
     if (rc == LSM_OK) {
