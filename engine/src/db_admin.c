@@ -548,9 +548,10 @@ int lsm_dump_manifest(lsm_env *env, const char *dir, lsm_line_fn line, void *arg
             rc = err_prefix(rc, "%s: record at offset %" PRIu64, path, lr->record_off);
             break;
         }
-        /* edit_describe writes "  field ...\n" lines. */
-        for (char *at = b.p, *end = b.p + b.n, *nl; at < end && (nl = memchr(at, '\n', (size_t)(end - at)));
-             at = nl + 1) {
+        /* edit_describe writes "  field ...\n" lines -- none for an empty
+         * edit, and then b.p is still NULL. */
+        for (char *at = b.p, *end = b.n ? b.p + b.n : b.p, *nl;
+             at < end && (nl = memchr(at, '\n', (size_t)(end - at))); at = nl + 1) {
             *nl = 0;
             line(arg, at);
         }

@@ -124,8 +124,4 @@ int vs_pick_flush_level(version_set *vs, slice lo, slice hi);
 /* Size limit of a level (level >= 1). */
 uint64_t vs_max_bytes_for_level(const version_set *vs, int level);
 
-/* Read the manifest CURRENT names and describe every record (lsmctl
- * manifest-dump). No mutex. *out is malloc'ed text. */
-int vs_dump_manifest(lsm_env *env, const char *dir, char **out);
-
 #endif /* LSM_VERSION_SET_H */
