@@ -3,8 +3,9 @@
  * when its manifest or CURRENT is lost or damaged.
  *
  * Nothing on disk is trusted but the checksums. Every table is read block by
- * block through its own index (not with table_open, which refuses a table
- * whose filter or properties block is damaged): a block that fails its
+ * block through its own index, with the block reader every table read uses
+ * (table_read_block), but not with table_open, which refuses a table whose
+ * filter or properties block is damaged: a block that fails its
  * checksum, does not parse or holds keys out of order is skipped and
  * reported, the rest of the table is used. Logs are read record by record
  * into a memtable, spilled to temporary tables when it grows past
@@ -45,7 +46,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "compress.h"
 #include "crc32c.h"
 #include "current_file.h"
 #include "db_admin.h"
@@ -142,38 +142,12 @@ static int fatal(int rc)
 
 /* ---- repair: reading a table block by block ---------------------------------- */
 
-/* Read the block at h, check its trailer, decompress. *data is malloc'ed. */
-static int read_checked_block(rfile *f, block_handle h, char **data, size_t *n)
-{
-    *data = NULL;
-    if (h.size > MAX_BLOCK_LEN || h.offset > f->size || h.size + BLOCK_TRAILER_LEN > f->size - h.offset)
-        return err_set(LSM_CORRUPTION, "%s: block handle (offset %" PRIu64 ", size %" PRIu64
-                       ") outside the file", f->path, h.offset, h.size);
-    size_t len = (size_t)h.size + BLOCK_TRAILER_LEN;
-    char *p = malloc(len);
-    if (p == NULL)
-        return err_set(LSM_NOMEM, "%s: out of memory for a %zu byte block", f->path, len);
-    int rc = rfile_read(f, h.offset, p, len);
-    if (rc == LSM_OK && crc32c(p, (size_t)h.size + 1) != crc32c_unmask(get_fixed32(p + h.size + 1)))
-        rc = err_set(LSM_CORRUPTION, "%s: checksum mismatch in block at offset %" PRIu64, f->path,
-                     h.offset);
-    int type = rc == LSM_OK ? (unsigned char)p[h.size] : 0;
-    if (rc == LSM_OK && type == BLOCK_COMPRESSION_NONE) {
-        *data = p;
-        *n = (size_t)h.size;
-        return LSM_OK;
-    }
-    if (rc == LSM_OK && (rc = decompress_block(type, slice_make(p, (size_t)h.size), data, n)))
-        rc = err_prefix(rc, "%s: block at offset %" PRIu64, f->path, h.offset);
-    free(p);
-    return rc;
-}
-
 /* Read and parse the block at h into *b (its bytes in *data). */
 static int read_parsed_block(rfile *f, block_handle h, char **data, block *b)
 {
+    char *alloc;
     size_t n;
-    int rc = read_checked_block(f, h, data, &n);
+    int rc = table_read_block(f, h, 0, NULL, &alloc, data, &n);
     if (rc == LSM_OK && (rc = block_parse(b, *data, n)) != LSM_OK) {
         rc = err_prefix(rc, "%s: block at offset %" PRIu64, f->path, h.offset);
         free(*data);
