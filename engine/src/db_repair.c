@@ -46,7 +46,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "crc32c.h"
 #include "current_file.h"
 #include "db_admin.h"
 #include "err.h"
@@ -416,24 +415,12 @@ static int salvage_open(repair *r, const char *path, iter **out)
         return err_set(LSM_NOMEM, "repair: out of memory");
     s->base.ops = &salvage_ops;
     s->r = r;
-    char footer[TABLE_FOOTER_LEN];
     block_handle meta_h = {0, 0}, index_h = {0, 0};
     int rc = rfile_open(r->env, path, &s->file);
-    if (rc == LSM_OK && s->file->size < TABLE_FOOTER_LEN)
-        rc = err_set(LSM_CORRUPTION, "%" PRIu64 " bytes is too short for a table", s->file->size);
     if (rc == LSM_OK)
-        rc = rfile_read(s->file, s->file->size - TABLE_FOOTER_LEN, footer, sizeof footer);
-    if (rc == LSM_OK && (get_fixed64(footer + 40) != TABLE_MAGIC ||
-                         crc32c_unmask(get_fixed32(footer + 36)) != crc32c(footer, 36)))
-        rc = err_set(LSM_CORRUPTION, "the footer at offset %" PRIu64 " is damaged or not a table's",
-                     s->file->size - TABLE_FOOTER_LEN);
-    if (rc == LSM_OK && get_fixed32(footer + 32) != TABLE_FORMAT_VERSION)
-        rc = err_set(LSM_NOT_SUPPORTED, "table format version %u", get_fixed32(footer + 32));
-    if (rc == LSM_OK) {
-        meta_h = (block_handle){get_fixed64(footer), get_fixed64(footer + 8)};
-        index_h = (block_handle){get_fixed64(footer + 16), get_fixed64(footer + 24)};
+        rc = table_read_footer(s->file, &meta_h, &index_h);
+    if (rc == LSM_OK)
         rc = read_parsed_block(s->file, index_h, &s->index_data, &s->index);
-    }
     if (rc == LSM_OK) {
         s->ix = block_iter_new(&s->index, ikey_cmp, NULL, NULL, s->file->path, index_h.offset);
         if (s->ix == NULL)

@@ -1,12 +1,13 @@
 /*
- * table_format.c -- reading a block of a table file with its trailer
- * (docs/FORMAT.md §6.3, §6.11). See table_format.h.
+ * table_format.c -- reading the fixed pieces of a table file: the footer and
+ * a block with its trailer (docs/FORMAT.md §6.3, §6.10, §6.11). See
+ * table_format.h.
  *
- * This is the only block reader, as LevelDB keeps ReadBlock in
- * table/format.cc: the table's block reads (table_reader.c) and lsm_repair's
- * salvage of damaged tables (db_repair.c) check the same things in the same
- * order with the same messages, and the table fuzzer covers the code that
- * repair runs.
+ * These are the only readers of the two, as LevelDB keeps Footer::DecodeFrom
+ * and ReadBlock in table/format.cc: table_open and the table's block reads
+ * (table_reader.c) and lsm_repair's salvage of damaged tables (db_repair.c)
+ * check the same things in the same order with the same messages, and the
+ * table fuzzer covers the code that repair runs.
  */
 #include "table_format.h"
 
@@ -16,6 +17,31 @@
 #include "compress.h"
 #include "crc32c.h"
 #include "err.h"
+
+int table_read_footer(rfile *f, block_handle *metaindex, block_handle *index)
+{
+    uint64_t size = f->size;
+    if (size < TABLE_FOOTER_LEN)
+        return err_set(LSM_CORRUPTION, "%s: %llu bytes is too short for a table", f->path,
+                       (unsigned long long)size);
+    uint64_t off = size - TABLE_FOOTER_LEN;
+    char footer[TABLE_FOOTER_LEN];
+    int rc = rfile_read(f, off, footer, sizeof footer);
+    if (rc)
+        return rc;
+    if (get_fixed64(footer + 40) != TABLE_MAGIC)
+        return err_set(LSM_CORRUPTION, "%s: bad magic number in the footer at offset %llu", f->path,
+                       (unsigned long long)off);
+    if (crc32c_unmask(get_fixed32(footer + 36)) != crc32c(footer, 36))
+        return err_set(LSM_CORRUPTION, "%s: checksum mismatch in the footer at offset %llu",
+                       f->path, (unsigned long long)off);
+    if (get_fixed32(footer + 32) != TABLE_FORMAT_VERSION)
+        return err_set(LSM_NOT_SUPPORTED, "%s: table format version %u is not supported", f->path,
+                       get_fixed32(footer + 32));
+    *metaindex = (block_handle){get_fixed64(footer), get_fixed64(footer + 8)};
+    *index = (block_handle){get_fixed64(footer + 16), get_fixed64(footer + 24)};
+    return LSM_OK;
+}
 
 int table_read_block(rfile *f, block_handle h, size_t headroom, const char *src, char **alloc,
                      char **data, size_t *n)

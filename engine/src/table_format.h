@@ -57,8 +57,19 @@ static inline const char *block_handle_decode(const char *p, const char *limit, 
 }
 
 /* ---- reading (table_format.c) --------------------------------------------
- * The one block reader: every block a table reads goes through it, and so
- * does lsm_repair's block-by-block salvage. */
+ * The one reader of each piece: table_open and every block a table reads go
+ * through these, and so does lsm_repair's block-by-block salvage. Every
+ * message names the file (and the offset). */
+
+/*
+ * Read and check the footer of table file f: the file is at least
+ * TABLE_FOOTER_LEN bytes, the magic and the footer checksum match, the
+ * version is TABLE_FORMAT_VERSION. Fills the metaindex and index handles
+ * (not checked against the file: table_read_block does that). Returns
+ * LSM_OK; LSM_CORRUPTION; LSM_NOT_SUPPORTED (another format version);
+ * LSM_IO.
+ */
+int table_read_footer(rfile *f, block_handle *metaindex, block_handle *index);
 
 /*
  * Read the block at h from f into a new allocation of `headroom` + the

@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "bloom.h"
-#include "crc32c.h"
 #include "err.h"
 
 struct table {
@@ -353,32 +352,10 @@ int table_open(lsm_env *env, const char *path, uint64_t number, uint64_t expecte
                      (unsigned long long)size, (unsigned long long)expected_size);
         goto fail;
     }
-    if (size < TABLE_FOOTER_LEN) {
-        rc = err_set(LSM_CORRUPTION, "%s: %llu bytes is too short for a table", path,
-                     (unsigned long long)size);
-        goto fail;
-    }
-    char footer[TABLE_FOOTER_LEN];
-    rc = rfile_read(t->file, size - TABLE_FOOTER_LEN, footer, sizeof footer);
+    block_handle meta_h, index_h;
+    rc = table_read_footer(t->file, &meta_h, &index_h);
     if (rc)
         goto fail;
-    if (get_fixed64(footer + 40) != TABLE_MAGIC) {
-        rc = err_set(LSM_CORRUPTION, "%s: bad magic number in the footer at offset %llu", path,
-                     (unsigned long long)(size - TABLE_FOOTER_LEN));
-        goto fail;
-    }
-    if (crc32c_unmask(get_fixed32(footer + 36)) != crc32c(footer, 36)) {
-        rc = err_set(LSM_CORRUPTION, "%s: checksum mismatch in the footer at offset %llu", path,
-                     (unsigned long long)(size - TABLE_FOOTER_LEN));
-        goto fail;
-    }
-    if (get_fixed32(footer + 32) != TABLE_FORMAT_VERSION) {
-        rc = err_set(LSM_NOT_SUPPORTED, "%s: table format version %u is not supported", path,
-                     get_fixed32(footer + 32));
-        goto fail;
-    }
-    block_handle meta_h = {get_fixed64(footer), get_fixed64(footer + 8)};
-    block_handle index_h = {get_fixed64(footer + 16), get_fixed64(footer + 24)};
     t->index_off = index_h.offset;
     size_t n;
     rc = read_raw_block(t, index_h, &t->index_data, &n);
