@@ -19,12 +19,12 @@
  * removed again).
  *
  * Dumps print one line per item through a callback, with keys and values
- * escaped like lsmctl's dump format (\\, \t, \n, \xHH) and values cut to 64
- * bytes. Entries read "ks=K key=... seq=N type=put|del|rangedel|ref ...". A
- * damaged file yields the lines before the damage, then LSM_CORRUPTION
- * naming the file and offset. A log's torn or zero-filled tail is what a
- * crash leaves and is not an error; a complete record that fails its
- * checksum is.
+ * escaped by lsm_escape, as in lsmctl's dump (\\, \t, \n, \xHH), and values
+ * cut to 64 bytes. Entries read
+ * "ks=K key=... seq=N type=put|del|rangedel|ref ...". A damaged file yields
+ * the lines before the damage, then LSM_CORRUPTION naming the file and
+ * offset. A log's torn or zero-filled tail is what a crash leaves and is not
+ * an error; a complete record that fails its checksum is.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,33 +45,13 @@
 
 /* ---- text helpers ------------------------------------------------------------ */
 
-/* Append the escaped form of s (at most max bytes of it; the rest is counted
- * in a "...(N bytes)" marker). */
+/* Append the escaped form of s (lsm_escape: at most max bytes of it; the
+ * rest is counted in a "...(N bytes)" marker). */
 static void esc_append(buf *out, slice s, size_t max)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t n = s.n < max ? s.n : max;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-        char e[4] = {'\\', 0, 0, 0};
-        size_t len = 2;
-        if (c == '\\')
-            e[1] = '\\';
-        else if (c == '\t')
-            e[1] = 't';
-        else if (c == '\n')
-            e[1] = 'n';
-        else if (c < 0x20 || c > 0x7e) {
-            e[1] = 'x';
-            e[2] = hex[c >> 4];
-            e[3] = hex[c & 15];
-            len = 4;
-        } else {
-            e[0] = (char)c;
-            len = 1;
-        }
-        buf_append(out, e, len);
-    }
+    if (n > 0 && buf_reserve(out, 4 * n + 1) == 0)
+        out->n += lsm_escape(s.p, n, out->p + out->n, 4 * n + 1);
     if (n < s.n) {
         char tmp[48];
         snprintf(tmp, sizeof tmp, "...(%zu bytes)", s.n);
