@@ -2,15 +2,16 @@
  * errno.c -- the one place where engine status codes become errno values
  * (docs/FS.md §5, last item), and where damage is reported.
  *
- * Corruption is never silent: the operation, the key (escaped so that any
- * byte can be printed) and the engine's message, which names the damaged file
- * and offset, go to stderr and to syslog (LOG_DAEMON, ident "lsmfs"), and the
- * caller gets EIO. Other unexpected failures (I/O errors, misuse) are logged
+ * Corruption is never silent: the operation, the key (escaped with
+ * lsm_escape, as lsmctl writes keys) and the engine's message, which names
+ * the damaged file and offset, go to stderr and to syslog (LOG_DAEMON, ident
+ * "lsmfs"), and the caller gets EIO. Other unexpected failures (I/O errors, misuse) are logged
  * the same way; expected answers (not found, no space, read-only) are not.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 
 #include "lsmfs.h"
@@ -26,26 +27,14 @@ void lsmfs_log(const char *fmt, ...)
     syslog(LOG_ERR, "%s", line);
 }
 
-/* The key, printable: bytes outside 0x20..0x7e and the backslash as \xHH,
- * cut after 512 bytes. */
+/* The key, printable: escaped as lsmctl writes keys (lsm_escape), so that
+ * it can be pasted into `lsmctl get --escaped`; cut after 512 bytes. */
+#define KEY_SHOWN 512
 static void escape_key(const void *key, size_t n, char *out, size_t out_len)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *k = key;
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 8 < out_len; i++) {
-        if (i == 512) {
-            out[o++] = '.', out[o++] = '.', out[o++] = '.';
-            break;
-        }
-        if (k[i] >= 0x20 && k[i] < 0x7f && k[i] != '\\') {
-            out[o++] = (char)k[i];
-        } else {
-            out[o++] = '\\', out[o++] = 'x';
-            out[o++] = hex[k[i] >> 4], out[o++] = hex[k[i] & 15];
-        }
-    }
-    out[o] = 0;
+    size_t len = lsm_escape(key, n < KEY_SHOWN ? n : KEY_SHOWN, out, out_len);
+    if (n > KEY_SHOWN && len + 3 < out_len)
+        memcpy(out + len, "...", 4);
 }
 
 int lsmfs_corrupt(lsmfs *fs, const char *op, const void *key, size_t key_len, const char *what)

@@ -12,11 +12,20 @@
  * sequences and key ranges are LSM_CORRUPTION; random garbage and random
  * flips give OK, CORRUPTION or NOT_SUPPORTED and never crash or leak (the
  * partly decoded edit is freed by edit_destroy; ASan/LSan build).
+ * Also CURRENT's reader and writer (current_file.c), and that a first
+ * manifest written by vs_manifest_install, with any one of its I/O calls
+ * failing, never leaves a CURRENT naming a missing manifest nor a manifest
+ * without CURRENT.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+
+#include "current_file.h"
+#include "env_mem.h"
+#include "err.h"
 #include "filename.h"
 #include "testutil.h"
 
@@ -527,6 +536,127 @@ static void test_file_name_numbers(void **state)
     assert_int_equal(got, 12);
 }
 
+/* CURRENT's one reader: what it accepts (docs/FORMAT.md §7.4) and how it
+ * reports the rest. */
+static void test_current_read(void **state)
+{
+    (void)state;
+    lsm_env *env = lsm_env_mem_new();
+    assert_non_null(env);
+    assert_int_equal(env->mkdir(env, "/s", 0700), 0);
+    uint64_t num = 0;
+    assert_int_equal(current_read(env, "/s", &num), LSM_NOT_FOUND);
+    assert_non_null(strstr(err_msg(), "/s/CURRENT is missing"));
+    static const struct {
+        const char *text;
+        size_t len;
+    } bad[] = {
+#define TEXT(s) {s, sizeof s - 1}
+        TEXT(""), TEXT("\n"), TEXT("MANIFEST-000007"), TEXT("MANIFEST-\n"),
+        TEXT("MANIFEST-000007\n\n"), TEXT("MANIFEST-00\0" "007\n"), TEXT("000007.log\n"),
+        TEXT("MANIFEST-000007 \n"), TEXT("CURRENT\n"),
+#undef TEXT
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(env_mem_write_file(env, "/s/CURRENT", bad[i].text, bad[i].len), 0);
+        if (current_read(env, "/s", &num) != LSM_CORRUPTION)
+            fail_msg("CURRENT holding %zu bytes (case %zu) is accepted", bad[i].len, i);
+        assert_non_null(strstr(err_msg(), "does not hold a manifest name"));
+    }
+    assert_int_equal(env_mem_write_file(env, "/s/CURRENT", "MANIFEST-1234567\n", 17), 0);
+    assert_int_equal(current_read(env, "/s", &num), LSM_OK);
+    assert_int_equal(num, 1234567);
+    /* What current_write writes reads back. */
+    assert_int_equal(current_write(env, "/s", 42, NULL), LSM_OK);
+    assert_int_equal(current_read(env, "/s", &num), LSM_OK);
+    assert_int_equal(num, 42);
+    char *text;
+    size_t len;
+    assert_int_equal(env_mem_read_file(env, "/s/CURRENT", &text, &len), 0);
+    assert_int_equal(len, 16);
+    assert_memory_equal(text, "MANIFEST-000042\n", 16);
+    free(text);
+    lsm_env_mem_free(env);
+}
+
+/* A first manifest written by vs_manifest_install (a new store, a
+ * checkpoint, a repair), with each of its I/O calls failing in turn: a
+ * failure leaves either no CURRENT and no manifest, or -- when only the
+ * directory sync after the rename failed -- a CURRENT naming a manifest
+ * that is there. Never a CURRENT naming a missing manifest, never a stray
+ * manifest. */
+static void test_manifest_install_faults(void **state)
+{
+    (void)state;
+    lsm_env *env = lsm_env_mem_new();
+    assert_non_null(env);
+    static char *const names[256] = {[0] = "default", [3] = "three"};
+    static const uint32_t flags[256] = {[0] = 1};
+    version_edit snap;
+    assert_int_equal(vs_snapshot_begin(&snap, names, flags), LSM_OK);
+    snap.has_log_number = snap.has_next_file = snap.has_last_seq = 1;
+    snap.next_file = 8;
+    snap.last_seq = 77;
+    const int ops = MEM_OP_CREATE | MEM_OP_WRITE | MEM_OP_SYNC | MEM_OP_SYNC_DIR | MEM_OP_RENAME;
+    uint64_t total = 0;
+    for (uint64_t nth = 0; nth == 0 || nth <= total; nth++) {
+        char dir[32];
+        snprintf(dir, sizeof dir, "/s%llu", (unsigned long long)nth);
+        assert_int_equal(env->mkdir(env, dir, 0700), 0);
+        env_mem_reset_counts(env);
+        if (nth > 0)
+            env_mem_fail(env, ops, nth, EIO, 0);
+        int keep = nth % 2; /* alternate: keep the writer open (vs_create) or not */
+        log_writer *lw = NULL;
+        int rc = vs_manifest_install(env, dir, 7, &snap, keep ? &lw : NULL);
+        env_mem_clear_faults(env);
+        if (nth == 0) {
+            assert_int_equal(rc, LSM_OK);
+            total = env_mem_op_count(env, ops);
+        }
+        uint64_t size;
+        char *man = fname_manifest(dir, 7);
+        int have_manifest = env->path_size(env, man, &size) == 0;
+        uint64_t named = 0;
+        int cur = current_read(env, dir, &named);
+        if (rc == LSM_OK) {
+            assert_int_equal(cur, LSM_OK);
+            assert_int_equal(named, 7);
+            assert_true(have_manifest);
+            assert_true(keep ? lw != NULL : lw == NULL);
+        } else {
+            assert_null(lw);
+            if (cur == LSM_OK) {
+                assert_int_equal(named, 7);
+                if (!have_manifest)
+                    fail_msg("failing I/O call %llu: CURRENT names a removed manifest",
+                             (unsigned long long)nth);
+            } else {
+                assert_int_equal(cur, LSM_NOT_FOUND);
+                if (have_manifest)
+                    fail_msg("failing I/O call %llu: a manifest is left without CURRENT",
+                             (unsigned long long)nth);
+            }
+        }
+        if (have_manifest && (rc == LSM_OK || cur == LSM_OK)) {
+            /* It holds the snapshot. */
+            vs_options o = {4, 1 << 20, 4 << 20, 10, 1 << 20};
+            version_set *vs;
+            assert_int_equal(vs_new(env, dir, &o, NULL, &vs), LSM_OK);
+            assert_int_equal(vs_recover(vs), LSM_OK);
+            assert_int_equal(vs->last_seq, 77);
+            assert_int_equal(vs->next_file, 8);
+            assert_string_equal(vs->ks_name[3], "three");
+            vs_free(vs);
+        }
+        log_writer_close(lw);
+        free(man);
+    }
+    assert_true(total >= 6); /* create, write, sync; create, write, sync, rename, sync dir */
+    edit_destroy(&snap);
+    lsm_env_mem_free(env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +666,8 @@ int main(void)
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_last_seq_monotonic),
+        cmocka_unit_test(test_current_read),
+        cmocka_unit_test(test_manifest_install_faults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

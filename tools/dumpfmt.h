@@ -4,7 +4,8 @@
  * One record per line:  KEY <TAB> VALUE <NEWLINE>.  A keys-only listing
  * (`lsmctl scan --keys-only`) writes KEY <NEWLINE> with no tab.
  *
- * Keys and values are arbitrary bytes, so each field is escaped:
+ * Keys and values are arbitrary bytes, so each field is escaped with the
+ * engine's escape, lsm_escape() in lsm.h (which specifies it):
  *
  *     backslash  ->  \\
  *     tab        ->  \t
@@ -17,12 +18,13 @@
  * the output is plain 7-bit text, safe to diff, grep and mail, and the
  * reader can find the separator and the end of a record without context.
  *
- * The reader accepts exactly what the writer produces, plus \xHH in either
- * case for any byte (so "\x41" and "A" both mean A). It rejects everything
- * else: an unknown escape, a backslash at the end of a field, a \x without
- * two hex digits, a raw byte outside printable ASCII (a CR from a DOS file,
- * say), a line with no tab or with two. Being strict means a damaged or
- * hand-mangled file is refused with a position instead of loading garbage.
+ * The reader (lsm_unescape) accepts exactly what the writer produces, plus
+ * \xHH in either case for any byte (so "\x41" and "A" both mean A). It
+ * rejects everything else: an unknown escape, a backslash at the end of a
+ * field, a \x without two hex digits, a raw byte outside printable ASCII (a
+ * CR from a DOS file, say), a line with no tab or with two. Being strict
+ * means a damaged or hand-mangled file is refused with a position instead of
+ * loading garbage.
  *
  * This format is stable: scripts and backups depend on it. Change it only in
  * a compatible way, and update `lsmctl --help` with it.

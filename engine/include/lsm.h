@@ -696,6 +696,45 @@ LSM_API int lsm_dump_log(lsm_env *env, const char *path, lsm_line_fn line, void 
 LSM_API int lsm_dump_manifest(lsm_env *env, const char *dir, lsm_line_fn line, void *arg);
 
 /* ------------------------------------------------------------------------ */
+/* Bytes as text: the dump escape                                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The text form of arbitrary bytes used by lsmctl (dump, load, --escaped),
+ * the dump calls above and lsmfs's log lines:
+ *
+ *     backslash -> \\     tab -> \t      newline -> \n
+ *     any other byte outside 0x20..0x7e -> \xHH (two lowercase hex digits)
+ *     every other byte (printable ASCII) is written as itself.
+ *
+ * The text is plain 7-bit ASCII with no tab and no newline, and every byte
+ * string has exactly one escaped form. The format is stable: scripts and
+ * backups made with lsmctl dump depend on it.
+ */
+
+/*
+ * Write the escaped form of the len bytes at src to dst: as much of it as
+ * fits in dst_len - 1 characters, never half an escape, and a NUL (nothing
+ * at all when dst_len is 0). Returns the length of the whole escaped form,
+ * without the NUL: dst holds all of it when that is below dst_len. The form
+ * is never longer than 4 * len, so 4 * len + 1 bytes of dst always suffice.
+ * Cannot fail; thread-safe.
+ */
+LSM_API size_t lsm_escape(const void *src, size_t len, char *dst, size_t dst_len);
+
+/*
+ * Decode the escaped form src[0..len) into dst, which needs room for len
+ * bytes (the decoded form is never longer; dst may be src). Accepts exactly
+ * what lsm_escape writes, and \xHH with uppercase digits too. Returns LSM_OK
+ * with *dst_len the decoded length, or LSM_INVALID_ARGUMENT with *dst_len the
+ * offset in src of the first byte that is wrong -- a raw byte outside
+ * 0x20..0x7e (a tab or newline too), or the backslash of an unknown escape,
+ * of a \x without two hex digits, or at the end -- and lsm_errmsg(NULL)
+ * saying which. Thread-safe.
+ */
+LSM_API int lsm_unescape(const char *src, size_t len, char *dst, size_t *dst_len);
+
+/* ------------------------------------------------------------------------ */
 /* Environment                                                               */
 /* ------------------------------------------------------------------------ */
 

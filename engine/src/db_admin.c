@@ -19,12 +19,12 @@
  * removed again).
  *
  * Dumps print one line per item through a callback, with keys and values
- * escaped like lsmctl's dump format (\\, \t, \n, \xHH) and values cut to 64
- * bytes. Entries read "ks=K key=... seq=N type=put|del|rangedel|ref ...". A
- * damaged file yields the lines before the damage, then LSM_CORRUPTION
- * naming the file and offset. A log's torn or zero-filled tail is what a
- * crash leaves and is not an error; a complete record that fails its
- * checksum is.
+ * escaped by lsm_escape, as in lsmctl's dump (\\, \t, \n, \xHH), and values
+ * cut to 64 bytes. Entries read
+ * "ks=K key=... seq=N type=put|del|rangedel|ref ...". A damaged file yields
+ * the lines before the damage, then LSM_CORRUPTION naming the file and
+ * offset. A log's torn or zero-filled tail is what a crash leaves and is not
+ * an error; a complete record that fails its checksum is.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "current_file.h"
 #include "db_admin.h"
 #include "err.h"
 #include "filename.h"
@@ -44,33 +45,13 @@
 
 /* ---- text helpers ------------------------------------------------------------ */
 
-/* Append the escaped form of s (at most max bytes of it; the rest is counted
- * in a "...(N bytes)" marker). */
+/* Append the escaped form of s (lsm_escape: at most max bytes of it; the
+ * rest is counted in a "...(N bytes)" marker). */
 static void esc_append(buf *out, slice s, size_t max)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t n = s.n < max ? s.n : max;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-        char e[4] = {'\\', 0, 0, 0};
-        size_t len = 2;
-        if (c == '\\')
-            e[1] = '\\';
-        else if (c == '\t')
-            e[1] = 't';
-        else if (c == '\n')
-            e[1] = 'n';
-        else if (c < 0x20 || c > 0x7e) {
-            e[1] = 'x';
-            e[2] = hex[c >> 4];
-            e[3] = hex[c & 15];
-            len = 4;
-        } else {
-            e[0] = (char)c;
-            len = 1;
-        }
-        buf_append(out, e, len);
-    }
+    if (n > 0 && buf_reserve(out, 4 * n + 1) == 0)
+        out->n += lsm_escape(s.p, n, out->p + out->n, 4 * n + 1);
     if (n < s.n) {
         char tmp[48];
         snprintf(tmp, sizeof tmp, "...(%zu bytes)", s.n);
@@ -156,47 +137,6 @@ static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
     return s ? s + 1 : path;
-}
-
-/* ---- writing a manifest for a new set of tables ------------------------------- */
-
-int admin_write_manifest(lsm_env *env, const char *dir, uint64_t number, const version_edit *e)
-{
-    char *path = fname_manifest(dir, number);
-    char *cur = fname_current(dir);
-    buf rec = BUF_INIT;
-    log_writer *lw = NULL;
-    int rc = path && cur ? edit_encode(e, &rec) : err_set(LSM_NOMEM, "out of memory");
-    if (rc == LSM_OK)
-        rc = log_writer_create(env, path, number, &lw);
-    if (rc == LSM_OK)
-        rc = log_writer_add(lw, rec.p, rec.n);
-    if (rc == LSM_OK)
-        rc = log_writer_sync(lw);
-    if (lw) {
-        int crc = log_writer_close(lw);
-        if (rc == LSM_OK)
-            rc = crc;
-    }
-    if (rc == LSM_OK) {
-        char content[64];
-        int n = snprintf(content, sizeof content, "MANIFEST-%06" PRIu64 "\n", number);
-        rc = file_write_atomic(env, dir, cur, content, (size_t)n, number);
-    }
-    if (rc && path)
-        env->remove(env, path);
-    buf_free(&rec);
-    free(path);
-    free(cur);
-    return rc;
-}
-
-int admin_add_keyspaces(version_edit *e, char *const names[256], const uint32_t flags[256])
-{
-    for (int i = 0; i < 256; i++)
-        if (names[i] && edit_set_keyspace(e, (uint32_t)i, flags[i], names[i]))
-            return LSM_NOMEM;
-    return LSM_OK;
 }
 
 /* ---- checkpoint ------------------------------------------------------------------ */
@@ -335,10 +275,7 @@ static int ckpt_write(ckpt_state *s)
     if (e)
         return err_errno(e, "checkpoint: create directory %s", s->dir);
     version_edit ed;
-    edit_init(&ed);
-    ed.has_format = 1;
-    ed.format = MANIFEST_FORMAT_VERSION;
-    int rc = admin_add_keyspaces(&ed, s->ks_name, s->ks_flags);
+    int rc = vs_snapshot_begin(&ed, s->ks_name, s->ks_flags);
     if (rc == LSM_OK)
         rc = ckpt_tables(s, &ed);
     /* Manifest 1, as in a new store, unless a table has that number. */
@@ -353,7 +290,7 @@ static int ckpt_write(ckpt_state *s)
     ed.has_last_seq = 1;
     ed.last_seq = s->last_seq;
     if (rc == LSM_OK)
-        rc = admin_write_manifest(db->env, s->dir, mnum, &ed);
+        rc = vs_manifest_install(db->env, s->dir, mnum, &ed, NULL);
     s->complete = rc == LSM_OK;
     edit_destroy(&ed);
     char *parent = parent_dir(s->dir);
@@ -564,20 +501,8 @@ int lsm_dump_manifest(lsm_env *env, const char *dir, lsm_line_fn line, void *arg
     if (rc)
         return rc;
     env = admin_env(env);
-    char *cur = fname_current(dir), *text = NULL;
-    size_t len = 0;
     uint64_t number = 0;
-    rc = cur ? file_read_all(env, cur, &text, &len) : err_set(LSM_NOMEM, "out of memory");
-    if (rc == LSM_NOT_FOUND)
-        rc = err_set(LSM_NOT_FOUND, "%s is missing", cur);
-    if (rc == LSM_OK) {
-        if (len < 2 || text[len - 1] != '\n' || memchr(text, 0, len))
-            rc = err_set(LSM_CORRUPTION, "%s is damaged (does not hold a manifest name)", cur);
-        else if ((text[len - 1] = 0, fname_parse(text, &number)) != FILE_MANIFEST)
-            rc = err_set(LSM_CORRUPTION, "%s is damaged (does not hold a manifest name)", cur);
-    }
-    free(text);
-    free(cur);
+    rc = current_read(env, dir, &number);
     char *path = rc ? NULL : fname_manifest(dir, number);
     if (rc == LSM_OK && path == NULL)
         rc = err_set(LSM_NOMEM, "out of memory");
@@ -603,9 +528,10 @@ int lsm_dump_manifest(lsm_env *env, const char *dir, lsm_line_fn line, void *arg
             rc = err_prefix(rc, "%s: record at offset %" PRIu64, path, lr->record_off);
             break;
         }
-        /* edit_describe writes "  field ...\n" lines. */
-        for (char *at = b.p, *end = b.p + b.n, *nl; at < end && (nl = memchr(at, '\n', (size_t)(end - at)));
-             at = nl + 1) {
+        /* edit_describe writes "  field ...\n" lines -- none for an empty
+         * edit, and then b.p is still NULL. */
+        for (char *at = b.p, *end = b.n ? b.p + b.n : b.p, *nl;
+             at < end && (nl = memchr(at, '\n', (size_t)(end - at))); at = nl + 1) {
             *nl = 0;
             line(arg, at);
         }

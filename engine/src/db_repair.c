@@ -3,8 +3,9 @@
  * when its manifest or CURRENT is lost or damaged.
  *
  * Nothing on disk is trusted but the checksums. Every table is read block by
- * block through its own index (not with table_open, which refuses a table
- * whose filter or properties block is damaged): a block that fails its
+ * block through its own index, with the block reader every table read uses
+ * (table_read_block), but not with table_open, which refuses a table whose
+ * filter or properties block is damaged: a block that fails its
  * checksum, does not parse or holds keys out of order is skipped and
  * reported, the rest of the table is used. Logs are read record by record
  * into a memtable, spilled to temporary tables when it grows past
@@ -45,8 +46,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "compress.h"
-#include "crc32c.h"
+#include "current_file.h"
 #include "db_admin.h"
 #include "err.h"
 #include "filename.h"
@@ -141,38 +141,12 @@ static int fatal(int rc)
 
 /* ---- repair: reading a table block by block ---------------------------------- */
 
-/* Read the block at h, check its trailer, decompress. *data is malloc'ed. */
-static int read_checked_block(rfile *f, block_handle h, char **data, size_t *n)
-{
-    *data = NULL;
-    if (h.size > MAX_BLOCK_LEN || h.offset > f->size || h.size + BLOCK_TRAILER_LEN > f->size - h.offset)
-        return err_set(LSM_CORRUPTION, "%s: block handle (offset %" PRIu64 ", size %" PRIu64
-                       ") outside the file", f->path, h.offset, h.size);
-    size_t len = (size_t)h.size + BLOCK_TRAILER_LEN;
-    char *p = malloc(len);
-    if (p == NULL)
-        return err_set(LSM_NOMEM, "%s: out of memory for a %zu byte block", f->path, len);
-    int rc = rfile_read(f, h.offset, p, len);
-    if (rc == LSM_OK && crc32c(p, (size_t)h.size + 1) != crc32c_unmask(get_fixed32(p + h.size + 1)))
-        rc = err_set(LSM_CORRUPTION, "%s: checksum mismatch in block at offset %" PRIu64, f->path,
-                     h.offset);
-    int type = rc == LSM_OK ? (unsigned char)p[h.size] : 0;
-    if (rc == LSM_OK && type == BLOCK_COMPRESSION_NONE) {
-        *data = p;
-        *n = (size_t)h.size;
-        return LSM_OK;
-    }
-    if (rc == LSM_OK && (rc = decompress_block(type, slice_make(p, (size_t)h.size), data, n)))
-        rc = err_prefix(rc, "%s: block at offset %" PRIu64, f->path, h.offset);
-    free(p);
-    return rc;
-}
-
 /* Read and parse the block at h into *b (its bytes in *data). */
 static int read_parsed_block(rfile *f, block_handle h, char **data, block *b)
 {
+    char *alloc;
     size_t n;
-    int rc = read_checked_block(f, h, data, &n);
+    int rc = table_read_block(f, h, 0, NULL, &alloc, data, &n);
     if (rc == LSM_OK && (rc = block_parse(b, *data, n)) != LSM_OK) {
         rc = err_prefix(rc, "%s: block at offset %" PRIu64, f->path, h.offset);
         free(*data);
@@ -441,24 +415,12 @@ static int salvage_open(repair *r, const char *path, iter **out)
         return err_set(LSM_NOMEM, "repair: out of memory");
     s->base.ops = &salvage_ops;
     s->r = r;
-    char footer[TABLE_FOOTER_LEN];
     block_handle meta_h = {0, 0}, index_h = {0, 0};
     int rc = rfile_open(r->env, path, &s->file);
-    if (rc == LSM_OK && s->file->size < TABLE_FOOTER_LEN)
-        rc = err_set(LSM_CORRUPTION, "%" PRIu64 " bytes is too short for a table", s->file->size);
     if (rc == LSM_OK)
-        rc = rfile_read(s->file, s->file->size - TABLE_FOOTER_LEN, footer, sizeof footer);
-    if (rc == LSM_OK && (get_fixed64(footer + 40) != TABLE_MAGIC ||
-                         crc32c_unmask(get_fixed32(footer + 36)) != crc32c(footer, 36)))
-        rc = err_set(LSM_CORRUPTION, "the footer at offset %" PRIu64 " is damaged or not a table's",
-                     s->file->size - TABLE_FOOTER_LEN);
-    if (rc == LSM_OK && get_fixed32(footer + 32) != TABLE_FORMAT_VERSION)
-        rc = err_set(LSM_NOT_SUPPORTED, "table format version %u", get_fixed32(footer + 32));
-    if (rc == LSM_OK) {
-        meta_h = (block_handle){get_fixed64(footer), get_fixed64(footer + 8)};
-        index_h = (block_handle){get_fixed64(footer + 16), get_fixed64(footer + 24)};
+        rc = table_read_footer(s->file, &meta_h, &index_h);
+    if (rc == LSM_OK)
         rc = read_parsed_block(s->file, index_h, &s->index_data, &s->index);
-    }
     if (rc == LSM_OK) {
         s->ix = block_iter_new(&s->index, ikey_cmp, NULL, NULL, s->file->path, index_h.offset);
         if (s->ix == NULL)
@@ -690,16 +652,9 @@ static int rp_load_names(repair *r, const uint64_t *manifests, int n_manifests)
     if (order == NULL)
         return err_set(LSM_NOMEM, "repair: out of memory");
     int n = 0;
-    char *cur = fname_current(r->dir), *text = NULL;
-    size_t len;
     uint64_t num;
-    if (cur && file_read_all(r->env, cur, &text, &len) == LSM_OK && len > 1 && text[len - 1] == '\n') {
-        text[len - 1] = 0;
-        if (fname_parse(text, &num) == FILE_MANIFEST)
-            order[n++] = num;
-    }
-    free(text);
-    free(cur);
+    if (current_read(r->env, r->dir, &num) == LSM_OK)
+        order[n++] = num;
     if (n_manifests > 0) {
         memcpy(order + n, manifests, sizeof *order * (size_t)n_manifests);
         qsort(order + n, (size_t)n_manifests, sizeof *order, cmp_u64_desc);
@@ -1146,23 +1101,20 @@ static int rp_run(repair *r)
         r->max_seq = r->manifest_seq;
     uint64_t mnum = r->next_file++;
     version_edit ed;
-    edit_init(&ed);
-    ed.has_format = 1;
-    ed.format = MANIFEST_FORMAT_VERSION;
+    rc = vs_snapshot_begin(&ed, r->ks_name, r->ks_flags);
     ed.has_log_number = 1;
     ed.log_number = 0;
     ed.has_next_file = 1;
     ed.next_file = r->next_file;
     ed.has_last_seq = 1;
     ed.last_seq = r->max_seq;
-    rc = admin_add_keyspaces(&ed, r->ks_name, r->ks_flags);
     for (int i = 0; rc == LSM_OK && i < r->n_outs; i++) {
         rc = edit_add_file(&ed, r->outs[i].level, r->outs[i].f);
         if (rc == LSM_OK)
             r->outs[i].f = NULL; /* the edit owns it now */
     }
     if (rc == LSM_OK)
-        rc = admin_write_manifest(r->env, r->dir, mnum, &ed);
+        rc = vs_manifest_install(r->env, r->dir, mnum, &ed, NULL);
     edit_destroy(&ed);
     if (rc)
         return err_prefix(rc, "repair: the new tables are in place and the old files in lost-*; "

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "err.h"
-#include "filename.h"
 
 int wfile_create(lsm_env *env, const char *path, size_t buf_limit, wfile **out)
 {
@@ -156,39 +155,6 @@ void rfile_close(rfile *r)
     r->env->close(r->env, r->f);
     free(r->path);
     free(r);
-}
-
-int file_write_atomic(lsm_env *env, const char *dir, const char *path,
-                      const void *data, size_t n, uint64_t tmp_number)
-{
-    char *tmp = fname_temp(dir, tmp_number);
-    if (tmp == NULL)
-        return err_set(LSM_NOMEM, "write %s: out of memory", path);
-    wfile *w;
-    int rc = wfile_create(env, tmp, 0, &w);
-    if (rc == LSM_OK) {
-        rc = wfile_append(w, data, n);
-        if (rc == LSM_OK)
-            rc = wfile_sync(w);
-        if (rc == LSM_OK)
-            rc = wfile_close(w);
-        else
-            wfile_abandon(w);
-    }
-    if (rc == LSM_OK) {
-        int e = env->rename(env, tmp, path);
-        if (e)
-            rc = err_errno(e, "rename %s to %s", tmp, path);
-    }
-    if (rc == LSM_OK) {
-        int e = env->sync_dir(env, dir);
-        if (e)
-            rc = err_errno(e, "sync directory %s", dir);
-    }
-    if (rc != LSM_OK)
-        env->remove(env, tmp);
-    free(tmp);
-    return rc;
 }
 
 int file_read_all(lsm_env *env, const char *path, char **data, size_t *n)

@@ -51,9 +51,6 @@ int rfile_open(lsm_env *env, const char *path, rfile **out);
 int rfile_read(rfile *r, uint64_t off, void *dst, size_t n);
 void rfile_close(rfile *r);
 
-/* Write a whole small file: tmp + sync + rename + dir sync. */
-int file_write_atomic(lsm_env *env, const char *dir, const char *path,
-                      const void *data, size_t n, uint64_t tmp_number);
 /* Read a whole (small) file. Caller owns *data (malloc). */
 int file_read_all(lsm_env *env, const char *path, char **data, size_t *n);
 

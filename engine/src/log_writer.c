@@ -79,15 +79,6 @@ int log_writer_sync(log_writer *lw)
     return rc;
 }
 
-int log_writer_sync_os(log_writer *lw)
-{
-    wfile *w = lw->file;
-    int e = w->env->sync(w->env, w->f);
-    if (e)
-        return err_errno(e, "sync %s", w->path);
-    return LSM_OK;
-}
-
 uint64_t log_writer_size(const log_writer *lw)
 {
     return wfile_size(lw->file);

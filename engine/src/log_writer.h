@@ -26,10 +26,6 @@ int log_writer_add(log_writer *lw, const void *payload, size_t n);
 /* Append several pieces as one record, without concatenating them first. */
 int log_writer_addv(log_writer *lw, const slice *parts, int n_parts);
 int log_writer_sync(log_writer *lw);
-/* Sync what earlier appends handed to the OS, without touching the writer's
- * buffer: safe from another thread while the owner appends (every append
- * reaches the OS before it returns). */
-int log_writer_sync_os(log_writer *lw);
 uint64_t log_writer_size(const log_writer *lw);
 int log_writer_close(log_writer *lw);
 void log_writer_abandon(log_writer *lw);

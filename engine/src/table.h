@@ -118,7 +118,6 @@ iter *table_iter_new_release(table *t, int fill_cache, void (*release)(void *), 
 int table_verify(table *t);
 
 const table_props *table_get_props(const table *t);
-const char *table_path(const table *t);
 uint64_t table_number(const table *t);
 uint64_t table_size(const table *t);
 /* Approximate byte offset in the file where ikey would be. */

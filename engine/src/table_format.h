@@ -13,9 +13,11 @@
 #ifndef LSM_TABLE_FORMAT_H
 #define LSM_TABLE_FORMAT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "coding.h"
+#include "file.h"
 
 #define TABLE_MAGIC UINT64_C(0x31545353534d534c) /* "LSMSSST1" little-endian; DO NOT CHANGE */
 #define TABLE_FORMAT_VERSION 1u                    /* DO NOT CHANGE */
@@ -53,5 +55,36 @@ static inline const char *block_handle_decode(const char *p, const char *limit, 
         p = get_varint64(p, limit, &h->size);
     return p;
 }
+
+/* ---- reading (table_format.c) --------------------------------------------
+ * The one reader of each piece: table_open and every block a table reads go
+ * through these, and so does lsm_repair's block-by-block salvage. Every
+ * message names the file (and the offset). */
+
+/*
+ * Read and check the footer of table file f: the file is at least
+ * TABLE_FOOTER_LEN bytes, the magic and the footer checksum match, the
+ * version is TABLE_FORMAT_VERSION. Fills the metaindex and index handles
+ * (not checked against the file: table_read_block does that). Returns
+ * LSM_OK; LSM_CORRUPTION; LSM_NOT_SUPPORTED (another format version);
+ * LSM_IO.
+ */
+int table_read_footer(rfile *f, block_handle *metaindex, block_handle *index);
+
+/*
+ * Read the block at h from f into a new allocation of `headroom` + the
+ * block's length: check that h lies inside the file (and h.size <=
+ * MAX_BLOCK_LEN), check the trailer's checksum, decompress. An uncompressed
+ * block's contents start at *data == *alloc + headroom; a compressed block's
+ * are decompressed into a separate allocation *data, and *alloc is then NULL.
+ * Caller owns *alloc and *data (free each; with headroom 0, freeing *data is
+ * enough). src, when not NULL, holds the block's bytes and trailer already
+ * (read ahead): they are copied from there instead of read from the file, and
+ * checked the same. Returns LSM_OK; LSM_CORRUPTION naming the file and the
+ * block's offset; LSM_NOT_SUPPORTED (a codec this build lacks); LSM_IO;
+ * LSM_NOMEM.
+ */
+int table_read_block(rfile *f, block_handle h, size_t headroom, const char *src, char **alloc,
+                     char **data, size_t *n);
 
 #endif /* LSM_TABLE_FORMAT_H */

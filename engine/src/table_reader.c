@@ -2,7 +2,8 @@
  * table_reader.c -- open and read table files; see table.h and
  * docs/FORMAT.md, "Table files".
  *
- * Every block is checked against its CRC32C when it is read from the file.
+ * Every block is checked against its CRC32C when it is read from the file
+ * (table_read_block, table_format.c, the one block reader -- repair's too).
  * Blocks in the cache were checked when they entered it. Every failure names
  * the file and the offset of the damaged block.
  *
@@ -18,8 +19,6 @@
 #include <string.h>
 
 #include "bloom.h"
-#include "compress.h"
-#include "crc32c.h"
 #include "err.h"
 
 struct table {
@@ -64,77 +63,22 @@ static void block_contents_free(void *p)
             atomic_fetch_add_explicit(&(t)->stats->field, 1, memory_order_relaxed); \
     } while (0)
 
-/* Read the raw contents of the block at h into a new allocation of
- * `headroom` + the block's length, check the trailer, decompress. The block
- * starts at *alloc + headroom when *data == *alloc + headroom; a compressed
- * block's contents are decompressed into a separate allocation *data, and
- * *alloc is then NULL. Caller owns *alloc and *data (free each). src, when
- * not NULL, holds the block's bytes and trailer already (read ahead): they
- * are copied from there instead of read from the file, and checked the same. */
-static int read_raw_block_into(table *t, block_handle h, size_t headroom, const char *src,
-                               char **alloc, char **data, size_t *n)
-{
-    *alloc = NULL;
-    *data = NULL;
-    *n = 0;
-    if (h.size > MAX_BLOCK_LEN || h.offset > t->file->size ||
-        h.size + BLOCK_TRAILER_LEN > t->file->size - h.offset)
-        return err_set(LSM_CORRUPTION, "%s: block handle (offset %llu, size %llu) outside the file",
-                       t->file->path, (unsigned long long)h.offset, (unsigned long long)h.size);
-    size_t len = (size_t)h.size + BLOCK_TRAILER_LEN;
-    char *a = malloc(headroom + len);
-    if (a == NULL)
-        return err_set(LSM_NOMEM, "%s: out of memory for a %zu byte block", t->file->path, len);
-    char *p = a + headroom;
-    int rc = LSM_OK;
-    if (src)
-        memcpy(p, src, len);
-    else
-        rc = rfile_read(t->file, h.offset, p, len);
-    if (rc) {
-        free(a);
-        return rc;
-    }
-    uint32_t want = crc32c_unmask(get_fixed32(p + h.size + 1));
-    if (crc32c(p, (size_t)h.size + 1) != want) {
-        free(a);
-        return err_set(LSM_CORRUPTION, "%s: checksum mismatch in block at offset %llu",
-                       t->file->path, (unsigned long long)h.offset);
-    }
-    int type = (unsigned char)p[h.size];
-    if (type == BLOCK_COMPRESSION_NONE) {
-        *alloc = a;
-        *data = p;
-        *n = (size_t)h.size;
-        return LSM_OK;
-    }
-    char *out;
-    size_t out_len;
-    rc = decompress_block(type, slice_make(p, (size_t)h.size), &out, &out_len);
-    free(a);
-    if (rc)
-        return err_prefix(rc, "%s: block at offset %llu", t->file->path, (unsigned long long)h.offset);
-    *data = out;
-    *n = out_len;
-    return LSM_OK;
-}
-
 /* Read the raw contents of the block at h, check the trailer, decompress.
  * *data is malloc'ed. */
 static int read_raw_block(table *t, block_handle h, char **data, size_t *n)
 {
     char *alloc;
-    return read_raw_block_into(t, h, 0, NULL, &alloc, data, n);
+    return table_read_block(t->file, h, 0, NULL, &alloc, data, n);
 }
 
-/* Read and parse a block with checks; src as for read_raw_block_into. */
+/* Read and parse a block with checks; src as for table_read_block. */
 static int read_block_from(table *t, block_handle h, const char *src, block_contents **out)
 {
     *out = NULL;
     char *alloc, *data;
     size_t n;
-    int rc = read_raw_block_into(t, h, offsetof(block_contents, inline_data), src, &alloc, &data,
-                                 &n);
+    int rc = table_read_block(t->file, h, offsetof(block_contents, inline_data), src, &alloc,
+                              &data, &n);
     if (rc)
         return rc;
     block_contents *bc = (block_contents *)alloc;
@@ -408,32 +352,10 @@ int table_open(lsm_env *env, const char *path, uint64_t number, uint64_t expecte
                      (unsigned long long)size, (unsigned long long)expected_size);
         goto fail;
     }
-    if (size < TABLE_FOOTER_LEN) {
-        rc = err_set(LSM_CORRUPTION, "%s: %llu bytes is too short for a table", path,
-                     (unsigned long long)size);
-        goto fail;
-    }
-    char footer[TABLE_FOOTER_LEN];
-    rc = rfile_read(t->file, size - TABLE_FOOTER_LEN, footer, sizeof footer);
+    block_handle meta_h, index_h;
+    rc = table_read_footer(t->file, &meta_h, &index_h);
     if (rc)
         goto fail;
-    if (get_fixed64(footer + 40) != TABLE_MAGIC) {
-        rc = err_set(LSM_CORRUPTION, "%s: bad magic number in the footer at offset %llu", path,
-                     (unsigned long long)(size - TABLE_FOOTER_LEN));
-        goto fail;
-    }
-    if (crc32c_unmask(get_fixed32(footer + 36)) != crc32c(footer, 36)) {
-        rc = err_set(LSM_CORRUPTION, "%s: checksum mismatch in the footer at offset %llu", path,
-                     (unsigned long long)(size - TABLE_FOOTER_LEN));
-        goto fail;
-    }
-    if (get_fixed32(footer + 32) != TABLE_FORMAT_VERSION) {
-        rc = err_set(LSM_NOT_SUPPORTED, "%s: table format version %u is not supported", path,
-                     get_fixed32(footer + 32));
-        goto fail;
-    }
-    block_handle meta_h = {get_fixed64(footer), get_fixed64(footer + 8)};
-    block_handle index_h = {get_fixed64(footer + 16), get_fixed64(footer + 24)};
     t->index_off = index_h.offset;
     size_t n;
     rc = read_raw_block(t, index_h, &t->index_data, &n);
@@ -811,11 +733,6 @@ int table_verify(table *t)
 const table_props *table_get_props(const table *t)
 {
     return &t->props;
-}
-
-const char *table_path(const table *t)
-{
-    return t->file->path;
 }
 
 uint64_t table_number(const table *t)

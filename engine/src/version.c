@@ -496,13 +496,6 @@ static int probe(table_cache *tc, file_meta *f, slice ikey, uint64_t hash, int f
     return rc;
 }
 
-int version_get(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
-                lookup_state *state, char **val, size_t *val_len, value_type *type_out)
-{
-    return version_get_window(v, tc, tkey, seq, fill_cache, NULL, state, val, val_len, NULL,
-                              type_out);
-}
-
 int version_get_window(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
                        const value_window *w, lookup_state *state, char **val, size_t *val_len,
                        size_t *full_len, value_type *type_out)

@@ -123,16 +123,6 @@ typedef enum lookup_state {
     LOOKUP_DELETED,       /* the newest entry is a deletion */
 } lookup_state;
 
-/*
- * Look tkey up at sequence seq in v's tables, honouring range tombstones. On
- * LOOKUP_FOUND *val is malloc'ed (caller frees). With type_out non-NULL the
- * entry's type is reported and large-value descriptors (TYPE_VALUE_REF) are
- * returned as found; without it they are LSM_NOT_SUPPORTED. Does not need the
- * mutex (v is pinned). Returns LSM_OK with *state set, or an error.
- */
-int version_get(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
-                lookup_state *state, char **val, size_t *val_len, value_type *type_out);
-
 /* A part of an inline value to copy out: bytes [off, off + len), clamped to
  * the value. Large-value descriptors are always copied whole. */
 typedef struct value_window {
@@ -140,8 +130,15 @@ typedef struct value_window {
     size_t len;
 } value_window;
 
-/* version_get() copying only window w of an inline value (NULL: all of it);
- * *full_len is the whole value's length. */
+/*
+ * Look tkey up at sequence seq in v's tables, honouring range tombstones. On
+ * LOOKUP_FOUND *val is malloc'ed (caller frees): window w of an inline value
+ * (w NULL: all of it), with *full_len (may be NULL) the whole value's length.
+ * With type_out non-NULL the entry's type is reported and large-value
+ * descriptors (TYPE_VALUE_REF) are returned as found; without it they are
+ * LSM_NOT_SUPPORTED. Does not need the mutex (v is pinned). Returns LSM_OK
+ * with *state set, or an error.
+ */
 int version_get_window(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
                        const value_window *w, lookup_state *state, char **val, size_t *val_len,
                        size_t *full_len, value_type *type_out);

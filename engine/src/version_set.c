@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "current_file.h"
 #include "err.h"
 #include "file.h"
 #include "filename.h"
@@ -389,15 +390,22 @@ uint64_t vs_new_file_number(version_set *vs)
     return vs->next_file++;
 }
 
-/* The whole current state as one edit (first record of a manifest). */
-static int snapshot_edit(version_set *vs, version_edit *e)
+int vs_snapshot_begin(version_edit *e, char *const names[256], const uint32_t flags[256])
 {
     edit_init(e);
     e->has_format = 1;
     e->format = MANIFEST_FORMAT_VERSION;
     for (int i = 0; i < 256; i++)
-        if (vs->ks_name[i] && edit_set_keyspace(e, (uint32_t)i, vs->ks_flags[i], vs->ks_name[i]))
+        if (names[i] && edit_set_keyspace(e, (uint32_t)i, flags[i], names[i]))
             return LSM_NOMEM;
+    return LSM_OK;
+}
+
+/* The whole current state as one edit (first record of a manifest). */
+static int snapshot_edit(version_set *vs, version_edit *e)
+{
+    if (vs_snapshot_begin(e, vs->ks_name, vs->ks_flags))
+        return LSM_NOMEM;
     for (int l = 0; l < NUM_LEVELS; l++) {
         if (vs->pointers[l].n && edit_set_pointer(e, l, buf_slice(&vs->pointers[l])))
             return LSM_NOMEM;
@@ -408,23 +416,26 @@ static int snapshot_edit(version_set *vs, version_edit *e)
     return LSM_OK;
 }
 
-/* Create manifest `number` holding the snapshot edit. Does not touch CURRENT. */
-static int write_new_manifest(version_set *vs, uint64_t number, version_edit *snap, log_writer **out)
+/* Create manifest `number` in dir holding the snapshot edit: the one place
+ * a manifest file is started. Does not sync, does not touch CURRENT. On
+ * failure the file is removed. */
+static int manifest_create(lsm_env *env, const char *dir, uint64_t number,
+                           const version_edit *snap, log_writer **out)
 {
-    char *path = fname_manifest(vs->dir, number);
+    char *path = fname_manifest(dir, number);
     if (path == NULL)
         return err_set(LSM_NOMEM, "manifest: out of memory");
     buf rec = BUF_INIT;
     int rc = edit_encode(snap, &rec);
     log_writer *lw = NULL;
     if (rc == LSM_OK)
-        rc = log_writer_create(vs->env, path, number, &lw);
+        rc = log_writer_create(env, path, number, &lw);
     if (rc == LSM_OK)
         rc = log_writer_add(lw, rec.p, rec.n);
     buf_free(&rec);
     if (rc) {
         log_writer_abandon(lw);
-        vs->env->remove(vs->env, path);
+        env->remove(env, path);
         free(path);
         return rc;
     }
@@ -433,15 +444,35 @@ static int write_new_manifest(version_set *vs, uint64_t number, version_edit *sn
     return LSM_OK;
 }
 
-static int set_current(version_set *vs, uint64_t manifest_number)
+int vs_manifest_install(lsm_env *env, const char *dir, uint64_t number, const version_edit *snap,
+                        log_writer **out)
 {
-    char *cur = fname_current(vs->dir);
-    char content[64];
-    int n = snprintf(content, sizeof content, "MANIFEST-%06llu\n", (unsigned long long)manifest_number);
-    int rc = cur ? file_write_atomic(vs->env, vs->dir, cur, content, (size_t)n, manifest_number)
-                 : err_set(LSM_NOMEM, "out of memory");
-    free(cur);
-    return rc;
+    if (out)
+        *out = NULL;
+    log_writer *lw = NULL;
+    int rc = manifest_create(env, dir, number, snap, &lw);
+    if (rc)
+        return rc;
+    rc = log_writer_sync(lw);
+    if (rc == LSM_OK && out == NULL) {
+        rc = log_writer_close(lw);
+        lw = NULL;
+    }
+    int maybe_named = 0;
+    if (rc == LSM_OK)
+        rc = current_write(env, dir, number, &maybe_named);
+    if (rc) {
+        log_writer_abandon(lw);
+        /* Once CURRENT may name it, the manifest is the store's: keep it. */
+        char *path = maybe_named ? NULL : fname_manifest(dir, number);
+        if (path)
+            env->remove(env, path);
+        free(path);
+        return rc;
+    }
+    if (out)
+        *out = lw;
+    return LSM_OK;
 }
 
 static int sync_dir(version_set *vs)
@@ -465,16 +496,10 @@ int vs_create(version_set *vs)
     snap.log_number = 0;
     log_writer *lw = NULL;
     if (rc == LSM_OK)
-        rc = write_new_manifest(vs, 1, &snap, &lw);
+        rc = vs_manifest_install(vs->env, vs->dir, 1, &snap, &lw);
     edit_destroy(&snap);
-    if (rc == LSM_OK)
-        rc = log_writer_sync(lw);
-    if (rc == LSM_OK)
-        rc = set_current(vs, 1);
-    if (rc) {
-        log_writer_abandon(lw);
+    if (rc)
         return rc;
-    }
     vs->manifest = lw;
     return LSM_OK;
 }
@@ -542,7 +567,7 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
     if (e->n_added > 0)
         rc = sync_dir(vs); /* new tables' directory entries before the edit naming them */
     if (rc == LSM_OK && need_manifest) {
-        rc = write_new_manifest(vs, new_number, &snap, &fresh);
+        rc = manifest_create(vs->env, vs->dir, new_number, &snap, &fresh);
         lw = fresh;
     }
     if (rc == LSM_OK) {
@@ -553,8 +578,13 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
     }
     if (rc == LSM_OK)
         rc = log_writer_sync(lw);
-    if (rc == LSM_OK && need_manifest)
-        rc = set_current(vs, new_number);
+    if (rc == LSM_OK && need_manifest) {
+        /* The edit is only in the new manifest: durable if CURRENT names it. */
+        int named = 0;
+        rc = current_write(vs->env, vs->dir, new_number, &named);
+        if (rc)
+            maybe_durable = named;
+    }
     pthread_mutex_lock(mu);
 
     edit_destroy(&snap);
@@ -599,44 +629,10 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
  * next numbers wrap around onto live files. */
 #define MAX_FILE_NUMBER (UINT64_C(1) << 56)
 
-static int read_current(version_set *vs, uint64_t *number)
-{
-    char *path = fname_current(vs->dir);
-    if (path == NULL)
-        return err_set(LSM_NOMEM, "out of memory");
-    char *data;
-    size_t n;
-    int rc = file_read_all(vs->env, path, &data, &n);
-    if (rc == LSM_NOT_FOUND)
-        rc = err_set(LSM_CORRUPTION, "%s is missing: the store has no manifest pointer "
-                     "(lsmctl repair can rebuild it)", path);
-    if (rc) {
-        free(path);
-        return rc;
-    }
-    uint64_t num;
-    if (n < 2 || data[n - 1] != '\n' || memchr(data, 0, n)) {
-        rc = err_set(LSM_CORRUPTION, "%s is damaged (does not hold a manifest name)", path);
-    } else {
-        data[n - 1] = 0;
-        if (fname_parse(data, &num) != FILE_MANIFEST)
-            rc = err_set(LSM_CORRUPTION, "%s is damaged (does not hold a manifest name)", path);
-        else
-            *number = num;
-    }
-    free(data);
-    free(path);
-    return rc;
-}
-
 int vs_precheck(lsm_env *env, const char *dir)
 {
-    version_set tmp;
-    memset(&tmp, 0, sizeof tmp);
-    tmp.env = env;
-    tmp.dir = (char *)dir;
     uint64_t mnum;
-    int rc = read_current(&tmp, &mnum);
+    int rc = current_read(env, dir, &mnum);
     if (rc)
         return rc;
     char *path = fname_manifest(dir, mnum);
@@ -674,7 +670,10 @@ int vs_precheck(lsm_env *env, const char *dir)
 int vs_recover(version_set *vs)
 {
     uint64_t mnum;
-    int rc = read_current(vs, &mnum);
+    int rc = current_read(vs->env, vs->dir, &mnum);
+    if (rc == LSM_NOT_FOUND)
+        rc = err_set(LSM_CORRUPTION, "%s/CURRENT is missing: the store has no manifest pointer "
+                     "(lsmctl repair can rebuild it)", vs->dir);
     if (rc)
         return rc;
     char *path = fname_manifest(vs->dir, mnum);
@@ -832,59 +831,4 @@ int vs_pick_flush_level(version_set *vs, slice lo, slice hi)
         level++;
     }
     return level;
-}
-
-int vs_dump_manifest(lsm_env *env, const char *dir, char **out)
-{
-    *out = NULL;
-    version_set tmp;
-    memset(&tmp, 0, sizeof tmp);
-    tmp.env = env;
-    tmp.dir = (char *)dir;
-    uint64_t mnum;
-    int rc = read_current(&tmp, &mnum);
-    if (rc)
-        return rc;
-    char *path = fname_manifest(dir, mnum);
-    if (path == NULL)
-        return err_set(LSM_NOMEM, "out of memory");
-    log_reader *lr;
-    rc = log_reader_open(env, path, &lr);
-    if (rc) {
-        if (rc == LSM_NOT_FOUND)
-            rc = err_set(LSM_CORRUPTION, "%s, named by CURRENT, is missing", path);
-        free(path);
-        return rc;
-    }
-    buf text = BUF_INIT;
-    char line[256];
-    snprintf(line, sizeof line, "%s\n", path);
-    buf_append(&text, line, strlen(line));
-    slice rec;
-    while (rc == LSM_OK && (rc = log_reader_next(lr, &rec)) == LSM_OK) {
-        version_edit e;
-        snprintf(line, sizeof line, "record at offset %llu, %zu bytes\n",
-                 (unsigned long long)lr->record_off, rec.n);
-        buf_append(&text, line, strlen(line));
-        rc = edit_decode(&e, rec);
-        if (rc == LSM_OK)
-            edit_describe(&e, &text);
-        edit_destroy(&e);
-    }
-    if (rc == LSM_NOT_FOUND) {
-        snprintf(line, sizeof line, "end: %s at offset %llu\n", log_end_name(lr->end),
-                 (unsigned long long)lr->offset);
-        buf_append(&text, line, strlen(line));
-        rc = lr->end == LOG_END_BAD_CHECKSUM
-                 ? err_set(LSM_CORRUPTION, "%s: checksum mismatch at offset %llu", path,
-                           (unsigned long long)lr->offset)
-                 : LSM_OK;
-    }
-    log_reader_close(lr);
-    free(path);
-    buf_append(&text, "", 1);
-    if (text.p == NULL)
-        return err_set(LSM_NOMEM, "out of memory");
-    *out = text.p;
-    return rc;
 }

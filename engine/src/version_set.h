@@ -76,6 +76,26 @@ int vs_create(version_set *vs);
  * format. Reads only. */
 int vs_precheck(lsm_env *env, const char *dir);
 
+/* Start e as the snapshot record that opens a manifest (docs/FORMAT.md
+ * §7.2): edit_init, the format field, and a keyspace field for every id i
+ * with a name (names[i] != NULL, flags flags[i]). The caller adds pointers,
+ * files and counters, and destroys e whatever the result. Returns LSM_OK or
+ * LSM_NOMEM (without a message). No mutex. */
+int vs_snapshot_begin(version_edit *e, char *const names[256], const uint32_t flags[256]);
+
+/*
+ * Write MANIFEST-<number> in dir holding the one record snap (a snapshot
+ * with the log number, next file and last sequence), sync it and make it
+ * current through CURRENT (current_write): how a new store, a checkpoint and
+ * a repaired store get their first manifest. out NULL: the manifest is
+ * closed; else *out receives its writer, for later edits. On failure the
+ * manifest is removed -- unless the failure came after CURRENT was replaced
+ * (the directory sync), when CURRENT may name it and it stays -- and *out is
+ * NULL. No mutex.
+ */
+int vs_manifest_install(lsm_env *env, const char *dir, uint64_t number, const version_edit *snap,
+                        log_writer **out);
+
 /* Load the state CURRENT names. No mutex needed (called during open).
  * LSM_CORRUPTION names the manifest and what is wrong with it. */
 int vs_recover(version_set *vs);
@@ -111,9 +131,5 @@ int vs_pick_flush_level(version_set *vs, slice lo, slice hi);
 
 /* Size limit of a level (level >= 1). */
 uint64_t vs_max_bytes_for_level(const version_set *vs, int level);
-
-/* Read the manifest CURRENT names and describe every record (lsmctl
- * manifest-dump). No mutex. *out is malloc'ed text. */
-int vs_dump_manifest(lsm_env *env, const char *dir, char **out);
 
 #endif /* LSM_VERSION_SET_H */

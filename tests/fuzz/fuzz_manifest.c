@@ -3,10 +3,11 @@
  * edit codec.
  *
  * The input is a manifest: CURRENT names MANIFEST-000001, which holds the
- * input, and vs_recover replays it (then vs_check_files, and the
- * manifest dump, vs_dump_manifest). Then the same with every record checksum
- * recomputed, so mutations reach edit_decode and the version builder; and
- * once with the input as the content of CURRENT as well, for its parser.
+ * input, and vs_recover replays it (then vs_check_files), and the public
+ * manifest dump that lsmctl manifest-dump runs, lsm_dump_manifest, describes
+ * it. Then the same with every record checksum recomputed, so mutations reach
+ * edit_decode and the version builder; and once with the input as the
+ * content of CURRENT as well, for its parser (current_read).
  *
  * Two properties are checked, with abort() so libFuzzer reports a violation:
  *   - edit codec: for every input edit_decode accepts, encoding the result
@@ -121,6 +122,12 @@ static int same_state(const version_set *a, const version_set *b)
 static const vs_options VS_OPTS = {4, 2u << 20, 10u << 20, 10, 64u << 20};
 
 
+static void touch_line(void *arg, const char *line)
+{
+    (void)arg;
+    fz_touch(line, strlen(line) + 1);
+}
+
 /* Recover from MANIFEST-000001 holding bytes, with CURRENT holding cur. */
 static void run_file(const uint8_t *bytes, size_t size, const void *cur, size_t cur_len)
 {
@@ -128,12 +135,7 @@ static void run_file(const uint8_t *bytes, size_t size, const void *cur, size_t 
     fz_put_file(env, "CURRENT", cur, cur_len);
     fz_put_file(env, "MANIFEST-000001", bytes, size);
 
-    {
-        char *text;
-        if (vs_dump_manifest(env, FZ_DIR, &text) == LSM_OK || text)
-            fz_touch(text, strlen(text));
-        free(text);
-    }
+    (void)lsm_dump_manifest(env, FZ_DIR, touch_line, NULL);
 
     table_cache *tc = tc_new(env, FZ_DIR, 10, NULL, NULL);
     version_set *vs;
