@@ -100,6 +100,7 @@ typedef struct lsmfs_config {
     int show_version;
     int n_nonopt;         /* positional arguments seen */
     int bad_args;         /* a third positional argument... */
+    int bad_option;       /* an option of ours with a bad value (message printed) */
 } lsmfs_config;
 
 /* ---- the context ------------------------------------------------------------ */

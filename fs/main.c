@@ -34,10 +34,11 @@
 
 #include "ops.h"
 
-/* Default number of threads serving requests. */
+/* Default number of threads serving requests, and the most accepted. */
 #define LSMFS_MAX_THREADS 16
+#define LSMFS_THREADS_LIMIT 10000
 
-enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_ALLOW_OTHER };
+enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_ALLOW_OTHER, KEY_THREADS };
 
 static const struct fuse_opt lsmfs_opts[] = {
     {"sync=%s", offsetof(lsmfs_config, sync_str), 0},
@@ -46,6 +47,8 @@ static const struct fuse_opt lsmfs_opts[] = {
     {"entry_timeout=%lf", offsetof(lsmfs_config, entry_timeout), 0},
     {"attr_timeout=%lf", offsetof(lsmfs_config, attr_timeout), 0},
     {"negative_timeout=%lf", offsetof(lsmfs_config, negative_timeout), 0},
+    FUSE_OPT_KEY("max_threads=", KEY_THREADS),
+    FUSE_OPT_KEY("max_idle_threads=", KEY_THREADS),
     FUSE_OPT_KEY("ro", KEY_RO),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
     FUSE_OPT_KEY("-h", KEY_HELP),
@@ -72,6 +75,21 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
     case KEY_ALLOW_OTHER:
         c->allow_other = 1;
         return 1;
+    case KEY_THREADS: {
+        /* libfuse reads these with %u, which takes "-1" or "0" without a
+         * word: check them here, then let libfuse have them. */
+        const char *v = strchr(arg, '=') + 1;
+        int idle = strncmp(arg, "max_idle", 8) == 0;
+        char *end;
+        errno = 0;
+        long n = *v >= '0' && *v <= '9' ? strtol(v, &end, 10) : -1;
+        if (errno || n < 0 || *end || (!idle && n == 0) || n > LSMFS_THREADS_LIMIT) {
+            fprintf(stderr, "lsmfs: bad option -o %s (a number of threads, %d to %d)\n", arg,
+                    idle ? 0 : 1, LSMFS_THREADS_LIMIT);
+            c->bad_option = 1;
+        }
+        return 1;
+    }
     case FUSE_OPT_KEY_NONOPT:
         if (c->n_nonopt == 0)
             c->store_dir = strdup(arg);
@@ -376,6 +394,8 @@ int main(int argc, char *argv[])
     }
     if (fuse_opt_parse(&args, &c, lsmfs_opts, opt_proc) != 0)
         goto out; /* libfuse printed the reason */
+    if (c.bad_option)
+        goto out; /* opt_proc printed the reason */
     if (c.show_help) {
         help(prog);
         printf("FUSE options:\n");
@@ -415,6 +435,15 @@ int main(int argc, char *argv[])
     se = fuse_session_new(&args, &lsmfs_ll_ops, sizeof lsmfs_ll_ops, fs);
     if (se == NULL)
         goto out; /* libfuse printed the reason (an unknown option...) */
+    /* The FUSE device: checked before the store is created or opened, so a
+     * mount that cannot happen changes nothing. */
+    int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "lsmfs: cannot open /dev/fuse: %s (is the fuse module loaded, and may "
+                        "this user use it?)\n", strerror(errno));
+        goto out;
+    }
+    close(fd);
     if (missing && mkdir(store, 0700) != 0) {
         fprintf(stderr, "lsmfs: cannot create store directory %s: %s\n", store, strerror(errno));
         goto out;

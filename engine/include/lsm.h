@@ -242,7 +242,9 @@ LSM_API int lsm_open(const char *path, const lsm_options *opts, lsm_db **out);
 
 /*
  * Flush the memtable, wait for background work to finish, release the lock
- * and free the handle. db may be NULL.
+ * and free the handle. db may be NULL. On a full disk the flush may find no
+ * room: the memtable's writes then stay in the log, synced, and the next
+ * open replays them -- that is not an error.
  *
  * Returns LSM_OK; LSM_MISUSE, without closing anything, while iterators or
  * snapshots on this handle are still alive; otherwise the handle is always

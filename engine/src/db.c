@@ -549,10 +549,16 @@ int lsm_close(lsm_db *db)
         if (need)
             rc = lsm_flush(db);
         if (rc) {
-            /* What could not be flushed is still in the log: sync it. */
+            /* What could not be flushed is still in the log: sync it. On a
+             * full disk that is all a close can do, and it is enough: the
+             * next open replays the log (and writes no table first). */
             pthread_mutex_lock(&db->mu);
-            if (db->log && !db->poisoned)
-                log_writer_sync(db->log);
+            int synced = db->log && !db->poisoned && log_writer_sync(db->log) == LSM_OK;
+            if (synced && rc == LSM_NO_SPACE) {
+                db_log(db, "close: no space to flush the memtable; its writes stay in the "
+                       "log, which the next open replays");
+                rc = LSM_OK;
+            }
             pthread_mutex_unlock(&db->mu);
         }
     }

@@ -91,9 +91,9 @@ static int switch_memtable_locked(lsm_db *db)
 
 /* Room for a write (force: a flush request). REQUIRES mu, and the caller is
  * the leader. On a full disk (db_space.c) a write that frees space gets a
- * memtable's worth of extra room and never waits behind a flush or a
- * compaction that the lack of space holds up; another write gets
- * LSM_NO_SPACE rather than waiting for them. */
+ * memtable's worth of extra room and never waits behind level 0; and no
+ * write waits behind a flush or a compaction that keeps failing for lack of
+ * space: it gets LSM_NO_SPACE instead. */
 static int make_room_locked(lsm_db *db, int force, int frees)
 {
     int allow_delay = !force;
@@ -129,7 +129,8 @@ static int make_room_locked(lsm_db *db, int force, int frees)
             int flush_stuck = db->imm && db->last_flush_rc == LSM_NO_SPACE &&
                               (force ? db->flush_attempts >= attempts0 + 2
                                      : db->flush_nospace_streak >= 2);
-            if (full && (flush_stuck || (stopped && !frees) || (!frees && !force)))
+            int compaction_stuck = stopped && db->last_compaction_rc == LSM_NO_SPACE;
+            if (full && (flush_stuck || compaction_stuck))
                 return err_set(LSM_NO_SPACE, "write to %s: %s (the memtable cannot be "
                                "flushed until space is freed)", db->dir, strerror(ENOSPC));
             if (!db->imm)
