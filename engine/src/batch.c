@@ -2,6 +2,7 @@
  * batch.c -- write batches; see batch.h for the encoding.
  */
 #include "batch.h"
+#include "patch.h"
 
 #include <stdlib.h>
 
@@ -122,7 +123,7 @@ static int iterate(slice rep, uint64_t seq, batch_op_fn fn, void *arg, int allow
     while (p < limit) {
         value_type type = (value_type)(unsigned char)*p++;
         slice k, v = {NULL, 0};
-        if (type > TYPE_VALUE_REF &&
+        if (type > TYPE_MAX_STORED &&
             (type < BATCH_OP_WRITE_AT || type > BATCH_OP_RENAME || !allow_intents))
             return err_set(LSM_CORRUPTION, "batch: unknown operation type %d", (int)type);
         p = get_lenprefixed(p, limit, &k);
@@ -130,6 +131,8 @@ static int iterate(slice rep, uint64_t seq, batch_op_fn fn, void *arg, int allow
             p = get_lenprefixed(p, limit, &v);
         if (p == NULL)
             return err_set(LSM_CORRUPTION, "batch: truncated operation %u", found);
+        if (type == TYPE_PATCH && patch_check(v) != LSM_OK)
+            return err_set(LSM_CORRUPTION, "batch: operation %u is a malformed patch", found);
         if (k.n == 0)
             return err_set(LSM_CORRUPTION, "batch: operation %u has no keyspace byte", found);
         if (seq + found > MAX_SEQUENCE)

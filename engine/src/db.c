@@ -15,6 +15,7 @@
 #include "db_impl.h"
 #include "err.h"
 #include "filename.h"
+#include "patch.h"
 
 /* ---- version, status codes and messages ------------------------------------ */
 
@@ -739,53 +740,35 @@ int db_lookup(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int f
     return db_lookup_window(sv, tc, tkey, seq, fill, NULL, type, val, val_len, &full);
 }
 
+static int add_mem_entry(void *arg, uint64_t seq, value_type type, slice value)
+{
+    return chain_add(arg, seq, type, value);
+}
+
 int db_lookup_window(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int fill,
                      const value_window *w, value_type *type, char **val, size_t *val_len,
                      size_t *full_len)
 {
     *val = NULL;
     *val_len = 0;
-    /* Memtables first, newest first. A covering range tombstone in a
+    /* Memtables first, newest first, then the tables; a patch (patch.h)
+     * asks for the entries below it. A covering range tombstone in a
      * memtable hides every older entry, there and below. */
+    chain c;
+    chain_init(&c, w ? w->off : 0, w ? w->len : UINT64_MAX);
     memtable *ms[2] = {sv->mem, sv->imm};
-    uint64_t cover = 0;
-    for (int i = 0; i < 2; i++) {
-        memtable *m = ms[i];
-        if (m == NULL)
+    for (int i = 0; i < 2 && !c.done; i++) {
+        if (ms[i] == NULL)
             continue;
-        uint64_t c = mem_max_cover(m, tkey, seq);
-        if (c > cover)
-            cover = c;
-        value_type t;
-        slice v;
-        uint64_t eseq;
-        if (mem_get(m, tkey, seq, &t, &v, &eseq) == MEM_HIT && eseq > cover) {
-            if (t == TYPE_DELETION)
-                return LSM_NOT_FOUND;
-            *full_len = v.n;
-            if (t == TYPE_VALUE && w) {
-                uint64_t off = w->off < v.n ? w->off : v.n;
-                size_t n = v.n - (size_t)off < w->len ? v.n - (size_t)off : w->len;
-                v = slice_make(v.p + off, n);
-            }
-            char *copy = malloc(v.n ? v.n : 1);
-            if (copy == NULL)
-                return err_set(LSM_NOMEM, "get: out of memory");
-            memcpy(copy, v.p, v.n);
-            *type = t;
-            *val = copy;
-            *val_len = v.n;
-            return LSM_OK;
-        }
-        if (cover)
-            return LSM_NOT_FOUND;
+        chain_cover(&c, mem_max_cover(ms[i], tkey, seq));
+        mem_get_each(ms[i], tkey, seq, add_mem_entry, &c);
+        chain_end_source(&c);
     }
-    lookup_state st;
-    int rc = version_get_window(sv->current, tc, tkey, seq, fill, w, &st, val, val_len, full_len,
-                                type);
-    if (rc)
-        return rc;
-    return st == LOOKUP_FOUND ? LSM_OK : LSM_NOT_FOUND;
+    int rc = c.done ? LSM_OK : version_get_chain(sv->current, tc, tkey, seq, fill, &c);
+    if (rc == LSM_OK)
+        rc = chain_result(&c, type, val, val_len, full_len);
+    chain_free(&c);
+    return rc;
 }
 
 /* ---- snapshots -------------------------------------------------------------- */

@@ -14,6 +14,7 @@
 #include "err.h"
 #include "filename.h"
 #include "large_value.h"
+#include "patch.h"
 
 static int is_chunk(slice t)
 {
@@ -74,6 +75,19 @@ static int chunk_dels_apart(memtable *m)
     return apart;
 }
 
+typedef struct mem_deleted_ctx {
+    memtable *m;
+    uint64_t patch_seq;
+} mem_deleted_ctx;
+
+/* For patch_fold_run: is the entry (tkey, seq) below a patch deleted by one
+ * of the memtable's range tombstones that readers of the patch see? */
+static int mem_deletes(void *arg, slice tkey, uint64_t seq)
+{
+    mem_deleted_ctx *d = arg;
+    return mem_max_cover(d->m, tkey, d->patch_seq) > seq;
+}
+
 int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_snapshot, int part,
                    file_meta **meta)
 {
@@ -107,7 +121,11 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
     buf cur = BUF_INIT;
     int have_cur = 0;
     uint64_t last_seq_for_key = 0;
-    for (; rc == LSM_OK && part != FLUSH_CHUNK_DELS && iter_valid(it); iter_next(it)) {
+    buf fold_key = BUF_INIT, fold_val = BUF_INIT;
+    mem_deleted_ctx dc = {m, 0};
+    int advanced = 0; /* a fold left `it` on the next key already */
+    for (; rc == LSM_OK && part != FLUSH_CHUNK_DELS && iter_valid(it);
+         advanced ? (void)(advanced = 0) : iter_next(it)) {
         slice k = iter_key(it);
         slice tkey = ikey_tkey(k);
         if (!in_part(tkey, part, 0, dels_apart))
@@ -125,8 +143,20 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         last_seq_for_key = seq;
         if (shadowed)
             continue;
+        if (ikey_type(k) == TYPE_PATCH && seq <= oldest_snapshot) {
+            /* Every reader sees this patch: fold what lies below it in the
+             * memtable into it (patch.h); the base may be in a table. */
+            dc.patch_seq = seq;
+            rc = patch_fold_run(it, 0, mem_deletes, &dc, &fold_key, &fold_val);
+            if (rc == LSM_OK)
+                rc = tb_add(tb, buf_slice(&fold_key), buf_slice(&fold_val));
+            advanced = 1;
+            continue;
+        }
         rc = tb_add(tb, k, iter_value(it));
     }
+    buf_free(&fold_key);
+    buf_free(&fold_val);
     buf_free(&cur);
     if (rc == LSM_OK)
         rc = iter_status(it);

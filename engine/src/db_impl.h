@@ -171,7 +171,12 @@ int db_install_sv_locked(lsm_db *db);
  * error. Honours range tombstones. No mutex. */
 int db_lookup(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int fill,
               value_type *type, char **val, size_t *val_len);
-/* db_lookup() copying only window w of an inline value (see value_window);
+/* A part of an inline value: [off, off + len). */
+typedef struct value_window {
+    uint64_t off;
+    size_t len;
+} value_window;
+/* db_lookup() copying only window w of an inline value (w NULL: all of it);
  * *full_len is the whole value's length. */
 int db_lookup_window(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int fill,
                      const value_window *w, value_type *type, char **val, size_t *val_len,

@@ -90,7 +90,7 @@ typedef struct replay_ctx {
 static int replay_op(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
 {
     replay_ctx *r = arg;
-    if (type > TYPE_VALUE_REF)
+    if (type > TYPE_MAX_STORED)
         return err_set(LSM_NOT_SUPPORTED, "log holds an operation of type %d, which this version "
                        "does not support", (int)type);
     if (seq > r->max_seq)

@@ -264,6 +264,18 @@ mem_get_result mem_get(memtable *m, slice tkey, uint64_t seq, value_type *type, 
     return MEM_HIT;
 }
 
+void mem_get_each(memtable *m, slice tkey, uint64_t seq,
+                  int (*fn)(void *arg, uint64_t seq, value_type type, slice value), void *arg)
+{
+    for (node *n = find_ge(&m->points, tkey, trailer_pack(seq, TYPE_FOR_SEEK), NULL); n;
+         n = next_of(n, 0)) {
+        slice ik = entry_ikey(n->entry);
+        if (!slice_eq(ikey_tkey(ik), tkey) ||
+            !fn(arg, ikey_seq(ik), ikey_type(ik), entry_value(n->entry)))
+            break;
+    }
+}
+
 uint64_t mem_range_dels(const memtable *m)
 {
     return atomic_load_explicit(&((memtable *)m)->rdels.count, memory_order_relaxed);

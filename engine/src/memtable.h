@@ -37,6 +37,12 @@ typedef enum mem_get_result {
 mem_get_result mem_get(memtable *m, slice tkey, uint64_t seq, value_type *type, slice *value,
                        uint64_t *found_seq);
 
+/* Call fn with the point entries of tkey at or below seq, newest first, as
+ * long as it returns non-zero (a patch wants the entry below it). Values
+ * are borrowed: valid while m is referenced. */
+void mem_get_each(memtable *m, slice tkey, uint64_t seq,
+                  int (*fn)(void *arg, uint64_t seq, value_type type, slice value), void *arg);
+
 /* An iterator over the point entries' internal keys; the memtable stays
  * referenced until it is destroyed. */
 iter *mem_iter_new(memtable *m);

@@ -90,15 +90,18 @@ int table_open(lsm_env *env, const char *path, uint64_t number, uint64_t expecte
 void table_close(table *t);
 
 /* Called with the first entry >= the lookup key, if it is for the same tree
- * key. Borrowed key/value: copy what you need. */
-typedef void (*table_get_fn)(void *arg, slice ikey, slice value);
+ * key; returning non-zero asks for the next (older) entry of that key too
+ * (a patch wants the entry below it). Borrowed key/value: copy what you
+ * need. */
+typedef int (*table_get_fn)(void *arg, slice ikey, slice value);
 
 /*
  * Point lookup of ikey (tree key + trailer with the read's sequence). Checks
- * the filter with `hash` (bloom_hash of the tree key) first. Calls fn at most
- * once. *cover receives the newest range tombstone of this table covering
- * the key at the read's sequence (0 if none). Returns LSM_OK (found or not),
- * or LSM_CORRUPTION / LSM_IO naming the file and offset.
+ * the filter with `hash` (bloom_hash of the tree key) first. *cover receives
+ * the newest range tombstone of this table covering the key at the read's
+ * sequence (0 if none), before fn is first called. Calls fn with the key's
+ * entries newest first, as long as it returns non-zero. Returns LSM_OK
+ * (found or not), or LSM_CORRUPTION / LSM_IO naming the file and offset.
  */
 int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn fn, void *arg,
               uint64_t *cover);

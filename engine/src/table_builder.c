@@ -98,7 +98,7 @@ int tb_add_range_del(table_builder *tb, slice start, slice end, uint64_t seq)
         buf_set(&tb->rd_smallest, k.p, k.n))
         rc = err_set(LSM_NOMEM, "table builder: out of memory");
     if (rc == LSM_OK)
-        rc = make_ikey(&k, end, MAX_SEQUENCE, TYPE_FOR_SEEK);
+        rc = make_ikey(&k, end, MAX_SEQUENCE, TYPE_SENTINEL);
     if (rc == LSM_OK && (tb->rd_largest.n == 0 || ikey_cmp(buf_slice(&k), buf_slice(&tb->rd_largest)) > 0) &&
         buf_set(&tb->rd_largest, k.p, k.n))
         rc = err_set(LSM_NOMEM, "table builder: out of memory");
@@ -218,7 +218,7 @@ static int add_pending_index(table_builder *tb, const slice *next_key)
         rc = err_set(LSM_NOMEM, "table builder: out of memory");
     } else if (slice_eq(buf_slice(&sep), ikey_tkey(last))) {
         buf_set(&sep, last.p, last.n); /* not shortened: the full internal key */
-    } else if (buf_put_fixed64(&sep, trailer_pack(MAX_SEQUENCE, TYPE_FOR_SEEK))) {
+    } else if (buf_put_fixed64(&sep, trailer_pack(MAX_SEQUENCE, TYPE_SENTINEL))) {
         rc = err_set(LSM_NOMEM, "table builder: out of memory");
     }
     if (rc == LSM_OK) {

@@ -240,12 +240,19 @@ static void wal_seeds(void)
             add_op(&b, TYPE_RANGE_DELETION, "a", "m");
             add_op(&b, TYPE_VALUE_REF, "big", "\x01\x02\x03\x04");
             break;
-        case 2: /* an empty batch */
+        case 2: { /* an empty batch, then (record 2) patches */
             break;
-        case 3:
+        }
+        case 3: {
             add_op(&b, TYPE_VALUE, "", "");
             add_op(&b, TYPE_VALUE, "empty-value", "");
+            /* Patches (format 2): "xy" at 2, then an extension to 9. */
+            char tk[] = {KS_DEFAULT, 'p', 'a', 't', 'c', 'h'};
+            if (batch_add(&b, TYPE_PATCH, slice_make(tk, sizeof tk), slice_make("\x02\x02xy", 4)) ||
+                batch_add(&b, TYPE_PATCH, slice_make(tk, sizeof tk), slice_make("\x09\x00", 2)))
+                die("batch_add failed");
             break;
+        }
         default:
             for (int i = 0; i < 20; i++) {
                 char k[32], v[64];
@@ -358,6 +365,33 @@ static void manifest_seeds(void)
     lsm_env_mem_free(env);
 }
 
+/* ---- patches ------------------------------------------------------------------- */
+
+/* Inputs of fuzz_patch: [len a][len b] a b base. */
+static void patch_seed(const char *name, const char *a, size_t an, const char *b, size_t bn,
+                       const char *base)
+{
+    char in[256];
+    size_t n = 0;
+    in[n++] = (char)an;
+    in[n++] = (char)bn;
+    memcpy(in + n, a, an);
+    n += an;
+    memcpy(in + n, b, bn);
+    n += bn;
+    memcpy(in + n, base, strlen(base));
+    n += strlen(base);
+    write_seed("patch", name, in, n);
+}
+
+static void patch_seeds(void)
+{
+    patch_seed("two-extents", "\x02\x02xy\x00\x01Z", 7, "\x05\x03" "abc", 5, "\x01\x10hello world");
+    patch_seed("extend-only", "\x0a\x00", 2, "\x03\x01q", 3, "\x00\x02hi");
+    patch_seed("overlap", "\x00\x08" "aaaaaaaa", 10, "\x04\x08" "bbbbbbbb", 10, "\x02\x08" "base-bytes-here");
+    patch_seed("past-end", "\x28\x04tail", 6, "\x14\x03mid", 5, "\x00\x01short");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -371,5 +405,6 @@ int main(int argc, char **argv)
     table_seeds();
     wal_seeds();
     manifest_seeds();
+    patch_seeds();
     return 0;
 }
