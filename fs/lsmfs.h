@@ -40,6 +40,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "kbuf.h"
 #include "lsm.h"
 
 #define LSMFS_VERSION LSM_VERSION_STRING
@@ -67,21 +68,6 @@
 #define LSMFS_SYS_FORMAT "format"
 #define LSMFS_SYS_XATTR "xattr" /* + 0x00 + name: the root directory's attributes */
 #define LSMFS_FORMAT_STRING "lsmfs 1"
-
-/* ---- byte buffers ------------------------------------------------------------- */
-
-typedef struct kbuf {
-    char *p;
-    size_t n, cap;
-} kbuf;
-#define KBUF_INIT {NULL, 0, 0}
-
-/* Each returns 0 or ENOMEM. p stays NUL-terminated (not counted in n). */
-int kb_reserve(kbuf *b, size_t extra);
-int kb_append(kbuf *b, const void *p, size_t n);
-int kb_putc(kbuf *b, char c);
-int kb_set(kbuf *b, const void *p, size_t n);
-void kb_free(kbuf *b);
 
 /* ---- options (filled by main) --------------------------------------------- */
 
