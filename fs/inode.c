@@ -307,6 +307,16 @@ inode *inode_find(lsmfs *fs, const pkey *pk)
     return in;
 }
 
+int inode_is_known(lsmfs *fs, const pkey *pk)
+{
+    uint64_t h = id_hash(pk);
+    inode_shard *s = shard_at(fs, h);
+    pthread_mutex_lock(&s->mu);
+    int yes = chain_find(s, pk, h) != NULL;
+    pthread_mutex_unlock(&s->mu);
+    return yes;
+}
+
 void inode_get(lsmfs *fs, inode *in, uint64_t lookups, uint32_t opens, uint32_t pins)
 {
     if (inode_is_root(fs, in))

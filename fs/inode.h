@@ -106,6 +106,9 @@ inode *inode_lookup(lsmfs *fs, const pkey *pk, int type, uint64_t lookups, uint3
  * inode_put(fs, in, 0, 0, 1)), or NULL. */
 inode *inode_find(lsmfs *fs, const pkey *pk);
 
+/* 1 if an attached inode of identity pk exists (the kernel holds it). */
+int inode_is_known(lsmfs *fs, const pkey *pk);
+
 /* Count more lookups, opens or pins on an inode known to be alive. */
 void inode_get(lsmfs *fs, inode *in, uint64_t lookups, uint32_t opens, uint32_t pins);
 /* Give back lookups (FORGET), opens (RELEASE) or pins; frees the inode when

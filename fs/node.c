@@ -131,10 +131,18 @@ int node_resolve(lsmfs *fs, node *n, int hint)
         return err;
     }
     if (n->pk.kind == PK_CPART) {
-        /* A part of a long escaped segment: a directory that always exists
-         * (docs/FS.md §2.1), holding whatever keys continue it. */
-        meta_default(fs, &n->m, T_DIR, key, kn, HASH_CDIR);
-        n->type = N_CDIR;
+        /* A part of a long escaped segment: a directory holding whatever
+         * keys continue it. It exists while such keys exist, or while the
+         * kernel holds the inode a mkdir made for it (docs/FS.md §2.1): it
+         * has no record, so an empty one lives only as that inode. */
+        int below = 0;
+        int err = prefix_has_keys(fs, key, kn, &below);
+        if (err)
+            return err;
+        if (below || inode_is_known(fs, &n->pk)) {
+            meta_default(fs, &n->m, T_DIR, key, kn, HASH_CDIR);
+            n->type = N_CDIR;
+        }
         return 0;
     }
 

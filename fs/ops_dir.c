@@ -184,8 +184,15 @@ static int do_rmdir(lsmfs *fs, inode *dir, const char *name)
         if (err == 0 && children)
             err = ENOTEMPTY;
     }
-    /* A "%c" part holds no record: with nothing below it there is nothing
-     * to remove (it keeps existing as a name, like every "%c" name). */
+    /* A "%c" part holds no record: with nothing below it, it exists only
+     * as the inode a mkdir made (docs/FS.md §2.1), which is detached. */
+    if (err == 0 && n.type == N_CDIR) {
+        inode *victim = inode_find(fs, &n.pk);
+        if (victim) {
+            inode_detach(fs, victim, NULL, &n.m);
+            inode_put(fs, victim, 0, 0, 1);
+        }
+    }
     if (err == 0 && n.type == N_DIR) {
         struct timespec now;
         lsmfs_now(&now);

@@ -43,6 +43,25 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, de
     memset(&nm, 0, sizeof nm);
     size_t tlen = target ? strlen(target) : 0;
     int err = node_of_child(fs, dir, name, &n, &ls, LK_WRITE);
+    if (err == 0 && n.pk.kind == PK_CPART && type == T_DIR) {
+        /* A "%c" part always exists, and has nothing to write (docs/FS.md
+         * §2.1): a mkdir of one that holds nothing succeeds and changes
+         * nothing, as cp -a and tar, which make each directory they copy,
+         * expect in a directory they just made; one that holds keys (it is
+         * listed) is EEXIST. */
+        int below = 0;
+        err = prefix_has_keys(fs, n.pk.key.p, n.pk.key.n, &below);
+        if (err == 0 && below)
+            err = EEXIST;
+        inode *in = NULL;
+        if (err == 0 && (in = inode_lookup(fs, &n.pk, N_CDIR, 1, 0)) == NULL)
+            err = ENOMEM;
+        if (err == 0) {
+            meta_default(fs, &n.m, T_DIR, n.pk.key.p, n.pk.key.n, HASH_CDIR);
+            entry_fill(fs, e, in, &n.m);
+        }
+        goto done;
+    }
     if (err == 0 && n.pk.kind != PK_NORMAL)
         err = EEXIST; /* "%c" parts always exist */
     if (err == 0 && n.type != N_NONE) {
