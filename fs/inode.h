@@ -138,6 +138,11 @@ int inode_move(lsmfs *fs, inode *in, const pkey *to);
  * below it now name the same things below `to`. 0 or ENOMEM (inodes that
  * could not be moved are detached). */
 int inode_move_subtree(lsmfs *fs, const pkey *from, const pkey *to);
+/* After an exchange of a and b was written, with the namespace lock held
+ * exclusively: every attached inode at or below a now names the same thing
+ * at or below b, and the other way round. 0 or ENOMEM (inodes that could
+ * not be moved are detached). */
+int inode_exchange(lsmfs *fs, const pkey *a, const pkey *b);
 /* After the removal of its name was written: detach the (pinned) inode,
  * with its last record m (copied; NULL: none). okey not NULL: its contents
  * were kept at that orphan key. 0 or ENOMEM (the orphan key is then deleted

@@ -8,9 +8,9 @@
  * Concurrency (libfuse's multithreaded loop calls the operations from many
  * threads at once). Locks, always taken in this order:
  *   1. the namespace lock (ns_*): every operation holds it shared for its
- *      whole length, a directory rename holds it exclusively (it moves
- *      every key below the directory and rewrites the keys of the inodes
- *      the kernel knows there). It is a reader lock split into
+ *      whole length, a directory rename and a RENAME_EXCHANGE hold it
+ *      exclusively (they move every key below a directory and rewrite the
+ *      keys of the inodes the kernel knows there). It is a reader lock split into
  *      LSMFS_NS_SLOTS slots, one picked per thread: a shared holder takes
  *      one slot, the exclusive holder all of them, so that readers on
  *      different cores do not bounce one cache line;

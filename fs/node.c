@@ -447,22 +447,38 @@ static int del_one(void *arg, const char *k, size_t kn, size_t name_off, const v
     return lsm_batch_delete_ks(x->b, x->ks, k, kn) == LSM_OK ? 0 : ENOMEM;
 }
 
-static int move_one(void *arg, const char *k, size_t kn, size_t name_off, const void *v, size_t vn)
+static int copy_one(void *arg, const char *k, size_t kn, size_t name_off, const void *v, size_t vn)
 {
     struct xattr_batch *x = arg;
     x->tmp.n = 0;
     if (kb_append(&x->tmp, x->to->p, x->to->n) || kb_append(&x->tmp, k + name_off, kn - name_off))
         return ENOMEM;
-    if (lsm_batch_put_ks(x->b, x->ks, x->tmp.p, x->tmp.n, v, vn) != LSM_OK ||
-        lsm_batch_delete_ks(x->b, x->ks, k, kn) != LSM_OK)
+    if (lsm_batch_put_ks(x->b, x->ks, x->tmp.p, x->tmp.n, v, vn) != LSM_OK)
         return x->tmp.n > LSM_MAX_KEY_LEN ? ENAMETOOLONG : ENOMEM;
     return 0;
+}
+
+static int move_one(void *arg, const char *k, size_t kn, size_t name_off, const void *v, size_t vn)
+{
+    struct xattr_batch *x = arg;
+    int err = copy_one(arg, k, kn, name_off, v, vn);
+    if (err == 0 && lsm_batch_delete_ks(x->b, x->ks, k, kn) != LSM_OK)
+        err = ENOMEM;
+    return err;
 }
 
 int batch_delete_xattrs(lsmfs *fs, lsm_batch *b, lsm_keyspace ks, const kbuf *prefix)
 {
     struct xattr_batch x = {fs, b, ks, NULL, KBUF_INIT};
     return xattr_scan(fs, ks, prefix, 0, del_one, &x);
+}
+
+int batch_copy_xattrs(lsmfs *fs, lsm_batch *b, lsm_keyspace ks, const kbuf *from, const kbuf *to)
+{
+    struct xattr_batch x = {fs, b, ks, to, KBUF_INIT};
+    int err = xattr_scan(fs, ks, from, 1, copy_one, &x);
+    kb_free(&x.tmp);
+    return err;
 }
 
 int batch_move_xattrs(lsmfs *fs, lsm_batch *b, lsm_keyspace ks, const kbuf *from, const kbuf *to)

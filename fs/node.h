@@ -106,6 +106,10 @@ int node_xattr_prefix(lsmfs *fs, const node *n, lsm_keyspace *ks, kbuf *prefix);
  * attribute (prefix + name, name without 0x00 -- a key with a 0x00 after
  * the prefix belongs to another file). 0 or errno. */
 int batch_delete_xattrs(lsmfs *fs, lsm_batch *b, lsm_keyspace ks, const kbuf *prefix);
+/* Queue a put of (ks, to + name) for every attribute under (ks, from), with
+ * its value (as before the batch). */
+int batch_copy_xattrs(lsmfs *fs, lsm_batch *b, lsm_keyspace ks, const kbuf *from,
+                      const kbuf *to);
 /* Queue the move of every attribute under (ks, from) to (ks, to + name). */
 int batch_move_xattrs(lsmfs *fs, lsm_batch *b, lsm_keyspace ks, const kbuf *from,
                       const kbuf *to);
