@@ -67,7 +67,10 @@
 #define LSMFS_SYS_INO "ino"
 #define LSMFS_SYS_FORMAT "format"
 #define LSMFS_SYS_XATTR "xattr" /* + 0x00 + name: the root directory's attributes */
-#define LSMFS_FORMAT_STRING "lsmfs 1"
+#define LSMFS_SYS_NLINK "nlink"  /* the epoch of trusted subdirectory counts */
+#define LSMFS_SYS_STATE "state"  /* "mounted", or "clean" + the sequence left */
+#define LSMFS_FORMAT_STRING "lsmfs 2"
+#define LSMFS_FORMAT_1 "lsmfs 1" /* read, and upgraded by a read-write mount */
 
 /* ---- options (filled by main) --------------------------------------------- */
 
@@ -97,6 +100,7 @@ typedef struct lsmfs_rwslot {
 } lsmfs_rwslot;
 
 struct inode_table;
+struct fuse_session;
 
 typedef struct lsmfs {
     lsm_db *db;                 /* immutable after start; closed by destroy */
@@ -115,6 +119,11 @@ typedef struct lsmfs {
     double attr_timeout;        /* timeouts (docs/FS.md §6) */
     double negative_timeout;
     int close_failed;           /* lsm_close at unmount failed: exit 1 */
+    uint64_t nlink_epoch;       /* immutable after start: directory counts
+                                   stamped with it are trusted (store.c) */
+    uint64_t seq_step;          /* immutable after start: what one put adds to
+                                   the engine's sequence (store.c) */
+    struct fuse_session *se;    /* immutable after start: for notifications */
 
     lsmfs_rwslot ns[LSMFS_NS_SLOTS];       /* the namespace lock (see above) */
     lsmfs_rwslot stripes[LSMFS_STRIPES];   /* stripe locks (see above) */
@@ -130,9 +139,13 @@ typedef struct lsmfs {
 int lsmfs_init_ctx(lsmfs *fs);
 void lsmfs_free_ctx(lsmfs *fs);
 
-/* Open the keyspaces and check or write the lsmfs format records (store.c).
- * Returns 0, or -1 with a message on stderr. */
+/* Open the keyspaces and check or write the lsmfs format records, and
+ * decide which subdirectory counts to trust (store.c). Returns 0, or -1
+ * with a message on stderr. */
 int lsmfs_store_prepare(lsmfs *fs);
+/* At unmount, the last write before closing: lsmfs.sys/state "clean"
+ * (store.c). 0, or -1 with a message. */
+int lsmfs_store_leave(lsmfs *fs);
 
 /* ---- hashing, time, locks ----------------------------------------------------- */
 

@@ -415,6 +415,7 @@ int main(int argc, char *argv[])
     se = fuse_session_new(&args, &lsmfs_ll_ops, sizeof lsmfs_ll_ops, fs);
     if (se == NULL)
         goto out; /* libfuse printed the reason (an unknown option...) */
+    fs->se = se;
     if (missing && mkdir(store, 0700) != 0) {
         fprintf(stderr, "lsmfs: cannot create store directory %s: %s\n", store, strerror(errno));
         goto out;

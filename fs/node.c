@@ -306,9 +306,123 @@ int node_need_meta(lsmfs *fs, node *n)
 
 int node_put_meta(lsmfs *fs, lsm_batch *b, node *n)
 {
+    int err = dir_meta_count(fs, n->pk.key.p, n->pk.key.n, n->type == N_ROOT, &n->m);
+    if (err)
+        return err;
     if (n->type == N_ROOT)
         return batch_put_root(fs, b, &n->m);
     return batch_put_meta(fs, b, n->pk.key.p, n->pk.key.n, &n->m);
+}
+
+/* ---- subdirectory counts (docs/FS.md §3) -------------------------------------------- */
+
+int dir_meta_count(lsmfs *fs, const char *key, size_t kn, int root, meta *m)
+{
+    if (m->type != T_DIR || m->nsub_known)
+        return 0;
+    uint64_t n;
+    int err = dir_count_subdirs(fs, key, kn, root, &n);
+    if (err == 0) {
+        m->nsub = n;
+        m->nsub_known = 1;
+    }
+    return err;
+}
+
+/* Is there a key starting with key[0, plen) other than key itself (unless
+ * keep_contents: its contents key counts as another) and the keys below
+ * it, in the contents or the metadata keyspace? */
+static int prefix_has_other(lsmfs *fs, const kbuf *key, size_t plen, int keep_contents,
+                            int *yes)
+{
+    *yes = 0;
+    kbuf up = KBUF_INIT, past = KBUF_INIT;
+    int none = prefix_upper(key->p, plen, &up);
+    if (none < 0 || kb_append(&past, key->p, key->n) || kb_putc(&past, '/' + 1)) {
+        kb_free(&up);
+        kb_free(&past);
+        return ENOMEM;
+    }
+    int rc = LSM_OK;
+    for (int pass = 0; pass < 2 && rc == LSM_OK && !*yes; pass++) {
+        if (pass == 1 && !fs->have_meta)
+            break;
+        lsm_read_options ro;
+        lsm_read_options_default(&ro);
+        ro.keyspace = pass == 0 ? LSM_KEYSPACE_DEFAULT : fs->ks_meta;
+        ro.lower = key->p;
+        ro.lower_len = plen;
+        if (!none) {
+            ro.upper = up.p;
+            ro.upper_len = up.n;
+        }
+        ro.keys_only = 1;
+        lsm_iter *it;
+        rc = lsm_iter_new(fs->db, &ro, &it);
+        if (rc != LSM_OK)
+            break;
+        rc = lsm_iter_first(it);
+        while (rc == LSM_OK && lsm_iter_valid(it)) {
+            size_t kn;
+            const char *k = lsm_iter_key(it, &kn);
+            if (kn == key->n && memcmp(k, key->p, kn) == 0) {
+                if (pass == 0 && keep_contents) {
+                    *yes = 1;
+                    break;
+                }
+                rc = lsm_iter_next(it);
+            } else if (kn > key->n && memcmp(k, key->p, key->n) == 0 && k[key->n] == '/') {
+                rc = lsm_iter_seek(it, past.p, past.n);
+            } else {
+                *yes = 1;
+                break;
+            }
+        }
+        lsm_iter_free(it);
+    }
+    kb_free(&up);
+    kb_free(&past);
+    return lsmfs_errno(fs, rc, "count subdirectories", key->p, plen);
+}
+
+int entry_delta(lsmfs *fs, const kbuf *key, int was_dir, int now_dir, int how, int *delta)
+{
+    *delta = 0;
+    size_t pl;
+    size_t so = key_parent(key->p, key->n, &pl) ? 0 : pl + 1;
+    const char *seg = key->p + so;
+    size_t sl = key->n - so;
+    if (seg_is_literal(seg, sl) || sl <= SEG_X_MAX) {
+        *delta = now_dir - was_dir;
+        return 0;
+    }
+    /* Listed as the "%c" directory of its first 126 bytes, which exists
+     * while any key starts with them. */
+    if (how == ENTRY_STAY)
+        return 0;
+    int yes = 0, err;
+    if (how == ENTRY_ADD) {
+        err = prefix_has_keys(fs, key->p, so + SEG_C_BYTES, &yes);
+        *delta = yes ? 0 : 1;
+    } else {
+        err = prefix_has_other(fs, key, so + SEG_C_BYTES, how == ENTRY_REMOVE_DIR, &yes);
+        *delta = yes ? 0 : -1;
+    }
+    return err;
+}
+
+int entry_same_c(const kbuf *a, const kbuf *b)
+{
+    size_t pa, pb;
+    int ra = key_parent(a->p, a->n, &pa), rb = key_parent(b->p, b->n, &pb);
+    size_t oa = ra ? 0 : pa + 1, ob = rb ? 0 : pb + 1;
+    if (ra != rb || oa != ob || memcmp(a->p, b->p, oa) != 0)
+        return 0; /* other directories */
+    size_t la = a->n - oa, lb = b->n - ob;
+    if (seg_is_literal(a->p + oa, la) || la <= SEG_X_MAX || seg_is_literal(b->p + ob, lb) ||
+        lb <= SEG_X_MAX)
+        return 0;
+    return memcmp(a->p + oa, b->p + ob, SEG_C_BYTES) == 0;
 }
 
 int parent_meta(lsmfs *fs, const char *key, size_t n, meta *m)
@@ -324,7 +438,21 @@ int parent_meta(lsmfs *fs, const char *key, size_t n, meta *m)
     return err;
 }
 
-int parent_touch(lsmfs *fs, lsm_batch *b, const char *key, size_t n, int keep,
+/* The directory's record m gains `delta` subdirectories: counted first if
+ * its count is unknown (the count sees the store before the batch). */
+static int count_delta(lsmfs *fs, const char *key, size_t kn, int root, meta *m, int delta)
+{
+    int err = dir_meta_count(fs, key, kn, root, m);
+    if (err)
+        return err;
+    if (delta < 0 && m->nsub < (uint64_t)-delta)
+        m->nsub_known = 0; /* cannot be: let the next change count again */
+    else
+        m->nsub += (uint64_t)(int64_t)delta;
+    return 0;
+}
+
+int parent_touch(lsmfs *fs, lsm_batch *b, const char *key, size_t n, int keep, int delta,
                  const struct timespec *now)
 {
     meta m;
@@ -333,6 +461,8 @@ int parent_touch(lsmfs *fs, lsm_batch *b, const char *key, size_t n, int keep,
     int err;
     if (key_parent(key, n, &pl)) {
         err = root_meta_get(fs, &m);
+        if (err == 0)
+            err = count_delta(fs, "", 0, 1, &m, delta);
         if (err == 0) {
             m.mtime = m.ctime = *now;
             err = batch_put_root(fs, b, &m);
@@ -350,14 +480,18 @@ int parent_touch(lsmfs *fs, lsm_batch *b, const char *key, size_t n, int keep,
             err = ENOENT;
     }
     if (err == 0 && m.type == T_DIR) {
+        err = count_delta(fs, key, pl, 0, &m, delta);
         m.mtime = m.ctime = *now;
-        err = batch_put_meta(fs, b, key, pl, &m);
+        if (err == 0)
+            err = batch_put_meta(fs, b, key, pl, &m);
     } else if (err == ENOENT) {
         err = 0;
         if (keep) {
             meta_default(fs, &m, T_DIR, key, pl, HASH_DIR);
+            err = count_delta(fs, key, pl, 0, &m, delta);
             m.mtime = m.ctime = *now;
-            err = batch_put_meta(fs, b, key, pl, &m);
+            if (err == 0)
+                err = batch_put_meta(fs, b, key, pl, &m);
         }
     }
     /* A file's record in the slot (a shadowed pair): the directory has no

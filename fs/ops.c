@@ -17,8 +17,9 @@
  *
  * destroy runs once the loop has ended (unmount or signal) and no
  * operation is running: every orphan key is deleted (no file can be open
- * any more), then lsm_close flushes the memtable and releases the store's
- * lock.
+ * any more), the store is marked clean (store.c: the next mount may trust
+ * its directory counts), then lsm_close flushes the memtable and releases
+ * the store's lock.
  */
 #include <stdio.h>
 #include <string.h>
@@ -46,6 +47,7 @@ static void op_destroy(void *userdata)
     if (fs == NULL || fs->db == NULL)
         return;
     orphans_cleanup(fs);
+    lsmfs_store_leave(fs);
     int rc = lsm_close(fs->db);
     fs->db = NULL;
     if (rc != LSM_OK) {
@@ -83,6 +85,35 @@ void reply_create(lsmfs *fs, fuse_req_t req, const struct fuse_entry_param *e,
         inode_put(fs, inode_of(fs, e->ino), 1, 1, 0);
         ns_leave(fs, slot);
     }
+}
+
+void notify_cpart_changed(lsmfs *fs, inode *cdir)
+{
+    if (cdir->type != N_CDIR || fs->se == NULL)
+        return;
+    pkey pk, dp;
+    memset(&pk, 0, sizeof pk);
+    memset(&dp, 0, sizeof dp);
+    uint64_t kgen;
+    uint32_t flags;
+    if (inode_snapshot(cdir, &pk, &kgen, &flags, NULL) == 0 && !(flags & INODE_DETACHED)) {
+        size_t pl;
+        inode *in = NULL;
+        if (key_parent(pk.key.p, pk.key.n, &pl)) {
+            in = inode_of(fs, FUSE_ROOT_ID);
+        } else {
+            dp.kind = PK_NORMAL;
+            if (kb_set(&dp.key, pk.key.p, pl) == 0)
+                in = inode_find(fs, &dp); /* pinned */
+        }
+        /* A negative offset: the attributes only, no page cache. */
+        if (in)
+            fuse_lowlevel_notify_inval_inode(fs->se, inode_ino(fs, in), -1, 0);
+        if (in && !inode_is_root(fs, in))
+            inode_put(fs, in, 0, 0, 1);
+    }
+    pkey_free(&pk);
+    pkey_free(&dp);
 }
 
 const struct fuse_lowlevel_ops lsmfs_ll_ops = {

@@ -38,6 +38,16 @@ void reply_entry(lsmfs *fs, fuse_req_t req, const struct fuse_entry_param *e);
 void reply_create(lsmfs *fs, fuse_req_t req, const struct fuse_entry_param *e,
                   const struct fuse_file_info *fi);
 
+/*
+ * An entry of the "%c" directory cdir changed. The record that changed with
+ * it (times, subdirectory count) is the one of the directory holding the
+ * long segment, which the kernel does not see as cdir's parent: tell it to
+ * drop what it caches of that directory's attributes. Nothing for other
+ * directories (the kernel drops the parent's attributes itself). Called
+ * with the namespace lock held shared, after the change was written.
+ */
+void notify_cpart_changed(lsmfs *fs, inode *cdir);
+
 /* ---- ops_attr.c ---------------------------------------------------------------- */
 void lsmfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lsmfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,

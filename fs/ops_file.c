@@ -116,6 +116,7 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, de
         }
         nm.atime = nm.mtime = nm.ctime = now;
         nm.rdev = (uint64_t)rdev;
+        nm.nsub_known = type == T_DIR; /* a new directory has none */
         if (type == T_LNK) {
             nm.size = tlen;
             if (kb_set(&nm.target, target, tlen))
@@ -140,8 +141,11 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, de
             err = batch_delete_xattrs(fs, b, fs->ks_xattr, &xp);
         kb_free(&xp);
     }
+    int delta = 0;
     if (err == 0)
-        err = parent_touch(fs, b, key, kn, 0, &now);
+        err = entry_delta(fs, &n.pk.key, 0, type == T_DIR, ENTRY_ADD, &delta);
+    if (err == 0)
+        err = parent_touch(fs, b, key, kn, 0, delta, &now);
     if (err == 0)
         err = batch_commit(fs, b, "create", key, kn, 0);
     if (err == 0) {
@@ -155,6 +159,7 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, de
             }
             entry_fill(fs, e, in, &nm);
         }
+        notify_cpart_changed(fs, dir);
     }
 done:
     lockset_unlock(fs, &ls);

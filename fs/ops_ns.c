@@ -164,10 +164,15 @@ static int do_unlink(lsmfs *fs, inode *dir, const char *name)
         if (err == 0 && fs->have_xattr)
             err = batch_delete_xattrs(fs, b, fs->ks_xattr, &xp);
     }
+    int delta = 0;
     if (err == 0)
-        err = parent_touch(fs, b, key, kn, 1, &now);
+        err = entry_delta(fs, &n.pk.key, 0, 0, ENTRY_REMOVE, &delta);
+    if (err == 0)
+        err = parent_touch(fs, b, key, kn, 1, delta, &now);
     if (err == 0)
         err = batch_commit(fs, b, "unlink", key, kn, 1);
+    if (err == 0)
+        notify_cpart_changed(fs, dir);
     if (err == 0 && victim) {
         n.m.ctime = now;
         inode_detach(fs, victim, keep ? &okey : NULL, &n.m);
@@ -245,9 +250,11 @@ static int move_record(rename_ctx *r)
 {
     lsmfs *fs = r->fs;
     node *s = &r->src, *d = &r->dst;
-    int err = 0;
     s->m.ctime = r->now;
-    if (!r->dst_slot_taken)
+    /* A directory takes its subdirectory count along (counted now if it
+     * had none: what lies below it is what it will hold). */
+    int err = dir_meta_count(fs, s->pk.key.p, s->pk.key.n, 0, &s->m);
+    if (err == 0 && !r->dst_slot_taken)
         err = batch_put_meta(fs, r->b, d->pk.key.p, d->pk.key.n, &s->m);
     if (err == 0 && s->meta_own &&
         lsm_batch_delete_ks(r->b, fs->ks_meta, s->pk.key.p, s->pk.key.n) != LSM_OK)
@@ -421,8 +428,12 @@ static int exchange_locked(rename_ctx *r)
         if (err == 0 && d->meta_own)
             err = batch_copy_xattrs(fs, r->b, fs->ks_xattr, &dx, &sx);
     }
-    /* Records. */
+    /* Records (a directory's with its count, counted now if unknown). */
     s->m.ctime = d->m.ctime = r->now;
+    if (err == 0)
+        err = dir_meta_count(fs, sk->p, sk->n, 0, &s->m);
+    if (err == 0)
+        err = dir_meta_count(fs, dk->p, dk->n, 0, &d->m);
     if (err == 0)
         err = batch_put_meta(fs, r->b, dk->p, dk->n, &s->m);
     if (err == 0)
@@ -482,10 +493,18 @@ static int rename_exchange(rename_ctx *r)
     err = exchange_locked(r);
     size_t fpl, tpl;
     int froot = key_parent(fk->p, fk->n, &fpl), troot = key_parent(tk->p, tk->n, &tpl);
+    int same_dir = froot == troot && fpl == tpl && memcmp(fk->p, tk->p, fpl) == 0;
+    /* Each name stays, naming what the other did. */
+    int sd = node_is_dir(s), dd = node_is_dir(d), fdelta = 0, tdelta = 0;
     if (err == 0)
-        err = parent_touch(fs, r->b, fk->p, fk->n, 0, &r->now);
-    if (err == 0 && !(froot == troot && fpl == tpl && memcmp(fk->p, tk->p, fpl) == 0))
-        err = parent_touch(fs, r->b, tk->p, tk->n, 0, &r->now);
+        err = entry_delta(fs, fk, sd, dd, ENTRY_STAY, &fdelta);
+    if (err == 0)
+        err = entry_delta(fs, tk, dd, sd, ENTRY_STAY, &tdelta);
+    if (err == 0)
+        err = parent_touch(fs, r->b, fk->p, fk->n, 0, same_dir ? fdelta + tdelta : fdelta,
+                           &r->now);
+    if (err == 0 && !same_dir)
+        err = parent_touch(fs, r->b, tk->p, tk->n, 0, tdelta, &r->now);
     if (err == 0)
         err = batch_commit(fs, r->b, "rename (exchange)", fk->p, fk->n, 1);
     if (err == 0)
@@ -556,13 +575,23 @@ static int rename_locked(rename_ctx *r, unsigned int flags)
         r->dst_in = inode_find(fs, &d->pk); /* pinned */
     int err = sdir ? rename_dir(r) : rename_file(r);
     /* The source's directory keeps existing (with a record if it had none);
-     * both directories get new times. */
+     * both directories get new times, and their subdirectory counts what
+     * the two names become. */
     size_t fpl, tpl;
     int froot = key_parent(fk->p, fk->n, &fpl), troot = key_parent(tk->p, tk->n, &tpl);
+    int same_dir = froot == troot && fpl == tpl && memcmp(fk->p, tk->p, fpl) == 0;
+    int fdelta = 0, tdelta = 0;
+    if (err == 0 && !entry_same_c(fk, tk)) {
+        err = entry_delta(fs, fk, sdir, 0, sdir ? ENTRY_REMOVE_DIR : ENTRY_REMOVE, &fdelta);
+        if (err == 0)
+            err = entry_delta(fs, tk, node_is_dir(d), sdir,
+                              d->type == N_NONE ? ENTRY_ADD : ENTRY_STAY, &tdelta);
+    }
     if (err == 0)
-        err = parent_touch(fs, r->b, fk->p, fk->n, 1, &r->now);
-    if (err == 0 && !(froot == troot && fpl == tpl && memcmp(fk->p, tk->p, fpl) == 0))
-        err = parent_touch(fs, r->b, tk->p, tk->n, 0, &r->now);
+        err = parent_touch(fs, r->b, fk->p, fk->n, 1, same_dir ? fdelta + tdelta : fdelta,
+                           &r->now);
+    if (err == 0 && !same_dir)
+        err = parent_touch(fs, r->b, tk->p, tk->n, 0, tdelta, &r->now);
     if (err == 0)
         err = batch_commit(fs, r->b, "rename", fk->p, fk->n, 1);
     if (err)
@@ -676,6 +705,10 @@ static int do_rename(lsmfs *fs, inode *sdir, const char *sname, inode *ddir, con
         int again = err == 0 && !excl && node_is_dir(&r.src);
         if (err == 0 && !again)
             err = rename_locked(&r, flags);
+        if (err == 0 && !again) {
+            notify_cpart_changed(fs, sdir);
+            notify_cpart_changed(fs, ddir);
+        }
         lockset_unlock(fs, &ls);
         rename_ctx_free(&r);
         if (excl)

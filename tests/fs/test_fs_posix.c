@@ -2,6 +2,12 @@
  * test_fs_posix.c -- the POSIX behaviour of docs/FS.md §5 that ext4 users
  * rely on, on a real mount, errno by errno:
  *
+ *   - directory link counts: st_nlink of a directory is 2 + its
+ *     subdirectories ("%c" ones included) across mkdir, rmdir, rename,
+ *     RENAME_EXCHANGE and remounts; 1 for directories only keys imply, for
+ *     counts a program may have made stale while the store was not mounted
+ *     and after a crash of the daemon, until the next change of the
+ *     directory counts again; find with and without -noleaf;
  *   - renameat2: RENAME_EXCHANGE of files, directories and both, across
  *     directories, with open descriptors, directory streams, inode numbers
  *     and attributes following the objects, keys a program wrote (no
@@ -153,6 +159,215 @@ static void expect_listing(const char *path, const char *want)
     listing(path, got, sizeof got);
     if (strcmp(got, want) != 0)
         fail_msg("listing of %s: [%s], expected [%s]", path, got, want);
+}
+
+/* ---- directory link counts ------------------------------------------------------------- */
+
+/* The subdirectories of a directory as readdir and lstat see them. */
+static nlink_t subdirs_of(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        fail_msg("opendir %s: %s", path, strerror(errno));
+    nlink_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        n += S_ISDIR(lst(p).st_mode) != 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Fail unless st_nlink of path is want. */
+static void expect_nlink(const char *path, nlink_t want)
+{
+    nlink_t got = lst(path).st_nlink;
+    if (got != want)
+        fail_msg("st_nlink of %s is %lu, expected %lu (it holds %lu subdirectories)", path,
+                 (unsigned long)got, (unsigned long)want, (unsigned long)subdirs_of(path));
+}
+
+/* Every directory at or below path has st_nlink 2 + its subdirectories
+ * (ext4's count), or -- with unknown_ok -- 1 (the count is not known). */
+static void expect_counts_below(const char *path, int unknown_ok)
+{
+    struct stat st = lst(path);
+    nlink_t want = 2 + subdirs_of(path);
+    if (st.st_nlink != want && !(unknown_ok && st.st_nlink == 1))
+        fail_msg("st_nlink of %s is %lu, expected %lu%s", path, (unsigned long)st.st_nlink,
+                 (unsigned long)want, unknown_ok ? " or 1" : "");
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        if (S_ISDIR(lst(p).st_mode))
+            expect_counts_below(p, unknown_ok);
+    }
+    closedir(d);
+}
+
+static void t_nlink_counts(void **state)
+{
+    (void)state;
+    const char *n = test_dir("nl");
+    expect_nlink(n, 2);
+    CHECK(mkdir(P("nl/a"), 0755));
+    CHECK(mkdir(P("nl/b"), 0755));
+    put_file(P("nl/f"), "file");
+    CHECK(symlink("a", P("nl/l")));
+    CHECK(mkfifo(P("nl/p"), 0644));
+    expect_nlink(n, 4);
+    expect_nlink(P("nl/a"), 2);
+    CHECK(mkdir(P("nl/a/x"), 0755));
+    CHECK(mkdir(P("nl/a/y"), 0755));
+    expect_nlink(P("nl/a"), 4);
+    expect_nlink(n, 4);
+    CHECK(rmdir(P("nl/b")));
+    expect_nlink(n, 3);
+    CHECK_ERR(rmdir(P("nl/a")), ENOTEMPTY);
+    expect_nlink(n, 3);
+    /* Renames across directories, over an empty directory, of files. */
+    const char *n2 = test_dir("nl2");
+    CHECK(rename(P("nl/a"), P("nl2/a")));
+    expect_nlink(n, 2);
+    expect_nlink(n2, 3);
+    expect_nlink(P("nl2/a"), 4);
+    CHECK(mkdir(P("nl/e1"), 0755));
+    CHECK(mkdir(P("nl/e2"), 0755));
+    expect_nlink(n, 4);
+    CHECK(rename(P("nl/e1"), P("nl/e2")));
+    expect_nlink(n, 3);
+    CHECK(rename(P("nl/e2"), P("nl2/e2")));
+    expect_nlink(n, 2);
+    expect_nlink(n2, 4);
+    CHECK(rename(P("nl/f"), P("nl2/f")));
+    expect_nlink(n, 2);
+    expect_nlink(n2, 4);
+    /* An exchange of a directory and a file across directories. */
+    CHECK(renameat2_(P("nl2/e2"), P("nl2/f"), RENAME_EXCHANGE));
+    expect_nlink(n2, 4);
+    CHECK(renameat2_(P("nl2/f"), P("nl/l"), RENAME_EXCHANGE)); /* f is the directory now */
+    expect_nlink(n2, 3);
+    expect_nlink(n, 3);
+    /* rmdir of the last subdirectory, mkdir -p of a chain. */
+    CHECK(rmdir(P("nl2/a/x")));
+    CHECK(rmdir(P("nl2/a/y")));
+    expect_nlink(P("nl2/a"), 2);
+    CHECK(mkdir(P("nl2/a/c1"), 0755));
+    CHECK(mkdir(P("nl2/a/c1/c2"), 0755));
+    CHECK(mkdir(P("nl2/a/c1/c2/c3"), 0755));
+    expect_counts_below(n, 0);
+    expect_counts_below(n2, 0);
+    expect_counts_below(fsm_path(M, "%s", ""), 0);
+    remount();
+    expect_counts_below(fsm_path(M, "%s", ""), 0);
+    expect_nlink(P("nl2/a/c1"), 3);
+}
+
+/* A long escaped name is listed as a "%c" directory: it counts. */
+static void t_nlink_long_names(void **state)
+{
+    (void)state;
+    const char *d = test_dir("nll");
+    char c[256] = "%c", x1[8], x2[8];
+    for (int i = 0; i < 126; i++)
+        memcpy(c + 2 + 2 * i, "4c", 2); /* 126 'L' */
+    c[254] = 0;
+    /* 126 'L' + 0x00 is a key segment that is not a name: shown as %c/%x00. */
+    snprintf(x1, sizeof x1, "%%x00");
+    snprintf(x2, sizeof x2, "%%x0001");
+    CHECK(mkdir(P("nll/%s", c), 0755)); /* an empty "%c" made by mkdir */
+    expect_nlink(d, 2);
+    put_file(P("nll/%s/%s", c, x1), "long one");
+    expect_nlink(d, 3);
+    put_file(P("nll/%s/%s", c, x2), "long two");
+    expect_nlink(d, 3);
+    CHECK(rename(P("nll/%s/%s", c, x2), P("nll/%s/%%x0002", c)));
+    expect_nlink(d, 3);
+    CHECK(mkdir(P("nll/sub"), 0755));
+    expect_nlink(d, 4);
+    CHECK(unlink(P("nll/%s/%s", c, x1)));
+    expect_nlink(d, 4);
+    CHECK(rename(P("nll/%s/%%x0002", c), P("nll/sub/moved")));
+    expect_nlink(d, 3);
+    expect_listing(d, "sub"); /* an empty "%c" is not listed */
+    /* It exists while the kernel holds the inode the mkdir made (mkdir -p). */
+    if (mkdir(P("nll/%s", c), 0755) != 0 && errno != EEXIST)
+        fail_msg("mkdir of an empty %%c: %s", strerror(errno));
+    CHECK(mkdir(P("nll/%s/%s", c, x1), 0755));
+    expect_nlink(d, 4);
+    CHECK(rmdir(P("nll/%s/%s", c, x1)));
+    expect_nlink(d, 3);
+    expect_counts_below(d, 0);
+}
+
+/* find, with and without its leaf optimisation, finds the same files. */
+static void expect_find_same(const char *dir, size_t want_files)
+{
+    char *argv1[] = {"/usr/bin/find", (char *)dir, "-type", "f", NULL};
+    char *argv2[] = {"/usr/bin/find", (char *)dir, "-noleaf", "-type", "f", NULL};
+    char *o1 = NULL, *o2 = NULL;
+    assert_int_equal(fsm_run(argv1, NULL, &o1, NULL), 0);
+    assert_int_equal(fsm_run(argv2, NULL, &o2, NULL), 0);
+    size_t l1 = 0, l2 = 0;
+    for (char *p = o1; *p; p++)
+        l1 += *p == '\n';
+    for (char *p = o2; *p; p++)
+        l2 += *p == '\n';
+    free(o1);
+    free(o2);
+    if (l1 != want_files || l2 != want_files)
+        fail_msg("find %s -type f: %zu files, -noleaf: %zu, expected %zu", dir, l1, l2,
+                 want_files);
+}
+
+/* Counts a program may have made stale, and counts after a crash, are not
+ * trusted: st_nlink 1 until the directory changes, then counted again. */
+static void t_nlink_unknown(void **state)
+{
+    (void)state;
+    test_dir("nu");
+    CHECK(mkdir(P("nu/s"), 0755));
+    put_file(P("nu/s/f"), "f");
+    expect_nlink(P("nu"), 3);
+    remount(); /* a clean unmount: counts kept */
+    expect_nlink(P("nu"), 3);
+    fsm_close_fds_under(M);
+    assert_int_equal(fsm_unmount(M), 0);
+    ctl("put", "nu/prog/deep/x", "a program's key", NULL);
+    assert_int_equal(fsm_mount(M, MOUNT_OPTS), 0);
+    /* nu now has 2 subdirectories, one its count never saw. */
+    expect_nlink(P("nu"), 1);
+    expect_nlink(P("nu/prog"), 1); /* implied by keys: no record */
+    expect_nlink(P("nu/s"), 1);
+    expect_find_same(P("nu"), 2);
+    CHECK(mkdir(P("nu/t"), 0755)); /* a change: nu is counted again */
+    expect_nlink(P("nu"), 5);
+    CHECK(unlink(P("nu/prog/deep/x"))); /* deep gets a record, counted */
+    expect_nlink(P("nu/prog/deep"), 2);
+    expect_counts_below(P("nu"), 1);
+    /* A crash of the daemon: nothing can tell what happened to the store
+     * before the next mount, so no count is trusted. */
+    fsm_close_fds_under(M);
+    fsm_kill(M);
+    assert_int_equal(fsm_mount(M, MOUNT_OPTS), 0);
+    expect_nlink(P("nu"), 1);
+    expect_nlink(P("nu/t"), 1);
+    expect_find_same(P("nu"), 1);
+    CHECK(rmdir(P("nu/t")));
+    expect_nlink(P("nu"), 4);
+    expect_counts_below(P("nu"), 1);
+    remount();
+    expect_nlink(P("nu"), 4);
+    expect_find_same(P("nu"), 1);
 }
 
 /* ---- RENAME_EXCHANGE ----------------------------------------------------------------- */
@@ -375,6 +590,9 @@ int main(int argc, char **argv)
     fsm_require_fuse(g_lsmfs, g_lsmctl);
     umask(022);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_nlink_counts),
+        cmocka_unit_test(t_nlink_long_names),
+        cmocka_unit_test(t_nlink_unknown),
         cmocka_unit_test(t_exchange_files),
         cmocka_unit_test(t_exchange_dirs),
         cmocka_unit_test(t_exchange_errors),
