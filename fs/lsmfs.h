@@ -124,6 +124,10 @@ typedef struct lsmfs {
     uint64_t seq_step;          /* immutable after start: what one put adds to
                                    the engine's sequence (store.c) */
     struct fuse_session *se;    /* immutable after start: for notifications */
+    int posix_acl;              /* set by init, before any request: the kernel
+                                   enforces POSIX ACLs, lsmfs keeps them */
+    int dont_mask;              /* set by init: the kernel leaves the umask to
+                                   lsmfs (with posix_acl) */
 
     lsmfs_rwslot ns[LSMFS_NS_SLOTS];       /* the namespace lock (see above) */
     lsmfs_rwslot stripes[LSMFS_STRIPES];   /* stripe locks (see above) */

@@ -519,6 +519,58 @@ int node_xattr_prefix(lsmfs *fs, const node *n, lsm_keyspace *ks, kbuf *prefix)
     return kb_append(prefix, n->pk.key.p, n->pk.key.n) || kb_putc(prefix, 0) ? ENOMEM : 0;
 }
 
+/* The keyspace and key of attribute name of key (root: the root's). */
+static int key_xattr_key(lsmfs *fs, const char *key, size_t kn, int root, const char *name,
+                         lsm_keyspace *ks, kbuf *out)
+{
+    out->n = 0;
+    int bad;
+    if (root) {
+        *ks = fs->ks_sys;
+        bad = kb_append(out, LSMFS_SYS_XATTR, strlen(LSMFS_SYS_XATTR) + 1);
+    } else {
+        *ks = fs->ks_xattr;
+        bad = kb_append(out, key, kn) || kb_putc(out, 0);
+    }
+    return bad || kb_append(out, name, strlen(name)) ? ENOMEM : 0;
+}
+
+int key_xattr_get(lsmfs *fs, const char *key, size_t kn, int root, const char *name, void **v,
+                  size_t *vn)
+{
+    *v = NULL;
+    *vn = 0;
+    if (root ? !fs->have_sys : !fs->have_xattr)
+        return ENODATA;
+    kbuf k = KBUF_INIT;
+    lsm_keyspace ks;
+    int err = key_xattr_key(fs, key, kn, root, name, &ks, &k);
+    if (err == 0) {
+        lsm_read_options ro;
+        lsm_read_options_default(&ro);
+        ro.keyspace = ks;
+        int rc = lsm_get_opt(fs->db, &ro, k.p, k.n, v, vn);
+        err = rc == LSM_NOT_FOUND ? ENODATA : lsmfs_errno(fs, rc, "getxattr", k.p, k.n);
+    }
+    kb_free(&k);
+    return err;
+}
+
+int key_xattr_set(lsmfs *fs, lsm_batch *b, const char *key, size_t kn, int root,
+                  const char *name, const void *v, size_t vn)
+{
+    kbuf k = KBUF_INIT;
+    lsm_keyspace ks;
+    int err = key_xattr_key(fs, key, kn, root, name, &ks, &k);
+    if (err == 0) {
+        int rc = v ? lsm_batch_put_ks(b, ks, k.p, k.n, v, vn) : lsm_batch_delete_ks(b, ks, k.p, k.n);
+        if (rc != LSM_OK)
+            err = k.n > LSM_MAX_KEY_LEN ? ENAMETOOLONG : ENOMEM;
+    }
+    kb_free(&k);
+    return err;
+}
+
 /* Visit each attribute under (ks, prefix): fn(arg, full key, key length, name
  * offset, value or NULL). Stops at the first non-zero return. */
 typedef int (*xattr_fn)(void *arg, const char *k, size_t kn, size_t name_off, const void *v,

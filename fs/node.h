@@ -134,6 +134,14 @@ int parent_meta(lsmfs *fs, const char *key, size_t n, meta *m);
  * ("%c" parts, the other node of a shadowed pair).
  */
 int node_xattr_prefix(lsmfs *fs, const node *n, lsm_keyspace *ks, kbuf *prefix);
+/* Attribute `name` of the file or directory with key (root: the root's),
+ * read into *v (caller owns: lsm_free): 0, ENODATA if it has none, or
+ * errno. */
+int key_xattr_get(lsmfs *fs, const char *key, size_t kn, int root, const char *name, void **v,
+                  size_t *vn);
+/* Queue the put (v not NULL) or the deletion of that attribute. 0 or errno. */
+int key_xattr_set(lsmfs *fs, lsm_batch *b, const char *key, size_t kn, int root,
+                  const char *name, const void *v, size_t vn);
 /* Queue the deletion of every attribute under (ks, prefix): one delete per
  * attribute (prefix + name, name without 0x00 -- a key with a 0x00 after
  * the prefix belongs to another file). 0 or errno. */

@@ -2,7 +2,11 @@
  * ops.c -- the operations table, the session's init and destroy, and the
  * replies that give the kernel an inode.
  *
- * init turns off what the implementation does not want from the kernel:
+ * init asks for POSIX ACLs (FUSE_CAP_POSIX_ACL: the kernel enforces them,
+ * lsmfs stores them and keeps them and the mode in step, acl.c) and with
+ * them for the umask (FUSE_CAP_DONT_MASK: a directory's default ACL
+ * replaces it, so only lsmfs knows when it applies). It turns off what the
+ * implementation does not want from the kernel:
  * O_TRUNC as part of open (atomic_o_trunc: the kernel then truncates with a
  * setattr of its own), the kernel leaving set-user-ID bits to the daemon
  * (handle_killpriv), writeback caching (every write must reach the engine
@@ -28,7 +32,18 @@
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-    (void)userdata;
+    lsmfs *fs = userdata;
+    /* POSIX ACLs: the kernel checks them and caches them (default
+     * permissions are on anyway); lsmfs keeps mode and ACLs in step and
+     * applies default ACLs, and so the umask too (docs/FS.md §5). */
+    if (conn->capable & FUSE_CAP_POSIX_ACL) {
+        conn->want |= FUSE_CAP_POSIX_ACL;
+        fs->posix_acl = 1;
+        if (conn->capable & FUSE_CAP_DONT_MASK) {
+            conn->want |= FUSE_CAP_DONT_MASK;
+            fs->dont_mask = 1;
+        }
+    }
     conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
     conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
     conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;

@@ -156,8 +156,8 @@ void lsmfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
     const struct fuse_ctx *c = fuse_req_ctx(req);
     struct fuse_entry_param e;
     int slot = ns_enter(fs);
-    int err = make_node(fs, inode_of(fs, parent), name, T_DIR, mode, 0, NULL, c->uid, c->gid, 0,
-                        0, &e);
+    int err = make_node(fs, inode_of(fs, parent), name, T_DIR, mode, c->umask, 0, NULL, c->uid,
+                        c->gid, 0, 0, &e);
     ns_leave(fs, slot);
     if (err)
         fuse_reply_err(req, err);

@@ -29,8 +29,8 @@
 
 #include "ops.h"
 
-int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, dev_t rdev,
-              const char *target, uid_t uid, gid_t gid, int open, int open_existing,
+int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, mode_t umask_bits,
+              dev_t rdev, const char *target, uid_t uid, gid_t gid, int open, int open_existing,
               struct fuse_entry_param *e)
 {
     if (fs->read_only)
@@ -131,8 +131,6 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, de
         err = ENOMEM;
     if (err == 0 && type == T_REG && lsm_batch_put(b, key, kn, "", 0) != LSM_OK)
         err = kn > LSM_MAX_KEY_LEN ? ENAMETOOLONG : ENOMEM;
-    if (err == 0 && !slot_taken)
-        err = batch_put_meta(fs, b, key, kn, &nm);
     if (err == 0 && n.meta_stale && fs->have_xattr) {
         /* Attributes left with a stale record belong to no file any more. */
         kbuf xp = KBUF_INIT;
@@ -141,6 +139,11 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, de
             err = batch_delete_xattrs(fs, b, fs->ks_xattr, &xp);
         kb_free(&xp);
     }
+    /* Its ACLs (after those deletions) and the mode they make. */
+    if (err == 0)
+        err = acl_inherit(fs, b, dir, key, kn, type, !slot_taken, umask_bits, &nm.mode);
+    if (err == 0 && !slot_taken)
+        err = batch_put_meta(fs, b, key, kn, &nm);
     int delta = 0;
     if (err == 0)
         err = entry_delta(fs, &n.pk.key, 0, type == T_DIR, ENTRY_ADD, &delta);
@@ -177,8 +180,8 @@ void lsmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     const struct fuse_ctx *c = fuse_req_ctx(req);
     struct fuse_entry_param e;
     int slot = ns_enter(fs);
-    int err = make_node(fs, inode_of(fs, parent), name, T_REG, mode, 0, NULL, c->uid, c->gid, 1,
-                        !(fi->flags & O_EXCL), &e);
+    int err = make_node(fs, inode_of(fs, parent), name, T_REG, mode, c->umask, 0, NULL, c->uid,
+                        c->gid, 1, !(fi->flags & O_EXCL), &e);
     ns_leave(fs, slot);
     if (err) {
         fuse_reply_err(req, err);
@@ -204,8 +207,8 @@ void lsmfs_ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
     const struct fuse_ctx *c = fuse_req_ctx(req);
     struct fuse_entry_param e;
     int slot = ns_enter(fs);
-    int err = make_node(fs, inode_of(fs, parent), name, type, mode, rdev, NULL, c->uid, c->gid,
-                        0, 0, &e);
+    int err = make_node(fs, inode_of(fs, parent), name, type, mode, c->umask, rdev, NULL, c->uid,
+                        c->gid, 0, 0, &e);
     ns_leave(fs, slot);
     if (err)
         fuse_reply_err(req, err);

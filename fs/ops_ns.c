@@ -738,8 +738,8 @@ void lsmfs_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const
     const struct fuse_ctx *c = fuse_req_ctx(req);
     struct fuse_entry_param e;
     int slot = ns_enter(fs);
-    int err = make_node(fs, inode_of(fs, parent), name, T_LNK, 0777, 0, link, c->uid, c->gid, 0,
-                        0, &e);
+    int err = make_node(fs, inode_of(fs, parent), name, T_LNK, 0777, 0, 0, link, c->uid, c->gid,
+                        0, 0, &e);
     ns_leave(fs, slot);
     if (err)
         fuse_reply_err(req, err);

@@ -13,6 +13,13 @@
  *     and attributes following the objects, keys a program wrote (no
  *     records), ext4's errno values (ENOENT, EINVAL for a directory and its
  *     descendant, EINVAL for EXCHANGE|NOREPLACE and for RENAME_WHITEOUT);
+ *   - POSIX ACLs: access ACLs stored and read back, the mode following the
+ *     ACL (its mask as the group bits) and the ACL following chmod, an ACL
+ *     the mode says all of stored as the mode alone, set-group-ID cleared
+ *     for a caller outside the group, default ACLs (directories only)
+ *     inherited by files, directories and fifos -- the umask ignored then,
+ *     applied otherwise --, enforcement by the kernel for user nobody in a
+ *     child process, all of it across renames and remounts;
  *
  *     test_fs_posix PATH/TO/lsmfs PATH/TO/lsmctl
  *
@@ -552,6 +559,233 @@ static void t_exchange_program_keys(void **state)
     expect_listing(P("xp"), "dir file");
 }
 
+/* ---- POSIX ACLs ------------------------------------------------------------------------ */
+
+#define A_USER_OBJ 0x01
+#define A_USER 0x02
+#define A_GROUP_OBJ 0x04
+#define A_GROUP 0x08
+#define A_MASK 0x10
+#define A_OTHER 0x20
+#define NOBODY 65534
+
+/* An ACL attribute value (version 2, then tag/perm/id entries) from up to 8
+ * (tag, perm, id) triples; returns its length. */
+static size_t acl_value(unsigned char *out, int n, const unsigned e[][3])
+{
+    out[0] = 2;
+    out[1] = out[2] = out[3] = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned char *q = out + 4 + 8 * i;
+        unsigned id = e[i][0] == A_USER || e[i][0] == A_GROUP ? e[i][2] : 0xffffffffu;
+        q[0] = (unsigned char)e[i][0];
+        q[1] = 0;
+        q[2] = (unsigned char)e[i][1];
+        q[3] = 0;
+        for (int k = 0; k < 4; k++)
+            q[4 + k] = (unsigned char)(id >> (8 * k));
+    }
+    return 4 + 8 * (size_t)n;
+}
+
+/* The perm of the first entry with tag in the stored ACL of path, or -1. */
+static int acl_perm(const char *path, const char *name, unsigned tag)
+{
+    unsigned char v[256];
+    ssize_t n = getxattr(path, name, v, sizeof v);
+    if (n < 0)
+        return -1;
+    for (ssize_t i = 4; i + 8 <= n; i += 8)
+        if (v[i] == tag)
+            return v[i + 2];
+    return -1;
+}
+
+/* Run `path` access check as user nobody (uid and gid 65534, no
+ * supplementary groups) in a child: the errno of open(path, flags), 0 if
+ * it opened. With set_acl, instead the errno of setting that access ACL. */
+static int as_nobody(const char *path, int flags, const void *set_acl, size_t acl_len)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
+            _exit(200);
+        int rc;
+        if (set_acl) {
+            rc = setxattr(path, "system.posix_acl_access", set_acl, acl_len, 0);
+        } else {
+            rc = open(path, flags);
+            if (rc >= 0)
+                close(rc);
+        }
+        _exit(rc < 0 ? errno : 0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) == 200)
+        fail_msg("the child running as nobody failed to start");
+    return WEXITSTATUS(st);
+}
+
+static void t_acl_access(void **state)
+{
+    (void)state;
+    const char *dir = test_dir("acl");
+    CHECK(chmod(dir, 0755));
+    const char *f = P("acl/f"), *g = P("acl/g");
+    put_file(f, "secret");
+    put_file(g, "other secret");
+    CHECK(chmod(f, 0600));
+    CHECK(chmod(g, 0600));
+    /* setfacl -m u:nobody:r f */
+    const unsigned e1[][3] = {{A_USER_OBJ, 6, 0}, {A_USER, 4, NOBODY}, {A_GROUP_OBJ, 0, 0},
+                              {A_MASK, 4, 0}, {A_OTHER, 0, 0}};
+    unsigned char v[128], got[128];
+    size_t vn = acl_value(v, 5, e1);
+    CHECK(setxattr(f, "system.posix_acl_access", v, vn, 0));
+    assert_int_equal(lst(f).st_mode & 07777, 0640); /* the mask is the group class */
+    assert_int_equal(getxattr(f, "system.posix_acl_access", got, sizeof got), (ssize_t)vn);
+    assert_memory_equal(got, v, vn);
+    char names[512];
+    ssize_t ln = listxattr(f, names, sizeof names);
+    assert_true(ln > 0 && memmem(names, (size_t)ln, "system.posix_acl_access", 24) != NULL);
+    /* Enforced by the kernel for another user. */
+    assert_int_equal(as_nobody(f, O_RDONLY, NULL, 0), 0);
+    assert_int_equal(as_nobody(f, O_WRONLY, NULL, 0), EACCES);
+    assert_int_equal(as_nobody(g, O_RDONLY, NULL, 0), EACCES);
+    /* chmod sets the mask (and the owner and other entries). */
+    CHECK(chmod(f, 0600));
+    assert_int_equal(acl_perm(f, "system.posix_acl_access", A_MASK), 0);
+    assert_int_equal(acl_perm(f, "system.posix_acl_access", A_USER), 4);
+    assert_int_equal(as_nobody(f, O_RDONLY, NULL, 0), EACCES);
+    CHECK(chmod(f, 0674));
+    assert_int_equal(acl_perm(f, "system.posix_acl_access", A_MASK), 7);
+    assert_int_equal(acl_perm(f, "system.posix_acl_access", A_OTHER), 4);
+    assert_int_equal(acl_perm(f, "system.posix_acl_access", A_USER_OBJ), 6);
+    assert_int_equal(as_nobody(f, O_RDONLY, NULL, 0), 0);
+    CHECK(chmod(f, 0640));
+    /* An ACL the mode says all of is the mode: not stored. */
+    const unsigned e2[][3] = {{A_USER_OBJ, 7, 0}, {A_GROUP_OBJ, 5, 0}, {A_OTHER, 0, 0}};
+    vn = acl_value(v, 3, e2);
+    CHECK(setxattr(g, "system.posix_acl_access", v, vn, 0));
+    assert_int_equal(lst(g).st_mode & 07777, 0750);
+    CHECK_ERR(getxattr(g, "system.posix_acl_access", got, sizeof got), ENODATA);
+    /* Removing an ACL keeps the mode. */
+    CHECK(removexattr(f, "system.posix_acl_access"));
+    CHECK_ERR(getxattr(f, "system.posix_acl_access", got, sizeof got), ENODATA);
+    CHECK_ERR(removexattr(f, "system.posix_acl_access"), ENODATA);
+    assert_int_equal(lst(f).st_mode & 07777, 0640);
+    assert_int_equal(as_nobody(f, O_RDONLY, NULL, 0), EACCES);
+    /* A default ACL is for directories. */
+    vn = acl_value(v, 5, e1);
+    CHECK_ERR(setxattr(g, "system.posix_acl_default", v, vn, 0), EACCES);
+    /* Setting an access ACL clears set-group-ID when the caller is not in
+     * the file's group (nobody, owning a file of group root). */
+    const char *s = P("acl/sgid");
+    put_file(s, "s");
+    CHECK(chown(s, NOBODY, 0));
+    CHECK(chmod(s, 02770));
+    const unsigned e3[][3] = {{A_USER_OBJ, 7, 0}, {A_USER, 4, 0}, {A_GROUP_OBJ, 7, 0},
+                              {A_MASK, 7, 0}, {A_OTHER, 0, 0}};
+    vn = acl_value(v, 5, e3);
+    assert_int_equal(as_nobody(s, 0, v, vn), 0);
+    assert_int_equal(lst(s).st_mode & 07777, 0770);
+    /* ... and root keeps it. */
+    CHECK(chmod(s, 02770));
+    CHECK(setxattr(s, "system.posix_acl_access", v, vn, 0));
+    assert_int_equal(lst(s).st_mode & 07777, 02770);
+    /* Kept across a remount, and still enforced. */
+    vn = acl_value(v, 5, e1);
+    CHECK(setxattr(f, "system.posix_acl_access", v, vn, 0));
+    remount();
+    assert_int_equal(getxattr(f, "system.posix_acl_access", got, sizeof got), (ssize_t)vn);
+    assert_memory_equal(got, v, vn);
+    assert_int_equal(lst(f).st_mode & 07777, 0640);
+    assert_int_equal(as_nobody(f, O_RDONLY, NULL, 0), 0);
+    assert_int_equal(as_nobody(g, O_RDONLY, NULL, 0), EACCES);
+}
+
+static void t_acl_default(void **state)
+{
+    (void)state;
+    const char *d = test_dir("acld");
+    CHECK(chmod(d, 0755));
+    /* setfacl -d -m u:nobody:rwx,g::r-x,o::- d */
+    const unsigned def[][3] = {{A_USER_OBJ, 7, 0}, {A_USER, 7, NOBODY}, {A_GROUP_OBJ, 5, 0},
+                               {A_MASK, 7, 0}, {A_OTHER, 0, 0}};
+    unsigned char v[128], got[128];
+    size_t vn = acl_value(v, 5, def);
+    CHECK(setxattr(d, "system.posix_acl_default", v, vn, 0));
+    assert_int_equal(getxattr(d, "system.posix_acl_default", got, sizeof got), (ssize_t)vn);
+    assert_int_equal(lst(d).st_mode & 07777, 0755); /* a default ACL leaves the mode */
+    mode_t old = umask(077); /* a default ACL replaces the umask */
+    int fd = open(P("acld/f"), O_CREAT | O_EXCL | O_WRONLY, 0666);
+    CHECK(fd);
+    CHECK(close(fd));
+    CHECK(mkdir(P("acld/sub"), 0777));
+    CHECK(mkfifo(P("acld/fifo"), 0640));
+    umask(old);
+    /* The file: each entry limited by the mode asked for (0666). */
+    assert_int_equal(lst(P("acld/f")).st_mode & 07777, 0660);
+    assert_int_equal(acl_perm(P("acld/f"), "system.posix_acl_access", A_USER), 7);
+    assert_int_equal(acl_perm(P("acld/f"), "system.posix_acl_access", A_MASK), 6);
+    assert_int_equal(acl_perm(P("acld/f"), "system.posix_acl_access", A_OTHER), 0);
+    CHECK_ERR(getxattr(P("acld/f"), "system.posix_acl_default", got, sizeof got), ENODATA);
+    /* The directory: the ACL as its access ACL and as its default ACL. */
+    assert_int_equal(lst(P("acld/sub")).st_mode & 07777, 0770);
+    assert_int_equal(getxattr(P("acld/sub"), "system.posix_acl_default", got, sizeof got),
+                     (ssize_t)vn);
+    assert_memory_equal(got, v, vn);
+    assert_int_equal(acl_perm(P("acld/sub"), "system.posix_acl_access", A_MASK), 7);
+    assert_int_equal(lst(P("acld/fifo")).st_mode & 07777, 0640);
+    assert_int_equal(acl_perm(P("acld/fifo"), "system.posix_acl_access", A_MASK), 4);
+    /* nobody may write the file through the named entry (rw- effective). */
+    assert_int_equal(as_nobody(P("acld/f"), O_WRONLY, NULL, 0), 0);
+    /* Two levels down: sub's default ACL is inherited again. */
+    fd = open(P("acld/sub/deeper"), O_CREAT | O_EXCL | O_WRONLY, 0600);
+    CHECK(fd);
+    CHECK(close(fd));
+    assert_int_equal(lst(P("acld/sub/deeper")).st_mode & 07777, 0600);
+    assert_int_equal(acl_perm(P("acld/sub/deeper"), "system.posix_acl_access", A_MASK), 0);
+    /* A default ACL the mode says all of: no access ACL, the mode limited. */
+    CHECK(mkdir(P("acld/plain"), 0755));
+    const unsigned def2[][3] = {{A_USER_OBJ, 7, 0}, {A_GROUP_OBJ, 5, 0}, {A_OTHER, 0, 0}};
+    size_t vn2 = acl_value(v, 3, def2);
+    CHECK(setxattr(P("acld/plain"), "system.posix_acl_default", v, vn2, 0));
+    old = umask(0);
+    fd = open(P("acld/plain/f"), O_CREAT | O_EXCL | O_WRONLY, 0666);
+    umask(old);
+    CHECK(fd);
+    CHECK(close(fd));
+    assert_int_equal(lst(P("acld/plain/f")).st_mode & 07777, 0640);
+    CHECK_ERR(getxattr(P("acld/plain/f"), "system.posix_acl_access", got, sizeof got), ENODATA);
+    /* Without a default ACL the umask applies (lsmfs applies it). */
+    old = umask(027);
+    fd = open(P("acl-umask"), O_CREAT | O_EXCL | O_WRONLY, 0666);
+    CHECK(mkdir(P("acl-umask-d"), 0777));
+    umask(old);
+    CHECK(fd);
+    CHECK(close(fd));
+    assert_int_equal(lst(P("acl-umask")).st_mode & 07777, 0640);
+    assert_int_equal(lst(P("acl-umask-d")).st_mode & 07777, 0750);
+    /* A rename keeps ACLs; a remount too. */
+    CHECK(rename(P("acld/f"), P("acld/sub/f-moved")));
+    remount();
+    assert_int_equal(acl_perm(P("acld/sub/f-moved"), "system.posix_acl_access", A_USER), 7);
+    assert_int_equal(getxattr(d, "system.posix_acl_default", got, sizeof got), (ssize_t)vn);
+    fd = open(P("acld/after-remount"), O_CREAT | O_EXCL | O_WRONLY, 0644);
+    CHECK(fd);
+    CHECK(close(fd));
+    assert_int_equal(acl_perm(P("acld/after-remount"), "system.posix_acl_access", A_MASK), 4);
+    /* Removing the default ACL: new files get none. */
+    CHECK(removexattr(d, "system.posix_acl_default"));
+    fd = open(P("acld/after-removal"), O_CREAT | O_EXCL | O_WRONLY, 0644);
+    CHECK(fd);
+    CHECK(close(fd));
+    CHECK_ERR(getxattr(P("acld/after-removal"), "system.posix_acl_access", got, sizeof got),
+              ENODATA);
+}
+
 /* ---- the group ---------------------------------------------------------------------- */
 
 static int group_setup(void **state)
@@ -597,6 +831,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(t_exchange_dirs),
         cmocka_unit_test(t_exchange_errors),
         cmocka_unit_test(t_exchange_program_keys),
+        cmocka_unit_test(t_acl_access),
+        cmocka_unit_test(t_acl_default),
     };
     return cmocka_run_group_tests_name("fs_posix", tests, group_setup, group_teardown);
 }
