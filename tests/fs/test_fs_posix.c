@@ -20,6 +20,14 @@
  *     inherited by files, directories and fifos -- the umask ignored then,
  *     applied otherwise --, enforcement by the kernel for user nobody in a
  *     child process, all of it across renames and remounts;
+ *   - O_TMPFILE: EOPNOTSUPP, cleanly (nothing created), as Debian 12's
+ *     libfuse cannot receive it; naming a file through /proc stays EPERM;
+ *   - every name can be created: vim's undo and swap names, "%", "100%",
+ *     names that only look like escapes; listed and read back as given,
+ *     across a remount;
+ *   - locks: flock between open file descriptions, fcntl record locks
+ *     between processes (F_GETLK names the holder), OFD locks, a lock kept
+ *     across a rename of its file.
  *
  *     test_fs_posix PATH/TO/lsmfs PATH/TO/lsmctl
  *
@@ -786,6 +794,166 @@ static void t_acl_default(void **state)
               ENODATA);
 }
 
+/* ---- O_TMPFILE --------------------------------------------------------------------------- */
+
+/* Debian 12's libfuse (3.14) has no handler for FUSE_TMPFILE (Linux 6.1's
+ * opcode 51; the handler came with libfuse 3.17): it answers ENOSYS, and the
+ * kernel turns that into EOPNOTSUPP, for good, on this mount. Nothing may be
+ * created; naming a file through /proc stays a hard link (EPERM). */
+static void t_tmpfile(void **state)
+{
+    (void)state;
+    const char *d = test_dir("tmpf");
+    for (int i = 0; i < 2; i++) {
+        int fd = open(d, O_TMPFILE | O_RDWR, 0600);
+        if (fd >= 0) {
+            close(fd);
+            fail_msg("O_TMPFILE opened: this libfuse delivers FUSE_TMPFILE; docs/FS.md §5 "
+                     "and this test say EOPNOTSUPP");
+        }
+        if (errno != EOPNOTSUPP)
+            fail_msg("O_TMPFILE: %s, expected EOPNOTSUPP", fst_ename(errno));
+    }
+    CHECK_ERR(open(d, O_TMPFILE | O_WRONLY | O_EXCL, 0600), EOPNOTSUPP);
+    CHECK_ERR(open(fsm_path(M, "%s", ""), O_TMPFILE | O_RDWR, 0600), EOPNOTSUPP);
+    expect_listing(d, "");
+    put_file(P("tmpf/named"), "x");
+    int fd = open(P("tmpf/named"), O_RDONLY);
+    CHECK(fd);
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    CHECK_ERR(linkat(AT_FDCWD, proc, AT_FDCWD, P("tmpf/second"), AT_SYMLINK_FOLLOW), EPERM);
+    CHECK(close(fd));
+    expect_listing(d, "named");
+}
+
+/* ---- every name can be created ----------------------------------------------------------- */
+
+static void t_names(void **state)
+{
+    (void)state;
+    const char *d = test_dir("names%");
+    /* vim's undo and swap files with undodir=~/x// and directory=~/x//,
+     * and names that only look like escapes. */
+    const char *names[] = {"%home%me%notes.txt", ".%home%me%notes.txt.swp", "%", "%%", "100%",
+                           "%x", "%x2f", "%xAB", "%x6", "%c", "%20", NULL};
+    char want[1024] = "";
+    for (int i = 0; names[i]; i++) {
+        /* ("%x" is the escape of an empty segment: the key "names%/".) */
+        int fd = open(P("names%%/%s", names[i]), O_CREAT | O_EXCL | O_WRONLY, 0644);
+        if (fd < 0)
+            fail_msg("create \"%s\": %s", names[i], strerror(errno));
+        CHECK(write(fd, names[i], strlen(names[i])));
+        CHECK(close(fd));
+    }
+    for (int i = 0; names[i]; i++)
+        expect_str(P("names%%/%s", names[i]), names[i]);
+    /* Sorted as listing() sorts. */
+    strcpy(want,
+           "% %% %20 %c %home%me%notes.txt %x %x2f %x6 %xAB .%home%me%notes.txt.swp 100%");
+    /* An escape of a name shown literally names only a shadowed file. */
+    CHECK_ERR(open(P("names%%/%%x25"), O_CREAT | O_WRONLY, 0644), EINVAL);
+    CHECK_ERR(mkdir(P("names%%/%%x61"), 0755), EINVAL);
+    expect_listing(d, want);
+    CHECK(mkdir(P("names%%/%%dir"), 0755));
+    CHECK(rename(P("names%%/100%%"), P("names%%/%%dir/%%moved%%")));
+    expect_str(P("names%%/%%dir/%%moved%%"), "100%");
+    remount();
+    expect_str(P("names%%/%%home%%me%%notes.txt"), "%home%me%notes.txt");
+    expect_str(P("names%%/%%dir/%%moved%%"), "100%");
+}
+
+/* ---- locks -------------------------------------------------------------------------------- */
+
+/* In a child: try to take lock `how` (F_WRLCK...) on [off, off+len) of path
+ * with fcntl F_SETLK; exit 0 if it got it, else the errno. */
+static int child_fcntl_lock(const char *path, short how, off_t off, off_t len, pid_t *holder)
+{
+    int pfd[2];
+    CHECK(pipe(pfd));
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        int fd = open(path, O_RDWR);
+        if (fd < 0)
+            _exit(100);
+        struct flock fl = {.l_type = how, .l_whence = SEEK_SET, .l_start = off, .l_len = len};
+        struct flock probe = fl;
+        pid_t who = 0;
+        if (fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK)
+            who = probe.l_pid;
+        if (write(pfd[1], &who, sizeof who) != sizeof who)
+            _exit(101);
+        _exit(fcntl(fd, F_SETLK, &fl) == 0 ? 0 : errno);
+    }
+    close(pfd[1]);
+    pid_t who = 0;
+    if (read(pfd[0], &who, sizeof who) != sizeof who)
+        who = -1;
+    close(pfd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    if (holder)
+        *holder = who;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void t_locks(void **state)
+{
+    (void)state;
+    test_dir("locks");
+    const char *f = P("locks/f");
+    put_file(f, "0123456789");
+    /* flock: two open file descriptions exclude each other. */
+    int a = open(f, O_RDWR), b = open(f, O_RDWR);
+    CHECK(a);
+    CHECK(b);
+    CHECK(flock(a, LOCK_EX | LOCK_NB));
+    CHECK_ERR(flock(b, LOCK_EX | LOCK_NB), EWOULDBLOCK);
+    CHECK_ERR(flock(b, LOCK_SH | LOCK_NB), EWOULDBLOCK);
+    CHECK(flock(a, LOCK_UN));
+    CHECK(flock(b, LOCK_SH | LOCK_NB));
+    CHECK(flock(a, LOCK_SH | LOCK_NB));
+    CHECK_ERR(flock(a, LOCK_EX | LOCK_NB), EWOULDBLOCK);
+    CHECK(flock(b, LOCK_UN));
+    CHECK(flock(a, LOCK_UN));
+    /* fcntl record locks between processes, with F_GETLK naming the holder. */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 2, .l_len = 3};
+    CHECK(fcntl(a, F_SETLK, &fl));
+    pid_t holder = 0;
+    int rc = child_fcntl_lock(f, F_WRLCK, 3, 1, &holder);
+    if (rc != EAGAIN && rc != EACCES)
+        fail_msg("a conflicting fcntl lock in another process: %s, expected EAGAIN",
+                 fst_ename(rc));
+    assert_int_equal(holder, getpid());
+    assert_int_equal(child_fcntl_lock(f, F_WRLCK, 5, 2, NULL), 0); /* outside the range */
+    assert_int_equal(child_fcntl_lock(f, F_RDLCK, 0, 2, NULL), 0);
+    fl.l_type = F_UNLCK;
+    CHECK(fcntl(a, F_SETLK, &fl));
+    assert_int_equal(child_fcntl_lock(f, F_WRLCK, 3, 1, NULL), 0);
+    /* OFD locks: per open file description, within one process. */
+    struct flock ofd = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    CHECK(fcntl(a, F_OFD_SETLK, &ofd));
+    CHECK_ERR(fcntl(b, F_OFD_SETLK, &ofd), EAGAIN);
+    ofd.l_type = F_UNLCK;
+    CHECK(fcntl(a, F_OFD_SETLK, &ofd));
+    ofd.l_type = F_WRLCK;
+    CHECK(fcntl(b, F_OFD_SETLK, &ofd));
+    CHECK(close(a));
+    CHECK(close(b));
+    /* A lock on a file that is renamed stays with the file. */
+    a = open(f, O_RDWR);
+    CHECK(a);
+    CHECK(flock(a, LOCK_EX));
+    CHECK(rename(f, P("locks/g")));
+    b = open(P("locks/g"), O_RDWR);
+    CHECK(b);
+    CHECK_ERR(flock(b, LOCK_EX | LOCK_NB), EWOULDBLOCK);
+    CHECK(close(a));
+    CHECK(flock(b, LOCK_EX | LOCK_NB));
+    CHECK(close(b));
+}
+
 /* ---- the group ---------------------------------------------------------------------- */
 
 static int group_setup(void **state)
@@ -833,6 +1001,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(t_exchange_program_keys),
         cmocka_unit_test(t_acl_access),
         cmocka_unit_test(t_acl_default),
+        cmocka_unit_test(t_tmpfile),
+        cmocka_unit_test(t_names),
+        cmocka_unit_test(t_locks),
     };
     return cmocka_run_group_tests_name("fs_posix", tests, group_setup, group_teardown);
 }
