@@ -43,27 +43,29 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, mo
     memset(&nm, 0, sizeof nm);
     size_t tlen = target ? strlen(target) : 0;
     int err = node_of_child(fs, dir, name, &n, &ls, LK_WRITE);
-    if (err == 0 && n.pk.kind == PK_CPART && type == T_DIR) {
-        /* A "%c" part always exists, and has nothing to write (docs/FS.md
-         * §2.1): a mkdir of one that holds nothing succeeds and changes
-         * nothing, as cp -a and tar, which make each directory they copy,
-         * expect in a directory they just made; one that holds keys (it is
-         * listed) is EEXIST. */
-        int below = 0;
-        err = prefix_has_keys(fs, n.pk.key.p, n.pk.key.n, &below);
-        if (err == 0 && below)
+    if (err == 0 && n.pk.kind == PK_CPART) {
+        /* A "%c" part is a directory with nothing to store (docs/FS.md
+         * §2.1): it exists while keys continue it or while the kernel holds
+         * it. A mkdir of one that does not exist makes its inode, and
+         * writes nothing -- cp -a and tar x make each directory they copy;
+         * it can be nothing but a directory. */
+        if (n.type != N_NONE) {
             err = EEXIST;
-        inode *in = NULL;
-        if (err == 0 && (in = inode_lookup(fs, &n.pk, N_CDIR, 1, 0)) == NULL)
-            err = ENOMEM;
-        if (err == 0) {
-            meta_default(fs, &n.m, T_DIR, n.pk.key.p, n.pk.key.n, HASH_CDIR);
-            entry_fill(fs, e, in, &n.m);
+        } else if (type != T_DIR) {
+            err = EINVAL;
+        } else {
+            inode *in = inode_lookup(fs, &n.pk, N_CDIR, 1, 0);
+            if (in == NULL) {
+                err = ENOMEM;
+            } else {
+                meta_default(fs, &n.m, T_DIR, n.pk.key.p, n.pk.key.n, HASH_CDIR);
+                entry_fill(fs, e, in, &n.m);
+            }
         }
         goto done;
     }
     if (err == 0 && n.pk.kind != PK_NORMAL)
-        err = EEXIST; /* "%c" parts always exist */
+        err = EEXIST; /* the root */
     if (err == 0 && n.type != N_NONE) {
         if (open_existing && n.type == N_FILE && n.m.type == T_REG) {
             /* A create without O_EXCL that lost a race: open the file. */

@@ -309,6 +309,10 @@ static void t_nlink_long_names(void **state)
     expect_nlink(d, 3);
     CHECK(mkdir(P("nll/sub"), 0755));
     expect_nlink(d, 4);
+    /* A "%c" name holding keys exists; one can only be a directory. */
+    CHECK_ERR(mkdir(P("nll/%s", c), 0755), EEXIST);
+    CHECK_ERR(open(P("nll/sub/%s", c), O_CREAT | O_WRONLY, 0644), EINVAL);
+    CHECK_ERR(mknod(P("nll/sub/%s", c), S_IFIFO | 0644, 0), EINVAL);
     CHECK(unlink(P("nll/%s/%s", c, x1)));
     expect_nlink(d, 4);
     CHECK(rename(P("nll/%s/%%x0002", c), P("nll/sub/moved")));
