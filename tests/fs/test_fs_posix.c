@@ -7,7 +7,8 @@
  *     RENAME_EXCHANGE and remounts; 1 for directories only keys imply, for
  *     counts a program may have made stale while the store was not mounted
  *     and after a crash of the daemon, until the next change of the
- *     directory counts again; find with and without -noleaf;
+ *     directory counts again; four processes changing subdirectories of
+ *     two directories at once; find with and without -noleaf;
  *   - renameat2: RENAME_EXCHANGE of files, directories and both, across
  *     directories, with open descriptors, directory streams, inode numbers
  *     and attributes following the objects, keys a program wrote (no
@@ -326,6 +327,49 @@ static void t_nlink_long_names(void **state)
     CHECK(rmdir(P("nll/%s/%s", c, x1)));
     expect_nlink(d, 3);
     expect_counts_below(d, 0);
+}
+
+/* Four processes at once make, rename (within and across two directories,
+ * over empty directories) and remove subdirectories: the counts, updated
+ * under the directories' locks, end exact. */
+static void t_nlink_concurrent(void **state)
+{
+    (void)state;
+    test_dir("nc");
+    CHECK(mkdir(P("nc/a"), 0755));
+    CHECK(mkdir(P("nc/b"), 0755));
+    pid_t kids[4];
+    for (int c = 0; c < 4; c++) {
+        kids[c] = fork();
+        if (kids[c] == 0) {
+            int bad = 0;
+            for (int i = 0; i < 150; i++) {
+                char x[64], y[64], z[64];
+                snprintf(x, sizeof x, "nc/a/c%d-%d", c, i);
+                snprintf(y, sizeof y, "nc/b/c%d-%d", c, i);
+                snprintf(z, sizeof z, "nc/a/c%d-%d", c, i - 1);
+                bad |= mkdir(P("%s", x), 0755) != 0;
+                if (i % 3 == 0)
+                    bad |= rename(P("%s", x), P("%s", y)) != 0;
+                else if (i % 3 == 1 && i > 0 && access(P("%s", z), F_OK) == 0)
+                    bad |= rename(P("%s", x), P("%s", z)) != 0; /* over an empty one */
+                if (i % 5 == 4 && access(P("%s", y), F_OK) == 0)
+                    bad |= rmdir(P("%s", y)) != 0;
+                if (i % 7 == 0)
+                    put_file(P("nc/a/f%d-%d", c, i), "a file changes nothing");
+            }
+            _exit(bad);
+        }
+    }
+    for (int c = 0; c < 4; c++) {
+        int st;
+        waitpid(kids[c], &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            fail_msg("worker %d failed", c);
+    }
+    expect_counts_below(P("nc"), 0);
+    remount();
+    expect_counts_below(P("nc"), 0);
 }
 
 /* find, with and without its leaf optimisation, finds the same files. */
@@ -998,6 +1042,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_nlink_counts),
         cmocka_unit_test(t_nlink_long_names),
+        cmocka_unit_test(t_nlink_concurrent),
         cmocka_unit_test(t_nlink_unknown),
         cmocka_unit_test(t_exchange_files),
         cmocka_unit_test(t_exchange_dirs),
