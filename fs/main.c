@@ -435,6 +435,7 @@ int main(int argc, char *argv[])
     se = fuse_session_new(&args, &lsmfs_ll_ops, sizeof lsmfs_ll_ops, fs);
     if (se == NULL)
         goto out; /* libfuse printed the reason (an unknown option...) */
+    fs->se = se;
     /* The FUSE device: checked before the store is created or opened, so a
      * mount that cannot happen changes nothing. */
     int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
