@@ -632,6 +632,10 @@ typedef struct lsm_stats {
     double space_amplification;     /* live table bytes / bytes of the deepest
                                        non-empty level (1.0 when fully compacted;
                                        0 when there are no tables) */
+    uint64_t chunk_table_bytes;     /* large-value chunk bytes written straight to
+                                       a memtable's chunk table instead of the log
+                                       (they count in flush_bytes_written too,
+                                       when the table is installed) */
 } lsm_stats;
 
 /* Fill *out with a consistent copy of the counters. */

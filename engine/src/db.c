@@ -15,6 +15,7 @@
 #include "db_impl.h"
 #include "err.h"
 #include "filename.h"
+#include "chunk_table.h"
 #include "patch.h"
 
 /* ---- version, status codes and messages ------------------------------------ */
@@ -554,7 +555,8 @@ int lsm_close(lsm_db *db)
              * full disk that is all a close can do, and it is enough: the
              * next open replays the log (and writes no table first). */
             pthread_mutex_lock(&db->mu);
-            int synced = db->log && !db->poisoned && log_writer_sync(db->log) == LSM_OK;
+            int synced = db->log && !db->poisoned &&
+                         db_sync_log(db, db->mem, db->log, NULL) == LSM_OK;
             if (synced && rc == LSM_NO_SPACE) {
                 db_log(db, "close: no space to flush the memtable; its writes stay in the "
                        "log, which the next open replays");
@@ -740,9 +742,37 @@ int db_lookup(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int f
     return db_lookup_window(sv, tc, tkey, seq, fill, NULL, type, val, val_len, &full);
 }
 
+typedef struct mem_lookup {
+    chain *c;
+    memtable *m;
+    slice tkey;
+    int rc;
+} mem_lookup;
+
 static int add_mem_entry(void *arg, uint64_t seq, value_type type, slice value)
 {
-    return chain_add(arg, seq, type, value);
+    mem_lookup *l = arg;
+    if (type != TYPE_CHUNK_REF)
+        return chain_add(l->c, seq, type, value);
+    /* A chunk written straight to the memtable's chunk table. */
+    chunk_ref ref;
+    buf chunk = BUF_INIT, key = BUF_INIT;
+    l->rc = chunk_ref_decode(value, &ref);
+    chunk_table *ct = l->rc ? NULL : mem_ct_find(l->m, ref.number);
+    if (l->rc == LSM_OK && ct == NULL)
+        l->rc = err_set(LSM_CORRUPTION, "a chunk reference to table %06llu, which the memtable "
+                        "does not hold", (unsigned long long)ref.number);
+    if (l->rc == LSM_OK && (buf_append(&key, l->tkey.p, l->tkey.n) ||
+                            buf_put_fixed64(&key, trailer_pack(seq, TYPE_VALUE))))
+        l->rc = err_set(LSM_NOMEM, "get: out of memory");
+    if (l->rc == LSM_OK) {
+        slice k = buf_slice(&key);
+        l->rc = ct_read(ct, &ref, &k, &chunk);
+    }
+    int more = l->rc ? 0 : chain_add(l->c, seq, TYPE_VALUE, buf_slice(&chunk));
+    buf_free(&chunk);
+    buf_free(&key);
+    return more;
 }
 
 int db_lookup_window(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int fill,
@@ -761,7 +791,12 @@ int db_lookup_window(superversion *sv, table_cache *tc, slice tkey, uint64_t seq
         if (ms[i] == NULL)
             continue;
         chain_cover(&c, mem_max_cover(ms[i], tkey, seq));
-        mem_get_each(ms[i], tkey, seq, add_mem_entry, &c);
+        mem_lookup l = {&c, ms[i], tkey, LSM_OK};
+        mem_get_each(ms[i], tkey, seq, add_mem_entry, &l);
+        if (l.rc) {
+            chain_free(&c);
+            return l.rc;
+        }
         chain_end_source(&c);
     }
     int rc = c.done ? LSM_OK : version_get_chain(sv->current, tc, tkey, seq, fill, &c);
@@ -831,6 +866,7 @@ int lsm_stats_get(lsm_db *db, lsm_stats *s)
     s->last_sequence = LOAD(db->last_seq);
     s->user_bytes_written = LOAD(db->user_bytes);
     s->wal_bytes_written = LOAD(db->wal_bytes);
+    s->chunk_table_bytes = LOAD(db->chunk_table_bytes);
     s->wal_syncs = LOAD(db->wal_syncs);
     s->flush_count = LOAD(db->flush_count);
     s->flush_bytes_written = LOAD(db->flush_bytes);
@@ -886,6 +922,7 @@ int lsm_stats_text(lsm_db *db, char **out)
                   "last sequence          %" PRIu64 "\n"
                   "user bytes written     %" PRIu64 "\n"
                   "log bytes written      %" PRIu64 " (%" PRIu64 " syncs)\n"
+                  "chunk table bytes      %" PRIu64 "\n"
                   "flushes                %" PRIu64 " (%" PRIu64 " bytes)\n"
                   "compactions            %" PRIu64 " (read %" PRIu64 ", wrote %" PRIu64
                   " bytes; %" PRIu64 " files moved)\n"
@@ -897,7 +934,8 @@ int lsm_stats_text(lsm_db *db, char **out)
                   "data blocks read       %" PRIu64 "\n"
                   "gets                   %" PRIu64 "\n",
                   s.live_table_bytes, s.memtable_bytes, s.imm_memtables, s.last_sequence,
-                  s.user_bytes_written, s.wal_bytes_written, s.wal_syncs, s.flush_count,
+                  s.user_bytes_written, s.wal_bytes_written, s.wal_syncs, s.chunk_table_bytes,
+                  s.flush_count,
                   s.flush_bytes_written, s.compaction_count, s.compaction_bytes_read,
                   s.compaction_bytes_written, s.compaction_files_moved, s.write_amplification, s.space_amplification,
                   (double)s.stall_us / 1e6,

@@ -35,6 +35,7 @@
 
 #include "current_file.h"
 #include "db_admin.h"
+#include "chunk_table.h"
 #include "err.h"
 #include "filename.h"
 #include "large_value.h"
@@ -100,6 +101,7 @@ static const char *type_name(value_type t)
     case TYPE_RANGE_DELETION: return "rangedel";
     case TYPE_VALUE_REF: return "ref";
     case TYPE_PATCH: return "patch";
+    case TYPE_CHUNK_REF: return "chunkref";
     }
     return "?";
 }
@@ -143,6 +145,13 @@ static void format_entry(buf *out, slice tkey, uint64_t seq, value_type type, sl
         }
         buf_append(out, " value=", 7);
         esc_append(out, first, DUMP_VALUE_MAX);
+    } else if (type == TYPE_CHUNK_REF) {
+        chunk_ref r;
+        if (chunk_ref_decode(value, &r) == LSM_OK)
+            text_append(out, " table=%06" PRIu64 " offset=%" PRIu64 " size=%" PRIu64, r.number,
+                        r.h.offset, r.h.size);
+        else
+            buf_append(out, " bad-reference", 14);
     } else if (type == TYPE_VALUE_REF) {
         lv_desc d;
         if (lv_desc_decode(value, &d) == LSM_OK) {

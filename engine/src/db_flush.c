@@ -88,6 +88,15 @@ static int mem_deletes(void *arg, slice tkey, uint64_t seq)
     return mem_max_cover(d->m, tkey, d->patch_seq) > seq;
 }
 
+/* The chunk table the memtable's chunks are flushed into, if it has one:
+ * the one it attached last (chunk_table.h). */
+static chunk_table *flush_chunk_table(memtable *m)
+{
+    int n;
+    chunk_table *const *cts = mem_cts(m, &n);
+    return n ? cts[n - 1] : NULL;
+}
+
 int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_snapshot, int part,
                    file_meta **meta)
 {
@@ -95,7 +104,14 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
     int dels_apart = chunk_dels_apart(m);
     if (part == FLUSH_CHUNK_DELS && !dels_apart)
         return LSM_OK;
-    iter *it = mem_iter_new(m);
+    /* The chunks go to the end of the chunk table (if there is one), whose
+     * blocks the entries referencing it keep: indexed, not copied. */
+    chunk_table *ct = part == FLUSH_CHUNKS ? flush_chunk_table(m) : NULL;
+    if (ct)
+        number = ct->number;
+    int n_cts;
+    chunk_table *const *cts = mem_cts(m, &n_cts);
+    iter *it = ct_resolving_iter(mem_iter_new(m), cts, n_cts);
     if (it == NULL)
         return err_set(LSM_NOMEM, "flush: out of memory");
     iter_first(it);
@@ -117,7 +133,9 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
     }
     char *path = fname_table(db->dir, number);
     table_builder *tb = NULL;
-    int rc = path ? tb_new(db->env, path, &db->topts, &tb) : err_set(LSM_NOMEM, "out of memory");
+    int rc = path == NULL ? err_set(LSM_NOMEM, "out of memory")
+             : ct     ? ct_builder(ct, &tb)
+                      : tb_new(db->env, path, &db->topts, &tb);
     buf cur = BUF_INIT;
     int have_cur = 0;
     uint64_t last_seq_for_key = 0;
@@ -153,7 +171,11 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
             advanced = 1;
             continue;
         }
-        rc = tb_add(tb, k, iter_value(it));
+        chunk_ref ref;
+        if (ct && ct_iter_ref(it, &ref) && ref.number == ct->number)
+            rc = tb_add_block(tb, k, (size_t)ref.h.size, ref.h); /* already in place */
+        else
+            rc = tb_add(tb, k, iter_value(it));
     }
     buf_free(&fold_key);
     buf_free(&fold_val);
@@ -171,9 +193,11 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         iter_destroy(rd);
     }
     if (rc == LSM_OK && tb_items(tb) == 0) {
-        /* Only empty ranges were deleted: there is nothing to write. */
+        /* Only empty ranges were deleted: there is nothing to write. (A
+         * chunk table stays until the flush is installed: the memtable
+         * still reads from it.) */
         tb_free(tb);
-        if (path)
+        if (path && ct == NULL)
             db->env->remove(db->env, path);
         free(path);
         return LSM_OK;
@@ -192,7 +216,7 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         }
     }
     tb_free(tb);
-    if (rc && path)
+    if (rc && path && ct == NULL)
         db->env->remove(db->env, path);
     if (rc == LSM_OK && *meta) {
         /* tb_file_size is exact once finished; read it back to be sure the
@@ -206,26 +230,30 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         if (rc) {
             file_meta_free(*meta);
             *meta = NULL;
-            db->env->remove(db->env, path);
+            if (ct == NULL)
+                db->env->remove(db->env, path);
         }
     }
     free(path);
     return rc;
 }
 
-int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[FLUSH_PARTS],
+int db_build_tables(lsm_db *db, memtable *m, uint64_t numbers[FLUSH_PARTS],
                     uint64_t oldest_snapshot, file_meta *meta[FLUSH_PARTS])
 {
     int rc = LSM_OK;
     for (int i = 0; i < FLUSH_PARTS; i++)
         meta[i] = NULL;
+    chunk_table *ct = flush_chunk_table(m);
+    if (ct)
+        numbers[FLUSH_CHUNKS] = ct->number;
     for (int i = 0; i < FLUSH_PARTS && rc == LSM_OK; i++)
         rc = db_build_table(db, m, numbers[i], oldest_snapshot, i, &meta[i]);
     for (int i = 0; rc && i < FLUSH_PARTS; i++) {
         if (meta[i] == NULL)
             continue;
         char *path = fname_table(db->dir, numbers[i]);
-        if (path)
+        if (path && !(ct && numbers[i] == ct->number))
             db->env->remove(db->env, path);
         free(path);
         file_meta_free(meta[i]);
@@ -237,9 +265,13 @@ int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[FLUSH_PARTS]
 int db_flush_imm_locked(lsm_db *db)
 {
     memtable *imm = db->imm;
+    mem_ref(imm); /* its chunk tables are looked at after it is installed */
     uint64_t numbers[FLUSH_PARTS];
-    for (int i = 0; i < FLUSH_PARTS; i++)
-        numbers[i] = vs_new_file_number(db->vs); /* increasing: see db_build_tables */
+    if (!mem_flush_numbers(imm, numbers)) {
+        for (int i = 0; i < FLUSH_PARTS; i++)
+            numbers[i] = vs_new_file_number(db->vs); /* increasing: see db_build_tables */
+        mem_reserve_numbers(imm, numbers);
+    }
     uint64_t oldest = db_oldest_snapshot_locked(db);
     uint64_t log_number = mem_log_number(imm);
     db->flush_running = 1;
@@ -304,7 +336,7 @@ int db_flush_imm_locked(lsm_db *db)
                 if (meta[i] == NULL)
                     continue;
                 char *path = fname_table(db->dir, numbers[i]);
-                if (path && !keep)
+                if (path && !keep && mem_ct_find(imm, numbers[i]) == NULL)
                     db->env->remove(db->env, path);
                 free(path);
                 if (!added[i])
@@ -315,12 +347,23 @@ int db_flush_imm_locked(lsm_db *db)
     }
     if (rc == LSM_OK) {
         /* The edit is durable: the flushed memtable's log is no longer
-         * needed -- nor, after an open, the other logs replayed into it. */
+         * needed -- nor, after an open, the other logs replayed into it --
+         * and neither are its chunk tables the flush did not turn into its
+         * table of chunks (their chunks were copied into that one). */
         uint64_t *replayed = db->replayed_logs;
         int n_replayed = db->n_replayed_logs;
         db->replayed_logs = NULL;
         db->n_replayed_logs = 0;
         pthread_mutex_unlock(&db->mu);
+        int n_cts;
+        chunk_table *const *cts = mem_cts(imm, &n_cts);
+        for (int i = 0; i < n_cts; i++) {
+            int used = 0;
+            for (int j = 0; j < FLUSH_PARTS; j++)
+                used |= meta[j] != NULL && numbers[j] == cts[i]->number;
+            if (!used)
+                db->env->remove(db->env, cts[i]->path);
+        }
         for (int i = -1; i < n_replayed; i++) {
             uint64_t number = i < 0 ? log_number : replayed[i];
             if (i >= 0 && number == log_number)
@@ -337,5 +380,6 @@ int db_flush_imm_locked(lsm_db *db)
      * the log gone too. */
     db->flush_running = 0;
     pthread_cond_broadcast(&db->bg_done_cv);
+    mem_unref(imm);
     return rc;
 }

@@ -404,8 +404,12 @@ static int iter_create(lsm_db *db, uint64_t seq, int fill_cache, int keys_only, 
     iter **list = NULL;
     int n = 0, cap = 16;
     int rc = LSM_OK;
-    iter *mi = mem_iter_new(it->sv->mem);
-    iter *ii = it->sv->imm ? mem_iter_new(it->sv->imm) : NULL;
+    /* Chunk references in the memtables read as the chunks they name. */
+    int n_mc, n_ic = 0;
+    chunk_table *const *mc = mem_cts(it->sv->mem, &n_mc);
+    chunk_table *const *ic = it->sv->imm ? mem_cts(it->sv->imm, &n_ic) : NULL;
+    iter *mi = ct_resolving_iter(mem_iter_new(it->sv->mem), mc, n_mc);
+    iter *ii = it->sv->imm ? ct_resolving_iter(mem_iter_new(it->sv->imm), ic, n_ic) : NULL;
     list = malloc(sizeof *list * (size_t)cap);
     if (list == NULL || mi == NULL || (it->sv->imm && ii == NULL)) {
         iter_destroy(mi);

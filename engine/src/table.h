@@ -55,6 +55,15 @@ typedef struct table_props {
 typedef struct table_builder table_builder;
 
 int tb_new(lsm_env *env, const char *path, const table_options *o, table_builder **out);
+/* A builder that goes on at byte `offset` of an existing file (cut there):
+ * the blocks before it stay, and tb_add_block can index them (a memtable's
+ * chunk table, chunk_table.h). */
+int tb_new_at(lsm_env *env, const char *path, uint64_t offset, const table_options *o,
+              table_builder **out);
+/* Index an existing data block h of the file that holds exactly one entry,
+ * ikey with a value of value_len bytes, as the table's next entry.
+ * REQUIRES: ikey > every key added before. */
+int tb_add_block(table_builder *tb, slice ikey, size_t value_len, block_handle h);
 /* REQUIRES: ikey > every key added before. */
 int tb_add(table_builder *tb, slice ikey, slice value);
 /* Add a range tombstone [start, end) at seq (tree keys; any order). The
