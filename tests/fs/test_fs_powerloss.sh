@@ -133,8 +133,9 @@ for line in open(state_path):
 names = ["f%02d" % i for i in range(12)] + ["d/g%02d" % i for i in range(12)]
 # Every path is resolved from this descriptor of the mount's root: once the
 # daemon is gone and the mount detached, operations fail instead of reaching
-# the directory that was under the mount.
-root = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
+# the directory that was under the mount. O_PATH: it opens nothing in the
+# daemon (a directory handle open when the session ends is never released).
+root = os.open(mnt, os.O_PATH | os.O_DIRECTORY)
 i = 0
 
 def op(*fields):
