@@ -18,6 +18,12 @@
  * at most LSMFS_MAX_THREADS serve requests, and idle ones stay (creating a
  * thread per burst costs more than an idle thread); -o max_threads=,
  * -o max_idle_threads= and -o clone_fd change that.
+ *
+ * -o test_powerloss (powerloss.h, docs/FS.md §6.2) is a test hook, refused
+ * unless LSMFS_TEST_HOOKS=1: the store is opened in a memory env loaded
+ * from STORE_DIR, SIGUSR1 (blocked in every thread, taken by the hook's own
+ * thread) cuts the power and ends the loop, and after the close what
+ * survived is written back to STORE_DIR.
  */
 #include <errno.h>
 #include <fcntl.h>
