@@ -35,6 +35,7 @@
 #define LSMFS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -91,6 +92,8 @@ typedef struct lsmfs_config {
     int n_nonopt;         /* positional arguments seen */
     int bad_args;         /* a third positional argument... */
     int bad_option;       /* an option of ours with a bad value (message printed) */
+    int test_powerloss;   /* -o test_powerloss[=MODE]: the test hook of powerloss.h */
+    char *powerloss_mode; /* its MODE, or NULL */
 } lsmfs_config;
 
 /* ---- the context ------------------------------------------------------------ */
@@ -123,6 +126,8 @@ typedef struct lsmfs {
     double attr_timeout;        /* timeouts (docs/FS.md §6) */
     double negative_timeout;
     int close_failed;           /* lsm_close at unmount failed: exit 1 */
+    atomic_int power_cut;       /* -o test_powerloss cut the power: the store
+                                   is dead, destroy only closes it */
     uint64_t nlink_epoch;       /* immutable after start: directory counts
                                    stamped with it are trusted (store.c) */
     uint64_t seq_step;          /* immutable after start: what one put adds to

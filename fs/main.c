@@ -18,6 +18,12 @@
  * at most LSMFS_MAX_THREADS serve requests, and idle ones stay (creating a
  * thread per burst costs more than an idle thread); -o max_threads=,
  * -o max_idle_threads= and -o clone_fd change that.
+ *
+ * -o test_powerloss (powerloss.h, docs/FS.md §6.2) is a test hook, refused
+ * unless LSMFS_TEST_HOOKS=1: the store is opened in a memory env loaded
+ * from STORE_DIR, SIGUSR1 (blocked in every thread, taken by the hook's own
+ * thread) cuts the power and ends the loop, and after the close what
+ * survived is written back to STORE_DIR.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,12 +39,13 @@
 #include <unistd.h>
 
 #include "ops.h"
+#include "powerloss.h"
 
 /* Default number of threads serving requests, and the most accepted. */
 #define LSMFS_MAX_THREADS 16
 #define LSMFS_THREADS_LIMIT 10000
 
-enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_ALLOW_OTHER, KEY_THREADS };
+enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_ALLOW_OTHER, KEY_THREADS, KEY_POWERLOSS };
 
 static const struct fuse_opt lsmfs_opts[] = {
     {"sync=%s", offsetof(lsmfs_config, sync_str), 0},
@@ -50,6 +57,8 @@ static const struct fuse_opt lsmfs_opts[] = {
     {"writeback_cache", offsetof(lsmfs_config, writeback_cache), 1},
     FUSE_OPT_KEY("max_threads=", KEY_THREADS),
     FUSE_OPT_KEY("max_idle_threads=", KEY_THREADS),
+    FUSE_OPT_KEY("test_powerloss", KEY_POWERLOSS),
+    FUSE_OPT_KEY("test_powerloss=", KEY_POWERLOSS),
     FUSE_OPT_KEY("ro", KEY_RO),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
     FUSE_OPT_KEY("-h", KEY_HELP),
@@ -76,6 +85,13 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
     case KEY_ALLOW_OTHER:
         c->allow_other = 1;
         return 1;
+    case KEY_POWERLOSS: {
+        const char *eq = strchr(arg, '=');
+        c->test_powerloss = 1;
+        free(c->powerloss_mode);
+        c->powerloss_mode = eq ? strdup(eq + 1) : NULL;
+        return 0;
+    }
     case KEY_THREADS: {
         /* libfuse reads these with %u, which takes "-1" or "0" without a
          * word: check them here, then let libfuse have them. */
@@ -156,6 +172,15 @@ static void help(const char *prog)
         "                         permissions are always checked by the kernel\n"
         "                         (default_permissions)\n"
         "  -o OPTION              any other FUSE mount option, listed below\n"
+        "\n"
+        "Testing (refused unless the environment has LSMFS_TEST_HOOKS=1):\n"
+        "  -o test_powerloss[=MODE]  keep the store in memory, loaded from the files\n"
+        "                         in STORE_DIR and written back there when the daemon\n"
+        "                         ends; SIGUSR1 cuts the power (MODE power, the default:\n"
+        "                         all that was not synced is lost; torn: a random part\n"
+        "                         of it survives; process: nothing is lost), ends the\n"
+        "                         mount and leaves what survived in STORE_DIR\n"
+        "                         (docs/FS.md §6.2)\n"
         "\n"
         "Exit status: 0 once mounted (or after a clean unmount with -f); 1 if the\n"
         "options, the directories or the store are refused, with a message.\n"
@@ -383,6 +408,7 @@ int main(int argc, char *argv[])
     struct fuse_cmdline_opts co;
     memset(&co, 0, sizeof co);
     int report_fd = -1, mounted = 0, handlers = 0;
+    lsmfs_powerloss *pl = NULL;
     lsmfs *fs = calloc(1, sizeof *fs);
     if (fs == NULL || lsmfs_init_ctx(fs) != 0) {
         fprintf(stderr, "lsmfs: out of memory\n");
@@ -424,6 +450,8 @@ int main(int argc, char *argv[])
     lsm_options lo;
     if (make_options(&c, &lo) != 0)
         goto out;
+    if (c.test_powerloss && powerloss_new(c.powerloss_mode, &pl) != 0)
+        goto out;
     int missing = 0;
     if (check_dirs(&c, &store, &missing) != 0)
         goto out;
@@ -462,6 +490,12 @@ int main(int argc, char *argv[])
         goto out;
     openlog("lsmfs", LOG_PID, LOG_DAEMON);
 
+    if (pl != NULL) {
+        /* Before any thread starts: all of them must block SIGUSR1. */
+        powerloss_block_signal();
+        if (powerloss_load(pl, store, &lo.env) != 0)
+            goto out;
+    }
     int rc = lsm_open(store, &lo, &fs->db);
     if (rc != LSM_OK) {
         fprintf(stderr, "lsmfs: %s\n", lsm_errmsg(NULL));
@@ -475,6 +509,8 @@ int main(int argc, char *argv[])
     if (fuse_set_signal_handlers(se) != 0)
         goto out;
     handlers = 1;
+    if (pl != NULL && powerloss_arm(pl, se, pthread_self(), &fs->power_cut) != 0)
+        goto out;
     report(&report_fd, 1);
 
     if (co.singlethread) {
@@ -496,6 +532,9 @@ int main(int argc, char *argv[])
     if (ret == SIGINT || ret == SIGTERM || ret == SIGHUP)
         ret = 0;
     ret = ret != 0;
+    powerloss_disarm(pl); /* a cut it began is complete */
+    if (atomic_load(&fs->power_cut))
+        ret = 0; /* the loop was stopped on purpose */
 
 out:
     report(&report_fd, 0);
@@ -509,12 +548,17 @@ out:
         ret = 1;
     if (fs->db) {
         /* The kernel never started the session: close here. */
-        if (lsm_close(fs->db) != LSM_OK) {
+        if (lsm_close(fs->db) != LSM_OK && !atomic_load(&fs->power_cut)) {
             fprintf(stderr, "lsmfs: closing store %s: %s\n", store, lsm_errmsg(NULL));
             ret = 1;
         }
         fs->db = NULL;
     }
+    /* The store in memory is closed: its files (what survived a power cut)
+     * go to STORE_DIR. */
+    if (pl != NULL && (mounted || atomic_load(&fs->power_cut)) && powerloss_save(pl) != 0)
+        ret = 1;
+    powerloss_free(pl);
     lsmfs_free_ctx(fs);
     free(fs);
     free(store);
@@ -524,6 +568,7 @@ out:
     free(c.sync_str);
     free(c.memtable_str);
     free(c.cache_str);
+    free(c.powerloss_mode);
     fuse_opt_free_args(&args);
     return ret;
 }

@@ -810,6 +810,29 @@ LSM_API lsm_env *lsm_env_posix(void);
 LSM_API lsm_env *lsm_env_mem_new(void);
 LSM_API void lsm_env_mem_free(lsm_env *env);
 
+/* Simulated crashes of a memory env, for testing programs built on the
+ * engine (lsmfs's -o test_powerloss). REQUIRES: env came from
+ * lsm_env_mem_new(). What survives:
+ *   LSM_MEM_CRASH_PROCESS     everything written (the process died, the
+ *                             machine did not);
+ *   LSM_MEM_CRASH_POWER       what was synced: a file's bytes up to its length
+ *                             at its last sync, and the creations, renames and
+ *                             removals made durable by a directory sync;
+ *   LSM_MEM_CRASH_POWER_TORN  as POWER, plus a random prefix (drawn from seed)
+ *                             of each file's unsynced tail.
+ * After it the env is dead: every operation fails with EIO, so the stores
+ * open in it write nothing more, until lsm_env_mem_revive(). Close those
+ * handles first (lsm_close then fails, and frees everything), revive, and
+ * open the store again on what survived. Returns LSM_OK, or
+ * LSM_INVALID_ARGUMENT for an unknown mode. Thread-safe. */
+#define LSM_MEM_CRASH_PROCESS 0
+#define LSM_MEM_CRASH_POWER 1
+#define LSM_MEM_CRASH_POWER_TORN 2
+LSM_API int lsm_env_mem_crash(lsm_env *env, int mode, uint64_t seed);
+/* Let a crashed memory env work again. REQUIRES: env came from
+ * lsm_env_mem_new(). Thread-safe. */
+LSM_API void lsm_env_mem_revive(lsm_env *env);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,9 +9,12 @@
 # directory, truncates a file to a smaller size and overwrites one with
 # less: all must succeed, and df must show the space coming back within a
 # bounded time, so the next cycle fills again. Then: unmount and remount
-# read-write on the full disk, delete with lsmctl on the full disk, and
+# read-write on the full disk, delete with lsmctl on the full disk,
 # kill -9 the daemon in the middle of a full-disk cycle and check every
-# complete file after the remount.
+# complete file after the remount, and write one large file with dd (1 MiB,
+# then 3 MiB writes) until ENOSPC: the file holds exactly what dd reports
+# written, as a prefix, across a remount, and once it is removed a large
+# file fits again.
 #
 # Needs root (loop mounts): skips (77) only where that or a loop device is
 # missing -- and never under LSM_TEST_NO_SKIP (CI), where it fails instead.
@@ -150,6 +153,65 @@ done
 fs_kill "$mnt"
 must_mount "$store" "$mnt"
 verify k. "$k"
+
+# One large file written with dd until the disk is full, twice: 1 MiB
+# writes (one request each), then 3 MiB writes (the kernel splits each into
+# requests of at most max_write, so one can end part-way). dd must fail with
+# ENOSPC; the file must hold exactly the bytes dd reports written -- every
+# acknowledged byte, nothing more -- as a prefix of the stream, before and
+# after a remount; after rm the space comes back and a large file (half the
+# size) can be written and read back again.
+rm -f "$mnt"/k.*
+wait_used_below $((40 << 20)) || fail "the space of the k.* files did not come back: $(used) bytes used"
+# stream: 1 MiB blocks, block i from a generator seeded with i, forever.
+cat >"$T/stream.py" <<'EOF2'
+import random, sys
+out = sys.stdout.buffer
+i = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+n = int(sys.argv[2]) if len(sys.argv) > 2 else -1
+try:
+    while n != 0:
+        out.write(random.Random(i).randbytes(1 << 20))
+        i += 1
+        n -= 1
+except BrokenPipeError:
+    pass
+EOF2
+stream() { python3 "$T/stream.py" 0 "$@"; }
+for bs in 1M 3M; do
+    before=$(used)
+    rc=0
+    stream | dd of="$mnt/big" bs=$bs iflag=fullblock 2>"$T/dd.err" || rc=$?
+    acked=$(grep -oE '^[0-9]+ bytes' "$T/dd.err" | cut -d' ' -f1)
+    if [[ $rc == 0 ]] || ! grep -q "No space left on device" "$T/dd.err"; then
+        fail "dd bs=$bs of one large file: exit $rc, not ENOSPC: $(cat "$T/dd.err")"
+    else
+        ok
+    fi
+    size=$(stat -c %s "$mnt/big")
+    [[ $size == "$acked" ]] && ok || fail "dd bs=$bs: dd reports $acked bytes written, the file has $size"
+    cmp -s -n "$size" <(stream) "$mnt/big" && ok || fail "dd bs=$bs: the $size bytes of the file are not the stream's first bytes"
+    must_unmount "$mnt"
+    must_mount "$store" "$mnt"
+    size2=$(stat -c %s "$mnt/big")
+    [[ $size2 == "$size" ]] && cmp -s -n "$size" <(stream) "$mnt/big" && ok ||
+        fail "dd bs=$bs: after a remount the file has $size2 bytes (before: $size), or other bytes"
+    echo "# dd bs=$bs: ENOSPC after $acked bytes ($(used) bytes used on the disk, $before before)"
+    full=$(used)
+    check "dd bs=$bs: rm of the large file on the full disk" rm "$mnt/big"
+    wait_used_below $((full - size * 3 / 4)) && ok ||
+        fail "dd bs=$bs: $size bytes deleted, df went from $full to $(used) used bytes"
+    half=$((size / 2 >> 20))
+    if stream "$half" | dd of="$mnt/again" bs=1M iflag=fullblock 2>"$T/dd2.err"; then
+        cmp -s <(stream "$half") "$mnt/again" && ok || fail "dd bs=$bs: the new large file ($half MiB) reads back wrong"
+    else
+        fail "dd bs=$bs: a new large file of $half MiB after the rm: $(cat "$T/dd2.err")"
+    fi
+    full=$(used)
+    rm -f "$mnt/again"
+    wait_used_below $((full - (half << 20) * 3 / 4)) ||
+        fail "dd bs=$bs: the $half MiB of the second file did not come back: df $full -> $(used)"
+done
 must_unmount "$mnt"
 check "lsmctl verify" "$LSMCTL" "$store" verify
 finish
