@@ -86,7 +86,6 @@ typedef struct lsmfs_config {
     double negative_timeout; /* -o negative_timeout=S: ... and absent names */
     int read_only;        /* -o ro */
     int allow_other;      /* -o allow_other */
-    int writeback_cache;  /* -o writeback_cache */
     int show_help;
     int show_version;
     int n_nonopt;         /* positional arguments seen */
@@ -116,8 +115,6 @@ typedef struct lsmfs {
     int have_xattr;             /* never had lsmfs's keyspaces: reads of them */
     int have_sys;               /* then find nothing */
     int read_only;              /* -o ro: every change is EROFS */
-    int writeback_cache;        /* -o writeback_cache: the kernel may hold
-                                   writes until writeback, fsync or close */
     uid_t uid;                  /* the mounting user: owner of files without */
     gid_t gid;                  /* metadata */
     struct timespec mount_time; /* their times */

@@ -54,7 +54,6 @@ static const struct fuse_opt lsmfs_opts[] = {
     {"entry_timeout=%lf", offsetof(lsmfs_config, entry_timeout), 0},
     {"attr_timeout=%lf", offsetof(lsmfs_config, attr_timeout), 0},
     {"negative_timeout=%lf", offsetof(lsmfs_config, negative_timeout), 0},
-    {"writeback_cache", offsetof(lsmfs_config, writeback_cache), 1},
     FUSE_OPT_KEY("max_threads=", KEY_THREADS),
     FUSE_OPT_KEY("max_idle_threads=", KEY_THREADS),
     FUSE_OPT_KEY("test_powerloss", KEY_POWERLOSS),
@@ -158,12 +157,6 @@ static void help(const char *prog)
         "  -o negative_timeout=S  seconds the kernel may cache the absence of a name\n"
         "                         (default 10; 0: never). Every change goes through the\n"
         "                         mount and the store is locked, so caching is safe\n"
-        "  -o writeback_cache     let the kernel cache writes and send them later, in\n"
-        "                         bigger pieces: faster small and random writes, but\n"
-        "                         a crash of the daemon then loses what was written\n"
-        "                         and not yet fsync'd (as a kernel crash does on a\n"
-        "                         disk file system). Default: off -- a write survives\n"
-        "                         a crash of the daemon once write() returned\n"
         "  -o max_threads=N       threads serving requests (default 16)\n"
         "  -o max_idle_threads=N  idle threads kept (default: all of them)\n"
         "  -o clone_fd            a /dev/fuse descriptor per thread\n"
@@ -460,7 +453,6 @@ int main(int argc, char *argv[])
         goto out;
     }
     fs->read_only = c.read_only;
-    fs->writeback_cache = c.writeback_cache && !c.read_only;
     fs->store_path = strdup(store);
     fs->entry_timeout = c.entry_timeout;
     fs->attr_timeout = c.attr_timeout;

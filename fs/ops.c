@@ -9,9 +9,8 @@
  * implementation does not want from the kernel:
  * O_TRUNC as part of open (atomic_o_trunc: the kernel then truncates with a
  * setattr of its own), the kernel leaving set-user-ID bits to the daemon
- * (handle_killpriv), writeback caching unless -o writeback_cache asks for
- * it (by default every write must reach the engine before write() returns,
- * so that it survives kill -9 of the daemon; docs/FS.md §6.3), and
+ * (handle_killpriv), writeback caching (every write must reach the engine
+ * before write() returns, so that it survives kill -9 of the daemon), and
  * automatic invalidation of cached file contents when a file's mtime
  * changes (auto_inval_data: the store is locked while mounted and every
  * change goes through this kernel, which keeps its page cache right by
@@ -48,10 +47,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
     }
     conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
     conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
-    if (fs->writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
-        conn->want |= FUSE_CAP_WRITEBACK_CACHE;
-    else
-        conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+    conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
     conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
     if (conn->capable & FUSE_CAP_READDIRPLUS)
         conn->want |= FUSE_CAP_READDIRPLUS;

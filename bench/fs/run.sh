@@ -518,7 +518,7 @@ mount_target() {
     time_pid[$t]=$tp
     pid[$t]=""
     for _ in $(seq 1 500); do
-        [ -n "${pid[$t]}" ] || pid[$t]=$(pgrep -P "$tp" | head -1)
+        [ -n "${pid[$t]}" ] || pid[$t]=$(pgrep -P "$tp" | head -1 || true)
         [ -n "${pid[$t]}" ] && mountpoint -q "$m" && return 0
         kill -0 "$tp" 2>/dev/null || break
         sleep 0.02
