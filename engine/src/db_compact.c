@@ -214,6 +214,54 @@ static int find_deleted_inputs(compact_state *s, const rdel_index *drop_ix,
     return LSM_OK;
 }
 
+/* A closer bound than find_deleted_inputs's, for when its bound exceeds
+ * the free space: read the inputs it keeps and count only the entries no
+ * range tombstone of drop_ix deletes. An input that range tombstones only
+ * partly cover -- a chunk table holding the chunks of a few files, some
+ * deleted long ago, the rest just now -- otherwise counts whole, and on a
+ * full disk the compaction that would free its space is refused for want
+ * of the space it frees. Each input counts its size times the share of its
+ * entries' bytes kept (so block, index and filter overhead scale along),
+ * plus a block's worth for rounding. Costs one more read of those inputs,
+ * so it runs only when the cheap bound does not fit. */
+static int live_bound(compact_state *s, const rdel_index *drop_ix, uint64_t smallest_snapshot,
+                      const char *skip, uint64_t *out_bytes)
+{
+    lsm_db *db = s->db;
+    compaction *c = s->c;
+    uint64_t bound = 0;
+    int k = 0, rc = LSM_OK;
+    for (int w = 0; w < 2 && rc == LSM_OK; w++) {
+        for (int i = 0; i < c->n_inputs[w] && rc == LSM_OK; i++, k++) {
+            file_meta *f = c->inputs[w][i];
+            if (skip[k])
+                continue;
+            iter *it = tc_iter(db->tc, f->number, f->size, 0);
+            if (it == NULL)
+                return err_set(LSM_NOMEM, "compaction: out of memory");
+            uint64_t all = 0, kept = 0;
+            for (iter_first(it); iter_valid(it); iter_next(it)) {
+                slice key = iter_key(it);
+                uint64_t n = key.n + iter_value(it).n;
+                all += n;
+                if (ikey_valid(key) && !rdel_index_empty(drop_ix) &&
+                    rdel_index_cover(drop_ix, ikey_tkey(key), smallest_snapshot, NULL, NULL) >
+                        ikey_seq(key))
+                    continue;
+                kept += n;
+            }
+            rc = iter_status(it);
+            iter_destroy(it);
+            if (rc == LSM_OK)
+                bound += (all ? (uint64_t)((double)f->size * ((double)kept / (double)all)) : f->size) +
+                         db->opts.block_bytes;
+        }
+    }
+    if (rc == LSM_OK)
+        *out_bytes = bound;
+    return rc;
+}
+
 static iter *input_iterator(lsm_db *db, compaction *c, const char *skip)
 {
     int n = c->n_inputs[0] + c->n_inputs[1];
@@ -352,6 +400,8 @@ static int do_merge(compact_state *s, uint64_t smallest_snapshot)
     /* Refuse, before writing a byte, a merge whose output may not fit the
      * disk: the inputs are deleted only once the outputs are installed. */
     uint64_t budget = rc == LSM_OK ? db_space_compaction_budget(db) : 0;
+    if (rc == LSM_OK && bound > budget)
+        rc = live_bound(s, &drop_ix, smallest_snapshot, skip, &bound);
     if (rc == LSM_OK && bound > budget)
         rc = err_set(LSM_NO_SPACE, "compaction of %d+%d files may write %" PRIu64 " bytes, and "
                      "the disk has room for %" PRIu64 ": %s", c->n_inputs[0], c->n_inputs[1],
