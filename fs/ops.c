@@ -15,10 +15,13 @@
  * attributes with the names only when a program looks at them, as ls -l
  * does); parallel directory operations are on.
  *
- * destroy runs once the loop has ended (unmount or signal) and no
- * operation is running: every orphan key is deleted (no file can be open
- * any more), then lsm_close flushes the memtable and releases the store's
- * lock.
+ * The store is closed once the session loop has ended (an unmount, or a
+ * signal) and no operation runs any more: main calls lsmfs_close_store as
+ * soon as the loop returns, before its own unmount and libfuse's teardown;
+ * destroy, which libfuse runs from that teardown, only closes a store still
+ * open. Closing deletes every orphan key (no file can be open any more),
+ * then lsm_close marks the lock closing (an lsmfs or lsmctl started
+ * meanwhile waits for it), flushes the memtable and releases the lock.
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,9 +43,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
         conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 }
 
-static void op_destroy(void *userdata)
+void lsmfs_close_store(lsmfs *fs)
 {
-    lsmfs *fs = userdata;
     if (fs == NULL || fs->db == NULL)
         return;
     orphans_cleanup(fs);
@@ -52,6 +54,11 @@ static void op_destroy(void *userdata)
         fs->close_failed = 1;
         lsmfs_log("closing store %s: %s", fs->store_path, lsm_errmsg(NULL));
     }
+}
+
+static void op_destroy(void *userdata)
+{
+    lsmfs_close_store(userdata);
 }
 
 void entry_fill(lsmfs *fs, struct fuse_entry_param *e, inode *in, const meta *m)
