@@ -113,7 +113,9 @@ int meta_decode(const void *data, size_t n, meta *m)
     meta t;
     memset(&t, 0, sizeof t);
     t.type = p[1];
-    t.mode = get32(p + 2) & 07777;
+    t.mode = get32(p + 2);
+    if (t.mode & ~(uint32_t)07777)
+        return -1; /* only permission bits are written: one encoding per record */
     t.uid = get32(p + 6);
     t.gid = get32(p + 10);
     t.ino = get64(p + 14);

@@ -36,7 +36,7 @@ int meta_copy(meta *dst, const meta *src);
 /* Append the encoded record to out (cleared first). 0 or ENOMEM. */
 int meta_encode(const meta *m, kbuf *out);
 /* Decode a record; 0, or -1 if it is malformed (wrong version, type, length,
- * nanoseconds). m is filled (target copied) only on success. */
+ * nanoseconds, mode bits outside 07777). m is filled (target copied) only on success. */
 int meta_decode(const void *p, size_t n, meta *m);
 
 /* The file type bits of a record type, and back (0 for an unknown mode). */
