@@ -7,7 +7,9 @@
  * by the engine itself: the reference store of fuzz_open (fuzz_store.h),
  * tables built with every option that changes the layout, logs of batches
  * with every operation type, and the manifest of a store that has flushed and
- * compacted into several levels. The output is the same on every run, and
+ * compacted into several levels; and DIR/fs_paths and DIR/fs_meta with
+ * lsmfs's keys and names (one of every kind of escape) and metadata records
+ * of every type (meta_encode). The output is the same on every run, and
  * every file stays under 64 KiB. Existing files of the same name are
  * replaced; nothing else in DIR is touched.
  */
@@ -25,6 +27,7 @@
 #include "fuzz_store.h"
 #include "fuzz_util.h"
 #include "log_writer.h"
+#include "meta.h"
 #include "table.h"
 
 #define MAX_SEED_BYTES (64u << 10)
@@ -358,6 +361,73 @@ static void manifest_seeds(void)
     lsm_env_mem_free(env);
 }
 
+/* ---- lsmfs: keys and names, metadata records ------------------------------------ */
+
+static void hex_of(char *out, int byte, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", byte);
+}
+
+static void fs_seeds(void)
+{
+    /* Keys (and paths: the target reads its input both ways). */
+    static const struct {
+        const char *name, *bytes;
+        size_t n;
+    } keys[] = {
+        {"plain", "a/b/c", 5},
+        {"empty-segments", "/a//b/", 6},
+        {"dots", "./../...", 8},
+        {"nul", "a\0b/c", 5},
+        {"percent", "%20/a%/%x61", 11},
+        {"escapes", "%x/%x2e/%x2e2e/%x25", 19},
+        {"alias", "d/%x61", 6},
+        {"high-bytes", "\xff\x80/\x01", 4},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        write_seed("fs_paths", keys[i].name, keys[i].bytes, keys[i].n);
+    char buf[1024];
+    memset(buf, 'a', 256);
+    write_seed("fs_paths", "long-256", buf, 256); /* one past a name's length */
+    memset(buf, 'a', 255);
+    write_seed("fs_paths", "long-255", buf, 255);
+    /* A "%c" part and a "%x" of 4 'a', as a path. */
+    memcpy(buf, "%c", 2);
+    hex_of(buf + 2, 'a', 126);
+    memcpy(buf + 254, "/%c", 3);
+    hex_of(buf + 257, 'a', 126);
+    memcpy(buf + 509, "/%x61616161", 11);
+    write_seed("fs_paths", "c-parts", buf, 520);
+
+    /* Records of every type. */
+    for (int type = T_REG; type <= T_SOCK; type++) {
+        meta m;
+        memset(&m, 0, sizeof m);
+        m.type = type;
+        m.mode = type == T_DIR ? 0755 : 0644;
+        m.uid = 1000;
+        m.gid = 1000;
+        m.ino = 4096 + (uint64_t)type;
+        m.size = type == T_REG ? 12345 : 0;
+        m.atime = m.mtime = m.ctime = (struct timespec){1700000000, 123456789};
+        if (type == T_CHR || type == T_BLK)
+            m.rdev = 0x0801;
+        if (type == T_LNK) {
+            kb_set(&m.target, "../target/file", 14);
+            m.size = 14;
+        }
+        kbuf e = KBUF_INIT;
+        if (meta_encode(&m, &e))
+            die("meta_encode failed");
+        char name[32];
+        snprintf(name, sizeof name, "type-%d", type);
+        write_seed("fs_meta", name, e.p, e.n);
+        kb_free(&e);
+        meta_free(&m);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -371,5 +441,6 @@ int main(int argc, char **argv)
     table_seeds();
     wal_seeds();
     manifest_seeds();
+    fs_seeds();
     return 0;
 }
