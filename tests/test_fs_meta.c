@@ -291,7 +291,7 @@ static void test_random_bytes(void **state)
     (void)state;
     tu_rng r = {tu_seed(0x3e7aULL)};
     size_t iters = (size_t)(200000 * tu_scale()), accepted = 0;
-    unsigned char buf[META_HEADER_LEN + 32];
+    unsigned char buf[META_HEADER_LEN + 40];
     for (size_t i = 0; i < iters; i++) {
         size_t n = META_HEADER_LEN - 2 + tu_below(&r, 36);
         for (size_t j = 0; j < n; j++)
