@@ -8,7 +8,9 @@
  * the workloads need: open/close, put/get/delete, write batches, an iterator
  * (seek, first, last, next, prev), flush, compact, "wait until background
  * work settles", statistics, large values written and read in pieces, and
- * (where the engine has them) ranged reads and writes of one value.
+ * (where the engine has them) ranged reads and writes of one value. Where an
+ * engine has no ranged writes, the driver keeps that value as blocks under
+ * keys of their own (lv_blocks.c) through the calls above.
  *
  * Conventions:
  *   - Functions that can fail return BENCH_OK, BENCH_NOT_FOUND (get only) or
@@ -75,6 +77,11 @@ typedef struct bench_engine {
      * backend frees the copy. *val_len gets the value's length. Returns
      * BENCH_OK, BENCH_NOT_FOUND or BENCH_ERR. */
     int (*get)(bench_db *db, const void *key, size_t key_len, size_t *val_len);
+    /* The same, but the first min(cap, length) bytes of the value are copied
+     * into buf; *val_len gets the whole length. For the lv* workloads' 4 KiB
+     * blocks (lv_blocks.c), which read a block to patch it. */
+    int (*get_buf)(bench_db *db, const void *key, size_t key_len, void *buf, size_t cap,
+                   size_t *val_len);
 
     /* Write batches: operations queued, then applied atomically. */
     bench_batch *(*batch_new)(void);
@@ -127,7 +134,8 @@ typedef struct bench_engine {
     const char *big_short;
 
     /* Ranged values, for the lv* workloads. An engine without them (LevelDB,
-     * RocksDB) leaves all five NULL and those workloads say "not supported".
+     * RocksDB) leaves all five NULL, and the driver runs those workloads over
+     * 4 KiB blocks (lv_blocks.c) instead.
      *   value_stream: write a value of total bytes under key with a streaming
      *     writer, piece bytes per append; the bytes at offset off are
      *     data_at(ctx, off), valid for piece bytes (off is a multiple of piece).

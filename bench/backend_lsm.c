@@ -150,6 +150,20 @@ static int be_get(bench_db *d, const void *key, size_t key_len, size_t *val_len)
     return BENCH_OK;
 }
 
+static int be_get_buf(bench_db *d, const void *key, size_t key_len, void *buf, size_t cap,
+                      size_t *val_len)
+{
+    void *val = NULL;
+    int rc = lsm_get(d->db, key, key_len, &val, val_len);
+    if (rc == LSM_NOT_FOUND)
+        return BENCH_NOT_FOUND;
+    if (rc != LSM_OK)
+        return fail(rc, "lsm_get", d->db);
+    memcpy(buf, val, *val_len < cap ? *val_len : cap);
+    lsm_free(val);
+    return BENCH_OK;
+}
+
 static bench_batch *be_batch_new(void)
 {
     bench_batch *b = calloc(1, sizeof *b);
@@ -397,6 +411,7 @@ const bench_engine bench_engine_lsm = {
     .put = be_put,
     .del = be_del,
     .get = be_get,
+    .get_buf = be_get_buf,
     .batch_new = be_batch_new,
     .batch_free = be_batch_free,
     .batch_put = be_batch_put,

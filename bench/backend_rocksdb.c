@@ -205,6 +205,20 @@ static int be_get(bench_db *d, const void *key, size_t key_len, size_t *val_len)
     return BENCH_OK;
 }
 
+static int be_get_buf(bench_db *d, const void *key, size_t key_len, void *buf, size_t cap,
+                      size_t *val_len)
+{
+    char *err = NULL;
+    char *val = rocksdb_get(d->db, d->ropts, key, key_len, val_len, &err);
+    if (err)
+        return fail(err, "rocksdb_get");
+    if (val == NULL)
+        return BENCH_NOT_FOUND;
+    memcpy(buf, val, *val_len < cap ? *val_len : cap);
+    rocksdb_free(val);
+    return BENCH_OK;
+}
+
 static bench_batch *be_batch_new(void)
 {
     bench_batch *b = calloc(1, sizeof *b);
@@ -417,6 +431,7 @@ const bench_engine bench_engine_rocksdb = {
     .put = be_put,
     .del = be_del,
     .get = be_get,
+    .get_buf = be_get_buf,
     .batch_new = be_batch_new,
     .batch_free = be_batch_free,
     .batch_put = be_batch_put,

@@ -30,19 +30,30 @@
  *                  ranged reads; the others: a get of the whole value)
  *
  * The lv* workloads (not in the default list) work on one value of --lv-size
- * bytes (1 GiB) through ranged reads and writes, which only this engine has;
- * the others print "not supported". They run in one thread:
+ * bytes (1 GiB). This engine uses its ranged reads and writes; LevelDB and
+ * RocksDB, which have none, keep the value the way a program must there: as
+ * --kv-block (4 KiB) blocks under keys of their own, a write of part of a
+ * block being a read-modify-write of it (lv_blocks.c; --lv-blocks=1 makes
+ * this engine do the same, for comparison). They run in one thread:
  *
  *   lvwrite        stream the value with the value writer, --big-piece bytes
- *                  per append, then lsm_sync (the sync is in the timing)
+ *                  per append, then sync (the sync is in the timing)
  *   lvread         read it from start to end, --big-piece bytes per read
  *   lvrandread     --lv-reads reads of --lv-block bytes at random aligned
  *                  offsets
- *   lvappend       --lv-appends ranged writes of --lv-block bytes at its end,
- *                  then lsm_sync (in the timing)
+ *   lvappend       --lv-appends writes of --lv-block bytes at its end, then
+ *                  sync (in the timing)
+ *   lvrandwrite    --lv-writes writes of --lv-block bytes at random offsets
+ *                  aligned to --lv-block inside the value, then sync (in the
+ *                  timing)
  *
- * Byte o of that value is always lv_pattern[o % LV_PERIOD], so the reads
- * compare every byte they get with what was written.
+ * The sync is lsm_sync for this engine, a synced write for the blocks. Write
+ * amplification of these workloads is the same "io" measure as the others
+ * (below), against the value bytes written.
+ *
+ * Byte o of that value is always lv_pattern[o % LV_PERIOD] (lvrandwrite
+ * writes those same bytes again), so the reads compare every byte they get
+ * with what was written.
  *
  * Keys. Key k (0 <= k < num) is the decimal number 2k, zero-padded to
  * --key-size bytes; readmissing looks up 2k+1, which no workload writes, so
@@ -98,6 +109,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "lv_blocks.h"
 #include "options.h"
 #include "sysinfo.h"
 
@@ -294,9 +306,9 @@ static void print_header(const config *c, int argc, char **argv, const bench_eng
            c->sync);
     printf("Large values: %" PRIu64 " x %" PRIu64 " bytes, in %zu-byte pieces\n", c->big_values,
            c->big_value_size, c->big_piece);
-    printf("lv* value:    %" PRIu64 " bytes in %zu-byte pieces; %" PRIu64 " random reads and %" PRIu64
-           " appends of %zu bytes\n",
-           c->lv_size, c->big_piece, c->lv_reads, c->lv_appends, c->lv_block);
+    printf("lv* value:    %" PRIu64 " bytes in %zu-byte pieces; %" PRIu64 " random reads, %" PRIu64
+           " appends and %" PRIu64 " random writes of %zu bytes\n",
+           c->lv_size, c->big_piece, c->lv_reads, c->lv_appends, c->lv_writes, c->lv_block);
     printf("Page cache:   %s\n", c->drop_caches
                                      ? "synced and dropped before every read workload (cold)"
                                      : "left alone (warm with whatever earlier workloads touched)");
@@ -311,6 +323,13 @@ static void print_header(const config *c, int argc, char **argv, const bench_eng
         engines[i]->describe(&o, desc, sizeof desc);
         printf("Engine %-8s version %s\n%s", engines[i]->name, ver, desc);
         printf("  large values: %s\n", engines[i]->big_method);
+        if (engines[i]->value_write != NULL && !c->lv_blocks)
+            printf("  lv* value: ranged reads and writes of one value\n");
+        else
+            printf("  lv* value: %zu-byte blocks under keys NAME#<10-digit index> and NAME -> "
+                   "length; a write of part of a block reads and rewrites it; sync = a "
+                   "synced write\n",
+                   c->kv_block);
     }
     printf("Measures: micros/op = wall time x threads / ops; MiB/s counts key + value bytes;\n"
            "  cpu us/op = CPU time of all the process's threads (foreground and background)\n"
@@ -351,6 +370,8 @@ typedef struct bench {
     int big_present; /* fillbig ran in this database */
     const char *lv_pattern; /* the lv* workloads' value (make_lv_pattern) */
     uint64_t lv_bytes;      /* its length when known, else 0 */
+    lv_blocks *lvb;         /* the value as blocks (lv_blocks.h), or NULL:
+                               the engine's ranged reads and writes */
     uint64_t peak_rss_kib;  /* highest VmHWM after any workload */
     int failed;      /* a check or an operation failed */
     FILE *csv;
@@ -373,8 +394,8 @@ typedef struct worker {
     int err;
     char errmsg[1200];
     double t_start, t_end; /* when this thread's work began and ended */
-    double t_mark;         /* lvwrite, lvappend: when the writes were done,
-                              before the final sync */
+    double t_mark;         /* lvwrite, lvappend, lvrandwrite: when the writes
+                              were done, before the final sync */
     pthread_t thread;
     pthread_barrier_t *start;
     atomic_int *stop;          /* readwhilewriting: set when the readers end */
@@ -717,6 +738,43 @@ static void wl_readbig(worker *w)
     free(buf);
 }
 
+/* The lv* value through the engine's ranged calls, or as blocks. */
+static int lv_stream(bench *b, uint64_t total, size_t piece,
+                     const void *(*data_at)(void *ctx, uint64_t off))
+{
+    if (b->lvb)
+        return lv_blocks_stream(b->lvb, lv_key, LV_KEY_LEN, total, piece, data_at, b);
+    return b->eng->value_stream(b->db, lv_key, LV_KEY_LEN, total, piece, data_at, b);
+}
+
+static int lv_read(bench *b, uint64_t off, void *buf, size_t len, size_t *n_read)
+{
+    if (b->lvb)
+        return lv_blocks_read(b->lvb, lv_key, LV_KEY_LEN, off, buf, len, n_read);
+    return b->eng->value_read(b->db, lv_key, LV_KEY_LEN, off, buf, len, n_read);
+}
+
+static int lv_write(bench *b, uint64_t off, const void *data, size_t len)
+{
+    if (b->lvb)
+        return lv_blocks_write(b->lvb, lv_key, LV_KEY_LEN, off, data, len);
+    return b->eng->value_write(b->db, lv_key, LV_KEY_LEN, off, data, len);
+}
+
+static int lv_size(bench *b, uint64_t *size)
+{
+    if (b->lvb)
+        return lv_blocks_size(b->lvb, lv_key, LV_KEY_LEN, size);
+    return b->eng->value_size(b->db, lv_key, LV_KEY_LEN, size);
+}
+
+static int lv_sync(bench *b)
+{
+    if (b->lvb)
+        return lv_blocks_sync(b->lvb, lv_key, LV_KEY_LEN);
+    return b->eng->sync(b->db);
+}
+
 static const void *lv_data_at(void *ctx, uint64_t off)
 {
     const bench *b = ctx;
@@ -739,7 +797,7 @@ static int lv_check(worker *w, uint64_t off, const void *buf, size_t n)
 static int lv_size_of(worker *w, uint64_t *size)
 {
     bench *b = w->b;
-    int rc = b->eng->value_size(b->db, lv_key, LV_KEY_LEN, size);
+    int rc = lv_size(b, size);
     if (rc == BENCH_NOT_FOUND)
         bench_set_error("no value under %s: run lvwrite first", lv_key);
     if (rc != BENCH_OK) {
@@ -754,13 +812,12 @@ static void wl_lvwrite(worker *w)
 {
     bench *b = w->b;
     const config *c = b->cfg;
-    if (b->eng->value_stream(b->db, lv_key, LV_KEY_LEN, c->lv_size, c->big_piece, lv_data_at,
-                             b) != BENCH_OK) {
+    if (lv_stream(b, c->lv_size, c->big_piece, lv_data_at) != BENCH_OK) {
         worker_fail(w, "stream value");
         return;
     }
     w->t_mark = now_sec();
-    if (b->eng->sync(b->db) != BENCH_OK) {
+    if (lv_sync(b) != BENCH_OK) {
         worker_fail(w, "sync");
         return;
     }
@@ -785,8 +842,7 @@ static void wl_lvread(worker *w)
     uint64_t off = 0;
     for (;;) {
         size_t n = 0;
-        if (b->eng->value_read(b->db, lv_key, LV_KEY_LEN, off, buf, c->big_piece, &n) !=
-            BENCH_OK) {
+        if (lv_read(b, off, buf, c->big_piece, &n) != BENCH_OK) {
             worker_fail(w, "ranged read");
             break;
         }
@@ -828,8 +884,7 @@ static void wl_lvrandread(worker *w)
     for (uint64_t i = 0; i < c->lv_reads; i++) {
         uint64_t off = rand_below(&w->rng, n_blocks) * c->lv_block;
         size_t n = 0;
-        if (b->eng->value_read(b->db, lv_key, LV_KEY_LEN, off, buf, c->lv_block, &n) !=
-            BENCH_OK) {
+        if (lv_read(b, off, buf, c->lv_block, &n) != BENCH_OK) {
             worker_fail(w, "ranged read");
             break;
         }
@@ -855,8 +910,7 @@ static void wl_lvappend(worker *w)
     if (!lv_size_of(w, &end))
         return;
     for (uint64_t i = 0; i < c->lv_appends; i++) {
-        if (b->eng->value_write(b->db, lv_key, LV_KEY_LEN, end, lv_data_at(b, end), c->lv_block) !=
-            BENCH_OK) {
+        if (lv_write(b, end, lv_data_at(b, end), c->lv_block) != BENCH_OK) {
             worker_fail(w, "ranged write");
             return;
         }
@@ -865,7 +919,7 @@ static void wl_lvappend(worker *w)
         w->bytes += c->lv_block;
     }
     w->t_mark = now_sec();
-    if (b->eng->sync(b->db) != BENCH_OK) {
+    if (lv_sync(b) != BENCH_OK) {
         worker_fail(w, "sync");
         return;
     }
@@ -876,6 +930,47 @@ static void wl_lvappend(worker *w)
         bench_set_error("the value is %" PRIu64 " bytes after the appends, expected %" PRIu64,
                         size, end);
         worker_fail(w, "lvappend");
+    }
+}
+
+/* --lv-writes writes of --lv-block bytes at random offsets, multiples of
+ * --lv-block, wholly inside the value; each writes the bytes the value holds
+ * there already (the pattern), so the reads after it still check every
+ * byte, and a write landing in the wrong place shows as a difference. */
+static void wl_lvrandwrite(worker *w)
+{
+    bench *b = w->b;
+    const config *c = b->cfg;
+    uint64_t size;
+    if (!lv_size_of(w, &size))
+        return;
+    uint64_t n_blocks = size / c->lv_block;
+    if (n_blocks == 0) {
+        bench_set_error("the value (%" PRIu64 " bytes) is shorter than --lv-block", size);
+        worker_fail(w, "lvrandwrite");
+        return;
+    }
+    for (uint64_t i = 0; i < c->lv_writes; i++) {
+        uint64_t off = rand_below(&w->rng, n_blocks) * c->lv_block;
+        if (lv_write(b, off, lv_data_at(b, off), c->lv_block) != BENCH_OK) {
+            worker_fail(w, "ranged write");
+            return;
+        }
+        w->ops++;
+        w->bytes += c->lv_block;
+    }
+    w->t_mark = now_sec();
+    if (lv_sync(b) != BENCH_OK) {
+        worker_fail(w, "sync");
+        return;
+    }
+    uint64_t after;
+    if (!lv_size_of(w, &after))
+        return;
+    if (after != size) {
+        bench_set_error("the value is %" PRIu64 " bytes after writes inside it, was %" PRIu64,
+                        after, size);
+        worker_fail(w, "lvrandwrite");
     }
 }
 
@@ -900,6 +995,7 @@ static const workload workloads[] = {
     {"lvread", wl_lvread, 0, 0, 0, 1},
     {"lvrandread", wl_lvrandread, 0, 0, 0, 1},
     {"lvappend", wl_lvappend, 0, 1, 0, 1},
+    {"lvrandwrite", wl_lvrandwrite, 0, 1, 0, 1},
 };
 
 static const workload *find_workload(const char *name)
@@ -931,14 +1027,27 @@ static int open_db(bench *b)
                 bench_last_error());
         return -1;
     }
+    /* No ranged writes (or --lv-blocks=1): the lv* value as blocks. */
+    if ((b->eng->value_write == NULL || b->cfg->lv_blocks) &&
+        lv_blocks_new(b->eng, b->db, b->cfg->kv_block, &b->lvb) != BENCH_OK) {
+        fprintf(stderr, "lsm-bench: %s: %s\n", b->eng->name, bench_last_error());
+        return -1;
+    }
     return 0;
+}
+
+static void close_db(bench *b)
+{
+    lv_blocks_free(b->lvb);
+    b->lvb = NULL;
+    b->eng->close(b->db);
+    b->db = NULL;
 }
 
 /* Close, delete and reopen the database: a fresh one. */
 static int fresh_db(bench *b)
 {
-    b->eng->close(b->db);
-    b->db = NULL;
+    close_db(b);
     if (remove_tree(b->dir) != 0) {
         fprintf(stderr, "lsm-bench: cannot remove %s: %s\n", b->dir, strerror(errno));
         return -1;
@@ -1050,11 +1159,6 @@ static int run_workload(bench *b, const workload *wl)
         if (fresh_db(b) != 0)
             return -1;
     }
-    if (wl->lv && e->value_read == NULL) {
-        printf("%-8s %-16s : not supported (no ranged reads or writes of a value)\n", e->name,
-               wl->name);
-        return 0;
-    }
     int rww = strcmp(wl->name, "readwhilewriting") == 0;
     int n = wl->single || wl->lv ? 1 : c->threads;
     int n_threads = n + (rww ? 1 : 0);
@@ -1075,6 +1179,8 @@ static int run_workload(bench *b, const workload *wl)
     double cpu0 = cpu_sec();
     uint64_t tb0 = 0;
     int have_tb = e->table_bytes_written(b->db, &tb0) == BENCH_OK;
+    uint64_t rmw0 = b->lvb ? lv_blocks_rmw_reads(b->lvb) : 0;
+    uint64_t puts0 = b->lvb ? lv_blocks_puts(b->lvb) : 0;
     for (int i = 0; i < n_threads; i++) {
         worker *w = &ws[i];
         w->b = b;
@@ -1188,6 +1294,13 @@ static int run_workload(bench *b, const workload *wl)
               t1 - t_mark);
     if (wl->lv)
         EXTRA("; %.3f s", secs);
+    if (wl->lv && b->lvb && wl->writes)
+        EXTRA("; %zu-byte blocks: %" PRIu64 " put, %" PRIu64 " read to patch", c->kv_block,
+              lv_blocks_puts(b->lvb) - puts0, lv_blocks_rmw_reads(b->lvb) - rmw0);
+    else if (wl->lv && b->lvb)
+        EXTRA("; %zu-byte blocks", c->kv_block);
+    else if (wl->lv)
+        EXTRA("; ranged");
     EXTRA("%s; rss peak %.1f MiB%s", cache_note, (double)rss_kib / 1024,
           rss_reset ? "" : " (since start)");
 #undef EXTRA
@@ -1241,7 +1354,7 @@ static int run_engine(const config *c, const bench_engine *e, const workload **w
     if (b.peak_rss_kib)
         printf("%-8s peak RSS %.1f MiB (the highest workload peak; %.1f MiB just after open)\n",
                e->name, (double)b.peak_rss_kib / 1024, (double)open_rss_kib / 1024);
-    e->close(b.db);
+    close_db(&b);
     return rc == 0 && !b.failed ? 0 : -1;
 }
 
@@ -1349,7 +1462,7 @@ int main(int argc, char **argv)
         if (wls[i] == NULL) {
             fprintf(stderr,
                     "lsm-bench: unknown workload '%s' (known: %s,flush,lvwrite,lvread,"
-                    "lvrandread,lvappend)\n",
+                    "lvrandread,lvappend,lvrandwrite)\n",
                     wl_names[i], options_default_workloads);
             return 2;
         }

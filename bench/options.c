@@ -42,6 +42,9 @@ void options_default(config *c)
         .lv_block = 4096,
         .lv_reads = 16384,
         .lv_appends = 16384,
+        .lv_writes = 16384,
+        .lv_blocks = 0,
+        .kv_block = 4096,
     };
 }
 
@@ -52,7 +55,8 @@ void options_usage(FILE *f)
             "  --engines=LIST        engines to run, in order (lsm,leveldb,rocksdb)\n"
             "  --benchmarks=LIST     workloads, in order (default:\n"
             "                        %s;\n"
-            "                        also: flush, lvwrite, lvread, lvrandread, lvappend)\n"
+            "                        also: flush, lvwrite, lvread, lvrandread, lvappend,\n"
+            "                        lvrandwrite)\n"
             "  --num=N               keys (1000000)\n"
             "  --reads=N             operations of the read workloads (default --num)\n"
             "  --key-size=N          key bytes (16)\n"
@@ -75,9 +79,15 @@ void options_usage(FILE *f)
             "  --big-piece=SIZE      piece size of large-value writes and reads (1M)\n"
             "  --sync-ops=N          writes of fillsync (default num/1000, as db_bench)\n"
             "  --lv-size=SIZE        the one value of the lv* workloads (1G)\n"
-            "  --lv-block=SIZE       lvrandread's reads and lvappend's appends (4K)\n"
+            "  --lv-block=SIZE       bytes of each read of lvrandread, append of lvappend and\n"
+            "                        write of lvrandwrite (4K)\n"
             "  --lv-reads=N          reads of lvrandread (16384)\n"
             "  --lv-appends=N        appends of lvappend (16384)\n"
+            "  --lv-writes=N         writes of lvrandwrite (16384)\n"
+            "  --lv-blocks=0|1       1: this engine too keeps the lv* value as --kv-block\n"
+            "                        blocks under keys of their own, as LevelDB and RocksDB\n"
+            "                        must (they always do); 0: ranged writes (0)\n"
+            "  --kv-block=SIZE       block size of that layout (4K)\n"
             "  --drop-caches=0|1     sync and drop the OS page cache before every read\n"
             "                        workload; needs root (0)\n"
             "SIZE takes a K, M or G suffix (powers of 1024). Options may also be given as\n"
@@ -154,6 +164,9 @@ static const num_option num_options[] = {
     OPT("lv-block", lv_block, OPT_SIZE, 1, 1, 16u << 20),
     OPT("lv-reads", lv_reads, OPT_U64, 0, 1, UINT32_MAX),
     OPT("lv-appends", lv_appends, OPT_U64, 0, 1, UINT32_MAX),
+    OPT("lv-writes", lv_writes, OPT_U64, 0, 1, UINT32_MAX),
+    OPT("lv-blocks", lv_blocks, OPT_INT, 0, 0, 1),
+    OPT("kv-block", kv_block, OPT_SIZE, 1, 1, 16u << 20),
     OPT("drop-caches", drop_caches, OPT_INT, 0, 0, 1),
 };
 #undef OPT

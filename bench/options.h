@@ -38,6 +38,9 @@ typedef struct config {
     size_t lv_block;
     uint64_t lv_reads;
     uint64_t lv_appends;
+    uint64_t lv_writes;
+    int lv_blocks;
+    size_t kv_block;
     int drop_caches;
 } config;
 

@@ -307,6 +307,16 @@ inode *inode_find(lsmfs *fs, const pkey *pk)
     return in;
 }
 
+int inode_is_known(lsmfs *fs, const pkey *pk)
+{
+    uint64_t h = id_hash(pk);
+    inode_shard *s = shard_at(fs, h);
+    pthread_mutex_lock(&s->mu);
+    int yes = chain_find(s, pk, h) != NULL;
+    pthread_mutex_unlock(&s->mu);
+    return yes;
+}
+
 void inode_get(lsmfs *fs, inode *in, uint64_t lookups, uint32_t opens, uint32_t pins)
 {
     if (inode_is_root(fs, in))
@@ -461,11 +471,11 @@ static int in_subtree(const pkey *pk, const pkey *from)
     return pk->key.n > fn && pk->key.p[fn] == '/' && memcmp(pk->key.p, from->key.p, fn) == 0;
 }
 
-int inode_move_subtree(lsmfs *fs, const pkey *from, const pkey *to)
+/* Take every attached inode at or below the directory `from` out of its
+ * shard: a list linked by hnext. Nothing else runs meanwhile (the namespace
+ * lock is held exclusively), so the inodes in between are unseen. */
+static inode *take_subtree(lsmfs *fs, const pkey *from)
 {
-    /* Take every inode of the subtree out of its shard, then file each
-     * under its new identity. Nothing else runs meanwhile (the namespace
-     * lock is held exclusively), so the inodes in between are unseen. */
     inode *moving = NULL;
     for (unsigned i = 0; i < INODE_SHARDS; i++) {
         inode_shard *s = &fs->inodes->shards[i];
@@ -484,6 +494,13 @@ int inode_move_subtree(lsmfs *fs, const pkey *from, const pkey *to)
             }
         pthread_mutex_unlock(&s->mu);
     }
+    return moving;
+}
+
+/* File each inode of the list (taken from `from`) under the same identity
+ * below `to`. 0 or ENOMEM (those that could not be moved are detached). */
+static int refile_subtree(lsmfs *fs, inode *moving, const pkey *from, const pkey *to)
+{
     int err = 0;
     pkey np;
     memset(&np, 0, sizeof np);
@@ -518,6 +535,22 @@ int inode_move_subtree(lsmfs *fs, const pkey *from, const pkey *to)
     }
     pkey_free(&np);
     return err;
+}
+
+int inode_move_subtree(lsmfs *fs, const pkey *from, const pkey *to)
+{
+    return refile_subtree(fs, take_subtree(fs, from), from, to);
+}
+
+int inode_exchange(lsmfs *fs, const pkey *a, const pkey *b)
+{
+    /* Both sides leave the table before either is filed again, so neither
+     * finds the other as a stale inode of its new identity. */
+    inode *from_a = take_subtree(fs, a);
+    inode *from_b = take_subtree(fs, b);
+    int err = refile_subtree(fs, from_a, a, b);
+    int err2 = refile_subtree(fs, from_b, b, a);
+    return err ? err : err2;
 }
 
 int inode_detach(lsmfs *fs, inode *in, const kbuf *okey, const meta *m)

@@ -106,6 +106,9 @@ inode *inode_lookup(lsmfs *fs, const pkey *pk, int type, uint64_t lookups, uint3
  * inode_put(fs, in, 0, 0, 1)), or NULL. */
 inode *inode_find(lsmfs *fs, const pkey *pk);
 
+/* 1 if an attached inode of identity pk exists (the kernel holds it). */
+int inode_is_known(lsmfs *fs, const pkey *pk);
+
 /* Count more lookups, opens or pins on an inode known to be alive. */
 void inode_get(lsmfs *fs, inode *in, uint64_t lookups, uint32_t opens, uint32_t pins);
 /* Give back lookups (FORGET), opens (RELEASE) or pins; frees the inode when
@@ -135,6 +138,11 @@ int inode_move(lsmfs *fs, inode *in, const pkey *to);
  * below it now name the same things below `to`. 0 or ENOMEM (inodes that
  * could not be moved are detached). */
 int inode_move_subtree(lsmfs *fs, const pkey *from, const pkey *to);
+/* After an exchange of a and b was written, with the namespace lock held
+ * exclusively: every attached inode at or below a now names the same thing
+ * at or below b, and the other way round. 0 or ENOMEM (inodes that could
+ * not be moved are detached). */
+int inode_exchange(lsmfs *fs, const pkey *a, const pkey *b);
 /* After the removal of its name was written: detach the (pinned) inode,
  * with its last record m (copied; NULL: none). okey not NULL: its contents
  * were kept at that orphan key. 0 or ENOMEM (the orphan key is then deleted

@@ -8,9 +8,9 @@
  * Concurrency (libfuse's multithreaded loop calls the operations from many
  * threads at once). Locks, always taken in this order:
  *   1. the namespace lock (ns_*): every operation holds it shared for its
- *      whole length, a directory rename holds it exclusively (it moves
- *      every key below the directory and rewrites the keys of the inodes
- *      the kernel knows there). It is a reader lock split into
+ *      whole length, a directory rename and a RENAME_EXCHANGE hold it
+ *      exclusively (they move every key below a directory and rewrite the
+ *      keys of the inodes the kernel knows there). It is a reader lock split into
  *      LSMFS_NS_SLOTS slots, one picked per thread: a shared holder takes
  *      one slot, the exclusive holder all of them, so that readers on
  *      different cores do not bounce one cache line;
@@ -35,11 +35,13 @@
 #define LSMFS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
+#include "kbuf.h"
 #include "lsm.h"
 
 #define LSMFS_VERSION LSM_VERSION_STRING
@@ -66,22 +68,10 @@
 #define LSMFS_SYS_INO "ino"
 #define LSMFS_SYS_FORMAT "format"
 #define LSMFS_SYS_XATTR "xattr" /* + 0x00 + name: the root directory's attributes */
-#define LSMFS_FORMAT_STRING "lsmfs 1"
-
-/* ---- byte buffers ------------------------------------------------------------- */
-
-typedef struct kbuf {
-    char *p;
-    size_t n, cap;
-} kbuf;
-#define KBUF_INIT {NULL, 0, 0}
-
-/* Each returns 0 or ENOMEM. p stays NUL-terminated (not counted in n). */
-int kb_reserve(kbuf *b, size_t extra);
-int kb_append(kbuf *b, const void *p, size_t n);
-int kb_putc(kbuf *b, char c);
-int kb_set(kbuf *b, const void *p, size_t n);
-void kb_free(kbuf *b);
+#define LSMFS_SYS_NLINK "nlink"  /* the epoch of trusted subdirectory counts */
+#define LSMFS_SYS_STATE "state"  /* "mounted", or "clean" + the sequence left */
+#define LSMFS_FORMAT_STRING "lsmfs 2"
+#define LSMFS_FORMAT_1 "lsmfs 1" /* read, and upgraded by a read-write mount */
 
 /* ---- options (filled by main) --------------------------------------------- */
 
@@ -100,6 +90,9 @@ typedef struct lsmfs_config {
     int show_version;
     int n_nonopt;         /* positional arguments seen */
     int bad_args;         /* a third positional argument... */
+    int bad_option;       /* an option of ours with a bad value (message printed) */
+    int test_powerloss;   /* -o test_powerloss[=MODE]: the test hook of powerloss.h */
+    char *powerloss_mode; /* its MODE, or NULL */
 } lsmfs_config;
 
 /* ---- the context ------------------------------------------------------------ */
@@ -111,6 +104,7 @@ typedef struct lsmfs_rwslot {
 } lsmfs_rwslot;
 
 struct inode_table;
+struct fuse_session;
 
 typedef struct lsmfs {
     lsm_db *db;                 /* immutable after start; closed by destroy */
@@ -129,6 +123,17 @@ typedef struct lsmfs {
     double attr_timeout;        /* timeouts (docs/FS.md §6) */
     double negative_timeout;
     int close_failed;           /* lsm_close at unmount failed: exit 1 */
+    atomic_int power_cut;       /* -o test_powerloss cut the power: the store
+                                   is dead, destroy only closes it */
+    uint64_t nlink_epoch;       /* immutable after start: directory counts
+                                   stamped with it are trusted (store.c) */
+    uint64_t seq_step;          /* immutable after start: what one put adds to
+                                   the engine's sequence (store.c) */
+    struct fuse_session *se;    /* immutable after start: for notifications */
+    int posix_acl;              /* set by init, before any request: the kernel
+                                   enforces POSIX ACLs, lsmfs keeps them */
+    int dont_mask;              /* set by init: the kernel leaves the umask to
+                                   lsmfs (with posix_acl) */
 
     lsmfs_rwslot ns[LSMFS_NS_SLOTS];       /* the namespace lock (see above) */
     lsmfs_rwslot stripes[LSMFS_STRIPES];   /* stripe locks (see above) */
@@ -144,9 +149,13 @@ typedef struct lsmfs {
 int lsmfs_init_ctx(lsmfs *fs);
 void lsmfs_free_ctx(lsmfs *fs);
 
-/* Open the keyspaces and check or write the lsmfs format records (store.c).
- * Returns 0, or -1 with a message on stderr. */
+/* Open the keyspaces and check or write the lsmfs format records, and
+ * decide which subdirectory counts to trust (store.c). Returns 0, or -1
+ * with a message on stderr. */
 int lsmfs_store_prepare(lsmfs *fs);
+/* At unmount, the last write before closing: lsmfs.sys/state "clean"
+ * (store.c). 0, or -1 with a message. */
+int lsmfs_store_leave(lsmfs *fs);
 
 /* ---- hashing, time, locks ----------------------------------------------------- */
 

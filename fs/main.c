@@ -25,7 +25,13 @@
  * signal -- the store is closed at once, before our own unmount (after a
  * signal) and libfuse's teardown: when the mount is gone the store is free,
  * or about to be, and `lsmfs -f` returns only once it is closed and on disk
- * (docs/FS.md §6.2).
+ * (docs/FS.md §6.3).
+ *
+ * -o test_powerloss (powerloss.h, docs/FS.md §6.2) is a test hook, refused
+ * unless LSMFS_TEST_HOOKS=1: the store is opened in a memory env loaded
+ * from STORE_DIR, SIGUSR1 (blocked in every thread, taken by the hook's own
+ * thread) cuts the power and ends the loop, and after the close what
+ * survived is written back to STORE_DIR.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,11 +48,13 @@
 #include <unistd.h>
 
 #include "ops.h"
+#include "powerloss.h"
 
-/* Default number of threads serving requests. */
+/* Default number of threads serving requests, and the most accepted. */
 #define LSMFS_MAX_THREADS 16
+#define LSMFS_THREADS_LIMIT 10000
 
-enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_ALLOW_OTHER };
+enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_ALLOW_OTHER, KEY_THREADS, KEY_POWERLOSS };
 
 static const struct fuse_opt lsmfs_opts[] = {
     {"sync=%s", offsetof(lsmfs_config, sync_str), 0},
@@ -55,6 +63,10 @@ static const struct fuse_opt lsmfs_opts[] = {
     {"entry_timeout=%lf", offsetof(lsmfs_config, entry_timeout), 0},
     {"attr_timeout=%lf", offsetof(lsmfs_config, attr_timeout), 0},
     {"negative_timeout=%lf", offsetof(lsmfs_config, negative_timeout), 0},
+    FUSE_OPT_KEY("max_threads=", KEY_THREADS),
+    FUSE_OPT_KEY("max_idle_threads=", KEY_THREADS),
+    FUSE_OPT_KEY("test_powerloss", KEY_POWERLOSS),
+    FUSE_OPT_KEY("test_powerloss=", KEY_POWERLOSS),
     FUSE_OPT_KEY("ro", KEY_RO),
     FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
     FUSE_OPT_KEY("-h", KEY_HELP),
@@ -81,6 +93,28 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
     case KEY_ALLOW_OTHER:
         c->allow_other = 1;
         return 1;
+    case KEY_POWERLOSS: {
+        const char *eq = strchr(arg, '=');
+        c->test_powerloss = 1;
+        free(c->powerloss_mode);
+        c->powerloss_mode = eq ? strdup(eq + 1) : NULL;
+        return 0;
+    }
+    case KEY_THREADS: {
+        /* libfuse reads these with %u, which takes "-1" or "0" without a
+         * word: check them here, then let libfuse have them. */
+        const char *v = strchr(arg, '=') + 1;
+        int idle = strncmp(arg, "max_idle", 8) == 0;
+        char *end;
+        errno = 0;
+        long n = *v >= '0' && *v <= '9' ? strtol(v, &end, 10) : -1;
+        if (errno || n < 0 || *end || (!idle && n == 0) || n > LSMFS_THREADS_LIMIT) {
+            fprintf(stderr, "lsmfs: bad option -o %s (a number of threads, %d to %d)\n", arg,
+                    idle ? 0 : 1, LSMFS_THREADS_LIMIT);
+            c->bad_option = 1;
+        }
+        return 1;
+    }
     case FUSE_OPT_KEY_NONOPT:
         if (c->n_nonopt == 0)
             c->store_dir = strdup(arg);
@@ -142,6 +176,15 @@ static void help(const char *prog)
         "                         permissions are always checked by the kernel\n"
         "                         (default_permissions)\n"
         "  -o OPTION              any other FUSE mount option, listed below\n"
+        "\n"
+        "Testing (refused unless the environment has LSMFS_TEST_HOOKS=1):\n"
+        "  -o test_powerloss[=MODE]  keep the store in memory, loaded from the files\n"
+        "                         in STORE_DIR and written back there when the daemon\n"
+        "                         ends; SIGUSR1 cuts the power (MODE power, the default:\n"
+        "                         all that was not synced is lost; torn: a random part\n"
+        "                         of it survives; process: nothing is lost), ends the\n"
+        "                         mount and leaves what survived in STORE_DIR\n"
+        "                         (docs/FS.md §6.2)\n"
         "\n"
         "Exit status: 0 once mounted (or after a clean unmount with -f); 1 if the\n"
         "options, the directories or the store are refused, with a message.\n"
@@ -403,6 +446,7 @@ int main(int argc, char *argv[])
     struct fuse_cmdline_opts co;
     memset(&co, 0, sizeof co);
     int report_fd = -1, mounted = 0, handlers = 0;
+    lsmfs_powerloss *pl = NULL;
     lsmfs *fs = calloc(1, sizeof *fs);
     if (fs == NULL || lsmfs_init_ctx(fs) != 0) {
         fprintf(stderr, "lsmfs: out of memory\n");
@@ -421,6 +465,8 @@ int main(int argc, char *argv[])
     }
     if (fuse_opt_parse(&args, &c, lsmfs_opts, opt_proc) != 0)
         goto out; /* libfuse printed the reason */
+    if (c.bad_option)
+        goto out; /* opt_proc printed the reason */
     if (c.show_help) {
         help(prog);
         printf("FUSE options:\n");
@@ -442,6 +488,8 @@ int main(int argc, char *argv[])
     lsm_options lo;
     if (make_options(&c, &lo) != 0)
         goto out;
+    if (c.test_powerloss && powerloss_new(c.powerloss_mode, &pl) != 0)
+        goto out;
     int missing = 0;
     if (check_dirs(&c, &store, &missing) != 0)
         goto out;
@@ -460,6 +508,16 @@ int main(int argc, char *argv[])
     se = fuse_session_new(&args, &lsmfs_ll_ops, sizeof lsmfs_ll_ops, fs);
     if (se == NULL)
         goto out; /* libfuse printed the reason (an unknown option...) */
+    fs->se = se;
+    /* The FUSE device: checked before the store is created or opened, so a
+     * mount that cannot happen changes nothing. */
+    int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "lsmfs: cannot open /dev/fuse: %s (is the fuse module loaded, and may "
+                        "this user use it?)\n", strerror(errno));
+        goto out;
+    }
+    close(fd);
     if (missing && mkdir(store, 0700) != 0) {
         fprintf(stderr, "lsmfs: cannot create store directory %s: %s\n", store, strerror(errno));
         goto out;
@@ -469,6 +527,12 @@ int main(int argc, char *argv[])
         goto out;
     openlog("lsmfs", LOG_PID, LOG_DAEMON);
 
+    if (pl != NULL) {
+        /* Before any thread starts: all of them must block SIGUSR1. */
+        powerloss_block_signal();
+        if (powerloss_load(pl, store, &lo.env) != 0)
+            goto out;
+    }
     int rc = open_store(store, &lo, &fs->db);
     if (rc != LSM_OK) {
         fprintf(stderr, "lsmfs: %s\n", lsm_errmsg(NULL));
@@ -482,6 +546,8 @@ int main(int argc, char *argv[])
     if (fuse_set_signal_handlers(se) != 0)
         goto out;
     handlers = 1;
+    if (pl != NULL && powerloss_arm(pl, se, pthread_self(), &fs->power_cut) != 0)
+        goto out;
     report(&report_fd, 1);
 
     if (co.singlethread) {
@@ -503,10 +569,14 @@ int main(int argc, char *argv[])
     if (ret == SIGINT || ret == SIGTERM || ret == SIGHUP)
         ret = 0;
     ret = ret != 0;
+    powerloss_disarm(pl); /* a cut it began is complete */
+    if (atomic_load(&fs->power_cut))
+        ret = 0; /* the loop was stopped on purpose */
     /* No request runs any more: close the store now, not after libfuse's
      * teardown. After a signal the mount is still there, and goes only
      * once the store is closed and on disk; after an unmount the store is
-     * free as soon as it can be. */
+     * free as soon as it can be. After a power cut this only frees the
+     * dead store's handle. */
     lsmfs_close_store(fs);
 
 out:
@@ -521,12 +591,17 @@ out:
         ret = 1;
     if (fs->db) {
         /* The loop never ran: close here. */
-        if (lsm_close(fs->db) != LSM_OK) {
+        if (lsm_close(fs->db) != LSM_OK && !atomic_load(&fs->power_cut)) {
             fprintf(stderr, "lsmfs: closing store %s: %s\n", store, lsm_errmsg(NULL));
             ret = 1;
         }
         fs->db = NULL;
     }
+    /* The store in memory is closed: its files (what survived a power cut)
+     * go to STORE_DIR. */
+    if (pl != NULL && (mounted || atomic_load(&fs->power_cut)) && powerloss_save(pl) != 0)
+        ret = 1;
+    powerloss_free(pl);
     lsmfs_free_ctx(fs);
     free(fs);
     free(store);
@@ -536,6 +611,7 @@ out:
     free(c.sync_str);
     free(c.memtable_str);
     free(c.cache_str);
+    free(c.powerloss_mode);
     fuse_opt_free_args(&args);
     return ret;
 }

@@ -6,6 +6,11 @@
  *   0 version (1)   1 type (1)   2 mode (4)   6 uid (4)   10 gid (4)
  *   14 ino (8)      22 size (8)  30 atime (8 s + 4 ns)  42 mtime  54 ctime
  *   66 rdev (8)     74 target (size bytes, symlinks only)
+ * Version 1 is every record but a directory's; a directory's is version 2:
+ *   74 subdirectories (8)   82 epoch of that count (8)
+ * The count is trusted only when its epoch is the mount's (store.c): a
+ * count a program may have made stale, or a version-1 directory record,
+ * is unknown, and st_nlink is then 1.
  *
  * Inode numbers (§4): allocated ones come from [ino_next, ino_end), a range
  * reserved by writing its end to lsmfs.sys/ino before any number of it is
@@ -80,14 +85,15 @@ int meta_copy(meta *dst, const meta *src)
     return 0;
 }
 
-int meta_encode(const meta *m, kbuf *out)
+int meta_encode(const meta *m, uint64_t epoch, kbuf *out)
 {
     size_t tlen = m->type == T_LNK ? m->target.n : 0;
+    int dir = m->type == T_DIR;
     out->n = 0;
-    if (kb_reserve(out, META_HEADER_LEN + tlen))
+    if (kb_reserve(out, dir ? META_DIR_LEN : META_HEADER_LEN + tlen))
         return ENOMEM;
     unsigned char *p = (unsigned char *)out->p;
-    p[0] = META_VERSION;
+    p[0] = dir ? META_VERSION_DIR : META_VERSION;
     p[1] = (unsigned char)m->type;
     put32(p + 2, m->mode & 07777);
     put32(p + 6, m->uid);
@@ -101,14 +107,21 @@ int meta_encode(const meta *m, kbuf *out)
     if (tlen)
         memcpy(p + META_HEADER_LEN, m->target.p, tlen);
     out->n = META_HEADER_LEN + tlen;
+    if (dir) {
+        put64(p + META_HEADER_LEN, m->nsub_known ? m->nsub : 0);
+        put64(p + META_HEADER_LEN + 8, m->nsub_known ? epoch : 0);
+        out->n = META_DIR_LEN;
+    }
     out->p[out->n] = 0;
     return 0;
 }
 
-int meta_decode(const void *data, size_t n, meta *m)
+int meta_decode(const void *data, size_t n, uint64_t epoch, meta *m)
 {
     const unsigned char *p = data;
-    if (n < META_HEADER_LEN || p[0] != META_VERSION || p[1] < T_REG || p[1] > T_SOCK)
+    if (n < META_HEADER_LEN || p[1] < T_REG || p[1] > T_SOCK)
+        return -1;
+    if (p[0] != META_VERSION && !(p[0] == META_VERSION_DIR && p[1] == T_DIR))
         return -1;
     meta t;
     memset(&t, 0, sizeof t);
@@ -124,6 +137,12 @@ int meta_decode(const void *data, size_t n, meta *m)
         return -1;
     t.rdev = get64(p + 66);
     size_t want = META_HEADER_LEN + (t.type == T_LNK ? (size_t)t.size : 0);
+    if (p[0] == META_VERSION_DIR) {
+        want = META_DIR_LEN;
+        t.nsub = get64(p + META_HEADER_LEN);
+        uint64_t stamp = get64(p + META_HEADER_LEN + 8);
+        t.nsub_known = stamp != 0 && stamp == epoch;
+    }
     if (t.type == T_LNK && t.size > META_MAX_TARGET)
         return -1;
     if (n != want)
@@ -168,6 +187,9 @@ void meta_to_stat(const meta *m, struct stat *st)
     memset(st, 0, sizeof *st);
     st->st_mode = meta_type_mode(m->type) | (m->mode & 07777);
     st->st_nlink = 1;
+    if (m->type == T_DIR && m->nsub_known)
+        st->st_nlink = m->nsub < (uint64_t)UINT32_MAX - 2 ? (nlink_t)(m->nsub + 2)
+                                                          : (nlink_t)UINT32_MAX;
     st->st_uid = m->uid;
     st->st_gid = m->gid;
     st->st_ino = m->ino;
@@ -284,7 +306,7 @@ int meta_get(lsmfs *fs, const void *key, size_t n, meta *m)
     int rc = lsm_get_opt(fs->db, &ro, key, n, &v, &vn);
     if (rc != LSM_OK)
         return lsmfs_errno(fs, rc, "read metadata", key, n);
-    int bad = meta_decode(v, vn, m);
+    int bad = meta_decode(v, vn, fs->nlink_epoch, m);
     lsm_free(v);
     if (bad)
         return lsmfs_corrupt(fs, "decode metadata", key, n, "malformed metadata record");
@@ -301,7 +323,7 @@ int root_meta_get(lsmfs *fs, meta *m)
         size_t vn;
         int rc = lsm_get_opt(fs->db, &ro, LSMFS_SYS_ROOT, strlen(LSMFS_SYS_ROOT), &v, &vn);
         if (rc == LSM_OK) {
-            int bad = meta_decode(v, vn, m) || m->type != T_DIR;
+            int bad = meta_decode(v, vn, fs->nlink_epoch, m) || m->type != T_DIR;
             lsm_free(v);
             if (bad)
                 return lsmfs_corrupt(fs, "decode metadata", "", 0, "malformed lsmfs.sys/root");
@@ -319,7 +341,7 @@ int root_meta_get(lsmfs *fs, meta *m)
 int batch_put_meta(lsmfs *fs, lsm_batch *b, const void *key, size_t n, const meta *m)
 {
     kbuf v = KBUF_INIT;
-    int err = meta_encode(m, &v);
+    int err = meta_encode(m, fs->nlink_epoch, &v);
     if (err == 0 && lsm_batch_put_ks(b, fs->ks_meta, key, n, v.p, v.n) != LSM_OK)
         err = key && n > LSM_MAX_KEY_LEN ? ENAMETOOLONG : ENOMEM;
     kb_free(&v);
@@ -329,7 +351,7 @@ int batch_put_meta(lsmfs *fs, lsm_batch *b, const void *key, size_t n, const met
 int batch_put_root(lsmfs *fs, lsm_batch *b, const meta *m)
 {
     kbuf v = KBUF_INIT;
-    int err = meta_encode(m, &v);
+    int err = meta_encode(m, fs->nlink_epoch, &v);
     if (err == 0 &&
         lsm_batch_put_ks(b, fs->ks_sys, LSMFS_SYS_ROOT, strlen(LSMFS_SYS_ROOT), v.p, v.n) != LSM_OK)
         err = ENOMEM;

@@ -13,8 +13,13 @@
 /* Record types (the "type" byte). */
 enum { T_REG = 1, T_DIR = 2, T_LNK = 3, T_FIFO = 4, T_CHR = 5, T_BLK = 6, T_SOCK = 7 };
 
+/* Record versions (docs/FS.md §3): every record starts with the 74-byte
+ * header of version 1; a directory's record is version 2, the header
+ * followed by its subdirectory count and the count's epoch. */
 #define META_VERSION 1
+#define META_VERSION_DIR 2
 #define META_HEADER_LEN 74
+#define META_DIR_LEN (META_HEADER_LEN + 16)
 /* Longest symlink target accepted (PATH_MAX, like Linux). */
 #define META_MAX_TARGET 4095
 
@@ -27,22 +32,29 @@ typedef struct meta {
     struct timespec atime, mtime, ctime;
     uint64_t rdev;
     kbuf target;                       /* symlinks: the target */
+    uint64_t nsub;                     /* directories: subdirectories, */
+    int nsub_known;                    /* when known (docs/FS.md §3) */
 } meta;
 
 void meta_free(meta *m);
 /* dst = src, the target copied (dst freed first). 0 or ENOMEM (dst then has
  * no target). */
 int meta_copy(meta *dst, const meta *src);
-/* Append the encoded record to out (cleared first). 0 or ENOMEM. */
-int meta_encode(const meta *m, kbuf *out);
-/* Decode a record; 0, or -1 if it is malformed (wrong version, type, length,
- * nanoseconds, mode bits outside 07777). m is filled (target copied) only on success. */
-int meta_decode(const void *p, size_t n, meta *m);
+/* Append the encoded record to out (cleared first): version 2 for a
+ * directory, its count stamped with `epoch` when known (else with 0, which
+ * no mount trusts); version 1 for the rest. 0 or ENOMEM. */
+int meta_encode(const meta *m, uint64_t epoch, kbuf *out);
+/* Decode a record; 0, or -1 if it is malformed (unknown version, type,
+ * length, nanoseconds, mode bits outside 07777). A directory's count is
+ * known only from a version-2 record stamped with `epoch` (the mount's,
+ * lsmfs.sys/nlink). m is filled (target copied) only on success. */
+int meta_decode(const void *p, size_t n, uint64_t epoch, meta *m);
 
 /* The file type bits of a record type, and back (0 for an unknown mode). */
 mode_t meta_type_mode(int type);
 int meta_mode_type(mode_t mode);
-/* Fill st from m (st_nlink 1, st_blocks from size). */
+/* Fill st from m (st_blocks from size; st_nlink 1, or for a directory with
+ * a known count 2 + its subdirectories). */
 void meta_to_stat(const meta *m, struct stat *st);
 
 /* Attributes of a key without metadata (docs/FS.md §3): a regular file

@@ -131,10 +131,18 @@ int node_resolve(lsmfs *fs, node *n, int hint)
         return err;
     }
     if (n->pk.kind == PK_CPART) {
-        /* A part of a long escaped segment: a directory that always exists
-         * (docs/FS.md §2.1), holding whatever keys continue it. */
-        meta_default(fs, &n->m, T_DIR, key, kn, HASH_CDIR);
-        n->type = N_CDIR;
+        /* A part of a long escaped segment: a directory holding whatever
+         * keys continue it. It exists while such keys exist, or while the
+         * kernel holds the inode a mkdir made for it (docs/FS.md §2.1): it
+         * has no record, so an empty one lives only as that inode. */
+        int below = 0;
+        int err = prefix_has_keys(fs, key, kn, &below);
+        if (err)
+            return err;
+        if (below || inode_is_known(fs, &n->pk)) {
+            meta_default(fs, &n->m, T_DIR, key, kn, HASH_CDIR);
+            n->type = N_CDIR;
+        }
         return 0;
     }
 
@@ -298,9 +306,123 @@ int node_need_meta(lsmfs *fs, node *n)
 
 int node_put_meta(lsmfs *fs, lsm_batch *b, node *n)
 {
+    int err = dir_meta_count(fs, n->pk.key.p, n->pk.key.n, n->type == N_ROOT, &n->m);
+    if (err)
+        return err;
     if (n->type == N_ROOT)
         return batch_put_root(fs, b, &n->m);
     return batch_put_meta(fs, b, n->pk.key.p, n->pk.key.n, &n->m);
+}
+
+/* ---- subdirectory counts (docs/FS.md §3) -------------------------------------------- */
+
+int dir_meta_count(lsmfs *fs, const char *key, size_t kn, int root, meta *m)
+{
+    if (m->type != T_DIR || m->nsub_known)
+        return 0;
+    uint64_t n;
+    int err = dir_count_subdirs(fs, key, kn, root, &n);
+    if (err == 0) {
+        m->nsub = n;
+        m->nsub_known = 1;
+    }
+    return err;
+}
+
+/* Is there a key starting with key[0, plen) other than key itself (unless
+ * keep_contents: its contents key counts as another) and the keys below
+ * it, in the contents or the metadata keyspace? */
+static int prefix_has_other(lsmfs *fs, const kbuf *key, size_t plen, int keep_contents,
+                            int *yes)
+{
+    *yes = 0;
+    kbuf up = KBUF_INIT, past = KBUF_INIT;
+    int none = prefix_upper(key->p, plen, &up);
+    if (none < 0 || kb_append(&past, key->p, key->n) || kb_putc(&past, '/' + 1)) {
+        kb_free(&up);
+        kb_free(&past);
+        return ENOMEM;
+    }
+    int rc = LSM_OK;
+    for (int pass = 0; pass < 2 && rc == LSM_OK && !*yes; pass++) {
+        if (pass == 1 && !fs->have_meta)
+            break;
+        lsm_read_options ro;
+        lsm_read_options_default(&ro);
+        ro.keyspace = pass == 0 ? LSM_KEYSPACE_DEFAULT : fs->ks_meta;
+        ro.lower = key->p;
+        ro.lower_len = plen;
+        if (!none) {
+            ro.upper = up.p;
+            ro.upper_len = up.n;
+        }
+        ro.keys_only = 1;
+        lsm_iter *it;
+        rc = lsm_iter_new(fs->db, &ro, &it);
+        if (rc != LSM_OK)
+            break;
+        rc = lsm_iter_first(it);
+        while (rc == LSM_OK && lsm_iter_valid(it)) {
+            size_t kn;
+            const char *k = lsm_iter_key(it, &kn);
+            if (kn == key->n && memcmp(k, key->p, kn) == 0) {
+                if (pass == 0 && keep_contents) {
+                    *yes = 1;
+                    break;
+                }
+                rc = lsm_iter_next(it);
+            } else if (kn > key->n && memcmp(k, key->p, key->n) == 0 && k[key->n] == '/') {
+                rc = lsm_iter_seek(it, past.p, past.n);
+            } else {
+                *yes = 1;
+                break;
+            }
+        }
+        lsm_iter_free(it);
+    }
+    kb_free(&up);
+    kb_free(&past);
+    return lsmfs_errno(fs, rc, "count subdirectories", key->p, plen);
+}
+
+int entry_delta(lsmfs *fs, const kbuf *key, int was_dir, int now_dir, int how, int *delta)
+{
+    *delta = 0;
+    size_t pl;
+    size_t so = key_parent(key->p, key->n, &pl) ? 0 : pl + 1;
+    const char *seg = key->p + so;
+    size_t sl = key->n - so;
+    if (seg_is_literal(seg, sl) || sl <= SEG_X_MAX) {
+        *delta = now_dir - was_dir;
+        return 0;
+    }
+    /* Listed as the "%c" directory of its first 126 bytes, which exists
+     * while any key starts with them. */
+    if (how == ENTRY_STAY)
+        return 0;
+    int yes = 0, err;
+    if (how == ENTRY_ADD) {
+        err = prefix_has_keys(fs, key->p, so + SEG_C_BYTES, &yes);
+        *delta = yes ? 0 : 1;
+    } else {
+        err = prefix_has_other(fs, key, so + SEG_C_BYTES, how == ENTRY_REMOVE_DIR, &yes);
+        *delta = yes ? 0 : -1;
+    }
+    return err;
+}
+
+int entry_same_c(const kbuf *a, const kbuf *b)
+{
+    size_t pa, pb;
+    int ra = key_parent(a->p, a->n, &pa), rb = key_parent(b->p, b->n, &pb);
+    size_t oa = ra ? 0 : pa + 1, ob = rb ? 0 : pb + 1;
+    if (ra != rb || oa != ob || memcmp(a->p, b->p, oa) != 0)
+        return 0; /* other directories */
+    size_t la = a->n - oa, lb = b->n - ob;
+    if (seg_is_literal(a->p + oa, la) || la <= SEG_X_MAX || seg_is_literal(b->p + ob, lb) ||
+        lb <= SEG_X_MAX)
+        return 0;
+    return memcmp(a->p + oa, b->p + ob, SEG_C_BYTES) == 0;
 }
 
 int parent_meta(lsmfs *fs, const char *key, size_t n, meta *m)
@@ -316,7 +438,21 @@ int parent_meta(lsmfs *fs, const char *key, size_t n, meta *m)
     return err;
 }
 
-int parent_touch(lsmfs *fs, lsm_batch *b, const char *key, size_t n, int keep,
+/* The directory's record m gains `delta` subdirectories: counted first if
+ * its count is unknown (the count sees the store before the batch). */
+static int count_delta(lsmfs *fs, const char *key, size_t kn, int root, meta *m, int delta)
+{
+    int err = dir_meta_count(fs, key, kn, root, m);
+    if (err)
+        return err;
+    if (delta < 0 && m->nsub < (uint64_t)-delta)
+        m->nsub_known = 0; /* cannot be: let the next change count again */
+    else
+        m->nsub += (uint64_t)(int64_t)delta;
+    return 0;
+}
+
+int parent_touch(lsmfs *fs, lsm_batch *b, const char *key, size_t n, int keep, int delta,
                  const struct timespec *now)
 {
     meta m;
@@ -325,6 +461,8 @@ int parent_touch(lsmfs *fs, lsm_batch *b, const char *key, size_t n, int keep,
     int err;
     if (key_parent(key, n, &pl)) {
         err = root_meta_get(fs, &m);
+        if (err == 0)
+            err = count_delta(fs, "", 0, 1, &m, delta);
         if (err == 0) {
             m.mtime = m.ctime = *now;
             err = batch_put_root(fs, b, &m);
@@ -342,14 +480,18 @@ int parent_touch(lsmfs *fs, lsm_batch *b, const char *key, size_t n, int keep,
             err = ENOENT;
     }
     if (err == 0 && m.type == T_DIR) {
+        err = count_delta(fs, key, pl, 0, &m, delta);
         m.mtime = m.ctime = *now;
-        err = batch_put_meta(fs, b, key, pl, &m);
+        if (err == 0)
+            err = batch_put_meta(fs, b, key, pl, &m);
     } else if (err == ENOENT) {
         err = 0;
         if (keep) {
             meta_default(fs, &m, T_DIR, key, pl, HASH_DIR);
+            err = count_delta(fs, key, pl, 0, &m, delta);
             m.mtime = m.ctime = *now;
-            err = batch_put_meta(fs, b, key, pl, &m);
+            if (err == 0)
+                err = batch_put_meta(fs, b, key, pl, &m);
         }
     }
     /* A file's record in the slot (a shadowed pair): the directory has no
@@ -375,6 +517,58 @@ int node_xattr_prefix(lsmfs *fs, const node *n, lsm_keyspace *ks, kbuf *prefix)
         return ENODATA;
     *ks = fs->ks_xattr;
     return kb_append(prefix, n->pk.key.p, n->pk.key.n) || kb_putc(prefix, 0) ? ENOMEM : 0;
+}
+
+/* The keyspace and key of attribute name of key (root: the root's). */
+static int key_xattr_key(lsmfs *fs, const char *key, size_t kn, int root, const char *name,
+                         lsm_keyspace *ks, kbuf *out)
+{
+    out->n = 0;
+    int bad;
+    if (root) {
+        *ks = fs->ks_sys;
+        bad = kb_append(out, LSMFS_SYS_XATTR, strlen(LSMFS_SYS_XATTR) + 1);
+    } else {
+        *ks = fs->ks_xattr;
+        bad = kb_append(out, key, kn) || kb_putc(out, 0);
+    }
+    return bad || kb_append(out, name, strlen(name)) ? ENOMEM : 0;
+}
+
+int key_xattr_get(lsmfs *fs, const char *key, size_t kn, int root, const char *name, void **v,
+                  size_t *vn)
+{
+    *v = NULL;
+    *vn = 0;
+    if (root ? !fs->have_sys : !fs->have_xattr)
+        return ENODATA;
+    kbuf k = KBUF_INIT;
+    lsm_keyspace ks;
+    int err = key_xattr_key(fs, key, kn, root, name, &ks, &k);
+    if (err == 0) {
+        lsm_read_options ro;
+        lsm_read_options_default(&ro);
+        ro.keyspace = ks;
+        int rc = lsm_get_opt(fs->db, &ro, k.p, k.n, v, vn);
+        err = rc == LSM_NOT_FOUND ? ENODATA : lsmfs_errno(fs, rc, "getxattr", k.p, k.n);
+    }
+    kb_free(&k);
+    return err;
+}
+
+int key_xattr_set(lsmfs *fs, lsm_batch *b, const char *key, size_t kn, int root,
+                  const char *name, const void *v, size_t vn)
+{
+    kbuf k = KBUF_INIT;
+    lsm_keyspace ks;
+    int err = key_xattr_key(fs, key, kn, root, name, &ks, &k);
+    if (err == 0) {
+        int rc = v ? lsm_batch_put_ks(b, ks, k.p, k.n, v, vn) : lsm_batch_delete_ks(b, ks, k.p, k.n);
+        if (rc != LSM_OK)
+            err = k.n > LSM_MAX_KEY_LEN ? ENAMETOOLONG : ENOMEM;
+    }
+    kb_free(&k);
+    return err;
 }
 
 /* Visit each attribute under (ks, prefix): fn(arg, full key, key length, name
@@ -439,22 +633,38 @@ static int del_one(void *arg, const char *k, size_t kn, size_t name_off, const v
     return lsm_batch_delete_ks(x->b, x->ks, k, kn) == LSM_OK ? 0 : ENOMEM;
 }
 
-static int move_one(void *arg, const char *k, size_t kn, size_t name_off, const void *v, size_t vn)
+static int copy_one(void *arg, const char *k, size_t kn, size_t name_off, const void *v, size_t vn)
 {
     struct xattr_batch *x = arg;
     x->tmp.n = 0;
     if (kb_append(&x->tmp, x->to->p, x->to->n) || kb_append(&x->tmp, k + name_off, kn - name_off))
         return ENOMEM;
-    if (lsm_batch_put_ks(x->b, x->ks, x->tmp.p, x->tmp.n, v, vn) != LSM_OK ||
-        lsm_batch_delete_ks(x->b, x->ks, k, kn) != LSM_OK)
+    if (lsm_batch_put_ks(x->b, x->ks, x->tmp.p, x->tmp.n, v, vn) != LSM_OK)
         return x->tmp.n > LSM_MAX_KEY_LEN ? ENAMETOOLONG : ENOMEM;
     return 0;
+}
+
+static int move_one(void *arg, const char *k, size_t kn, size_t name_off, const void *v, size_t vn)
+{
+    struct xattr_batch *x = arg;
+    int err = copy_one(arg, k, kn, name_off, v, vn);
+    if (err == 0 && lsm_batch_delete_ks(x->b, x->ks, k, kn) != LSM_OK)
+        err = ENOMEM;
+    return err;
 }
 
 int batch_delete_xattrs(lsmfs *fs, lsm_batch *b, lsm_keyspace ks, const kbuf *prefix)
 {
     struct xattr_batch x = {fs, b, ks, NULL, KBUF_INIT};
     return xattr_scan(fs, ks, prefix, 0, del_one, &x);
+}
+
+int batch_copy_xattrs(lsmfs *fs, lsm_batch *b, lsm_keyspace ks, const kbuf *from, const kbuf *to)
+{
+    struct xattr_batch x = {fs, b, ks, to, KBUF_INIT};
+    int err = xattr_scan(fs, ks, from, 1, copy_one, &x);
+    kb_free(&x.tmp);
+    return err;
 }
 
 int batch_move_xattrs(lsmfs *fs, lsm_batch *b, lsm_keyspace ks, const kbuf *from, const kbuf *to)

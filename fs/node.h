@@ -86,12 +86,44 @@ int node_put_meta(lsmfs *fs, lsm_batch *b, node *n);
 
 /*
  * The directory holding key changed: queue an update of its mtime and ctime
- * if it has a record (root included); if it has none (it exists only
- * because keys lie below it) and `keep` is set, queue a record for it, so
- * it does not vanish with its last entry. 0 or errno.
+ * and of its subdirectory count (+ delta, from entry_delta) if it has a
+ * record (root included); if it has none (it exists only because keys lie
+ * below it) and `keep` is set, queue a record for it, so it does not vanish
+ * with its last entry. A count not known yet is counted first. 0 or errno.
  */
-int parent_touch(lsmfs *fs, lsm_batch *b, const char *key, size_t n, int keep,
+int parent_touch(lsmfs *fs, lsm_batch *b, const char *key, size_t n, int keep, int delta,
                  const struct timespec *now);
+
+/* ---- subdirectory counts (docs/FS.md §3: st_nlink of directories) ---- */
+
+/* The number of entries of the directory with key (root: the root) that
+ * readdir lists as directories ("%c" parts included): a walk of its
+ * entries, O(entries) (ops_dir.c, which lists directories). 0 or errno. */
+int dir_count_subdirs(lsmfs *fs, const char *key, size_t kn, int root, uint64_t *n);
+/* A directory record about to be written: count its subdirectories if its
+ * count is not known (a record of version 1, a stale count, defaults).
+ * Nothing for other records. 0 or errno. */
+int dir_meta_count(lsmfs *fs, const char *key, size_t kn, int root, meta *m);
+
+/* What an operation does to the entry of a key in its directory. */
+enum {
+    ENTRY_ADD,        /* the key is new */
+    ENTRY_REMOVE,     /* the key and what lies below it go */
+    ENTRY_REMOVE_DIR, /* a directory's record and what lies below it go, a
+                         contents key of the same name (a shadowed file) stays */
+    ENTRY_STAY,       /* the name stays, perhaps naming something else */
+};
+/*
+ * The change (-1, 0, +1) an operation makes to the subdirectory count of
+ * the directory holding key: now_dir - was_dir for a name listed as itself
+ * or one "%x"; for a longer escaped name, listed as the "%c" directory of
+ * its first 126 bytes that exists while keys start with them, what `how`
+ * does to those keys (read before the batch). 0 or errno.
+ */
+int entry_delta(lsmfs *fs, const kbuf *key, int was_dir, int now_dir, int how, int *delta);
+/* 1 if a and b are listed as the same "%c" entry of the same directory
+ * (a rename between them leaves that entry as it was). */
+int entry_same_c(const kbuf *a, const kbuf *b);
 /* The parent's record, for a new entry's gid (set-group-ID directories). */
 int parent_meta(lsmfs *fs, const char *key, size_t n, meta *m);
 
@@ -102,10 +134,22 @@ int parent_meta(lsmfs *fs, const char *key, size_t n, meta *m);
  * ("%c" parts, the other node of a shadowed pair).
  */
 int node_xattr_prefix(lsmfs *fs, const node *n, lsm_keyspace *ks, kbuf *prefix);
+/* Attribute `name` of the file or directory with key (root: the root's),
+ * read into *v (caller owns: lsm_free): 0, ENODATA if it has none, or
+ * errno. */
+int key_xattr_get(lsmfs *fs, const char *key, size_t kn, int root, const char *name, void **v,
+                  size_t *vn);
+/* Queue the put (v not NULL) or the deletion of that attribute. 0 or errno. */
+int key_xattr_set(lsmfs *fs, lsm_batch *b, const char *key, size_t kn, int root,
+                  const char *name, const void *v, size_t vn);
 /* Queue the deletion of every attribute under (ks, prefix): one delete per
  * attribute (prefix + name, name without 0x00 -- a key with a 0x00 after
  * the prefix belongs to another file). 0 or errno. */
 int batch_delete_xattrs(lsmfs *fs, lsm_batch *b, lsm_keyspace ks, const kbuf *prefix);
+/* Queue a put of (ks, to + name) for every attribute under (ks, from), with
+ * its value (as before the batch). */
+int batch_copy_xattrs(lsmfs *fs, lsm_batch *b, lsm_keyspace ks, const kbuf *from,
+                      const kbuf *to);
 /* Queue the move of every attribute under (ks, from) to (ks, to + name). */
 int batch_move_xattrs(lsmfs *fs, lsm_batch *b, lsm_keyspace ks, const kbuf *from,
                       const kbuf *to);

@@ -2,7 +2,11 @@
  * ops.c -- the operations table, the session's init and destroy, and the
  * replies that give the kernel an inode.
  *
- * init turns off what the implementation does not want from the kernel:
+ * init asks for POSIX ACLs (FUSE_CAP_POSIX_ACL: the kernel enforces them,
+ * lsmfs stores them and keeps them and the mode in step, acl.c) and with
+ * them for the umask (FUSE_CAP_DONT_MASK: a directory's default ACL
+ * replaces it, so only lsmfs knows when it applies). It turns off what the
+ * implementation does not want from the kernel:
  * O_TRUNC as part of open (atomic_o_trunc: the kernel then truncates with a
  * setattr of its own), the kernel leaving set-user-ID bits to the daemon
  * (handle_killpriv), writeback caching (every write must reach the engine
@@ -20,8 +24,10 @@
  * soon as the loop returns, before its own unmount and libfuse's teardown;
  * destroy, which libfuse runs from that teardown, only closes a store still
  * open. Closing deletes every orphan key (no file can be open any more),
- * then lsm_close marks the lock closing (an lsmfs or lsmctl started
- * meanwhile waits for it), flushes the memtable and releases the lock.
+ * marks the store clean (store.c: the next mount may trust its directory
+ * counts), then lsm_close marks the lock closing (an lsmfs or lsmctl started
+ * meanwhile waits for it), flushes the memtable and releases the lock. After
+ * a power cut by the test hook (powerloss.h) it only closes the dead store.
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +36,18 @@
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-    (void)userdata;
+    lsmfs *fs = userdata;
+    /* POSIX ACLs: the kernel checks them and caches them (default
+     * permissions are on anyway); lsmfs keeps mode and ACLs in step and
+     * applies default ACLs, and so the umask too (docs/FS.md §5). */
+    if (conn->capable & FUSE_CAP_POSIX_ACL) {
+        conn->want |= FUSE_CAP_POSIX_ACL;
+        fs->posix_acl = 1;
+        if (conn->capable & FUSE_CAP_DONT_MASK) {
+            conn->want |= FUSE_CAP_DONT_MASK;
+            fs->dont_mask = 1;
+        }
+    }
     conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
     conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
     conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
@@ -47,7 +64,15 @@ void lsmfs_close_store(lsmfs *fs)
 {
     if (fs == NULL || fs->db == NULL)
         return;
+    if (atomic_load(&fs->power_cut)) {
+        /* The test hook cut the power (powerloss.h): nothing can be written
+         * any more, and closing fails; it only frees the handle. */
+        lsm_close(fs->db);
+        fs->db = NULL;
+        return;
+    }
     orphans_cleanup(fs);
+    lsmfs_store_leave(fs);
     int rc = lsm_close(fs->db);
     fs->db = NULL;
     if (rc != LSM_OK) {
@@ -90,6 +115,35 @@ void reply_create(lsmfs *fs, fuse_req_t req, const struct fuse_entry_param *e,
         inode_put(fs, inode_of(fs, e->ino), 1, 1, 0);
         ns_leave(fs, slot);
     }
+}
+
+void notify_cpart_changed(lsmfs *fs, inode *cdir)
+{
+    if (cdir->type != N_CDIR || fs->se == NULL)
+        return;
+    pkey pk, dp;
+    memset(&pk, 0, sizeof pk);
+    memset(&dp, 0, sizeof dp);
+    uint64_t kgen;
+    uint32_t flags;
+    if (inode_snapshot(cdir, &pk, &kgen, &flags, NULL) == 0 && !(flags & INODE_DETACHED)) {
+        size_t pl;
+        inode *in = NULL;
+        if (key_parent(pk.key.p, pk.key.n, &pl)) {
+            in = inode_of(fs, FUSE_ROOT_ID);
+        } else {
+            dp.kind = PK_NORMAL;
+            if (kb_set(&dp.key, pk.key.p, pl) == 0)
+                in = inode_find(fs, &dp); /* pinned */
+        }
+        /* A negative offset: the attributes only, no page cache. */
+        if (in)
+            fuse_lowlevel_notify_inval_inode(fs->se, inode_ino(fs, in), -1, 0);
+        if (in && !inode_is_root(fs, in))
+            inode_put(fs, in, 0, 0, 1);
+    }
+    pkey_free(&pk);
+    pkey_free(&dp);
 }
 
 const struct fuse_lowlevel_ops lsmfs_ll_ops = {

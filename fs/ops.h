@@ -43,6 +43,16 @@ void reply_entry(lsmfs *fs, fuse_req_t req, const struct fuse_entry_param *e);
 void reply_create(lsmfs *fs, fuse_req_t req, const struct fuse_entry_param *e,
                   const struct fuse_file_info *fi);
 
+/*
+ * An entry of the "%c" directory cdir changed. The record that changed with
+ * it (times, subdirectory count) is the one of the directory holding the
+ * long segment, which the kernel does not see as cdir's parent: tell it to
+ * drop what it caches of that directory's attributes. Nothing for other
+ * directories (the kernel drops the parent's attributes itself). Called
+ * with the namespace lock held shared, after the change was written.
+ */
+void notify_cpart_changed(lsmfs *fs, inode *cdir);
+
 /* ---- ops_attr.c ---------------------------------------------------------------- */
 void lsmfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lsmfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -103,13 +113,32 @@ void lsmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
  * symlink target, owner uid/gid) is written with its metadata, an empty
  * value for regular files, and the parent's times, in one batch, and gets
  * an inode counted once (and opened once with `open` set), described in e.
+ * With POSIX ACLs, the directory's default ACL or the umask (umask_bits)
+ * shapes the mode (acl_inherit).
  * EEXIST if something is there -- except that with open_existing a
  * regular file already there is opened instead (a create without O_EXCL
  * that lost a race).
  */
-int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, dev_t rdev,
-              const char *target, uid_t uid, gid_t gid, int open, int open_existing,
+int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, mode_t umask_bits,
+              dev_t rdev, const char *target, uid_t uid, gid_t gid, int open, int open_existing,
               struct fuse_entry_param *e);
+
+/*
+ * ops_xattr.c: POSIX ACLs of a new node (docs/FS.md §5). key is the new
+ * node's, dir the directory it is made in, type its T_*, *mode its
+ * permission bits as asked (set-group-ID rules applied). If the directory
+ * has a default ACL, the node gets it (limited by *mode, which the ACL
+ * limits in turn) as its access ACL and, a directory, as its default ACL
+ * too: the puts are queued in b when can_store (a node that can have
+ * attributes). Without one, the umask applies (the kernel leaves it to
+ * lsmfs then). Nothing without the kernel's ACL support, or for symlinks.
+ * 0 or errno.
+ */
+int acl_inherit(lsmfs *fs, lsm_batch *b, inode *dir, const char *key, size_t kn, int type,
+                int can_store, mode_t umask_bits, uint32_t *mode);
+/* ops_xattr.c: n (resolved, locked) is chmod'ed to mode: queue its access
+ * ACL with the mode's bits, if it has one. 0 or errno. */
+int acl_on_chmod(lsmfs *fs, lsm_batch *b, const node *n, mode_t mode);
 
 /* ops_file.c: fsync, shared with fsyncdir. */
 int do_fsync(lsmfs *fs);

@@ -134,6 +134,9 @@ static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
         if (!n.meta_taken)
             err = node_put_meta(fs, b, &n);
     }
+    /* chmod of a file with an access ACL: the ACL follows the mode. */
+    if (err == 0 && (to_set & FUSE_SET_ATTR_MODE))
+        err = acl_on_chmod(fs, b, &n, (mode_t)n.m.mode);
     if (err == 0)
         err = batch_commit(fs, b, "setattr", n.pk.key.p, n.pk.key.n,
                            !sizing || (uint64_t)attr->st_size <= n.m.size);

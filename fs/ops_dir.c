@@ -156,8 +156,8 @@ void lsmfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
     const struct fuse_ctx *c = fuse_req_ctx(req);
     struct fuse_entry_param e;
     int slot = ns_enter(fs);
-    int err = make_node(fs, inode_of(fs, parent), name, T_DIR, mode, 0, NULL, c->uid, c->gid, 0,
-                        0, &e);
+    int err = make_node(fs, inode_of(fs, parent), name, T_DIR, mode, c->umask, 0, NULL, c->uid,
+                        c->gid, 0, 0, &e);
     ns_leave(fs, slot);
     if (err)
         fuse_reply_err(req, err);
@@ -184,8 +184,15 @@ static int do_rmdir(lsmfs *fs, inode *dir, const char *name)
         if (err == 0 && children)
             err = ENOTEMPTY;
     }
-    /* A "%c" part holds no record: with nothing below it there is nothing
-     * to remove (it keeps existing as a name, like every "%c" name). */
+    /* A "%c" part holds no record: with nothing below it, it exists only
+     * as the inode a mkdir made (docs/FS.md §2.1), which is detached. */
+    if (err == 0 && n.type == N_CDIR) {
+        inode *victim = inode_find(fs, &n.pk);
+        if (victim) {
+            inode_detach(fs, victim, NULL, &n.m);
+            inode_put(fs, victim, 0, 0, 1);
+        }
+    }
     if (err == 0 && n.type == N_DIR) {
         struct timespec now;
         lsmfs_now(&now);
@@ -201,10 +208,15 @@ static int do_rmdir(lsmfs *fs, inode *dir, const char *name)
                 err = batch_delete_xattrs(fs, b, fs->ks_xattr, &xp);
             kb_free(&xp);
         }
+        int delta = 0;
         if (err == 0)
-            err = parent_touch(fs, b, n.pk.key.p, n.pk.key.n, 1, &now);
+            err = entry_delta(fs, &n.pk.key, 1, 0, ENTRY_REMOVE_DIR, &delta);
+        if (err == 0)
+            err = parent_touch(fs, b, n.pk.key.p, n.pk.key.n, 1, delta, &now);
         if (err == 0)
             err = batch_commit(fs, b, "rmdir", n.pk.key.p, n.pk.key.n, 1);
+        if (err == 0)
+            notify_cpart_changed(fs, dir);
         if (err == 0) {
             /* The kernel may still hold the directory (a process's working
              * directory): it names nothing any more. */
@@ -321,6 +333,7 @@ typedef struct lister {
     kbuf tmp;
     kbuf last_c;   /* the "%c" name last sent (dedupe) */
     meta m;
+    int types_only; /* only the entries' types are wanted (dir_count_subdirs) */
 } lister;
 
 static int iter_new(lister *L, lsm_keyspace ks, int keys_only, lsm_iter **out)
@@ -436,6 +449,10 @@ static int has_children(lister *L, const char *base, size_t bn, int *yes)
 /* Attributes of the subdirectory with key dkey: its record, or defaults. */
 static int dir_attrs(lister *L, const char *dkey, size_t dn, struct stat *st)
 {
+    if (L->types_only) {
+        st->st_mode = S_IFDIR;
+        return 0;
+    }
     int err = meta_get(L->fs, dkey, dn, &L->m);
     if (err == 0 && L->m.type != T_DIR)
         err = ENOENT; /* the slot holds a shadowed file's record */
@@ -537,7 +554,7 @@ static int lister_step(lister *L, entry e[2], int *n_entries, int *end, int *adv
     if (in_m) {
         size_t vn;
         const void *v = lsm_iter_value(L->im, &vn);
-        if (v && meta_decode(v, vn, &L->m) == 0)
+        if (v && meta_decode(v, vn, fs->nlink_epoch, &L->m) == 0)
             have_m = 1;
         else
             lsmfs_corrupt(fs, "readdir", K, Kn, "malformed metadata record (entry skipped)");
@@ -603,6 +620,50 @@ next_past:
     if (rc == LSM_OK && in_m)
         rc = lsm_iter_next(L->im);
     return lsmfs_errno(fs, rc, "readdir", K, Kn);
+}
+
+/* ---- subdirectory counts ---------------------------------------------------------------- */
+
+int dir_count_subdirs(lsmfs *fs, const char *key, size_t kn, int root, uint64_t *count)
+{
+    *count = 0;
+    dir_handle h;
+    memset(&h, 0, sizeof h);
+    pkey pk;
+    memset(&pk, 0, sizeof pk);
+    pk.kind = root ? PK_ROOT : PK_NORMAL;
+    int err = kb_set(&pk.key, key, root ? 0 : kn) ? ENOMEM : dh_set_dir(&h, &pk);
+    lister L;
+    memset(&L, 0, sizeof L);
+    L.fs = fs;
+    L.h = &h;
+    L.types_only = 1;
+    if (err == 0)
+        err = lister_open(&L);
+    while (err == 0) {
+        entry e[2];
+        int n, end, adv, new_c;
+        size_t c_at = 0;
+        err = lister_step(&L, e, &n, &end, &adv, &new_c, &c_at);
+        if (err || end)
+            break;
+        for (int j = 0; j < n; j++)
+            *count += S_ISDIR(e[j].st.st_mode) != 0;
+        if (new_c && kb_set(&L.last_c, L.k.p + c_at, SEG_C_BYTES)) {
+            err = ENOMEM;
+            break;
+        }
+        if (adv == ADV_SEEK)
+            err = lsmfs_errno(fs, seek_both(&L, L.tmp.p, L.tmp.n), "count subdirectories",
+                              L.tmp.p, L.tmp.n);
+    }
+    lister_close(&L);
+    kb_free(&h.prefix);
+    kb_free(&h.upper);
+    pkey_free(&h.dir);
+    pos_free(&h.cur);
+    pkey_free(&pk);
+    return err;
 }
 
 /* ---- the reply ---------------------------------------------------------------------- */

@@ -29,8 +29,8 @@
 
 #include "ops.h"
 
-int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, dev_t rdev,
-              const char *target, uid_t uid, gid_t gid, int open, int open_existing,
+int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, mode_t umask_bits,
+              dev_t rdev, const char *target, uid_t uid, gid_t gid, int open, int open_existing,
               struct fuse_entry_param *e)
 {
     if (fs->read_only)
@@ -43,8 +43,29 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, de
     memset(&nm, 0, sizeof nm);
     size_t tlen = target ? strlen(target) : 0;
     int err = node_of_child(fs, dir, name, &n, &ls, LK_WRITE);
+    if (err == 0 && n.pk.kind == PK_CPART) {
+        /* A "%c" part is a directory with nothing to store (docs/FS.md
+         * §2.1): it exists while keys continue it or while the kernel holds
+         * it. A mkdir of one that does not exist makes its inode, and
+         * writes nothing -- cp -a and tar x make each directory they copy;
+         * it can be nothing but a directory. */
+        if (n.type != N_NONE) {
+            err = EEXIST;
+        } else if (type != T_DIR) {
+            err = EINVAL;
+        } else {
+            inode *in = inode_lookup(fs, &n.pk, N_CDIR, 1, 0);
+            if (in == NULL) {
+                err = ENOMEM;
+            } else {
+                meta_default(fs, &n.m, T_DIR, n.pk.key.p, n.pk.key.n, HASH_CDIR);
+                entry_fill(fs, e, in, &n.m);
+            }
+        }
+        goto done;
+    }
     if (err == 0 && n.pk.kind != PK_NORMAL)
-        err = EEXIST; /* "%c" parts always exist */
+        err = EEXIST; /* the root */
     if (err == 0 && n.type != N_NONE) {
         if (open_existing && n.type == N_FILE && n.m.type == T_REG) {
             /* A create without O_EXCL that lost a race: open the file. */
@@ -97,6 +118,7 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, de
         }
         nm.atime = nm.mtime = nm.ctime = now;
         nm.rdev = (uint64_t)rdev;
+        nm.nsub_known = type == T_DIR; /* a new directory has none */
         if (type == T_LNK) {
             nm.size = tlen;
             if (kb_set(&nm.target, target, tlen))
@@ -111,8 +133,6 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, de
         err = ENOMEM;
     if (err == 0 && type == T_REG && lsm_batch_put(b, key, kn, "", 0) != LSM_OK)
         err = kn > LSM_MAX_KEY_LEN ? ENAMETOOLONG : ENOMEM;
-    if (err == 0 && !slot_taken)
-        err = batch_put_meta(fs, b, key, kn, &nm);
     if (err == 0 && n.meta_stale && fs->have_xattr) {
         /* Attributes left with a stale record belong to no file any more. */
         kbuf xp = KBUF_INIT;
@@ -121,8 +141,16 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, de
             err = batch_delete_xattrs(fs, b, fs->ks_xattr, &xp);
         kb_free(&xp);
     }
+    /* Its ACLs (after those deletions) and the mode they make. */
     if (err == 0)
-        err = parent_touch(fs, b, key, kn, 0, &now);
+        err = acl_inherit(fs, b, dir, key, kn, type, !slot_taken, umask_bits, &nm.mode);
+    if (err == 0 && !slot_taken)
+        err = batch_put_meta(fs, b, key, kn, &nm);
+    int delta = 0;
+    if (err == 0)
+        err = entry_delta(fs, &n.pk.key, 0, type == T_DIR, ENTRY_ADD, &delta);
+    if (err == 0)
+        err = parent_touch(fs, b, key, kn, 0, delta, &now);
     if (err == 0)
         err = batch_commit(fs, b, "create", key, kn, 0);
     if (err == 0) {
@@ -136,6 +164,7 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, de
             }
             entry_fill(fs, e, in, &nm);
         }
+        notify_cpart_changed(fs, dir);
     }
 done:
     lockset_unlock(fs, &ls);
@@ -153,8 +182,8 @@ void lsmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     const struct fuse_ctx *c = fuse_req_ctx(req);
     struct fuse_entry_param e;
     int slot = ns_enter(fs);
-    int err = make_node(fs, inode_of(fs, parent), name, T_REG, mode, 0, NULL, c->uid, c->gid, 1,
-                        !(fi->flags & O_EXCL), &e);
+    int err = make_node(fs, inode_of(fs, parent), name, T_REG, mode, c->umask, 0, NULL, c->uid,
+                        c->gid, 1, !(fi->flags & O_EXCL), &e);
     ns_leave(fs, slot);
     if (err) {
         fuse_reply_err(req, err);
@@ -180,8 +209,8 @@ void lsmfs_ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
     const struct fuse_ctx *c = fuse_req_ctx(req);
     struct fuse_entry_param e;
     int slot = ns_enter(fs);
-    int err = make_node(fs, inode_of(fs, parent), name, type, mode, rdev, NULL, c->uid, c->gid,
-                        0, 0, &e);
+    int err = make_node(fs, inode_of(fs, parent), name, type, mode, c->umask, rdev, NULL, c->uid,
+                        c->gid, 0, 0, &e);
     ns_leave(fs, slot);
     if (err)
         fuse_reply_err(req, err);

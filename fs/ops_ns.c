@@ -27,7 +27,10 @@
  * directory moves every key below it in the three keyspaces (O(entries),
  * never O(bytes)) with the namespace lock held exclusively, so nothing runs
  * meanwhile, and the inodes below it move with it. RENAME_NOREPLACE is
- * honoured; RENAME_EXCHANGE is EINVAL.
+ * honoured. RENAME_EXCHANGE swaps two names, files or directories, in one
+ * batch (exchange_locked), with the namespace lock held exclusively; the
+ * inodes of both sides (and below them) trade identities. RENAME_WHITEOUT
+ * is EINVAL.
  *
  * Hard links are EPERM: a key names exactly one value.
  */
@@ -161,10 +164,15 @@ static int do_unlink(lsmfs *fs, inode *dir, const char *name)
         if (err == 0 && fs->have_xattr)
             err = batch_delete_xattrs(fs, b, fs->ks_xattr, &xp);
     }
+    int delta = 0;
     if (err == 0)
-        err = parent_touch(fs, b, key, kn, 1, &now);
+        err = entry_delta(fs, &n.pk.key, 0, 0, ENTRY_REMOVE, &delta);
+    if (err == 0)
+        err = parent_touch(fs, b, key, kn, 1, delta, &now);
     if (err == 0)
         err = batch_commit(fs, b, "unlink", key, kn, 1);
+    if (err == 0)
+        notify_cpart_changed(fs, dir);
     if (err == 0 && victim) {
         n.m.ctime = now;
         inode_detach(fs, victim, keep ? &okey : NULL, &n.m);
@@ -242,9 +250,11 @@ static int move_record(rename_ctx *r)
 {
     lsmfs *fs = r->fs;
     node *s = &r->src, *d = &r->dst;
-    int err = 0;
     s->m.ctime = r->now;
-    if (!r->dst_slot_taken)
+    /* A directory takes its subdirectory count along (counted now if it
+     * had none: what lies below it is what it will hold). */
+    int err = dir_meta_count(fs, s->pk.key.p, s->pk.key.n, 0, &s->m);
+    if (err == 0 && !r->dst_slot_taken)
         err = batch_put_meta(fs, r->b, d->pk.key.p, d->pk.key.n, &s->m);
     if (err == 0 && s->meta_own &&
         lsm_batch_delete_ks(r->b, fs->ks_meta, s->pk.key.p, s->pk.key.n) != LSM_OK)
@@ -260,13 +270,16 @@ static int move_record(rename_ctx *r)
     return err;
 }
 
-/* Queue the move of every key below from + "/" in ks to to + "/". */
-static int move_subtree(rename_ctx *r, lsm_keyspace ks)
+/* For every key scan + "/" + x of ks (as the keys are before the batch),
+ * queue the move of f + "/" + x to t + "/" + x. f is scan, except in an
+ * exchange's last stage, which moves what an earlier stage of the same
+ * batch put under a reserved key. */
+static int move_prefix(rename_ctx *r, lsm_keyspace ks, const kbuf *scan, const kbuf *f,
+                       const kbuf *t)
 {
     lsmfs *fs = r->fs;
-    const kbuf *f = &r->src.pk.key, *t = &r->dst.pk.key;
     r->a.n = 0;
-    if (kb_append(&r->a, f->p, f->n) || kb_putc(&r->a, '/'))
+    if (kb_append(&r->a, scan->p, scan->n) || kb_putc(&r->a, '/'))
         return ENOMEM;
     kbuf up = KBUF_INIT;
     if (prefix_upper(r->a.p, r->a.n, &up) != 0) {
@@ -290,11 +303,15 @@ static int move_subtree(rename_ctx *r, lsm_keyspace ks)
             size_t kn;
             const char *k = lsm_iter_key(it, &kn);
             r->tmp.n = 0;
-            if (kb_append(&r->tmp, t->p, t->n) || kb_append(&r->tmp, k + f->n, kn - f->n)) {
+            r->c.n = 0;
+            if (kb_append(&r->tmp, t->p, t->n) ||
+                kb_append(&r->tmp, k + scan->n, kn - scan->n) || kb_append(&r->c, f->p, f->n) ||
+                kb_append(&r->c, k + scan->n, kn - scan->n)) {
                 err = ENOMEM;
-            } else if (r->tmp.n > LSM_MAX_KEY_LEN) {
+            } else if (r->tmp.n > LSM_MAX_KEY_LEN || r->c.n > LSM_MAX_KEY_LEN) {
                 err = ENAMETOOLONG;
-            } else if (lsm_batch_rename(r->b, ks, k, kn, r->tmp.p, r->tmp.n) != LSM_OK) {
+            } else if (lsm_batch_rename(r->b, ks, r->c.p, r->c.n, r->tmp.p, r->tmp.n) !=
+                       LSM_OK) {
                 err = ENOMEM;
             }
         }
@@ -304,6 +321,25 @@ static int move_subtree(rename_ctx *r, lsm_keyspace ks)
     if (err)
         return err;
     return lsmfs_errno(fs, rc, "rename: scan", r->a.p, r->a.n);
+}
+
+/* The same in the three keyspaces. */
+static int move_tree_renamed(rename_ctx *r, const kbuf *scan, const kbuf *f, const kbuf *t)
+{
+    lsmfs *fs = r->fs;
+    int err = move_prefix(r, LSM_KEYSPACE_DEFAULT, scan, f, t);
+    if (err == 0 && fs->have_meta)
+        err = move_prefix(r, fs->ks_meta, scan, f, t);
+    if (err == 0 && fs->have_xattr)
+        err = move_prefix(r, fs->ks_xattr, scan, f, t);
+    return err;
+}
+
+/* Queue the move of every key below f + "/" to t + "/", in the three
+ * keyspaces. */
+static int move_tree(rename_ctx *r, const kbuf *f, const kbuf *t)
+{
+    return move_tree_renamed(r, f, f, t);
 }
 
 static int rename_file(rename_ctx *r)
@@ -333,16 +369,146 @@ static int rename_file(rename_ctx *r)
 
 static int rename_dir(rename_ctx *r)
 {
-    lsmfs *fs = r->fs;
     int err = clear_target(r);
     if (err == 0)
-        err = move_subtree(r, LSM_KEYSPACE_DEFAULT);
-    if (err == 0 && fs->have_meta)
-        err = move_subtree(r, fs->ks_meta);
-    if (err == 0 && fs->have_xattr)
-        err = move_subtree(r, fs->ks_xattr);
+        err = move_tree(r, &r->src.pk.key, &r->dst.pk.key);
     if (err == 0)
         err = move_record(r);
+    return err;
+}
+
+/*
+ * RENAME_EXCHANGE: the two names trade what they name, in one batch. What
+ * moves by key -- a file's contents, every key below a directory in the
+ * three keyspaces -- goes S -> T, D -> S, T -> D through a reserved key T
+ * (an orphan key, docs/FS.md §1) that exists only inside the batch (the
+ * batch's operations apply in order). Records and each node's own
+ * attributes are rewritten from what was read before: both deleted, then
+ * each written at the other name, with the new ctime (a node without a
+ * record gets its defaults written, which keeps its inode number, as a
+ * rename does).
+ */
+static int exchange_locked(rename_ctx *r)
+{
+    lsmfs *fs = r->fs;
+    node *s = &r->src, *d = &r->dst;
+    const kbuf *sk = &s->pk.key, *dk = &d->pk.key;
+    int sdir = node_is_dir(s), ddir = node_is_dir(d);
+    kbuf t = KBUF_INIT, sx = KBUF_INIT, dx = KBUF_INIT;
+    int err = orphan_key(fs, &t);
+    /* Stage 1..3: contents and subtrees. */
+    if (err == 0 && s->has_contents &&
+        lsm_batch_rename(r->b, LSM_KEYSPACE_DEFAULT, sk->p, sk->n, t.p, t.n) != LSM_OK)
+        err = ENOMEM;
+    if (err == 0 && sdir)
+        err = move_tree(r, sk, &t);
+    if (err == 0 && d->has_contents &&
+        lsm_batch_rename(r->b, LSM_KEYSPACE_DEFAULT, dk->p, dk->n, sk->p, sk->n) != LSM_OK)
+        err = ENOMEM;
+    if (err == 0 && ddir)
+        err = move_tree(r, dk, sk);
+    if (err == 0 && s->has_contents &&
+        lsm_batch_rename(r->b, LSM_KEYSPACE_DEFAULT, t.p, t.n, dk->p, dk->n) != LSM_OK)
+        err = ENOMEM;
+    if (err == 0 && sdir) /* T's keys are S's keys as they were: walk those again */
+        err = move_tree_renamed(r, sk, &t, dk);
+    /* The nodes' own attributes: all deleted, then copied across. */
+    if (err == 0 && fs->have_xattr) {
+        err = xattr_prefix_of(sk->p, sk->n, &sx);
+        if (err == 0)
+            err = xattr_prefix_of(dk->p, dk->n, &dx);
+        if (err == 0)
+            err = batch_delete_xattrs(fs, r->b, fs->ks_xattr, &sx);
+        if (err == 0)
+            err = batch_delete_xattrs(fs, r->b, fs->ks_xattr, &dx);
+        /* (A node without a record of its own has none: any found there
+         * were left by a program's deletion of the file before.) */
+        if (err == 0 && s->meta_own)
+            err = batch_copy_xattrs(fs, r->b, fs->ks_xattr, &sx, &dx);
+        if (err == 0 && d->meta_own)
+            err = batch_copy_xattrs(fs, r->b, fs->ks_xattr, &dx, &sx);
+    }
+    /* Records (a directory's with its count, counted now if unknown). */
+    s->m.ctime = d->m.ctime = r->now;
+    if (err == 0)
+        err = dir_meta_count(fs, sk->p, sk->n, 0, &s->m);
+    if (err == 0)
+        err = dir_meta_count(fs, dk->p, dk->n, 0, &d->m);
+    if (err == 0)
+        err = batch_put_meta(fs, r->b, dk->p, dk->n, &s->m);
+    if (err == 0)
+        err = batch_put_meta(fs, r->b, sk->p, sk->n, &d->m);
+    kb_free(&t);
+    kb_free(&sx);
+    kb_free(&dx);
+    return err;
+}
+
+/* 1 if key b lies below key a (a + "/" starts it). */
+static int key_below(const kbuf *a, const kbuf *b)
+{
+    return b->n > a->n && memcmp(b->p, a->p, a->n) == 0 && b->p[a->n] == '/';
+}
+
+/* A directory node that is also a file's key (a shadowed pair, §2)? */
+static int dir_shadows_file(lsmfs *fs, const node *n, int *yes)
+{
+    *yes = 0;
+    if (!node_is_dir(n))
+        return 0;
+    lsm_read_options ro;
+    lsm_read_options_default(&ro);
+    uint64_t size;
+    int rc = lsm_value_size(fs->db, &ro, n->pk.key.p, n->pk.key.n, &size);
+    *yes = rc == LSM_OK;
+    return rc == LSM_NOT_FOUND ? 0 : lsmfs_errno(fs, rc, "rename", n->pk.key.p, n->pk.key.n);
+}
+
+/* RENAME_EXCHANGE: check the pair, write the batch, swap the inodes. The
+ * namespace lock is held exclusively. */
+static int rename_exchange(rename_ctx *r)
+{
+    lsmfs *fs = r->fs;
+    node *s = &r->src, *d = &r->dst;
+    const kbuf *fk = &s->pk.key, *tk = &d->pk.key;
+    if (s->type == N_NONE || d->type == N_NONE)
+        return ENOENT;
+    if (fk->n == tk->n && memcmp(fk->p, tk->p, fk->n) == 0)
+        return s->pk.alias == d->pk.alias ? 0 : EINVAL; /* with itself: nothing to do */
+    if (key_below(fk, tk) || key_below(tk, fk))
+        return EINVAL; /* a directory and something inside it */
+    /* The two halves of a shadowed pair (§2) share one record slot, which
+     * an exchange cannot give to both: not supported. */
+    int ss = 0, ds = 0;
+    int err = dir_shadows_file(fs, s, &ss);
+    if (err == 0)
+        err = dir_shadows_file(fs, d, &ds);
+    if (err)
+        return err;
+    if (s->pk.alias || d->pk.alias || s->meta_taken || d->meta_taken || ss || ds)
+        return EINVAL;
+    if (lsm_batch_new(&r->b) != LSM_OK)
+        return ENOMEM;
+    lsmfs_now(&r->now);
+    err = exchange_locked(r);
+    size_t fpl, tpl;
+    int froot = key_parent(fk->p, fk->n, &fpl), troot = key_parent(tk->p, tk->n, &tpl);
+    int same_dir = froot == troot && fpl == tpl && memcmp(fk->p, tk->p, fpl) == 0;
+    /* Each name stays, naming what the other did. */
+    int sd = node_is_dir(s), dd = node_is_dir(d), fdelta = 0, tdelta = 0;
+    if (err == 0)
+        err = entry_delta(fs, fk, sd, dd, ENTRY_STAY, &fdelta);
+    if (err == 0)
+        err = entry_delta(fs, tk, dd, sd, ENTRY_STAY, &tdelta);
+    if (err == 0)
+        err = parent_touch(fs, r->b, fk->p, fk->n, 0, same_dir ? fdelta + tdelta : fdelta,
+                           &r->now);
+    if (err == 0 && !same_dir)
+        err = parent_touch(fs, r->b, tk->p, tk->n, 0, tdelta, &r->now);
+    if (err == 0)
+        err = batch_commit(fs, r->b, "rename (exchange)", fk->p, fk->n, 1);
+    if (err == 0)
+        inode_exchange(fs, &s->pk, &d->pk);
     return err;
 }
 
@@ -351,6 +517,8 @@ static int rename_locked(rename_ctx *r, unsigned int flags)
 {
     lsmfs *fs = r->fs;
     node *s = &r->src, *d = &r->dst;
+    if (flags & RENAME_EXCHANGE)
+        return rename_exchange(r);
     if (s->type == N_NONE)
         return ENOENT;
     const kbuf *fk = &s->pk.key, *tk = &d->pk.key;
@@ -374,7 +542,7 @@ static int rename_locked(rename_ctx *r, unsigned int flags)
                 return ENOTEMPTY;
         }
     }
-    if (sdir && tk->n > fk->n && memcmp(tk->p, fk->p, fk->n) == 0 && tk->p[fk->n] == '/')
+    if (sdir && key_below(fk, tk))
         return EINVAL; /* into its own subtree */
     if (key_is_reserved(tk->p, tk->n))
         return EINVAL;
@@ -407,13 +575,23 @@ static int rename_locked(rename_ctx *r, unsigned int flags)
         r->dst_in = inode_find(fs, &d->pk); /* pinned */
     int err = sdir ? rename_dir(r) : rename_file(r);
     /* The source's directory keeps existing (with a record if it had none);
-     * both directories get new times. */
+     * both directories get new times, and their subdirectory counts what
+     * the two names become. */
     size_t fpl, tpl;
     int froot = key_parent(fk->p, fk->n, &fpl), troot = key_parent(tk->p, tk->n, &tpl);
+    int same_dir = froot == troot && fpl == tpl && memcmp(fk->p, tk->p, fpl) == 0;
+    int fdelta = 0, tdelta = 0;
+    if (err == 0 && !entry_same_c(fk, tk)) {
+        err = entry_delta(fs, fk, sdir, 0, sdir ? ENTRY_REMOVE_DIR : ENTRY_REMOVE, &fdelta);
+        if (err == 0)
+            err = entry_delta(fs, tk, node_is_dir(d), sdir,
+                              d->type == N_NONE ? ENTRY_ADD : ENTRY_STAY, &tdelta);
+    }
     if (err == 0)
-        err = parent_touch(fs, r->b, fk->p, fk->n, 1, &r->now);
-    if (err == 0 && !(froot == troot && fpl == tpl && memcmp(fk->p, tk->p, fpl) == 0))
-        err = parent_touch(fs, r->b, tk->p, tk->n, 0, &r->now);
+        err = parent_touch(fs, r->b, fk->p, fk->n, 1, same_dir ? fdelta + tdelta : fdelta,
+                           &r->now);
+    if (err == 0 && !same_dir)
+        err = parent_touch(fs, r->b, tk->p, tk->n, 0, tdelta, &r->now);
     if (err == 0)
         err = batch_commit(fs, r->b, "rename", fk->p, fk->n, 1);
     if (err)
@@ -499,16 +677,20 @@ static int rename_prepare(rename_ctx *r, inode *sdir, const char *sname, inode *
 static int do_rename(lsmfs *fs, inode *sdir, const char *sname, inode *ddir, const char *dname,
                      unsigned int flags)
 {
-    if (flags & RENAME_EXCHANGE)
-        return EINVAL; /* not supported (docs/FS.md §5) */
-    if (flags & ~(unsigned int)RENAME_NOREPLACE)
+    /* RENAME_WHITEOUT (overlayfs) is not supported; the kernel refuses
+     * NOREPLACE with EXCHANGE itself. */
+    if (flags & ~(unsigned int)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+        return EINVAL;
+    if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
         return EINVAL;
     if (fs->read_only)
         return EROFS;
     rename_ctx r;
     memset(&r, 0, sizeof r);
     r.fs = fs;
-    int err, excl = 0;
+    /* An exchange swaps the inodes of both names (and of whatever lies
+     * below directories): it takes the namespace to itself. */
+    int err, excl = (flags & RENAME_EXCHANGE) != 0;
     for (;;) {
         /* Directory or not decides the lock: a directory rename needs the
          * namespace to itself. */
@@ -523,6 +705,10 @@ static int do_rename(lsmfs *fs, inode *sdir, const char *sname, inode *ddir, con
         int again = err == 0 && !excl && node_is_dir(&r.src);
         if (err == 0 && !again)
             err = rename_locked(&r, flags);
+        if (err == 0 && !again) {
+            notify_cpart_changed(fs, sdir);
+            notify_cpart_changed(fs, ddir);
+        }
         lockset_unlock(fs, &ls);
         rename_ctx_free(&r);
         if (excl)
@@ -552,8 +738,8 @@ void lsmfs_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const
     const struct fuse_ctx *c = fuse_req_ctx(req);
     struct fuse_entry_param e;
     int slot = ns_enter(fs);
-    int err = make_node(fs, inode_of(fs, parent), name, T_LNK, 0777, 0, link, c->uid, c->gid, 0,
-                        0, &e);
+    int err = make_node(fs, inode_of(fs, parent), name, T_LNK, 0777, 0, 0, link, c->uid, c->gid,
+                        0, 0, &e);
     ns_leave(fs, slot);
     if (err)
         fuse_reply_err(req, err);

@@ -9,17 +9,24 @@
  * give EEXIST / ENODATA. The kernel enforces the name (<= 255 bytes) and
  * value (<= 64 KiB) limits; they are checked again here.
  *
- * POSIX ACLs are not supported: the kernel hands "system.posix_acl_access"
- * and "system.posix_acl_default" to a FUSE daemon that does not take them
- * over (FUSE_CAP_POSIX_ACL) as if they were plain attributes, but storing
- * them would not change the mode bits as their meaning requires (cp -a sets
- * the mode of a copy through its ACL). They are EOPNOTSUPP, as on a file
- * system mounted noacl, and cp, tar and rsync fall back to chmod.
+ * POSIX ACLs ("system.posix_acl_access", "system.posix_acl_default") are
+ * attributes too, when the kernel enforces them (FUSE_CAP_POSIX_ACL, asked
+ * for by init): the kernel checks and caches them and leaves the rest to
+ * lsmfs (acl.c). Setting an access ACL sets the mode from it in the same
+ * batch -- an ACL the mode says all of is not stored -- and clears the
+ * set-group-ID bit when the caller is neither root nor in the file's group
+ * (libfuse 3.14 does not pass the kernel's FUSE_SETXATTR_ACL_KILL_SGID on);
+ * a default ACL is for directories only. chmod rewrites a stored access ACL
+ * (acl_on_chmod) and a new file takes its ACLs from its directory's default
+ * ACL (acl_inherit). Without the kernel's support (FUSE before 2.6.x...),
+ * the two names are EOPNOTSUPP, as on a file system mounted noacl: stored
+ * as plain attributes they would not change the mode bits they stand for.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "acl.h"
 #include "ops.h"
 
 #define XATTR_NAME_MAX_BYTES 255
@@ -35,8 +42,77 @@ static int xattr_key(lsmfs *fs, const node *n, const char *name, lsm_keyspace *k
 
 static int is_acl(const char *name)
 {
-    return strcmp(name, "system.posix_acl_access") == 0 ||
-           strcmp(name, "system.posix_acl_default") == 0;
+    return acl_is_name(name);
+}
+
+/* Who sets an attribute: for the set-group-ID rule of access ACLs. */
+typedef struct caller {
+    uid_t uid;
+    gid_t gid;
+    int n_groups;
+    gid_t groups[64];
+} caller;
+
+static void caller_of(fuse_req_t req, caller *c)
+{
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    c->uid = ctx->uid;
+    c->gid = ctx->gid;
+    c->n_groups = fuse_req_getgroups(req, 64, c->groups);
+    if (c->n_groups < 0)
+        c->n_groups = 0;
+    if (c->n_groups > 64)
+        c->n_groups = 64;
+}
+
+/* May the caller keep the set-group-ID bit of a file of group gid?
+ * (in_group_or_capable; root stands for CAP_FSETID.) */
+static int caller_keeps_sgid(const caller *c, uint32_t gid)
+{
+    if (c->uid == 0 || c->gid == gid)
+        return 1;
+    for (int i = 0; i < c->n_groups; i++)
+        if (c->groups[i] == gid)
+            return 1;
+    return 0;
+}
+
+/*
+ * Set (value) or remove an ACL of the resolved, locked node n: the batch
+ * gets the attribute (or its deletion) and, for an access ACL, the mode it
+ * implies. Returns 0 or errno.
+ */
+static int acl_change(lsmfs *fs, node *n, lsm_batch *b, lsm_keyspace ks, const kbuf *key,
+                      const char *name, const char *value, size_t size, int exists,
+                      const caller *who)
+{
+    int access = strcmp(name, ACL_NAME_ACCESS) == 0;
+    if (value == NULL) {
+        if (!exists)
+            return ENODATA;
+        return lsm_batch_delete_ks(b, ks, key->p, key->n) == LSM_OK ? 0 : ENOMEM;
+    }
+    if (!access && !node_is_dir(n))
+        return EACCES; /* as the kernel answers for a default ACL of a file */
+    lsmfs_acl acl;
+    int err = acl_decode(value, size, &acl);
+    if (err)
+        return err;
+    int keep = 1;
+    if (access) {
+        mode_t m = n->m.mode;
+        keep = acl_equiv_mode(&acl, &m);
+        if ((m & S_ISGID) && who && !caller_keeps_sgid(who, n->m.gid))
+            m &= ~(mode_t)S_ISGID;
+        n->m.mode = (uint32_t)m;
+    }
+    acl_free(&acl);
+    int rc = LSM_OK;
+    if (keep)
+        rc = lsm_batch_put_ks(b, ks, key->p, key->n, value, size);
+    else if (exists)
+        rc = lsm_batch_delete_ks(b, ks, key->p, key->n);
+    return rc == LSM_OK ? 0 : ENOMEM;
 }
 
 /* Does the attribute exist? 0 with *yes, or errno. */
@@ -51,9 +127,10 @@ static int xattr_exists(lsmfs *fs, lsm_keyspace ks, const kbuf *key, int *yes)
     return rc == LSM_NOT_FOUND ? 0 : lsmfs_errno(fs, rc, "read attribute", key->p, key->n);
 }
 
-/* Set (value != NULL) or remove one attribute, with the node's ctime. */
+/* Set (value != NULL) or remove one attribute, with the node's ctime. who:
+ * the caller, for access ACLs. */
 static int xattr_change(lsmfs *fs, inode *in, const char *name, const char *value, size_t size,
-                        int flags)
+                        int flags, const caller *who)
 {
     if (fs->read_only)
         return EROFS;
@@ -66,7 +143,8 @@ static int xattr_change(lsmfs *fs, inode *in, const char *name, const char *valu
         return E2BIG;
     if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
         return EINVAL;
-    if (is_acl(name))
+    int acl = is_acl(name);
+    if (acl && !fs->posix_acl)
         return EOPNOTSUPP;
     node n;
     lockset ls;
@@ -81,7 +159,7 @@ static int xattr_change(lsmfs *fs, inode *in, const char *name, const char *valu
     int exists = 0;
     if (err == 0)
         err = xattr_exists(fs, ks, &key, &exists);
-    if (err == 0) {
+    if (err == 0 && !acl) { /* (the kernel sets ACLs without these flags) */
         if (value == NULL && !exists)
             err = ENODATA;
         else if (value && (flags & XATTR_CREATE) && exists)
@@ -91,7 +169,9 @@ static int xattr_change(lsmfs *fs, inode *in, const char *name, const char *valu
     }
     if (err == 0 && lsm_batch_new(&b) != LSM_OK)
         err = ENOMEM;
-    if (err == 0) {
+    if (err == 0 && acl) {
+        err = acl_change(fs, &n, b, ks, &key, name, value, size, exists, who);
+    } else if (err == 0) {
         int rc = value ? lsm_batch_put_ks(b, ks, key.p, key.n, value, size)
                        : lsm_batch_delete_ks(b, ks, key.p, key.n);
         if (rc != LSM_OK)
@@ -115,8 +195,13 @@ void lsmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const c
                        size_t size, int flags)
 {
     lsmfs *fs = fuse_req_userdata(req);
+    caller who;
+    int access_acl = fs->posix_acl && strcmp(name, ACL_NAME_ACCESS) == 0;
+    if (access_acl)
+        caller_of(req, &who);
     int slot = ns_enter(fs);
-    int err = xattr_change(fs, inode_of(fs, ino), name, value ? value : "", size, flags);
+    int err = xattr_change(fs, inode_of(fs, ino), name, value ? value : "", size, flags,
+                           access_acl ? &who : NULL);
     ns_leave(fs, slot);
     fuse_reply_err(req, err);
 }
@@ -125,7 +210,7 @@ void lsmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
     lsmfs *fs = fuse_req_userdata(req);
     int slot = ns_enter(fs);
-    int err = xattr_change(fs, inode_of(fs, ino), name, NULL, 0, 0);
+    int err = xattr_change(fs, inode_of(fs, ino), name, NULL, 0, 0, NULL);
     ns_leave(fs, slot);
     fuse_reply_err(req, err);
 }
@@ -163,7 +248,7 @@ static int do_getxattr(lsmfs *fs, inode *in, const char *name, void **v, size_t 
 {
     *v = NULL;
     *vn = 0;
-    if (is_acl(name))
+    if (is_acl(name) && !fs->posix_acl)
         return EOPNOTSUPP;
     node n;
     lockset ls;
@@ -285,4 +370,74 @@ void lsmfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
     else
         fuse_reply_buf(req, list.p, list.n);
     kb_free(&list);
+}
+
+/* ---- ACLs of new files, and chmod -------------------------------------------------- */
+
+int acl_inherit(lsmfs *fs, lsm_batch *b, inode *dir, const char *key, size_t kn, int type,
+                int can_store, mode_t umask_bits, uint32_t *mode)
+{
+    if (!fs->posix_acl || type == T_LNK)
+        return 0;
+    void *v = NULL;
+    size_t vn = 0;
+    size_t pl;
+    int root = key_parent(key, kn, &pl);
+    /* A "%c" directory holds no attributes, so no default ACL. */
+    int err = dir->type == N_CDIR ? ENODATA
+                                  : key_xattr_get(fs, key, pl, root, ACL_NAME_DEFAULT, &v, &vn);
+    if (err == ENODATA) {
+        if (fs->dont_mask)
+            *mode &= ~(uint32_t)(umask_bits & 0777);
+        return 0;
+    }
+    if (err)
+        return err;
+    lsmfs_acl acl;
+    err = acl_decode(v, vn, &acl);
+    if (err) {
+        err = lsmfs_corrupt(fs, "read the default ACL", key, pl, "malformed ACL attribute");
+    } else {
+        mode_t m = *mode;
+        int keep = acl_create_masq(&acl, &m);
+        *mode = (uint32_t)m;
+        kbuf enc = KBUF_INIT;
+        if (keep && can_store)
+            err = acl_encode(&acl, &enc);
+        if (err == 0 && keep && can_store)
+            err = key_xattr_set(fs, b, key, kn, 0, ACL_NAME_ACCESS, enc.p, enc.n);
+        if (err == 0 && type == T_DIR && can_store)
+            err = key_xattr_set(fs, b, key, kn, 0, ACL_NAME_DEFAULT, v, vn);
+        kb_free(&enc);
+        acl_free(&acl);
+    }
+    lsm_free(v);
+    return err;
+}
+
+int acl_on_chmod(lsmfs *fs, lsm_batch *b, const node *n, mode_t mode)
+{
+    if (!fs->posix_acl || n->type == N_CDIR || n->meta_taken || n->orphan)
+        return 0;
+    int root = n->type == N_ROOT;
+    void *v = NULL;
+    size_t vn = 0;
+    int err = key_xattr_get(fs, n->pk.key.p, n->pk.key.n, root, ACL_NAME_ACCESS, &v, &vn);
+    if (err == ENODATA)
+        return 0;
+    if (err)
+        return err;
+    lsmfs_acl acl;
+    err = acl_decode(v, vn, &acl);
+    lsm_free(v);
+    if (err)
+        return lsmfs_corrupt(fs, "chmod", n->pk.key.p, n->pk.key.n, "malformed ACL attribute");
+    acl_chmod(&acl, mode);
+    kbuf enc = KBUF_INIT;
+    err = acl_encode(&acl, &enc);
+    if (err == 0)
+        err = key_xattr_set(fs, b, n->pk.key.p, n->pk.key.n, root, ACL_NAME_ACCESS, enc.p, enc.n);
+    kb_free(&enc);
+    acl_free(&acl);
+    return err;
 }

@@ -1,16 +1,27 @@
 /*
  * paths.c -- the mapping between file names and keys (docs/FS.md §2).
  *
- * A key is split at '/' into segments. A segment that is a valid file name
- * (seg_is_literal) is a path component as it is. Any other segment is
- * escaped: "%x" + lowercase hex when the hex fits in one component (up to
- * 126 bytes); longer segments become "%c" + 252 hex digits (126 bytes) per
- * leading part, each a directory, while more than 126 bytes remain, and
- * "%x" + the hex of the rest (1..126 bytes). Decoding is strict, so that
- * every key has exactly one path: hex must be lowercase, a "%c" has exactly
- * 252 digits and is followed by another escape, the "%x" after "%c" parts is
- * not empty, and an escape of a valid name is refused except as the alias of
- * a file shadowed by a directory of the same name.
+ * A key is split at '/' into segments. A name is what a path component can
+ * be: 1..255 bytes, no '/' or 0x00, not "." or "..". An escape is a name of
+ * one of two forms, each spelling bytes with lowercase hex digits:
+ *   "%x" + an even number of digits (0..252): the bytes they spell;
+ *   "%c" + exactly 252 digits: 126 bytes, the leading part of a longer
+ *   segment (a directory holding the rest);
+ * in both, the bytes must not include '/' (no segment holds one). A segment
+ * is shown literally when it is a name and not an escape (seg_is_literal):
+ * "%tmp%x", "%", "100%" and "%x2f" are all shown as themselves. Any other
+ * segment -- not a name, or a name that is itself an escape -- is escaped:
+ * "%x" + the hex of its bytes when they fit one component (up to 126
+ * bytes); longer segments become "%c" parts of 126 bytes, each a directory,
+ * while more than 126 bytes remain, then "%x" and the hex of the rest
+ * (1..126 bytes).
+ *
+ * Decoding is strict, so that every key has exactly one path: a name that
+ * is not an escape is the segment it spells (refused inside a "%c" part); a
+ * "%c" is followed by another escape; the "%x" after "%c" parts is not
+ * empty; an escape spelling a segment that is shown literally ("%x61" for
+ * "a", "%x25" for "%") names only the alias of a file shadowed by a
+ * directory of that name (§2), and nothing after "%c" parts.
  *
  * The kernel hands lsmfs one name at a time (a lookup of a name in a
  * directory), so decoding is a step: pkey_child() turns a directory's key
@@ -34,33 +45,51 @@ static int hexval(char c)
     return -1; /* uppercase is not canonical */
 }
 
-/* Append the bytes spelled by n hex digits; EINVAL if malformed or if a
- * '/' byte comes out (segments never hold one). */
-static int hex_decode(const char *h, size_t n, kbuf *out)
+/* The digits of a "%x" or "%c" name: an even number of lowercase hex
+ * digits spelling bytes without '/'. */
+static int hex_ok(const char *h, size_t n)
 {
     if (n % 2)
-        return EINVAL;
+        return 0;
     for (size_t i = 0; i < n; i += 2) {
         int a = hexval(h[i]), b = hexval(h[i + 1]);
-        if (a < 0 || b < 0)
-            return EINVAL;
-        char c = (char)(a << 4 | b);
-        if (c == '/')
-            return EINVAL;
-        if (kb_putc(out, c))
-            return ENOMEM;
+        if (a < 0 || b < 0 || (a << 4 | b) == '/')
+            return 0;
     }
+    return 1;
+}
+
+/* Append the bytes spelled by n hex digits (checked by hex_ok). */
+static int hex_decode(const char *h, size_t n, kbuf *out)
+{
+    for (size_t i = 0; i < n; i += 2)
+        if (kb_putc(out, (char)(hexval(h[i]) << 4 | hexval(h[i + 1]))))
+            return ENOMEM;
     return 0;
+}
+
+int name_escape_kind(const void *name, size_t n)
+{
+    const char *s = name;
+    if (n < 2 || s[0] != '%')
+        return ESC_NONE;
+    if (s[1] == 'x' && n <= 2 + 2 * SEG_X_MAX && hex_ok(s + 2, n - 2))
+        return ESC_X;
+    if (s[1] == 'c' && n == 2 + 2 * SEG_C_BYTES && hex_ok(s + 2, n - 2))
+        return ESC_C;
+    return ESC_NONE;
 }
 
 int seg_is_literal(const void *seg, size_t n)
 {
     const char *s = seg;
-    if (n == 0 || n > NAME_MAX_BYTES || s[0] == '%')
+    if (n == 0 || n > NAME_MAX_BYTES)
         return 0;
     if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
         return 0;
-    return memchr(s, 0, n) == NULL && memchr(s, '/', n) == NULL;
+    if (memchr(s, 0, n) != NULL || memchr(s, '/', n) != NULL)
+        return 0;
+    return name_escape_kind(s, n) == ESC_NONE;
 }
 
 void seg_name_x(const void *seg, size_t n, char out[NAME_MAX_BYTES + 1])
@@ -153,33 +182,33 @@ int pkey_child(const pkey *dir, const char *name, pkey *out)
     }
     kbuf run = KBUF_INIT;
     int rc = kb_append(&run, k + kn - rn, rn);
-    if (rc == 0 && name[0] != '%') {
+    int esc = name_escape_kind(name, clen);
+    if (rc == 0 && esc == ESC_NONE) {
         if (rn)
             rc = EINVAL; /* a "%c" must be followed by "%c" or "%x" */
         else
             rc = put_seg(&out->key, k, bn, sep, name, clen);
-    } else if (rc == 0 && clen >= 2 && name[1] == 'x') {
+    } else if (rc == 0 && esc == ESC_X) {
         rc = hex_decode(name + 2, clen - 2, &run);
         if (rc == 0 && rn && run.n == rn)
             rc = ENOENT; /* "%c" parts then an empty "%x": never shown */
         if (rc == 0 && seg_is_literal(run.p, run.n)) {
-            /* A valid name spelled as an escape: only a whole "%x" segment,
-             * the alias of a file shadowed by a directory (docs/FS.md §2). */
+            /* A segment shown literally, spelled as an escape: only a whole
+             * "%x" segment, the alias of a file shadowed by a directory
+             * (docs/FS.md §2). */
             if (rn)
                 rc = ENOENT;
             out->alias = 1;
         }
         if (rc == 0)
             rc = put_seg(&out->key, k, bn, sep, run.p, run.n);
-    } else if (rc == 0 && clen == 2 + 2 * SEG_C_BYTES && name[1] == 'c') {
+    } else if (rc == 0) { /* ESC_C */
         rc = hex_decode(name + 2, clen - 2, &run);
         if (rc == 0) {
             out->kind = PK_CPART;
             out->seg_off = run.n;
             rc = put_seg(&out->key, k, bn, sep, run.p, run.n);
         }
-    } else if (rc == 0) {
-        rc = EINVAL;
     }
     kb_free(&run);
     if (rc)

@@ -30,13 +30,12 @@ typedef struct pkey {
 /*
  * The key that `name` (one component, as the kernel gives it) stands for in
  * the directory with key dir. Returns 0; ENAMETOOLONG for a name over 255
- * bytes; EINVAL for a name starting with '%' that is not a valid escape
- * (bad hex, uppercase hex, a "%c" of the wrong length, a "/" byte inside),
- * or a literal name after a "%c" part; ENOENT for an escape lsmfs never
- * shows (a "%x" spelling a valid name after "%c" parts, or an empty "%x"
+ * bytes; EINVAL for a name that is not an escape inside a "%c" part (only
+ * escapes continue a long segment); ENOENT for an escape lsmfs never shows
+ * (a "%x" spelling a literal segment after "%c" parts, or an empty "%x"
  * after them); ENOTDIR when dir is an alias (a file); ENOMEM. A "%x" of a
- * valid name gives the alias of the file shadowed by that directory (alias
- * set). Free out with pkey_free() on success.
+ * segment shown literally gives the alias of the file shadowed by the
+ * directory of that name (alias set). Free out with pkey_free() on success.
  */
 int pkey_child(const pkey *dir, const char *name, pkey *out);
 /* The key of the directory that holds pk (the root holds itself). 0 or
@@ -48,8 +47,14 @@ int pkey_copy(pkey *dst, const pkey *src);
 int pkey_same(const pkey *a, const pkey *b);
 void pkey_free(pkey *pk);
 
-/* 1 if seg (a whole key segment) is shown literally: 1..255 bytes, not "."
- * or "..", no 0x00 or '/', not starting with '%'. */
+/* What kind of escape a name is (docs/FS.md §2.1): ESC_X ("%x" + an even
+ * number, up to 252, of lowercase hex digits), ESC_C ("%c" + exactly 252),
+ * the digits spelling no '/' byte; ESC_NONE for any other name. */
+enum { ESC_NONE = 0, ESC_X = 1, ESC_C = 2 };
+int name_escape_kind(const void *name, size_t n);
+
+/* 1 if seg (a whole key segment) is shown literally: a name (1..255 bytes,
+ * not "." or "..", no 0x00 or '/') that is not an escape. */
 int seg_is_literal(const void *seg, size_t n);
 
 enum { NAME_LITERAL = 0, NAME_X = 1, NAME_C = 2 };

@@ -940,7 +940,7 @@ static void test_dumps(void **state)
     lines_print(&l);
     must_find(&l, "CURRENT", lines_find(&l, 0, "CURRENT names MANIFEST-", NULL));
     must_find(&l, "a record", lines_find(&l, 0, "record offset=0 length=", NULL));
-    must_find(&l, "the format", lines_find(&l, 0, "  format 1", NULL));
+    must_find(&l, "the format", lines_find(&l, 0, "  format 2", NULL));
     must_find(&l, "the table", lines_find(&l, 0, "  add L", tables[0], NULL));
     must_find(&l, "the end", lines_find(&l, 0, "end: clean end at offset", NULL));
     lines_free(&l);
@@ -971,11 +971,11 @@ static void test_dumps(void **state)
     char manifests[8][64];
     assert_int_equal(list_names(dir, "MANIFEST-", NULL, manifests, 8), 1);
     char *man = path_join(dir, manifests[0]);
-    flip_byte(man, 12); /* the second record (the first, format 1, is 10 bytes) */
+    flip_byte(man, 12); /* the second record (the first, format 2, is 10 bytes) */
     assert_int_equal(lsm_dump_manifest(NULL, dir, collect, &l), LSM_CORRUPTION);
     assert_non_null(strstr(lsm_errmsg(NULL), manifests[0]));
     assert_non_null(strstr(lsm_errmsg(NULL), "offset 10"));
-    must_find(&l, "the record before the damage", lines_find(&l, 0, "  format 1", NULL));
+    must_find(&l, "the record before the damage", lines_find(&l, 0, "  format 2", NULL));
     lines_free(&l);
 
     assert_int_equal(lsm_dump_table(NULL, log, collect, &l), LSM_CORRUPTION); /* not a table */

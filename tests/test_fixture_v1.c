@@ -127,6 +127,20 @@ static void check_store(lsm_db *db)
     free(part);
 }
 
+static void on_line(void *arg, const char *line)
+{
+    if (strncmp(line, "  format ", 9) == 0 && *(int *)arg == 0)
+        *(int *)arg = atoi(line + 9);
+}
+
+/* The format field of the manifest CURRENT names. */
+static int manifest_format(const char *dir)
+{
+    int format = 0;
+    assert_int_equal(lsm_dump_manifest(NULL, dir, on_line, &format), LSM_OK);
+    return format;
+}
+
 static void copy_fixture(const char *to)
 {
     char cmd[4096];
@@ -139,9 +153,12 @@ static void test_v1_store_reads(void **state)
     (void)state;
     char *dir = tu_tempdir("fixture-v1");
     copy_fixture(dir);
+    assert_int_equal(manifest_format(dir), 1);
     lsm_db *db = NULL;
     TU_OK(NULL, lsm_open(dir, NULL, &db));
     check_store(db);
+    /* Opened read-write by this build, the store is format 2 from now on. */
+    assert_int_equal(manifest_format(dir), 2);
 
     /* Written to and rewritten by today's code, it still holds the same. */
     TU_OK(db, lsm_put(db, "new", 3, "today", 5));
@@ -171,6 +188,7 @@ static void test_v1_store_read_only(void **state)
     TU_OK(NULL, lsm_open(dir, &o, &db));
     check_store(db);
     TU_OK(db, lsm_close(db));
+    assert_int_equal(manifest_format(dir), 1); /* read-only: still format 1 */
     tu_rmtree(dir);
     free(dir);
 }

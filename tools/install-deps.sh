@@ -8,12 +8,15 @@
 #                                     the benchmarks (bench/compare.sh, bench/fs/run.sh)
 set -eu
 
+# acl (getfacl/setfacl), vim (the smallest Debian vim with +persistent_undo:
+# vim-tiny has none) and sqlite3 are for the mounted-FS tests
+# (tests/fs/test_fs_posix_tools.sh).
 pkgs="build-essential cmake pkg-config libcmocka-dev liblz4-dev libzstd-dev \
-libfuse3-dev fuse3 clang libclang-rt-14-dev attr rsync python3"
+libfuse3-dev fuse3 clang libclang-rt-14-dev attr acl rsync python3 vim sqlite3"
 for arg in "$@"; do
     case $arg in
-    --fs-bench) pkgs="$pkgs fio" ;;
-    --bench) pkgs="$pkgs libleveldb-dev librocksdb-dev fio gnuplot-nox linux-perf" ;;
+    --fs-bench) pkgs="$pkgs fio time" ;;
+    --bench) pkgs="$pkgs libleveldb-dev librocksdb-dev fio time gnuplot-nox linux-perf" ;;
     *) echo "usage: tools/install-deps.sh [--fs-bench] [--bench]" >&2; exit 2 ;;
     esac
 done

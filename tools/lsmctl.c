@@ -27,6 +27,7 @@
  */
 #include "lsmctl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -395,6 +396,21 @@ int ctl_look_again(int status, const int *told)
     return 1;
 }
 
+/* Could --create make a store at path (missing, or empty)? */
+static int dir_is_empty_or_missing(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return errno == ENOENT;
+    struct dirent *e;
+    int empty = 1;
+    while (empty && (e = readdir(d)) != NULL)
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+                strcmp(e->d_name, "lost+found") == 0;
+    closedir(d);
+    return empty;
+}
+
 int ctl_open(ctl *c, const ctl_cmd *cmd)
 {
     lsm_options o;
@@ -413,7 +429,7 @@ int ctl_open(ctl *c, const ctl_cmd *cmd)
     const char *m = lsm_errmsg(NULL);
     if (rc == LSM_NOT_FOUND) {
         ctl_msg("%s", *m ? m : "no such store");
-        if (!o.create_if_missing)
+        if (!o.create_if_missing && dir_is_empty_or_missing(c->store))
             ctl_msg("use --create to make a new store there");
         else if (o.read_only)
             ctl_msg("--read-only never creates a store");

@@ -41,8 +41,12 @@
 #                  the work it did (I/Os, MiB, files, operations, trees)
 #   medians.csv    target,workload,unit,better,median,min,max,runs,
 #                  cpu_s_per_work,work_unit
+#   diskio.csv     rep,target,workload,workload_bytes,disk_bytes: for the write
+#                  workloads on the FUSE targets, what the daemon caused to be
+#                  written to disk over its life (one step; GNU time's %O)
 #   results.md     the tables (rates, lsmfs relative to both others; CPU time
-#                  per unit of work; the targets; FUSE requests with --trace)
+#                  per unit of work; the targets; bytes written to disk; FUSE
+#                  requests with --trace)
 #   relative.png   the chart (gnuplot; relative.dat and relative.gp beside it)
 #   env.txt        machine, versions, tree, options, load; progress.log; raw/
 #                  (fio and fs-meta-bench output), logs/ (the daemons' stderr)
@@ -82,7 +86,7 @@
 #   -h, --help       this help
 # Exit status: 0 when every step ran and checked out; 1 otherwise (the message
 # says which); 2 on a usage error. Mounts are always undone on exit.
-# Needs fio, fuse3 (fusermount3), libfuse3-dev (the example source and
+# Needs fio, GNU time (/usr/bin/time), fuse3 (fusermount3), libfuse3-dev (the example source and
 # pkg-config), a C compiler and gnuplot (no chart without it); --perf and
 # --trace need linux-perf. tools/install-deps.sh --bench installs them.
 set -euo pipefail
@@ -274,6 +278,41 @@ report() {
         print ""
     }' "$dir/medians.csv" >"$dir/results.md"
 
+    # Bytes the daemons wrote to disk per byte the workload wrote (diskio.csv).
+    if [ -s "$dir/diskio.csv" ] && [ "$(wc -l <"$dir/diskio.csv")" -gt 1 ]; then
+        awk -F, '
+        function sorted(s, a,   n, i, j, t) {
+            n = split(s, a, " ")
+            for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j+1] = a[j]; a[j+1] = t }
+            return n
+        }
+        function median(s,   a, m) { m = sorted(s, a); return m % 2 ? a[(m + 1) / 2] : (a[m/2] + a[m/2 + 1]) / 2 }
+        NR == 1 { next }
+        $4 > 0 {
+            if (!($3 in ws)) { ws[$3] = 1; wl[++nw] = $3 }
+            amp[$2, $3] = amp[$2, $3] " " ($5 / $4); mib[$2, $3] = mib[$2, $3] " " ($5 / 1048576)
+            wmib[$2, $3] = wmib[$2, $3] " " ($4 / 1048576)
+        }
+        function c(t, w) {
+            if (!((t, w) in amp)) return "-"
+            return sprintf("%.2f (%.0f of %.0f MiB)", median(amp[t, w]), median(mib[t, w]), median(wmib[t, w]))
+        }
+        END {
+            print "#### Bytes written to disk"
+            print ""
+            print "What the daemon caused to be written to disk over its life (one step: mounted before"
+            print "it, unmounted after; getrusage ru_oublock, its close and background work included), per"
+            print "byte the workload wrote, medians; in brackets the MiB written to disk and by the"
+            print "workload (fio'"'"'s count, or the sizes of the files in the tarball for untar)."
+            print ""
+            print "| workload | lsmfs | passthrough_ll |"
+            print "|---|---:|---:|"
+            for (j = 1; j <= nw; j++)
+                printf "| %s | %s | %s |\n", wl[j], c("lsmfs", wl[j]), c("passthrough_ll", wl[j])
+            print ""
+        }' "$dir/diskio.csv" >>"$dir/results.md"
+    fi
+
     # With --trace: the FUSE requests per unit of work and their mean latency
     # (medians over the runs of each count and latency).
     if [ -s "$dir/trace.csv" ]; then
@@ -412,7 +451,7 @@ build=$(cd "$build" && pwd)
 lsmfs_bin=$(readlink -f "$lsmfs_bin")
 meta_bin=$build/fs-meta-bench
 for b in "$lsmfs_bin" "$meta_bin"; do [ -x "$b" ] || die "$b is missing (cmake --build $build)"; done
-for c in fio fusermount3 mountpoint pkg-config cc tar find; do
+for c in fio fusermount3 mountpoint pkg-config cc tar find pgrep /usr/bin/time; do
     command -v "$c" >/dev/null 2>&1 || die "$c is not installed (tools/install-deps.sh --bench)"
 done
 [ -c /dev/fuse ] || die "/dev/fuse is missing: FUSE cannot mount here"
@@ -448,6 +487,8 @@ store=$work/lsmfs-store
 declare -A mnt=([lsmfs]=$work/lsmfs-mnt [passthrough_ll]=$work/passthrough-mnt [native]=$work/native)
 pt_backing=$work/passthrough-src
 declare -A pid=()
+declare -A time_pid=()
+declare -A io_step=() # rep,target,workload,bytes the workload wrote: set by the step
 perf_pid=""
 trace_pid=""
 
@@ -456,17 +497,30 @@ log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$out/progress.log"; }
 # ---- mounts -----------------------------------------------------------------------
 is_fuse() { [ "$1" = lsmfs ] || [ "$1" = passthrough_ll ]; }
 
+# Each daemon runs under GNU time, which writes the file-system output of its
+# whole life (getrusage ru_oublock: the bytes it caused to be written to disk,
+# in 512-byte units, all threads, its close included) to $out/.io-TARGET when
+# it exits. A daemon lives for one step (it is mounted afresh before each), so
+# that is what the step cost the disk, including what the daemon wrote after
+# the step's clock stopped (its background flushes and compactions, the flush
+# at unmount). pid[] is the daemon itself (time's child): CPU time and perf.
 mount_target() {
-    local t=$1 m=${mnt[$1]}
+    local t=$1 m=${mnt[$1]} tp
+    rm -f "$out/.io-$t"
     case "$t" in
-    lsmfs) "$lsmfs_bin" -f "${lsmfs_extra[@]}" "$store" "$m" 2>>"$out/logs/lsmfs.log" & ;;
-    passthrough_ll) "$pt_bin" -f -o source="$pt_backing" "$m" 2>>"$out/logs/passthrough_ll.log" & ;;
+    lsmfs) /usr/bin/time -f %O -o "$out/.io-$t" \
+               "$lsmfs_bin" -f "${lsmfs_extra[@]}" "$store" "$m" 2>>"$out/logs/lsmfs.log" & ;;
+    passthrough_ll) /usr/bin/time -f %O -o "$out/.io-$t" \
+               "$pt_bin" -f -o source="$pt_backing" "$m" 2>>"$out/logs/passthrough_ll.log" & ;;
     *) return 0 ;;
     esac
-    pid[$t]=$!
+    tp=$!
+    time_pid[$t]=$tp
+    pid[$t]=""
     for _ in $(seq 1 500); do
-        mountpoint -q "$m" && return 0
-        kill -0 "${pid[$t]}" 2>/dev/null || break
+        [ -n "${pid[$t]}" ] || pid[$t]=$(pgrep -P "$tp" | head -1 || true)
+        [ -n "${pid[$t]}" ] && mountpoint -q "$m" && return 0
+        kill -0 "$tp" 2>/dev/null || break
         sleep 0.02
     done
     die "$t did not mount at $m (see $out/logs/$t.log)"
@@ -485,9 +539,15 @@ unmount_target() {
         echo "run.sh: $m is busy: detaching it lazily" >&2
         fusermount3 -uz "$m" || true
     fi
-    wait "${pid[$t]}" || status=$?
+    wait "${time_pid[$t]}" || status=$?
     pid[$t]=""
+    time_pid[$t]=""
     [ "$status" -eq 0 ] || echo "run.sh: the $t daemon exited with status $status (see $out/logs/$t.log)" >&2
+    # What its step cost the disk (see mount_target).
+    if [ -n "${io_step[$t]:-}" ] && [ -s "$out/.io-$t" ]; then
+        echo "${io_step[$t]},$(( $(tail -1 "$out/.io-$t") * 512 ))" >>"$out/diskio.csv"
+    fi
+    io_step[$t]=""
     return 0
 }
 
@@ -538,6 +598,7 @@ tar -C "$tree" -cf "$tarball" --sort=name --hard-dereference \
 tree_entries=$(tar -tf "$tarball" | wc -l)
 tree_files=$(tar -tvf "$tarball" | grep -c '^-' || true)
 tarball_bytes=$(stat -c %s "$tarball")
+tree_bytes=$(tar -tvf "$tarball" | awk '$1 ~ /^-/ { s += $3 } END { printf "%.0f", s }')
 
 sel_targets=${targets//,/ }
 echo "size $size, runtime $runtime, $nrfiles small files, meta $meta_files files ($per_dir per dir), tree $tree, $reps rep(s)" \
@@ -564,6 +625,7 @@ echo "size $size, runtime $runtime, $nrfiles small files, meta $meta_files files
 cat "$out/env.txt"
 
 echo "rep,target,workload,value,unit,better,cpu_s,work,work_unit" >"$out/results.csv"
+echo "rep,target,workload,workload_bytes,disk_bytes" >"$out/diskio.csv"
 record() { # rep target workload value unit better cpu_s work work_unit
     echo "$1,$2,$3,$4,$5,$6,$7,$8,$9" >>"$out/results.csv"
     printf '  %-15s %-22s %12s %-8s cpu %8.3f s\n' "$2" "$3" "$4" "$5" "$7" | tee -a "$out/progress.log"
@@ -666,6 +728,9 @@ run_fio() { # target job
     esac
     if [ "$value" = 0 ] || [ "$value" = 0.0 ]; then die "fio $job on $t did no I/O: see $raw"; fi
     record "$rep" "$t" "$job" "$value" "$unit" higher "$step_cpu" "$done_n" "$done_unit"
+    case "$job" in
+    *write*) if is_fuse "$t"; then io_step[$t]="$rep,$t,$job,$((kb * 1024))"; fi ;;
+    esac
 }
 
 fio_cleanup() { # remove the fio files (not measured)
@@ -713,6 +778,7 @@ run_tree() { # target op
         [ ! -e "$d/tree" ] || die "rm -rf on $t left $d/tree" ;;
     esac
     record "$rep" "$t" "$op" "$step_wall" s lower "$step_cpu" 1 tree
+    if [ "$op" = untar ] && is_fuse "$t"; then io_step[$t]="$rep,$t,$op,$tree_bytes"; fi
 }
 
 # ---- the run -------------------------------------------------------------------------

@@ -261,7 +261,9 @@ LSM_API int lsm_open(const char *path, const lsm_options *opts, lsm_db **out);
 /*
  * Mark the store's lock closing (an lsm_open elsewhere waits for it from now
  * on), flush the memtable, wait for background work to finish, release the
- * lock and free the handle. db may be NULL.
+ * lock and free the handle. db may be NULL. On a full disk the flush may find
+ * no room: the memtable's writes then stay in the log, synced, and the next
+ * open replays them -- that is not an error.
  *
  * Returns LSM_OK; LSM_MISUSE, without closing anything, while iterators or
  * snapshots on this handle are still alive; otherwise the handle is always
@@ -649,6 +651,10 @@ typedef struct lsm_stats {
     double space_amplification;     /* live table bytes / bytes of the deepest
                                        non-empty level (1.0 when fully compacted;
                                        0 when there are no tables) */
+    uint64_t chunk_table_bytes;     /* large-value chunk bytes written straight to
+                                       a memtable's chunk table instead of the log
+                                       (they count in flush_bytes_written too,
+                                       when the table is installed) */
 } lsm_stats;
 
 /* Fill *out with a consistent copy of the counters. */
@@ -831,6 +837,29 @@ LSM_API lsm_env *lsm_env_posix(void);
  * owns: free with lsm_env_mem_free() after closing every store using it. */
 LSM_API lsm_env *lsm_env_mem_new(void);
 LSM_API void lsm_env_mem_free(lsm_env *env);
+
+/* Simulated crashes of a memory env, for testing programs built on the
+ * engine (lsmfs's -o test_powerloss). REQUIRES: env came from
+ * lsm_env_mem_new(). What survives:
+ *   LSM_MEM_CRASH_PROCESS     everything written (the process died, the
+ *                             machine did not);
+ *   LSM_MEM_CRASH_POWER       what was synced: a file's bytes up to its length
+ *                             at its last sync, and the creations, renames and
+ *                             removals made durable by a directory sync;
+ *   LSM_MEM_CRASH_POWER_TORN  as POWER, plus a random prefix (drawn from seed)
+ *                             of each file's unsynced tail.
+ * After it the env is dead: every operation fails with EIO, so the stores
+ * open in it write nothing more, until lsm_env_mem_revive(). Close those
+ * handles first (lsm_close then fails, and frees everything), revive, and
+ * open the store again on what survived. Returns LSM_OK, or
+ * LSM_INVALID_ARGUMENT for an unknown mode. Thread-safe. */
+#define LSM_MEM_CRASH_PROCESS 0
+#define LSM_MEM_CRASH_POWER 1
+#define LSM_MEM_CRASH_POWER_TORN 2
+LSM_API int lsm_env_mem_crash(lsm_env *env, int mode, uint64_t seed);
+/* Let a crashed memory env work again. REQUIRES: env came from
+ * lsm_env_mem_new(). Thread-safe. */
+LSM_API void lsm_env_mem_revive(lsm_env *env);
 
 #ifdef __cplusplus
 }

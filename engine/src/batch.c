@@ -2,6 +2,8 @@
  * batch.c -- write batches; see batch.h for the encoding.
  */
 #include "batch.h"
+#include "chunk_table.h"
+#include "patch.h"
 
 #include <stdlib.h>
 
@@ -122,7 +124,7 @@ static int iterate(slice rep, uint64_t seq, batch_op_fn fn, void *arg, int allow
     while (p < limit) {
         value_type type = (value_type)(unsigned char)*p++;
         slice k, v = {NULL, 0};
-        if (type > TYPE_VALUE_REF &&
+        if (type > TYPE_MAX_LOGGED &&
             (type < BATCH_OP_WRITE_AT || type > BATCH_OP_RENAME || !allow_intents))
             return err_set(LSM_CORRUPTION, "batch: unknown operation type %d", (int)type);
         p = get_lenprefixed(p, limit, &k);
@@ -130,6 +132,12 @@ static int iterate(slice rep, uint64_t seq, batch_op_fn fn, void *arg, int allow
             p = get_lenprefixed(p, limit, &v);
         if (p == NULL)
             return err_set(LSM_CORRUPTION, "batch: truncated operation %u", found);
+        if (type == TYPE_PATCH && patch_check(v) != LSM_OK)
+            return err_set(LSM_CORRUPTION, "batch: operation %u is a malformed patch", found);
+        chunk_ref cr;
+        if (type == TYPE_CHUNK_REF && chunk_ref_decode(v, &cr) != LSM_OK)
+            return err_set(LSM_CORRUPTION, "batch: operation %u is a malformed chunk reference",
+                           found);
         if (k.n == 0)
             return err_set(LSM_CORRUPTION, "batch: operation %u has no keyspace byte", found);
         if (seq + found > MAX_SEQUENCE)

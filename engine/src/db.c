@@ -15,6 +15,8 @@
 #include "db_impl.h"
 #include "err.h"
 #include "filename.h"
+#include "chunk_table.h"
+#include "patch.h"
 #include "store_lock.h"
 
 /* ---- version, status codes and messages ------------------------------------ */
@@ -551,10 +553,17 @@ int lsm_close(lsm_db *db)
         if (need)
             rc = lsm_flush(db);
         if (rc) {
-            /* What could not be flushed is still in the log: sync it. */
+            /* What could not be flushed is still in the log: sync it. On a
+             * full disk that is all a close can do, and it is enough: the
+             * next open replays the log (and writes no table first). */
             pthread_mutex_lock(&db->mu);
-            if (db->log && !db->poisoned)
-                log_writer_sync(db->log);
+            int synced = db->log && !db->poisoned &&
+                         db_sync_log(db, db->mem, db->log, NULL) == LSM_OK;
+            if (synced && rc == LSM_NO_SPACE) {
+                db_log(db, "close: no space to flush the memtable; its writes stay in the "
+                       "log, which the next open replays");
+                rc = LSM_OK;
+            }
             pthread_mutex_unlock(&db->mu);
         }
     }
@@ -735,53 +744,68 @@ int db_lookup(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int f
     return db_lookup_window(sv, tc, tkey, seq, fill, NULL, type, val, val_len, &full);
 }
 
+typedef struct mem_lookup {
+    chain *c;
+    memtable *m;
+    slice tkey;
+    int rc;
+} mem_lookup;
+
+static int add_mem_entry(void *arg, uint64_t seq, value_type type, slice value)
+{
+    mem_lookup *l = arg;
+    if (type != TYPE_CHUNK_REF)
+        return chain_add(l->c, seq, type, value);
+    /* A chunk written straight to the memtable's chunk table. */
+    chunk_ref ref;
+    buf chunk = BUF_INIT, key = BUF_INIT;
+    l->rc = chunk_ref_decode(value, &ref);
+    chunk_table *ct = l->rc ? NULL : mem_ct_find(l->m, ref.number);
+    if (l->rc == LSM_OK && ct == NULL)
+        l->rc = err_set(LSM_CORRUPTION, "a chunk reference to table %06llu, which the memtable "
+                        "does not hold", (unsigned long long)ref.number);
+    if (l->rc == LSM_OK && (buf_append(&key, l->tkey.p, l->tkey.n) ||
+                            buf_put_fixed64(&key, trailer_pack(seq, TYPE_VALUE))))
+        l->rc = err_set(LSM_NOMEM, "get: out of memory");
+    if (l->rc == LSM_OK) {
+        slice k = buf_slice(&key);
+        l->rc = ct_read(ct, &ref, &k, &chunk);
+    }
+    int more = l->rc ? 0 : chain_add(l->c, seq, TYPE_VALUE, buf_slice(&chunk));
+    buf_free(&chunk);
+    buf_free(&key);
+    return more;
+}
+
 int db_lookup_window(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int fill,
                      const value_window *w, value_type *type, char **val, size_t *val_len,
                      size_t *full_len)
 {
     *val = NULL;
     *val_len = 0;
-    /* Memtables first, newest first. A covering range tombstone in a
+    /* Memtables first, newest first, then the tables; a patch (patch.h)
+     * asks for the entries below it. A covering range tombstone in a
      * memtable hides every older entry, there and below. */
+    chain c;
+    chain_init(&c, w ? w->off : 0, w ? w->len : UINT64_MAX);
     memtable *ms[2] = {sv->mem, sv->imm};
-    uint64_t cover = 0;
-    for (int i = 0; i < 2; i++) {
-        memtable *m = ms[i];
-        if (m == NULL)
+    for (int i = 0; i < 2 && !c.done; i++) {
+        if (ms[i] == NULL)
             continue;
-        uint64_t c = mem_max_cover(m, tkey, seq);
-        if (c > cover)
-            cover = c;
-        value_type t;
-        slice v;
-        uint64_t eseq;
-        if (mem_get(m, tkey, seq, &t, &v, &eseq) == MEM_HIT && eseq > cover) {
-            if (t == TYPE_DELETION)
-                return LSM_NOT_FOUND;
-            *full_len = v.n;
-            if (t == TYPE_VALUE && w) {
-                uint64_t off = w->off < v.n ? w->off : v.n;
-                size_t n = v.n - (size_t)off < w->len ? v.n - (size_t)off : w->len;
-                v = slice_make(v.p + off, n);
-            }
-            char *copy = malloc(v.n ? v.n : 1);
-            if (copy == NULL)
-                return err_set(LSM_NOMEM, "get: out of memory");
-            memcpy(copy, v.p, v.n);
-            *type = t;
-            *val = copy;
-            *val_len = v.n;
-            return LSM_OK;
+        chain_cover(&c, mem_max_cover(ms[i], tkey, seq));
+        mem_lookup l = {&c, ms[i], tkey, LSM_OK};
+        mem_get_each(ms[i], tkey, seq, add_mem_entry, &l);
+        if (l.rc) {
+            chain_free(&c);
+            return l.rc;
         }
-        if (cover)
-            return LSM_NOT_FOUND;
+        chain_end_source(&c);
     }
-    lookup_state st;
-    int rc = version_get_window(sv->current, tc, tkey, seq, fill, w, &st, val, val_len, full_len,
-                                type);
-    if (rc)
-        return rc;
-    return st == LOOKUP_FOUND ? LSM_OK : LSM_NOT_FOUND;
+    int rc = c.done ? LSM_OK : version_get_chain(sv->current, tc, tkey, seq, fill, &c);
+    if (rc == LSM_OK)
+        rc = chain_result(&c, type, val, val_len, full_len);
+    chain_free(&c);
+    return rc;
 }
 
 /* ---- snapshots -------------------------------------------------------------- */
@@ -844,6 +868,7 @@ int lsm_stats_get(lsm_db *db, lsm_stats *s)
     s->last_sequence = LOAD(db->last_seq);
     s->user_bytes_written = LOAD(db->user_bytes);
     s->wal_bytes_written = LOAD(db->wal_bytes);
+    s->chunk_table_bytes = LOAD(db->chunk_table_bytes);
     s->wal_syncs = LOAD(db->wal_syncs);
     s->flush_count = LOAD(db->flush_count);
     s->flush_bytes_written = LOAD(db->flush_bytes);
@@ -899,6 +924,7 @@ int lsm_stats_text(lsm_db *db, char **out)
                   "last sequence          %" PRIu64 "\n"
                   "user bytes written     %" PRIu64 "\n"
                   "log bytes written      %" PRIu64 " (%" PRIu64 " syncs)\n"
+                  "chunk table bytes      %" PRIu64 "\n"
                   "flushes                %" PRIu64 " (%" PRIu64 " bytes)\n"
                   "compactions            %" PRIu64 " (read %" PRIu64 ", wrote %" PRIu64
                   " bytes; %" PRIu64 " files moved)\n"
@@ -910,7 +936,8 @@ int lsm_stats_text(lsm_db *db, char **out)
                   "data blocks read       %" PRIu64 "\n"
                   "gets                   %" PRIu64 "\n",
                   s.live_table_bytes, s.memtable_bytes, s.imm_memtables, s.last_sequence,
-                  s.user_bytes_written, s.wal_bytes_written, s.wal_syncs, s.flush_count,
+                  s.user_bytes_written, s.wal_bytes_written, s.wal_syncs, s.chunk_table_bytes,
+                  s.flush_count,
                   s.flush_bytes_written, s.compaction_count, s.compaction_bytes_read,
                   s.compaction_bytes_written, s.compaction_files_moved, s.write_amplification, s.space_amplification,
                   (double)s.stall_us / 1e6,

@@ -35,6 +35,7 @@
 
 #include "current_file.h"
 #include "db_admin.h"
+#include "chunk_table.h"
 #include "err.h"
 #include "filename.h"
 #include "large_value.h"
@@ -99,6 +100,8 @@ static const char *type_name(value_type t)
     case TYPE_DELETION: return "del";
     case TYPE_RANGE_DELETION: return "rangedel";
     case TYPE_VALUE_REF: return "ref";
+    case TYPE_PATCH: return "patch";
+    case TYPE_CHUNK_REF: return "chunkref";
     }
     return "?";
 }
@@ -119,6 +122,36 @@ static void format_entry(buf *out, slice tkey, uint64_t seq, value_type type, sl
             esc_append(out, slice_make(value.p + 1, value.n - 1), SIZE_MAX);
         else /* an end in another keyspace (or none): show the tree key */
             esc_append(out, value, SIZE_MAX);
+    } else if (type == TYPE_PATCH) {
+        /* The extents as off+len, then the first extent's bytes. */
+        const char *p = value.p, *end = value.p + value.n;
+        buf_append(out, " extents=", 9);
+        slice first = {NULL, 0};
+        for (int i = 0; p && p < end; i++) {
+            uint64_t off, len;
+            p = get_varint64(p, end, &off);
+            p = p ? get_varint64(p, end, &len) : NULL;
+            if (p == NULL || len > (uint64_t)(end - p)) {
+                buf_append(out, "(malformed)", 11);
+                break;
+            }
+            if (i == 0)
+                first = slice_make(p, (size_t)len);
+            if (i < 8)
+                text_append(out, "%s%" PRIu64 "+%" PRIu64, i ? "," : "", off, len);
+            else if (i == 8)
+                buf_append(out, ",...", 4);
+            p += len;
+        }
+        buf_append(out, " value=", 7);
+        esc_append(out, first, DUMP_VALUE_MAX);
+    } else if (type == TYPE_CHUNK_REF) {
+        chunk_ref r;
+        if (chunk_ref_decode(value, &r) == LSM_OK)
+            text_append(out, " table=%06" PRIu64 " offset=%" PRIu64 " size=%" PRIu64, r.number,
+                        r.h.offset, r.h.size);
+        else
+            buf_append(out, " bad-reference", 14);
     } else if (type == TYPE_VALUE_REF) {
         lv_desc d;
         if (lv_desc_decode(value, &d) == LSM_OK) {

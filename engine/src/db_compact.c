@@ -23,6 +23,7 @@
 #include "filename.h"
 #include "large_value.h"
 #include "merge_iter.h"
+#include "patch.h"
 
 typedef struct output {
     uint64_t number;
@@ -321,6 +322,20 @@ static void rate_limit(compact_state *s, uint64_t bytes)
     }
 }
 
+typedef struct deleted_ctx {
+    const rdel_index *ix;
+} deleted_ctx;
+
+/* For patch_fold_run: is the entry (tkey, seq) below a patch deleted by a
+ * tombstone every reader sees? (Those are the ones of drop_ix; a tombstone
+ * newer than the patch does not count for what lies below the patch, and
+ * is newer than the oldest snapshot anyway.) */
+static int tomb_deletes(void *arg, slice tkey, uint64_t seq)
+{
+    deleted_ctx *d = arg;
+    return !rdel_index_empty(d->ix) && rdel_index_cover(d->ix, tkey, MAX_SEQUENCE, NULL, NULL) > seq;
+}
+
 /* Merge the inputs into outputs. No mutex. */
 static int do_merge(compact_state *s, uint64_t smallest_snapshot)
 {
@@ -350,7 +365,10 @@ static int do_merge(compact_state *s, uint64_t smallest_snapshot)
     buf cur = BUF_INIT;
     int have_cur = 0, split_pending = 0, in_chunks = 0;
     uint64_t last_seq_for_key = 0;
-    for (iter_first(in); iter_valid(in); iter_next(in)) {
+    buf fold_key = BUF_INIT, fold_val = BUF_INIT;
+    deleted_ctx dc = {&drop_ix};
+    int advanced = 0; /* a fold left `in` on the next key already */
+    for (iter_first(in); iter_valid(in); advanced ? (void)(advanced = 0) : iter_next(in)) {
         if (shutting_down(db)) {
             rc = err_set(LSM_BUSY, "compaction abandoned: the store is closing");
             break;
@@ -405,16 +423,30 @@ static int do_merge(compact_state *s, uint64_t smallest_snapshot)
             continue;
         if (s->tb == NULL && (rc = open_output(s)) != LSM_OK)
             break;
-        rc = tb_add(s->tb, k, iter_value(in));
+        slice ok = k, ov = iter_value(in);
+        if (type == TYPE_PATCH && seq <= smallest_snapshot) {
+            /* Every reader sees this patch: the entries below it are about
+             * to go, so their effect goes into it (patch.h). */
+            rc = patch_fold_run(in, compaction_is_base_level_for_key(c, tkey), tomb_deletes, &dc,
+                                &fold_key, &fold_val);
+            if (rc)
+                break;
+            advanced = 1;
+            ok = buf_slice(&fold_key);
+            ov = buf_slice(&fold_val);
+        }
+        rc = tb_add(s->tb, ok, ov);
         if (rc)
             break;
         if (tb_file_size(s->tb) >= c->max_output_bytes)
             split_pending = 1;
-        rate_limit(s, (uint64_t)(k.n + iter_value(in).n));
+        rate_limit(s, (uint64_t)(ok.n + ov.n));
     }
     if (rc == LSM_OK)
         rc = iter_status(in);
     iter_destroy(in);
+    buf_free(&fold_key);
+    buf_free(&fold_val);
     buf_free(&cur);
     rdel_index_free(&drop_ix);
     /* Surviving tombstones need a table even when no entry survived. */

@@ -14,6 +14,7 @@
 #include "err.h"
 #include "filename.h"
 #include "large_value.h"
+#include "patch.h"
 
 static int is_chunk(slice t)
 {
@@ -74,6 +75,28 @@ static int chunk_dels_apart(memtable *m)
     return apart;
 }
 
+typedef struct mem_deleted_ctx {
+    memtable *m;
+    uint64_t patch_seq;
+} mem_deleted_ctx;
+
+/* For patch_fold_run: is the entry (tkey, seq) below a patch deleted by one
+ * of the memtable's range tombstones that readers of the patch see? */
+static int mem_deletes(void *arg, slice tkey, uint64_t seq)
+{
+    mem_deleted_ctx *d = arg;
+    return mem_max_cover(d->m, tkey, d->patch_seq) > seq;
+}
+
+/* The chunk table the memtable's chunks are flushed into, if it has one:
+ * the one it attached last (chunk_table.h). */
+static chunk_table *flush_chunk_table(memtable *m)
+{
+    int n;
+    chunk_table *const *cts = mem_cts(m, &n);
+    return n ? cts[n - 1] : NULL;
+}
+
 int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_snapshot, int part,
                    file_meta **meta)
 {
@@ -81,7 +104,14 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
     int dels_apart = chunk_dels_apart(m);
     if (part == FLUSH_CHUNK_DELS && !dels_apart)
         return LSM_OK;
-    iter *it = mem_iter_new(m);
+    /* The chunks go to the end of the chunk table (if there is one), whose
+     * blocks the entries referencing it keep: indexed, not copied. */
+    chunk_table *ct = part == FLUSH_CHUNKS ? flush_chunk_table(m) : NULL;
+    if (ct)
+        number = ct->number;
+    int n_cts;
+    chunk_table *const *cts = mem_cts(m, &n_cts);
+    iter *it = ct_resolving_iter(mem_iter_new(m), cts, n_cts);
     if (it == NULL)
         return err_set(LSM_NOMEM, "flush: out of memory");
     iter_first(it);
@@ -103,11 +133,17 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
     }
     char *path = fname_table(db->dir, number);
     table_builder *tb = NULL;
-    int rc = path ? tb_new(db->env, path, &db->topts, &tb) : err_set(LSM_NOMEM, "out of memory");
+    int rc = path == NULL ? err_set(LSM_NOMEM, "out of memory")
+             : ct     ? ct_builder(ct, &tb)
+                      : tb_new(db->env, path, &db->topts, &tb);
     buf cur = BUF_INIT;
     int have_cur = 0;
     uint64_t last_seq_for_key = 0;
-    for (; rc == LSM_OK && part != FLUSH_CHUNK_DELS && iter_valid(it); iter_next(it)) {
+    buf fold_key = BUF_INIT, fold_val = BUF_INIT;
+    mem_deleted_ctx dc = {m, 0};
+    int advanced = 0; /* a fold left `it` on the next key already */
+    for (; rc == LSM_OK && part != FLUSH_CHUNK_DELS && iter_valid(it);
+         advanced ? (void)(advanced = 0) : iter_next(it)) {
         slice k = iter_key(it);
         slice tkey = ikey_tkey(k);
         if (!in_part(tkey, part, 0, dels_apart))
@@ -125,8 +161,24 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         last_seq_for_key = seq;
         if (shadowed)
             continue;
-        rc = tb_add(tb, k, iter_value(it));
+        if (ikey_type(k) == TYPE_PATCH && seq <= oldest_snapshot) {
+            /* Every reader sees this patch: fold what lies below it in the
+             * memtable into it (patch.h); the base may be in a table. */
+            dc.patch_seq = seq;
+            rc = patch_fold_run(it, 0, mem_deletes, &dc, &fold_key, &fold_val);
+            if (rc == LSM_OK)
+                rc = tb_add(tb, buf_slice(&fold_key), buf_slice(&fold_val));
+            advanced = 1;
+            continue;
+        }
+        chunk_ref ref;
+        if (ct && ct_iter_ref(it, &ref) && ref.number == ct->number)
+            rc = tb_add_block(tb, k, (size_t)ref.h.size, ref.h); /* already in place */
+        else
+            rc = tb_add(tb, k, iter_value(it));
     }
+    buf_free(&fold_key);
+    buf_free(&fold_val);
     buf_free(&cur);
     if (rc == LSM_OK)
         rc = iter_status(it);
@@ -141,9 +193,11 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         iter_destroy(rd);
     }
     if (rc == LSM_OK && tb_items(tb) == 0) {
-        /* Only empty ranges were deleted: there is nothing to write. */
+        /* Only empty ranges were deleted: there is nothing to write. (A
+         * chunk table stays until the flush is installed: the memtable
+         * still reads from it.) */
         tb_free(tb);
-        if (path)
+        if (path && ct == NULL)
             db->env->remove(db->env, path);
         free(path);
         return LSM_OK;
@@ -162,7 +216,7 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         }
     }
     tb_free(tb);
-    if (rc && path)
+    if (rc && path && ct == NULL)
         db->env->remove(db->env, path);
     if (rc == LSM_OK && *meta) {
         /* tb_file_size is exact once finished; read it back to be sure the
@@ -176,26 +230,30 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         if (rc) {
             file_meta_free(*meta);
             *meta = NULL;
-            db->env->remove(db->env, path);
+            if (ct == NULL)
+                db->env->remove(db->env, path);
         }
     }
     free(path);
     return rc;
 }
 
-int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[FLUSH_PARTS],
+int db_build_tables(lsm_db *db, memtable *m, uint64_t numbers[FLUSH_PARTS],
                     uint64_t oldest_snapshot, file_meta *meta[FLUSH_PARTS])
 {
     int rc = LSM_OK;
     for (int i = 0; i < FLUSH_PARTS; i++)
         meta[i] = NULL;
+    chunk_table *ct = flush_chunk_table(m);
+    if (ct)
+        numbers[FLUSH_CHUNKS] = ct->number;
     for (int i = 0; i < FLUSH_PARTS && rc == LSM_OK; i++)
         rc = db_build_table(db, m, numbers[i], oldest_snapshot, i, &meta[i]);
     for (int i = 0; rc && i < FLUSH_PARTS; i++) {
         if (meta[i] == NULL)
             continue;
         char *path = fname_table(db->dir, numbers[i]);
-        if (path)
+        if (path && !(ct && numbers[i] == ct->number))
             db->env->remove(db->env, path);
         free(path);
         file_meta_free(meta[i]);
@@ -207,9 +265,13 @@ int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[FLUSH_PARTS]
 int db_flush_imm_locked(lsm_db *db)
 {
     memtable *imm = db->imm;
+    mem_ref(imm); /* its chunk tables are looked at after it is installed */
     uint64_t numbers[FLUSH_PARTS];
-    for (int i = 0; i < FLUSH_PARTS; i++)
-        numbers[i] = vs_new_file_number(db->vs); /* increasing: see db_build_tables */
+    if (!mem_flush_numbers(imm, numbers)) {
+        for (int i = 0; i < FLUSH_PARTS; i++)
+            numbers[i] = vs_new_file_number(db->vs); /* increasing: see db_build_tables */
+        mem_reserve_numbers(imm, numbers);
+    }
     uint64_t oldest = db_oldest_snapshot_locked(db);
     uint64_t log_number = mem_log_number(imm);
     db->flush_running = 1;
@@ -274,7 +336,7 @@ int db_flush_imm_locked(lsm_db *db)
                 if (meta[i] == NULL)
                     continue;
                 char *path = fname_table(db->dir, numbers[i]);
-                if (path && !keep)
+                if (path && !keep && mem_ct_find(imm, numbers[i]) == NULL)
                     db->env->remove(db->env, path);
                 free(path);
                 if (!added[i])
@@ -285,12 +347,23 @@ int db_flush_imm_locked(lsm_db *db)
     }
     if (rc == LSM_OK) {
         /* The edit is durable: the flushed memtable's log is no longer
-         * needed -- nor, after an open, the other logs replayed into it. */
+         * needed -- nor, after an open, the other logs replayed into it --
+         * and neither are its chunk tables the flush did not turn into its
+         * table of chunks (their chunks were copied into that one). */
         uint64_t *replayed = db->replayed_logs;
         int n_replayed = db->n_replayed_logs;
         db->replayed_logs = NULL;
         db->n_replayed_logs = 0;
         pthread_mutex_unlock(&db->mu);
+        int n_cts;
+        chunk_table *const *cts = mem_cts(imm, &n_cts);
+        for (int i = 0; i < n_cts; i++) {
+            int used = 0;
+            for (int j = 0; j < FLUSH_PARTS; j++)
+                used |= meta[j] != NULL && numbers[j] == cts[i]->number;
+            if (!used)
+                db->env->remove(db->env, cts[i]->path);
+        }
         for (int i = -1; i < n_replayed; i++) {
             uint64_t number = i < 0 ? log_number : replayed[i];
             if (i >= 0 && number == log_number)
@@ -307,5 +380,6 @@ int db_flush_imm_locked(lsm_db *db)
      * the log gone too. */
     db->flush_running = 0;
     pthread_cond_broadcast(&db->bg_done_cv);
+    mem_unref(imm);
     return rc;
 }

@@ -125,6 +125,7 @@ struct lsm_db {
     atomic_int live_snapshots;
     atomic_uint_fast64_t user_bytes;
     atomic_uint_fast64_t wal_bytes;
+    atomic_uint_fast64_t chunk_table_bytes; /* chunks written to chunk tables */
     atomic_uint_fast64_t wal_syncs;
     atomic_uint_fast64_t flush_count;
     atomic_uint_fast64_t flush_bytes;
@@ -171,7 +172,12 @@ int db_install_sv_locked(lsm_db *db);
  * error. Honours range tombstones. No mutex. */
 int db_lookup(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int fill,
               value_type *type, char **val, size_t *val_len);
-/* db_lookup() copying only window w of an inline value (see value_window);
+/* A part of an inline value: [off, off + len). */
+typedef struct value_window {
+    uint64_t off;
+    size_t len;
+} value_window;
+/* db_lookup() copying only window w of an inline value (w NULL: all of it);
  * *full_len is the whole value's length. */
 int db_lookup_window(superversion *sv, table_cache *tc, slice tkey, uint64_t seq, int fill,
                      const value_window *w, value_type *type, char **val, size_t *val_len,
@@ -223,6 +229,9 @@ int db_recover(lsm_db *db);
  * resolve set the leader first resolves the batch (db_resolve) on its own. */
 int db_write(lsm_db *db, const lsm_batch *batch, int sync);
 int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve, int frees);
+/* Sync memtable m's log, after the chunk tables its records reference
+ * (*needed, if not NULL: the log had unsynced bytes). */
+int db_sync_log(lsm_db *db, memtable *m, log_writer *log, int *needed);
 
 /* ---- db_space.c ---- */
 /* At open (read-write, before recovery writes anything): size the reserve,
@@ -282,10 +291,12 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
                    file_meta **meta);
 /* Write a memtable as up to FLUSH_PARTS tables, numbered numbers[i] (in
  * increasing order, so that in level 0 -- newest number first -- the
- * tombstones are met before the chunks they may delete). Fills meta[i]
- * (NULL where a part is empty); on failure removes what it wrote. No
- * mutex. */
-int db_build_tables(lsm_db *db, memtable *m, const uint64_t numbers[FLUSH_PARTS],
+ * tombstones are met before the chunks they may delete), except that the
+ * chunks go to the memtable's chunk table if it has one (its number then
+ * replaces numbers[FLUSH_CHUNKS]; the tombstones that go apart share no key
+ * with those chunks). Fills meta[i] (NULL where a part is empty); on
+ * failure removes what it wrote, but never a chunk table. No mutex. */
+int db_build_tables(lsm_db *db, memtable *m, uint64_t numbers[FLUSH_PARTS],
                     uint64_t oldest_snapshot, file_meta *meta[FLUSH_PARTS]);
 /* Flush db->imm and install the result. REQUIRES mu (released during I/O). */
 int db_flush_imm_locked(lsm_db *db);

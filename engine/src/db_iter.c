@@ -12,6 +12,12 @@
  * (key and value) into saved buffers. Switching direction re-positions the
  * merge accordingly. The scheme is LevelDB's DBIter, rewritten here.
  *
+ * A key whose newest entry is a patch (patch.h) is shown as its patches
+ * applied over the entry below them: moving forward, its entries are read
+ * to the base and the value put together in the saved buffers ("held"),
+ * the merge left just past the key; moving backward, the entries arrive
+ * oldest first and each patch is applied as it comes.
+ *
  * Keys outside [lower, upper) -- and outside the keyspace -- end the walk in
  * that direction.
  *
@@ -21,11 +27,13 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "db_impl.h"
 #include "err.h"
 #include "large_value.h"
 #include "merge_iter.h"
+#include "patch.h"
 #include "rangedel.h"
 
 struct lsm_iter {
@@ -38,8 +46,11 @@ struct lsm_iter {
     buf upper;
     int valid;
     int forward;
-    buf saved_key;      /* backward: the shown tree key */
-    buf saved_value;    /* backward: its value */
+    int held;           /* forward, on a patched key: its value was put
+                           together in saved_*, and the merge sits just past
+                           the key's entries */
+    buf saved_key;      /* backward (or held): the shown tree key */
+    buf saved_value;    /* backward (or held): its value */
     uint64_t saved_len; /* backward: its value's length (kept for keys-only) */
     value_type saved_type;
     buf large;          /* the current large value, read whole on demand */
@@ -52,6 +63,12 @@ struct lsm_iter {
     int status;
     char status_msg[512];
 };
+
+/* Is the shown entry the merge's current one (not a copy in saved_*)? */
+static inline int direct(const lsm_iter *it)
+{
+    return it->forward && !it->held;
+}
 
 static int fail(lsm_iter *it, int rc)
 {
@@ -118,10 +135,62 @@ static slice make_ikey(lsm_iter *it, slice tkey, uint64_t seq, value_type t)
     return buf_slice(&it->seek_key);
 }
 
+static int add_visible(lsm_iter *it, chain *c, slice k)
+{
+    slice tkey = ikey_tkey(k);
+    uint64_t seq = ikey_seq(k);
+    value_type t = ikey_type(k);
+    if (t != TYPE_DELETION && covered(it, tkey, seq))
+        return chain_add(c, seq, TYPE_DELETION, slice_make(NULL, 0));
+    return chain_add(c, seq, t, iter_value(it->in));
+}
+
+/* Forward, on a visible patch of key tkey: read the key's entries down to
+ * the base, put the value together in saved_*, and leave the merge past the
+ * key. Returns the number of entries stepped over. */
+static uint64_t hold_patched(lsm_iter *it, slice tkey)
+{
+    uint64_t steps = 0;
+    if (buf_set(&it->saved_key, tkey.p, tkey.n)) {
+        fail(it, err_set(LSM_NOMEM, "iterator: out of memory"));
+        return 0;
+    }
+    chain c;
+    chain_init(&c, 0, it->keys_only ? 0 : UINT64_MAX);
+    for (; iter_valid(it->in); iter_next(it->in), steps++) {
+        slice k = iter_key(it->in);
+        if (!ikey_valid(k) || !slice_eq(ikey_tkey(k), buf_slice(&it->saved_key)))
+            break;
+        if (ikey_seq(k) <= it->seq && !c.done)
+            add_visible(it, &c, k);
+    }
+    value_type t;
+    char *v = NULL;
+    size_t vl = 0, full = 0;
+    int rc = check(it);
+    if (rc == LSM_OK)
+        rc = chain_result(&c, &t, &v, &vl, &full);
+    chain_free(&c);
+    if (rc == LSM_OK) {
+        buf_free(&it->saved_value);
+        it->saved_value = (buf){v, vl, vl};
+        it->saved_len = full;
+        it->saved_type = t;
+        it->held = 1;
+        it->valid = 1;
+    } else {
+        free(v);
+        fail(it, rc == LSM_NOT_FOUND ? err_set(LSM_CORRUPTION, "iterator: patch without a value")
+                                     : rc);
+    }
+    return steps;
+}
+
 /* Forward: from the merge's position, find the next entry to show.
  * skipping: entries of tree keys <= saved_key are hidden. */
 static void find_next(lsm_iter *it, int skipping)
 {
+    it->held = 0;
     uint64_t steps = 0;
     while (iter_valid(it->in)) {
         steps++;
@@ -152,6 +221,12 @@ static void find_next(lsm_iter *it, int skipping)
                     count_steps(it, steps, 0);
                     return;
                 }
+            } else if (t == TYPE_PATCH) {
+                if (!(skipping && slice_cmp(tkey, buf_slice(&it->saved_key)) <= 0)) {
+                    steps += hold_patched(it, tkey);
+                    count_steps(it, steps, 0);
+                    return;
+                }
             } else {
                 fail(it, err_set(LSM_NOT_SUPPORTED, "iterator: entry type %d is not supported",
                                  (int)t));
@@ -164,12 +239,53 @@ static void find_next(lsm_iter *it, int skipping)
     count_steps(it, steps, 0);
 }
 
+/* Backward, one visible entry of the key being collected (they come
+ * oldest first): the key's state in saved_* becomes what it shows. */
+static int apply_prev(lsm_iter *it, value_type t, slice v)
+{
+    if (t == TYPE_DELETION) {
+        it->saved_value.n = 0;
+        it->saved_len = 0;
+    } else if (t == TYPE_VALUE || t == TYPE_VALUE_REF) {
+        /* Keep a large value's descriptor even for keys-only: it is small,
+         * and value_size needs it. */
+        it->saved_len = v.n;
+        if (it->keys_only && t == TYPE_VALUE)
+            v = slice_make(NULL, 0);
+        if (buf_set(&it->saved_value, v.p, v.n))
+            return err_set(LSM_NOMEM, "iterator: out of memory");
+    } else if (t == TYPE_PATCH) {
+        if (patch_check(v) != LSM_OK || it->saved_type == TYPE_VALUE_REF)
+            return err_set(LSM_CORRUPTION, "iterator: a malformed patch, or a patch over a large value");
+        /* Over a deletion (or nothing): over the empty value. */
+        uint64_t before = it->saved_type == TYPE_VALUE ? it->saved_len : 0;
+        uint64_t len = patch_result_len(v, before);
+        it->saved_len = len;
+        t = TYPE_VALUE;
+        if (!it->keys_only) {
+            if (len > SIZE_MAX - 1 || buf_reserve(&it->saved_value, (size_t)len - it->saved_value.n + 1))
+                return err_set(LSM_NOMEM, "iterator: out of memory");
+            if (it->saved_type != TYPE_VALUE)
+                it->saved_value.n = 0;
+            memset(it->saved_value.p + it->saved_value.n, 0, (size_t)len - it->saved_value.n);
+            it->saved_value.n = (size_t)len;
+            patch_apply_window(v, 0, it->saved_value.p, (size_t)len);
+        }
+    } else {
+        return err_set(LSM_NOT_SUPPORTED, "iterator: entry type %d is not supported", (int)t);
+    }
+    it->saved_type = t;
+    return LSM_OK;
+}
+
 /* Backward: the merge is on the last entry of some key (or before); collect
- * the newest visible entry of the previous shown key into saved_*. */
+ * the state of the previous shown key into saved_* (its entries come oldest
+ * first). */
 static void find_prev(lsm_iter *it)
 {
-    value_type shown = TYPE_DELETION;
+    int have = 0; /* saved_key is the key being collected */
     uint64_t steps = 0;
+    it->saved_type = TYPE_DELETION;
     while (iter_valid(it->in)) {
         steps++;
         slice k = iter_key(it->in);
@@ -181,38 +297,34 @@ static void find_prev(lsm_iter *it)
         if (!at_least_lower(it, tkey))
             break;
         if (ikey_seq(k) <= it->seq) {
-            if (shown != TYPE_DELETION && slice_cmp(tkey, buf_slice(&it->saved_key)) < 0)
-                break; /* moved past every entry of the key we hold */
-            value_type t = ikey_type(k);
-            if (t != TYPE_DELETION && covered(it, tkey, ikey_seq(k)))
-                t = TYPE_DELETION;
-            if (t != TYPE_DELETION && t != TYPE_VALUE && t != TYPE_VALUE_REF) {
-                fail(it, err_set(LSM_NOT_SUPPORTED, "iterator: entry type %d is not supported",
-                                 (int)t));
-                return;
+            if (have && !slice_eq(tkey, buf_slice(&it->saved_key))) {
+                if (it->saved_type != TYPE_DELETION)
+                    break; /* moved past every entry of a key that shows a value */
+                have = 0;  /* that key is deleted: go on with this one */
             }
-            shown = t;
-            it->saved_type = t;
-            if (t == TYPE_DELETION) {
-                it->saved_key.n = 0;
-                it->saved_value.n = 0;
-                it->saved_len = 0;
-            } else {
-                /* Keep a large value's descriptor even for keys-only: it is
-                 * small, and value_size needs it. */
-                slice full = iter_value(it->in);
-                slice v = it->keys_only && t == TYPE_VALUE ? slice_make(NULL, 0) : full;
-                it->saved_len = full.n;
-                if (buf_set(&it->saved_key, tkey.p, tkey.n) || buf_set(&it->saved_value, v.p, v.n)) {
+            if (!have) {
+                if (buf_set(&it->saved_key, tkey.p, tkey.n)) {
                     fail(it, err_set(LSM_NOMEM, "iterator: out of memory"));
                     return;
                 }
+                have = 1;
+                it->saved_type = TYPE_DELETION;
+                it->saved_value.n = 0;
+                it->saved_len = 0;
+            }
+            value_type t = ikey_type(k);
+            if (t != TYPE_DELETION && covered(it, tkey, ikey_seq(k)))
+                t = TYPE_DELETION;
+            int rc = apply_prev(it, t, iter_value(it->in));
+            if (rc) {
+                fail(it, rc);
+                return;
             }
         }
         iter_prev(it->in);
     }
     count_steps(it, steps, 0);
-    if (shown == TYPE_DELETION) {
+    if (!have || it->saved_type == TYPE_DELETION) {
         it->valid = 0;
         it->saved_key.n = 0;
         it->forward = 1;
@@ -292,8 +404,12 @@ static int iter_create(lsm_db *db, uint64_t seq, int fill_cache, int keys_only, 
     iter **list = NULL;
     int n = 0, cap = 16;
     int rc = LSM_OK;
-    iter *mi = mem_iter_new(it->sv->mem);
-    iter *ii = it->sv->imm ? mem_iter_new(it->sv->imm) : NULL;
+    /* Chunk references in the memtables read as the chunks they name. */
+    int n_mc, n_ic = 0;
+    chunk_table *const *mc = mem_cts(it->sv->mem, &n_mc);
+    chunk_table *const *ic = it->sv->imm ? mem_cts(it->sv->imm, &n_ic) : NULL;
+    iter *mi = ct_resolving_iter(mem_iter_new(it->sv->mem), mc, n_mc);
+    iter *ii = it->sv->imm ? ct_resolving_iter(mem_iter_new(it->sv->imm), ic, n_ic) : NULL;
     list = malloc(sizeof *list * (size_t)cap);
     if (list == NULL || mi == NULL || (it->sv->imm && ii == NULL)) {
         iter_destroy(mi);
@@ -385,7 +501,7 @@ int db_last_internal(lsm_db *db, uint64_t seq, slice lo, slice hi, buf *key)
     if (rc == LSM_OK && !lsm_iter_valid(it))
         rc = LSM_NOT_FOUND;
     if (rc == LSM_OK) {
-        slice k = it->forward ? ikey_tkey(iter_key(it->in)) : buf_slice(&it->saved_key);
+        slice k = direct(it) ? ikey_tkey(iter_key(it->in)) : buf_slice(&it->saved_key);
         if (buf_set(key, k.p, k.n))
             rc = err_set(LSM_NOMEM, "out of memory");
     }
@@ -400,8 +516,8 @@ int db_scan_internal(lsm_db *db, uint64_t seq, slice lo, slice hi, int (*fn)(voi
     if (rc)
         return rc;
     for (rc = lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it); rc = lsm_iter_next(it)) {
-        slice k = it->forward ? ikey_tkey(iter_key(it->in)) : buf_slice(&it->saved_key);
-        rc = fn(arg, k, it->forward ? iter_value(it->in) : buf_slice(&it->saved_value));
+        slice k = direct(it) ? ikey_tkey(iter_key(it->in)) : buf_slice(&it->saved_key);
+        rc = fn(arg, k, direct(it) ? iter_value(it->in) : buf_slice(&it->saved_value));
         if (rc)
             break;
     }
@@ -463,6 +579,7 @@ static int seek_forward(lsm_iter *it, slice tkey)
 static int seek_backward(lsm_iter *it, slice tkey, int inclusive)
 {
     it->forward = 0;
+    it->held = 0;
     it->saved_key.n = 0;
     slice ik = inclusive ? make_ikey(it, tkey, 0, TYPE_DELETION)
                          : make_ikey(it, tkey, MAX_SEQUENCE, TYPE_FOR_SEEK);
@@ -538,6 +655,11 @@ int lsm_iter_next(lsm_iter *it)
         return finish(it);
     if (!it->valid)
         return LSM_OK;
+    if (it->held) {
+        /* The merge is past the shown key already; saved_key holds it. */
+        find_next(it, 1);
+        return finish(it);
+    }
     if (!it->forward) {
         /* The merge sits before the shown key's entries: step onto them. */
         it->forward = 1;
@@ -567,18 +689,29 @@ int lsm_iter_prev(lsm_iter *it)
         return LSM_OK;
     if (it->forward) {
         /* Step the merge back past every entry of the shown key. */
-        slice k = ikey_tkey(iter_key(it->in));
-        if (buf_set(&it->saved_key, k.p, k.n))
-            return fail(it, err_set(LSM_NOMEM, "iterator: out of memory")), finish(it);
-        for (;;) {
-            iter_prev(it->in);
+        if (it->held) {
+            /* saved_key holds it; the merge is just past its entries. */
             if (!iter_valid(it->in)) {
-                it->valid = 0;
-                it->saved_key.n = 0;
-                return finish(it);
+                if (check(it))
+                    return finish(it);
+                iter_last(it->in);
+            } else {
+                iter_prev(it->in);
             }
-            if (slice_cmp(ikey_tkey(iter_key(it->in)), buf_slice(&it->saved_key)) < 0)
-                break;
+        } else {
+            slice k = ikey_tkey(iter_key(it->in));
+            if (buf_set(&it->saved_key, k.p, k.n))
+                return fail(it, err_set(LSM_NOMEM, "iterator: out of memory")), finish(it);
+            iter_prev(it->in);
+        }
+        it->held = 0;
+        while (iter_valid(it->in) &&
+               slice_cmp(ikey_tkey(iter_key(it->in)), buf_slice(&it->saved_key)) >= 0)
+            iter_prev(it->in);
+        if (!iter_valid(it->in)) {
+            it->valid = 0;
+            it->saved_key.n = 0;
+            return finish(it);
         }
         it->forward = 0;
     }
@@ -593,7 +726,7 @@ int lsm_iter_valid(const lsm_iter *it)
 
 const void *lsm_iter_key(const lsm_iter *it, size_t *len)
 {
-    slice t = it->forward ? ikey_tkey(iter_key(it->in)) : buf_slice(&it->saved_key);
+    slice t = direct(it) ? ikey_tkey(iter_key(it->in)) : buf_slice(&it->saved_key);
     if (len)
         *len = t.n - 1;
     return t.p + 1;
@@ -601,12 +734,12 @@ const void *lsm_iter_key(const lsm_iter *it, size_t *len)
 
 static value_type cur_type(const lsm_iter *it)
 {
-    return it->forward ? ikey_type(iter_key(it->in)) : it->saved_type;
+    return direct(it) ? ikey_type(iter_key(it->in)) : it->saved_type;
 }
 
 static slice cur_raw(const lsm_iter *it)
 {
-    return it->forward ? iter_value(it->in) : buf_slice(&it->saved_value);
+    return direct(it) ? iter_value(it->in) : buf_slice(&it->saved_value);
 }
 
 int db_iter_ref(const lsm_iter *it, slice *desc)
@@ -666,7 +799,7 @@ uint64_t lsm_iter_value_size(const lsm_iter *it)
         lv_desc d;
         return lv_desc_decode(v, &d) == LSM_OK ? d.size : 0;
     }
-    return it->forward ? v.n : it->saved_len;
+    return direct(it) ? v.n : it->saved_len;
 }
 
 int lsm_iter_status(const lsm_iter *it)

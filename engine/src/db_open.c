@@ -31,6 +31,7 @@
 #include "err.h"
 #include "filename.h"
 #include "log_reader.h"
+#include "table_format.h"
 
 typedef struct dir_scan {
     uint64_t *logs;
@@ -82,20 +83,117 @@ static int scan_dir(lsm_db *db, dir_scan *s)
     return LSM_OK;
 }
 
+/* A chunk table the logs reference, and how far their references reach. */
+typedef struct replay_ct {
+    chunk_table *ct;
+    uint64_t end;
+} replay_ct;
+
 typedef struct replay_ctx {
     lsm_db *db;
     uint64_t max_seq;
+    replay_ct *cts;
+    int n_cts, cap_cts;
+    uint64_t bad_number;  /* the chunk table of a reference that failed its check */
+    int bad;              /* a reference's block did not survive */
+    buf key, chunk;
 } replay_ctx;
+
+/* The chunk table `number` (opened on first use), or an error. */
+static int replay_table(replay_ctx *r, uint64_t number, replay_ct **out)
+{
+    for (int i = 0; i < r->n_cts; i++)
+        if (r->cts[i].ct->number == number) {
+            *out = &r->cts[i];
+            return LSM_OK;
+        }
+    if (r->n_cts == r->cap_cts) {
+        int c = r->cap_cts ? r->cap_cts * 2 : 4;
+        replay_ct *p = realloc(r->cts, sizeof *p * (size_t)c);
+        if (p == NULL)
+            return err_set(LSM_NOMEM, "out of memory");
+        r->cts = p;
+        r->cap_cts = c;
+    }
+    lsm_db *db = r->db;
+    chunk_table *ct;
+    int rc = ct_open(db->env, db->dir, number, !db->opts.read_only, &db->topts, &ct);
+    if (rc)
+        return rc;
+    r->cts[r->n_cts] = (replay_ct){ct, 0};
+    *out = &r->cts[r->n_cts++];
+    return LSM_OK;
+}
+
+/* The chunk a reference names, checked (checksum, and the block holds
+ * exactly the entry (tkey, seq)) into r->chunk. */
+static int replay_read(replay_ctx *r, uint64_t seq, slice tkey, slice value, replay_ct **rt,
+                       chunk_ref *ref)
+{
+    int rc = chunk_ref_decode(value, ref);
+    if (rc == LSM_OK)
+        rc = replay_table(r, ref->number, rt);
+    r->key.n = 0;
+    if (rc == LSM_OK && (buf_append(&r->key, tkey.p, tkey.n) ||
+                         buf_put_fixed64(&r->key, trailer_pack(seq, TYPE_VALUE))))
+        rc = err_set(LSM_NOMEM, "out of memory");
+    if (rc == LSM_OK) {
+        slice k = buf_slice(&r->key);
+        rc = ct_read((*rt)->ct, ref, &k, &r->chunk);
+    }
+    return rc;
+}
+
+/* First pass over a record: does every chunk it references read back? A
+ * block is durable before the record naming it (docs/FORMAT.md §5.3), so a
+ * block that did not survive means the record never was: the log ends
+ * there, as at a torn record. */
+static int check_op(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
+{
+    replay_ctx *r = arg;
+    if (type != TYPE_CHUNK_REF)
+        return LSM_OK;
+    replay_ct *rt;
+    chunk_ref ref;
+    int rc = replay_read(r, seq, tkey, value, &rt, &ref);
+    if (rc == LSM_NOMEM)
+        return rc;
+    if (rc) {
+        r->bad = 1;
+        r->bad_number = ref.number;
+        return LSM_NOT_FOUND;
+    }
+    return LSM_OK;
+}
 
 static int replay_op(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
 {
     replay_ctx *r = arg;
-    if (type > TYPE_VALUE_REF)
+    if (type > TYPE_MAX_LOGGED)
         return err_set(LSM_NOT_SUPPORTED, "log holds an operation of type %d, which this version "
                        "does not support", (int)type);
     if (seq > r->max_seq)
         r->max_seq = seq;
-    return mem_add(r->db->mem, seq, type, tkey, value);
+    if (type != TYPE_CHUNK_REF)
+        return mem_add(r->db->mem, seq, type, tkey, value);
+    chunk_ref ref;
+    replay_ct *rt;
+    int rc = chunk_ref_decode(value, &ref);
+    if (rc == LSM_OK)
+        rc = replay_table(r, ref.number, &rt);
+    if (rc)
+        return rc;
+    memtable *m = r->db->mem;
+    if (mem_ct_find(m, ref.number) || mem_attach_ct(m, rt->ct)) {
+        uint64_t end = ref.h.offset + ref.h.size + BLOCK_TRAILER_LEN;
+        if (end > rt->end)
+            rt->end = end;
+        return mem_add(m, seq, type, tkey, value);
+    }
+    /* More chunk tables than a memtable holds (many logs replayed at
+     * once): this chunk is copied in instead. */
+    rc = replay_read(r, seq, tkey, value, &rt, &ref);
+    return rc ? rc : mem_add(m, seq, TYPE_VALUE, tkey, buf_slice(&r->chunk));
 }
 
 /* Replay one log. *stop is set when the log did not end cleanly (*why says
@@ -114,7 +212,20 @@ static int replay_log(lsm_db *db, uint64_t number, replay_ctx *r, int *stop, con
     slice rec;
     uint64_t n_records = 0;
     while ((rc = log_reader_next(lr, &rec)) == LSM_OK) {
-        rc = batch_iterate(rec, replay_op, r);
+        rc = batch_iterate(rec, check_op, r);
+        if (rc == LSM_NOT_FOUND && r->bad) {
+            uint64_t dropped = lr->file->size - lr->record_off;
+            db->wal_bytes_dropped += dropped;
+            db_log(db, "recovery: %s: the record at offset %" PRIu64 " names a block of "
+                   "%06" PRIu64 ".sst that did not survive (%s); cut %" PRIu64 " bytes", path,
+                   lr->record_off, r->bad_number, err_msg(), dropped);
+            *stop = 1;
+            *why = "record whose chunk did not survive";
+            rc = LSM_OK;
+            break;
+        }
+        if (rc == LSM_OK)
+            rc = batch_iterate(rec, replay_op, r);
         if (rc == LSM_CORRUPTION) {
             /* The record's checksum matched but its contents do not parse:
              * real damage, not a torn write. */
@@ -140,6 +251,20 @@ static int replay_log(lsm_db *db, uint64_t number, replay_ctx *r, int *stop, con
     log_reader_close(lr);
     free(path);
     return rc;
+}
+
+/* After replay: each chunk table the memtable took ends where the last
+ * block referenced ends; the context lets go of all of them. */
+static void replay_finish(replay_ctx *r)
+{
+    for (int i = 0; i < r->n_cts; i++) {
+        if (r->cts[i].end)
+            ct_set_end(r->cts[i].ct, r->cts[i].end);
+        ct_unref(r->cts[i].ct);
+    }
+    free(r->cts);
+    buf_free(&r->key);
+    buf_free(&r->chunk);
 }
 
 static void remove_file(lsm_db *db, const char *name)
@@ -178,7 +303,9 @@ static int collect_garbage(void *arg, const char *name)
         dead = num < db->vs->log_number;
         break;
     case FILE_TABLE:
-        dead = !is_live_table(db->vs->current, num);
+        /* Not in the version, and not a chunk table the replayed writes
+         * read from. */
+        dead = !is_live_table(db->vs->current, num) && !(db->imm && mem_ct_find(db->imm, num));
         break;
     case FILE_MANIFEST:
         dead = num != db->vs->manifest_number;
@@ -328,7 +455,10 @@ int db_recover(lsm_db *db)
     }
     version_edit edit;
     edit_init(&edit);
-    replay_ctx r = {db, db->vs->last_seq};
+    replay_ctx r;
+    memset(&r, 0, sizeof r);
+    r.db = db;
+    r.max_seq = db->vs->last_seq;
     const char *stop_why = "";
     int stop = 0;
     for (int i = 0; rc == LSM_OK && i < scan.n_logs; i++) {
@@ -365,6 +495,7 @@ int db_recover(lsm_db *db)
             stop = i + 1;
     }
     free(scan.logs);
+    replay_finish(&r);
     uint64_t last_seq = r.max_seq;
     atomic_store(&db->last_seq, last_seq);
 
@@ -375,6 +506,14 @@ int db_recover(lsm_db *db)
             /* The replayed writes wait for the flush thread as the immutable
              * memtable; the manifest keeps naming their oldest log. */
             mem_set_log_number(db->mem, db->replayed_logs[db->n_replayed_logs - 1]);
+            /* Its flush's numbers come before any chunk table of the new
+             * memtable (db_write.c). */
+            uint64_t numbers[MEM_FLUSH_NUMBERS];
+            pthread_mutex_lock(&db->mu);
+            for (int i = 0; i < MEM_FLUSH_NUMBERS; i++)
+                numbers[i] = vs_new_file_number(db->vs);
+            pthread_mutex_unlock(&db->mu);
+            mem_reserve_numbers(db->mem, numbers);
             db->imm = db->mem;
             db->mem = mem_new();
             if (db->mem == NULL)

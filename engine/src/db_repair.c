@@ -52,6 +52,7 @@
 #include "filename.h"
 #include "large_value.h"
 #include "log_reader.h"
+#include "chunk_table.h"
 #include "merge_iter.h"
 #include "store_lock.h"
 
@@ -100,6 +101,9 @@ typedef struct repair {
     int n_spills, cap_spills;
     rtomb_list rdels;             /* every range tombstone read */
     rtomb_list tombs;             /* the same, coalesced */
+    chunk_table *ct;              /* the chunk table log references were last read from */
+    uint64_t *ct_numbers;         /* every chunk table the logs reference */
+    int n_ct_numbers, cap_ct_numbers;
 
     /* the output */
     table_builder *tb;
@@ -408,7 +412,9 @@ static int sv_range_dels(salvage *s, block_handle meta_h)
 
 /* Open the table at path for salvage: footer and index must be readable.
  * *out is NULL (and the loss reported) when they are not. */
-static int salvage_open(repair *r, const char *path, iter **out)
+static int rp_is_chunk_table(const repair *r, uint64_t number);
+
+static int salvage_open(repair *r, const char *path, uint64_t number, iter **out)
 {
     *out = NULL;
     salvage *s = calloc(1, sizeof *s);
@@ -434,6 +440,11 @@ static int salvage_open(repair *r, const char *path, iter **out)
         sv_destroy(&s->base);
         if (fatal(rc))
             return rc;
+        if (rp_is_chunk_table(r, number)) {
+            rp_report(r, "%s: a memtable's chunk table, never finished: the chunks its log "
+                      "references were read from it", path);
+            return LSM_OK;
+        }
         r->bad_blocks++;
         rp_report(r, "%s: not a readable table (%s): its %" PRIu64 " bytes are lost", path, err_msg(),
                   size);
@@ -523,11 +534,68 @@ static int rp_check_op(void *arg, uint64_t seq, value_type type, slice tkey, sli
     return LSM_OK;
 }
 
+static int rp_is_chunk_table(const repair *r, uint64_t number)
+{
+    for (int i = 0; i < r->n_ct_numbers; i++)
+        if (r->ct_numbers[i] == number)
+            return 1;
+    return 0;
+}
+
+/* A chunk reference in a log: the chunk is read from its chunk table (a
+ * table file that may never have been finished) and goes in as a value. */
+static int rp_add_chunk(repair *r, uint64_t seq, slice tkey, slice value)
+{
+    chunk_ref ref;
+    int rc = chunk_ref_decode(value, &ref);
+    if (rc)
+        return rc;
+    if (!rp_is_chunk_table(r, ref.number)) {
+        if (r->n_ct_numbers == r->cap_ct_numbers) {
+            int c = r->cap_ct_numbers ? r->cap_ct_numbers * 2 : 8;
+            uint64_t *p = realloc(r->ct_numbers, sizeof *p * (size_t)c);
+            if (p == NULL)
+                return err_set(LSM_NOMEM, "repair: out of memory");
+            r->ct_numbers = p;
+            r->cap_ct_numbers = c;
+        }
+        r->ct_numbers[r->n_ct_numbers++] = ref.number;
+    }
+    if (r->ct && r->ct->number != ref.number) {
+        ct_unref(r->ct);
+        r->ct = NULL;
+    }
+    if (r->ct == NULL)
+        rc = ct_open(r->env, r->dir, ref.number, 0, &r->topts, &r->ct);
+    buf key = BUF_INIT, chunk = BUF_INIT;
+    if (rc == LSM_OK && (buf_append(&key, tkey.p, tkey.n) ||
+                         buf_put_fixed64(&key, trailer_pack(seq, TYPE_VALUE))))
+        rc = err_set(LSM_NOMEM, "repair: out of memory");
+    if (rc == LSM_OK) {
+        slice k = buf_slice(&key);
+        rc = ct_read(r->ct, &ref, &k, &chunk);
+    }
+    if (rc == LSM_OK)
+        rc = mem_add(r->mem, seq, TYPE_VALUE, tkey, buf_slice(&chunk));
+    else if (!fatal(rc)) {
+        r->bad_blocks++;
+        r->log_bytes_lost += ref.h.size;
+        rp_report(r, "%06" PRIu64 ".sst: the chunk a log references at offset %" PRIu64
+                  " cannot be read (%s): it is lost", ref.number, ref.h.offset, err_msg());
+        rc = LSM_OK;
+    }
+    buf_free(&key);
+    buf_free(&chunk);
+    return rc;
+}
+
 static int rp_add_op(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
 {
     repair *r = arg;
     if (type == TYPE_RANGE_DELETION)
         return rtomb_list_add(&r->rdels, tkey, value, seq);
+    if (type == TYPE_CHUNK_REF)
+        return rp_add_chunk(r, seq, tkey, value);
     return mem_add(r->mem, seq, type, tkey, value);
 }
 
@@ -1040,27 +1108,32 @@ static void rp_drop_spills(repair *r)
 
 /* ---- repair: the whole ----------------------------------------------------------------- */
 
-/* Gather every source: the tables, then the logs (memtable and spills). */
+/* Gather every source: the logs (memtable and spills), then the tables --
+ * in that order so that a chunk table the logs reference (a table file
+ * never finished) is known as one. */
 static int rp_read_sources(repair *r)
 {
     int rc = LSM_OK;
-    for (int i = 0; rc == LSM_OK && i < r->n_tables; i++) {
-        char *path = fname_table(r->dir, r->tables[i]);
-        iter *it = NULL;
-        rc = path ? salvage_open(r, path, &it) : err_set(LSM_NOMEM, "repair: out of memory");
-        free(path);
-        if (rc == LSM_OK && it) {
-            r->n_tables_read++;
-            rc = rp_add_source(r, it);
-        }
-    }
-    if (rc == LSM_OK && (r->mem = mem_new()) == NULL)
+    if ((r->mem = mem_new()) == NULL)
         rc = err_set(LSM_NOMEM, "repair: out of memory");
     for (int i = 0; rc == LSM_OK && i < r->n_logs; i++)
         rc = rp_read_log(r, r->logs[i]);
     if (rc == LSM_OK && mem_count(r->mem) > 0) {
         iter *it = mem_iter_new(r->mem);
         rc = it ? rp_add_source(r, it) : err_set(LSM_NOMEM, "repair: out of memory");
+    }
+    ct_unref(r->ct);
+    r->ct = NULL;
+    for (int i = 0; rc == LSM_OK && i < r->n_tables; i++) {
+        char *path = fname_table(r->dir, r->tables[i]);
+        iter *it = NULL;
+        rc = path ? salvage_open(r, path, r->tables[i], &it)
+                  : err_set(LSM_NOMEM, "repair: out of memory");
+        free(path);
+        if (rc == LSM_OK && it) {
+            r->n_tables_read++;
+            rc = rp_add_source(r, it);
+        }
     }
     return rc;
 }
@@ -1162,6 +1235,8 @@ static void rp_free(repair *r, int failed)
     free(r->old);
     free(r->tables);
     free(r->logs);
+    free(r->ct_numbers);
+    ct_unref(r->ct);
     free(r->manifests);
     for (int i = 0; i < 256; i++)
         free(r->ks_name[i]);

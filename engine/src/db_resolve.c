@@ -29,6 +29,7 @@
 #include "err.h"
 #include "hash.h"
 #include "large_value.h"
+#include "patch.h"
 #include "rangedel.h"
 
 /* ---- overlay ------------------------------------------------------------- */
@@ -143,27 +144,122 @@ typedef struct resolver {
     uint64_t freed;        /* bytes of large values freed, and of values deleted */
 } resolver;
 
+/* The state before the batch: tkey's entry at the resolver's sequence
+ * (window w of an inline value, w NULL: all of it). */
+static int db_state(resolver *r, slice tkey, const value_window *w, value_type *type, buf *val,
+                    uint64_t *size)
+{
+    char *v;
+    size_t vl, full = 0;
+    int rc = db_lookup_window(r->sv, r->db->tc, tkey, r->seq, 1, w, type, &v, &vl, &full);
+    if (rc)
+        return rc;
+    *size = full;
+    rc = buf_set(val, v, vl) ? err_set(LSM_NOMEM, "resolve: out of memory") : LSM_OK;
+    free(v);
+    return rc;
+}
+
+/* The overlay entry of tkey, if the batch has one that is still in force
+ * (*deleted: one it deleted since, by a key or a range). */
+static ov_entry *ov_find(resolver *r, slice tkey, int *deleted)
+{
+    ov_entry *e = r->ov.cap ? ov_slot(&r->ov, tkey) : NULL;
+    if (e && e->key.n) {
+        *deleted = e->type == TYPE_DELETION || ov_range_after(&r->ov, tkey, e->order);
+        return e;
+    }
+    *deleted = ov_range_after(&r->ov, tkey, 0);
+    return NULL;
+}
+
 /* The current entry for tkey: LSM_OK with *type TYPE_VALUE or TYPE_VALUE_REF
  * and the value in *val, or LSM_NOT_FOUND. */
 static int current(resolver *r, slice tkey, value_type *type, buf *val)
 {
-    ov_entry *e = r->ov.cap ? ov_slot(&r->ov, tkey) : NULL;
-    if (e && e->key.n) {
-        if (e->type == TYPE_DELETION || ov_range_after(&r->ov, tkey, e->order))
-            return LSM_NOT_FOUND;
+    int deleted;
+    ov_entry *e = ov_find(r, tkey, &deleted);
+    if (deleted)
+        return LSM_NOT_FOUND;
+    if (e && e->type != TYPE_PATCH) {
         *type = e->type;
         return buf_set(val, e->val.p, e->val.n) ? err_set(LSM_NOMEM, "resolve: out of memory")
                                                 : LSM_OK;
     }
-    if (ov_range_after(&r->ov, tkey, 0))
-        return LSM_NOT_FOUND;
-    char *v;
-    size_t vl;
-    int rc = db_lookup(r->sv, r->db->tc, tkey, r->seq, 1, type, &v, &vl);
-    if (rc)
+    uint64_t size;
+    int rc = db_state(r, tkey, NULL, type, val, &size);
+    if (e == NULL)
         return rc;
-    rc = buf_set(val, v, vl) ? err_set(LSM_NOMEM, "resolve: out of memory") : LSM_OK;
-    free(v);
+    /* Patches of this batch over the state before it. */
+    if (rc == LSM_NOT_FOUND) {
+        val->n = 0;
+        rc = LSM_OK;
+    } else if (rc == LSM_OK && *type != TYPE_VALUE) {
+        return err_set(LSM_CORRUPTION, "resolve: a patch over a large value");
+    }
+    *type = TYPE_VALUE;
+    buf tmp = BUF_INIT;
+    if (rc == LSM_OK)
+        rc = patch_apply(buf_slice(&e->val), buf_slice(val), &tmp);
+    if (rc == LSM_OK) {
+        buf_free(val);
+        *val = tmp;
+    }
+    return rc;
+}
+
+/* tkey's type and size now, reading no byte of an inline value: LSM_OK with
+ * *type TYPE_VALUE (*size its length) or TYPE_VALUE_REF (*desc its
+ * descriptor), or LSM_NOT_FOUND. */
+static int peek(resolver *r, slice tkey, value_type *type, uint64_t *size, buf *desc)
+{
+    int deleted;
+    ov_entry *e = ov_find(r, tkey, &deleted);
+    if (deleted)
+        return LSM_NOT_FOUND;
+    if (e && e->type != TYPE_PATCH) {
+        *type = e->type;
+        *size = e->val.n;
+        return e->type != TYPE_VALUE_REF || buf_set(desc, e->val.p, e->val.n) == LSM_OK
+                   ? LSM_OK : err_set(LSM_NOMEM, "resolve: out of memory");
+    }
+    value_window none = {0, 0};
+    int rc = db_state(r, tkey, &none, type, desc, size);
+    if (e == NULL)
+        return rc;
+    if (rc == LSM_NOT_FOUND) {
+        *size = 0;
+        rc = LSM_OK;
+    } else if (rc == LSM_OK && *type != TYPE_VALUE) {
+        return err_set(LSM_CORRUPTION, "resolve: a patch over a large value");
+    }
+    *type = TYPE_VALUE;
+    *size = patch_result_len(buf_slice(&e->val), *size);
+    return rc;
+}
+
+/* Record in the overlay that a patch of this batch goes over tkey. */
+static int ov_patch(resolver *r, slice tkey, slice p)
+{
+    int deleted;
+    ov_entry *e = ov_find(r, tkey, &deleted);
+    buf tmp = BUF_INIT;
+    int rc;
+    if (deleted || (e && e->type == TYPE_VALUE)) {
+        /* Over a value this batch wrote, or over nothing: apply it now. */
+        rc = patch_apply(p, deleted ? slice_make(NULL, 0) : buf_slice(&e->val), &tmp);
+        if (rc == LSM_OK)
+            rc = ov_set(&r->ov, tkey, TYPE_VALUE, buf_slice(&tmp));
+    } else if (e && e->type == TYPE_PATCH) {
+        rc = patch_combine(buf_slice(&e->val), p, &tmp);
+        if (rc == LSM_OK)
+            rc = ov_set(&r->ov, tkey, TYPE_PATCH, buf_slice(&tmp));
+    } else if (e) {
+        rc = err_set(LSM_CORRUPTION, "resolve: a patch over a large value");
+    } else {
+        rc = ov_set(&r->ov, tkey, TYPE_PATCH, p); /* over the state before the batch */
+    }
+    buf_free(&tmp);
     return rc;
 }
 
@@ -174,7 +270,20 @@ static int emit(resolver *r, value_type type, slice tkey, slice val)
         return err_set(LSM_NOMEM, "resolve: out of memory");
     if (type == TYPE_RANGE_DELETION)
         return ov_range(&r->ov, tkey, val);
+    if (type == TYPE_PATCH)
+        return ov_patch(r, tkey, val);
     return ov_set(&r->ov, tkey, type, val);
+}
+
+/* Emit a patch writing data at off of tkey's value. */
+static int emit_patch(resolver *r, slice tkey, uint64_t off, slice data)
+{
+    buf p = BUF_INIT;
+    int rc = patch_add_extent(&p, off, data);
+    if (rc == LSM_OK)
+        rc = emit(r, TYPE_PATCH, tkey, buf_slice(&p));
+    buf_free(&p);
+    return rc;
 }
 
 static int keyspace_may_hold_large(resolver *r, unsigned ks)
@@ -247,12 +356,12 @@ static int read_chunk(resolver *r, uint64_t id, uint64_t index, buf *out)
 }
 
 /* Write data at off into the chunks of value id (whose size becomes at least
- * off + len), rewriting only the partial chunks at either end. */
+ * off + len): whole chunks are written as they are, the parts of a chunk at
+ * either end as patches (patch.h), so nothing is read and nothing but data
+ * is written. A patch writes only below off + len, so no chunk holds a byte
+ * past the value's size. */
 static int write_chunks(resolver *r, uint64_t id, uint32_t cb, uint64_t off, slice data)
 {
-    if (data.n == 0)
-        return LSM_OK;
-    buf chunk = BUF_INIT;
     int rc = LSM_OK;
     uint64_t end = off + data.n;
     for (uint64_t i = off / cb; rc == LSM_OK && i * cb < end; i++) {
@@ -262,25 +371,11 @@ static int write_chunks(resolver *r, uint64_t id, uint32_t cb, uint64_t off, sli
         const char *src = data.p + (cstart + lo - off);
         char k[LV_CHUNK_KEY_LEN];
         lv_chunk_key(k, id, i);
-        if (lo == 0 && hi == cb) {
+        if (lo == 0 && hi == cb)
             rc = emit(r, TYPE_VALUE, slice_make(k, sizeof k), slice_make(src, (size_t)cb));
-            continue;
-        }
-        rc = read_chunk(r, id, i, &chunk);
-        if (rc)
-            break;
-        size_t need = (size_t)(chunk.n > hi ? chunk.n : hi);
-        if (buf_reserve(&chunk, need - chunk.n)) {
-            rc = err_set(LSM_NOMEM, "resolve: out of memory");
-            break;
-        }
-        if (chunk.n < need)
-            memset(chunk.p + chunk.n, 0, need - chunk.n);
-        chunk.n = need;
-        memcpy(chunk.p + lo, src, (size_t)(hi - lo));
-        rc = emit(r, TYPE_VALUE, slice_make(k, sizeof k), buf_slice(&chunk));
+        else
+            rc = emit_patch(r, slice_make(k, sizeof k), lo, slice_make(src, (size_t)(hi - lo)));
     }
-    buf_free(&chunk);
     return rc;
 }
 
@@ -349,39 +444,42 @@ static int resolve_write_at(resolver *r, slice tkey, slice arg)
     if (off > (UINT64_C(1) << 62) || data.n > (UINT64_C(1) << 62) - off)
         return r->failed_status = err_set(LSM_INVALID_ARGUMENT, "write-at: offset out of range");
     value_type t;
-    buf cur = BUF_INIT;
-    int rc = current(r, tkey, &t, &cur);
+    uint64_t size = 0;
+    buf desc = BUF_INIT;
+    int rc = peek(r, tkey, &t, &size, &desc);
     if (rc == LSM_NOT_FOUND) {
         t = TYPE_VALUE;
-        cur.n = 0;
+        size = 0;
         rc = LSM_OK;
     }
     uint64_t end = off + data.n;
     if (rc == LSM_OK && t == TYPE_VALUE) {
-        uint64_t size = cur.n > end ? cur.n : end;
-        if (size <= r->db->opts.inline_value_bytes) {
-            size_t old = cur.n;
-            if (buf_reserve(&cur, (size_t)size - old + 1)) {
-                rc = err_set(LSM_NOMEM, "resolve: out of memory");
-            } else {
-                if (size > old)
-                    memset(cur.p + old, 0, (size_t)size - old);
-                cur.n = (size_t)size;
-                if (data.n)
-                    memcpy(cur.p + off, data.p, data.n);
-                rc = emit(r, TYPE_VALUE, tkey, buf_slice(&cur));
-            }
+        uint64_t new_size = size > end ? size : end;
+        if (new_size <= r->db->opts.inline_value_bytes || (unsigned char)tkey.p[0] >= KS_VALUES) {
+            /* The bytes written, and nothing else (an absent key starts as
+             * an empty value). */
+            rc = emit_patch(r, tkey, off, data);
         } else {
+            /* Too large to stay inline: copied into chunks once. */
+            value_type ct;
+            buf cur = BUF_INIT;
+            rc = current(r, tkey, &ct, &cur);
+            if (rc == LSM_NOT_FOUND) {
+                cur.n = 0;
+                rc = LSM_OK;
+            }
             lv_desc d;
-            rc = make_large(r, tkey, buf_slice(&cur), size, &d);
+            if (rc == LSM_OK)
+                rc = make_large(r, tkey, buf_slice(&cur), new_size, &d);
             if (rc == LSM_OK)
                 rc = write_chunks(r, d.id, d.chunk_bytes, off, data);
             if (rc == LSM_OK)
                 rc = put_desc(r, tkey, &d);
+            buf_free(&cur);
         }
     } else if (rc == LSM_OK) {
         lv_desc d;
-        rc = lv_desc_decode(buf_slice(&cur), &d);
+        rc = lv_desc_decode(buf_slice(&desc), &d);
         if (rc == LSM_OK)
             rc = write_chunks(r, d.id, d.chunk_bytes, off, data);
         if (rc == LSM_OK && end > d.size) {
@@ -389,7 +487,7 @@ static int resolve_write_at(resolver *r, slice tkey, slice arg)
             rc = put_desc(r, tkey, &d);
         }
     }
-    buf_free(&cur);
+    buf_free(&desc);
     return rc;
 }
 
@@ -402,30 +500,43 @@ static int resolve_truncate(resolver *r, slice tkey, slice arg)
         return r->failed_status = err_set(LSM_INVALID_ARGUMENT, "truncate: size out of range");
     size_t inline_max = r->db->opts.inline_value_bytes;
     value_type t;
+    uint64_t cur_size = 0;
     buf cur = BUF_INIT;
-    int rc = current(r, tkey, &t, &cur);
-    if (rc == LSM_NOT_FOUND) {
+    int rc = peek(r, tkey, &t, &cur_size, &cur);
+    int absent = rc == LSM_NOT_FOUND;
+    if (absent) {
         t = TYPE_VALUE;
-        cur.n = 0;
         rc = LSM_OK;
     }
     if (rc == LSM_OK && t == TYPE_VALUE) {
-        if (size <= inline_max) {
-            size_t old = cur.n;
-            if (buf_reserve(&cur, (size_t)size + 1)) {
-                rc = err_set(LSM_NOMEM, "resolve: out of memory");
-            } else {
-                if (size > old)
-                    memset(cur.p + old, 0, (size_t)size - old);
+        if (size <= inline_max && (absent || size > cur_size)) {
+            /* Longer: zeros appended, as a patch (an absent key becomes
+             * size zero bytes). */
+            rc = emit_patch(r, tkey, size, slice_make(NULL, 0));
+        } else if (size <= inline_max && size == 0) {
+            rc = emit(r, TYPE_VALUE, tkey, slice_make(NULL, 0));
+            r->freed += cur_size;
+        } else if (size <= inline_max && size < cur_size) {
+            /* Shorter: the value cut, read once. */
+            rc = current(r, tkey, &t, &cur);
+            if (rc == LSM_OK && cur.n > size)
                 cur.n = (size_t)size;
+            if (rc == LSM_OK)
                 rc = emit(r, TYPE_VALUE, tkey, buf_slice(&cur));
+            r->freed += cur_size - size;
+        } else if (size > inline_max) {
+            rc = current(r, tkey, &t, &cur);
+            if (rc == LSM_NOT_FOUND) {
+                cur.n = 0;
+                rc = LSM_OK;
             }
-        } else {
             lv_desc d;
-            rc = make_large(r, tkey, buf_slice(&cur), size, &d);
+            if (rc == LSM_OK)
+                rc = make_large(r, tkey, buf_slice(&cur), size, &d);
             if (rc == LSM_OK)
                 rc = put_desc(r, tkey, &d);
         }
+        /* else: the same size, nothing changes. */
     } else if (rc == LSM_OK) {
         lv_desc d;
         rc = lv_desc_decode(buf_slice(&cur), &d);

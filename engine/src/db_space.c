@@ -13,10 +13,11 @@
  *   - writes that free space (only deletions, or flagged frees_space by the
  *     caller, like lsmfs's unlink) always go ahead, with extra memtable room
  *     (make_room_locked, db_write.c);
- *   - other writes go ahead only while at least half the reserve stays free
- *     (db_space_admit), after waiting a few seconds for the space that
- *     flushes and compactions are reclaiming; else they get LSM_NO_SPACE at
- *     once, instead of failing half-way or stalling forever;
+ *   - other writes go ahead only while at least half the reserve stays free,
+ *     besides room to flush the memtables (db_space_admit), after waiting a
+ *     few seconds for the space that flushes and compactions are reclaiming;
+ *     else they get LSM_NO_SPACE at once, instead of failing half-way or
+ *     stalling forever;
  *   - a memtable holding deletions is flushed within a fraction of a second
  *     (db_space_tick), so that compaction can drop what they delete; the
  *     picker prefers compactions that free space, and a compaction whose
@@ -228,9 +229,17 @@ int db_space_admit(lsm_db *db, uint64_t bytes, int frees, int wait)
 {
     if (frees || !atomic_load_explicit(&db->nospace, memory_order_relaxed))
         return LSM_OK;
-    uint64_t keep = db->reserve_target / 2, avail = 0;
+    uint64_t keep = 0, avail = 0;
     uint64_t t0 = db->env->now_us(db->env);
     for (;;) {
+        /* Half the reserve stays for deletions and the compactions that
+         * free space, and room to flush what the memtables hold: a flush
+         * that cannot fit keeps every deletion behind it from reaching a
+         * table. */
+        pthread_mutex_lock(&db->mu);
+        keep = db->reserve_target / 2 + mem_data_bytes(db->mem) +
+               (db->imm ? mem_data_bytes(db->imm) : 0);
+        pthread_mutex_unlock(&db->mu);
         avail = db_space_avail(db);
         if (avail == UINT64_MAX || avail >= bytes + keep)
             return LSM_OK; /* unknown: the log append will tell */

@@ -30,6 +30,7 @@
 #include "db_impl.h"
 #include "err.h"
 #include "filename.h"
+#include "large_value.h"
 
 #define MAX_GROUP_BYTES (1u << 20)
 #define MAX_GROUP_WRITERS 64
@@ -40,6 +41,21 @@ static void stall_wait(lsm_db *db)
     uint64_t t0 = db->env->now_us(db->env);
     pthread_cond_wait(&db->bg_done_cv, &db->mu);
     atomic_fetch_add_explicit(&db->stall_us, db->env->now_us(db->env) - t0, memory_order_relaxed);
+}
+
+/* Sync the log of memtable m, and first the chunk tables its records
+ * reference: a block is durable before the record naming it
+ * (docs/FORMAT.md §5.3). *needed: the log had unsynced bytes. */
+int db_sync_log(lsm_db *db, memtable *m, log_writer *log, int *needed)
+{
+    int n;
+    chunk_table *const *cts = mem_cts(m, &n);
+    int rc = LSM_OK;
+    for (int i = 0; i < n && rc == LSM_OK; i++)
+        rc = ct_sync(cts[i]);
+    if (needed)
+        *needed = log_writer_size(log) != log->synced;
+    return rc ? rc : log_writer_sync(log);
 }
 
 /* Start a new memtable and log; the old memtable becomes immutable. */
@@ -68,9 +84,14 @@ static int switch_memtable_locked(lsm_db *db)
         return err_set(LSM_NOMEM, "new memtable: out of memory");
     }
     mem_set_log_number(m, number);
+    /* The numbers of the old memtable's flush: below those of any chunk
+     * table the new one creates, as level 0's order requires. */
+    uint64_t flush_numbers[MEM_FLUSH_NUMBERS];
+    for (int i = 0; i < MEM_FLUSH_NUMBERS; i++)
+        flush_numbers[i] = vs_new_file_number(db->vs);
     /* The old log must be durable before lsm_sync stops covering it. */
-    int needed = log_writer_size(db->log) != db->log->synced;
-    rc = log_writer_sync(db->log);
+    int needed;
+    rc = db_sync_log(db, db->mem, db->log, &needed);
     if (rc == LSM_OK && needed)
         atomic_fetch_add_explicit(&db->wal_syncs, 1, memory_order_relaxed);
     if (rc) {
@@ -81,6 +102,7 @@ static int switch_memtable_locked(lsm_db *db)
     }
     log_writer_close(db->log);
     db->log = lw;
+    mem_reserve_numbers(db->mem, flush_numbers);
     db->imm = db->mem;
     db->mem = m;
     db->mem_freed = 0;
@@ -91,9 +113,9 @@ static int switch_memtable_locked(lsm_db *db)
 
 /* Room for a write (force: a flush request). REQUIRES mu, and the caller is
  * the leader. On a full disk (db_space.c) a write that frees space gets a
- * memtable's worth of extra room and never waits behind a flush or a
- * compaction that the lack of space holds up; another write gets
- * LSM_NO_SPACE rather than waiting for them. */
+ * memtable's worth of extra room and never waits behind level 0; and no
+ * write waits behind a flush or a compaction that keeps failing for lack of
+ * space: it gets LSM_NO_SPACE instead. */
 static int make_room_locked(lsm_db *db, int force, int frees)
 {
     int allow_delay = !force;
@@ -129,7 +151,8 @@ static int make_room_locked(lsm_db *db, int force, int frees)
             int flush_stuck = db->imm && db->last_flush_rc == LSM_NO_SPACE &&
                               (force ? db->flush_attempts >= attempts0 + 2
                                      : db->flush_nospace_streak >= 2);
-            if (full && (flush_stuck || (stopped && !frees) || (!frees && !force)))
+            int compaction_stuck = stopped && db->last_compaction_rc == LSM_NO_SPACE;
+            if (full && (flush_stuck || compaction_stuck))
                 return err_set(LSM_NO_SPACE, "write to %s: %s (the memtable cannot be "
                                "flushed until space is freed)", db->dir, strerror(ENOSPC));
             if (!db->imm)
@@ -211,6 +234,123 @@ static void note_sync_group_locked(lsm_db *db, int n, uint64_t us)
         db->sync_group_window_max = 0;
         db->sync_group_window_n = 0;
     }
+}
+
+/* ---- whole chunks straight to the chunk table ------------------------------ */
+
+/* A chunk at least this big -- or a whole chunk of the store's chunk size,
+ * if that is smaller -- goes to the memtable's chunk table rather than
+ * through the log (chunk_table.h): written once, at the write, and never
+ * again by the flush. Smaller ones cost little to log. */
+#define DIRECT_CHUNK_MIN (16u << 10)
+
+static size_t direct_min(const lsm_db *db)
+{
+    return db->opts.value_chunk_bytes < DIRECT_CHUNK_MIN ? db->opts.value_chunk_bytes
+                                                         : DIRECT_CHUNK_MIN;
+}
+
+static int is_direct_chunk(size_t min, value_type type, slice tkey, slice value)
+{
+    return type == TYPE_VALUE && value.n >= min && tkey.n == LV_CHUNK_KEY_LEN &&
+           (unsigned char)tkey.p[0] == KS_CHUNKS;
+}
+
+typedef struct direct_ctx {
+    size_t min;
+    int found;
+    chunk_table *ct;
+    lsm_batch *out;
+    buf key, ref;
+    uint64_t bytes;   /* chunk bytes appended */
+} direct_ctx;
+
+static int find_direct(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
+{
+    (void)seq;
+    direct_ctx *d = arg;
+    if (!is_direct_chunk(d->min, type, tkey, value))
+        return LSM_OK;
+    d->found = 1;
+    return LSM_EXISTS; /* found one: stop looking */
+}
+
+static int direct_op(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
+{
+    direct_ctx *d = arg;
+    if (!is_direct_chunk(d->min, type, tkey, value))
+        return batch_add(d->out, type, tkey, value) ? err_set(LSM_NOMEM, "write: out of memory")
+                                                     : LSM_OK;
+    /* The block holds the entry as a table would: (chunk key, seq, value). */
+    d->key.n = 0;
+    if (buf_append(&d->key, tkey.p, tkey.n) ||
+        buf_put_fixed64(&d->key, trailer_pack(seq, TYPE_VALUE)))
+        return err_set(LSM_NOMEM, "write: out of memory");
+    chunk_ref r;
+    int rc = ct_append(d->ct, buf_slice(&d->key), value, &r);
+    if (rc == LSM_OK)
+        rc = chunk_ref_encode(&r, &d->ref);
+    if (rc == LSM_OK && batch_add(d->out, TYPE_CHUNK_REF, tkey, buf_slice(&d->ref)))
+        rc = err_set(LSM_NOMEM, "write: out of memory");
+    if (rc == LSM_OK)
+        d->bytes += value.n;
+    return rc;
+}
+
+/* The chunk table the write leader appends to for memtable m, created on
+ * first use. Leader only, without mu. */
+static int leader_chunk_table(lsm_db *db, memtable *m, chunk_table **out)
+{
+    int n;
+    chunk_table *const *cts = mem_cts(m, &n);
+    if (n > 0) {
+        *out = cts[n - 1];
+        return LSM_OK;
+    }
+    pthread_mutex_lock(&db->mu);
+    uint64_t number = vs_new_file_number(db->vs);
+    pthread_mutex_unlock(&db->mu);
+    chunk_table *ct;
+    int rc = ct_create(db->env, db->dir, number, &db->topts, &ct);
+    if (rc)
+        return rc;
+    mem_attach_ct(m, ct); /* a new memtable has room */
+    ct_unref(ct);         /* the memtable holds it */
+    *out = ct;
+    return LSM_OK;
+}
+
+/*
+ * If batch b (its first operation at sequence seq) holds whole chunks big
+ * enough, append them to the memtable's chunk table and make *out the batch
+ * to log and insert instead, with references in their place (*converted
+ * 1). Leader only, without mu. A group that then fails leaves its blocks
+ * behind unreferenced: the flush indexes only what the memtable names.
+ */
+static int direct_chunks(lsm_db *db, memtable *m, const lsm_batch *b, uint64_t seq,
+                         lsm_batch *out, int *converted)
+{
+    *converted = 0;
+    direct_ctx d = {direct_min(db), 0, NULL, out, BUF_INIT, BUF_INIT, 0};
+    if (b->rep.n < d.min)
+        return LSM_OK;
+    batch_iterate_seq(buf_slice(&b->rep), seq, find_direct, &d);
+    if (!d.found)
+        return LSM_OK;
+    int rc = leader_chunk_table(db, m, &d.ct);
+    if (rc == LSM_OK && batch_init(out))
+        rc = err_set(LSM_NOMEM, "write: out of memory");
+    if (rc)
+        return rc;
+    rc = batch_iterate_seq(buf_slice(&b->rep), seq, direct_op, &d);
+    buf_free(&d.key);
+    buf_free(&d.ref);
+    if (rc)
+        batch_destroy(out);
+    else
+        *converted = 1;
+    atomic_fetch_add_explicit(&db->chunk_table_bytes, d.bytes, memory_order_relaxed);
+    return rc;
 }
 
 int db_write(lsm_db *db, const lsm_batch *batch, int sync)
@@ -316,31 +456,56 @@ int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve, 
         memtable *mem = db->mem;
         pthread_mutex_unlock(&db->mu);
 
+        /* Whole chunks go to the chunk table; the log gets references. */
+        lsm_batch direct[MAX_GROUP_WRITERS];
+        int converted[MAX_GROUP_WRITERS] = {0};
+        uint64_t at = seq;
+        for (int i = 0; rc == LSM_OK && i < n_batches; i++) {
+            rc = direct_chunks(db, mem, batches[i], at, &direct[i], &converted[i]);
+            at += batch_count(batches[i]);
+            if (converted[i])
+                batches[i] = &direct[i];
+        }
+        const char *what = "write-ahead log";
+        if (rc) {
+            what = "chunk table";
+            if (rc == LSM_NO_SPACE)
+                db_space_full(db, "chunk table");
+        }
+        n_parts = 1;
+        size_t logged = 0;
+        for (int i = 0; i < n_batches; i++) {
+            const lsm_batch *xb = batches[i];
+            logged += xb->rep.n;
+            if (xb->rep.n > BATCH_HEADER_LEN)
+                parts[n_parts++] = slice_make(xb->rep.p + BATCH_HEADER_LEN,
+                                              xb->rep.n - BATCH_HEADER_LEN);
+        }
+
         /* A failed append is rolled back by the log writer and only fails
          * this group; a failed sync, an append that could not be rolled
          * back or a failed memtable insert poisons the store. */
         int permanent = 0;
-        const char *what = "write-ahead log";
-        if (count > 0) {
+        if (rc == LSM_OK && count > 0) {
             rc = log_writer_addv(log, parts, n_parts);
             if (rc == LSM_NO_SPACE && !log->broken) {
                 /* The append was undone. The disk is full: give the reserve
                  * up, and try once more if the group may use it. */
                 db_space_full(db, "write-ahead log");
-                if (db_space_admit(db, bytes, group_frees, 0) == LSM_OK)
+                if (db_space_admit(db, logged, group_frees, 0) == LSM_OK)
                     rc = log_writer_addv(log, parts, n_parts);
                 else
                     err_set(LSM_NO_SPACE, "write to %s: %s", db->dir, strerror(ENOSPC));
             }
             if (rc == LSM_OK)
-                atomic_fetch_add_explicit(&db->wal_bytes, bytes, memory_order_relaxed);
+                atomic_fetch_add_explicit(&db->wal_bytes, logged, memory_order_relaxed);
             permanent = log->broken;
         }
         uint64_t sync_took = 0;
         if (rc == LSM_OK && group_sync) {
-            int needed = log_writer_size(log) != log->synced;
+            int needed;
             uint64_t t0 = db->env->now_us(db->env);
-            rc = log_writer_sync(log);
+            rc = db_sync_log(db, mem, log, &needed);
             sync_took = db->env->now_us(db->env) - t0;
             if (needed)
                 atomic_fetch_add_explicit(&db->wal_syncs, 1, memory_order_relaxed);
@@ -357,6 +522,10 @@ int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve, 
                 what = "memtable insert";
             }
         }
+
+        for (int i = 0; i < n_batches; i++)
+            if (converted[i])
+                batch_destroy(&direct[i]);
 
         pthread_mutex_lock(&db->mu);
         if (group_sync && sync_took > 0)

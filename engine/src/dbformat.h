@@ -21,11 +21,23 @@ typedef enum value_type {
     TYPE_VALUE = 1,           /* DO NOT CHANGE */
     TYPE_RANGE_DELETION = 2,  /* reserved: value is the exclusive end key */
     TYPE_VALUE_REF = 3,       /* reserved: value is a large-value descriptor */
+    TYPE_PATCH = 4,           /* format 2: value is a patch (patch.h); DO NOT CHANGE */
+    TYPE_CHUNK_REF = 5,       /* format 2, logs and memtables only: value names the
+                                 block of a chunk table holding the entry
+                                 (chunk_table.h); DO NOT CHANGE */
 } value_type;
 
-/* The largest type; seeks use it so they land before every entry of a key
- * with the same sequence number. */
-#define TYPE_FOR_SEEK TYPE_VALUE_REF
+/* The largest type stored in a table. */
+#define TYPE_MAX_STORED TYPE_PATCH
+/* The largest type in a log record (and a memtable). */
+#define TYPE_MAX_LOGGED TYPE_CHUNK_REF
+/* Seeks use the largest type there is, so that they land before every entry
+ * of a key with the same sequence number. */
+#define TYPE_FOR_SEEK TYPE_MAX_LOGGED
+/* The sentinel of a tree key e -- (e, MAX_SEQUENCE, 3) -- sorts before every
+ * real entry of e (none has sequence MAX_SEQUENCE). Written into tables as
+ * index separators and bounds since format 1: DO NOT CHANGE. */
+#define TYPE_SENTINEL TYPE_VALUE_REF
 #define MAX_SEQUENCE ((UINT64_C(1) << 56) - 1)
 #define TRAILER_LEN 8
 
@@ -60,7 +72,7 @@ static inline value_type ikey_type(slice ikey)
 /* A well-formed internal key: long enough and of a known type. */
 static inline int ikey_valid(slice ikey)
 {
-    return ikey.n >= TRAILER_LEN + 1 && (ikey_trailer(ikey) & 0xff) <= TYPE_VALUE_REF;
+    return ikey.n >= TRAILER_LEN + 1 && (ikey_trailer(ikey) & 0xff) <= TYPE_MAX_STORED;
 }
 
 /* Internal key order. Damaged input can hand it keys shorter than a trailer

@@ -894,6 +894,24 @@ void env_mem_revive(lsm_env *env)
     pthread_mutex_unlock(&m->mu);
 }
 
+_Static_assert(LSM_MEM_CRASH_PROCESS == MEM_CRASH_PROCESS && LSM_MEM_CRASH_POWER == MEM_CRASH_POWER &&
+                   LSM_MEM_CRASH_POWER_TORN == MEM_CRASH_POWER_TORN,
+               "lsm.h's crash modes are env_mem.h's");
+
+int lsm_env_mem_crash(lsm_env *env, int mode, uint64_t seed)
+{
+    if (mode != LSM_MEM_CRASH_PROCESS && mode != LSM_MEM_CRASH_POWER &&
+        mode != LSM_MEM_CRASH_POWER_TORN)
+        return LSM_INVALID_ARGUMENT;
+    env_mem_crash(env, (mem_crash_mode)mode, seed);
+    return LSM_OK;
+}
+
+void lsm_env_mem_revive(lsm_env *env)
+{
+    env_mem_revive(env);
+}
+
 int env_mem_read_file(lsm_env *env, const char *path, char **data, size_t *len)
 {
     mem_env *m = M(env);

@@ -32,6 +32,36 @@ int wfile_create(lsm_env *env, const char *path, size_t buf_limit, wfile **out)
     return LSM_OK;
 }
 
+int wfile_open_at(lsm_env *env, const char *path, uint64_t offset, size_t buf_limit, wfile **out)
+{
+    *out = NULL;
+    wfile *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return err_set(LSM_NOMEM, "open %s: out of memory", path);
+    w->env = env;
+    w->buf_limit = buf_limit ? buf_limit : 65536;
+    w->path = strdup(path);
+    if (w->path == NULL) {
+        free(w);
+        return err_set(LSM_NOMEM, "open %s: out of memory", path);
+    }
+    int e = env->open(env, path, LSM_ENV_WRITE | LSM_ENV_CREATE, &w->f);
+    if (e == 0) {
+        e = env->truncate(env, w->f, offset);
+        if (e)
+            env->close(env, w->f);
+    }
+    if (e) {
+        int rc = err_errno(e, "open %s at offset %llu", path, (unsigned long long)offset);
+        free(w->path);
+        free(w);
+        return rc;
+    }
+    w->offset = offset;
+    *out = w;
+    return LSM_OK;
+}
+
 int wfile_flush(wfile *w)
 {
     if (w->pending.n == 0)

@@ -21,6 +21,9 @@ typedef struct wfile {
 
 /* Create (truncating) path for sequential writing. buf_limit 0 means 64 KiB. */
 int wfile_create(lsm_env *env, const char *path, size_t buf_limit, wfile **out);
+/* Open an existing path for sequential writing at `offset`: the file is
+ * cut there first (created if missing). */
+int wfile_open_at(lsm_env *env, const char *path, uint64_t offset, size_t buf_limit, wfile **out);
 int wfile_append(wfile *w, const void *data, size_t n);
 /* Hand buffered bytes to the OS (survives a process crash). */
 int wfile_flush(wfile *w);

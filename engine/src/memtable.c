@@ -12,6 +12,8 @@
  */
 #include "memtable.h"
 
+#include <string.h>
+
 #include <stdlib.h>
 
 #include "err.h"
@@ -41,8 +43,16 @@ struct memtable {
     uint64_t rnd;               /* writer only */
     atomic_uint_fast64_t count; /* relaxed: statistics (points + tombstones) */
     atomic_uint_fast64_t max_seq;
-    atomic_size_t data_bytes;   /* key + value bytes inserted; relaxed */
+    atomic_size_t data_bytes;   /* key + value bytes inserted, and the chunk
+                                   bytes references name; relaxed */
     uint64_t log_number;        /* set once before the memtable is shared */
+    uint64_t flush_numbers[MEM_FLUSH_NUMBERS]; /* reserved by mem_reserve_numbers */
+    int have_flush_numbers;
+    /* Chunk tables holding the blocks of this memtable's chunk references
+     * (chunk_table.h): attached by the writer before the first reference
+     * into them, read by any thread after it found such a reference. */
+    chunk_table *cts[MEM_MAX_CHUNK_TABLES];
+    atomic_int n_cts;
 };
 
 /* Entries are written by mem_add, so their varints need no bounds checks. */
@@ -122,9 +132,51 @@ void mem_ref(memtable *m)
 void mem_unref(memtable *m)
 {
     if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+        for (int i = 0; i < atomic_load(&m->n_cts); i++)
+            ct_unref(m->cts[i]);
         arena_destroy(&m->arena);
         free(m);
     }
+}
+
+int mem_attach_ct(memtable *m, chunk_table *ct)
+{
+    int n = atomic_load_explicit(&m->n_cts, memory_order_relaxed);
+    if (n == MEM_MAX_CHUNK_TABLES)
+        return 0;
+    ct_ref(ct);
+    m->cts[n] = ct;
+    atomic_store_explicit(&m->n_cts, n + 1, memory_order_release);
+    return 1;
+}
+
+chunk_table *const *mem_cts(memtable *m, int *n)
+{
+    *n = atomic_load_explicit(&m->n_cts, memory_order_acquire);
+    return m->cts;
+}
+
+chunk_table *mem_ct_find(memtable *m, uint64_t number)
+{
+    int n = atomic_load_explicit(&m->n_cts, memory_order_acquire);
+    for (int i = 0; i < n; i++)
+        if (m->cts[i]->number == number)
+            return m->cts[i];
+    return NULL;
+}
+
+void mem_reserve_numbers(memtable *m, const uint64_t numbers[MEM_FLUSH_NUMBERS])
+{
+    memcpy(m->flush_numbers, numbers, sizeof m->flush_numbers);
+    m->have_flush_numbers = 1;
+}
+
+int mem_flush_numbers(const memtable *m, uint64_t numbers[MEM_FLUSH_NUMBERS])
+{
+    if (!m->have_flush_numbers)
+        return 0;
+    memcpy(numbers, m->flush_numbers, sizeof m->flush_numbers);
+    return 1;
 }
 
 static inline node *next_of(node *n, int level)
@@ -243,7 +295,11 @@ int mem_add(memtable *m, uint64_t seq, value_type type, slice tkey, slice value)
     }
     atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->data_bytes, tkey.n + value.n, memory_order_relaxed);
+    size_t bytes = tkey.n + value.n;
+    chunk_ref ref;
+    if (type == TYPE_CHUNK_REF && chunk_ref_decode(value, &ref) == LSM_OK)
+        bytes += (size_t)ref.h.size; /* the chunk counts where it is */
+    atomic_fetch_add_explicit(&m->data_bytes, bytes, memory_order_relaxed);
     if (seq > atomic_load_explicit(&m->max_seq, memory_order_relaxed))
         atomic_store_explicit(&m->max_seq, seq, memory_order_relaxed);
     return LSM_OK;
@@ -262,6 +318,18 @@ mem_get_result mem_get(memtable *m, slice tkey, uint64_t seq, value_type *type, 
     *value = entry_value(n->entry);
     *found_seq = ikey_seq(ik);
     return MEM_HIT;
+}
+
+void mem_get_each(memtable *m, slice tkey, uint64_t seq,
+                  int (*fn)(void *arg, uint64_t seq, value_type type, slice value), void *arg)
+{
+    for (node *n = find_ge(&m->points, tkey, trailer_pack(seq, TYPE_FOR_SEEK), NULL); n;
+         n = next_of(n, 0)) {
+        slice ik = entry_ikey(n->entry);
+        if (!slice_eq(ikey_tkey(ik), tkey) ||
+            !fn(arg, ikey_seq(ik), ikey_type(ik), entry_value(n->entry)))
+            break;
+    }
 }
 
 uint64_t mem_range_dels(const memtable *m)

@@ -12,12 +12,31 @@
 #include <stdatomic.h>
 
 #include "arena.h"
+#include "chunk_table.h"
 #include "dbformat.h"
 #include "iter.h"
 
 typedef struct memtable memtable;
 
+/* Chunk tables a memtable may reference (more only after a recovery that
+ * replays many logs, which then copies the chunks in instead). */
+#define MEM_MAX_CHUNK_TABLES 16
+/* Table numbers a flush of the memtable uses, one per part (db_flush.c). */
+#define MEM_FLUSH_NUMBERS 3
+
 memtable *mem_new(void);
+/* Attach ct (a reference is taken) before the first chunk reference into it
+ * is added. Writer only. Returns 0 when the memtable holds as many as it can. */
+int mem_attach_ct(memtable *m, chunk_table *ct);
+/* The attached chunk tables; the one attached last is where the flush
+ * writes the memtable's chunks. Any thread. */
+chunk_table *const *mem_cts(memtable *m, int *n);
+chunk_table *mem_ct_find(memtable *m, uint64_t number);
+/* Reserve the table numbers of the memtable's flush when it stops taking
+ * writes: numbers handed out later (a chunk table of the next memtable)
+ * are then higher, as the newer data they hold requires in level 0. */
+void mem_reserve_numbers(memtable *m, const uint64_t numbers[MEM_FLUSH_NUMBERS]);
+int mem_flush_numbers(const memtable *m, uint64_t numbers[MEM_FLUSH_NUMBERS]);
 void mem_ref(memtable *m);
 void mem_unref(memtable *m);
 
@@ -36,6 +55,12 @@ typedef enum mem_get_result {
  * its sequence. */
 mem_get_result mem_get(memtable *m, slice tkey, uint64_t seq, value_type *type, slice *value,
                        uint64_t *found_seq);
+
+/* Call fn with the point entries of tkey at or below seq, newest first, as
+ * long as it returns non-zero (a patch wants the entry below it). Values
+ * are borrowed: valid while m is referenced. */
+void mem_get_each(memtable *m, slice tkey, uint64_t seq,
+                  int (*fn)(void *arg, uint64_t seq, value_type type, slice value), void *arg);
 
 /* An iterator over the point entries' internal keys; the memtable stays
  * referenced until it is destroyed. */

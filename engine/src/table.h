@@ -55,6 +55,15 @@ typedef struct table_props {
 typedef struct table_builder table_builder;
 
 int tb_new(lsm_env *env, const char *path, const table_options *o, table_builder **out);
+/* A builder that goes on at byte `offset` of an existing file (cut there):
+ * the blocks before it stay, and tb_add_block can index them (a memtable's
+ * chunk table, chunk_table.h). */
+int tb_new_at(lsm_env *env, const char *path, uint64_t offset, const table_options *o,
+              table_builder **out);
+/* Index an existing data block h of the file that holds exactly one entry,
+ * ikey with a value of value_len bytes, as the table's next entry.
+ * REQUIRES: ikey > every key added before. */
+int tb_add_block(table_builder *tb, slice ikey, size_t value_len, block_handle h);
 /* REQUIRES: ikey > every key added before. */
 int tb_add(table_builder *tb, slice ikey, slice value);
 /* Add a range tombstone [start, end) at seq (tree keys; any order). The
@@ -90,15 +99,18 @@ int table_open(lsm_env *env, const char *path, uint64_t number, uint64_t expecte
 void table_close(table *t);
 
 /* Called with the first entry >= the lookup key, if it is for the same tree
- * key. Borrowed key/value: copy what you need. */
-typedef void (*table_get_fn)(void *arg, slice ikey, slice value);
+ * key; returning non-zero asks for the next (older) entry of that key too
+ * (a patch wants the entry below it). Borrowed key/value: copy what you
+ * need. */
+typedef int (*table_get_fn)(void *arg, slice ikey, slice value);
 
 /*
  * Point lookup of ikey (tree key + trailer with the read's sequence). Checks
- * the filter with `hash` (bloom_hash of the tree key) first. Calls fn at most
- * once. *cover receives the newest range tombstone of this table covering
- * the key at the read's sequence (0 if none). Returns LSM_OK (found or not),
- * or LSM_CORRUPTION / LSM_IO naming the file and offset.
+ * the filter with `hash` (bloom_hash of the tree key) first. *cover receives
+ * the newest range tombstone of this table covering the key at the read's
+ * sequence (0 if none), before fn is first called. Calls fn with the key's
+ * entries newest first, as long as it returns non-zero. Returns LSM_OK
+ * (found or not), or LSM_CORRUPTION / LSM_IO naming the file and offset.
  */
 int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn fn, void *arg,
               uint64_t *cover);

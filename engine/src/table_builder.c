@@ -35,7 +35,8 @@ struct table_builder {
     int status;
 };
 
-int tb_new(lsm_env *env, const char *path, const table_options *o, table_builder **out)
+static int tb_start(lsm_env *env, const char *path, int at, uint64_t offset,
+                    const table_options *o, table_builder **out)
 {
     *out = NULL;
     table_builder *tb = calloc(1, sizeof *tb);
@@ -47,13 +48,25 @@ int tb_new(lsm_env *env, const char *path, const table_options *o, table_builder
     bb_init(&tb->data, o->restart_interval);
     bb_init(&tb->index, 1);
     tb->props.smallest_seq = UINT64_MAX;
-    int rc = wfile_create(env, path, 1 << 20, &tb->file);
+    int rc = at ? wfile_open_at(env, path, offset, 1 << 20, &tb->file)
+                : wfile_create(env, path, 1 << 20, &tb->file);
     if (rc) {
         tb_free(tb);
         return rc;
     }
     *out = tb;
     return LSM_OK;
+}
+
+int tb_new(lsm_env *env, const char *path, const table_options *o, table_builder **out)
+{
+    return tb_start(env, path, 0, 0, o, out);
+}
+
+int tb_new_at(lsm_env *env, const char *path, uint64_t offset, const table_options *o,
+              table_builder **out)
+{
+    return tb_start(env, path, 1, offset, o, out);
 }
 
 static int write_block(table_builder *tb, slice contents, int compress, block_handle *h);
@@ -98,7 +111,7 @@ int tb_add_range_del(table_builder *tb, slice start, slice end, uint64_t seq)
         buf_set(&tb->rd_smallest, k.p, k.n))
         rc = err_set(LSM_NOMEM, "table builder: out of memory");
     if (rc == LSM_OK)
-        rc = make_ikey(&k, end, MAX_SEQUENCE, TYPE_FOR_SEEK);
+        rc = make_ikey(&k, end, MAX_SEQUENCE, TYPE_SENTINEL);
     if (rc == LSM_OK && (tb->rd_largest.n == 0 || ikey_cmp(buf_slice(&k), buf_slice(&tb->rd_largest)) > 0) &&
         buf_set(&tb->rd_largest, k.p, k.n))
         rc = err_set(LSM_NOMEM, "table builder: out of memory");
@@ -218,7 +231,7 @@ static int add_pending_index(table_builder *tb, const slice *next_key)
         rc = err_set(LSM_NOMEM, "table builder: out of memory");
     } else if (slice_eq(buf_slice(&sep), ikey_tkey(last))) {
         buf_set(&sep, last.p, last.n); /* not shortened: the full internal key */
-    } else if (buf_put_fixed64(&sep, trailer_pack(MAX_SEQUENCE, TYPE_FOR_SEEK))) {
+    } else if (buf_put_fixed64(&sep, trailer_pack(MAX_SEQUENCE, TYPE_SENTINEL))) {
         rc = err_set(LSM_NOMEM, "table builder: out of memory");
     }
     if (rc == LSM_OK) {
@@ -263,6 +276,52 @@ static int add_hash(table_builder *tb, slice tkey)
     return LSM_OK;
 }
 
+/* What adding an entry records, whatever block holds it. */
+static void count_entry(table_builder *tb, slice ikey, size_t value_len)
+{
+    table_props *p = &tb->props;
+    uint64_t seq = ikey_seq(ikey);
+    value_type t = ikey_type(ikey);
+    p->n_entries++;
+    p->raw_key_bytes += ikey.n;
+    p->raw_value_bytes += value_len;
+    if (t == TYPE_DELETION)
+        p->n_deletions++;
+    if (t == TYPE_RANGE_DELETION)
+        p->n_range_deletions++;
+    if (seq < p->smallest_seq)
+        p->smallest_seq = seq;
+    if (seq > p->largest_seq)
+        p->largest_seq = seq;
+}
+
+int tb_add_block(table_builder *tb, slice ikey, size_t value_len, block_handle h)
+{
+    if (tb->status)
+        return tb->status;
+    int first = tb->props.n_entries == 0;
+    if (!first && ikey_cmp(ikey, buf_slice(&tb->last_key)) <= 0)
+        return tb->status = err_set(LSM_INVALID_ARGUMENT, "table builder: keys out of order");
+    /* The block being built ends before this one: blocks of a table need
+     * not lie in key order in the file, only their index entries. */
+    int rc = flush_data_block(tb);
+    if (rc == LSM_OK && tb->pending_index)
+        rc = add_pending_index(tb, &ikey);
+    if (rc == LSM_OK && (first || !slice_eq(ikey_tkey(ikey), ikey_tkey(buf_slice(&tb->last_key)))))
+        rc = add_hash(tb, ikey_tkey(ikey));
+    if (rc == LSM_OK && first && buf_set(&tb->smallest, ikey.p, ikey.n))
+        rc = err_set(LSM_NOMEM, "table builder: out of memory");
+    if (rc == LSM_OK && buf_set(&tb->last_key, ikey.p, ikey.n))
+        rc = err_set(LSM_NOMEM, "table builder: out of memory");
+    if (rc == LSM_OK) {
+        count_entry(tb, ikey, value_len);
+        tb->props.n_data_blocks++;
+        tb->pending_handle = h;
+        tb->pending_index = 1;
+    }
+    return tb->status = rc;
+}
+
 int tb_add(table_builder *tb, slice ikey, slice value)
 {
     if (tb->status)
@@ -282,20 +341,7 @@ int tb_add(table_builder *tb, slice ikey, slice value)
     if (rc == LSM_OK && buf_set(&tb->last_key, ikey.p, ikey.n))
         rc = err_set(LSM_NOMEM, "table builder: out of memory");
     if (rc == LSM_OK) {
-        table_props *p = &tb->props;
-        uint64_t seq = ikey_seq(ikey);
-        value_type t = ikey_type(ikey);
-        p->n_entries++;
-        p->raw_key_bytes += ikey.n;
-        p->raw_value_bytes += value.n;
-        if (t == TYPE_DELETION)
-            p->n_deletions++;
-        if (t == TYPE_RANGE_DELETION)
-            p->n_range_deletions++;
-        if (seq < p->smallest_seq)
-            p->smallest_seq = seq;
-        if (seq > p->largest_seq)
-            p->largest_seq = seq;
+        count_entry(tb, ikey, value.n);
         if (bb_size_estimate(&tb->data) >= tb->o.block_bytes)
             rc = flush_data_block(tb);
     }

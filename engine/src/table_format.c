@@ -35,9 +35,11 @@ int table_read_footer(rfile *f, block_handle *metaindex, block_handle *index)
     if (crc32c_unmask(get_fixed32(footer + 36)) != crc32c(footer, 36))
         return err_set(LSM_CORRUPTION, "%s: checksum mismatch in the footer at offset %llu",
                        f->path, (unsigned long long)off);
-    if (get_fixed32(footer + 32) != TABLE_FORMAT_VERSION)
-        return err_set(LSM_NOT_SUPPORTED, "%s: table format version %u is not supported", f->path,
-                       get_fixed32(footer + 32));
+    uint32_t version = get_fixed32(footer + 32);
+    if (version < TABLE_FORMAT_VERSION_MIN || version > TABLE_FORMAT_VERSION)
+        return err_set(LSM_NOT_SUPPORTED, "%s: table format version %u is not supported (this "
+                       "build reads %u to %u)", f->path, version, TABLE_FORMAT_VERSION_MIN,
+                       TABLE_FORMAT_VERSION);
     *metaindex = (block_handle){get_fixed64(footer), get_fixed64(footer + 8)};
     *index = (block_handle){get_fixed64(footer + 16), get_fixed64(footer + 24)};
     return LSM_OK;

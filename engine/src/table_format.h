@@ -20,7 +20,11 @@
 #include "file.h"
 
 #define TABLE_MAGIC UINT64_C(0x31545353534d534c) /* "LSMSSST1" little-endian; DO NOT CHANGE */
-#define TABLE_FORMAT_VERSION 1u                    /* DO NOT CHANGE */
+/* The version written: 2, whose tables may hold patches (entry type 4).
+ * Readers take 1 and 2: a version-1 table reads as before. DO NOT CHANGE
+ * the meaning of either. */
+#define TABLE_FORMAT_VERSION 2u
+#define TABLE_FORMAT_VERSION_MIN 1u
 #define TABLE_FOOTER_LEN 48u                       /* DO NOT CHANGE */
 #define BLOCK_TRAILER_LEN 5u                       /* DO NOT CHANGE */
 

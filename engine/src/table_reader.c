@@ -424,29 +424,48 @@ int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn 
     block_iter_set(&ix, &t->index, t->index_off);
     block_iter_seek(&ix, ikey);
     int rc = block_iter_status(&ix);
-    if (rc == LSM_OK && block_iter_valid(&ix)) {
+    int first = 1, more = 1;
+    /* The key's entries may go on in the next blocks (older patches). */
+    while (rc == LSM_OK && more && block_iter_valid(&ix)) {
         slice hv = block_iter_value(&ix);
         block_handle h;
         block_ref ref;
         if (block_handle_decode(hv.p, hv.p + hv.n, &h) == NULL) {
             rc = err_set(LSM_CORRUPTION, "%s: bad block handle in the index", t->file->path);
-        } else if ((rc = get_data_block(t, h, fill_cache, NULL, &ref)) == LSM_OK) {
-            block_iter bi;
-            block_iter_init(&bi, ikey_cmp, t->file->path);
-            block_iter_set(&bi, &ref.bc->b, h.offset);
-            block_iter_seek(&bi, ikey);
-            rc = block_iter_status(&bi);
-            if (rc == LSM_OK && block_iter_valid(&bi)) {
-                slice k = block_iter_key(&bi);
-                if (!ikey_valid(k))
-                    rc = err_set(LSM_CORRUPTION, "%s: malformed key in block at offset %llu",
-                                 t->file->path, (unsigned long long)h.offset);
-                else if (slice_eq(ikey_tkey(k), ikey_tkey(ikey)))
-                    fn(arg, k, block_iter_value(&bi));
-            }
-            block_iter_cleanup(&bi);
-            block_ref_release(&ref);
+            break;
         }
+        if ((rc = get_data_block(t, h, fill_cache, NULL, &ref)) != LSM_OK)
+            break;
+        block_iter bi;
+        block_iter_init(&bi, ikey_cmp, t->file->path);
+        block_iter_set(&bi, &ref.bc->b, h.offset);
+        if (first)
+            block_iter_seek(&bi, ikey);
+        else
+            block_iter_first(&bi);
+        first = 0;
+        for (; more; block_iter_next(&bi)) {
+            rc = block_iter_status(&bi);
+            if (rc != LSM_OK || !block_iter_valid(&bi))
+                break;
+            slice k = block_iter_key(&bi);
+            if (!ikey_valid(k)) {
+                rc = err_set(LSM_CORRUPTION, "%s: malformed key in block at offset %llu",
+                             t->file->path, (unsigned long long)h.offset);
+                break;
+            }
+            if (!slice_eq(ikey_tkey(k), ikey_tkey(ikey))) {
+                more = 0;
+                break;
+            }
+            more = fn(arg, k, block_iter_value(&bi));
+        }
+        block_iter_cleanup(&bi);
+        block_ref_release(&ref);
+        if (rc == LSM_OK && more)
+            block_iter_next(&ix);
+        if (rc == LSM_OK)
+            rc = block_iter_status(&ix);
     }
     block_iter_cleanup(&ix);
     return rc;

@@ -3,6 +3,7 @@
  * The edit encoding is specified in docs/FORMAT.md, "Manifest".
  */
 #include "version.h"
+#include "patch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -439,69 +440,34 @@ static int find_file(file_meta **files, int n, slice ikey)
     return lo;
 }
 
+/* The callback of table_get: the table's cover first, then its entries. */
 typedef struct get_state {
-    slice tkey;
-    int found;            /* an entry for the key was seen */
-    value_type type;
-    uint64_t seq;
-    char *val;
-    size_t val_len;
-    size_t full_len;      /* the whole value's length (val may be a window) */
-    const value_window *win;
-    int nomem;
-    uint64_t cover;       /* newest covering range tombstone seen so far */
+    chain *c;
+    const uint64_t *cover;
 } get_state;
 
-static void save_value(void *arg, slice ikey, slice value)
+static int add_entry(void *arg, slice ikey, slice value)
 {
     get_state *s = arg;
-    s->found = 1;
-    s->type = ikey_type(ikey);
-    s->seq = ikey_seq(ikey);
-    if (s->type == TYPE_VALUE || s->type == TYPE_VALUE_REF) {
-        s->full_len = value.n;
-        if (s->type == TYPE_VALUE && s->win) {
-            uint64_t off = s->win->off < value.n ? s->win->off : value.n;
-            size_t n = value.n - (size_t)off < s->win->len ? value.n - (size_t)off : s->win->len;
-            value = slice_make(value.p + off, n);
-        }
-        s->val = malloc(value.n ? value.n : 1);
-        if (s->val == NULL) {
-            s->nomem = 1;
-            return;
-        }
-        memcpy(s->val, value.p, value.n);
-        s->val_len = value.n;
-    }
+    chain_cover(s->c, *s->cover);
+    return chain_add(s->c, ikey_seq(ikey), ikey_type(ikey), value);
 }
 
-/* Probe one file. Sets s->found when the lookup is decided: by a point entry
- * or by a covering range tombstone (everything in older files is older than
- * the tombstone, so covered too). */
+/* Probe one file: its covering tombstones and its entries for the key. */
 static int probe(table_cache *tc, file_meta *f, slice ikey, uint64_t hash, int fill_cache,
-                 get_state *s)
+                 chain *c)
 {
     uint64_t cover = 0;
-    int rc = tc_get(tc, f->number, f->size, ikey, hash, fill_cache, save_value, s, &cover);
-    if (rc == LSM_OK && s->nomem)
-        rc = err_set(LSM_NOMEM, "get: out of memory");
-    if (cover > s->cover)
-        s->cover = cover;
-    if (rc == LSM_OK && s->cover && (!s->found || s->seq < s->cover)) {
-        free(s->val);
-        s->val = NULL;
-        s->found = 1;
-        s->type = TYPE_DELETION;
-    }
+    get_state s = {c, &cover};
+    int rc = tc_get(tc, f->number, f->size, ikey, hash, fill_cache, add_entry, &s, &cover);
+    chain_cover(c, cover);
+    chain_end_source(c);
     return rc;
 }
 
-int version_get_window(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
-                       const value_window *w, lookup_state *state, char **val, size_t *val_len,
-                       size_t *full_len, value_type *type_out)
+int version_get_chain(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
+                      chain *c)
 {
-    *state = LOOKUP_MISSING;
-    *val = NULL;
     char small[256];
     size_t kn = tkey.n + TRAILER_LEN;
     char *kb = kn <= sizeof small ? small : malloc(kn);
@@ -511,19 +477,18 @@ int version_get_window(version *v, table_cache *tc, slice tkey, uint64_t seq, in
     put_fixed64(kb + tkey.n, trailer_pack(seq, TYPE_FOR_SEEK));
     slice ikey = slice_make(kb, kn);
     uint64_t hash = bloom_hash(tkey);
-    get_state s = {tkey, 0, TYPE_VALUE, 0, NULL, 0, 0, w, 0, 0};
     int rc = LSM_OK;
 
     /* Level 0: files may overlap; newest (highest number) first. */
-    for (int i = v->n_files[0] - 1; i >= 0 && rc == LSM_OK && !s.found; i--) {
+    for (int i = v->n_files[0] - 1; i >= 0 && rc == LSM_OK && !c->done; i--) {
         file_meta *f = v->files[0][i];
         if (slice_cmp(tkey, ikey_tkey(buf_slice(&f->smallest))) < 0 ||
             slice_cmp(tkey, ikey_tkey(buf_slice(&f->largest))) > 0)
             continue;
-        rc = probe(tc, f, ikey, hash, fill_cache, &s);
+        rc = probe(tc, f, ikey, hash, fill_cache, c);
     }
     /* Deeper levels: at most one file per level can hold the key. */
-    for (int l = 1; l < NUM_LEVELS && rc == LSM_OK && !s.found; l++) {
+    for (int l = 1; l < NUM_LEVELS && rc == LSM_OK && !c->done; l++) {
         int n = v->n_files[l];
         if (n == 0)
             continue;
@@ -533,32 +498,11 @@ int version_get_window(version *v, table_cache *tc, slice tkey, uint64_t seq, in
         file_meta *f = v->files[l][i];
         if (slice_cmp(tkey, ikey_tkey(buf_slice(&f->smallest))) < 0)
             continue;
-        rc = probe(tc, f, ikey, hash, fill_cache, &s);
+        rc = probe(tc, f, ikey, hash, fill_cache, c);
     }
     if (kb != small)
         free(kb);
-    if (rc) {
-        free(s.val);
-        return rc;
-    }
-    if (s.found) {
-        if (type_out)
-            *type_out = s.type;
-        if (s.type == TYPE_VALUE || (type_out && s.type == TYPE_VALUE_REF)) {
-            *state = LOOKUP_FOUND;
-            *val = s.val;
-            *val_len = s.val_len;
-            if (full_len)
-                *full_len = s.full_len;
-        } else if (s.type == TYPE_DELETION) {
-            *state = LOOKUP_DELETED;
-        } else {
-            free(s.val);
-            return err_set(LSM_NOT_SUPPORTED, "get: entry of type %d is not supported by this version",
-                           (int)s.type);
-        }
-    }
-    return LSM_OK;
+    return rc;
 }
 
 /* ---- level iterator: the files of one sorted level as one iterator ------- */

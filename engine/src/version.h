@@ -50,7 +50,16 @@ typedef struct edit_file {
     uint64_t number;        /* deleted files */
 } edit_file;
 
-#define MANIFEST_FORMAT_VERSION 1 /* DO NOT CHANGE: docs/FORMAT.md, "Manifest" */
+/* The manifest format written: 2, the store may hold patches (entry type 4)
+ * in its tables and logs. Opening reads 1 and 2; a store of format 1 is
+ * written as format 2 from its first read-write open on (docs/FORMAT.md,
+ * "Manifest"). DO NOT CHANGE the meaning of either. */
+#define MANIFEST_FORMAT_VERSION 2
+#define MANIFEST_FORMAT_VERSION_MIN 1
+static inline int manifest_format_supported(uint64_t f)
+{
+    return f >= MANIFEST_FORMAT_VERSION_MIN && f <= MANIFEST_FORMAT_VERSION;
+}
 
 typedef struct version_edit {
     int has_format;
@@ -117,31 +126,14 @@ void version_unref(version *v);
 uint64_t level_bytes(const version *v, int level);
 
 /* Outcome of a point lookup in the tables. */
-typedef enum lookup_state {
-    LOOKUP_MISSING = 0,   /* no table has an entry for the key */
-    LOOKUP_FOUND,         /* value copied out */
-    LOOKUP_DELETED,       /* the newest entry is a deletion */
-} lookup_state;
-
-/* A part of an inline value to copy out: bytes [off, off + len), clamped to
- * the value. Large-value descriptors are always copied whole. */
-typedef struct value_window {
-    uint64_t off;
-    size_t len;
-} value_window;
-
 /*
- * Look tkey up at sequence seq in v's tables, honouring range tombstones. On
- * LOOKUP_FOUND *val is malloc'ed (caller frees): window w of an inline value
- * (w NULL: all of it), with *full_len (may be NULL) the whole value's length.
- * With type_out non-NULL the entry's type is reported and large-value
- * descriptors (TYPE_VALUE_REF) are returned as found; without it they are
- * LSM_NOT_SUPPORTED. Does not need the mutex (v is pinned). Returns LSM_OK
- * with *state set, or an error.
+ * Collect into c (patch.h) the entries of tkey at sequence seq in v's
+ * tables, newest first, with their range tombstones, until c knows the
+ * base. Does not need the mutex (v is pinned). Returns LSM_OK or an error.
  */
-int version_get_window(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
-                       const value_window *w, lookup_state *state, char **val, size_t *val_len,
-                       size_t *full_len, value_type *type_out);
+struct chain;
+int version_get_chain(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
+                      struct chain *c);
 
 /* Append iterators for v's tables to a merge list: one per level-0 file, one
  * concatenating iterator per deeper level. Does not need the mutex. */

@@ -650,11 +650,12 @@ int vs_precheck(lsm_env *env, const char *dir)
         } else if (rc == LSM_OK) {
             version_edit e;
             rc = edit_decode(&e, rec);
-            if (rc == LSM_OK && !(e.has_format && e.format == MANIFEST_FORMAT_VERSION))
+            if (rc == LSM_OK && !(e.has_format && manifest_format_supported(e.format)))
                 rc = e.has_format ? err_set(LSM_NOT_SUPPORTED, "%s: manifest format %llu is not "
-                                            "supported (this build reads format %d): the store was "
+                                            "supported (this build reads %d to %d): the store was "
                                             "written by a newer version", path,
-                                            (unsigned long long)e.format, MANIFEST_FORMAT_VERSION)
+                                            (unsigned long long)e.format,
+                                            MANIFEST_FORMAT_VERSION_MIN, MANIFEST_FORMAT_VERSION)
                                   : err_set(LSM_CORRUPTION, "%s: first record is not a snapshot",
                                             path);
             else if (rc)
@@ -698,9 +699,11 @@ int vs_recover(version_set *vs)
         rc = edit_decode(&e, rec);
         if (rc == LSM_OK)
             rc = apply_keyspaces(vs, &e);
-        if (rc == LSM_OK && n_records == 0 && !(e.has_format && e.format == MANIFEST_FORMAT_VERSION))
-            rc = e.has_format ? err_set(LSM_NOT_SUPPORTED, "manifest format %llu is not supported",
-                                        (unsigned long long)e.format)
+        if (rc == LSM_OK && n_records == 0 && !(e.has_format && manifest_format_supported(e.format)))
+            rc = e.has_format ? err_set(LSM_NOT_SUPPORTED, "manifest format %llu is not supported "
+                                        "(this build reads %d to %d): the store was written by a "
+                                        "newer version", (unsigned long long)e.format,
+                                        MANIFEST_FORMAT_VERSION_MIN, MANIFEST_FORMAT_VERSION)
                               : err_set(LSM_CORRUPTION, "first record is not a snapshot");
         if (rc == LSM_OK)
             rc = builder_apply(&b, &e);

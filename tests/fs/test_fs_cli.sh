@@ -86,6 +86,33 @@ run_refused "no arguments" "$T/m1"
 run_refused "one argument" "$T/m1" -f "$T/s1"
 run_refused "three arguments" "$T/m1" -f "$T/s1" "$T/m1" "$T/extra"
 
+run_refused "max_threads=0" "$T/m1" -f -o max_threads=0 "$T/s1" "$T/m1"
+mentions "max_threads=0" "max_threads"
+run_refused "negative max_threads" "$T/m1" -f -o max_threads=-1 "$T/s1" "$T/m1"
+run_refused "negative max_idle_threads" "$T/m1" -f -o max_idle_threads=-1 "$T/s1" "$T/m1"
+[[ ! -e $T/s1 ]] && ok || fail "a refused start created the store directory"
+
+# ---- refused starts change nothing in the store directory ------------------------------
+# snap DIR: every file with its mode, size and bytes.
+snap() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum; find . -printf '%p %m %s\n' | sort); }
+mkdir -p "$T/foreign"
+echo "my notes" >"$T/foreign/notes.txt"
+echo "my own log" >"$T/foreign/LOG"
+before=$(snap "$T/foreign")
+run_refused "a directory that is neither a store nor empty" "$T/m1" -f "$T/foreign" "$T/m1"
+mentions "a directory that is neither a store nor empty" "not a store"
+[[ $(snap "$T/foreign") == "$before" ]] && ok || fail "the refused start changed $T/foreign"
+"$LSMCTL" --create "$T/damaged" put k v >/dev/null || fail "setup: lsmctl put"
+echo garbage >"$T/damaged/CURRENT"
+before=$(snap "$T/damaged")
+run_refused "a damaged CURRENT" "$T/m1" -f "$T/damaged" "$T/m1"
+mentions "a damaged CURRENT" "CURRENT"
+[[ $(snap "$T/damaged") == "$before" ]] && ok || fail "the refused start changed $T/damaged"
+rc=0
+"$LSMCTL" "$T/damaged" get k >/dev/null 2>&1 || rc=$?
+[[ $rc == 4 ]] && ok || fail "lsmctl get on a damaged CURRENT exited $rc, expected 4"
+[[ $(snap "$T/damaged") == "$before" ]] && ok || fail "lsmctl on a damaged CURRENT changed the store"
+
 # ---- store inside its own mount point ---------------------------------------------------
 mkdir -p "$T/m2"
 run_refused "store inside its mount point" "$T/m2" -f "$T/m2/store" "$T/m2"

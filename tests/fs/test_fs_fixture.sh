@@ -10,6 +10,10 @@
 # test mounts a copy, compares it with the tree made again here (contents,
 # modes, symlink, extended attribute, times), changes it through today's
 # lsmfs, remounts and compares again, and checks the store with lsmctl.
+# Its directory records are of version 1, without subdirectory counts
+# (docs/FS.md §3.1): their st_nlink is 1 until a change counts them, and
+# exact from then on, across a remount; the first read-write mount upgrades
+# the store to format 2 and a read-only mount afterwards reads it the same.
 source "$(dirname "$0")/fslib.sh" fixture "$@"
 FIX=$(realpath "$(dirname "$0")/../fixtures")
 
@@ -33,8 +37,22 @@ compare() {
     [[ $(stat -c %Y "$1/README") == $(stat -c %Y "$2/README") ]] || { echo "mtime differs"; return 1; }
 }
 
+# nlink_is DIR N: st_nlink of DIR is N. nlinks_ok DIR: every directory
+# below DIR has st_nlink 1 (unknown) or 2 + its subdirectories.
+nlink_is() { [[ $(stat -c %h "$1") == "$2" ]] || { echo "st_nlink of $1: $(stat -c %h "$1"), expected $2"; return 1; }; }
+nlinks_ok() {
+    local d n sub
+    while IFS= read -r -d '' d; do
+        n=$(stat -c %h "$d")
+        sub=$(find "$d" -mindepth 1 -maxdepth 1 -type d | wc -l)
+        [[ $n == 1 || $n == $((sub + 2)) ]] || { echo "st_nlink of $d: $n, $sub subdirectories"; return 1; }
+    done < <(find "$1" -type d -print0)
+}
+
 must_mount "$store" "$mnt"
 check "the v1 store shows the tree" compare "$expect" "$mnt"
+check "version-1 directory records: st_nlink 1" nlink_is "$mnt/docs" 1
+check "root of a v1 store: st_nlink 1" nlink_is "$mnt" 1
 check "extended attribute kept" bash -c "[[ \$(getfattr --only-values -n user.color '$mnt/README') == blue ]]"
 
 # Changes through today's lsmfs, then a remount.
@@ -45,10 +63,19 @@ for d in "$expect" "$mnt"; do
     mv "$d/src/file9.txt" "$d/docs/moved9"
     truncate -s 50000 "$d/src/lib/big-in-log"
 done
+mkdir "$expect/docs/sub" "$mnt/docs/sub"
+check "a changed directory is counted" nlink_is "$mnt/docs" 4
+check "src, changed, is counted" nlink_is "$mnt/src" 3
 must_unmount "$mnt"
 check "lsmctl verify" "$LSMCTL" "$store" verify
 check "lsmctl reads a file" bash -c "[[ \$('$LSMCTL' '$store' get docs/new) == new ]]"
 must_mount "$store" "$mnt"
 check "after changes and a remount" compare "$expect" "$mnt"
+check "counts kept across the remount" nlink_is "$mnt/docs" 4
+check "every count is exact or 1" nlinks_ok "$mnt"
+must_unmount "$mnt"
+must_mount "$store" "$mnt" -o ro
+check "read-only mount of the upgraded store" compare "$expect" "$mnt"
+check "read-only: counts kept" nlink_is "$mnt/docs" 4
 must_unmount "$mnt"
 finish

@@ -9,15 +9,18 @@
 # embedded program sees. Keys are put with lsmctl before mounting -- plain
 # names, nested paths that imply directories, an empty value, binary and
 # 3 MiB values, and keys that are not valid paths: an empty segment (a//b),
-# ".", "..", a leading "/", a trailing "/", a 300-byte segment, a segment
-# starting with "%", a NUL byte, a key that is also a directory prefix -- and
-# the mount must show each at the path of §2.1's escape with the right bytes,
+# ".", "..", a leading "/", a trailing "/", a 300-byte segment, a NUL byte, a
+# segment that is itself an escape (%x61), a key that is also a directory
+# prefix -- and segments starting with "%" that are not escapes (%20, a
+# 126-byte one), shown as they are -- and the mount must show each at the
+# path of §2.1's escape with the right bytes,
 # the right listings, mode 0644, size from the engine, and an inode number in
 # the top range (2^62 |...) that does not change across a remount or a rename.
 #
 # Then files are written, renamed and deleted through the mount, escaped
-# names included, names starting with "%" that are not valid escapes are
-# refused with EINVAL, and after the unmount `lsmctl dump` of the store must
+# names included; every name can be created, those starting with "%" too
+# (only an escape of a segment shown literally is refused, EINVAL: it names
+# the file a directory shadows), and after the unmount `lsmctl dump` of the store must
 # be byte-identical to the dump of a reference store given the same changes
 # with lsmctl directly: the mount changed exactly those keys and nothing
 # else. `lsmctl get` reads what was written through the mount, and
@@ -65,6 +68,7 @@ populate() {
     ctl "$s" put "sh/child" "child"
     ctl "$s" put "a%b" "percent inside"
     ctl "$s" put "sp ace" "space"
+    ctl "$s" put "%x61" "a segment that is an escape"
 }
 populate "$STORE"
 populate "$REF"
@@ -73,8 +77,11 @@ populate "$REF"
 E_DOT=%x2e
 E_DOTDOT=%x2e2e
 E_NUL=%x6e756c0062797465
-E_PCT=%x253230
-E_P126=%x$(hex "$P126")
+# Segments starting with "%" that are not escapes are shown as they are;
+# one that is an escape is escaped.
+E_PCT=%20
+E_P126=$P126
+E_X61=%x$(hex %x61)
 # A segment over 126 bytes: "%c" parts of 126 bytes (252 hex digits: a
 # 254-byte name; docs/FS.md says 254 digits, which would make 256-byte names
 # that no file system accepts), then "%x" and the rest: 126 + 126 + 48.
@@ -127,9 +134,10 @@ expect_str "$MNT/sh/child" "child"
 expect_str "$MNT/$E_SH" "file shadowed by a directory"
 expect_str "$MNT/a%b" "percent inside"
 expect_str "$MNT/sp ace" "space"
+expect_str "$MNT/$E_X61" "a segment that is an escape"
 
 expect_ls "$MNT" hello.txt dir empty bin big imp a "$E_DOT" "$E_DOTDOT" %x trail \
-    "${E_L300%%/*}" deep "$E_PCT" "$E_P126" "$E_NUL" x sh "$E_SH" "a%b" "sp ace"
+    "${E_L300%%/*}" deep "$E_PCT" "$E_P126" "$E_NUL" x sh "$E_SH" "a%b" "sp ace" "$E_X61"
 expect_ls "$MNT/dir" sub other
 expect_ls "$MNT/a" %x
 expect_ls "$MNT/a/%x" b
@@ -154,7 +162,7 @@ done
 declare -A INO
 for f in hello.txt big "$E_NUL" "$E_L300" dir/sub/file; do INO[$f]=$(stat -c %i "$MNT/$f"); done
 
-# ---- names starting with % must be valid escapes ------------------------------------
+# ---- every name can be created (§2.1) ------------------------------------------------
 # errno_of PYTHON-EXPR: the errno name an os call raises, or OK.
 errno_of() {
     python3 - "$@" <<'EOF'
@@ -166,15 +174,36 @@ except OSError as e:
     print(errno.errorcode.get(e.errno, str(e.errno)))
 EOF
 }
-for bad in %zz %x2 %xZZ %xg0 %c41 %; do
-    got=$(errno_of "os.close(os.open('$MNT/$bad', os.O_CREAT | os.O_WRONLY, 0o644))")
-    [[ $got == EINVAL ]] && ok || fail "create $bad: $got, expected EINVAL (§2.1)"
-    got=$(errno_of "os.mkdir('$MNT/$bad')")
-    [[ $got == EINVAL ]] && ok || fail "mkdir $bad: $got, expected EINVAL (§2.1)"
+# Names starting with "%" that are not escapes are files and directories of
+# their own name (and keys of that name): bad hex, uppercase, odd digits, a
+# short "%c", a "%x" spelling a '/', vim's undo and swap names.
+mkdir "$MNT/lit"
+LIT=(%zz %x2 %xZZ %xg0 %c41 % %% 100% '%tmp%x' %x2f '%home%me%notes.txt.swp')
+for name in "${LIT[@]}"; do
+    got=$(errno_of "os.close(os.open('$MNT/lit/$name', os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))")
+    [[ $got == OK ]] && ok || fail "create lit/$name: $got, expected OK (§2.1)"
+    printf '%s' "$name" >"$MNT/lit/$name"
+    ctl "$REF" put "lit/$name" "$name"
+    got=$(errno_of "os.mkdir('$MNT/lit/d$name')")
+    [[ $got == OK ]] && ok || fail "mkdir lit/d$name: $got, expected OK (§2.1)"
 done
+expect_str "$MNT/lit/%x2f" "%x2f"
+# The escape of a segment shown literally names only the file shadowed by a
+# directory of that name: with no such directory it cannot be created.
+for esc in %x25 %x2574 "%x$(hex 100%)"; do
+    got=$(errno_of "os.close(os.open('$MNT/lit/$esc', os.O_CREAT | os.O_WRONLY, 0o644))")
+    [[ $got == EINVAL ]] && ok || fail "create lit/$esc: $got, expected EINVAL (§2.1)"
+    got=$(errno_of "os.stat('$MNT/lit/$esc')")
+    [[ $got == ENOENT ]] && ok || fail "stat lit/$esc: $got, expected ENOENT (§2.1)"
+done
+# A name that is itself an escape is written escaped: the key %x62.
+printf 'esc' >"$MNT/lit/%x$(hex %x62)"
+ctl "$REF" put "lit/%x62" esc
+expect_ls "$MNT/lit" "${LIT[@]}" "${LIT[@]/#/d}" "%x$(hex %x62)"
 got=$(errno_of "os.rename('$MNT/hello.txt', '$MNT/%nothex')")
-[[ $got == EINVAL ]] && ok || fail "rename to %nothex: $got, expected EINVAL"
-expect_str "$MNT/hello.txt" "hello world"
+[[ $got == OK ]] && ok || fail "rename to %nothex: $got, expected OK"
+expect_str "$MNT/%nothex" "hello world"
+mv "$MNT/%nothex" "$MNT/hello.txt"
 
 # ---- changes through the mount, mirrored on the reference store -----------------------
 # Overwrite an escaped file.
@@ -187,10 +216,10 @@ ctl "$REF" put "a//c" "empty segment"
 # Delete the NUL-byte key.
 rm "$MNT/$E_NUL"
 ctl "$REF" del --escaped 'nul\x00byte'
-# Create a literal % and %% (written %x25, %x2525).
-printf 'pct' >"$MNT/%x25"
+# Create a literal % and %%.
+printf 'pct' >"$MNT/%"
 ctl "$REF" put % pct
-: >"$MNT/%x2525"
+: >"$MNT/%%"
 ctl "$REF" put %% ""
 # Append to the file under the 300-byte segment.
 printf '+more' >>"$MNT/$E_L300"
@@ -278,7 +307,7 @@ done
 [[ $(stat -c %i "$MNT/big-renamed") == "${INO[big]}" ]] && ok || fail "remount changed the inode of big-renamed"
 expect_str "$MNT/$E_L300" "three hundred+more"
 expect_str "$MNT/a2/%x/c" "empty segment"
-expect_str "$MNT/%x25" "pct"
+expect_str "$MNT/%" "pct"
 check "big-renamed after remount" cmp "$T/big.bin" "$MNT/big-renamed"
 [[ $(stat -c %Y "$MNT/dir/other") == 1000000000 ]] && ok || fail "mtime of dir/other lost at remount"
 [[ -d $MNT/empty-dir ]] && ok || fail "empty-dir lost at remount"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #
-# test_fs_remount.sh -- unmount, then use the store at once (docs/FS.md §6.2),
+# test_fs_remount.sh -- unmount, then use the store at once (docs/FS.md §6.3),
 # run by ctest as
 #
 #     bash tests/fs/test_fs_remount.sh PATH/TO/lsmfs PATH/TO/lsmctl

@@ -128,9 +128,11 @@ echo 1 >"$m/r1"
 echo 2 >"$m/r2"
 mv "$m/r1" "$m/r2"
 check "rename replaces" 1 "$(cat "$m/r2")"
-fails "invalid escape" "Invalid argument" touch "$m/%bad"
-echo pct >"$m/%x25"
-check "escaped name" pct "$(cat "$m/%x25")"
+echo pct >"$m/%"
+check "a name starting with %" pct "$(cat "$m/%")"
+echo esc >"$m/%x25783631"
+check "escaped name (the key %x61)" esc "$(cat "$m/%x25783631")"
+fails "escape of a literal name" "Invalid argument" touch "$m/%x25"
 echo gone >"$m/tmp"
 rm "$m/tmp"
 fails "unlinked" "No such file" cat "$m/tmp"
@@ -146,8 +148,8 @@ if command -v setfattr >/dev/null && command -v getfattr >/dev/null; then
 fi
 sync "$m/f" || fail "fsync"
 
-check "listing" "%x25 dir f greeting link odd r2 sub" "$(ls "$m" | xargs)"
-check "tree" "./%x25 ./dir ./dir/a ./f ./greeting ./link ./odd ./odd/%x ./odd/%x/key ./r2 ./sub ./sub/big2" \
+check "listing" "% %x25783631 dir f greeting link odd r2 sub" "$(LC_ALL=C ls "$m" | xargs)"
+check "tree" "./% ./%x25783631 ./dir ./dir/a ./f ./greeting ./link ./odd ./odd/%x ./odd/%x/key ./r2 ./sub ./sub/big2" \
     "$(cd "$m" && find . -mindepth 1 | LC_ALL=C sort | xargs)"
 
 # ---- refusals while mounted -------------------------------------------------------------
@@ -160,10 +162,11 @@ umount_fs
 # ---- the store seen by the library ---------------------------------------------------------
 check "lsmctl: greeting" hello "$("$CTL" "$store" get greeting)"
 check "lsmctl: f" "61 58 00 00 00" "$("$CTL" "$store" get f | od -An -tx1 | xargs)"
-check "lsmctl: escaped key" pct "$("$CTL" "$store" get %)"
+check "lsmctl: % key" pct "$("$CTL" "$store" get %)"
+check "lsmctl: escaped key" esc "$("$CTL" "$store" get %x61)"
 "$CTL" "$store" get sub/big2 >"$tmp/big.out" || fail "lsmctl get sub/big2"
 cmp -s "$tmp/big" "$tmp/big.out" || fail "lsmctl reads the big file differently"
-check "lsmctl: keys" "% dir/a f greeting odd//key r2 sub/big2" \
+check "lsmctl: keys" "% %x61 dir/a f greeting odd//key r2 sub/big2" \
     "$("$CTL" "$store" scan --keys-only | xargs)"
 
 # ---- read-only remount ------------------------------------------------------------------------

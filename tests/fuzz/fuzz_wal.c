@@ -30,7 +30,7 @@ typedef struct op_count {
 static int on_op(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
 {
     op_count *c = arg;
-    if (type > TYPE_VALUE_REF || tkey.n == 0 || (type == TYPE_DELETION && value.n != 0) ||
+    if (type > TYPE_MAX_STORED || tkey.n == 0 || (type == TYPE_DELETION && value.n != 0) ||
         (c->n > 0 && seq != c->last_seq + 1)) {
         fprintf(stderr, "batch_iterate passed a malformed operation (type %d, key %zu bytes, "
                 "value %zu bytes, seq %llu after %llu)\n", (int)type, tkey.n, value.n,

@@ -7,9 +7,11 @@
  * by the engine itself: the reference store of fuzz_open (fuzz_store.h),
  * tables built with every option that changes the layout, logs of batches
  * with every operation type, and the manifest of a store that has flushed and
- * compacted into several levels; and DIR/fs_paths and DIR/fs_meta with
- * lsmfs's keys and names (one of every kind of escape) and metadata records
- * of every type (meta_encode). The output is the same on every run, and
+ * compacted into several levels; DIR/patch with pairs of patches over a
+ * base value; and DIR/fs_paths and DIR/fs_meta with lsmfs's keys and names
+ * (one of every kind of escape) and metadata records of every type
+ * (meta_encode; a directory as version 2 with its count known and not, and
+ * as version 1). The output is the same on every run, and
  * every file stays under 64 KiB. Existing files of the same name are
  * replaced; nothing else in DIR is touched.
  */
@@ -243,12 +245,19 @@ static void wal_seeds(void)
             add_op(&b, TYPE_RANGE_DELETION, "a", "m");
             add_op(&b, TYPE_VALUE_REF, "big", "\x01\x02\x03\x04");
             break;
-        case 2: /* an empty batch */
+        case 2: { /* an empty batch, then (record 2) patches */
             break;
-        case 3:
+        }
+        case 3: {
             add_op(&b, TYPE_VALUE, "", "");
             add_op(&b, TYPE_VALUE, "empty-value", "");
+            /* Patches (format 2): "xy" at 2, then an extension to 9. */
+            char tk[] = {KS_DEFAULT, 'p', 'a', 't', 'c', 'h'};
+            if (batch_add(&b, TYPE_PATCH, slice_make(tk, sizeof tk), slice_make("\x02\x02xy", 4)) ||
+                batch_add(&b, TYPE_PATCH, slice_make(tk, sizeof tk), slice_make("\x09\x00", 2)))
+                die("batch_add failed");
             break;
+        }
         default:
             for (int i = 0; i < 20; i++) {
                 char k[32], v[64];
@@ -361,6 +370,33 @@ static void manifest_seeds(void)
     lsm_env_mem_free(env);
 }
 
+/* ---- patches ------------------------------------------------------------------- */
+
+/* Inputs of fuzz_patch: [len a][len b] a b base. */
+static void patch_seed(const char *name, const char *a, size_t an, const char *b, size_t bn,
+                       const char *base)
+{
+    char in[256];
+    size_t n = 0;
+    in[n++] = (char)an;
+    in[n++] = (char)bn;
+    memcpy(in + n, a, an);
+    n += an;
+    memcpy(in + n, b, bn);
+    n += bn;
+    memcpy(in + n, base, strlen(base));
+    n += strlen(base);
+    write_seed("patch", name, in, n);
+}
+
+static void patch_seeds(void)
+{
+    patch_seed("two-extents", "\x02\x02xy\x00\x01Z", 7, "\x05\x03" "abc", 5, "\x01\x10hello world");
+    patch_seed("extend-only", "\x0a\x00", 2, "\x03\x01q", 3, "\x00\x02hi");
+    patch_seed("overlap", "\x00\x08" "aaaaaaaa", 10, "\x04\x08" "bbbbbbbb", 10, "\x02\x08" "base-bytes-here");
+    patch_seed("past-end", "\x28\x04tail", 6, "\x14\x03mid", 5, "\x00\x01short");
+}
+
 /* ---- lsmfs: keys and names, metadata records ------------------------------------ */
 
 static void hex_of(char *out, int byte, size_t n)
@@ -368,6 +404,10 @@ static void hex_of(char *out, int byte, size_t n)
     for (size_t i = 0; i < n; i++)
         sprintf(out + 2 * i, "%02x", byte);
 }
+
+/* The epoch the directory records' counts are stamped with (lsmfs.sys/nlink
+ * in a mount, never 0); fuzz_fs_meta decodes a record in the epoch it names. */
+#define SEED_EPOCH 0x5eed0001u
 
 static void fs_seeds(void)
 {
@@ -417,8 +457,12 @@ static void fs_seeds(void)
             kb_set(&m.target, "../target/file", 14);
             m.size = 14;
         }
+        if (type == T_DIR) {
+            m.nsub = 3; /* version 2, its count stamped with SEED_EPOCH */
+            m.nsub_known = 1;
+        }
         kbuf e = KBUF_INIT;
-        if (meta_encode(&m, &e))
+        if (meta_encode(&m, SEED_EPOCH, &e))
             die("meta_encode failed");
         char name[32];
         snprintf(name, sizeof name, "type-%d", type);
@@ -426,6 +470,22 @@ static void fs_seeds(void)
         kb_free(&e);
         meta_free(&m);
     }
+    /* Directories whose count is not known: a version-2 record stamped 0,
+     * and the same header as version 1 (format 1's directory record, still
+     * read, its count unknown). */
+    meta d;
+    memset(&d, 0, sizeof d);
+    d.type = T_DIR;
+    d.mode = 02775;
+    d.ino = 77;
+    d.atime = d.mtime = d.ctime = (struct timespec){1700000000, 5};
+    kbuf e = KBUF_INIT;
+    if (meta_encode(&d, SEED_EPOCH, &e))
+        die("meta_encode failed");
+    write_seed("fs_meta", "dir-count-unknown", e.p, e.n);
+    e.p[0] = META_VERSION;
+    write_seed("fs_meta", "dir-v1", e.p, META_HEADER_LEN);
+    kb_free(&e);
 }
 
 int main(int argc, char **argv)
@@ -441,6 +501,7 @@ int main(int argc, char **argv)
     table_seeds();
     wal_seeds();
     manifest_seeds();
+    patch_seeds();
     fs_seeds();
     return 0;
 }

@@ -1,0 +1,404 @@
+/*
+ * test_chunk_table.c -- whole chunks of large values go straight to the
+ * memtable's chunk table (engine/src/chunk_table.h, docs/FORMAT.md §5.3):
+ * written once, read back from there before the flush, indexed in place by
+ * the flush, and recovered -- or cut off with the log record naming them --
+ * after a crash or a power failure.
+ *
+ * Every value is checked against a copy kept here. The "written once"
+ * promise is checked through the engine's counters: the chunk bytes go to
+ * the chunk table, the log gets a few bytes per chunk.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "env_mem.h"
+#include "testutil.h"
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+#define DIR "/ct"
+
+typedef struct fixture {
+    lsm_env *env;
+    lsm_options o;
+    lsm_db *db;
+} fixture;
+
+static void open_store(fixture *f)
+{
+    TU_OK(NULL, lsm_open(DIR, &f->o, &f->db));
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->env = lsm_env_mem_new();
+    f->env->mkdir(f->env, DIR, 0700);
+    tu_small_options(&f->o);
+    f->o.env = f->env;
+    f->o.memtable_bytes = 8 * MiB;
+    f->o.target_file_bytes = 2 * MiB;
+    f->o.inline_value_bytes = 64 * KiB;
+    f->o.value_chunk_bytes = 64 * KiB;
+    open_store(f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->db)
+        TU_OK(NULL, lsm_close(f->db));
+    lsm_env_mem_free(f->env);
+    free(f);
+    return 0;
+}
+
+static void reopen(fixture *f)
+{
+    TU_OK(NULL, lsm_close(f->db));
+    open_store(f);
+}
+
+/* A process or power failure, then an open on what survived. */
+static void crash_reopen(fixture *f, mem_crash_mode mode)
+{
+    env_mem_crash(f->env, mode, 1);
+    lsm_close(f->db); /* fails: the env is dead; nothing more is written */
+    env_mem_revive(f->env);
+    f->db = NULL;
+    open_store(f);
+}
+
+static void fill(char *p, size_t n, uint64_t seed)
+{
+    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        p[i] = (char)x;
+    }
+}
+
+/* The value of key is exactly want[0..n), by a whole get, ranged reads and
+ * an iterator. */
+static void check_value(lsm_db *db, const lsm_snapshot *snap, const char *key, const char *want,
+                        size_t n)
+{
+    lsm_read_options ro;
+    lsm_read_options_default(&ro);
+    ro.snapshot = snap;
+    void *v = NULL;
+    size_t vl = 0;
+    TU_OK(db, lsm_get_opt(db, &ro, key, strlen(key), &v, &vl));
+    assert_int_equal(vl, n);
+    assert_memory_equal(v, want, n);
+    lsm_free(v);
+
+    char buf[100 * KiB];
+    uint64_t offs[] = {0, 1, 64 * KiB - 7, 64 * KiB, n > 100 * KiB ? n - 100 * KiB : 0};
+    for (size_t i = 0; i < sizeof offs / sizeof *offs; i++) {
+        if (offs[i] >= n)
+            continue;
+        size_t got = 0;
+        TU_OK(db, lsm_read_value(db, &ro, key, strlen(key), offs[i], buf, sizeof buf, &got));
+        size_t expect = n - offs[i] < sizeof buf ? (size_t)(n - offs[i]) : sizeof buf;
+        assert_int_equal(got, expect);
+        assert_memory_equal(buf, want + offs[i], expect);
+    }
+
+    lsm_iter *it;
+    TU_OK(db, lsm_iter_new(db, &ro, &it));
+    TU_OK(db, lsm_iter_seek(it, key, strlen(key)));
+    assert_true(lsm_iter_valid(it));
+    size_t kl;
+    const void *k = lsm_iter_key(it, &kl);
+    assert_int_equal(kl, strlen(key));
+    assert_memory_equal(k, key, kl);
+    assert_int_equal(lsm_iter_value_size(it), n);
+    lsm_iter_free(it);
+}
+
+static lsm_stats stats(lsm_db *db)
+{
+    lsm_stats s;
+    TU_OK(db, lsm_stats_get(db, &s));
+    return s;
+}
+
+/* A large value's whole chunks skip the log, read back before and after the
+ * flush and after a reopen, and the flush does not write them again. */
+static void test_large_write_skips_log(void **state)
+{
+    fixture *f = *state;
+    size_t n = 4 * MiB + 123;
+    char *want = malloc(n);
+    fill(want, n, 1);
+    lsm_stats s0 = stats(f->db);
+    TU_OK(f->db, lsm_put(f->db, "big", 3, want, n));
+    lsm_stats s1 = stats(f->db);
+    uint64_t direct = s1.chunk_table_bytes - s0.chunk_table_bytes;
+    uint64_t logged = s1.wal_bytes_written - s0.wal_bytes_written;
+    /* Every whole 64 KiB chunk went to the chunk table; the last partial
+     * one (123 bytes) and the references were logged. */
+    assert_int_equal(direct, 4 * MiB);
+    assert_true(logged < 16 * KiB);
+    check_value(f->db, NULL, "big", want, n);
+
+    TU_OK(f->db, lsm_flush(f->db));
+    lsm_stats s2 = stats(f->db);
+    /* The chunk table became the flush's table of chunks: its size is about
+     * the chunks; nothing was written twice beyond the index and filter. */
+    uint64_t flushed = s2.flush_bytes_written - s1.flush_bytes_written;
+    assert_true(flushed >= 4 * MiB);
+    assert_true(flushed < 4 * MiB + 256 * KiB);
+    check_value(f->db, NULL, "big", want, n);
+    reopen(f);
+    check_value(f->db, NULL, "big", want, n);
+    TU_OK(f->db, lsm_verify(f->db, NULL, NULL));
+    free(want);
+}
+
+/* Ranged writes over chunks that live in the chunk table: patches over
+ * references read right, fold right at the flush, and a snapshot keeps
+ * seeing the chunks it saw. */
+static void test_ranged_writes_over_direct_chunks(void **state)
+{
+    fixture *f = *state;
+    size_t n = 2 * MiB;
+    char *want = malloc(n), *old = malloc(n), *data = malloc(256 * KiB);
+    fill(want, n, 2);
+    TU_OK(f->db, lsm_write_value(f->db, 0, "f", 1, 0, want, n));
+    memcpy(old, want, n);
+    lsm_snapshot *snap;
+    TU_OK(f->db, lsm_snapshot_new(f->db, &snap));
+
+    tu_rng r = {tu_seed(77)};
+    for (int i = 0; i < 60; i++) {
+        size_t len = 1 + (size_t)tu_below(&r, 200 * KiB);
+        uint64_t off = tu_below(&r, n - len);
+        if (i % 3 == 0)
+            off &= ~(uint64_t)(64 * KiB - 1); /* some start on a chunk */
+        fill(data, len, 100 + (uint64_t)i);
+        TU_OK(f->db, lsm_write_value(f->db, 0, "f", 1, off, data, len));
+        memcpy(want + off, data, len);
+        if (i == 20)
+            check_value(f->db, NULL, "f", want, n);
+        if (i == 30)
+            TU_OK(f->db, lsm_flush(f->db)); /* a flush with the snapshot held */
+    }
+    check_value(f->db, NULL, "f", want, n);
+    check_value(f->db, snap, "f", old, n);
+    TU_OK(f->db, lsm_flush(f->db));
+    check_value(f->db, NULL, "f", want, n);
+    check_value(f->db, snap, "f", old, n);
+    lsm_snapshot_free(f->db, snap);
+    TU_OK(f->db, lsm_compact_range(f->db, NULL, 0, NULL, 0));
+    check_value(f->db, NULL, "f", want, n);
+    reopen(f);
+    check_value(f->db, NULL, "f", want, n);
+    free(want);
+    free(old);
+    free(data);
+}
+
+/* kill -9: every write that returned survives, synced or not. */
+static void test_process_crash_keeps_unsynced(void **state)
+{
+    fixture *f = *state;
+    size_t n = 3 * MiB;
+    char *a = malloc(n), *b = malloc(n);
+    fill(a, n, 3);
+    fill(b, n, 4);
+    TU_OK(f->db, lsm_put(f->db, "a", 1, a, n));
+    TU_OK(f->db, lsm_flush(f->db));
+    TU_OK(f->db, lsm_put(f->db, "b", 1, b, n));
+    TU_OK(f->db, lsm_write_value(f->db, 0, "a", 1, 64 * KiB, b, 256 * KiB));
+    memcpy(a + 64 * KiB, b, 256 * KiB);
+    crash_reopen(f, MEM_CRASH_PROCESS);
+    check_value(f->db, NULL, "a", a, n);
+    check_value(f->db, NULL, "b", b, n);
+    /* The replayed memtable reads from the chunk table until its flush. */
+    TU_OK(f->db, lsm_wait_idle(f->db));
+    check_value(f->db, NULL, "b", b, n);
+    reopen(f);
+    check_value(f->db, NULL, "b", b, n);
+    TU_OK(f->db, lsm_verify(f->db, NULL, NULL));
+    free(a);
+    free(b);
+}
+
+/* A power failure: what lsm_sync acknowledged survives whole; what came
+ * after is gone or whole -- never a value with chunks missing. */
+static void test_power_loss(void **state)
+{
+    fixture *f = *state;
+    size_t n = 3 * MiB;
+    char *a = malloc(n), *b = malloc(n);
+    fill(a, n, 5);
+    fill(b, n, 6);
+    f->o.sync_mode = LSM_SYNC_NONE; /* only lsm_sync promises anything */
+    reopen(f);
+    for (int round = 0; round < 3; round++) {
+        TU_OK(f->db, lsm_put(f->db, "a", 1, a, n));
+        TU_OK(f->db, lsm_sync(f->db));
+        TU_OK(f->db, lsm_put(f->db, "b", 1, b, n)); /* not synced */
+        int torn = round == 1;
+        crash_reopen(f, torn ? MEM_CRASH_POWER_TORN : MEM_CRASH_POWER);
+        check_value(f->db, NULL, "a", a, n);
+        /* b was not synced, but something else may have synced it (a
+         * memtable switch syncs the log it leaves): it is gone or whole. */
+        void *v = NULL;
+        size_t vl = 0;
+        int rc = lsm_get(f->db, "b", 1, &v, &vl);
+        if (rc == LSM_OK) {
+            assert_int_equal(vl, n);
+            assert_memory_equal(v, b, n);
+        } else {
+            assert_int_equal(rc, LSM_NOT_FOUND);
+        }
+        lsm_free(v);
+        TU_OK(f->db, lsm_delete(f->db, "a", 1));
+        TU_OK(f->db, lsm_delete(f->db, "b", 1));
+        TU_OK(f->db, lsm_sync(f->db));
+        fill(a, n, 50 + (uint64_t)round);
+    }
+    TU_OK(f->db, lsm_verify(f->db, NULL, NULL));
+    free(a);
+    free(b);
+}
+
+/* Files of the store directory with the table suffix, and the biggest. */
+typedef struct find_sst {
+    char name[64];
+    int n;
+} find_sst;
+
+static int find_sst_cb(void *arg, const char *name)
+{
+    find_sst *s = arg;
+    size_t l = strlen(name);
+    if (l > 4 && strcmp(name + l - 4, ".sst") == 0) {
+        snprintf(s->name, sizeof s->name, "%s", name);
+        s->n++;
+    }
+    return 0;
+}
+
+/* A log record whose chunk did not survive never was: the log ends there,
+ * as at a torn record (what was before it is kept, nothing after it). */
+static void test_lost_block_ends_log(void **state)
+{
+    fixture *f = *state;
+    size_t n = 1 * MiB;
+    char *a = malloc(n), *b = malloc(n);
+    fill(a, n, 7);
+    fill(b, n, 8);
+    TU_OK(f->db, lsm_put(f->db, "a", 1, a, n));
+    TU_OK(f->db, lsm_put(f->db, "b", 1, b, n));
+    TU_OK(f->db, lsm_put(f->db, "c", 1, "small", 5));
+    env_mem_crash(f->env, MEM_CRASH_PROCESS, 1);
+    lsm_close(f->db);
+    env_mem_revive(f->env);
+    f->db = NULL;
+    /* The memtable's only table file is its chunk table: damage the block
+     * of b's first chunk (the 17th block: a's 16 come first). */
+    find_sst s = {{0}, 0};
+    f->env->list_dir(f->env, DIR, find_sst_cb, &s);
+    assert_int_equal(s.n, 1);
+    char path[128];
+    snprintf(path, sizeof path, DIR "/%s", s.name);
+    char *data;
+    size_t len;
+    assert_int_equal(env_mem_read_file(f->env, path, &data, &len), 0);
+    assert_true(len >= 2 * n);
+    size_t block = len / 32; /* the blocks are all the same size */
+    data[16 * block + block / 2] ^= 0x55;
+    assert_int_equal(env_mem_write_file(f->env, path, data, len), 0);
+    free(data);
+
+    open_store(f);
+    check_value(f->db, NULL, "a", a, n);
+    void *v = NULL;
+    size_t vl = 0;
+    assert_int_equal(lsm_get(f->db, "b", 1, &v, &vl), LSM_NOT_FOUND);
+    assert_int_equal(lsm_get(f->db, "c", 1, &v, &vl), LSM_NOT_FOUND);
+    lsm_stats st = stats(f->db);
+    assert_true(st.wal_bytes_dropped > 0);
+    /* The store goes on: new writes, a flush, a reopen. */
+    TU_OK(f->db, lsm_put(f->db, "b", 1, b, n));
+    TU_OK(f->db, lsm_flush(f->db));
+    reopen(f);
+    check_value(f->db, NULL, "a", a, n);
+    check_value(f->db, NULL, "b", b, n);
+    TU_OK(f->db, lsm_verify(f->db, NULL, NULL));
+    free(a);
+    free(b);
+}
+
+static void drop_line(void *arg, const char *line)
+{
+    (void)arg, (void)line;
+}
+
+/* lsm_repair takes the chunks a log references from the chunk table, an
+ * unfinished table file. */
+static void test_repair_reads_chunk_table(void **state)
+{
+    fixture *f = *state;
+    size_t n = 2 * MiB;
+    char *a = malloc(n);
+    fill(a, n, 9);
+    TU_OK(f->db, lsm_put(f->db, "a", 1, a, n));
+    env_mem_crash(f->env, MEM_CRASH_PROCESS, 1);
+    lsm_close(f->db);
+    env_mem_revive(f->env);
+    f->db = NULL;
+    assert_int_equal(f->env->remove(f->env, DIR "/CURRENT"), 0);
+    TU_OK(NULL, lsm_repair(DIR, &f->o, drop_line, NULL));
+    open_store(f);
+    check_value(f->db, NULL, "a", a, n);
+    TU_OK(f->db, lsm_verify(f->db, NULL, NULL));
+    free(a);
+}
+
+/* A streaming writer's chunks take the same road. */
+static void test_value_writer(void **state)
+{
+    fixture *f = *state;
+    size_t n = 5 * MiB + 17;
+    char *a = malloc(n);
+    fill(a, n, 10);
+    lsm_stats s0 = stats(f->db);
+    lsm_value_writer *w;
+    TU_OK(f->db, lsm_value_writer_new(f->db, 0, "w", 1, &w));
+    for (size_t off = 0; off < n; off += 100 * KiB)
+        TU_OK(f->db, lsm_value_writer_append(w, a + off, n - off < 100 * KiB ? n - off : 100 * KiB));
+    TU_OK(f->db, lsm_value_writer_commit(w));
+    lsm_stats s1 = stats(f->db);
+    assert_true(s1.chunk_table_bytes - s0.chunk_table_bytes >= 5 * MiB);
+    assert_true(s1.wal_bytes_written - s0.wal_bytes_written < 64 * KiB);
+    check_value(f->db, NULL, "w", a, n);
+    crash_reopen(f, MEM_CRASH_PROCESS);
+    check_value(f->db, NULL, "w", a, n);
+    free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_large_write_skips_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ranged_writes_over_direct_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_process_crash_keeps_unsynced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_power_loss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_block_ends_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repair_reads_chunk_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_value_writer, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
