@@ -142,12 +142,18 @@ typedef struct lsmfs {
     pthread_mutex_t ino_mu;     /* protects ino_next, ino_end */
     uint64_t ino_next;          /* next number of the reserved range */
     uint64_t ino_end;           /* end of the reserved range (exclusive) */
+
+    pthread_mutex_t dirs_mu;    /* protects dirs */
+    struct dir_handle *dirs;    /* open directory handles (ops_dir.c): a
+                                   session can end with some never released */
 } lsmfs;
 
 /* Initialise the locks, the inode table and the fields of fs (db not
  * opened). 0 or errno. */
 int lsmfs_init_ctx(lsmfs *fs);
 void lsmfs_free_ctx(lsmfs *fs);
+/* Free the directory handles the kernel never released (ops_dir.c). */
+void lsmfs_dirs_free_all(lsmfs *fs);
 
 /* Open the keyspaces and check or write the lsmfs format records, and
  * decide which subdirectory counts to trust (store.c). Returns 0, or -1

@@ -75,6 +75,7 @@ typedef struct dir_handle {
     dir_pos *win;       /* positions after entries win_first, win_first + 1... */
     size_t win_n, win_cap;
     off_t win_first;
+    struct dir_handle *prev, *next; /* in fs->dirs while open */
 } dir_handle;
 
 static void pos_free(dir_pos *p)
@@ -286,6 +287,42 @@ static int do_opendir(lsmfs *fs, inode *in, dir_handle **out)
     return 0;
 }
 
+static void dh_link(lsmfs *fs, dir_handle *h)
+{
+    pthread_mutex_lock(&fs->dirs_mu);
+    h->prev = NULL;
+    h->next = fs->dirs;
+    if (fs->dirs)
+        fs->dirs->prev = h;
+    fs->dirs = h;
+    pthread_mutex_unlock(&fs->dirs_mu);
+}
+
+static void dh_unlink(lsmfs *fs, dir_handle *h)
+{
+    pthread_mutex_lock(&fs->dirs_mu);
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        fs->dirs = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    pthread_mutex_unlock(&fs->dirs_mu);
+}
+
+void lsmfs_dirs_free_all(lsmfs *fs)
+{
+    pthread_mutex_lock(&fs->dirs_mu);
+    dir_handle *h = fs->dirs;
+    fs->dirs = NULL;
+    pthread_mutex_unlock(&fs->dirs_mu);
+    while (h) {
+        dir_handle *next = h->next;
+        dh_free(h);
+        h = next;
+    }
+}
+
 void lsmfs_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     lsmfs *fs = fuse_req_userdata(req);
@@ -298,14 +335,21 @@ void lsmfs_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         return;
     }
     fi->fh = (uint64_t)(uintptr_t)h;
-    if (fuse_reply_open(req, fi) != 0)
+    dh_link(fs, h);
+    if (fuse_reply_open(req, fi) != 0) {
+        dh_unlink(fs, h);
         dh_free(h);
+    }
 }
 
 void lsmfs_ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     (void)ino;
-    dh_free((dir_handle *)(uintptr_t)fi->fh);
+    dir_handle *h = (dir_handle *)(uintptr_t)fi->fh;
+    if (h) {
+        dh_unlink(fuse_req_userdata(req), h);
+        dh_free(h);
+    }
     fuse_reply_err(req, 0);
 }
 

@@ -155,6 +155,7 @@ int lsmfs_init_ctx(lsmfs *fs)
         if (rwlock_init(&fs->stripes[i].lk))
             return ENOMEM;
     pthread_mutex_init(&fs->ino_mu, NULL);
+    pthread_mutex_init(&fs->dirs_mu, NULL);
     if (inode_table_new(fs) != 0)
         return ENOMEM;
     fs->uid = getuid();
@@ -168,12 +169,14 @@ void lsmfs_free_ctx(lsmfs *fs)
 {
     if (fs == NULL)
         return;
+    lsmfs_dirs_free_all(fs);
     inode_table_free(fs);
     for (int i = 0; i < LSMFS_NS_SLOTS; i++)
         pthread_rwlock_destroy(&fs->ns[i].lk);
     for (int i = 0; i < LSMFS_STRIPES; i++)
         pthread_rwlock_destroy(&fs->stripes[i].lk);
     pthread_mutex_destroy(&fs->ino_mu);
+    pthread_mutex_destroy(&fs->dirs_mu);
     free(fs->store_path);
     fs->store_path = NULL;
 }

@@ -596,6 +596,12 @@ int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len, const void *hi,
      * Then the deepest level's own files with deletions are rewritten:
      * deletions kept there beside what they delete while a snapshot could
      * see it have nothing above to merge with any more. */
+    /* A background compaction already running numbers its outputs after
+     * first_new, and may have kept garbage for a snapshot freed meanwhile:
+     * let it finish first, or the bottom pass below would take its outputs
+     * for this call's own and leave that garbage. */
+    while (db->vs->compactions_running > 0 && !db->bg_error)
+        pthread_cond_wait(&db->bg_done_cv, &db->mu);
     uint64_t first_new = db->vs->next_file; /* files numbered from here are made below */
     for (int level = 0; rc == LSM_OK; level++) {
         int deepest = deepest_in_range(db->vs->current, plo, phi);
