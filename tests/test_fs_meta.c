@@ -456,8 +456,14 @@ static void test_refused(void **state)
             buf[c->at] = c->to;
         long n = (long)e.n + c->len_delta;
         assert_true(n >= 0 && (size_t)n <= sizeof buf);
-        if (strict(buf, (size_t)n))
+        /* Decoded from a heap copy of exactly n bytes: under ASan a read
+         * past the record's end (a field of a record cut short) fails. */
+        unsigned char *rec = malloc(n > 0 ? (size_t)n : 1);
+        assert_non_null(rec);
+        memcpy(rec, buf, (size_t)n);
+        if (strict(rec, (size_t)n))
             fail_msg("case %zu (%s) was accepted", i, c->what);
+        free(rec);
         kb_free(&e);
         meta_free(&m);
     }
