@@ -56,6 +56,8 @@
 #define LSMFS_INO_HASHED (UINT64_C(1) << 62)
 /* Values above this size are chunked by the engine (ranged reads/writes). */
 #define LSMFS_INLINE_BYTES (64u * 1024u)
+/* lsmfs's default memtable (-o memtable=SIZE; fs/main.c make_options). */
+#define LSMFS_MEMTABLE_BYTES (64u << 20)
 /* The longest file size the engine accepts (ranged writes stop at 2^62). */
 #define LSMFS_MAX_FILE_SIZE (UINT64_C(1) << 62)
 

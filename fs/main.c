@@ -161,7 +161,8 @@ static void help(const char *prog)
         "                         memtable flushes sync. A crash of the daemon alone\n"
         "                         loses nothing in any mode.\n"
         "  -o memtable=SIZE       bytes buffered in memory before a flush to a table\n"
-        "                         (default 4M); SIZE takes a K, M or G suffix\n"
+        "                         (default 64M; up to twice that is held while one\n"
+        "                         flushes); SIZE takes a K, M or G suffix\n"
         "  -o cache=SIZE          block cache capacity (default 32M); 0 disables it\n"
         "  -o entry_timeout=S     seconds the kernel may cache names (default 10)\n"
         "  -o attr_timeout=S      seconds the kernel may cache attributes (default 10)\n"
@@ -254,6 +255,16 @@ static int make_options(const lsmfs_config *c, lsm_options *o)
 {
     lsm_options_default(o);
     o->inline_value_bytes = LSMFS_INLINE_BYTES; /* above it: chunked, ranged I/O */
+    /* A file system takes bursts of whole files (untar, cp -a): a larger
+     * memtable lets a burst reach the tables once rather than be merged
+     * down the levels while it lands (docs/BENCHMARKS.md §10.8: untar wrote
+     * 3.7x its bytes to disk with the engine's 4 MiB memtable, 2.2x with
+     * this one). Tables and levels keep the engine's sizes: on a nearly
+     * full disk the compaction that drops a deleted file's chunks rewrites
+     * what else its tables hold, and that must fit in the reserve
+     * (docs/API.md §8.1); large-file chunks still go to tables of
+     * target_file_bytes (db_write.c). */
+    o->memtable_bytes = LSMFS_MEMTABLE_BYTES;
     o->read_only = c->read_only;
     o->create_if_missing = !c->read_only;
     if (c->sync_str) {

@@ -39,8 +39,11 @@ static int setup(void **state)
     f->env->mkdir(f->env, DIR, 0700);
     tu_small_options(&f->o);
     f->o.env = f->env;
+    /* A memtable switches when its chunk tables hold target_file_bytes of
+     * chunks (db_write.c): 4 MiB lets the tests below put a few values in
+     * one chunk table. */
     f->o.memtable_bytes = 8 * MiB;
-    f->o.target_file_bytes = 2 * MiB;
+    f->o.target_file_bytes = 4 * MiB;
     f->o.inline_value_bytes = 64 * KiB;
     f->o.value_chunk_bytes = 64 * KiB;
     open_store(f);

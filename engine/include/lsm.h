@@ -144,7 +144,10 @@ typedef struct lsm_options {
 
     /* Bytes of key + value data buffered in memory before the memtable is
      * flushed to a table. With 0 every write starts a new memtable (the
-     * previous one, holding the write before, is flushed). Default 4 MiB. */
+     * previous one, holding the write before, is flushed). Whole chunks of
+     * large values written straight to the memtable's chunk table count
+     * apart: the memtable is also switched once they reach
+     * min(memtable_bytes, target_file_bytes). Default 4 MiB. */
     size_t memtable_bytes;
     /* Uncompressed size of a table data block. Default 4 KiB. */
     size_t block_bytes;

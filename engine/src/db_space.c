@@ -237,8 +237,10 @@ int db_space_admit(lsm_db *db, uint64_t bytes, int frees, int wait)
          * that cannot fit keeps every deletion behind it from reaching a
          * table. */
         pthread_mutex_lock(&db->mu);
-        keep = db->reserve_target / 2 + mem_data_bytes(db->mem) +
-               (db->imm ? mem_data_bytes(db->imm) : 0);
+        /* (Chunk bytes in chunk tables are on disk already: their flush
+         * writes only an index.) */
+        keep = db->reserve_target / 2 + mem_data_bytes(db->mem) - mem_ref_bytes(db->mem) +
+               (db->imm ? mem_data_bytes(db->imm) - mem_ref_bytes(db->imm) : 0);
         pthread_mutex_unlock(&db->mu);
         avail = db_space_avail(db);
         if (avail == UINT64_MAX || avail >= bytes + keep)

@@ -139,10 +139,19 @@ static int make_room_locked(lsm_db *db, int force, int frees)
         }
         if (mem_count(db->mem) == 0)
             return LSM_OK;
+        /* Two limits: the memtable's own bytes, and the chunk bytes its
+         * chunk tables hold. The second is at most a table's size: a flush
+         * makes each chunk table a table as it is, and the compaction that
+         * drops the deleted chunks of one must fit beside it on a nearly
+         * full disk (a large memtable for small files must not mean huge
+         * tables of large-file chunks). */
+        size_t refs = mem_ref_bytes(db->mem);
+        size_t own = mem_data_bytes(db->mem) - refs;
         size_t limit = db->opts.memtable_bytes;
+        uint64_t ref_limit = db->opts.target_file_bytes < limit ? db->opts.target_file_bytes : limit;
         if (full && frees)
             limit += db->opts.memtable_bytes + (1u << 20);
-        if (!force && mem_data_bytes(db->mem) < limit)
+        if (!force && own < limit && refs < ref_limit)
             return LSM_OK;
         int stopped = v->n_files[0] >= db->opts.l0_stop_trigger && !(full && frees);
         if (db->imm || stopped) {

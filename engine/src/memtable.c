@@ -45,6 +45,8 @@ struct memtable {
     atomic_uint_fast64_t max_seq;
     atomic_size_t data_bytes;   /* key + value bytes inserted, and the chunk
                                    bytes references name; relaxed */
+    atomic_size_t ref_bytes;    /* the chunk bytes references name (part of
+                                   data_bytes; in a chunk table, not here) */
     uint64_t log_number;        /* set once before the memtable is shared */
     uint64_t flush_numbers[MEM_FLUSH_NUMBERS]; /* reserved by mem_reserve_numbers */
     int have_flush_numbers;
@@ -120,6 +122,7 @@ memtable *mem_new(void)
     atomic_init(&m->count, 0);
     atomic_init(&m->max_seq, 0);
     atomic_init(&m->data_bytes, 0);
+    atomic_init(&m->ref_bytes, 0);
     m->rnd = 0x2545f4914f6cdd1dull;
     return m;
 }
@@ -297,8 +300,10 @@ int mem_add(memtable *m, uint64_t seq, value_type type, slice tkey, slice value)
     atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
     size_t bytes = tkey.n + value.n;
     chunk_ref ref;
-    if (type == TYPE_CHUNK_REF && chunk_ref_decode(value, &ref) == LSM_OK)
+    if (type == TYPE_CHUNK_REF && chunk_ref_decode(value, &ref) == LSM_OK) {
         bytes += (size_t)ref.h.size; /* the chunk counts where it is */
+        atomic_fetch_add_explicit(&m->ref_bytes, (size_t)ref.h.size, memory_order_relaxed);
+    }
     atomic_fetch_add_explicit(&m->data_bytes, bytes, memory_order_relaxed);
     if (seq > atomic_load_explicit(&m->max_seq, memory_order_relaxed))
         atomic_store_explicit(&m->max_seq, seq, memory_order_relaxed);
@@ -363,6 +368,11 @@ size_t mem_usage(const memtable *m)
 size_t mem_data_bytes(const memtable *m)
 {
     return atomic_load_explicit(&((memtable *)m)->data_bytes, memory_order_relaxed);
+}
+
+size_t mem_ref_bytes(const memtable *m)
+{
+    return atomic_load_explicit(&((memtable *)m)->ref_bytes, memory_order_relaxed);
 }
 
 uint64_t mem_count(const memtable *m)

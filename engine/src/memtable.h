@@ -77,6 +77,10 @@ size_t mem_usage(const memtable *m);
 /* Key + value bytes inserted (the flush trigger, as the seed defines the
  * memtable capacity). Any thread. */
 size_t mem_data_bytes(const memtable *m);
+/* The part of mem_data_bytes that chunk references name: chunk bytes already
+ * in the memtable's chunk tables, which its flush makes tables without
+ * writing them again. Any thread. */
+size_t mem_ref_bytes(const memtable *m);
 /* Number of entries. */
 uint64_t mem_count(const memtable *m);
 /* Largest sequence number inserted, 0 if none. */

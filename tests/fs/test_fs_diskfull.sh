@@ -162,7 +162,11 @@ verify k. "$k"
 # after a remount; after rm the space comes back and a large file (half the
 # size) can be written and read back again.
 rm -f "$mnt"/k.*
-wait_used_below $((40 << 20)) || fail "the space of the k.* files did not come back: $(used) bytes used"
+if ! wait_used_below $((40 << 20)); then
+    fail "the space of the k.* files did not come back: $(used) bytes used"
+    ls -l "$store" >&2
+    grep -v "flushed\|moved" "$store/LOG" | tail -n 25 >&2
+fi
 # stream: 1 MiB blocks, block i from a generator seeded with i, forever.
 cat >"$T/stream.py" <<'EOF2'
 import random, sys
