@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
@@ -444,8 +445,23 @@ static int add_mount_opts(struct fuse_args *args, const char *store)
     return 0;
 }
 
+/* Keep the buffers of large writes in the heap. A WRITE of up to 1 MiB
+ * makes batch and resolve buffers of a few MiB; above glibc's mmap
+ * threshold each is a fresh mapping, faulted in page by page and unmapped
+ * at free, every request: half the daemon's CPU time in a 1 MiB sequential
+ * write (docs/BENCHMARKS.md §10.8). Below 8 MiB they are reused instead,
+ * and up to 8 MiB free at the top of a heap is kept rather than trimmed. */
+static void tune_malloc(void)
+{
+#if defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
+    mallopt(M_MMAP_THRESHOLD, 8 << 20);
+    mallopt(M_TRIM_THRESHOLD, 8 << 20);
+#endif
+}
+
 int main(int argc, char *argv[])
 {
+    tune_malloc();
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
     lsmfs_config c;
     memset(&c, 0, sizeof c);

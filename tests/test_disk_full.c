@@ -423,6 +423,15 @@ static void test_refused_opens_change_nothing(void **state)
     tu_rmtree(dir);
     free(dir);
 
+    /* A user's file named LOG alone: not a store either (creating one
+     * would have renamed it to LOG.old). */
+    dir = tu_tempdir("refuse-log");
+    write_file(dir, "LOG", "my own log\n");
+    expect_refused(dir, &o, LSM_INVALID_ARGUMENT, "a directory holding only a file named LOG");
+    assert_non_null(strstr(lsm_errmsg(NULL), "'LOG'"));
+    tu_rmtree(dir);
+    free(dir);
+
     /* Not creating: an empty directory is not a store. */
     dir = tu_tempdir("refuse-empty");
     lsm_options nc = o;

@@ -373,8 +373,12 @@ static int census_cb(void *arg, const char *name)
         return 0;
     }
     /* What an earlier, interrupted open of this directory may have left,
-     * and a file system's own lost+found (a store at the root of a disk). */
-    static const char *const ours[] = {"LOCK", "LOG", "LOG.old", "RESERVE", "lost+found"};
+     * and a file system's own lost+found (a store at the root of a disk).
+     * Not LOG or LOG.old: the info log is started only once an open has
+     * succeeded (open_info_log), when CURRENT exists, so a LOG beside no
+     * CURRENT and no store file is someone else's -- and creating a store
+     * there would rename it to LOG.old. */
+    static const char *const ours[] = {"LOCK", "RESERVE", "lost+found"};
     for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
         if (strcmp(name, ours[i]) == 0)
             return 0;

@@ -102,6 +102,12 @@ before=$(snap "$T/foreign")
 run_refused "a directory that is neither a store nor empty" "$T/m1" -f "$T/foreign" "$T/m1"
 mentions "a directory that is neither a store nor empty" "not a store"
 [[ $(snap "$T/foreign") == "$before" ]] && ok || fail "the refused start changed $T/foreign"
+# A user's file named LOG alone (a store made there would rename it LOG.old).
+mkdir -p "$T/onlylog"
+echo "my own log" >"$T/onlylog/LOG"
+before=$(snap "$T/onlylog")
+run_refused "a directory holding only a file named LOG" "$T/m1" -f "$T/onlylog" "$T/m1"
+[[ $(snap "$T/onlylog") == "$before" ]] && ok || fail "the refused start changed $T/onlylog"
 "$LSMCTL" --create "$T/damaged" put k v >/dev/null || fail "setup: lsmctl put"
 echo garbage >"$T/damaged/CURRENT"
 before=$(snap "$T/damaged")
