@@ -6,7 +6,9 @@
  * (ours and libfuse's: fuse_session_new refuses unknown ones), the two directories,
  * the store not being inside its mount point, and the store opening (a
  * store locked by another process fails here, with the engine's message
- * naming the holder's pid). Every refusal prints one line and exits 1.
+ * naming the holder's pid; one that is closing it -- the daemon of the
+ * mount unmounted a moment ago -- is waited for: open_store). Every refusal
+ * prints one line and exits 1.
  *
  * Without -f the daemon detaches, but only after the mount is in place: the
  * process forks before anything starts a thread (the engine's background
@@ -18,6 +20,12 @@
  * at most LSMFS_MAX_THREADS serve requests, and idle ones stay (creating a
  * thread per burst costs more than an idle thread); -o max_threads=,
  * -o max_idle_threads= and -o clone_fd change that.
+ *
+ * When the loop ends -- the kernel dropped the connection (an unmount), or a
+ * signal -- the store is closed at once, before our own unmount (after a
+ * signal) and libfuse's teardown: when the mount is gone the store is free,
+ * or about to be, and `lsmfs -f` returns only once it is closed and on disk
+ * (docs/FS.md §6.3).
  *
  * -o test_powerloss (powerloss.h, docs/FS.md §6.2) is a test hook, refused
  * unless LSMFS_TEST_HOOKS=1: the store is opened in a memory env loaded
@@ -37,6 +45,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ops.h"
@@ -135,7 +144,9 @@ static void help(const char *prog)
         "are keys, file contents are values (docs/FS.md). STORE_DIR is created, mode\n"
         "0700, if it does not exist (its parent must). Unmount with\n"
         "  fusermount3 -u MOUNTPOINT\n"
-        "which flushes the store and releases its lock when the daemon exits.\n"
+        "which flushes the store and releases its lock when the daemon exits. A\n"
+        "store another lsmfs or lsmctl is closing (an unmount a moment ago) is\n"
+        "waited for, 10 s at most.\n"
         "\n"
         "Options:\n"
         "  -h, --help             print this help and exit\n"
@@ -205,6 +216,40 @@ static int parse_size(const char *s, size_t *out)
         return -1;
     *out = (size_t)(v * mult);
     return 0;
+}
+
+/* A store another process holds. The engine waits (lock_wait_ms: 10 s) for
+ * a holder that is closing it -- the daemon of the previous mount, say --
+ * and this says so, once, while the terminal still listens. A holder that
+ * is not closing gets one more look LOOK_AGAIN_MS later: fusermount3 -u
+ * returns before the daemon of the mount even learns of the unmount, so
+ * for a moment that daemon holds the store and has not begun to close it. */
+#define LOOK_AGAIN_MS 200
+
+static void lock_wait_notify(void *arg, const char *store, long holder_pid)
+{
+    *(int *)arg = 1;
+    if (holder_pid > 0)
+        fprintf(stderr, "lsmfs: store %s is being closed by process %ld: waiting for it\n", store,
+                holder_pid);
+    else
+        fprintf(stderr, "lsmfs: store %s is being closed by another handle: waiting for it\n",
+                store);
+}
+
+static int open_store(const char *store, lsm_options *o, lsm_db **db)
+{
+    int told = 0;
+    o->lock_wait_notify = lock_wait_notify;
+    o->lock_wait_arg = &told;
+    int rc = lsm_open(store, o, db);
+    if (rc == LSM_BUSY && !told) {
+        struct timespec ts = {0, LOOK_AGAIN_MS * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        rc = lsm_open(store, o, db);
+    }
+    return rc;
 }
 
 static int make_options(const lsmfs_config *c, lsm_options *o)
@@ -515,7 +560,7 @@ int main(int argc, char *argv[])
         if (powerloss_load(pl, store, &lo.env) != 0)
             goto out;
     }
-    int rc = lsm_open(store, &lo, &fs->db);
+    int rc = open_store(store, &lo, &fs->db);
     if (rc != LSM_OK) {
         fprintf(stderr, "lsmfs: %s\n", lsm_errmsg(NULL));
         goto out;
@@ -554,6 +599,12 @@ int main(int argc, char *argv[])
     powerloss_disarm(pl); /* a cut it began is complete */
     if (atomic_load(&fs->power_cut))
         ret = 0; /* the loop was stopped on purpose */
+    /* No request runs any more: close the store now, not after libfuse's
+     * teardown. After a signal the mount is still there, and goes only
+     * once the store is closed and on disk; after an unmount the store is
+     * free as soon as it can be. After a power cut this only frees the
+     * dead store's handle. */
+    lsmfs_close_store(fs);
 
 out:
     report(&report_fd, 0);
@@ -562,11 +613,11 @@ out:
     if (mounted)
         fuse_session_unmount(se);
     if (se)
-        fuse_session_destroy(se); /* runs destroy (lsm_close) if the session started */
+        fuse_session_destroy(se); /* runs destroy if the session started (nothing left to close) */
     if (fs->close_failed)
         ret = 1;
     if (fs->db) {
-        /* The kernel never started the session: close here. */
+        /* The loop never ran: close here. */
         if (lsm_close(fs->db) != LSM_OK && !atomic_load(&fs->power_cut)) {
             fprintf(stderr, "lsmfs: closing store %s: %s\n", store, lsm_errmsg(NULL));
             ret = 1;

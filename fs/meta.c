@@ -126,7 +126,9 @@ int meta_decode(const void *data, size_t n, uint64_t epoch, meta *m)
     meta t;
     memset(&t, 0, sizeof t);
     t.type = p[1];
-    t.mode = get32(p + 2) & 07777;
+    t.mode = get32(p + 2);
+    if (t.mode & ~(uint32_t)07777)
+        return -1; /* only permission bits are written: one encoding per record */
     t.uid = get32(p + 6);
     t.gid = get32(p + 10);
     t.ino = get64(p + 14);
@@ -135,16 +137,18 @@ int meta_decode(const void *data, size_t n, uint64_t epoch, meta *m)
         return -1;
     t.rdev = get64(p + 66);
     size_t want = META_HEADER_LEN + (t.type == T_LNK ? (size_t)t.size : 0);
-    if (p[0] == META_VERSION_DIR) {
+    if (p[0] == META_VERSION_DIR)
         want = META_DIR_LEN;
-        t.nsub = get64(p + META_HEADER_LEN);
-        uint64_t stamp = get64(p + META_HEADER_LEN + 8);
-        t.nsub_known = stamp != 0 && stamp == epoch;
-    }
     if (t.type == T_LNK && t.size > META_MAX_TARGET)
         return -1;
     if (n != want)
         return -1;
+    if (p[0] == META_VERSION_DIR) {
+        /* Read only now that the length is known to hold them. */
+        t.nsub = get64(p + META_HEADER_LEN);
+        uint64_t stamp = get64(p + META_HEADER_LEN + 8);
+        t.nsub_known = stamp != 0 && stamp == epoch;
+    }
     if (t.type == T_LNK && kb_set(&t.target, p + META_HEADER_LEN, (size_t)t.size))
         return -1;
     meta_free(m);

@@ -45,9 +45,9 @@ int meta_copy(meta *dst, const meta *src);
  * no mount trusts); version 1 for the rest. 0 or ENOMEM. */
 int meta_encode(const meta *m, uint64_t epoch, kbuf *out);
 /* Decode a record; 0, or -1 if it is malformed (unknown version, type,
- * length, nanoseconds). A directory's count is known only from a version-2
- * record stamped with `epoch` (the mount's, lsmfs.sys/nlink). m is filled
- * (target copied) only on success. */
+ * length, nanoseconds, mode bits outside 07777). A directory's count is
+ * known only from a version-2 record stamped with `epoch` (the mount's,
+ * lsmfs.sys/nlink). m is filled (target copied) only on success. */
 int meta_decode(const void *p, size_t n, uint64_t epoch, meta *m);
 
 /* The file type bits of a record type, and back (0 for an unknown mode). */

@@ -19,12 +19,15 @@
  * attributes with the names only when a program looks at them, as ls -l
  * does); parallel directory operations are on.
  *
- * destroy runs once the loop has ended (unmount or signal) and no
- * operation is running: every orphan key is deleted (no file can be open
- * any more), the store is marked clean (store.c: the next mount may trust
- * its directory counts), then lsm_close flushes the memtable and releases
- * the store's lock. After a power cut by the test hook (powerloss.h) it
- * only closes the dead store.
+ * The store is closed once the session loop has ended (an unmount, or a
+ * signal) and no operation runs any more: main calls lsmfs_close_store as
+ * soon as the loop returns, before its own unmount and libfuse's teardown;
+ * destroy, which libfuse runs from that teardown, only closes a store still
+ * open. Closing deletes every orphan key (no file can be open any more),
+ * marks the store clean (store.c: the next mount may trust its directory
+ * counts), then lsm_close marks the lock closing (an lsmfs or lsmctl started
+ * meanwhile waits for it), flushes the memtable and releases the lock. After
+ * a power cut by the test hook (powerloss.h) it only closes the dead store.
  */
 #include <stdio.h>
 #include <string.h>
@@ -57,9 +60,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
         conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 }
 
-static void op_destroy(void *userdata)
+void lsmfs_close_store(lsmfs *fs)
 {
-    lsmfs *fs = userdata;
     if (fs == NULL || fs->db == NULL)
         return;
     if (atomic_load(&fs->power_cut)) {
@@ -77,6 +79,11 @@ static void op_destroy(void *userdata)
         fs->close_failed = 1;
         lsmfs_log("closing store %s: %s", fs->store_path, lsm_errmsg(NULL));
     }
+}
+
+static void op_destroy(void *userdata)
+{
+    lsmfs_close_store(userdata);
 }
 
 void entry_fill(lsmfs *fs, struct fuse_entry_param *e, inode *in, const meta *m)

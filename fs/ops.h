@@ -25,6 +25,11 @@
 /* The operations table (ops.c). */
 extern const struct fuse_lowlevel_ops lsmfs_ll_ops;
 
+/* Once no operation runs any more: delete the orphan keys and close the
+ * store (fs->db NULL after; a failure is logged and sets fs->close_failed).
+ * Nothing to do when the store is not open. */
+void lsmfs_close_store(lsmfs *fs);
+
 /* ---- replies (ops.c) ---------------------------------------------------------- */
 
 /* Fill e for inode in (one lookup already counted on it) with attributes m. */

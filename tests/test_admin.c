@@ -170,40 +170,18 @@ static void fill(char *p, size_t n, uint64_t seed)
     }
 }
 
-static void model_del_range(model *m, const char *lo, const char *hi)
+/* Delete [lo, hi) of m (model.h), for text keys. */
+static void del_range(model *m, const char *lo, const char *hi)
 {
-    size_t i = model_lower_bound(m, lo, strlen(lo));
-    while (i < m->n && model_keycmp(m->e[i].k, m->e[i].kl, hi, strlen(hi)) < 0)
-        model_del(m, m->e[i].k, m->e[i].kl);
+    model_del_range(m, lo, strlen(lo), hi, strlen(hi));
 }
 
 /* Keyspace ks of db holds exactly the model. */
 static void check_model(lsm_db *db, lsm_keyspace ks, const model *m)
 {
-    lsm_read_options ro;
-    lsm_read_options_default(&ro);
-    ro.keyspace = ks;
-    lsm_iter *it;
-    TU_OK(db, lsm_iter_new(db, &ro, &it));
-    size_t i = 0;
-    TU_OK(db, lsm_iter_first(it));
-    for (; lsm_iter_valid(it); i++) {
-        size_t kl, vl;
-        const void *k = lsm_iter_key(it, &kl);
-        const void *v = lsm_iter_value(it, &vl);
-        if (i >= m->n)
-            fail_msg("keyspace %u: extra key %.*s", ks, (int)kl, (const char *)k);
-        if (model_keycmp(k, kl, m->e[i].k, m->e[i].kl) != 0)
-            fail_msg("keyspace %u: key %.*s, expected %.*s", ks, (int)kl, (const char *)k,
-                     (int)m->e[i].kl, m->e[i].k);
-        if (vl != m->e[i].vl || (vl && memcmp(v, m->e[i].v, vl) != 0))
-            fail_msg("keyspace %u: wrong value for %.*s (%zu bytes, expected %zu)", ks, (int)kl,
-                     (const char *)k, vl, m->e[i].vl);
-        TU_OK(db, lsm_iter_next(it));
-    }
-    TU_OK(db, lsm_iter_status(it));
-    lsm_iter_free(it);
-    assert_int_equal(i, m->n);
+    char why[512];
+    if (model_store_equals(db, ks, m, why, sizeof why) != 1)
+        fail_msg("keyspace %u: %s", ks, why);
 }
 
 /* ---- checkpoint ------------------------------------------------------------- */
@@ -266,9 +244,9 @@ static void test_checkpoint_under_writes(void **state)
         }
     }
     TU_OK(db, lsm_delete_range(db, ka, "k00100", 6, "k00900", 6));
-    model_del_range(&ma, "k00100", "k00900");
+    del_range(&ma, "k00100", "k00900");
     TU_OK(db, lsm_delete_range(db, LSM_KEYSPACE_DEFAULT, "k02000", 6, "k02100", 6));
-    model_del_range(&m0, "k02000", "k02100");
+    del_range(&m0, "k02000", "k02100");
     TU_OK(db, lsm_delete(db, "k00007", 6));
     model_del(&m0, "k00007", 6);
     size_t big_len = 3 * MiB + 12345;
@@ -490,7 +468,7 @@ static void history(lsm_db *db, model *m0, model *ma, uint64_t seed, int n_ops)
             if (db)
                 TU_OK(db, lsm_delete_range(db, ks, k, strlen(k), hi, strlen(hi)));
             if (m)
-                model_del_range(m, k, hi);
+                del_range(m, k, hi);
         } else {
             size_t vl = MiB + (size_t)tu_below(&r, MiB);
             fill(big, vl, tu_next(&r));

@@ -364,16 +364,6 @@ static int pick(ctx *c, int k)
     return pick_biased(c, k, 30);
 }
 
-static void model_del_range(model *m, const char *lo, size_t lol, const char *hi, size_t hil)
-{
-    size_t a = model_lower_bound(m, lo, lol);
-    size_t b = hi ? model_lower_bound(m, hi, hil) : m->n;
-    while (b > a) {
-        b--;
-        model_del(m, m->e[b].k, m->e[b].kl);
-    }
-}
-
 /* A range delete: narrow (a few keys), wide (hundreds), or to the end of the
  * keyspace (rarely); alone or in a batch. */
 static void range_delete(ctx *c, int k, lsm_batch *b)

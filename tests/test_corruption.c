@@ -178,30 +178,10 @@ static lsm_env *make_env(int victim, const char *data, size_t len)
     return env;
 }
 
+/* The store holds exactly m: 1, 0, or -1 if reading it failed (model.h). */
 static int equals(lsm_db *db, const model *m)
 {
-    lsm_iter *it;
-    if (lsm_iter_new(db, NULL, &it))
-        return -1;
-    int ok = lsm_iter_first(it) == LSM_OK;
-    size_t i = 0;
-    while (ok && lsm_iter_valid(it)) {
-        size_t kl, vl;
-        const void *k = lsm_iter_key(it, &kl);
-        const void *v = lsm_iter_value(it, &vl);
-        if (i >= m->n || model_keycmp(k, kl, m->e[i].k, m->e[i].kl) || vl != m->e[i].vl ||
-            memcmp(v, m->e[i].v, vl)) {
-            ok = 0;
-            break;
-        }
-        i++;
-        ok = lsm_iter_next(it) == LSM_OK;
-    }
-    int st = lsm_iter_status(it);
-    lsm_iter_free(it);
-    if (st)
-        return -1;
-    return ok && i == m->n;
+    return model_store_equals(db, LSM_KEYSPACE_DEFAULT, m, NULL, 0);
 }
 
 typedef struct tally {

@@ -122,12 +122,7 @@ static size_t target_name(int to, char *out, size_t cap)
  * did not come from that exact write is detected. */
 static void fill_value(char *dst, size_t n, uint64_t seed)
 {
-    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-    for (size_t i = 0; i < n; i++) {
-        if ((i & 7) == 0)
-            x = x * 6364136223846793005ull + 1442695040888963407ull;
-        dst[i] = (char)(x >> ((i & 7) * 8));
-    }
+    model_fill(dst, n, seed * 0x9e3779b97f4a7c15ull + 1);
 }
 
 static int pick_ks(tu_rng *r)
@@ -255,43 +250,6 @@ static void gen_op(uint64_t base_seed, uint64_t i, op *o)
 
 /* ---- the model's half ---------------------------------------------------------- */
 
-static void m_write(model *m, const char *k, size_t kl, uint64_t off, const char *data, size_t len,
-                    char *scratch)
-{
-    const model_entry *e = model_find(m, k, kl);
-    size_t s = e ? e->vl : 0, end = (size_t)off + len, ns = s > end ? s : end;
-    if (s)
-        memcpy(scratch, e->v, s);
-    if (ns > s)
-        memset(scratch + s, 0, ns - s);
-    memcpy(scratch + off, data, len);
-    model_put(m, k, kl, scratch, ns);
-}
-
-static void m_truncate(model *m, const char *k, size_t kl, size_t size, char *scratch)
-{
-    const model_entry *e = model_find(m, k, kl);
-    size_t s = e ? e->vl : 0, keep = s < size ? s : size;
-    if (keep)
-        memcpy(scratch, e->v, keep);
-    if (size > keep)
-        memset(scratch + keep, 0, size - keep);
-    model_put(m, k, kl, scratch, size);
-}
-
-/* 0 if from is absent. */
-static int m_rename(model *m, const char *from, size_t fl, const char *to, size_t tl, char *scratch)
-{
-    const model_entry *e = model_find(m, from, fl);
-    if (e == NULL)
-        return 0;
-    size_t vl = e->vl;
-    memcpy(scratch, e->v, vl);
-    model_put(m, to, tl, scratch, vl);
-    model_del(m, from, fl);
-    return 1;
-}
-
 static uint64_t append_offset(const model *m, int file, size_t len)
 {
     char k[32];
@@ -348,16 +306,12 @@ static void m_del_range(model *m, int files, int a, int b)
     char lo[32], hi[32];
     size_t lol = files ? file_name(a, lo, sizeof lo) : key_name(a, lo, sizeof lo);
     size_t hil = files ? file_name(b, hi, sizeof hi) : key_name(b, hi, sizeof hi);
-    size_t x = model_lower_bound(m, lo, lol), y = model_lower_bound(m, hi, hil);
-    while (y > x) {
-        y--;
-        model_del(m, m->e[y].k, m->e[y].kl);
-    }
+    model_del_range(m, lo, lol, hi, hil);
 }
 
 /* Apply operation o (number i) to the models; the result the engine must
  * return (LSM_OK, or LSM_NOT_FOUND for a move of an absent key). */
-static int apply_model(model *ms, const op *o, char *vbuf, char *scratch)
+static int apply_model(model *ms, const op *o, char *vbuf)
 {
     char k[32], t[32];
     if (o->kind == OP_RANGE_DEL) {
@@ -385,17 +339,17 @@ static int apply_model(model *ms, const op *o, char *vbuf, char *scratch)
             size_t kl = file_name(s->key, k, sizeof k);
             uint64_t off = s->kind == OP_APPEND ? append_offset(m, s->key, s->len) : s->off;
             fill_value(vbuf, s->len, s->vseed);
-            m_write(m, k, kl, off, vbuf, s->len, scratch);
+            model_write(m, k, kl, off, vbuf, s->len);
             break;
         }
         case OP_TRUNCATE: {
             size_t kl = file_name(s->key, k, sizeof k);
-            m_truncate(m, k, kl, s->len, scratch);
+            model_truncate(m, k, kl, s->len);
             break;
         }
         case OP_RENAME: {
             size_t kl = file_name(s->key, k, sizeof k), tl = target_name(s->to, t, sizeof t);
-            if (!m_rename(m, k, kl, t, tl, scratch))
+            if (!model_move(m, k, kl, t, tl))
                 return LSM_NOT_FOUND; /* only alone: batches were checked above */
             break;
         }
@@ -584,34 +538,15 @@ static void child_main(const char *dir, uint64_t seed, uint64_t first_op, int fd
 
 /* ---- the parent's checks ------------------------------------------------------------ */
 
-/* Does keyspace ks of the store hold exactly the model's contents? Values are
- * read whole through the iterator, their sizes without reading them, and
- * large ones also in a few ranges with lsm_read_value. */
+/* Does keyspace ks of the store hold exactly the model's contents (a full
+ * scan: model.h), and read large values right in a few ranges with
+ * lsm_read_value? */
 static int keyspace_equals(lsm_db *db, lsm_keyspace ks, const model *m, char *scratch)
 {
+    int ok = model_store_equals(db, ks, m, NULL, 0) == 1;
     lsm_read_options ro;
     lsm_read_options_default(&ro);
     ro.keyspace = ks;
-    lsm_iter *it;
-    if (lsm_iter_new(db, &ro, &it) != LSM_OK)
-        return 0;
-    int ok = lsm_iter_first(it) == LSM_OK;
-    size_t i = 0;
-    while (ok && lsm_iter_valid(it)) {
-        size_t kl, vl;
-        const void *k = lsm_iter_key(it, &kl);
-        const void *v = lsm_iter_value(it, &vl);
-        if (i >= m->n || model_keycmp(k, kl, m->e[i].k, m->e[i].kl) != 0 || vl != m->e[i].vl ||
-            lsm_iter_value_size(it) != vl || (vl && memcmp(v, m->e[i].v, vl) != 0)) {
-            ok = 0;
-            break;
-        }
-        i++;
-        ok = lsm_iter_next(it) == LSM_OK;
-    }
-    if (ok && i != m->n)
-        ok = 0;
-    lsm_iter_free(it);
     for (size_t j = 0; ok && j < m->n; j++) {
         const model_entry *e = &m->e[j];
         if (e->vl <= INLINE_MAX)
@@ -714,7 +649,7 @@ static void test_kill9_cycles(void **state)
                 fail_msg("cycle %d: acknowledgements out of order", cycle);
             op w;
             gen_op(seed, a.i, &w);
-            int want = apply_model(m, &w, vbuf, scratch);
+            int want = apply_model(m, &w, vbuf);
             if (a.rc != want)
                 fail_msg("cycle %d: operation %" PRIu64 " (%s) returned %d in the child, the model "
                          "says %d (seed %" PRIu64 ")",
@@ -739,7 +674,7 @@ static void test_kill9_cycles(void **state)
             model with[NKS];
             for (int k = 0; k < NKS; k++)
                 model_copy(&with[k], &m[k]);
-            apply_model(with, &w, vbuf, scratch);
+            apply_model(with, &w, vbuf);
             if (!store_equals(db, ids, have, with, scratch))
                 fail_msg("cycle %d: after %" PRIu64 " acknowledged operations the store matches "
                          "neither them nor them plus the one in flight (a %s; seed %" PRIu64 ")",

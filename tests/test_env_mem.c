@@ -482,6 +482,7 @@ static void test_fault_injection(void **state)
         char b[2];
         size_t got;
         long pid;
+        int closing;
         switch (kinds[i].op) {
         case MEM_OP_OPEN: e = env->open(env, "/d/f", RW, &g); break;
         case MEM_OP_READ: e = env->pread(env, f, b, 1, 0, &got); break;
@@ -490,7 +491,7 @@ static void test_fault_injection(void **state)
         case MEM_OP_MKDIR: e = env->mkdir(env, "/d/m", 0700); break;
         case MEM_OP_LINK: e = env->link(env, "/d/f", "/d/lnk"); break;
         case MEM_OP_LIST: e = env->list_dir(env, "/d", collect_name, NULL); break;
-        case MEM_OP_LOCK: e = env->lock(env, "/d/LOCK", &g, &pid); break;
+        case MEM_OP_LOCK: e = env->lock(env, "/d/LOCK", &g, &pid, &closing); break;
         }
         if (e != EIO)
             fail_msg("op kind %#x: got %d, expected the injected EIO", kinds[i].op, e);
@@ -558,20 +559,30 @@ static void test_locks(void **state)
     lsm_env *env = new_env();
     lsm_file *l1, *l2, *l3;
     long pid = -1;
-    assert_int_equal(env->lock(env, "/d/LOCK", &l1, &pid), 0);
+    int closing = -1;
+    assert_int_equal(env->lock(env, "/d/LOCK", &l1, &pid, &closing), 0);
     assert_non_null(l1);
-    assert_int_equal(env->lock(env, "/d/LOCK", &l2, &pid), EBUSY);
+    assert_int_equal(env->lock(env, "/d/LOCK", &l2, &pid, &closing), EBUSY);
     assert_null(l2);
     assert_int_equal(pid, 0);
-    assert_int_equal(env->lock(env, "/d//LOCK", &l2, &pid), EBUSY); /* same file */
-    assert_int_equal(env->lock(env, "/d/OTHER", &l3, &pid), 0);
+    assert_int_equal(closing, 0);
+    assert_int_equal(env->lock(env, "/d//LOCK", &l2, &pid, &closing), EBUSY); /* same file */
+    assert_int_equal(env->lock(env, "/d/OTHER", &l3, &pid, &closing), 0);
+    /* The closing mark is reported to the refused, and only for that lock. */
+    assert_int_equal(env->lock_closing(env, l1), 0);
+    assert_int_equal(env->lock(env, "/d/LOCK", &l2, &pid, &closing), EBUSY);
+    assert_int_equal(closing, 1);
+    assert_int_equal(env->lock(env, "/d/OTHER", &l2, &pid, &closing), EBUSY);
+    assert_int_equal(closing, 0);
     assert_int_equal(env->unlock(env, l1), 0);
-    assert_int_equal(env->lock(env, "/d/LOCK", &l2, &pid), 0);
-    assert_int_equal(env->lock(env, "/d/LOCK", &l1, &pid), EBUSY);
+    assert_int_equal(env->lock(env, "/d/LOCK", &l2, &pid, &closing), 0);
+    /* A new holder is not closing. */
+    assert_int_equal(env->lock(env, "/d/LOCK", &l1, &pid, &closing), EBUSY);
+    assert_int_equal(closing, 0);
     /* A crash releases every lock (the process holding them is gone). */
     env_mem_crash(env, MEM_CRASH_PROCESS, 1);
     env_mem_revive(env);
-    assert_int_equal(env->lock(env, "/d/LOCK", &l1, &pid), 0);
+    assert_int_equal(env->lock(env, "/d/LOCK", &l1, &pid, &closing), 0);
     assert_int_equal(env->unlock(env, l1), 0);
     env->unlock(env, l2);
     env->unlock(env, l3);

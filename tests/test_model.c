@@ -100,7 +100,7 @@ typedef struct ctx {
     held_iter held;
     char *vbuf;
     char *dbuf; /* data of large writes */
-    char *lbuf; /* the model's scratch for building large values */
+    char *lbuf; /* scratch for reading large values */
     uint64_t n_large_ops, n_batch_not_found;
     const lsm_read_options *scan_ro; /* the scan or walk being checked, if any */
 } ctx;
@@ -184,18 +184,8 @@ static void trace(ctx *c, const char *fmt, ...)
     va_end(ap);
 }
 
-/* A printable name of a key, for traces. */
-static const char *kname(const void *k, size_t n, char *buf)
-{
-    size_t o = 0;
-    const unsigned char *p = k;
-    for (size_t i = 0; i < n && o < 40; i++)
-        o += (size_t)sprintf(buf + o, p[i] >= 32 && p[i] < 127 && p[i] != '\\' ? "%c" : "\\x%02x", p[i]);
-    if (n > 0 && o >= 40)
-        o += (size_t)sprintf(buf + o, "...(%zu)", n);
-    buf[o] = 0;
-    return buf;
-}
+/* A printable name of a key, for traces (model.h). */
+#define kname model_key_text
 
 static void make_keys(ctx *c)
 {
@@ -244,12 +234,7 @@ static size_t value_len(ctx *c)
 static size_t make_value(ctx *c)
 {
     size_t n = value_len(c);
-    uint64_t x = tu_next(&c->rng);
-    for (size_t i = 0; i < n; i++) {
-        if ((i & 7) == 0)
-            x = x * 6364136223846793005ull + 1442695040888963407ull;
-        c->vbuf[i] = (char)(x >> ((i & 7) * 8));
-    }
+    model_fill(c->vbuf, n, tu_next(&c->rng));
     return n;
 }
 
@@ -522,17 +507,6 @@ static void reopen(ctx *c)
     }
 }
 
-/* Delete [lo, hi) of keyspace ks in the model (hi NULL: to the end). */
-static void model_del_range(model *m, const char *lo, size_t lol, const char *hi, size_t hil)
-{
-    size_t a = model_lower_bound(m, lo, lol);
-    size_t b = hi ? model_lower_bound(m, hi, hil) : m->n;
-    while (b > a) {
-        b--;
-        model_del(m, m->e[b].k, m->e[b].kl);
-    }
-}
-
 /* ---- the run ------------------------------------------------------------------ */
 
 static void do_batch(ctx *c)
@@ -689,62 +663,12 @@ static size_t live_bytes(const ctx *c)
     return n;
 }
 
-/* The model's half of each operation, with an undo journal for batches that
- * must fail whole. */
-typedef struct undo {
-    int ks, present;
-    char *k, *v;
-    size_t kl, vl;
-} undo;
-
-typedef struct journal {
-    undo *u;
-    size_t n, cap;
-} journal;
-
-static void journal_note(journal *j, const model *m, int ks, const void *k, size_t kl)
-{
-    if (j == NULL)
-        return;
-    if (j->n == j->cap) {
-        j->cap = j->cap ? j->cap * 2 : 16;
-        j->u = realloc(j->u, sizeof *j->u * j->cap);
-        assert_non_null(j->u);
-    }
-    undo *u = &j->u[j->n++];
-    const model_entry *e = model_find(m, k, kl);
-    u->ks = ks;
-    u->k = malloc(kl ? kl : 1);
-    memcpy(u->k, k, kl);
-    u->kl = kl;
-    u->present = e != NULL;
-    u->v = e ? malloc(e->vl ? e->vl : 1) : NULL;
-    u->vl = e ? e->vl : 0;
-    if (e && e->vl)
-        memcpy(u->v, e->v, e->vl);
-}
-
-static void journal_undo(journal *j, model *ms)
-{
-    while (j->n > 0) {
-        undo *u = &j->u[--j->n];
-        if (u->present)
-            model_put(&ms[u->ks], u->k, u->kl, u->v, u->vl);
-        else
-            model_del(&ms[u->ks], u->k, u->kl);
-        free(u->k);
-        free(u->v);
-    }
-}
-
-static void journal_free(journal *j)
-{
-    for (size_t i = 0; i < j->n; i++) {
-        free(j->u[i].k);
-        free(j->u[i].v);
-    }
-    free(j->u);
-}
+/* The model's half of each operation, with an undo journal (model.h) for
+ * batches that must fail whole. */
+typedef model_journal journal;
+#define journal_note model_journal_note
+#define journal_undo model_journal_undo
+#define journal_free model_journal_free
 
 static void m_put(ctx *c, journal *j, int ks, const kref *k, const void *v, size_t vl)
 {
@@ -773,43 +697,26 @@ static void m_del_range(ctx *c, journal *j, int ks, const kref *lo, const kref *
 /* Bytes [off, off+len) of k's value become data; a gap reads as zeros. */
 static void m_write(ctx *c, journal *j, int ks, const kref *k, size_t off, const char *data, size_t len)
 {
-    const model_entry *e = model_find(&c->ms[ks], k->k, k->n);
-    size_t s = e ? e->vl : 0, end = off + len, ns = s > end ? s : end;
-    if (s)
-        memcpy(c->lbuf, e->v, s);
-    if (ns > s)
-        memset(c->lbuf + s, 0, ns - s);
-    if (len)
-        memcpy(c->lbuf + off, data, len);
-    m_put(c, j, ks, k, c->lbuf, ns);
+    journal_note(j, &c->ms[ks], ks, k->k, k->n);
+    model_write(&c->ms[ks], k->k, k->n, off, data, len);
 }
 
 static void m_truncate(ctx *c, journal *j, int ks, const kref *k, size_t size)
 {
-    const model_entry *e = model_find(&c->ms[ks], k->k, k->n);
-    size_t s = e ? e->vl : 0, keep = s < size ? s : size;
-    if (keep)
-        memcpy(c->lbuf, e->v, keep);
-    if (size > keep)
-        memset(c->lbuf + keep, 0, size - keep);
-    m_put(c, j, ks, k, c->lbuf, size);
+    journal_note(j, &c->ms[ks], ks, k->k, k->n);
+    model_truncate(&c->ms[ks], k->k, k->n, size);
 }
 
 /* 0 (and no change) if from is absent. */
 static int m_rename(ctx *c, journal *j, int ks, const kref *from, const kref *to)
 {
-    const model_entry *e = model_find(&c->ms[ks], from->k, from->n);
-    if (e == NULL)
+    if (model_find(&c->ms[ks], from->k, from->n) == NULL)
         return 0;
     if (model_keycmp(from->k, from->n, to->k, to->n) == 0)
         return 1;
-    size_t vl = e->vl;
-    char *v = malloc(vl ? vl : 1);
-    memcpy(v, e->v, vl);
-    m_put(c, j, ks, to, v, vl);
-    m_del(c, j, ks, from);
-    free(v);
-    return 1;
+    journal_note(j, &c->ms[ks], ks, to->k, to->n);
+    journal_note(j, &c->ms[ks], ks, from->k, from->n);
+    return model_move(&c->ms[ks], from->k, from->n, to->k, to->n);
 }
 
 /* The store's value of k (in keyspace ks, at snapshot s) against model m:

@@ -46,12 +46,7 @@ static void key_name(int k, char *out, size_t cap)
 
 static void fill_value(char *dst, size_t n, uint64_t seed)
 {
-    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 7;
-    for (size_t i = 0; i < n; i++) {
-        if ((i & 7) == 0)
-            x = x * 6364136223846793005ull + 1442695040888963407ull;
-        dst[i] = (char)(x >> ((i & 7) * 8));
-    }
+    model_fill(dst, n, seed * 0x9e3779b97f4a7c15ull + 7);
 }
 
 static void apply(model *m, const op *o, uint64_t opno, char *vbuf)
@@ -68,30 +63,10 @@ static void apply(model *m, const op *o, uint64_t opno, char *vbuf)
     }
 }
 
+/* The default keyspace holds exactly m: 1, 0, or -1 if reading failed. */
 static int store_equals(lsm_db *db, const model *m)
 {
-    lsm_iter *it;
-    if (lsm_iter_new(db, NULL, &it) != LSM_OK)
-        return -1;
-    int ok = lsm_iter_first(it) == LSM_OK;
-    size_t i = 0;
-    while (ok && lsm_iter_valid(it)) {
-        size_t kl, vl;
-        const void *k = lsm_iter_key(it, &kl);
-        const void *v = lsm_iter_value(it, &vl);
-        if (i >= m->n || model_keycmp(k, kl, m->e[i].k, m->e[i].kl) != 0 || vl != m->e[i].vl ||
-            (vl && memcmp(v, m->e[i].v, vl) != 0)) {
-            ok = 0;
-            break;
-        }
-        i++;
-        ok = lsm_iter_next(it) == LSM_OK;
-    }
-    if (ok && i != m->n)
-        ok = 0;
-    int st = lsm_iter_status(it);
-    lsm_iter_free(it);
-    return st ? -1 : ok;
+    return model_store_equals(db, LSM_KEYSPACE_DEFAULT, m, NULL, 0);
 }
 
 typedef struct cutter {
@@ -388,19 +363,6 @@ static size_t r_append_off(const model *m, int file, size_t len)
     return s + len <= R_LV_MAX ? s : 0;
 }
 
-static void r_write_model(model *m, const char *k, size_t kl, size_t off, const char *data,
-                          size_t len, char *scratch)
-{
-    const model_entry *e = model_find(m, k, kl);
-    size_t s = e ? e->vl : 0, end = off + len, ns = s > end ? s : end;
-    if (s)
-        memcpy(scratch, e->v, s);
-    if (ns > s)
-        memset(scratch + s, 0, ns - s);
-    memcpy(scratch + off, data, len);
-    model_put(m, k, kl, scratch, ns);
-}
-
 static int r_moves_ok(const model *ms, const rop *o)
 {
     static char present[R_NKS][R_FILES + N_KEYS];
@@ -445,16 +407,12 @@ static void r_del_range(model *m, int files, int a, int b)
     char lo[16], hi[16];
     size_t lol, hil;
     r_range_keys(files, a, b, lo, &lol, hi, &hil);
-    size_t x = model_lower_bound(m, lo, lol), y = model_lower_bound(m, hi, hil);
-    while (y > x) {
-        y--;
-        model_del(m, m->e[y].k, m->e[y].kl);
-    }
+    model_del_range(m, lo, lol, hi, hil);
 }
 
 /* Apply operation number g to the models; the status the engine returns for
  * it (LSM_OK, or LSM_NOT_FOUND for a move of an absent key). */
-static int r_apply(model *ms, const rop *o, uint64_t g, char *vbuf, char *scratch)
+static int r_apply(model *ms, const rop *o, uint64_t g, char *vbuf)
 {
     char k[16], t[16];
     if (o->kind == R_RANGE) {
@@ -482,28 +440,18 @@ static int r_apply(model *ms, const rop *o, uint64_t g, char *vbuf, char *scratc
             size_t kl = r_file(s->key, k);
             size_t off = s->kind == R_APPEND ? r_append_off(m, s->key, s->len) : s->off;
             fill_value(vbuf, s->len, r_vseed(g, j));
-            r_write_model(m, k, kl, off, vbuf, s->len, scratch);
+            model_write(m, k, kl, off, vbuf, s->len);
             break;
         }
         case R_TRUNC: {
             size_t kl = r_file(s->key, k);
-            const model_entry *e = model_find(m, k, kl);
-            size_t cur = e ? e->vl : 0, keep = cur < s->len ? cur : s->len;
-            if (keep)
-                memcpy(scratch, e->v, keep);
-            memset(scratch + keep, 0, s->len - keep);
-            model_put(m, k, kl, scratch, s->len);
+            model_truncate(m, k, kl, s->len);
             break;
         }
         case R_MOVE: {
             size_t kl = r_file(s->key, k), tl = r_target(s->to, t);
-            const model_entry *e = model_find(m, k, kl);
-            if (e == NULL)
+            if (!model_move(m, k, kl, t, tl))
                 return LSM_NOT_FOUND; /* only alone: batches were checked above */
-            size_t vl = e->vl;
-            memcpy(scratch, e->v, vl);
-            model_put(m, t, tl, scratch, vl);
-            model_del(m, k, kl);
             break;
         }
         case R_BIG:
@@ -635,35 +583,9 @@ static int r_store_equals(lsm_db *db, const model *ms)
             if (rc)
                 return -1;
         }
-        lsm_read_options ro;
-        lsm_read_options_default(&ro);
-        ro.keyspace = id;
-        lsm_iter *it;
-        if (lsm_iter_new(db, &ro, &it) != LSM_OK)
-            return -1;
-        const model *m = &ms[k];
-        int ok = lsm_iter_first(it) == LSM_OK;
-        size_t i = 0;
-        while (ok && lsm_iter_valid(it)) {
-            size_t kl, vl;
-            const void *key = lsm_iter_key(it, &kl);
-            const void *v = lsm_iter_value(it, &vl);
-            if (i >= m->n || model_keycmp(key, kl, m->e[i].k, m->e[i].kl) != 0 || vl != m->e[i].vl ||
-                lsm_iter_value_size(it) != vl || (vl && memcmp(v, m->e[i].v, vl) != 0)) {
-                ok = 0;
-                break;
-            }
-            i++;
-            ok = lsm_iter_next(it) == LSM_OK;
-        }
-        if (ok && i != m->n)
-            ok = 0;
-        int st = lsm_iter_status(it);
-        lsm_iter_free(it);
-        if (st)
-            return -1;
-        if (!ok)
-            return 0;
+        int eq = model_store_equals(db, id, &ms[k], NULL, 0);
+        if (eq != 1)
+            return eq;
     }
     return 1;
 }
@@ -682,7 +604,7 @@ static void run_rich(lsm_sync_mode sync_mode, mem_crash_mode crash_mode, int cyc
     o.memtable_bytes = 32 << 10;
     o.inline_value_bytes = R_INLINE;
     o.value_chunk_bytes = R_CHUNK;
-    char *vbuf = malloc(R_STREAM_MAX + 1024), *scratch = malloc(R_STREAM_MAX + 1024);
+    char *vbuf = malloc(R_STREAM_MAX + 1024);
     rop *ops = malloc(sizeof *ops * R_MAX_OPS);
     model durable[R_NKS];
     for (int k = 0; k < R_NKS; k++)
@@ -728,7 +650,7 @@ static void run_rich(lsm_sync_mode sync_mode, mem_crash_mode crash_mode, int cyc
         for (int k = 0; k < R_NKS; k++)
             model_copy(&cand[k], &durable[k]);
         for (int i = 0; i < synced; i++) {
-            int want = r_apply(cand, &ops[i], opno + (uint64_t)i, vbuf, scratch);
+            int want = r_apply(cand, &ops[i], opno + (uint64_t)i, vbuf);
             if (want != ops[i].rc)
                 fail_msg("cycle %d: operation %d (kind %d) returned %d, the model says %d (seed %" PRIu64 ")",
                          cycle, i, ops[i].kind, ops[i].rc, want, seed);
@@ -743,7 +665,7 @@ static void run_rich(lsm_sync_mode sync_mode, mem_crash_mode crash_mode, int cyc
                 break;
             }
             if (k < attempted) {
-                int want = r_apply(cand, &ops[k], opno + (uint64_t)k, vbuf, scratch);
+                int want = r_apply(cand, &ops[k], opno + (uint64_t)k, vbuf);
                 if (k < n && want != ops[k].rc)
                     fail_msg("cycle %d: operation %d (kind %d) returned %d, the model says %d "
                              "(seed %" PRIu64 ")", cycle, k, ops[k].kind, ops[k].rc, want, seed);
@@ -794,7 +716,6 @@ static void run_rich(lsm_sync_mode sync_mode, mem_crash_mode crash_mode, int cyc
         model_free(&durable[k]);
     free(ops);
     free(vbuf);
-    free(scratch);
     lsm_env_mem_free(env);
 }
 

@@ -215,6 +215,8 @@ int cmd_repair(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
         return rc;
     lsm_options o;
     lsm_options_default(&o);
+    int told;
+    ctl_lock_wait_options(&o, &told);
     if (c->sync)
         o.sync_mode = LSM_SYNC_ALWAYS;
     repair_progress rp;
@@ -222,6 +224,8 @@ int cmd_repair(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
     atomic_init(&rp.n_lines, 0);
     progress_ticker_start(&rp.bar, repair_describe, &rp);
     int st = lsm_repair(c->store, &o, repair_line, &rp);
+    if (ctl_look_again(st, &told))
+        st = lsm_repair(c->store, &o, repair_line, &rp);
     progress_end(&rp.bar);
     rc = ctl_finish_stdout();
     if (st == LSM_OK)

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const struct {
     int code;
@@ -369,6 +370,32 @@ int ctl_fail(const ctl *c, int status)
     return ctl_exit_for(status);
 }
 
+static void lock_wait_notify(void *arg, const char *store, long holder_pid)
+{
+    *(int *)arg = 1;
+    if (holder_pid > 0)
+        ctl_msg("store %s is being closed by process %ld: waiting for it", store, holder_pid);
+    else
+        ctl_msg("store %s is being closed by another handle: waiting for it", store);
+}
+
+void ctl_lock_wait_options(lsm_options *o, int *told)
+{
+    *told = 0;
+    o->lock_wait_notify = lock_wait_notify;
+    o->lock_wait_arg = told;
+}
+
+int ctl_look_again(int status, const int *told)
+{
+    if (status != LSM_BUSY || *told)
+        return 0;
+    struct timespec ts = {0, CTL_LOOK_AGAIN_MS * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    return 1;
+}
+
 /* Could --create make a store at path (missing, or empty)? */
 static int dir_is_empty_or_missing(const char *path)
 {
@@ -388,11 +415,15 @@ int ctl_open(ctl *c, const ctl_cmd *cmd)
 {
     lsm_options o;
     lsm_options_default(&o);
+    int told;
+    ctl_lock_wait_options(&o, &told);
     o.create_if_missing = c->create || (cmd->flags & CTL_CMD_CREATES);
     o.read_only = c->read_only;
     if (c->sync)
         o.sync_mode = LSM_SYNC_ALWAYS;
     int rc = lsm_open(c->store, &o, &c->db);
+    if (ctl_look_again(rc, &told))
+        rc = lsm_open(c->store, &o, &c->db);
     if (rc == LSM_OK)
         return CTL_EXIT_OK;
     const char *m = lsm_errmsg(NULL);

@@ -83,6 +83,19 @@ void ctl_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * return CTL_EXIT_USAGE. */
 int ctl_usage(const ctl_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A store another process holds (docs/lsmctl.1, "A store in use"): with
+ * ctl_lock_wait_options(o, &told), the engine waits (lock_wait_ms, 10 s by
+ * default) for a holder that is closing the store -- the daemon of a mount
+ * unmounted a moment ago -- and it is said once on stderr ("lsmctl: store S
+ * is being closed by process N: waiting for it"); told is set then. After
+ * an LSM_BUSY, ctl_look_again(status, told) returns 1 when the holder was
+ * not closing, after a pause of CTL_LOOK_AGAIN_MS: the caller tries once
+ * more. An unmount returns before the daemon even learns of it, so for a
+ * moment its store is held by a holder that has not begun to close. */
+#define CTL_LOOK_AGAIN_MS 200
+void ctl_lock_wait_options(lsm_options *o, int *told);
+int ctl_look_again(int status, const int *told);
+
 /* Open c->store for cmd with the global options. Returns CTL_EXIT_OK with
  * c->db set, or an exit code after printing the engine's message. */
 int ctl_open(ctl *c, const ctl_cmd *cmd);

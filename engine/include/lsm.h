@@ -212,6 +212,19 @@ typedef struct lsm_options {
     lsm_env *env;
     /* Write a human-readable event log to STORE/LOG. Default 1. */
     int info_log;
+
+    /* Milliseconds lsm_open (and lsm_repair) wait for a store whose holder is
+     * closing it -- lsm_close running in another handle or process, as after
+     * an unmount -- before giving up with LSM_BUSY. A holder that is not
+     * closing is refused at once, whatever this says. 0: never wait.
+     * Default 10000. */
+    unsigned lock_wait_ms;
+    /* Optional (default NULL). Called at most once per lsm_open or
+     * lsm_repair, in the calling thread, when it starts waiting for a
+     * closing holder: store is the store's directory, holder_pid the
+     * holder's pid (0 if unknown). Lets a program say why it pauses. */
+    void (*lock_wait_notify)(void *arg, const char *store, long holder_pid);
+    void *lock_wait_arg;
 } lsm_options;
 
 /* reserve_bytes: size the reserve from the file system (see above). */
@@ -234,8 +247,13 @@ LSM_API void lsm_options_default(lsm_options *opts);
  * opts may be NULL for the defaults. On success *out is the new handle; on
  * failure *out is NULL and lsm_errmsg(NULL) describes the error.
  *
- * Returns LSM_OK; LSM_BUSY if another handle (in this or another process)
- * holds the store, with the holder's pid in the message; LSM_NOT_FOUND if the
+ * A store another handle (in this or another process) is closing is waited
+ * for, up to opts->lock_wait_ms; one held by a handle that is not closing is
+ * refused at once.
+ *
+ * Returns LSM_OK; LSM_BUSY if another handle holds the store (and was not
+ * closing it, or still was after lock_wait_ms), with the holder's pid in the
+ * message; LSM_NOT_FOUND if the
  * store does not exist and create_if_missing is 0; LSM_EXISTS; LSM_CORRUPTION
  * naming the damaged file; LSM_IO, LSM_NO_SPACE, LSM_PERMISSION;
  * LSM_INVALID_ARGUMENT for bad options; LSM_NOT_SUPPORTED for a compression
@@ -244,9 +262,10 @@ LSM_API void lsm_options_default(lsm_options *opts);
 LSM_API int lsm_open(const char *path, const lsm_options *opts, lsm_db **out);
 
 /*
- * Flush the memtable, wait for background work to finish, release the lock
- * and free the handle. db may be NULL. On a full disk the flush may find no
- * room: the memtable's writes then stay in the log, synced, and the next
+ * Mark the store's lock closing (an lsm_open elsewhere waits for it from now
+ * on), flush the memtable, wait for background work to finish, release the
+ * lock and free the handle. db may be NULL. On a full disk the flush may find
+ * no room: the memtable's writes then stay in the log, synced, and the next
  * open replays them -- that is not an error.
  *
  * Returns LSM_OK; LSM_MISUSE, without closing anything, while iterators or
@@ -687,8 +706,10 @@ LSM_API int lsm_checkpoint(lsm_db *db, const char *dir);
  * What cannot be read -- a damaged block, a torn log record, a file that is
  * not a table -- is reported through `report`, one line per finding, with
  * the file, the offset and what was lost; a final line counts the keys
- * recovered. opts may be NULL. Returns LSM_OK when the store opens again
- * (even if some data was lost and reported); an error otherwise.
+ * recovered. opts may be NULL. Like lsm_open, it waits for a store another
+ * handle is closing (opts->lock_wait_ms). Returns LSM_OK when the store
+ * opens again (even if some data was lost and reported); LSM_BUSY when the
+ * store is held; another error otherwise.
  */
 LSM_API int lsm_repair(const char *dir, const lsm_options *opts, lsm_line_fn report, void *arg);
 
@@ -790,9 +811,16 @@ struct lsm_env {
                     int (*fn)(void *arg, const char *name), void *arg);
     /* Take an exclusive lock on path (creating it), held until unlock. Must
      * conflict with every other holder, in this process too. On conflict
-     * returns EBUSY and sets *holder_pid (0 if unknown). */
-    int (*lock)(lsm_env *env, const char *path, lsm_file **out, long *holder_pid);
+     * returns EBUSY and sets *holder_pid (0 if unknown) and *holder_closing
+     * (1 if the holder has called lock_closing, else 0). */
+    int (*lock)(lsm_env *env, const char *path, lsm_file **out, long *holder_pid,
+                int *holder_closing);
     int (*unlock)(lsm_env *env, lsm_file *lock);
+    /* Optional (NULL: holders are never seen closing). Record in a lock
+     * taken by lock() that its holder is closing the store (lsm_close runs)
+     * and will release it soon; lock() reports it to the openers it refuses
+     * until then. */
+    int (*lock_closing)(lsm_env *env, lsm_file *lock);
     /* Microseconds on a monotonic clock; sleep. */
     uint64_t (*now_us)(lsm_env *env);
     void (*sleep_us)(lsm_env *env, uint64_t us);

@@ -17,6 +17,7 @@
 #include "filename.h"
 #include "chunk_table.h"
 #include "patch.h"
+#include "store_lock.h"
 
 /* ---- version, status codes and messages ------------------------------------ */
 
@@ -108,6 +109,9 @@ void lsm_options_default(lsm_options *o)
     o->reserve_bytes = LSM_RESERVE_AUTO;
     o->env = NULL;
     o->info_log = 1;
+    o->lock_wait_ms = 10000;
+    o->lock_wait_notify = NULL;
+    o->lock_wait_arg = NULL;
 }
 
 void lsm_read_options_default(lsm_read_options *r)
@@ -477,23 +481,15 @@ int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
         rc = err_set(LSM_NOMEM, "out of memory");
         goto fail;
     }
-    long holder = 0;
-    int e = db->env->lock(db->env, lock_path, &db->lock, &holder);
-    if (e == EBUSY) {
-        if (holder > 0)
-            rc = err_set(LSM_BUSY, "store %s is in use: %s is held by process %ld", db->dir,
-                         lock_path, holder);
-        else
-            rc = err_set(LSM_BUSY, "store %s is in use: %s is held by another handle", db->dir,
-                         lock_path);
-    } else if (e) {
+    /* A holder that is closing the store is waited for (store_lock.c). */
+    int e = store_lock(db->env, db->dir, lock_path, &o, "", &db->lock);
+    if (e == EBUSY)
+        rc = LSM_BUSY; /* the message is set */
+    else if (e)
         rc = err_errno(e, "lock %s", lock_path);
-    }
     free(lock_path);
-    if (rc) {
-        db->lock = NULL;
+    if (rc)
         goto fail;
-    }
 
     db->block_cache = cache_new(o.block_cache_bytes);
     db->tc = tc_new(db->env, db->dir, o.max_open_files - 10, db->block_cache, &db->tstats);
@@ -547,6 +543,12 @@ int lsm_close(lsm_db *db)
     if (iters || snaps)
         return done(db, err_set(LSM_MISUSE, "close: %d iterator(s) or value writer(s) and %d "
                                 "snapshot(s) still open", iters, snaps));
+    /* First of all: from now on an lsm_open of this store, here or in
+     * another process, waits for this close instead of failing (store_lock.c).
+     * The mark is a courtesy to openers: without it they fail at once, as
+     * with any holder, so a failure to write it is not an error of close. */
+    if (db->lock && db->env->lock_closing)
+        (void)db->env->lock_closing(db->env, db->lock);
     int rc = LSM_OK;
     if (!db->opts.read_only) {
         pthread_mutex_lock(&db->mu);

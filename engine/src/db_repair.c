@@ -54,6 +54,7 @@
 #include "log_reader.h"
 #include "chunk_table.h"
 #include "merge_iter.h"
+#include "store_lock.h"
 
 /* ---- repair: state and reports ---------------------------------------------- */
 
@@ -1299,13 +1300,11 @@ int lsm_repair(const char *dir, const lsm_options *opts, lsm_line_fn report, voi
 
     char *lock_path = fname_lock(dir);
     lsm_file *lock = NULL;
-    long holder = 0;
-    int e = lock_path ? r.env->lock(r.env, lock_path, &lock, &holder) : ENOMEM;
+    /* Like lsm_open: a holder that is closing the store is waited for. */
+    int e = lock_path ? store_lock(r.env, dir, lock_path, &r.opts, "repair: ", &lock) : ENOMEM;
     int rc = LSM_OK;
     if (e == EBUSY)
-        rc = holder > 0 ? err_set(LSM_BUSY, "repair: store %s is in use: %s is held by process %ld",
-                                  dir, lock_path, holder)
-                        : err_set(LSM_BUSY, "repair: store %s is in use", dir);
+        rc = LSM_BUSY; /* the message is set */
     else if (e == ENOENT)
         rc = err_set(LSM_NOT_FOUND, "repair: no directory %s", dir);
     else if (e)

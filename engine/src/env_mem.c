@@ -41,6 +41,12 @@ struct lsm_file {
     char *lock_path;
 };
 
+/* A lock held on a path; closing once its holder called lock_closing. */
+typedef struct mem_lock {
+    char *path;
+    int closing;
+} mem_lock;
+
 typedef struct mem_env {
     lsm_env env; /* first, so an lsm_env * is a mem_env * */
     pthread_mutex_t mu;
@@ -48,7 +54,7 @@ typedef struct mem_env {
     entries durable; /* the namespace as it would be after a power failure */
     char **dirs;
     size_t n_dirs;
-    char **locks;
+    mem_lock *locks;
     size_t n_locks;
     uint64_t gen;
     int dead;
@@ -621,11 +627,13 @@ static int me_list_dir(lsm_env *env, const char *path,
     return rc;
 }
 
-static int me_lock(lsm_env *env, const char *path, lsm_file **out, long *holder_pid)
+static int me_lock(lsm_env *env, const char *path, lsm_file **out, long *holder_pid,
+                   int *holder_closing)
 {
     mem_env *m = M(env);
     *out = NULL;
     *holder_pid = 0;
+    *holder_closing = 0;
     lsm_file *f;
     int rc = me_open(env, path, LSM_ENV_READ | LSM_ENV_WRITE | LSM_ENV_CREATE, &f);
     if (rc)
@@ -633,16 +641,24 @@ static int me_lock(lsm_env *env, const char *path, lsm_file **out, long *holder_
     char *p = norm(path);
     pthread_mutex_lock(&m->mu);
     rc = p ? check(m, MEM_OP_LOCK, 0) : ENOMEM;
-    for (size_t i = 0; rc == 0 && i < m->n_locks; i++)
-        if (strcmp(m->locks[i], p) == 0)
+    for (size_t i = 0; rc == 0 && i < m->n_locks; i++) {
+        if (strcmp(m->locks[i].path, p) == 0) {
+            *holder_closing = m->locks[i].closing;
             rc = EBUSY;
+        }
+    }
     if (rc == 0) {
-        char **l = realloc(m->locks, (m->n_locks + 1) * sizeof *l);
-        if (l == NULL) {
+        mem_lock *l = realloc(m->locks, (m->n_locks + 1) * sizeof *l);
+        char *copy = strdup(p);
+        if (l)
+            m->locks = l;
+        if (l == NULL || copy == NULL) {
+            free(copy);
             rc = ENOMEM;
         } else {
-            m->locks = l;
-            m->locks[m->n_locks++] = strdup(p);
+            m->locks[m->n_locks].path = copy;
+            m->locks[m->n_locks].closing = 0;
+            m->n_locks++;
             f->lock_path = p;
             p = NULL;
         }
@@ -664,14 +680,27 @@ static int me_unlock(lsm_env *env, lsm_file *f)
         return 0;
     pthread_mutex_lock(&m->mu);
     for (size_t i = 0; i < m->n_locks; i++) {
-        if (f->lock_path && strcmp(m->locks[i], f->lock_path) == 0) {
-            free(m->locks[i]);
+        if (f->lock_path && strcmp(m->locks[i].path, f->lock_path) == 0) {
+            free(m->locks[i].path);
             m->locks[i] = m->locks[--m->n_locks];
             break;
         }
     }
     pthread_mutex_unlock(&m->mu);
     return me_close(env, f);
+}
+
+static int me_lock_closing(lsm_env *env, lsm_file *f)
+{
+    mem_env *m = M(env);
+    if (f == NULL || f->lock_path == NULL)
+        return EINVAL;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->n_locks; i++)
+        if (strcmp(m->locks[i].path, f->lock_path) == 0)
+            m->locks[i].closing = 1;
+    pthread_mutex_unlock(&m->mu);
+    return 0;
 }
 
 static uint64_t me_now_us(lsm_env *env)
@@ -709,6 +738,7 @@ lsm_env *lsm_env_mem_new(void)
     m->env.list_dir = me_list_dir;
     m->env.lock = me_lock;
     m->env.unlock = me_unlock;
+    m->env.lock_closing = me_lock_closing;
     m->env.now_us = me_now_us;
     m->env.sleep_us = me_sleep_us;
     m->env.space = me_space;
@@ -731,7 +761,7 @@ void lsm_env_mem_free(lsm_env *env)
         free(m->dirs[i]);
     free(m->dirs);
     for (size_t i = 0; i < m->n_locks; i++)
-        free(m->locks[i]);
+        free(m->locks[i].path);
     free(m->locks);
     pthread_mutex_destroy(&m->mu);
     free(m);
@@ -840,7 +870,7 @@ void env_mem_crash(lsm_env *env, mem_crash_mode mode, uint64_t seed)
     m->dead = 1;
     m->gen++;
     for (size_t i = 0; i < m->n_locks; i++)
-        free(m->locks[i]);
+        free(m->locks[i].path);
     m->n_locks = 0;
     if (mode != MEM_CRASH_PROCESS) {
         /* The namespace goes back to its durable state... */

@@ -8,8 +8,9 @@
  * The store lock is an open-file-description lock (F_OFD_SETLK): unlike a
  * classic fcntl lock it conflicts with a second open in the same process too,
  * and it is released by the kernel when the process dies, so a kill -9 never
- * leaves a stale lock. The holder's pid is written into the file for the
- * "locked by pid N" message.
+ * leaves a stale lock. The holder writes its pid into the file, for the
+ * "locked by pid N" message, and " closing" after it once lsm_close begins
+ * (FORMAT.md §9), so that openers wait for it instead of failing.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -196,19 +197,32 @@ static int px_list_dir(lsm_env *env, const char *path,
     return rc;
 }
 
-static long read_pid(int fd)
+/* The LOCK file's text (FORMAT.md §9): "PID\n", or "PID closing\n" while
+ * the holder closes the store. What follows the pid decides: anything but
+ * the newline (a reader may see the closing mark half written) is closing. */
+static void read_holder(int fd, long *pid, int *closing)
 {
     char tmp[32] = {0};
     ssize_t n = pread(fd, tmp, sizeof tmp - 1, 0);
+    *pid = 0;
+    *closing = 0;
     if (n <= 0)
-        return 0;
-    return strtol(tmp, NULL, 10);
+        return;
+    char *end;
+    long v = strtol(tmp, &end, 10);
+    if (end == tmp || v <= 0)
+        return;
+    *pid = v;
+    *closing = *end != '\n' && *end != 0;
 }
 
-static int px_lock(lsm_env *env, const char *path, lsm_file **out, long *holder_pid)
+static int px_lock(lsm_env *env, const char *path, lsm_file **out, long *holder_pid,
+                   int *holder_closing)
 {
     lsm_file *f;
+    *out = NULL;
     *holder_pid = 0;
+    *holder_closing = 0;
     int rc = px_open(env, path, LSM_ENV_READ | LSM_ENV_WRITE | LSM_ENV_CREATE, &f);
     if (rc)
         return rc;
@@ -219,7 +233,7 @@ static int px_lock(lsm_env *env, const char *path, lsm_file **out, long *holder_
     if (fcntl(f->fd, F_OFD_SETLK, &fl) != 0) {
         rc = errno;
         if (rc == EAGAIN || rc == EACCES) {
-            *holder_pid = read_pid(f->fd);
+            read_holder(f->fd, holder_pid, holder_closing);
             rc = EBUSY;
         }
         px_close(env, f);
@@ -235,10 +249,22 @@ static int px_lock(lsm_env *env, const char *path, lsm_file **out, long *holder_
     return 0;
 }
 
+/* The pid again, then " closing": one pwrite that only extends the text,
+ * so a concurrent reader sees the pid whatever it catches. */
+static int px_lock_closing(lsm_env *env, lsm_file *f)
+{
+    char tmp[48];
+    int n = snprintf(tmp, sizeof tmp, "%ld closing\n", (long)getpid());
+    return px_pwrite(env, f, tmp, (size_t)n, 0);
+}
+
 static int px_unlock(lsm_env *env, lsm_file *f)
 {
     if (f == NULL)
         return 0;
+    /* The text describes the holder: none once released (a process that
+     * dies holding the lock leaves its text to the next holder). */
+    (void)!ftruncate(f->fd, 0);
     struct flock fl;
     memset(&fl, 0, sizeof fl);
     fl.l_type = F_UNLCK;
@@ -302,6 +328,7 @@ static lsm_env posix_env = {
     .list_dir = px_list_dir,
     .lock = px_lock,
     .unlock = px_unlock,
+    .lock_closing = px_lock_closing,
     .now_us = px_now_us,
     .sleep_us = px_sleep_us,
     .space = px_space,

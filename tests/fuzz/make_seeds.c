@@ -7,7 +7,11 @@
  * by the engine itself: the reference store of fuzz_open (fuzz_store.h),
  * tables built with every option that changes the layout, logs of batches
  * with every operation type, and the manifest of a store that has flushed and
- * compacted into several levels. The output is the same on every run, and
+ * compacted into several levels; DIR/patch with pairs of patches over a
+ * base value; and DIR/fs_paths and DIR/fs_meta with lsmfs's keys and names
+ * (one of every kind of escape) and metadata records of every type
+ * (meta_encode; a directory as version 2 with its count known and not, and
+ * as version 1). The output is the same on every run, and
  * every file stays under 64 KiB. Existing files of the same name are
  * replaced; nothing else in DIR is touched.
  */
@@ -25,6 +29,7 @@
 #include "fuzz_store.h"
 #include "fuzz_util.h"
 #include "log_writer.h"
+#include "meta.h"
 #include "table.h"
 
 #define MAX_SEED_BYTES (64u << 10)
@@ -392,6 +397,97 @@ static void patch_seeds(void)
     patch_seed("past-end", "\x28\x04tail", 6, "\x14\x03mid", 5, "\x00\x01short");
 }
 
+/* ---- lsmfs: keys and names, metadata records ------------------------------------ */
+
+static void hex_of(char *out, int byte, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", byte);
+}
+
+/* The epoch the directory records' counts are stamped with (lsmfs.sys/nlink
+ * in a mount, never 0); fuzz_fs_meta decodes a record in the epoch it names. */
+#define SEED_EPOCH 0x5eed0001u
+
+static void fs_seeds(void)
+{
+    /* Keys (and paths: the target reads its input both ways). */
+    static const struct {
+        const char *name, *bytes;
+        size_t n;
+    } keys[] = {
+        {"plain", "a/b/c", 5},
+        {"empty-segments", "/a//b/", 6},
+        {"dots", "./../...", 8},
+        {"nul", "a\0b/c", 5},
+        {"percent", "%20/a%/%x61", 11},
+        {"escapes", "%x/%x2e/%x2e2e/%x25", 19},
+        {"alias", "d/%x61", 6},
+        {"high-bytes", "\xff\x80/\x01", 4},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        write_seed("fs_paths", keys[i].name, keys[i].bytes, keys[i].n);
+    char buf[1024];
+    memset(buf, 'a', 256);
+    write_seed("fs_paths", "long-256", buf, 256); /* one past a name's length */
+    memset(buf, 'a', 255);
+    write_seed("fs_paths", "long-255", buf, 255);
+    /* A "%c" part and a "%x" of 4 'a', as a path. */
+    memcpy(buf, "%c", 2);
+    hex_of(buf + 2, 'a', 126);
+    memcpy(buf + 254, "/%c", 3);
+    hex_of(buf + 257, 'a', 126);
+    memcpy(buf + 509, "/%x61616161", 11);
+    write_seed("fs_paths", "c-parts", buf, 520);
+
+    /* Records of every type. */
+    for (int type = T_REG; type <= T_SOCK; type++) {
+        meta m;
+        memset(&m, 0, sizeof m);
+        m.type = type;
+        m.mode = type == T_DIR ? 0755 : 0644;
+        m.uid = 1000;
+        m.gid = 1000;
+        m.ino = 4096 + (uint64_t)type;
+        m.size = type == T_REG ? 12345 : 0;
+        m.atime = m.mtime = m.ctime = (struct timespec){1700000000, 123456789};
+        if (type == T_CHR || type == T_BLK)
+            m.rdev = 0x0801;
+        if (type == T_LNK) {
+            kb_set(&m.target, "../target/file", 14);
+            m.size = 14;
+        }
+        if (type == T_DIR) {
+            m.nsub = 3; /* version 2, its count stamped with SEED_EPOCH */
+            m.nsub_known = 1;
+        }
+        kbuf e = KBUF_INIT;
+        if (meta_encode(&m, SEED_EPOCH, &e))
+            die("meta_encode failed");
+        char name[32];
+        snprintf(name, sizeof name, "type-%d", type);
+        write_seed("fs_meta", name, e.p, e.n);
+        kb_free(&e);
+        meta_free(&m);
+    }
+    /* Directories whose count is not known: a version-2 record stamped 0,
+     * and the same header as version 1 (format 1's directory record, still
+     * read, its count unknown). */
+    meta d;
+    memset(&d, 0, sizeof d);
+    d.type = T_DIR;
+    d.mode = 02775;
+    d.ino = 77;
+    d.atime = d.mtime = d.ctime = (struct timespec){1700000000, 5};
+    kbuf e = KBUF_INIT;
+    if (meta_encode(&d, SEED_EPOCH, &e))
+        die("meta_encode failed");
+    write_seed("fs_meta", "dir-count-unknown", e.p, e.n);
+    e.p[0] = META_VERSION;
+    write_seed("fs_meta", "dir-v1", e.p, META_HEADER_LEN);
+    kb_free(&e);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -406,5 +502,6 @@ int main(int argc, char **argv)
     wal_seeds();
     manifest_seeds();
     patch_seeds();
+    fs_seeds();
     return 0;
 }

@@ -4,8 +4,8 @@
 #   tests/fuzz/run.sh [SECONDS [TARGET...]]
 #
 # SECONDS per target (default 60); TARGETs from: table wal manifest open patch
-# (default all, one after the other). Each target runs on a fresh copy of its
-# seed corpus (tests/fuzz/corpus/TARGET) in a scratch directory, with
+# fs_paths fs_meta (default all, one after the other). Each target runs on a
+# fresh copy of its seed corpus (tests/fuzz/corpus/TARGET) in a scratch directory, with
 # ASan+UBSan, -rss_limit_mb=2048 and -timeout=10. The build goes to
 # build-fuzz (CC=clang, -DLSM_FUZZ=ON); set LSM_FUZZ_BUILD to use another
 # directory.
@@ -19,7 +19,7 @@ set -eu
 
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-table wal manifest open patch}
+targets=${*:-table wal manifest open patch fs_paths fs_meta}
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${LSM_FUZZ_BUILD:-$root/build-fuzz}
