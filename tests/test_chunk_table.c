@@ -344,6 +344,145 @@ static void test_lost_block_ends_log(void **state)
     free(b);
 }
 
+/* The names of the files of DIR. */
+typedef struct name_list {
+    char names[256][32];
+    int n;
+} name_list;
+
+static int list_cb(void *arg, const char *name)
+{
+    name_list *l = arg;
+    if (l->n < 256)
+        snprintf(l->names[l->n++], sizeof l->names[0], "%s", name);
+    return 0;
+}
+
+typedef struct saved_file {
+    char name[32];
+    char *data;
+    size_t len;
+} saved_file;
+
+static void save_file(fixture *f, saved_file *s, const char *name)
+{
+    char path[64];
+    snprintf(s->name, sizeof s->name, "%.31s", name);
+    snprintf(path, sizeof path, DIR "/%.40s", name);
+    assert_int_equal(env_mem_read_file(f->env, path, &s->data, &s->len), 0);
+}
+
+static int has_suffix(const char *name, const char *suffix)
+{
+    size_t l = strlen(name), m = strlen(suffix);
+    return l > m && strcmp(name + l - m, suffix) == 0;
+}
+
+/* More logs replayed at once than a memtable holds chunk tables (it takes
+ * MEM_MAX_CHUNK_TABLES, 16; the chunks of the others are copied in). Such
+ * a store is what a process leaves that dies again and again before the
+ * flush of what it replayed: built here from the files of 18 crashes, each
+ * a log naming an unfinished chunk table, put together under the manifest
+ * of the first. The open must keep every chunk table a replayed log names
+ * until a flush retires the logs -- else a crash before that flush cuts the
+ * log at the first reference to a deleted table and loses acknowledged
+ * writes -- and the tables left over go at a later open. */
+static void test_many_chunk_tables_replayed(void **state)
+{
+    fixture *f = *state;
+    enum { N = 18 };
+    size_t n = 256 * KiB;
+    char *v = malloc(n);
+    saved_file *files = calloc(64, sizeof *files);
+    int n_files = 0;
+    char tables[N][32];
+    for (int k = 0; k < N; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "v%02d", k);
+        fill(v, n, 100 + (uint64_t)k);
+        TU_OK(f->db, lsm_put(f->db, key, strlen(key), v, n));
+        env_mem_crash(f->env, MEM_CRASH_PROCESS, 1);
+        lsm_close(f->db);
+        env_mem_revive(f->env);
+        f->db = NULL;
+        /* The first crash leaves the manifest and CURRENT; every crash a
+         * log and its chunk table, the newest table. */
+        name_list l = {.n = 0};
+        f->env->list_dir(f->env, DIR, list_cb, &l);
+        const char *newest = NULL;
+        for (int i = 0; i < l.n; i++) {
+            const char *nm = l.names[i];
+            if (has_suffix(nm, ".sst") && (newest == NULL || strcmp(nm, newest) > 0))
+                newest = nm;
+            if (has_suffix(nm, ".log") || (k == 0 && (strcmp(nm, "CURRENT") == 0 ||
+                                                      strncmp(nm, "MANIFEST-", 9) == 0)))
+                save_file(f, &files[n_files++], nm);
+        }
+        assert_non_null(newest);
+        snprintf(tables[k], sizeof tables[k], "%s", newest);
+        save_file(f, &files[n_files++], newest);
+        /* The next open flushes what it replays and retires the log. */
+        open_store(f);
+        TU_OK(f->db, lsm_wait_idle(f->db));
+    }
+    TU_OK(f->db, lsm_close(f->db));
+    f->db = NULL;
+
+    name_list l = {.n = 0};
+    f->env->list_dir(f->env, DIR, list_cb, &l);
+    for (int i = 0; i < l.n; i++) {
+        char path[64];
+        snprintf(path, sizeof path, DIR "/%.40s", l.names[i]);
+        assert_int_equal(f->env->remove(f->env, path), 0);
+    }
+    for (int i = 0; i < n_files; i++) {
+        char path[64];
+        snprintf(path, sizeof path, DIR "/%.40s", files[i].name);
+        assert_int_equal(env_mem_write_file(f->env, path, files[i].data, files[i].len), 0);
+    }
+
+    /* Every table survives the open, and a crash right after it (before
+     * or after the flush) loses nothing. */
+    open_store(f);
+    for (int k = 0; k < N; k++) {
+        char path[64];
+        uint64_t size;
+        snprintf(path, sizeof path, DIR "/%.40s", tables[k]);
+        if (f->env->path_size(f->env, path, &size) != 0)
+            fail_msg("%s, named by a replayed log, was deleted at open", tables[k]);
+    }
+    for (int round = 0; round < 2; round++) {
+        for (int k = 0; k < N; k++) {
+            char key[16];
+            snprintf(key, sizeof key, "v%02d", k);
+            fill(v, n, 100 + (uint64_t)k);
+            check_value(f->db, NULL, key, v, n);
+        }
+        if (round == 0)
+            crash_reopen(f, MEM_CRASH_PROCESS);
+    }
+    /* Flushed, the logs are gone, and the next open removes the tables
+     * whose chunks were copied. */
+    TU_OK(f->db, lsm_wait_idle(f->db));
+    reopen(f);
+    TU_OK(f->db, lsm_verify(f->db, NULL, NULL));
+    lsm_stats st;
+    TU_OK(f->db, lsm_stats_get(f->db, &st));
+    l.n = 0;
+    f->env->list_dir(f->env, DIR, list_cb, &l);
+    int n_sst = 0;
+    for (int i = 0; i < l.n; i++)
+        n_sst += has_suffix(l.names[i], ".sst");
+    uint64_t live = 0;
+    for (int lv = 0; lv < LSM_MAX_LEVELS; lv++)
+        live += st.levels[lv].n_files;
+    assert_int_equal((uint64_t)n_sst, live);
+    for (int i = 0; i < n_files; i++)
+        free(files[i].data);
+    free(files);
+    free(v);
+}
+
 static void drop_line(void *arg, const char *line)
 {
     (void)arg, (void)line;
@@ -400,6 +539,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_process_crash_keeps_unsynced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_loss, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_block_ends_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_chunk_tables_replayed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repair_reads_chunk_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_value_writer, setup, teardown),
     };

@@ -281,6 +281,8 @@ typedef struct cleanup_ctx {
     lsm_db *db;
     char **names;
     int n, cap;
+    const uint64_t *keep; /* tables the replayed logs name */
+    int n_keep;
 } cleanup_ctx;
 
 static int is_live_table(version *v, uint64_t number)
@@ -306,6 +308,12 @@ static int collect_garbage(void *arg, const char *name)
         /* Not in the version, and not a chunk table the replayed writes
          * read from. */
         dead = !is_live_table(db->vs->current, num) && !(db->imm && mem_ct_find(db->imm, num));
+        /* A chunk table the replayed logs name but the memtable could not
+         * take (more than it holds: its chunks were copied in) is read
+         * again by the next open's replay if this process dies before
+         * the flush: it stays until a later open finds no log naming it. */
+        for (int i = 0; dead && i < c->n_keep; i++)
+            dead = c->keep[i] != num;
         break;
     case FILE_MANIFEST:
         dead = num != db->vs->manifest_number;
@@ -321,9 +329,9 @@ static int collect_garbage(void *arg, const char *name)
     return 0;
 }
 
-static void remove_garbage(lsm_db *db)
+static void remove_garbage(lsm_db *db, const uint64_t *keep, int n_keep)
 {
-    cleanup_ctx c = {db, NULL, 0, 4096};
+    cleanup_ctx c = {db, NULL, 0, 4096, keep, n_keep};
     c.names = calloc((size_t)c.cap, sizeof *c.names);
     if (c.names == NULL)
         return;
@@ -351,7 +359,7 @@ static int collect_manifest(void *arg, const char *name)
 /* Remove the manifests of an interrupted creation (see db_recover). */
 static int remove_stray_manifests(lsm_db *db)
 {
-    cleanup_ctx c = {db, NULL, 0, 64};
+    cleanup_ctx c = {db, NULL, 0, 64, NULL, 0};
     c.names = calloc((size_t)c.cap, sizeof *c.names);
     if (c.names == NULL)
         return err_set(LSM_NOMEM, "out of memory");
@@ -495,6 +503,13 @@ int db_recover(lsm_db *db)
             stop = i + 1;
     }
     free(scan.logs);
+    /* The tables the replayed logs name, kept by remove_garbage below. */
+    uint64_t *named = rc == LSM_OK && r.n_cts ? malloc(sizeof *named * (size_t)r.n_cts) : NULL;
+    int n_named = 0;
+    if (rc == LSM_OK && r.n_cts && named == NULL)
+        rc = err_set(LSM_NOMEM, "out of memory");
+    for (int i = 0; named && i < r.n_cts; i++)
+        named[n_named++] = r.cts[i].ct->number;
     replay_finish(&r);
     uint64_t last_seq = r.max_seq;
     atomic_store(&db->last_seq, last_seq);
@@ -553,8 +568,10 @@ int db_recover(lsm_db *db)
         mem_set_log_number(db->mem, 0);
     }
     edit_destroy(&edit);
-    if (rc)
+    if (rc) {
+        free(named);
         return rc;
+    }
     pthread_mutex_lock(&db->mu);
     rc = db_install_sv_locked(db);
     obsolete_file *ob;
@@ -563,6 +580,7 @@ int db_recover(lsm_db *db)
     free(ob);
     pthread_mutex_unlock(&db->mu);
     if (rc == LSM_OK && !db->opts.read_only)
-        remove_garbage(db);
+        remove_garbage(db, named, n_named);
+    free(named);
     return rc;
 }
