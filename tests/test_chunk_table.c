@@ -483,6 +483,83 @@ static void test_many_chunk_tables_replayed(void **state)
     free(v);
 }
 
+/* Files of the store directory with the log suffix (the last one seen). */
+static int find_log_cb(void *arg, const char *name)
+{
+    find_sst *s = arg;
+    size_t l = strlen(name);
+    if (l > 4 && strcmp(name + l - 4, ".log") == 0) {
+        snprintf(s->name, sizeof s->name, "%s", name);
+        s->n++;
+    }
+    return 0;
+}
+
+static char *read_log(fixture *f, char *path, size_t path_len, size_t *len)
+{
+    find_sst s = {{0}, 0};
+    f->env->list_dir(f->env, DIR, find_log_cb, &s);
+    assert_int_equal(s.n, 1);
+    snprintf(path, path_len, DIR "/%s", s.name);
+    char *data;
+    assert_int_equal(env_mem_read_file(f->env, path, &data, len), 0);
+    return data;
+}
+
+/* A log whose records are intact but name blocks of a table that is
+ * already live in the version -- here the records that made it, replayed a
+ * second time -- is damage: open refuses it (taking the table for a chunk
+ * table again, its flush cut the live table back and listed it twice in
+ * the manifest, and the next open failed), and changes nothing. */
+static void test_ref_to_live_table(void **state)
+{
+    fixture *f = *state;
+    size_t n = 1 * MiB;
+    char *a = malloc(n);
+    fill(a, n, 11);
+    TU_OK(f->db, lsm_put(f->db, "a", 1, a, n));
+    env_mem_crash(f->env, MEM_CRASH_PROCESS, 1);
+    lsm_close(f->db);
+    env_mem_revive(f->env);
+    f->db = NULL;
+    char path[128];
+    size_t old_len;
+    char *old_log = read_log(f, path, sizeof path, &old_len);
+
+    /* The replay flushes the chunk table into a live table. */
+    open_store(f);
+    TU_OK(f->db, lsm_wait_idle(f->db));
+    TU_OK(f->db, lsm_put(f->db, "c", 1, "small", 5));
+    env_mem_crash(f->env, MEM_CRASH_PROCESS, 1);
+    lsm_close(f->db);
+    env_mem_revive(f->env);
+    f->db = NULL;
+
+    /* The old records, appended to the new log whole and intact. */
+    size_t len;
+    char *log = read_log(f, path, sizeof path, &len);
+    log = realloc(log, len + old_len);
+    assert_non_null(log);
+    memcpy(log + len, old_log, old_len);
+    assert_int_equal(env_mem_write_file(f->env, path, log, len + old_len), 0);
+    free(old_log);
+    assert_int_equal(lsm_open(DIR, &f->o, &f->db), LSM_CORRUPTION);
+    assert_non_null(strstr(lsm_errmsg(NULL), "a live table"));
+    f->o.read_only = 1;
+    assert_int_equal(lsm_open(DIR, &f->o, &f->db), LSM_CORRUPTION);
+    f->o.read_only = 0;
+    f->db = NULL;
+
+    /* Without the appended records, the store is as it was. */
+    assert_int_equal(env_mem_write_file(f->env, path, log, len), 0);
+    free(log);
+    open_store(f);
+    check_value(f->db, NULL, "a", a, n);
+    check_value(f->db, NULL, "c", "small", 5);
+    TU_OK(f->db, lsm_verify(f->db, NULL, NULL));
+    free(a);
+}
+
 static void drop_line(void *arg, const char *line)
 {
     (void)arg, (void)line;
@@ -540,6 +617,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_power_loss, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_block_ends_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_chunk_tables_replayed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ref_to_live_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repair_reads_chunk_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_value_writer, setup, teardown),
     };

@@ -144,6 +144,8 @@ static int replay_read(replay_ctx *r, uint64_t seq, slice tkey, slice value, rep
     return rc;
 }
 
+static int is_live_table(version *v, uint64_t number);
+
 /* First pass over a record: does every chunk it references read back? A
  * block is durable before the record naming it (docs/FORMAT.md §5.3), so a
  * block that did not survive means the record never was: the log ends
@@ -155,6 +157,13 @@ static int check_op(void *arg, uint64_t seq, value_type type, slice tkey, slice 
         return LSM_OK;
     replay_ct *rt;
     chunk_ref ref;
+    /* A log replayed at open never names a table of the version: the flush
+     * that finishes a chunk table also moves the log number past the log
+     * that names it. An intact record that does is damage -- and taking the
+     * live table for a chunk table would cut it back and list it twice. */
+    if (chunk_ref_decode(value, &ref) == LSM_OK && is_live_table(r->db->vs->current, ref.number))
+        return err_set(LSM_CORRUPTION, "a chunk reference names %06" PRIu64 ".sst, a live "
+                       "table, not a chunk table", ref.number);
     int rc = replay_read(r, seq, tkey, value, &rt, &ref);
     if (rc == LSM_NOMEM)
         return rc;

@@ -4,11 +4,14 @@
  * the public API afterwards.
  *
  * A reference store (fuzz_store.h) is built once: two tables, a log of
- * unflushed writes, a process crash. For each input, that store is recreated
- * in a fresh in-memory env and one of its files is replaced:
+ * unflushed writes (chunk references and patches among them), the chunk
+ * table those references point into, a process crash. For each input, that
+ * store is recreated in a fresh in-memory env and one of its files is
+ * replaced:
  *
  *   input := flags:u8  content*
  *   flags bits 0-1  which kind of file: 0 CURRENT, 1 manifest, 2 log, 3 table
+ *                   (the unfinished chunk table counts as a table)
  *         bits 2-3  which file of that kind (modulo how many there are)
  *         bit  4    recompute the checksums in content (fuzz_util.h)
  *         bit  5    open read-only

@@ -51,6 +51,25 @@ static void model_put(fz_store *s, int ks, const void *key, size_t klen, const v
     k->n_vals++;
 }
 
+/* The model of a ranged write: the key's newest value with len bytes of data
+ * written at off, zeros filling any gap (what lsm_write_value does). */
+static void model_write_at(fz_store *s, int ks, const void *key, size_t klen, size_t off,
+                           const void *data, size_t len)
+{
+    fz_key *k = model_key(s, ks, key, klen);
+    size_t cur = k->n_vals ? k->vlens[k->n_vals - 1] : 0;
+    size_t n = off + len > cur ? off + len : cur;
+    char *v = calloc(1, n + 1);
+    if (v == NULL)
+        abort();
+    if (cur)
+        memcpy(v, k->vals[k->n_vals - 1], cur);
+    if (len)
+        memcpy(v + off, data, len);
+    model_put(s, ks, key, klen, v, n);
+    free(v);
+}
+
 static size_t make_key(char *dst, int i)
 {
     return (size_t)snprintf(dst, 16, "k%03d", i);
@@ -88,6 +107,26 @@ static void put_aux(fz_store *s, lsm_db *db, lsm_keyspace ks, int phase, int i)
     if (rc)
         die("put_ks", rc, db);
     model_put(s, 1, k, kn, v, (size_t)n);
+}
+
+static void write_at(fz_store *s, lsm_db *db, const char *key, size_t off, const void *data,
+                     size_t len)
+{
+    int rc = lsm_write_value(db, 0, key, strlen(key), off, data, len);
+    if (rc)
+        die("write_value", rc, db);
+    model_write_at(s, 0, key, strlen(key), off, data, len);
+}
+
+/* Bytes that LZ4 cannot shrink (a fixed LCG, so the store is the same on
+ * every build), or a short repeating pattern that it can. */
+static void fill_big(char *dst, size_t n, unsigned seed, int compressible)
+{
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1664525u + 1013904223u;
+        dst[i] = compressible ? (char)('A' + (i / 7 + seed) % 5) : (char)(x >> 24);
+    }
 }
 
 static void del_range(lsm_db *db, lsm_keyspace ks, int from, int to)
@@ -133,6 +172,11 @@ static void options(lsm_options *o, lsm_env *env)
     o->block_restart_interval = 4;
     o->block_cache_bytes = 64u << 10;
     o->memtable_bytes = 1u << 20;  /* flushes happen only when asked */
+    /* Large values small enough for 64 KiB seeds: chunks of 4 KiB, which
+     * is also the size from which whole chunks bypass the log for the
+     * memtable's chunk table (db_write.c). */
+    o->inline_value_bytes = FZ_INLINE_BYTES;
+    o->value_chunk_bytes = FZ_CHUNK_BYTES;
 }
 
 typedef struct lister {
@@ -234,6 +278,10 @@ void fz_store_build(fz_store *s)
         die("write", rc, db);
     if ((rc = lsm_flush(db)) != LSM_OK)
         die("flush", rc, db);
+    /* The flush sets off a compaction; let it finish before writing on, or
+     * the last sequence its manifest edit records depends on timing. */
+    if ((rc = lsm_wait_idle(db)) != LSM_OK)
+        die("wait_idle", rc, db);
 
     /* Then writes that only reach the log. */
     for (int i = 100; i < 140; i++)
@@ -253,6 +301,23 @@ void fz_store_build(fz_store *s)
     if ((rc = lsm_write(db, b, NULL)) != LSM_OK)
         die("write", rc, db);
     lsm_batch_free(b);
+
+    /* Format 2 in the log: large values whose whole chunks went to the
+     * memtable's chunk table (an NNNNNN.sst with no footer yet, named by
+     * type-5 records), and ranged writes logged as patches (type 4). */
+    static char big[3 * FZ_CHUNK_BYTES], piece[FZ_CHUNK_BYTES];
+    fill_big(big, FZ_BIG_BYTES, 1, 0);
+    put(s, db, "big-a", 5, big, FZ_BIG_BYTES);  /* chunks 0, 1 by reference; 2 as a patch */
+    fill_big(big, sizeof big, 2, 1);
+    put(s, db, "big-b", 5, big, sizeof big);    /* LZ4-compressed blocks, if built in */
+    fill_big(piece, sizeof piece, 3, 0);
+    write_at(s, db, "big-a", 5000, piece, 100);          /* patch of chunk 1 (a reference) */
+    write_at(s, db, "big-a", FZ_BIG_BYTES - 8, piece, 300); /* patch of the last chunk, grows it */
+    write_at(s, db, "big-b", FZ_CHUNK_BYTES, piece, FZ_CHUNK_BYTES); /* a whole chunk: new block */
+    write_at(s, db, "big-b", 10, "overwritten", 11);     /* patch of chunk 0 */
+    make_key(k, 120);
+    write_at(s, db, k, 3, "PATCHED", 7);                 /* patch of an inline value */
+    write_at(s, db, k, 200, "tail", 4);                  /* extends it, zeros between */
 
     /* The process dies; the handle can only be thrown away. */
     env_mem_crash(env, MEM_CRASH_PROCESS, 0);

@@ -6,7 +6,9 @@
  * env: two flushed tables (the first with a range deletion, the second with
  * overwrites, deletions, a second keyspace and, when the library has it, LZ4
  * blocks), then more writes that stay in the log (range deletion and
- * keyspace writes among them), then a process crash. The result is a list of files, the same on every call, so
+ * keyspace writes among them; large values whose whole chunks sit in the
+ * memtable's unfinished chunk table and are named by chunk references;
+ * ranged writes logged as patches), then a process crash. The result is a list of files, the same on every call, so
  * make_seeds can write them out as seeds and fuzz_open can rebuild the store
  * from them for each input. The model records every value ever written under
  * each key: no read may return anything else.
@@ -19,6 +21,12 @@
 #include "lsm.h"
 
 #define FZ_MAX_FILES 32
+
+/* Large-value settings of the reference store, and the size of its first
+ * large value (two whole chunks and a partial one). */
+#define FZ_INLINE_BYTES 1024
+#define FZ_CHUNK_BYTES 4096
+#define FZ_BIG_BYTES (2 * FZ_CHUNK_BYTES + 808)
 
 typedef struct fz_file {
     char name[64];

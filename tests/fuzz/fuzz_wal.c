@@ -4,7 +4,8 @@
  *
  * The input is a log file. Every record log_reader returns is decoded with
  * batch_iterate (and loaded with batch_from_rep, which must agree), the
- * callback reading every key and value byte. Then the same with every record
+ * callback reading every key and value byte; the value of a chunk reference
+ * (type 5) must then decode again with chunk_ref_decode. Then the same with every record
  * checksum recomputed, so mutations reach the batch decoder; and the whole
  * input is also decoded directly as one batch. Errors are expected; crashes,
  * leaks and undefined behaviour are findings.
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 
 #include "batch.h"
+#include "chunk_table.h"
 #include "fuzz_util.h"
 #include "log_reader.h"
 
@@ -30,8 +32,12 @@ typedef struct op_count {
 static int on_op(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
 {
     op_count *c = arg;
-    if (type > TYPE_MAX_STORED || tkey.n == 0 || (type == TYPE_DELETION && value.n != 0) ||
-        (c->n > 0 && seq != c->last_seq + 1)) {
+    /* Types up to 5: a log also holds chunk references (format 2), which
+     * batch_iterate passes only once they decode. */
+    chunk_ref ref;
+    if (type > TYPE_MAX_LOGGED || tkey.n == 0 || (type == TYPE_DELETION && value.n != 0) ||
+        (c->n > 0 && seq != c->last_seq + 1) ||
+        (type == TYPE_CHUNK_REF && chunk_ref_decode(value, &ref) != LSM_OK)) {
         fprintf(stderr, "batch_iterate passed a malformed operation (type %d, key %zu bytes, "
                 "value %zu bytes, seq %llu after %llu)\n", (int)type, tkey.n, value.n,
                 (unsigned long long)seq, (unsigned long long)c->last_seq);

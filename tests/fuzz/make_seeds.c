@@ -4,9 +4,10 @@
  *   make_seeds DIR      (normally tests/fuzz/corpus)
  *
  * fills DIR/table, DIR/wal, DIR/manifest and DIR/open with valid files made
- * by the engine itself: the reference store of fuzz_open (fuzz_store.h),
- * tables built with every option that changes the layout, logs of batches
- * with every operation type, and the manifest of a store that has flushed and
+ * by the engine itself: the reference store of fuzz_open (fuzz_store.h;
+ * its log, with chunk references and patches, is also a wal seed), tables
+ * built with every option that changes the layout, logs of batches with
+ * every operation type, and the manifest of a store that has flushed and
  * compacted into several levels; DIR/patch with pairs of patches over a
  * base value; and DIR/fs_paths and DIR/fs_meta with lsmfs's keys and names
  * (one of every kind of escape) and metadata records of every type
@@ -23,11 +24,13 @@
 #include <time.h>
 
 #include "batch.h"
+#include "chunk_table.h"
 #include "compress.h"
 #include "env_mem.h"
 #include "filename.h"
 #include "fuzz_store.h"
 #include "fuzz_util.h"
+#include "large_value.h"
 #include "log_writer.h"
 #include "meta.h"
 #include "table.h"
@@ -245,7 +248,7 @@ static void wal_seeds(void)
             add_op(&b, TYPE_RANGE_DELETION, "a", "m");
             add_op(&b, TYPE_VALUE_REF, "big", "\x01\x02\x03\x04");
             break;
-        case 2: { /* an empty batch, then (record 2) patches */
+        case 2: { /* an empty batch, then (record 3) patches */
             break;
         }
         case 3: {
@@ -256,6 +259,21 @@ static void wal_seeds(void)
             if (batch_add(&b, TYPE_PATCH, slice_make(tk, sizeof tk), slice_make("\x02\x02xy", 4)) ||
                 batch_add(&b, TYPE_PATCH, slice_make(tk, sizeof tk), slice_make("\x09\x00", 2)))
                 die("batch_add failed");
+            /* Chunk references (format 2): a chunk key naming a block of
+             * chunk table 7, and one with offsets past 2^32. */
+            char ck[LV_CHUNK_KEY_LEN];
+            lv_chunk_key(ck, 1, 0);
+            chunk_ref cr = {7, {0, 4133}};
+            buf v = BUF_INIT;
+            if (chunk_ref_encode(&cr, &v) ||
+                batch_add(&b, TYPE_CHUNK_REF, slice_make(ck, sizeof ck), buf_slice(&v)))
+                die("batch_add failed");
+            lv_chunk_key(ck, 1, 1);
+            cr = (chunk_ref){123456, {UINT64_C(1) << 33, 1u << 20}};
+            if (chunk_ref_encode(&cr, &v) ||
+                batch_add(&b, TYPE_CHUNK_REF, slice_make(ck, sizeof ck), buf_slice(&v)))
+                die("batch_add failed");
+            buf_free(&v);
             break;
         }
         default:
