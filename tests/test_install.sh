@@ -19,6 +19,9 @@
 #   - the shared library exports exactly the functions lsm.h declares with
 #     LSM_API (nm -D --defined-only: nothing but lsm_ symbols), and every
 #     function lsm.h declares carries LSM_API;
+#   - the static library has no other global symbol (nm -g --defined-only:
+#     the same lsm_ functions, its internal ones all local), so no name of
+#     it collides with another library's in a program linking both;
 #   - lsm_version() of the installed library is the project's version;
 #   - a CMake project with find_package(lsm 0.1 REQUIRED) links lsm::lsm and
 #     lsm::lsm_static and its programs run.
@@ -84,6 +87,18 @@ if ! cmp -s "$tmp/declared" "$tmp/exported"; then
     fail "the functions lsm.h declares (<) and those liblsm.so exports (>) differ"
 fi
 echo "$(wc -l <"$tmp/exported") functions exported, all declared LSM_API in lsm.h"
+# liblsm.a: every defined global symbol (any type: text, data, bss, weak) of
+# every member.
+nm -g --defined-only "$libdir/liblsm.a" | awk 'NF == 3 { print $3 }' | sort >"$tmp/static_globals"
+if grep -v '^lsm_' "$tmp/static_globals" >"$tmp/static_stray"; then
+    head -n 20 "$tmp/static_stray"
+    fail "liblsm.a has $(wc -l <"$tmp/static_stray") global symbols without the lsm_ prefix (first 20 above)"
+fi
+if ! cmp -s "$tmp/exported" "$tmp/static_globals"; then
+    diff "$tmp/exported" "$tmp/static_globals" || true
+    fail "the global symbols of liblsm.so (<) and liblsm.a (>) differ"
+fi
+echo "liblsm.a: the same $(wc -l <"$tmp/static_globals") global symbols, every other one local"
 
 step "docs/examples/*.c with pkg-config (shared and --static)"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
