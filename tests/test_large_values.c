@@ -375,6 +375,49 @@ static void test_streaming_writer(void **state)
     teardown(&f);
 }
 
+/* A sparse value -- a small write near the end of each chunk, over a
+ * hole -- stays sparse through compaction to the bottom level: folding the
+ * patches must not fill each chunk with zeros (it wrote 10x what it read).
+ * The value reads the same before and after, and after a reopen. */
+static void test_sparse_stays_sparse(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    const uint64_t cb = 16 * 1024, chunks = 256, size = cb * chunks;
+    TU_OK(f.db, lsm_truncate_value(f.db, 0, "s", 1, size));
+    char *want = calloc(1, (size_t)size);
+    char piece[1024];
+    for (int pass = 0; pass < 2; pass++) {
+        size_t len = pass ? 256 : 1024;
+        uint64_t at = pass ? 15 * 1024 : 14 * 1024;
+        for (uint64_t i = 0; i < chunks; i++) {
+            fill(piece, len, i * 2 + (uint64_t)pass);
+            TU_OK(f.db, lsm_write_value(f.db, 0, "s", 1, i * cb + at, piece, len));
+            memcpy(want + i * cb + at, piece, len);
+        }
+        TU_OK(f.db, lsm_flush(f.db));
+    }
+    tu_rng r = {tu_seed(10)};
+    check_value(f.db, "s", want, (size_t)size, &r);
+    lsm_stats s0, s1;
+    TU_OK(f.db, lsm_stats_get(f.db, &s0));
+    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    TU_OK(f.db, lsm_stats_get(f.db, &s1));
+    uint64_t read = s1.compaction_bytes_read - s0.compaction_bytes_read;
+    uint64_t written = s1.compaction_bytes_written - s0.compaction_bytes_written;
+    fprintf(stderr, "# sparse value of %" PRIu64 " bytes, %" PRIu64 " written in it: compaction "
+            "read %" PRIu64 ", wrote %" PRIu64 "\n", size, chunks * 1280, read, written);
+    assert_true(read > 0);
+    assert_true(written < 2 * read);
+    check_value(f.db, "s", want, (size_t)size, &r);
+    reopen(&f);
+    check_value(f.db, "s", want, (size_t)size, &r);
+    TU_OK(f.db, lsm_verify(f.db, NULL, NULL));
+    free(want);
+    teardown(&f);
+}
+
 /* lsm_close refuses, and closes nothing, while a value writer, an iterator
  * or a snapshot of the handle is open (docs/API.md, lsm_close): each handle
  * still works after the refusal, and once all are released close succeeds
@@ -462,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_streaming_writer),
         cmocka_unit_test(test_large_values_in_keyspaces),
         cmocka_unit_test(test_close_with_open_handles),
+        cmocka_unit_test(test_sparse_stays_sparse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

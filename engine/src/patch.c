@@ -214,6 +214,17 @@ int patch_apply(slice p, slice value, buf *out)
     return LSM_OK;
 }
 
+/* Over nothing (no entry below, or a deletion), a patch reads as its bytes
+ * with zeros before and between them. Written out as a value that is mostly
+ * zeros -- a write at the end of a chunk of a sparse file -- it would cost
+ * up to the chunk's size for a few bytes, so in the bottom level, where no
+ * older entry is left for the patch to need hiding, it stays a patch when
+ * the value would be more than twice its size. */
+static int sparse_over_nothing(slice acc)
+{
+    return patch_result_len(acc, 0) / 2 > acc.n;
+}
+
 int patch_fold_run(iter *it, int base_level, int (*deleted)(void *arg, slice tkey, uint64_t seq),
                    void *arg, buf *key_out, buf *val_out)
 {
@@ -248,13 +259,15 @@ int patch_fold_run(iter *it, int base_level, int (*deleted)(void *arg, slice tke
             rc = err_set(LSM_CORRUPTION, "a patch over an entry of type %d", (int)t);
             break;
         }
+        based = 1;
+        if (t != TYPE_VALUE && base_level && sparse_over_nothing(buf_slice(&acc)))
+            continue; /* stays a patch: nothing older is left to hide */
         rc = patch_apply(buf_slice(&acc), t == TYPE_VALUE ? v : slice_make(NULL, 0), &tmp);
         out_type = TYPE_VALUE;
-        based = 1;
     }
     if (rc == LSM_OK)
         rc = iter_status(it);
-    if (rc == LSM_OK && !based && base_level) {
+    if (rc == LSM_OK && !based && base_level && !sparse_over_nothing(buf_slice(&acc))) {
         rc = patch_apply(buf_slice(&acc), slice_make(NULL, 0), &tmp);
         out_type = TYPE_VALUE;
     }

@@ -65,7 +65,9 @@ int patch_apply(slice p, slice value, buf *out);
  * over the first entry below them that is not a patch: a value, or a
  * deletion or nothing, which read as the empty value) or TYPE_PATCH (all of
  * them combined, when the run ends before such an entry and levels below
- * may hold the key: base_level 0). deleted(arg, tkey, seq) says whether a
+ * may hold the key: base_level 0; and in the bottom level, base_level 1,
+ * when the base is a deletion or nothing and the value would be more than
+ * twice the combined patch: a sparse chunk is not filled with zeros). deleted(arg, tkey, seq) says whether a
  * range tombstone that readers of P see deletes the entry at seq (NULL:
  * none does). On return `it` is past the key's entries. LSM_OK,
  * LSM_CORRUPTION (a malformed patch, a patch over a large value), LSM_NOMEM.
