@@ -422,6 +422,7 @@ static void test_many_chunk_tables_replayed(void **state)
                 save_file(f, &files[n_files++], nm);
         }
         assert_non_null(newest);
+        assert_true(n_files < 63);
         snprintf(tables[k], sizeof tables[k], "%s", newest);
         save_file(f, &files[n_files++], newest);
         /* The next open flushes what it replays and retires the log. */

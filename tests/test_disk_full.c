@@ -350,7 +350,7 @@ static void test_partly_deleted_table_on_full_disk(void **state)
     free(b);
     TU_OK(f.db, lsm_flush(f.db));
     /* Let whatever compaction the flush started finish first. */
-    f.env->sleep_us(f.env, 200000);
+    TU_OK(f.db, lsm_wait_idle(f.db));
     uint64_t before = env_mem_bytes_used(f.env);
     env_mem_set_space_limit(f.env, before + 512 * KiB);
     TU_OK(f.db, lsm_delete(f.db, "big", 3));

@@ -268,8 +268,8 @@ LSM_API int lsm_open(const char *path, const lsm_options *opts, lsm_db **out);
  * no room: the memtable's writes then stay in the log, synced, and the next
  * open replays them -- that is not an error.
  *
- * Returns LSM_OK; LSM_MISUSE, without closing anything, while iterators or
- * snapshots on this handle are still alive; otherwise the handle is always
+ * Returns LSM_OK; LSM_MISUSE, without closing anything, while iterators,
+ * snapshots or value writers on this handle are still open; otherwise the handle is always
  * freed, and an error from the final flush -- or the error that poisoned the
  * handle -- is returned, described by lsm_errmsg(NULL). Data a failed flush
  * could not write is still in the log and comes back on the next open.

@@ -222,17 +222,24 @@ static int find_deleted_inputs(compact_state *s, const rdel_index *drop_ix,
  * full disk the compaction that would free its space is refused for want
  * of the space it frees. Each input counts its size times the share of its
  * entries' bytes kept (so block, index and filter overhead scale along),
- * plus a block's worth for rounding. Costs one more read of those inputs,
- * so it runs only when the cheap bound does not fit. */
+ * plus a block's worth for rounding. A patch counts twice its bytes: folded
+ * over nothing it may become a value up to twice its size (patch.c keeps a
+ * sparser one a patch). Costs one more read of those inputs, so it runs
+ * only when the cheap bound does not fit, only when range tombstones may
+ * drop something, and stops as soon as the bound passes the budget. */
+static int shutting_down(lsm_db *db);
+
 static int live_bound(compact_state *s, const rdel_index *drop_ix, uint64_t smallest_snapshot,
-                      const char *skip, uint64_t *out_bytes)
+                      const char *skip, uint64_t budget, uint64_t *out_bytes)
 {
     lsm_db *db = s->db;
     compaction *c = s->c;
     uint64_t bound = 0;
     int k = 0, rc = LSM_OK;
-    for (int w = 0; w < 2 && rc == LSM_OK; w++) {
-        for (int i = 0; i < c->n_inputs[w] && rc == LSM_OK; i++, k++) {
+    if (rdel_index_empty(drop_ix))
+        return LSM_OK; /* nothing to drop: the cheap bound stands */
+    for (int w = 0; w < 2 && rc == LSM_OK && bound <= budget; w++) {
+        for (int i = 0; i < c->n_inputs[w] && rc == LSM_OK && bound <= budget; i++, k++) {
             file_meta *f = c->inputs[w][i];
             if (skip[k])
                 continue;
@@ -241,16 +248,20 @@ static int live_bound(compact_state *s, const rdel_index *drop_ix, uint64_t smal
                 return err_set(LSM_NOMEM, "compaction: out of memory");
             uint64_t all = 0, kept = 0;
             for (iter_first(it); iter_valid(it); iter_next(it)) {
+                if (shutting_down(db))
+                    break;
                 slice key = iter_key(it);
                 uint64_t n = key.n + iter_value(it).n;
                 all += n;
-                if (ikey_valid(key) && !rdel_index_empty(drop_ix) &&
+                if (ikey_valid(key) &&
                     rdel_index_cover(drop_ix, ikey_tkey(key), smallest_snapshot, NULL, NULL) >
                         ikey_seq(key))
                     continue;
-                kept += n;
+                kept += ikey_valid(key) && ikey_type(key) == TYPE_PATCH ? 2 * n : n;
             }
             rc = iter_status(it);
+            if (rc == LSM_OK && shutting_down(db))
+                rc = err_set(LSM_BUSY, "compaction abandoned: the store is closing");
             iter_destroy(it);
             if (rc == LSM_OK)
                 bound += (all ? (uint64_t)((double)f->size * ((double)kept / (double)all)) : f->size) +
@@ -401,7 +412,7 @@ static int do_merge(compact_state *s, uint64_t smallest_snapshot)
      * disk: the inputs are deleted only once the outputs are installed. */
     uint64_t budget = rc == LSM_OK ? db_space_compaction_budget(db) : 0;
     if (rc == LSM_OK && bound > budget)
-        rc = live_bound(s, &drop_ix, smallest_snapshot, skip, &bound);
+        rc = live_bound(s, &drop_ix, smallest_snapshot, skip, budget, &bound);
     if (rc == LSM_OK && bound > budget)
         rc = err_set(LSM_NO_SPACE, "compaction of %d+%d files may write %" PRIu64 " bytes, and "
                      "the disk has room for %" PRIu64 ": %s", c->n_inputs[0], c->n_inputs[1],

@@ -107,6 +107,7 @@ mkdir -p "$T/onlylog"
 echo "my own log" >"$T/onlylog/LOG"
 before=$(snap "$T/onlylog")
 run_refused "a directory holding only a file named LOG" "$T/m1" -f "$T/onlylog" "$T/m1"
+mentions "a directory holding only a file named LOG" "not a store.*'LOG'"
 [[ $(snap "$T/onlylog") == "$before" ]] && ok || fail "the refused start changed $T/onlylog"
 "$LSMCTL" --create "$T/damaged" put k v >/dev/null || fail "setup: lsmctl put"
 echo garbage >"$T/damaged/CURRENT"
