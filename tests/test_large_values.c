@@ -418,6 +418,249 @@ static void test_sparse_stays_sparse(void **state)
     teardown(&f);
 }
 
+/* ---- finding data and holes, punching holes --------------------------------- */
+
+#define SP_CB (16 * 1024) /* value_chunk_bytes of setup() */
+
+typedef struct sparse_model {
+    char *bytes;
+    unsigned char *stored; /* per chunk: has an entry in the store */
+    size_t cap, size;
+} sparse_model;
+
+static void sm_write(sparse_model *m, uint64_t off, const char *data, size_t n)
+{
+    memcpy(m->bytes + off, data, n);
+    for (uint64_t i = off / SP_CB; n && i * SP_CB < off + n; i++)
+        m->stored[i] = 1;
+    if (off + n > m->size)
+        m->size = (size_t)(off + n);
+}
+
+static void sm_truncate(sparse_model *m, size_t size)
+{
+    if (size < m->size) {
+        memset(m->bytes + size, 0, m->size - size);
+        for (size_t i = (size + SP_CB - 1) / SP_CB; i * SP_CB < m->cap; i++)
+            m->stored[i] = 0;
+    }
+    m->size = size;
+}
+
+static void sm_punch(sparse_model *m, uint64_t off, uint64_t len)
+{
+    if (off >= m->size || len == 0)
+        return;
+    uint64_t end = len < m->size - off ? off + len : m->size;
+    memset(m->bytes + off, 0, (size_t)(end - off));
+    uint64_t first = (off + SP_CB - 1) / SP_CB;
+    uint64_t last = end == m->size ? (end + SP_CB - 1) / SP_CB : end / SP_CB;
+    for (uint64_t i = first; i < last; i++)
+        m->stored[i] = 0;
+}
+
+/* lsm_value_seek's answer by the model; LSM_NOT_FOUND as -1. */
+static int64_t sm_seek(const sparse_model *m, uint64_t off, int whence)
+{
+    if (off >= m->size)
+        return -1;
+    int want = whence == LSM_SEEK_DATA;
+    for (uint64_t i = off / SP_CB; i * SP_CB < m->size; i++)
+        if (m->stored[i] == want)
+            return (int64_t)(i * SP_CB > off ? i * SP_CB : off);
+    return want ? -1 : (int64_t)m->size;
+}
+
+static int64_t db_seek(lsm_db *db, const lsm_read_options *ro, const char *key, uint64_t off,
+                       int whence)
+{
+    uint64_t out = 12345;
+    int rc = lsm_value_seek(db, ro, key, strlen(key), off, whence, &out);
+    if (rc == LSM_NOT_FOUND)
+        return -1;
+    TU_OK(db, rc);
+    return (int64_t)out;
+}
+
+/* The store agrees with the model: bytes, and data and holes from every
+ * chunk boundary and from offsets inside chunks; what SEEK_HOLE calls a hole
+ * reads as zeros. */
+static void sm_check(lsm_db *db, const char *key, const sparse_model *m, tu_rng *r)
+{
+    check_value(db, key, m->bytes, m->size, r);
+    for (uint64_t off = 0; off < m->size + 2 * SP_CB; off += SP_CB) {
+        uint64_t offs[3] = {off, off + tu_below(r, SP_CB), off + SP_CB - 1};
+        for (int j = 0; j < 3; j++)
+            for (int whence = LSM_SEEK_DATA; whence <= LSM_SEEK_HOLE; whence++) {
+                int64_t got = db_seek(db, NULL, key, offs[j], whence);
+                int64_t want = sm_seek(m, offs[j], whence);
+                if (got != want)
+                    fail_msg("seek %s from %" PRIu64 " in %s (size %zu): %" PRId64 ", model %" PRId64,
+                             whence == LSM_SEEK_DATA ? "data" : "hole", offs[j], key, m->size, got, want);
+            }
+    }
+    uint64_t at = 0;
+    while (at < m->size) {
+        int64_t h = db_seek(db, NULL, key, at, LSM_SEEK_HOLE);
+        assert_true(h >= (int64_t)at);
+        int64_t d = h < (int64_t)m->size ? db_seek(db, NULL, key, (uint64_t)h, LSM_SEEK_DATA) : -1;
+        uint64_t hole_end = d < 0 ? m->size : (uint64_t)d;
+        for (uint64_t i = (uint64_t)h; i < hole_end; i++)
+            if (m->bytes[i])
+                fail_msg("byte %" PRIu64 " of %s is in a hole but not zero", i, key);
+        at = hole_end;
+    }
+}
+
+/* Holes made by extending truncation, by ranged writes past the end and by
+ * punching, checked against a model through flushes, compactions and
+ * reopens. */
+static void test_seek_and_punch_model(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    tu_rng r = {tu_seed(12)};
+    sparse_model m = {0};
+    m.cap = 4 * MiB;
+    m.bytes = calloc(1, m.cap);
+    m.stored = calloc(1, m.cap / SP_CB + 1);
+    char *data = malloc(200000);
+    /* Absent key; then a large value with no chunk at all. */
+    uint64_t out;
+    assert_int_equal(lsm_value_seek(f.db, NULL, "f", 1, 0, LSM_SEEK_DATA, &out), LSM_NOT_FOUND);
+    assert_int_equal(lsm_value_seek(f.db, NULL, "f", 1, 0, 7, &out), LSM_INVALID_ARGUMENT);
+    TU_OK(f.db, lsm_truncate_value(f.db, 0, "f", 1, 1 * MiB));
+    sm_truncate(&m, 1 * MiB);
+    sm_check(f.db, "f", &m, &r);
+    /* Fixed cases: a write in the middle of a chunk, one across a boundary,
+     * a punch of whole chunks and one of a part of a chunk. */
+    fill(data, 100, 1);
+    TU_OK(f.db, lsm_write_value(f.db, 0, "f", 1, 3 * SP_CB + 500, data, 100));
+    sm_write(&m, 3 * SP_CB + 500, data, 100);
+    fill(data, 3 * SP_CB, 2);
+    TU_OK(f.db, lsm_write_value(f.db, 0, "f", 1, 10 * SP_CB - 7, data, 3 * SP_CB));
+    sm_write(&m, 10 * SP_CB - 7, data, 3 * SP_CB);
+    sm_check(f.db, "f", &m, &r);
+    assert_int_equal(db_seek(f.db, NULL, "f", 0, LSM_SEEK_DATA), 3 * SP_CB);
+    assert_int_equal(db_seek(f.db, NULL, "f", 3 * SP_CB + 1, LSM_SEEK_HOLE), 4 * SP_CB);
+    assert_int_equal(db_seek(f.db, NULL, "f", 4 * SP_CB, LSM_SEEK_DATA), 9 * SP_CB);
+    assert_int_equal(db_seek(f.db, NULL, "f", 9 * SP_CB, LSM_SEEK_HOLE), 13 * SP_CB);
+    assert_int_equal(db_seek(f.db, NULL, "f", 13 * SP_CB, LSM_SEEK_DATA), -1);
+    assert_int_equal(db_seek(f.db, NULL, "f", MiB - 1, LSM_SEEK_HOLE), MiB - 1);
+    assert_int_equal(db_seek(f.db, NULL, "f", MiB, LSM_SEEK_HOLE), -1);
+    TU_OK(f.db, lsm_punch_value(f.db, 0, "f", 1, 10 * SP_CB, 2 * SP_CB)); /* chunks 10, 11 */
+    sm_punch(&m, 10 * SP_CB, 2 * SP_CB);
+    TU_OK(f.db, lsm_punch_value(f.db, 0, "f", 1, 3 * SP_CB + 550, 10)); /* inside chunk 3 */
+    sm_punch(&m, 3 * SP_CB + 550, 10);
+    sm_check(f.db, "f", &m, &r);
+    assert_int_equal(db_seek(f.db, NULL, "f", 9 * SP_CB, LSM_SEEK_HOLE), 10 * SP_CB);
+    assert_int_equal(db_seek(f.db, NULL, "f", 10 * SP_CB, LSM_SEEK_DATA), 12 * SP_CB);
+    /* A punch in a batch, then a write over part of it: in order. */
+    lsm_batch *b;
+    TU_OK(NULL, lsm_batch_new(&b));
+    TU_OK(NULL, lsm_batch_punch_value(b, 0, "f", 1, 0, UINT64_MAX));
+    fill(data, 10, 3);
+    TU_OK(NULL, lsm_batch_write_value(b, 0, "f", 1, 5 * SP_CB, data, 10));
+    TU_OK(f.db, lsm_write(f.db, b, NULL));
+    lsm_batch_free(b);
+    sm_punch(&m, 0, UINT64_MAX);
+    sm_write(&m, 5 * SP_CB, data, 10);
+    sm_check(f.db, "f", &m, &r);
+    assert_int_equal(db_seek(f.db, NULL, "f", 0, LSM_SEEK_DATA), 5 * SP_CB);
+    /* Random operations. */
+    int ops = (int)(300 * tu_scale());
+    for (int i = 0; i < ops; i++) {
+        uint64_t k = tu_below(&r, 20);
+        if (k < 8) {
+            uint64_t off = tu_below(&r, m.cap - 200000);
+            size_t n = (size_t)(tu_below(&r, 3) ? tu_below(&r, 3000) : tu_below(&r, 200000));
+            fill(data, n, (uint64_t)i);
+            TU_OK(f.db, lsm_write_value(f.db, 0, "f", 1, off, data, n));
+            sm_write(&m, off, data, n);
+        } else if (k < 13) {
+            uint64_t off = tu_below(&r, m.size + SP_CB);
+            uint64_t len = tu_below(&r, 4) ? tu_below(&r, 3 * SP_CB) : tu_below(&r, MiB);
+            if (tu_below(&r, 4) == 0)
+                off = off / SP_CB * SP_CB;
+            if (tu_below(&r, 4) == 0)
+                len = UINT64_MAX;
+            TU_OK(f.db, lsm_punch_value(f.db, 0, "f", 1, off, len));
+            sm_punch(&m, off, len);
+        } else if (k < 15) {
+            /* Stays large (inline_value_bytes is 64 KiB): cut or extended. */
+            size_t size = (size_t)(100000 + tu_below(&r, m.cap - 100000));
+            TU_OK(f.db, lsm_truncate_value(f.db, 0, "f", 1, size));
+            sm_truncate(&m, size);
+        } else if (k < 17) {
+            TU_OK(f.db, lsm_flush(f.db));
+        } else if (k < 18) {
+            TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+        } else {
+            reopen(&f);
+        }
+        if (i % 15 == 14 || i == ops - 1)
+            sm_check(f.db, "f", &m, &r);
+    }
+    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    sm_check(f.db, "f", &m, &r);
+    reopen(&f);
+    sm_check(f.db, "f", &m, &r);
+    TU_OK(f.db, lsm_verify(f.db, NULL, NULL));
+
+    /* Inline values: all data, the hole at the end; a punch writes zeros. */
+    TU_OK(f.db, lsm_put(f.db, "i", 1, "abcdefgh", 8));
+    assert_int_equal(db_seek(f.db, NULL, "i", 0, LSM_SEEK_DATA), 0);
+    assert_int_equal(db_seek(f.db, NULL, "i", 5, LSM_SEEK_DATA), 5);
+    assert_int_equal(db_seek(f.db, NULL, "i", 5, LSM_SEEK_HOLE), 8);
+    assert_int_equal(db_seek(f.db, NULL, "i", 8, LSM_SEEK_DATA), -1);
+    assert_int_equal(db_seek(f.db, NULL, "i", 8, LSM_SEEK_HOLE), -1);
+    assert_int_equal(db_seek(f.db, NULL, "i", UINT64_MAX, LSM_SEEK_HOLE), -1);
+    TU_OK(f.db, lsm_punch_value(f.db, 0, "i", 1, 2, 3));
+    TU_OK(f.db, lsm_punch_value(f.db, 0, "i", 1, 7, 100));
+    TU_OK(f.db, lsm_punch_value(f.db, 0, "nothing", 7, 0, 100));
+    void *v;
+    size_t vl;
+    TU_OK(f.db, lsm_get(f.db, "i", 1, &v, &vl));
+    assert_int_equal(vl, 8);
+    assert_memory_equal(v, "ab\0\0\0fg\0", 8);
+    lsm_free(v);
+    assert_int_equal(lsm_get(f.db, "nothing", 7, &v, &vl), LSM_NOT_FOUND);
+    TU_OK(f.db, lsm_put(f.db, "e", 1, "", 0));
+    assert_int_equal(db_seek(f.db, NULL, "e", 0, LSM_SEEK_HOLE), -1);
+
+    /* A snapshot sees the data as it was. */
+    fill(data, 4 * SP_CB, 4);
+    TU_OK(f.db, lsm_put(f.db, "s", 1, data, 4 * SP_CB + 100000)); /* large */
+    lsm_snapshot *snap;
+    TU_OK(f.db, lsm_snapshot_new(f.db, &snap));
+    TU_OK(f.db, lsm_punch_value(f.db, 0, "s", 1, 0, 4 * SP_CB));
+    lsm_read_options ro;
+    lsm_read_options_default(&ro);
+    ro.snapshot = snap;
+    assert_int_equal(db_seek(f.db, &ro, "s", 0, LSM_SEEK_DATA), 0);
+    assert_int_equal(db_seek(f.db, NULL, "s", 0, LSM_SEEK_DATA), 4 * SP_CB);
+    assert_int_equal(db_seek(f.db, NULL, "s", 0, LSM_SEEK_HOLE), 0);
+    lsm_snapshot_free(f.db, snap);
+
+    /* Punching gives the space back. */
+    fill(data, 200000, 5);
+    for (uint64_t off = 0; off < 3 * MiB; off += 200000)
+        TU_OK(f.db, lsm_write_value(f.db, 0, "p", 1, off, data, 200000));
+    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    uint64_t before = live_bytes(f.db);
+    TU_OK(f.db, lsm_punch_value(f.db, 0, "p", 1, 1000, 3 * MiB));
+    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    uint64_t after = live_bytes(f.db);
+    fprintf(stderr, "# live table bytes %" PRIu64 " before punching a 3 MiB value, %" PRIu64
+            " after\n", before, after);
+    assert_true(after + 2 * MiB < before);
+    free(data);
+    free(m.bytes);
+    free(m.stored);
+    teardown(&f);
+}
+
 /* lsm_close refuses, and closes nothing, while a value writer, an iterator
  * or a snapshot of the handle is open (docs/API.md, lsm_close): each handle
  * still works after the refusal, and once all are released close succeeds
@@ -506,6 +749,7 @@ int main(void)
         cmocka_unit_test(test_large_values_in_keyspaces),
         cmocka_unit_test(test_close_with_open_handles),
         cmocka_unit_test(test_sparse_stays_sparse),
+        cmocka_unit_test(test_seek_and_punch_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

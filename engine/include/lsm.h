@@ -500,6 +500,27 @@ LSM_API int lsm_read_value(lsm_db *db, const lsm_read_options *ropts, const void
 LSM_API int lsm_value_size(lsm_db *db, const lsm_read_options *ropts, const void *key,
                            size_t key_len, uint64_t *size);
 
+/* whence of lsm_value_seek(): the values of lseek(2)'s SEEK_DATA/SEEK_HOLE. */
+#define LSM_SEEK_DATA 3
+#define LSM_SEEK_HOLE 4
+
+/*
+ * Find data or a hole in key's value (of ropts->keyspace, at ropts->snapshot),
+ * like lseek(2) with SEEK_DATA/SEEK_HOLE: *out is the first offset at or after
+ * off that is data (LSM_SEEK_DATA) or in a hole (LSM_SEEK_HOLE). An inline
+ * value is all data. A large value is data or hole a chunk at a time
+ * (value_chunk_bytes): a chunk that is stored, even in part, is data; one never
+ * written, cut off or punched out (lsm_punch_value) is a hole. The end of the
+ * value counts as a hole, so LSM_SEEK_HOLE always finds one. Costs one lookup
+ * per chunk passed over (absent chunks are cheap: bloom filters).
+ * Returns LSM_OK; LSM_NOT_FOUND if the key is absent or deleted, if off is at
+ * or past the end of the value, or (LSM_SEEK_DATA) if there is no data at or
+ * after off -- lseek's ENXIO; LSM_INVALID_ARGUMENT for another whence; errors
+ * as lsm_get().
+ */
+LSM_API int lsm_value_seek(lsm_db *db, const lsm_read_options *ropts, const void *key,
+                           size_t key_len, uint64_t off, int whence, uint64_t *out);
+
 /*
  * Write len bytes at byte off of key's value in keyspace ks, extending it
  * (a gap reads as zeros); an absent key starts as an empty value. Unlike
@@ -515,21 +536,32 @@ LSM_API int lsm_write_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t
 LSM_API int lsm_truncate_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len,
                                uint64_t size);
 
+/* Make bytes [off, off + len) of key's value in keyspace ks read as zeros,
+ * without changing its length (bytes past the end are left alone; len may
+ * reach past it, UINT64_MAX for "to the end"). The whole chunks in the range
+ * are deleted, so their space comes back and lsm_value_seek() sees a hole;
+ * the parts of a chunk at either end are overwritten with zeros. An absent key
+ * stays absent. Atomic. Returns as lsm_put(). */
+LSM_API int lsm_punch_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len,
+                            uint64_t off, uint64_t len);
+
 /* Move the value of `from` to `to` in keyspace ks, replacing whatever `to`
  * held, in time independent of the value's size. Returns LSM_NOT_FOUND (and
  * changes nothing) if `from` does not exist; otherwise as lsm_put(). */
 LSM_API int lsm_rename(lsm_db *db, lsm_keyspace ks, const void *from, size_t from_len,
                        const void *to, size_t to_len);
 
-/* The same three as batch operations, so they can be atomic with other
- * writes (a file's contents and its metadata, say). They are applied in
- * order against the state the batch is written on. */
+/* The same four (write, truncate, punch, rename) as batch operations, so
+ * they can be atomic with other writes (a file's contents and its metadata,
+ * say). They are applied in order against the state the batch is written on. */
 LSM_API int lsm_batch_write_value(lsm_batch *batch, lsm_keyspace ks, const void *key,
                                   size_t key_len, uint64_t off, const void *data, size_t len);
 LSM_API int lsm_batch_truncate_value(lsm_batch *batch, lsm_keyspace ks, const void *key,
                                      size_t key_len, uint64_t size);
 LSM_API int lsm_batch_rename(lsm_batch *batch, lsm_keyspace ks, const void *from,
                              size_t from_len, const void *to, size_t to_len);
+LSM_API int lsm_batch_punch_value(lsm_batch *batch, lsm_keyspace ks, const void *key,
+                                  size_t key_len, uint64_t off, uint64_t len);
 
 /*
  * A streaming writer: a value of any size written in pieces, in bounded

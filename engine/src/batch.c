@@ -34,7 +34,8 @@ int batch_check_keyspaces(slice rep, const atomic_uchar *live, const atomic_ucha
             (v.n == 0 || !atomic_load_explicit(&live[(unsigned char)v.p[0]], memory_order_relaxed)))
             return err_set(LSM_INVALID_ARGUMENT, "rename into a keyspace that is not open");
         if (type != TYPE_VALUE && type != TYPE_DELETION && type != TYPE_RANGE_DELETION &&
-            type != BATCH_OP_WRITE_AT && type != BATCH_OP_TRUNCATE && type != BATCH_OP_RENAME)
+            type != BATCH_OP_WRITE_AT && type != BATCH_OP_TRUNCATE && type != BATCH_OP_RENAME &&
+            type != BATCH_OP_PUNCH)
             return err_set(LSM_INVALID_ARGUMENT, "batch: operation type %d is internal", (int)type);
         if (type >= BATCH_OP_WRITE_AT || (type == TYPE_VALUE && v.n > inline_bytes) ||
             atomic_load_explicit(&large[id], memory_order_relaxed))
@@ -125,7 +126,7 @@ static int iterate(slice rep, uint64_t seq, batch_op_fn fn, void *arg, int allow
         value_type type = (value_type)(unsigned char)*p++;
         slice k, v = {NULL, 0};
         if (type > TYPE_MAX_LOGGED &&
-            (type < BATCH_OP_WRITE_AT || type > BATCH_OP_RENAME || !allow_intents))
+            (type < BATCH_OP_WRITE_AT || type > BATCH_OP_LAST || !allow_intents))
             return err_set(LSM_CORRUPTION, "batch: unknown operation type %d", (int)type);
         p = get_lenprefixed(p, limit, &k);
         if (p && type != TYPE_DELETION)

@@ -3,8 +3,9 @@
  * logged, when that needs reading the current state.
  *
  * Three things need it:
- *   - ranged writes (BATCH_OP_WRITE_AT), truncation (BATCH_OP_TRUNCATE) and
- *     moves (BATCH_OP_RENAME), which are defined by the value they change;
+ *   - ranged writes (BATCH_OP_WRITE_AT), truncation (BATCH_OP_TRUNCATE),
+ *     moves (BATCH_OP_RENAME) and zeroing (BATCH_OP_PUNCH), which are
+ *     defined by the value they change;
  *   - a put of a value over the inline threshold, which becomes chunks plus a
  *     descriptor (large_value.h);
  *   - any write into a keyspace that may hold large values: a put, delete or
@@ -579,6 +580,81 @@ static int resolve_truncate(resolver *r, slice tkey, slice arg)
     return rc;
 }
 
+/* Zeros over [off, off + len) of the value, its length unchanged: the whole
+ * chunks in the range are deleted (one range deletion), the parts of a chunk
+ * at either end that hold stored bytes are overwritten with zeros by patches;
+ * an inline value gets one patch of zeros. */
+static int resolve_punch(resolver *r, slice tkey, slice arg)
+{
+    uint64_t off, len;
+    const char *p = get_varint64(arg.p, arg.p + arg.n, &off);
+    if (p)
+        p = get_varint64(p, arg.p + arg.n, &len);
+    if (p == NULL || p != arg.p + arg.n)
+        return err_set(LSM_CORRUPTION, "punch: malformed operation");
+    value_type t;
+    uint64_t size = 0;
+    buf desc = BUF_INIT, chunk = BUF_INIT;
+    char *zeros = NULL;
+    lv_desc d;
+    int rc = peek(r, tkey, &t, &size, &desc);
+    if (rc == LSM_OK && t == TYPE_VALUE_REF) {
+        rc = lv_desc_decode(buf_slice(&desc), &d);
+        size = d.size;
+    }
+    if (rc == LSM_NOT_FOUND || (rc == LSM_OK && (off >= size || len == 0))) {
+        rc = LSM_OK; /* nothing there to zero */
+        goto out;
+    }
+    uint64_t end = len < size - off ? off + len : size;
+    if (rc == LSM_OK && t == TYPE_VALUE) {
+        zeros = calloc(1, (size_t)(end - off));
+        rc = zeros ? emit_patch(r, tkey, off, slice_make(zeros, (size_t)(end - off)))
+                   : err_set(LSM_NOMEM, "resolve: out of memory");
+        goto out;
+    }
+    if (rc)
+        goto out;
+    uint64_t cb = d.chunk_bytes;
+    /* Whole chunks: [first, last). The value's last chunk counts as whole
+     * when the range reaches the end of the value. */
+    uint64_t first = (off + cb - 1) / cb;
+    uint64_t last = end == size ? (end + cb - 1) / cb : end / cb;
+    if (first < last) {
+        char s[LV_CHUNK_KEY_LEN], e[LV_CHUNK_KEY_LEN];
+        lv_chunk_key(s, d.id, first);
+        lv_chunk_key(e, d.id, last);
+        rc = emit(r, TYPE_RANGE_DELETION, slice_make(s, sizeof s), slice_make(e, sizeof e));
+        uint64_t whole_end = last * cb < size ? last * cb : size;
+        r->freed += whole_end - first * cb;
+    }
+    /* The partial chunks at either end (at most two). */
+    for (uint64_t i = off / cb; rc == LSM_OK && i * cb < end; i++) {
+        if (i >= first && i < last)
+            continue;
+        uint64_t cstart = i * cb;
+        uint64_t lo = off > cstart ? off - cstart : 0;
+        uint64_t hi = end - cstart < cb ? end - cstart : cb;
+        rc = read_chunk(r, d.id, i, &chunk);
+        if (rc || chunk.n <= lo)
+            continue; /* nothing stored there: it reads as zeros already */
+        if (hi > chunk.n)
+            hi = chunk.n;
+        if (zeros == NULL && (zeros = calloc(1, cb)) == NULL) {
+            rc = err_set(LSM_NOMEM, "resolve: out of memory");
+            break;
+        }
+        char k[LV_CHUNK_KEY_LEN];
+        lv_chunk_key(k, d.id, i);
+        rc = emit_patch(r, slice_make(k, sizeof k), lo, slice_make(zeros, (size_t)(hi - lo)));
+    }
+out:
+    free(zeros);
+    buf_free(&chunk);
+    buf_free(&desc);
+    return rc;
+}
+
 static int resolve_rename(resolver *r, slice from, slice to)
 {
     value_type t;
@@ -695,6 +771,8 @@ static int resolve_op(void *arg, uint64_t seq, value_type type, slice tkey, slic
         return resolve_truncate(r, tkey, value);
     case BATCH_OP_RENAME:
         return resolve_rename(r, tkey, value);
+    case BATCH_OP_PUNCH:
+        return resolve_punch(r, tkey, value);
     default:
         return err_set(LSM_CORRUPTION, "resolve: unknown operation %d", (int)type);
     }

@@ -1,7 +1,8 @@
 /*
- * db_value.c -- values of any size: ranged reads, ranged writes, truncation,
- * moves, streaming writers. Layout: large_value.h; the writes are resolved by
- * the write leader (db_resolve.c).
+ * db_value.c -- values of any size: ranged reads, finding data and holes,
+ * ranged writes, truncation, punching holes, moves, streaming writers.
+ * Layout: large_value.h; the writes are resolved by the write leader
+ * (db_resolve.c).
  *
  * Reads pin a superversion and read the descriptor and the chunks at one
  * sequence number, so a ranged read is consistent even while the value is
@@ -149,6 +150,73 @@ int lsm_value_size(lsm_db *db, const lsm_read_options *ro, const void *key, size
     return done(db, rc);
 }
 
+/* Is chunk i of value d stored (any visible entry, base or patch)? */
+static int chunk_stored(superversion *sv, table_cache *tc, uint64_t seq, int fill, const lv_desc *d,
+                        uint64_t i, int *stored)
+{
+    char k[LV_CHUNK_KEY_LEN];
+    lv_chunk_key(k, d->id, i);
+    value_type t;
+    char *v = NULL;
+    size_t vl, full;
+    value_window none = {0, 0}; /* existence only: copy no bytes */
+    int rc = db_lookup_window(sv, tc, slice_make(k, sizeof k), seq, fill, &none, &t, &v, &vl, &full);
+    free(v);
+    *stored = rc == LSM_OK;
+    return rc == LSM_NOT_FOUND ? LSM_OK : rc;
+}
+
+int lsm_value_seek(lsm_db *db, const lsm_read_options *ro, const void *key, size_t key_len,
+                   uint64_t off, int whence, uint64_t *out)
+{
+    if (out == NULL)
+        return done(db, err_set(LSM_INVALID_ARGUMENT, "value seek: NULL argument"));
+    *out = 0;
+    if (whence != LSM_SEEK_DATA && whence != LSM_SEEK_HOLE)
+        return done(db, err_set(LSM_INVALID_ARGUMENT, "value seek: whence %d is neither "
+                                "LSM_SEEK_DATA nor LSM_SEEK_HOLE", whence));
+    superversion *sv;
+    uint64_t seq;
+    value_type t;
+    char *v;
+    size_t vl, full;
+    value_window none = {0, 0};
+    int rc = raw_lookup(db, ro, key, key_len, &none, &sv, &seq, &t, &v, &vl, &full);
+    if (rc)
+        return done(db, rc);
+    if (t != TYPE_VALUE_REF) {
+        /* Inline: all data, then the hole at the end. */
+        if (off >= full)
+            rc = LSM_NOT_FOUND;
+        else
+            *out = whence == LSM_SEEK_DATA ? off : full;
+    } else {
+        lv_desc d;
+        rc = lv_desc_decode(slice_make(v, vl), &d);
+        if (rc == LSM_OK && off >= d.size)
+            rc = LSM_NOT_FOUND;
+        if (rc == LSM_OK) {
+            int fill = ro ? ro->fill_cache : 1;
+            int want = whence == LSM_SEEK_DATA, stored = !want;
+            uint64_t cb = d.chunk_bytes, i;
+            for (i = off / cb; rc == LSM_OK && i * cb < d.size; i++) {
+                rc = chunk_stored(sv, db->tc, seq, fill, &d, i, &stored);
+                if (rc == LSM_OK && stored == want)
+                    break;
+            }
+            if (rc == LSM_OK && stored == want)
+                *out = i * cb > off ? i * cb : off; /* in chunk i */
+            else if (rc == LSM_OK && want)
+                rc = LSM_NOT_FOUND; /* no data at or after off */
+            else if (rc == LSM_OK)
+                *out = d.size; /* the hole at the end */
+        }
+    }
+    free(v);
+    db_sv_release(db, sv);
+    return done(db, rc);
+}
+
 int db_get_large(lsm_db *db, superversion *sv, uint64_t seq, slice desc, char **val, size_t *vlen)
 {
     lv_desc d;
@@ -236,6 +304,19 @@ int lsm_batch_rename(lsm_batch *b, lsm_keyspace ks, const void *from, size_t fro
     return rc;
 }
 
+int lsm_batch_punch_value(lsm_batch *b, lsm_keyspace ks, const void *key, size_t key_len,
+                          uint64_t off, uint64_t len)
+{
+    char o[2 * VARINT64_MAX_LEN];
+    char *end = put_varint64(o, off);
+    end = put_varint64(end, len);
+    int rc = add_intent(b, BATCH_OP_PUNCH, ks, key, key_len, slice_make(o, (size_t)(end - o)),
+                        slice_make(NULL, 0));
+    if (rc)
+        err_tag(NULL);
+    return rc;
+}
+
 static int write_intent(lsm_db *db, int rc, lsm_batch *b)
 {
     if (rc == LSM_OK)
@@ -263,6 +344,16 @@ int lsm_truncate_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_
     if (rc)
         return done(db, rc);
     return write_intent(db, lsm_batch_truncate_value(b, ks, key, key_len, size), b);
+}
+
+int lsm_punch_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len, uint64_t off,
+                    uint64_t len)
+{
+    lsm_batch *b;
+    int rc = lsm_batch_new(&b);
+    if (rc)
+        return done(db, rc);
+    return write_intent(db, lsm_batch_punch_value(b, ks, key, key_len, off, len), b);
 }
 
 int lsm_rename(lsm_db *db, lsm_keyspace ks, const void *from, size_t from_len, const void *to,
