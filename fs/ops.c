@@ -181,4 +181,5 @@ const struct fuse_lowlevel_ops lsmfs_ll_ops = {
     .access = lsmfs_ll_access,
     .create = lsmfs_ll_create,
     .fallocate = lsmfs_ll_fallocate,
+    .lseek = lsmfs_ll_lseek,
 };

@@ -86,6 +86,8 @@ void lsmfs_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void lsmfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 void lsmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
                         struct fuse_file_info *fi);
+void lsmfs_ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+                    struct fuse_file_info *fi);
 
 /* ---- ops_ns.c ------------------------------------------------------------------- */
 void lsmfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

@@ -1,6 +1,7 @@
 /*
  * ops_file.c -- creating nodes and file contents: create, mknod, open, read,
- * write, fallocate, flush, release, fsync.
+ * write, fallocate (with punching holes and zeroing ranges), lseek
+ * (SEEK_DATA/SEEK_HOLE), flush, release, fsync.
  *
  * Contents are the value of the file's key in the default keyspace. Reads
  * are lsm_read_value of the range asked; writes are one batch holding
@@ -26,6 +27,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ops.h"
 
@@ -419,12 +421,49 @@ void lsmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size
         fuse_reply_write(req, size);
 }
 
+/* Zero [off, off + len) of a locked, resolved regular file, and with
+ * extend_to > its size (ZERO_RANGE without KEEP_SIZE) extend it: one batch
+ * with the punch (lsm_batch_punch_value: whole chunks in the range are
+ * deleted, so their space comes back and SEEK_HOLE sees holes; the partial
+ * chunks at the ends get zeros), the extension and the new record. */
+static int punch(lsmfs *fs, node *n, uint64_t off, uint64_t len, uint64_t extend_to)
+{
+    lsm_batch *b;
+    if (lsm_batch_new(&b) != LSM_OK)
+        return ENOMEM;
+    uint64_t size = extend_to > n->csize ? extend_to : n->csize;
+    struct size_times st = {size, {0, 0}, 0};
+    lsmfs_now(&st.now);
+    int err = 0;
+    if (lsm_batch_punch_value(b, LSM_KEYSPACE_DEFAULT, n->pk.key.p, n->pk.key.n, off, len) != LSM_OK)
+        err = ENOMEM;
+    if (err == 0 && size > n->csize &&
+        lsm_batch_truncate_value(b, LSM_KEYSPACE_DEFAULT, n->pk.key.p, n->pk.key.n, size) != LSM_OK)
+        err = ENOMEM;
+    if (err == 0 && !n->meta_taken) {
+        set_size_times(&n->m, &st);
+        err = node_put_meta(fs, b, n);
+    }
+    /* Frees space, or takes at most a chunk at each end of the range. */
+    if (err == 0)
+        err = batch_commit(fs, b, "punch", n->pk.key.p, n->pk.key.n, 1);
+    if (err == 0 && n->orphan)
+        inode_update_record(n->in, set_size_times, &st);
+    lsm_batch_free(b);
+    return err;
+}
+
 static int do_fallocate(lsmfs *fs, inode *in, int mode, off_t off, off_t len)
 {
     if (fs->read_only)
         return EROFS;
-    if (mode & ~FALLOC_FL_KEEP_SIZE)
-        return EOPNOTSUPP; /* no holes to punch: values are not block-mapped */
+    /* Allocation (mode 0, KEEP_SIZE), PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE with
+     * or without KEEP_SIZE; not COLLAPSE_RANGE, INSERT_RANGE, UNSHARE_RANGE
+     * (the kernel checks the combinations too). */
+    int punch_hole = (mode & FALLOC_FL_PUNCH_HOLE) != 0, zero = (mode & FALLOC_FL_ZERO_RANGE) != 0;
+    if ((mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) ||
+        (punch_hole && zero) || (punch_hole && !(mode & FALLOC_FL_KEEP_SIZE)))
+        return EOPNOTSUPP;
     if (off < 0 || len <= 0)
         return EINVAL;
     if ((uint64_t)off > LSMFS_MAX_FILE_SIZE || (uint64_t)len > LSMFS_MAX_FILE_SIZE - (uint64_t)off)
@@ -438,10 +477,14 @@ static int do_fallocate(lsmfs *fs, inode *in, int mode, off_t off, off_t len)
         err = EISDIR;
     if (err == 0 && n.m.type != T_REG)
         err = ENODEV;
+    uint64_t end = (uint64_t)(off + len);
+    int keep = (mode & FALLOC_FL_KEEP_SIZE) != 0;
+    if (err == 0 && (punch_hole || zero))
+        err = punch(fs, &n, (uint64_t)off, (uint64_t)len, keep ? 0 : end);
     /* Space is not reserved (an LSM store allocates when it writes); the
      * size grows as posix_fallocate promises. */
-    if (err == 0 && !(mode & FALLOC_FL_KEEP_SIZE) && (uint64_t)(off + len) > n.csize)
-        err = set_size(fs, &n, (uint64_t)(off + len));
+    else if (err == 0 && !keep && end > n.csize)
+        err = set_size(fs, &n, end);
     lockset_unlock(fs, &ls);
     node_free(&n);
     return err;
@@ -456,6 +499,54 @@ void lsmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off
     int err = do_fallocate(fs, inode_of(fs, ino), mode, off, len);
     ns_leave(fs, slot);
     fuse_reply_err(req, err);
+}
+
+/* SEEK_DATA and SEEK_HOLE (the kernel answers SEEK_SET, SEEK_CUR and
+ * SEEK_END itself): lsm_value_seek, so data and holes are chunks (64 KiB)
+ * -- a chunk never written, cut off by a truncation or punched out is a
+ * hole. At or past the end: ENXIO, as lseek(2). */
+static int do_lseek(lsmfs *fs, inode *in, off_t off, int whence, off_t *out)
+{
+    if (whence != SEEK_DATA && whence != SEEK_HOLE)
+        return EINVAL;
+    if (off < 0)
+        return ENXIO;
+    node n;
+    lockset ls;
+    int err = node_of_inode(fs, in, &n, &ls, LK_READ, NR_KEY);
+    if (err == 0 && n.stale)
+        err = ESTALE;
+    if (err == 0) {
+        lsm_read_options ro;
+        lsm_read_options_default(&ro);
+        uint64_t at;
+        int rc = lsm_value_seek(fs->db, &ro, n.pk.key.p, n.pk.key.n, (uint64_t)off,
+                                whence == SEEK_DATA ? LSM_SEEK_DATA : LSM_SEEK_HOLE, &at);
+        if (rc == LSM_NOT_FOUND)
+            err = ENXIO; /* past the end, no data after off, or no value (empty) */
+        else
+            err = lsmfs_errno(fs, rc, "lseek", n.pk.key.p, n.pk.key.n);
+        if (err == 0)
+            *out = (off_t)at;
+    }
+    lockset_unlock(fs, &ls);
+    node_free(&n);
+    return err;
+}
+
+void lsmfs_ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+                    struct fuse_file_info *fi)
+{
+    (void)fi;
+    lsmfs *fs = fuse_req_userdata(req);
+    off_t out = 0;
+    int slot = ns_enter(fs);
+    int err = do_lseek(fs, inode_of(fs, ino), off, whence, &out);
+    ns_leave(fs, slot);
+    if (err)
+        fuse_reply_err(req, err);
+    else
+        fuse_reply_lseek(req, out);
 }
 
 void lsmfs_ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
