@@ -157,6 +157,19 @@ void model_truncate(model *m, const void *k, size_t kl, uint64_t size)
     free(v);
 }
 
+void model_punch(model *m, const void *k, size_t kl, uint64_t off, uint64_t len)
+{
+    const model_entry *e = model_find(m, k, kl);
+    if (e == NULL || off >= e->vl)
+        return;
+    size_t end = len < e->vl - off ? (size_t)(off + len) : e->vl;
+    char *v = dup(e->v, e->vl);
+    size_t vl = e->vl;
+    memset(v + off, 0, end - (size_t)off);
+    model_put(m, k, kl, v, vl);
+    free(v);
+}
+
 int model_move(model *m, const void *from, size_t fl, const void *to, size_t tl)
 {
     const model_entry *e = model_find(m, from, fl);

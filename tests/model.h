@@ -51,6 +51,9 @@ void model_del_range(model *m, const void *lo, size_t lol, const void *hi, size_
 void model_write(model *m, const void *k, size_t kl, uint64_t off, const void *data, size_t len);
 /* k's value cut, or extended with zeros, to size bytes (created if absent). */
 void model_truncate(model *m, const void *k, size_t kl, uint64_t size);
+/* Bytes [off, off + len) of k's value, clipped to its length, become zeros;
+ * an absent key stays absent (lsm_punch_value). */
+void model_punch(model *m, const void *k, size_t kl, uint64_t off, uint64_t len);
 /* k's value moved to key to, replacing its value; moving a key onto itself
  * changes nothing. Returns 0, and changes nothing, if from is absent. */
 int model_move(model *m, const void *from, size_t fl, const void *to, size_t tl);

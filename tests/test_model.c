@@ -23,13 +23,14 @@
  * cheap): ranged writes at random offsets (appends, overwrites, writes past
  * the end whose gap reads as zeros, writes across chunk boundaries),
  * truncation (shrink, extend, to zero, across the inline threshold both
- * ways), moves (onto absent keys, small values, large values; of missing keys,
+ * ways), punching (lsm_punch_value: ranges inside a chunk, of whole chunks,
+ * past the end, to the end), moves (onto absent keys, small values, large values; of missing keys,
  * which must fail with LSM_NOT_FOUND and change nothing), plain puts over the
  * threshold, streaming writers (committed and aborted, with other writes in
  * between), and batches mixing all of these with puts, deletes and range
  * deletes across keyspaces (atomic: a batch whose move finds no source fails
  * whole). They are checked with lsm_value_size and lsm_read_value of random
- * ranges besides gets and scans, now and through snapshots and held
+ * ranges, lsm_value_seek (answers in range, holes read as zeros) besides gets and scans, now and through snapshots and held
  * iterators, which must keep seeing the old bytes after a value is
  * overwritten, moved or cut. Values stay below 3 MiB and the live total
  * below LV_BUDGET (past it, large operations shrink values instead), so the
@@ -707,6 +708,12 @@ static void m_truncate(ctx *c, journal *j, int ks, const kref *k, size_t size)
     model_truncate(&c->ms[ks], k->k, k->n, size);
 }
 
+static void m_punch(ctx *c, journal *j, int ks, const kref *k, uint64_t off, uint64_t len)
+{
+    journal_note(j, &c->ms[ks], ks, k->k, k->n);
+    model_punch(&c->ms[ks], k->k, k->n, off, len);
+}
+
 /* 0 (and no change) if from is absent. */
 static int m_rename(ctx *c, journal *j, int ks, const kref *from, const kref *to)
 {
@@ -764,6 +771,39 @@ static void check_value(ctx *c, int ks, const model *m, const lsm_snapshot *s, c
             CHECK(c, 0, "read [%zu, +%zu) of the %zu byte value of %s (keyspace %d%s) differs at byte %zu",
                   off, len, e->vl, kname(k->k, k->n, kb), ks, s ? ", snapshot" : "", off + at);
         }
+    }
+    /* lsm_value_seek: whatever the chunks, an answer lies at or after off
+     * and within the value, SEEK_HOLE always finds one (the end at the
+     * latest), and a hole reads as zeros. */
+    for (int i = 0; i < 2; i++) {
+        uint64_t off = tu_below(&c->rng, e->vl + 2);
+        uint64_t hole = 1, data = 1;
+        int rh = lsm_value_seek(c->db, &ro, k->k, k->n, off, LSM_SEEK_HOLE, &hole);
+        int rd = lsm_value_seek(c->db, &ro, k->k, k->n, off, LSM_SEEK_DATA, &data);
+        if (off >= e->vl) {
+            CHECK(c, rh == LSM_NOT_FOUND && rd == LSM_NOT_FOUND,
+                  "seek at %" PRIu64 " of a %zu byte value: rc %d, %d", off, e->vl, rh, rd);
+            continue;
+        }
+        CHECK(c, rh == LSM_OK && hole >= off && hole <= e->vl,
+              "seek hole at %" PRIu64 " of a %zu byte value: rc %d (%s), %" PRIu64, off, e->vl, rh,
+              lsm_errmsg(c->db), hole);
+        CHECK(c, (rd == LSM_OK && data >= off && data < e->vl) || rd == LSM_NOT_FOUND,
+              "seek data at %" PRIu64 " of a %zu byte value: rc %d (%s), %" PRIu64, off, e->vl, rd,
+              lsm_errmsg(c->db), data);
+        /* Holes: [off, data) and [hole, the next data). */
+        uint64_t next = e->vl;
+        if (rh == LSM_OK && hole < e->vl &&
+            lsm_value_seek(c->db, &ro, k->k, k->n, hole, LSM_SEEK_DATA, &next) == LSM_NOT_FOUND)
+            next = e->vl;
+        uint64_t lo[2] = {off, hole}, hi[2] = {rd == LSM_OK ? data : e->vl, next};
+        for (int h = 0; h < 2; h++)
+            for (uint64_t b = lo[h]; b < hi[h] && b < e->vl; b++)
+                if (e->v[b] != 0) {
+                    CHECK(c, 0, "byte %" PRIu64 " of a %zu byte value is in a hole [%" PRIu64
+                          ", %" PRIu64 ") but not zero", b, e->vl, lo[h], hi[h]);
+                    break;
+                }
     }
     if (tu_below(&c->rng, 4) == 0)
         check_get_key(c, ks, m, s, k->k, k->n, -1);
@@ -863,6 +903,33 @@ static void lv_truncate(ctx *c, int ks)
     m_truncate(c, NULL, ks, &k, size);
     if (tu_below(&c->rng, 3) == 0)
         check_value(c, ks, &c->ms[ks], NULL, &k);
+}
+
+static void pick_punch(ctx *c, size_t s, uint64_t *off, uint64_t *len)
+{
+    uint64_t r = tu_below(&c->rng, 100);
+    *off = r < 20 ? CHUNK_BYTES * tu_below(&c->rng, s / CHUNK_BYTES + 2)
+                  : tu_below(&c->rng, s + 2);
+    r = tu_below(&c->rng, 100);
+    *len = r < 40 ? 1 + tu_below(&c->rng, CHUNK_BYTES)
+           : r < 70 ? CHUNK_BYTES * (1 + tu_below(&c->rng, 8)) + tu_below(&c->rng, 3)
+           : r < 85 ? tu_below(&c->rng, 1u << 20)
+                    : UINT64_MAX;
+}
+
+static void lv_punch(ctx *c, int ks)
+{
+    kref k;
+    if (tu_below(&c->rng, 4) == 0 || !key_with_value(c, &c->ms[ks], 1, &k))
+        lv_key(c, ks, &k);
+    uint64_t off, len;
+    pick_punch(c, model_size_of(&c->ms[ks], &k), &off, &len);
+    char kb[200];
+    trace(c, "punch ks%d %s off %" PRIu64 " len %" PRIu64 " (size %zu)", ks, kname(k.k, k.n, kb),
+          off, len, model_size_of(&c->ms[ks], &k));
+    ENGINE(c, lsm_punch_value(c->db, c->ks[ks], k.k, k.n, off, len));
+    m_punch(c, NULL, ks, &k, off, len);
+    check_value(c, ks, &c->ms[ks], NULL, &k);
 }
 
 /* A source for a move: a large value, a small one, a pool key (maybe
@@ -1055,6 +1122,14 @@ static void lv_batch(ctx *c)
             ENGINE(c, lsm_batch_write_value(b, id, k.k, k.n, off, c->dbuf, len));
             if (live)
                 m_write(c, &j, ks, &k, off, c->dbuf, len);
+        } else if (r < 70) {
+            uint64_t off, len;
+            pick_punch(c, model_size_of(&c->ms[ks], &k), &off, &len);
+            trace(c, "  batch punch ks%d %s off %" PRIu64 " len %" PRIu64 " (size %zu)", ks,
+                  kname(k.k, k.n, kb), off, len, model_size_of(&c->ms[ks], &k));
+            ENGINE(c, lsm_batch_punch_value(b, id, k.k, k.n, off, len));
+            if (live)
+                m_punch(c, &j, ks, &k, off, len);
         } else if (r < 76) {
             size_t size = pick_truncate_size(c, model_size_of(&c->ms[ks], &k));
             trace(c, "  batch truncate ks%d %s to %zu (size %zu)", ks, kname(k.k, k.n, kb), size,
@@ -1141,8 +1216,10 @@ static void do_large(ctx *c)
         lv_shrink(c, ks);
     else if (r < 25)
         lv_write(c, ks);
-    else if (r < 38)
+    else if (r < 33)
         lv_truncate(c, ks);
+    else if (r < 38)
+        lv_punch(c, ks);
     else if (r < 53)
         lv_rename(c, ks);
     else if (r < 68)
