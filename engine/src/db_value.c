@@ -175,8 +175,8 @@ int lsm_value_seek(lsm_db *db, const lsm_read_options *ro, const void *key, size
     if (whence != LSM_SEEK_DATA && whence != LSM_SEEK_HOLE)
         return done(db, err_set(LSM_INVALID_ARGUMENT, "value seek: whence %d is neither "
                                 "LSM_SEEK_DATA nor LSM_SEEK_HOLE", whence));
-    superversion *sv;
-    uint64_t seq;
+    superversion *sv = NULL;
+    uint64_t seq = 0;
     value_type t;
     char *v;
     size_t vl, full;
