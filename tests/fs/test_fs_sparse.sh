@@ -112,9 +112,10 @@ start=$(date +%s%N)
 cp --sparse=always "$F" "$T/copy.img" || fail "cp --sparse=always failed"
 ms=$((($(date +%s%N) - start) / 1000000))
 echo "# cp --sparse=always of a 1 GiB file with 4 blocks: $ms ms"
-# (A loose bound: it reads the whole GiB, 8192 FUSE requests, 0.3 s idle but
-# nearly 2 s on a loaded machine.)
-((ms < 6000)) && ok || fail "cp --sparse=always took $ms ms (holes read as zeros: no I/O)"
+# No bound on its time: cp 9.1 seeks only when st_blocks shows holes, which
+# lsmfs does not report (docs/FS.md), so it reads the whole GiB -- 0.3 s on an
+# idle machine, 15 s in a ThreadSanitizer build. The copy below is the one
+# that asks SEEK_DATA/SEEK_HOLE.
 # A copy that asks SEEK_DATA/SEEK_HOLE, as cp does when st_blocks shows holes,
 # reads the data regions only.
 start=$(date +%s%N)
@@ -141,7 +142,9 @@ os.ftruncate(dst, size)
 EOF2
 ms=$((($(date +%s%N) - start) / 1000000))
 echo "# copy of the same file by SEEK_DATA/SEEK_HOLE: $ms ms"
-((ms < 1000)) && ok || fail "a SEEK_DATA/SEEK_HOLE copy took $ms ms"
+# (0.2 s idle, 0.4 s under ThreadSanitizer; reading the holes would take
+# 0.3 s idle and 15 s under ThreadSanitizer -- the bound is loose for load.)
+((ms < 3000)) && ok || fail "a SEEK_DATA/SEEK_HOLE copy took $ms ms"
 check "SEEK_DATA copy identical" cmp "$F" "$T/copy2.img"
 check "copy identical" cmp "$F" "$T/copy.img"
 kb=$(du -k "$T/copy.img" | cut -f1)
