@@ -44,30 +44,15 @@ int node_is_dir(const node *n)
     return n->type == N_ROOT || n->type == N_DIR || n->type == N_CDIR;
 }
 
+/* Is any key of ks below prefix? The engine answers "no" for a prefix
+ * ending with '/' from its memtables and per-table prefix filters, without
+ * an iterator, in the common case (a name with nothing below it). */
 static int any_key(lsmfs *fs, lsm_keyspace ks, const void *prefix, size_t n, int *yes)
 {
-    kbuf up = KBUF_INIT;
-    int none = prefix_upper(prefix, n, &up);
-    if (none < 0)
-        return ENOMEM;
     lsm_read_options ro;
     lsm_read_options_default(&ro);
     ro.keyspace = ks;
-    ro.lower = prefix;
-    ro.lower_len = n;
-    if (!none) {
-        ro.upper = up.p;
-        ro.upper_len = up.n;
-    }
-    ro.keys_only = 1;
-    lsm_iter *it;
-    int rc = lsm_iter_new(fs->db, &ro, &it);
-    if (rc == LSM_OK) {
-        rc = lsm_iter_first(it);
-        *yes = rc == LSM_OK && lsm_iter_valid(it);
-        lsm_iter_free(it);
-    }
-    kb_free(&up);
+    int rc = lsm_prefix_exists(fs->db, &ro, prefix, n, yes);
     return lsmfs_errno(fs, rc, "scan", prefix, n);
 }
 

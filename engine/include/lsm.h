@@ -496,6 +496,19 @@ LSM_API int lsm_get_opt(lsm_db *db, const lsm_read_options *ropts,
 LSM_API int lsm_read_value(lsm_db *db, const lsm_read_options *ropts, const void *key,
                            size_t key_len, uint64_t off, void *buf, size_t len, size_t *n_read);
 
+/*
+ * Does any key of ropts->keyspace start with prefix (at ropts->snapshot)?
+ * *found is 1 or 0. For a prefix ending with '/' the answer "no" usually
+ * costs no iterator and no block read: every table keeps a filter of its
+ * keys' prefixes that end with '/' (a file system asks this for every name
+ * it resolves: is "a/b" a directory, is any key below "a/b/"?). Any other
+ * prefix, and a "maybe" from the filters, costs a keys-only scan bounded to
+ * the prefix. The bounds and keys_only of ropts are ignored. Returns LSM_OK,
+ * LSM_INVALID_ARGUMENT (a closed keyspace, a key too long) or a read error.
+ */
+LSM_API int lsm_prefix_exists(lsm_db *db, const lsm_read_options *ropts, const void *prefix,
+                              size_t prefix_len, int *found);
+
 /* The length of key's value, without reading it. Returns as lsm_get(). */
 LSM_API int lsm_value_size(lsm_db *db, const lsm_read_options *ropts, const void *key,
                            size_t key_len, uint64_t *size);
@@ -674,6 +687,13 @@ typedef struct lsm_stats {
                                        all of them by its next seek, first,
                                        last or free */
     uint64_t gets;
+    uint64_t iterators_created;     /* iterators made: the caller's and the
+                                       engine's own scans */
+    uint64_t prefix_filter_probes;  /* table prefix filters asked by
+                                       lsm_prefix_exists */
+    uint64_t prefix_checks_filtered; /* lsm_prefix_exists calls answered "no"
+                                       by memtables and prefix filters alone,
+                                       without an iterator */
     uint64_t live_table_bytes;      /* sum of all live table sizes */
     uint64_t wal_bytes_dropped;     /* torn log tail cut off at the last open */
     int background_error;           /* sticky error writers get now, or LSM_OK */

@@ -888,6 +888,9 @@ int lsm_stats_get(lsm_db *db, lsm_stats *s)
     s->data_blocks_read = LOAD(db->tstats.data_blocks_read);
     s->gets = LOAD(db->gets);
     s->iter_entries = LOAD(db->iter_entries);
+    s->iterators_created = LOAD(db->iters_created);
+    s->prefix_filter_probes = LOAD(db->prefix_probes);
+    s->prefix_checks_filtered = LOAD(db->prefix_answered);
 #undef LOAD
     s->block_cache_bytes = cache_usage(db->block_cache);
     s->wal_bytes_dropped = db->wal_bytes_dropped;
@@ -938,7 +941,9 @@ int lsm_stats_text(lsm_db *db, char **out)
                   "block cache            %" PRIu64 " bytes, hit ratio %.3f (%" PRIu64 "/%" PRIu64 ")\n"
                   "bloom filter           %" PRIu64 " checked, %" PRIu64 " useful\n"
                   "data blocks read       %" PRIu64 "\n"
-                  "gets                   %" PRIu64 "\n",
+                  "gets                   %" PRIu64 "\n"
+                  "iterators created      %" PRIu64 "\n"
+                  "prefix checks          %" PRIu64 " answered by filters (%" PRIu64 " probes)\n",
                   s.live_table_bytes, s.memtable_bytes, s.imm_memtables, s.last_sequence,
                   s.user_bytes_written, s.wal_bytes_written, s.wal_syncs, s.chunk_table_bytes,
                   s.flush_count,
@@ -947,7 +952,7 @@ int lsm_stats_text(lsm_db *db, char **out)
                   (double)s.stall_us / 1e6,
                   s.block_cache_bytes, lookups ? (double)s.block_cache_hits / (double)lookups : 0.0,
                   s.block_cache_hits, lookups, s.bloom_checked, s.bloom_useful, s.data_blocks_read,
-                  s.gets);
+                  s.gets, s.iterators_created, s.prefix_checks_filtered, s.prefix_filter_probes);
     (void)n;
     *out = t;
     return LSM_OK;

@@ -10,6 +10,7 @@
  *   db_compact.c  running one compaction
  *   db_iter.c     the user-facing iterator
  *   db_space.c    the disk-space reserve and the no-space state
+ *   db_prefix.c   lsm_prefix_exists: prefix filters first, a scan if need be
  *
  * Locking: one mutex `mu` protects the fields marked so. Readers never take
  * it on the fast path: a get or an iterator grabs the current superversion
@@ -136,6 +137,9 @@ struct lsm_db {
     atomic_uint_fast64_t stall_us;
     atomic_uint_fast64_t gets;
     atomic_uint_fast64_t iter_entries;
+    atomic_uint_fast64_t iters_created;   /* user iterators and the engine's scans */
+    atomic_uint_fast64_t prefix_probes;   /* prefix filters asked (db_prefix.c) */
+    atomic_uint_fast64_t prefix_answered; /* lsm_prefix_exists answered without a scan */
     uint64_t wal_bytes_dropped;        /* set during open */
 
     /* ---- threads ---- */

@@ -400,6 +400,7 @@ static int iter_create(lsm_db *db, uint64_t seq, int fill_cache, int keys_only, 
     }
     it->sv = db_sv_acquire(db);
     atomic_fetch_add(&db->live_iters, 1);
+    atomic_fetch_add_explicit(&db->iters_created, 1, memory_order_relaxed);
 
     iter **list = NULL;
     int n = 0, cap = 16;

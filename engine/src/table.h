@@ -115,6 +115,12 @@ typedef int (*table_get_fn)(void *arg, slice ikey, slice value);
 int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn fn, void *arg,
               uint64_t *cover);
 
+/* May the table hold a key starting with tree-key prefix tprefix? 0 only
+ * when its prefix filter (docs/FORMAT.md §6.7.1) says no: tprefix must end
+ * with '/' after at least the keyspace byte; for any other prefix, and for a
+ * table written without the filter, the answer is 1. */
+int table_prefix_may_match(const table *t, slice tprefix);
+
 /* The table's range tombstones (borrowed: valid while the table is open). */
 const rtomb_list *table_range_dels(const table *t);
 

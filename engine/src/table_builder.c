@@ -15,6 +15,7 @@
 #include "compress.h"
 #include "crc32c.h"
 #include "err.h"
+#include "large_value.h"
 
 struct table_builder {
     table_options o;
@@ -27,6 +28,8 @@ struct table_builder {
     block_handle pending_handle;
     uint64_t *hashes;       /* filter hashes, one per distinct tree key */
     size_t n_hashes, cap_hashes;
+    uint64_t *phashes;      /* prefix-filter hashes, one per distinct path prefix */
+    size_t n_phashes, cap_phashes;
     buf compressed;         /* scratch */
     rtomb_list rdels;       /* range tombstones, written at finish */
     buf rd_smallest;        /* smallest tombstone start (internal key) */
@@ -85,6 +88,7 @@ void tb_free(table_builder *tb)
     buf_free(&tb->rd_smallest);
     buf_free(&tb->rd_largest);
     free(tb->hashes);
+    free(tb->phashes);
     free(tb);
 }
 
@@ -260,20 +264,43 @@ static int flush_data_block(table_builder *tb)
     return rc;
 }
 
-static int add_hash(table_builder *tb, slice tkey)
+static int push_hash(uint64_t **v, size_t *n, size_t *cap, uint64_t h)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 1024;
+        uint64_t *p = realloc(*v, c * sizeof *p);
+        if (p == NULL)
+            return err_set(LSM_NOMEM, "table builder: out of memory");
+        *v = p;
+        *cap = c;
+    }
+    (*v)[(*n)++] = h;
+    return LSM_OK;
+}
+
+/*
+ * A new distinct tree key: its hash goes into the key filter, and its path
+ * prefixes (every prefix ending just after a '/' of the user key) into the
+ * prefix filter (docs/FORMAT.md §6.7.1) -- those it does not share with the
+ * previous key `prev` (NULL for the first), which added them already. Keys
+ * of the engine's own keyspaces (0xfe, 0xff) add no prefixes.
+ */
+static int add_hash(table_builder *tb, slice tkey, const slice *prev)
 {
     if (tb->o.bloom_bits_per_key <= 0)
         return LSM_OK;
-    if (tb->n_hashes == tb->cap_hashes) {
-        size_t cap = tb->cap_hashes ? tb->cap_hashes * 2 : 1024;
-        uint64_t *h = realloc(tb->hashes, cap * sizeof *h);
-        if (h == NULL)
-            return err_set(LSM_NOMEM, "table builder: out of memory");
-        tb->hashes = h;
-        tb->cap_hashes = cap;
-    }
-    tb->hashes[tb->n_hashes++] = bloom_hash(tkey);
-    return LSM_OK;
+    int rc = push_hash(&tb->hashes, &tb->n_hashes, &tb->cap_hashes, bloom_hash(tkey));
+    if (rc || tkey.n < 2 || (unsigned char)tkey.p[0] >= KS_VALUES)
+        return rc;
+    size_t common = 0;
+    if (prev)
+        while (common < prev->n && common < tkey.n && prev->p[common] == tkey.p[common])
+            common++;
+    for (size_t j = 1; j < tkey.n && rc == LSM_OK; j++)
+        if (tkey.p[j] == '/' && j + 1 > common)
+            rc = push_hash(&tb->phashes, &tb->n_phashes, &tb->cap_phashes,
+                           bloom_hash(slice_make(tkey.p, j + 1)));
+    return rc;
 }
 
 /* What adding an entry records, whatever block holds it. */
@@ -307,8 +334,10 @@ int tb_add_block(table_builder *tb, slice ikey, size_t value_len, block_handle h
     int rc = flush_data_block(tb);
     if (rc == LSM_OK && tb->pending_index)
         rc = add_pending_index(tb, &ikey);
-    if (rc == LSM_OK && (first || !slice_eq(ikey_tkey(ikey), ikey_tkey(buf_slice(&tb->last_key)))))
-        rc = add_hash(tb, ikey_tkey(ikey));
+    if (rc == LSM_OK && (first || !slice_eq(ikey_tkey(ikey), ikey_tkey(buf_slice(&tb->last_key))))) {
+        slice prev = ikey_tkey(buf_slice(&tb->last_key));
+        rc = add_hash(tb, ikey_tkey(ikey), first ? NULL : &prev);
+    }
     if (rc == LSM_OK && first && buf_set(&tb->smallest, ikey.p, ikey.n))
         rc = err_set(LSM_NOMEM, "table builder: out of memory");
     if (rc == LSM_OK && buf_set(&tb->last_key, ikey.p, ikey.n))
@@ -332,8 +361,10 @@ int tb_add(table_builder *tb, slice ikey, slice value)
         return tb->status = err_set(LSM_INVALID_ARGUMENT, "table builder: keys out of order");
     if (tb->pending_index)
         rc = add_pending_index(tb, &ikey);
-    if (rc == LSM_OK && (first || !slice_eq(ikey_tkey(ikey), ikey_tkey(buf_slice(&tb->last_key)))))
-        rc = add_hash(tb, ikey_tkey(ikey));
+    if (rc == LSM_OK && (first || !slice_eq(ikey_tkey(ikey), ikey_tkey(buf_slice(&tb->last_key))))) {
+        slice prev = ikey_tkey(buf_slice(&tb->last_key));
+        rc = add_hash(tb, ikey_tkey(ikey), first ? NULL : &prev);
+    }
     if (rc == LSM_OK && first && buf_set(&tb->smallest, ikey.p, ikey.n))
         rc = err_set(LSM_NOMEM, "table builder: out of memory");
     if (rc == LSM_OK)
@@ -393,7 +424,7 @@ int tb_finish(table_builder *tb)
     if (tb->props.smallest_seq == UINT64_MAX)
         tb->props.smallest_seq = 0;
 
-    block_handle filter_h = {0, 0}, props_h, meta_h, index_h, rdel_h = {0, 0};
+    block_handle filter_h = {0, 0}, pfilter_h = {0, 0}, props_h, meta_h, index_h, rdel_h = {0, 0};
     int have_filter = tb->o.bloom_bits_per_key > 0;
     int have_rdels = tb->rdels.n > 0;
     if (rc == LSM_OK && have_filter) {
@@ -404,6 +435,17 @@ int tb_finish(table_builder *tb)
         if (rc == LSM_OK)
             rc = write_block(tb, buf_slice(&f), 0, &filter_h);
         tb->props.filter_bytes = f.n;
+        buf_free(&f);
+    }
+    /* The prefix filter, also when no key has a '/': then it says "no"
+     * to every prefix, which is the point (no block would mean "maybe"). */
+    if (rc == LSM_OK && have_filter) {
+        buf f = BUF_INIT;
+        rc = bloom_build(tb->phashes, tb->n_phashes, tb->o.bloom_bits_per_key, &f);
+        if (rc)
+            rc = err_set(LSM_NOMEM, "table builder: out of memory");
+        if (rc == LSM_OK)
+            rc = write_block(tb, buf_slice(&f), 0, &pfilter_h);
         buf_free(&f);
     }
     if (rc == LSM_OK && have_rdels)
@@ -422,6 +464,11 @@ int tb_finish(table_builder *tb)
             if (have_filter) {
                 char *end = block_handle_encode(hv, filter_h);
                 rc = bb_add(&meta, slice_make(META_FILTER_NAME, strlen(META_FILTER_NAME)),
+                            slice_make(hv, (size_t)(end - hv)));
+            }
+            if (rc == LSM_OK && have_filter) {
+                char *end = block_handle_encode(hv, pfilter_h);
+                rc = bb_add(&meta, slice_make(META_PREFIX_FILTER_NAME, strlen(META_PREFIX_FILTER_NAME)),
                             slice_make(hv, (size_t)(end - hv)));
             }
             if (rc == LSM_OK) {

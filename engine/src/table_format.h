@@ -35,6 +35,7 @@
 
 /* Names in the metaindex block. DO NOT CHANGE. */
 #define META_FILTER_NAME "filter.bloom64"
+#define META_PREFIX_FILTER_NAME "filter.prefix64" /* path prefixes, §6.7.1 */
 #define META_PROPS_NAME "props"
 #define META_RANGE_DEL_NAME "rangedel"
 

@@ -29,6 +29,8 @@ struct table {
     uint64_t index_off;  /* for messages */
     char *filter_data;   /* NULL: no filter */
     slice filter;
+    char *pfilter_data;  /* NULL: no prefix filter (an older table) */
+    slice pfilter;
     table_props props;
     rtomb_list rdels;    /* range tombstones (from the rangedel block) */
     rdel_index rdel_ix;
@@ -317,6 +319,14 @@ static int read_meta(table *t, block_handle meta_h)
             rc = read_raw_block(t, h, &t->filter_data, &n);
             if (rc == LSM_OK)
                 t->filter = slice_make(t->filter_data, n);
+        } else if (slice_eq(k, slice_make(META_PREFIX_FILTER_NAME,
+                                          strlen(META_PREFIX_FILTER_NAME)))) {
+            size_t n;
+            free(t->pfilter_data);
+            t->pfilter_data = NULL;
+            rc = read_raw_block(t, h, &t->pfilter_data, &n);
+            if (rc == LSM_OK)
+                t->pfilter = slice_make(t->pfilter_data, n);
         } else if (slice_eq(k, slice_make(META_PROPS_NAME, strlen(META_PROPS_NAME)))) {
             rc = read_props(t, h);
         } else if (slice_eq(k, slice_make(META_RANGE_DEL_NAME, strlen(META_RANGE_DEL_NAME)))) {
@@ -371,7 +381,7 @@ int table_open(lsm_env *env, const char *path, uint64_t number, uint64_t expecte
         goto fail;
     if (block_cache) {
         t->cache_id = cache_new_id(block_cache);
-        size_t charge = sizeof *t + n + t->filter.n + t->rdels.keys.n + t->rdel_ix.keys.n +
+        size_t charge = sizeof *t + n + t->filter.n + t->pfilter.n + t->rdels.keys.n + t->rdel_ix.keys.n +
                         t->rdels.n * (sizeof(rtomb) + 4 * sizeof(size_t));
         t->meta = cache_insert(block_cache, t->cache_id, UINT64_MAX, t, charge, NULL);
     }
@@ -393,6 +403,7 @@ void table_close(table *t)
     rfile_close(t->file);
     free(t->index_data);
     free(t->filter_data);
+    free(t->pfilter_data);
     rtomb_list_free(&t->rdels);
     rdel_index_free(&t->rdel_ix);
     free(t);
@@ -401,6 +412,13 @@ void table_close(table *t)
 const rtomb_list *table_range_dels(const table *t)
 {
     return &t->rdels;
+}
+
+int table_prefix_may_match(const table *t, slice tprefix)
+{
+    if (t->pfilter_data == NULL || tprefix.n < 2 || tprefix.p[tprefix.n - 1] != '/')
+        return 1;
+    return bloom_may_contain(t->pfilter, bloom_hash(tprefix));
 }
 
 int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn fn, void *arg,
