@@ -191,6 +191,29 @@ static int xattr_change(lsmfs *fs, inode *in, const char *name, const char *valu
     return err;
 }
 
+/* "lsmfs.stats" of the root: the engine's statistics (lsm_stats_text), read
+ * with `getfattr --only-values -n lsmfs.stats MOUNT`. Computed on each read,
+ * never stored, not listed; setting or removing it is EPERM. Outside the
+ * user/trusted/security/system namespaces, so no file's own attribute can
+ * have the name on other file systems' terms (FUSE passes any name on). */
+#define STATS_XATTR "lsmfs.stats"
+
+static int is_stats_xattr(fuse_ino_t ino, const char *name)
+{
+    return ino == FUSE_ROOT_ID && strcmp(name, STATS_XATTR) == 0;
+}
+
+static int stats_xattr(lsmfs *fs, void **v, size_t *vn)
+{
+    char *t;
+    int rc = lsm_stats_text(fs->db, &t);
+    if (rc != LSM_OK)
+        return lsmfs_errno(fs, rc, "stats", STATS_XATTR, strlen(STATS_XATTR));
+    *v = t;
+    *vn = strlen(t);
+    return 0;
+}
+
 void lsmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
                        size_t size, int flags)
 {
@@ -199,6 +222,10 @@ void lsmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const c
     int access_acl = fs->posix_acl && strcmp(name, ACL_NAME_ACCESS) == 0;
     if (access_acl)
         caller_of(req, &who);
+    if (is_stats_xattr(ino, name)) {
+        fuse_reply_err(req, EPERM);
+        return;
+    }
     int slot = ns_enter(fs);
     int err = xattr_change(fs, inode_of(fs, ino), name, value ? value : "", size, flags,
                            access_acl ? &who : NULL);
@@ -209,6 +236,10 @@ void lsmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const c
 void lsmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
     lsmfs *fs = fuse_req_userdata(req);
+    if (is_stats_xattr(ino, name)) {
+        fuse_reply_err(req, EPERM);
+        return;
+    }
     int slot = ns_enter(fs);
     int err = xattr_change(fs, inode_of(fs, ino), name, NULL, 0, 0, NULL);
     ns_leave(fs, slot);
@@ -284,7 +315,8 @@ void lsmfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t 
     void *v;
     size_t vn;
     int slot = ns_enter(fs);
-    int err = do_getxattr(fs, inode_of(fs, ino), name, &v, &vn);
+    int err = is_stats_xattr(ino, name) ? stats_xattr(fs, &v, &vn)
+                                        : do_getxattr(fs, inode_of(fs, ino), name, &v, &vn);
     ns_leave(fs, slot);
     if (err)
         fuse_reply_err(req, err);

@@ -441,7 +441,11 @@ int tb_finish(table_builder *tb)
      * to every prefix, which is the point (no block would mean "maybe"). */
     if (rc == LSM_OK && have_filter) {
         buf f = BUF_INIT;
-        rc = bloom_build(tb->phashes, tb->n_phashes, tb->o.bloom_bits_per_key, &f);
+        /* Twice the key filter's bits: a file system asks about a name's
+         * children on every lookup and the answer is nearly always no, so
+         * false positives cost a scan each; prefixes are few (about one per
+         * directory), so the filter stays small. */
+        rc = bloom_build(tb->phashes, tb->n_phashes, 2 * tb->o.bloom_bits_per_key, &f);
         if (rc)
             rc = err_set(LSM_NOMEM, "table builder: out of memory");
         if (rc == LSM_OK)

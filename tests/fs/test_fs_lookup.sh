@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+#
+# test_fs_lookup.sh -- what resolving a name costs the engine, run by ctest as
+#
+#     bash tests/fs/test_fs_lookup.sh PATH/TO/lsmfs PATH/TO/lsmctl
+#
+# A lookup must be point reads: the name's metadata record and its value's
+# size, and no iterator -- the question "is anything below this name?" is
+# answered by the engine's prefix filters (docs/FS.md §2, FORMAT.md §6.7.1).
+# The engine's counters come from the root's virtual attribute lsmfs.stats.
+#   1. 2,000 files in 20 directories written through the mount, and keys a
+#      program wrote before (lib/a/b/c: implied directories lib and lib/a);
+#   2. after a remount (a daemon that knows no name), stat of every file:
+#      at most a handful of iterators for 2,000 lookups (the implied
+#      directories need one each; a filter's false positive one);
+#   3. after the kernel forgot the names (drop_caches), the same stats again
+#      with the working set in the block cache: no data block read, and no
+#      more iterators than the first time;
+#   4. the implied directories are still directories, and a file below a
+#      file name (a key "x" and a key "x/y") still shows both;
+#   5. lsmfs.stats cannot be set or removed, and is not listed.
+#
+# Exit 0 if every check passed, 1 otherwise, 77 when /dev/fuse is missing.
+set -u
+source "$(dirname "$0")/fslib.sh" lookup "$@"
+
+S=$T/store
+M=$T/mnt
+mkdir -p "$M"
+
+# counter NAME: the value of one line of lsmfs.stats ("iterators created  N").
+counter() {
+    getfattr --only-values -n lsmfs.stats "$M" 2>/dev/null |
+        awk -v n="$1" 'index($0, n) == 1 { sub(n, ""); print $1 + 0; exit }'
+}
+
+"$LSMCTL" "$S" put lib/a/b/c program-wrote-this >/dev/null || die "lsmctl put"
+"$LSMCTL" "$S" put x file-x >/dev/null || die "lsmctl put"
+"$LSMCTL" "$S" put x/y below-x >/dev/null || die "lsmctl put"
+
+must_mount "$S" "$M"
+for d in $(seq 0 19); do
+    mkdir "$M/d$d"
+    for f in $(seq 0 99); do
+        echo "file $d/$f" >"$M/d$d/f$f"
+    done
+done
+must_unmount "$M"
+
+# ---- 2. a fresh daemon: every lookup resolves a name it does not know ----
+must_mount "$S" "$M"
+it0=$(counter "iterators created")
+[[ -n $it0 ]] || die "no 'iterators created' in lsmfs.stats"
+for d in $(seq 0 19); do
+    (cd "$M/d$d" && stat -c %s f{0..99} >/dev/null) || fail "stat in d$d"
+done
+it1=$(counter "iterators created")
+first=$((it1 - it0))
+echo "# 2,000 lookups after a remount: $first iterators"
+((first <= 10)) && ok || fail "2,000 lookups made $first iterators (expected at most 10)"
+
+# ---- 3. the same names again, from the block cache ----
+sync
+echo 2 >/proc/sys/vm/drop_caches
+sleep 1
+b0=$(counter "data blocks read")
+it2=$(counter "iterators created")
+for d in $(seq 0 19); do
+    (cd "$M/d$d" && stat -c %s f{0..99} >/dev/null) || fail "stat in d$d (again)"
+done
+b1=$(counter "data blocks read")
+it3=$(counter "iterators created")
+echo "# 2,000 lookups again: $((it3 - it2)) iterators, $((b1 - b0)) data blocks read"
+((b1 - b0 == 0)) && ok || fail "$((b1 - b0)) data blocks read by 2,000 cached lookups (expected 0)"
+((it3 - it2 <= first)) && ok || fail "$((it3 - it2)) iterators the second time, $first the first"
+
+# ---- 4. implied directories and a shadowed pair are still right ----
+[[ -d $M/lib && -d $M/lib/a && -d $M/lib/a/b ]] && ok || fail "implied directories lib/a/b are not directories"
+[[ $(cat "$M/lib/a/b/c" 2>&1) == program-wrote-this ]] && ok || fail "lib/a/b/c: $(cat "$M/lib/a/b/c" 2>&1)"
+[[ -d $M/x && $(cat "$M/x/y" 2>&1) == below-x ]] && ok || fail "x is not a directory holding y"
+[[ $(cat "$M/%x78" 2>&1) == file-x ]] && ok || fail "the file x is not shown as %x78: $(ls -a "$M")"
+[[ $(cat "$M/d7/f42") == "file 7/42" ]] && ok || fail "d7/f42: $(cat "$M/d7/f42")"
+
+# ---- 5. the statistics attribute is read-only and not listed ----
+setfattr -n lsmfs.stats -v x "$M" 2>/dev/null && fail "setting lsmfs.stats succeeded" || ok
+setfattr -x lsmfs.stats "$M" 2>/dev/null && fail "removing lsmfs.stats succeeded" || ok
+getfattr -d -m - "$M" 2>/dev/null | grep -q lsmfs.stats && fail "lsmfs.stats is listed" || ok
+getfattr --only-values -n lsmfs.stats "$M/d1" >/dev/null 2>&1 && fail "lsmfs.stats on a subdirectory" || ok
+
+must_unmount "$M"
+check "lsmctl verify" "$LSMCTL" "$S" verify
+finish
