@@ -55,6 +55,10 @@
 /* Numbers of files without metadata: 2^62 | (hash & (2^62 - 1)). */
 #define LSMFS_INO_HASHED (UINT64_C(1) << 62)
 /* Values above this size are chunked by the engine (ranged reads/writes). */
+/* Files up to this many bytes are stored beside their names; longer ones in
+ * chunks (the engine's large values: ranged I/O; a listing does not read
+ * them, a directory rename does not copy them). -o inline=SIZE changes it
+ * (docs/FS.md §1). */
 #define LSMFS_INLINE_BYTES (64u * 1024u)
 /* lsmfs's default memtable (-o memtable=SIZE; fs/main.c make_options). */
 #define LSMFS_MEMTABLE_BYTES (64u << 20)
@@ -83,6 +87,7 @@ typedef struct lsmfs_config {
     char *sync_str;       /* -o sync=... */
     char *memtable_str;   /* -o memtable=SIZE */
     char *cache_str;      /* -o cache=SIZE */
+    char *inline_str;     /* -o inline=SIZE */
     double entry_timeout; /* -o entry_timeout=S: how long the kernel caches names */
     double attr_timeout;  /* -o attr_timeout=S: ... and attributes */
     double negative_timeout; /* -o negative_timeout=S: ... and absent names */

@@ -61,6 +61,7 @@ static const struct fuse_opt lsmfs_opts[] = {
     {"sync=%s", offsetof(lsmfs_config, sync_str), 0},
     {"memtable=%s", offsetof(lsmfs_config, memtable_str), 0},
     {"cache=%s", offsetof(lsmfs_config, cache_str), 0},
+    {"inline=%s", offsetof(lsmfs_config, inline_str), 0},
     {"entry_timeout=%lf", offsetof(lsmfs_config, entry_timeout), 0},
     {"attr_timeout=%lf", offsetof(lsmfs_config, attr_timeout), 0},
     {"negative_timeout=%lf", offsetof(lsmfs_config, negative_timeout), 0},
@@ -165,6 +166,10 @@ static void help(const char *prog)
         "                         (default 64M; up to twice that is held while one\n"
         "                         flushes); SIZE takes a K, M or G suffix\n"
         "  -o cache=SIZE          block cache capacity (default 32M); 0 disables it\n"
+        "  -o inline=SIZE         files up to SIZE bytes are stored beside their names\n"
+        "                         (default 64K); longer ones apart, in chunks, so that\n"
+        "                         listings and directory renames do not read or copy\n"
+        "                         their contents. Applies to what is written from now on\n"
         "  -o entry_timeout=S     seconds the kernel may cache names (default 10)\n"
         "  -o attr_timeout=S      seconds the kernel may cache attributes (default 10)\n"
         "  -o negative_timeout=S  seconds the kernel may cache the absence of a name\n"
@@ -288,6 +293,12 @@ static int make_options(const lsmfs_config *c, lsm_options *o)
     }
     if (c->cache_str && parse_size(c->cache_str, &o->block_cache_bytes)) {
         fprintf(stderr, "lsmfs: bad option -o cache=%s (a size: 256M, 0...)\n", c->cache_str);
+        return -1;
+    }
+    if (c->inline_str &&
+        (parse_size(c->inline_str, &o->inline_value_bytes) || o->inline_value_bytes > LSM_MAX_VALUE_LEN)) {
+        fprintf(stderr, "lsmfs: bad option -o inline=%s (a size: 0 .. %uM)\n", c->inline_str,
+                LSM_MAX_VALUE_LEN >> 20);
         return -1;
     }
     if (!(c->entry_timeout >= 0) || !(c->attr_timeout >= 0) || !(c->negative_timeout >= 0)) {
@@ -638,6 +649,7 @@ out:
     free(c.sync_str);
     free(c.memtable_str);
     free(c.cache_str);
+    free(c.inline_str);
     free(c.powerloss_mode);
     fuse_opt_free_args(&args);
     return ret;

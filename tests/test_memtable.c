@@ -11,6 +11,9 @@
  * and one writer with 3 concurrent reader threads: readers always see
  * strictly sorted internal keys and never a torn entry (each value encodes
  * its own key and sequence). Run the TSan build for the concurrency part.
+ * Range tombstones: mem_max_cover equals a brute force over every tombstone,
+ * with the seek used while all of them are local to one value's chunks and
+ * the walk after a wide one arrives.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -483,12 +486,122 @@ static void test_concurrent_readers(void **state)
     mem_unref(s.m);
 }
 
+/* ---- range tombstones: mem_max_cover against a brute force -------------- */
+
+typedef struct rdel {
+    char s[17], e[17];
+    size_t sn, en;
+    uint64_t seq;
+} rdel;
+
+/* A chunk key: 0xff, id (big-endian), and the index when idx >= 0. */
+static size_t chunk_key(char *k, uint64_t id, int64_t idx)
+{
+    k[0] = (char)0xff;
+    for (int i = 0; i < 8; i++)
+        k[1 + i] = (char)(id >> (56 - 8 * i));
+    if (idx < 0)
+        return 9;
+    for (int i = 0; i < 8; i++)
+        k[9 + i] = (char)((uint64_t)idx >> (56 - 8 * i));
+    return 17;
+}
+
+static uint64_t brute_cover(const rdel *r, int n, slice k, uint64_t seq)
+{
+    uint64_t best = 0;
+    for (int i = 0; i < n; i++)
+        if (r[i].seq <= seq && r[i].seq > best && slice_cmp(slice_make(r[i].s, r[i].sn), k) <= 0 &&
+            slice_cmp(k, slice_make(r[i].e, r[i].en)) < 0)
+            best = r[i].seq;
+    return best;
+}
+
+/*
+ * Many tombstones over single values' chunks (what deleting, truncating and
+ * punching large values makes) are found by a seek; a tombstone spanning
+ * several ids, or one reaching from a user keyspace into the chunks, turns
+ * that off. Coverage must match the brute force in every phase.
+ */
+static void test_range_dels_cover(void **state)
+{
+    (void)state;
+    memtable *m = mem_new();
+    tu_rng r = {tu_seed(0xc0ffee)};
+    enum { MAX_RD = 700 };
+    rdel *rd = calloc(MAX_RD, sizeof *rd);
+    int n = 0;
+    uint64_t seq = 1;
+    for (int phase = 0; phase < 3; phase++) {
+        for (int i = 0; i < 200; i++) {
+            rdel *d = &rd[n++];
+            uint64_t id = tu_below(&r, 300) + 1;
+            int kind = (int)tu_below(&r, 3);
+            if (kind == 0) { /* a whole value: [ff id, ff id+1) */
+                d->sn = chunk_key(d->s, id, -1);
+                d->en = chunk_key(d->e, id + 1, -1);
+            } else if (kind == 1) { /* a truncation: [ff id i, ff id+1) */
+                d->sn = chunk_key(d->s, id, (int64_t)tu_below(&r, 8));
+                d->en = chunk_key(d->e, id + 1, -1);
+            } else { /* a punch: [ff id i, ff id j) */
+                int64_t a = (int64_t)tu_below(&r, 8);
+                d->sn = chunk_key(d->s, id, a);
+                d->en = chunk_key(d->e, id, a + 1 + (int64_t)tu_below(&r, 4));
+            }
+            d->seq = seq++;
+            assert_int_equal(mem_add(m, d->seq, TYPE_RANGE_DELETION, slice_make(d->s, d->sn),
+                                     slice_make(d->e, d->en)), LSM_OK);
+        }
+        if (phase == 0) { /* local tombstones of user keys, too */
+            rdel *d = &rd[n++];
+            memcpy(d->s, "\0a", 2), d->sn = 2;
+            memcpy(d->e, "\0m", 2), d->en = 2;
+            d->seq = seq++;
+            assert_int_equal(mem_add(m, d->seq, TYPE_RANGE_DELETION, slice_make(d->s, d->sn),
+                                     slice_make(d->e, d->en)), LSM_OK);
+        } else if (phase == 1) { /* one spanning ids 100..149 */
+            rdel *d = &rd[n++];
+            d->sn = chunk_key(d->s, 100, 3);
+            d->en = chunk_key(d->e, 150, -1);
+            d->seq = seq++;
+            assert_int_equal(mem_add(m, d->seq, TYPE_RANGE_DELETION, slice_make(d->s, d->sn),
+                                     slice_make(d->e, d->en)), LSM_OK);
+        } else { /* one from keyspace 5 into the chunks of ids below 40 */
+            rdel *d = &rd[n++];
+            memcpy(d->s, "\x05z", 2), d->sn = 2;
+            d->en = chunk_key(d->e, 40, -1);
+            d->seq = seq++;
+            assert_int_equal(mem_add(m, d->seq, TYPE_RANGE_DELETION, slice_make(d->s, d->sn),
+                                     slice_make(d->e, d->en)), LSM_OK);
+        }
+        for (uint64_t id = 0; id <= 302; id++) {
+            for (int64_t idx = 0; idx < 10; idx++) {
+                char k[17];
+                size_t kn = chunk_key(k, id, idx);
+                uint64_t at = tu_below(&r, seq + 1);
+                assert_int_equal(mem_max_cover(m, slice_make(k, kn), at),
+                                 brute_cover(rd, n, slice_make(k, kn), at));
+                assert_int_equal(mem_max_cover(m, slice_make(k, kn), MAX_SEQUENCE),
+                                 brute_cover(rd, n, slice_make(k, kn), MAX_SEQUENCE));
+            }
+        }
+        const char *users[] = {"\0", "\0a", "\0b", "\0m", "\x05z", "\x05zz", "\xfe\x01"};
+        for (int i = 0; i < 7; i++) {
+            slice k = slice_make(users[i], strlen(users[i] + 1) + 1);
+            assert_int_equal(mem_max_cover(m, k, MAX_SEQUENCE), brute_cover(rd, n, k, MAX_SEQUENCE));
+        }
+    }
+    free(rd);
+    mem_unref(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_model),
         cmocka_unit_test(test_empty_and_big),
         cmocka_unit_test(test_concurrent_readers),
+        cmocka_unit_test(test_range_dels_cover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

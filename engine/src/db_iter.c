@@ -346,13 +346,25 @@ static int collect_range_dels(lsm_iter *it)
         if (ms[i] == NULL || mem_range_dels(ms[i]) == 0)
             continue;
         iter *rd = mem_rdel_iter_new(ms[i]);
-        if (rd == NULL)
+        buf from = BUF_INIT;
+        slice f = mem_rdel_from(ms[i], lo);
+        char tr[TRAILER_LEN];
+        put_fixed64(tr, trailer_pack(MAX_SEQUENCE, TYPE_FOR_SEEK));
+        if (rd == NULL || buf_append(&from, f.p, f.n) || buf_append(&from, tr, sizeof tr))
             rc = err_set(LSM_NOMEM, "iterator: out of memory");
-        for (iter_first(rd); rc == LSM_OK && iter_valid(rd); iter_next(rd)) {
+        /* Sorted by start: none from the first starting at hi on. */
+        if (rc == LSM_OK && f.n)
+            iter_seek(rd, buf_slice(&from));
+        else if (rc == LSM_OK)
+            iter_first(rd);
+        for (; rc == LSM_OK && iter_valid(rd); iter_next(rd)) {
             slice s = ikey_tkey(iter_key(rd)), e = iter_value(rd);
-            if (slice_cmp(e, lo) > 0 && slice_cmp(s, hi) < 0)
+            if (hi.n && slice_cmp(s, hi) >= 0)
+                break;
+            if (slice_cmp(e, lo) > 0)
                 rc = rtomb_list_add(&l, s, e, ikey_seq(iter_key(rd)));
         }
+        buf_free(&from);
         iter_destroy(rd);
     }
     version *v = sv->current;

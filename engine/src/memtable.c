@@ -40,6 +40,11 @@ struct memtable {
     arena arena;
     skiplist points;
     skiplist rdels;
+    /* Range tombstones that are not "local" (rdel_local): while there are
+     * none, the tombstones that can cover a chunk key are found by a seek
+     * instead of a walk from the first one (mem_rdel_from). Incremented
+     * before the tombstone is linked (release; readers acquire). */
+    atomic_uint_fast64_t rdel_wide;
     uint64_t rnd;               /* writer only */
     atomic_uint_fast64_t count; /* relaxed: statistics (points + tombstones) */
     atomic_uint_fast64_t max_seq;
@@ -265,8 +270,47 @@ static node *find_last(skiplist *m)
     }
 }
 
+/*
+ * Is range tombstone [s, e) local: one that covers keys of a single large
+ * value's chunks (it starts at a chunk key of keyspace 0xff and ends at or
+ * before the first key of the next value id: every tombstone the engine
+ * makes over chunks), or one that covers no chunk key at all (it ends at or
+ * before the tree key "\xff")? Deleting many large values makes many
+ * tombstones, and with only local ones a chunk key need only be checked
+ * against the tombstones of its own value id.
+ */
+static int rdel_local(slice s, slice e)
+{
+    static const char top = (char)0xff;
+    if (s.n == 0 || (unsigned char)s.p[0] != 0xff)
+        return slice_cmp(e, slice_make(&top, 1)) <= 0;
+    if (s.n < 9)
+        return 0;
+    char next[9]; /* 0xff, then the value id + 1, big-endian */
+    memcpy(next, s.p, 9);
+    int i = 8;
+    while (i >= 1 && (unsigned char)next[i] == 0xff)
+        next[i--] = 0;
+    if (i < 1)
+        return 0; /* id 2^64-1: no next id */
+    next[i] = (char)((unsigned char)next[i] + 1);
+    return slice_cmp(e, slice_make(next, 9)) <= 0;
+}
+
+slice mem_rdel_from(memtable *m, slice lo)
+{
+    if (atomic_load_explicit(&m->rdel_wide, memory_order_acquire) != 0 || lo.n == 0 ||
+        (unsigned char)lo.p[0] != 0xff)
+        return slice_make(NULL, 0);
+    /* Only local tombstones: one starting before lo's value id covers only
+     * keys of a smaller id, and one outside keyspace 0xff no chunk key. */
+    return slice_make(lo.p, lo.n < 9 ? lo.n : 9);
+}
+
 int mem_add(memtable *m, uint64_t seq, value_type type, slice tkey, slice value)
 {
+    if (type == TYPE_RANGE_DELETION && !rdel_local(tkey, value))
+        atomic_fetch_add_explicit(&m->rdel_wide, 1, memory_order_release);
     skiplist *l = type == TYPE_RANGE_DELETION ? &m->rdels : &m->points;
     size_t ikey_len = tkey.n + TRAILER_LEN;
     size_t len = (size_t)varint_len(ikey_len) + ikey_len + (size_t)varint_len(value.n) + value.n;
@@ -348,8 +392,12 @@ uint64_t mem_max_cover(memtable *m, slice tkey, uint64_t seq)
     if (mem_range_dels(m) == 0)
         return 0;
     /* Tombstones are sorted by start; only those starting at or before tkey
-     * can cover it. The list is short in practice (deletes of whole ranges). */
-    for (node *n = next_of(m->rdels.head, 0); n; n = next_of(n, 0)) {
+     * can cover it, and of a chunk key only those of its own value id while
+     * every tombstone is local (there may be one per deleted large value). */
+    slice from = mem_rdel_from(m, tkey);
+    node *n = from.n ? find_ge(&m->rdels, from, trailer_pack(MAX_SEQUENCE, TYPE_FOR_SEEK), NULL)
+                     : next_of(m->rdels.head, 0);
+    for (; n; n = next_of(n, 0)) {
         slice ik = entry_ikey(n->entry);
         if (slice_cmp(ikey_tkey(ik), tkey) > 0)
             break;

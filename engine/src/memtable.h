@@ -69,6 +69,11 @@ iter *mem_iter_new(memtable *m);
 iter *mem_rdel_iter_new(memtable *m);
 /* Number of range tombstones. Any thread. */
 uint64_t mem_range_dels(const memtable *m);
+/* Where to start looking for range tombstones that may cover keys >= lo:
+ * seek the tombstone iterator to this tree key (empty: from the first one).
+ * Past the tombstones that cannot cover any key >= lo when that is cheap to
+ * know (chunk keys, docs in memtable.c). */
+slice mem_rdel_from(memtable *m, slice lo);
 /* The largest sequence <= seq of a range tombstone covering tkey, 0 if none. */
 uint64_t mem_max_cover(memtable *m, slice tkey, uint64_t seq);
 
