@@ -128,34 +128,36 @@ int db_write_one(lsm_db *db, const lsm_write_options *wopts, db_fill_fn fill, co
         return db_done(db, err_set(LSM_NOMEM, "write: out of memory"));
     rc = fill(&b, op);
     if (rc == LSM_OK)
-        rc = lsm_write(db, &b, wopts);
+        rc = lsm_write(db, wopts, &b);
     batch_destroy(&b);
     return db_done(db, rc);
 }
 
 static int fill_put(lsm_batch *b, const db_op *o)
 {
-    return lsm_batch_put(b, o->key, o->key_len, o->val, o->val_len);
+    return lsm_batch_put(b, o->ks, o->key, o->key_len, o->val, o->val_len);
 }
 
 static int fill_delete(lsm_batch *b, const db_op *o)
 {
-    return lsm_batch_delete(b, o->key, o->key_len);
+    return lsm_batch_delete(b, o->ks, o->key, o->key_len);
 }
 
-int lsm_put(lsm_db *db, const void *key, size_t key_len, const void *val, size_t val_len)
+int lsm_put(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts, const void *key,
+            size_t key_len, const void *val, size_t val_len)
 {
-    db_op o = {.key = key, .key_len = key_len, .val = val, .val_len = val_len};
-    return db_write_one(db, NULL, fill_put, &o);
+    db_op o = {.ks = ks, .key = key, .key_len = key_len, .val = val, .val_len = val_len};
+    return db_write_one(db, wopts, fill_put, &o);
 }
 
-int lsm_delete(lsm_db *db, const void *key, size_t key_len)
+int lsm_delete(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts, const void *key,
+               size_t key_len)
 {
-    db_op o = {.key = key, .key_len = key_len};
-    return db_write_one(db, NULL, fill_delete, &o);
+    db_op o = {.ks = ks, .key = key, .key_len = key_len};
+    return db_write_one(db, wopts, fill_delete, &o);
 }
 
-int lsm_write(lsm_db *db, const lsm_batch *batch, const lsm_write_options *wopts)
+int lsm_write(lsm_db *db, const lsm_write_options *wopts, const lsm_batch *batch)
 {
     int rc = writable(db);
     if (rc == LSM_OK && batch == NULL)
@@ -203,13 +205,8 @@ int lsm_flush(lsm_db *db)
 
 /* ---- reads ----------------------------------------------------------------- */
 
-int lsm_get(lsm_db *db, const void *key, size_t key_len, void **val, size_t *val_len)
-{
-    return lsm_get_opt(db, NULL, key, key_len, val, val_len);
-}
-
-int lsm_get_opt(lsm_db *db, const lsm_read_options *ro, const void *key, size_t key_len,
-                void **val, size_t *val_len)
+int lsm_get(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, const void *key,
+            size_t key_len, void **val, size_t *val_len)
 {
     if (val)
         *val = NULL;
@@ -225,7 +222,6 @@ int lsm_get_opt(lsm_db *db, const lsm_read_options *ro, const void *key, size_t 
     char *tk = key_len + 1 <= sizeof small ? small : malloc(key_len + 1);
     if (tk == NULL)
         return db_done(db, err_set(LSM_NOMEM, "get: out of memory"));
-    lsm_keyspace ks = ro ? ro->keyspace : KS_DEFAULT;
     if (ks > LSM_MAX_KEYSPACES || !atomic_load_explicit(&db->ks_live[ks], memory_order_relaxed)) {
         if (tk != small)
             free(tk);

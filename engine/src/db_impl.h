@@ -9,7 +9,7 @@
  *                 recovery (manifest, log replay, orphan removal), threads
  *   db.c          status strings, option defaults, put/delete/write, sync,
  *                 flush, get, snapshots, statistics, verify
- *   db_keyspace.c keyspaces: open, create, drop, list; writes into one
+ *   db_keyspace.c keyspaces: open, create, drop, list; range deletion
  *   db_value.c    values of any size: ranged reads and writes, punches,
  *                 moves, streaming writers; the large-value helpers the
  *                 read paths share (db_read_large, db_get_large) and the

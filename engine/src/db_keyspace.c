@@ -222,38 +222,15 @@ int lsm_keyspace_list(lsm_db *db, char ***names, size_t *n)
 
 /* ---- writes with a keyspace -------------------------------------------------- */
 
-static int fill_put(lsm_batch *b, const db_op *o)
-{
-    return lsm_batch_put_ks(b, o->ks, o->key, o->key_len, o->val, o->val_len);
-}
-
-static int fill_del(lsm_batch *b, const db_op *o)
-{
-    return lsm_batch_delete_ks(b, o->ks, o->key, o->key_len);
-}
-
 static int fill_range(lsm_batch *b, const db_op *o)
 {
     /* NULL end: to the end */
     return lsm_batch_delete_range(b, o->ks, o->key, o->key_len, o->val, o->val_len);
 }
 
-int lsm_put_ks(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len, const void *val,
-               size_t val_len)
-{
-    db_op o = {.ks = ks, .key = key, .key_len = key_len, .val = val, .val_len = val_len};
-    return db_write_one(db, NULL, fill_put, &o);
-}
-
-int lsm_delete_ks(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len)
-{
-    db_op o = {.ks = ks, .key = key, .key_len = key_len};
-    return db_write_one(db, NULL, fill_del, &o);
-}
-
-int lsm_delete_range(lsm_db *db, lsm_keyspace ks, const void *start, size_t start_len,
-                     const void *end, size_t end_len)
+int lsm_delete_range(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts,
+                     const void *start, size_t start_len, const void *end, size_t end_len)
 {
     db_op o = {.ks = ks, .key = start, .key_len = start_len, .val = end, .val_len = end_len};
-    return db_write_one(db, NULL, fill_range, &o);
+    return db_write_one(db, wopts, fill_range, &o);
 }

@@ -61,13 +61,12 @@ int db_read_large(superversion *sv, table_cache *tc, uint64_t seq, slice desc, u
 /* Look up key for the value calls: its raw entry at the read's sequence. */
 /* Look key up, copying only window w of an inline value (*full_len is its
  * whole length) and the whole descriptor of a large one. */
-static int raw_lookup(lsm_db *db, const lsm_read_options *ro, const void *key, size_t key_len,
-                      const value_window *w, superversion **sv_out, uint64_t *seq_out,
+static int raw_lookup(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, const void *key,
+                      size_t key_len, const value_window *w, superversion **sv_out, uint64_t *seq_out,
                       value_type *type, char **val, size_t *val_len, size_t *full_len)
 {
     if (db == NULL || (key == NULL && key_len) || key_len > LSM_MAX_KEY_LEN)
         return err_set(LSM_INVALID_ARGUMENT, "bad key");
-    lsm_keyspace ks = ro ? ro->keyspace : KS_DEFAULT;
     if (ks > LSM_MAX_KEYSPACES || !atomic_load_explicit(&db->ks_live[ks], memory_order_relaxed))
         return err_set(LSM_INVALID_ARGUMENT, "keyspace %u is not open", ks);
     buf tk = BUF_INIT;
@@ -87,8 +86,8 @@ static int raw_lookup(lsm_db *db, const lsm_read_options *ro, const void *key, s
     return rc;
 }
 
-int lsm_read_value(lsm_db *db, const lsm_read_options *ro, const void *key, size_t key_len,
-                   uint64_t off, void *dst, size_t len, size_t *n_read)
+int lsm_read_value(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, const void *key,
+                   size_t key_len, uint64_t off, void *dst, size_t len, size_t *n_read)
 {
     if (n_read)
         *n_read = 0;
@@ -100,7 +99,7 @@ int lsm_read_value(lsm_db *db, const lsm_read_options *ro, const void *key, size
     char *v;
     size_t vl, full;
     value_window w = {off, len};
-    int rc = raw_lookup(db, ro, key, key_len, &w, &sv, &seq, &t, &v, &vl, &full);
+    int rc = raw_lookup(db, ks, ro, key, key_len, &w, &sv, &seq, &t, &v, &vl, &full);
     if (rc)
         return db_done(db, rc);
     if (t == TYPE_VALUE_REF) {
@@ -115,8 +114,8 @@ int lsm_read_value(lsm_db *db, const lsm_read_options *ro, const void *key, size
     return db_done(db, rc);
 }
 
-int lsm_value_size(lsm_db *db, const lsm_read_options *ro, const void *key, size_t key_len,
-                   uint64_t *size)
+int lsm_value_size(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, const void *key,
+                   size_t key_len, uint64_t *size)
 {
     if (size == NULL)
         return db_done(db, err_set(LSM_INVALID_ARGUMENT, "value size: NULL argument"));
@@ -127,7 +126,7 @@ int lsm_value_size(lsm_db *db, const lsm_read_options *ro, const void *key, size
     char *v;
     size_t vl, full;
     value_window none = {0, 0}; /* the length only: copy no bytes of an inline value */
-    int rc = raw_lookup(db, ro, key, key_len, &none, &sv, &seq, &t, &v, &vl, &full);
+    int rc = raw_lookup(db, ks, ro, key, key_len, &none, &sv, &seq, &t, &v, &vl, &full);
     if (rc)
         return db_done(db, rc);
     if (t == TYPE_VALUE_REF) {
@@ -159,8 +158,8 @@ static int chunk_stored(superversion *sv, table_cache *tc, uint64_t seq, int fil
     return rc == LSM_NOT_FOUND ? LSM_OK : rc;
 }
 
-int lsm_value_seek(lsm_db *db, const lsm_read_options *ro, const void *key, size_t key_len,
-                   uint64_t off, int whence, uint64_t *out)
+int lsm_value_seek(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, const void *key,
+                   size_t key_len, uint64_t off, int whence, uint64_t *out)
 {
     if (out == NULL)
         return db_done(db, err_set(LSM_INVALID_ARGUMENT, "value seek: NULL argument"));
@@ -174,7 +173,7 @@ int lsm_value_seek(lsm_db *db, const lsm_read_options *ro, const void *key, size
     char *v;
     size_t vl, full;
     value_window none = {0, 0};
-    int rc = raw_lookup(db, ro, key, key_len, &none, &sv, &seq, &t, &v, &vl, &full);
+    int rc = raw_lookup(db, ks, ro, key, key_len, &none, &sv, &seq, &t, &v, &vl, &full);
     if (rc)
         return db_done(db, rc);
     if (t != TYPE_VALUE_REF) {
@@ -281,11 +280,11 @@ int lsm_batch_truncate_value(lsm_batch *b, lsm_keyspace ks, const void *key, siz
     return rc;
 }
 
-int lsm_batch_rename(lsm_batch *b, lsm_keyspace ks, const void *from, size_t from_len,
-                     const void *to, size_t to_len)
+int lsm_batch_move(lsm_batch *b, lsm_keyspace ks, const void *from, size_t from_len,
+                   const void *to, size_t to_len)
 {
     if ((to == NULL && to_len) || to_len > LSM_MAX_KEY_LEN) {
-        int rc = err_set(LSM_INVALID_ARGUMENT, "rename: bad target key");
+        int rc = err_set(LSM_INVALID_ARGUMENT, "move: bad target key");
         err_tag(NULL);
         return rc;
     }
@@ -325,36 +324,37 @@ static int fill_punch(lsm_batch *b, const db_op *o)
     return lsm_batch_punch_value(b, o->ks, o->key, o->key_len, o->off, o->len);
 }
 
-static int fill_rename(lsm_batch *b, const db_op *o)
+static int fill_move(lsm_batch *b, const db_op *o)
 {
-    return lsm_batch_rename(b, o->ks, o->key, o->key_len, o->val, o->val_len);
+    return lsm_batch_move(b, o->ks, o->key, o->key_len, o->val, o->val_len);
 }
 
-int lsm_write_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len, uint64_t off,
-                    const void *data, size_t len)
+int lsm_write_value(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts, const void *key,
+                    size_t key_len, uint64_t off, const void *data, size_t len)
 {
     db_op o = {.ks = ks, .key = key, .key_len = key_len, .val = data, .val_len = len, .off = off};
-    return db_write_one(db, NULL, fill_write, &o);
+    return db_write_one(db, wopts, fill_write, &o);
 }
 
-int lsm_truncate_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len, uint64_t size)
+int lsm_truncate_value(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts,
+                       const void *key, size_t key_len, uint64_t size)
 {
     db_op o = {.ks = ks, .key = key, .key_len = key_len, .off = size};
-    return db_write_one(db, NULL, fill_truncate, &o);
+    return db_write_one(db, wopts, fill_truncate, &o);
 }
 
-int lsm_punch_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len, uint64_t off,
-                    uint64_t len)
+int lsm_punch_value(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts, const void *key,
+                    size_t key_len, uint64_t off, uint64_t len)
 {
     db_op o = {.ks = ks, .key = key, .key_len = key_len, .off = off, .len = len};
-    return db_write_one(db, NULL, fill_punch, &o);
+    return db_write_one(db, wopts, fill_punch, &o);
 }
 
-int lsm_rename(lsm_db *db, lsm_keyspace ks, const void *from, size_t from_len, const void *to,
-               size_t to_len)
+int lsm_move(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts, const void *from,
+             size_t from_len, const void *to, size_t to_len)
 {
     db_op o = {.ks = ks, .key = from, .key_len = from_len, .val = to, .val_len = to_len};
-    return db_write_one(db, NULL, fill_rename, &o);
+    return db_write_one(db, wopts, fill_move, &o);
 }
 
 /* ---- streaming writers ------------------------------------------------------- */
