@@ -340,7 +340,7 @@ static void test_checkpoint_under_writes(void **state)
 static int refuse_link(lsm_env *env, const char *from, const char *to)
 {
     (void)env, (void)from, (void)to;
-    return EXDEV;
+    return -EXDEV;
 }
 
 static void fill_store(lsm_db *db, int n, int salt)

@@ -318,7 +318,7 @@ static void test_reserve_held(void **state)
     fill_up(&f);
     TU_OK(f.db, lsm_stats_get(f.db, &st));
     assert_int_equal(st.reserve_bytes, 0);
-    assert_int_equal(f.env->path_size(f.env, "/d/RESERVE", &size), ENOENT);
+    assert_int_equal(f.env->path_size(f.env, "/d/RESERVE", &size), -ENOENT);
     teardown(&f);
 }
 

@@ -105,7 +105,7 @@ static int finish_output(compact_state *s, const slice *split)
         rc = err_set(LSM_NOMEM, "compaction: out of memory");
     uint64_t size = 0;
     if (rc == LSM_OK) {
-        int e = db->env->path_size(db->env, path, &size);
+        int e = -db->env->path_size(db->env, path, &size);
         if (e)
             rc = err_errno(e, "stat %s", path);
     }

@@ -170,7 +170,7 @@ void db_delete_obsolete(lsm_db *db)
             path = fname_manifest(db->dir, list[i].number);
         }
         if (path) {
-            int e = db->env->remove(db->env, path);
+            int e = -db->env->remove(db->env, path);
             if (e && e != ENOENT)
                 db_log(db, "could not delete obsolete %s: error %d", path, e);
         }

@@ -80,7 +80,7 @@ static int cmp_u64(const void *a, const void *b)
 static int scan_dir(lsm_db *db, dir_scan *s)
 {
     memset(s, 0, sizeof *s);
-    int e = db->env->list_dir(db->env, db->dir, scan_entry, s);
+    int e = -db->env->list_dir(db->env, db->dir, scan_entry, s);
     if (e)
         return err_errno(e, "list %s", db->dir);
     if (s->n_logs > 1)
@@ -377,14 +377,14 @@ static int remove_stray_manifests(lsm_db *db)
     c.names = calloc((size_t)c.cap, sizeof *c.names);
     if (c.names == NULL)
         return err_set(LSM_NOMEM, "out of memory");
-    int rc = db->env->list_dir(db->env, db->dir, collect_manifest, &c);
+    int rc = -db->env->list_dir(db->env, db->dir, collect_manifest, &c);
     if (rc)
         rc = err_errno(rc, "list %s", db->dir);
     for (int i = 0; i < c.n; i++) {
         char *path = rc ? NULL : fname_join(db->dir, c.names[i]);
         if (rc == LSM_OK && path == NULL)
             rc = err_set(LSM_NOMEM, "out of memory");
-        int e = path ? db->env->remove(db->env, path) : 0;
+        int e = path ? -db->env->remove(db->env, path) : 0;
         if (rc == LSM_OK && e && e != ENOENT)
             rc = err_errno(e, "remove %s", path);
         free(path);
@@ -400,7 +400,7 @@ static int db_recover(lsm_db *db)
     if (cur == NULL)
         return err_set(LSM_NOMEM, "out of memory");
     uint64_t size;
-    int e = db->env->path_size(db->env, cur, &size);
+    int e = -db->env->path_size(db->env, cur, &size);
     free(cur);
     if (e && e != ENOENT)
         return err_errno(e, "stat %s/CURRENT", db->dir);
@@ -680,12 +680,12 @@ static void db_free(lsm_db *db)
 static int prepare_dir(lsm_db *db)
 {
     uint64_t size;
-    int e = db->env->path_size(db->env, db->dir, &size);
+    int e = -db->env->path_size(db->env, db->dir, &size);
     if (e == ENOENT) {
         if (!db->opts.create_if_missing || db->opts.read_only)
             return err_set(LSM_NOT_FOUND, "open %s: no such store (create_if_missing is off)",
                            db->dir);
-        e = db->env->mkdir(db->env, db->dir, 0700);
+        e = -db->env->mkdir(db->env, db->dir, 0700);
         if (e && e != EEXIST)
             return err_errno(e, "create directory %s", db->dir);
         return LSM_OK;
@@ -760,7 +760,7 @@ static int check_dir(lsm_db *db)
     if (cur == NULL)
         return err_set(LSM_NOMEM, "out of memory");
     uint64_t sz;
-    int e = db->env->path_size(db->env, cur, &sz);
+    int e = -db->env->path_size(db->env, cur, &sz);
     free(cur);
     if (e == 0)
         return vs_precheck(db->env, db->dir);
@@ -768,7 +768,7 @@ static int check_dir(lsm_db *db)
         return err_errno(e, "stat %s/CURRENT", db->dir);
     dir_census c;
     memset(&c, 0, sizeof c);
-    e = db->env->list_dir(db->env, db->dir, census_cb, &c);
+    e = -db->env->list_dir(db->env, db->dir, census_cb, &c);
     if (e)
         return err_errno(e, "list %s", db->dir);
     if (c.store_files)

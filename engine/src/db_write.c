@@ -68,7 +68,7 @@ static int switch_memtable_locked(lsm_db *db)
     log_writer *lw;
     int rc = log_writer_create(db->env, path, number, &lw);
     if (rc == LSM_OK) {
-        int e = db->env->sync_dir(db->env, db->dir);
+        int e = -db->env->sync_dir(db->env, db->dir);
         if (e) {
             rc = err_errno(e, "sync directory %s", db->dir);
             log_writer_abandon(lw);
