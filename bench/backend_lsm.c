@@ -112,10 +112,10 @@ static int write_synced(bench_db *d, const void *key, size_t key_len, const void
     int rc = lsm_batch_new(&b);
     if (rc != LSM_OK)
         return fail(rc, "lsm_batch_new", NULL);
-    rc = is_delete ? lsm_batch_delete(b, key, key_len) : lsm_batch_put(b, key, key_len, val, val_len);
+    rc = is_delete ? lsm_batch_delete(b, LSM_KEYSPACE_DEFAULT, key, key_len) : lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, key, key_len, val, val_len);
     if (rc == LSM_OK) {
         lsm_write_options wo = {.sync = 1};
-        rc = lsm_write(d->db, b, &wo);
+        rc = lsm_write(d->db, &wo, b);
     }
     lsm_batch_free(b);
     return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_write(sync)", d->db);
@@ -126,7 +126,7 @@ static int be_put(bench_db *d, const void *key, size_t key_len, const void *val,
 {
     if (sync)
         return write_synced(d, key, key_len, val, val_len, 0);
-    int rc = lsm_put(d->db, key, key_len, val, val_len);
+    int rc = lsm_put(d->db, LSM_KEYSPACE_DEFAULT, NULL, key, key_len, val, val_len);
     return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_put", d->db);
 }
 
@@ -134,14 +134,14 @@ static int be_del(bench_db *d, const void *key, size_t key_len, int sync)
 {
     if (sync)
         return write_synced(d, key, key_len, NULL, 0, 1);
-    int rc = lsm_delete(d->db, key, key_len);
+    int rc = lsm_delete(d->db, LSM_KEYSPACE_DEFAULT, NULL, key, key_len);
     return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_delete", d->db);
 }
 
 static int be_get(bench_db *d, const void *key, size_t key_len, size_t *val_len)
 {
     void *val = NULL;
-    int rc = lsm_get(d->db, key, key_len, &val, val_len);
+    int rc = lsm_get(d->db, LSM_KEYSPACE_DEFAULT, NULL, key, key_len, &val, val_len);
     if (rc == LSM_NOT_FOUND)
         return BENCH_NOT_FOUND;
     if (rc != LSM_OK)
@@ -154,7 +154,7 @@ static int be_get_buf(bench_db *d, const void *key, size_t key_len, void *buf, s
                       size_t *val_len)
 {
     void *val = NULL;
-    int rc = lsm_get(d->db, key, key_len, &val, val_len);
+    int rc = lsm_get(d->db, LSM_KEYSPACE_DEFAULT, NULL, key, key_len, &val, val_len);
     if (rc == LSM_NOT_FOUND)
         return BENCH_NOT_FOUND;
     if (rc != LSM_OK)
@@ -187,20 +187,20 @@ static void be_batch_free(bench_batch *b)
 static int be_batch_put(bench_batch *b, const void *key, size_t key_len, const void *val,
                         size_t val_len)
 {
-    int rc = lsm_batch_put(b->b, key, key_len, val, val_len);
+    int rc = lsm_batch_put(b->b, LSM_KEYSPACE_DEFAULT, key, key_len, val, val_len);
     return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_batch_put", NULL);
 }
 
 static int be_batch_del(bench_batch *b, const void *key, size_t key_len)
 {
-    int rc = lsm_batch_delete(b->b, key, key_len);
+    int rc = lsm_batch_delete(b->b, LSM_KEYSPACE_DEFAULT, key, key_len);
     return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_batch_delete", NULL);
 }
 
 static int be_batch_write(bench_db *d, bench_batch *b, int sync)
 {
     lsm_write_options wo = {.sync = sync};
-    int rc = lsm_write(d->db, b->b, &wo);
+    int rc = lsm_write(d->db, &wo, b->b);
     lsm_batch_clear(b->b);
     return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_write", d->db);
 }
@@ -212,7 +212,7 @@ static bench_iter *be_iter_new(bench_db *d)
         bench_set_error("iterator: out of memory");
         return NULL;
     }
-    int rc = lsm_iter_new(d->db, NULL, &it->it);
+    int rc = lsm_iter_new(d->db, LSM_KEYSPACE_DEFAULT, NULL, &it->it);
     if (rc != LSM_OK) {
         fail(rc, "lsm_iter_new", d->db);
         free(it);
@@ -283,7 +283,7 @@ static int be_flush(bench_db *d)
 
 static int be_compact(bench_db *d)
 {
-    int rc = lsm_compact_range(d->db, NULL, 0, NULL, 0);
+    int rc = lsm_compact_range(d->db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0);
     return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_compact_range", d->db);
 }
 
@@ -339,7 +339,7 @@ static int be_big_get(bench_db *d, const void *key, size_t key_len, void *buf, s
     uint64_t off = 0;
     for (;;) {
         size_t n = 0;
-        int rc = lsm_read_value(d->db, NULL, key, key_len, off, buf, piece, &n);
+        int rc = lsm_read_value(d->db, LSM_KEYSPACE_DEFAULT, NULL, key, key_len, off, buf, piece, &n);
         if (rc == LSM_NOT_FOUND)
             return BENCH_NOT_FOUND;
         if (rc != LSM_OK)
@@ -375,7 +375,7 @@ static int be_value_stream(bench_db *d, const void *key, size_t key_len, uint64_
 static int be_value_read(bench_db *d, const void *key, size_t key_len, uint64_t off, void *buf,
                          size_t len, size_t *n_read)
 {
-    int rc = lsm_read_value(d->db, NULL, key, key_len, off, buf, len, n_read);
+    int rc = lsm_read_value(d->db, LSM_KEYSPACE_DEFAULT, NULL, key, key_len, off, buf, len, n_read);
     if (rc == LSM_NOT_FOUND)
         return BENCH_NOT_FOUND;
     return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_read_value", d->db);
@@ -384,13 +384,13 @@ static int be_value_read(bench_db *d, const void *key, size_t key_len, uint64_t 
 static int be_value_write(bench_db *d, const void *key, size_t key_len, uint64_t off,
                           const void *data, size_t len)
 {
-    int rc = lsm_write_value(d->db, LSM_KEYSPACE_DEFAULT, key, key_len, off, data, len);
+    int rc = lsm_write_value(d->db, LSM_KEYSPACE_DEFAULT, NULL, key, key_len, off, data, len);
     return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_write_value", d->db);
 }
 
 static int be_value_size(bench_db *d, const void *key, size_t key_len, uint64_t *size)
 {
-    int rc = lsm_value_size(d->db, NULL, key, key_len, size);
+    int rc = lsm_value_size(d->db, LSM_KEYSPACE_DEFAULT, NULL, key, key_len, size);
     if (rc == LSM_NOT_FOUND)
         return BENCH_NOT_FOUND;
     return rc == LSM_OK ? BENCH_OK : fail(rc, "lsm_value_size", d->db);

@@ -150,7 +150,7 @@ static void delete_orphan(lsmfs *fs, const kbuf *key)
 {
     if (fs->read_only || fs->db == NULL)
         return;
-    int rc = lsm_delete(fs->db, key->p, key->n);
+    int rc = lsm_delete(fs->db, LSM_KEYSPACE_DEFAULT, NULL, key->p, key->n);
     if (rc != LSM_OK)
         lsmfs_errno(fs, rc, "delete the contents of a removed file", key->p, key->n);
 }
@@ -644,14 +644,14 @@ int orphans_cleanup(lsmfs *fs)
         ro.upper_len = hi.n;
         ro.keys_only = 1;
         lsm_iter *it;
-        int rc = lsm_iter_new(fs->db, &ro, &it);
+        int rc = lsm_iter_new(fs->db, LSM_KEYSPACE_DEFAULT, &ro, &it);
         if (rc == LSM_OK) {
             rc = lsm_iter_first(it);
             any = rc == LSM_OK && lsm_iter_valid(it);
             lsm_iter_free(it);
         }
         if (rc == LSM_OK && any)
-            rc = lsm_delete_range(fs->db, LSM_KEYSPACE_DEFAULT, lo.p, lo.n, hi.p, hi.n);
+            rc = lsm_delete_range(fs->db, LSM_KEYSPACE_DEFAULT, NULL, lo.p, lo.n, hi.p, hi.n);
         if (rc != LSM_OK) {
             lsmfs_log("delete the files left unlinked in store %s: %s", fs->store_path,
                       lsm_errmsg(fs->db));

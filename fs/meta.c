@@ -250,10 +250,9 @@ int ino_load(lsmfs *fs)
         return 0;
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = fs->ks_sys;
     void *v;
     size_t vn;
-    int rc = lsm_get_opt(fs->db, &ro, LSMFS_SYS_INO, strlen(LSMFS_SYS_INO), &v, &vn);
+    int rc = lsm_get(fs->db, fs->ks_sys, &ro, LSMFS_SYS_INO, strlen(LSMFS_SYS_INO), &v, &vn);
     if (rc == LSM_NOT_FOUND)
         return 0;
     if (rc != LSM_OK) {
@@ -282,7 +281,7 @@ int ino_alloc(lsmfs *fs, uint64_t *ino)
         } else {
             unsigned char v[10];
             size_t vn = put_varint(v, end);
-            int rc = lsm_put_ks(fs->db, fs->ks_sys, LSMFS_SYS_INO, strlen(LSMFS_SYS_INO), v, vn);
+            int rc = lsm_put(fs->db, fs->ks_sys, NULL, LSMFS_SYS_INO, strlen(LSMFS_SYS_INO), v, vn);
             err = lsmfs_errno(fs, rc, "reserve inode numbers", LSMFS_SYS_INO, strlen(LSMFS_SYS_INO));
             if (err == 0)
                 fs->ino_end = end;
@@ -302,10 +301,9 @@ int meta_get(lsmfs *fs, const void *key, size_t n, meta *m)
         return ENOENT;
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = fs->ks_meta;
     void *v;
     size_t vn;
-    int rc = lsm_get_opt(fs->db, &ro, key, n, &v, &vn);
+    int rc = lsm_get(fs->db, fs->ks_meta, &ro, key, n, &v, &vn);
     if (rc != LSM_OK)
         return lsmfs_errno(fs, rc, "read metadata", key, n);
     int bad = meta_decode(v, vn, fs->nlink_epoch, m);
@@ -320,10 +318,9 @@ int root_meta_get(lsmfs *fs, meta *m)
     if (fs->have_sys) {
         lsm_read_options ro;
         lsm_read_options_default(&ro);
-        ro.keyspace = fs->ks_sys;
         void *v;
         size_t vn;
-        int rc = lsm_get_opt(fs->db, &ro, LSMFS_SYS_ROOT, strlen(LSMFS_SYS_ROOT), &v, &vn);
+        int rc = lsm_get(fs->db, fs->ks_sys, &ro, LSMFS_SYS_ROOT, strlen(LSMFS_SYS_ROOT), &v, &vn);
         if (rc == LSM_OK) {
             int bad = meta_decode(v, vn, fs->nlink_epoch, m) || m->type != T_DIR;
             lsm_free(v);
@@ -344,7 +341,7 @@ int batch_put_meta(lsmfs *fs, lsm_batch *b, const void *key, size_t n, const met
 {
     kbuf v = KBUF_INIT;
     int err = meta_encode(m, fs->nlink_epoch, &v);
-    if (err == 0 && lsm_batch_put_ks(b, fs->ks_meta, key, n, v.p, v.n) != LSM_OK)
+    if (err == 0 && lsm_batch_put(b, fs->ks_meta, key, n, v.p, v.n) != LSM_OK)
         err = key && n > LSM_MAX_KEY_LEN ? ENAMETOOLONG : ENOMEM;
     kb_free(&v);
     return err;
@@ -355,7 +352,7 @@ int batch_put_root(lsmfs *fs, lsm_batch *b, const meta *m)
     kbuf v = KBUF_INIT;
     int err = meta_encode(m, fs->nlink_epoch, &v);
     if (err == 0 &&
-        lsm_batch_put_ks(b, fs->ks_sys, LSMFS_SYS_ROOT, strlen(LSMFS_SYS_ROOT), v.p, v.n) != LSM_OK)
+        lsm_batch_put(b, fs->ks_sys, LSMFS_SYS_ROOT, strlen(LSMFS_SYS_ROOT), v.p, v.n) != LSM_OK)
         err = ENOMEM;
     kb_free(&v);
     return err;
@@ -366,6 +363,6 @@ int batch_commit(lsmfs *fs, lsm_batch *b, const char *op, const void *key, size_
     if (lsm_batch_count(b) == 0)
         return 0;
     lsm_write_options wo = {.frees_space = frees};
-    int rc = lsm_write(fs->db, b, &wo);
+    int rc = lsm_write(fs->db, &wo, b);
     return lsmfs_errno(fs, rc, op, key, n);
 }

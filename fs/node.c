@@ -51,8 +51,7 @@ static int any_key(lsmfs *fs, lsm_keyspace ks, const void *prefix, size_t n, int
 {
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = ks;
-    int rc = lsm_prefix_exists(fs->db, &ro, prefix, n, yes);
+    int rc = lsm_prefix_exists(fs->db, ks, &ro, prefix, n, yes);
     return lsmfs_errno(fs, rc, "scan", prefix, n);
 }
 
@@ -79,7 +78,7 @@ static int contents_size(lsmfs *fs, const void *key, size_t n, int *present, uin
 {
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    int rc = lsm_value_size(fs->db, &ro, key, n, size);
+    int rc = lsm_value_size(fs->db, LSM_KEYSPACE_DEFAULT, &ro, key, n, size);
     *present = rc == LSM_OK;
     if (rc == LSM_NOT_FOUND) {
         *size = 0;
@@ -334,7 +333,6 @@ static int prefix_has_other(lsmfs *fs, const kbuf *key, size_t plen, int keep_co
             break;
         lsm_read_options ro;
         lsm_read_options_default(&ro);
-        ro.keyspace = pass == 0 ? LSM_KEYSPACE_DEFAULT : fs->ks_meta;
         ro.lower = key->p;
         ro.lower_len = plen;
         if (!none) {
@@ -343,7 +341,7 @@ static int prefix_has_other(lsmfs *fs, const kbuf *key, size_t plen, int keep_co
         }
         ro.keys_only = 1;
         lsm_iter *it;
-        rc = lsm_iter_new(fs->db, &ro, &it);
+        rc = lsm_iter_new(fs->db, pass == 0 ? LSM_KEYSPACE_DEFAULT : fs->ks_meta, &ro, &it);
         if (rc != LSM_OK)
             break;
         rc = lsm_iter_first(it);
@@ -533,8 +531,7 @@ int key_xattr_get(lsmfs *fs, const char *key, size_t kn, int root, const char *n
     if (err == 0) {
         lsm_read_options ro;
         lsm_read_options_default(&ro);
-        ro.keyspace = ks;
-        int rc = lsm_get_opt(fs->db, &ro, k.p, k.n, v, vn);
+        int rc = lsm_get(fs->db, ks, &ro, k.p, k.n, v, vn);
         err = rc == LSM_NOT_FOUND ? ENODATA : lsmfs_errno(fs, rc, "getxattr", k.p, k.n);
     }
     kb_free(&k);
@@ -548,7 +545,7 @@ int key_xattr_set(lsmfs *fs, lsm_batch *b, const char *key, size_t kn, int root,
     lsm_keyspace ks;
     int err = key_xattr_key(fs, key, kn, root, name, &ks, &k);
     if (err == 0) {
-        int rc = v ? lsm_batch_put_ks(b, ks, k.p, k.n, v, vn) : lsm_batch_delete_ks(b, ks, k.p, k.n);
+        int rc = v ? lsm_batch_put(b, ks, k.p, k.n, v, vn) : lsm_batch_delete(b, ks, k.p, k.n);
         if (rc != LSM_OK)
             err = k.n > LSM_MAX_KEY_LEN ? ENAMETOOLONG : ENOMEM;
     }
@@ -570,7 +567,6 @@ static int xattr_scan(lsmfs *fs, lsm_keyspace ks, const kbuf *prefix, int values
         return ENOMEM;
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = ks;
     ro.lower = prefix->p;
     ro.lower_len = prefix->n;
     if (!none) {
@@ -580,7 +576,7 @@ static int xattr_scan(lsmfs *fs, lsm_keyspace ks, const kbuf *prefix, int values
     ro.keys_only = !values;
     lsm_iter *it;
     int err = 0;
-    int rc = lsm_iter_new(fs->db, &ro, &it);
+    int rc = lsm_iter_new(fs->db, ks, &ro, &it);
     if (rc == LSM_OK) {
         for (rc = lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it) && err == 0;
              rc = lsm_iter_next(it)) {
@@ -615,7 +611,7 @@ static int del_one(void *arg, const char *k, size_t kn, size_t name_off, const v
 {
     (void)name_off, (void)v, (void)vn;
     struct xattr_batch *x = arg;
-    return lsm_batch_delete_ks(x->b, x->ks, k, kn) == LSM_OK ? 0 : ENOMEM;
+    return lsm_batch_delete(x->b, x->ks, k, kn) == LSM_OK ? 0 : ENOMEM;
 }
 
 static int copy_one(void *arg, const char *k, size_t kn, size_t name_off, const void *v, size_t vn)
@@ -624,7 +620,7 @@ static int copy_one(void *arg, const char *k, size_t kn, size_t name_off, const 
     x->tmp.n = 0;
     if (kb_append(&x->tmp, x->to->p, x->to->n) || kb_append(&x->tmp, k + name_off, kn - name_off))
         return ENOMEM;
-    if (lsm_batch_put_ks(x->b, x->ks, x->tmp.p, x->tmp.n, v, vn) != LSM_OK)
+    if (lsm_batch_put(x->b, x->ks, x->tmp.p, x->tmp.n, v, vn) != LSM_OK)
         return x->tmp.n > LSM_MAX_KEY_LEN ? ENAMETOOLONG : ENOMEM;
     return 0;
 }
@@ -633,7 +629,7 @@ static int move_one(void *arg, const char *k, size_t kn, size_t name_off, const 
 {
     struct xattr_batch *x = arg;
     int err = copy_one(arg, k, kn, name_off, v, vn);
-    if (err == 0 && lsm_batch_delete_ks(x->b, x->ks, k, kn) != LSM_OK)
+    if (err == 0 && lsm_batch_delete(x->b, x->ks, k, kn) != LSM_OK)
         err = ENOMEM;
     return err;
 }

@@ -200,7 +200,7 @@ static int do_rmdir(lsmfs *fs, inode *dir, const char *name)
         if (lsm_batch_new(&b) != LSM_OK)
             err = ENOMEM;
         if (err == 0 && n.meta_own &&
-            lsm_batch_delete_ks(b, fs->ks_meta, n.pk.key.p, n.pk.key.n) != LSM_OK)
+            lsm_batch_delete(b, fs->ks_meta, n.pk.key.p, n.pk.key.n) != LSM_OK)
             err = ENOMEM;
         if (err == 0 && n.meta_own && fs->have_xattr) {
             kbuf xp = KBUF_INIT;
@@ -385,7 +385,6 @@ static int iter_new(lister *L, lsm_keyspace ks, int keys_only, lsm_iter **out)
     dir_handle *h = L->h;
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = ks;
     ro.lower = h->prefix.p;
     ro.lower_len = h->prefix.n;
     if (!h->unbounded) {
@@ -395,7 +394,7 @@ static int iter_new(lister *L, lsm_keyspace ks, int keys_only, lsm_iter **out)
     /* Keys only: lsm_iter_value_size still gives a value's length (a large
      * value's descriptor is kept), which is all readdirplus needs. */
     ro.keys_only = keys_only;
-    return lsm_iter_new(L->fs->db, &ro, out);
+    return lsm_iter_new(L->fs->db, ks, &ro, out);
 }
 
 static void lister_close(lister *L)

@@ -133,7 +133,7 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, mo
         nm.ino = lsmfs_hashed_ino(key, kn, HASH_FILE); /* shown with its defaults */
     if (err == 0 && lsm_batch_new(&b) != LSM_OK)
         err = ENOMEM;
-    if (err == 0 && type == T_REG && lsm_batch_put(b, key, kn, "", 0) != LSM_OK)
+    if (err == 0 && type == T_REG && lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, key, kn, "", 0) != LSM_OK)
         err = kn > LSM_MAX_KEY_LEN ? ENAMETOOLONG : ENOMEM;
     if (err == 0 && n.meta_stale && fs->have_xattr) {
         /* Attributes left with a stale record belong to no file any more. */
@@ -332,7 +332,7 @@ static int do_read(lsmfs *fs, inode *in, char *buf, size_t size, off_t off, size
     if (err == 0) {
         lsm_read_options ro;
         lsm_read_options_default(&ro);
-        int rc = lsm_read_value(fs->db, &ro, n.pk.key.p, n.pk.key.n, (uint64_t)off, buf, size,
+        int rc = lsm_read_value(fs->db, LSM_KEYSPACE_DEFAULT, &ro, n.pk.key.p, n.pk.key.n, (uint64_t)off, buf, size,
                                 got);
         if (rc == LSM_NOT_FOUND)
             rc = LSM_OK; /* nothing there: nothing to read */
@@ -520,7 +520,7 @@ static int do_lseek(lsmfs *fs, inode *in, off_t off, int whence, off_t *out)
         lsm_read_options ro;
         lsm_read_options_default(&ro);
         uint64_t at;
-        int rc = lsm_value_seek(fs->db, &ro, n.pk.key.p, n.pk.key.n, (uint64_t)off,
+        int rc = lsm_value_seek(fs->db, LSM_KEYSPACE_DEFAULT, &ro, n.pk.key.p, n.pk.key.n, (uint64_t)off,
                                 whence == SEEK_DATA ? LSM_SEEK_DATA : LSM_SEEK_HOLE, &at);
         if (rc == LSM_NOT_FOUND)
             err = ENXIO; /* past the end, no data after off, or no value (empty) */

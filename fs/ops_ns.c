@@ -10,11 +10,11 @@
  * batch; if the parent directory had no record (it existed only because of
  * keys below it), its record is written in the same batch, so it does not
  * vanish with its last entry. A file still open keeps its contents: the
- * same batch moves its value (O(1), lsm_batch_rename) to an orphan key that
+ * same batch moves its value (O(1), lsm_batch_move) to an orphan key that
  * its inode keeps until it is closed and forgotten (inode.h). The inode is
  * detached either way: the name is free for a new file.
  *
- * rename is one batch. A file moves with lsm_batch_rename (O(1) in its
+ * rename is one batch. A file moves with lsm_batch_move (O(1) in its
  * size: the engine moves a large value's descriptor, not its chunks), with
  * its record (which keeps its inode number; a file without a record gets one
  * holding its hashed number) and its attributes; a replaced target's record,
@@ -151,13 +151,13 @@ static int do_unlink(lsmfs *fs, inode *dir, const char *name)
     if (err == 0 && keep) {
         err = orphan_key(fs, &okey);
         if (err == 0 &&
-            lsm_batch_rename(b, LSM_KEYSPACE_DEFAULT, key, kn, okey.p, okey.n) != LSM_OK)
+            lsm_batch_move(b, LSM_KEYSPACE_DEFAULT, key, kn, okey.p, okey.n) != LSM_OK)
             err = ENOMEM;
-    } else if (err == 0 && lsm_batch_delete(b, key, kn) != LSM_OK) {
+    } else if (err == 0 && lsm_batch_delete(b, LSM_KEYSPACE_DEFAULT, key, kn) != LSM_OK) {
         err = ENOMEM;
     }
     if (err == 0 && n.meta_own) {
-        if (lsm_batch_delete_ks(b, fs->ks_meta, key, kn) != LSM_OK)
+        if (lsm_batch_delete(b, fs->ks_meta, key, kn) != LSM_OK)
             err = ENOMEM;
         if (err == 0 && fs->have_xattr)
             err = xattr_prefix_of(key, kn, &xp);
@@ -236,7 +236,7 @@ static int clear_target(rename_ctx *r)
     if (d->type == N_NONE || !d->meta_own)
         return 0;
     int err = 0;
-    if (lsm_batch_delete_ks(r->b, fs->ks_meta, d->pk.key.p, d->pk.key.n) != LSM_OK)
+    if (lsm_batch_delete(r->b, fs->ks_meta, d->pk.key.p, d->pk.key.n) != LSM_OK)
         err = ENOMEM;
     if (err == 0 && fs->have_xattr)
         err = xattr_prefix_of(d->pk.key.p, d->pk.key.n, &r->a);
@@ -257,7 +257,7 @@ static int move_record(rename_ctx *r)
     if (err == 0 && !r->dst_slot_taken)
         err = batch_put_meta(fs, r->b, d->pk.key.p, d->pk.key.n, &s->m);
     if (err == 0 && s->meta_own &&
-        lsm_batch_delete_ks(r->b, fs->ks_meta, s->pk.key.p, s->pk.key.n) != LSM_OK)
+        lsm_batch_delete(r->b, fs->ks_meta, s->pk.key.p, s->pk.key.n) != LSM_OK)
         err = ENOMEM;
     if (err == 0 && s->meta_own && fs->have_xattr) {
         err = xattr_prefix_of(s->pk.key.p, s->pk.key.n, &r->a);
@@ -288,7 +288,6 @@ static int move_prefix(rename_ctx *r, lsm_keyspace ks, const kbuf *scan, const k
     }
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = ks;
     ro.lower = r->a.p;
     ro.lower_len = r->a.n;
     ro.upper = up.p;
@@ -296,7 +295,7 @@ static int move_prefix(rename_ctx *r, lsm_keyspace ks, const kbuf *scan, const k
     ro.keys_only = 1;
     lsm_iter *it;
     int err = 0;
-    int rc = lsm_iter_new(fs->db, &ro, &it);
+    int rc = lsm_iter_new(fs->db, ks, &ro, &it);
     if (rc == LSM_OK) {
         for (rc = lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it) && err == 0;
              rc = lsm_iter_next(it)) {
@@ -310,7 +309,7 @@ static int move_prefix(rename_ctx *r, lsm_keyspace ks, const kbuf *scan, const k
                 err = ENOMEM;
             } else if (r->tmp.n > LSM_MAX_KEY_LEN || r->c.n > LSM_MAX_KEY_LEN) {
                 err = ENAMETOOLONG;
-            } else if (lsm_batch_rename(r->b, ks, r->c.p, r->c.n, r->tmp.p, r->tmp.n) !=
+            } else if (lsm_batch_move(r->b, ks, r->c.p, r->c.n, r->tmp.p, r->tmp.n) !=
                        LSM_OK) {
                 err = ENOMEM;
             }
@@ -351,15 +350,15 @@ static int rename_file(rename_ctx *r)
         /* The kernel knows the target: an open of it may be on its way. */
         r->dst_kept = 1;
         err = orphan_key(fs, &r->okey);
-        if (err == 0 && lsm_batch_rename(r->b, LSM_KEYSPACE_DEFAULT, d->pk.key.p, d->pk.key.n,
+        if (err == 0 && lsm_batch_move(r->b, LSM_KEYSPACE_DEFAULT, d->pk.key.p, d->pk.key.n,
                                          r->okey.p, r->okey.n) != LSM_OK)
             err = ENOMEM;
     }
     if (err == 0 && d->type != N_NONE && !s->has_contents &&
-        lsm_batch_delete(r->b, d->pk.key.p, d->pk.key.n) != LSM_OK)
+        lsm_batch_delete(r->b, LSM_KEYSPACE_DEFAULT, d->pk.key.p, d->pk.key.n) != LSM_OK)
         err = ENOMEM;
     if (err == 0 && s->has_contents &&
-        lsm_batch_rename(r->b, LSM_KEYSPACE_DEFAULT, s->pk.key.p, s->pk.key.n, d->pk.key.p,
+        lsm_batch_move(r->b, LSM_KEYSPACE_DEFAULT, s->pk.key.p, s->pk.key.n, d->pk.key.p,
                          d->pk.key.n) != LSM_OK)
         err = ENOMEM;
     if (err == 0)
@@ -398,17 +397,17 @@ static int exchange_locked(rename_ctx *r)
     int err = orphan_key(fs, &t);
     /* Stage 1..3: contents and subtrees. */
     if (err == 0 && s->has_contents &&
-        lsm_batch_rename(r->b, LSM_KEYSPACE_DEFAULT, sk->p, sk->n, t.p, t.n) != LSM_OK)
+        lsm_batch_move(r->b, LSM_KEYSPACE_DEFAULT, sk->p, sk->n, t.p, t.n) != LSM_OK)
         err = ENOMEM;
     if (err == 0 && sdir)
         err = move_tree(r, sk, &t);
     if (err == 0 && d->has_contents &&
-        lsm_batch_rename(r->b, LSM_KEYSPACE_DEFAULT, dk->p, dk->n, sk->p, sk->n) != LSM_OK)
+        lsm_batch_move(r->b, LSM_KEYSPACE_DEFAULT, dk->p, dk->n, sk->p, sk->n) != LSM_OK)
         err = ENOMEM;
     if (err == 0 && ddir)
         err = move_tree(r, dk, sk);
     if (err == 0 && s->has_contents &&
-        lsm_batch_rename(r->b, LSM_KEYSPACE_DEFAULT, t.p, t.n, dk->p, dk->n) != LSM_OK)
+        lsm_batch_move(r->b, LSM_KEYSPACE_DEFAULT, t.p, t.n, dk->p, dk->n) != LSM_OK)
         err = ENOMEM;
     if (err == 0 && sdir) /* T's keys are S's keys as they were: walk those again */
         err = move_tree_renamed(r, sk, &t, dk);
@@ -459,7 +458,7 @@ static int dir_shadows_file(lsmfs *fs, const node *n, int *yes)
     lsm_read_options ro;
     lsm_read_options_default(&ro);
     uint64_t size;
-    int rc = lsm_value_size(fs->db, &ro, n->pk.key.p, n->pk.key.n, &size);
+    int rc = lsm_value_size(fs->db, LSM_KEYSPACE_DEFAULT, &ro, n->pk.key.p, n->pk.key.n, &size);
     *yes = rc == LSM_OK;
     return rc == LSM_NOT_FOUND ? 0 : lsmfs_errno(fs, rc, "rename", n->pk.key.p, n->pk.key.n);
 }

@@ -90,7 +90,7 @@ static int acl_change(lsmfs *fs, node *n, lsm_batch *b, lsm_keyspace ks, const k
     if (value == NULL) {
         if (!exists)
             return ENODATA;
-        return lsm_batch_delete_ks(b, ks, key->p, key->n) == LSM_OK ? 0 : ENOMEM;
+        return lsm_batch_delete(b, ks, key->p, key->n) == LSM_OK ? 0 : ENOMEM;
     }
     if (!access && !node_is_dir(n))
         return EACCES; /* as the kernel answers for a default ACL of a file */
@@ -109,9 +109,9 @@ static int acl_change(lsmfs *fs, node *n, lsm_batch *b, lsm_keyspace ks, const k
     acl_free(&acl);
     int rc = LSM_OK;
     if (keep)
-        rc = lsm_batch_put_ks(b, ks, key->p, key->n, value, size);
+        rc = lsm_batch_put(b, ks, key->p, key->n, value, size);
     else if (exists)
-        rc = lsm_batch_delete_ks(b, ks, key->p, key->n);
+        rc = lsm_batch_delete(b, ks, key->p, key->n);
     return rc == LSM_OK ? 0 : ENOMEM;
 }
 
@@ -120,9 +120,8 @@ static int xattr_exists(lsmfs *fs, lsm_keyspace ks, const kbuf *key, int *yes)
 {
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = ks;
     uint64_t size;
-    int rc = lsm_value_size(fs->db, &ro, key->p, key->n, &size);
+    int rc = lsm_value_size(fs->db, ks, &ro, key->p, key->n, &size);
     *yes = rc == LSM_OK;
     return rc == LSM_NOT_FOUND ? 0 : lsmfs_errno(fs, rc, "read attribute", key->p, key->n);
 }
@@ -172,8 +171,8 @@ static int xattr_change(lsmfs *fs, inode *in, const char *name, const char *valu
     if (err == 0 && acl) {
         err = acl_change(fs, &n, b, ks, &key, name, value, size, exists, who);
     } else if (err == 0) {
-        int rc = value ? lsm_batch_put_ks(b, ks, key.p, key.n, value, size)
-                       : lsm_batch_delete_ks(b, ks, key.p, key.n);
+        int rc = value ? lsm_batch_put(b, ks, key.p, key.n, value, size)
+                       : lsm_batch_delete(b, ks, key.p, key.n);
         if (rc != LSM_OK)
             err = key.n > LSM_MAX_KEY_LEN ? ENAMETOOLONG : ENOMEM;
     }
@@ -256,19 +255,18 @@ static int surely_absent(lsmfs *fs, const node *n, const char *name)
         return 1; /* nothing can be set there */
     int absent = 0;
     kbuf key = KBUF_INIT;
-    lsm_read_options ro;
-    lsm_read_options_default(&ro);
+    lsm_keyspace ks;
     if (n->pk.kind == PK_ROOT) {
-        ro.keyspace = fs->ks_sys;
+        ks = fs->ks_sys;
         absent = !fs->have_sys ||
                  kb_append(&key, LSMFS_SYS_XATTR, strlen(LSMFS_SYS_XATTR) + 1) != 0;
     } else {
-        ro.keyspace = fs->ks_xattr;
+        ks = fs->ks_xattr;
         absent = !fs->have_xattr || kb_append(&key, n->pk.key.p, n->pk.key.n) || kb_putc(&key, 0);
     }
     if (!absent && kb_append(&key, name, strlen(name)) == 0) {
         uint64_t size;
-        absent = lsm_value_size(fs->db, &ro, key.p, key.n, &size) == LSM_NOT_FOUND;
+        absent = lsm_value_size(fs->db, ks, NULL, key.p, key.n, &size) == LSM_NOT_FOUND;
     }
     kb_free(&key);
     return absent;
@@ -299,8 +297,7 @@ static int do_getxattr(lsmfs *fs, inode *in, const char *name, void **v, size_t 
     if (err == 0) {
         lsm_read_options ro;
         lsm_read_options_default(&ro);
-        ro.keyspace = ks;
-        int rc = lsm_get_opt(fs->db, &ro, key.p, key.n, v, vn);
+        int rc = lsm_get(fs->db, ks, &ro, key.p, key.n, v, vn);
         err = rc == LSM_NOT_FOUND ? ENODATA : lsmfs_errno(fs, rc, "getxattr", key.p, key.n);
     }
     lockset_unlock(fs, &ls);
@@ -352,7 +349,6 @@ static int do_listxattr(lsmfs *fs, inode *in, kbuf *list)
     if (err == 0) {
         lsm_read_options ro;
         lsm_read_options_default(&ro);
-        ro.keyspace = ks;
         ro.lower = prefix.p;
         ro.lower_len = prefix.n;
         if (!none) {
@@ -361,7 +357,7 @@ static int do_listxattr(lsmfs *fs, inode *in, kbuf *list)
         }
         ro.keys_only = 1;
         lsm_iter *it;
-        int rc = lsm_iter_new(fs->db, &ro, &it);
+        int rc = lsm_iter_new(fs->db, ks, &ro, &it);
         if (rc == LSM_OK) {
             for (rc = lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it) && err == 0;
                  rc = lsm_iter_next(it)) {

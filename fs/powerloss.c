@@ -114,14 +114,14 @@ static int read_disk_file(const char *path, char **data, size_t *len)
 static int env_put_file(lsm_env *env, const char *path, const char *data, size_t len)
 {
     lsm_file *f;
-    int e = env->open(env, path, LSM_ENV_WRITE | LSM_ENV_CREATE | LSM_ENV_TRUNC, &f);
+    int e = -env->open(env, path, LSM_ENV_WRITE | LSM_ENV_CREATE | LSM_ENV_TRUNC, &f);
     if (e)
         return e;
     if (len)
-        e = env->pwrite(env, f, data, len, 0);
+        e = -env->pwrite(env, f, data, len, 0);
     if (e == 0)
-        e = env->sync(env, f);
-    int e2 = env->close(env, f);
+        e = -env->sync(env, f);
+    int e2 = -env->close(env, f);
     return e ? e : e2;
 }
 
@@ -143,7 +143,7 @@ int powerloss_load(lsmfs_powerloss *pl, const char *image_dir, lsm_env **env)
         fprintf(stderr, "lsmfs: test_powerloss: image %s: %s\n", image_dir, strerror(errno));
         return -1;
     }
-    int e = pl->env->mkdir(pl->env, image_dir, 0700);
+    int e = -pl->env->mkdir(pl->env, image_dir, 0700);
     int n = 0;
     struct dirent *de;
     while (e == 0 && (de = readdir(d)) != NULL) {
@@ -165,7 +165,7 @@ int powerloss_load(lsmfs_powerloss *pl, const char *image_dir, lsm_env **env)
     }
     closedir(d);
     if (e == 0)
-        e = pl->env->sync_dir(pl->env, image_dir);
+        e = -pl->env->sync_dir(pl->env, image_dir);
     if (e) {
         fprintf(stderr, "lsmfs: test_powerloss: loading the image %s: %s\n", image_dir,
                 strerror(e));
@@ -271,17 +271,17 @@ static int add_name(void *arg, const char *name)
 static int copy_out(lsm_env *env, const char *path)
 {
     lsm_file *f;
-    int e = env->open(env, path, LSM_ENV_READ, &f);
+    int e = -env->open(env, path, LSM_ENV_READ, &f);
     if (e)
         return e;
     uint64_t size = 0;
-    e = env->file_size(env, f, &size);
+    e = -env->file_size(env, f, &size);
     char *buf = e == 0 ? malloc(size ? (size_t)size : 1) : NULL;
     size_t got = 0;
     if (e == 0 && buf == NULL)
         e = ENOMEM;
     if (e == 0)
-        e = env->pread(env, f, buf, (size_t)size, 0, &got);
+        e = -env->pread(env, f, buf, (size_t)size, 0, &got);
     env->close(env, f);
     int fd = e == 0 ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
     if (e == 0 && fd < 0)
@@ -318,7 +318,7 @@ int powerloss_save(lsmfs_powerloss *pl)
     if (pl->cut && atomic_load(pl->cut))
         lsm_env_mem_revive(pl->env);
     name_list l = {0};
-    int e = pl->env->list_dir(pl->env, pl->dir, add_name, &l);
+    int e = -pl->env->list_dir(pl->env, pl->dir, add_name, &l);
     if (e == ENOENT) /* the store was never created */
         e = 0;
     if (e == 0)

@@ -63,8 +63,7 @@ static int sys_get(lsmfs *fs, const char *key, void **v, size_t *vn)
         return 1;
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = fs->ks_sys;
-    int rc = lsm_get_opt(fs->db, &ro, key, strlen(key), v, vn);
+    int rc = lsm_get(fs->db, fs->ks_sys, &ro, key, strlen(key), v, vn);
     if (rc == LSM_NOT_FOUND)
         return 1;
     if (rc != LSM_OK) {
@@ -154,7 +153,7 @@ static int init_store(lsmfs *fs, lsm_batch *b)
     unsigned char ino[1] = {LSMFS_ROOT_INO + 1};
     int err = dir_meta_count(fs, "", 0, 1, &root);
     if (err == 0 &&
-        lsm_batch_put_ks(b, fs->ks_sys, LSMFS_SYS_INO, strlen(LSMFS_SYS_INO), ino, 1) != LSM_OK)
+        lsm_batch_put(b, fs->ks_sys, LSMFS_SYS_INO, strlen(LSMFS_SYS_INO), ino, 1) != LSM_OK)
         err = ENOMEM;
     if (err == 0)
         err = batch_put_root(fs, b, &root);
@@ -180,7 +179,7 @@ int lsmfs_store_prepare(lsmfs *fs)
         return ino_load(fs);
 
     /* "mounted", alone in its write: the step of one put. */
-    int rc = lsm_put_ks(fs->db, fs->ks_sys, LSMFS_SYS_STATE, strlen(LSMFS_SYS_STATE),
+    int rc = lsm_put(fs->db, fs->ks_sys, NULL, LSMFS_SYS_STATE, strlen(LSMFS_SYS_STATE),
                         STATE_MOUNTED, strlen(STATE_MOUNTED));
     fs->seq_step = last_seq(fs) - seq;
     lsm_batch *b = NULL;
@@ -188,17 +187,17 @@ int lsmfs_store_prepare(lsmfs *fs)
     if (rc == LSM_OK && lsm_batch_new(&b) != LSM_OK)
         rc = LSM_NOMEM;
     if (rc == LSM_OK && format != 2)
-        rc = lsm_batch_put_ks(b, fs->ks_sys, LSMFS_SYS_FORMAT, strlen(LSMFS_SYS_FORMAT),
+        rc = lsm_batch_put(b, fs->ks_sys, LSMFS_SYS_FORMAT, strlen(LSMFS_SYS_FORMAT),
                               LSMFS_FORMAT_STRING, strlen(LSMFS_FORMAT_STRING));
     if (rc == LSM_OK && fs->nlink_epoch != epoch) {
         unsigned char e[8];
         put_le64(e, fs->nlink_epoch);
-        rc = lsm_batch_put_ks(b, fs->ks_sys, LSMFS_SYS_NLINK, strlen(LSMFS_SYS_NLINK), e, 8);
+        rc = lsm_batch_put(b, fs->ks_sys, LSMFS_SYS_NLINK, strlen(LSMFS_SYS_NLINK), e, 8);
     }
     if (rc == LSM_OK && format == 0)
         err = init_store(fs, b);
     if (rc == LSM_OK && err == 0)
-        rc = lsm_write(fs->db, b, NULL);
+        rc = lsm_write(fs->db, NULL, b);
     lsm_batch_free(b);
     if (rc != LSM_OK || err) {
         fprintf(stderr, "lsmfs: initialise store %s: %s\n", fs->store_path,
@@ -220,7 +219,7 @@ int lsmfs_store_leave(lsmfs *fs)
     size_t cl = strlen(STATE_CLEAN);
     memcpy(v, STATE_CLEAN, cl);
     put_le64(v + cl, last_seq(fs) + fs->seq_step);
-    int rc = lsm_put_ks(fs->db, fs->ks_sys, LSMFS_SYS_STATE, strlen(LSMFS_SYS_STATE), v,
+    int rc = lsm_put(fs->db, fs->ks_sys, NULL, LSMFS_SYS_STATE, strlen(LSMFS_SYS_STATE), v,
                         sizeof v);
     if (rc != LSM_OK) {
         lsmfs_log("write %s/%s of store %s: %s", LSMFS_KS_SYS, LSMFS_SYS_STATE, fs->store_path,

@@ -267,9 +267,8 @@ int model_store_equals(lsm_db *db, lsm_keyspace ks, const model *m, char *why, s
     char b1[MODEL_KEY_TEXT], b2[MODEL_KEY_TEXT];
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = ks;
     lsm_iter *it;
-    if (lsm_iter_new(db, &ro, &it) != LSM_OK) {
+    if (lsm_iter_new(db, ks, &ro, &it) != LSM_OK) {
         WHY("lsm_iter_new: %s", lsm_errmsg(db));
         return -1;
     }

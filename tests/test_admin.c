@@ -200,7 +200,7 @@ static void *writer_main(void *arg)
         char k[16], v[32];
         snprintf(k, sizeof k, "w%08" PRIu64, i);
         snprintf(v, sizeof v, "value-%" PRIu64, i);
-        int rc = lsm_put(w->db, k, strlen(k), v, strlen(v));
+        int rc = lsm_put(w->db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), v, strlen(v));
         if (rc != LSM_OK) {
             atomic_store(&w->rc, rc);
             break;
@@ -230,30 +230,30 @@ static void test_checkpoint_under_writes(void **state)
         char k[16], v[64];
         snprintf(k, sizeof k, "k%05d", i);
         snprintf(v, sizeof v, "default-%d", i);
-        TU_OK(db, lsm_put(db, k, strlen(k), v, strlen(v)));
+        TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), v, strlen(v)));
         model_put(&m0, k, strlen(k), v, strlen(v));
         if (i % 2 == 0) {
             snprintf(v, sizeof v, "alpha-%d", i);
-            TU_OK(db, lsm_put_ks(db, ka, k, strlen(k), v, strlen(v)));
+            TU_OK(db, lsm_put(db, ka, NULL, k, strlen(k), v, strlen(v)));
             model_put(&ma, k, strlen(k), v, strlen(v));
         }
         if (i % 3 == 0) {
             snprintf(v, sizeof v, "beta-%d", i);
-            TU_OK(db, lsm_put_ks(db, kb, k, strlen(k), v, strlen(v)));
+            TU_OK(db, lsm_put(db, kb, NULL, k, strlen(k), v, strlen(v)));
             model_put(&mb, k, strlen(k), v, strlen(v));
         }
     }
-    TU_OK(db, lsm_delete_range(db, ka, "k00100", 6, "k00900", 6));
+    TU_OK(db, lsm_delete_range(db, ka, NULL, "k00100", 6, "k00900", 6));
     del_range(&ma, "k00100", "k00900");
-    TU_OK(db, lsm_delete_range(db, LSM_KEYSPACE_DEFAULT, "k02000", 6, "k02100", 6));
+    TU_OK(db, lsm_delete_range(db, LSM_KEYSPACE_DEFAULT, NULL, "k02000", 6, "k02100", 6));
     del_range(&m0, "k02000", "k02100");
-    TU_OK(db, lsm_delete(db, "k00007", 6));
+    TU_OK(db, lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, "k00007", 6));
     model_del(&m0, "k00007", 6);
     size_t big_len = 3 * MiB + 12345;
     char *big = malloc(big_len);
     assert_non_null(big);
     fill(big, big_len, 7);
-    TU_OK(db, lsm_put_ks(db, kb, "big", 3, big, big_len));
+    TU_OK(db, lsm_put(db, kb, NULL, "big", 3, big, big_len));
     model_put(&mb, "big", 3, big, big_len);
 
     writer_ctx w = {.db = db};
@@ -290,7 +290,7 @@ static void test_checkpoint_under_writes(void **state)
     ro.lower = "w";
     ro.lower_len = 1;
     lsm_iter *it;
-    TU_OK(db, lsm_iter_new(db, &ro, &it));
+    TU_OK(db, lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, &ro, &it));
     uint64_t n = 0;
     TU_OK(db, lsm_iter_first(it));
     for (; lsm_iter_valid(it); n++) {
@@ -311,7 +311,7 @@ static void test_checkpoint_under_writes(void **state)
     ro.lower_len = 0;
     ro.upper = "w";
     ro.upper_len = 1;
-    TU_OK(db, lsm_iter_new(db, &ro, &it));
+    TU_OK(db, lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, &ro, &it));
     size_t i = 0;
     TU_OK(db, lsm_iter_first(it));
     for (; lsm_iter_valid(it); i++) {
@@ -340,7 +340,7 @@ static void test_checkpoint_under_writes(void **state)
 static int refuse_link(lsm_env *env, const char *from, const char *to)
 {
     (void)env, (void)from, (void)to;
-    return EXDEV;
+    return -EXDEV;
 }
 
 static void fill_store(lsm_db *db, int n, int salt)
@@ -349,7 +349,7 @@ static void fill_store(lsm_db *db, int n, int salt)
         char k[16], v[128];
         snprintf(k, sizeof k, "key%06d", i);
         snprintf(v, sizeof v, "%d-%d-0123456789abcdef0123456789abcdef0123456789abcdef", i, salt);
-        TU_OK(db, lsm_put(db, k, strlen(k), v, strlen(v)));
+        TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), v, strlen(v)));
     }
 }
 
@@ -387,7 +387,7 @@ static void test_checkpoint_links_and_copies(void **state)
     lsm_db *db;
     TU_OK(NULL, lsm_open(src, &o, &db));
     fill_store(db, 4000, 1);
-    TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0)); /* quiet: no background work */
+    TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0)); /* quiet: no background work */
     fill_store(db, 500, 2);
     TU_OK(db, lsm_checkpoint(db, c1));
     check_tables(src, c1, 1);
@@ -401,7 +401,7 @@ static void test_checkpoint_links_and_copies(void **state)
     nolink.link = refuse_link;
     o.env = &nolink;
     TU_OK(NULL, lsm_open(src, &o, &db));
-    TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0));
+    TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     TU_OK(db, lsm_checkpoint(db, c2));
     check_tables(src, c2, 0);
     TU_OK(NULL, lsm_close(db));
@@ -417,7 +417,7 @@ static void test_checkpoint_links_and_copies(void **state)
                      i < 500 ? 2 : 1);
             void *v;
             size_t vl;
-            TU_OK(db, lsm_get(db, k, strlen(k), &v, &vl));
+            TU_OK(db, lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), &v, &vl));
             assert_int_equal(vl, strlen(want));
             assert_memory_equal(v, want, vl);
             lsm_free(v);
@@ -454,26 +454,26 @@ static void history(lsm_db *db, model *m0, model *ma, uint64_t seed, int n_ops)
             size_t vl = (size_t)tu_below(&r, 200);
             fill(v, vl, tu_next(&r));
             if (db)
-                TU_OK(db, lsm_put_ks(db, ks, k, strlen(k), v, vl));
+                TU_OK(db, lsm_put(db, ks, NULL, k, strlen(k), v, vl));
             if (m)
                 model_put(m, k, strlen(k), v, vl);
         } else if (op < 95) {
             if (db)
-                TU_OK(db, lsm_delete_ks(db, ks, k, strlen(k)));
+                TU_OK(db, lsm_delete(db, ks, NULL, k, strlen(k)));
             if (m)
                 model_del(m, k, strlen(k));
         } else if (op < 99 || tu_below(&r, 20) != 0) {
             char hi[16];
             snprintf(hi, sizeof hi, "k%04d", atoi(k + 1) + (int)tu_below(&r, 30));
             if (db)
-                TU_OK(db, lsm_delete_range(db, ks, k, strlen(k), hi, strlen(hi)));
+                TU_OK(db, lsm_delete_range(db, ks, NULL, k, strlen(k), hi, strlen(hi)));
             if (m)
                 del_range(m, k, hi);
         } else {
             size_t vl = MiB + (size_t)tu_below(&r, MiB);
             fill(big, vl, tu_next(&r));
             if (db)
-                TU_OK(db, lsm_put_ks(db, ks, k, strlen(k), big, vl));
+                TU_OK(db, lsm_put(db, ks, NULL, k, strlen(k), big, vl));
             if (m)
                 model_put(m, k, strlen(k), big, vl);
         }
@@ -560,7 +560,7 @@ static void test_repair_lost_manifest(void **state)
     char *v = malloc(2 * MiB);
     assert_non_null(v);
     fill(v, 2 * MiB, 99);
-    TU_OK(db, lsm_put_ks(db, ka, "after-repair", 12, v, 2 * MiB));
+    TU_OK(db, lsm_put(db, ka, NULL, "after-repair", 12, v, 2 * MiB));
     model_put(&ma, "after-repair", 12, v, 2 * MiB);
     TU_OK(NULL, lsm_close(db));
     TU_OK(NULL, lsm_open(dir, &o, &db));
@@ -628,7 +628,7 @@ static void test_repair_damaged_table(void **state)
         snprintf(want, sizeof want, "%d-%d-0123456789abcdef0123456789abcdef0123456789abcdef", i, 3);
         void *v;
         size_t vl;
-        rc = lsm_get(db, k, strlen(k), &v, &vl);
+        rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), &v, &vl);
         if (rc == LSM_NOT_FOUND) {
             missing++;
             continue;
@@ -678,7 +678,7 @@ static void test_repair_torn_log(void **state)
             char k[8], v[50];
             snprintf(k, sizeof k, "t%03d", i);
             memset(v, 'a' + i % 26, sizeof v);
-            if (lsm_put(db, k, strlen(k), v, sizeof v) != LSM_OK)
+            if (lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), v, sizeof v) != LSM_OK)
                 _exit(3);
         }
         _exit(0); /* no close: everything is in the log only */
@@ -716,7 +716,7 @@ static void test_repair_torn_log(void **state)
         snprintf(k, sizeof k, "t%03d", i);
         void *v;
         size_t vl;
-        rc = lsm_get(db, k, strlen(k), &v, &vl);
+        rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), &v, &vl);
         if (i < 99) {
             TU_OK(db, rc);
             assert_int_equal(vl, 50);
@@ -776,15 +776,15 @@ static void test_repair_value_ids(void **state)
     char *v = malloc(2 * MiB);
     assert_non_null(v);
     fill(v, 2 * MiB, 5);
-    TU_OK(db, lsm_put(db, "new", 3, v, 2 * MiB));
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "new", 3, v, 2 * MiB));
     void *got;
     size_t gl;
-    TU_OK(db, lsm_get(db, "big", 3, &got, &gl));
+    TU_OK(db, lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, &got, &gl));
     assert_int_equal(gl, 8192);
     for (size_t i = 0; i < gl; i++)
         assert_int_equal(((char *)got)[i], i < 4096 ? 'A' : 'B');
     lsm_free(got);
-    TU_OK(db, lsm_get(db, "new", 3, &got, &gl));
+    TU_OK(db, lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "new", 3, &got, &gl));
     assert_int_equal(gl, 2 * MiB);
     assert_memory_equal(got, v, gl);
     lsm_free(got);
@@ -817,7 +817,7 @@ static void test_flush_retires_log(void **state)
     for (int round = 0; round < 50; round++) {
         char key[16];
         int kl = snprintf(key, sizeof key, "k%03d", round);
-        TU_OK(db, lsm_put(db, key, (size_t)kl, "v", 1));
+        TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, key, (size_t)kl, "v", 1));
         TU_OK(db, lsm_flush(db));
         int n = list_names(dir, NULL, ".log", logs, 8);
         if (n != 1)
@@ -851,12 +851,12 @@ static void test_dumps(void **state)
     TU_OK(db, lsm_snapshot_new(db, &keep));
     char long_val[100];
     memset(long_val, 'x', sizeof long_val);
-    TU_OK(db, lsm_put(db, "k1", 2, "v1", 2));                  /* seq 1 */
-    TU_OK(db, lsm_put(db, "tab\tkey", 7, "new\nline\\", 9));   /* seq 2 */
-    TU_OK(db, lsm_delete(db, "k3", 2));                        /* seq 3 */
-    TU_OK(db, lsm_delete_range(db, 0, "a", 1, "b", 1));        /* seq 4 */
-    TU_OK(db, lsm_put(db, "long", 4, long_val, sizeof long_val)); /* seq 5 */
-    TU_OK(db, lsm_put(db, "bin", 3, "\x00\xff", 2));            /* seq 6 */
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "k1", 2, "v1", 2));                  /* seq 1 */
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "tab\tkey", 7, "new\nline\\", 9));   /* seq 2 */
+    TU_OK(db, lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, "k3", 2));                        /* seq 3 */
+    TU_OK(db, lsm_delete_range(db, 0, NULL, "a", 1, "b", 1));        /* seq 4 */
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "long", 4, long_val, sizeof long_val)); /* seq 5 */
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "bin", 3, "\x00\xff", 2));            /* seq 6 */
 
     /* The log, while the store is open: every record and operation. */
     char logs[8][64];
@@ -918,7 +918,7 @@ static void test_dumps(void **state)
     size_t big_len = 2 * MiB;
     char *big = calloc(1, big_len);
     assert_non_null(big);
-    TU_OK(db, lsm_put(db, "big", 3, big, big_len));
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, big, big_len));
     TU_OK(db, lsm_flush(db));
     int n_tables = list_names(dir, NULL, ".sst", tables, 8);
     int found = 0;

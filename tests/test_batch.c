@@ -173,9 +173,9 @@ static void test_public_api(void **state)
     assert_int_equal(lsm_batch_new(&b), LSM_OK);
     assert_int_equal(lsm_batch_count(b), 0);
     assert_int_equal(lsm_batch_size(b), BATCH_HEADER_LEN);
-    assert_int_equal(lsm_batch_put(b, "key", 3, "value", 5), LSM_OK);
-    assert_int_equal(lsm_batch_delete(b, "gone", 4), LSM_OK);
-    assert_int_equal(lsm_batch_put(b, NULL, 0, NULL, 0), LSM_OK); /* empty key and value */
+    assert_int_equal(lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, "key", 3, "value", 5), LSM_OK);
+    assert_int_equal(lsm_batch_delete(b, LSM_KEYSPACE_DEFAULT, "gone", 4), LSM_OK);
+    assert_int_equal(lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0), LSM_OK); /* empty key and value */
     assert_int_equal(lsm_batch_count(b), 3);
     assert_int_equal(lsm_batch_size(b), BATCH_HEADER_LEN + (1 + 1 + 4 + 1 + 5) + (1 + 1 + 5) + (1 + 1 + 1 + 1));
     seen s;
@@ -193,15 +193,15 @@ static void test_public_api(void **state)
 
     /* Bad arguments change nothing. */
     size_t size = lsm_batch_size(b);
-    assert_int_equal(lsm_batch_put(b, NULL, 3, "v", 1), LSM_INVALID_ARGUMENT);
-    assert_int_equal(lsm_batch_put(b, "k", 1, NULL, 1), LSM_INVALID_ARGUMENT);
+    assert_int_equal(lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, NULL, 3, "v", 1), LSM_INVALID_ARGUMENT);
+    assert_int_equal(lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, "k", 1, NULL, 1), LSM_INVALID_ARGUMENT);
     char *big = calloc(1, LSM_MAX_KEY_LEN + 1);
-    assert_int_equal(lsm_batch_put(b, big, LSM_MAX_KEY_LEN + 1, "v", 1), LSM_INVALID_ARGUMENT);
-    assert_int_equal(lsm_batch_delete(b, big, LSM_MAX_KEY_LEN + 1), LSM_INVALID_ARGUMENT);
-    assert_int_equal(lsm_batch_put(b, big, LSM_MAX_KEY_LEN, "v", 1), LSM_OK); /* the limit itself */
+    assert_int_equal(lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, big, LSM_MAX_KEY_LEN + 1, "v", 1), LSM_INVALID_ARGUMENT);
+    assert_int_equal(lsm_batch_delete(b, LSM_KEYSPACE_DEFAULT, big, LSM_MAX_KEY_LEN + 1), LSM_INVALID_ARGUMENT);
+    assert_int_equal(lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, big, LSM_MAX_KEY_LEN, "v", 1), LSM_OK); /* the limit itself */
     size += 1 + 3 + 1 + LSM_MAX_KEY_LEN + 1 + 1;
     /* A value over the limit is refused without being read. */
-    assert_int_equal(lsm_batch_put(b, "k", 1, big, (size_t)LSM_MAX_VALUE_LEN + 1), LSM_INVALID_ARGUMENT);
+    assert_int_equal(lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, "k", 1, big, (size_t)LSM_MAX_VALUE_LEN + 1), LSM_INVALID_ARGUMENT);
     assert_int_equal(lsm_batch_size(b), size);
     assert_int_equal(lsm_batch_count(b), 4);
     free(big);
@@ -211,7 +211,7 @@ static void test_public_api(void **state)
     assert_int_equal(lsm_batch_size(b), BATCH_HEADER_LEN);
     assert_int_equal(batch_iterate(buf_slice(&b->rep), collect, &s), LSM_OK);
     assert_int_equal(s.n, 0);
-    assert_int_equal(lsm_batch_put(b, "x", 1, "y", 1), LSM_OK);
+    assert_int_equal(lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, "x", 1, "y", 1), LSM_OK);
     assert_int_equal(lsm_batch_count(b), 1);
     lsm_batch_free(b);
     lsm_batch_free(NULL);

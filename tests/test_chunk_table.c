@@ -98,7 +98,7 @@ static void check_value(lsm_db *db, const lsm_snapshot *snap, const char *key, c
     ro.snapshot = snap;
     void *v = NULL;
     size_t vl = 0;
-    TU_OK(db, lsm_get_opt(db, &ro, key, strlen(key), &v, &vl));
+    TU_OK(db, lsm_get(db, LSM_KEYSPACE_DEFAULT, &ro, key, strlen(key), &v, &vl));
     assert_int_equal(vl, n);
     assert_memory_equal(v, want, n);
     lsm_free(v);
@@ -109,14 +109,14 @@ static void check_value(lsm_db *db, const lsm_snapshot *snap, const char *key, c
         if (offs[i] >= n)
             continue;
         size_t got = 0;
-        TU_OK(db, lsm_read_value(db, &ro, key, strlen(key), offs[i], buf, sizeof buf, &got));
+        TU_OK(db, lsm_read_value(db, LSM_KEYSPACE_DEFAULT, &ro, key, strlen(key), offs[i], buf, sizeof buf, &got));
         size_t expect = n - offs[i] < sizeof buf ? (size_t)(n - offs[i]) : sizeof buf;
         assert_int_equal(got, expect);
         assert_memory_equal(buf, want + offs[i], expect);
     }
 
     lsm_iter *it;
-    TU_OK(db, lsm_iter_new(db, &ro, &it));
+    TU_OK(db, lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, &ro, &it));
     TU_OK(db, lsm_iter_seek(it, key, strlen(key)));
     assert_true(lsm_iter_valid(it));
     size_t kl;
@@ -143,7 +143,7 @@ static void test_large_write_skips_log(void **state)
     char *want = malloc(n);
     fill(want, n, 1);
     lsm_stats s0 = stats(f->db);
-    TU_OK(f->db, lsm_put(f->db, "big", 3, want, n));
+    TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, want, n));
     lsm_stats s1 = stats(f->db);
     uint64_t direct = s1.chunk_table_bytes - s0.chunk_table_bytes;
     uint64_t logged = s1.wal_bytes_written - s0.wal_bytes_written;
@@ -179,7 +179,7 @@ static void test_ranged_writes_over_direct_chunks(void **state)
     size_t n = 2 * MiB;
     char *want = malloc(n), *old = malloc(n), *data = malloc(256 * KiB);
     fill(want, n, 2);
-    TU_OK(f->db, lsm_write_value(f->db, 0, "f", 1, 0, want, n));
+    TU_OK(f->db, lsm_write_value(f->db, 0, NULL, "f", 1, 0, want, n));
     memcpy(old, want, n);
     lsm_snapshot *snap;
     TU_OK(f->db, lsm_snapshot_new(f->db, &snap));
@@ -191,7 +191,7 @@ static void test_ranged_writes_over_direct_chunks(void **state)
         if (i % 3 == 0)
             off &= ~(uint64_t)(64 * KiB - 1); /* some start on a chunk */
         fill(data, len, 100 + (uint64_t)i);
-        TU_OK(f->db, lsm_write_value(f->db, 0, "f", 1, off, data, len));
+        TU_OK(f->db, lsm_write_value(f->db, 0, NULL, "f", 1, off, data, len));
         memcpy(want + off, data, len);
         if (i == 20)
             check_value(f->db, NULL, "f", want, n);
@@ -204,7 +204,7 @@ static void test_ranged_writes_over_direct_chunks(void **state)
     check_value(f->db, NULL, "f", want, n);
     check_value(f->db, snap, "f", old, n);
     lsm_snapshot_free(f->db, snap);
-    TU_OK(f->db, lsm_compact_range(f->db, NULL, 0, NULL, 0));
+    TU_OK(f->db, lsm_compact_range(f->db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     check_value(f->db, NULL, "f", want, n);
     reopen(f);
     check_value(f->db, NULL, "f", want, n);
@@ -221,10 +221,10 @@ static void test_process_crash_keeps_unsynced(void **state)
     char *a = malloc(n), *b = malloc(n);
     fill(a, n, 3);
     fill(b, n, 4);
-    TU_OK(f->db, lsm_put(f->db, "a", 1, a, n));
+    TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, a, n));
     TU_OK(f->db, lsm_flush(f->db));
-    TU_OK(f->db, lsm_put(f->db, "b", 1, b, n));
-    TU_OK(f->db, lsm_write_value(f->db, 0, "a", 1, 64 * KiB, b, 256 * KiB));
+    TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "b", 1, b, n));
+    TU_OK(f->db, lsm_write_value(f->db, 0, NULL, "a", 1, 64 * KiB, b, 256 * KiB));
     memcpy(a + 64 * KiB, b, 256 * KiB);
     crash_reopen(f, MEM_CRASH_PROCESS);
     check_value(f->db, NULL, "a", a, n);
@@ -251,9 +251,9 @@ static void test_power_loss(void **state)
     f->o.sync_mode = LSM_SYNC_NONE; /* only lsm_sync promises anything */
     reopen(f);
     for (int round = 0; round < 3; round++) {
-        TU_OK(f->db, lsm_put(f->db, "a", 1, a, n));
+        TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, a, n));
         TU_OK(f->db, lsm_sync(f->db));
-        TU_OK(f->db, lsm_put(f->db, "b", 1, b, n)); /* not synced */
+        TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "b", 1, b, n)); /* not synced */
         int torn = round == 1;
         crash_reopen(f, torn ? MEM_CRASH_POWER_TORN : MEM_CRASH_POWER);
         check_value(f->db, NULL, "a", a, n);
@@ -261,7 +261,7 @@ static void test_power_loss(void **state)
          * memtable switch syncs the log it leaves): it is gone or whole. */
         void *v = NULL;
         size_t vl = 0;
-        int rc = lsm_get(f->db, "b", 1, &v, &vl);
+        int rc = lsm_get(f->db, LSM_KEYSPACE_DEFAULT, NULL, "b", 1, &v, &vl);
         if (rc == LSM_OK) {
             assert_int_equal(vl, n);
             assert_memory_equal(v, b, n);
@@ -269,8 +269,8 @@ static void test_power_loss(void **state)
             assert_int_equal(rc, LSM_NOT_FOUND);
         }
         lsm_free(v);
-        TU_OK(f->db, lsm_delete(f->db, "a", 1));
-        TU_OK(f->db, lsm_delete(f->db, "b", 1));
+        TU_OK(f->db, lsm_delete(f->db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1));
+        TU_OK(f->db, lsm_delete(f->db, LSM_KEYSPACE_DEFAULT, NULL, "b", 1));
         TU_OK(f->db, lsm_sync(f->db));
         fill(a, n, 50 + (uint64_t)round);
     }
@@ -305,9 +305,9 @@ static void test_lost_block_ends_log(void **state)
     char *a = malloc(n), *b = malloc(n);
     fill(a, n, 7);
     fill(b, n, 8);
-    TU_OK(f->db, lsm_put(f->db, "a", 1, a, n));
-    TU_OK(f->db, lsm_put(f->db, "b", 1, b, n));
-    TU_OK(f->db, lsm_put(f->db, "c", 1, "small", 5));
+    TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, a, n));
+    TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "b", 1, b, n));
+    TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "c", 1, "small", 5));
     env_mem_crash(f->env, MEM_CRASH_PROCESS, 1);
     lsm_close(f->db);
     env_mem_revive(f->env);
@@ -332,12 +332,12 @@ static void test_lost_block_ends_log(void **state)
     check_value(f->db, NULL, "a", a, n);
     void *v = NULL;
     size_t vl = 0;
-    assert_int_equal(lsm_get(f->db, "b", 1, &v, &vl), LSM_NOT_FOUND);
-    assert_int_equal(lsm_get(f->db, "c", 1, &v, &vl), LSM_NOT_FOUND);
+    assert_int_equal(lsm_get(f->db, LSM_KEYSPACE_DEFAULT, NULL, "b", 1, &v, &vl), LSM_NOT_FOUND);
+    assert_int_equal(lsm_get(f->db, LSM_KEYSPACE_DEFAULT, NULL, "c", 1, &v, &vl), LSM_NOT_FOUND);
     lsm_stats st = stats(f->db);
     assert_true(st.wal_bytes_dropped > 0);
     /* The store goes on: new writes, a flush, a reopen. */
-    TU_OK(f->db, lsm_put(f->db, "b", 1, b, n));
+    TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "b", 1, b, n));
     TU_OK(f->db, lsm_flush(f->db));
     reopen(f);
     check_value(f->db, NULL, "a", a, n);
@@ -403,7 +403,7 @@ static void test_many_chunk_tables_replayed(void **state)
         char key[16];
         snprintf(key, sizeof key, "v%02d", k);
         fill(v, n, 100 + (uint64_t)k);
-        TU_OK(f->db, lsm_put(f->db, key, strlen(key), v, n));
+        TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, key, strlen(key), v, n));
         env_mem_crash(f->env, MEM_CRASH_PROCESS, 1);
         lsm_close(f->db);
         env_mem_revive(f->env);
@@ -521,7 +521,7 @@ static void test_ref_to_live_table(void **state)
     size_t n = 1 * MiB;
     char *a = malloc(n);
     fill(a, n, 11);
-    TU_OK(f->db, lsm_put(f->db, "a", 1, a, n));
+    TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, a, n));
     env_mem_crash(f->env, MEM_CRASH_PROCESS, 1);
     lsm_close(f->db);
     env_mem_revive(f->env);
@@ -533,7 +533,7 @@ static void test_ref_to_live_table(void **state)
     /* The replay flushes the chunk table into a live table. */
     open_store(f);
     TU_OK(f->db, lsm_wait_idle(f->db));
-    TU_OK(f->db, lsm_put(f->db, "c", 1, "small", 5));
+    TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "c", 1, "small", 5));
     env_mem_crash(f->env, MEM_CRASH_PROCESS, 1);
     lsm_close(f->db);
     env_mem_revive(f->env);
@@ -577,7 +577,7 @@ static void test_repair_reads_chunk_table(void **state)
     size_t n = 2 * MiB;
     char *a = malloc(n);
     fill(a, n, 9);
-    TU_OK(f->db, lsm_put(f->db, "a", 1, a, n));
+    TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, a, n));
     env_mem_crash(f->env, MEM_CRASH_PROCESS, 1);
     lsm_close(f->db);
     env_mem_revive(f->env);

@@ -207,14 +207,13 @@ static void check_gets(ctx *c, int k, const model *m, const lsm_snapshot *s, con
 {
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = c->ks[k];
     ro.snapshot = s;
     for (int i = 0; i < n_keys; i++) {
         char key[32];
         size_t kl = key_of(i, prefix, key);
         void *v = NULL;
         size_t vl = 0;
-        int rc = lsm_get_opt(c->db, &ro, key, kl, &v, &vl);
+        int rc = lsm_get(c->db, c->ks[k], &ro, key, kl, &v, &vl);
         const model_entry *e = model_find(m, key, kl);
         if (e == NULL && rc != LSM_NOT_FOUND) {
             char shape[64];
@@ -238,7 +237,6 @@ static void check_scan(ctx *c, int k, const model *m, const lsm_snapshot *s, con
 {
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = c->ks[k];
     ro.snapshot = s;
     if (lo) {
         ro.lower = lo;
@@ -253,7 +251,7 @@ static void check_scan(ctx *c, int k, const model *m, const lsm_snapshot *s, con
     if (b < a)
         b = a;
     lsm_iter *it;
-    ENGINE(c, lsm_iter_new(c->db, &ro, &it));
+    ENGINE(c, lsm_iter_new(c->db, c->ks[k], &ro, &it));
     ENGINE(c, reverse ? lsm_iter_last(it) : lsm_iter_first(it));
     size_t n = 0;
     for (; lsm_iter_valid(it); n++) {
@@ -377,7 +375,7 @@ static void range_delete(ctx *c, int k, lsm_batch *b)
     if (b)
         ENGINE(c, lsm_batch_delete_range(b, c->ks[k], lo, lol, hp, hil));
     else
-        ENGINE(c, lsm_delete_range(c->db, c->ks[k], lo, lol, hp, hil));
+        ENGINE(c, lsm_delete_range(c->db, c->ks[k], NULL, lo, lol, hp, hil));
     model_del_range(&c->ms[k], lo, lol, hp, hil);
 }
 
@@ -395,11 +393,11 @@ static void large_op(ctx *c, int k)
     if (r == 0 || cur == 0) {
         size_t n = INLINE_MAX + 1 + (size_t)tu_below(&c->rng, 30000);
         fill(c->vbuf, n, tu_next(&c->rng));
-        ENGINE(c, lsm_put_ks(c->db, c->ks[k], key, kl, c->vbuf, n));
+        ENGINE(c, lsm_put(c->db, c->ks[k], NULL, key, kl, c->vbuf, n));
         model_put(&c->ms[k], key, kl, c->vbuf, n);
     } else if (r == 1) {
         size_t size = (size_t)tu_below(&c->rng, cur + 1);
-        ENGINE(c, lsm_truncate_value(c->db, c->ks[k], key, kl, size));
+        ENGINE(c, lsm_truncate_value(c->db, c->ks[k], NULL, key, kl, size));
         memcpy(c->vbuf, e->v, size);
         model_put(&c->ms[k], key, kl, c->vbuf, size);
     } else {
@@ -408,7 +406,7 @@ static void large_op(ctx *c, int k)
         size_t off = cur + (size_t)tu_below(&c->rng, 10000), n = 1 + (size_t)tu_below(&c->rng, 5000);
         char data[5000];
         fill(data, n, tu_next(&c->rng));
-        ENGINE(c, lsm_write_value(c->db, c->ks[k], key, kl, off, data, n));
+        ENGINE(c, lsm_write_value(c->db, c->ks[k], NULL, key, kl, off, data, n));
         memcpy(c->vbuf, e->v, cur);
         memset(c->vbuf + cur, 0, off - cur);
         memcpy(c->vbuf + off, data, n);
@@ -423,11 +421,11 @@ static void random_op(ctx *c)
     uint64_t r = tu_below(&c->rng, 100);
     if (r < 50) {
         size_t kl = key_of(pick(c, k), "k", key), n = small_value(c);
-        ENGINE(c, lsm_put_ks(c->db, c->ks[k], key, kl, c->vbuf, n));
+        ENGINE(c, lsm_put(c->db, c->ks[k], NULL, key, kl, c->vbuf, n));
         model_put(&c->ms[k], key, kl, c->vbuf, n);
     } else if (r < 68) {
         size_t kl = key_of(pick_biased(c, k, 80), "k", key);
-        ENGINE(c, lsm_delete_ks(c->db, c->ks[k], key, kl));
+        ENGINE(c, lsm_delete(c->db, c->ks[k], NULL, key, kl));
         model_del(&c->ms[k], key, kl);
     } else if (r < 72) {
         range_delete(c, k, NULL);
@@ -441,16 +439,16 @@ static void random_op(ctx *c)
             size_t kl = key_of(pick(c, k), "k", key);
             if (t < 6) {
                 size_t vl = small_value(c);
-                ENGINE(c, lsm_batch_put_ks(b, c->ks[k], key, kl, c->vbuf, vl));
+                ENGINE(c, lsm_batch_put(b, c->ks[k], key, kl, c->vbuf, vl));
                 model_put(&c->ms[k], key, kl, c->vbuf, vl);
             } else if (t < 9 || tu_below(&c->rng, 2)) {
-                ENGINE(c, lsm_batch_delete_ks(b, c->ks[k], key, kl));
+                ENGINE(c, lsm_batch_delete(b, c->ks[k], key, kl));
                 model_del(&c->ms[k], key, kl);
             } else {
                 range_delete(c, k, b);
             }
         }
-        ENGINE(c, lsm_write(c->db, b, NULL));
+        ENGINE(c, lsm_write(c->db, NULL, b));
         lsm_batch_free(b);
     } else {
         large_op(c, k);
@@ -472,7 +470,7 @@ static void run_rounds(int tiny, int rounds, int ops_per_round, uint64_t seed_de
             random_op(c);
         uint64_t r = tu_below(&c->rng, 100);
         if (r < 25) {
-            ENGINE(c, lsm_compact_range(c->db, NULL, 0, NULL, 0));
+            ENGINE(c, lsm_compact_range(c->db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
             c->n_full++;
         } else if (r < 60) {
             /* a partial range of the default keyspace; sometimes open-ended */
@@ -480,7 +478,7 @@ static void run_rounds(int tiny, int rounds, int ops_per_round, uint64_t seed_de
             int a = (int)tu_below(&c->rng, R_KEYS), b = a + (int)tu_below(&c->rng, 400);
             size_t lol = key_of(a, "k", lo), hil = key_of(b, "k", hi);
             uint64_t shape = tu_below(&c->rng, 6);
-            ENGINE(c, lsm_compact_range(c->db, shape == 0 ? NULL : lo, shape == 0 ? 0 : lol,
+            ENGINE(c, lsm_compact_range(c->db, LSM_KEYSPACE_DEFAULT, shape == 0 ? NULL : lo, shape == 0 ? 0 : lol,
                                         shape == 1 ? NULL : hi, shape == 1 ? 0 : hil));
             c->n_partial++;
         } else if (r < 70) {
@@ -502,7 +500,7 @@ static void run_rounds(int tiny, int rounds, int ops_per_round, uint64_t seed_de
     c->what = "after the last round";
     while (c->n_snaps > 0)
         release_snap(c, 0);
-    ENGINE(c, lsm_compact_range(c->db, NULL, 0, NULL, 0));
+    ENGINE(c, lsm_compact_range(c->db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     check_all(c, "k", R_KEYS);
     reopen(c);
     check_all(c, "k", R_KEYS);
@@ -551,7 +549,7 @@ static void put_deep(ctx *c, int k, int i, uint64_t version)
     char key[32];
     size_t kl = key_of(i, "deep", key), n = 40 + (size_t)tu_below(&c->rng, 120);
     fill(c->vbuf, n, version * 100003u + (uint64_t)i * 7 + (uint64_t)k);
-    ENGINE(c, lsm_put_ks(c->db, c->ks[k], key, kl, c->vbuf, n));
+    ENGINE(c, lsm_put(c->db, c->ks[k], NULL, key, kl, c->vbuf, n));
     model_put(&c->ms[k], key, kl, c->vbuf, n);
 }
 
@@ -559,7 +557,7 @@ static void del_deep(ctx *c, int k, int i)
 {
     char key[32];
     size_t kl = key_of(i, "deep", key);
-    ENGINE(c, lsm_delete_ks(c->db, c->ks[k], key, kl));
+    ENGINE(c, lsm_delete(c->db, c->ks[k], NULL, key, kl));
     model_del(&c->ms[k], key, kl);
 }
 
@@ -567,7 +565,7 @@ static void del_deep_range(ctx *c, int k, int a, int b)
 {
     char lo[32], hi[32];
     size_t lol = key_of(a, "deep", lo), hil = b < 0 ? 0 : key_of(b, "deep", hi);
-    ENGINE(c, lsm_delete_range(c->db, c->ks[k], lo, lol, b < 0 ? NULL : hi, hil));
+    ENGINE(c, lsm_delete_range(c->db, c->ks[k], NULL, lo, lol, b < 0 ? NULL : hi, hil));
     model_del_range(&c->ms[k], lo, lol, b < 0 ? NULL : hi, hil);
 }
 
@@ -582,14 +580,14 @@ static void filler(ctx *c, int n)
         int k = (int)tu_below(&c->rng, 2);
         char key[32];
         size_t kl = key_of((int)tu_below(&c->rng, 5000), "fill", key), vl = small_value(c);
-        ENGINE(c, lsm_batch_put_ks(b, c->ks[k], key, kl, c->vbuf, vl));
+        ENGINE(c, lsm_batch_put(b, c->ks[k], key, kl, c->vbuf, vl));
         model_put(&c->ms[k], key, kl, c->vbuf, vl);
         if (j % 20 == 19) {
-            ENGINE(c, lsm_write(c->db, b, NULL));
+            ENGINE(c, lsm_write(c->db, NULL, b));
             lsm_batch_clear(b);
         }
     }
-    ENGINE(c, lsm_write(c->db, b, NULL));
+    ENGINE(c, lsm_write(c->db, NULL, b));
     lsm_batch_free(b);
 }
 
@@ -618,7 +616,7 @@ static void run_deep(int with_snapshot, uint64_t seed_default)
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < D_KEYS; i++)
             put_deep(c, k, i, 1);
-    ENGINE(c, lsm_compact_range(c->db, NULL, 0, NULL, 0));
+    ENGINE(c, lsm_compact_range(c->db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     int bottom = deepest_level(c->db);
     level_shape(c->db, shape, sizeof shape);
     fprintf(stderr, "# old versions at level %d (files per level: %s)\n", bottom, shape);
@@ -662,13 +660,13 @@ static void run_deep(int with_snapshot, uint64_t seed_default)
         if (c->round % 3 == 0) {
             char lo[32], hi[32];
             size_t lol = key_of(100 * c->round, "fill", lo), hil = key_of(100 * c->round + 300, "fill", hi);
-            ENGINE(c, lsm_compact_range(c->db, lo, lol, hi, hil));
+            ENGINE(c, lsm_compact_range(c->db, LSM_KEYSPACE_DEFAULT, lo, lol, hi, hil));
         } else if (c->round % 3 == 1) {
             /* a narrow range of deep keys: its files' neighbours go along */
             char lo[32], hi[32];
             int a = 37 * c->round;
             size_t lol = key_of(a, "deep", lo), hil = key_of(a + 3, "deep", hi);
-            ENGINE(c, lsm_compact_range(c->db, lo, lol, hi, hil));
+            ENGINE(c, lsm_compact_range(c->db, LSM_KEYSPACE_DEFAULT, lo, lol, hi, hil));
         }
         checked_with_old_below += deepest_level(c->db) >= bottom;
         check_deep(c);
@@ -683,18 +681,18 @@ static void run_deep(int with_snapshot, uint64_t seed_default)
 
     /* 4. Everything down, then reopen; the snapshot last. */
     c->what = with_snapshot ? "deep tombstones, final (with a snapshot)" : "deep tombstones, final";
-    ENGINE(c, lsm_compact_range(c->db, NULL, 0, NULL, 0));
+    ENGINE(c, lsm_compact_range(c->db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     check_deep(c);
     if (with_snapshot) {
         /* It held everything deleted since phase 1; once it goes, a full
          * compaction may drop all of that, and nothing may come back. */
         release_snap(c, 0);
-        ENGINE(c, lsm_compact_range(c->db, NULL, 0, NULL, 0));
+        ENGINE(c, lsm_compact_range(c->db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
         check_deep(c);
     }
     reopen(c);
     check_deep(c);
-    ENGINE(c, lsm_compact_range(c->db, NULL, 0, NULL, 0));
+    ENGINE(c, lsm_compact_range(c->db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     check_deep(c);
     if (with_snapshot)
         fprintf(stderr, "# the snapshot saw %" PRIu64 " since-deleted keys across its checks\n",
@@ -740,11 +738,11 @@ static void test_chunks_move_down(void **state)
         /* A few small keys spread over the key space, then one large value. */
         for (int j = 0; j < 8; j++) {
             size_t kl = key_of((int)tu_below(&c.rng, 1000), "small", key);
-            ENGINE(&c, lsm_put(c.db, key, kl, "v", 1));
+            ENGINE(&c, lsm_put(c.db, LSM_KEYSPACE_DEFAULT, NULL, key, kl, "v", 1));
         }
         size_t kl = key_of((int)tu_below(&c.rng, 1000), "big", key);
         fill(c.vbuf, BIG, (uint64_t)i);
-        ENGINE(&c, lsm_put(c.db, key, kl, c.vbuf, BIG));
+        ENGINE(&c, lsm_put(c.db, LSM_KEYSPACE_DEFAULT, NULL, key, kl, c.vbuf, BIG));
         ENGINE(&c, lsm_flush(c.db));
         chunk_bytes += BIG;
     }
@@ -775,24 +773,24 @@ static void test_compact_range_stops_at_bottom(void **state)
     char key[32];
     for (int i = 0; i < D_KEYS; i++) {
         size_t kl = key_of(i, "k", key);
-        ENGINE(&c, lsm_put(c.db, key, kl, key, kl));
+        ENGINE(&c, lsm_put(c.db, LSM_KEYSPACE_DEFAULT, NULL, key, kl, key, kl));
     }
     ENGINE(&c, lsm_wait_idle(c.db));
     int before = deepest_level(c.db);
-    ENGINE(&c, lsm_compact_range(c.db, NULL, 0, NULL, 0));
+    ENGINE(&c, lsm_compact_range(c.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     int after = deepest_level(c.db);
     if (after > (before > 1 ? before : 1))
         FAIL(&c, "compact_range pushed data from level %d down to level %d", before, after);
     for (int i = 0; i < D_KEYS; i += 2) {
         size_t kl = key_of(i, "k", key);
-        ENGINE(&c, lsm_delete(c.db, key, kl));
+        ENGINE(&c, lsm_delete(c.db, LSM_KEYSPACE_DEFAULT, NULL, key, kl));
     }
-    ENGINE(&c, lsm_compact_range(c.db, NULL, 0, NULL, 0));
+    ENGINE(&c, lsm_compact_range(c.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     for (int i = 0; i < D_KEYS; i++) {
         size_t kl = key_of(i, "k", key);
         void *v = NULL;
         size_t vl = 0;
-        int rc = lsm_get(c.db, key, kl, &v, &vl);
+        int rc = lsm_get(c.db, LSM_KEYSPACE_DEFAULT, NULL, key, kl, &v, &vl);
         if (rc != ((i & 1) ? LSM_OK : LSM_NOT_FOUND))
             FAIL(&c, "get %.*s -> %d after compaction", (int)kl, key, rc);
         lsm_free(v);
@@ -801,9 +799,9 @@ static void test_compact_range_stops_at_bottom(void **state)
      * merge reached the bottom, so every tombstone dropped with its data. */
     for (int i = 1; i < D_KEYS; i += 2) {
         size_t kl = key_of(i, "k", key);
-        ENGINE(&c, lsm_delete(c.db, key, kl));
+        ENGINE(&c, lsm_delete(c.db, LSM_KEYSPACE_DEFAULT, NULL, key, kl));
     }
-    ENGINE(&c, lsm_compact_range(c.db, NULL, 0, NULL, 0));
+    ENGINE(&c, lsm_compact_range(c.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     lsm_stats st;
     ENGINE(&c, lsm_stats_get(c.db, &st));
     if (st.live_table_bytes != 0)
@@ -825,34 +823,34 @@ static void test_compact_range_cleans_bottom(void **state)
     char key[32];
     for (int i = 0; i < D_KEYS; i++) {
         size_t kl = key_of(i, "k", key);
-        ENGINE(&c, lsm_put(c.db, key, kl, key, kl));
+        ENGINE(&c, lsm_put(c.db, LSM_KEYSPACE_DEFAULT, NULL, key, kl, key, kl));
     }
-    ENGINE(&c, lsm_compact_range(c.db, NULL, 0, NULL, 0));
+    ENGINE(&c, lsm_compact_range(c.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     lsm_snapshot *ss;
     ENGINE(&c, lsm_snapshot_new(c.db, &ss));
     size_t live = 0;
     for (int i = 0; i < D_KEYS; i++) {
         size_t kl = key_of(i, "k", key);
         if (i % 3 == 0)
-            ENGINE(&c, lsm_delete(c.db, key, kl));
+            ENGINE(&c, lsm_delete(c.db, LSM_KEYSPACE_DEFAULT, NULL, key, kl));
         else if (i < 1000 || i >= 1500)
             live++;
     }
-    ENGINE(&c, lsm_delete_range(c.db, LSM_KEYSPACE_DEFAULT, "k/01000", 7, "k/01500", 7));
+    ENGINE(&c, lsm_delete_range(c.db, LSM_KEYSPACE_DEFAULT, NULL, "k/01000", 7, "k/01500", 7));
     /* The snapshot sees the deleted keys: nothing may drop yet, and the
      * deletions land in the bottom level beside what they delete. */
-    ENGINE(&c, lsm_compact_range(c.db, NULL, 0, NULL, 0));
+    ENGINE(&c, lsm_compact_range(c.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     lsm_snapshot_free(c.db, ss);
     /* Nothing above overlaps them now; the manual compaction must still
      * drop the deleted data and the deletions. */
-    ENGINE(&c, lsm_compact_range(c.db, NULL, 0, NULL, 0));
+    ENGINE(&c, lsm_compact_range(c.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     lsm_stats st;
     ENGINE(&c, lsm_stats_get(c.db, &st));
     uint64_t before = st.iter_entries;
     lsm_iter *it;
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ENGINE(&c, lsm_iter_new(c.db, &ro, &it));
+    ENGINE(&c, lsm_iter_new(c.db, LSM_KEYSPACE_DEFAULT, &ro, &it));
     size_t seen = 0;
     for (lsm_iter_first(it); lsm_iter_valid(it); lsm_iter_next(it))
         seen++;

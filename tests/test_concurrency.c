@@ -96,7 +96,7 @@ static void *writer_main(void *arg)
         version++;
         key_name(w, ki, k);
         int vl = value_for(w, ki, version, v);
-        int rc = lsm_put(db, k, strlen(k), v, (size_t)vl);
+        int rc = lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), v, (size_t)vl);
         if (rc) {
             failure("writer %d: put: %s", w, lsm_errmsg(db));
             break;
@@ -120,10 +120,10 @@ static void *pair_writer_main(void *arg)
         int vl = sprintf(v, "%" PRIu64, version);
         lsm_batch_clear(b);
         sprintf(k, "pair/a/%03d", p);
-        lsm_batch_put(b, k, strlen(k), v, (size_t)vl);
+        lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, k, strlen(k), v, (size_t)vl);
         sprintf(k, "pair/b/%03d", p);
-        lsm_batch_put(b, k, strlen(k), v, (size_t)vl);
-        if (lsm_write(db, b, NULL)) {
+        lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, k, strlen(k), v, (size_t)vl);
+        if (lsm_write(db, NULL, b)) {
             failure("pair writer: %s", lsm_errmsg(db));
             break;
         }
@@ -142,7 +142,7 @@ static void *reader_main(void *arg)
         key_name(w, ki, k);
         void *v;
         size_t vl;
-        int rc = lsm_get(db, k, strlen(k), &v, &vl);
+        int rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), &v, &vl);
         if (rc == LSM_NOT_FOUND) {
             if (floor)
                 failure("reader: %s not found after version %" PRIu64 " was acknowledged", k, floor);
@@ -170,7 +170,7 @@ static void *scanner_main(void *arg)
     size_t prev_len;
     while (!atomic_load(&stop)) {
         lsm_iter *it;
-        if (lsm_iter_new(db, NULL, &it)) {
+        if (lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, NULL, &it)) {
             failure("scanner: %s", lsm_errmsg(db));
             break;
         }
@@ -234,7 +234,7 @@ static void *snapshot_main(void *arg)
                 key_name(i % N_WRITERS, (i * 37) % KEYS_PER_WRITER, k);
                 void *v;
                 size_t vl;
-                int rc = lsm_get_opt(db, &ro, k, strlen(k), &v, &vl);
+                int rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, &ro, k, strlen(k), &v, &vl);
                 uint64_t h = rc == LSM_NOT_FOUND ? 0 : rc ? (uint64_t)-1 : 1469598103934665603ull;
                 if (rc == LSM_OK) {
                     for (size_t j = 0; j < vl; j++)
@@ -263,7 +263,7 @@ static void *maint_main(void *arg)
     (void)arg;
     int n = 0;
     while (!atomic_load(&stop)) {
-        int rc = (n++ % 4 == 3) ? lsm_compact_range(db, NULL, 0, NULL, 0) : lsm_flush(db);
+        int rc = (n++ % 4 == 3) ? lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0) : lsm_flush(db);
         atomic_fetch_add(&maint_rounds, 1);
         if (rc) {
             failure("maintenance: %s", lsm_errmsg(db));
@@ -341,8 +341,7 @@ static void *ks_main(void *arg)
         lsm_iter *it;
         lsm_read_options ro;
         lsm_read_options_default(&ro);
-        ro.keyspace = ks;
-        if (lsm_iter_new(db, &ro, &it) != LSM_OK || lsm_iter_first(it) != LSM_OK) {
+        if (lsm_iter_new(db, ks, &ro, &it) != LSM_OK || lsm_iter_first(it) != LSM_OK) {
             failure("scan %s: %s", name, lsm_errmsg(db));
             return NULL;
         }
@@ -353,14 +352,13 @@ static void *ks_main(void *arg)
         }
         lsm_iter_free(it);
         snprintf(key, sizeof key, "owner");
-        if (lsm_put_ks(db, ks, key, strlen(key), name, strlen(name)) != LSM_OK) {
+        if (lsm_put(db, ks, NULL, key, strlen(key), name, strlen(name)) != LSM_OK) {
             failure("put in %s: %s", name, lsm_errmsg(db));
             return NULL;
         }
         void *v;
         size_t vl;
-        ro.keyspace = ks;
-        if (lsm_get_opt(db, &ro, key, strlen(key), &v, &vl) != LSM_OK || vl != strlen(name) ||
+        if (lsm_get(db, ks, &ro, key, strlen(key), &v, &vl) != LSM_OK || vl != strlen(name) ||
             memcmp(v, name, vl) != 0) {
             failure("keyspace %s (id %u) was shared with another name", name, (unsigned)ks);
             return NULL;

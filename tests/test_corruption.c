@@ -116,16 +116,16 @@ static int setup(void **state)
         apply(&fx.before_wal, &op);
         key_of(i, k);
         size_t vl = value_of(i, 1, v);
-        TU_OK(db, lsm_put(db, k, strlen(k), v, vl));
+        TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), v, vl));
     }
-    TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0));
+    TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     for (int i = 0; i < N_KEYS; i++) {
         if (i % 5 == 0 || i % 3 == 0) {
             wal_op op = {i, i % 5 == 0, 2};
             apply(&fx.before_wal, &op);
             key_of(i, k);
             size_t vl = value_of(i, 2, v);
-            TU_OK(db, op.del ? lsm_delete(db, k, strlen(k)) : lsm_put(db, k, strlen(k), v, vl));
+            TU_OK(db, op.del ? lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k)) : lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), v, vl));
         }
     }
     TU_OK(db, lsm_flush(db));
@@ -136,7 +136,7 @@ static int setup(void **state)
         apply(&fx.final, &op);
         key_of(i, k);
         size_t vl = value_of(i, 3, v);
-        TU_OK(db, op.del ? lsm_delete(db, k, strlen(k)) : lsm_put(db, k, strlen(k), v, vl));
+        TU_OK(db, op.del ? lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k)) : lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), v, vl));
     }
     /* Crash before the memtable is flushed: the last round lives in the log. */
     env_mem_crash(env, MEM_CRASH_PROCESS, 1);
@@ -196,7 +196,7 @@ static void check_table_reads(lsm_db *db, const char *what, tally *t)
         key_of(i, k);
         void *v;
         size_t vl;
-        int rc = lsm_get(db, k, strlen(k), &v, &vl);
+        int rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), &v, &vl);
         const model_entry *e = model_find(&fx.final, k, strlen(k));
         if (rc == LSM_OK) {
             if (e == NULL || vl != e->vl || memcmp(v, e->v, vl) != 0)
@@ -215,7 +215,7 @@ static void check_table_reads(lsm_db *db, const char *what, tally *t)
     }
     /* A scan returns correct entries up to the point where it reports damage. */
     lsm_iter *it;
-    TU_OK(db, lsm_iter_new(db, NULL, &it));
+    TU_OK(db, lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, NULL, &it));
     int rc = lsm_iter_first(it);
     size_t i = 0;
     while (rc == LSM_OK && lsm_iter_valid(it)) {

@@ -390,9 +390,9 @@ static int child_sub(lsm_db *db, lsm_batch *b, const lsm_keyspace *ids, const su
     case OP_BATCH: {
         size_t kl = key_name(s->key, k, sizeof k);
         if (s->del)
-            return lsm_batch_delete_ks(b, id, k, kl);
+            return lsm_batch_delete(b, id, k, kl);
         fill_value(vbuf, s->len, s->vseed);
-        return lsm_batch_put_ks(b, id, k, kl, vbuf, s->len);
+        return lsm_batch_put(b, id, k, kl, vbuf, s->len);
     }
     case OP_WRITE_AT: {
         size_t kl = file_name(s->key, k, sizeof k);
@@ -405,7 +405,7 @@ static int child_sub(lsm_db *db, lsm_batch *b, const lsm_keyspace *ids, const su
     }
     case OP_RENAME: {
         size_t kl = file_name(s->key, k, sizeof k), tl = target_name(s->to, t, sizeof t);
-        return lsm_batch_rename(b, id, k, kl, t, tl);
+        return lsm_batch_move(b, id, k, kl, t, tl);
     }
     case OP_RANGE_DEL: {
         size_t kl = s->files ? file_name(s->a, k, sizeof k) : key_name(s->a, k, sizeof k);
@@ -426,9 +426,9 @@ static int child_op(lsm_db *db, lsm_batch *b, const lsm_keyspace *ids, const op 
         if (o->n == 1) {
             size_t kl = key_name(s->key, k, sizeof k);
             if (s->del)
-                return s->ks ? lsm_delete_ks(db, id, k, kl) : lsm_delete(db, k, kl);
+                return s->ks ? lsm_delete(db, id, NULL, k, kl) : lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, k, kl);
             fill_value(vbuf, s->len, s->vseed);
-            return s->ks ? lsm_put_ks(db, id, k, kl, vbuf, s->len) : lsm_put(db, k, kl, vbuf, s->len);
+            return s->ks ? lsm_put(db, id, NULL, k, kl, vbuf, s->len) : lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, k, kl, vbuf, s->len);
         }
         /* fall through */
     case OP_LV_BATCH: {
@@ -438,12 +438,12 @@ static int child_op(lsm_db *db, lsm_batch *b, const lsm_keyspace *ids, const op 
             if (rc)
                 return rc;
         }
-        return lsm_write(db, b, NULL);
+        return lsm_write(db, NULL, b);
     }
     case OP_RANGE_DEL: {
         size_t lol = o->files ? file_name(o->a, k, sizeof k) : key_name(o->a, k, sizeof k);
         size_t hil = o->files ? file_name(o->b, t, sizeof t) : key_name(o->b, t, sizeof t);
-        return lsm_delete_range(db, id, k, lol, t, hil);
+        return lsm_delete_range(db, id, NULL, k, lol, t, hil);
     }
     case OP_WRITE_AT:
     case OP_APPEND: {
@@ -452,28 +452,27 @@ static int child_op(lsm_db *db, lsm_batch *b, const lsm_keyspace *ids, const op 
         if (o->kind == OP_APPEND) {
             lsm_read_options ro;
             lsm_read_options_default(&ro);
-            ro.keyspace = id;
             uint64_t size = 0;
-            int rc = lsm_value_size(db, &ro, k, kl, &size);
+            int rc = lsm_value_size(db, id, &ro, k, kl, &size);
             if (rc != LSM_OK && rc != LSM_NOT_FOUND)
                 return rc;
             off = size + s->len <= LV_MAX ? size : 0;
         }
         fill_value(vbuf, s->len, s->vseed);
-        return lsm_write_value(db, id, k, kl, off, vbuf, s->len);
+        return lsm_write_value(db, id, NULL, k, kl, off, vbuf, s->len);
     }
     case OP_TRUNCATE: {
         size_t kl = file_name(s->key, k, sizeof k);
-        return lsm_truncate_value(db, id, k, kl, s->len);
+        return lsm_truncate_value(db, id, NULL, k, kl, s->len);
     }
     case OP_RENAME: {
         size_t kl = file_name(s->key, k, sizeof k), tl = target_name(s->to, t, sizeof t);
-        return lsm_rename(db, id, k, kl, t, tl);
+        return lsm_move(db, id, NULL, k, kl, t, tl);
     }
     case OP_BIG_PUT: {
         size_t kl = target_name(s->key, k, sizeof k);
         fill_value(vbuf, s->len, s->vseed);
-        return lsm_put_ks(db, id, k, kl, vbuf, s->len);
+        return lsm_put(db, id, NULL, k, kl, vbuf, s->len);
     }
     case OP_STREAM: {
         size_t kl = target_name(s->key, k, sizeof k);
@@ -546,14 +545,13 @@ static int keyspace_equals(lsm_db *db, lsm_keyspace ks, const model *m, char *sc
     int ok = model_store_equals(db, ks, m, NULL, 0) == 1;
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = ks;
     for (size_t j = 0; ok && j < m->n; j++) {
         const model_entry *e = &m->e[j];
         if (e->vl <= INLINE_MAX)
             continue;
         uint64_t off = (e->vl * 7 / 13) & ~(uint64_t)1023, len = 3 * CHUNK_BYTES + 17;
         size_t got;
-        ok = lsm_read_value(db, &ro, e->k, e->kl, off, scratch, len, &got) == LSM_OK &&
+        ok = lsm_read_value(db, ks, &ro, e->k, e->kl, off, scratch, len, &got) == LSM_OK &&
              got == (e->vl - off < len ? e->vl - off : len) && memcmp(scratch, e->v + off, got) == 0;
     }
     return ok;
@@ -698,7 +696,7 @@ static void test_kill9_cycles(void **state)
     lsm_keyspace ids[NKS];
     int have[NKS];
     open_checked(dir, cycles, &db, ids, have);
-    TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0));
+    TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     if (!store_equals(db, ids, have, m, scratch))
         fail_msg("after the final compaction the store differs from the model (seed %" PRIu64 ")", seed);
     lsm_stats st;
@@ -720,8 +718,8 @@ static void test_kill9_cycles(void **state)
      * crash cut short stays behind. */
     for (int k = 0; k < NKS; k++)
         if (have[k])
-            TU_OK(db, lsm_delete_range(db, ids[k], NULL, 0, NULL, 0));
-    TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0));
+            TU_OK(db, lsm_delete_range(db, ids[k], NULL, NULL, 0, NULL, 0));
+    TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     TU_OK(db, lsm_stats_get(db, &st));
     fprintf(stderr, "# %" PRIu64 " table bytes once everything is deleted and compacted\n",
             st.live_table_bytes);
@@ -758,7 +756,7 @@ static void test_regress_large_value_in_log(void **state)
         child_open_options(&o);
         o.sync_mode = LSM_SYNC_ALWAYS;
         lsm_db *db;
-        if (lsm_open(dir, &o, &db) != LSM_OK || lsm_put(db, "big", 3, v, n) != LSM_OK)
+        if (lsm_open(dir, &o, &db) != LSM_OK || lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, v, n) != LSM_OK)
             _exit(3);
         _exit(0); /* no close: the descriptor is in the log only */
     }
@@ -773,7 +771,7 @@ static void test_regress_large_value_in_log(void **state)
         fail_msg("reopen after a crash with a large value in the log: %d: %s", rc, lsm_errmsg(NULL));
     void *got;
     size_t gl;
-    TU_OK(db, lsm_get(db, "big", 3, &got, &gl));
+    TU_OK(db, lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, &got, &gl));
     assert_int_equal(gl, n);
     assert_memory_equal(got, v, n);
     lsm_free(got);

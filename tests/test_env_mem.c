@@ -13,8 +13,9 @@
  * stay dead; files directly in "/" and in "." obey the same rules as in any
  * directory; fault injection fails exactly the nth matching operation with
  * the given errno (persistent mode keeps failing until cleared) and counts
- * operations and hits; the space limit gives ENOSPC without writing; locks
- * conflict with EBUSY until unlocked (or a crash).
+ * operations and hits; the space limit gives -ENOSPC without writing; locks
+ * conflict with -EBUSY until unlocked (or a crash). Every callback returns 0
+ * or a negative errno (lsm.h); env_mem_fail takes a positive one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -65,7 +66,7 @@ static char *get_file(lsm_env *env, const char *path)
 {
     lsm_file *f;
     int e = env->open(env, path, LSM_ENV_READ, &f);
-    if (e == ENOENT)
+    if (e == -ENOENT)
         return NULL;
     assert_int_equal(e, 0);
     uint64_t size;
@@ -126,13 +127,13 @@ static void test_basic_ops(void **state)
     (void)state;
     lsm_env *env = new_env();
     lsm_file *f;
-    assert_int_equal(env->open(env, "/d/missing", LSM_ENV_READ, &f), ENOENT);
+    assert_int_equal(env->open(env, "/d/missing", LSM_ENV_READ, &f), -ENOENT);
     assert_null(f);
-    assert_int_equal(env->open(env, "/nodir/x", CREATE, &f), ENOENT);
-    assert_int_equal(env->mkdir(env, "/d", 0700), EEXIST);
+    assert_int_equal(env->open(env, "/nodir/x", CREATE, &f), -ENOENT);
+    assert_int_equal(env->mkdir(env, "/d", 0700), -EEXIST);
 
     put_file(env, "/d/a", "hello", 0);
-    assert_int_equal(env->open(env, "/d/a", CREATE | LSM_ENV_EXCL, &f), EEXIST);
+    assert_int_equal(env->open(env, "/d/a", CREATE | LSM_ENV_EXCL, &f), -EEXIST);
     /* A write past the end leaves a zero-filled hole. */
     assert_int_equal(env->open(env, "/d/a", RW, &f), 0);
     assert_int_equal(env->pwrite(env, f, "XY", 2, 8), 0);
@@ -159,7 +160,7 @@ static void test_basic_ops(void **state)
     assert_int_equal(env->close(env, f), 0);
     assert_int_equal(env->path_size(env, "/d/a", &size), 0);
     assert_int_equal(size, 6);
-    assert_int_equal(env->path_size(env, "/d/none", &size), ENOENT);
+    assert_int_equal(env->path_size(env, "/d/none", &size), -ENOENT);
 
     /* Paths are normalised. */
     expect_file(env, "/d//a", "hel\0\0\0");
@@ -171,13 +172,13 @@ static void test_basic_ops(void **state)
     assert_int_equal(env->rename(env, "/d/b", "/d/a"), 0);
     expect_file(env, "/d/a", "bee");
     expect_file(env, "/d/b", NULL);
-    assert_int_equal(env->rename(env, "/d/b", "/d/c"), ENOENT);
+    assert_int_equal(env->rename(env, "/d/b", "/d/c"), -ENOENT);
     assert_int_equal(env->link(env, "/d/a", "/d/l"), 0);
-    assert_int_equal(env->link(env, "/d/a", "/d/l"), EEXIST);
+    assert_int_equal(env->link(env, "/d/a", "/d/l"), -EEXIST);
     append(env, "/d/l", "!", 0);
     expect_file(env, "/d/a", "bee!");
     assert_int_equal(env->remove(env, "/d/a"), 0);
-    assert_int_equal(env->remove(env, "/d/a"), ENOENT);
+    assert_int_equal(env->remove(env, "/d/a"), -ENOENT);
     expect_file(env, "/d/l", "bee!");
     assert_int_equal(count_names(env, "/d"), 1);
 
@@ -395,20 +396,20 @@ static void test_torn_and_process_crash(void **state)
     char b[4];
     size_t got;
     uint64_t size;
-    assert_int_equal(env->pwrite(env, f, "z", 1, 0), EIO);
-    assert_int_equal(env->pread(env, f, b, 1, 0, &got), EIO);
-    assert_int_equal(env->sync(env, f), EIO);
-    assert_int_equal(env->file_size(env, f, &size), EIO);
+    assert_int_equal(env->pwrite(env, f, "z", 1, 0), -EIO);
+    assert_int_equal(env->pread(env, f, b, 1, 0, &got), -EIO);
+    assert_int_equal(env->sync(env, f), -EIO);
+    assert_int_equal(env->file_size(env, f, &size), -EIO);
     lsm_file *g;
-    assert_int_equal(env->open(env, "/d/q", LSM_ENV_READ, &g), EIO);
-    assert_int_equal(env->rename(env, "/d/q", "/d/r"), EIO);
-    assert_int_equal(env->remove(env, "/d/q"), EIO);
-    assert_int_equal(env->sync_dir(env, "/d"), EIO);
-    assert_int_equal(env->mkdir(env, "/d/z", 0700), EIO);
+    assert_int_equal(env->open(env, "/d/q", LSM_ENV_READ, &g), -EIO);
+    assert_int_equal(env->rename(env, "/d/q", "/d/r"), -EIO);
+    assert_int_equal(env->remove(env, "/d/q"), -EIO);
+    assert_int_equal(env->sync_dir(env, "/d"), -EIO);
+    assert_int_equal(env->mkdir(env, "/d/z", 0700), -EIO);
     env_mem_revive(env);
     /* Handles from before the crash stay dead; closing them is fine. */
-    assert_int_equal(env->pwrite(env, f, "z", 1, 0), EIO);
-    assert_int_equal(env->pread(env, f, b, 1, 0, &got), EIO);
+    assert_int_equal(env->pwrite(env, f, "z", 1, 0), -EIO);
+    assert_int_equal(env->pread(env, f, b, 1, 0, &got), -EIO);
     assert_int_equal(env->close(env, f), 0);
     expect_file(env, "/d/q", "unsynced");
     expect_file(env, "/d/p", NULL);
@@ -433,7 +434,7 @@ static void test_fault_injection(void **state)
     assert_int_equal(env->sync(env, f), 0); /* not a matching op */
     assert_int_equal(env->pwrite(env, f, "a", 1, 0), 0);
     assert_int_equal(env->pwrite(env, f, "b", 1, 1), 0);
-    assert_int_equal(env->pwrite(env, f, "c", 1, 2), EIO);
+    assert_int_equal(env->pwrite(env, f, "c", 1, 2), -EIO);
     assert_int_equal(env->pwrite(env, f, "d", 1, 2), 0);
     assert_int_equal(env->pwrite(env, f, "e", 1, 3), 0);
     assert_int_equal(env_mem_faults_hit(env), 1);
@@ -446,7 +447,7 @@ static void test_fault_injection(void **state)
     env_mem_fail(env, MEM_OP_SYNC, 2, ENOSPC, 1);
     assert_int_equal(env->sync(env, f), 0);
     for (int i = 0; i < 5; i++)
-        assert_int_equal(env->sync(env, f), ENOSPC);
+        assert_int_equal(env->sync(env, f), -ENOSPC);
     assert_int_equal(env->pwrite(env, f, "x", 1, 4), 0);
     assert_int_equal(env_mem_faults_hit(env), 6);
     env_mem_clear_faults(env);
@@ -457,7 +458,7 @@ static void test_fault_injection(void **state)
     env_mem_fail(env, MEM_OP_RENAME | MEM_OP_REMOVE, 2, EACCES, 0);
     put_file(env, "/d/g", "g", 0);
     assert_int_equal(env->rename(env, "/d/g", "/d/h"), 0);
-    assert_int_equal(env->remove(env, "/d/h"), EACCES);
+    assert_int_equal(env->remove(env, "/d/h"), -EACCES);
     expect_file(env, "/d/h", "g"); /* not removed */
     assert_int_equal(env->remove(env, "/d/h"), 0);
 
@@ -466,7 +467,7 @@ static void test_fault_injection(void **state)
     lsm_file *g;
     assert_int_equal(env->open(env, "/d/f", RW, &g), 0);
     env->close(env, g);
-    assert_int_equal(env->open(env, "/d/new", CREATE, &g), EDQUOT);
+    assert_int_equal(env->open(env, "/d/new", CREATE, &g), -EDQUOT);
     expect_file(env, "/d/new", NULL);
     assert_int_equal(env->open(env, "/d/new", CREATE, &g), 0);
     env->close(env, g);
@@ -493,8 +494,8 @@ static void test_fault_injection(void **state)
         case MEM_OP_LIST: e = env->list_dir(env, "/d", collect_name, NULL); break;
         case MEM_OP_LOCK: e = env->lock(env, "/d/LOCK", &g, &pid, &closing); break;
         }
-        if (e != EIO)
-            fail_msg("op kind %#x: got %d, expected the injected EIO", kinds[i].op, e);
+        if (e != -EIO)
+            fail_msg("op kind %#x: got %d, expected the injected -EIO", kinds[i].op, e);
         env_mem_clear_faults(env);
     }
     expect_file(env, "/d/lnk", NULL);
@@ -512,14 +513,14 @@ static void test_space_limit(void **state)
     assert_int_equal(env->open(env, "/d/a", CREATE, &f), 0);
     env_mem_set_space_limit(env, 10000);
     assert_int_equal(env->pwrite(env, f, blob, 10000, 0), 0); /* exactly the limit */
-    assert_int_equal(env->pwrite(env, f, blob, 1, 10000), ENOSPC);
+    assert_int_equal(env->pwrite(env, f, blob, 1, 10000), -ENOSPC);
     uint64_t size;
     assert_int_equal(env->file_size(env, f, &size), 0);
     assert_int_equal(size, 10000); /* nothing was written */
     /* Overwrites inside the file need no space. */
     assert_int_equal(env->pwrite(env, f, "yyyy", 4, 0), 0);
     /* Truncating up past the limit fails too. */
-    assert_int_equal(env->truncate(env, f, 20000), ENOSPC);
+    assert_int_equal(env->truncate(env, f, 20000), -ENOSPC);
     env_mem_set_space_limit(env, 0);
     assert_int_equal(env->pwrite(env, f, blob, 1, 10000), 0);
     env->close(env, f);
@@ -549,8 +550,8 @@ static void test_space_limit_counts_file_sizes(void **state)
     if (e2 != 0)
         fail_msg("writing 5000 + 5000 bytes under a 10000-byte limit failed with %s "
                  "(env_mem_bytes_used = %llu: allocated capacity, not file sizes, is counted)",
-                 strerror(e2), (unsigned long long)used);
-    assert_int_equal(e3, ENOSPC);
+                 strerror(-e2), (unsigned long long)used);
+    assert_int_equal(e3, -ENOSPC);
 }
 
 static void test_locks(void **state)
@@ -562,22 +563,22 @@ static void test_locks(void **state)
     int closing = -1;
     assert_int_equal(env->lock(env, "/d/LOCK", &l1, &pid, &closing), 0);
     assert_non_null(l1);
-    assert_int_equal(env->lock(env, "/d/LOCK", &l2, &pid, &closing), EBUSY);
+    assert_int_equal(env->lock(env, "/d/LOCK", &l2, &pid, &closing), -EBUSY);
     assert_null(l2);
     assert_int_equal(pid, 0);
     assert_int_equal(closing, 0);
-    assert_int_equal(env->lock(env, "/d//LOCK", &l2, &pid, &closing), EBUSY); /* same file */
+    assert_int_equal(env->lock(env, "/d//LOCK", &l2, &pid, &closing), -EBUSY); /* same file */
     assert_int_equal(env->lock(env, "/d/OTHER", &l3, &pid, &closing), 0);
     /* The closing mark is reported to the refused, and only for that lock. */
     assert_int_equal(env->lock_closing(env, l1), 0);
-    assert_int_equal(env->lock(env, "/d/LOCK", &l2, &pid, &closing), EBUSY);
+    assert_int_equal(env->lock(env, "/d/LOCK", &l2, &pid, &closing), -EBUSY);
     assert_int_equal(closing, 1);
-    assert_int_equal(env->lock(env, "/d/OTHER", &l2, &pid, &closing), EBUSY);
+    assert_int_equal(env->lock(env, "/d/OTHER", &l2, &pid, &closing), -EBUSY);
     assert_int_equal(closing, 0);
     assert_int_equal(env->unlock(env, l1), 0);
     assert_int_equal(env->lock(env, "/d/LOCK", &l2, &pid, &closing), 0);
     /* A new holder is not closing. */
-    assert_int_equal(env->lock(env, "/d/LOCK", &l1, &pid, &closing), EBUSY);
+    assert_int_equal(env->lock(env, "/d/LOCK", &l1, &pid, &closing), -EBUSY);
     assert_int_equal(closing, 0);
     /* A crash releases every lock (the process holding them is gone). */
     env_mem_crash(env, MEM_CRASH_PROCESS, 1);

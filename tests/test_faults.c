@@ -50,8 +50,8 @@ static int put_one(run_state *s, int sync)
     lsm_write_options wo = {.sync = sync};
     lsm_batch *b;
     lsm_batch_new(&b);
-    lsm_batch_put(b, k, strlen(k), v, vl);
-    int rc = lsm_write(s->db, b, &wo);
+    lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, k, strlen(k), v, vl);
+    int rc = lsm_write(s->db, &wo, b);
     lsm_batch_free(b);
     if (rc == LSM_OK)
         model_put(&s->acked, k, strlen(k), v, vl);
@@ -78,7 +78,7 @@ static void setup(run_state *s)
             TU_OK(s->db, put_one(s, 0));
         TU_OK(s->db, lsm_flush(s->db));
     }
-    TU_OK(s->db, lsm_compact_range(s->db, NULL, 0, NULL, 0));
+    TU_OK(s->db, lsm_compact_range(s->db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     for (int i = 0; i < 30; i++)
         TU_OK(s->db, put_one(s, 0));
     TU_OK(s->db, lsm_flush(s->db));
@@ -101,7 +101,7 @@ static int scenario_run(run_state *s, scenario sc)
     case SC_FLUSH:
         return lsm_flush(s->db);
     case SC_COMPACT:
-        return lsm_compact_range(s->db, NULL, 0, NULL, 0);
+        return lsm_compact_range(s->db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0);
     }
     return LSM_OK;
 }
@@ -111,7 +111,7 @@ static void check_contents(run_state *s, const char *when)
     for (size_t i = 0; i < s->acked.n; i++) {
         void *v;
         size_t vl;
-        int rc = lsm_get(s->db, s->acked.e[i].k, s->acked.e[i].kl, &v, &vl);
+        int rc = lsm_get(s->db, LSM_KEYSPACE_DEFAULT, NULL, s->acked.e[i].k, s->acked.e[i].kl, &v, &vl);
         if (rc != LSM_OK)
             fail_msg("%s: acknowledged key %.*s: %d (%s)", when, (int)s->acked.e[i].kl,
                      s->acked.e[i].k, rc, lsm_errmsg(s->db));

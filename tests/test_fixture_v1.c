@@ -45,7 +45,7 @@ static void check_big(lsm_db *db, const char *key, const char *want, size_t want
 {
     void *v = NULL;
     size_t n = 0;
-    int rc = lsm_get(db, key, strlen(key), &v, &n);
+    int rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, key, strlen(key), &v, &n);
     if (want == NULL) {
         assert_int_equal(rc, LSM_NOT_FOUND);
         return;
@@ -64,7 +64,7 @@ static void check_store(lsm_db *db)
         size_t kn = fix_key(k, i), wn = expected_value(i, want);
         void *v = NULL;
         size_t n = 0;
-        int rc = lsm_get(db, k, kn, &v, &n);
+        int rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, k, kn, &v, &n);
         if (wn == 0) {
             if (rc != LSM_NOT_FOUND)
                 fail_msg("%s: expected absent, got %d", k, rc);
@@ -79,7 +79,7 @@ static void check_store(lsm_db *db)
     }
     /* A scan sees the same keys, in order, and the large values. */
     lsm_iter *it;
-    TU_OK(db, lsm_iter_new(db, NULL, &it));
+    TU_OK(db, lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, NULL, &it));
     int seen = 0;
     int rc;
     for (rc = lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it); rc = lsm_iter_next(it)) {
@@ -96,12 +96,11 @@ static void check_store(lsm_db *db)
     TU_OK(db, lsm_keyspace_open(db, FIX_KS_NAME, 0, &ks));
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = ks;
     for (int i = 0; i < FIX_NKS; i++) {
         size_t kn = fix_key(k, i), wn = fix_value(want, i, 2);
         void *v = NULL;
         size_t n = 0;
-        TU_OK(db, lsm_get_opt(db, &ro, k, kn, &v, &n));
+        TU_OK(db, lsm_get(db, ks, &ro, k, kn, &v, &n));
         assert_int_equal(n, wn);
         assert_memory_equal(v, want, n);
         lsm_free(v);
@@ -121,7 +120,7 @@ static void check_store(lsm_db *db)
     check_big(db, "pending", NULL, 0);
     /* A ranged read of a large value. */
     uint64_t size;
-    TU_OK(db, lsm_value_size(db, LSM_KEYSPACE_DEFAULT, "big4", 4, &size));
+    TU_OK(db, lsm_value_size(db, LSM_KEYSPACE_DEFAULT, NULL, "big4", 4, &size));
     assert_int_equal(size, FIX_BIG);
     free(big);
     free(part);
@@ -161,10 +160,10 @@ static void test_v1_store_reads(void **state)
     assert_int_equal(manifest_format(dir), 2);
 
     /* Written to and rewritten by today's code, it still holds the same. */
-    TU_OK(db, lsm_put(db, "new", 3, "today", 5));
-    TU_OK(db, lsm_write_value(db, LSM_KEYSPACE_DEFAULT, "big4", 4, FIX_BIG, "tail", 4));
-    TU_OK(db, lsm_truncate_value(db, LSM_KEYSPACE_DEFAULT, "big4", 4, FIX_BIG));
-    TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0));
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "new", 3, "today", 5));
+    TU_OK(db, lsm_write_value(db, LSM_KEYSPACE_DEFAULT, NULL, "big4", 4, FIX_BIG, "tail", 4));
+    TU_OK(db, lsm_truncate_value(db, LSM_KEYSPACE_DEFAULT, NULL, "big4", 4, FIX_BIG));
+    TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     check_store(db);
     TU_OK(db, lsm_close(db));
     TU_OK(NULL, lsm_open(dir, NULL, &db));

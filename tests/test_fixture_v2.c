@@ -60,7 +60,7 @@ static void t_put(void *ctx, int ks, const char *k, size_t kn, const char *v, si
     twin *t = ctx;
     model_put(&t->m[ks], k, kn, v, vn);
     if (t->db)
-        TU_OK(t->db, lsm_put_ks(t->db, ks_of(t, ks), k, kn, v, vn));
+        TU_OK(t->db, lsm_put(t->db, ks_of(t, ks), NULL, k, kn, v, vn));
 }
 
 static void t_del(void *ctx, int ks, const char *k, size_t kn)
@@ -68,7 +68,7 @@ static void t_del(void *ctx, int ks, const char *k, size_t kn)
     twin *t = ctx;
     model_del(&t->m[ks], k, kn);
     if (t->db)
-        TU_OK(t->db, lsm_delete_ks(t->db, ks_of(t, ks), k, kn));
+        TU_OK(t->db, lsm_delete(t->db, ks_of(t, ks), NULL, k, kn));
 }
 
 static void t_del_range(void *ctx, int ks, const char *a, size_t an, const char *b, size_t bn)
@@ -84,7 +84,7 @@ static void t_del_range(void *ctx, int ks, const char *a, size_t an, const char 
         model_del(m, k, kn);
     }
     if (t->db)
-        TU_OK(t->db, lsm_delete_range(t->db, ks_of(t, ks), a, an, b, bn));
+        TU_OK(t->db, lsm_delete_range(t->db, ks_of(t, ks), NULL, a, an, b, bn));
 }
 
 static void t_write(void *ctx, int ks, const char *k, size_t kn, uint64_t off, const char *d,
@@ -100,7 +100,7 @@ static void t_write(void *ctx, int ks, const char *k, size_t kn, uint64_t off, c
     model_put(&t->m[ks], k, kn, v, n);
     free(v);
     if (t->db)
-        TU_OK(t->db, lsm_write_value(t->db, ks_of(t, ks), k, kn, off, d, dn));
+        TU_OK(t->db, lsm_write_value(t->db, ks_of(t, ks), NULL, k, kn, off, d, dn));
 }
 
 static void t_truncate(void *ctx, int ks, const char *k, size_t kn, uint64_t size)
@@ -110,7 +110,7 @@ static void t_truncate(void *ctx, int ks, const char *k, size_t kn, uint64_t siz
     model_put(&t->m[ks], k, kn, v, (size_t)size);
     free(v);
     if (t->db)
-        TU_OK(t->db, lsm_truncate_value(t->db, ks_of(t, ks), k, kn, size));
+        TU_OK(t->db, lsm_truncate_value(t->db, ks_of(t, ks), NULL, k, kn, size));
 }
 
 static void t_stream(void *ctx, const char *k, size_t kn, const char *v, size_t vn, size_t piece)
@@ -164,7 +164,8 @@ static void expected(twin *t)
 
 /* ---- checking a store against the model ---- */
 
-static void check_ranges(lsm_db *db, const lsm_read_options *ro, const model_entry *e)
+static void check_ranges(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro,
+                         const model_entry *e)
 {
     /* Pieces at the start, across a chunk boundary, at the end and past it. */
     static const struct {
@@ -177,7 +178,7 @@ static void check_ranges(lsm_db *db, const lsm_read_options *ro, const model_ent
         uint64_t off = piece[p].off == UINT64_MAX ? (e->vl > 10 ? e->vl - 10 : 0) : piece[p].off;
         size_t want = off >= e->vl ? 0 : e->vl - off < piece[p].len ? e->vl - off : piece[p].len;
         size_t n = 12345;
-        TU_OK(db, lsm_read_value(db, ro, e->k, e->kl, off, got, piece[p].len, &n));
+        TU_OK(db, lsm_read_value(db, ks, ro, e->k, e->kl, off, got, piece[p].len, &n));
         if (n != want)
             fail_msg("%.*s: read at %llu: %zu bytes, expected %zu", (int)e->kl, e->k,
                      (unsigned long long)off, n, want);
@@ -186,15 +187,15 @@ static void check_ranges(lsm_db *db, const lsm_read_options *ro, const model_ent
                      (unsigned long long)off);
     }
     uint64_t size = 0;
-    TU_OK(db, lsm_value_size(db, ro, e->k, e->kl, &size));
+    TU_OK(db, lsm_value_size(db, ks, ro, e->k, e->kl, &size));
     assert_int_equal(size, e->vl);
 }
 
 /* A scan of the keyspace sees exactly the model, forwards and backwards. */
-static void check_scan(lsm_db *db, const lsm_read_options *ro, const model *m)
+static void check_scan(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, const model *m)
 {
     lsm_iter *it;
-    TU_OK(db, lsm_iter_new(db, ro, &it));
+    TU_OK(db, lsm_iter_new(db, ks, ro, &it));
     size_t i = 0;
     int rc;
     for (rc = lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it); rc = lsm_iter_next(it), i++) {
@@ -231,18 +232,17 @@ static void check_keyspace(lsm_db *db, lsm_keyspace ks, const model *m, int nkey
 {
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = ks;
     for (size_t i = 0; i < m->n; i++) {
         const model_entry *e = &m->e[i];
         void *v = NULL;
         size_t n = 0;
-        int rc = lsm_get_opt(db, &ro, e->k, e->kl, &v, &n);
+        int rc = lsm_get(db, ks, &ro, e->k, e->kl, &v, &n);
         if (rc != LSM_OK)
             fail_msg("%.*s: %d %s", (int)e->kl, e->k, rc, lsm_errmsg(db));
         if (n != e->vl || memcmp(v, e->v, n) != 0)
             fail_msg("%.*s: wrong value (%zu bytes, expected %zu)", (int)e->kl, e->k, n, e->vl);
         lsm_free(v);
-        check_ranges(db, &ro, e);
+        check_ranges(db, ks, &ro, e);
     }
     /* Every key the script removed is gone. */
     char k[32];
@@ -252,11 +252,11 @@ static void check_keyspace(lsm_db *db, lsm_keyspace ks, const model *m, int nkey
             continue;
         void *v = NULL;
         size_t n = 0;
-        int rc = lsm_get_opt(db, &ro, k, kn, &v, &n);
+        int rc = lsm_get(db, ks, &ro, k, kn, &v, &n);
         if (rc != LSM_NOT_FOUND)
             fail_msg("%s: expected absent, got %d", k, rc);
     }
-    check_scan(db, &ro, m);
+    check_scan(db, ks, &ro, m);
 }
 
 static void check_store(lsm_db *db, const twin *t)
@@ -267,7 +267,7 @@ static void check_store(lsm_db *db, const twin *t)
     check_keyspace(db, ks, &t->m[1], V2_NKS);
     void *v = NULL;
     size_t n;
-    assert_int_equal(lsm_get(db, "bigC", 4, &v, &n), LSM_NOT_FOUND);
+    assert_int_equal(lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "bigC", 4, &v, &n), LSM_NOT_FOUND);
 }
 
 /* ---- files ---- */
@@ -393,7 +393,7 @@ static void test_v2_store_reads(void **state)
     TU_OK(NULL, lsm_open(dir, NULL, &db));
     check_store(db, &t);
     /* Every table rewritten by today's compaction: still the same. */
-    TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0));
+    TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     check_store(db, &t);
     TU_OK(db, lsm_verify(db, NULL, NULL));
     TU_OK(db, lsm_close(db));

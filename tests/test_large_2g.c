@@ -106,12 +106,12 @@ static void test_two_gib_value(void **state)
     check_rss("streamed in", limit);
 
     uint64_t got_size;
-    TU_OK(db, lsm_value_size(db, NULL, "big", 3, &got_size));
+    TU_OK(db, lsm_value_size(db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, &got_size));
     assert_int_equal(got_size, size);
     char *want = malloc(MiB);
     for (uint64_t off = 0; off < size; off += MiB) {
         size_t n;
-        TU_OK(db, lsm_read_value(db, NULL, "big", 3, off, buf, MiB, &n));
+        TU_OK(db, lsm_read_value(db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, off, buf, MiB, &n));
         assert_int_equal(n, MiB);
         pattern(want, MiB, off);
         if (memcmp(buf, want, MiB) != 0)
@@ -123,7 +123,7 @@ static void test_two_gib_value(void **state)
     for (int i = 0; i < 2000; i++) {
         uint64_t off = tu_below(&r, size - 4096);
         size_t n;
-        TU_OK(db, lsm_read_value(db, NULL, "big", 3, off, buf, 4096, &n));
+        TU_OK(db, lsm_read_value(db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, off, buf, 4096, &n));
         pattern(want, 4096, off);
         assert_int_equal(n, 4096);
         assert_memory_equal(buf, want, 4096);
@@ -131,23 +131,23 @@ static void test_two_gib_value(void **state)
     /* Appends extend it without rewriting it. */
     for (int i = 0; i < 64; i++) {
         pattern(buf, 4096, size + (uint64_t)i * 4096);
-        TU_OK(db, lsm_write_value(db, LSM_KEYSPACE_DEFAULT, "big", 3, size + (uint64_t)i * 4096, buf, 4096));
+        TU_OK(db, lsm_write_value(db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, size + (uint64_t)i * 4096, buf, 4096));
     }
-    TU_OK(db, lsm_value_size(db, NULL, "big", 3, &got_size));
+    TU_OK(db, lsm_value_size(db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, &got_size));
     assert_int_equal(got_size, size + 64 * 4096);
     size_t n;
-    TU_OK(db, lsm_read_value(db, NULL, "big", 3, size - 100, buf, 200, &n));
+    TU_OK(db, lsm_read_value(db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, size - 100, buf, 200, &n));
     pattern(want, 200, size - 100);
     assert_memory_equal(buf, want, 200);
     /* Moving it is instant; deleting it gives its space back. */
-    TU_OK(db, lsm_rename(db, LSM_KEYSPACE_DEFAULT, "big", 3, "moved", 5));
-    TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0));
+    TU_OK(db, lsm_move(db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, "moved", 5));
+    TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     uint64_t with = live_bytes(db);
-    TU_OK(db, lsm_read_value(db, NULL, "moved", 5, size / 2, buf, 4096, &n));
+    TU_OK(db, lsm_read_value(db, LSM_KEYSPACE_DEFAULT, NULL, "moved", 5, size / 2, buf, 4096, &n));
     pattern(want, 4096, size / 2);
     assert_memory_equal(buf, want, 4096);
-    TU_OK(db, lsm_delete(db, "moved", 5));
-    TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0));
+    TU_OK(db, lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, "moved", 5));
+    TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     uint64_t without = live_bytes(db);
     fprintf(stderr, "# live table bytes: %" PRIu64 " MiB with the value, %" PRIu64 " KiB after deleting it\n",
             with / MiB, without / 1024);
@@ -184,13 +184,13 @@ static void test_many_keys_bounded_memory(void **state)
     memset(v, 'v', sizeof v);
     for (int i = 0; i < n_keys; i++) {
         int kl = snprintf(k, sizeof k, "%016" PRIu64, ((uint64_t)i * 2654435761u) % (uint64_t)n_keys);
-        TU_OK(NULL, lsm_batch_put(b, k, (size_t)kl, v, sizeof v));
+        TU_OK(NULL, lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, k, (size_t)kl, v, sizeof v));
         if (lsm_batch_count(b) == 1000) {
-            TU_OK(db, lsm_write(db, b, NULL));
+            TU_OK(db, lsm_write(db, NULL, b));
             lsm_batch_clear(b);
         }
     }
-    TU_OK(db, lsm_write(db, b, NULL));
+    TU_OK(db, lsm_write(db, NULL, b));
     lsm_batch_free(b);
     TU_OK(db, lsm_wait_idle(db));
     tu_rng r = {tu_seed(3)};
@@ -198,7 +198,7 @@ static void test_many_keys_bounded_memory(void **state)
         int kl = snprintf(k, sizeof k, "%016" PRIu64, tu_below(&r, (uint64_t)n_keys));
         void *val;
         size_t vl;
-        TU_OK(db, lsm_get(db, k, (size_t)kl, &val, &vl));
+        TU_OK(db, lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, k, (size_t)kl, &val, &vl));
         lsm_free(val);
     }
     lsm_stats s;

@@ -71,11 +71,11 @@ static void fill(char *p, size_t n, uint64_t seed)
 static void check_value(lsm_db *db, const char *key, const char *want, size_t len, tu_rng *r)
 {
     uint64_t size;
-    TU_OK(db, lsm_value_size(db, NULL, key, strlen(key), &size));
+    TU_OK(db, lsm_value_size(db, LSM_KEYSPACE_DEFAULT, NULL, key, strlen(key), &size));
     assert_int_equal(size, len);
     void *v;
     size_t vl;
-    TU_OK(db, lsm_get(db, key, strlen(key), &v, &vl));
+    TU_OK(db, lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, key, strlen(key), &v, &vl));
     assert_int_equal(vl, len);
     if (len && memcmp(v, want, len) != 0)
         fail_msg("lsm_get of %s returned different bytes", key);
@@ -85,7 +85,7 @@ static void check_value(lsm_db *db, const char *key, const char *want, size_t le
         uint64_t off = tu_below(r, len + 100);
         size_t n = (size_t)tu_below(r, 300000);
         size_t got;
-        TU_OK(db, lsm_read_value(db, NULL, key, strlen(key), off, buf, n, &got));
+        TU_OK(db, lsm_read_value(db, LSM_KEYSPACE_DEFAULT, NULL, key, strlen(key), off, buf, n, &got));
         size_t expect = off >= len ? 0 : (len - off < n ? (size_t)(len - off) : n);
         assert_int_equal(got, expect);
         if (got && memcmp(buf, want + off, got) != 0)
@@ -97,7 +97,7 @@ static void check_value(lsm_db *db, const char *key, const char *want, size_t le
     ro.lower = key;
     ro.lower_len = strlen(key);
     lsm_iter *it;
-    TU_OK(db, lsm_iter_new(db, &ro, &it));
+    TU_OK(db, lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, &ro, &it));
     TU_OK(db, lsm_iter_first(it));
     assert_true(lsm_iter_valid(it));
     assert_int_equal(lsm_iter_value_size(it), len);
@@ -117,8 +117,8 @@ static void test_put_get_large(void **state)
     size_t n = 5 * MiB + 123;
     char *v = malloc(n);
     fill(v, n, 1);
-    TU_OK(f.db, lsm_put(f.db, "big", 3, v, n));
-    TU_OK(f.db, lsm_put(f.db, "small", 5, "x", 1));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, v, n));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "small", 5, "x", 1));
     check_value(f.db, "big", v, n, &r);
     TU_OK(f.db, lsm_flush(f.db));
     check_value(f.db, "big", v, n, &r);
@@ -127,7 +127,7 @@ static void test_put_get_large(void **state)
     check_value(f.db, "small", "x", 1, &r);
     /* A scan sees both keys in order. */
     lsm_iter *it;
-    TU_OK(f.db, lsm_iter_new(f.db, NULL, &it));
+    TU_OK(f.db, lsm_iter_new(f.db, LSM_KEYSPACE_DEFAULT, NULL, &it));
     TU_OK(f.db, lsm_iter_first(it));
     size_t kl;
     assert_memory_equal(lsm_iter_key(it, &kl), "big", 3);
@@ -158,13 +158,13 @@ static void test_ranged_writes_model(void **state)
             uint64_t off = tu_below(&r, len + 200000 < cap - 400000 ? len + 200000 : cap - 400000);
             size_t n = (size_t)(tu_below(&r, 4) == 0 ? tu_below(&r, 400000) : tu_below(&r, 5000));
             fill(data, n, (uint64_t)i);
-            TU_OK(f.db, lsm_write_value(f.db, LSM_KEYSPACE_DEFAULT, "file", 4, off, data, n));
+            TU_OK(f.db, lsm_write_value(f.db, LSM_KEYSPACE_DEFAULT, NULL, "file", 4, off, data, n));
             memcpy(model + off, data, n);
             if (off + n > len)
                 len = (size_t)(off + n);
         } else if (k < 8) {
             size_t size = (size_t)(tu_below(&r, 2) ? tu_below(&r, 100000) : tu_below(&r, 2 * MiB));
-            TU_OK(f.db, lsm_truncate_value(f.db, LSM_KEYSPACE_DEFAULT, "file", 4, size));
+            TU_OK(f.db, lsm_truncate_value(f.db, LSM_KEYSPACE_DEFAULT, NULL, "file", 4, size));
             if (size < len)
                 memset(model + size, 0, len - size);
             len = size;
@@ -192,38 +192,38 @@ static void test_batch_ops_and_snapshot(void **state)
     size_t n = 300000;
     char *a = malloc(n), *b = malloc(n);
     fill(a, n, 11);
-    TU_OK(f.db, lsm_put(f.db, "a", 1, a, n));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, a, n));
     lsm_snapshot *snap;
     TU_OK(f.db, lsm_snapshot_new(f.db, &snap));
     lsm_batch *batch;
     TU_OK(NULL, lsm_batch_new(&batch));
     TU_OK(NULL, lsm_batch_write_value(batch, 0, "a", 1, 1000, "HELLO", 5));
     TU_OK(NULL, lsm_batch_truncate_value(batch, 0, "a", 1, 200000));
-    TU_OK(NULL, lsm_batch_put(batch, "meta", 4, "v2", 2));
-    TU_OK(NULL, lsm_batch_rename(batch, 0, "a", 1, "b", 1));
-    TU_OK(f.db, lsm_write(f.db, batch, NULL));
+    TU_OK(NULL, lsm_batch_put(batch, LSM_KEYSPACE_DEFAULT, "meta", 4, "v2", 2));
+    TU_OK(NULL, lsm_batch_move(batch, 0, "a", 1, "b", 1));
+    TU_OK(f.db, lsm_write(f.db, NULL, batch));
     lsm_batch_free(batch);
     memcpy(b, a, n);
     memcpy(b + 1000, "HELLO", 5);
     check_value(f.db, "b", b, 200000, &r);
     void *v;
     size_t vl;
-    assert_int_equal(lsm_get(f.db, "a", 1, &v, &vl), LSM_NOT_FOUND);
+    assert_int_equal(lsm_get(f.db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, &v, &vl), LSM_NOT_FOUND);
     /* The snapshot still sees the old value under the old key. */
     lsm_read_options ro;
     lsm_read_options_default(&ro);
     ro.snapshot = snap;
-    TU_OK(f.db, lsm_get_opt(f.db, &ro, "a", 1, &v, &vl));
+    TU_OK(f.db, lsm_get(f.db, LSM_KEYSPACE_DEFAULT, &ro, "a", 1, &v, &vl));
     assert_int_equal(vl, n);
     assert_memory_equal(v, a, n);
     lsm_free(v);
     size_t got;
     char buf[16];
-    TU_OK(f.db, lsm_read_value(f.db, &ro, "a", 1, 1000, buf, 5, &got));
+    TU_OK(f.db, lsm_read_value(f.db, LSM_KEYSPACE_DEFAULT, &ro, "a", 1, 1000, buf, 5, &got));
     assert_memory_not_equal(buf, "HELLO", 5);
     lsm_snapshot_free(f.db, snap);
     /* Renaming a key that does not exist fails and changes nothing. */
-    assert_int_equal(lsm_rename(f.db, 0, "nope", 4, "b", 1), LSM_NOT_FOUND);
+    assert_int_equal(lsm_move(f.db, 0, NULL, "nope", 4, "b", 1), LSM_NOT_FOUND);
     check_value(f.db, "b", b, 200000, &r);
     free(a);
     free(b);
@@ -247,16 +247,16 @@ static void test_space_comes_back(void **state)
     char *v = malloc(n);
     for (int round = 0; round < 6; round++) {
         fill(v, n, (uint64_t)round);
-        TU_OK(f.db, lsm_put(f.db, "k", 1, v, n)); /* overwrite: old chunks freed */
+        TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "k", 1, v, n)); /* overwrite: old chunks freed */
     }
     fill(v, n, 100);
-    TU_OK(f.db, lsm_put(f.db, "other", 5, v, n));
-    TU_OK(f.db, lsm_rename(f.db, 0, "other", 5, "k", 1)); /* replaces k's value */
-    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "other", 5, v, n));
+    TU_OK(f.db, lsm_move(f.db, 0, NULL, "other", 5, "k", 1)); /* replaces k's value */
+    TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     uint64_t after_overwrites = live_bytes(f.db);
     assert_true(after_overwrites < n + n / 4); /* about one value's worth */
-    TU_OK(f.db, lsm_delete(f.db, "k", 1));
-    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    TU_OK(f.db, lsm_delete(f.db, LSM_KEYSPACE_DEFAULT, NULL, "k", 1));
+    TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     uint64_t after_delete = live_bytes(f.db);
     fprintf(stderr, "# live table bytes: %" PRIu64 " after 7 x 8 MiB writes of one key, %" PRIu64
             " after deleting it\n", after_overwrites, after_delete);
@@ -280,13 +280,13 @@ static void test_costs(void **state)
         TU_OK(f.db, lsm_value_writer_append(w, piece, MiB));
     }
     TU_OK(f.db, lsm_value_writer_commit(w));
-    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     reopen(&f); /* cold caches */
     lsm_stats s0, s1;
     TU_OK(f.db, lsm_stats_get(f.db, &s0));
     char buf[4096];
     size_t got;
-    TU_OK(f.db, lsm_read_value(f.db, NULL, "big", 3, 17 * MiB + 5000, buf, sizeof buf, &got));
+    TU_OK(f.db, lsm_read_value(f.db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, 17 * MiB + 5000, buf, sizeof buf, &got));
     assert_int_equal(got, sizeof buf);
     fill(piece, MiB, 17);
     assert_memory_equal(buf, piece + 5000, sizeof buf);
@@ -297,20 +297,20 @@ static void test_costs(void **state)
     assert_true(blocks <= 4);
 
     TU_OK(f.db, lsm_stats_get(f.db, &s0));
-    TU_OK(f.db, lsm_write_value(f.db, 0, "big", 3, n, buf, sizeof buf)); /* append 4 KiB */
+    TU_OK(f.db, lsm_write_value(f.db, 0, NULL, "big", 3, n, buf, sizeof buf)); /* append 4 KiB */
     TU_OK(f.db, lsm_stats_get(f.db, &s1));
     uint64_t logged = s1.wal_bytes_written - s0.wal_bytes_written;
     fprintf(stderr, "# 4 KiB append to a 32 MiB value logged %" PRIu64 " bytes\n", logged);
     assert_true(logged <= 2 * f.o.value_chunk_bytes + 4096);
 
     TU_OK(f.db, lsm_stats_get(f.db, &s0));
-    TU_OK(f.db, lsm_rename(f.db, 0, "big", 3, "moved", 5));
+    TU_OK(f.db, lsm_move(f.db, 0, NULL, "big", 3, "moved", 5));
     TU_OK(f.db, lsm_stats_get(f.db, &s1));
     logged = s1.wal_bytes_written - s0.wal_bytes_written;
     fprintf(stderr, "# moving a 32 MiB value logged %" PRIu64 " bytes\n", logged);
     assert_true(logged < 512);
     uint64_t size;
-    TU_OK(f.db, lsm_value_size(f.db, NULL, "moved", 5, &size));
+    TU_OK(f.db, lsm_value_size(f.db, LSM_KEYSPACE_DEFAULT, NULL, "moved", 5, &size));
     assert_int_equal(size, n + sizeof buf);
     free(piece);
     teardown(&f);
@@ -323,7 +323,7 @@ static void test_streaming_writer(void **state)
     fixture f;
     setup(&f);
     tu_rng r = {tu_seed(8)};
-    TU_OK(f.db, lsm_put(f.db, "k", 1, "old", 3));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "k", 1, "old", 3));
     size_t n = 3 * MiB + 777;
     char *v = malloc(n);
     fill(v, n, 42);
@@ -339,7 +339,7 @@ static void test_streaming_writer(void **state)
             /* Until commit, readers see the old value. */
             void *old;
             size_t ol;
-            TU_OK(f.db, lsm_get(f.db, "k", 1, &old, &ol));
+            TU_OK(f.db, lsm_get(f.db, LSM_KEYSPACE_DEFAULT, NULL, "k", 1, &old, &ol));
             assert_int_equal(ol, 3);
             lsm_free(old);
         }
@@ -348,12 +348,12 @@ static void test_streaming_writer(void **state)
     check_value(f.db, "k", v, n, &r);
 
     /* Abort: nothing changes and the chunks are gone after compaction. */
-    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     uint64_t before = live_bytes(f.db);
     TU_OK(f.db, lsm_value_writer_new(f.db, 0, "k", 1, &w));
     TU_OK(f.db, lsm_value_writer_append(w, v, n));
     lsm_value_writer_abort(w);
-    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     check_value(f.db, "k", v, n, &r);
     assert_true(live_bytes(f.db) < before + 64 * 1024);
 
@@ -366,7 +366,7 @@ static void test_streaming_writer(void **state)
     env_mem_revive(f.env);
     open_store(&f);
     check_value(f.db, "k", v, n, &r);
-    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     uint64_t after = live_bytes(f.db);
     fprintf(stderr, "# live bytes: %" PRIu64 " before the crashed writer, %" PRIu64 " after the sweep\n",
             before, after);
@@ -385,7 +385,7 @@ static void test_sparse_stays_sparse(void **state)
     fixture f;
     setup(&f);
     const uint64_t cb = 16 * 1024, chunks = 256, size = cb * chunks;
-    TU_OK(f.db, lsm_truncate_value(f.db, 0, "s", 1, size));
+    TU_OK(f.db, lsm_truncate_value(f.db, 0, NULL, "s", 1, size));
     char *want = calloc(1, (size_t)size);
     char piece[1024];
     for (int pass = 0; pass < 2; pass++) {
@@ -393,7 +393,7 @@ static void test_sparse_stays_sparse(void **state)
         uint64_t at = pass ? 15 * 1024 : 14 * 1024;
         for (uint64_t i = 0; i < chunks; i++) {
             fill(piece, len, i * 2 + (uint64_t)pass);
-            TU_OK(f.db, lsm_write_value(f.db, 0, "s", 1, i * cb + at, piece, len));
+            TU_OK(f.db, lsm_write_value(f.db, 0, NULL, "s", 1, i * cb + at, piece, len));
             memcpy(want + i * cb + at, piece, len);
         }
         TU_OK(f.db, lsm_flush(f.db));
@@ -402,7 +402,7 @@ static void test_sparse_stays_sparse(void **state)
     check_value(f.db, "s", want, (size_t)size, &r);
     lsm_stats s0, s1;
     TU_OK(f.db, lsm_stats_get(f.db, &s0));
-    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     TU_OK(f.db, lsm_stats_get(f.db, &s1));
     uint64_t read = s1.compaction_bytes_read - s0.compaction_bytes_read;
     uint64_t written = s1.compaction_bytes_written - s0.compaction_bytes_written;
@@ -475,7 +475,7 @@ static int64_t db_seek(lsm_db *db, const lsm_read_options *ro, const char *key, 
                        int whence)
 {
     uint64_t out = 12345;
-    int rc = lsm_value_seek(db, ro, key, strlen(key), off, whence, &out);
+    int rc = lsm_value_seek(db, LSM_KEYSPACE_DEFAULT, ro, key, strlen(key), off, whence, &out);
     if (rc == LSM_NOT_FOUND)
         return -1;
     TU_OK(db, rc);
@@ -528,18 +528,18 @@ static void test_seek_and_punch_model(void **state)
     char *data = malloc(200000);
     /* Absent key; then a large value with no chunk at all. */
     uint64_t out;
-    assert_int_equal(lsm_value_seek(f.db, NULL, "f", 1, 0, LSM_SEEK_DATA, &out), LSM_NOT_FOUND);
-    assert_int_equal(lsm_value_seek(f.db, NULL, "f", 1, 0, 7, &out), LSM_INVALID_ARGUMENT);
-    TU_OK(f.db, lsm_truncate_value(f.db, 0, "f", 1, 1 * MiB));
+    assert_int_equal(lsm_value_seek(f.db, LSM_KEYSPACE_DEFAULT, NULL, "f", 1, 0, LSM_SEEK_DATA, &out), LSM_NOT_FOUND);
+    assert_int_equal(lsm_value_seek(f.db, LSM_KEYSPACE_DEFAULT, NULL, "f", 1, 0, 7, &out), LSM_INVALID_ARGUMENT);
+    TU_OK(f.db, lsm_truncate_value(f.db, 0, NULL, "f", 1, 1 * MiB));
     sm_truncate(&m, 1 * MiB);
     sm_check(f.db, "f", &m, &r);
     /* Fixed cases: a write in the middle of a chunk, one across a boundary,
      * a punch of whole chunks and one of a part of a chunk. */
     fill(data, 100, 1);
-    TU_OK(f.db, lsm_write_value(f.db, 0, "f", 1, 3 * SP_CB + 500, data, 100));
+    TU_OK(f.db, lsm_write_value(f.db, 0, NULL, "f", 1, 3 * SP_CB + 500, data, 100));
     sm_write(&m, 3 * SP_CB + 500, data, 100);
     fill(data, 3 * SP_CB, 2);
-    TU_OK(f.db, lsm_write_value(f.db, 0, "f", 1, 10 * SP_CB - 7, data, 3 * SP_CB));
+    TU_OK(f.db, lsm_write_value(f.db, 0, NULL, "f", 1, 10 * SP_CB - 7, data, 3 * SP_CB));
     sm_write(&m, 10 * SP_CB - 7, data, 3 * SP_CB);
     sm_check(f.db, "f", &m, &r);
     assert_int_equal(db_seek(f.db, NULL, "f", 0, LSM_SEEK_DATA), 3 * SP_CB);
@@ -549,9 +549,9 @@ static void test_seek_and_punch_model(void **state)
     assert_int_equal(db_seek(f.db, NULL, "f", 13 * SP_CB, LSM_SEEK_DATA), -1);
     assert_int_equal(db_seek(f.db, NULL, "f", MiB - 1, LSM_SEEK_HOLE), MiB - 1);
     assert_int_equal(db_seek(f.db, NULL, "f", MiB, LSM_SEEK_HOLE), -1);
-    TU_OK(f.db, lsm_punch_value(f.db, 0, "f", 1, 10 * SP_CB, 2 * SP_CB)); /* chunks 10, 11 */
+    TU_OK(f.db, lsm_punch_value(f.db, 0, NULL, "f", 1, 10 * SP_CB, 2 * SP_CB)); /* chunks 10, 11 */
     sm_punch(&m, 10 * SP_CB, 2 * SP_CB);
-    TU_OK(f.db, lsm_punch_value(f.db, 0, "f", 1, 3 * SP_CB + 550, 10)); /* inside chunk 3 */
+    TU_OK(f.db, lsm_punch_value(f.db, 0, NULL, "f", 1, 3 * SP_CB + 550, 10)); /* inside chunk 3 */
     sm_punch(&m, 3 * SP_CB + 550, 10);
     sm_check(f.db, "f", &m, &r);
     assert_int_equal(db_seek(f.db, NULL, "f", 9 * SP_CB, LSM_SEEK_HOLE), 10 * SP_CB);
@@ -562,7 +562,7 @@ static void test_seek_and_punch_model(void **state)
     TU_OK(NULL, lsm_batch_punch_value(b, 0, "f", 1, 0, UINT64_MAX));
     fill(data, 10, 3);
     TU_OK(NULL, lsm_batch_write_value(b, 0, "f", 1, 5 * SP_CB, data, 10));
-    TU_OK(f.db, lsm_write(f.db, b, NULL));
+    TU_OK(f.db, lsm_write(f.db, NULL, b));
     lsm_batch_free(b);
     sm_punch(&m, 0, UINT64_MAX);
     sm_write(&m, 5 * SP_CB, data, 10);
@@ -576,7 +576,7 @@ static void test_seek_and_punch_model(void **state)
             uint64_t off = tu_below(&r, m.cap - 200000);
             size_t n = (size_t)(tu_below(&r, 3) ? tu_below(&r, 3000) : tu_below(&r, 200000));
             fill(data, n, (uint64_t)i);
-            TU_OK(f.db, lsm_write_value(f.db, 0, "f", 1, off, data, n));
+            TU_OK(f.db, lsm_write_value(f.db, 0, NULL, "f", 1, off, data, n));
             sm_write(&m, off, data, n);
         } else if (k < 13) {
             uint64_t off = tu_below(&r, m.size + SP_CB);
@@ -585,56 +585,56 @@ static void test_seek_and_punch_model(void **state)
                 off = off / SP_CB * SP_CB;
             if (tu_below(&r, 4) == 0)
                 len = UINT64_MAX;
-            TU_OK(f.db, lsm_punch_value(f.db, 0, "f", 1, off, len));
+            TU_OK(f.db, lsm_punch_value(f.db, 0, NULL, "f", 1, off, len));
             sm_punch(&m, off, len);
         } else if (k < 15) {
             /* Stays large (inline_value_bytes is 64 KiB): cut or extended. */
             size_t size = (size_t)(100000 + tu_below(&r, m.cap - 100000));
-            TU_OK(f.db, lsm_truncate_value(f.db, 0, "f", 1, size));
+            TU_OK(f.db, lsm_truncate_value(f.db, 0, NULL, "f", 1, size));
             sm_truncate(&m, size);
         } else if (k < 17) {
             TU_OK(f.db, lsm_flush(f.db));
         } else if (k < 18) {
-            TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+            TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
         } else {
             reopen(&f);
         }
         if (i % 15 == 14 || i == ops - 1)
             sm_check(f.db, "f", &m, &r);
     }
-    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     sm_check(f.db, "f", &m, &r);
     reopen(&f);
     sm_check(f.db, "f", &m, &r);
     TU_OK(f.db, lsm_verify(f.db, NULL, NULL));
 
     /* Inline values: all data, the hole at the end; a punch writes zeros. */
-    TU_OK(f.db, lsm_put(f.db, "i", 1, "abcdefgh", 8));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "i", 1, "abcdefgh", 8));
     assert_int_equal(db_seek(f.db, NULL, "i", 0, LSM_SEEK_DATA), 0);
     assert_int_equal(db_seek(f.db, NULL, "i", 5, LSM_SEEK_DATA), 5);
     assert_int_equal(db_seek(f.db, NULL, "i", 5, LSM_SEEK_HOLE), 8);
     assert_int_equal(db_seek(f.db, NULL, "i", 8, LSM_SEEK_DATA), -1);
     assert_int_equal(db_seek(f.db, NULL, "i", 8, LSM_SEEK_HOLE), -1);
     assert_int_equal(db_seek(f.db, NULL, "i", UINT64_MAX, LSM_SEEK_HOLE), -1);
-    TU_OK(f.db, lsm_punch_value(f.db, 0, "i", 1, 2, 3));
-    TU_OK(f.db, lsm_punch_value(f.db, 0, "i", 1, 7, 100));
-    TU_OK(f.db, lsm_punch_value(f.db, 0, "nothing", 7, 0, 100));
+    TU_OK(f.db, lsm_punch_value(f.db, 0, NULL, "i", 1, 2, 3));
+    TU_OK(f.db, lsm_punch_value(f.db, 0, NULL, "i", 1, 7, 100));
+    TU_OK(f.db, lsm_punch_value(f.db, 0, NULL, "nothing", 7, 0, 100));
     void *v;
     size_t vl;
-    TU_OK(f.db, lsm_get(f.db, "i", 1, &v, &vl));
+    TU_OK(f.db, lsm_get(f.db, LSM_KEYSPACE_DEFAULT, NULL, "i", 1, &v, &vl));
     assert_int_equal(vl, 8);
     assert_memory_equal(v, "ab\0\0\0fg\0", 8);
     lsm_free(v);
-    assert_int_equal(lsm_get(f.db, "nothing", 7, &v, &vl), LSM_NOT_FOUND);
-    TU_OK(f.db, lsm_put(f.db, "e", 1, "", 0));
+    assert_int_equal(lsm_get(f.db, LSM_KEYSPACE_DEFAULT, NULL, "nothing", 7, &v, &vl), LSM_NOT_FOUND);
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "e", 1, "", 0));
     assert_int_equal(db_seek(f.db, NULL, "e", 0, LSM_SEEK_HOLE), -1);
 
     /* A snapshot sees the data as it was. */
     fill(data, 4 * SP_CB, 4);
-    TU_OK(f.db, lsm_put(f.db, "s", 1, data, 4 * SP_CB + 100000)); /* large */
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "s", 1, data, 4 * SP_CB + 100000)); /* large */
     lsm_snapshot *snap;
     TU_OK(f.db, lsm_snapshot_new(f.db, &snap));
-    TU_OK(f.db, lsm_punch_value(f.db, 0, "s", 1, 0, 4 * SP_CB));
+    TU_OK(f.db, lsm_punch_value(f.db, 0, NULL, "s", 1, 0, 4 * SP_CB));
     lsm_read_options ro;
     lsm_read_options_default(&ro);
     ro.snapshot = snap;
@@ -646,11 +646,11 @@ static void test_seek_and_punch_model(void **state)
     /* Punching gives the space back. */
     fill(data, 200000, 5);
     for (uint64_t off = 0; off < 3 * MiB; off += 200000)
-        TU_OK(f.db, lsm_write_value(f.db, 0, "p", 1, off, data, 200000));
-    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+        TU_OK(f.db, lsm_write_value(f.db, 0, NULL, "p", 1, off, data, 200000));
+    TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     uint64_t before = live_bytes(f.db);
-    TU_OK(f.db, lsm_punch_value(f.db, 0, "p", 1, 1000, 3 * MiB));
-    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    TU_OK(f.db, lsm_punch_value(f.db, 0, NULL, "p", 1, 1000, 3 * MiB));
+    TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     uint64_t after = live_bytes(f.db);
     fprintf(stderr, "# live table bytes %" PRIu64 " before punching a 3 MiB value, %" PRIu64
             " after\n", before, after);
@@ -682,7 +682,7 @@ static void test_close_with_open_handles(void **state)
     TU_OK(f.db, lsm_value_writer_commit(w));
 
     lsm_iter *it;
-    TU_OK(f.db, lsm_iter_new(f.db, NULL, &it));
+    TU_OK(f.db, lsm_iter_new(f.db, LSM_KEYSPACE_DEFAULT, NULL, &it));
     assert_int_equal(lsm_close(f.db), LSM_MISUSE);
     TU_OK(f.db, lsm_iter_first(it));
     assert_true(lsm_iter_valid(it));
@@ -712,24 +712,23 @@ static void test_large_values_in_keyspaces(void **state)
     size_t n = 2 * MiB;
     char *v = malloc(n);
     fill(v, n, 3);
-    TU_OK(f.db, lsm_write_value(f.db, ks, "f", 1, 0, v, n));
+    TU_OK(f.db, lsm_write_value(f.db, ks, NULL, "f", 1, 0, v, n));
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = ks;
     uint64_t size;
-    TU_OK(f.db, lsm_value_size(f.db, &ro, "f", 1, &size));
+    TU_OK(f.db, lsm_value_size(f.db, ks, &ro, "f", 1, &size));
     assert_int_equal(size, n);
     /* The default keyspace does not see it. */
-    assert_int_equal(lsm_value_size(f.db, NULL, "f", 1, &size), LSM_NOT_FOUND);
+    assert_int_equal(lsm_value_size(f.db, LSM_KEYSPACE_DEFAULT, NULL, "f", 1, &size), LSM_NOT_FOUND);
     reopen(&f);
     TU_OK(f.db, lsm_keyspace_open(f.db, "files", 0, &ks));
     char *buf = malloc(n);
     size_t got;
-    TU_OK(f.db, lsm_read_value(f.db, &ro, "f", 1, 0, buf, n, &got));
+    TU_OK(f.db, lsm_read_value(f.db, ks, &ro, "f", 1, 0, buf, n, &got));
     assert_int_equal(got, n);
     assert_memory_equal(buf, v, n);
     TU_OK(f.db, lsm_keyspace_drop(f.db, "files"));
-    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     assert_true(live_bytes(f.db) < 256 * 1024);
     (void)r;
     free(buf);

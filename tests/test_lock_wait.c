@@ -167,7 +167,7 @@ static void create_store(lsm_env *env, const char *dir)
     o.env = env;
     lsm_db *db;
     TU_OK(NULL, lsm_open(dir, &o, &db));
-    TU_OK(db, lsm_put(db, "k", 1, "v", 1));
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "k", 1, "v", 1));
     TU_OK(db, lsm_close(db));
 }
 
@@ -198,7 +198,7 @@ static void closing_holder_cases(lsm_env *env, const char *dir, long want_pid)
         fail_msg("the open waited %.2f s for a holder released after 0.3 s", took);
     void *v;
     size_t vn;
-    TU_OK(db, lsm_get(db, "k", 1, &v, &vn));
+    TU_OK(db, lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "k", 1, &v, &vn));
     lsm_free(v);
     TU_OK(db, lsm_close(db));
 
@@ -358,7 +358,7 @@ static void test_close_is_waited_for(void **state)
     oa.sync_mode = LSM_SYNC_NONE;
     closer c = {NULL, -1};
     TU_OK(NULL, lsm_open(dir, &oa, &c.db));
-    TU_OK(c.db, lsm_put(c.db, "written", 7, "before the close", 16));
+    TU_OK(c.db, lsm_put(c.db, LSM_KEYSPACE_DEFAULT, NULL, "written", 7, "before the close", 16));
     pthread_t closing;
     assert_int_equal(pthread_create(&closing, NULL, close_main, &c), 0);
     int marked = gate_wait(&gate_closing, 10);
@@ -388,7 +388,7 @@ static void test_close_is_waited_for(void **state)
     assert_int_equal(c.rc, LSM_OK);
     void *v;
     size_t vn;
-    TU_OK(b, lsm_get(b, "written", 7, &v, &vn));
+    TU_OK(b, lsm_get(b, LSM_KEYSPACE_DEFAULT, NULL, "written", 7, &v, &vn));
     assert_int_equal(vn, 16);
     assert_memory_equal(v, "before the close", 16);
     lsm_free(v);
@@ -421,7 +421,7 @@ static void test_killed_closer_lets_go(void **state)
         tu_small_options(&o);
         o.env = &gated_env;
         lsm_db *db;
-        if (lsm_open(dir, &o, &db) != LSM_OK || lsm_put(db, "child", 5, "wrote", 5) != LSM_OK)
+        if (lsm_open(dir, &o, &db) != LSM_OK || lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "child", 5, "wrote", 5) != LSM_OK)
             _exit(2);
         pthread_t t;
         closer c = {db, -1};
@@ -469,7 +469,7 @@ static void test_killed_closer_lets_go(void **state)
     /* The child's write was in its log: the open replayed it. */
     void *v;
     size_t vn;
-    TU_OK(db, lsm_get(db, "child", 5, &v, &vn));
+    TU_OK(db, lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "child", 5, &v, &vn));
     assert_int_equal(vn, 5);
     assert_memory_equal(v, "wrote", 5);
     lsm_free(v);

@@ -104,6 +104,7 @@ typedef struct ctx {
     char *lbuf; /* scratch for reading large values */
     uint64_t n_large_ops, n_batch_not_found;
     const lsm_read_options *scan_ro; /* the scan or walk being checked, if any */
+    lsm_keyspace scan_ks;            /*   and its keyspace */
 } ctx;
 
 /* A key in storage of its own (model entries move and die; this does not). */
@@ -255,8 +256,7 @@ static void check_get_key(ctx *c, int ks, const model *m, const lsm_snapshot *s,
     lsm_read_options ro;
     lsm_read_options_default(&ro);
     ro.snapshot = s;
-    ro.keyspace = c->ks[ks];
-    int rc = lsm_get_opt(c->db, &ro, key, kl, &v, &n);
+    int rc = lsm_get(c->db, c->ks[ks], &ro, key, kl, &v, &n);
     const model_entry *e = model_find(m, key, kl);
     if (e == NULL) {
         CHECK(c, rc == LSM_NOT_FOUND, "key %d: got rc %d (%s) for an absent key", ki, rc,
@@ -296,7 +296,7 @@ static void check_pos(ctx *c, lsm_iter *it, const model *m, long idx, size_t lo,
         if (c->scan_ro) {
             void *gv = NULL;
             size_t gl;
-            get_rc = lsm_get_opt(c->db, c->scan_ro, e->k, e->kl, &gv, &gl);
+            get_rc = lsm_get(c->db, c->scan_ks, c->scan_ro, e->k, e->kl, &gv, &gl);
             lsm_free(gv);
         }
         char b1[200], b2[200];
@@ -369,15 +369,15 @@ static void check_scan(ctx *c, int ks, const model *m, const lsm_snapshot *s)
     lsm_read_options ro;
     lsm_read_options_default(&ro);
     ro.snapshot = s;
-    ro.keyspace = c->ks[ks];
     ro.keys_only = tu_below(&c->rng, 4) == 0;
     bounds b;
     pick_bounds(c, m, &ro, &b);
     int reverse = tu_below(&c->rng, 2);
     size_t limit = tu_below(&c->rng, 3) == 0 ? (size_t)-1 : 1 + tu_below(&c->rng, 60);
     lsm_iter *it;
-    ENGINE(c, lsm_iter_new(c->db, &ro, &it));
+    ENGINE(c, lsm_iter_new(c->db, c->ks[ks], &ro, &it));
     c->scan_ro = &ro;
+    c->scan_ks = c->ks[ks];
     trace(c, "  %s scan of %zu keys from model index %zu to %zu%s", reverse ? "reverse" : "forward",
           b.hi - b.lo, reverse ? b.hi : b.lo, reverse ? b.lo : b.hi, ro.keys_only ? ", keys only" : "");
     long idx;
@@ -410,12 +410,12 @@ static void check_walk(ctx *c, int ks, const model *m, const lsm_snapshot *s)
     lsm_read_options ro;
     lsm_read_options_default(&ro);
     ro.snapshot = s;
-    ro.keyspace = c->ks[ks];
     bounds b;
     pick_bounds(c, m, &ro, &b);
     lsm_iter *it;
-    ENGINE(c, lsm_iter_new(c->db, &ro, &it));
+    ENGINE(c, lsm_iter_new(c->db, c->ks[ks], &ro, &it));
     c->scan_ro = &ro;
+    c->scan_ks = c->ks[ks];
     long idx = -1;
     for (int step = 0; step < 40; step++) {
         uint64_t r = tu_below(&c->rng, 10);
@@ -521,7 +521,7 @@ static void do_batch(ctx *c)
         int ki = pick_key(c), ks = (int)tu_below(&c->rng, NKS);
         uint64_t r = tu_below(&c->rng, 10);
         if (r < 2) {
-            ENGINE(c, lsm_batch_delete_ks(b, c->ks[ks], c->keys[ki], c->klen[ki]));
+            ENGINE(c, lsm_batch_delete(b, c->ks[ks], c->keys[ki], c->klen[ki]));
             model_del(&c->ms[ks], c->keys[ki], c->klen[ki]);
         } else if (r < 3) {
             /* the key and everything it prefixes (sometimes an empty range) */
@@ -534,13 +534,13 @@ static void do_batch(ctx *c)
             model_del_range(&c->ms[ks], c->keys[ki], c->klen[ki], hi, hl);
         } else {
             size_t vl = make_value(c);
-            ENGINE(c, lsm_batch_put_ks(b, c->ks[ks], c->keys[ki], c->klen[ki], c->vbuf, vl));
+            ENGINE(c, lsm_batch_put(b, c->ks[ks], c->keys[ki], c->klen[ki], c->vbuf, vl));
             model_put(&c->ms[ks], c->keys[ki], c->klen[ki], c->vbuf, vl);
         }
     }
     CHECK(c, lsm_batch_count(b) == (size_t)n, "batch count");
     lsm_write_options wo = {.sync = (int)tu_below(&c->rng, 8) == 0};
-    ENGINE(c, lsm_write(c->db, b, &wo));
+    ENGINE(c, lsm_write(c->db, &wo, b));
     lsm_batch_free(b);
 }
 
@@ -557,7 +557,7 @@ static void do_range_delete(ctx *c, int ks)
     if (tu_below(&c->rng, 400) == 0) {
         char b1[200];
         trace(c, "  [%s, end)", kname(c->keys[ki], c->klen[ki], b1));
-        ENGINE(c, lsm_delete_range(c->db, c->ks[ks], c->keys[ki], c->klen[ki], NULL, 0));
+        ENGINE(c, lsm_delete_range(c->db, c->ks[ks], NULL, c->keys[ki], c->klen[ki], NULL, 0));
         model_del_range(&c->ms[ks], c->keys[ki], c->klen[ki], NULL, 0);
         return;
     }
@@ -569,7 +569,7 @@ static void do_range_delete(ctx *c, int ks)
         hi[hl++] = (char)0xff;
         char b1[200], b2[200];
         trace(c, "  [%s, %s)", kname(c->keys[ki], c->klen[ki], b1), kname(hi, hl, b2));
-        ENGINE(c, lsm_delete_range(c->db, c->ks[ks], c->keys[ki], c->klen[ki], hi, hl));
+        ENGINE(c, lsm_delete_range(c->db, c->ks[ks], NULL, c->keys[ki], c->klen[ki], hi, hl));
         model_del_range(&c->ms[ks], c->keys[ki], c->klen[ki], hi, hl);
         return;
     }
@@ -579,7 +579,7 @@ static void do_range_delete(ctx *c, int ks)
     if (at >= m->n) {
         char b1[200], b2[200];
         trace(c, "  [%s, %s)", kname(c->keys[ki], c->klen[ki], b1), kname(c->keys[kj], c->klen[kj], b2));
-        ENGINE(c, lsm_delete_range(c->db, c->ks[ks], c->keys[ki], c->klen[ki], c->keys[kj], c->klen[kj]));
+        ENGINE(c, lsm_delete_range(c->db, c->ks[ks], NULL, c->keys[ki], c->klen[ki], c->keys[kj], c->klen[kj]));
         model_del_range(m, c->keys[ki], c->klen[ki], c->keys[kj], c->klen[kj]);
         return;
     }
@@ -588,7 +588,7 @@ static void do_range_delete(ctx *c, int ks)
     memcpy(end, m->e[at].k, el);
     char b1[200], b2[200];
     trace(c, "  [%s, %s)", kname(c->keys[ki], c->klen[ki], b1), kname(end, el, b2));
-    ENGINE(c, lsm_delete_range(c->db, c->ks[ks], c->keys[ki], c->klen[ki], end, el));
+    ENGINE(c, lsm_delete_range(c->db, c->ks[ks], NULL, c->keys[ki], c->klen[ki], end, el));
     model_del_range(m, c->keys[ki], c->klen[ki], end, el);
     free(end);
 }
@@ -734,15 +734,14 @@ static void check_value(ctx *c, int ks, const model *m, const lsm_snapshot *s, c
     lsm_read_options ro;
     lsm_read_options_default(&ro);
     ro.snapshot = s;
-    ro.keyspace = c->ks[ks];
     const model_entry *e = model_find(m, k->k, k->n);
     uint64_t size = 12345;
-    int rc = lsm_value_size(c->db, &ro, k->k, k->n, &size);
+    int rc = lsm_value_size(c->db, c->ks[ks], &ro, k->k, k->n, &size);
     if (e == NULL) {
         CHECK(c, rc == LSM_NOT_FOUND, "value size of an absent key: rc %d (%s), size %" PRIu64, rc,
               lsm_errmsg(c->db), size);
         size_t got = 1;
-        rc = lsm_read_value(c->db, &ro, k->k, k->n, 0, c->lbuf, 10, &got);
+        rc = lsm_read_value(c->db, c->ks[ks], &ro, k->k, k->n, 0, c->lbuf, 10, &got);
         CHECK(c, rc == LSM_NOT_FOUND && got == 0, "read of an absent key: rc %d, %zu bytes", rc, got);
         return;
     }
@@ -758,7 +757,7 @@ static void check_value(ctx *c, int ks, const model *m, const lsm_snapshot *s, c
         if (r == 0)
             len = e->vl; /* all of it */
         size_t got = 7;
-        rc = lsm_read_value(c->db, &ro, k->k, k->n, off, c->lbuf, len, &got);
+        rc = lsm_read_value(c->db, c->ks[ks], &ro, k->k, k->n, off, c->lbuf, len, &got);
         CHECK(c, rc == LSM_OK, "read value: rc %d (%s)", rc, lsm_errmsg(c->db));
         size_t want = off >= e->vl ? 0 : e->vl - off < len ? e->vl - off : len;
         CHECK(c, got == want, "read [%zu, +%zu) of a %zu byte value%s got %zu bytes", off, len, e->vl,
@@ -778,8 +777,8 @@ static void check_value(ctx *c, int ks, const model *m, const lsm_snapshot *s, c
     for (int i = 0; i < 2; i++) {
         uint64_t off = tu_below(&c->rng, e->vl + 2);
         uint64_t hole = 1, data = 1;
-        int rh = lsm_value_seek(c->db, &ro, k->k, k->n, off, LSM_SEEK_HOLE, &hole);
-        int rd = lsm_value_seek(c->db, &ro, k->k, k->n, off, LSM_SEEK_DATA, &data);
+        int rh = lsm_value_seek(c->db, c->ks[ks], &ro, k->k, k->n, off, LSM_SEEK_HOLE, &hole);
+        int rd = lsm_value_seek(c->db, c->ks[ks], &ro, k->k, k->n, off, LSM_SEEK_DATA, &data);
         if (off >= e->vl) {
             CHECK(c, rh == LSM_NOT_FOUND && rd == LSM_NOT_FOUND,
                   "seek at %" PRIu64 " of a %zu byte value: rc %d, %d", off, e->vl, rh, rd);
@@ -794,7 +793,7 @@ static void check_value(ctx *c, int ks, const model *m, const lsm_snapshot *s, c
         /* Holes: [off, data) and [hole, the next data). */
         uint64_t next = e->vl;
         if (rh == LSM_OK && hole < e->vl &&
-            lsm_value_seek(c->db, &ro, k->k, k->n, hole, LSM_SEEK_DATA, &next) == LSM_NOT_FOUND)
+            lsm_value_seek(c->db, c->ks[ks], &ro, k->k, k->n, hole, LSM_SEEK_DATA, &next) == LSM_NOT_FOUND)
             next = e->vl;
         uint64_t lo[2] = {off, hole}, hi[2] = {rd == LSM_OK ? data : e->vl, next};
         for (int h = 0; h < 2; h++)
@@ -885,7 +884,7 @@ static void lv_write(ctx *c, int ks)
     char kb[200];
     trace(c, "write_value ks%d %s off %zu len %zu (size %zu)", ks, kname(k.k, k.n, kb), off, len,
           model_size_of(&c->ms[ks], &k));
-    ENGINE(c, lsm_write_value(c->db, c->ks[ks], k.k, k.n, off, c->dbuf, len));
+    ENGINE(c, lsm_write_value(c->db, c->ks[ks], NULL, k.k, k.n, off, c->dbuf, len));
     m_write(c, NULL, ks, &k, off, c->dbuf, len);
     if (tu_below(&c->rng, 3) == 0)
         check_value(c, ks, &c->ms[ks], NULL, &k);
@@ -899,7 +898,7 @@ static void lv_truncate(ctx *c, int ks)
     char kb[200];
     trace(c, "truncate ks%d %s to %zu (size %zu)", ks, kname(k.k, k.n, kb), size,
           model_size_of(&c->ms[ks], &k));
-    ENGINE(c, lsm_truncate_value(c->db, c->ks[ks], k.k, k.n, size));
+    ENGINE(c, lsm_truncate_value(c->db, c->ks[ks], NULL, k.k, k.n, size));
     m_truncate(c, NULL, ks, &k, size);
     if (tu_below(&c->rng, 3) == 0)
         check_value(c, ks, &c->ms[ks], NULL, &k);
@@ -927,7 +926,7 @@ static void lv_punch(ctx *c, int ks)
     char kb[200];
     trace(c, "punch ks%d %s off %" PRIu64 " len %" PRIu64 " (size %zu)", ks, kname(k.k, k.n, kb),
           off, len, model_size_of(&c->ms[ks], &k));
-    ENGINE(c, lsm_punch_value(c->db, c->ks[ks], k.k, k.n, off, len));
+    ENGINE(c, lsm_punch_value(c->db, c->ks[ks], NULL, k.k, k.n, off, len));
     m_punch(c, NULL, ks, &k, off, len);
     check_value(c, ks, &c->ms[ks], NULL, &k);
 }
@@ -975,7 +974,7 @@ static void lv_rename(ctx *c, int ks)
     trace(c, "rename ks%d %s (size %zu%s) -> %s (size %zu)", ks, kname(from.k, from.n, kb),
           model_size_of(&c->ms[ks], &from), present ? "" : ", absent", kname(to.k, to.n, kb2),
           model_size_of(&c->ms[ks], &to));
-    int rc = lsm_rename(c->db, c->ks[ks], from.k, from.n, to.k, to.n);
+    int rc = lsm_move(c->db, c->ks[ks], NULL, from.k, from.n, to.k, to.n);
     if (!present) {
         CHECK(c, rc == LSM_NOT_FOUND, "move of an absent key: rc %d (%s)", rc, lsm_errmsg(c->db));
         check_value(c, ks, &c->ms[ks], NULL, &to); /* unchanged */
@@ -998,9 +997,9 @@ static void lv_put(ctx *c, int ks)
     char kb[200];
     trace(c, "put ks%d %s len %zu", ks, kname(k.k, k.n, kb), n);
     if (ks == 0 && tu_below(&c->rng, 2))
-        ENGINE(c, lsm_put(c->db, k.k, k.n, c->dbuf, n));
+        ENGINE(c, lsm_put(c->db, LSM_KEYSPACE_DEFAULT, NULL, k.k, k.n, c->dbuf, n));
     else
-        ENGINE(c, lsm_put_ks(c->db, c->ks[ks], k.k, k.n, c->dbuf, n));
+        ENGINE(c, lsm_put(c->db, c->ks[ks], NULL, k.k, k.n, c->dbuf, n));
     m_put(c, NULL, ks, &k, c->dbuf, n);
     if (tu_below(&c->rng, 3) == 0)
         check_value(c, ks, &c->ms[ks], NULL, &k);
@@ -1042,7 +1041,7 @@ static void lv_stream(ctx *c, int ks)
             if (n > INLINE_MAX)
                 fill_rand(c, c->vbuf, n);
             trace(c, "  interleaved put %s len %zu", kname(o.k, o.n, kb), n);
-            ENGINE(c, lsm_put_ks(c->db, c->ks[ks], o.k, o.n, c->vbuf, n));
+            ENGINE(c, lsm_put(c->db, c->ks[ks], NULL, o.k, o.n, c->vbuf, n));
             m_put(c, NULL, ks, &o, c->vbuf, n);
         }
     }
@@ -1085,19 +1084,19 @@ static void lv_batch(ctx *c)
         if (r < 16) {
             size_t vl = make_value(c);
             trace(c, "  batch put ks%d %s len %zu", ks, kname(k.k, k.n, kb), vl);
-            ENGINE(c, lsm_batch_put_ks(b, id, k.k, k.n, c->vbuf, vl));
+            ENGINE(c, lsm_batch_put(b, id, k.k, k.n, c->vbuf, vl));
             if (live)
                 m_put(c, &j, ks, &k, c->vbuf, vl);
         } else if (r < 24) {
             size_t vl = 40000 + (size_t)tu_below(&c->rng, 400000);
             fill_rand(c, c->dbuf, vl);
             trace(c, "  batch put ks%d %s len %zu", ks, kname(k.k, k.n, kb), vl);
-            ENGINE(c, lsm_batch_put_ks(b, id, k.k, k.n, c->dbuf, vl));
+            ENGINE(c, lsm_batch_put(b, id, k.k, k.n, c->dbuf, vl));
             if (live)
                 m_put(c, &j, ks, &k, c->dbuf, vl);
         } else if (r < 34) {
             trace(c, "  batch delete ks%d %s", ks, kname(k.k, k.n, kb));
-            ENGINE(c, lsm_batch_delete_ks(b, id, k.k, k.n));
+            ENGINE(c, lsm_batch_delete(b, id, k.k, k.n));
             if (live)
                 m_del(c, &j, ks, &k);
         } else if (r < 44) {
@@ -1144,7 +1143,7 @@ static void lv_batch(ctx *c)
             trace(c, "  batch rename ks%d %s (size %zu) -> %s (size %zu)", ks, kname(k.k, k.n, kb),
                   model_size_of(&c->ms[ks], &k), kname(other.k, other.n, kb2),
                   model_size_of(&c->ms[ks], &other));
-            ENGINE(c, lsm_batch_rename(b, id, k.k, k.n, other.k, other.n));
+            ENGINE(c, lsm_batch_move(b, id, k.k, k.n, other.k, other.n));
             if (live && !m_rename(c, &j, ks, &k, &other))
                 expect = LSM_NOT_FOUND;
             touched[n_touched] = other;
@@ -1155,7 +1154,7 @@ static void lv_batch(ctx *c)
     }
     lsm_write_options wo = {.sync = (int)tu_below(&c->rng, 8) == 0};
     trace(c, "batch of %d, expect %d", n, expect);
-    int rc = lsm_write(c->db, b, &wo);
+    int rc = lsm_write(c->db, &wo, b);
     lsm_batch_free(b);
     CHECK(c, rc == expect, "batch of %d large-value operations: rc %d (%s), want %d", n, rc,
           lsm_errmsg(c->db), expect);
@@ -1198,10 +1197,10 @@ static void lv_shrink(ctx *c, int ks)
     trace(c, "shrink ks%d %s", ks, kname(k.k, k.n, kb));
     if (tu_below(&c->rng, 2)) {
         size_t size = (size_t)tu_below(&c->rng, INLINE_MAX + 1);
-        ENGINE(c, lsm_truncate_value(c->db, c->ks[ks], k.k, k.n, size));
+        ENGINE(c, lsm_truncate_value(c->db, c->ks[ks], NULL, k.k, k.n, size));
         m_truncate(c, NULL, ks, &k, size);
     } else {
-        ENGINE(c, lsm_delete_ks(c->db, c->ks[ks], k.k, k.n));
+        ENGINE(c, lsm_delete(c->db, c->ks[ks], NULL, k.k, k.n));
         m_del(c, NULL, ks, &k);
     }
     check_value(c, ks, &c->ms[ks], NULL, &k);
@@ -1275,13 +1274,13 @@ static void run(size_t memtable_bytes, uint64_t n_ops, uint64_t seed_default)
             size_t vl = make_value(c);
             trace(c, "put ks%d %s len %zu", ks, kname(c->keys[ki], c->klen[ki], tb), vl);
             if (ks == 0)
-                ENGINE(c, lsm_put(c->db, c->keys[ki], c->klen[ki], c->vbuf, vl));
+                ENGINE(c, lsm_put(c->db, LSM_KEYSPACE_DEFAULT, NULL, c->keys[ki], c->klen[ki], c->vbuf, vl));
             else
-                ENGINE(c, lsm_put_ks(c->db, c->ks[ks], c->keys[ki], c->klen[ki], c->vbuf, vl));
+                ENGINE(c, lsm_put(c->db, c->ks[ks], NULL, c->keys[ki], c->klen[ki], c->vbuf, vl));
             model_put(m, c->keys[ki], c->klen[ki], c->vbuf, vl);
         } else if (r < 520) {
             trace(c, "delete ks%d %s", ks, kname(c->keys[ki], c->klen[ki], tb));
-            ENGINE(c, lsm_delete_ks(c->db, c->ks[ks], c->keys[ki], c->klen[ki]));
+            ENGINE(c, lsm_delete(c->db, c->ks[ks], NULL, c->keys[ki], c->klen[ki]));
             model_del(m, c->keys[ki], c->klen[ki]);
         } else if (r < 528) {
             trace(c, "range delete ks%d", ks);
@@ -1330,9 +1329,8 @@ static void run(size_t memtable_bytes, uint64_t n_ops, uint64_t seed_default)
             if (!c->held.live) {
                 lsm_read_options ro;
                 lsm_read_options_default(&ro);
-                ro.keyspace = c->ks[ks];
                 trace(c, "held iterator created on ks%d", ks);
-                ENGINE(c, lsm_iter_new(c->db, &ro, &c->held.it));
+                ENGINE(c, lsm_iter_new(c->db, c->ks[ks], &ro, &c->held.it));
                 model_copy(&c->held.m, m);
                 c->held.ks = ks;
                 c->held.live = 1;
@@ -1356,9 +1354,9 @@ static void run(size_t memtable_bytes, uint64_t n_ops, uint64_t seed_default)
             int ka = pick_key(c), kb = pick_key(c);
             trace(c, "compact");
             if (tu_below(&c->rng, 2))
-                ENGINE(c, lsm_compact_range(c->db, NULL, 0, NULL, 0));
+                ENGINE(c, lsm_compact_range(c->db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
             else
-                ENGINE(c, lsm_compact_range(c->db, c->keys[ka], c->klen[ka], c->keys[kb], c->klen[kb]));
+                ENGINE(c, lsm_compact_range(c->db, LSM_KEYSPACE_DEFAULT, c->keys[ka], c->klen[ka], c->keys[kb], c->klen[kb]));
         } else if (r < 970 && ks != 0 && tu_below(&c->rng, 40) == 0) {
             /* Drop a keyspace and make it again: it must come back empty.
              * (Snapshots and iterators go first: they may read it.) */
@@ -1383,9 +1381,8 @@ static void run(size_t memtable_bytes, uint64_t n_ops, uint64_t seed_default)
         for (int k = 0; k < NKS; k++) {
             lsm_read_options ro;
             lsm_read_options_default(&ro);
-            ro.keyspace = c->ks[k];
             lsm_iter *it;
-            ENGINE(c, lsm_iter_new(c->db, &ro, &it));
+            ENGINE(c, lsm_iter_new(c->db, c->ks[k], &ro, &it));
             ENGINE(c, lsm_iter_first(it));
             for (size_t i = 0; i <= c->ms[k].n; i++) {
                 check_pos(c, it, &c->ms[k], (long)i, 0, c->ms[k].n, 0);
@@ -1423,8 +1420,8 @@ static void run(size_t memtable_bytes, uint64_t n_ops, uint64_t seed_default)
      * nothing is left -- no chunk of a value that was overwritten, moved
      * onto, cut, deleted or range-deleted, or of an aborted writer. */
     for (int k = 0; k < NKS; k++)
-        ENGINE(c, lsm_delete_range(c->db, c->ks[k], NULL, 0, NULL, 0));
-    ENGINE(c, lsm_compact_range(c->db, NULL, 0, NULL, 0));
+        ENGINE(c, lsm_delete_range(c->db, c->ks[k], NULL, NULL, 0, NULL, 0));
+    ENGINE(c, lsm_compact_range(c->db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     ENGINE(c, lsm_stats_get(c->db, &st));
     fprintf(stderr, "# %" PRIu64 " table bytes once every key is deleted and compacted\n",
             st.live_table_bytes);
@@ -1499,17 +1496,17 @@ static void test_regress_batch_rename_then_range_delete(void **state)
     char *v = malloc(n);
     for (size_t i = 0; i < n; i++)
         v[i] = (char)(i * 7 + 1);
-    TU_OK(db, lsm_put(db, "a", 1, v, n));
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, v, n));
     lsm_batch *b;
     TU_OK(NULL, lsm_batch_new(&b));
-    TU_OK(NULL, lsm_batch_rename(b, 0, "a", 1, "z", 1));
+    TU_OK(NULL, lsm_batch_move(b, 0, "a", 1, "z", 1));
     TU_OK(NULL, lsm_batch_delete_range(b, 0, "a", 1, "b", 1));
-    TU_OK(db, lsm_write(db, b, NULL));
+    TU_OK(db, lsm_write(db, NULL, b));
     lsm_batch_free(b);
     void *got;
     size_t gl;
-    assert_int_equal(lsm_get(db, "a", 1, &got, &gl), LSM_NOT_FOUND);
-    TU_OK(db, lsm_get(db, "z", 1, &got, &gl));
+    assert_int_equal(lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, &got, &gl), LSM_NOT_FOUND);
+    TU_OK(db, lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "z", 1, &got, &gl));
     assert_int_equal(gl, n);
     if (memcmp(got, v, n) != 0)
         fail_msg("batch {rename a -> z; delete_range [a, b)}: z no longer holds a's value "
@@ -1521,7 +1518,7 @@ static void test_regress_batch_rename_then_range_delete(void **state)
     free(v);
 }
 
-/* lsm.h: lsm_rename "Returns LSM_NOT_FOUND (and changes nothing) if `from`
+/* lsm.h: lsm_move "Returns LSM_NOT_FOUND (and changes nothing) if `from`
  * does not exist" -- a move of an absent key onto itself too. The engine
  * returned LSM_OK there (resolve_rename checked from == to first; fixed in
  * f7ec9c8). */
@@ -1530,12 +1527,12 @@ static void test_regress_rename_missing_onto_itself(void **state)
     (void)state;
     lsm_env *env;
     lsm_db *db = regress_open(&env);
-    assert_int_equal(lsm_rename(db, 0, "x", 1, "y", 1), LSM_NOT_FOUND);
-    int rc = lsm_rename(db, 0, "x", 1, "x", 1);
+    assert_int_equal(lsm_move(db, 0, NULL, "x", 1, "y", 1), LSM_NOT_FOUND);
+    int rc = lsm_move(db, 0, NULL, "x", 1, "x", 1);
     uint64_t size;
-    assert_int_equal(lsm_value_size(db, NULL, "x", 1, &size), LSM_NOT_FOUND);
+    assert_int_equal(lsm_value_size(db, LSM_KEYSPACE_DEFAULT, NULL, "x", 1, &size), LSM_NOT_FOUND);
     if (rc != LSM_NOT_FOUND)
-        fail_msg("lsm_rename of an absent key onto itself returned %d, lsm.h promises "
+        fail_msg("lsm_move of an absent key onto itself returned %d, lsm.h promises "
                  "LSM_NOT_FOUND (%d)", rc, LSM_NOT_FOUND);
     TU_OK(db, lsm_close(db));
     lsm_env_mem_free(env);

@@ -128,13 +128,13 @@ static void run(lsm_sync_mode sync_mode, mem_crash_mode crash_mode, int cycles, 
             for (int j = 0; j < w->n; j++) {
                 key_name(w->key[j], k, sizeof k);
                 if (w->del[j]) {
-                    lsm_batch_delete(b, k, strlen(k));
+                    lsm_batch_delete(b, LSM_KEYSPACE_DEFAULT, k, strlen(k));
                 } else {
                     fill_value(vbuf, w->vlen[j], (opno + (uint64_t)n) * 8 + (uint64_t)j);
-                    lsm_batch_put(b, k, strlen(k), vbuf, w->vlen[j]);
+                    lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, k, strlen(k), vbuf, w->vlen[j]);
                 }
             }
-            if (lsm_write(db, b, NULL) != LSM_OK)
+            if (lsm_write(db, NULL, b) != LSM_OK)
                 break;
             if (sync_mode == LSM_SYNC_ALWAYS)
                 synced = n + 1;
@@ -478,9 +478,9 @@ static int r_sub_to_batch(lsm_batch *b, const lsm_keyspace *ids, const rsub *s, 
     case R_BATCH: {
         size_t kl = (size_t)sprintf(k, "k%03d", s->key);
         if (s->del)
-            return lsm_batch_delete_ks(b, id, k, kl);
+            return lsm_batch_delete(b, id, k, kl);
         fill_value(vbuf, s->len, r_vseed(g, j));
-        return lsm_batch_put_ks(b, id, k, kl, vbuf, s->len);
+        return lsm_batch_put(b, id, k, kl, vbuf, s->len);
     }
     case R_WRITE:
         fill_value(vbuf, s->len, r_vseed(g, j));
@@ -489,7 +489,7 @@ static int r_sub_to_batch(lsm_batch *b, const lsm_keyspace *ids, const rsub *s, 
         return lsm_batch_truncate_value(b, id, k, r_file(s->key, k), s->len);
     case R_MOVE: {
         size_t kl = r_file(s->key, k), tl = r_target(s->to, t);
-        return lsm_batch_rename(b, id, k, kl, t, tl);
+        return lsm_batch_move(b, id, k, kl, t, tl);
     }
     case R_RANGE: {
         size_t kl, tl;
@@ -516,11 +516,11 @@ static int r_issue(lsm_db *db, lsm_batch *b, const lsm_keyspace *ids, const rop 
             if (rc)
                 return rc;
         }
-        return lsm_write(db, b, NULL);
+        return lsm_write(db, NULL, b);
     case R_RANGE: {
         size_t lol, hil;
         r_range_keys(o->files, o->a, o->b, k, &lol, t, &hil);
-        return lsm_delete_range(db, id, k, lol, t, hil);
+        return lsm_delete_range(db, id, NULL, k, lol, t, hil);
     }
     case R_WRITE:
     case R_APPEND: {
@@ -528,26 +528,25 @@ static int r_issue(lsm_db *db, lsm_batch *b, const lsm_keyspace *ids, const rop 
         if (o->kind == R_APPEND) {
             lsm_read_options ro;
             lsm_read_options_default(&ro);
-            ro.keyspace = id;
             uint64_t size = 0;
-            int rc = lsm_value_size(db, &ro, k, kl, &size);
+            int rc = lsm_value_size(db, id, &ro, k, kl, &size);
             if (rc != LSM_OK && rc != LSM_NOT_FOUND)
                 return rc;
             off = size + s->len <= R_LV_MAX ? (size_t)size : 0;
         }
         fill_value(vbuf, s->len, r_vseed(g, 0));
-        return lsm_write_value(db, id, k, kl, off, vbuf, s->len);
+        return lsm_write_value(db, id, NULL, k, kl, off, vbuf, s->len);
     }
     case R_TRUNC:
-        return lsm_truncate_value(db, id, k, r_file(s->key, k), s->len);
+        return lsm_truncate_value(db, id, NULL, k, r_file(s->key, k), s->len);
     case R_MOVE: {
         size_t kl = r_file(s->key, k), tl = r_target(s->to, t);
-        return lsm_rename(db, id, k, kl, t, tl);
+        return lsm_move(db, id, NULL, k, kl, t, tl);
     }
     case R_BIG: {
         size_t kl = r_target(s->key, k);
         fill_value(vbuf, s->len, r_vseed(g, 0));
-        return lsm_put_ks(db, id, k, kl, vbuf, s->len);
+        return lsm_put(db, id, NULL, k, kl, vbuf, s->len);
     }
     case R_STREAM: {
         size_t kl = r_target(s->key, k);
@@ -703,9 +702,9 @@ static void run_rich(lsm_sync_mode sync_mode, mem_crash_mode crash_mode, int cyc
     for (int k = 0; k < R_NKS; k++) {
         lsm_keyspace id = LSM_KEYSPACE_DEFAULT;
         if (k == 0 || lsm_keyspace_open(db, r_ks_names[k], 0, &id) == LSM_OK)
-            TU_OK(db, lsm_delete_range(db, id, NULL, 0, NULL, 0));
+            TU_OK(db, lsm_delete_range(db, id, NULL, NULL, 0, NULL, 0));
     }
-    TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0));
+    TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     lsm_stats st;
     TU_OK(db, lsm_stats_get(db, &st));
     if (st.live_table_bytes > (64u << 10))

@@ -50,10 +50,9 @@ static int exists_ks(lsm_db *db, lsm_keyspace ks, const lsm_snapshot *snap, cons
 {
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = ks;
     ro.snapshot = snap;
     int found = -1;
-    TU_OK(db, lsm_prefix_exists(db, &ro, p, n, &found));
+    TU_OK(db, lsm_prefix_exists(db, ks, &ro, p, n, &found));
     assert_true(found == 0 || found == 1);
     return found;
 }
@@ -71,7 +70,7 @@ static int model_has_prefix(const model *m, const char *p, size_t n)
 
 static void put(lsm_db *db, const char *k)
 {
-    TU_OK(db, lsm_put(db, k, strlen(k), "v", 1));
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), "v", 1));
 }
 
 /* Edge cases, in the memtable and again from tables. */
@@ -92,7 +91,7 @@ static void test_edges(void **state)
         put(db, "m/n");         /*   adds "m/", which the first lacks */
         put(db, "q-1");         /* '-' sorts before '/': the keys share */
         put(db, "q/z");         /*   "q", and only the second has "q/" */
-        TU_OK(db, lsm_put_ks(db, ks, "k/only/here", 11, "v", 1));
+        TU_OK(db, lsm_put(db, ks, NULL, "k/only/here", 11, "v", 1));
         if (round == 1)
             TU_OK(db, lsm_flush(db));
         assert_int_equal(exists(db, ""), 1);
@@ -115,19 +114,19 @@ static void test_edges(void **state)
         assert_int_equal(exists_ks(db, ks, NULL, "k/only/", 7), 1);
         assert_int_equal(exists_ks(db, ks, NULL, "a/", 2), 0);
         /* Deleted keys are not found, from the memtable or the tables. */
-        TU_OK(db, lsm_delete(db, "a/b/c", 5));
+        TU_OK(db, lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, "a/b/c", 5));
         assert_int_equal(exists(db, "a/"), 0);
         assert_int_equal(exists(db, "a/b/"), 0);
-        TU_OK(db, lsm_delete(db, "/", 1));
-        TU_OK(db, lsm_delete(db, "d/", 2));
-        TU_OK(db, lsm_delete(db, "x//y", 4));
+        TU_OK(db, lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, "/", 1));
+        TU_OK(db, lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, "d/", 2));
+        TU_OK(db, lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, "x//y", 4));
         const char *more[] = {"m", "m/n", "q-1", "q/z"};
         for (int i = 0; i < 4; i++)
-            TU_OK(db, lsm_delete(db, more[i], strlen(more[i])));
-        TU_OK(db, lsm_delete_ks(db, ks, "k/only/here", 11));
+            TU_OK(db, lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, more[i], strlen(more[i])));
+        TU_OK(db, lsm_delete(db, ks, NULL, "k/only/here", 11));
         assert_int_equal(exists(db, ""), 0);
         if (round == 1) {
-            TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0));
+            TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
             assert_int_equal(exists(db, "a/"), 0);
         }
     }
@@ -135,19 +134,16 @@ static void test_edges(void **state)
      * add none. */
     size_t big = (size_t)f->o.inline_value_bytes + 100;
     char *v = calloc(1, big);
-    TU_OK(db, lsm_put(db, "big/file", 8, v, big));
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "big/file", 8, v, big));
     free(v);
     TU_OK(db, lsm_flush(db));
     assert_int_equal(exists(db, "big/"), 1);
     assert_int_equal(exists(db, "big/file/"), 0);
     /* Bad arguments. */
     int found;
-    assert_int_equal(lsm_prefix_exists(db, NULL, "a/", 2, NULL), LSM_INVALID_ARGUMENT);
-    assert_int_equal(lsm_prefix_exists(db, NULL, NULL, 2, &found), LSM_INVALID_ARGUMENT);
-    lsm_read_options ro;
-    lsm_read_options_default(&ro);
-    ro.keyspace = 200;
-    assert_int_equal(lsm_prefix_exists(db, &ro, "a/", 2, &found), LSM_INVALID_ARGUMENT);
+    assert_int_equal(lsm_prefix_exists(db, 0, NULL, "a/", 2, NULL), LSM_INVALID_ARGUMENT);
+    assert_int_equal(lsm_prefix_exists(db, 0, NULL, NULL, 2, &found), LSM_INVALID_ARGUMENT);
+    assert_int_equal(lsm_prefix_exists(db, 200, NULL, "a/", 2, &found), LSM_INVALID_ARGUMENT);
 }
 
 /* Random path keys against the model, across flushes, compactions, a
@@ -171,17 +167,17 @@ static void test_against_model(void **state)
                                 : snprintf(k, sizeof k, "d%" PRIu64 "/s%" PRIu64 "/f%" PRIu64, d,
                                            sd, tu_below(&r, 20));
             if (tu_below(&r, 3) == 0) {
-                TU_OK(f->db, lsm_delete(f->db, k, (size_t)n));
+                TU_OK(f->db, lsm_delete(f->db, LSM_KEYSPACE_DEFAULT, NULL, k, (size_t)n));
                 model_del(&m, k, (size_t)n);
             } else {
-                TU_OK(f->db, lsm_put(f->db, k, (size_t)n, "v", 1));
+                TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, k, (size_t)n, "v", 1));
                 model_put(&m, k, (size_t)n, "v", 1);
             }
         }
         if (round % 4 == 1)
             TU_OK(f->db, lsm_flush(f->db));
         if (round % 9 == 5)
-            TU_OK(f->db, lsm_compact_range(f->db, NULL, 0, NULL, 0));
+            TU_OK(f->db, lsm_compact_range(f->db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
         if (round == rounds / 2) {
             TU_OK(f->db, lsm_close(f->db));
             f->db = NULL;
@@ -195,7 +191,7 @@ static void test_against_model(void **state)
         for (int i = 0; i < 50; i++) {
             int n = snprintf(k, sizeof k, "d%" PRIu64 "/s%" PRIu64 "/g", tu_below(&r, 40),
                              tu_below(&r, 8));
-            TU_OK(f->db, lsm_put(f->db, k, (size_t)n, "v", 1));
+            TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, k, (size_t)n, "v", 1));
             model_put(&m, k, (size_t)n, "v", 1);
         }
         for (uint64_t d = 0; d < 42; d++) {
@@ -227,7 +223,7 @@ static void test_no_scan_for_absent(void **state)
     int files = 5000;
     for (int i = 0; i < files; i++) {
         int n = snprintf(k, sizeof k, "dir%d/file%d", i % 50, i);
-        TU_OK(db, lsm_put(db, k, (size_t)n, "contents", 8));
+        TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, k, (size_t)n, "contents", 8));
     }
     TU_OK(db, lsm_flush(db));
     TU_OK(db, lsm_wait_idle(db));

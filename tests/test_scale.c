@@ -44,13 +44,13 @@ static void put_keys(lsm_db *db, const char *prefix, int n)
     memset(v, 'v', sizeof v);
     for (int i = 0; i < n; i++) {
         int kl = snprintf(k, sizeof k, "%s%08d", prefix, i);
-        TU_OK(NULL, lsm_batch_put(b, k, (size_t)kl, v, sizeof v));
+        TU_OK(NULL, lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, k, (size_t)kl, v, sizeof v));
         if (lsm_batch_count(b) == 1000) {
-            TU_OK(db, lsm_write(db, b, NULL));
+            TU_OK(db, lsm_write(db, NULL, b));
             lsm_batch_clear(b);
         }
     }
-    TU_OK(db, lsm_write(db, b, NULL));
+    TU_OK(db, lsm_write(db, NULL, b));
     lsm_batch_free(b);
 }
 
@@ -65,7 +65,7 @@ static int scan_prefix(lsm_db *db, uint64_t *cost)
     ro.upper_len = 2;
     lsm_iter *it;
     uint64_t before = entries_now(db);
-    TU_OK(db, lsm_iter_new(db, &ro, &it));
+    TU_OK(db, lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, &ro, &it));
     int n = 0;
     for (ok(db, lsm_iter_first(it)); lsm_iter_valid(it); ok(db, lsm_iter_next(it)))
         n++;
@@ -98,7 +98,7 @@ static void check_cheap(lsm_db *db, int live, const char *what)
     ro.upper = "p0";
     ro.upper_len = 2;
     lsm_iter *it;
-    TU_OK(db, lsm_iter_new(db, &ro, &it));
+    TU_OK(db, lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, &ro, &it));
     uint64_t before = entries_now(db);
     char k[32];
     for (int i = 0; i < 200; i++) {
@@ -120,7 +120,7 @@ static void test_point_deleted_prefix(void **state)
     open_small(dir, &db);
     put_keys(db, "p/", 50000);
     put_keys(db, "q/", 20000);
-    TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0));
+    TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     /* Delete 99% of p/: every key but each hundredth. */
     lsm_batch *b;
     TU_OK(NULL, lsm_batch_new(&b));
@@ -129,13 +129,13 @@ static void test_point_deleted_prefix(void **state)
         if (i % 100 == 0)
             continue;
         int kl = snprintf(k, sizeof k, "p/%08d", i);
-        TU_OK(NULL, lsm_batch_delete(b, k, (size_t)kl));
+        TU_OK(NULL, lsm_batch_delete(b, LSM_KEYSPACE_DEFAULT, k, (size_t)kl));
         if (lsm_batch_count(b) == 1000) {
-            TU_OK(db, lsm_write(db, b, NULL));
+            TU_OK(db, lsm_write(db, NULL, b));
             lsm_batch_clear(b);
         }
     }
-    TU_OK(db, lsm_write(db, b, NULL));
+    TU_OK(db, lsm_write(db, NULL, b));
     lsm_batch_free(b);
     TU_OK(db, lsm_flush(db));
     TU_OK(db, lsm_wait_idle(db)); /* no manual compaction: the engine must act by itself */
@@ -153,9 +153,9 @@ static void test_range_deleted_prefix(void **state)
     open_small(dir, &db);
     put_keys(db, "p/", 50000);
     put_keys(db, "q/", 20000);
-    TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0));
+    TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     /* Delete all of p/ but the last 500 keys with one range delete. */
-    TU_OK(db, lsm_delete_range(db, LSM_KEYSPACE_DEFAULT, "p/", 2, "p/00049500", 10));
+    TU_OK(db, lsm_delete_range(db, LSM_KEYSPACE_DEFAULT, NULL, "p/", 2, "p/00049500", 10));
     TU_OK(db, lsm_flush(db));
     TU_OK(db, lsm_wait_idle(db));
     check_cheap(db, 500, "after deleting 99% with one range delete");
@@ -211,7 +211,7 @@ static void test_fifty_thousand_tables(void **state)
         for (int j = 0; j < keys_per_table; j++) {
             int kl = snprintf(k, sizeof k, "k%010d", t * keys_per_table + j);
             snprintf(v, sizeof v, "value of %d", t * keys_per_table + j);
-            TU_OK(db, lsm_put(db, k, (size_t)kl, v, sizeof v));
+            TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, k, (size_t)kl, v, sizeof v));
         }
     }
     TU_OK(db, lsm_flush(db));
@@ -229,7 +229,7 @@ static void test_fifty_thousand_tables(void **state)
             int kl = snprintf(k, sizeof k, "k%010d", key);
             void *val;
             size_t vl;
-            TU_OK(db, lsm_get(db, k, (size_t)kl, &val, &vl));
+            TU_OK(db, lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, k, (size_t)kl, &val, &vl));
             char want[64];
             snprintf(want, sizeof want, "value of %d", key);
             assert_memory_equal(val, want, strlen(want));
@@ -238,7 +238,7 @@ static void test_fifty_thousand_tables(void **state)
         assert_true(open_fds() <= o.max_open_files + 32);
         /* A full scan visits every table. */
         lsm_iter *it;
-        TU_OK(db, lsm_iter_new(db, NULL, &it));
+        TU_OK(db, lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, NULL, &it));
         int n = 0, max_fds = 0;
         for (ok(db, lsm_iter_first(it)); lsm_iter_valid(it); ok(db, lsm_iter_next(it))) {
             if (++n % 20000 == 0) {
@@ -322,9 +322,9 @@ static void test_memory_bounded(void **state)
     for (int i = 0; i < n; i++) {
         /* Random order: compactions merge across the whole key range. */
         int kl = snprintf(k, sizeof k, "k%010" PRIu64, tu_below(&rng, (uint64_t)n * 4));
-        TU_OK(NULL, lsm_batch_put(b, k, (size_t)kl, v, sizeof v));
+        TU_OK(NULL, lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, k, (size_t)kl, v, sizeof v));
         if (lsm_batch_count(b) == 1000) {
-            TU_OK(db, lsm_write(db, b, NULL));
+            TU_OK(db, lsm_write(db, NULL, b));
             lsm_batch_clear(b);
         }
         if (i == n / 10) {
@@ -337,13 +337,13 @@ static void test_memory_bounded(void **state)
                 peak = r;
         }
     }
-    TU_OK(db, lsm_write(db, b, NULL));
+    TU_OK(db, lsm_write(db, NULL, b));
     lsm_batch_free(b);
     TU_OK(db, lsm_wait_idle(db));
     lsm_iter *it;
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    TU_OK(db, lsm_iter_new(db, &ro, &it));
+    TU_OK(db, lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, &ro, &it));
     uint64_t seen = 0;
     for (ok(db, lsm_iter_first(it)); lsm_iter_valid(it); ok(db, lsm_iter_next(it)))
         if (++seen % 50000 == 0) {
@@ -356,7 +356,7 @@ static void test_memory_bounded(void **state)
         int kl = snprintf(k, sizeof k, "k%010" PRIu64, tu_below(&rng, (uint64_t)n * 4));
         void *val = NULL;
         size_t vl;
-        int rc = lsm_get(db, k, (size_t)kl, &val, &vl);
+        int rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, k, (size_t)kl, &val, &vl);
         if (rc != LSM_OK && rc != LSM_NOT_FOUND)
             fail_msg("get: %s", lsm_errmsg(db));
         lsm_free(val);

@@ -14,7 +14,7 @@ static void check_value(lsm_db *db, const char *key, size_t klen, const char *wa
 {
     void *v;
     size_t n;
-    TU_OK(db, lsm_get(db, key, klen, &v, &n));
+    TU_OK(db, lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, key, klen, &v, &n));
     assert_int_equal(n, wlen);
     assert_non_null(v);
     if (wlen)
@@ -26,7 +26,7 @@ static void check_missing(lsm_db *db, const char *key, size_t klen)
 {
     void *v = (void *)1;
     size_t n = 99;
-    assert_int_equal(lsm_get(db, key, klen, &v, &n), LSM_NOT_FOUND);
+    assert_int_equal(lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, key, klen, &v, &n), LSM_NOT_FOUND);
     assert_null(v);
 }
 
@@ -37,18 +37,18 @@ static void test_basic_ops(void **state)
     lsm_db *db;
     TU_OK(NULL, lsm_open(dir, NULL, &db));
     check_missing(db, "a", 1);
-    TU_OK(db, lsm_put(db, "a", 1, "1", 1));
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, "1", 1));
     check_value(db, "a", 1, "1", 1);
-    TU_OK(db, lsm_put(db, "a", 1, "22", 2));
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, "22", 2));
     check_value(db, "a", 1, "22", 2);
-    TU_OK(db, lsm_delete(db, "a", 1));
+    TU_OK(db, lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1));
     check_missing(db, "a", 1);
-    TU_OK(db, lsm_delete(db, "never-there", 11)); /* deleting an absent key is fine */
-    TU_OK(db, lsm_put(db, "a", 1, "3", 1));        /* delete then put revives */
+    TU_OK(db, lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, "never-there", 11)); /* deleting an absent key is fine */
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, "3", 1));        /* delete then put revives */
     check_value(db, "a", 1, "3", 1);
     /* The empty key and the empty value are ordinary. */
-    TU_OK(db, lsm_put(db, "", 0, "root", 4));
-    TU_OK(db, lsm_put(db, "e", 1, "", 0));
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "", 0, "root", 4));
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "e", 1, "", 0));
     check_value(db, "", 0, "root", 4);
     check_value(db, "e", 1, "", 0);
     TU_OK(db, lsm_close(db));
@@ -75,15 +75,15 @@ static void test_persistence_and_lock(void **state)
         big_key[i] = (char)(i * 31);
     for (size_t i = 0; i < big_val_len; i++)
         big_val[i] = (char)(i * 7 + 3);
-    TU_OK(db, lsm_put(db, big_key, big_key_len, big_val, big_val_len));
-    TU_OK(db, lsm_put(db, "k", 1, "v", 1));
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, big_key, big_key_len, big_val, big_val_len));
+    TU_OK(db, lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "k", 1, "v", 1));
     TU_OK(db, lsm_close(db));
 
     TU_OK(NULL, lsm_open(dir, NULL, &db));
     check_value(db, "k", 1, "v", 1);
     check_value(db, big_key, big_key_len, big_val, big_val_len);
     /* Over-long keys are refused with a clear error. */
-    assert_int_equal(lsm_put(db, big_key, big_key_len + 1, "x", 1), LSM_INVALID_ARGUMENT);
+    assert_int_equal(lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, big_key, big_key_len + 1, "x", 1), LSM_INVALID_ARGUMENT);
     assert_non_null(strstr(lsm_errmsg(db), "limit"));
     TU_OK(db, lsm_close(db));
     free(big_key);

@@ -160,7 +160,7 @@ int cmd_compact(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
         lsm_stats_get(c->db, &cp.start);
         progress_begin(&cp.bar, "compact", "", 0);
         progress_ticker_start(&cp.bar, compact_describe, &cp);
-        int st = lsm_compact_range(c->db, lo, lo_len, hi, hi_len);
+        int st = lsm_compact_range(c->db, LSM_KEYSPACE_DEFAULT, lo, lo_len, hi, hi_len);
         progress_end(&cp.bar);
         if (st != LSM_OK)
             rc = ctl_fail(c, st);

@@ -43,7 +43,7 @@ static int get_range(ctl *c, const void *key, size_t key_len, uint64_t off, uint
     ro.fill_cache = 0;
     while (st == LSM_OK && length > 0) {
         size_t want = length < GET_PIECE ? (size_t)length : GET_PIECE, got = 0;
-        st = lsm_read_value(c->db, &ro, key, key_len, off, piece, want, &got);
+        st = lsm_read_value(c->db, LSM_KEYSPACE_DEFAULT, &ro, key, key_len, off, piece, want, &got);
         if (st == LSM_OK && got > 0 && fwrite(piece, 1, got, stdout) != got)
             break; /* reported by ctl_finish_stdout */
         off += got;
@@ -104,7 +104,7 @@ static int print_range(ctl *c, const char *what, const lsm_read_options *ro, int
                        uint64_t limit)
 {
     lsm_iter *it;
-    int st = lsm_iter_new(c->db, ro, &it);
+    int st = lsm_iter_new(c->db, LSM_KEYSPACE_DEFAULT, ro, &it);
     if (st != LSM_OK)
         return ctl_fail(c, st);
     progress bar;

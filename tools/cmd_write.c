@@ -66,7 +66,7 @@ static int put_stdin(ctl *c, const void *key, size_t key_len)
     if (n == (size_t)-1) {
         rc = CTL_EXIT_ERROR;
     } else if (n < PUT_PIECE) {
-        st = lsm_put(c->db, key, key_len, piece, n);
+        st = lsm_put(c->db, LSM_KEYSPACE_DEFAULT, NULL, key, key_len, piece, n);
     } else {
         lsm_value_writer *w = NULL;
         st = lsm_value_writer_new(c->db, LSM_KEYSPACE_DEFAULT, key, key_len, &w);
@@ -113,7 +113,7 @@ int cmd_put(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
     if (rc == CTL_EXIT_OK && n_pos == 1) {
         rc = put_stdin(c, key, key_len);
     } else if (rc == CTL_EXIT_OK) {
-        int st = lsm_put(c->db, key, key_len, val, val_len);
+        int st = lsm_put(c->db, LSM_KEYSPACE_DEFAULT, NULL, key, key_len, val, val_len);
         if (st != LSM_OK)
             rc = ctl_fail(c, st);
     }
@@ -139,7 +139,7 @@ int cmd_del(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
     if (rc == CTL_EXIT_OK)
         rc = ctl_open(c, cmd);
     if (rc == CTL_EXIT_OK) {
-        int st = lsm_delete(c->db, key, key_len);
+        int st = lsm_delete(c->db, LSM_KEYSPACE_DEFAULT, NULL, key, key_len);
         if (st != LSM_OK)
             rc = ctl_fail(c, st);
     }
@@ -170,7 +170,7 @@ static int load_write(loader *ld)
 {
     if (lsm_batch_count(ld->batch) == 0)
         return CTL_EXIT_OK;
-    int st = lsm_write(ld->c->db, ld->batch, NULL);
+    int st = lsm_write(ld->c->db, NULL, ld->batch);
     if (st != LSM_OK)
         return ctl_fail(ld->c, st);
     ld->n_written += lsm_batch_count(ld->batch);
@@ -198,7 +198,7 @@ static int load_line(loader *ld, const char *line, size_t n)
                  ld->key.len > LSM_MAX_KEY_LEN ? ld->key.len : ld->val.len);
         return load_reject(ld, err);
     }
-    int st = lsm_batch_put(ld->batch, ld->key.p, ld->key.len, ld->val.p, ld->val.len);
+    int st = lsm_batch_put(ld->batch, LSM_KEYSPACE_DEFAULT, ld->key.p, ld->key.len, ld->val.p, ld->val.len);
     if (st != LSM_OK) {
         ctl_msg("load: line %" PRIu64 ": %s", ld->line_no, lsm_strerror(st));
         return ctl_exit_for(st);

@@ -60,27 +60,27 @@ int main(void)
         fprintf(stderr, "open: %s: %s\n", lsm_strerror(rc), lsm_errmsg(NULL));
     CHECK(rc == LSM_OK, "lsm_open");
 
-    CHECK(lsm_put(db, "fruit/apple", 11, "red", 3) == LSM_OK, "lsm_put");
-    CHECK(lsm_put(db, "fruit/kiwi", 10, "", 0) == LSM_OK, "lsm_put of an empty value");
+    CHECK(lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "fruit/apple", 11, "red", 3) == LSM_OK, "lsm_put");
+    CHECK(lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "fruit/kiwi", 10, "", 0) == LSM_OK, "lsm_put of an empty value");
 
-    rc = lsm_get(db, "fruit/apple", 11, &val, &val_len);
+    rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "fruit/apple", 11, &val, &val_len);
     CHECK(rc == LSM_OK && val_len == 3 && memcmp(val, "red", 3) == 0, "lsm_get");
     lsm_free(val); /* caller owns the copy */
     val = NULL;
 
     /* An empty value is present: LSM_OK, length 0, and still a non-NULL pointer. */
-    rc = lsm_get(db, "fruit/kiwi", 10, &val, &val_len);
+    rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "fruit/kiwi", 10, &val, &val_len);
     CHECK(rc == LSM_OK && val_len == 0 && val != NULL, "lsm_get of an empty value");
     lsm_free(val);
     val = NULL;
 
-    CHECK(lsm_delete(db, "fruit/apple", 11) == LSM_OK, "lsm_delete");
-    rc = lsm_get(db, "fruit/apple", 11, &val, &val_len);
+    CHECK(lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, "fruit/apple", 11) == LSM_OK, "lsm_delete");
+    rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "fruit/apple", 11, &val, &val_len);
     CHECK(rc == LSM_NOT_FOUND && val == NULL, "lsm_get after delete");
 
     /* A failure: the code says what kind, lsm_errmsg(db) says what exactly. */
     static char long_key[LSM_MAX_KEY_LEN + 1];
-    rc = lsm_put(db, long_key, sizeof long_key, "x", 1);
+    rc = lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, long_key, sizeof long_key, "x", 1);
     CHECK(rc == LSM_INVALID_ARGUMENT, "too long a key is refused");
     CHECK(strlen(lsm_errmsg(db)) > 0, "lsm_errmsg describes the failure");
     CHECK(!lsm_is_retryable(rc), "an invalid argument is not retryable");
@@ -97,11 +97,11 @@ int main(void)
 
     /* Everything written before close is there after reopening. */
     CHECK(lsm_open(store, &opts, &db) == LSM_OK, "reopen");
-    rc = lsm_get(db, "fruit/kiwi", 10, &val, &val_len);
+    rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "fruit/kiwi", 10, &val, &val_len);
     CHECK(rc == LSM_OK && val_len == 0, "data survives close and reopen");
     lsm_free(val);
     val = NULL;
-    rc = lsm_get(db, "fruit/apple", 11, &val, &val_len);
+    rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "fruit/apple", 11, &val, &val_len);
     CHECK(rc == LSM_NOT_FOUND, "the deletion survives too");
     ok = 1;
 out:

@@ -44,7 +44,7 @@ static int holds(lsm_db *db, const lsm_read_options *ropts, const char *key, con
 {
     void *v = NULL;
     size_t n = 0;
-    int rc = lsm_get_opt(db, ropts, key, strlen(key), &v, &n);
+    int rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, ropts, key, strlen(key), &v, &n);
     int ok = want == NULL ? rc == LSM_NOT_FOUND
                           : rc == LSM_OK && n == strlen(want) && memcmp(v, want, n) == 0;
     lsm_free(v);
@@ -64,21 +64,21 @@ int main(void)
     snprintf(store, sizeof store, "%s/store", top);
 
     CHECK(lsm_open(store, NULL, &db) == LSM_OK, "lsm_open with default options");
-    CHECK(lsm_put(db, "account/alice", 13, "100", 3) == LSM_OK, "lsm_put");
-    CHECK(lsm_put(db, "account/bob", 11, "50", 2) == LSM_OK, "lsm_put");
+    CHECK(lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "account/alice", 13, "100", 3) == LSM_OK, "lsm_put");
+    CHECK(lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "account/bob", 11, "50", 2) == LSM_OK, "lsm_put");
 
     /* Move 30 from alice to bob, and drop a stale key, atomically. */
     CHECK(lsm_batch_new(&batch) == LSM_OK, "lsm_batch_new");
-    CHECK(lsm_batch_put(batch, "account/alice", 13, "70", 2) == LSM_OK, "lsm_batch_put");
-    CHECK(lsm_batch_put(batch, "account/bob", 11, "80", 2) == LSM_OK, "lsm_batch_put");
-    CHECK(lsm_batch_delete(batch, "account/carol", 13) == LSM_OK, "lsm_batch_delete");
+    CHECK(lsm_batch_put(batch, LSM_KEYSPACE_DEFAULT, "account/alice", 13, "70", 2) == LSM_OK, "lsm_batch_put");
+    CHECK(lsm_batch_put(batch, LSM_KEYSPACE_DEFAULT, "account/bob", 11, "80", 2) == LSM_OK, "lsm_batch_put");
+    CHECK(lsm_batch_delete(batch, LSM_KEYSPACE_DEFAULT, "account/carol", 13) == LSM_OK, "lsm_batch_delete");
     CHECK(lsm_batch_count(batch) == 3, "lsm_batch_count");
 
     /* Take a snapshot before the batch is applied. */
     CHECK(lsm_snapshot_new(db, &snap) == LSM_OK, "lsm_snapshot_new");
 
     lsm_write_options wopts = {.sync = 1}; /* durable before it returns */
-    CHECK(lsm_write(db, batch, &wopts) == LSM_OK, "lsm_write");
+    CHECK(lsm_write(db, &wopts, batch) == LSM_OK, "lsm_write");
     CHECK(lsm_batch_count(batch) == 3, "lsm_write leaves the batch alone");
 
     /* The latest state shows the whole batch ... */

@@ -49,11 +49,10 @@ static int holds(lsm_db *db, lsm_keyspace ks, const lsm_snapshot *snap, const ch
 {
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = ks;
     ro.snapshot = snap;
     void *v = NULL;
     size_t n = 0;
-    int rc = lsm_get_opt(db, &ro, key, strlen(key), &v, &n);
+    int rc = lsm_get(db, ks, &ro, key, strlen(key), &v, &n);
     int ok = want == NULL ? rc == LSM_NOT_FOUND
                           : rc == LSM_OK && n == strlen(want) && memcmp(v, want, n) == 0;
     lsm_free(v);
@@ -65,10 +64,9 @@ static int list_keys(lsm_db *db, lsm_keyspace ks, char *out, size_t cap)
 {
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    ro.keyspace = ks;
     ro.keys_only = 1;
     lsm_iter *it;
-    int rc = lsm_iter_new(db, &ro, &it);
+    int rc = lsm_iter_new(db, ks, &ro, &it);
     if (rc)
         return rc;
     out[0] = 0;
@@ -110,8 +108,8 @@ int main(void)
     CHECK(lsm_keyspace_open(db, "nope", 0, &again) == LSM_NOT_FOUND, "a missing keyspace");
 
     /* The same key in two keyspaces is two keys. */
-    CHECK(lsm_put(db, "alice", 5, "in default", 10) == LSM_OK, "lsm_put");
-    CHECK(lsm_put_ks(db, users, "alice", 5, "in users", 8) == LSM_OK, "lsm_put_ks");
+    CHECK(lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "alice", 5, "in default", 10) == LSM_OK, "lsm_put");
+    CHECK(lsm_put(db, users, NULL, "alice", 5, "in users", 8) == LSM_OK, "lsm_put");
     CHECK(holds(db, LSM_KEYSPACE_DEFAULT, NULL, "alice", "in default") &&
               holds(db, users, NULL, "alice", "in users"),
           "keyspaces are separate");
@@ -120,17 +118,17 @@ int main(void)
     CHECK(lsm_batch_new(&batch) == LSM_OK, "lsm_batch_new");
     const char *ukeys[] = {"u/a", "u/b", "u/c", "u/d"};
     for (int i = 0; i < 4; i++)
-        CHECK(lsm_batch_put_ks(batch, users, ukeys[i], 3, "1", 1) == LSM_OK, "lsm_batch_put_ks");
-    CHECK(lsm_batch_put_ks(batch, logs, "event", 5, "created 4 users", 15) == LSM_OK,
-          "lsm_batch_put_ks into another keyspace");
-    CHECK(lsm_write(db, batch, NULL) == LSM_OK, "lsm_write");
+        CHECK(lsm_batch_put(batch, users, ukeys[i], 3, "1", 1) == LSM_OK, "lsm_batch_put");
+    CHECK(lsm_batch_put(batch, logs, "event", 5, "created 4 users", 15) == LSM_OK,
+          "lsm_batch_put into another keyspace");
+    CHECK(lsm_write(db, NULL, batch) == LSM_OK, "lsm_write");
 
     /* A write into a keyspace that is not open is refused. */
-    CHECK(lsm_put_ks(db, 77, "k", 1, "v", 1) == LSM_INVALID_ARGUMENT, "keyspace 77 is not open");
+    CHECK(lsm_put(db, 77, NULL, "k", 1, "v", 1) == LSM_INVALID_ARGUMENT, "keyspace 77 is not open");
 
     /* Delete [u/b, u/d) with one write; a snapshot taken before still sees it. */
     CHECK(lsm_snapshot_new(db, &snap) == LSM_OK, "lsm_snapshot_new");
-    CHECK(lsm_delete_range(db, users, "u/b", 3, "u/d", 3) == LSM_OK, "lsm_delete_range");
+    CHECK(lsm_delete_range(db, users, NULL, "u/b", 3, "u/d", 3) == LSM_OK, "lsm_delete_range");
     CHECK(holds(db, users, NULL, "u/b", NULL) && holds(db, users, NULL, "u/c", NULL),
           "the range is deleted");
     CHECK(holds(db, users, NULL, "u/a", "1") && holds(db, users, NULL, "u/d", "1"),
@@ -147,13 +145,13 @@ int main(void)
     snap = NULL;
 
     /* end NULL: to the end of the keyspace -- and no further. */
-    CHECK(lsm_delete_range(db, users, "u/", 2, NULL, 0) == LSM_OK, "delete to the end");
+    CHECK(lsm_delete_range(db, users, NULL, "u/", 2, NULL, 0) == LSM_OK, "delete to the end");
     CHECK(list_keys(db, users, keys, sizeof keys) == LSM_OK && strcmp(keys, "alice") == 0,
           "only alice is left in users");
     CHECK(holds(db, logs, NULL, "event", "created 4 users"), "the next keyspace is untouched");
 
     /* start >= end deletes nothing. */
-    CHECK(lsm_delete_range(db, users, "b", 1, "a", 1) == LSM_OK &&
+    CHECK(lsm_delete_range(db, users, NULL, "b", 1, "a", 1) == LSM_OK &&
               holds(db, users, NULL, "alice", "in users"),
           "an empty range");
 
@@ -170,7 +168,7 @@ int main(void)
     /* Dropping deletes the contents and forgets the name. */
     CHECK(lsm_keyspace_drop(db, "logs") == LSM_OK, "lsm_keyspace_drop");
     CHECK(lsm_keyspace_open(db, "logs", 0, &again) == LSM_NOT_FOUND, "the name is gone");
-    CHECK(lsm_put_ks(db, logs, "k", 1, "v", 1) == LSM_INVALID_ARGUMENT,
+    CHECK(lsm_put(db, logs, NULL, "k", 1, "v", 1) == LSM_INVALID_ARGUMENT,
           "the dropped id refuses writes");
     CHECK(lsm_keyspace_drop(db, "default") == LSM_INVALID_ARGUMENT, "default cannot be dropped");
 

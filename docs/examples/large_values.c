@@ -1,7 +1,7 @@
 /*
  * large_values.c -- values stored out of line: a put and a get of a large
  * value, ranged reads and writes, a hole that reads as zeros, truncation,
- * an O(1) rename, a streaming writer (commit and abort), and a snapshot that
+ * an O(1) move, a streaming writer (commit and abort), and a snapshot that
  * keeps the old bytes. docs/API.md, "Large values".
  *
  * Exits 0 only if every step behaved as documented; 1 otherwise.
@@ -51,7 +51,7 @@ static char pattern(uint64_t i)
 static uint64_t size_of(lsm_db *db, const char *key)
 {
     uint64_t size;
-    return lsm_value_size(db, NULL, key, strlen(key), &size) == LSM_OK ? size : UINT64_MAX;
+    return lsm_value_size(db, LSM_KEYSPACE_DEFAULT, NULL, key, strlen(key), &size) == LSM_OK ? size : UINT64_MAX;
 }
 
 /* 1 if bytes [off, off + len) of key's value (at snap, NULL: latest) are
@@ -64,7 +64,7 @@ static int bytes_are(lsm_db *db, const lsm_snapshot *snap, const char *key, uint
     ro.snapshot = snap;
     char buf[64];
     size_t got = 0;
-    if (len > sizeof buf || lsm_read_value(db, &ro, key, strlen(key), off, buf, len, &got) != LSM_OK ||
+    if (len > sizeof buf || lsm_read_value(db, LSM_KEYSPACE_DEFAULT, &ro, key, strlen(key), off, buf, len, &got) != LSM_OK ||
         got != len)
         return 0;
     for (size_t i = 0; i < len; i++)
@@ -99,8 +99,8 @@ int main(void)
     CHECK(lsm_open(store, &opts, &db) == LSM_OK, "lsm_open");
 
     /* A large value reads back whole like any other. */
-    CHECK(lsm_put(db, "video", 5, big, BIG) == LSM_OK, "lsm_put of 100000 bytes");
-    CHECK(lsm_get(db, "video", 5, &v, &n) == LSM_OK && n == BIG && memcmp(v, big, BIG) == 0,
+    CHECK(lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "video", 5, big, BIG) == LSM_OK, "lsm_put of 100000 bytes");
+    CHECK(lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "video", 5, &v, &n) == LSM_OK && n == BIG && memcmp(v, big, BIG) == 0,
           "lsm_get of a large value");
     lsm_free(v);
     v = NULL;
@@ -110,35 +110,35 @@ int main(void)
     CHECK(bytes_are(db, NULL, "video", 50000, big + 50000, 26), "lsm_read_value in the middle");
     char tail[64];
     size_t got = 99;
-    CHECK(lsm_read_value(db, NULL, "video", 5, BIG - 10, tail, sizeof tail, &got) == LSM_OK &&
+    CHECK(lsm_read_value(db, LSM_KEYSPACE_DEFAULT, NULL, "video", 5, BIG - 10, tail, sizeof tail, &got) == LSM_OK &&
               got == 10,
           "a read across the end is short");
-    CHECK(lsm_read_value(db, NULL, "video", 5, BIG + 5, tail, sizeof tail, &got) == LSM_OK &&
+    CHECK(lsm_read_value(db, LSM_KEYSPACE_DEFAULT, NULL, "video", 5, BIG + 5, tail, sizeof tail, &got) == LSM_OK &&
               got == 0,
           "a read past the end reads nothing");
 
     /* Ranged writes: overwrite across the end, then far past it (a hole). */
-    CHECK(lsm_write_value(db, LSM_KEYSPACE_DEFAULT, "video", 5, BIG - 4, "WXYZ0123", 8) == LSM_OK,
+    CHECK(lsm_write_value(db, LSM_KEYSPACE_DEFAULT, NULL, "video", 5, BIG - 4, "WXYZ0123", 8) == LSM_OK,
           "lsm_write_value across the end");
     CHECK(size_of(db, "video") == BIG + 4 && bytes_are(db, NULL, "video", BIG - 4, "WXYZ0123", 8),
           "the value grew by 4 bytes");
-    CHECK(lsm_write_value(db, LSM_KEYSPACE_DEFAULT, "video", 5, 200000, "!", 1) == LSM_OK,
+    CHECK(lsm_write_value(db, LSM_KEYSPACE_DEFAULT, NULL, "video", 5, 200000, "!", 1) == LSM_OK,
           "lsm_write_value past the end");
     CHECK(size_of(db, "video") == 200001 && bytes_are(db, NULL, "video", 150000, NULL, 64) &&
               bytes_are(db, NULL, "video", 200000, "!", 1),
           "the gap reads as zeros");
 
     /* A ranged write to an absent key starts from an empty value. */
-    CHECK(lsm_write_value(db, LSM_KEYSPACE_DEFAULT, "fresh", 5, 10, "abc", 3) == LSM_OK &&
+    CHECK(lsm_write_value(db, LSM_KEYSPACE_DEFAULT, NULL, "fresh", 5, 10, "abc", 3) == LSM_OK &&
               size_of(db, "fresh") == 13 && bytes_are(db, NULL, "fresh", 0, NULL, 10),
           "lsm_write_value creates the key");
 
     /* Truncation: cut, then extend -- the cut bytes do not come back. */
     CHECK(lsm_snapshot_new(db, &snap) == LSM_OK, "lsm_snapshot_new");
-    CHECK(lsm_truncate_value(db, LSM_KEYSPACE_DEFAULT, "video", 5, 1000) == LSM_OK &&
+    CHECK(lsm_truncate_value(db, LSM_KEYSPACE_DEFAULT, NULL, "video", 5, 1000) == LSM_OK &&
               size_of(db, "video") == 1000,
           "truncate down");
-    CHECK(lsm_truncate_value(db, LSM_KEYSPACE_DEFAULT, "video", 5, 9000) == LSM_OK &&
+    CHECK(lsm_truncate_value(db, LSM_KEYSPACE_DEFAULT, NULL, "video", 5, 9000) == LSM_OK &&
               size_of(db, "video") == 9000 && bytes_are(db, NULL, "video", 1000, NULL, 64) &&
               bytes_are(db, NULL, "video", 990, big + 990, 10),
           "truncate up reads zeros past the old end");
@@ -147,11 +147,11 @@ int main(void)
     snap = NULL;
 
     /* Rename moves the descriptor only, replacing the target. */
-    CHECK(lsm_put(db, "movie", 5, "old", 3) == LSM_OK, "lsm_put movie");
-    CHECK(lsm_rename(db, LSM_KEYSPACE_DEFAULT, "video", 5, "movie", 5) == LSM_OK, "lsm_rename");
+    CHECK(lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "movie", 5, "old", 3) == LSM_OK, "lsm_put movie");
+    CHECK(lsm_move(db, LSM_KEYSPACE_DEFAULT, NULL, "video", 5, "movie", 5) == LSM_OK, "lsm_move");
     CHECK(size_of(db, "video") == UINT64_MAX && size_of(db, "movie") == 9000,
           "the value moved");
-    CHECK(lsm_rename(db, LSM_KEYSPACE_DEFAULT, "video", 5, "x", 1) == LSM_NOT_FOUND &&
+    CHECK(lsm_move(db, LSM_KEYSPACE_DEFAULT, NULL, "video", 5, "x", 1) == LSM_NOT_FOUND &&
               size_of(db, "x") == UINT64_MAX,
           "renaming a missing key is LSM_NOT_FOUND and changes nothing");
 
@@ -176,7 +176,7 @@ int main(void)
     CHECK(size_of(db, "movie") == 210000, "abort changes nothing");
 
     /* Iterators: the size without reading the value. */
-    CHECK(lsm_iter_new(db, NULL, &it) == LSM_OK, "lsm_iter_new");
+    CHECK(lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, NULL, &it) == LSM_OK, "lsm_iter_new");
     CHECK(lsm_iter_seek(it, "movie", 5) == LSM_OK && lsm_iter_valid(it) &&
               lsm_iter_value_size(it) == 210000,
           "lsm_iter_value_size");

@@ -39,7 +39,7 @@ int main(void)
     memset(val, 'x', sizeof val);
     for (int i = 0; i < 2000; i++) {
         snprintf(key, sizeof key, "key%06d", i);
-        CHECK(lsm_put(db, key, strlen(key), val, sizeof val) == LSM_OK, "lsm_put");
+        CHECK(lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, key, strlen(key), val, sizeof val) == LSM_OK, "lsm_put");
     }
     lsm_stats st;
     CHECK(lsm_flush(db) == LSM_OK && lsm_stats_get(db, &st) == LSM_OK, "flush and stats");
@@ -51,9 +51,9 @@ int main(void)
     /* Read-only: the data is there, writes are refused. */
     opts.read_only = 1;
     CHECK(lsm_open("/db", &opts, &db) == LSM_OK, "read-only open");
-    CHECK(lsm_get(db, "key001999", 9, &v, &n) == LSM_OK && n == sizeof val, "read back");
+    CHECK(lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, "key001999", 9, &v, &n) == LSM_OK && n == sizeof val, "read back");
     lsm_free(v);
-    CHECK(lsm_put(db, "k", 1, "v", 1) == LSM_READ_ONLY, "a write gets LSM_READ_ONLY");
+    CHECK(lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "k", 1, "v", 1) == LSM_READ_ONLY, "a write gets LSM_READ_ONLY");
     CHECK(lsm_close(db) == LSM_OK, "close the read-only handle");
     db = NULL;
 

@@ -63,10 +63,10 @@ int main(void)
     CHECK(lsm_open(store, NULL, &db) == LSM_OK, "lsm_open");
     const char *keys[] = {"a", "b/1", "b/2", "b/3", "c"};
     for (int i = 0; i < 5; i++)
-        CHECK(lsm_put(db, keys[i], strlen(keys[i]), "v", 1) == LSM_OK, "lsm_put");
+        CHECK(lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, keys[i], strlen(keys[i]), "v", 1) == LSM_OK, "lsm_put");
     CHECK(lsm_flush(db) == LSM_OK, "lsm_flush"); /* some data in a table ... */
-    CHECK(lsm_put(db, "b/4", 3, "new", 3) == LSM_OK, "lsm_put"); /* ... some in memory */
-    CHECK(lsm_delete(db, "b/2", 3) == LSM_OK, "lsm_delete");
+    CHECK(lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, "b/4", 3, "new", 3) == LSM_OK, "lsm_put"); /* ... some in memory */
+    CHECK(lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, "b/2", 3) == LSM_OK, "lsm_delete");
 
     /* Every key with the prefix "b/": lower "b/" inclusive, upper "b0"
      * exclusive ('0' is the byte after '/'). */
@@ -76,7 +76,7 @@ int main(void)
     ropts.lower_len = 2;
     ropts.upper = "b0";
     ropts.upper_len = 2;
-    CHECK(lsm_iter_new(db, &ropts, &it) == LSM_OK, "lsm_iter_new");
+    CHECK(lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, &ropts, &it) == LSM_OK, "lsm_iter_new");
     CHECK(!lsm_iter_valid(it), "a new iterator is not positioned");
     const char *want[] = {"b/1", "b/3", "b/4"}; /* b/2 is deleted */
     int n = 0;
@@ -107,7 +107,7 @@ int main(void)
     lsm_read_options_default(&ropts);
     ropts.keys_only = 1;
     ropts.fill_cache = 0; /* a one-off scan: keep the block cache for others */
-    CHECK(lsm_iter_new(db, &ropts, &it) == LSM_OK, "lsm_iter_new keys_only");
+    CHECK(lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, &ropts, &it) == LSM_OK, "lsm_iter_new keys_only");
     n = 0;
     for (rc = lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it); rc = lsm_iter_next(it)) {
         size_t vlen;

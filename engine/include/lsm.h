@@ -12,6 +12,24 @@
  * Conventions, the same in every function below:
  *   - Every fallible call returns an int status: LSM_OK (0) or one of the
  *     lsm_status codes. LSM_NOT_FOUND is not a failure.
+ *   - Arguments come in one order: the handle (lsm_db, lsm_batch), then the
+ *     keyspace, then the options, then the key, then the rest, and the
+ *     out-parameters last:
+ *         lsm_get(db, ks, ropts, key, key_len, &val, &val_len)
+ *         lsm_put(db, ks, wopts, key, key_len, val, val_len)
+ *         lsm_batch_put(batch, ks, key, key_len, val, val_len)
+ *         lsm_iter_new(db, ks, ropts, &it)
+ *         lsm_write(db, wopts, batch)          (no key, so no keyspace)
+ *     A call without a keyspace or options leaves that place out.
+ *   - The keyspace is always an explicit argument, never implied and never
+ *     inside the options: a key means nothing without its keyspace (the
+ *     same bytes in two keyspaces are two keys), batch operations -- which
+ *     have no options -- need it too, and an argument cannot be forgotten
+ *     the way a field left at its default can. LSM_KEYSPACE_DEFAULT (0) is
+ *     the keyspace every store has.
+ *   - Options (lsm_read_options for reads, lsm_write_options for writes)
+ *     tune how a call works, never what it works on; NULL means the
+ *     defaults.
  *   - Out-parameters come last. Constructors set *out to NULL on failure.
  *     Destructors (lsm_*_free, lsm_close) accept NULL.
  *   - Keys and values travel as (pointer, length) pairs. A NULL pointer with
@@ -96,7 +114,8 @@ LSM_API int lsm_is_retryable(int status);
 typedef struct lsm_db lsm_db;
 typedef struct lsm_batch lsm_batch;
 /* A keyspace: a named, separately ordered set of keys inside one store (a
- * column family). 0 is the default keyspace every plain call uses. */
+ * column family). Every keyed call takes one (see the conventions above);
+ * LSM_KEYSPACE_DEFAULT is the one every store has. */
 typedef uint32_t lsm_keyspace;
 #define LSM_KEYSPACE_DEFAULT 0u
 /* Keyspaces a store can hold besides the default one. */
@@ -304,7 +323,7 @@ typedef struct lsm_write_options {
 } lsm_write_options;
 
 /*
- * Set key to value. The key and value are copied. Empty keys and empty values
+ * Set key to value in keyspace ks. The key and value are copied. Empty keys and empty values
  * are allowed (an empty value is not the same as an absent key).
  *
  * Returns LSM_OK; LSM_INVALID_ARGUMENT if key_len > LSM_MAX_KEY_LEN or
@@ -316,20 +335,23 @@ typedef struct lsm_write_options {
  * cannot make progress (it clears by itself once the flush succeeds);
  * LSM_NO_SPACE while the disk is full (see lsm_options.reserve_bytes; it
  * clears by itself once space is back: deleting keys is how to get it
- * back); LSM_NOMEM.
+ * back); LSM_NOMEM; LSM_INVALID_ARGUMENT for a keyspace that is not open.
+ * wopts may be NULL for the defaults (as in every write below).
  */
-LSM_API int lsm_put(lsm_db *db, const void *key, size_t key_len,
-                    const void *val, size_t val_len);
+LSM_API int lsm_put(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts,
+                    const void *key, size_t key_len, const void *val, size_t val_len);
 
-/* Delete key. Deleting an absent key is not an error. Returns as lsm_put(). */
-LSM_API int lsm_delete(lsm_db *db, const void *key, size_t key_len);
+/* Delete key from keyspace ks. Deleting an absent key is not an error.
+ * Returns as lsm_put(). */
+LSM_API int lsm_delete(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts,
+                       const void *key, size_t key_len);
 
 /* Apply every operation in batch atomically: concurrent readers see none or
  * all of them, and after a crash either none or all are present. The batch is
- * not modified or freed. wopts may be NULL for the defaults. Returns as
- * lsm_put(). An empty batch with wopts->sync set is the same as lsm_sync(). */
-LSM_API int lsm_write(lsm_db *db, const lsm_batch *batch,
-                      const lsm_write_options *wopts);
+ * not modified or freed. Returns as lsm_put(). An empty batch with
+ * wopts->sync set is the same as lsm_sync(). */
+LSM_API int lsm_write(lsm_db *db, const lsm_write_options *wopts,
+                      const lsm_batch *batch);
 
 /* Make everything written so far survive a power failure (group-committed
  * with concurrent writers). Returns LSM_OK or the I/O error (which poisons
@@ -349,18 +371,19 @@ LSM_API int lsm_flush(lsm_db *db);
 LSM_API int lsm_wait_idle(lsm_db *db);
 
 /*
- * Compact the keys in [lo, hi] of the default keyspace down to the deepest
+ * Compact the keys in [lo, hi] of keyspace ks down to the deepest
  * level holding any of them (level 1 at least), then rewrite that level's
- * files that still hold deletions. A NULL bound reaches that end of the whole store, not just of the
- * default keyspace: hi NULL also covers every named keyspace and the engine's
- * large-value chunks, which sort after it; both NULL is the whole store. The call
+ * files that still hold deletions. A NULL bound reaches that end of the whole store, not just of
+ * keyspace ks: lo NULL also covers the keyspaces before it, hi NULL every
+ * keyspace after it and the engine's large-value chunks, which sort last;
+ * both NULL is the whole store. The call
  * flushes the memtable, then merges the overlapping files level by level,
  * dropping overwritten values, deleted entries and deletions nothing needs. Runs in the
  * calling thread alongside background compactions; returns when done.
  * Returns LSM_OK or the error of the compaction (LSM_NO_SPACE, LSM_IO,
  * LSM_CORRUPTION); LSM_READ_ONLY.
  */
-LSM_API int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len,
+LSM_API int lsm_compact_range(lsm_db *db, lsm_keyspace ks, const void *lo, size_t lo_len,
                               const void *hi, size_t hi_len);
 
 /*
@@ -369,14 +392,8 @@ LSM_API int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len,
  * reclaims their space. end NULL (with end_len 0) means "to the end of the
  * keyspace"; start >= end deletes nothing. Returns as lsm_put().
  */
-LSM_API int lsm_delete_range(lsm_db *db, lsm_keyspace ks, const void *start, size_t start_len,
-                             const void *end, size_t end_len);
-
-/* lsm_put() / lsm_delete() in keyspace ks. LSM_INVALID_ARGUMENT for a keyspace
- * that is not open. */
-LSM_API int lsm_put_ks(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len,
-                       const void *val, size_t val_len);
-LSM_API int lsm_delete_ks(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len);
+LSM_API int lsm_delete_range(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts,
+                             const void *start, size_t start_len, const void *end, size_t end_len);
 
 /* ------------------------------------------------------------------------ */
 /* Keyspaces                                                                 */
@@ -416,16 +433,13 @@ LSM_API int lsm_batch_new(lsm_batch **out);
 LSM_API void lsm_batch_free(lsm_batch *batch);
 /* Remove every operation, keeping the memory for reuse. */
 LSM_API void lsm_batch_clear(lsm_batch *batch);
-/* Queue a put / delete. Operations apply in the order queued, so a later one on
- * the same key wins. Key and value are copied. Returns LSM_OK,
- * LSM_INVALID_ARGUMENT (sizes as lsm_put) or LSM_NOMEM. */
-LSM_API int lsm_batch_put(lsm_batch *batch, const void *key, size_t key_len,
+/* Queue a put / delete in keyspace ks (checked when the batch is written).
+ * Operations apply in the order queued, so a later one on the same key wins.
+ * Key and value are copied. Returns LSM_OK, LSM_INVALID_ARGUMENT (sizes as
+ * lsm_put) or LSM_NOMEM. */
+LSM_API int lsm_batch_put(lsm_batch *batch, lsm_keyspace ks, const void *key, size_t key_len,
                           const void *val, size_t val_len);
-LSM_API int lsm_batch_delete(lsm_batch *batch, const void *key, size_t key_len);
-/* The same in keyspace ks (checked when the batch is written). */
-LSM_API int lsm_batch_put_ks(lsm_batch *batch, lsm_keyspace ks, const void *key, size_t key_len,
-                             const void *val, size_t val_len);
-LSM_API int lsm_batch_delete_ks(lsm_batch *batch, lsm_keyspace ks, const void *key, size_t key_len);
+LSM_API int lsm_batch_delete(lsm_batch *batch, lsm_keyspace ks, const void *key, size_t key_len);
 /* Queue the deletion of every key in [start, end) of keyspace ks (end NULL:
  * to the end of the keyspace). */
 LSM_API int lsm_batch_delete_range(lsm_batch *batch, lsm_keyspace ks, const void *start,
@@ -442,8 +456,6 @@ LSM_API size_t lsm_batch_size(const lsm_batch *batch);
 typedef struct lsm_read_options {
     /* Read as of this snapshot; NULL reads the latest state. */
     const lsm_snapshot *snapshot;
-    /* The keyspace to read (lsm_get_opt, iterators). Default 0. */
-    lsm_keyspace keyspace;
     /* Iterators only: keys before lower (inclusive bound) and at or after
      * upper (exclusive bound) are invisible. NULL means unbounded. The bytes
      * are copied when the iterator is created. */
@@ -464,7 +476,7 @@ typedef struct lsm_read_options {
 LSM_API void lsm_read_options_default(lsm_read_options *ropts);
 
 /*
- * Look key up. On LSM_OK *val is a copy of the value (caller owns: free with
+ * Look key up in keyspace ks (at ropts->snapshot; ropts may be NULL). On LSM_OK *val is a copy of the value (caller owns: free with
  * lsm_free(); a zero-length value gives a non-NULL pointer) and *val_len its
  * length. A value longer than LSM_MAX_VALUE_LEN is LSM_INVALID_ARGUMENT: read
  * it in pieces with lsm_read_value().
@@ -475,29 +487,25 @@ LSM_API void lsm_read_options_default(lsm_read_options *ropts);
  * damage); LSM_IO; LSM_NOMEM; LSM_INVALID_ARGUMENT; LSM_NOT_SUPPORTED for a
  * table or a large value whose format version is newer than this library.
  */
-LSM_API int lsm_get(lsm_db *db, const void *key, size_t key_len,
-                    void **val, size_t *val_len);
-
-/* lsm_get() with read options (a snapshot). ropts may be NULL. */
-LSM_API int lsm_get_opt(lsm_db *db, const lsm_read_options *ropts,
-                        const void *key, size_t key_len,
-                        void **val, size_t *val_len);
+LSM_API int lsm_get(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ropts,
+                    const void *key, size_t key_len, void **val, size_t *val_len);
 
 /* ------------------------------------------------------------------------ */
 /* Values of any size: ranged reads and writes                               */
 /* ------------------------------------------------------------------------ */
 
 /*
- * Read up to len bytes of key's value starting at byte off, into buf (of
- * ropts->keyspace, at ropts->snapshot). *n_read is len, or less at the end of
+ * Read up to len bytes of key's value in keyspace ks starting at byte off,
+ * into buf (at ropts->snapshot). *n_read is len, or less at the end of
  * the value (0 when off is at or past the end). Costs the bytes read, whatever
  * the value's size. Returns LSM_OK; LSM_NOT_FOUND; errors as lsm_get().
  */
-LSM_API int lsm_read_value(lsm_db *db, const lsm_read_options *ropts, const void *key,
-                           size_t key_len, uint64_t off, void *buf, size_t len, size_t *n_read);
+LSM_API int lsm_read_value(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ropts,
+                           const void *key, size_t key_len, uint64_t off, void *buf, size_t len,
+                           size_t *n_read);
 
 /*
- * Does any key of ropts->keyspace start with prefix (at ropts->snapshot)?
+ * Does any key of keyspace ks start with prefix (at ropts->snapshot)?
  * *found is 1 or 0. For a prefix ending with '/' the answer "no" usually
  * costs no iterator and no block read: every table keeps a filter of its
  * keys' prefixes that end with '/' (a file system asks this for every name
@@ -506,19 +514,19 @@ LSM_API int lsm_read_value(lsm_db *db, const lsm_read_options *ropts, const void
  * the prefix. The bounds and keys_only of ropts are ignored. Returns LSM_OK,
  * LSM_INVALID_ARGUMENT (a closed keyspace, a key too long) or a read error.
  */
-LSM_API int lsm_prefix_exists(lsm_db *db, const lsm_read_options *ropts, const void *prefix,
-                              size_t prefix_len, int *found);
+LSM_API int lsm_prefix_exists(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ropts,
+                              const void *prefix, size_t prefix_len, int *found);
 
 /* The length of key's value, without reading it. Returns as lsm_get(). */
-LSM_API int lsm_value_size(lsm_db *db, const lsm_read_options *ropts, const void *key,
-                           size_t key_len, uint64_t *size);
+LSM_API int lsm_value_size(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ropts,
+                           const void *key, size_t key_len, uint64_t *size);
 
 /* whence of lsm_value_seek(): the values of lseek(2)'s SEEK_DATA/SEEK_HOLE. */
 #define LSM_SEEK_DATA 3
 #define LSM_SEEK_HOLE 4
 
 /*
- * Find data or a hole in key's value (of ropts->keyspace, at ropts->snapshot),
+ * Find data or a hole in key's value (in keyspace ks, at ropts->snapshot),
  * like lseek(2) with SEEK_DATA/SEEK_HOLE: *out is the first offset at or after
  * off that is data (LSM_SEEK_DATA) or in a hole (LSM_SEEK_HOLE). An inline
  * value is all data. A large value is data or hole a chunk at a time
@@ -531,8 +539,9 @@ LSM_API int lsm_value_size(lsm_db *db, const lsm_read_options *ropts, const void
  * after off -- lseek's ENXIO; LSM_INVALID_ARGUMENT for another whence; errors
  * as lsm_get().
  */
-LSM_API int lsm_value_seek(lsm_db *db, const lsm_read_options *ropts, const void *key,
-                           size_t key_len, uint64_t off, int whence, uint64_t *out);
+LSM_API int lsm_value_seek(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ropts,
+                           const void *key, size_t key_len, uint64_t off, int whence,
+                           uint64_t *out);
 
 /*
  * Write len bytes at byte off of key's value in keyspace ks, extending it
@@ -541,13 +550,14 @@ LSM_API int lsm_value_seek(lsm_db *db, const lsm_read_options *ropts, const void
  * Costs the bytes written plus at most one chunk at each end.
  * Returns as lsm_put().
  */
-LSM_API int lsm_write_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len,
-                            uint64_t off, const void *data, size_t len);
+LSM_API int lsm_write_value(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts,
+                            const void *key, size_t key_len, uint64_t off, const void *data,
+                            size_t len);
 
 /* Set the length of key's value, cutting it or extending it with zeros (an
  * absent key becomes size zero bytes). Returns as lsm_put(). */
-LSM_API int lsm_truncate_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len,
-                               uint64_t size);
+LSM_API int lsm_truncate_value(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts,
+                               const void *key, size_t key_len, uint64_t size);
 
 /* Make bytes [off, off + len) of key's value in keyspace ks read as zeros,
  * without changing its length (bytes past the end are left alone; len may
@@ -555,24 +565,25 @@ LSM_API int lsm_truncate_value(lsm_db *db, lsm_keyspace ks, const void *key, siz
  * are deleted, so their space comes back and lsm_value_seek() sees a hole;
  * the parts of a chunk at either end are overwritten with zeros. An absent key
  * stays absent. Atomic. Returns as lsm_put(). */
-LSM_API int lsm_punch_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len,
-                            uint64_t off, uint64_t len);
+LSM_API int lsm_punch_value(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts,
+                            const void *key, size_t key_len, uint64_t off, uint64_t len);
 
-/* Move the value of `from` to `to` in keyspace ks, replacing whatever `to`
- * held, in time independent of the value's size. Returns LSM_NOT_FOUND (and
- * changes nothing) if `from` does not exist; otherwise as lsm_put(). */
-LSM_API int lsm_rename(lsm_db *db, lsm_keyspace ks, const void *from, size_t from_len,
-                       const void *to, size_t to_len);
+/* Move the value of key `from` to key `to` in keyspace ks: `to` gets the
+ * value, replacing whatever it held, and `from` is deleted, in time
+ * independent of the value's size. Returns LSM_NOT_FOUND (and changes
+ * nothing) if `from` does not exist; otherwise as lsm_put(). */
+LSM_API int lsm_move(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts,
+                     const void *from, size_t from_len, const void *to, size_t to_len);
 
-/* The same four (write, truncate, punch, rename) as batch operations, so
+/* The same four (write, truncate, punch, move) as batch operations, so
  * they can be atomic with other writes (a file's contents and its metadata,
  * say). They are applied in order against the state the batch is written on. */
 LSM_API int lsm_batch_write_value(lsm_batch *batch, lsm_keyspace ks, const void *key,
                                   size_t key_len, uint64_t off, const void *data, size_t len);
 LSM_API int lsm_batch_truncate_value(lsm_batch *batch, lsm_keyspace ks, const void *key,
                                      size_t key_len, uint64_t size);
-LSM_API int lsm_batch_rename(lsm_batch *batch, lsm_keyspace ks, const void *from,
-                             size_t from_len, const void *to, size_t to_len);
+LSM_API int lsm_batch_move(lsm_batch *batch, lsm_keyspace ks, const void *from,
+                           size_t from_len, const void *to, size_t to_len);
 LSM_API int lsm_batch_punch_value(lsm_batch *batch, lsm_keyspace ks, const void *key,
                                   size_t key_len, uint64_t off, uint64_t len);
 
@@ -606,14 +617,15 @@ LSM_API void lsm_snapshot_free(lsm_db *db, lsm_snapshot *snap);
 /* ------------------------------------------------------------------------ */
 
 /*
- * A streaming cursor over the keys in order, as of one point in time (the
- * snapshot in ropts, or the moment of creation). It pins the files it reads,
- * never copies the range, and never blocks writers, flushes or compactions.
+ * A streaming cursor over the keys of keyspace ks in order, as of one point
+ * in time (the snapshot in ropts, or the moment of creation). It pins the
+ * files it reads, never copies the range, and never blocks writers, flushes
+ * or compactions.
  * A new iterator is not positioned: call first, last or seek.
  *
  * ropts may be NULL. Handle: free with lsm_iter_free() before lsm_close().
  */
-LSM_API int lsm_iter_new(lsm_db *db, const lsm_read_options *ropts,
+LSM_API int lsm_iter_new(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ropts,
                          lsm_iter **out);
 LSM_API void lsm_iter_free(lsm_iter *it);
 
@@ -823,7 +835,9 @@ LSM_API int lsm_unescape(const char *src, size_t len, char *dst, size_t *dst_len
 /*
  * Every file operation, directory change and clock read of the engine goes
  * through an env, so that tests can inject failures and simulate power loss.
- * Functions return 0 or a positive errno value.
+ * Functions return 0 or a negative errno value (-ENOENT, -EIO, ...), so
+ * that an env's result can never be mistaken for an lsm_status code; the
+ * engine turns it into one (LSM_IO, LSM_NO_SPACE, ...).
  *
  * Paths are absolute or relative to the process's working directory.
  */
@@ -831,7 +845,7 @@ LSM_API int lsm_unescape(const char *src, size_t len, char *dst, size_t *dst_len
 #define LSM_ENV_WRITE 2     /* open for writing */
 #define LSM_ENV_CREATE 4    /* create if missing */
 #define LSM_ENV_TRUNC 8     /* truncate to 0 */
-#define LSM_ENV_EXCL 16     /* fail with EEXIST if it exists */
+#define LSM_ENV_EXCL 16     /* fail with -EEXIST if it exists */
 
 struct lsm_env {
     int (*open)(lsm_env *env, const char *path, int flags, lsm_file **out);
@@ -846,14 +860,14 @@ struct lsm_env {
     int (*sync)(lsm_env *env, lsm_file *f);
     int (*truncate)(lsm_env *env, lsm_file *f, uint64_t size);
     int (*file_size)(lsm_env *env, lsm_file *f, uint64_t *size);
-    /* Size of the file at path (ENOENT if none). */
+    /* Size of the file at path (-ENOENT if none). */
     int (*path_size)(lsm_env *env, const char *path, uint64_t *size);
     int (*remove)(lsm_env *env, const char *path);
     /* Atomically replace `to` with `from`. */
     int (*rename)(lsm_env *env, const char *from, const char *to);
-    /* Make a hard link; EXDEV or ENOTSUP when the env cannot. */
+    /* Make a hard link; -EXDEV or -ENOTSUP when the env cannot. */
     int (*link)(lsm_env *env, const char *from, const char *to);
-    /* Create a directory; EEXIST if it exists. */
+    /* Create a directory; -EEXIST if it exists. */
     int (*mkdir)(lsm_env *env, const char *path, int mode);
     /* Make the directory's entries (creations, renames, removals) durable. */
     int (*sync_dir)(lsm_env *env, const char *path);
@@ -863,7 +877,7 @@ struct lsm_env {
                     int (*fn)(void *arg, const char *name), void *arg);
     /* Take an exclusive lock on path (creating it), held until unlock. Must
      * conflict with every other holder, in this process too. On conflict
-     * returns EBUSY and sets *holder_pid (0 if unknown) and *holder_closing
+     * returns -EBUSY and sets *holder_pid (0 if unknown) and *holder_closing
      * (1 if the holder has called lock_closing, else 0). */
     int (*lock)(lsm_env *env, const char *path, lsm_file **out, long *holder_pid,
                 int *holder_closing);
@@ -876,7 +890,7 @@ struct lsm_env {
     /* Microseconds on a monotonic clock; sleep. */
     uint64_t (*now_us)(lsm_env *env);
     void (*sleep_us)(lsm_env *env, uint64_t us);
-    /* Optional (NULL, or ENOTSUP: unknown). The size of the file system
+    /* Optional (NULL, or -ENOTSUP: unknown). The size of the file system
      * holding path and the bytes this process may still write to it. */
     int (*space)(lsm_env *env, const char *path, uint64_t *total, uint64_t *avail);
     /* Optional (NULL: the engine writes zeros instead). Give f disk blocks

@@ -32,7 +32,7 @@ int batch_check_keyspaces(slice rep, const atomic_uchar *live, const atomic_ucha
             return err_set(LSM_INVALID_ARGUMENT, "range deletion across keyspaces");
         if (type == BATCH_OP_RENAME &&
             (v.n == 0 || !atomic_load_explicit(&live[(unsigned char)v.p[0]], memory_order_relaxed)))
-            return err_set(LSM_INVALID_ARGUMENT, "rename into a keyspace that is not open");
+            return err_set(LSM_INVALID_ARGUMENT, "move into a keyspace that is not open");
         if (type != TYPE_VALUE && type != TYPE_DELETION && type != TYPE_RANGE_DELETION &&
             type != BATCH_OP_WRITE_AT && type != BATCH_OP_TRUNCATE && type != BATCH_OP_RENAME &&
             type != BATCH_OP_PUNCH)
@@ -261,23 +261,13 @@ void lsm_batch_clear(lsm_batch *b)
     b->count = 0;
 }
 
-int lsm_batch_put(lsm_batch *b, const void *key, size_t key_len, const void *val, size_t val_len)
-{
-    return tagged(add_user(b, KS_DEFAULT, TYPE_VALUE, key, key_len, val, val_len));
-}
-
-int lsm_batch_delete(lsm_batch *b, const void *key, size_t key_len)
-{
-    return tagged(add_user(b, KS_DEFAULT, TYPE_DELETION, key, key_len, NULL, 0));
-}
-
-int lsm_batch_put_ks(lsm_batch *b, lsm_keyspace ks, const void *key, size_t key_len,
-                     const void *val, size_t val_len)
+int lsm_batch_put(lsm_batch *b, lsm_keyspace ks, const void *key, size_t key_len,
+                  const void *val, size_t val_len)
 {
     return tagged(add_user(b, ks, TYPE_VALUE, key, key_len, val, val_len));
 }
 
-int lsm_batch_delete_ks(lsm_batch *b, lsm_keyspace ks, const void *key, size_t key_len)
+int lsm_batch_delete(lsm_batch *b, lsm_keyspace ks, const void *key, size_t key_len)
 {
     return tagged(add_user(b, ks, TYPE_DELETION, key, key_len, NULL, 0));
 }

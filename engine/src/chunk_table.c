@@ -47,7 +47,7 @@ static int ct_new(lsm_env *env, const char *dir, uint64_t number, int flags, uin
         free(ct);
         return err_set(LSM_NOMEM, "chunk table: out of memory");
     }
-    int e = env->open(env, ct->path, flags, &ct->f);
+    int e = -env->open(env, ct->path, flags, &ct->f);
     if (e) {
         int rc = err_errno(e, "open %s", ct->path);
         free(ct->path);
@@ -71,7 +71,7 @@ int ct_create(lsm_env *env, const char *dir, uint64_t number, const table_option
                     0, o, out);
     if (rc == LSM_OK) {
         /* Its name must be durable before a synced log record names it. */
-        int e = env->sync_dir(env, dir);
+        int e = -env->sync_dir(env, dir);
         if (e) {
             rc = err_errno(e, "sync directory %s", dir);
             env->remove(env, (*out)->path);
@@ -90,7 +90,7 @@ int ct_open(lsm_env *env, const char *dir, uint64_t number, int writable, const 
     if (path == NULL)
         return err_set(LSM_NOMEM, "chunk table: out of memory");
     uint64_t size;
-    int e = env->path_size(env, path, &size);
+    int e = -env->path_size(env, path, &size);
     int rc = e ? err_errno(e, "stat %s", path) : LSM_OK;
     free(path);
     if (rc == LSM_OK)
@@ -154,9 +154,9 @@ int ct_append(chunk_table *ct, slice ikey, slice value, chunk_ref *ref)
         put_fixed32(trailer + 1, crc32c_mask(crc32c_extend(crc32c(contents.p, contents.n), &type, 1)));
         pthread_mutex_lock(&ct->mu);
         uint64_t at = ct->end;
-        int e = ct->env->pwrite(ct->env, ct->f, contents.p, contents.n, at);
+        int e = -ct->env->pwrite(ct->env, ct->f, contents.p, contents.n, at);
         if (e == 0)
-            e = ct->env->pwrite(ct->env, ct->f, trailer, sizeof trailer, at + contents.n);
+            e = -ct->env->pwrite(ct->env, ct->f, trailer, sizeof trailer, at + contents.n);
         if (e == 0)
             ct->end = at + contents.n + sizeof trailer;
         pthread_mutex_unlock(&ct->mu);
@@ -209,7 +209,7 @@ int ct_sync(chunk_table *ct)
     pthread_mutex_unlock(&ct->mu);
     if (end == ct->synced)
         return LSM_OK;
-    int e = ct->env->sync(ct->env, ct->f);
+    int e = -ct->env->sync(ct->env, ct->f);
     if (e)
         return err_errno(e, "sync %s", ct->path);
     pthread_mutex_lock(&ct->mu);

@@ -69,12 +69,12 @@ int current_write(lsm_env *env, const char *dir, uint64_t number, int *maybe_nam
             wfile_abandon(w);
     }
     if (rc == LSM_OK) {
-        int e = env->rename(env, tmp, path);
+        int e = -env->rename(env, tmp, path);
         if (e)
             rc = err_errno(e, "rename %s to %s", tmp, path);
     }
     if (rc == LSM_OK) {
-        int e = env->sync_dir(env, dir);
+        int e = -env->sync_dir(env, dir);
         if (e) {
             rc = err_errno(e, "sync directory %s", dir);
             if (maybe_named)

@@ -182,26 +182,26 @@ static int copy_file(lsm_env *env, const char *from, const char *to)
     if (piece == NULL)
         return err_set(LSM_NOMEM, "copy %s: out of memory", from);
     int rc = LSM_OK;
-    int e = env->open(env, from, LSM_ENV_READ, &in);
+    int e = -env->open(env, from, LSM_ENV_READ, &in);
     if (e)
         rc = err_errno(e, "open %s", from);
-    if (rc == LSM_OK && (e = env->open(env, to, LSM_ENV_WRITE | LSM_ENV_CREATE | LSM_ENV_EXCL, &out)))
+    if (rc == LSM_OK && (e = -env->open(env, to, LSM_ENV_WRITE | LSM_ENV_CREATE | LSM_ENV_EXCL, &out)))
         rc = err_errno(e, "create %s", to);
     for (uint64_t off = 0; rc == LSM_OK;) {
         size_t got = 0;
-        if ((e = env->pread(env, in, piece, COPY_PIECE, off, &got))) {
+        if ((e = -env->pread(env, in, piece, COPY_PIECE, off, &got))) {
             rc = err_errno(e, "read %s at offset %" PRIu64, from, off);
             break;
         }
         if (got == 0)
             break;
-        if ((e = env->pwrite(env, out, piece, got, off)))
+        if ((e = -env->pwrite(env, out, piece, got, off)))
             rc = err_errno(e, "write %s at offset %" PRIu64, to, off);
         off += got;
     }
-    if (rc == LSM_OK && (e = env->sync(env, out)))
+    if (rc == LSM_OK && (e = -env->sync(env, out)))
         rc = err_errno(e, "sync %s", to);
-    if (out && (e = env->close(env, out)) && rc == LSM_OK)
+    if (out && (e = -env->close(env, out)) && rc == LSM_OK)
         rc = err_errno(e, "close %s", to);
     if (in)
         env->close(env, in);
@@ -302,7 +302,7 @@ static int ckpt_tables(ckpt_state *s, version_edit *e)
 static int ckpt_write(ckpt_state *s)
 {
     lsm_db *db = s->db;
-    int e = db->env->mkdir(db->env, s->dir, 0700);
+    int e = -db->env->mkdir(db->env, s->dir, 0700);
     if (e == EEXIST)
         return err_set(LSM_EXISTS, "checkpoint: %s already exists", s->dir);
     if (e)
@@ -327,7 +327,7 @@ static int ckpt_write(ckpt_state *s)
     s->complete = rc == LSM_OK;
     edit_destroy(&ed);
     char *parent = parent_dir(s->dir);
-    if (rc == LSM_OK && parent && (e = db->env->sync_dir(db->env, parent)))
+    if (rc == LSM_OK && parent && (e = -db->env->sync_dir(db->env, parent)))
         rc = err_errno(e, "checkpoint: sync directory %s", parent);
     free(parent);
     return rc;
@@ -420,7 +420,7 @@ int lsm_dump_table(lsm_env *env, const char *path, lsm_line_fn line, void *arg)
     env = admin_env(env);
     uint64_t number = 0, size;
     fname_parse(base_name(path), &number);
-    int e = env->path_size(env, path, &size);
+    int e = -env->path_size(env, path, &size);
     if (e == ENOENT)
         return dump_end(err_set(LSM_NOT_FOUND, "dump table: %s: No such file or directory", path));
     table *t = NULL;

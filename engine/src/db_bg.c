@@ -333,28 +333,3 @@ int db_wait_for_flush_locked(lsm_db *db)
         return err_set(LSM_IO, "flush did not finish: the store is closing");
     return LSM_OK;
 }
-
-void db_delete_obsolete(lsm_db *db)
-{
-    obsolete_file *list;
-    int n;
-    pthread_mutex_lock(&db->mu);
-    vs_take_obsolete(db->vs, &list, &n);
-    pthread_mutex_unlock(&db->mu);
-    for (int i = 0; i < n; i++) {
-        char *path;
-        if (list[i].kind == OBSOLETE_TABLE) {
-            tc_evict(db->tc, list[i].number);
-            path = fname_table(db->dir, list[i].number);
-        } else {
-            path = fname_manifest(db->dir, list[i].number);
-        }
-        if (path) {
-            int e = db->env->remove(db->env, path);
-            if (e && e != ENOENT)
-                db_log(db, "could not delete obsolete %s: error %d", path, e);
-        }
-        free(path);
-    }
-    free(list);
-}

@@ -105,7 +105,7 @@ static int finish_output(compact_state *s, const slice *split)
         rc = err_set(LSM_NOMEM, "compaction: out of memory");
     uint64_t size = 0;
     if (rc == LSM_OK) {
-        int e = db->env->path_size(db->env, path, &size);
+        int e = -db->env->path_size(db->env, path, &size);
         if (e)
             rc = err_errno(e, "stat %s", path);
     }
@@ -600,9 +600,9 @@ int db_run_compaction_locked(lsm_db *db, compaction *c)
 /* ---- manual compaction ------------------------------------------------------ */
 
 /* Tree key for a user key with the default keyspace byte. */
-static int make_tkey(const void *k, size_t n, buf *out)
+static int make_tkey(lsm_keyspace ksid, const void *k, size_t n, buf *out)
 {
-    char ks = KS_DEFAULT;
+    char ks = (char)ksid;
     if (buf_append(out, &ks, 1) || buf_append(out, k, n))
         return err_set(LSM_NOMEM, "compact: out of memory");
     return LSM_OK;
@@ -622,9 +622,11 @@ static int deepest_in_range(const version *v, const slice *lo, const slice *hi)
     return 1;
 }
 
-int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len, const void *hi, size_t hi_len)
+int lsm_compact_range(lsm_db *db, lsm_keyspace ks, const void *lo, size_t lo_len, const void *hi,
+                      size_t hi_len)
 {
-    if (db == NULL || (lo == NULL && lo_len) || (hi == NULL && hi_len)) {
+    if (db == NULL || (lo == NULL && lo_len) || (hi == NULL && hi_len) || ks > LSM_MAX_KEYSPACES ||
+        !atomic_load_explicit(&db->ks_live[ks], memory_order_relaxed)) {
         int rc = err_set(LSM_INVALID_ARGUMENT, "compact: bad argument");
         err_tag(db);
         return rc;
@@ -637,14 +639,14 @@ int lsm_compact_range(lsm_db *db, const void *lo, size_t lo_len, const void *hi,
     int rc = lsm_flush(db);
     if (rc)
         return rc;
-    /* Bounds are user keys of the default keyspace; a missing bound means
+    /* Bounds are user keys of keyspace ks; a missing bound means
      * the whole store on that side -- every keyspace, the engine's own
      * (large-value chunks) included. */
     buf blo = BUF_INIT, bhi = BUF_INIT;
     if (lo)
-        rc = make_tkey(lo, lo_len, &blo);
+        rc = make_tkey(ks, lo, lo_len, &blo);
     if (rc == LSM_OK && hi)
-        rc = make_tkey(hi, hi_len, &bhi);
+        rc = make_tkey(ks, hi, hi_len, &bhi);
     slice slo = buf_slice(&blo), shi = buf_slice(&bhi);
     const slice *plo = lo ? &slo : NULL, *phi = hi ? &shi : NULL;
     pthread_mutex_lock(&db->mu);

@@ -222,7 +222,7 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         /* tb_file_size is exact once finished; read it back to be sure the
          * manifest records what is on disk. */
         uint64_t size;
-        int e = db->env->path_size(db->env, path, &size);
+        int e = -db->env->path_size(db->env, path, &size);
         if (e)
             rc = err_errno(e, "stat %s", path);
         else

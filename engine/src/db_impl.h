@@ -1,16 +1,47 @@
 /*
  * db_impl.h -- the database handle and the functions its parts share.
  *
- * Files:
- *   db.c          open/close, options, errors, the public get/put/delete API
- *   db_open.c     recovery: manifest, log replay, orphan removal
- *   db_write.c    the write path: writer queue, group commit, memtable switch
- *   db_bg.c       background threads: flush, compaction, log sync, deletion
- *   db_flush.c    memtable -> level-0 table
- *   db_compact.c  running one compaction
- *   db_iter.c     the user-facing iterator
- *   db_space.c    the disk-space reserve and the no-space state
- *   db_prefix.c   lsm_prefix_exists: prefix filters first, a scan if need be
+ * Files, from the top (the public calls) down. A file calls only files
+ * below it, except where noted.
+ *
+ *   top: the public lsm_* calls on a store
+ *   db_open.c     lsm_open and lsm_close: options, directory checks, lock,
+ *                 recovery (manifest, log replay, orphan removal), threads
+ *   db.c          status strings, option defaults, put/delete/write, sync,
+ *                 flush, get, snapshots, statistics, verify
+ *   db_keyspace.c keyspaces: open, create, drop, list; range deletion
+ *   db_value.c    values of any size: ranged reads and writes, punches,
+ *                 moves, streaming writers; the large-value helpers the
+ *                 read paths share (db_read_large, db_get_large) and the
+ *                 recovery of value ids
+ *   db_iter.c     the user-facing iterator and the engine's own scans
+ *                 (db_iter_new_at, db_scan_internal, db_last_internal)
+ *   db_prefix.c   lsm_prefix_exists: memtables and table prefix filters
+ *                 first, a keys-only iterator (db_iter.c) when they say maybe
+ *   db_admin.c    checkpoint and the dump calls
+ *   db_repair.c   lsm_repair; works on files, uses no open handle
+ *   Across the top: db_keyspace.c and db_value.c write their single
+ *   operations through db.c's db_write_one; db_open.c's lsm_close flushes
+ *   with lsm_flush (db.c); db_iter.c and db_value.c call each other (an
+ *   iterator reads large values, the value code scans with iterators).
+ *
+ *   middle: the write path and the background work
+ *   db_write.c    the writer queue, group commit, memtable switch, log sync
+ *   db_resolve.c  resolving value operations into plain ones, for
+ *                 db_write.c; the one call up: it scans with db_iter.c and
+ *                 marks keyspaces large with db_value.c
+ *   db_bg.c       the background threads: flush, compaction, log sync,
+ *                 housekeeping; lsm_wait_idle
+ *   db_flush.c    memtable -> level-0 tables (for db_bg.c)
+ *   db_compact.c  running one compaction (for db_bg.c); lsm_compact_range
+ *   db_space.c    the disk-space reserve and the no-space state; asks
+ *                 db_write.c for a memtable switch and db_bg.c for work,
+ *                 which both call it
+ *
+ *   bottom: shared by all, calls no other db_*.c file
+ *   db_core.c     the info log, the sticky background error, the
+ *                 superversion (and deleting the files it pinned), the
+ *                 oldest snapshot, the point lookup, db_done
  *
  * Locking: one mutex `mu` protects the fields marked so. Readers never take
  * it on the fast path: a get or an iterator grabs the current superversion
@@ -160,7 +191,10 @@ struct lsm_db {
     buf info_held;                     /* protected by info_mu */
 };
 
-/* ---- db.c ---- */
+/* ---- db_core.c ---- */
+/* Return rc from a public call, tagging the thread's message with db on a
+ * failure (LSM_NOT_FOUND is none). */
+int db_done(lsm_db *db, int rc);
 void db_log(lsm_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Record a background error (sticky). permanent: poison. REQUIRES mu. */
 void db_set_bg_error_locked(lsm_db *db, int code, int permanent);
@@ -171,6 +205,9 @@ superversion *db_sv_acquire(lsm_db *db);
 void db_sv_release(lsm_db *db, superversion *sv);
 /* Replace the superversion after mem/imm/current changed. REQUIRES mu. */
 int db_install_sv_locked(lsm_db *db);
+/* Free the handle's superversion (if any) as the handle is freed: no reader
+ * may hold it any more. Takes mu. */
+void db_sv_free_last(lsm_db *db);
 /* Look tkey up at seq in a pinned superversion: LSM_OK with *type
  * TYPE_VALUE or TYPE_VALUE_REF and *val malloc'ed, LSM_NOT_FOUND, or an
  * error. Honours range tombstones. No mutex. */
@@ -188,6 +225,26 @@ int db_lookup_window(superversion *sv, table_cache *tc, slice tkey, uint64_t seq
                      size_t *full_len);
 /* Smallest sequence any snapshot can read. REQUIRES mu. */
 uint64_t db_oldest_snapshot_locked(lsm_db *db);
+/* Delete files no version uses any more. Takes mu briefly. */
+void db_delete_obsolete(lsm_db *db);
+
+/* ---- db.c ---- */
+/* The arguments of one write operation (which fields an operation uses is
+ * up to its fill function). */
+typedef struct db_op {
+    lsm_keyspace ks;
+    const void *key;      /* the key (a move's source, a range's start) */
+    size_t key_len;
+    const void *val;      /* the value, data, a move's target, a range's end */
+    size_t val_len;
+    uint64_t off, len;    /* a ranged write's offset, a truncation's size... */
+} db_op;
+/* Queue the operation op in the batch b. */
+typedef int (*db_fill_fn)(lsm_batch *b, const db_op *op);
+/* Write one operation as a batch of its own, with wopts (NULL: defaults):
+ * every single-operation public write goes through here. Returns as
+ * lsm_write, the message tagged with db. */
+int db_write_one(lsm_db *db, const lsm_write_options *wopts, db_fill_fn fill, const db_op *op);
 
 /* ---- db_resolve.c ---- */
 /* Resolve a caller's batch into what gets logged (see db_resolve.c).
@@ -224,9 +281,6 @@ int db_get_large(lsm_db *db, superversion *sv, uint64_t seq, slice desc, char **
 /* ---- db_keyspace.c ---- */
 /* Mark the keyspaces the manifest names as live (after recovery). */
 void db_keyspaces_loaded(lsm_db *db);
-
-/* ---- db_open.c ---- */
-int db_recover(lsm_db *db);
 
 /* ---- db_write.c ---- */
 /* Enqueue and run a write (batch NULL = force a memtable switch). With
@@ -274,8 +328,6 @@ void db_stop_threads(lsm_db *db);
 int db_compaction_wanted_locked(lsm_db *db);
 /* Wake the background threads. REQUIRES mu. */
 void db_schedule_locked(lsm_db *db);
-/* Delete files no version uses any more. Takes mu briefly. */
-void db_delete_obsolete(lsm_db *db);
 /* Wait until no flush is pending (imm NULL) or an error. REQUIRES mu. */
 int db_wait_for_flush_locked(lsm_db *db);
 

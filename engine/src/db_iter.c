@@ -453,7 +453,7 @@ static int iter_create(lsm_db *db, uint64_t seq, int fill_cache, int keys_only, 
     return LSM_OK;
 }
 
-int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
+int lsm_iter_new(lsm_db *db, lsm_keyspace ksid, const lsm_read_options *ro, lsm_iter **out)
 {
     if (out)
         *out = NULL;
@@ -470,7 +470,6 @@ int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
     if ((ro->lower == NULL && ro->lower_len) || (ro->upper == NULL && ro->upper_len) ||
         ro->lower_len > LSM_MAX_KEY_LEN || ro->upper_len > LSM_MAX_KEY_LEN)
         rc = err_set(LSM_INVALID_ARGUMENT, "iterator: bad bounds");
-    lsm_keyspace ksid = ro->keyspace;
     if (rc == LSM_OK &&
         (ksid > LSM_MAX_KEYSPACES || !atomic_load_explicit(&db->ks_live[ksid], memory_order_relaxed)))
         rc = err_set(LSM_INVALID_ARGUMENT, "iterator: keyspace %u is not open", ksid);

@@ -15,13 +15,6 @@
 #include "db_impl.h"
 #include "err.h"
 
-static int done(lsm_db *db, int rc)
-{
-    if (rc != LSM_OK && rc != LSM_NOT_FOUND)
-        err_tag(db);
-    return rc;
-}
-
 static int check_name(const char *name)
 {
     if (name == NULL || *name == 0 || strlen(name) > 255)
@@ -67,10 +60,10 @@ static int drop_keyspace(lsm_db *db, const char *name);
 int lsm_keyspace_open(lsm_db *db, const char *name, int create, lsm_keyspace *out)
 {
     if (db == NULL || out == NULL)
-        return done(db, err_set(LSM_INVALID_ARGUMENT, "keyspace: NULL argument"));
+        return db_done(db, err_set(LSM_INVALID_ARGUMENT, "keyspace: NULL argument"));
     int rc = check_name(name);
     if (rc)
-        return done(db, rc);
+        return db_done(db, rc);
     pthread_mutex_lock(&db->mu);
     int id = find_locked(db, name);
     if (id >= 0) {
@@ -86,7 +79,7 @@ int lsm_keyspace_open(lsm_db *db, const char *name, int create, lsm_keyspace *ou
     pthread_mutex_lock(&db->ks_mu);
     rc = create_keyspace(db, name, out);
     pthread_mutex_unlock(&db->ks_mu);
-    return done(db, rc);
+    return db_done(db, rc);
 }
 
 /* Create keyspace name, or find it if another thread just did.
@@ -148,14 +141,14 @@ static int create_keyspace(lsm_db *db, const char *name, lsm_keyspace *out)
 int lsm_keyspace_drop(lsm_db *db, const char *name)
 {
     if (db == NULL)
-        return done(db, err_set(LSM_INVALID_ARGUMENT, "keyspace: NULL handle"));
+        return db_done(db, err_set(LSM_INVALID_ARGUMENT, "keyspace: NULL handle"));
     int rc = check_name(name);
     if (rc)
-        return done(db, rc);
+        return db_done(db, rc);
     pthread_mutex_lock(&db->ks_mu);
     rc = drop_keyspace(db, name);
     pthread_mutex_unlock(&db->ks_mu);
-    return rc == LSM_NOT_FOUND ? rc : done(db, rc);
+    return rc == LSM_NOT_FOUND ? rc : db_done(db, rc);
 }
 
 /* REQUIRES ks_mu (not mu). Returns a status, unreported. */
@@ -199,12 +192,12 @@ static int drop_keyspace(lsm_db *db, const char *name)
 int lsm_keyspace_list(lsm_db *db, char ***names, size_t *n)
 {
     if (db == NULL || names == NULL || n == NULL)
-        return done(db, err_set(LSM_INVALID_ARGUMENT, "keyspace: NULL argument"));
+        return db_done(db, err_set(LSM_INVALID_ARGUMENT, "keyspace: NULL argument"));
     *names = NULL;
     *n = 0;
     char **v = calloc(LSM_MAX_KEYSPACES + 1, sizeof *v);
     if (v == NULL)
-        return done(db, err_set(LSM_NOMEM, "keyspace list: out of memory"));
+        return db_done(db, err_set(LSM_NOMEM, "keyspace list: out of memory"));
     size_t k = 0;
     int rc = LSM_OK;
     pthread_mutex_lock(&db->mu);
@@ -220,7 +213,7 @@ int lsm_keyspace_list(lsm_db *db, char ***names, size_t *n)
         for (size_t i = 0; i < k; i++)
             free(v[i]);
         free(v);
-        return done(db, rc);
+        return db_done(db, rc);
     }
     *names = v;
     *n = k;
@@ -229,62 +222,15 @@ int lsm_keyspace_list(lsm_db *db, char ***names, size_t *n)
 
 /* ---- writes with a keyspace -------------------------------------------------- */
 
-static int write_one(lsm_db *db, int (*fill)(lsm_batch *b, void *arg), void *arg)
+static int fill_range(lsm_batch *b, const db_op *o)
 {
-    lsm_batch b;
-    if (batch_init(&b))
-        return done(db, err_set(LSM_NOMEM, "write: out of memory"));
-    int rc = fill(&b, arg);
-    if (rc == LSM_OK)
-        rc = lsm_write(db, &b, NULL);
-    else
-        err_tag(db);
-    batch_destroy(&b);
-    return rc;
+    /* NULL end: to the end */
+    return lsm_batch_delete_range(b, o->ks, o->key, o->key_len, o->val, o->val_len);
 }
 
-typedef struct one_op {
-    lsm_keyspace ks;
-    const void *a;
-    size_t al;
-    const void *b;
-    size_t bl;
-} one_op;
-
-static int fill_put(lsm_batch *b, void *arg)
+int lsm_delete_range(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts,
+                     const void *start, size_t start_len, const void *end, size_t end_len)
 {
-    one_op *o = arg;
-    return lsm_batch_put_ks(b, o->ks, o->a, o->al, o->b, o->bl);
-}
-
-static int fill_del(lsm_batch *b, void *arg)
-{
-    one_op *o = arg;
-    return lsm_batch_delete_ks(b, o->ks, o->a, o->al);
-}
-
-static int fill_range(lsm_batch *b, void *arg)
-{
-    one_op *o = arg;
-    return lsm_batch_delete_range(b, o->ks, o->a, o->al, o->b, o->bl); /* NULL end: to the end */
-}
-
-int lsm_put_ks(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len, const void *val,
-               size_t val_len)
-{
-    one_op o = {ks, key, key_len, val, val_len};
-    return write_one(db, fill_put, &o);
-}
-
-int lsm_delete_ks(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len)
-{
-    one_op o = {ks, key, key_len, NULL, 0};
-    return write_one(db, fill_del, &o);
-}
-
-int lsm_delete_range(lsm_db *db, lsm_keyspace ks, const void *start, size_t start_len,
-                     const void *end, size_t end_len)
-{
-    one_op o = {ks, start, start_len, end, end_len};
-    return write_one(db, fill_range, &o);
+    db_op o = {.ks = ks, .key = start, .key_len = start_len, .val = end, .val_len = end_len};
+    return db_write_one(db, wopts, fill_range, &o);
 }

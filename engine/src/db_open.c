@@ -1,5 +1,6 @@
 /*
- * db_open.c -- recovery when a store is opened.
+ * db_open.c -- opening a store (lsm_open: options, directory checks, lock,
+ * recovery, info log, threads) and closing it (lsm_close). Recovery:
  *
  *  1. CURRENT names the manifest; replaying it gives the table set, the log
  *     number (logs below it are already in tables), the next file number and
@@ -25,12 +26,16 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "compress.h"
 #include "db_impl.h"
 #include "err.h"
 #include "filename.h"
 #include "log_reader.h"
+#include "store_lock.h"
 #include "table_format.h"
 
 typedef struct dir_scan {
@@ -75,7 +80,7 @@ static int cmp_u64(const void *a, const void *b)
 static int scan_dir(lsm_db *db, dir_scan *s)
 {
     memset(s, 0, sizeof *s);
-    int e = db->env->list_dir(db->env, db->dir, scan_entry, s);
+    int e = -db->env->list_dir(db->env, db->dir, scan_entry, s);
     if (e)
         return err_errno(e, "list %s", db->dir);
     if (s->n_logs > 1)
@@ -372,14 +377,14 @@ static int remove_stray_manifests(lsm_db *db)
     c.names = calloc((size_t)c.cap, sizeof *c.names);
     if (c.names == NULL)
         return err_set(LSM_NOMEM, "out of memory");
-    int rc = db->env->list_dir(db->env, db->dir, collect_manifest, &c);
+    int rc = -db->env->list_dir(db->env, db->dir, collect_manifest, &c);
     if (rc)
         rc = err_errno(rc, "list %s", db->dir);
     for (int i = 0; i < c.n; i++) {
         char *path = rc ? NULL : fname_join(db->dir, c.names[i]);
         if (rc == LSM_OK && path == NULL)
             rc = err_set(LSM_NOMEM, "out of memory");
-        int e = path ? db->env->remove(db->env, path) : 0;
+        int e = path ? -db->env->remove(db->env, path) : 0;
         if (rc == LSM_OK && e && e != ENOENT)
             rc = err_errno(e, "remove %s", path);
         free(path);
@@ -389,13 +394,13 @@ static int remove_stray_manifests(lsm_db *db)
     return rc;
 }
 
-int db_recover(lsm_db *db)
+static int db_recover(lsm_db *db)
 {
     char *cur = fname_current(db->dir);
     if (cur == NULL)
         return err_set(LSM_NOMEM, "out of memory");
     uint64_t size;
-    int e = db->env->path_size(db->env, cur, &size);
+    int e = -db->env->path_size(db->env, cur, &size);
     free(cur);
     if (e && e != ENOENT)
         return err_errno(e, "stat %s/CURRENT", db->dir);
@@ -591,5 +596,364 @@ int db_recover(lsm_db *db)
     if (rc == LSM_OK && !db->opts.read_only)
         remove_garbage(db, named, n_named);
     free(named);
+    return rc;
+}
+
+/* ---- options --------------------------------------------------------------- */
+
+static int check_options(const lsm_options *o)
+{
+#define BAD(...) return err_set(LSM_INVALID_ARGUMENT, "invalid options: " __VA_ARGS__)
+    if (o->block_bytes < 256 || o->block_bytes > (64u << 20))
+        BAD("block_bytes must be between 256 B and 64 MiB (got %zu)", o->block_bytes);
+    if (o->block_restart_interval < 1 || o->block_restart_interval > 1024)
+        BAD("block_restart_interval must be between 1 and 1024 (got %d)", o->block_restart_interval);
+    if (o->bloom_bits_per_key < 0 || o->bloom_bits_per_key > 64)
+        BAD("bloom_bits_per_key must be between 0 and 64 (got %d)", o->bloom_bits_per_key);
+    if (o->compression != LSM_COMPRESSION_NONE && o->compression != LSM_COMPRESSION_LZ4 &&
+        o->compression != LSM_COMPRESSION_ZSTD)
+        BAD("unknown compression %d", (int)o->compression);
+    if (!compress_supported((int)o->compression))
+        return err_set(LSM_NOT_SUPPORTED, "compression %d is not built into this library",
+                       (int)o->compression);
+    if (o->compression == LSM_COMPRESSION_ZSTD &&
+        (o->compression_level < 1 || o->compression_level > 22))
+        BAD("compression_level for zstd must be between 1 and 22 (got %d)", o->compression_level);
+    if (o->sync_mode != LSM_SYNC_NONE && o->sync_mode != LSM_SYNC_INTERVAL &&
+        o->sync_mode != LSM_SYNC_ALWAYS)
+        BAD("unknown sync_mode %d", (int)o->sync_mode);
+    if (o->sync_mode == LSM_SYNC_INTERVAL && o->sync_interval_ms == 0)
+        BAD("sync_interval_ms must be positive");
+    if (o->value_chunk_bytes < 4096 || o->value_chunk_bytes > (16u << 20))
+        BAD("value_chunk_bytes must be between 4 KiB and 16 MiB (got %zu)", o->value_chunk_bytes);
+    if (o->inline_value_bytes > LSM_MAX_VALUE_LEN)
+        BAD("inline_value_bytes must be at most %u", LSM_MAX_VALUE_LEN);
+    if (o->max_open_files < 20)
+        BAD("max_open_files must be at least 20 (got %d)", o->max_open_files);
+    if (o->l0_compaction_trigger < 1 || o->l0_slowdown_trigger < o->l0_compaction_trigger ||
+        o->l0_stop_trigger < o->l0_slowdown_trigger)
+        BAD("need 1 <= l0_compaction_trigger <= l0_slowdown_trigger <= l0_stop_trigger");
+    if (o->target_file_bytes < 1024)
+        BAD("target_file_bytes must be at least 1 KiB");
+    if (o->level1_bytes < 1024)
+        BAD("level1_bytes must be at least 1 KiB");
+    if (o->level_size_ratio < 2 || o->level_size_ratio > 1000)
+        BAD("level_size_ratio must be between 2 and 1000 (got %d)", o->level_size_ratio);
+#undef BAD
+    return LSM_OK;
+}
+
+/* ---- open and close -------------------------------------------------------- */
+
+static void db_free(lsm_db *db)
+{
+    db_sv_free_last(db);
+    if (db->mem)
+        mem_unref(db->mem);
+    if (db->imm)
+        mem_unref(db->imm);
+    log_writer_abandon(db->log);
+    vs_free(db->vs);
+    tc_free(db->tc);
+    cache_free(db->block_cache);
+    batch_destroy(&db->group);
+    if (db->info)
+        wfile_close(db->info);
+    buf_free(&db->info_held);
+    free(db->replayed_logs);
+    if (db->lock)
+        db->env->unlock(db->env, db->lock);
+    pthread_mutex_destroy(&db->mu);
+    pthread_mutex_destroy(&db->sv_mu);
+    pthread_mutex_destroy(&db->info_mu);
+    pthread_mutex_destroy(&db->ks_mu);
+    pthread_mutex_destroy(&db->sync_mu);
+    pthread_cond_destroy(&db->bg_work_cv);
+    pthread_cond_destroy(&db->bg_done_cv);
+    pthread_cond_destroy(&db->sync_cv);
+    free(db->dir);
+    free(db);
+}
+
+/* Create the store directory (and, for create_if_missing, missing parents is
+ * the caller's business: like mkdir, only the last component is created). */
+static int prepare_dir(lsm_db *db)
+{
+    uint64_t size;
+    int e = -db->env->path_size(db->env, db->dir, &size);
+    if (e == ENOENT) {
+        if (!db->opts.create_if_missing || db->opts.read_only)
+            return err_set(LSM_NOT_FOUND, "open %s: no such store (create_if_missing is off)",
+                           db->dir);
+        e = -db->env->mkdir(db->env, db->dir, 0700);
+        if (e && e != EEXIST)
+            return err_errno(e, "create directory %s", db->dir);
+        return LSM_OK;
+    }
+    if (e)
+        return err_errno(e, "open %s", db->dir);
+    return LSM_OK;
+}
+
+/* Once the open succeeded: LOG becomes LOG.old, and a new LOG receives the
+ * lines written meanwhile (a refused open leaves both as they were). An
+ * info log is a convenience: without one, the store carries on. */
+static void open_info_log(lsm_db *db)
+{
+    char *path = fname_info_log(db->dir), *old = fname_info_log_old(db->dir);
+    wfile *w = NULL;
+    if (path && old) {
+        db->env->rename(db->env, path, old); /* keep the previous run's log */
+        if (wfile_create(db->env, path, 4096, &w) != LSM_OK)
+            w = NULL;
+    }
+    free(path);
+    free(old);
+    pthread_mutex_lock(&db->info_mu);
+    if (w && db->info_held.n && wfile_append(w, db->info_held.p, db->info_held.n) == LSM_OK)
+        wfile_flush(w);
+    buf_free(&db->info_held);
+    db->info_holding = 0;
+    db->info = w;
+    pthread_mutex_unlock(&db->info_mu);
+}
+
+/* What a directory without CURRENT holds (check_dir). */
+typedef struct dir_census {
+    int store_files;    /* tables, logs, manifests */
+    int n_foreign;      /* anything a store does not hold */
+    char foreign[64];   /* the first of them */
+} dir_census;
+
+static int census_cb(void *arg, const char *name)
+{
+    dir_census *c = arg;
+    uint64_t num;
+    file_kind k = fname_parse(name, &num);
+    if (k == FILE_TABLE || k == FILE_LOG || k == FILE_MANIFEST) {
+        c->store_files = 1;
+        return 0;
+    }
+    /* What an earlier, interrupted open of this directory may have left,
+     * and a file system's own lost+found (a store at the root of a disk).
+     * Not LOG or LOG.old: the info log is started only once an open has
+     * succeeded (open_info_log), when CURRENT exists, so a LOG beside no
+     * CURRENT and no store file is someone else's -- and creating a store
+     * there would rename it to LOG.old. */
+    static const char *const ours[] = {"LOCK", "RESERVE", "lost+found"};
+    for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
+        if (strcmp(name, ours[i]) == 0)
+            return 0;
+    if (k == FILE_TEMP)
+        return 0;
+    if (c->n_foreign++ == 0)
+        snprintf(c->foreign, sizeof c->foreign, "%s", name);
+    return 0;
+}
+
+/* Before anything in the directory is locked or written: is it a store this
+ * build can open, or a place to create one? A store is created only in a new
+ * or empty directory, never over someone else's files. */
+static int check_dir(lsm_db *db)
+{
+    char *cur = fname_current(db->dir);
+    if (cur == NULL)
+        return err_set(LSM_NOMEM, "out of memory");
+    uint64_t sz;
+    int e = -db->env->path_size(db->env, cur, &sz);
+    free(cur);
+    if (e == 0)
+        return vs_precheck(db->env, db->dir);
+    if (e != ENOENT)
+        return err_errno(e, "stat %s/CURRENT", db->dir);
+    dir_census c;
+    memset(&c, 0, sizeof c);
+    e = -db->env->list_dir(db->env, db->dir, census_cb, &c);
+    if (e)
+        return err_errno(e, "list %s", db->dir);
+    if (c.store_files)
+        return LSM_OK; /* recovery says what is wrong (or finishes an interrupted creation) */
+    if (!db->opts.create_if_missing || db->opts.read_only)
+        return err_set(LSM_NOT_FOUND, "%s is not a store (no CURRENT file; create_if_missing is off)",
+                       db->dir);
+    if (c.n_foreign)
+        return err_set(LSM_INVALID_ARGUMENT, "%s is not a store and not empty (it holds '%s'%s): a "
+                       "store is created only in a new or empty directory", db->dir, c.foreign,
+                       c.n_foreign > 1 ? " and more" : "");
+    return LSM_OK;
+}
+
+int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
+{
+    if (out == NULL)
+        return db_done(NULL, err_set(LSM_INVALID_ARGUMENT, "lsm_open: out is NULL"));
+    *out = NULL;
+    if (path == NULL || *path == 0)
+        return db_done(NULL, err_set(LSM_INVALID_ARGUMENT, "lsm_open: empty path"));
+    lsm_options o;
+    if (opts)
+        o = *opts;
+    else
+        lsm_options_default(&o);
+    int rc = check_options(&o);
+    if (rc)
+        return db_done(NULL, rc);
+
+    lsm_db *db = calloc(1, sizeof *db);
+    if (db == NULL)
+        return db_done(NULL, err_set(LSM_NOMEM, "open %s: out of memory", path));
+    db->opts = o;
+    db->env = o.env ? o.env : lsm_env_posix();
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    db->dir = strndup(path, n);
+    pthread_mutex_init(&db->mu, NULL);
+    pthread_mutex_init(&db->sv_mu, NULL);
+    pthread_mutex_init(&db->info_mu, NULL);
+    pthread_mutex_init(&db->ks_mu, NULL);
+    pthread_mutex_init(&db->sync_mu, NULL);
+    pthread_cond_init(&db->bg_work_cv, NULL);
+    pthread_cond_init(&db->bg_done_cv, NULL);
+    pthread_cond_init(&db->sync_cv, NULL);
+    db->snapshots.next = db->snapshots.prev = &db->snapshots;
+    atomic_init(&db->last_seq, 0);
+    db->topts.block_bytes = o.block_bytes;
+    db->topts.restart_interval = o.block_restart_interval;
+    db->topts.bloom_bits_per_key = o.bloom_bits_per_key;
+    db->topts.compression = (int)o.compression;
+    db->topts.compression_level = o.compression_level;
+    if (db->dir == NULL || batch_init(&db->group)) {
+        rc = err_set(LSM_NOMEM, "open %s: out of memory", path);
+        goto fail;
+    }
+
+    /* Everything that can refuse the open is checked before the first byte
+     * is written: the directory (a store with a readable CURRENT in a format
+     * this build reads, or a new or empty directory to create one in), then
+     * the lock. The info log holds its lines until the open has succeeded. */
+    rc = prepare_dir(db);
+    if (rc == LSM_OK)
+        rc = check_dir(db);
+    if (rc)
+        goto fail;
+    db->info_holding = o.info_log && !o.read_only;
+    char *lock_path = fname_lock(db->dir);
+    if (lock_path == NULL) {
+        rc = err_set(LSM_NOMEM, "out of memory");
+        goto fail;
+    }
+    /* A holder that is closing the store is waited for (store_lock.c). */
+    int e = store_lock(db->env, db->dir, lock_path, &o, "", &db->lock);
+    if (e == EBUSY)
+        rc = LSM_BUSY; /* the message is set */
+    else if (e)
+        rc = err_errno(e, "lock %s", lock_path);
+    free(lock_path);
+    if (rc)
+        goto fail;
+
+    db->block_cache = cache_new(o.block_cache_bytes);
+    db->tc = tc_new(db->env, db->dir, o.max_open_files - 10, db->block_cache, &db->tstats);
+    if (db->block_cache == NULL || db->tc == NULL) {
+        rc = err_set(LSM_NOMEM, "open %s: out of memory", path);
+        goto fail;
+    }
+    vs_options vo = {o.l0_compaction_trigger, o.target_file_bytes, o.level1_bytes,
+                     o.level_size_ratio, 64u << 20};
+    rc = vs_new(db->env, db->dir, &vo, db->tc, &db->vs);
+    if (rc)
+        goto fail;
+    rc = db_recover(db);
+    if (rc)
+        goto fail;
+    if (db->info_holding)
+        open_info_log(db);
+    db_keyspaces_loaded(db);
+    if (!o.read_only) {
+        rc = db_start_threads(db);
+        if (rc)
+            goto fail;
+    }
+    rc = db_values_recover(db);
+    if (rc)
+        goto fail;
+    if (!o.read_only)
+        db_space_tick(db); /* take the reserve now if the disk has room for it */
+    db_log(db, "opened %s: last sequence %" PRIu64, db->dir,
+           (uint64_t)atomic_load(&db->last_seq));
+    *out = db;
+    return LSM_OK;
+fail:
+    db_stop_threads(db);
+    {
+        /* db_free must not overwrite the message of the failure. */
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", err_msg());
+        db_free(db);
+        err_set_msg(saved);
+    }
+    err_tag(NULL); /* every failed open has a message, LSM_NOT_FOUND included */
+    return rc;
+}
+
+int lsm_close(lsm_db *db)
+{
+    if (db == NULL)
+        return LSM_OK;
+    int iters = atomic_load(&db->live_iters), snaps = atomic_load(&db->live_snapshots);
+    if (iters || snaps)
+        return db_done(db, err_set(LSM_MISUSE, "close: %d iterator(s) or value writer(s) and %d "
+                                "snapshot(s) still open", iters, snaps));
+    /* First of all: from now on an lsm_open of this store, here or in
+     * another process, waits for this close instead of failing (store_lock.c).
+     * The mark is a courtesy to openers: without it they fail at once, as
+     * with any holder, so a failure to write it is not an error of close. */
+    if (db->lock && db->env->lock_closing)
+        (void)db->env->lock_closing(db->env, db->lock);
+    int rc = LSM_OK;
+    if (!db->opts.read_only) {
+        pthread_mutex_lock(&db->mu);
+        int need = !db->poisoned && (mem_count(db->mem) > 0 || db->imm);
+        pthread_mutex_unlock(&db->mu);
+        if (need)
+            rc = lsm_flush(db);
+        if (rc) {
+            /* What could not be flushed is still in the log: sync it. On a
+             * full disk that is all a close can do, and it is enough: the
+             * next open replays the log (and writes no table first). */
+            pthread_mutex_lock(&db->mu);
+            int synced = db->log && !db->poisoned &&
+                         db_sync_log(db, db->mem, db->log, NULL) == LSM_OK;
+            if (synced && rc == LSM_NO_SPACE) {
+                db_log(db, "close: no space to flush the memtable; its writes stay in the "
+                       "log, which the next open replays");
+                rc = LSM_OK;
+            }
+            pthread_mutex_unlock(&db->mu);
+        }
+    }
+    pthread_mutex_lock(&db->mu);
+    if (rc == LSM_OK && db->poisoned)
+        rc = db_bg_error_locked(db); /* the caller must learn that writes may be lost */
+    pthread_mutex_unlock(&db->mu);
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", err_msg());
+    db_stop_threads(db);
+    db_delete_obsolete(db);
+    db_log(db, "closed");
+    if (db->log) {
+        int rc2 = log_writer_close(db->log);
+        db->log = NULL;
+        if (rc == LSM_OK && rc2 != LSM_OK)
+            rc = rc2;
+        else
+            err_set_msg(saved);
+    } else {
+        err_set_msg(saved);
+    }
+    db_free(db);
+    if (rc)
+        err_tag(NULL); /* the handle is gone: lsm_errmsg(NULL) describes it */
     return rc;
 }

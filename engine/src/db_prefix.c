@@ -99,8 +99,8 @@ static int tables_may_hold(lsm_db *db, version *v, slice p, int *maybe)
 }
 
 /* The exact answer: a keys-only iterator over [prefix, its successor). */
-static int prefix_scan(lsm_db *db, const lsm_read_options *ro, const void *prefix, size_t n,
-                       int *found)
+static int prefix_scan(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro,
+                       const void *prefix, size_t n, int *found)
 {
     lsm_read_options o = *ro;
     o.lower = prefix;
@@ -120,7 +120,7 @@ static int prefix_scan(lsm_db *db, const lsm_read_options *ro, const void *prefi
     o.upper = up;
     o.upper_len = up ? un : 0;
     lsm_iter *it;
-    int rc = lsm_iter_new(db, &o, &it);
+    int rc = lsm_iter_new(db, ks, &o, &it);
     if (rc == LSM_OK) {
         rc = lsm_iter_first(it);
         *found = rc == LSM_OK && lsm_iter_valid(it);
@@ -132,8 +132,8 @@ static int prefix_scan(lsm_db *db, const lsm_read_options *ro, const void *prefi
     return rc;
 }
 
-int lsm_prefix_exists(lsm_db *db, const lsm_read_options *ropts, const void *prefix, size_t n,
-                      int *found)
+int lsm_prefix_exists(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ropts,
+                      const void *prefix, size_t n, int *found)
 {
     if (found)
         *found = 0;
@@ -145,7 +145,6 @@ int lsm_prefix_exists(lsm_db *db, const lsm_read_options *ropts, const void *pre
     lsm_read_options def;
     lsm_read_options_default(&def);
     const lsm_read_options *ro = ropts ? ropts : &def;
-    lsm_keyspace ks = ro->keyspace;
     if (ks > LSM_MAX_KEYSPACES || !atomic_load_explicit(&db->ks_live[ks], memory_order_relaxed)) {
         int rc = err_set(LSM_INVALID_ARGUMENT, "prefix exists: keyspace %u is not open", ks);
         err_tag(db);
@@ -172,7 +171,7 @@ int lsm_prefix_exists(lsm_db *db, const lsm_read_options *ropts, const void *pre
             atomic_fetch_add_explicit(&db->prefix_answered, 1, memory_order_relaxed);
     }
     if (rc == LSM_OK && maybe)
-        rc = prefix_scan(db, ro, prefix, n, found);
+        rc = prefix_scan(db, ks, ro, prefix, n, found);
     if (rc)
         err_tag(db);
     return rc;

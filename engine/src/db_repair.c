@@ -874,7 +874,7 @@ static int rp_finish_output(repair *r, const slice *split)
         rc = tb_finish(r->tb);
     uint64_t size = 0;
     int e;
-    if (rc == LSM_OK && (e = r->env->path_size(r->env, path, &size)))
+    if (rc == LSM_OK && (e = -r->env->path_size(r->env, path, &size)))
         rc = err_errno(e, "stat %s", path);
     file_meta *m = NULL;
     if (rc == LSM_OK && (m = file_meta_new(r->tb_number, size, tb_smallest(r->tb), tb_largest(r->tb))) == NULL)
@@ -1067,7 +1067,7 @@ static int rp_move_old(repair *r)
         free(lost);
         if ((lost = fname_join(r->dir, name)) == NULL)
             return err_set(LSM_NOMEM, "repair: out of memory");
-        e = r->env->mkdir(r->env, lost, 0700);
+        e = -r->env->mkdir(r->env, lost, 0700);
     }
     int rc = e ? err_errno(e, "repair: create %s", lost) : LSM_OK;
     r->moved = 1;
@@ -1075,14 +1075,14 @@ static int rp_move_old(repair *r)
         char *from = fname_join(r->dir, r->old[i]), *to = fname_join(lost, r->old[i]);
         if (from == NULL || to == NULL)
             rc = err_set(LSM_NOMEM, "repair: out of memory");
-        else if ((e = r->env->rename(r->env, from, to)) != 0)
+        else if ((e = -r->env->rename(r->env, from, to)) != 0)
             rc = err_errno(e, "repair: move %s to %s", from, to);
         free(from);
         free(to);
     }
-    if (rc == LSM_OK && (e = r->env->sync_dir(r->env, lost)) != 0)
+    if (rc == LSM_OK && (e = -r->env->sync_dir(r->env, lost)) != 0)
         rc = err_errno(e, "repair: sync directory %s", lost);
-    if (rc == LSM_OK && (e = r->env->sync_dir(r->env, r->dir)) != 0)
+    if (rc == LSM_OK && (e = -r->env->sync_dir(r->env, r->dir)) != 0)
         rc = err_errno(e, "repair: sync directory %s", r->dir);
     if (rc == LSM_OK)
         rp_report(r, "moved %d old files to %s", r->n_old, lost);
@@ -1140,7 +1140,7 @@ static int rp_read_sources(repair *r)
 
 static int rp_run(repair *r)
 {
-    int e = r->env->list_dir(r->env, r->dir, rp_list_entry, r);
+    int e = -r->env->list_dir(r->env, r->dir, rp_list_entry, r);
     if (e)
         return err_errno(e, "repair: list %s", r->dir);
     if (r->list_nomem)
@@ -1164,7 +1164,7 @@ static int rp_run(repair *r)
     if (rc == LSM_OK)
         rc = rp_name_keyspaces(r);
     /* The new tables' names are durable before the old files go. */
-    if (rc == LSM_OK && r->n_outs > 0 && (e = r->env->sync_dir(r->env, r->dir)) != 0)
+    if (rc == LSM_OK && r->n_outs > 0 && (e = -r->env->sync_dir(r->env, r->dir)) != 0)
         rc = err_errno(e, "repair: sync directory %s", r->dir);
     if (rc == LSM_OK)
         rc = rp_move_old(r);

@@ -662,7 +662,7 @@ static int resolve_rename(resolver *r, slice from, slice to)
     int rc = current(r, from, &t, &cur);
     if (rc == LSM_NOT_FOUND) {
         buf_free(&cur);
-        return r->failed_status = err_set(LSM_NOT_FOUND, "rename: the source key does not exist");
+        return r->failed_status = err_set(LSM_NOT_FOUND, "move: the source key does not exist");
     }
     if (rc == LSM_OK && slice_eq(from, to)) {
         buf_free(&cur);

@@ -105,26 +105,26 @@ static int reserve_take(lsm_db *db, uint64_t held)
         return err_set(LSM_NOMEM, "reserve: out of memory");
     lsm_env *env = db->env;
     lsm_file *f = NULL;
-    int e = env->open(env, path, LSM_ENV_WRITE | LSM_ENV_CREATE, &f);
+    int e = -env->open(env, path, LSM_ENV_WRITE | LSM_ENV_CREATE, &f);
     if (e)
         f = NULL;
     uint64_t want = db->reserve_target;
     if (e == 0 && held < want) {
         if (env->allocate)
-            e = env->allocate(env, f, held, want - held);
+            e = -env->allocate(env, f, held, want - held);
         if (env->allocate == NULL || e == EOPNOTSUPP || e == ENOTSUP) {
             static const char zeros[64 << 10];
             e = 0;
             for (uint64_t at = held; e == 0 && at < want; at += sizeof zeros) {
                 uint64_t n = want - at < sizeof zeros ? want - at : sizeof zeros;
-                e = env->pwrite(env, f, zeros, (size_t)n, at);
+                e = -env->pwrite(env, f, zeros, (size_t)n, at);
             }
         }
         if (e == 0)
-            e = env->sync(env, f);
+            e = -env->sync(env, f);
     }
     if (e == 0 && held == 0)
-        e = env->sync_dir(env, db->dir);
+        e = -env->sync_dir(env, db->dir);
     if (e != 0 && f != NULL) {
         env->close(env, f);
         f = NULL;

@@ -20,13 +20,6 @@
 #include "err.h"
 #include "large_value.h"
 
-static int done(lsm_db *db, int rc)
-{
-    if (rc != LSM_OK && rc != LSM_NOT_FOUND)
-        err_tag(db);
-    return rc;
-}
-
 /* ---- reading ------------------------------------------------------------------ */
 
 int db_read_large(superversion *sv, table_cache *tc, uint64_t seq, slice desc, uint64_t off,
@@ -68,13 +61,12 @@ int db_read_large(superversion *sv, table_cache *tc, uint64_t seq, slice desc, u
 /* Look up key for the value calls: its raw entry at the read's sequence. */
 /* Look key up, copying only window w of an inline value (*full_len is its
  * whole length) and the whole descriptor of a large one. */
-static int raw_lookup(lsm_db *db, const lsm_read_options *ro, const void *key, size_t key_len,
-                      const value_window *w, superversion **sv_out, uint64_t *seq_out,
+static int raw_lookup(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, const void *key,
+                      size_t key_len, const value_window *w, superversion **sv_out, uint64_t *seq_out,
                       value_type *type, char **val, size_t *val_len, size_t *full_len)
 {
     if (db == NULL || (key == NULL && key_len) || key_len > LSM_MAX_KEY_LEN)
         return err_set(LSM_INVALID_ARGUMENT, "bad key");
-    lsm_keyspace ks = ro ? ro->keyspace : KS_DEFAULT;
     if (ks > LSM_MAX_KEYSPACES || !atomic_load_explicit(&db->ks_live[ks], memory_order_relaxed))
         return err_set(LSM_INVALID_ARGUMENT, "keyspace %u is not open", ks);
     buf tk = BUF_INIT;
@@ -94,22 +86,22 @@ static int raw_lookup(lsm_db *db, const lsm_read_options *ro, const void *key, s
     return rc;
 }
 
-int lsm_read_value(lsm_db *db, const lsm_read_options *ro, const void *key, size_t key_len,
-                   uint64_t off, void *dst, size_t len, size_t *n_read)
+int lsm_read_value(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, const void *key,
+                   size_t key_len, uint64_t off, void *dst, size_t len, size_t *n_read)
 {
     if (n_read)
         *n_read = 0;
     if (n_read == NULL || (dst == NULL && len))
-        return done(db, err_set(LSM_INVALID_ARGUMENT, "read value: NULL argument"));
+        return db_done(db, err_set(LSM_INVALID_ARGUMENT, "read value: NULL argument"));
     superversion *sv;
     uint64_t seq;
     value_type t;
     char *v;
     size_t vl, full;
     value_window w = {off, len};
-    int rc = raw_lookup(db, ro, key, key_len, &w, &sv, &seq, &t, &v, &vl, &full);
+    int rc = raw_lookup(db, ks, ro, key, key_len, &w, &sv, &seq, &t, &v, &vl, &full);
     if (rc)
-        return done(db, rc);
+        return db_done(db, rc);
     if (t == TYPE_VALUE_REF) {
         rc = db_read_large(sv, db->tc, seq, slice_make(v, vl), off, dst, len, n_read);
     } else {
@@ -119,14 +111,14 @@ int lsm_read_value(lsm_db *db, const lsm_read_options *ro, const void *key, size
     }
     free(v);
     db_sv_release(db, sv);
-    return done(db, rc);
+    return db_done(db, rc);
 }
 
-int lsm_value_size(lsm_db *db, const lsm_read_options *ro, const void *key, size_t key_len,
-                   uint64_t *size)
+int lsm_value_size(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, const void *key,
+                   size_t key_len, uint64_t *size)
 {
     if (size == NULL)
-        return done(db, err_set(LSM_INVALID_ARGUMENT, "value size: NULL argument"));
+        return db_done(db, err_set(LSM_INVALID_ARGUMENT, "value size: NULL argument"));
     *size = 0;
     superversion *sv;
     uint64_t seq;
@@ -134,9 +126,9 @@ int lsm_value_size(lsm_db *db, const lsm_read_options *ro, const void *key, size
     char *v;
     size_t vl, full;
     value_window none = {0, 0}; /* the length only: copy no bytes of an inline value */
-    int rc = raw_lookup(db, ro, key, key_len, &none, &sv, &seq, &t, &v, &vl, &full);
+    int rc = raw_lookup(db, ks, ro, key, key_len, &none, &sv, &seq, &t, &v, &vl, &full);
     if (rc)
-        return done(db, rc);
+        return db_done(db, rc);
     if (t == TYPE_VALUE_REF) {
         lv_desc d;
         rc = lv_desc_decode(slice_make(v, vl), &d);
@@ -147,7 +139,7 @@ int lsm_value_size(lsm_db *db, const lsm_read_options *ro, const void *key, size
     }
     free(v);
     db_sv_release(db, sv);
-    return done(db, rc);
+    return db_done(db, rc);
 }
 
 /* Is chunk i of value d stored (any visible entry, base or patch)? */
@@ -166,14 +158,14 @@ static int chunk_stored(superversion *sv, table_cache *tc, uint64_t seq, int fil
     return rc == LSM_NOT_FOUND ? LSM_OK : rc;
 }
 
-int lsm_value_seek(lsm_db *db, const lsm_read_options *ro, const void *key, size_t key_len,
-                   uint64_t off, int whence, uint64_t *out)
+int lsm_value_seek(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, const void *key,
+                   size_t key_len, uint64_t off, int whence, uint64_t *out)
 {
     if (out == NULL)
-        return done(db, err_set(LSM_INVALID_ARGUMENT, "value seek: NULL argument"));
+        return db_done(db, err_set(LSM_INVALID_ARGUMENT, "value seek: NULL argument"));
     *out = 0;
     if (whence != LSM_SEEK_DATA && whence != LSM_SEEK_HOLE)
-        return done(db, err_set(LSM_INVALID_ARGUMENT, "value seek: whence %d is neither "
+        return db_done(db, err_set(LSM_INVALID_ARGUMENT, "value seek: whence %d is neither "
                                 "LSM_SEEK_DATA nor LSM_SEEK_HOLE", whence));
     superversion *sv = NULL;
     uint64_t seq = 0;
@@ -181,9 +173,9 @@ int lsm_value_seek(lsm_db *db, const lsm_read_options *ro, const void *key, size
     char *v;
     size_t vl, full;
     value_window none = {0, 0};
-    int rc = raw_lookup(db, ro, key, key_len, &none, &sv, &seq, &t, &v, &vl, &full);
+    int rc = raw_lookup(db, ks, ro, key, key_len, &none, &sv, &seq, &t, &v, &vl, &full);
     if (rc)
-        return done(db, rc);
+        return db_done(db, rc);
     if (t != TYPE_VALUE_REF) {
         /* Inline: all data, then the hole at the end. */
         if (off >= full)
@@ -214,7 +206,7 @@ int lsm_value_seek(lsm_db *db, const lsm_read_options *ro, const void *key, size
     }
     free(v);
     db_sv_release(db, sv);
-    return done(db, rc);
+    return db_done(db, rc);
 }
 
 int db_get_large(lsm_db *db, superversion *sv, uint64_t seq, slice desc, char **val, size_t *vlen)
@@ -288,11 +280,11 @@ int lsm_batch_truncate_value(lsm_batch *b, lsm_keyspace ks, const void *key, siz
     return rc;
 }
 
-int lsm_batch_rename(lsm_batch *b, lsm_keyspace ks, const void *from, size_t from_len,
-                     const void *to, size_t to_len)
+int lsm_batch_move(lsm_batch *b, lsm_keyspace ks, const void *from, size_t from_len,
+                   const void *to, size_t to_len)
 {
     if ((to == NULL && to_len) || to_len > LSM_MAX_KEY_LEN) {
-        int rc = err_set(LSM_INVALID_ARGUMENT, "rename: bad target key");
+        int rc = err_set(LSM_INVALID_ARGUMENT, "move: bad target key");
         err_tag(NULL);
         return rc;
     }
@@ -317,53 +309,52 @@ int lsm_batch_punch_value(lsm_batch *b, lsm_keyspace ks, const void *key, size_t
     return rc;
 }
 
-static int write_intent(lsm_db *db, int rc, lsm_batch *b)
+static int fill_write(lsm_batch *b, const db_op *o)
 {
-    if (rc == LSM_OK)
-        rc = lsm_write(db, b, NULL);
-    else
-        err_tag(db);
-    lsm_batch_free(b);
-    return rc;
+    return lsm_batch_write_value(b, o->ks, o->key, o->key_len, o->off, o->val, o->val_len);
 }
 
-int lsm_write_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len, uint64_t off,
-                    const void *data, size_t len)
+static int fill_truncate(lsm_batch *b, const db_op *o)
 {
-    lsm_batch *b;
-    int rc = lsm_batch_new(&b);
-    if (rc)
-        return done(db, rc);
-    return write_intent(db, lsm_batch_write_value(b, ks, key, key_len, off, data, len), b);
+    return lsm_batch_truncate_value(b, o->ks, o->key, o->key_len, o->off);
 }
 
-int lsm_truncate_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len, uint64_t size)
+static int fill_punch(lsm_batch *b, const db_op *o)
 {
-    lsm_batch *b;
-    int rc = lsm_batch_new(&b);
-    if (rc)
-        return done(db, rc);
-    return write_intent(db, lsm_batch_truncate_value(b, ks, key, key_len, size), b);
+    return lsm_batch_punch_value(b, o->ks, o->key, o->key_len, o->off, o->len);
 }
 
-int lsm_punch_value(lsm_db *db, lsm_keyspace ks, const void *key, size_t key_len, uint64_t off,
-                    uint64_t len)
+static int fill_move(lsm_batch *b, const db_op *o)
 {
-    lsm_batch *b;
-    int rc = lsm_batch_new(&b);
-    if (rc)
-        return done(db, rc);
-    return write_intent(db, lsm_batch_punch_value(b, ks, key, key_len, off, len), b);
+    return lsm_batch_move(b, o->ks, o->key, o->key_len, o->val, o->val_len);
 }
 
-int lsm_rename(lsm_db *db, lsm_keyspace ks, const void *from, size_t from_len, const void *to,
-               size_t to_len)
+int lsm_write_value(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts, const void *key,
+                    size_t key_len, uint64_t off, const void *data, size_t len)
 {
-    lsm_batch *b;
-    int rc = lsm_batch_new(&b);
-    if (rc)
-        return done(db, rc);
-    return write_intent(db, lsm_batch_rename(b, ks, from, from_len, to, to_len), b);
+    db_op o = {.ks = ks, .key = key, .key_len = key_len, .val = data, .val_len = len, .off = off};
+    return db_write_one(db, wopts, fill_write, &o);
+}
+
+int lsm_truncate_value(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts,
+                       const void *key, size_t key_len, uint64_t size)
+{
+    db_op o = {.ks = ks, .key = key, .key_len = key_len, .off = size};
+    return db_write_one(db, wopts, fill_truncate, &o);
+}
+
+int lsm_punch_value(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts, const void *key,
+                    size_t key_len, uint64_t off, uint64_t len)
+{
+    db_op o = {.ks = ks, .key = key, .key_len = key_len, .off = off, .len = len};
+    return db_write_one(db, wopts, fill_punch, &o);
+}
+
+int lsm_move(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts, const void *from,
+             size_t from_len, const void *to, size_t to_len)
+{
+    db_op o = {.ks = ks, .key = from, .key_len = from_len, .val = to, .val_len = to_len};
+    return db_write_one(db, wopts, fill_move, &o);
 }
 
 /* ---- streaming writers ------------------------------------------------------- */
@@ -395,13 +386,13 @@ int lsm_value_writer_new(lsm_db *db, lsm_keyspace ks, const void *key, size_t ke
     if (out)
         *out = NULL;
     if (db == NULL || out == NULL || (key == NULL && key_len) || key_len > LSM_MAX_KEY_LEN)
-        return done(db, err_set(LSM_INVALID_ARGUMENT, "value writer: bad argument"));
+        return db_done(db, err_set(LSM_INVALID_ARGUMENT, "value writer: bad argument"));
     if (ks > LSM_MAX_KEYSPACES || !atomic_load_explicit(&db->ks_live[ks], memory_order_relaxed))
-        return done(db, err_set(LSM_INVALID_ARGUMENT, "keyspace %u is not open", ks));
+        return db_done(db, err_set(LSM_INVALID_ARGUMENT, "keyspace %u is not open", ks));
     lsm_value_writer *w = calloc(1, sizeof *w);
     if (w == NULL || batch_init(&w->batch)) {
         free(w);
-        return done(db, err_set(LSM_NOMEM, "value writer: out of memory"));
+        return db_done(db, err_set(LSM_NOMEM, "value writer: out of memory"));
     }
     w->db = db;
     w->chunk_bytes = (uint32_t)db->opts.value_chunk_bytes;
@@ -426,7 +417,7 @@ int lsm_value_writer_new(lsm_db *db, lsm_keyspace ks, const void *key, size_t ke
         batch_destroy(&w->batch);
         buf_free(&w->tkey);
         free(w);
-        return done(db, rc);
+        return db_done(db, rc);
     }
     atomic_fetch_add(&db->live_iters, 1);
     *out = w;
@@ -466,14 +457,14 @@ int lsm_value_writer_append(lsm_value_writer *w, const void *data, size_t len)
         size_t room = WRITER_UNIT - w->pending.n;
         size_t n = len < room ? len : room;
         if (buf_append(&w->pending, p, n))
-            return done(w->db, err_set(LSM_NOMEM, "value writer: out of memory"));
+            return db_done(w->db, err_set(LSM_NOMEM, "value writer: out of memory"));
         p += n;
         len -= n;
         w->size += n;
         if (w->pending.n >= WRITER_UNIT) {
             int rc = writer_flush(w, 0);
             if (rc)
-                return done(w->db, rc);
+                return db_done(w->db, rc);
         }
     }
     return LSM_OK;
@@ -519,7 +510,7 @@ int lsm_value_writer_commit(lsm_value_writer *w)
         lsm_value_writer *copy = w;
         w = NULL;
         lsm_value_writer_abort(copy);
-        return done(db, rc);
+        return db_done(db, rc);
     }
     writer_free(w);
     return LSM_OK;

@@ -68,7 +68,7 @@ static int switch_memtable_locked(lsm_db *db)
     log_writer *lw;
     int rc = log_writer_create(db->env, path, number, &lw);
     if (rc == LSM_OK) {
-        int e = db->env->sync_dir(db->env, db->dir);
+        int e = -db->env->sync_dir(db->env, db->dir);
         if (e) {
             rc = err_errno(e, "sync directory %s", db->dir);
             log_writer_abandon(lw);
@@ -362,6 +362,252 @@ static int direct_chunks(lsm_db *db, memtable *m, const lsm_batch *b, uint64_t s
     return rc;
 }
 
+/* ---- the writer queue and group commit ------------------------------------ */
+
+/*
+ * A write goes through these steps, one function each:
+ *   db_write_resolve     admit the write, queue it, and lead it or wait
+ *   join_queue_locked    queue a writer; wait until it leads or is done
+ *   make_room_locked     (above) a memtable and log with room for it
+ *   resolve_alone_locked turn a batch of value operations into plain ones
+ *   gather_group_locked  the batches of the writers behind the leader
+ *   commit_group_locked  sequence numbers, then (without mu) the three steps
+ *     move_direct_chunks   whole chunks to the chunk table
+ *     log_group            one log record, synced if anyone asked
+ *     insert_group         into the memtable
+ *   then publish the new last sequence (under mu)
+ *   release_group_locked wake the group, hand the lead on
+ */
+
+/* The batches the leader writes as one log record. */
+typedef struct group {
+    const lsm_batch *batches[MAX_GROUP_WRITERS];
+    lsm_batch direct[MAX_GROUP_WRITERS];  /* batches[i] with whole chunks moved out */
+    int converted[MAX_GROUP_WRITERS];     /* batches[i] is direct[i] */
+    int n;                                /* batches */
+    uint32_t count;                       /* operations in all of them */
+    size_t bytes;                         /* their size as written by the callers */
+    int sync;                             /* some writer asked for a sync */
+    int frees;                            /* every writer frees space */
+    writer *last;                         /* the group's last writer in the queue */
+} group;
+
+/* Queue w and wait until it is at the head (the leader: returns 1) or a
+ * leader has written it (returns 0). REQUIRES mu. */
+static int join_queue_locked(lsm_db *db, writer *w)
+{
+    if (db->writers_tail)
+        db->writers_tail->next = w;
+    else
+        db->writers_head = w;
+    db->writers_tail = w;
+    while (!w->done && db->writers_head != w)
+        pthread_cond_wait(&w->cv, &db->mu);
+    return !w->done;
+}
+
+/* Resolve `in` into *out, alone, against exactly the state the batch will
+ * apply to (the leader holds the queue). *have: *out needs batch_destroy.
+ * REQUIRES mu; releases it meanwhile. */
+static int resolve_alone_locked(lsm_db *db, const lsm_batch *in, lsm_batch *out, int *have,
+                                uint64_t *freed)
+{
+    int rc;
+    pthread_mutex_unlock(&db->mu);
+    if (batch_init(out)) {
+        rc = err_set(LSM_NOMEM, "write: out of memory");
+    } else {
+        *have = 1;
+        rc = db_resolve(db, in, out, freed);
+    }
+    pthread_mutex_lock(&db->mu);
+    return rc;
+}
+
+/* The leader's batch `first` and those of the writers queued behind it, up
+ * to a size limit (a small leader does not wait behind a huge follower). A
+ * flush request and a resolved batch go alone. REQUIRES mu. */
+static void gather_group_locked(writer *w, const lsm_batch *first, group *g)
+{
+    memset(g, 0, sizeof *g);
+    g->frees = 1;
+    g->bytes = first->rep.n;
+    size_t limit = g->bytes <= (128u << 10) ? g->bytes + (128u << 10) : MAX_GROUP_BYTES;
+    for (writer *x = w; x; x = x->next) {
+        if (x->batch == NULL)
+            break; /* a flush request leads its own turn */
+        if (x != w && (w->resolve || x->resolve))
+            break; /* resolved batches go alone */
+        if (x != w && (g->bytes + x->batch->rep.n > limit || g->n == MAX_GROUP_WRITERS))
+            break;
+        const lsm_batch *xb = x == w ? first : x->batch;
+        if (x != w)
+            g->bytes += xb->rep.n;
+        g->batches[g->n++] = xb;
+        g->count += batch_count(xb);
+        g->sync |= x->sync;
+        g->frees &= x->frees;
+        g->last = x;
+    }
+}
+
+/* Move the whole chunks of the group's batches to the chunk table; the
+ * batches that had some are replaced by ones with references. No mutex. */
+static int move_direct_chunks(lsm_db *db, memtable *mem, group *g, uint64_t seq)
+{
+    int rc = LSM_OK;
+    for (int i = 0; rc == LSM_OK && i < g->n; i++) {
+        rc = direct_chunks(db, mem, g->batches[i], seq, &g->direct[i], &g->converted[i]);
+        seq += batch_count(g->batches[i]);
+        if (g->converted[i])
+            g->batches[i] = &g->direct[i];
+    }
+    if (rc == LSM_NO_SPACE)
+        db_space_full(db, "chunk table");
+    return rc;
+}
+
+/* Append the group to the log as one record starting at seq, and sync the
+ * log if a writer asked. A failed append is rolled back by the log writer
+ * and fails only this group; a failed sync or an append that could not be
+ * rolled back sets *permanent. *sync_took: the sync's time. No mutex. */
+static int log_group(lsm_db *db, log_writer *log, memtable *mem, const group *g, uint64_t seq,
+                     int *permanent, uint64_t *sync_took)
+{
+    int rc = LSM_OK;
+    if (g->count > 0) {
+        char hdr[BATCH_HEADER_LEN];
+        put_fixed64(hdr, seq);
+        put_fixed32(hdr + 8, g->count);
+        slice parts[MAX_GROUP_WRITERS + 1];
+        parts[0] = slice_make(hdr, sizeof hdr);
+        int n_parts = 1;
+        size_t logged = 0;
+        for (int i = 0; i < g->n; i++) {
+            const lsm_batch *xb = g->batches[i];
+            logged += xb->rep.n;
+            if (xb->rep.n > BATCH_HEADER_LEN)
+                parts[n_parts++] = slice_make(xb->rep.p + BATCH_HEADER_LEN,
+                                              xb->rep.n - BATCH_HEADER_LEN);
+        }
+        rc = log_writer_addv(log, parts, n_parts);
+        if (rc == LSM_NO_SPACE && !log->broken) {
+            /* The append was undone. The disk is full: give the reserve
+             * up, and try once more if the group may use it. */
+            db_space_full(db, "write-ahead log");
+            if (db_space_admit(db, logged, g->frees, 0) == LSM_OK)
+                rc = log_writer_addv(log, parts, n_parts);
+            else
+                err_set(LSM_NO_SPACE, "write to %s: %s", db->dir, strerror(ENOSPC));
+        }
+        if (rc == LSM_OK)
+            atomic_fetch_add_explicit(&db->wal_bytes, logged, memory_order_relaxed);
+        *permanent = log->broken;
+    }
+    if (rc == LSM_OK && g->sync) {
+        int needed;
+        uint64_t t0 = db->env->now_us(db->env);
+        rc = db_sync_log(db, mem, log, &needed);
+        *sync_took = db->env->now_us(db->env) - t0;
+        if (needed)
+            atomic_fetch_add_explicit(&db->wal_syncs, 1, memory_order_relaxed);
+        *permanent = rc != LSM_OK;
+    }
+    return rc;
+}
+
+/* Insert each batch of the group with its own consecutive sequence numbers,
+ * from seq on. No mutex. */
+static int insert_group(memtable *mem, const group *g, uint64_t seq)
+{
+    int rc = LSM_OK;
+    for (int i = 0; rc == LSM_OK && i < g->n; i++) {
+        insert_ctx ctx = {mem};
+        rc = batch_iterate_seq(buf_slice(&g->batches[i]->rep), seq, insert_op, &ctx);
+        seq += batch_count(g->batches[i]);
+    }
+    return rc;
+}
+
+/* Write the group led by w, whose own batch is `first`: chunks, log,
+ * memtable, then publish its sequence numbers. *last: the group's last
+ * writer, whatever the result. A failed sync, an append that could not be
+ * rolled back or a failed memtable insert poisons the store. freed: the
+ * bytes the resolved batch frees (db_space.c). REQUIRES mu; releases it
+ * during the I/O. */
+static int commit_group_locked(lsm_db *db, writer *w, const lsm_batch *first, uint64_t freed,
+                               writer **last)
+{
+    if (w->sync && !w->resolve)
+        wait_for_group_locked(db, w);
+    group g;
+    gather_group_locked(w, first, &g);
+    *last = g.last;
+    uint64_t seq = atomic_load_explicit(&db->last_seq, memory_order_relaxed) + 1;
+    if (seq + g.count > MAX_SEQUENCE) /* 2^56 operations: centuries at millions a second */
+        return err_set(LSM_NOT_SUPPORTED, "sequence numbers exhausted");
+    log_writer *log = db->log;
+    memtable *mem = db->mem;
+    pthread_mutex_unlock(&db->mu);
+
+    const char *what = "chunk table";
+    int permanent = 0;
+    uint64_t sync_took = 0;
+    int rc = move_direct_chunks(db, mem, &g, seq);
+    if (rc == LSM_OK) {
+        what = "write-ahead log";
+        rc = log_group(db, log, mem, &g, seq, &permanent, &sync_took);
+    }
+    if (rc == LSM_OK) {
+        rc = insert_group(mem, &g, seq);
+        if (rc) {
+            permanent = 1;
+            what = "memtable insert";
+        }
+    }
+    for (int i = 0; i < g.n; i++)
+        if (g.converted[i])
+            batch_destroy(&g.direct[i]);
+
+    pthread_mutex_lock(&db->mu);
+    if (g.sync && sync_took > 0)
+        note_sync_group_locked(db, g.n, sync_took);
+    if (rc != LSM_OK) {
+        rc = err_prefix(rc, "%s", what);
+        if (permanent)
+            db_set_bg_error_locked(db, rc, 1);
+        return rc;
+    }
+    if (g.count > 0)
+        atomic_store_explicit(&db->last_seq, seq + g.count - 1, memory_order_release);
+    atomic_fetch_add_explicit(&db->user_bytes, g.bytes, memory_order_relaxed);
+    db->mem_freed += freed;
+    return LSM_OK;
+}
+
+/* Take the writers up to `last` off the queue, telling each but the leader
+ * w its result, and wake the next leader. REQUIRES mu. */
+static void release_group_locked(lsm_db *db, const writer *w, const writer *last, int rc)
+{
+    const char *msg = rc ? err_msg() : "";
+    for (;;) {
+        writer *x = db->writers_head;
+        db->writers_head = x->next;
+        if (db->writers_head == NULL)
+            db->writers_tail = NULL;
+        if (x != w) {
+            x->status = rc;
+            snprintf(x->msg, sizeof x->msg, "%s", msg);
+            x->done = 1;
+            pthread_cond_signal(&x->cv);
+        }
+        if (x == last)
+            break;
+    }
+    if (db->writers_head)
+        pthread_cond_signal(&db->writers_head->cv);
+}
+
 int db_write(lsm_db *db, const lsm_batch *batch, int sync)
 {
     return db_write_resolve(db, batch, sync, 0, 0);
@@ -386,189 +632,24 @@ int db_write_resolve(lsm_db *db, const lsm_batch *batch, int sync, int resolve, 
     pthread_cond_init(&w.cv, NULL);
 
     pthread_mutex_lock(&db->mu);
-    if (db->writers_tail)
-        db->writers_tail->next = &w;
-    else
-        db->writers_head = &w;
-    db->writers_tail = &w;
-    while (!w.done && db->writers_head != &w)
-        pthread_cond_wait(&w.cv, &db->mu);
-    if (w.done) {
+    if (!join_queue_locked(db, &w)) {
+        /* A leader wrote it. */
         pthread_mutex_unlock(&db->mu);
         pthread_cond_destroy(&w.cv);
         if (w.status)
             err_set(w.status, "%s", w.msg);
         return w.status;
     }
-
-    /* The leader. */
-    int rc = make_room_locked(db, batch == NULL, w.frees);
     writer *last = &w;
     lsm_batch resolved;
     int have_resolved = 0;
     uint64_t freed = 0;
-    if (rc == LSM_OK && w.resolve) {
-        /* Alone, against exactly the state the batch will apply to. */
-        pthread_mutex_unlock(&db->mu);
-        if (batch_init(&resolved)) {
-            rc = err_set(LSM_NOMEM, "write: out of memory");
-        } else {
-            have_resolved = 1;
-            rc = db_resolve(db, batch, &resolved, &freed);
-        }
-        pthread_mutex_lock(&db->mu);
-        if (rc == LSM_OK)
-            batch = &resolved;
-    }
-    if (rc == LSM_OK && batch != NULL && w.sync && !w.resolve)
-        wait_for_group_locked(db, &w);
-    if (rc == LSM_OK && batch != NULL) {
-        /* Gather the group: the writers queued behind, up to a size limit
-         * (a small leader does not wait behind a huge follower). */
-        slice parts[MAX_GROUP_WRITERS + 1];
-        const lsm_batch *batches[MAX_GROUP_WRITERS];
-        int n_parts = 1, n_batches = 0, group_sync = 0, group_frees = 1;
-        size_t bytes = batch->rep.n;
-        size_t limit = bytes <= (128u << 10) ? bytes + (128u << 10) : MAX_GROUP_BYTES;
-        uint32_t count = 0;
-        for (writer *x = &w; x; x = x->next) {
-            if (x->batch == NULL)
-                break; /* a flush request leads its own turn */
-            if (x != &w && (w.resolve || x->resolve))
-                break; /* resolved batches go alone */
-            if (x != &w && (bytes + x->batch->rep.n > limit || n_batches == MAX_GROUP_WRITERS))
-                break;
-            const lsm_batch *xb = x == &w ? batch : x->batch;
-            if (x != &w)
-                bytes += xb->rep.n;
-            batches[n_batches++] = xb;
-            count += batch_count(xb);
-            group_sync |= x->sync;
-            group_frees &= x->frees;
-            if (xb->rep.n > BATCH_HEADER_LEN)
-                parts[n_parts++] = slice_make(xb->rep.p + BATCH_HEADER_LEN,
-                                              xb->rep.n - BATCH_HEADER_LEN);
-            last = x;
-        }
-        uint64_t seq = atomic_load_explicit(&db->last_seq, memory_order_relaxed) + 1;
-        if (seq + count > MAX_SEQUENCE) {
-            /* 2^56 operations: centuries at millions of writes a second. */
-            rc = err_set(LSM_NOT_SUPPORTED, "sequence numbers exhausted");
-            count = 0;
-            n_batches = 0;
-        }
-        char hdr[BATCH_HEADER_LEN];
-        put_fixed64(hdr, seq);
-        put_fixed32(hdr + 8, count);
-        parts[0] = slice_make(hdr, sizeof hdr);
-        log_writer *log = db->log;
-        memtable *mem = db->mem;
-        pthread_mutex_unlock(&db->mu);
-
-        /* Whole chunks go to the chunk table; the log gets references. */
-        lsm_batch direct[MAX_GROUP_WRITERS];
-        int converted[MAX_GROUP_WRITERS] = {0};
-        uint64_t at = seq;
-        for (int i = 0; rc == LSM_OK && i < n_batches; i++) {
-            rc = direct_chunks(db, mem, batches[i], at, &direct[i], &converted[i]);
-            at += batch_count(batches[i]);
-            if (converted[i])
-                batches[i] = &direct[i];
-        }
-        const char *what = "write-ahead log";
-        if (rc) {
-            what = "chunk table";
-            if (rc == LSM_NO_SPACE)
-                db_space_full(db, "chunk table");
-        }
-        n_parts = 1;
-        size_t logged = 0;
-        for (int i = 0; i < n_batches; i++) {
-            const lsm_batch *xb = batches[i];
-            logged += xb->rep.n;
-            if (xb->rep.n > BATCH_HEADER_LEN)
-                parts[n_parts++] = slice_make(xb->rep.p + BATCH_HEADER_LEN,
-                                              xb->rep.n - BATCH_HEADER_LEN);
-        }
-
-        /* A failed append is rolled back by the log writer and only fails
-         * this group; a failed sync, an append that could not be rolled
-         * back or a failed memtable insert poisons the store. */
-        int permanent = 0;
-        if (rc == LSM_OK && count > 0) {
-            rc = log_writer_addv(log, parts, n_parts);
-            if (rc == LSM_NO_SPACE && !log->broken) {
-                /* The append was undone. The disk is full: give the reserve
-                 * up, and try once more if the group may use it. */
-                db_space_full(db, "write-ahead log");
-                if (db_space_admit(db, logged, group_frees, 0) == LSM_OK)
-                    rc = log_writer_addv(log, parts, n_parts);
-                else
-                    err_set(LSM_NO_SPACE, "write to %s: %s", db->dir, strerror(ENOSPC));
-            }
-            if (rc == LSM_OK)
-                atomic_fetch_add_explicit(&db->wal_bytes, logged, memory_order_relaxed);
-            permanent = log->broken;
-        }
-        uint64_t sync_took = 0;
-        if (rc == LSM_OK && group_sync) {
-            int needed;
-            uint64_t t0 = db->env->now_us(db->env);
-            rc = db_sync_log(db, mem, log, &needed);
-            sync_took = db->env->now_us(db->env) - t0;
-            if (needed)
-                atomic_fetch_add_explicit(&db->wal_syncs, 1, memory_order_relaxed);
-            permanent = rc != LSM_OK;
-        }
-        /* Insert each batch with its own consecutive sequence numbers. */
-        uint64_t next = seq;
-        for (int i = 0; rc == LSM_OK && i < n_batches; i++) {
-            insert_ctx ctx = {mem};
-            rc = batch_iterate_seq(buf_slice(&batches[i]->rep), next, insert_op, &ctx);
-            next += batch_count(batches[i]);
-            if (rc) {
-                permanent = 1;
-                what = "memtable insert";
-            }
-        }
-
-        for (int i = 0; i < n_batches; i++)
-            if (converted[i])
-                batch_destroy(&direct[i]);
-
-        pthread_mutex_lock(&db->mu);
-        if (group_sync && sync_took > 0)
-            note_sync_group_locked(db, n_batches, sync_took);
-        if (rc != LSM_OK) {
-            rc = err_prefix(rc, "%s", what);
-            if (permanent)
-                db_set_bg_error_locked(db, rc, 1);
-        } else {
-            if (count > 0)
-                atomic_store_explicit(&db->last_seq, seq + count - 1, memory_order_release);
-            atomic_fetch_add_explicit(&db->user_bytes, bytes, memory_order_relaxed);
-            db->mem_freed += freed;
-        }
-    }
-
-    /* Wake the group; hand leadership to the next writer. */
-    const char *msg = rc ? err_msg() : "";
-    for (;;) {
-        writer *x = db->writers_head;
-        db->writers_head = x->next;
-        if (db->writers_head == NULL)
-            db->writers_tail = NULL;
-        if (x != &w) {
-            x->status = rc;
-            snprintf(x->msg, sizeof x->msg, "%s", msg);
-            x->done = 1;
-            pthread_cond_signal(&x->cv);
-        }
-        if (x == last)
-            break;
-    }
-    if (db->writers_head)
-        pthread_cond_signal(&db->writers_head->cv);
+    int rc = make_room_locked(db, batch == NULL, w.frees);
+    if (rc == LSM_OK && w.resolve)
+        rc = resolve_alone_locked(db, batch, &resolved, &have_resolved, &freed);
+    if (rc == LSM_OK && batch != NULL)
+        rc = commit_group_locked(db, &w, have_resolved ? &resolved : batch, freed, &last);
+    release_group_locked(db, &w, last, rc);
     pthread_mutex_unlock(&db->mu);
     pthread_cond_destroy(&w.cv);
     if (have_resolved)

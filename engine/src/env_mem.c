@@ -713,6 +713,109 @@ static void me_sleep_us(lsm_env *env, uint64_t us)
     lsm_env_posix()->sleep_us(env, us);
 }
 
+/* ---- the callbacks --------------------------------------------------------
+ *
+ * lsm.h: an env's callbacks return 0 or a negative errno value. The me_*
+ * functions above, and the fault injection (env_mem_fail), work with
+ * positive ones; these turn them around. */
+static int cb_open(lsm_env *env, const char *path, int flags, lsm_file **out)
+{
+    return -me_open(env, path, flags, out);
+}
+
+static int cb_close(lsm_env *env, lsm_file *f)
+{
+    return -me_close(env, f);
+}
+
+static int cb_pread(lsm_env *env, lsm_file *f, void *buf, size_t len, uint64_t off,
+                    size_t *n_read)
+{
+    return -me_pread(env, f, buf, len, off, n_read);
+}
+
+static int cb_pwrite(lsm_env *env, lsm_file *f, const void *buf, size_t len, uint64_t off)
+{
+    return -me_pwrite(env, f, buf, len, off);
+}
+
+static int cb_allocate(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len)
+{
+    return -me_allocate(env, f, off, len);
+}
+
+static int cb_space(lsm_env *env, const char *path, uint64_t *total, uint64_t *avail)
+{
+    return -me_space(env, path, total, avail);
+}
+
+static int cb_sync(lsm_env *env, lsm_file *f)
+{
+    return -me_sync(env, f);
+}
+
+static int cb_truncate(lsm_env *env, lsm_file *f, uint64_t size)
+{
+    return -me_truncate(env, f, size);
+}
+
+static int cb_file_size(lsm_env *env, lsm_file *f, uint64_t *size)
+{
+    return -me_file_size(env, f, size);
+}
+
+static int cb_path_size(lsm_env *env, const char *path, uint64_t *size)
+{
+    return -me_path_size(env, path, size);
+}
+
+static int cb_remove(lsm_env *env, const char *path)
+{
+    return -me_remove(env, path);
+}
+
+static int cb_rename(lsm_env *env, const char *from, const char *to)
+{
+    return -me_rename(env, from, to);
+}
+
+static int cb_link(lsm_env *env, const char *from, const char *to)
+{
+    return -me_link(env, from, to);
+}
+
+static int cb_mkdir(lsm_env *env, const char *path, int mode)
+{
+    return -me_mkdir(env, path, mode);
+}
+
+static int cb_sync_dir(lsm_env *env, const char *path)
+{
+    return -me_sync_dir(env, path);
+}
+
+static int cb_list_dir(lsm_env *env, const char *path, int (*fn)(void *arg, const char *name),
+                       void *arg)
+{
+    return -me_list_dir(env, path, fn, arg);
+}
+
+static int cb_lock(lsm_env *env, const char *path, lsm_file **out, long *holder_pid,
+                   int *holder_closing)
+{
+    return -me_lock(env, path, out, holder_pid, holder_closing);
+}
+
+static int cb_unlock(lsm_env *env, lsm_file *f)
+{
+    return -me_unlock(env, f);
+}
+
+static int cb_lock_closing(lsm_env *env, lsm_file *f)
+{
+    return -me_lock_closing(env, f);
+}
+
 /* ---- public ------------------------------------------------------------ */
 
 lsm_env *lsm_env_mem_new(void)
@@ -722,27 +825,27 @@ lsm_env *lsm_env_mem_new(void)
         return NULL;
     pthread_mutex_init(&m->mu, NULL);
     m->gen = 1;
-    m->env.open = me_open;
-    m->env.close = me_close;
-    m->env.pread = me_pread;
-    m->env.pwrite = me_pwrite;
-    m->env.sync = me_sync;
-    m->env.truncate = me_truncate;
-    m->env.file_size = me_file_size;
-    m->env.path_size = me_path_size;
-    m->env.remove = me_remove;
-    m->env.rename = me_rename;
-    m->env.link = me_link;
-    m->env.mkdir = me_mkdir;
-    m->env.sync_dir = me_sync_dir;
-    m->env.list_dir = me_list_dir;
-    m->env.lock = me_lock;
-    m->env.unlock = me_unlock;
-    m->env.lock_closing = me_lock_closing;
+    m->env.open = cb_open;
+    m->env.close = cb_close;
+    m->env.pread = cb_pread;
+    m->env.pwrite = cb_pwrite;
+    m->env.sync = cb_sync;
+    m->env.truncate = cb_truncate;
+    m->env.file_size = cb_file_size;
+    m->env.path_size = cb_path_size;
+    m->env.remove = cb_remove;
+    m->env.rename = cb_rename;
+    m->env.link = cb_link;
+    m->env.mkdir = cb_mkdir;
+    m->env.sync_dir = cb_sync_dir;
+    m->env.list_dir = cb_list_dir;
+    m->env.lock = cb_lock;
+    m->env.unlock = cb_unlock;
+    m->env.lock_closing = cb_lock_closing;
     m->env.now_us = me_now_us;
     m->env.sleep_us = me_sleep_us;
-    m->env.space = me_space;
-    m->env.allocate = me_allocate;
+    m->env.space = cb_space;
+    m->env.allocate = cb_allocate;
     return &m->env;
 }
 

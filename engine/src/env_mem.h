@@ -46,7 +46,7 @@ typedef enum mem_crash_mode {
 } mem_crash_mode;
 
 /* Fail the nth operation (1 = the next one) whose kind is in op_mask with
- * errno err. With persistent set, that one and every later matching operation
+ * errno err (positive, as errno: the callback returns -err). With persistent set, that one and every later matching operation
  * fail until env_mem_clear_faults(). Replaces any previous rule. */
 void env_mem_fail(lsm_env *env, int op_mask, uint64_t nth, int err, int persistent);
 void env_mem_clear_faults(lsm_env *env);

@@ -48,12 +48,12 @@ static int px_open(lsm_env *env, const char *path, int flags, lsm_file **out)
         oflags |= O_EXCL;
     lsm_file *f = malloc(sizeof *f);
     if (f == NULL)
-        return ENOMEM;
+        return -ENOMEM;
     do {
         f->fd = open(path, oflags, 0644);
     } while (f->fd < 0 && errno == EINTR);
     if (f->fd < 0) {
-        int e = errno;
+        int e = -errno;
         free(f);
         return e;
     }
@@ -66,10 +66,10 @@ static int px_close(lsm_env *env, lsm_file *f)
     (void)env;
     if (f == NULL)
         return 0;
-    int rc = close(f->fd) == 0 ? 0 : errno;
+    int rc = close(f->fd) == 0 ? 0 : -errno;
     free(f);
     /* EINTR on close on Linux means the fd is closed anyway. */
-    return rc == EINTR ? 0 : rc;
+    return rc == -EINTR ? 0 : rc;
 }
 
 static int px_pread(lsm_env *env, lsm_file *f, void *buf, size_t len, uint64_t off,
@@ -83,7 +83,7 @@ static int px_pread(lsm_env *env, lsm_file *f, void *buf, size_t len, uint64_t o
             if (errno == EINTR)
                 continue;
             *n_read = done;
-            return errno;
+            return -errno;
         }
         if (n == 0)
             break;
@@ -102,7 +102,7 @@ static int px_pwrite(lsm_env *env, lsm_file *f, const void *buf, size_t len, uin
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return errno;
+            return -errno;
         }
         done += (size_t)n;
     }
@@ -112,13 +112,13 @@ static int px_pwrite(lsm_env *env, lsm_file *f, const void *buf, size_t len, uin
 static int px_sync(lsm_env *env, lsm_file *f)
 {
     (void)env;
-    return fdatasync(f->fd) == 0 ? 0 : errno;
+    return fdatasync(f->fd) == 0 ? 0 : -errno;
 }
 
 static int px_truncate(lsm_env *env, lsm_file *f, uint64_t size)
 {
     (void)env;
-    return ftruncate(f->fd, (off_t)size) == 0 ? 0 : errno;
+    return ftruncate(f->fd, (off_t)size) == 0 ? 0 : -errno;
 }
 
 static int px_file_size(lsm_env *env, lsm_file *f, uint64_t *size)
@@ -126,7 +126,7 @@ static int px_file_size(lsm_env *env, lsm_file *f, uint64_t *size)
     (void)env;
     struct stat st;
     if (fstat(f->fd, &st) != 0)
-        return errno;
+        return -errno;
     *size = (uint64_t)st.st_size;
     return 0;
 }
@@ -136,7 +136,7 @@ static int px_path_size(lsm_env *env, const char *path, uint64_t *size)
     (void)env;
     struct stat st;
     if (stat(path, &st) != 0)
-        return errno;
+        return -errno;
     *size = (uint64_t)st.st_size;
     return 0;
 }
@@ -144,25 +144,25 @@ static int px_path_size(lsm_env *env, const char *path, uint64_t *size)
 static int px_remove(lsm_env *env, const char *path)
 {
     (void)env;
-    return unlink(path) == 0 ? 0 : errno;
+    return unlink(path) == 0 ? 0 : -errno;
 }
 
 static int px_rename(lsm_env *env, const char *from, const char *to)
 {
     (void)env;
-    return rename(from, to) == 0 ? 0 : errno;
+    return rename(from, to) == 0 ? 0 : -errno;
 }
 
 static int px_link(lsm_env *env, const char *from, const char *to)
 {
     (void)env;
-    return link(from, to) == 0 ? 0 : errno;
+    return link(from, to) == 0 ? 0 : -errno;
 }
 
 static int px_mkdir(lsm_env *env, const char *path, int mode)
 {
     (void)env;
-    return mkdir(path, (mode_t)mode) == 0 ? 0 : errno;
+    return mkdir(path, (mode_t)mode) == 0 ? 0 : -errno;
 }
 
 static int px_sync_dir(lsm_env *env, const char *path)
@@ -170,8 +170,8 @@ static int px_sync_dir(lsm_env *env, const char *path)
     (void)env;
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return errno;
-    int rc = fsync(fd) == 0 ? 0 : errno;
+        return -errno;
+    int rc = fsync(fd) == 0 ? 0 : -errno;
     close(fd);
     return rc;
 }
@@ -182,7 +182,7 @@ static int px_list_dir(lsm_env *env, const char *path,
     (void)env;
     DIR *d = opendir(path);
     if (d == NULL)
-        return errno;
+        return -errno;
     struct dirent *de;
     errno = 0;
     while ((de = readdir(d)) != NULL) {
@@ -192,7 +192,7 @@ static int px_list_dir(lsm_env *env, const char *path,
             break;
         errno = 0;
     }
-    int rc = errno;
+    int rc = -errno;
     closedir(d);
     return rc;
 }
@@ -231,10 +231,10 @@ static int px_lock(lsm_env *env, const char *path, lsm_file **out, long *holder_
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
     if (fcntl(f->fd, F_OFD_SETLK, &fl) != 0) {
-        rc = errno;
-        if (rc == EAGAIN || rc == EACCES) {
+        rc = -errno;
+        if (rc == -EAGAIN || rc == -EACCES) {
             read_holder(f->fd, holder_pid, holder_closing);
-            rc = EBUSY;
+            rc = -EBUSY;
         }
         px_close(env, f);
         return rc;
@@ -269,7 +269,7 @@ static int px_unlock(lsm_env *env, lsm_file *f)
     memset(&fl, 0, sizeof fl);
     fl.l_type = F_UNLCK;
     fl.l_whence = SEEK_SET;
-    int rc = fcntl(f->fd, F_OFD_SETLK, &fl) == 0 ? 0 : errno;
+    int rc = fcntl(f->fd, F_OFD_SETLK, &fl) == 0 ? 0 : -errno;
     int rc2 = px_close(env, f);
     return rc ? rc : rc2;
 }
@@ -295,7 +295,7 @@ static int px_space(lsm_env *env, const char *path, uint64_t *total, uint64_t *a
     (void)env;
     struct statvfs st;
     if (statvfs(path, &st) != 0)
-        return errno;
+        return -errno;
     *total = (uint64_t)st.f_blocks * st.f_frsize;
     *avail = (uint64_t)st.f_bavail * st.f_frsize;
     return 0;
@@ -306,8 +306,8 @@ static int px_allocate(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len)
     (void)env;
     int rc;
     do {
-        rc = fallocate(f->fd, 0, (off_t)off, (off_t)len) == 0 ? 0 : errno;
-    } while (rc == EINTR);
+        rc = fallocate(f->fd, 0, (off_t)off, (off_t)len) == 0 ? 0 : -errno;
+    } while (rc == -EINTR);
     return rc;
 }
 

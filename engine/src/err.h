@@ -30,7 +30,12 @@
 int err_set(int code, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
 /* Map an errno value to a status code, record "what: strerror" and return
- * the code. what is formatted like printf. */
+ * the code. what is formatted like printf.
+ *
+ * Inside the engine an errno value is positive, as errno itself. An env's
+ * callbacks return 0 or a negative errno (lsm.h), so every call into an
+ * env negates its result where it is kept: `int e = -env->sync(env, f);`
+ * (a result only compared with 0 needs no sign). */
 int err_errno(int e, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
 /* The status for an errno value: ENOSPC -> LSM_NO_SPACE, ENOMEM -> LSM_NOMEM,

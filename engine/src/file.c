@@ -22,7 +22,7 @@ int wfile_create(lsm_env *env, const char *path, size_t buf_limit, wfile **out)
         free(w);
         return err_set(LSM_NOMEM, "create %s: out of memory", path);
     }
-    int e = env->open(env, path, LSM_ENV_WRITE | LSM_ENV_CREATE | LSM_ENV_TRUNC, &w->f);
+    int e = -env->open(env, path, LSM_ENV_WRITE | LSM_ENV_CREATE | LSM_ENV_TRUNC, &w->f);
     if (e) {
         free(w->path);
         free(w);
@@ -45,9 +45,9 @@ int wfile_open_at(lsm_env *env, const char *path, uint64_t offset, size_t buf_li
         free(w);
         return err_set(LSM_NOMEM, "open %s: out of memory", path);
     }
-    int e = env->open(env, path, LSM_ENV_WRITE | LSM_ENV_CREATE, &w->f);
+    int e = -env->open(env, path, LSM_ENV_WRITE | LSM_ENV_CREATE, &w->f);
     if (e == 0) {
-        e = env->truncate(env, w->f, offset);
+        e = -env->truncate(env, w->f, offset);
         if (e)
             env->close(env, w->f);
     }
@@ -66,7 +66,7 @@ int wfile_flush(wfile *w)
 {
     if (w->pending.n == 0)
         return LSM_OK;
-    int e = w->env->pwrite(w->env, w->f, w->pending.p, w->pending.n, w->offset);
+    int e = -w->env->pwrite(w->env, w->f, w->pending.p, w->pending.n, w->offset);
     if (e)
         return err_errno(e, "write %s at offset %llu", w->path,
                          (unsigned long long)w->offset);
@@ -83,7 +83,7 @@ int wfile_append(wfile *w, const void *data, size_t n)
             return rc;
         if (n >= w->buf_limit) {
             /* Large writes go straight through without a copy. */
-            int e = w->env->pwrite(w->env, w->f, data, n, w->offset);
+            int e = -w->env->pwrite(w->env, w->f, data, n, w->offset);
             if (e)
                 return err_errno(e, "write %s at offset %llu", w->path,
                                  (unsigned long long)w->offset);
@@ -101,7 +101,7 @@ int wfile_sync(wfile *w)
     int rc = wfile_flush(w);
     if (rc)
         return rc;
-    int e = w->env->sync(w->env, w->f);
+    int e = -w->env->sync(w->env, w->f);
     if (e)
         return err_errno(e, "sync %s", w->path);
     return LSM_OK;
@@ -112,7 +112,7 @@ int wfile_close(wfile *w)
     if (w == NULL)
         return LSM_OK;
     int rc = wfile_flush(w);
-    int e = w->env->close(w->env, w->f);
+    int e = -w->env->close(w->env, w->f);
     if (rc == LSM_OK && e)
         rc = err_errno(e, "close %s", w->path);
     buf_free(&w->pending);
@@ -124,7 +124,7 @@ int wfile_close(wfile *w)
 int wfile_rollback(wfile *w, uint64_t size)
 {
     w->pending.n = 0;
-    int e = w->env->truncate(w->env, w->f, size);
+    int e = -w->env->truncate(w->env, w->f, size);
     if (e)
         return err_errno(e, "truncate %s to %llu bytes", w->path, (unsigned long long)size);
     w->offset = size;
@@ -150,9 +150,9 @@ int rfile_open(lsm_env *env, const char *path, rfile **out)
         return err_set(LSM_NOMEM, "open %s: out of memory", path);
     }
     r->env = env;
-    int e = env->open(env, path, LSM_ENV_READ, &r->f);
+    int e = -env->open(env, path, LSM_ENV_READ, &r->f);
     if (e == 0)
-        e = env->file_size(env, r->f, &r->size);
+        e = -env->file_size(env, r->f, &r->size);
     if (e) {
         if (r->f)
             env->close(env, r->f);
@@ -169,7 +169,7 @@ int rfile_open(lsm_env *env, const char *path, rfile **out)
 int rfile_read(rfile *r, uint64_t off, void *dst, size_t n)
 {
     size_t got = 0;
-    int e = r->env->pread(r->env, r->f, dst, n, off, &got);
+    int e = -r->env->pread(r->env, r->f, dst, n, off, &got);
     if (e)
         return err_errno(e, "read %s at offset %llu", r->path, (unsigned long long)off);
     if (got != n)

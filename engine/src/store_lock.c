@@ -52,7 +52,7 @@ int store_lock(lsm_env *env, const char *dir, const char *lock_path, const lsm_o
     for (;;) {
         long pid = 0;
         int closing = 0;
-        int e = env->lock(env, lock_path, out, &pid, &closing);
+        int e = -env->lock(env, lock_path, out, &pid, &closing);
         if (e != EBUSY) {
             if (e)
                 *out = NULL;

@@ -477,7 +477,7 @@ int vs_manifest_install(lsm_env *env, const char *dir, uint64_t number, const ve
 
 static int sync_dir(version_set *vs)
 {
-    int e = vs->env->sync_dir(vs->env, vs->dir);
+    int e = -vs->env->sync_dir(vs->env, vs->dir);
     return e ? err_errno(e, "sync directory %s", vs->dir) : LSM_OK;
 }
 
@@ -788,7 +788,7 @@ int vs_check_files(version_set *vs)
             if (path == NULL)
                 return err_set(LSM_NOMEM, "out of memory");
             uint64_t size;
-            int e = vs->env->path_size(vs->env, path, &size);
+            int e = -vs->env->path_size(vs->env, path, &size);
             int rc = LSM_OK;
             if (e == ENOENT)
                 rc = err_set(LSM_CORRUPTION, "table %s (level %d) named by MANIFEST-%06llu is missing",

@@ -93,10 +93,10 @@ static void check_pair(int strict, int ks, const void *k, size_t kn, const void 
         violation("returned a value never written for the key", k, kn);
 }
 
-static void scan(lsm_db *db, int strict, int ks, const lsm_read_options *ro)
+static void scan(lsm_db *db, int strict, int ks, lsm_keyspace id)
 {
     lsm_iter *it;
-    if (lsm_iter_new(db, ro, &it) != LSM_OK)
+    if (lsm_iter_new(db, id, NULL, &it) != LSM_OK)
         return;
     char *prev = NULL;
     size_t prev_n = 0;
@@ -160,13 +160,13 @@ static void scan(lsm_db *db, int strict, int ks, const lsm_read_options *ro)
     lsm_iter_free(it);
 }
 
-static void gets(lsm_db *db, int strict, int ks, const lsm_read_options *ro)
+static void gets(lsm_db *db, int strict, int ks, lsm_keyspace id)
 {
     for (int i = 0; i < store.n_keys; i++) {
         const fz_key *mk = &store.keys[i];
         void *v;
         size_t vn;
-        if (mk->ks == ks && lsm_get_opt(db, ro, mk->key, mk->klen, &v, &vn) == LSM_OK) {
+        if (mk->ks == ks && lsm_get(db, id, NULL, mk->key, mk->klen, &v, &vn) == LSM_OK) {
             check_pair(strict, ks, mk->key, mk->klen, v, vn);
             lsm_free(v);
         }
@@ -175,7 +175,7 @@ static void gets(lsm_db *db, int strict, int ks, const lsm_read_options *ro)
     for (size_t i = 0; i < sizeof never / sizeof never[0]; i++) {
         void *v;
         size_t vn;
-        if (lsm_get_opt(db, ro, never[i], strlen(never[i]), &v, &vn) == LSM_OK) {
+        if (lsm_get(db, id, NULL, never[i], strlen(never[i]), &v, &vn) == LSM_OK) {
             fz_touch(v, vn);
             lsm_free(v);
             if (strict)
@@ -187,13 +187,12 @@ static void gets(lsm_db *db, int strict, int ks, const lsm_read_options *ro)
 static void check_db(lsm_db *db, int strict)
 {
     for (int ks = 0; ks < FZ_N_KEYSPACES; ks++) {
-        lsm_read_options ro;
-        lsm_read_options_default(&ro);
+        lsm_keyspace id = LSM_KEYSPACE_DEFAULT;
         /* A torn or damaged manifest may have lost the keyspace. */
-        if (ks > 0 && lsm_keyspace_open(db, fz_keyspace_names[ks], 0, &ro.keyspace) != LSM_OK)
+        if (ks > 0 && lsm_keyspace_open(db, fz_keyspace_names[ks], 0, &id) != LSM_OK)
             continue;
-        scan(db, strict, ks, &ro);
-        gets(db, strict, ks, &ro);
+        scan(db, strict, ks, id);
+        gets(db, strict, ks, id);
     }
     char **names;
     size_t n_names;
@@ -277,7 +276,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (int i = 0; i < store.n_keys; i += 3) {
                 const fz_key *mk = &store.keys[i];
                 if (mk->ks == 0 && mk->n_vals)
-                    (void)lsm_put(db, mk->key, mk->klen, mk->vals[0], mk->vlens[0]);
+                    (void)lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, mk->key, mk->klen, mk->vals[0], mk->vlens[0]);
             }
             (void)lsm_close(db);
             db = NULL;

@@ -89,7 +89,7 @@ static size_t make_val(char *dst, size_t cap, int phase, int i)
 
 static void put(fz_store *s, lsm_db *db, const void *k, size_t kn, const void *v, size_t vn)
 {
-    int rc = lsm_put(db, k, kn, v, vn);
+    int rc = lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, k, kn, v, vn);
     if (rc)
         die("put", rc, db);
     model_put(s, 0, k, kn, v, vn);
@@ -103,7 +103,7 @@ static void put_aux(fz_store *s, lsm_db *db, lsm_keyspace ks, int phase, int i)
     char k[16], v[128];
     size_t kn = make_key(k, i);
     int n = snprintf(v, sizeof v, "aux%d-%03d", phase, i);
-    int rc = lsm_put_ks(db, ks, k, kn, v, (size_t)n);
+    int rc = lsm_put(db, ks, NULL, k, kn, v, (size_t)n);
     if (rc)
         die("put_ks", rc, db);
     model_put(s, 1, k, kn, v, (size_t)n);
@@ -112,7 +112,7 @@ static void put_aux(fz_store *s, lsm_db *db, lsm_keyspace ks, int phase, int i)
 static void write_at(fz_store *s, lsm_db *db, const char *key, size_t off, const void *data,
                      size_t len)
 {
-    int rc = lsm_write_value(db, 0, key, strlen(key), off, data, len);
+    int rc = lsm_write_value(db, 0, NULL, key, strlen(key), off, data, len);
     if (rc)
         die("write_value", rc, db);
     model_write_at(s, 0, key, strlen(key), off, data, len);
@@ -133,7 +133,7 @@ static void del_range(lsm_db *db, lsm_keyspace ks, int from, int to)
 {
     char a[16], b[16];
     size_t an = make_key(a, from), bn = make_key(b, to);
-    int rc = lsm_delete_range(db, ks, a, an, b, bn);
+    int rc = lsm_delete_range(db, ks, NULL, a, an, b, bn);
     if (rc)
         die("delete_range", rc, db);
 }
@@ -149,7 +149,7 @@ static void del_i(lsm_db *db, int i)
 {
     char k[16];
     size_t kn = make_key(k, i);
-    int rc = lsm_delete(db, k, kn);
+    int rc = lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, k, kn);
     if (rc)
         die("delete", rc, db);
 }
@@ -157,7 +157,7 @@ static void del_i(lsm_db *db, int i)
 static void batch_put(fz_store *s, lsm_batch *b, const void *k, size_t kn, const void *v,
                       size_t vn)
 {
-    if (lsm_batch_put(b, k, kn, v, vn))
+    if (lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, k, kn, v, vn))
         abort();
     model_put(s, 0, k, kn, v, vn);
 }
@@ -272,9 +272,9 @@ void fz_store_build(fz_store *s)
         batch_put(s, b, k, kn, v, vn);
     }
     size_t kn = make_key(k, 70);
-    if (lsm_batch_delete(b, k, kn))
+    if (lsm_batch_delete(b, LSM_KEYSPACE_DEFAULT, k, kn))
         abort();
-    if ((rc = lsm_write(db, b, NULL)) != LSM_OK)
+    if ((rc = lsm_write(db, NULL, b)) != LSM_OK)
         die("write", rc, db);
     if ((rc = lsm_flush(db)) != LSM_OK)
         die("flush", rc, db);
@@ -298,7 +298,7 @@ void fz_store_build(fz_store *s)
     kn = make_key(k, 1);
     size_t vn = make_val(v, sizeof v, 5, 1);
     batch_put(s, b, k, kn, v, vn);
-    if ((rc = lsm_write(db, b, NULL)) != LSM_OK)
+    if ((rc = lsm_write(db, NULL, b)) != LSM_OK)
         die("write", rc, db);
     lsm_batch_free(b);
 

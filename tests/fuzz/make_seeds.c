@@ -357,7 +357,7 @@ static void manifest_seeds(void)
         int key = (i * 37) % 250; /* overwrites, out of order */
         snprintf(k, sizeof k, "key%04d", key);
         int vn = snprintf(v, sizeof v, "value-%d-padding-padding", i);
-        if (lsm_put(db, k, strlen(k), v, (size_t)vn))
+        if (lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), v, (size_t)vn))
             die("lsm_put failed");
         if (i % 25 == 24) {
             if (lsm_flush(db))
