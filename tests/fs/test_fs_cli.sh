@@ -19,7 +19,7 @@
 #   - without -f the daemon detaches, the mount works, and fusermount3 -u
 #     ends the daemon and releases the lock (lsmctl can open the store);
 #   - -o ro refuses writes with EROFS and serves reads; -o sync=always,
-#     memtable=, cache= are accepted.
+#     memtable=, cache=, inline= are accepted.
 # A failing check is reported and the script goes on; exit 1 if any failed,
 # 77 if /dev/fuse is missing.
 #
@@ -80,6 +80,9 @@ run_refused "bad sync= value (daemon mode)" "$T/m1" -o sync=bogus "$T/s1" "$T/m1
 run_refused "bad memtable= value" "$T/m1" -f -o memtable=lots "$T/s1" "$T/m1"
 mentions "bad memtable= value" "memtable"
 run_refused "bad cache= value" "$T/m1" -f -o cache=-5 "$T/s1" "$T/m1"
+run_refused "bad inline= value" "$T/m1" -f -o inline=small "$T/s1" "$T/m1"
+mentions "bad inline= value" "inline"
+run_refused "inline= too large" "$T/m1" -f -o inline=2G "$T/s1" "$T/m1"
 run_refused "unknown -o option" "$T/m1" -f -o no_such_option_xyz "$T/s1" "$T/m1"
 run_refused "unknown flag" "$T/m1" -f --no-such-flag "$T/s1" "$T/m1"
 run_refused "no arguments" "$T/m1"
@@ -218,7 +221,7 @@ got=$(errno_of "os.close(os.open('$T/m6/file', os.O_WRONLY))")
 got=$(errno_of "os.unlink('$T/m6/file')")
 [[ $got == EROFS ]] && ok || fail "-o ro: unlink gave $got, expected EROFS"
 must_unmount "$T/m6"
-must_mount "$T/new/store" "$T/m7" -o sync=always,memtable=1M,cache=8M
+must_mount "$T/new/store" "$T/m7" -o sync=always,memtable=1M,cache=8M,inline=4K
 echo "sync always" >"$T/m7/s"
 [[ $(cat "$T/m7/s") == "sync always" ]] && ok || fail "-o sync=always: write/read failed"
 must_unmount "$T/m7"

@@ -136,6 +136,14 @@ names = ["f%02d" % i for i in range(12)] + ["d/g%02d" % i for i in range(12)]
 # the directory that was under the mount. O_PATH: it opens nothing in the
 # daemon (a directory handle open when the session ends is never released).
 root = os.open(mnt, os.O_PATH | os.O_DIRECTORY)
+# A writer that starts late (python's start-up under load) could open the
+# directory under a mount already gone, and its operations would "succeed"
+# there: it works only on the mount (another device than the parent's), and
+# says when it is ready, so that the cut comes while it writes.
+if os.fstat(root).st_dev == os.stat(os.path.dirname(os.path.abspath(mnt))).st_dev:
+    print("# writer: %s is not mounted" % mnt)
+    sys.exit(1)
+open(log_path + ".ready", "w").close()
 i = 0
 
 def op(*fields):
@@ -318,8 +326,17 @@ python3 -c "import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)
 for cycle in $(seq 1 "$CYCLES"); do
     mode=${modes[$(((cycle - 1) % 4))]}
     DAEMON=${FS_PID[$MNT]}
+    rm -f "$T/log.ready"
     python3 "$T/writer.py" "$MNT" "$T/log" "$((SEED + cycle))" "$T/state" >"$T/writer.out" 2>&1 &
     WRITER=$!
+    # The cut comes a while after the writer has begun, not after it was
+    # started: under load python alone can take longer than the delay.
+    for _ in $(seq 600); do
+        [[ -e $T/log.ready ]] && break
+        kill -0 "$WRITER" 2>/dev/null || break
+        sleep 0.05
+    done
+    [[ -e $T/log.ready ]] || die "cycle $cycle: the writer did not start: $(cat "$T/writer.out")"
     delay=$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.2 + 1.3 * r / 32767 }')
     sleep "$delay"
     kill -USR1 "$DAEMON"
