@@ -416,6 +416,8 @@ static int make_large(resolver *r, slice tkey, slice bytes, uint64_t size, lv_de
 {
     d->chunk_bytes = (uint32_t)r->db->opts.value_chunk_bytes;
     d->size = size;
+    d->shared = 0;
+    d->refs = 0;
     int rc = alloc_id(r, &d->id);
     if (rc == LSM_OK)
         rc = write_chunks(r, d->id, d->chunk_bytes, 0, bytes);

@@ -498,7 +498,7 @@ int lsm_value_writer_commit(lsm_value_writer *w)
                                            : err_set(LSM_INVALID_ARGUMENT,
                                                      "commit: keyspace %u was dropped", ks);
     if (rc == LSM_OK) {
-        lv_desc d = {w->id, w->size, w->chunk_bytes};
+        lv_desc d = {w->id, w->size, w->chunk_bytes, 0, 0};
         buf desc = BUF_INIT;
         char pk[LV_PENDING_KEY_LEN];
         lv_pending_key(pk, w->id);
