@@ -34,7 +34,7 @@ int db_read_large(superversion *sv, table_cache *tc, uint64_t seq, slice desc, u
 {
     *n_read = 0;
     lv_desc d;
-    int rc = lv_desc_decode(desc, &d);
+    int rc = db_desc_load(sv, tc, seq, desc, &d);
     if (rc)
         return rc;
     if (off >= d.size)
@@ -139,7 +139,7 @@ int lsm_value_size(lsm_db *db, const lsm_read_options *ro, const void *key, size
         return done(db, rc);
     if (t == TYPE_VALUE_REF) {
         lv_desc d;
-        rc = lv_desc_decode(slice_make(v, vl), &d);
+        rc = db_desc_load(sv, db->tc, seq, slice_make(v, vl), &d);
         if (rc == LSM_OK)
             *size = d.size;
     } else {
@@ -192,7 +192,7 @@ int lsm_value_seek(lsm_db *db, const lsm_read_options *ro, const void *key, size
             *out = whence == LSM_SEEK_DATA ? off : full;
     } else {
         lv_desc d;
-        rc = lv_desc_decode(slice_make(v, vl), &d);
+        rc = db_desc_load(sv, db->tc, seq, slice_make(v, vl), &d);
         if (rc == LSM_OK && off >= d.size)
             rc = LSM_NOT_FOUND;
         if (rc == LSM_OK) {
@@ -220,7 +220,7 @@ int lsm_value_seek(lsm_db *db, const lsm_read_options *ro, const void *key, size
 int db_get_large(lsm_db *db, superversion *sv, uint64_t seq, slice desc, char **val, size_t *vlen)
 {
     lv_desc d;
-    int rc = lv_desc_decode(desc, &d);
+    int rc = db_desc_load(sv, db->tc, seq, desc, &d);
     if (rc)
         return rc;
     if (d.size > LSM_MAX_VALUE_LEN)
