@@ -54,6 +54,7 @@ void model_copy(model *dst, const model *src)
         dst->e[i].kl = src->e[i].kl;
         dst->e[i].v = dup(src->e[i].v, src->e[i].vl);
         dst->e[i].vl = src->e[i].vl;
+        dst->e[i].grp = src->e[i].grp;
     }
     dst->n = src->n;
 }
@@ -86,6 +87,7 @@ void model_put(model *m, const void *k, size_t kl, const void *v, size_t vl)
         free(m->e[i].v);
         m->e[i].v = dup(v, vl);
         m->e[i].vl = vl;
+        m->e[i].grp = 0;
         return;
     }
     if (m->n == m->cap) {
@@ -99,7 +101,26 @@ void model_put(model *m, const void *k, size_t kl, const void *v, size_t vl)
     m->e[i].kl = kl;
     m->e[i].v = dup(v, vl);
     m->e[i].vl = vl;
+    m->e[i].grp = 0;
     m->n++;
+}
+
+/* k gets the bytes v: and so does every key of its group. */
+static void set_value(model *m, const void *k, size_t kl, const void *v, size_t vl)
+{
+    const model_entry *e = model_find(m, k, kl);
+    uint64_t grp = e ? e->grp : 0;
+    if (grp == 0) {
+        model_put(m, k, kl, v, vl);
+        return;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->e[i].grp != grp)
+            continue;
+        free(m->e[i].v);
+        m->e[i].v = dup(v, vl);
+        m->e[i].vl = vl;
+    }
 }
 
 void model_del(model *m, const void *k, size_t kl)
@@ -138,7 +159,7 @@ void model_write(model *m, const void *k, size_t kl, uint64_t off, const void *d
         memset(v + s, 0, ns - s);
     if (len)
         memcpy(v + off, data, len);
-    model_put(m, k, kl, v, ns);
+    set_value(m, k, kl, v, ns);
     free(v);
 }
 
@@ -153,7 +174,7 @@ void model_truncate(model *m, const void *k, size_t kl, uint64_t size)
         memcpy(v, e->v, keep);
     if (size > keep)
         memset(v + keep, 0, (size_t)size - keep);
-    model_put(m, k, kl, v, (size_t)size);
+    set_value(m, k, kl, v, (size_t)size);
     free(v);
 }
 
@@ -166,7 +187,7 @@ void model_punch(model *m, const void *k, size_t kl, uint64_t off, uint64_t len)
     char *v = dup(e->v, e->vl);
     size_t vl = e->vl;
     memset(v + off, 0, end - (size_t)off);
-    model_put(m, k, kl, v, vl);
+    set_value(m, k, kl, v, vl);
     free(v);
 }
 
@@ -179,8 +200,29 @@ int model_move(model *m, const void *from, size_t fl, const void *to, size_t tl)
         return 1;
     char *v = dup(e->v, e->vl);
     size_t vl = e->vl;
+    uint64_t grp = e->grp;
     model_put(m, to, tl, v, vl);
+    ((model_entry *)model_find(m, to, tl))->grp = grp; /* the name moves */
     model_del(m, from, fl);
+    free(v);
+    return 1;
+}
+
+int model_link(model *m, const void *from, size_t fl, const void *to, size_t tl)
+{
+    static uint64_t next_grp = 1;
+    model_entry *e = (model_entry *)model_find(m, from, fl);
+    if (e == NULL)
+        return 0;
+    if (model_keycmp(from, fl, to, tl) == 0)
+        return 1;
+    if (e->grp == 0)
+        e->grp = next_grp++;
+    uint64_t grp = e->grp;
+    char *v = dup(e->v, e->vl);
+    size_t vl = e->vl;
+    model_put(m, to, tl, v, vl);
+    ((model_entry *)model_find(m, to, tl))->grp = grp;
     free(v);
     return 1;
 }
@@ -215,15 +257,17 @@ void model_journal_note(model_journal *j, const model *m, int ks, const void *k,
     u->present = e != NULL;
     u->v = e ? dup(e->v, e->vl) : NULL;
     u->vl = e ? e->vl : 0;
+    u->grp = e ? e->grp : 0;
 }
 
 void model_journal_undo(model_journal *j, model *ms)
 {
     while (j->n > 0) {
         model_undo *u = &j->u[--j->n];
-        if (u->present)
+        if (u->present) {
             model_put(&ms[u->ks], u->k, u->kl, u->v, u->vl);
-        else
+            ((model_entry *)model_find(&ms[u->ks], u->k, u->kl))->grp = u->grp;
+        } else
             model_del(&ms[u->ks], u->k, u->kl);
         free(u->k);
         free(u->v);

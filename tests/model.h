@@ -23,6 +23,8 @@ typedef struct model_entry {
     size_t kl;
     char *v;
     size_t vl;
+    uint64_t grp;  /* 0, or the shared value (lsm_link_value) the key names:
+                      every key of a group has the same bytes */
 } model_entry;
 
 typedef struct model {
@@ -38,6 +40,7 @@ void model_copy(model *dst, const model *src);
 size_t model_lower_bound(const model *m, const void *k, size_t kl);
 /* The entry for key or NULL. */
 const model_entry *model_find(const model *m, const void *k, size_t kl);
+/* A put: k gets a value of its own (leaving any shared value it named). */
 void model_put(model *m, const void *k, size_t kl, const void *v, size_t vl);
 void model_del(model *m, const void *k, size_t kl);
 int model_keycmp(const void *a, size_t al, const void *b, size_t bl);
@@ -47,7 +50,8 @@ int model_keycmp(const void *a, size_t al, const void *b, size_t bl);
 /* Delete the keys of [lo, hi) (hi NULL: every key from lo on). */
 void model_del_range(model *m, const void *lo, size_t lol, const void *hi, size_t hil);
 /* Bytes [off, off + len) of k's value become data (an absent key is an
- * empty value); a gap between the old end and off reads as zeros. */
+ * empty value); a gap between the old end and off reads as zeros. These
+ * three change every key of k's group (a shared value). */
 void model_write(model *m, const void *k, size_t kl, uint64_t off, const void *data, size_t len);
 /* k's value cut, or extended with zeros, to size bytes (created if absent). */
 void model_truncate(model *m, const void *k, size_t kl, uint64_t size);
@@ -57,6 +61,9 @@ void model_punch(model *m, const void *k, size_t kl, uint64_t off, uint64_t len)
 /* k's value moved to key to, replacing its value; moving a key onto itself
  * changes nothing. Returns 0, and changes nothing, if from is absent. */
 int model_move(model *m, const void *from, size_t fl, const void *to, size_t tl);
+/* lsm_link_value: to names from's value (one group). Returns 0, and changes
+ * nothing, if from is absent. */
+int model_link(model *m, const void *from, size_t fl, const void *to, size_t tl);
 
 /* n value bytes from a 64-bit linear congruential generator started at x:
  * the state advances before every 8 bytes, which are the state's bytes, low
@@ -71,6 +78,7 @@ typedef struct model_undo {
     int ks, present;
     char *k, *v;
     size_t kl, vl;
+    uint64_t grp;
 } model_undo;
 
 typedef struct model_journal {

@@ -745,7 +745,7 @@ static void test_repair_value_ids(void **state)
     table_builder *tb;
     TU_OK(NULL, tb_new(lsm_env_posix(), path, &to, &tb));
     buf desc = BUF_INIT;
-    lv_desc d = {5, 8192, 4096};
+    lv_desc d = {5, 8192, 4096, 0, 0};
     TU_OK(NULL, lv_desc_encode(&d, &desc));
     char ik[32];
     memcpy(ik, "\0big", 4);

@@ -498,7 +498,7 @@ static void test_refused_opens_change_nothing(void **state)
         version_edit e;
         edit_init(&e);
         e.has_format = 1;
-        e.format = MANIFEST_FORMAT_VERSION + 1;
+        e.format = MANIFEST_FORMAT_VERSION_MAX + 1;
         buf rec = BUF_INIT;
         assert_int_equal(edit_encode(&e, &rec), LSM_OK);
         char path[4096];

@@ -98,7 +98,7 @@ echo "== help"
 run --help
 expect_rc 0 "--help"
 for want in 'Dump format' '\\xHH' '\\t' '\\n' 'Exit codes' 'batches written before .* stay' \
-    'get' 'put' 'del' 'scan' 'dump' 'load' 'flush' 'stats' 'verify' \
+    'get' 'put' 'del' 'link' 'scan' 'dump' 'load' 'flush' 'stats' 'verify' \
     '--sync' '--create' '--read-only'; do
     grep -Eq -- "$want" "$T/out" || fail "--help does not mention $want"
 done
@@ -218,6 +218,47 @@ expect_out 'yes' "--sync between STORE and the command"
 run "$S" stats
 expect_rc 0 "stats"
 [[ -s $T/out ]] || fail "stats printed nothing"
+ok
+
+echo "== link: two names of one value"
+L=$T/links
+run --create "$L" put a small-value
+expect_rc 0 "put before link"
+run "$L" link a b
+expect_rc 0 "link"
+run "$L" get b
+expect_out 'small-value' "get of the new name"
+head -c 3000000 /dev/urandom >"$T/big.bin"
+run_in "$T/big.bin" "$L" put big
+expect_rc 0 "put of a 3 MB value"
+run "$L" link big big2
+expect_rc 0 "link of a large value"
+run "$L" link big2 big3
+expect_rc 0 "link from the second name"
+"$LSMCTL" "$L" get big3 >"$T/big3.out" 2>"$T/err" || fail "get big3"
+cmp -s "$T/big.bin" "$T/big3.out" || fail "get of a third name differs from the value"
+run "$L" del big
+expect_rc 0 "del of the first name"
+"$LSMCTL" "$L" get big2 >"$T/big2.out" 2>"$T/err" || fail "get big2 after del big"
+cmp -s "$T/big.bin" "$T/big2.out" || fail "a name lost its value when another was deleted"
+run "$L" put big3 replaced
+expect_rc 0 "put onto a name"
+"$LSMCTL" "$L" get big2 >"$T/big2.out" 2>"$T/err" || fail "get big2 after put big3"
+cmp -s "$T/big.bin" "$T/big2.out" || fail "a put onto one name changed another"
+run "$L" link nothing x
+expect_rc 1 "link of a missing key"
+run "$L" get x
+expect_rc 1 "a failed link wrote nothing"
+run "$L" verify
+expect_rc 0 "verify after links"
+run "$L" flush
+expect_rc 0 "flush"
+found=0
+for f in "$L"/*.sst; do
+    "$LSMCTL" sst-dump "$f" >"$T/out" 2>"$T/err" || true
+    grep -q 'shared value_id=' "$T/out" && found=1
+done
+[[ $found == 1 ]] || fail "sst-dump shows no shared value"
 ok
 
 echo "== scan"

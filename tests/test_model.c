@@ -27,7 +27,8 @@
  * past the end, to the end), moves (onto absent keys, small values, large values; of missing keys,
  * which must fail with LSM_NOT_FOUND and change nothing), plain puts over the
  * threshold, streaming writers (committed and aborted, with other writes in
- * between), and batches mixing all of these with puts, deletes and range
+ * between), links (lsm_link_value: shared values, written, cut and punched
+ * through any name, detached by puts, deletes and moves onto a name), and batches mixing all of these with puts, deletes and range
  * deletes across keyspaces (atomic: a batch whose move finds no source fails
  * whole). They are checked with lsm_value_size and lsm_read_value of random
  * ranges, lsm_value_seek (answers in range, holes read as zeros) besides gets and scans, now and through snapshots and held
@@ -102,7 +103,7 @@ typedef struct ctx {
     char *vbuf;
     char *dbuf; /* data of large writes */
     char *lbuf; /* scratch for reading large values */
-    uint64_t n_large_ops, n_batch_not_found;
+    uint64_t n_large_ops, n_batch_not_found, n_links;
     const lsm_read_options *scan_ro; /* the scan or walk being checked, if any */
     lsm_keyspace scan_ks;            /*   and its keyspace */
 } ctx;
@@ -695,22 +696,37 @@ static void m_del_range(ctx *c, journal *j, int ks, const kref *lo, const kref *
     }
 }
 
+/* Before a change of k's value: note k and, if it names a shared value,
+ * every key of its group (they all change). */
+static void note_group(ctx *c, journal *j, int ks, const kref *k)
+{
+    model *m = &c->ms[ks];
+    const model_entry *e = model_find(m, k->k, k->n);
+    journal_note(j, m, ks, k->k, k->n);
+    if (e == NULL || e->grp == 0)
+        return;
+    uint64_t grp = e->grp;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->e[i].grp == grp)
+            journal_note(j, m, ks, m->e[i].k, m->e[i].kl);
+}
+
 /* Bytes [off, off+len) of k's value become data; a gap reads as zeros. */
 static void m_write(ctx *c, journal *j, int ks, const kref *k, size_t off, const char *data, size_t len)
 {
-    journal_note(j, &c->ms[ks], ks, k->k, k->n);
+    note_group(c, j, ks, k);
     model_write(&c->ms[ks], k->k, k->n, off, data, len);
 }
 
 static void m_truncate(ctx *c, journal *j, int ks, const kref *k, size_t size)
 {
-    journal_note(j, &c->ms[ks], ks, k->k, k->n);
+    note_group(c, j, ks, k);
     model_truncate(&c->ms[ks], k->k, k->n, size);
 }
 
 static void m_punch(ctx *c, journal *j, int ks, const kref *k, uint64_t off, uint64_t len)
 {
-    journal_note(j, &c->ms[ks], ks, k->k, k->n);
+    note_group(c, j, ks, k);
     model_punch(&c->ms[ks], k->k, k->n, off, len);
 }
 
@@ -724,6 +740,16 @@ static int m_rename(ctx *c, journal *j, int ks, const kref *from, const kref *to
     journal_note(j, &c->ms[ks], ks, to->k, to->n);
     journal_note(j, &c->ms[ks], ks, from->k, from->n);
     return model_move(&c->ms[ks], from->k, from->n, to->k, to->n);
+}
+
+/* lsm_link_value: 0 (and no change) if from is absent. */
+static int m_link(ctx *c, journal *j, int ks, const kref *from, const kref *to)
+{
+    if (model_find(&c->ms[ks], from->k, from->n) == NULL)
+        return 0;
+    journal_note(j, &c->ms[ks], ks, to->k, to->n);
+    journal_note(j, &c->ms[ks], ks, from->k, from->n);
+    return model_link(&c->ms[ks], from->k, from->n, to->k, to->n);
 }
 
 /* The store's value of k (in keyspace ks, at snapshot s) against model m:
@@ -964,6 +990,40 @@ static void pick_to(ctx *c, int ks, const kref *from, kref *to)
         *to = *from;
 }
 
+/* Make a second name of a value (a shared value); then, sometimes, write
+ * through one name and check the other. */
+static void lv_link(ctx *c, int ks)
+{
+    kref from, to;
+    pick_from(c, ks, &from);
+    pick_to(c, ks, &from, &to);
+    int present = model_find(&c->ms[ks], from.k, from.n) != NULL;
+    char kb[200], kb2[200];
+    trace(c, "link ks%d %s (size %zu%s) -> %s (size %zu)", ks, kname(from.k, from.n, kb),
+          model_size_of(&c->ms[ks], &from), present ? "" : ", absent", kname(to.k, to.n, kb2),
+          model_size_of(&c->ms[ks], &to));
+    int rc = lsm_link_value(c->db, c->ks[ks], from.k, from.n, to.k, to.n);
+    if (!present) {
+        CHECK(c, rc == LSM_NOT_FOUND, "link of an absent key: rc %d (%s)", rc, lsm_errmsg(c->db));
+        check_value(c, ks, &c->ms[ks], NULL, &to); /* unchanged */
+        return;
+    }
+    CHECK(c, rc == LSM_OK, "link: rc %d (%s)", rc, lsm_errmsg(c->db));
+    c->n_links++;
+    m_link(c, NULL, ks, &from, &to);
+    if (tu_below(&c->rng, 2) == 0) {
+        size_t off = pick_write_off(c, model_size_of(&c->ms[ks], &to)), len = pick_write_len(c);
+        clamp_write(&off, &len);
+        fill_rand(c, c->dbuf, len);
+        trace(c, "write_value ks%d %s off %zu len %zu (through the new name)", ks,
+              kname(to.k, to.n, kb2), off, len);
+        ENGINE(c, lsm_write_value(c->db, c->ks[ks], to.k, to.n, off, c->dbuf, len));
+        m_write(c, NULL, ks, &to, off, c->dbuf, len);
+    }
+    check_value(c, ks, &c->ms[ks], NULL, &to);
+    check_value(c, ks, &c->ms[ks], NULL, &from);
+}
+
 static void lv_rename(ctx *c, int ks)
 {
     kref from, to;
@@ -1136,6 +1196,18 @@ static void lv_batch(ctx *c)
             ENGINE(c, lsm_batch_truncate_value(b, id, k.k, k.n, size));
             if (live)
                 m_truncate(c, &j, ks, &k, size);
+        } else if (r < 90) {
+            if (tu_below(&c->rng, 3) == 0)
+                pick_from(c, ks, &k);
+            pick_to(c, ks, &k, &other);
+            trace(c, "  batch link ks%d %s (size %zu) -> %s (size %zu)", ks, kname(k.k, k.n, kb),
+                  model_size_of(&c->ms[ks], &k), kname(other.k, other.n, kb2),
+                  model_size_of(&c->ms[ks], &other));
+            ENGINE(c, lsm_batch_link_value(b, id, k.k, k.n, other.k, other.n));
+            if (live && !m_link(c, &j, ks, &k, &other))
+                expect = LSM_NOT_FOUND;
+            touched[n_touched] = other;
+            touched_ks[n_touched++] = ks;
         } else {
             if (tu_below(&c->rng, 3) == 0)
                 pick_from(c, ks, &k);
@@ -1225,8 +1297,10 @@ static void do_large(ctx *c)
         lv_batch(c);
     else if (r < 75)
         lv_stream(c, ks);
-    else if (r < 83)
+    else if (r < 80)
         lv_put(c, ks);
+    else if (r < 86)
+        lv_link(c, ks);
     else
         lv_check(c, ks);
 }
@@ -1413,8 +1487,8 @@ static void run(size_t memtable_bytes, uint64_t n_ops, uint64_t seed_default)
         for (size_t i = 0; i < c->ms[k].n; i++)
             n_large += c->ms[k].e[i].vl > INLINE_MAX;
     fprintf(stderr, "# %" PRIu64 " large-value operations (%" PRIu64 " batches failed whole on an "
-            "absent move source), %zu large values live, %zu live bytes\n",
-            c->n_large_ops, c->n_batch_not_found, n_large, live_bytes(c));
+            "absent move source, %" PRIu64 " links), %zu large values live, %zu live bytes\n",
+            c->n_large_ops, c->n_batch_not_found, c->n_links, n_large, live_bytes(c));
     release_all(c);
     /* Space comes back: with every key deleted and everything compacted,
      * nothing is left -- no chunk of a value that was overwritten, moved

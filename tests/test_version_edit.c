@@ -593,7 +593,7 @@ static void test_manifest_install_faults(void **state)
     static char *const names[256] = {[0] = "default", [3] = "three"};
     static const uint32_t flags[256] = {[0] = 1};
     version_edit snap;
-    assert_int_equal(vs_snapshot_begin(&snap, names, flags), LSM_OK);
+    assert_int_equal(vs_snapshot_begin(&snap, MANIFEST_FORMAT_VERSION, names, flags), LSM_OK);
     snap.has_log_number = snap.has_next_file = snap.has_last_seq = 1;
     snap.next_file = 8;
     snap.last_seq = 77;

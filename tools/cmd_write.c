@@ -147,6 +147,34 @@ int cmd_del(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
     return rc;
 }
 
+int cmd_link(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
+{
+    int escaped = 0;
+    const ctl_opt opts[] = {{"--escaped", NULL, &escaped}};
+    const char *pos[2];
+    int n_pos;
+    int rc = ctl_parse_args(cmd, argc, argv, opts, 1, pos, 2, 2, &n_pos);
+    dumpfmt_buf fb = {0}, tb = {0};
+    const void *from, *to;
+    size_t from_len, to_len;
+    if (rc == CTL_EXIT_OK)
+        rc = ctl_arg_bytes(cmd, "key", pos[0], escaped, &fb, &from, &from_len);
+    if (rc == CTL_EXIT_OK)
+        rc = ctl_arg_bytes(cmd, "key", pos[1], escaped, &tb, &to, &to_len);
+    if (rc == CTL_EXIT_OK && (from_len > LSM_MAX_KEY_LEN || to_len > LSM_MAX_KEY_LEN))
+        rc = ctl_usage(cmd, "link: a key is longer than %u bytes", LSM_MAX_KEY_LEN);
+    if (rc == CTL_EXIT_OK)
+        rc = ctl_open(c, cmd);
+    if (rc == CTL_EXIT_OK) {
+        int st = lsm_link_value(c->db, LSM_KEYSPACE_DEFAULT, from, from_len, to, to_len);
+        if (st != LSM_OK)
+            rc = ctl_fail(c, st);
+    }
+    dumpfmt_buf_free(&fb);
+    dumpfmt_buf_free(&tb);
+    return rc;
+}
+
 /* The state of one load: the pending batch and the counts for messages. */
 typedef struct loader {
     ctl *c;

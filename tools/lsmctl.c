@@ -40,7 +40,7 @@ static const struct {
     const char *meaning;
 } exit_codes[] = {
     {CTL_EXIT_OK, "success"},
-    {CTL_EXIT_NOT_FOUND, "get: the key is not in the store"},
+    {CTL_EXIT_NOT_FOUND, "get, link: the key is not in the store"},
     {CTL_EXIT_USAGE, "usage error: unknown command or option, missing or extra argument"},
     {CTL_EXIT_BUSY, "the store is locked by another process (the message names its pid)"},
     {CTL_EXIT_CORRUPT, "damage: verify found bad blocks, or a read, open or dump hit them"},
@@ -73,6 +73,14 @@ static const ctl_cmd commands[] = {
     {"del", "[--escaped] KEY", "delete KEY (deleting an absent key is not an error)",
      "  --escaped   KEY is written in the dump format's escapes\n",
      CTL_CMD_WRITES, cmd_del},
+    {"link", "[--escaped] FROM TO", "make TO a second name of FROM's value (a hard link)",
+     "Afterwards both keys hold one shared value: a ranged write, truncation\n"
+     "or hole through either name is read through both, and its space is freed\n"
+     "only when no name holds it. A put, del or rename of one name replaces that\n"
+     "name's value only. What TO held is replaced. A missing FROM exits 1.\n"
+     "The first link makes the store format 3, which older builds do not open.\n"
+     "  --escaped   FROM and TO are written in the dump format's escapes\n",
+     CTL_CMD_WRITES, cmd_link},
     {"scan", "[--prefix P | --from A --to B] [--keys-only] [--reverse] [--limit N] [--escaped]",
      "print the records in a key range, in the dump format",
      "  --prefix P   only keys starting with P\n"

@@ -132,6 +132,7 @@ int cmd_scan(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_dump(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_put(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_del(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_link(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_load(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_flush(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_compact(ctl *c, const ctl_cmd *cmd, int argc, char **argv);

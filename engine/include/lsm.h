@@ -587,6 +587,21 @@ LSM_API int lsm_batch_move(lsm_batch *batch, lsm_keyspace ks, const void *from,
 LSM_API int lsm_batch_punch_value(lsm_batch *batch, lsm_keyspace ks, const void *key,
                                   size_t key_len, uint64_t off, uint64_t len);
 
+/* Make `to` (in keyspace ks) a second name of the value of `from`: a hard
+ * link (docs/FORMAT.md §10.8). Both keys then hold one shared value: a
+ * ranged write, truncation or punch through either name is read through
+ * both, and its space is freed only when no key holds it any more. A put,
+ * delete, range delete or rename onto one of the names detaches only that
+ * name (the others keep the value). What `to` held is replaced. Linking a
+ * key to itself, or to a name of the same value, changes nothing. The first
+ * link makes the store manifest format 3, which older builds refuse.
+ * Returns LSM_NOT_FOUND (and changes nothing) if `from` does not exist;
+ * otherwise as lsm_put(). */
+LSM_API int lsm_link_value(lsm_db *db, lsm_keyspace ks, const void *from, size_t from_len,
+                           const void *to, size_t to_len);
+LSM_API int lsm_batch_link_value(lsm_batch *batch, lsm_keyspace ks, const void *from,
+                                 size_t from_len, const void *to, size_t to_len);
+
 /*
  * A streaming writer: a value of any size written in pieces, in bounded
  * memory, that replaces key's value atomically at commit (until then readers

@@ -154,7 +154,9 @@ static void format_entry(buf *out, slice tkey, uint64_t seq, value_type type, sl
             buf_append(out, " bad-reference", 14);
     } else if (type == TYPE_VALUE_REF) {
         lv_desc d;
-        if (lv_desc_decode(value, &d) == LSM_OK) {
+        if (lv_desc_decode(value, &d) == LSM_OK && d.shared) {
+            text_append(out, " shared value_id=%" PRIu64, d.id);
+        } else if (lv_desc_decode(value, &d) == LSM_OK) {
             text_append(out, " value_id=%" PRIu64 " size=%" PRIu64 " chunk_bytes=%u", d.id, d.size,
                         d.chunk_bytes);
         } else {
@@ -228,6 +230,7 @@ typedef struct ckpt_state {
     version *v;                /* pinned */
     char *ks_name[256];
     uint32_t ks_flags[256];
+    uint64_t format;           /* the manifest format of the store */
     uint64_t last_seq, next_file;
     char **made;               /* files created in dir, removed on failure */
     int n_made;
@@ -249,6 +252,8 @@ static int ckpt_names_locked(ckpt_state *s)
         s->ks_name[i] = n;
         s->ks_flags[i] = vs->ks_flags[i];
     }
+    if (vs->format > s->format)
+        s->format = vs->format;
     return LSM_OK;
 }
 
@@ -308,7 +313,7 @@ static int ckpt_write(ckpt_state *s)
     if (e)
         return err_errno(e, "checkpoint: create directory %s", s->dir);
     version_edit ed;
-    int rc = vs_snapshot_begin(&ed, s->ks_name, s->ks_flags);
+    int rc = vs_snapshot_begin(&ed, s->format, s->ks_name, s->ks_flags);
     if (rc == LSM_OK)
         rc = ckpt_tables(s, &ed);
     /* Manifest 1, as in a new store, unless a table has that number. */

@@ -261,6 +261,15 @@ int db_values_recover(lsm_db *db);
 int db_read_large(superversion *sv, table_cache *tc, uint64_t seq, slice desc, uint64_t off,
                   char *dst, size_t len, size_t *n_read);
 
+/* ---- db_shared.c ---- */
+struct lv_desc;
+/* Decode descriptor desc into d; for a shared value (version 2) also read
+ * its shared record at seq (size, chunk size, refs). */
+int db_desc_load(superversion *sv, table_cache *tc, uint64_t seq, slice desc, struct lv_desc *d);
+/* Make the store manifest format 3 (it may hold shared values), durably,
+ * before the first shared value is logged. Takes mu. */
+int db_mark_store_shared(lsm_db *db);
+
 /* ---- db_iter.c ---- */
 /* An iterator over keyspace ks at sequence seq, bounded by [lower, upper)
  * (has_upper 0: to the end of the keyspace). For the engine's own scans. */

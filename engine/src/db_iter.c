@@ -777,7 +777,7 @@ const void *lsm_iter_value(const lsm_iter *it, size_t *len)
         lsm_iter *m = (lsm_iter *)it;
         if (!m->large_ready) {
             lv_desc d;
-            int rc = lv_desc_decode(v, &d);
+            int rc = db_desc_load(m->sv, m->db->tc, m->seq, v, &d);
             if (rc == LSM_OK && d.size > LSM_MAX_VALUE_LEN)
                 rc = err_set(LSM_INVALID_ARGUMENT, "value of %llu bytes is too large to read whole",
                              (unsigned long long)d.size);
@@ -809,7 +809,7 @@ uint64_t lsm_iter_value_size(const lsm_iter *it)
     slice v = cur_raw(it);
     if (cur_type(it) == TYPE_VALUE_REF) {
         lv_desc d;
-        return lv_desc_decode(v, &d) == LSM_OK ? d.size : 0;
+        return db_desc_load(it->sv, it->db->tc, it->seq, v, &d) == LSM_OK ? d.size : 0;
     }
     return direct(it) ? v.n : it->saved_len;
 }

@@ -118,6 +118,7 @@ typedef struct repair {
     uint64_t n_entries, n_tables_read, n_logs_read, bad_blocks, log_bytes_lost;
     uint64_t max_seq;
     uint64_t max_value_id;        /* largest large-value id in use, 0 if none */
+    int saw_shared;               /* a shared value (format 3) was found */
     uint64_t next_id_recorded;    /* the id counter's newest value, 0 if none */
 } repair;
 
@@ -912,9 +913,13 @@ static void rp_observe(repair *r, slice k, slice v, int first_of_key)
         r->ks_large[ks] = 1;
         if (lv_desc_decode(v, &d) == LSM_OK && d.id > r->max_value_id)
             r->max_value_id = d.id;
+        if (lv_desc_decode(v, &d) == LSM_OK && d.shared)
+            r->saw_shared = 1;
     }
     if (ks == KS_CHUNKS && tkey.n == LV_CHUNK_KEY_LEN && (id = get_be64(tkey.p + 1)) > r->max_value_id)
         r->max_value_id = id;
+    if (ks == KS_VALUES && tkey.n == LV_SHARED_KEY_LEN && tkey.p[1] == 0x02)
+        r->saw_shared = 1;
     if (ks == KS_VALUES && tkey.n == LV_PENDING_KEY_LEN && tkey.p[1] == 0x01 &&
         (id = get_be64(tkey.p + 2)) > r->max_value_id)
         r->max_value_id = id;
@@ -1175,7 +1180,8 @@ static int rp_run(repair *r)
         r->max_seq = r->manifest_seq;
     uint64_t mnum = r->next_file++;
     version_edit ed;
-    rc = vs_snapshot_begin(&ed, r->ks_name, r->ks_flags);
+    rc = vs_snapshot_begin(&ed, r->saw_shared ? MANIFEST_FORMAT_SHARED : MANIFEST_FORMAT_VERSION,
+                           r->ks_name, r->ks_flags);
     ed.has_log_number = 1;
     ed.log_number = 0;
     ed.has_next_file = 1;

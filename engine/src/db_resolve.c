@@ -19,9 +19,15 @@
  * overlay of the entries and range deletions produced so far makes later
  * operations of the same batch see earlier ones.
  *
+ * Shared values (several keys naming one large value, docs/FORMAT.md §10.8)
+ * keep their size and their count of names in one record; every operation
+ * that takes a descriptor away from a key goes through release_desc(), which
+ * counts the name off and frees the chunks with the last one.
+ *
  * Resolution reads (memtables, tables) without the db mutex. It takes the
  * mutex only to record in the manifest that a keyspace now holds large values
- * -- before the first descriptor in it is logged.
+ * -- before the first descriptor in it is logged -- and that the store holds
+ * shared values (manifest format 3) before the first one is logged.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +147,7 @@ typedef struct resolver {
     lsm_batch *out;
     overlay ov;
     int mark_large[256];   /* keyspaces that get their first large value */
+    int mark_shared;       /* the batch creates a shared value */
     int failed_status;     /* a resolution error belonging to the caller (not I/O) */
     uint64_t freed;        /* bytes of large values freed, and of values deleted */
 } resolver;
@@ -317,6 +324,61 @@ static int free_chunks_from(resolver *r, uint64_t id, uint64_t first_index)
     return emit(r, TYPE_RANGE_DELETION, slice_make(start, start_len), slice_make(end, 9));
 }
 
+/* ---- shared values (docs/FORMAT.md §10.8) ---- */
+
+/* Decode descriptor desc; for a shared value also read its record as the
+ * batch has left it so far. */
+static int desc_of(resolver *r, slice desc, lv_desc *d)
+{
+    int rc = lv_desc_decode(desc, d);
+    if (rc || !d->shared)
+        return rc;
+    char k[LV_SHARED_KEY_LEN];
+    lv_shared_key(k, d->id);
+    value_type t;
+    buf v = BUF_INIT;
+    rc = current(r, slice_make(k, sizeof k), &t, &v);
+    if (rc == LSM_NOT_FOUND)
+        rc = err_set(LSM_CORRUPTION, "resolve: shared value %llu has no record",
+                     (unsigned long long)d->id);
+    else if (rc == LSM_OK)
+        rc = lv_shared_decode(buf_slice(&v), d);
+    buf_free(&v);
+    return rc;
+}
+
+/* Write d's shared record (size, chunk size, refs). */
+static int put_shared(resolver *r, const lv_desc *d)
+{
+    char k[LV_SHARED_KEY_LEN];
+    lv_shared_key(k, d->id);
+    buf v = BUF_INIT;
+    int rc = lv_shared_encode(d, &v);
+    if (rc == LSM_OK)
+        rc = emit(r, TYPE_VALUE, slice_make(k, sizeof k), buf_slice(&v));
+    buf_free(&v);
+    return rc;
+}
+
+/* A key lets go of the large value d: a value of its own is freed; a shared
+ * one loses a name, and is freed (record and chunks) with its last. */
+static int release_desc(resolver *r, lv_desc *d)
+{
+    if (d->shared && d->refs > 1) {
+        d->refs--;
+        return put_shared(r, d);
+    }
+    if (d->shared) {
+        char k[LV_SHARED_KEY_LEN];
+        lv_shared_key(k, d->id);
+        int rc = emit(r, TYPE_DELETION, slice_make(k, sizeof k), slice_make(NULL, 0));
+        if (rc)
+            return rc;
+    }
+    r->freed += d->size;
+    return free_chunks_from(r, d->id, 0);
+}
+
 /* If tkey now holds a large value, delete its chunks. deleting: the key
  * goes too (its inline bytes count as freed). */
 static int free_old(resolver *r, slice tkey, int deleting)
@@ -328,11 +390,9 @@ static int free_old(resolver *r, slice tkey, int deleting)
     int rc = current(r, tkey, &t, &v);
     if (rc == LSM_OK && t == TYPE_VALUE_REF) {
         lv_desc d;
-        rc = lv_desc_decode(buf_slice(&v), &d);
-        if (rc == LSM_OK) {
-            rc = free_chunks_from(r, d.id, 0);
-            r->freed += d.size;
-        }
+        rc = desc_of(r, buf_slice(&v), &d);
+        if (rc == LSM_OK)
+            rc = release_desc(r, &d);
     } else if (rc == LSM_OK && deleting) {
         r->freed += v.n;
     } else if (rc == LSM_NOT_FOUND) {
@@ -392,6 +452,13 @@ static int put_desc(resolver *r, slice tkey, const lv_desc *d)
     return rc;
 }
 
+/* The size of the large value d (held by tkey) changed: a value of its own
+ * gets a new descriptor, a shared one a new record. */
+static int set_size(resolver *r, slice tkey, const lv_desc *d)
+{
+    return d->shared ? put_shared(r, d) : put_desc(r, tkey, d);
+}
+
 /* Read [off, off+len) of a large value into dst (zeros for holes). */
 static int read_large(resolver *r, const lv_desc *d, uint64_t off, char *dst, size_t len)
 {
@@ -416,6 +483,8 @@ static int make_large(resolver *r, slice tkey, slice bytes, uint64_t size, lv_de
 {
     d->chunk_bytes = (uint32_t)r->db->opts.value_chunk_bytes;
     d->size = size;
+    d->shared = 0;
+    d->refs = 0;
     int rc = alloc_id(r, &d->id);
     if (rc == LSM_OK)
         rc = write_chunks(r, d->id, d->chunk_bytes, 0, bytes);
@@ -480,12 +549,12 @@ static int resolve_write_at(resolver *r, slice tkey, slice arg)
         }
     } else if (rc == LSM_OK) {
         lv_desc d;
-        rc = lv_desc_decode(buf_slice(&desc), &d);
+        rc = desc_of(r, buf_slice(&desc), &d);
         if (rc == LSM_OK)
             rc = write_chunks(r, d.id, d.chunk_bytes, off, data);
         if (rc == LSM_OK && end > d.size) {
             d.size = end;
-            rc = put_desc(r, tkey, &d);
+            rc = set_size(r, tkey, &d);
         }
     }
     buf_free(&desc);
@@ -540,9 +609,10 @@ static int resolve_truncate(resolver *r, slice tkey, slice arg)
         /* else: the same size, nothing changes. */
     } else if (rc == LSM_OK) {
         lv_desc d;
-        rc = lv_desc_decode(buf_slice(&cur), &d);
-        if (rc == LSM_OK && size <= inline_max) {
-            /* Small again: keep it inline, free every chunk. */
+        rc = desc_of(r, buf_slice(&cur), &d);
+        if (rc == LSM_OK && size <= inline_max && !d.shared) {
+            /* Small again: keep it inline, free every chunk (a shared value
+             * stays large: the other names hold it too). */
             char *bytes = malloc(size ? (size_t)size : 1);
             rc = bytes ? read_large(r, &d, 0, bytes, (size_t)size)
                        : err_set(LSM_NOMEM, "resolve: out of memory");
@@ -573,7 +643,7 @@ static int resolve_truncate(resolver *r, slice tkey, slice arg)
             }
             d.size = size;
             if (rc == LSM_OK)
-                rc = put_desc(r, tkey, &d);
+                rc = set_size(r, tkey, &d);
         }
     }
     buf_free(&cur);
@@ -599,7 +669,7 @@ static int resolve_punch(resolver *r, slice tkey, slice arg)
     lv_desc d;
     int rc = peek(r, tkey, &t, &size, &desc);
     if (rc == LSM_OK && t == TYPE_VALUE_REF) {
-        rc = lv_desc_decode(buf_slice(&desc), &d);
+        rc = desc_of(r, buf_slice(&desc), &d);
         size = d.size;
     }
     if (rc == LSM_NOT_FOUND || (rc == LSM_OK && (off >= size || len == 0))) {
@@ -681,6 +751,20 @@ static int resolve_rename(resolver *r, slice from, slice to)
     return rc;
 }
 
+/* Does the overlay entry e hold the very descriptor its key held before the
+ * batch (so a scan of the state before found it)? */
+static int same_as_before(resolver *r, const ov_entry *e, int *same)
+{
+    value_type t;
+    buf v = BUF_INIT;
+    uint64_t size;
+    value_window none = {0, 0};
+    int rc = db_state(r, buf_slice(&e->key), &none, &t, &v, &size);
+    *same = rc == LSM_OK && t == TYPE_VALUE_REF && slice_eq(buf_slice(&v), buf_slice(&e->val));
+    buf_free(&v);
+    return rc == LSM_NOT_FOUND ? LSM_OK : rc;
+}
+
 /* A range delete in a keyspace that may hold large values frees every large
  * value it covers. */
 static int resolve_range(resolver *r, slice start, slice end)
@@ -718,11 +802,9 @@ static int resolve_range(resolver *r, slice start, slice end)
                     break;
                 }
                 lv_desc d;
-                rc = lv_desc_decode(desc, &d);
-                if (rc == LSM_OK) {
-                    rc = free_chunks_from(r, d.id, 0);
-                    r->freed += d.size;
-                }
+                rc = desc_of(r, desc, &d);
+                if (rc == LSM_OK)
+                    rc = release_desc(r, &d);
             }
             buf_free(&now);
             buf_free(&tk);
@@ -733,14 +815,78 @@ static int resolve_range(resolver *r, slice start, slice end)
             ov_entry *e = &r->ov.slots[i];
             if (e->key.n && e->type == TYPE_VALUE_REF && slice_cmp(buf_slice(&e->key), start) >= 0 &&
                 slice_cmp(buf_slice(&e->key), end) < 0 && !ov_range_after(&r->ov, buf_slice(&e->key), e->order)) {
+                /* Unless the scan above released it already (the batch
+                 * wrote back the very descriptor the key held before). */
+                int seen = 0;
+                rc = same_as_before(r, e, &seen);
                 lv_desc d;
-                rc = lv_desc_decode(buf_slice(&e->val), &d);
-                if (rc == LSM_OK)
-                    rc = free_chunks_from(r, d.id, 0);
+                if (rc == LSM_OK && !seen)
+                    rc = desc_of(r, buf_slice(&e->val), &d);
+                if (rc == LSM_OK && !seen)
+                    rc = release_desc(r, &d);
             }
         }
     }
     return rc ? rc : emit(r, TYPE_RANGE_DELETION, start, end);
+}
+
+/* Make `to` a second name of from's value: from's value becomes shared (an
+ * inline value is copied into chunks under a new id, a large value keeps its
+ * id and chunks), its count of names grows by one, and `to` gets the same
+ * version-2 descriptor; what `to` held is released as by a put. */
+static int resolve_link(resolver *r, slice from, slice to)
+{
+    value_type t, tt;
+    buf cur = BUF_INIT, tcur = BUF_INIT;
+    lv_desc d, td;
+    int rc = current(r, from, &t, &cur);
+    if (rc == LSM_NOT_FOUND) {
+        rc = r->failed_status = err_set(LSM_NOT_FOUND, "link: the source key does not exist");
+        goto out;
+    }
+    if (rc || slice_eq(from, to))
+        goto out; /* onto itself: nothing changes */
+    if ((unsigned char)from.p[0] >= KS_VALUES || (unsigned char)to.p[0] >= KS_VALUES) {
+        rc = r->failed_status = err_set(LSM_INVALID_ARGUMENT, "link: engine keyspace");
+        goto out;
+    }
+    if (t == TYPE_VALUE_REF) {
+        rc = desc_of(r, buf_slice(&cur), &d);
+        if (rc)
+            goto out;
+        /* Already another name of the same value: nothing changes. */
+        int trc = current(r, to, &tt, &tcur);
+        if (trc == LSM_OK && tt == TYPE_VALUE_REF && d.shared &&
+            lv_desc_decode(buf_slice(&tcur), &td) == LSM_OK && td.shared && td.id == d.id)
+            goto out;
+        if (trc != LSM_OK && trc != LSM_NOT_FOUND) {
+            rc = trc;
+            goto out;
+        }
+    } else {
+        rc = make_large(r, from, buf_slice(&cur), cur.n, &d);
+        if (rc)
+            goto out;
+    }
+    if (!d.shared) {
+        /* From here on from's value is shared: its size moves into the
+         * record, from gets a version-2 descriptor. */
+        d.shared = 1;
+        d.refs = 1;
+        rc = put_desc(r, from, &d);
+    }
+    if (rc == LSM_OK)
+        rc = free_old(r, to, 1);
+    d.refs++;
+    if (rc == LSM_OK)
+        rc = put_shared(r, &d);
+    if (rc == LSM_OK)
+        rc = put_desc(r, to, &d);
+    r->mark_shared = 1;
+out:
+    buf_free(&cur);
+    buf_free(&tcur);
+    return rc;
 }
 
 static int resolve_op(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
@@ -773,6 +919,8 @@ static int resolve_op(void *arg, uint64_t seq, value_type type, slice tkey, slic
         return resolve_rename(r, tkey, value);
     case BATCH_OP_PUNCH:
         return resolve_punch(r, tkey, value);
+    case BATCH_OP_LINK:
+        return resolve_link(r, tkey, value);
     default:
         return err_set(LSM_CORRUPTION, "resolve: unknown operation %d", (int)type);
     }
@@ -795,6 +943,8 @@ int db_resolve(lsm_db *db, const lsm_batch *in, lsm_batch *out, uint64_t *freed)
     for (int ks = 0; rc == LSM_OK && ks < 256; ks++)
         if (r.mark_large[ks])
             rc = db_mark_keyspace_large(db, (unsigned)ks);
+    if (rc == LSM_OK && r.mark_shared)
+        rc = db_mark_store_shared(db);
     *freed = r.freed;
     return rc;
 }

@@ -27,7 +27,7 @@ int db_read_large(superversion *sv, table_cache *tc, uint64_t seq, slice desc, u
 {
     *n_read = 0;
     lv_desc d;
-    int rc = lv_desc_decode(desc, &d);
+    int rc = db_desc_load(sv, tc, seq, desc, &d);
     if (rc)
         return rc;
     if (off >= d.size)
@@ -131,7 +131,7 @@ int lsm_value_size(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, cons
         return db_done(db, rc);
     if (t == TYPE_VALUE_REF) {
         lv_desc d;
-        rc = lv_desc_decode(slice_make(v, vl), &d);
+        rc = db_desc_load(sv, db->tc, seq, slice_make(v, vl), &d);
         if (rc == LSM_OK)
             *size = d.size;
     } else {
@@ -184,7 +184,7 @@ int lsm_value_seek(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, cons
             *out = whence == LSM_SEEK_DATA ? off : full;
     } else {
         lv_desc d;
-        rc = lv_desc_decode(slice_make(v, vl), &d);
+        rc = db_desc_load(sv, db->tc, seq, slice_make(v, vl), &d);
         if (rc == LSM_OK && off >= d.size)
             rc = LSM_NOT_FOUND;
         if (rc == LSM_OK) {
@@ -212,7 +212,7 @@ int lsm_value_seek(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, cons
 int db_get_large(lsm_db *db, superversion *sv, uint64_t seq, slice desc, char **val, size_t *vlen)
 {
     lv_desc d;
-    int rc = lv_desc_decode(desc, &d);
+    int rc = db_desc_load(sv, db->tc, seq, desc, &d);
     if (rc)
         return rc;
     if (d.size > LSM_MAX_VALUE_LEN)
@@ -489,7 +489,7 @@ int lsm_value_writer_commit(lsm_value_writer *w)
                                            : err_set(LSM_INVALID_ARGUMENT,
                                                      "commit: keyspace %u was dropped", ks);
     if (rc == LSM_OK) {
-        lv_desc d = {w->id, w->size, w->chunk_bytes};
+        lv_desc d = {w->id, w->size, w->chunk_bytes, 0, 0};
         buf desc = BUF_INIT;
         char pk[LV_PENDING_KEY_LEN];
         lv_pending_key(pk, w->id);

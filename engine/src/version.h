@@ -56,9 +56,14 @@ typedef struct edit_file {
  * "Manifest"). DO NOT CHANGE the meaning of either. */
 #define MANIFEST_FORMAT_VERSION 2
 #define MANIFEST_FORMAT_VERSION_MIN 1
+/* Format 3: format 2, and the store may hold shared values (version-2
+ * descriptors and their records, docs/FORMAT.md §10.8). Written only once a
+ * store receives its first shared value; from then on always. */
+#define MANIFEST_FORMAT_SHARED 3
+#define MANIFEST_FORMAT_VERSION_MAX MANIFEST_FORMAT_SHARED
 static inline int manifest_format_supported(uint64_t f)
 {
-    return f >= MANIFEST_FORMAT_VERSION_MIN && f <= MANIFEST_FORMAT_VERSION;
+    return f >= MANIFEST_FORMAT_VERSION_MIN && f <= MANIFEST_FORMAT_VERSION_MAX;
 }
 
 typedef struct version_edit {

@@ -356,6 +356,7 @@ int vs_new(lsm_env *env, const char *dir, const vs_options *o, table_cache *tc, 
     vs->o = *o;
     vs->tc = tc;
     vs->next_file = 2;
+    vs->format = MANIFEST_FORMAT_VERSION;
     pthread_cond_init(&vs->apply_cv, NULL);
     builder b;
     builder_init(&b, vs, NULL);
@@ -390,11 +391,12 @@ uint64_t vs_new_file_number(version_set *vs)
     return vs->next_file++;
 }
 
-int vs_snapshot_begin(version_edit *e, char *const names[256], const uint32_t flags[256])
+int vs_snapshot_begin(version_edit *e, uint64_t format, char *const names[256],
+                      const uint32_t flags[256])
 {
     edit_init(e);
     e->has_format = 1;
-    e->format = MANIFEST_FORMAT_VERSION;
+    e->format = format;
     for (int i = 0; i < 256; i++)
         if (names[i] && edit_set_keyspace(e, (uint32_t)i, flags[i], names[i]))
             return LSM_NOMEM;
@@ -404,7 +406,7 @@ int vs_snapshot_begin(version_edit *e, char *const names[256], const uint32_t fl
 /* The whole current state as one edit (first record of a manifest). */
 static int snapshot_edit(version_set *vs, version_edit *e)
 {
-    if (vs_snapshot_begin(e, vs->ks_name, vs->ks_flags))
+    if (vs_snapshot_begin(e, vs->format, vs->ks_name, vs->ks_flags))
         return LSM_NOMEM;
     for (int l = 0; l < NUM_LEVELS; l++) {
         if (vs->pointers[l].n && edit_set_pointer(e, l, buf_slice(&vs->pointers[l])))
@@ -523,7 +525,7 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
         e->has_log_number = 1;
         e->log_number = vs->log_number;
     }
-    int need_manifest = vs->manifest == NULL ||
+    int need_manifest = vs->manifest == NULL || vs->force_new_manifest ||
                         log_writer_size(vs->manifest) >= vs->o.manifest_max_bytes;
     uint64_t new_number = need_manifest ? vs_new_file_number(vs) : 0;
     e->has_next_file = 1;
@@ -603,6 +605,7 @@ int vs_log_and_apply(version_set *vs, version_edit *e, uint64_t last_seq, pthrea
             }
             vs->manifest = fresh;
             vs->manifest_number = new_number;
+            vs->force_new_manifest = 0;
         }
     } else {
         version_unref(v);
@@ -655,7 +658,7 @@ int vs_precheck(lsm_env *env, const char *dir)
                                             "supported (this build reads %d to %d): the store was "
                                             "written by a newer version", path,
                                             (unsigned long long)e.format,
-                                            MANIFEST_FORMAT_VERSION_MIN, MANIFEST_FORMAT_VERSION)
+                                            MANIFEST_FORMAT_VERSION_MIN, MANIFEST_FORMAT_VERSION_MAX)
                                   : err_set(LSM_CORRUPTION, "%s: first record is not a snapshot",
                                             path);
             else if (rc)
@@ -703,8 +706,10 @@ int vs_recover(version_set *vs)
             rc = e.has_format ? err_set(LSM_NOT_SUPPORTED, "manifest format %llu is not supported "
                                         "(this build reads %d to %d): the store was written by a "
                                         "newer version", (unsigned long long)e.format,
-                                        MANIFEST_FORMAT_VERSION_MIN, MANIFEST_FORMAT_VERSION)
+                                        MANIFEST_FORMAT_VERSION_MIN, MANIFEST_FORMAT_VERSION_MAX)
                               : err_set(LSM_CORRUPTION, "first record is not a snapshot");
+        if (rc == LSM_OK && n_records == 0 && e.format == MANIFEST_FORMAT_SHARED)
+            vs->format = MANIFEST_FORMAT_SHARED; /* stays 3 in every later manifest */
         if (rc == LSM_OK)
             rc = builder_apply(&b, &e);
         if (rc) {

@@ -55,6 +55,11 @@ struct version_set {
     int compactions_running;       /* protected by mu; see vs_pick_flush_level */
     int prefer_reclaim;            /* protected by mu: the picker tries compactions
                                       that free space first (the disk is full) */
+    uint64_t format;               /* manifest format written: MANIFEST_FORMAT_VERSION,
+                                      or MANIFEST_FORMAT_SHARED once the store holds
+                                      shared values; protected by mu */
+    int force_new_manifest;        /* the next edit starts a new manifest (the
+                                      format changed); protected by mu */
     char *ks_name[256];            /* keyspace names, NULL if unused; protected by mu */
     uint32_t ks_flags[256];
     int recovering;                /* during vs_recover: dropped files are not
@@ -81,7 +86,8 @@ int vs_precheck(lsm_env *env, const char *dir);
  * with a name (names[i] != NULL, flags flags[i]). The caller adds pointers,
  * files and counters, and destroys e whatever the result. Returns LSM_OK or
  * LSM_NOMEM (without a message). No mutex. */
-int vs_snapshot_begin(version_edit *e, char *const names[256], const uint32_t flags[256]);
+int vs_snapshot_begin(version_edit *e, uint64_t format, char *const names[256],
+                      const uint32_t flags[256]);
 
 /*
  * Write MANIFEST-<number> in dir holding the one record snap (a snapshot

@@ -118,6 +118,27 @@ static void write_at(fz_store *s, lsm_db *db, const char *key, size_t off, const
     model_write_at(s, 0, key, strlen(key), off, data, len);
 }
 
+/* Make `to` a second name of from's value (a shared value, format 3): the
+ * model gives `to` from's newest value. */
+static void link_key(fz_store *s, lsm_db *db, const char *from, const char *to)
+{
+    int rc = lsm_link_value(db, 0, from, strlen(from), to, strlen(to));
+    if (rc)
+        die("link_value", rc, db);
+    fz_key *k = model_key(s, 0, from, strlen(from));
+    char *v = fz_dup(k->vals[k->n_vals - 1], k->vlens[k->n_vals - 1]);
+    model_put(s, 0, to, strlen(to), v, k->vlens[k->n_vals - 1]);
+    free(v);
+}
+
+/* A ranged write through one name of a shared value: every name reads it. */
+static void write_at_shared(fz_store *s, lsm_db *db, const char *key, const char *other,
+                            size_t off, const void *data, size_t len)
+{
+    write_at(s, db, key, off, data, len);
+    model_write_at(s, 0, other, strlen(other), off, data, len);
+}
+
 /* Bytes that LZ4 cannot shrink (a fixed LCG, so the store is the same on
  * every build), or a short repeating pattern that it can. */
 static void fill_big(char *dst, size_t n, unsigned seed, int compressible)
@@ -318,6 +339,13 @@ void fz_store_build(fz_store *s)
     make_key(k, 120);
     write_at(s, db, k, 3, "PATCHED", 7);                 /* patch of an inline value */
     write_at(s, db, k, 200, "tail", 4);                  /* extends it, zeros between */
+    /* Format 3: shared values (descriptor version 2 and its record in
+     * keyspace 0xfe), of a large value and of an inline one. */
+    link_key(s, db, "big-a", "big-c");
+    write_at_shared(s, db, "big-c", "big-a", 20, "through-c", 9);
+    write_at_shared(s, db, "big-a", "big-c", FZ_BIG_BYTES + 292, "grown", 5);
+    link_key(s, db, k, "linked-inline");
+    write_at_shared(s, db, "linked-inline", k, 0, "L", 1);
 
     /* The process dies; the handle can only be thrown away. */
     env_mem_crash(env, MEM_CRASH_PROCESS, 0);

@@ -8,7 +8,8 @@
  * blocks), then more writes that stay in the log (range deletion and
  * keyspace writes among them; large values whose whole chunks sit in the
  * memtable's unfinished chunk table and are named by chunk references;
- * ranged writes logged as patches), then a process crash. The result is a list of files, the same on every call, so
+ * ranged writes logged as patches; shared values made by lsm_link_value and
+ * written through either name), then a process crash. The result is a list of files, the same on every call, so
  * make_seeds can write them out as seeds and fuzz_open can rebuild the store
  * from them for each input. The model records every value ever written under
  * each key: no read may return anything else.

@@ -415,6 +415,18 @@ static void patch_seeds(void)
     patch_seed("past-end", "\x28\x04tail", 6, "\x14\x03mid", 5, "\x00\x01short");
 }
 
+/* ---- large-value descriptors and shared records (fuzz_value_desc) ------------ */
+
+static void value_desc_seeds(void)
+{
+    /* selector 0: a descriptor; 1: a shared record */
+    write_seed("value_desc", "desc-v1", "\x00\x01\x01\x90\x4e\x80\x20", 7);
+    write_seed("value_desc", "desc-v2", "\x00\x02\x01", 3);
+    write_seed("value_desc", "desc-v2-big-id", "\x00\x02\xff\xff\x03", 5);
+    write_seed("value_desc", "shared", "\x01\x90\x4e\x80\x20\x02", 6);
+    write_seed("value_desc", "shared-empty", "\x01\x00\x80\x80\x04\x01", 6);
+}
+
 /* ---- lsmfs: keys and names, metadata records ------------------------------------ */
 
 static void hex_of(char *out, int byte, size_t n)
@@ -520,6 +532,7 @@ int main(int argc, char **argv)
     wal_seeds();
     manifest_seeds();
     patch_seeds();
+    value_desc_seeds();
     fs_seeds();
     return 0;
 }

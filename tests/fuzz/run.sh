@@ -3,7 +3,7 @@
 #
 #   tests/fuzz/run.sh [SECONDS [TARGET...]]
 #
-# SECONDS per target (default 60); TARGETs from: table wal manifest open patch
+# SECONDS per target (default 60); TARGETs from: table wal manifest open patch value_desc
 # fs_paths fs_meta (default all, one after the other). Each target runs on a
 # fresh copy of its seed corpus (tests/fuzz/corpus/TARGET) in a scratch directory, with
 # ASan+UBSan, -rss_limit_mb=2048 and -timeout=10. The build goes to
@@ -19,7 +19,7 @@ set -eu
 
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-table wal manifest open patch fs_paths fs_meta}
+targets=${*:-table wal manifest open patch value_desc fs_paths fs_meta}
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${LSM_FUZZ_BUILD:-$root/build-fuzz}
