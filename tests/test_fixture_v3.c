@@ -73,7 +73,7 @@ static void check_store(lsm_db *db, const model *m)
         const model_entry *e = model_find(m, k, strlen(k));
         void *v;
         size_t n;
-        int rc = lsm_get(db, k, strlen(k), &v, &n);
+        int rc = lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), &v, &n);
         if (e == NULL) {
             if (rc != LSM_NOT_FOUND)
                 fail_msg("%s: expected absent, got %d", k, rc);
@@ -84,18 +84,18 @@ static void check_store(lsm_db *db, const model *m)
             fail_msg("%s: %zu bytes, expected %zu, or other bytes", k, n, e->vl);
         lsm_free(v);
         uint64_t size;
-        TU_OK(db, lsm_value_size(db, NULL, k, strlen(k), &size));
+        TU_OK(db, lsm_value_size(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), &size));
         assert_int_equal(size, e->vl);
         char w[100];
         size_t got;
         uint64_t off = e->vl > 50 ? e->vl - 50 : 0;
-        TU_OK(db, lsm_read_value(db, NULL, k, strlen(k), off, w, sizeof w, &got));
+        TU_OK(db, lsm_read_value(db, LSM_KEYSPACE_DEFAULT, NULL, k, strlen(k), off, w, sizeof w, &got));
         assert_int_equal(got, e->vl - off);
         assert_memory_equal(w, e->v + off, got);
     }
     /* A scan returns exactly the model's keys and values. */
     lsm_iter *it;
-    TU_OK(db, lsm_iter_new(db, NULL, &it));
+    TU_OK(db, lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, NULL, &it));
     size_t i = 0;
     int rc;
     for (rc = lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it); rc = lsm_iter_next(it), i++) {
@@ -176,22 +176,22 @@ static void test_v3_store_reads(void **state)
     check_store(db, &m);
 
     /* Writes through one name are read through the others, and survive. */
-    TU_OK(db, lsm_write_value(db, LSM_KEYSPACE_DEFAULT, "big-4", 5, 7, "today", 5));
+    TU_OK(db, lsm_write_value(db, LSM_KEYSPACE_DEFAULT, NULL, "big-4", 5, 7, "today", 5));
     model_write(&m, "big-4", 5, 7, "today", 5);
-    TU_OK(db, lsm_truncate_value(db, LSM_KEYSPACE_DEFAULT, "small", 5, 4));
+    TU_OK(db, lsm_truncate_value(db, LSM_KEYSPACE_DEFAULT, NULL, "small", 5, 4));
     model_truncate(&m, "small", 5, 4);
-    TU_OK(db, lsm_link_value(db, LSM_KEYSPACE_DEFAULT, "plain", 5, "plain-2", 7));
+    TU_OK(db, lsm_link_value(db, LSM_KEYSPACE_DEFAULT, NULL, "plain", 5, "plain-2", 7));
     model_link(&m, "plain", 5, "plain-2", 7);
     check_store(db, &m);
     TU_OK(db, lsm_close(db));
     open_copy(dir, 0, &db);
     check_store(db, &m);
-    TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0));
+    TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     check_store(db, &m);
 
     /* Every name deleted: nothing of the shared values is left. */
-    TU_OK(db, lsm_delete_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
-    TU_OK(db, lsm_compact_range(db, NULL, 0, NULL, 0));
+    TU_OK(db, lsm_delete_range(db, LSM_KEYSPACE_DEFAULT, NULL, NULL, 0, NULL, 0));
+    TU_OK(db, lsm_compact_range(db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     lsm_stats st;
     TU_OK(db, lsm_stats_get(db, &st));
     fprintf(stderr, "# %llu live table bytes once every name is deleted\n",

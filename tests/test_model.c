@@ -1002,7 +1002,7 @@ static void lv_link(ctx *c, int ks)
     trace(c, "link ks%d %s (size %zu%s) -> %s (size %zu)", ks, kname(from.k, from.n, kb),
           model_size_of(&c->ms[ks], &from), present ? "" : ", absent", kname(to.k, to.n, kb2),
           model_size_of(&c->ms[ks], &to));
-    int rc = lsm_link_value(c->db, c->ks[ks], from.k, from.n, to.k, to.n);
+    int rc = lsm_link_value(c->db, c->ks[ks], NULL, from.k, from.n, to.k, to.n);
     if (!present) {
         CHECK(c, rc == LSM_NOT_FOUND, "link of an absent key: rc %d (%s)", rc, lsm_errmsg(c->db));
         check_value(c, ks, &c->ms[ks], NULL, &to); /* unchanged */
@@ -1017,7 +1017,7 @@ static void lv_link(ctx *c, int ks)
         fill_rand(c, c->dbuf, len);
         trace(c, "write_value ks%d %s off %zu len %zu (through the new name)", ks,
               kname(to.k, to.n, kb2), off, len);
-        ENGINE(c, lsm_write_value(c->db, c->ks[ks], to.k, to.n, off, c->dbuf, len));
+        ENGINE(c, lsm_write_value(c->db, c->ks[ks], NULL, to.k, to.n, off, c->dbuf, len));
         m_write(c, NULL, ks, &to, off, c->dbuf, len);
     }
     check_value(c, ks, &c->ms[ks], NULL, &to);

@@ -128,7 +128,7 @@ static void audit(lsm_db *db, audit_state *out)
 {
     audit_state *a = calloc(1, sizeof *a);
     lsm_iter *it;
-    TU_OK(db, lsm_iter_new(db, NULL, &it));
+    TU_OK(db, lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, NULL, &it));
     int rc;
     for (rc = lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it); rc = lsm_iter_next(it)) {
         slice desc;
@@ -170,11 +170,11 @@ static void audit(lsm_db *db, audit_state *out)
 static void check(lsm_db *db, const char *key, const char *want, size_t len)
 {
     uint64_t size;
-    TU_OK(db, lsm_value_size(db, NULL, key, strlen(key), &size));
+    TU_OK(db, lsm_value_size(db, LSM_KEYSPACE_DEFAULT, NULL, key, strlen(key), &size));
     assert_int_equal(size, len);
     void *v;
     size_t vl;
-    TU_OK(db, lsm_get(db, key, strlen(key), &v, &vl));
+    TU_OK(db, lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, key, strlen(key), &v, &vl));
     assert_int_equal(vl, len);
     if (len && memcmp(v, want, len) != 0)
         fail_msg("lsm_get of %s returned other bytes", key);
@@ -182,7 +182,7 @@ static void check(lsm_db *db, const char *key, const char *want, size_t len)
     char piece[5000];
     size_t got;
     uint64_t off = len > 3000 ? len - 3000 : 0;
-    TU_OK(db, lsm_read_value(db, NULL, key, strlen(key), off, piece, sizeof piece, &got));
+    TU_OK(db, lsm_read_value(db, LSM_KEYSPACE_DEFAULT, NULL, key, strlen(key), off, piece, sizeof piece, &got));
     assert_int_equal(got, len - off);
     if (got && memcmp(piece, want + off, got) != 0)
         fail_msg("lsm_read_value of %s returned other bytes", key);
@@ -191,7 +191,7 @@ static void check(lsm_db *db, const char *key, const char *want, size_t len)
     ro.lower = key;
     ro.lower_len = strlen(key);
     lsm_iter *it;
-    TU_OK(db, lsm_iter_new(db, &ro, &it));
+    TU_OK(db, lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, &ro, &it));
     TU_OK(db, lsm_iter_first(it));
     assert_true(lsm_iter_valid(it));
     assert_int_equal(lsm_iter_value_size(it), len);
@@ -206,7 +206,7 @@ static void check_absent(lsm_db *db, const char *key)
 {
     void *v;
     size_t vl;
-    assert_int_equal(lsm_get(db, key, strlen(key), &v, &vl), LSM_NOT_FOUND);
+    assert_int_equal(lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, key, strlen(key), &v, &vl), LSM_NOT_FOUND);
 }
 
 static uint64_t live_bytes(lsm_db *db)
@@ -230,8 +230,8 @@ static void test_link_and_write_through_either(void **state)
     char *m = calloc(1, cap); /* the model of the shared value */
     size_t len = 100;
     fill(m, len, 1);
-    TU_OK(f.db, lsm_put(f.db, "a", 1, m, len));
-    TU_OK(f.db, lsm_link_value(f.db, 0, "a", 1, "b", 1));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, m, len));
+    TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "a", 1, "b", 1));
     check(f.db, "a", m, len);
     check(f.db, "b", m, len);
     audit_state s;
@@ -241,45 +241,45 @@ static void test_link_and_write_through_either(void **state)
     /* Through b, past the end: a grows too. */
     char data[30000];
     fill(data, sizeof data, 2);
-    TU_OK(f.db, lsm_write_value(f.db, 0, "b", 1, 50000, data, sizeof data));
+    TU_OK(f.db, lsm_write_value(f.db, 0, NULL, "b", 1, 50000, data, sizeof data));
     memcpy(m + 50000, data, sizeof data);
     len = 80000;
     check(f.db, "a", m, len);
     check(f.db, "b", m, len);
     /* Through a, inside. */
-    TU_OK(f.db, lsm_write_value(f.db, 0, "a", 1, 10, data, 5000));
+    TU_OK(f.db, lsm_write_value(f.db, 0, NULL, "a", 1, 10, data, 5000));
     memcpy(m + 10, data, 5000);
     check(f.db, "b", m, len);
     /* Truncate through b, below the inline threshold: still shared. */
-    TU_OK(f.db, lsm_truncate_value(f.db, 0, "b", 1, 1000));
+    TU_OK(f.db, lsm_truncate_value(f.db, 0, NULL, "b", 1, 1000));
     memset(m + 1000, 0, cap - 1000);
     len = 1000;
     check(f.db, "a", m, len);
     check(f.db, "b", m, len);
     /* Grow through a: zeros, seen through b. */
-    TU_OK(f.db, lsm_truncate_value(f.db, 0, "a", 1, 70000));
+    TU_OK(f.db, lsm_truncate_value(f.db, 0, NULL, "a", 1, 70000));
     len = 70000;
     check(f.db, "b", m, len);
-    TU_OK(f.db, lsm_write_value(f.db, 0, "a", 1, 0, data, sizeof data));
+    TU_OK(f.db, lsm_write_value(f.db, 0, NULL, "a", 1, 0, data, sizeof data));
     memcpy(m, data, sizeof data);
     /* Punch through b: a sees the hole. */
-    TU_OK(f.db, lsm_punch_value(f.db, 0, "b", 1, 4096, 3 * 4096));
+    TU_OK(f.db, lsm_punch_value(f.db, 0, NULL, "b", 1, 4096, 3 * 4096));
     memset(m + 4096, 0, 3 * 4096);
     check(f.db, "a", m, len);
     uint64_t pos;
-    TU_OK(f.db, lsm_value_seek(f.db, NULL, "a", 1, 4096, LSM_SEEK_DATA, &pos));
+    TU_OK(f.db, lsm_value_seek(f.db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, 4096, LSM_SEEK_DATA, &pos));
     assert_int_equal(pos, 4 * 4096);
     audit(f.db, NULL);
 
     TU_OK(f.db, lsm_flush(f.db));
     check(f.db, "a", m, len);
     check(f.db, "b", m, len);
-    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     check(f.db, "a", m, len);
     reopen(&f);
     check(f.db, "a", m, len);
     check(f.db, "b", m, len);
-    TU_OK(f.db, lsm_write_value(f.db, 0, "b", 1, len, "tail", 4));
+    TU_OK(f.db, lsm_write_value(f.db, 0, NULL, "b", 1, len, "tail", 4));
     memcpy(m + len, "tail", 4);
     len += 4;
     check(f.db, "a", m, len);
@@ -290,10 +290,10 @@ static void test_link_and_write_through_either(void **state)
     size_t n2 = 100 * KiB;
     char *v2 = malloc(n2);
     fill(v2, n2, 3);
-    TU_OK(f.db, lsm_put(f.db, "big", 3, v2, n2));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, v2, n2));
     audit(f.db, &s);
     uint64_t chunks_before = s.chunk_total;
-    TU_OK(f.db, lsm_link_value(f.db, 0, "big", 3, "big2", 4));
+    TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "big", 3, "big2", 4));
     audit(f.db, &s);
     assert_int_equal(s.chunk_total, chunks_before); /* nothing copied */
     assert_int_equal(s.records, 2);
@@ -313,27 +313,27 @@ static void test_names_go_one_by_one(void **state)
     size_t n = 2 * MiB;
     char *v = malloc(n);
     fill(v, n, 4);
-    TU_OK(f.db, lsm_put(f.db, "x", 1, v, n));
-    TU_OK(f.db, lsm_link_value(f.db, 0, "x", 1, "y", 1));
-    TU_OK(f.db, lsm_link_value(f.db, 0, "y", 1, "z", 1)); /* from any name */
-    TU_OK(f.db, lsm_link_value(f.db, 0, "z", 1, "x", 1)); /* already a name: nothing */
-    TU_OK(f.db, lsm_link_value(f.db, 0, "x", 1, "x", 1)); /* itself: nothing */
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "x", 1, v, n));
+    TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "x", 1, "y", 1));
+    TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "y", 1, "z", 1)); /* from any name */
+    TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "z", 1, "x", 1)); /* already a name: nothing */
+    TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "x", 1, "x", 1)); /* itself: nothing */
     audit_state s;
     audit(f.db, &s);
     assert_int_equal(s.records, 1);
     assert_int_equal(s.names[0] + s.names[1], 3);
-    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     uint64_t one_value = live_bytes(f.db);
     assert_true(one_value < n + n / 4); /* stored once, not three times */
 
-    TU_OK(f.db, lsm_delete(f.db, "y", 1));
+    TU_OK(f.db, lsm_delete(f.db, LSM_KEYSPACE_DEFAULT, NULL, "y", 1));
     check_absent(f.db, "y");
     check(f.db, "x", v, n);
     check(f.db, "z", v, n);
     audit(f.db, &s);
     assert_true(s.chunk_total > 0);
     /* A put onto z detaches z only. */
-    TU_OK(f.db, lsm_put(f.db, "z", 1, "new", 3));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "z", 1, "new", 3));
     check(f.db, "z", "new", 3);
     check(f.db, "x", v, n);
     audit(f.db, &s);
@@ -341,11 +341,11 @@ static void test_names_go_one_by_one(void **state)
     reopen(&f);
     check(f.db, "x", v, n);
     /* The last name: everything goes. */
-    TU_OK(f.db, lsm_delete(f.db, "x", 1));
+    TU_OK(f.db, lsm_delete(f.db, LSM_KEYSPACE_DEFAULT, NULL, "x", 1));
     audit(f.db, &s);
     assert_int_equal(s.records, 0);
     assert_int_equal(s.chunk_total, 0);
-    TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+    TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     uint64_t after = live_bytes(f.db);
     fprintf(stderr, "# live bytes: %" PRIu64 " with one 2 MiB value under 3 names, %" PRIu64
             " after the last name went\n", one_value, after);
@@ -362,65 +362,65 @@ static void test_rename_and_ranges(void **state)
     setup(&f);
     char v[20000];
     fill(v, sizeof v, 5);
-    TU_OK(f.db, lsm_put(f.db, "a", 1, v, sizeof v));
-    TU_OK(f.db, lsm_link_value(f.db, 0, "a", 1, "b", 1));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, v, sizeof v));
+    TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "a", 1, "b", 1));
     /* Rename a name onto another name of the same value: one name left. */
-    TU_OK(f.db, lsm_rename(f.db, 0, "a", 1, "b", 1));
+    TU_OK(f.db, lsm_move(f.db, 0, NULL, "a", 1, "b", 1));
     check_absent(f.db, "a");
     check(f.db, "b", v, sizeof v);
     audit_state s;
     audit(f.db, &s);
     assert_int_equal(s.records, 1);
     /* Rename moves a name; the value stays shared with the others. */
-    TU_OK(f.db, lsm_link_value(f.db, 0, "b", 1, "c", 1));
-    TU_OK(f.db, lsm_rename(f.db, 0, "c", 1, "d", 1));
+    TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "b", 1, "c", 1));
+    TU_OK(f.db, lsm_move(f.db, 0, NULL, "c", 1, "d", 1));
     check(f.db, "d", v, sizeof v);
-    TU_OK(f.db, lsm_write_value(f.db, 0, "d", 1, 0, "D", 1));
+    TU_OK(f.db, lsm_write_value(f.db, 0, NULL, "d", 1, 0, "D", 1));
     v[0] = 'D';
     check(f.db, "b", v, sizeof v);
     /* Rename another value onto a name: that name detaches. */
-    TU_OK(f.db, lsm_put(f.db, "other", 5, "o", 1));
-    TU_OK(f.db, lsm_rename(f.db, 0, "other", 5, "d", 1));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "other", 5, "o", 1));
+    TU_OK(f.db, lsm_move(f.db, 0, NULL, "other", 5, "d", 1));
     check(f.db, "d", "o", 1);
     check(f.db, "b", v, sizeof v);
     audit(f.db, NULL);
     /* A range deletion over two names of one value (and a third outside). */
-    TU_OK(f.db, lsm_link_value(f.db, 0, "b", 1, "e", 1));
-    TU_OK(f.db, lsm_link_value(f.db, 0, "b", 1, "q", 1));
-    TU_OK(f.db, lsm_delete_range(f.db, 0, "b", 1, "f", 1));
+    TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "b", 1, "e", 1));
+    TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "b", 1, "q", 1));
+    TU_OK(f.db, lsm_delete_range(f.db, 0, NULL, "b", 1, "f", 1));
     check(f.db, "q", v, sizeof v);
     audit(f.db, &s);
     assert_int_equal(s.records, 1);
-    TU_OK(f.db, lsm_delete_range(f.db, 0, "p", 1, "r", 1));
+    TU_OK(f.db, lsm_delete_range(f.db, 0, NULL, "p", 1, "r", 1));
     audit(f.db, &s);
     assert_int_equal(s.records, 0);
     assert_int_equal(s.chunk_total, 0);
 
     /* One batch: link, write through the new name, then a range deletion
      * over both names; and a batch that deletes and links again. */
-    TU_OK(f.db, lsm_put(f.db, "m", 1, v, sizeof v));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "m", 1, v, sizeof v));
     lsm_batch *b;
     TU_OK(NULL, lsm_batch_new(&b));
     TU_OK(NULL, lsm_batch_link_value(b, 0, "m", 1, "n", 1));
     TU_OK(NULL, lsm_batch_write_value(b, 0, "n", 1, 0, "N", 1));
     TU_OK(NULL, lsm_batch_delete_range(b, 0, "m", 1, "o", 1));
-    TU_OK(f.db, lsm_write(f.db, b, NULL));
+    TU_OK(f.db, lsm_write(f.db, NULL, b));
     check_absent(f.db, "m");
     audit(f.db, &s);
     assert_int_equal(s.chunk_total, 0);
-    TU_OK(f.db, lsm_put(f.db, "m", 1, v, sizeof v));
-    TU_OK(f.db, lsm_link_value(f.db, 0, "m", 1, "n", 1));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "m", 1, v, sizeof v));
+    TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "m", 1, "n", 1));
     lsm_batch_clear(b);
-    TU_OK(NULL, lsm_batch_rename(b, 0, "m", 1, "t", 1));
-    TU_OK(NULL, lsm_batch_rename(b, 0, "t", 1, "m", 1)); /* back: the same descriptor */
+    TU_OK(NULL, lsm_batch_move(b, 0, "m", 1, "t", 1));
+    TU_OK(NULL, lsm_batch_move(b, 0, "t", 1, "m", 1)); /* back: the same descriptor */
     TU_OK(NULL, lsm_batch_delete_range(b, 0, "m", 1, "n", 1));
-    TU_OK(f.db, lsm_write(f.db, b, NULL));
+    TU_OK(f.db, lsm_write(f.db, NULL, b));
     check(f.db, "n", v, sizeof v);
     audit(f.db, &s);
     assert_int_equal(s.records, 1);
     lsm_batch_free(b);
     /* Linking an absent key changes nothing. */
-    assert_int_equal(lsm_link_value(f.db, 0, "nothing", 7, "n", 1), LSM_NOT_FOUND);
+    assert_int_equal(lsm_link_value(f.db, 0, NULL, "nothing", 7, "n", 1), LSM_NOT_FOUND);
     check(f.db, "n", v, sizeof v);
     teardown(&f);
 }
@@ -433,10 +433,10 @@ static void test_format_3_only_when_shared(void **state)
     setup(&f);
     char v[20000];
     fill(v, sizeof v, 6);
-    TU_OK(f.db, lsm_put(f.db, "a", 1, v, sizeof v));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, v, sizeof v));
     reopen(&f);
     assert_int_equal(f.db->vs->format, MANIFEST_FORMAT_VERSION); /* read back: 2 */
-    TU_OK(f.db, lsm_link_value(f.db, 0, "a", 1, "b", 1));
+    TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "a", 1, "b", 1));
     assert_int_equal(f.db->vs->format, MANIFEST_FORMAT_SHARED);
     /* Power loss right after the link: the new manifest was synced before
      * the link was logged. */
@@ -448,7 +448,7 @@ static void test_format_3_only_when_shared(void **state)
     assert_int_equal(f.db->vs->format, MANIFEST_FORMAT_SHARED);
     check(f.db, "b", v, sizeof v);
     /* Stays 3 when the names are gone (nothing rewrites it back). */
-    TU_OK(f.db, lsm_delete(f.db, "b", 1));
+    TU_OK(f.db, lsm_delete(f.db, LSM_KEYSPACE_DEFAULT, NULL, "b", 1));
     reopen(&f);
     assert_int_equal(f.db->vs->format, MANIFEST_FORMAT_SHARED);
     /* A checkpoint of a format-3 store is format 3. */
@@ -511,19 +511,19 @@ static void test_random_with_crashes(void **state)
         if (op < 20 || group[k] < 0) {
             size_t n = (size_t)tu_below(&r, sizeof data);
             fill(data, n, (uint64_t)round);
-            TU_OK(f.db, lsm_put(f.db, key, 1, data, n));
+            TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, key, 1, data, n));
             bytes[ngroups] = malloc(sizeof data * 2);
             memcpy(bytes[ngroups], data, n);
             len[ngroups] = n;
             group[k] = ngroups++;
         } else if (op < 45) {
-            TU_OK(f.db, lsm_link_value(f.db, 0, key, 1, key2, 1));
+            TU_OK(f.db, lsm_link_value(f.db, 0, NULL, key, 1, key2, 1));
             group[k2] = group[k];
         } else if (op < 65) {
             size_t n = (size_t)tu_below(&r, 10000);
             uint64_t off = tu_below(&r, 30000);
             fill(data, n, (uint64_t)round + 1000);
-            TU_OK(f.db, lsm_write_value(f.db, 0, key, 1, off, data, n));
+            TU_OK(f.db, lsm_write_value(f.db, 0, NULL, key, 1, off, data, n));
             char *m = bytes[group[k]];
             if (off > len[group[k]])
                 memset(m + len[group[k]], 0, (size_t)off - len[group[k]]);
@@ -532,16 +532,16 @@ static void test_random_with_crashes(void **state)
                 len[group[k]] = (size_t)(off + n);
         } else if (op < 72) {
             size_t n = (size_t)tu_below(&r, 40000);
-            TU_OK(f.db, lsm_truncate_value(f.db, 0, key, 1, n));
+            TU_OK(f.db, lsm_truncate_value(f.db, 0, NULL, key, 1, n));
             char *m = bytes[group[k]];
             if (n > len[group[k]])
                 memset(m + len[group[k]], 0, n - len[group[k]]);
             len[group[k]] = n;
         } else if (op < 85) {
-            TU_OK(f.db, lsm_delete(f.db, key, 1));
+            TU_OK(f.db, lsm_delete(f.db, LSM_KEYSPACE_DEFAULT, NULL, key, 1));
             group[k] = -1;
         } else if (op < 93) {
-            TU_OK(f.db, lsm_rename(f.db, 0, key, 1, key2, 1));
+            TU_OK(f.db, lsm_move(f.db, 0, NULL, key, 1, key2, 1));
             if (k != k2) {
                 group[k2] = group[k];
                 group[k] = -1;
@@ -549,7 +549,7 @@ static void test_random_with_crashes(void **state)
         } else if (op < 95) {
             TU_OK(f.db, lsm_flush(f.db));
         } else if (op < 97) {
-            TU_OK(f.db, lsm_compact_range(f.db, NULL, 0, NULL, 0));
+            TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
         } else {
             /* A crash: everything acknowledged survives (a process crash,
              * or a power loss after a sync). */
@@ -574,7 +574,7 @@ static void test_random_with_crashes(void **state)
     }
     for (int i = 0; i < NKEYS; i++) {
         char ki[2] = {(char)('a' + i), 0};
-        TU_OK(f.db, lsm_delete(f.db, ki, 1));
+        TU_OK(f.db, lsm_delete(f.db, LSM_KEYSPACE_DEFAULT, NULL, ki, 1));
     }
     audit_state s;
     audit(f.db, &s);
@@ -589,13 +589,13 @@ static void test_random_with_crashes(void **state)
 static void read_every_key(lsm_db *db)
 {
     lsm_iter *it;
-    TU_OK(db, lsm_iter_new(db, NULL, &it));
+    TU_OK(db, lsm_iter_new(db, LSM_KEYSPACE_DEFAULT, NULL, &it));
     int rc;
     for (rc = lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it); rc = lsm_iter_next(it)) {
         size_t kl, vl;
         const void *k = lsm_iter_key(it, &kl);
         void *v;
-        TU_OK(db, lsm_get(db, k, kl, &v, &vl));
+        TU_OK(db, lsm_get(db, LSM_KEYSPACE_DEFAULT, NULL, k, kl, &v, &vl));
         assert_int_equal(vl, lsm_iter_value_size(it));
         lsm_free(v);
     }
@@ -624,17 +624,17 @@ static void killed_writer(const char *dir, uint64_t seed)
         if (op < 2) {
             size_t n = (size_t)tu_below(&r, sizeof data);
             fill(data, n, i);
-            rc = lsm_put(db, k1, 1, data, n);
+            rc = lsm_put(db, LSM_KEYSPACE_DEFAULT, NULL, k1, 1, data, n);
         } else if (op < 5) {
-            rc = lsm_link_value(db, 0, k1, 1, k2, 1);
+            rc = lsm_link_value(db, 0, NULL, k1, 1, k2, 1);
         } else if (op < 7) {
             size_t n = (size_t)tu_below(&r, 9000);
             fill(data, n, i);
-            rc = lsm_write_value(db, 0, k1, 1, tu_below(&r, 30000), data, n);
+            rc = lsm_write_value(db, 0, NULL, k1, 1, tu_below(&r, 30000), data, n);
         } else if (op < 9) {
-            rc = lsm_delete(db, k1, 1);
+            rc = lsm_delete(db, LSM_KEYSPACE_DEFAULT, NULL, k1, 1);
         } else {
-            rc = lsm_rename(db, 0, k1, 1, k2, 1);
+            rc = lsm_move(db, 0, NULL, k1, 1, k2, 1);
         }
         if (rc != LSM_OK && rc != LSM_NOT_FOUND)
             _exit(3);
@@ -683,7 +683,7 @@ static void test_kill9_between_links(void **state)
     tu_small_options(&o);
     lsm_db *db;
     TU_OK(NULL, lsm_open(dir, &o, &db));
-    TU_OK(db, lsm_delete_range(db, 0, "", 0, "z", 1));
+    TU_OK(db, lsm_delete_range(db, 0, NULL, "", 0, "z", 1));
     audit_state s;
     audit(db, &s);
     assert_int_equal(s.records, 0);

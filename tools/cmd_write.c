@@ -166,7 +166,7 @@ int cmd_link(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
     if (rc == CTL_EXIT_OK)
         rc = ctl_open(c, cmd);
     if (rc == CTL_EXIT_OK) {
-        int st = lsm_link_value(c->db, LSM_KEYSPACE_DEFAULT, from, from_len, to, to_len);
+        int st = lsm_link_value(c->db, LSM_KEYSPACE_DEFAULT, NULL, from, from_len, to, to_len);
         if (st != LSM_OK)
             rc = ctl_fail(c, st);
     }

@@ -597,8 +597,8 @@ LSM_API int lsm_batch_punch_value(lsm_batch *batch, lsm_keyspace ks, const void 
  * link makes the store manifest format 3, which older builds refuse.
  * Returns LSM_NOT_FOUND (and changes nothing) if `from` does not exist;
  * otherwise as lsm_put(). */
-LSM_API int lsm_link_value(lsm_db *db, lsm_keyspace ks, const void *from, size_t from_len,
-                           const void *to, size_t to_len);
+LSM_API int lsm_link_value(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts,
+                           const void *from, size_t from_len, const void *to, size_t to_len);
 LSM_API int lsm_batch_link_value(lsm_batch *batch, lsm_keyspace ks, const void *from,
                                  size_t from_len, const void *to, size_t to_len);
 

@@ -86,17 +86,14 @@ int lsm_batch_link_value(lsm_batch *b, lsm_keyspace ks, const void *from, size_t
     return rc;
 }
 
-int lsm_link_value(lsm_db *db, lsm_keyspace ks, const void *from, size_t from_len,
-                   const void *to, size_t to_len)
+static int fill_link(lsm_batch *b, const db_op *o)
 {
-    lsm_batch *b;
-    int rc = lsm_batch_new(&b);
-    if (rc == LSM_OK)
-        rc = lsm_batch_link_value(b, ks, from, from_len, to, to_len);
-    if (rc == LSM_OK)
-        rc = lsm_write(db, b, NULL);
-    else if (db)
-        err_tag(db);
-    lsm_batch_free(b);
-    return rc;
+    return lsm_batch_link_value(b, o->ks, o->key, o->key_len, o->val, o->val_len);
+}
+
+int lsm_link_value(lsm_db *db, lsm_keyspace ks, const lsm_write_options *wopts, const void *from,
+                   size_t from_len, const void *to, size_t to_len)
+{
+    db_op o = {.ks = ks, .key = from, .key_len = from_len, .val = to, .val_len = to_len};
+    return db_write_one(db, wopts, fill_link, &o);
 }
