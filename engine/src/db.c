@@ -99,6 +99,7 @@ void lsm_options_default(lsm_options *o)
     o->sync_mode = LSM_SYNC_INTERVAL;
     o->sync_interval_ms = 1000;
     o->block_cache_bytes = 32u << 20;
+    o->mmap_reads = sizeof(void *) >= 8;
     o->max_open_files = 1000;
     o->l0_compaction_trigger = 4;
     o->l0_slowdown_trigger = 20;
@@ -497,6 +498,7 @@ int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
         rc = err_set(LSM_NOMEM, "open %s: out of memory", path);
         goto fail;
     }
+    tc_set_mmap_reads(db->tc, o.mmap_reads);
     vs_options vo = {o.l0_compaction_trigger, o.target_file_bytes, o.level1_bytes,
                      o.level_size_ratio, 64u << 20};
     rc = vs_new(db->env, db->dir, &vo, db->tc, &db->vs);
