@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -94,22 +95,43 @@ static int install(void)
     return ok;
 }
 
-const char *fmap_map(lsm_env *env, lsm_file *f, uint64_t size)
+/* The memory env's stand-in for a mapping (fmap.h). */
+static const char *copy_file(lsm_env *env, lsm_file *f, uint64_t size)
 {
+    const char *e = getenv("LSM_MMAP_READS");
+    if (e == NULL || strcmp(e, "1") != 0 || !env_mem_is(env))
+        return NULL;
+    char *p = malloc((size_t)size);
+    size_t got = 0;
+    if (p == NULL || env->pread(env, f, p, (size_t)size, 0, &got) != 0 || got != size) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+const char *fmap_map(lsm_env *env, lsm_file *f, uint64_t size, int *copied)
+{
+    *copied = 0;
     if (sizeof(void *) < 8 || size == 0 || size > (uint64_t)SIZE_MAX)
         return NULL;
     int fd = env_posix_fd(env, f);
-    if (fd < 0)
-        return NULL;
+    if (fd < 0) {
+        const char *p = copy_file(env, f, size);
+        *copied = p != NULL;
+        return p;
+    }
     if (!install())
         return NULL;
     void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
-void fmap_unmap(const char *addr, uint64_t size)
+void fmap_unmap(const char *addr, uint64_t size, int copied)
 {
-    if (addr)
+    if (addr && copied)
+        free((void *)addr);
+    else if (addr)
         munmap((void *)addr, (size_t)size);
 }
 

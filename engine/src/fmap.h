@@ -35,9 +35,19 @@ int env_posix_fd(lsm_env *env, lsm_file *f);
 /* Map [0, size) of f read-only. Returns the address, or NULL when the env
  * cannot map, the address space is too small (32-bit builds), size is 0 or
  * mmap fails: the caller reads with pread then. Puts the SIGBUS handler in
- * front of the current one unless it is there (fmap.c). */
-const char *fmap_map(lsm_env *env, lsm_file *f, uint64_t size);
-void fmap_unmap(const char *addr, uint64_t size);
+ * front of the current one unless it is there (fmap.c).
+ *
+ * The memory env has no mappings. So that the tests that run on it (the
+ * model, corruption) can still cover the mapped read path, it stands in for
+ * one with a private copy of the file read at open, but only when the
+ * environment variable LSM_MMAP_READS is 1: by default a store in the
+ * memory env reads with pread (its fault injection on reads keeps
+ * working). *copied says which it was, for fmap_unmap. */
+const char *fmap_map(lsm_env *env, lsm_file *f, uint64_t size, int *copied);
+void fmap_unmap(const char *addr, uint64_t size, int copied);
+
+/* Whether env is a memory env (env_mem.c). */
+int env_mem_is(lsm_env *env);
 
 /* Under the SIGBUS guard: *crc = CRC32C of p[0, n) and *stored = the
  * little-endian fixed32 at p + n (a block's checksum, or its trailer's).

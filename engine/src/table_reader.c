@@ -55,6 +55,7 @@ struct table {
     cache_handle *meta;  /* pinned charge for the in-memory metadata */
     table_stats *stats;
     const char *map;     /* the whole file mapped read-only, or NULL: pread */
+    int map_copied;      /* map is the memory env's copy (fmap.h) */
     /* With map: the data blocks already checked. Open addressing over
      * vmask + 1 slots. A slot holds the block's offset + 1 (0: empty) and,
      * in the same cache line, what was checked there: its size and its
@@ -478,7 +479,7 @@ static void map_table(table *t)
         slots *= 2;
     t->vset = calloc(slots, sizeof *t->vset);
     if (t->vset)
-        t->map = fmap_map(t->file->env, t->file->f, t->file->size);
+        t->map = fmap_map(t->file->env, t->file->f, t->file->size, &t->map_copied);
     if (t->map == NULL) {
         free(t->vset);
         t->vset = NULL;
@@ -556,7 +557,7 @@ void table_close(table *t)
         cache_release(t->block_cache, t->meta);
     }
     if (t->map)
-        fmap_unmap(t->map, t->file->size);
+        fmap_unmap(t->map, t->file->size, t->map_copied);
     free(t->vset);
     rfile_close(t->file);
     free(t->index_data);
