@@ -6,13 +6,16 @@
  * nothing needs to be kept to check it), appended to, renamed, and deleted;
  * after a compaction its space is back. Peak resident memory is checked
  * after every phase: it must stay within the memtables, the block cache and
- * a fixed allowance, whatever the size of the value.
+ * a fixed allowance, whatever the size of the value (the engine's anonymous
+ * memory: see peak_rss).
  *
  * The store lives in $TMPDIR; /dev/shm is used when it exists (what is
  * measured is memory and correctness, not the disk). LSM_TEST_SCALE scales
  * the size (default 2 GiB).
  */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,18 +33,52 @@ static void pattern(char *p, size_t n, uint64_t off)
     }
 }
 
-/* Peak resident set size (VmHWM) in bytes. */
-static uint64_t peak_rss(void)
+/*
+ * Peak of the engine's resident memory, in bytes. Tables are read through
+ * their mapping by default (mmap_reads), and the table pages a read touched
+ * count in the resident set as file (or, in /dev/shm, shared) pages: VmHWM
+ * would be the size of the data read, not the engine's memory. What the
+ * bound is about is RssAnon, the anonymous memory (docs/API.md, "Memory"),
+ * and the kernel keeps no peak of it: a thread samples it every 2 ms from
+ * the start of the program. VmHWM where RssAnon is not reported.
+ */
+static atomic_uint_fast64_t anon_peak;
+static atomic_int anon_seen;
+
+static uint64_t status_kb(const char *field)
 {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
-    uint64_t kb = 0;
+    size_t n = strlen(field);
+    uint64_t kb = UINT64_MAX;
     while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            kb = strtoull(line + 6, NULL, 10);
+        if (strncmp(line, field, n) == 0)
+            kb = strtoull(line + n, NULL, 10);
     if (f)
         fclose(f);
-    return kb * 1024;
+    return kb;
+}
+
+static void *sample_anon(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        uint64_t kb = status_kb("RssAnon:");
+        if (kb == UINT64_MAX)
+            return NULL;
+        atomic_store(&anon_seen, 1);
+        if (kb * 1024 > atomic_load(&anon_peak))
+            atomic_store(&anon_peak, kb * 1024);
+        usleep(2000);
+    }
+}
+
+static uint64_t peak_rss(void)
+{
+    if (atomic_load(&anon_seen))
+        return atomic_load(&anon_peak);
+    uint64_t kb = status_kb("VmHWM:");
+    return kb == UINT64_MAX ? 0 : kb * 1024;
 }
 
 static uint64_t live_bytes(lsm_db *db)
@@ -213,6 +250,9 @@ static void test_many_keys_bounded_memory(void **state)
 
 int main(void)
 {
+    pthread_t sampler;
+    if (pthread_create(&sampler, NULL, sample_anon, NULL) == 0)
+        pthread_detach(sampler);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_gib_value),
         cmocka_unit_test(test_many_keys_bounded_memory),

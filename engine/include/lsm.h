@@ -198,6 +198,15 @@ typedef struct lsm_options {
     /* Most table files kept open at once (the table cache). Default 1000; the
      * minimum is 20. */
     int max_open_files;
+    /* Read table data blocks through a read-only memory map of each open
+     * table (no syscall or copy per block) instead of pread into the block
+     * cache. Every block is still checked against its CRC the first time it
+     * is used; an I/O error met then is LSM_IO, but one met later, when the
+     * kernel re-reads a page it dropped, ends the process with SIGBUS (after
+     * a message on stderr). Only the POSIX env maps; other envs read with
+     * pread whatever this says. docs/API.md, "Reading through mmap".
+     * Default 1 on 64-bit systems, 0 on 32-bit. */
+    int mmap_reads;
 
     /* Level-0 table count that starts a compaction into level 1. Default 4. */
     int l0_compaction_trigger;

@@ -197,19 +197,54 @@ void block_iter_last(block_iter *bi)
         step(bi);
 }
 
+/* The key of the restart entry at off, in place; -1 (status set) if the
+ * entry is malformed or shares bytes with a key before it. */
+static int restart_key(block_iter *bi, size_t off, slice *k)
+{
+    const char *p = bi->b.data + off, *limit = bi->b.data + bi->b.size;
+    uint32_t shared, unshared, vlen;
+    if (off >= bi->b.size) {
+        corrupt(bi, off, "restart point past the end of the block");
+        return -1;
+    }
+    if (limit - p >= 3 && ((p[0] | p[1] | p[2]) & 0x80) == 0) {
+        shared = (unsigned char)p[0];
+        unshared = (unsigned char)p[1];
+        vlen = (unsigned char)p[2];
+        p += 3;
+    } else {
+        p = get_varint32(p, limit, &shared);
+        if (p)
+            p = get_varint32(p, limit, &unshared);
+        if (p)
+            p = get_varint32(p, limit, &vlen);
+        if (p == NULL) {
+            corrupt(bi, off, "bad entry header");
+            return -1;
+        }
+    }
+    if (shared != 0 || (uint64_t)unshared + vlen > (uint64_t)(limit - p)) {
+        corrupt(bi, off, shared ? "restart entry shares a prefix" : "entry lengths out of bounds");
+        return -1;
+    }
+    *k = slice_make(p, unshared);
+    return 0;
+}
+
 void block_iter_seek(block_iter *bi, slice target)
 {
     if (bi->status)
         return;
-    /* Binary search for the last restart point whose key is < target. */
+    /* Binary search for the last restart point whose key is < target. A
+     * restart entry shares nothing with the one before, so its key is
+     * compared where it lies in the block, without copying it. */
     uint32_t lo = 0, hi = bi->b.n_restarts - 1;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo + 1) / 2;
-        uint32_t off = restart_at(bi, mid);
-        bi->key.n = 0;
-        if (parse_at(bi, off))
+        slice k;
+        if (restart_key(bi, restart_at(bi, mid), &k))
             return;
-        if (bi->cmp(buf_slice(&bi->key), target) < 0)
+        if (bi->cmp(k, target) < 0)
             lo = mid;
         else
             hi = mid - 1;

@@ -86,6 +86,7 @@ void lsm_options_default(lsm_options *o)
     o->sync_mode = LSM_SYNC_INTERVAL;
     o->sync_interval_ms = 1000;
     o->block_cache_bytes = 32u << 20;
+    o->mmap_reads = sizeof(void *) >= 8;
     o->max_open_files = 1000;
     o->l0_compaction_trigger = 4;
     o->l0_slowdown_trigger = 20;

@@ -1072,3 +1072,10 @@ int env_mem_write_file(lsm_env *env, const char *path, const void *data, size_t 
     free(p);
     return rc;
 }
+
+/* For fmap.c, which copies a memory env's table in place of a mapping. */
+int env_mem_is(lsm_env *env);
+int env_mem_is(lsm_env *env)
+{
+    return env && env->open == me_open;
+}

@@ -339,3 +339,10 @@ lsm_env *lsm_env_posix(void)
 {
     return &posix_env;
 }
+
+/* For fmap.c: mapping needs the descriptor, which only this env has. */
+int env_posix_fd(lsm_env *env, lsm_file *f);
+int env_posix_fd(lsm_env *env, lsm_file *f)
+{
+    return env == &posix_env && f ? f->fd : -1;
+}

@@ -96,6 +96,10 @@ typedef struct table table;
  */
 int table_open(lsm_env *env, const char *path, uint64_t number, uint64_t expected_size,
                cache *block_cache, table_stats *stats, table **out);
+/* The same; mmap_reads non-zero reads data blocks through a read-only
+ * mapping when the env can map (fmap.h), pread otherwise. */
+int table_open_mode(lsm_env *env, const char *path, uint64_t number, uint64_t expected_size,
+                    cache *block_cache, table_stats *stats, int mmap_reads, table **out);
 void table_close(table *t);
 
 /* Called with the first entry >= the lookup key, if it is for the same tree

@@ -16,6 +16,7 @@ struct table_cache {
     cache *c;
     cache *block_cache;
     table_stats *stats;
+    int mmap_reads;
 };
 
 static void table_deleter(void *v)
@@ -41,6 +42,14 @@ table_cache *tc_new(lsm_env *env, const char *dir, int capacity, cache *block_ca
     return tc;
 }
 
+void tc_set_mmap_reads(table_cache *tc, int on)
+{
+    const char *e = getenv("LSM_MMAP_READS");
+    if (e && (strcmp(e, "0") == 0 || strcmp(e, "1") == 0))
+        on = *e == '1';
+    tc->mmap_reads = on;
+}
+
 void tc_free(table_cache *tc)
 {
     if (tc == NULL)
@@ -62,7 +71,8 @@ int tc_find(table_cache *tc, uint64_t number, uint64_t size, cache_handle **h, t
     if (path == NULL)
         return err_set(LSM_NOMEM, "open table: out of memory");
     table *tb;
-    int rc = table_open(tc->env, path, number, size, tc->block_cache, tc->stats, &tb);
+    int rc = table_open_mode(tc->env, path, number, size, tc->block_cache, tc->stats,
+                             tc->mmap_reads, &tb);
     free(path);
     if (rc)
         return rc;

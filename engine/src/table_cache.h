@@ -13,6 +13,11 @@ typedef struct table_cache table_cache;
 table_cache *tc_new(lsm_env *env, const char *dir, int capacity, cache *block_cache,
                     table_stats *stats);
 void tc_free(table_cache *tc);
+/* Open tables from now on with mmap_reads (table_open_mode) or not. The
+ * environment variable LSM_MMAP_READS, when set to 0 or 1, overrides `on`
+ * (the test suite runs the engine tests in both modes with it). Call before
+ * any table is opened. */
+void tc_set_mmap_reads(table_cache *tc, int on);
 
 /* Point lookup in file `number` (see table_get). */
 int tc_get(table_cache *tc, uint64_t number, uint64_t size, slice ikey, uint64_t hash,

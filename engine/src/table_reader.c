@@ -7,6 +7,16 @@
  * Blocks in the cache were checked when they entered it. Every failure names
  * the file and the offset of the damaged block.
  *
+ * A table opened with mmap_reads (and an env that can map, fmap.h) reads its
+ * data blocks in place, from the mapping: no syscall, no copy, no cache
+ * entry for an uncompressed block. Each block is still checked once, the
+ * first time it is used (under the SIGBUS guard); the table remembers the
+ * blocks it checked in `verified`, a lock-free set of (offset, size) sized
+ * at open for every block the index names, so a hit takes no lock, no
+ * reference and no copy. Compressed blocks are taken from the mapping,
+ * decompressed and cached as before. Metadata (footer, index, filter,
+ * properties, range tombstones) and lsmctl verify's reads still use pread.
+ *
  * An open table keeps its index block, filter and range tombstones in memory
  * for its lifetime. That memory is charged to the block cache as one pinned
  * entry, so block_cache_bytes bounds data blocks and table metadata together
@@ -15,11 +25,19 @@
  */
 #include "table.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bloom.h"
+#include "crc32c.h"
 #include "err.h"
+#include "fmap.h"
+
+typedef struct vslot_t {
+    _Atomic uint64_t off1;  /* offset + 1; 0: empty */
+    _Atomic uint64_t info;  /* size << 8 | compression type */
+} vslot_t;
 
 struct table {
     rfile *file;
@@ -38,6 +56,14 @@ struct table {
     uint64_t cache_id;   /* block cache key prefix, unique to this open table */
     cache_handle *meta;  /* pinned charge for the in-memory metadata */
     table_stats *stats;
+    const char *map;     /* the whole file mapped read-only, or NULL: pread */
+    int map_copied;      /* map is the memory env's copy (fmap.h) */
+    /* With map: the data blocks already checked. Open addressing over
+     * vmask + 1 slots. A slot holds the block's offset + 1 (0: empty) and,
+     * in the same cache line, what was checked there: its size and its
+     * compression type (published before the offset). */
+    vslot_t *vset;
+    uint64_t vmask;
 };
 
 /* A block in memory, as the cache holds it. An uncompressed block read from
@@ -112,7 +138,100 @@ typedef struct block_ref {
     block_contents *bc;
     cache_handle *h;  /* non-NULL: release this instead of freeing bc */
     cache *c;
+    int mapped;       /* the block is mb, in place in the mapping; bc unused */
+    block mb;
 } block_ref;
+
+static inline const block *ref_block(const block_ref *ref)
+{
+    return ref->mapped ? &ref->mb : &ref->bc->b;
+}
+
+/* ---- blocks read in place from a mapping ---------------------------------- */
+
+static uint64_t vslot(const table *t, uint64_t off)
+{
+    uint64_t x = (off + 1) * 0x9e3779b97f4a7c15ull;
+    return (x ^ (x >> 31)) & t->vmask;
+}
+
+/* The compression type of the checked block at h, or -1 if it was not
+ * checked (or was checked with another size: a damaged index). */
+static int vset_find(const table *t, block_handle h)
+{
+    uint64_t i = vslot(t, h.offset);
+    for (uint64_t probes = 0; probes <= t->vmask; probes++, i = (i + 1) & t->vmask) {
+        uint64_t o = atomic_load_explicit(&t->vset[i].off1, memory_order_acquire);
+        if (o == 0)
+            return -1;
+        if (o == h.offset + 1) {
+            uint64_t info = atomic_load_explicit(&t->vset[i].info, memory_order_relaxed);
+            return info >> 8 == h.size ? (int)(info & 0xff) : -1;
+        }
+    }
+    return -1;
+}
+
+static void vset_add(table *t, block_handle h, int type)
+{
+    uint64_t i = vslot(t, h.offset);
+    for (uint64_t probes = 0; probes <= t->vmask; probes++, i = (i + 1) & t->vmask) {
+        uint64_t o = atomic_load_explicit(&t->vset[i].off1, memory_order_acquire);
+        if (o == h.offset + 1)
+            return; /* there already (a damaged index may name it twice) */
+        if (o != 0)
+            continue;
+        /* Claim the empty slot; the info goes in first, so that a reader
+         * that sees the offset sees it. A claim that loses to another
+         * offset moves on; one that loses to the same offset is done. */
+        uint64_t expect = 0;
+        atomic_store_explicit(&t->vset[i].info, h.size << 8 | (uint64_t)type,
+                              memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(&t->vset[i].off1, &expect, h.offset + 1,
+                                                    memory_order_release, memory_order_acquire))
+            return;
+        if (expect == h.offset + 1)
+            return;
+    }
+    /* Full (only a damaged index could do it): the block is checked again
+     * each time it is used. */
+}
+
+/* Check the mapped block at h once (the first time) and, if it is stored
+ * uncompressed, point ref at it in place (ref->mapped = 1). A compressed
+ * block leaves ref->mapped 0, for the cached path. */
+static int get_mapped_block(table *t, block_handle h, block_ref *ref)
+{
+    uint64_t size = t->file->size;
+    if (h.size > MAX_BLOCK_LEN || h.offset > size || h.size + BLOCK_TRAILER_LEN > size - h.offset)
+        return err_set(LSM_CORRUPTION, "%s: block handle (offset %llu, size %llu) outside the file",
+                       t->file->path, (unsigned long long)h.offset, (unsigned long long)h.size);
+    const char *p = t->map + h.offset;
+    STAT_INC(t, data_blocks_read); /* from the file, if through memory */
+    int type = vset_find(t, h);
+    if (type >= 0) {
+        STAT_INC(t, cache_hits);
+    } else {
+        STAT_INC(t, cache_misses);
+        uint32_t crc, stored;
+        if (fmap_crc(p, (size_t)h.size + 1, &crc, &stored))
+            return err_errno(EIO, "read %s at offset %llu (through the mapping)", t->file->path,
+                             (unsigned long long)h.offset);
+        if (crc != crc32c_unmask(stored))
+            return err_set(LSM_CORRUPTION, "%s: checksum mismatch in block at offset %llu",
+                           t->file->path, (unsigned long long)h.offset);
+        type = (unsigned char)p[h.size];
+        vset_add(t, h, type);
+    }
+    if (type != BLOCK_COMPRESSION_NONE)
+        return LSM_OK;
+    int rc = block_parse(&ref->mb, p, (size_t)h.size);
+    if (rc)
+        return err_prefix(rc, "%s: block at offset %llu", t->file->path,
+                          (unsigned long long)h.offset);
+    ref->mapped = 1;
+    return LSM_OK;
+}
 
 /*
  * Readahead for a table iterator. Once it has asked for RA_AFTER data blocks
@@ -187,6 +306,13 @@ static int get_data_block(table *t, block_handle h, int fill_cache, readahead *r
 {
     ref->h = NULL;
     ref->c = t->block_cache;
+    ref->mapped = 0;
+    if (t->map) {
+        int rc = get_mapped_block(t, h, ref);
+        if (rc || ref->mapped)
+            return rc;
+        ra = NULL; /* compressed: take it from the mapping, not a read ahead */
+    }
     if (ra)
         ra_note(ra, h);
     if (t->block_cache) {
@@ -199,7 +325,8 @@ static int get_data_block(table *t, block_handle h, int fill_cache, readahead *r
         }
         STAT_INC(t, cache_misses);
     }
-    int rc = read_block_from(t, h, ra ? ra_fetch(t, ra, h) : NULL, &ref->bc);
+    int rc = read_block_from(t, h, t->map ? t->map + h.offset : ra ? ra_fetch(t, ra, h) : NULL,
+                             &ref->bc);
     if (rc)
         return rc;
     STAT_INC(t, data_blocks_read);
@@ -214,6 +341,8 @@ static int get_data_block(table *t, block_handle h, int fill_cache, readahead *r
 
 static void block_ref_release(block_ref *ref)
 {
+    if (ref->mapped)
+        return;
     if (ref->h)
         cache_release(ref->c, ref->h);
     else
@@ -341,8 +470,42 @@ static int read_meta(table *t, block_handle meta_h)
     return rc;
 }
 
+/* Map the file and size the set of checked blocks from the index. Any
+ * failure leaves the table on pread. */
+static void map_table(table *t)
+{
+    uint64_t n = 0;
+    block_iter ix;
+    block_iter_init(&ix, ikey_cmp, t->file->path);
+    block_iter_set(&ix, &t->index, t->index_off);
+    for (block_iter_first(&ix); block_iter_valid(&ix); block_iter_next(&ix))
+        n++;
+    int rc = block_iter_status(&ix);
+    block_iter_cleanup(&ix);
+    if (rc)
+        return; /* a damaged index: gets and scans report it */
+    uint64_t slots = 16;
+    while (slots < 2 * n)
+        slots *= 2;
+    t->vset = calloc(slots, sizeof *t->vset);
+    if (t->vset)
+        t->map = fmap_map(t->file->env, t->file->f, t->file->size, &t->map_copied);
+    if (t->map == NULL) {
+        free(t->vset);
+        t->vset = NULL;
+        return;
+    }
+    t->vmask = slots - 1;
+}
+
 int table_open(lsm_env *env, const char *path, uint64_t number, uint64_t expected_size,
                cache *block_cache, table_stats *stats, table **out)
+{
+    return table_open_mode(env, path, number, expected_size, block_cache, stats, 0, out);
+}
+
+int table_open_mode(lsm_env *env, const char *path, uint64_t number, uint64_t expected_size,
+                    cache *block_cache, table_stats *stats, int mmap_reads, table **out)
 {
     *out = NULL;
     table *t = calloc(1, sizeof *t);
@@ -379,10 +542,13 @@ int table_open(lsm_env *env, const char *path, uint64_t number, uint64_t expecte
         rc = read_meta(t, meta_h);
     if (rc)
         goto fail;
+    if (mmap_reads)
+        map_table(t);
     if (block_cache) {
         t->cache_id = cache_new_id(block_cache);
-        size_t charge = sizeof *t + n + t->filter.n + t->pfilter.n + t->rdels.keys.n + t->rdel_ix.keys.n +
-                        t->rdels.n * (sizeof(rtomb) + 4 * sizeof(size_t));
+        size_t charge = sizeof *t + n + t->filter.n + t->pfilter.n + t->rdels.keys.n +
+                        t->rdel_ix.keys.n + t->rdels.n * (sizeof(rtomb) + 4 * sizeof(size_t)) +
+                        (t->map ? (size_t)(t->vmask + 1) * sizeof(vslot_t) : 0);
         t->meta = cache_insert(block_cache, t->cache_id, UINT64_MAX, t, charge, NULL);
     }
     *out = t;
@@ -400,6 +566,9 @@ void table_close(table *t)
         cache_erase(t->block_cache, t->cache_id, UINT64_MAX);
         cache_release(t->block_cache, t->meta);
     }
+    if (t->map)
+        fmap_unmap(t->map, t->file->size, t->map_copied);
+    free(t->vset);
     rfile_close(t->file);
     free(t->index_data);
     free(t->filter_data);
@@ -456,7 +625,7 @@ int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn 
             break;
         block_iter bi;
         block_iter_init(&bi, ikey_cmp, t->file->path);
-        block_iter_set(&bi, &ref.bc->b, h.offset);
+        block_iter_set(&bi, ref_block(&ref), h.offset);
         if (first)
             block_iter_seek(&bi, ikey);
         else
@@ -555,7 +724,7 @@ static void ti_init_data(table_iter *ti)
     ti->ref = ref;
     ti->data_open = 1;
     ti->data_off = h.offset;
-    block_iter_set(&ti->data, &ref.bc->b, h.offset);
+    block_iter_set(&ti->data, ref_block(&ti->ref), h.offset);
 }
 
 /* After a movement: stop on any error. */

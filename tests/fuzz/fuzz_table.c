@@ -1,8 +1,10 @@
 /*
  * fuzz_table.c -- libFuzzer target for the table (SST) reader.
  *
- * The input is a table file. It is opened twice, without and with a (tiny,
- * always evicting) block cache, and every read path runs over it: the range
+ * The input is a table file. It is opened three times -- without and with a
+ * (tiny, always evicting) block cache from a memory env, and from a real
+ * file read through its mapping (mmap_reads: blocks used in place, each
+ * checked once) -- and every read path runs over it: the range
  * tombstones loaded at open, a full forward scan, a few steps backward from
  * the end, seeks to keys taken from the table and from the input, point
  * lookups (with their range-tombstone cover), verification and the offset
@@ -13,8 +15,10 @@
  *
  * Run it through tests/fuzz/run.sh; seeds in tests/fuzz/corpus/table.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bloom.h"
 #include "cache.h"
@@ -80,10 +84,11 @@ static int on_get(void *arg, slice ikey, slice value)
 }
 
 /* seek_ok: 0 to skip seeks and point lookups. */
-static void exercise(lsm_env *env, cache *bc, const uint8_t *in, size_t size, int seek_ok)
+static void exercise_at(lsm_env *env, const char *path, int mmap_reads, cache *bc,
+                        const uint8_t *in, size_t size, int seek_ok)
 {
     table *t;
-    if (table_open(env, TABLE_PATH, 7, 0, bc, NULL, &t) != LSM_OK)
+    if (table_open_mode(env, path, 7, 0, bc, NULL, mmap_reads, &t) != LSM_OK)
         return;
     targets ts = {{0}, {0}, 0};
     const table_props *props = table_get_props(t);
@@ -143,8 +148,41 @@ static void exercise(lsm_env *env, cache *bc, const uint8_t *in, size_t size, in
     table_close(t);
 }
 
+static void exercise(lsm_env *env, cache *bc, const uint8_t *in, size_t size, int seek_ok)
+{
+    exercise_at(env, TABLE_PATH, 0, bc, in, size, seek_ok);
+}
+
+/* The table as a real file, read through its mapping. The file lives in a
+ * directory made once per process (removed at exit) and is rewritten for
+ * every input. */
+static char mapped_dir[] = "/tmp/fuzz_table.XXXXXX";
+static char mapped_path[64];
+
+static void remove_mapped(void)
+{
+    unlink(mapped_path);
+    rmdir(mapped_dir);
+}
+
+static void exercise_mapped(const uint8_t *bytes, size_t size, const uint8_t *in, size_t in_size)
+{
+    const char *path = mapped_path;
+    if (mapped_path[0] == 0) {
+        if (mkdtemp(mapped_dir) == NULL)
+            abort();
+        snprintf(mapped_path, sizeof mapped_path, "%s/%s", mapped_dir, TABLE_NAME);
+        atexit(remove_mapped);
+    }
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || (size && fwrite(bytes, 1, size, f) != size) || fclose(f) != 0)
+        abort();
+    exercise_at(lsm_env_posix(), path, 1, NULL, in, in_size, 1);
+}
+
 static void run_file(const uint8_t *bytes, size_t size, const uint8_t *in, size_t in_size)
 {
+    exercise_mapped(bytes, size, in, in_size);
     int seek_ok = 1;
     lsm_env *env = fz_env_new();
     fz_put_file(env, TABLE_NAME, bytes, size);
