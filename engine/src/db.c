@@ -385,6 +385,7 @@ int lsm_stats_text(lsm_db *db, char **out)
                   "block cache            %" PRIu64 " bytes, hit ratio %.3f (%" PRIu64 "/%" PRIu64 ")\n"
                   "bloom filter           %" PRIu64 " checked, %" PRIu64 " useful\n"
                   "data blocks read       %" PRIu64 "\n"
+                  "block cache misses     %" PRIu64 "\n"
                   "gets                   %" PRIu64 "\n"
                   "iterators created      %" PRIu64 "\n"
                   "prefix checks          %" PRIu64 " answered by filters (%" PRIu64 " probes)\n",
@@ -395,7 +396,7 @@ int lsm_stats_text(lsm_db *db, char **out)
                   s.compaction_bytes_written, s.compaction_files_moved, s.write_amplification, s.space_amplification,
                   (double)s.stall_us / 1e6,
                   s.block_cache_bytes, lookups ? (double)s.block_cache_hits / (double)lookups : 0.0,
-                  s.block_cache_hits, lookups, s.bloom_checked, s.bloom_useful, s.data_blocks_read,
+                  s.block_cache_hits, lookups, s.bloom_checked, s.bloom_useful, s.data_blocks_read, s.block_cache_misses,
                   s.gets, s.iterators_created, s.prefix_checks_filtered, s.prefix_filter_probes);
     (void)n;
     *out = t;
