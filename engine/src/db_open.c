@@ -210,9 +210,41 @@ static int replay_op(void *arg, uint64_t seq, value_type type, slice tkey, slice
     return rc ? rc : mem_add(m, seq, TYPE_VALUE, tkey, buf_slice(&r->chunk));
 }
 
+/* Cut log `number` back to its first `keep` bytes, durably. The open is
+ * about to start a new log, and §5.1 rule 3 holds a damaged log with a
+ * non-empty successor for real damage: left as it is, a log whose torn tail
+ * (or record whose chunk did not survive) this open dropped would make the
+ * next open refuse the store if the process died again before the flush of
+ * the replayed writes -- the writes in the new log are acknowledged then.
+ * Cut, the log ends cleanly where its replay ended, before the new log
+ * receives a write, and replays to the same prefix again. */
+static int cut_log(lsm_db *db, uint64_t number, uint64_t keep)
+{
+    char *path = fname_log(db->dir, number);
+    if (path == NULL)
+        return err_set(LSM_NOMEM, "out of memory");
+    lsm_file *f;
+    int e = -db->env->open(db->env, path, LSM_ENV_WRITE, &f);
+    if (e) {
+        int rc = err_errno(e, "open %s to cut its damaged tail", path);
+        free(path);
+        return rc;
+    }
+    e = -db->env->truncate(db->env, f, keep);
+    if (e == 0)
+        e = -db->env->sync(db->env, f);
+    db->env->close(db->env, f);
+    int rc = e ? err_errno(e, "cut %s to %" PRIu64 " bytes", path, keep) : LSM_OK;
+    if (rc == LSM_OK)
+        db_log(db, "recovery: %s cut to %" PRIu64 " bytes", path, keep);
+    free(path);
+    return rc;
+}
+
 /* Replay one log. *stop is set when the log did not end cleanly (*why says
- * how). */
-static int replay_log(lsm_db *db, uint64_t number, replay_ctx *r, int *stop, const char **why)
+ * how, *keep how many of its bytes were replayed). */
+static int replay_log(lsm_db *db, uint64_t number, replay_ctx *r, int *stop, const char **why,
+                      uint64_t *keep)
 {
     char *path = fname_log(db->dir, number);
     if (path == NULL)
@@ -233,6 +265,7 @@ static int replay_log(lsm_db *db, uint64_t number, replay_ctx *r, int *stop, con
             db_log(db, "recovery: %s: the record at offset %" PRIu64 " names a block of "
                    "%06" PRIu64 ".sst that did not survive (%s); cut %" PRIu64 " bytes", path,
                    lr->record_off, r->bad_number, err_msg(), dropped);
+            *keep = lr->record_off;
             *stop = 1;
             *why = "record whose chunk did not survive";
             rc = LSM_OK;
@@ -257,6 +290,7 @@ static int replay_log(lsm_db *db, uint64_t number, replay_ctx *r, int *stop, con
             db->wal_bytes_dropped += dropped;
             db_log(db, "recovery: %s ends in a %s at offset %" PRIu64 "; cut %" PRIu64 " bytes",
                    path, log_end_name(lr->end), lr->offset, dropped);
+            *keep = lr->offset;
             *stop = 1;
             *why = log_end_name(lr->end);
         }
@@ -483,6 +517,7 @@ static int db_recover(lsm_db *db)
     r.max_seq = db->vs->last_seq;
     const char *stop_why = "";
     int stop = 0;
+    uint64_t cut_keep = 0; /* bytes of log stop - 1 replayed */
     for (int i = 0; rc == LSM_OK && i < scan.n_logs; i++) {
         if (scan.logs[i] < db->vs->log_number)
             continue;
@@ -502,7 +537,7 @@ static int db_recover(lsm_db *db)
             continue;
         }
         int torn = 0;
-        rc = replay_log(db, scan.logs[i], &r, &torn, &stop_why);
+        rc = replay_log(db, scan.logs[i], &r, &torn, &stop_why, &cut_keep);
         if (rc == LSM_OK && !db->opts.read_only) {
             /* Deleted once what came from it is in a table (db_flush.c). */
             uint64_t *p = realloc(db->replayed_logs, sizeof *p * (size_t)(db->n_replayed_logs + 1));
@@ -516,6 +551,11 @@ static int db_recover(lsm_db *db)
         if (torn)
             stop = i + 1;
     }
+    /* Only once no later log holds writes (else the open fails and the log
+     * stays as it was, for lsm_repair): the damaged log is cut where its
+     * replay ended before the new log below receives a write. */
+    if (rc == LSM_OK && stop && !db->opts.read_only)
+        rc = cut_log(db, scan.logs[stop - 1], cut_keep);
     free(scan.logs);
     /* The tables the replayed logs name, kept by remove_garbage below. */
     uint64_t *named = rc == LSM_OK && r.n_cts ? malloc(sizeof *named * (size_t)r.n_cts) : NULL;
