@@ -54,12 +54,16 @@
 #define LSMFS_ROOT_INO 1
 /* Numbers of files without metadata: 2^62 | (hash & (2^62 - 1)). */
 #define LSMFS_INO_HASHED (UINT64_C(1) << 62)
-/* Values above this size are chunked by the engine (ranged reads/writes). */
-/* Files up to this many bytes are stored beside their names; longer ones in
+/* Values up to this many bytes are stored beside their keys; longer ones in
  * chunks (the engine's large values: ranged I/O; a listing does not read
- * them, a directory rename does not copy them). -o inline=SIZE changes it
- * (docs/FS.md §1). */
+ * them, a directory rename does not copy them). The engine applies it to
+ * every keyspace: file contents, and also metadata records (long symlink
+ * targets) and attribute values. -o inline=SIZE changes it, up to
+ * LSMFS_INLINE_MAX (docs/FS.md §1). */
 #define LSMFS_INLINE_BYTES (64u * 1024u)
+/* Larger inline values would make every small write to a file below this
+ * size a patch on a value read and folded whole. */
+#define LSMFS_INLINE_MAX (1u << 20)
 /* lsmfs's default memtable (-o memtable=SIZE; fs/main.c make_options). */
 #define LSMFS_MEMTABLE_BYTES (64u << 20)
 /* The longest file size the engine accepts (ranged writes stop at 2^62). */

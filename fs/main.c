@@ -166,10 +166,11 @@ static void help(const char *prog)
         "                         (default 64M; up to twice that is held while one\n"
         "                         flushes); SIZE takes a K, M or G suffix\n"
         "  -o cache=SIZE          block cache capacity (default 32M); 0 disables it\n"
-        "  -o inline=SIZE         files up to SIZE bytes are stored beside their names\n"
-        "                         (default 64K); longer ones apart, in chunks, so that\n"
-        "                         listings and directory renames do not read or copy\n"
-        "                         their contents. Applies to what is written from now on\n"
+        "  -o inline=SIZE         files (and metadata, attribute values) up to SIZE bytes\n"
+        "                         are stored beside their names (default 64K, at most\n"
+        "                         1M); longer ones apart, in chunks, so that listings\n"
+        "                         and directory renames do not read or copy their\n"
+        "                         contents. Applies to what is written from now on\n"
         "  -o entry_timeout=S     seconds the kernel may cache names (default 10)\n"
         "  -o attr_timeout=S      seconds the kernel may cache attributes (default 10)\n"
         "  -o negative_timeout=S  seconds the kernel may cache the absence of a name\n"
@@ -296,9 +297,9 @@ static int make_options(const lsmfs_config *c, lsm_options *o)
         return -1;
     }
     if (c->inline_str &&
-        (parse_size(c->inline_str, &o->inline_value_bytes) || o->inline_value_bytes > LSM_MAX_VALUE_LEN)) {
-        fprintf(stderr, "lsmfs: bad option -o inline=%s (a size: 0 .. %uM)\n", c->inline_str,
-                LSM_MAX_VALUE_LEN >> 20);
+        (parse_size(c->inline_str, &o->inline_value_bytes) || o->inline_value_bytes > LSMFS_INLINE_MAX)) {
+        fprintf(stderr, "lsmfs: bad option -o inline=%s (a size: 0 .. %uK)\n", c->inline_str,
+                LSMFS_INLINE_MAX >> 10);
         return -1;
     }
     if (!(c->entry_timeout >= 0) || !(c->attr_timeout >= 0) || !(c->negative_timeout >= 0)) {

@@ -7,8 +7,8 @@
  * are lsm_read_value of the range asked; writes are one batch holding
  * lsm_batch_write_value of the range and the new record (size, times), so
  * a write costs the bytes written plus at most a chunk at each end however
- * large the file (the store is opened with 64 KiB inline values and 64 KiB
- * chunks). A write holds the stripe of the file's key exclusively, so the
+ * large the file (the store is opened with 64 KiB inline values, -o inline,
+ * and 64 KiB chunks). A write holds the stripe of the file's key exclusively, so the
  * size in the record is always the length of the value; a read holds it
  * shared.
  *

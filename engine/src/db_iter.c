@@ -373,8 +373,8 @@ static int collect_range_dels(lsm_iter *it)
             file_meta *f = v->files[lv][i];
             if (f->n_range_dels == 0 ||
                 slice_cmp(ikey_tkey(buf_slice(&f->largest)), lo) < 0 ||
-                slice_cmp(ikey_tkey(buf_slice(&f->smallest)), hi) >= 0)
-                continue;
+                (hi.n && slice_cmp(ikey_tkey(buf_slice(&f->smallest)), hi) >= 0))
+                continue; /* hi empty: no upper bound, as for the memtables */
             cache_handle *h;
             table *t;
             rc = tc_find(it->db->tc, f->number, f->size, &h, &t);
@@ -382,7 +382,7 @@ static int collect_range_dels(lsm_iter *it)
                 break;
             const rtomb_list *tl = table_range_dels(t);
             for (size_t j = 0; rc == LSM_OK && j < tl->n; j++)
-                if (slice_cmp(tl->v[j].end, lo) > 0 && slice_cmp(tl->v[j].start, hi) < 0)
+                if (slice_cmp(tl->v[j].end, lo) > 0 && (!hi.n || slice_cmp(tl->v[j].start, hi) < 0))
                     rc = rtomb_list_add(&l, tl->v[j].start, tl->v[j].end, tl->v[j].seq);
             tc_release(it->db->tc, h);
         }

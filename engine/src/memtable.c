@@ -42,8 +42,9 @@ struct memtable {
     skiplist rdels;
     /* Range tombstones that are not "local" (rdel_local): while there are
      * none, the tombstones that can cover a chunk key are found by a seek
-     * instead of a walk from the first one (mem_rdel_from). Incremented
-     * before the tombstone is linked (release; readers acquire). */
+     * instead of a walk from the first one (mem_rdel_from). A reader that
+     * must see a tombstone reads at a sequence published (last_seq, release)
+     * after the tombstone and this count were written, so it sees both. */
     atomic_uint_fast64_t rdel_wide;
     uint64_t rnd;               /* writer only */
     atomic_uint_fast64_t count; /* relaxed: statistics (points + tombstones) */
@@ -303,8 +304,9 @@ slice mem_rdel_from(memtable *m, slice lo)
         (unsigned char)lo.p[0] != 0xff)
         return slice_make(NULL, 0);
     /* Only local tombstones: one starting before lo's value id covers only
-     * keys of a smaller id, and one outside keyspace 0xff no chunk key. */
-    return slice_make(lo.p, lo.n < 9 ? lo.n : 9);
+     * keys of a smaller id, and one outside keyspace 0xff no chunk key. A
+     * lo shorter than a value id's prefix seeks to the chunk keyspace. */
+    return slice_make(lo.p, lo.n < 9 ? 1 : 9);
 }
 
 int mem_add(memtable *m, uint64_t seq, value_type type, slice tkey, slice value)

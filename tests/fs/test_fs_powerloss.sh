@@ -337,7 +337,7 @@ for cycle in $(seq 1 "$CYCLES"); do
         sleep 0.05
     done
     [[ -e $T/log.ready ]] || die "cycle $cycle: the writer did not start: $(cat "$T/writer.out")"
-    delay=$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.2 + 1.3 * r / 32767 }')
+    delay=$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 1.5 * r / 32767 }')
     sleep "$delay"
     kill -USR1 "$DAEMON"
     # The daemon ends the mount and writes the image; then it exits 0.
