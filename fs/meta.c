@@ -156,6 +156,87 @@ int meta_decode(const void *data, size_t n, uint64_t epoch, meta *m)
     return 0;
 }
 
+/* ---- link records and inode records (docs/FS.md §3.2) ------------------------------ */
+
+void inode_key(uint64_t ino, unsigned char out[INODE_KEY_LEN])
+{
+    for (int i = 0; i < INODE_KEY_LEN; i++)
+        out[i] = (unsigned char)(ino >> (8 * (INODE_KEY_LEN - 1 - i)));
+}
+
+static int link_type_ok(int type)
+{
+    return type >= T_REG && type <= T_SOCK && type != T_DIR;
+}
+
+int meta_encode_link(int type, uint64_t ino, kbuf *out)
+{
+    out->n = 0;
+    if (!link_type_ok(type) || ino == 0)
+        return EINVAL;
+    if (kb_reserve(out, META_LINK_LEN))
+        return ENOMEM;
+    unsigned char *p = (unsigned char *)out->p;
+    p[0] = META_VERSION_LINK;
+    p[1] = (unsigned char)type;
+    put64(p + 2, ino);
+    out->n = META_LINK_LEN;
+    out->p[out->n] = 0;
+    return 0;
+}
+
+int meta_decode_link(const void *data, size_t n, int *type, uint64_t *ino)
+{
+    const unsigned char *p = data;
+    if (n < 1 || p[0] != META_VERSION_LINK)
+        return 0;
+    if (n != META_LINK_LEN || !link_type_ok(p[1]))
+        return -1;
+    uint64_t v = get64(p + 2);
+    if (v == 0)
+        return -1;
+    *type = p[1];
+    *ino = v;
+    return 1;
+}
+
+int inode_rec_encode(const meta *m, uint32_t nlink, kbuf *out)
+{
+    kbuf r = KBUF_INIT;
+    out->n = 0;
+    if (nlink == 0 || !link_type_ok(m->type))
+        return EINVAL;
+    int err = meta_encode(m, 0, &r);
+    if (err == 0 && kb_reserve(out, 4 + r.n))
+        err = ENOMEM;
+    if (err == 0) {
+        put32((unsigned char *)out->p, nlink);
+        memcpy(out->p + 4, r.p, r.n);
+        out->n = 4 + r.n;
+        out->p[out->n] = 0;
+    }
+    kb_free(&r);
+    return err;
+}
+
+int inode_rec_decode(const void *data, size_t n, meta *m, uint32_t *nlink)
+{
+    const unsigned char *p = data;
+    if (n < 4 + META_HEADER_LEN || p[4] != META_VERSION || !link_type_ok(p[5]))
+        return -1;
+    uint32_t c = get32(p);
+    if (c == 0)
+        return -1;
+    meta t;
+    memset(&t, 0, sizeof t);
+    if (meta_decode(p + 4, n - 4, 0, &t) != 0)
+        return -1;
+    meta_free(m);
+    *m = t;
+    *nlink = c;
+    return 0;
+}
+
 mode_t meta_type_mode(int type)
 {
     switch (type) {

@@ -50,6 +50,35 @@ int meta_encode(const meta *m, uint64_t epoch, kbuf *out);
  * lsmfs.sys/nlink). m is filled (target copied) only on success. */
 int meta_decode(const void *p, size_t n, uint64_t epoch, meta *m);
 
+/*
+ * Hard links (docs/FS.md §3.2). Each name of a linked file has a *link
+ * record* in lsmfs.meta: version 3, the file's type (never a directory),
+ * its inode number (8 bytes, little-endian): 10 bytes. The attributes live
+ * once, in the *inode record* in lsmfs.inode under inode_key(ino): the
+ * number of names (4 bytes, little-endian, >= 1) followed by a version-1
+ * record (§3) of the same type. The encoders and decoders below are pure;
+ * meta_decode refuses link records (callers ask meta_decode_link first).
+ */
+#define META_VERSION_LINK 3
+#define META_LINK_LEN 10
+#define INODE_KEY_LEN 8
+/* The key of inode ino in lsmfs.inode: ino big-endian (keys sort by number). */
+void inode_key(uint64_t ino, unsigned char out[INODE_KEY_LEN]);
+/* Encode a link record into out (cleared first). 0, EINVAL for a directory
+ * or an unknown type or inode number 0, ENOMEM. */
+int meta_encode_link(int type, uint64_t ino, kbuf *out);
+/* 1 if p is a well-formed link record (*type and *ino set), 0 if it is not a
+ * link record at all (another version: meta_decode's business), -1 if it
+ * has version 3 but is malformed (length, type, inode number 0). */
+int meta_decode_link(const void *p, size_t n, int *type, uint64_t *ino);
+/* Encode an inode record (nlink >= 1, m not a directory) into out. 0,
+ * EINVAL, ENOMEM. */
+int inode_rec_encode(const meta *m, uint32_t nlink, kbuf *out);
+/* Decode an inode record: 0 (m and *nlink filled, m freed first), or -1 if
+ * malformed (short, nlink 0, a directory, the record refused by
+ * meta_decode); m is then untouched. */
+int inode_rec_decode(const void *p, size_t n, meta *m, uint32_t *nlink);
+
 /* The file type bits of a record type, and back (0 for an unknown mode). */
 mode_t meta_type_mode(int type);
 int meta_mode_type(mode_t mode);
