@@ -34,6 +34,9 @@ typedef struct meta {
     kbuf target;                       /* symlinks: the target */
     uint64_t nsub;                     /* directories: subdirectories, */
     int nsub_known;                    /* when known (docs/FS.md §3) */
+    uint32_t nlink;                    /* a hard-linked file (§3.2): its number
+                                          of names, from its inode record; 0
+                                          for a file with a record of its own */
 } meta;
 
 void meta_free(meta *m);
@@ -79,6 +82,24 @@ int inode_rec_encode(const meta *m, uint32_t nlink, kbuf *out);
  * meta_decode); m is then untouched. */
 int inode_rec_decode(const void *p, size_t n, meta *m, uint32_t *nlink);
 
+/* The base of a linked file's attribute keys in lsmfs.xattr: 0x00 + ino
+ * big-endian (9 bytes; the attributes are base + 0x00 + name). */
+#define INODE_XATTR_BASE_LEN (1 + INODE_KEY_LEN)
+void inode_xattr_base(uint64_t ino, unsigned char out[INODE_XATTR_BASE_LEN]);
+
+/* A record read from lsmfs.meta (value v of key), decoded: an ordinary one,
+ * or a link record followed to its inode record (m->nlink set). 0, or EIO
+ * (logged) for a damaged record or a link record without its inode
+ * record, or the engine's errno. */
+int meta_decode_stored(lsmfs *fs, const void *key, size_t kn, const void *v, size_t vn,
+                       meta *m);
+/* Queue the put of a linked file's link record at key, and of its inode
+ * record (m->nlink names). 0 or errno. */
+int batch_put_link(lsmfs *fs, lsm_batch *b, const void *key, size_t n, const meta *m);
+int batch_put_inode(lsmfs *fs, lsm_batch *b, const meta *m);
+/* Queue the deletion of inode ino's record. */
+int batch_delete_inode(lsmfs *fs, lsm_batch *b, uint64_t ino);
+
 /* The file type bits of a record type, and back (0 for an unknown mode). */
 mode_t meta_type_mode(int type);
 int meta_mode_type(mode_t mode);
@@ -103,7 +124,9 @@ int meta_get(lsmfs *fs, const void *key, size_t n, meta *m);
 /* The root directory's record (lsmfs.sys/root), or its defaults. 0 or errno. */
 int root_meta_get(lsmfs *fs, meta *m);
 
-/* Queue puts of records. 0 or errno. */
+/* Queue puts of records. 0 or errno. A linked file's record (m->nlink > 0)
+ * is its inode record: the put goes there, and the name's link record
+ * stays as it is. */
 int batch_put_meta(lsmfs *fs, lsm_batch *b, const void *key, size_t n, const meta *m);
 int batch_put_root(lsmfs *fs, lsm_batch *b, const meta *m);
 

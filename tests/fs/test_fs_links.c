@@ -17,7 +17,8 @@
  *   - a file unlinked through its last name while open keeps working until
  *     closed;
  *   - all of it after a remount, and `lsmctl get` of each name after the
- *     unmount returns the current bytes.
+ *     unmount returns the current bytes; `lsmctl put` of one name detaches
+ *     that name only.
  *
  *     test_fs_links PATH/TO/lsmfs PATH/TO/lsmctl
  *
@@ -413,6 +414,27 @@ static void t_link_remount_ctl(void **state)
     if (fsm_mount(M, NULL) != 0)
         fail_msg("remount failed");
     expect_same(P("lm/b"), P("lm/c"), 2);
+
+    /* A program's put onto one name detaches that name only (FORMAT.md
+     * §10.8): the other name keeps the shared bytes. */
+    CHECK(link(P("lm/b"), P("lm/d")));
+    fsm_close_fds_under(M);
+    rc = fsm_unmount(M);
+    if (rc != 0)
+        fail_msg("unmount: lsmfs exited with %d", rc);
+    char *argv[] = {(char *)g_lsmctl, M->store, "put", "lm/b", "detached", NULL};
+    if (fsm_run(argv, NULL, NULL, NULL) != 0)
+        fail_msg("lsmctl put lm/b failed");
+    ctl_expect("lm/b", "detached");
+    ctl_expect("lm/c", "second");
+    ctl_expect("lm/d", "second");
+    if (fsm_mount(M, NULL) != 0)
+        fail_msg("remount failed");
+    expect_str(P("lm/b"), "detached");
+    expect_str(P("lm/c"), "second");
+    put_file(P("lm/d"), "third");
+    expect_str(P("lm/c"), "third");
+    expect_str(P("lm/b"), "detached");
 }
 
 /* ---- the group ---------------------------------------------------------------------- */
