@@ -32,8 +32,11 @@ static int do_getattr(lsmfs *fs, inode *in, struct stat *st, double *tmo)
         meta_to_stat(&n.m, st);
         if (removed)
             st->st_nlink = 0;
-        /* A linked file changes through its other names: not cached. */
+        /* A linked file changes through its other names: not cached, and
+         * opened without the page cache (docs/FS.md §3.2). */
         *tmo = n.m.nlink > 0 ? 0 : fs->attr_timeout;
+        if (n.m.nlink > 0)
+            atomic_store(&in->linked, 1);
     }
     lockset_unlock(fs, &ls);
     node_free(&n);

@@ -767,8 +767,12 @@ static int emit(reply *r, const char *name, const struct stat *st, off_t off, in
             r->ins[r->n_ins++] = in;
             e.ino = inode_ino(r->fs, in);
             e.generation = in->generation;
-            /* A linked file changes through its other names (§3.2). */
-            e.attr_timeout = !S_ISDIR(st->st_mode) && st->st_nlink > 1 ? 0 : r->fs->attr_timeout;
+            /* A linked file changes through its other names (§3.2): not
+             * cached, and opened without the page cache. */
+            int linked = !S_ISDIR(st->st_mode) && st->st_nlink > 1;
+            e.attr_timeout = linked ? 0 : r->fs->attr_timeout;
+            if (linked)
+                atomic_store(&in->linked, 1);
             e.entry_timeout = r->fs->entry_timeout;
         }
         /* (A name that does not decode goes without an inode: the kernel
