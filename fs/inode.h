@@ -78,6 +78,8 @@ typedef struct inode {
     int type;            /* N_* of node.h, fixed: what the kernel was told */
     uint64_t generation; /* FUSE generation: distinct for every inode */
     meta *om;            /* detached: its last record, or NULL (mu) */
+    atomic_int linked;   /* it was seen hard-linked (docs/FS.md §3.2): opened
+                            without the page cache from then on */
     struct inode *hnext; /* hash chain (shard lock) */
 } inode;
 

@@ -73,6 +73,7 @@
 #define LSMFS_KS_META "lsmfs.meta"
 #define LSMFS_KS_XATTR "lsmfs.xattr"
 #define LSMFS_KS_SYS "lsmfs.sys"
+#define LSMFS_KS_INODE "lsmfs.inode"
 /* Keys in lsmfs.sys. */
 #define LSMFS_SYS_ROOT "root"
 #define LSMFS_SYS_INO "ino"
@@ -82,6 +83,7 @@
 #define LSMFS_SYS_STATE "state"  /* "mounted", or "clean" + the sequence left */
 #define LSMFS_FORMAT_STRING "lsmfs 2"
 #define LSMFS_FORMAT_1 "lsmfs 1" /* read, and upgraded by a read-write mount */
+#define LSMFS_FORMAT_3 "lsmfs 3" /* written by the first hard link (FS.md §3.2) */
 
 /* ---- options (filled by main) --------------------------------------------- */
 
@@ -122,6 +124,9 @@ typedef struct lsmfs {
     lsm_keyspace ks_meta;       /* immutable after start */
     lsm_keyspace ks_xattr;
     lsm_keyspace ks_sys;
+    lsm_keyspace ks_inode;      /* lsmfs.inode: hard-linked files (FS.md §3.2) */
+    int have_inode;
+    atomic_int format;          /* the store's lsmfs format (2 or 3) */
     int have_meta;              /* 0 only on a read-only mount of a store that */
     int have_xattr;             /* never had lsmfs's keyspaces: reads of them */
     int have_sys;               /* then find nothing */

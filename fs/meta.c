@@ -156,6 +156,93 @@ int meta_decode(const void *data, size_t n, uint64_t epoch, meta *m)
     return 0;
 }
 
+/* ---- link records and inode records (docs/FS.md §3.2) ------------------------------ */
+
+void inode_key(uint64_t ino, unsigned char out[INODE_KEY_LEN])
+{
+    for (int i = 0; i < INODE_KEY_LEN; i++)
+        out[i] = (unsigned char)(ino >> (8 * (INODE_KEY_LEN - 1 - i)));
+}
+
+static int link_type_ok(int type)
+{
+    return type >= T_REG && type <= T_SOCK && type != T_DIR;
+}
+
+int meta_encode_link(int type, uint64_t ino, kbuf *out)
+{
+    out->n = 0;
+    if (!link_type_ok(type) || ino == 0)
+        return EINVAL;
+    if (kb_reserve(out, META_LINK_LEN))
+        return ENOMEM;
+    unsigned char *p = (unsigned char *)out->p;
+    p[0] = META_VERSION_LINK;
+    p[1] = (unsigned char)type;
+    put64(p + 2, ino);
+    out->n = META_LINK_LEN;
+    out->p[out->n] = 0;
+    return 0;
+}
+
+int meta_decode_link(const void *data, size_t n, int *type, uint64_t *ino)
+{
+    const unsigned char *p = data;
+    if (n < 1 || p[0] != META_VERSION_LINK)
+        return 0;
+    if (n != META_LINK_LEN || !link_type_ok(p[1]))
+        return -1;
+    uint64_t v = get64(p + 2);
+    if (v == 0)
+        return -1;
+    *type = p[1];
+    *ino = v;
+    return 1;
+}
+
+int inode_rec_encode(const meta *m, uint32_t nlink, kbuf *out)
+{
+    kbuf r = KBUF_INIT;
+    out->n = 0;
+    if (nlink == 0 || !link_type_ok(m->type))
+        return EINVAL;
+    int err = meta_encode(m, 0, &r);
+    if (err == 0 && kb_reserve(out, 4 + r.n))
+        err = ENOMEM;
+    if (err == 0) {
+        put32((unsigned char *)out->p, nlink);
+        memcpy(out->p + 4, r.p, r.n);
+        out->n = 4 + r.n;
+        out->p[out->n] = 0;
+    }
+    kb_free(&r);
+    return err;
+}
+
+int inode_rec_decode(const void *data, size_t n, meta *m, uint32_t *nlink)
+{
+    const unsigned char *p = data;
+    if (n < 4 + META_HEADER_LEN || p[4] != META_VERSION || !link_type_ok(p[5]))
+        return -1;
+    uint32_t c = get32(p);
+    if (c == 0)
+        return -1;
+    meta t;
+    memset(&t, 0, sizeof t);
+    if (meta_decode(p + 4, n - 4, 0, &t) != 0)
+        return -1;
+    meta_free(m);
+    *m = t;
+    *nlink = c;
+    return 0;
+}
+
+void inode_xattr_base(uint64_t ino, unsigned char out[INODE_XATTR_BASE_LEN])
+{
+    out[0] = 0;
+    inode_key(ino, out + 1);
+}
+
 mode_t meta_type_mode(int type)
 {
     switch (type) {
@@ -189,6 +276,8 @@ void meta_to_stat(const meta *m, struct stat *st)
     memset(st, 0, sizeof *st);
     st->st_mode = meta_type_mode(m->type) | (m->mode & 07777);
     st->st_nlink = 1;
+    if (m->type != T_DIR && m->nlink > 0)
+        st->st_nlink = m->nlink;
     if (m->type == T_DIR && m->nsub_known)
         st->st_nlink = m->nsub < (uint64_t)UINT32_MAX - 2 ? (nlink_t)(m->nsub + 2)
                                                           : (nlink_t)UINT32_MAX;
@@ -306,11 +395,76 @@ int meta_get(lsmfs *fs, const void *key, size_t n, meta *m)
     int rc = lsm_get(fs->db, fs->ks_meta, &ro, key, n, &v, &vn);
     if (rc != LSM_OK)
         return lsmfs_errno(fs, rc, "read metadata", key, n);
-    int bad = meta_decode(v, vn, fs->nlink_epoch, m);
+    int err = meta_decode_stored(fs, key, n, v, vn, m);
     lsm_free(v);
+    return err;
+}
+
+int meta_decode_stored(lsmfs *fs, const void *key, size_t kn, const void *v, size_t vn,
+                       meta *m)
+{
+    int type;
+    uint64_t ino;
+    int link = meta_decode_link(v, vn, &type, &ino);
+    if (link == 0) {
+        if (meta_decode(v, vn, fs->nlink_epoch, m))
+            return lsmfs_corrupt(fs, "decode metadata", key, kn, "malformed metadata record");
+        m->nlink = 0;
+        return 0;
+    }
+    if (link < 0)
+        return lsmfs_corrupt(fs, "decode metadata", key, kn, "malformed link record");
+    if (!fs->have_inode)
+        return lsmfs_corrupt(fs, "decode metadata", key, kn, "link record without lsmfs.inode");
+    unsigned char ik[INODE_KEY_LEN];
+    inode_key(ino, ik);
+    lsm_read_options ro;
+    lsm_read_options_default(&ro);
+    void *r;
+    size_t rn;
+    int rc = lsm_get(fs->db, fs->ks_inode, &ro, ik, sizeof ik, &r, &rn);
+    if (rc == LSM_NOT_FOUND)
+        return lsmfs_corrupt(fs, "read inode record", key, kn, "link record without its inode");
+    if (rc != LSM_OK)
+        return lsmfs_errno(fs, rc, "read inode record", key, kn);
+    uint32_t nl = 0;
+    int bad = inode_rec_decode(r, rn, m, &nl) || m->type != type || m->ino != ino;
+    lsm_free(r);
     if (bad)
-        return lsmfs_corrupt(fs, "decode metadata", key, n, "malformed metadata record");
+        return lsmfs_corrupt(fs, "decode inode record", key, kn, "malformed inode record");
+    m->nlink = nl;
     return 0;
+}
+
+int batch_put_inode(lsmfs *fs, lsm_batch *b, const meta *m)
+{
+    unsigned char ik[INODE_KEY_LEN];
+    inode_key(m->ino, ik);
+    kbuf v = KBUF_INIT;
+    int err = inode_rec_encode(m, m->nlink, &v);
+    if (err == 0 && lsm_batch_put(b, fs->ks_inode, ik, sizeof ik, v.p, v.n) != LSM_OK)
+        err = ENOMEM;
+    kb_free(&v);
+    return err;
+}
+
+int batch_delete_inode(lsmfs *fs, lsm_batch *b, uint64_t ino)
+{
+    unsigned char ik[INODE_KEY_LEN];
+    inode_key(ino, ik);
+    return lsm_batch_delete(b, fs->ks_inode, ik, sizeof ik) == LSM_OK ? 0 : ENOMEM;
+}
+
+int batch_put_link(lsmfs *fs, lsm_batch *b, const void *key, size_t n, const meta *m)
+{
+    kbuf v = KBUF_INIT;
+    int err = meta_encode_link(m->type, m->ino, &v);
+    if (err == 0 && lsm_batch_put(b, fs->ks_meta, key, n, v.p, v.n) != LSM_OK)
+        err = n > LSM_MAX_KEY_LEN ? ENAMETOOLONG : ENOMEM;
+    kb_free(&v);
+    if (err == 0)
+        err = batch_put_inode(fs, b, m);
+    return err;
 }
 
 int root_meta_get(lsmfs *fs, meta *m)
@@ -339,6 +493,8 @@ int root_meta_get(lsmfs *fs, meta *m)
 
 int batch_put_meta(lsmfs *fs, lsm_batch *b, const void *key, size_t n, const meta *m)
 {
+    if (m->nlink > 0 && m->type != T_DIR)
+        return batch_put_inode(fs, b, m);
     kbuf v = KBUF_INIT;
     int err = meta_encode(m, fs->nlink_epoch, &v);
     if (err == 0 && lsm_batch_put(b, fs->ks_meta, key, n, v.p, v.n) != LSM_OK)

@@ -34,6 +34,9 @@ typedef struct meta {
     kbuf target;                       /* symlinks: the target */
     uint64_t nsub;                     /* directories: subdirectories, */
     int nsub_known;                    /* when known (docs/FS.md §3) */
+    uint32_t nlink;                    /* a hard-linked file (§3.2): its number
+                                          of names, from its inode record; 0
+                                          for a file with a record of its own */
 } meta;
 
 void meta_free(meta *m);
@@ -49,6 +52,53 @@ int meta_encode(const meta *m, uint64_t epoch, kbuf *out);
  * known only from a version-2 record stamped with `epoch` (the mount's,
  * lsmfs.sys/nlink). m is filled (target copied) only on success. */
 int meta_decode(const void *p, size_t n, uint64_t epoch, meta *m);
+
+/*
+ * Hard links (docs/FS.md §3.2). Each name of a linked file has a *link
+ * record* in lsmfs.meta: version 3, the file's type (never a directory),
+ * its inode number (8 bytes, little-endian): 10 bytes. The attributes live
+ * once, in the *inode record* in lsmfs.inode under inode_key(ino): the
+ * number of names (4 bytes, little-endian, >= 1) followed by a version-1
+ * record (§3) of the same type. The encoders and decoders below are pure;
+ * meta_decode refuses link records (callers ask meta_decode_link first).
+ */
+#define META_VERSION_LINK 3
+#define META_LINK_LEN 10
+#define INODE_KEY_LEN 8
+/* The key of inode ino in lsmfs.inode: ino big-endian (keys sort by number). */
+void inode_key(uint64_t ino, unsigned char out[INODE_KEY_LEN]);
+/* Encode a link record into out (cleared first). 0, EINVAL for a directory
+ * or an unknown type or inode number 0, ENOMEM. */
+int meta_encode_link(int type, uint64_t ino, kbuf *out);
+/* 1 if p is a well-formed link record (*type and *ino set), 0 if it is not a
+ * link record at all (another version: meta_decode's business), -1 if it
+ * has version 3 but is malformed (length, type, inode number 0). */
+int meta_decode_link(const void *p, size_t n, int *type, uint64_t *ino);
+/* Encode an inode record (nlink >= 1, m not a directory) into out. 0,
+ * EINVAL, ENOMEM. */
+int inode_rec_encode(const meta *m, uint32_t nlink, kbuf *out);
+/* Decode an inode record: 0 (m and *nlink filled, m freed first), or -1 if
+ * malformed (short, nlink 0, a directory, the record refused by
+ * meta_decode); m is then untouched. */
+int inode_rec_decode(const void *p, size_t n, meta *m, uint32_t *nlink);
+
+/* The base of a linked file's attribute keys in lsmfs.xattr: 0x00 + ino
+ * big-endian (9 bytes; the attributes are base + 0x00 + name). */
+#define INODE_XATTR_BASE_LEN (1 + INODE_KEY_LEN)
+void inode_xattr_base(uint64_t ino, unsigned char out[INODE_XATTR_BASE_LEN]);
+
+/* A record read from lsmfs.meta (value v of key), decoded: an ordinary one,
+ * or a link record followed to its inode record (m->nlink set). 0, or EIO
+ * (logged) for a damaged record or a link record without its inode
+ * record, or the engine's errno. */
+int meta_decode_stored(lsmfs *fs, const void *key, size_t kn, const void *v, size_t vn,
+                       meta *m);
+/* Queue the put of a linked file's link record at key, and of its inode
+ * record (m->nlink names). 0 or errno. */
+int batch_put_link(lsmfs *fs, lsm_batch *b, const void *key, size_t n, const meta *m);
+int batch_put_inode(lsmfs *fs, lsm_batch *b, const meta *m);
+/* Queue the deletion of inode ino's record. */
+int batch_delete_inode(lsmfs *fs, lsm_batch *b, uint64_t ino);
 
 /* The file type bits of a record type, and back (0 for an unknown mode). */
 mode_t meta_type_mode(int type);
@@ -74,7 +124,9 @@ int meta_get(lsmfs *fs, const void *key, size_t n, meta *m);
 /* The root directory's record (lsmfs.sys/root), or its defaults. 0 or errno. */
 int root_meta_get(lsmfs *fs, meta *m);
 
-/* Queue puts of records. 0 or errno. */
+/* Queue puts of records. 0 or errno. A linked file's record (m->nlink > 0)
+ * is its inode record: the put goes there, and the name's link record
+ * stays as it is. */
 int batch_put_meta(lsmfs *fs, lsm_batch *b, const void *key, size_t n, const meta *m);
 int batch_put_root(lsmfs *fs, lsm_batch *b, const meta *m);
 

@@ -499,6 +499,12 @@ int node_xattr_prefix(lsmfs *fs, const node *n, lsm_keyspace *ks, kbuf *prefix)
     if (!fs->have_xattr)
         return ENODATA;
     *ks = fs->ks_xattr;
+    if (n->m.nlink > 0) {
+        /* A linked file: its attributes are keyed by its inode (§3.2). */
+        unsigned char base[INODE_XATTR_BASE_LEN];
+        inode_xattr_base(n->m.ino, base);
+        return kb_append(prefix, base, sizeof base) || kb_putc(prefix, 0) ? ENOMEM : 0;
+    }
     return kb_append(prefix, n->pk.key.p, n->pk.key.n) || kb_putc(prefix, 0) ? ENOMEM : 0;
 }
 

@@ -92,7 +92,10 @@ void entry_fill(lsmfs *fs, struct fuse_entry_param *e, inode *in, const meta *m)
     e->ino = inode_ino(fs, in);
     e->generation = in->generation;
     meta_to_stat(m, &e->attr);
-    e->attr_timeout = fs->attr_timeout;
+    /* A linked file changes through its other names (docs/FS.md §3.2). */
+    e->attr_timeout = m->nlink > 0 ? 0 : fs->attr_timeout;
+    if (m->nlink > 0)
+        atomic_store(&in->linked, 1);
     e->entry_timeout = fs->entry_timeout;
 }
 

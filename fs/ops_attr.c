@@ -18,7 +18,7 @@
 
 #include "ops.h"
 
-static int do_getattr(lsmfs *fs, inode *in, struct stat *st)
+static int do_getattr(lsmfs *fs, inode *in, struct stat *st, double *tmo)
 {
     node n;
     lockset ls;
@@ -32,6 +32,11 @@ static int do_getattr(lsmfs *fs, inode *in, struct stat *st)
         meta_to_stat(&n.m, st);
         if (removed)
             st->st_nlink = 0;
+        /* A linked file changes through its other names: not cached, and
+         * opened without the page cache (docs/FS.md §3.2). */
+        *tmo = n.m.nlink > 0 ? 0 : fs->attr_timeout;
+        if (n.m.nlink > 0)
+            atomic_store(&in->linked, 1);
     }
     lockset_unlock(fs, &ls);
     node_free(&n);
@@ -43,13 +48,14 @@ void lsmfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     (void)fi;
     lsmfs *fs = fuse_req_userdata(req);
     struct stat st;
+    double tmo = fs->attr_timeout;
     int slot = ns_enter(fs);
-    int err = do_getattr(fs, inode_of(fs, ino), &st);
+    int err = do_getattr(fs, inode_of(fs, ino), &st, &tmo);
     ns_leave(fs, slot);
     if (err)
         fuse_reply_err(req, err);
     else
-        fuse_reply_attr(req, &st, fs->attr_timeout);
+        fuse_reply_attr(req, &st, tmo);
 }
 
 struct setattr_arg {
@@ -86,7 +92,7 @@ static void apply(meta *m, void *arg)
 }
 
 static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
-                      struct stat *out)
+                      struct stat *out, double *tmo)
 {
     if (fs->read_only)
         return EROFS;
@@ -146,6 +152,7 @@ static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
         meta_to_stat(&n.m, out);
         if (n.orphan)
             out->st_nlink = 0;
+        *tmo = n.m.nlink > 0 ? 0 : fs->attr_timeout;
     }
 done:
     lockset_unlock(fs, &ls);
@@ -160,13 +167,14 @@ void lsmfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_
     (void)fi;
     lsmfs *fs = fuse_req_userdata(req);
     struct stat st;
+    double tmo = fs->attr_timeout;
     int slot = ns_enter(fs);
-    int err = do_setattr(fs, inode_of(fs, ino), attr, to_set, &st);
+    int err = do_setattr(fs, inode_of(fs, ino), attr, to_set, &st, &tmo);
     ns_leave(fs, slot);
     if (err)
         fuse_reply_err(req, err);
     else
-        fuse_reply_attr(req, &st, fs->attr_timeout);
+        fuse_reply_attr(req, &st, tmo);
 }
 
 /* With default_permissions the kernel checks modes itself and does not

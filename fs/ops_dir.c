@@ -597,10 +597,10 @@ static int lister_step(lister *L, entry e[2], int *n_entries, int *end, int *adv
     if (in_m) {
         size_t vn;
         const void *v = lsm_iter_value(L->im, &vn);
-        if (v && meta_decode(v, vn, fs->nlink_epoch, &L->m) == 0)
-            have_m = 1;
-        else
+        if (v == NULL)
             lsmfs_corrupt(fs, "readdir", K, Kn, "malformed metadata record (entry skipped)");
+        else if (meta_decode_stored(fs, K, Kn, v, vn, &L->m) == 0)
+            have_m = 1; /* a link record is followed to its inode record */
     }
     uint64_t csize = in_c ? lsm_iter_value_size(L->ic) : 0;
     int dir_meta = have_m && L->m.type == T_DIR;
@@ -767,7 +767,12 @@ static int emit(reply *r, const char *name, const struct stat *st, off_t off, in
             r->ins[r->n_ins++] = in;
             e.ino = inode_ino(r->fs, in);
             e.generation = in->generation;
-            e.attr_timeout = r->fs->attr_timeout;
+            /* A linked file changes through its other names (§3.2): not
+             * cached, and opened without the page cache. */
+            int linked = !S_ISDIR(st->st_mode) && st->st_nlink > 1;
+            e.attr_timeout = linked ? 0 : r->fs->attr_timeout;
+            if (linked)
+                atomic_store(&in->linked, 1);
             e.entry_timeout = r->fs->entry_timeout;
         }
         /* (A name that does not decode goes without an inode: the kernel

@@ -21,7 +21,9 @@
  * (it is locked) and every change of a file's contents goes through this
  * kernel, which updates or drops its cached pages itself (a write through
  * another descriptor, a truncation); a file replaced by a rename is another
- * inode with a cache of its own.
+ * inode with a cache of its own. A hard-linked file is the exception: its
+ * names are separate inodes of the kernel sharing one value, so it is
+ * opened with direct_io and no cache at all (docs/FS.md §3.2).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -194,6 +196,11 @@ void lsmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     fi->fh = 0;
     fi->keep_cache = 1;
     fi->noflush = 1;
+    if (e.attr.st_nlink > 1) {
+        /* An existing linked file opened by a create (docs/FS.md §3.2). */
+        fi->keep_cache = 0;
+        fi->direct_io = 1;
+    }
     reply_create(fs, req, &e, fi);
 }
 
@@ -312,6 +319,12 @@ void lsmfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     fi->fh = 0;
     fi->keep_cache = 1;
     fi->noflush = 1;
+    if (atomic_load(&in->linked)) {
+        /* Its other names write the same bytes behind this node's page
+         * cache: no cache at all (docs/FS.md §3.2). */
+        fi->keep_cache = 0;
+        fi->direct_io = 1;
+    }
     if (fuse_reply_open(req, fi) != 0) {
         slot = ns_enter(fs);
         inode_put(fs, in, 0, 1, 0);

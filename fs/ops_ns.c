@@ -32,7 +32,11 @@
  * inodes of both sides (and below them) trade identities. RENAME_WHITEOUT
  * is EINVAL.
  *
- * Hard links are EPERM: a key names exactly one value.
+ * link (docs/FS.md §3.2) gives a file another name: both contents keys hold
+ * one engine shared value, the attributes live once in an inode record
+ * (lsmfs.inode) that each name's link record points to. unlink and rename
+ * count names off that record; a rename of a name onto another name of the
+ * same file does nothing.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -51,6 +55,52 @@ static int xattr_prefix_of(const char *key, size_t n, kbuf *out)
 {
     out->n = 0;
     return kb_append(out, key, n) || kb_putc(out, 0) ? ENOMEM : 0;
+}
+
+/* ---- hard links (docs/FS.md §3.2) ------------------------------------------------------ */
+
+/* The name of a linked file n (resolved) goes, in b: one name fewer on its
+ * inode record, with ctime now -- or, for its last name, the inode record
+ * and the file's attributes go too. Nothing for other nodes. (The name's
+ * own link record and contents key are the caller's.) */
+static int batch_unlink_linked(lsmfs *fs, lsm_batch *b, const node *n,
+                               const struct timespec *now)
+{
+    if (n->m.nlink == 0 || n->m.type == T_DIR || !n->meta_own)
+        return 0;
+    int err;
+    if (n->m.nlink > 1) {
+        meta m;
+        memset(&m, 0, sizeof m);
+        err = meta_copy(&m, &n->m);
+        if (err == 0) {
+            m.nlink--;
+            m.ctime = *now;
+            err = batch_put_inode(fs, b, &m);
+        }
+        meta_free(&m);
+        return err;
+    }
+    err = batch_delete_inode(fs, b, n->m.ino);
+    if (err == 0 && fs->have_xattr) {
+        unsigned char base[INODE_XATTR_BASE_LEN];
+        inode_xattr_base(n->m.ino, base);
+        kbuf p = KBUF_INIT;
+        err = kb_append(&p, base, sizeof base) || kb_putc(&p, 0) ? ENOMEM : 0;
+        if (err == 0)
+            err = batch_delete_xattrs(fs, b, fs->ks_xattr, &p);
+        kb_free(&p);
+    }
+    return err;
+}
+
+/* Queue the record of m at key: a link record (and m's inode record) for a
+ * linked file, else m itself. */
+static int put_record_at(lsmfs *fs, lsm_batch *b, const kbuf *key, const meta *m)
+{
+    if (m->nlink > 0 && m->type != T_DIR)
+        return batch_put_link(fs, b, key->p, key->n, m);
+    return batch_put_meta(fs, b, key->p, key->n, m);
 }
 
 /* ---- lookup, forget ------------------------------------------------------------------ */
@@ -163,6 +213,8 @@ static int do_unlink(lsmfs *fs, inode *dir, const char *name)
             err = xattr_prefix_of(key, kn, &xp);
         if (err == 0 && fs->have_xattr)
             err = batch_delete_xattrs(fs, b, fs->ks_xattr, &xp);
+        if (err == 0)
+            err = batch_unlink_linked(fs, b, &n, &now);
     }
     int delta = 0;
     if (err == 0)
@@ -242,6 +294,8 @@ static int clear_target(rename_ctx *r)
         err = xattr_prefix_of(d->pk.key.p, d->pk.key.n, &r->a);
     if (err == 0 && fs->have_xattr)
         err = batch_delete_xattrs(fs, r->b, fs->ks_xattr, &r->a);
+    if (err == 0)
+        err = batch_unlink_linked(fs, r->b, d, &r->now);
     return err;
 }
 
@@ -255,7 +309,7 @@ static int move_record(rename_ctx *r)
      * had none: what lies below it is what it will hold). */
     int err = dir_meta_count(fs, s->pk.key.p, s->pk.key.n, 0, &s->m);
     if (err == 0 && !r->dst_slot_taken)
-        err = batch_put_meta(fs, r->b, d->pk.key.p, d->pk.key.n, &s->m);
+        err = put_record_at(fs, r->b, &d->pk.key, &s->m);
     if (err == 0 && s->meta_own &&
         lsm_batch_delete(r->b, fs->ks_meta, s->pk.key.p, s->pk.key.n) != LSM_OK)
         err = ENOMEM;
@@ -434,9 +488,9 @@ static int exchange_locked(rename_ctx *r)
     if (err == 0)
         err = dir_meta_count(fs, dk->p, dk->n, 0, &d->m);
     if (err == 0)
-        err = batch_put_meta(fs, r->b, dk->p, dk->n, &s->m);
+        err = put_record_at(fs, r->b, dk, &s->m);
     if (err == 0)
-        err = batch_put_meta(fs, r->b, sk->p, sk->n, &d->m);
+        err = put_record_at(fs, r->b, sk, &d->m);
     kb_free(&t);
     kb_free(&sx);
     kb_free(&dx);
@@ -528,6 +582,9 @@ static int rename_locked(rename_ctx *r, unsigned int flags)
     if (d->type != N_NONE) {
         if (flags & RENAME_NOREPLACE)
             return EEXIST;
+        if (!sdir && !node_is_dir(d) && s->meta_own && d->meta_own && s->m.nlink > 0 &&
+            d->m.nlink > 0 && s->m.ino == d->m.ino)
+            return 0; /* two names of one file: nothing happens (POSIX) */
         if (sdir && !node_is_dir(d))
             return ENOTDIR;
         if (!sdir && node_is_dir(d))
@@ -562,8 +619,8 @@ static int rename_locked(rename_ctx *r, unsigned int flags)
         r->dst_slot_taken = meta_get(fs, tk->p, tk->n, &dm) == 0 && dm.type == T_DIR;
         meta_free(&dm);
     }
-    if (r->dst_slot_taken && s->m.type != T_REG)
-        return EPERM; /* a special file needs its record */
+    if (r->dst_slot_taken && (s->m.type != T_REG || s->m.nlink > 0))
+        return EPERM; /* a special file, a linked one, needs its record */
     if (s->meta_taken && s->type == N_DIR)
         s->meta_own = 0; /* the record at its key is the shadowed file's: it stays */
 
@@ -776,8 +833,173 @@ void lsmfs_ll_readlink(fuse_req_t req, fuse_ino_t ino)
     kb_free(&t);
 }
 
+/*
+ * link: name `name` of directory inode dir becomes another name of inode in
+ * (docs/FS.md §3.2), in one batch: the contents key of the new name shares
+ * the file's value (lsm_batch_link_value); on the first link the file's
+ * record becomes its inode record (2 names) and a link record, and its
+ * attributes move to its inode; the new name gets a link record; the
+ * store's format becomes "lsmfs 3" with its first link.
+ */
+static int do_link(lsmfs *fs, inode *in, inode *dir, const char *name,
+                   struct fuse_entry_param *e)
+{
+    memset(e, 0, sizeof *e);
+    if (fs->read_only)
+        return EROFS;
+    if (in->type != N_FILE)
+        return EPERM; /* directories, as on Linux */
+    if (dir->type != N_DIR && dir->type != N_ROOT && dir->type != N_CDIR)
+        return ENOTDIR;
+    node s, d;
+    memset(&s, 0, sizeof s);
+    memset(&d, 0, sizeof d);
+    pkey dp;
+    memset(&dp, 0, sizeof dp);
+    lockset ls;
+    lockset_init(&ls);
+    lsm_batch *b = NULL;
+    kbuf xa = KBUF_INIT, xb = KBUF_INIT;
+    meta m;
+    memset(&m, 0, sizeof m);
+    int err = 0;
+    for (;;) {
+        uint64_t sg, dg;
+        uint32_t sf, df;
+        err = inode_snapshot(in, &s.pk, &sg, &sf, NULL);
+        if (err == 0)
+            err = inode_snapshot(dir, &dp, &dg, &df, NULL);
+        if (err)
+            goto done;
+        if ((sf | df) & INODE_DETACHED) {
+            err = ENOENT; /* a removed file gets no new name (ext4 too) */
+            goto done;
+        }
+        err = pkey_child(&dp, name, &d.pk);
+        if (err)
+            goto done;
+        size_t pl;
+        lockset_add(fs, &ls, s.pk.key.p, s.pk.key.n, LK_WRITE);
+        lockset_add(fs, &ls, d.pk.key.p, d.pk.key.n, LK_WRITE);
+        key_parent(d.pk.key.p, d.pk.key.n, &pl);
+        lockset_add(fs, &ls, d.pk.key.p, pl, LK_WRITE);
+        lockset_lock(fs, &ls);
+        if (inode_kgen(in) == sg && inode_kgen(dir) == dg)
+            break;
+        lockset_unlock(fs, &ls);
+        lockset_init(&ls);
+        pkey_free(&s.pk);
+        pkey_free(&d.pk);
+        pkey_free(&dp);
+    }
+    s.in = in;
+    err = node_resolve(fs, &s, in->type);
+    if (err == 0)
+        err = node_resolve(fs, &d, N_NONE);
+    if (err)
+        goto done;
+    if (s.type == N_NONE) {
+        err = ENOENT;
+        goto done;
+    }
+    if (node_is_dir(&s)) {
+        err = EPERM;
+        goto done;
+    }
+    if (d.type != N_NONE) {
+        err = EEXIST;
+        goto done;
+    }
+    if (d.pk.kind != PK_NORMAL || d.pk.alias || key_is_reserved(d.pk.key.p, d.pk.key.n) ||
+        s.pk.alias || s.meta_taken) {
+        err = EPERM; /* names that cannot hold a record of their own */
+        goto done;
+    }
+    if (s.m.type == T_REG && !s.has_contents) {
+        err = ENOENT;
+        goto done;
+    }
+    if (lsm_batch_new(&b) != LSM_OK) {
+        err = ENOMEM;
+        goto done;
+    }
+    struct timespec now;
+    lsmfs_now(&now);
+    const kbuf *sk = &s.pk.key, *dk = &d.pk.key;
+    if (s.m.type == T_REG &&
+        lsm_batch_link_value(b, LSM_KEYSPACE_DEFAULT, sk->p, sk->n, dk->p, dk->n) != LSM_OK)
+        err = ENOMEM;
+    if (err == 0)
+        err = meta_copy(&m, &s.m);
+    int first = s.m.nlink == 0;
+    if (err == 0) {
+        m.nlink = first ? 2 : s.m.nlink + 1;
+        m.ctime = now;
+        if (m.nlink == 0)
+            err = EMLINK;
+    }
+    if (err == 0 && first) {
+        err = batch_put_link(fs, b, sk->p, sk->n, &m);
+        /* Its attributes move from its name to its inode. */
+        if (err == 0 && s.meta_own && fs->have_xattr) {
+            unsigned char base[INODE_XATTR_BASE_LEN];
+            inode_xattr_base(m.ino, base);
+            err = xattr_prefix_of(sk->p, sk->n, &xa);
+            if (err == 0 && (kb_append(&xb, base, sizeof base) || kb_putc(&xb, 0)))
+                err = ENOMEM;
+            if (err == 0)
+                err = batch_move_xattrs(fs, b, fs->ks_xattr, &xa, &xb);
+        }
+    }
+    if (err == 0)
+        err = batch_put_link(fs, b, dk->p, dk->n, &m);
+    int delta = 0;
+    if (err == 0)
+        err = entry_delta(fs, dk, 0, 0, ENTRY_ADD, &delta);
+    if (err == 0)
+        err = parent_touch(fs, b, dk->p, dk->n, 0, delta, &now);
+    if (err == 0 && atomic_load(&fs->format) < 3 &&
+        lsm_batch_put(b, fs->ks_sys, LSMFS_SYS_FORMAT, strlen(LSMFS_SYS_FORMAT), LSMFS_FORMAT_3,
+                      strlen(LSMFS_FORMAT_3)) != LSM_OK)
+        err = ENOMEM;
+    if (err == 0)
+        err = batch_commit(fs, b, "link", dk->p, dk->n, 0);
+    if (err)
+        goto done;
+    atomic_store(&fs->format, 3);
+    atomic_store(&in->linked, 1);
+    inode *nin = inode_lookup(fs, &d.pk, N_FILE, 1, 0);
+    if (nin == NULL)
+        err = ENOMEM; /* linked, but the kernel cannot be told */
+    else
+        entry_fill(fs, e, nin, &m);
+    notify_cpart_changed(fs, dir);
+    /* The name linked from may have pages and attributes the kernel cached
+     * before: they must be read again, before the link returns. */
+    if (fs->se)
+        fuse_lowlevel_notify_inval_inode(fs->se, inode_ino(fs, in), 0, 0);
+done:
+    lockset_unlock(fs, &ls);
+    lsm_batch_free(b);
+    meta_free(&m);
+    kb_free(&xa);
+    kb_free(&xb);
+    pkey_free(&dp);
+    node_free(&s);
+    node_free(&d);
+    return err;
+}
+
 void lsmfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-    (void)ino, (void)newparent, (void)newname;
-    fuse_reply_err(req, EPERM); /* a key names one value: no hard links (docs/FS.md §7) */
+    lsmfs *fs = fuse_req_userdata(req);
+    struct fuse_entry_param e;
+    int slot = ns_enter(fs);
+    int err = do_link(fs, inode_of(fs, ino), inode_of(fs, newparent), newname, &e);
+    ns_leave(fs, slot);
+    if (err) {
+        fuse_reply_err(req, err);
+        return;
+    }
+    reply_entry(fs, req, &e);
 }

@@ -271,6 +271,17 @@ static int surely_absent(lsmfs *fs, const node *n, const char *name)
         uint64_t size;
         absent = lsm_value_size(fs->db, ks, NULL, key.p, key.n, &size) == LSM_NOT_FOUND;
     }
+    /* A linked file keeps its attributes under its inode, not its name
+     * (docs/FS.md §3.2); only a store that has had links holds one, and
+     * its name's record is then a link record, told apart by its length. */
+    if (absent && n->pk.kind != PK_ROOT && atomic_load(&fs->format) >= 3 && fs->have_meta) {
+        uint64_t size = 0;
+        if (atomic_load(&n->in->linked) ||
+            (lsm_value_size(fs->db, fs->ks_meta, NULL, n->pk.key.p, n->pk.key.n, &size) ==
+                 LSM_OK &&
+             size == META_LINK_LEN))
+            absent = 0;
+    }
     kb_free(&key);
     return absent;
 }
@@ -459,7 +470,16 @@ int acl_on_chmod(lsmfs *fs, lsm_batch *b, const node *n, mode_t mode)
     int root = n->type == N_ROOT;
     void *v = NULL;
     size_t vn = 0;
-    int err = key_xattr_get(fs, n->pk.key.p, n->pk.key.n, root, ACL_NAME_ACCESS, &v, &vn);
+    /* A linked file's attributes hang off its inode (docs/FS.md §3.2). */
+    unsigned char base[INODE_XATTR_BASE_LEN];
+    const char *xk = n->pk.key.p;
+    size_t xn = n->pk.key.n;
+    if (!root && n->m.nlink > 0) {
+        inode_xattr_base(n->m.ino, base);
+        xk = (const char *)base;
+        xn = sizeof base;
+    }
+    int err = key_xattr_get(fs, xk, xn, root, ACL_NAME_ACCESS, &v, &vn);
     if (err == ENODATA)
         return 0;
     if (err)
@@ -473,7 +493,7 @@ int acl_on_chmod(lsmfs *fs, lsm_batch *b, const node *n, mode_t mode)
     kbuf enc = KBUF_INIT;
     err = acl_encode(&acl, &enc);
     if (err == 0)
-        err = key_xattr_set(fs, b, n->pk.key.p, n->pk.key.n, root, ACL_NAME_ACCESS, enc.p, enc.n);
+        err = key_xattr_set(fs, b, xk, xn, root, ACL_NAME_ACCESS, enc.p, enc.n);
     kb_free(&enc);
     acl_free(&acl);
     return err;

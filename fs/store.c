@@ -8,6 +8,9 @@
  * (written by an earlier lsmfs) is upgraded by its first read-write mount:
  * format 2 only adds what format 1 lacked (directory records of version 2,
  * lsmfs.sys/nlink and /state), so the upgrade is rewriting "format". A
+ * store of format 3 (it has had a hard link: docs/FS.md §3.2) stays so;
+ * "lsmfs 3" is written only by the first link (ops_ns.c), so a store
+ * without links stays readable by an lsmfs of format 2. A
  * read-only mount writes nothing: missing keyspaces read as empty and the
  * root gets its defaults. A store of any other format is refused.
  *
@@ -88,7 +91,7 @@ static uint64_t get_le64(const unsigned char *p)
     return v;
 }
 
-/* The format: 1 or 2, 0 for a store lsmfs never prepared, -1 (refused,
+/* The format: 1, 2 or 3, 0 for a store lsmfs never prepared, -1 (refused,
  * with a message). */
 static int read_format(lsmfs *fs)
 {
@@ -100,13 +103,15 @@ static int read_format(lsmfs *fs)
     int f = -1;
     if (vn == strlen(LSMFS_FORMAT_STRING) && memcmp(v, LSMFS_FORMAT_STRING, vn) == 0)
         f = 2;
+    else if (vn == strlen(LSMFS_FORMAT_3) && memcmp(v, LSMFS_FORMAT_3, vn) == 0)
+        f = 3;
     else if (vn == strlen(LSMFS_FORMAT_1) && memcmp(v, LSMFS_FORMAT_1, vn) == 0)
         f = 1;
     else
-        fprintf(stderr, "lsmfs: store %s has lsmfs format '%.*s'; this lsmfs reads '%s' "
-                        "and '%s'\n",
+        fprintf(stderr, "lsmfs: store %s has lsmfs format '%.*s'; this lsmfs reads '%s', "
+                        "'%s' and '%s'\n",
                 fs->store_path, (int)(vn > 64 ? 64 : vn), (char *)v, LSMFS_FORMAT_1,
-                LSMFS_FORMAT_STRING);
+                LSMFS_FORMAT_STRING, LSMFS_FORMAT_3);
     lsm_free(v);
     return f;
 }
@@ -165,7 +170,8 @@ int lsmfs_store_prepare(lsmfs *fs)
 {
     if (open_ks(fs, LSMFS_KS_META, &fs->ks_meta, &fs->have_meta) ||
         open_ks(fs, LSMFS_KS_XATTR, &fs->ks_xattr, &fs->have_xattr) ||
-        open_ks(fs, LSMFS_KS_SYS, &fs->ks_sys, &fs->have_sys))
+        open_ks(fs, LSMFS_KS_SYS, &fs->ks_sys, &fs->have_sys) ||
+        open_ks(fs, LSMFS_KS_INODE, &fs->ks_inode, &fs->have_inode))
         return -1;
     uint64_t seq = last_seq(fs); /* before any write of this mount */
     int format = read_format(fs);
@@ -173,6 +179,9 @@ int lsmfs_store_prepare(lsmfs *fs)
     int trusted;
     if (format < 0 || read_counts_state(fs, seq, &epoch, &trusted) != 0)
         return -1;
+    /* Format 3 only once a link exists (the first link writes it), so that
+     * stores without links stay readable by an lsmfs of format 2. */
+    atomic_store(&fs->format, format == 3 ? 3 : 2);
     /* An epoch no record carries, unless the counts can be trusted. */
     fs->nlink_epoch = trusted && epoch ? epoch : epoch + 1;
     if (fs->read_only)
@@ -186,7 +195,7 @@ int lsmfs_store_prepare(lsmfs *fs)
     int err = 0;
     if (rc == LSM_OK && lsm_batch_new(&b) != LSM_OK)
         rc = LSM_NOMEM;
-    if (rc == LSM_OK && format != 2)
+    if (rc == LSM_OK && format != 2 && format != 3)
         rc = lsm_batch_put(b, fs->ks_sys, LSMFS_SYS_FORMAT, strlen(LSMFS_SYS_FORMAT),
                               LSMFS_FORMAT_STRING, strlen(LSMFS_FORMAT_STRING));
     if (rc == LSM_OK && fs->nlink_epoch != epoch) {

@@ -19,8 +19,13 @@
  *     bytes decoded (a record has one encoding), decoded in the epoch the
  *     record names. Two exceptions follow from §3: a count the mount does
  *     not trust is written back as unknown (0, epoch 0), and a version-1
- *     directory record is written back as version 2.
+ *     directory record is written back as version 2;
+ *   - hard links (§3.2): link records (version 3, type, inode number) and
+ *     inode records (name count + a version-1 record) spelled out, round
+ *     trips for every type a link may have, directories and malformed
+ *     ones refused.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -566,6 +571,140 @@ static void test_random_bytes(void **state)
     assert_true(accepted > iters / 20);
 }
 
+/* ---- link records and inode records (docs/FS.md §3.2) ---------------------------------- */
+
+static void test_link_records(void **state)
+{
+    (void)state;
+    kbuf e = KBUF_INIT;
+    assert_int_equal(meta_encode_link(T_REG, 0x0102030405060708ULL, &e), 0);
+    static const unsigned char want[META_LINK_LEN] = {3, 1, 8, 7, 6, 5, 4, 3, 2, 1};
+    assert_int_equal(e.n, META_LINK_LEN);
+    assert_memory_equal(e.p, want, META_LINK_LEN);
+    int type = 0;
+    uint64_t ino = 0;
+    assert_int_equal(meta_decode_link(e.p, e.n, &type, &ino), 1);
+    assert_int_equal(type, T_REG);
+    assert_true(ino == 0x0102030405060708ULL);
+    /* Not a link record: another version, left to meta_decode, which
+     * refuses link records. */
+    meta m;
+    meta_init(&m, T_REG);
+    assert_int_equal(meta_decode(e.p, e.n, EPOCH, &m), -1);
+    kbuf r = KBUF_INIT;
+    assert_int_equal(meta_encode(&m, EPOCH, &r), 0);
+    assert_int_equal(meta_decode_link(r.p, r.n, &type, &ino), 0);
+    assert_int_equal(meta_decode_link(r.p, 0, &type, &ino), 0);
+    /* Every non-directory type links; directories, unknown types and
+     * inode number 0 do not. */
+    for (int t = T_REG; t <= T_SOCK; t++) {
+        int rc = meta_encode_link(t, 9, &e);
+        assert_int_equal(rc, t == T_DIR ? EINVAL : 0);
+        if (rc == 0) {
+            assert_int_equal(meta_decode_link(e.p, e.n, &type, &ino), 1);
+            assert_int_equal(type, t);
+            assert_true(ino == 9);
+        }
+    }
+    assert_int_equal(meta_encode_link(0, 9, &e), EINVAL);
+    assert_int_equal(meta_encode_link(8, 9, &e), EINVAL);
+    assert_int_equal(meta_encode_link(T_REG, 0, &e), EINVAL);
+    /* Malformed version-3 records. */
+    unsigned char bad[META_LINK_LEN + 1];
+    memcpy(bad, want, META_LINK_LEN);
+    bad[META_LINK_LEN] = 0;
+    type = 77;
+    assert_int_equal(meta_decode_link(bad, META_LINK_LEN + 1, &type, &ino), -1);
+    assert_int_equal(meta_decode_link(bad, META_LINK_LEN - 1, &type, &ino), -1);
+    bad[1] = T_DIR;
+    assert_int_equal(meta_decode_link(bad, META_LINK_LEN, &type, &ino), -1);
+    bad[1] = 0;
+    assert_int_equal(meta_decode_link(bad, META_LINK_LEN, &type, &ino), -1);
+    bad[1] = 8;
+    assert_int_equal(meta_decode_link(bad, META_LINK_LEN, &type, &ino), -1);
+    bad[1] = T_REG;
+    memset(bad + 2, 0, 8);
+    assert_int_equal(meta_decode_link(bad, META_LINK_LEN, &type, &ino), -1);
+    assert_int_equal(type, 77); /* untouched on refusal */
+
+    unsigned char k[INODE_KEY_LEN];
+    inode_key(0x0102030405060708ULL, k);
+    static const unsigned char kwant[INODE_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
+    assert_memory_equal(k, kwant, INODE_KEY_LEN);
+    kb_free(&r);
+    kb_free(&e);
+    meta_free(&m);
+}
+
+static void test_inode_records(void **state)
+{
+    (void)state;
+    for (int t = T_REG; t <= T_SOCK; t++) {
+        meta m;
+        meta_init(&m, t);
+        m.mode = 04755;
+        m.uid = 1000;
+        m.gid = 100;
+        m.ino = 0x123456789ULL;
+        m.size = 4096;
+        m.atime = (struct timespec){1700000000, 1};
+        m.mtime = (struct timespec){1700000001, 2};
+        m.ctime = (struct timespec){1700000002, 999999999};
+        m.rdev = 0x0801;
+        if (t == T_LNK)
+            set_target(&m, "x/y/z", 5);
+        kbuf e = KBUF_INIT, r = KBUF_INIT;
+        int rc = inode_rec_encode(&m, 3, &e);
+        if (t == T_DIR) {
+            assert_int_equal(rc, EINVAL);
+            meta_free(&m);
+            kb_free(&e);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(meta_encode(&m, 0, &r), 0);
+        /* nlink (little-endian), then the version-1 record byte for byte. */
+        assert_int_equal(e.n, 4 + r.n);
+        static const unsigned char three[4] = {3, 0, 0, 0};
+        assert_memory_equal(e.p, three, 4);
+        assert_memory_equal(e.p + 4, r.p, r.n);
+        meta d;
+        meta_init(&d, 0);
+        uint32_t nl = 0;
+        assert_int_equal(inode_rec_decode(e.p, e.n, &d, &nl), 0);
+        assert_int_equal(nl, 3);
+        assert_meta_equal(&d, &m);
+        /* Refused: nlink 0, short, a trailing byte, a damaged record. */
+        unsigned char *b = malloc(e.n + 1);
+        assert_non_null(b);
+        memcpy(b, e.p, e.n);
+        b[e.n] = 0;
+        meta u;
+        meta_init(&u, T_SOCK);
+        nl = 42;
+        memset(b, 0, 4);
+        assert_int_equal(inode_rec_decode(b, e.n, &u, &nl), -1);
+        memcpy(b, e.p, 4);
+        assert_int_equal(inode_rec_decode(b, e.n - 1, &u, &nl), -1);
+        assert_int_equal(inode_rec_decode(b, 4 + META_HEADER_LEN - 1, &u, &nl), -1);
+        if (t != T_LNK)
+            assert_int_equal(inode_rec_decode(b, e.n + 1, &u, &nl), -1);
+        b[4] = META_VERSION_LINK;
+        assert_int_equal(inode_rec_decode(b, e.n, &u, &nl), -1);
+        b[4] = META_VERSION;
+        b[5] = T_DIR;
+        assert_int_equal(inode_rec_decode(b, e.n, &u, &nl), -1);
+        assert_int_equal(u.type, T_SOCK);
+        assert_int_equal(nl, 42);
+        free(b);
+        assert_int_equal(inode_rec_encode(&m, 0, &e), EINVAL);
+        meta_free(&d);
+        meta_free(&m);
+        kb_free(&e);
+        kb_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +715,8 @@ int main(void)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_single_byte_changes),
         cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_link_records),
+        cmocka_unit_test(test_inode_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

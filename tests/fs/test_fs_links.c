@@ -1,0 +1,497 @@
+/*
+ * test_fs_links.c -- hard links in the mount (docs/FS.md §3.2), errno by
+ * errno, on a real mount:
+ *
+ *   - link and linkat of a regular file: every name has the same st_ino,
+ *     st_nlink counts the names, the bytes are the same; link of a
+ *     directory is EPERM, onto an existing name EEXIST, of a missing name or
+ *     into a missing directory ENOENT; links of symlinks and fifos work, as
+ *     on ext4;
+ *   - writes, truncation, chmod, chown, extended attributes through one name
+ *     are seen through every other name, including through pages the kernel
+ *     cached for another name opened before the change;
+ *   - unlink of one name leaves the others (st_nlink - 1, ctime changes);
+ *   - rename of a name onto another name of the same file does nothing and
+ *     succeeds (POSIX); rename of another file onto a linked name takes that
+ *     name only; a linked name renamed keeps its inode number and count;
+ *   - a file unlinked through its last name while open keeps working until
+ *     closed;
+ *   - all of it after a remount, and `lsmctl get` of each name after the
+ *     unmount returns the current bytes; `lsmctl put` of one name detaches
+ *     that name only.
+ *
+ *     test_fs_links PATH/TO/lsmfs PATH/TO/lsmctl
+ *
+ * Exit 77 (skip) only when /dev/fuse is missing.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsmount.h"
+#include "fstest.h"
+#include "testutil.h"
+
+static const char *g_lsmfs, *g_lsmctl;
+static fs_mount *M;
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static const char *P(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *P(const char *fmt, ...)
+{
+    char rel[PATH_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rel, sizeof rel, fmt, ap);
+    va_end(ap);
+    return fsm_path(M, "%s", rel);
+}
+
+static void put_file(const char *path, const char *s)
+{
+    if (fsm_write_file(path, s, strlen(s)) != 0)
+        fail_msg("write %s: %s", path, strerror(errno));
+}
+
+static void expect_str(const char *path, const char *s)
+{
+    char *data;
+    size_t len;
+    if (fsm_read_file(path, &data, &len) != 0)
+        fail_msg("read %s: %s", path, strerror(errno));
+    int same = len == strlen(s) && memcmp(data, s, len) == 0;
+    if (!same)
+        fail_msg("%s holds \"%.*s\", expected \"%s\"", path, (int)(len > 80 ? 80 : len), data, s);
+    free(data);
+}
+
+static struct stat lst(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        fail_msg("lstat %s: %s", path, strerror(errno));
+    return st;
+}
+
+static void test_dir(const char *name)
+{
+    CHECK(mkdir(P("%s", name), 0755));
+}
+
+/* Both paths name one inode with n names. */
+static void expect_same(const char *a, const char *b, nlink_t n)
+{
+    struct stat sa = lst(a), sb = lst(b);
+    if (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev)
+        fail_msg("%s (ino %llu) and %s (ino %llu) are not one inode", a,
+                 (unsigned long long)sa.st_ino, b, (unsigned long long)sb.st_ino);
+    if (sa.st_nlink != n || sb.st_nlink != n)
+        fail_msg("st_nlink of %s is %lu, of %s %lu, expected %lu", a, (unsigned long)sa.st_nlink,
+                 b, (unsigned long)sb.st_nlink, (unsigned long)n);
+    if (sa.st_mode != sb.st_mode || sa.st_uid != sb.st_uid || sa.st_gid != sb.st_gid ||
+        sa.st_size != sb.st_size)
+        fail_msg("%s and %s show different attributes", a, b);
+}
+
+static void expect_nlink(const char *path, nlink_t n)
+{
+    struct stat st = lst(path);
+    if (st.st_nlink != n)
+        fail_msg("st_nlink of %s is %lu, expected %lu", path, (unsigned long)st.st_nlink,
+                 (unsigned long)n);
+}
+
+static int ts_after(struct timespec a, struct timespec b)
+{
+    return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
+
+static void pause_tick(void)
+{
+    struct timespec d = {0, 20 * 1000 * 1000};
+    nanosleep(&d, NULL);
+}
+
+static void remount(void)
+{
+    fsm_close_fds_under(M);
+    int rc = fsm_unmount(M);
+    if (rc != 0) {
+        fsm_print_log(M);
+        fail_msg("unmount: lsmfs exited with %d, expected 0", rc);
+    }
+    if (fsm_mount(M, NULL) != 0)
+        fail_msg("remount failed");
+}
+
+/* `lsmctl STORE get KEY` (unmounted) must print exactly s. */
+static void ctl_expect(const char *key, const char *s)
+{
+    char *argv[] = {(char *)g_lsmctl, M->store, "get", (char *)key, NULL};
+    char *out = NULL;
+    size_t n = 0;
+    int rc = fsm_run(argv, NULL, &out, &n);
+    if (rc != 0)
+        fail_msg("lsmctl get %s: exit %d", key, rc);
+    if (n != strlen(s) || memcmp(out, s, n) != 0)
+        fail_msg("lsmctl get %s: \"%.*s\", expected \"%s\"", key, (int)(n > 80 ? 80 : n),
+                 out ? out : "", s);
+    free(out);
+}
+
+/* ---- link, linkat, errors -------------------------------------------------------------- */
+
+static void t_link_basic(void **state)
+{
+    (void)state;
+    test_dir("lb");
+    test_dir("lb/sub");
+    put_file(P("lb/a"), "hello");
+    struct stat before = lst(P("lb/a"));
+    expect_nlink(P("lb/a"), 1);
+    pause_tick();
+    CHECK(link(P("lb/a"), P("lb/b")));
+    expect_same(P("lb/a"), P("lb/b"), 2);
+    struct stat after = lst(P("lb/a"));
+    if (after.st_ino != before.st_ino)
+        fail_msg("link changed the inode number of lb/a");
+    if (!ts_after(after.st_ctim, before.st_ctim))
+        fail_msg("link did not change the ctime of lb/a");
+    expect_str(P("lb/b"), "hello");
+
+    /* linkat, into another directory; a third name. */
+    CHECK(linkat(AT_FDCWD, P("lb/b"), AT_FDCWD, P("lb/sub/c"), 0));
+    expect_same(P("lb/a"), P("lb/sub/c"), 3);
+    expect_same(P("lb/b"), P("lb/sub/c"), 3);
+    expect_str(P("lb/sub/c"), "hello");
+
+    /* linkat relative to directory descriptors. */
+    int d = open(P("lb/sub"), O_RDONLY | O_DIRECTORY);
+    CHECK(d);
+    CHECK(linkat(d, "c", d, "d", 0));
+    expect_same(P("lb/a"), P("lb/sub/d"), 4);
+    CHECK(close(d));
+
+    /* The errors of ext4. */
+    CHECK_ERR(link(P("lb/sub"), P("lb/subdir-link")), EPERM);
+    CHECK_ERR(link(P("lb/a"), P("lb/b")), EEXIST);
+    CHECK_ERR(link(P("lb/a"), P("lb/sub")), EEXIST);
+    CHECK_ERR(link(P("lb/missing"), P("lb/x")), ENOENT);
+    CHECK_ERR(link(P("lb/a"), P("lb/nodir/x")), ENOENT);
+    CHECK_ERR(link(P("lb/a/x"), P("lb/y")), ENOTDIR);
+    CHECK_ERR(link(P("lb/a"), P("lb/a/y")), ENOTDIR);
+    expect_nlink(P("lb/a"), 4);
+}
+
+static void t_link_special(void **state)
+{
+    (void)state;
+    test_dir("ls");
+    CHECK(symlink("some/target", P("ls/l")));
+    CHECK(link(P("ls/l"), P("ls/l2")));
+    expect_same(P("ls/l"), P("ls/l2"), 2);
+    char buf[64];
+    ssize_t n = readlink(P("ls/l2"), buf, sizeof buf);
+    CHECK(n);
+    assert_int_equal(n, 11);
+    assert_memory_equal(buf, "some/target", 11);
+
+    CHECK(mkfifo(P("ls/p"), 0640));
+    CHECK(link(P("ls/p"), P("ls/p2")));
+    expect_same(P("ls/p"), P("ls/p2"), 2);
+    assert_true(S_ISFIFO(lst(P("ls/p2")).st_mode));
+    CHECK(unlink(P("ls/p")));
+    expect_nlink(P("ls/p2"), 1);
+    CHECK(unlink(P("ls/l")));
+    expect_nlink(P("ls/l2"), 1);
+}
+
+/* ---- changes through one name, seen through the others ------------------------------------ */
+
+static void t_link_shared_changes(void **state)
+{
+    (void)state;
+    test_dir("lc");
+    put_file(P("lc/a"), "0123456789");
+    CHECK(link(P("lc/a"), P("lc/b")));
+
+    /* Pages of a cached through an open descriptor, then a write through b. */
+    int fa = open(P("lc/a"), O_RDONLY);
+    CHECK(fa);
+    char buf[64];
+    assert_int_equal(pread(fa, buf, sizeof buf, 0), 10);
+    int fb = open(P("lc/b"), O_WRONLY);
+    CHECK(fb);
+    assert_int_equal(pwrite(fb, "ABC", 3, 2), 3);
+    CHECK(close(fb));
+    assert_int_equal(pread(fa, buf, sizeof buf, 0), 10);
+    assert_memory_equal(buf, "01ABC56789", 10);
+    CHECK(close(fa));
+    expect_str(P("lc/a"), "01ABC56789");
+
+    /* Appending through a, read through b; size seen through both. */
+    fa = open(P("lc/a"), O_WRONLY | O_APPEND);
+    CHECK(fa);
+    assert_int_equal(write(fa, "xyz", 3), 3);
+    CHECK(close(fa));
+    expect_str(P("lc/b"), "01ABC56789xyz");
+    assert_int_equal(lst(P("lc/b")).st_size, 13);
+
+    /* Truncation through b. */
+    CHECK(truncate(P("lc/b"), 4));
+    assert_int_equal(lst(P("lc/a")).st_size, 4);
+    expect_str(P("lc/a"), "01AB");
+
+    /* chmod, chown, times, xattrs. */
+    struct stat s0 = lst(P("lc/a"));
+    pause_tick();
+    CHECK(chmod(P("lc/b"), 0600));
+    assert_int_equal(lst(P("lc/a")).st_mode & 07777, 0600);
+    assert_true(ts_after(lst(P("lc/a")).st_ctim, s0.st_ctim));
+    if (geteuid() == 0) {
+        CHECK(chown(P("lc/a"), 1234, 5678));
+        struct stat sb = lst(P("lc/b"));
+        assert_int_equal(sb.st_uid, 1234);
+        assert_int_equal(sb.st_gid, 5678);
+    }
+    struct timespec ts[2] = {{1000000, 5}, {2000000, 7}};
+    CHECK(utimensat(AT_FDCWD, P("lc/a"), ts, 0));
+    assert_int_equal(lst(P("lc/b")).st_mtim.tv_sec, 2000000);
+    assert_int_equal(lst(P("lc/b")).st_mtim.tv_nsec, 7);
+
+    CHECK(setxattr(P("lc/a"), "user.color", "blue", 4, 0));
+    char v[16];
+    assert_int_equal(getxattr(P("lc/b"), "user.color", v, sizeof v), 4);
+    assert_memory_equal(v, "blue", 4);
+    CHECK(setxattr(P("lc/b"), "user.shape", "round", 5, 0));
+    assert_int_equal(getxattr(P("lc/a"), "user.shape", v, sizeof v), 5);
+    CHECK(removexattr(P("lc/b"), "user.color"));
+    CHECK_ERR(getxattr(P("lc/a"), "user.color", v, sizeof v), ENODATA);
+    expect_same(P("lc/a"), P("lc/b"), 2);
+
+    /* Attributes a file had before its first link stay with it. */
+    put_file(P("lc/x"), "x");
+    CHECK(setxattr(P("lc/x"), "user.k", "v", 1, 0));
+    CHECK(link(P("lc/x"), P("lc/y")));
+    assert_int_equal(getxattr(P("lc/y"), "user.k", v, sizeof v), 1);
+    CHECK(unlink(P("lc/x")));
+    assert_int_equal(getxattr(P("lc/y"), "user.k", v, sizeof v), 1);
+}
+
+/* ---- unlink, rename ----------------------------------------------------------------------- */
+
+static void t_link_unlink(void **state)
+{
+    (void)state;
+    test_dir("lu");
+    put_file(P("lu/a"), "data");
+    CHECK(link(P("lu/a"), P("lu/b")));
+    CHECK(link(P("lu/a"), P("lu/c")));
+    struct stat s0 = lst(P("lu/b"));
+    pause_tick();
+    CHECK(unlink(P("lu/a")));
+    CHECK_ERR(access(P("lu/a"), F_OK), ENOENT);
+    expect_same(P("lu/b"), P("lu/c"), 2);
+    struct stat s1 = lst(P("lu/b"));
+    assert_true(ts_after(s1.st_ctim, s0.st_ctim));
+    assert_int_equal(s1.st_ino, s0.st_ino);
+    expect_str(P("lu/c"), "data");
+    CHECK(unlink(P("lu/c")));
+    expect_nlink(P("lu/b"), 1);
+    expect_str(P("lu/b"), "data");
+    /* The last name is an ordinary file again: written, linked, removed. */
+    put_file(P("lu/b"), "new");
+    CHECK(link(P("lu/b"), P("lu/a")));
+    expect_same(P("lu/a"), P("lu/b"), 2);
+    CHECK(unlink(P("lu/b")));
+    CHECK(unlink(P("lu/a")));
+    CHECK_ERR(access(P("lu/b"), F_OK), ENOENT);
+}
+
+static void t_link_rename(void **state)
+{
+    (void)state;
+    test_dir("lr");
+    test_dir("lr/d");
+    put_file(P("lr/a"), "one");
+    CHECK(link(P("lr/a"), P("lr/b")));
+    ino_t ino = lst(P("lr/a")).st_ino;
+
+    /* Onto another name of the same file: nothing happens, both stay. */
+    CHECK(rename(P("lr/a"), P("lr/b")));
+    expect_same(P("lr/a"), P("lr/b"), 2);
+    expect_str(P("lr/a"), "one");
+
+    /* A linked name moved: inode number and count kept. */
+    CHECK(rename(P("lr/a"), P("lr/d/a2")));
+    CHECK_ERR(access(P("lr/a"), F_OK), ENOENT);
+    expect_same(P("lr/d/a2"), P("lr/b"), 2);
+    assert_int_equal(lst(P("lr/b")).st_ino, ino);
+
+    /* Another file onto a linked name: that name only. */
+    put_file(P("lr/other"), "two");
+    ino_t other = lst(P("lr/other")).st_ino;
+    CHECK(rename(P("lr/other"), P("lr/b")));
+    expect_str(P("lr/b"), "two");
+    assert_int_equal(lst(P("lr/b")).st_ino, other);
+    expect_nlink(P("lr/b"), 1);
+    expect_nlink(P("lr/d/a2"), 1);
+    expect_str(P("lr/d/a2"), "one");
+    assert_int_equal(lst(P("lr/d/a2")).st_ino, ino);
+
+    /* A linked name onto another file: the target goes, the link moves. */
+    CHECK(link(P("lr/d/a2"), P("lr/d/a3")));
+    CHECK(rename(P("lr/d/a3"), P("lr/b")));
+    expect_same(P("lr/b"), P("lr/d/a2"), 2);
+    expect_str(P("lr/b"), "one");
+
+    /* A write after the renames is still one file. */
+    put_file(P("lr/b"), "three");
+    expect_str(P("lr/d/a2"), "three");
+}
+
+static void t_link_open_unlinked(void **state)
+{
+    (void)state;
+    test_dir("lo");
+    put_file(P("lo/a"), "abc");
+    CHECK(link(P("lo/a"), P("lo/b")));
+    int fd = open(P("lo/a"), O_RDWR);
+    CHECK(fd);
+    CHECK(unlink(P("lo/a")));
+    /* Still a name: writes through the descriptor show through b. */
+    assert_int_equal(pwrite(fd, "XY", 2, 3), 2);
+    expect_str(P("lo/b"), "abcXY");
+    CHECK(unlink(P("lo/b")));
+    struct stat st;
+    CHECK(fstat(fd, &st));
+    assert_int_equal(st.st_nlink, 0);
+    assert_int_equal(pwrite(fd, "Z", 1, 5), 1);
+    char buf[16];
+    assert_int_equal(pread(fd, buf, sizeof buf, 0), 6);
+    assert_memory_equal(buf, "abcXYZ", 6);
+    CHECK(close(fd));
+    CHECK_ERR(access(P("lo/b"), F_OK), ENOENT);
+}
+
+/* ---- remount, and the library's view --------------------------------------------------------- */
+
+static void t_link_remount_ctl(void **state)
+{
+    (void)state;
+    test_dir("lm");
+    put_file(P("lm/a"), "first");
+    CHECK(link(P("lm/a"), P("lm/b")));
+    CHECK(link(P("lm/a"), P("lm/c")));
+    put_file(P("lm/c"), "second version");
+    CHECK(setxattr(P("lm/b"), "user.x", "1", 1, 0));
+    ino_t ino = lst(P("lm/a")).st_ino;
+    remount();
+    /* Names first met by a listing (readdirplus) after the remount: a's
+     * pages must not hide a write through c. */
+    {
+        DIR *dir = opendir(P("lm"));
+        assert_non_null(dir);
+        while (readdir(dir) != NULL) {
+        }
+        closedir(dir);
+        expect_str(P("lm/a"), "second version");
+        put_file(P("lm/c"), "SECOND version");
+        expect_str(P("lm/a"), "SECOND version");
+        put_file(P("lm/c"), "second version");
+    }
+    expect_same(P("lm/a"), P("lm/b"), 3);
+    expect_same(P("lm/a"), P("lm/c"), 3);
+    assert_int_equal(lst(P("lm/c")).st_ino, ino);
+    expect_str(P("lm/b"), "second version");
+    char v[4];
+    assert_int_equal(getxattr(P("lm/c"), "user.x", v, sizeof v), 1);
+    CHECK(unlink(P("lm/a")));
+    CHECK(truncate(P("lm/b"), 6));
+
+    fsm_close_fds_under(M);
+    int rc = fsm_unmount(M);
+    if (rc != 0) {
+        fsm_print_log(M);
+        fail_msg("unmount: lsmfs exited with %d", rc);
+    }
+    ctl_expect("lm/b", "second");
+    ctl_expect("lm/c", "second");
+    if (fsm_mount(M, NULL) != 0)
+        fail_msg("remount failed");
+    expect_same(P("lm/b"), P("lm/c"), 2);
+
+    /* A program's put onto one name detaches that name only (FORMAT.md
+     * §10.8): the other name keeps the shared bytes. */
+    CHECK(link(P("lm/b"), P("lm/d")));
+    fsm_close_fds_under(M);
+    rc = fsm_unmount(M);
+    if (rc != 0)
+        fail_msg("unmount: lsmfs exited with %d", rc);
+    char *argv[] = {(char *)g_lsmctl, M->store, "put", "lm/b", "detached", NULL};
+    if (fsm_run(argv, NULL, NULL, NULL) != 0)
+        fail_msg("lsmctl put lm/b failed");
+    ctl_expect("lm/b", "detached");
+    ctl_expect("lm/c", "second");
+    ctl_expect("lm/d", "second");
+    if (fsm_mount(M, NULL) != 0)
+        fail_msg("remount failed");
+    expect_str(P("lm/b"), "detached");
+    expect_str(P("lm/c"), "second");
+    put_file(P("lm/d"), "third");
+    expect_str(P("lm/c"), "third");
+    expect_str(P("lm/b"), "detached");
+}
+
+/* ---- the group ---------------------------------------------------------------------- */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    M = fsm_new("links", g_lsmfs, g_lsmctl);
+    if (M == NULL)
+        return -1;
+    return fsm_mount(M, NULL);
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    int rc = 0;
+    fsm_close_fds_under(M);
+    if (M->mounted) {
+        rc = fsm_unmount(M);
+        if (rc != 0) {
+            fprintf(stderr, "final unmount: lsmfs exited with %d\n", rc);
+            fsm_print_log(M);
+        }
+    }
+    fsm_free(M);
+    M = NULL;
+    return rc == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    g_lsmfs = argc > 1 ? argv[1] : NULL;
+    g_lsmctl = argc > 2 ? argv[2] : NULL;
+    fsm_require_fuse(g_lsmfs, g_lsmctl);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_link_basic),
+        cmocka_unit_test(t_link_special),
+        cmocka_unit_test(t_link_shared_changes),
+        cmocka_unit_test(t_link_unlink),
+        cmocka_unit_test(t_link_rename),
+        cmocka_unit_test(t_link_open_unlinked),
+        cmocka_unit_test(t_link_remount_ctl),
+    };
+    return cmocka_run_group_tests_name("fs_links", tests, group_setup, group_teardown);
+}
