@@ -2,7 +2,8 @@
  * fuzz_fs_meta.c -- libFuzzer target for lsmfs's metadata record
  * (docs/FS.md §3, fs/meta.c in lsmfs_core).
  *
- * The input is a record. meta_decode must never crash, must leave its
+ * The input is a record. meta_decode (and the hard-link records' decoders,
+ * check_link_records) must never crash. meta_decode must leave its
  * output alone when it refuses, and what it accepts must re-encode
  * (meta_encode) to exactly the input bytes: a record has one encoding. A
  * directory's record (version 2) is decoded in the epoch its count is
@@ -53,8 +54,47 @@ static int same(const meta *a, const meta *b)
            a->nsub_known == b->nsub_known && (!a->nsub_known || a->nsub == b->nsub);
 }
 
+/* The records of hard links (FS.md §3.2): a link record must decode only
+ * when well formed and re-encode to itself; an inode record likewise, and
+ * a refused one leaves the output alone. */
+static void check_link_records(const uint8_t *data, size_t size)
+{
+    int type = -7;
+    uint64_t ino = 99;
+    int r = meta_decode_link(data, size, &type, &ino);
+    if (r != 1 && r != 0 && r != -1)
+        found("meta_decode_link returned something else than 1, 0 or -1", size);
+    if ((r == 0) != (size == 0 || data[0] != META_VERSION_LINK))
+        found("meta_decode_link disowned a version-3 record or took another", size);
+    if (r == 1) {
+        if (size != META_LINK_LEN || type == T_DIR || ino == 0)
+            found("meta_decode_link accepted a malformed link record", size);
+        kbuf e = KBUF_INIT;
+        if (meta_encode_link(type, ino, &e) != 0 || e.n != size || memcmp(e.p, data, size) != 0)
+            found("an accepted link record re-encodes to other bytes", size);
+        kb_free(&e);
+    }
+    meta m;
+    memset(&m, 0, sizeof m);
+    m.uid = 4242;
+    uint32_t nlink = 77;
+    if (inode_rec_decode(data, size, &m, &nlink) != 0) {
+        if (m.uid != 4242 || nlink != 77 || m.target.p != NULL)
+            found("a refused inode record changed the output", size);
+        return;
+    }
+    if (nlink == 0 || m.type == T_DIR)
+        found("inode_rec_decode accepted nlink 0 or a directory", size);
+    kbuf e = KBUF_INIT;
+    if (inode_rec_encode(&m, nlink, &e) != 0 || e.n != size || memcmp(e.p, data, size) != 0)
+        found("an accepted inode record re-encodes to other bytes", size);
+    kb_free(&e);
+    meta_free(&m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_link_records(data, size);
     /* The epoch the input's count names, if it is a version-2 record of
      * the one length those have. */
     uint64_t stamp = 0;
