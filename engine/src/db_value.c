@@ -93,8 +93,8 @@ int lsm_read_value(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, cons
         *n_read = 0;
     if (n_read == NULL || (dst == NULL && len))
         return db_done(db, err_set(LSM_INVALID_ARGUMENT, "read value: NULL argument"));
-    superversion *sv;
-    uint64_t seq;
+    superversion *sv = NULL;
+    uint64_t seq = 0;
     value_type t;
     char *v;
     size_t vl, full;
@@ -120,8 +120,8 @@ int lsm_value_size(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, cons
     if (size == NULL)
         return db_done(db, err_set(LSM_INVALID_ARGUMENT, "value size: NULL argument"));
     *size = 0;
-    superversion *sv;
-    uint64_t seq;
+    superversion *sv = NULL;
+    uint64_t seq = 0;
     value_type t;
     char *v;
     size_t vl, full;
