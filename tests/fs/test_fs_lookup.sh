@@ -14,8 +14,9 @@
 #      at most a handful of iterators for 2,000 lookups (the implied
 #      directories need one each; a filter's false positive one);
 #   3. after the kernel forgot the names (drop_caches), the same stats again
-#      with the working set in the block cache: no data block read, and no
-#      more iterators than the first time;
+#      with the working set in the block cache: no block read (in one of up
+#      to three rounds: a background compaction may replace a table between
+#      two), and no more iterators than the first time;
 #   4. the implied directories are still directories, and a file below a
 #      file name (a key "x" and a key "x/y") still shows both;
 #   5. lsmfs.stats cannot be set or removed, and is not listed;
@@ -67,27 +68,36 @@ echo "# 2,000 lookups after a remount: $first iterators"
 ((first <= 10)) && ok || fail "2,000 lookups made $first iterators (expected at most 10)"
 
 # ---- 3. the same names again, from the block cache ----
-sync
-# The kernel forgets the names, so the stats below reach the daemon again
-# (checked: its point reads, "gets", must rise by at least one per file).
-echo 2 >/proc/sys/vm/drop_caches || die "cannot drop the kernel's dentry cache (needs root)"
-sleep 1
-g0=$(counter "gets")
+# A background compaction may replace tables between two rounds (a new
+# table's blocks are read once): up to three rounds, one must read nothing.
 # A block read from the file, or used for the first time through the
 # table's mapping (mmap_reads), is a block cache miss; "data blocks read"
 # counts every use of a mapped block.
-b0=$(counter "block cache misses")
-it2=$(counter "iterators created")
-for d in $(seq 0 19); do
-    (cd "$M/d$d" && stat -c %s f{0..99} >/dev/null) || fail "stat in d$d (again)"
+cached=0
+for round in 2 3 4; do
+    sync
+    # The kernel forgets the names, so the stats below reach the daemon
+    # again (checked: its point reads, "gets", rise by one per file).
+    echo 2 >/proc/sys/vm/drop_caches || die "cannot drop the kernel's dentry cache (needs root)"
+    sleep 1
+    g0=$(counter "gets")
+    b0=$(counter "block cache misses")
+    it2=$(counter "iterators created")
+    for d in $(seq 0 19); do
+        (cd "$M/d$d" && stat -c %s f{0..99} >/dev/null) || fail "stat in d$d (round $round)"
+    done
+    b1=$(counter "block cache misses")
+    it3=$(counter "iterators created")
+    g1=$(counter "gets")
+    ((g1 - g0 >= 2000)) && ok || fail "round $round made $((g1 - g0)) point reads: the kernel answered the stats itself"
+    echo "# 2,000 lookups, round $round: $((it3 - it2)) iterators, $((b1 - b0)) blocks read"
+    ((it3 - it2 <= first)) && ok || fail "$((it3 - it2)) iterators in round $round, $first in the first"
+    if ((b1 - b0 == 0)); then
+        cached=1
+        break
+    fi
 done
-b1=$(counter "block cache misses")
-it3=$(counter "iterators created")
-g1=$(counter "gets")
-((g1 - g0 >= 2000)) && ok || fail "the second round made $((g1 - g0)) point reads: the kernel answered the stats itself"
-echo "# 2,000 lookups again: $((it3 - it2)) iterators, $((b1 - b0)) blocks read"
-((b1 - b0 == 0)) && ok || fail "$((b1 - b0)) blocks read (cache misses) by 2,000 cached lookups (expected 0)"
-((it3 - it2 <= first)) && ok || fail "$((it3 - it2)) iterators the second time, $first the first"
+((cached)) && ok || fail "every round of 2,000 cached lookups read blocks (cache misses; expected a round with 0)"
 
 # ---- 4. implied directories and a shadowed pair are still right ----
 [[ -d $M/lib && -d $M/lib/a && -d $M/lib/a/b ]] && ok || fail "implied directories lib/a/b are not directories"
