@@ -14,6 +14,8 @@
  *                 moves, streaming writers; the large-value helpers the
  *                 read paths share (db_read_large, db_get_large) and the
  *                 recovery of value ids
+ *   db_shared.c   shared values (hard links): lsm_link_value, reading a
+ *                 shared value's record, the switch to manifest format 3
  *   db_iter.c     the user-facing iterator and the engine's own scans
  *                 (db_iter_new_at, db_scan_internal, db_last_internal)
  *   db_prefix.c   lsm_prefix_exists: memtables and table prefix filters
