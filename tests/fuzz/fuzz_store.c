@@ -122,7 +122,7 @@ static void write_at(fz_store *s, lsm_db *db, const char *key, size_t off, const
  * model gives `to` from's newest value. */
 static void link_key(fz_store *s, lsm_db *db, const char *from, const char *to)
 {
-    int rc = lsm_link_value(db, 0, from, strlen(from), to, strlen(to));
+    int rc = lsm_link_value(db, 0, NULL, from, strlen(from), to, strlen(to));
     if (rc)
         die("link_value", rc, db);
     fz_key *k = model_key(s, 0, from, strlen(from));
