@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "db_impl.h"
 #include "env_mem.h"
 #include "log_writer.h"
 #include "model.h"
@@ -364,6 +365,109 @@ static void test_partly_deleted_table_on_full_disk(void **state)
     teardown(&f);
 }
 
+/* Tables in the current version. */
+static int count_tables(lsm_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    int n = 0;
+    for (int l = 0; l < NUM_LEVELS; l++)
+        n += db->vs->current->n_files[l];
+    pthread_mutex_unlock(&db->mu);
+    return n;
+}
+
+static int drop_dead(lsm_db *db)
+{
+    int dropped = -1;
+    pthread_mutex_lock(&db->mu);
+    int rc = db_drop_dead_tables_locked(db, &dropped);
+    pthread_mutex_unlock(&db->mu);
+    TU_OK(db, rc);
+    db_delete_obsolete(db);
+    return dropped;
+}
+
+/* What a merge refused on a full disk falls back to (db_drop_dead_tables_locked):
+ * tables whose every entry range tombstones elsewhere delete leave the
+ * version without a byte written -- but not while a snapshot still sees
+ * them, and never a table holding live entries or tombstones of its own. */
+static void test_drop_dead_tables(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f, 0);
+    lsm_close(f.db);
+    f.db = NULL;
+    f.o.memtable_bytes = 4 * MiB;
+    f.o.target_file_bytes = 4 * MiB;
+    f.o.reserve_bytes = 0;
+    env_mem_set_space_limit(f.env, 0);
+    open_store(&f);
+    pthread_mutex_lock(&f.db->mu);
+    f.db->hold_compactions = 1; /* a merge would drop the deleted tables itself */
+    pthread_mutex_unlock(&f.db->mu);
+    size_t big = 1 * MiB;
+    char *b = malloc(big);
+    assert_non_null(b);
+    /* Six large values, each flushed to a table of its chunks. */
+    for (int i = 0; i < 6; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "a%d", i);
+        fill_value(b, big, 100 + i);
+        TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, k, 2, b, big));
+        model_put(&f.acked, k, 2, b, big);
+        TU_OK(f.db, lsm_flush(f.db));
+    }
+    TU_OK(f.db, lsm_wait_idle(f.db));
+    assert_int_equal(drop_dead(f.db), 0); /* nothing is deleted yet */
+    int tables = count_tables(f.db);
+
+    /* Delete three of them; a snapshot taken first still sees them. */
+    lsm_snapshot *snap;
+    TU_OK(f.db, lsm_snapshot_new(f.db, &snap));
+    for (int i = 0; i < 3; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "a%d", i);
+        TU_OK(f.db, lsm_delete(f.db, LSM_KEYSPACE_DEFAULT, NULL, k, 2));
+        model_del(&f.acked, k, 2);
+    }
+    TU_OK(f.db, lsm_flush(f.db));
+    TU_OK(f.db, lsm_wait_idle(f.db));
+    int with_dels = count_tables(f.db);
+    if (with_dels <= tables) {
+        print_info_log(&f);
+        fail_msg("%d tables before the deletions, %d after", tables, with_dels);
+    }
+    assert_int_equal(drop_dead(f.db), 0);
+    lsm_read_options ro;
+    lsm_read_options_default(&ro);
+    ro.snapshot = snap;
+    void *v;
+    size_t vn;
+    TU_OK(f.db, lsm_get(f.db, LSM_KEYSPACE_DEFAULT, &ro, "a1", 2, &v, &vn));
+    assert_int_equal(vn, big);
+    lsm_free(v);
+    lsm_snapshot_free(f.db, snap);
+
+    /* Without the snapshot the three tables of chunks go, nothing else. */
+    uint64_t before = env_mem_bytes_used(f.env);
+    assert_int_equal(drop_dead(f.db), 3);
+    assert_int_equal(count_tables(f.db), with_dels - 3);
+    uint64_t after = env_mem_bytes_used(f.env);
+    if (before - after < 3 * big)
+        fail_msg("dropping three 1 MiB values freed %" PRIu64 " bytes", before - after);
+    assert_int_equal(drop_dead(f.db), 0);
+    check_all(&f, "after dropping dead tables");
+    TU_OK(f.db, lsm_verify(f.db, NULL, NULL));
+    /* And the same after a reopen (the manifest says it). */
+    lsm_close(f.db);
+    f.db = NULL;
+    open_store(&f);
+    check_all(&f, "reopened after dropping dead tables");
+    free(b);
+    teardown(&f);
+}
+
 /* ---- refused opens change nothing ---------------------------------------- */
 
 /* Every file of dir (not recursive) with its bytes, as one string. */
@@ -537,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_crash_when_full),
         cmocka_unit_test(test_power_loss_when_full),
         cmocka_unit_test(test_partly_deleted_table_on_full_disk),
+        cmocka_unit_test(test_drop_dead_tables),
         cmocka_unit_test(test_refused_opens_change_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -190,20 +190,27 @@ static int on_get(void *arg, slice ikey, slice value)
     return 0; /* the newest entry is enough */
 }
 
+/* table_get of tree key tk at read sequence seq. */
+static int get_tkey(table *t, slice tk, uint64_t seq, got *g)
+{
+    buf ik = BUF_INIT;
+    ikey_make(tk, seq, TYPE_FOR_SEEK, &ik);
+    g->calls = 0;
+    uint64_t cover = 12345;
+    int rc = table_get(t, buf_slice(&ik), bloom_hash(tk), 1, on_get, g, &cover);
+    if (rc == LSM_OK && cover != 0) /* these tables hold no range tombstones */
+        fail_msg("table_get reports a covering range tombstone at %llu", (unsigned long long)cover);
+    buf_free(&ik);
+    return rc;
+}
+
 /* table_get of key number key_no at read sequence seq. */
 static int get_at(table *t, int key_no, uint64_t seq, got *g)
 {
-    buf tk = BUF_INIT, ik = BUF_INIT;
+    buf tk = BUF_INIT;
     tkey_for(key_no, 0, &tk);
-    ikey_make(buf_slice(&tk), seq, TYPE_FOR_SEEK, &ik);
-    g->calls = 0;
-    uint64_t cover = 12345;
-    int rc = table_get(t, buf_slice(&ik), bloom_hash(buf_slice(&tk)), 1, on_get, g, &cover);
-    if (rc == LSM_OK && cover != 0) /* these tables hold no range tombstones */
-        fail_msg("table_get of key %d reports a covering range tombstone at %llu", key_no,
-                 (unsigned long long)cover);
+    int rc = get_tkey(t, buf_slice(&tk), seq, g);
     buf_free(&tk);
-    buf_free(&ik);
     return rc;
 }
 
@@ -875,6 +882,71 @@ static void test_corruption_compressed(void **state)
         corrupt_all_regions(BLOCK_COMPRESSION_ZSTD, 4, 30);
 }
 
+/* A damaged prefix filter (optional, FORMAT.md §6.7.1) leaves the table
+ * readable with every prefix "maybe"; table_verify still reports it. */
+static void test_damaged_prefix_filter(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir("table");
+    char *path = path_in(dir, "000004.sst");
+    table_options o = topts(10, BLOCK_COMPRESSION_NONE);
+    table_builder *tb;
+    assert_int_equal(tb_new(lsm_env_posix(), path, &o, &tb), LSM_OK);
+    buf k = BUF_INIT, ik = BUF_INIT;
+    for (int i = 0; i < 200; i++) {
+        char tmp[32];
+        int n = snprintf(tmp, sizeof tmp, "%cd%02d/f%04d", 0, i / 10, i);
+        assert_int_equal(buf_set(&k, tmp, (size_t)n), 0);
+        ikey_make(buf_slice(&k), 100, TYPE_VALUE, &ik);
+        assert_int_equal(tb_add(tb, buf_slice(&ik), slice_make("v", 1)), LSM_OK);
+    }
+    assert_int_equal(tb_finish(tb), LSM_OK);
+    tb_free(tb);
+    buf_free(&k);
+    buf_free(&ik);
+
+    slice present = slice_make("\0d07/", 5), absent = slice_make("\0e07/", 5);
+    size_t n;
+    char *file = read_whole(path, &n);
+    table *t;
+    assert_int_equal(topen(lsm_env_posix(), path, 4, n, NULL, NULL, &t), LSM_OK);
+    assert_true(table_prefix_may_match(t, present));
+    assert_false(table_prefix_may_match(t, absent)); /* the filter is there and says no */
+    assert_int_equal(table_verify(t), LSM_OK);
+    table_close(t);
+
+    /* Find the block through the metaindex and flip a byte of it. */
+    const char *f = file + n - TABLE_FOOTER_LEN;
+    block_handle meta = {get_fixed64(f), get_fixed64(f + 8)}, ph = {0, 0};
+    block b;
+    assert_int_equal(block_parse(&b, file + meta.offset, (size_t)meta.size), LSM_OK);
+    iter *it = block_iter_new(&b, bytewise_cmp, NULL, NULL, "meta", 0);
+    for (iter_first(it); iter_valid(it); iter_next(it))
+        if (slice_eq(iter_key(it), slice_make(META_PREFIX_FILTER_NAME, strlen(META_PREFIX_FILTER_NAME))))
+            assert_non_null(block_handle_decode(iter_value(it).p, iter_value(it).p + iter_value(it).n, &ph));
+    iter_destroy(it);
+    assert_true(ph.size > 0);
+    file[ph.offset + ph.size / 2] ^= 0x40;
+    write_whole(path, file, n);
+
+    assert_int_equal(topen(lsm_env_posix(), path, 5, n, NULL, NULL, &t), LSM_OK);
+    assert_true(table_prefix_may_match(t, present));
+    assert_true(table_prefix_may_match(t, absent)); /* no filter: maybe */
+    got g = {0, BUF_INIT, BUF_INIT};
+    assert_int_equal(get_tkey(t, slice_make("\0d07/f0071", 10), MAX_SEQUENCE, &g), LSM_OK);
+    assert_int_equal(g.calls, 1);
+    buf_free(&g.ikey);
+    buf_free(&g.val);
+    assert_int_equal(table_verify(t), LSM_CORRUPTION);
+    if (strstr(err_msg(), "prefix filter") == NULL)
+        fail_msg("table_verify: %s", err_msg());
+    table_close(t);
+    free(file);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_version_field(void **state)
 {
     (void)state;
@@ -1000,6 +1072,7 @@ int main(void)
         cmocka_unit_test(test_bloom_saves_reads),
         cmocka_unit_test(test_corruption),
         cmocka_unit_test(test_corruption_compressed),
+        cmocka_unit_test(test_damaged_prefix_filter),
         cmocka_unit_test(test_version_field),
         cmocka_unit_test(test_builder_rejects_disorder),
         cmocka_unit_test(test_mapped_io_error),

@@ -137,7 +137,7 @@ static void *compact_main(void *arg)
     pthread_mutex_lock(&db->mu);
     while (!db->shutting_down) {
         db->vs->prefer_reclaim = atomic_load(&db->nospace);
-        compaction *c = db->poisoned ? NULL : compaction_pick(db->vs);
+        compaction *c = db->poisoned || db->hold_compactions ? NULL : compaction_pick(db->vs);
         if (c) {
             db->vs->compactions_running++;
             db->compaction_running = 1;
@@ -150,6 +150,13 @@ static void *compact_main(void *arg)
             }
             db->last_compaction_rc = rc;
             db->compaction_attempts++;
+            int dropped = 0;
+            if (rc == LSM_NO_SPACE && !db->shutting_down) {
+                /* Refused for space: free what needs no writing first. */
+                int drc = db_drop_dead_tables_locked(db, &dropped);
+                if (drc && drc != LSM_NO_SPACE)
+                    db_log(db, "dropping dead tables: %s", err_msg());
+            }
             note_result_locked(db, rc, "compaction");
             pthread_cond_broadcast(&db->bg_done_cv); /* its files are free again */
             pthread_mutex_unlock(&db->mu);
@@ -159,7 +166,7 @@ static void *compact_main(void *arg)
              * lsm_wait_idle: a caller measuring the store sees no garbage. */
             db->compaction_running = 0;
             pthread_cond_broadcast(&db->bg_done_cv);
-            if (rc && !db->shutting_down) {
+            if (rc && !dropped && !db->shutting_down) {
                 backoff = next_backoff(backoff);
                 timed_wait(db, backoff);
             } else {
@@ -264,6 +271,8 @@ void db_stop_threads(lsm_db *db)
  * forever), with its round-robin pointers put back afterwards. */
 int db_compaction_wanted_locked(lsm_db *db)
 {
+    if (db->hold_compactions)
+        return 0;
     version_set *vs = db->vs;
     buf saved[NUM_LEVELS];
     for (int l = 0; l < NUM_LEVELS; l++) {

@@ -597,6 +597,126 @@ int db_run_compaction_locked(lsm_db *db, compaction *c)
     return rc;
 }
 
+/* ---- dropping dead tables ----------------------------------------------------- */
+
+int db_drop_dead_tables_locked(lsm_db *db, int *dropped)
+{
+    *dropped = 0;
+    version *v = db->vs->current;
+    version_ref(v);
+    uint64_t snap = db_oldest_snapshot_locked(db);
+    pthread_mutex_unlock(&db->mu);
+
+    /* Every range tombstone of the version that every reader sees. */
+    rtomb_list all;
+    rtomb_list_init(&all);
+    int rc = LSM_OK;
+    for (int level = 0; level < NUM_LEVELS && rc == LSM_OK; level++) {
+        for (int i = 0; i < v->n_files[level] && rc == LSM_OK; i++) {
+            file_meta *f = v->files[level][i];
+            if (f->n_range_dels == 0)
+                continue;
+            cache_handle *h;
+            table *t;
+            rc = tc_find(db->tc, f->number, f->size, &h, &t);
+            if (rc)
+                break;
+            const rtomb_list *l = table_range_dels(t);
+            for (size_t j = 0; rc == LSM_OK && j < l->n; j++)
+                if (l->v[j].seq <= snap)
+                    rc = rtomb_list_add(&all, l->v[j].start, l->v[j].end, l->v[j].seq);
+            tc_release(db->tc, h);
+        }
+    }
+    rtomb_list_finish(&all);
+    rdel_index ix;
+    memset(&ix, 0, sizeof ix);
+    if (rc == LSM_OK)
+        rc = rdel_index_build(&ix, all.v, all.n);
+    rtomb_list_free(&all);
+
+    /* The tables they delete whole: only tables without tombstones of
+     * their own, so every tombstone that counts lies in another table,
+     * which stays. */
+    int n_dead = 0, cap = 0, *levels = NULL;
+    file_meta **dead = NULL;
+    for (int level = 0; level < NUM_LEVELS && rc == LSM_OK && !rdel_index_empty(&ix); level++) {
+        for (int i = 0; i < v->n_files[level] && rc == LSM_OK; i++) {
+            file_meta *f = v->files[level][i];
+            if (f->n_range_dels != 0)
+                continue;
+            cache_handle *h;
+            table *t;
+            rc = tc_find(db->tc, f->number, f->size, &h, &t);
+            if (rc)
+                break;
+            uint64_t newest = table_get_props(t)->largest_seq;
+            tc_release(db->tc, h);
+            if (!rdel_index_covers_range(&ix, ikey_tkey(buf_slice(&f->smallest)),
+                                         ikey_tkey(buf_slice(&f->largest)), snap, newest))
+                continue;
+            if (n_dead == cap) {
+                cap = cap ? 2 * cap : 16;
+                file_meta **nd = realloc(dead, sizeof *dead * (size_t)cap);
+                int *nl = nd ? realloc(levels, sizeof *levels * (size_t)cap) : NULL;
+                if (nd)
+                    dead = nd;
+                if (nl)
+                    levels = nl;
+                if (nd == NULL || nl == NULL) {
+                    rc = err_set(LSM_NOMEM, "out of memory");
+                    break;
+                }
+            }
+            dead[n_dead] = f;
+            levels[n_dead++] = level;
+        }
+    }
+    rdel_index_free(&ix);
+
+    pthread_mutex_lock(&db->mu);
+    version_edit e;
+    edit_init(&e);
+    int n = 0;
+    uint64_t bytes = 0;
+    for (int i = 0; i < n_dead && rc == LSM_OK; i++) {
+        /* Still there (the version may have moved on meanwhile) and no
+         * compaction has it as an input. */
+        file_meta *f = dead[i];
+        const version *cur = db->vs->current;
+        int present = 0;
+        for (int j = 0; j < cur->n_files[levels[i]] && !present; j++)
+            present = cur->files[levels[i]][j] == f;
+        if (!present || f->being_compacted)
+            continue;
+        rc = edit_delete_file(&e, levels[i], f->number);
+        if (rc == LSM_OK) {
+            f->being_compacted = 1; /* while mu is released to write the edit */
+            dead[n++] = f;
+            bytes += f->size;
+        }
+    }
+    if (rc == LSM_OK && n > 0) {
+        int keep = 0;
+        rc = vs_log_and_apply(db->vs, &e, atomic_load(&db->last_seq), &db->mu, &keep);
+        if (rc && keep)
+            db_set_bg_error_locked(db, rc, 1);
+        if (rc == LSM_OK) {
+            db_log(db, "dropped %d tables (%llu bytes) whose every entry range deletions delete",
+                   n, (unsigned long long)bytes);
+            rc = db_install_sv_locked(db);
+            *dropped = n;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        dead[i]->being_compacted = 0;
+    edit_destroy(&e);
+    free(dead);
+    free(levels);
+    version_unref(v);
+    return rc;
+}
+
 /* ---- manual compaction ------------------------------------------------------ */
 
 /* Tree key for a user key with the default keyspace byte. */

@@ -22,57 +22,57 @@ static int is_chunk(slice t)
 }
 
 /* Does a point entry (or, with rdel, a range tombstone) of tree key t belong
- * to the part of a flush (see db_build_tables)? dels_apart: the memtable's
- * tombstones over chunks go to a table of their own. */
-static int in_part(slice t, int part, int rdel, int dels_apart)
+ * to the part of a flush (see db_build_tables)? apart: the range tombstone
+ * over chunks may go to the table of tombstones (rdel_apart). */
+static int in_part(slice t, int part, int rdel, int apart)
 {
     if (!is_chunk(t))
         return part == FLUSH_MAIN;
-    return part == (rdel && dels_apart ? FLUSH_CHUNK_DELS : FLUSH_CHUNKS);
+    return part == (rdel && apart ? FLUSH_CHUNK_DELS : FLUSH_CHUNKS);
 }
 
-/* May the memtable's range tombstones over chunks go to a table of their
- * own? Only when no chunk the memtable holds lies in their range: a lookup
- * takes a tombstone in a newer level-0 file as deleting everything below
- * it, which holds only if no entry in the older file is newer than the
- * tombstone -- true when they share no key. */
-static int chunk_dels_apart(memtable *m)
+/* May the range tombstone [start, end) go to the table of tombstones over
+ * chunks, apart from the memtable's chunks? Only when no chunk the memtable
+ * holds lies in its range: a lookup takes a tombstone in a newer level-0
+ * file as deleting everything below it, which holds only if no entry in the
+ * older file is newer than the tombstone -- true when they share no key.
+ * Decided for each tombstone, not for all of them at once: a memtable that
+ * deleted old values and wrote a new small one (a chunk with a higher value
+ * id than all of them) would otherwise keep every tombstone with that chunk,
+ * in one table spanning every value in between -- whose merge then rewrites
+ * all of those, and on a full disk is refused for want of the space it
+ * would free. mit: an iterator over the memtable, positioned anywhere. */
+static int rdel_apart(iter *mit, slice start, slice end)
+{
+    if (!is_chunk(start))
+        return 0;
+    buf seek = BUF_INIT;
+    int apart = 0;
+    if (buf_append(&seek, start.p, start.n) == LSM_OK &&
+        buf_put_fixed64(&seek, trailer_pack(MAX_SEQUENCE, TYPE_FOR_SEEK)) == LSM_OK) {
+        iter_seek(mit, buf_slice(&seek));
+        apart = iter_status(mit) == LSM_OK &&
+                (!iter_valid(mit) || slice_cmp(ikey_tkey(iter_key(mit)), end) >= 0);
+    }
+    buf_free(&seek);
+    return apart; /* out of memory: together, which is always correct */
+}
+
+/* Does any range tombstone of the memtable go apart (rdel_apart)? */
+static int any_rdel_apart(memtable *m)
 {
     if (mem_range_dels(m) == 0)
         return 0;
-    iter *rd = mem_rdel_iter_new(m);
-    if (rd == NULL)
-        return 0;
-    buf lo = BUF_INIT, hi = BUF_INIT;
-    int any = 0, ok = 1;
-    for (iter_first(rd); ok && iter_valid(rd); iter_next(rd)) {
-        slice start = ikey_tkey(iter_key(rd)), end = iter_value(rd);
-        if (!is_chunk(start))
-            continue;
-        if (!any || slice_cmp(start, buf_slice(&lo)) < 0)
-            ok = buf_set(&lo, start.p, start.n) == LSM_OK;
-        if (ok && (!any || slice_cmp(end, buf_slice(&hi)) > 0))
-            ok = buf_set(&hi, end.p, end.n) == LSM_OK;
-        any = 1;
-    }
-    iter_destroy(rd);
-    int apart = 0;
-    if (ok && any) {
-        /* The first chunk key at or after lo: inside [lo, hi)? */
-        iter *it = mem_iter_new(m);
-        buf seek = BUF_INIT;
-        if (it && buf_append(&seek, lo.p, lo.n) == LSM_OK &&
-            buf_put_fixed64(&seek, trailer_pack(MAX_SEQUENCE, TYPE_FOR_SEEK)) == LSM_OK) {
-            iter_seek(it, buf_slice(&seek));
-            apart = !iter_valid(it) || slice_cmp(ikey_tkey(iter_key(it)), buf_slice(&hi)) >= 0;
-        }
-        buf_free(&seek);
-        if (it)
-            iter_destroy(it);
-    }
-    buf_free(&lo);
-    buf_free(&hi);
-    return apart;
+    iter *rd = mem_rdel_iter_new(m), *mit = mem_iter_new(m);
+    int any = 0;
+    if (rd && mit)
+        for (iter_first(rd); !any && iter_valid(rd); iter_next(rd))
+            any = rdel_apart(mit, ikey_tkey(iter_key(rd)), iter_value(rd));
+    if (rd)
+        iter_destroy(rd);
+    if (mit)
+        iter_destroy(mit);
+    return any;
 }
 
 typedef struct mem_deleted_ctx {
@@ -101,8 +101,7 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
                    file_meta **meta)
 {
     *meta = NULL;
-    int dels_apart = chunk_dels_apart(m);
-    if (part == FLUSH_CHUNK_DELS && !dels_apart)
+    if (part == FLUSH_CHUNK_DELS && !any_rdel_apart(m))
         return LSM_OK;
     /* The chunks go to the end of the chunk table (if there is one), whose
      * blocks the entries referencing it keep: indexed, not copied. */
@@ -146,7 +145,7 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
          advanced ? (void)(advanced = 0) : iter_next(it)) {
         slice k = iter_key(it);
         slice tkey = ikey_tkey(k);
-        if (!in_part(tkey, part, 0, dels_apart))
+        if (!in_part(tkey, part, 0, 0))
             break; /* the other part is all that is left */
         if (!have_cur || !slice_eq(tkey, buf_slice(&cur))) {
             if (buf_set(&cur, tkey.p, tkey.n)) {
@@ -184,13 +183,19 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
         rc = iter_status(it);
     iter_destroy(it);
     if (rc == LSM_OK && mem_range_dels(m) > 0) {
-        iter *rd = mem_rdel_iter_new(m);
-        if (rd == NULL)
+        iter *rd = mem_rdel_iter_new(m), *mit = mem_iter_new(m);
+        if (rd == NULL || mit == NULL)
             rc = err_set(LSM_NOMEM, "flush: out of memory");
-        for (iter_first(rd); rc == LSM_OK && iter_valid(rd); iter_next(rd))
-            if (in_part(ikey_tkey(iter_key(rd)), part, 1, dels_apart))
-                rc = tb_add_range_del(tb, ikey_tkey(iter_key(rd)), iter_value(rd), ikey_seq(iter_key(rd)));
-        iter_destroy(rd);
+        for (rc == LSM_OK ? iter_first(rd) : (void)0; rc == LSM_OK && iter_valid(rd); iter_next(rd)) {
+            slice start = ikey_tkey(iter_key(rd)), end = iter_value(rd);
+            int apart = part != FLUSH_MAIN && rdel_apart(mit, start, end);
+            if (in_part(start, part, 1, apart))
+                rc = tb_add_range_del(tb, start, end, ikey_seq(iter_key(rd)));
+        }
+        if (rd)
+            iter_destroy(rd);
+        if (mit)
+            iter_destroy(mit);
     }
     if (rc == LSM_OK && tb_items(tb) == 0) {
         /* Only empty ranges were deleted: there is nothing to write. (A

@@ -124,6 +124,7 @@ struct lsm_db {
     int shutting_down;
     int flush_running;
     int compaction_running;
+    int hold_compactions;        /* tests only: pick no compaction (protected by mu) */
     int bg_error;                 /* sticky; returned to writers until cleared */
     char bg_msg[512];
     int poisoned;                 /* bg_error is permanent (log or manifest write) */
@@ -350,7 +351,8 @@ int db_wait_for_flush_locked(lsm_db *db);
  * of them) -- that would make it merge with the whole of level 1 instead of
  * moving down. Tombstones over chunks apart from the chunks, for the same
  * reason: a deleted old value's tombstone beside a new value's chunks would
- * span every value in between. */
+ * span every value in between. (Each tombstone whose range holds none of
+ * the memtable's chunks goes apart; the others stay with the chunks.) */
 enum { FLUSH_MAIN, FLUSH_CHUNKS, FLUSH_CHUNK_DELS, FLUSH_PARTS };
 /* Write one part of a memtable to a new table; fills *meta (NULL if that
  * part had no entries). No mutex. */
@@ -369,6 +371,13 @@ int db_build_tables(lsm_db *db, memtable *m, uint64_t numbers[FLUSH_PARTS],
 int db_flush_imm_locked(lsm_db *db);
 
 /* ---- db_compact.c ---- */
+/* Remove from the version, without writing any table, every table that
+ * range tombstones in other tables delete whole for every reader (all its
+ * entries older than a tombstone at or below the oldest snapshot that
+ * covers its key range). For a full disk: a merge that would free that
+ * space may be refused for the live data it would also have to rewrite.
+ * *dropped: how many. REQUIRES mu (released during reads and I/O). */
+int db_drop_dead_tables_locked(lsm_db *db, int *dropped);
 /* Run c and install its result. REQUIRES mu (released during I/O). */
 int db_run_compaction_locked(lsm_db *db, compaction *c);
 

@@ -47,8 +47,10 @@ struct table {
     uint64_t index_off;  /* for messages */
     char *filter_data;   /* NULL: no filter */
     slice filter;
-    char *pfilter_data;  /* NULL: no prefix filter (an older table) */
+    char *pfilter_data;  /* NULL: no prefix filter (an older table, or damaged) */
     slice pfilter;
+    int pfilter_bad;     /* the prefix filter block failed its check ... */
+    uint64_t pfilter_off; /* ... at this offset: reads say "maybe", verify reports it */
     table_props props;
     rtomb_list rdels;    /* range tombstones (from the rangedel block) */
     rdel_index rdel_ix;
@@ -454,8 +456,17 @@ static int read_meta(table *t, block_handle meta_h)
             free(t->pfilter_data);
             t->pfilter_data = NULL;
             rc = read_raw_block(t, h, &t->pfilter_data, &n);
-            if (rc == LSM_OK)
+            if (rc == LSM_OK) {
                 t->pfilter = slice_make(t->pfilter_data, n);
+            } else if (rc == LSM_CORRUPTION) {
+                /* The block is optional (FORMAT.md §6.7.1): without it
+                 * every prefix "may be present", which costs scans, never
+                 * answers. The table stays readable; table_verify still
+                 * reports the damage. */
+                t->pfilter_bad = 1;
+                t->pfilter_off = h.offset;
+                rc = LSM_OK;
+            }
         } else if (slice_eq(k, slice_make(META_PROPS_NAME, strlen(META_PROPS_NAME)))) {
             rc = read_props(t, h);
         } else if (slice_eq(k, slice_make(META_RANGE_DEL_NAME, strlen(META_RANGE_DEL_NAME)))) {
@@ -894,6 +905,9 @@ iter *table_iter_new(table *t, int fill_cache)
 
 int table_verify(table *t)
 {
+    if (t->pfilter_bad)
+        return err_set(LSM_CORRUPTION, "%s: prefix filter block at offset %llu is damaged",
+                       t->file->path, (unsigned long long)t->pfilter_off);
     iter *ix = block_iter_new(&t->index, ikey_cmp, NULL, NULL, t->file->path, t->index_off);
     if (ix == NULL)
         return err_set(LSM_NOMEM, "%s: out of memory", t->file->path);
