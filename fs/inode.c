@@ -422,15 +422,11 @@ static void detach_stale_locked(inode_shard *s, const pkey *pk, uint64_t h, inod
     }
 }
 
-int inode_move(lsmfs *fs, inode *in, const pkey *to)
+/* File in under identity *np, taken over (*np gets the old pk back). With
+ * attach, a kept inode becomes an attached one (inode_attach). */
+static void refile(lsmfs *fs, inode *in, pkey *np, int attach)
 {
-    pkey np;
-    memset(&np, 0, sizeof np);
-    if (pkey_copy(&np, to)) {
-        inode_detach(fs, in, NULL, NULL);
-        return ENOMEM;
-    }
-    uint64_t nh = id_hash(to);
+    uint64_t nh = id_hash(np);
     inode_shard *sn = shard_at(fs, nh);
     for (;;) {
         pthread_mutex_lock(&in->mu);
@@ -445,21 +441,75 @@ int inode_move(lsmfs *fs, inode *in, const pkey *to)
             continue;
         }
         pthread_mutex_unlock(&in->mu);
-        detach_stale_locked(sn, to, nh, in);
+        detach_stale_locked(sn, np, nh, in);
         pthread_mutex_lock(&in->mu);
         chain_remove(so, in);
         pkey t = in->pk;
-        in->pk = np;
-        np = t;
+        in->pk = *np;
+        *np = t;
         in->hash = nh;
         in->kgen++;
+        if (attach) {
+            in->flags &= ~(uint32_t)(INODE_DETACHED | INODE_KEPT | INODE_LINKABLE);
+            if (in->om) {
+                meta_free(in->om);
+                free(in->om);
+                in->om = NULL;
+            }
+        }
         chain_insert(sn, in);
         pthread_mutex_unlock(&in->mu);
         shard_unlock2(so, sn);
         break;
     }
+}
+
+int inode_move(lsmfs *fs, inode *in, const pkey *to)
+{
+    pkey np;
+    memset(&np, 0, sizeof np);
+    if (pkey_copy(&np, to)) {
+        inode_detach(fs, in, NULL, NULL);
+        return ENOMEM;
+    }
+    refile(fs, in, &np, 0);
     pkey_free(&np);
     return 0;
+}
+
+void inode_attach(lsmfs *fs, inode *in, pkey *to)
+{
+    refile(fs, in, to, 1);
+}
+
+inode *inode_new_unnamed(lsmfs *fs, const kbuf *okey, const meta *m, int linkable)
+{
+    pkey pk;
+    memset(&pk, 0, sizeof pk);
+    pk.kind = PK_NORMAL;
+    meta *om = calloc(1, sizeof *om);
+    inode *in = NULL;
+    if (om && kb_set(&pk.key, okey->p, okey->n) == 0 && meta_copy(om, m) == 0)
+        in = inode_new(fs, &pk, N_FILE, id_hash(&pk));
+    pkey_free(&pk);
+    if (in == NULL) {
+        if (om) {
+            meta_free(om);
+            free(om);
+        }
+        return NULL;
+    }
+    in->flags = INODE_DETACHED | INODE_KEPT | (linkable ? INODE_LINKABLE : 0);
+    in->om = om;
+    in->nlookup = 1;
+    in->n_open = 1;
+    /* Filed like any inode (searches skip it: it is detached), so that
+     * inode_put finds it where it looks. */
+    inode_shard *s = shard_at(fs, in->hash);
+    pthread_mutex_lock(&s->mu);
+    chain_insert(s, in);
+    pthread_mutex_unlock(&s->mu);
+    return in;
 }
 
 /* Does inode pk lie at or below the directory `from` (for a subtree move)? */

@@ -26,7 +26,10 @@
  * ext4) and, for a file whose contents lsmfs kept for it (it was open, or
  * the kernel still knew it when a rename replaced it), the orphan key that
  * holds them (INODE_KEPT); without contents, open answers ESTALE. When a
- * kept inode is freed its orphan key is deleted.
+ * kept inode is freed its orphan key is deleted. A file made with
+ * O_TMPFILE is born such a kept inode, and, unless made with O_EXCL, its
+ * first link attaches it to that name (inode_attach): the only way a
+ * detached inode is ever attached again.
  *
  * Locking. The table is INODE_SHARDS hash tables, each with its own mutex;
  * an inode lives in the shard of the hash of its identity. Each inode has a
@@ -63,6 +66,8 @@
 enum {
     INODE_DETACHED = 1, /* its name was removed */
     INODE_KEPT = 2,     /* detached, its contents under an orphan key (pk) */
+    INODE_LINKABLE = 4, /* kept, and never named (O_TMPFILE without O_EXCL): a
+                           link gives it its name (inode_attach) */
 };
 
 typedef struct inode {
@@ -150,6 +155,19 @@ int inode_exchange(lsmfs *fs, const pkey *a, const pkey *b);
  * were kept at that orphan key. 0 or ENOMEM (the orphan key is then deleted
  * now). */
 int inode_detach(lsmfs *fs, inode *in, const kbuf *okey, const meta *m);
+
+/*
+ * A new inode for a file made without a name (O_TMPFILE, docs/FS.md §5):
+ * kept from birth, its contents at orphan key okey, its record a copy of m,
+ * counted with one lookup and one open. linkable: INODE_LINKABLE. NULL if
+ * out of memory.
+ */
+inode *inode_new_unnamed(lsmfs *fs, const kbuf *okey, const meta *m, int linkable);
+/* After the first name of a linkable inode was written (its contents and
+ * record moved there): it is attached under identity *to, as any inode of
+ * a name, and its record is the store's again. *to is taken over (it gets
+ * the old orphan key back, for the caller to free). */
+void inode_attach(lsmfs *fs, inode *in, pkey *to);
 
 /* A fresh orphan key (docs/FS.md §1: ORPHAN_DIR "/" + a number) into out.
  * 0 or ENOMEM. */

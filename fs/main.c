@@ -19,7 +19,8 @@
  * by its multithreaded loop. Its threads are kept, not recycled: by default
  * at most LSMFS_MAX_THREADS serve requests, and idle ones stay (creating a
  * thread per burst costs more than an idle thread); -o max_threads=,
- * -o max_idle_threads= and -o clone_fd change that.
+ * -o max_idle_threads= and -o clone_fd change that. Its threads read the
+ * FUSE device through lsmfs_session_io (fuse_io.c: O_TMPFILE).
  *
  * When the loop ends -- the kernel dropped the connection (an unmount), or a
  * signal -- the store is closed at once, before our own unmount (after a
@@ -582,6 +583,8 @@ int main(int argc, char *argv[])
     if (fuse_session_mount(se, c.mountpoint) != 0)
         goto out; /* libfuse printed the reason */
     mounted = 1;
+    if (lsmfs_session_io(se) != 0)
+        goto out; /* libfuse printed the reason */
     if (fuse_set_signal_handlers(se) != 0)
         goto out;
     handlers = 1;

@@ -215,22 +215,21 @@ int node_of_inode(lsmfs *fs, inode *in, node *n, lockset *ls, int mode, int what
         int err = inode_snapshot(in, &n->pk, &kgen, &flags, &n->m);
         if (err)
             return err;
-        if (flags & INODE_DETACHED) {
-            /* A detached inode's key never changes again. */
-            if (!(flags & INODE_KEPT)) {
-                n->type = N_NONE;
-                n->stale = 1;
-                return 0;
-            }
-            lockset_add(fs, ls, n->pk.key.p, n->pk.key.n, mode);
-            lockset_lock(fs, ls);
+        if ((flags & INODE_DETACHED) && !(flags & INODE_KEPT)) {
+            n->type = N_NONE;
+            n->stale = 1;
+            return 0;
+        }
+        lockset_add(fs, ls, n->pk.key.p, n->pk.key.n, mode);
+        lockset_lock(fs, ls);
+        /* A kept inode's orphan key changes only when a link gives an
+         * unnamed file its name (inode_attach): checked as any key. */
+        if (inode_kgen(in) == kgen && (flags & INODE_DETACHED)) {
             /* Its record again, now that changes to it wait for us. */
             inode_record(in, &n->m);
             set_orphan(n);
             return 0;
         }
-        lockset_add(fs, ls, n->pk.key.p, n->pk.key.n, mode);
-        lockset_lock(fs, ls);
         if (inode_kgen(in) == kgen)
             return what == NR_KEY ? 0 : node_resolve(fs, n, in->type);
         /* Renamed or removed meanwhile: look again. */

@@ -52,6 +52,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
     conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
     conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
     conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
+    /* Requests are read with read(2) through fuse_io.c, which must see
+     * each one (libfuse asks for spliced reads only for a write_buf
+     * operation, which lsmfs does not have: this only keeps it so). */
+    conn->want &= ~(unsigned)FUSE_CAP_SPLICE_READ;
     if (conn->capable & FUSE_CAP_READDIRPLUS)
         conn->want |= FUSE_CAP_READDIRPLUS;
     if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)

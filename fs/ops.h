@@ -30,6 +30,11 @@ extern const struct fuse_lowlevel_ops lsmfs_ll_ops;
  * Nothing to do when the store is not open. */
 void lsmfs_close_store(lsmfs *fs);
 
+/* fuse_io.c: read the session's FUSE device through libfuse's custom I/O
+ * hook, which hands FUSE_TMPFILE to lsmfs_ll_create (as a create of "/").
+ * Called once the session is mounted, before its loop runs. 0 or -errno. */
+int lsmfs_session_io(struct fuse_session *se);
+
 /* ---- replies (ops.c) ---------------------------------------------------------- */
 
 /* Fill e for inode in (one lookup already counted on it) with attributes m. */

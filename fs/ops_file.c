@@ -1,7 +1,7 @@
 /*
- * ops_file.c -- creating nodes and file contents: create, mknod, open, read,
- * write, fallocate (with punching holes and zeroing ranges), lseek
- * (SEEK_DATA/SEEK_HOLE), flush, release, fsync.
+ * ops_file.c -- creating nodes and file contents: create (and O_TMPFILE's
+ * unnamed files), mknod, open, read, write, fallocate (with punching holes
+ * and zeroing ranges), lseek (SEEK_DATA/SEEK_HOLE), flush, release, fsync.
  *
  * Contents are the value of the file's key in the default keyspace. Reads
  * are lsm_read_value of the range asked; writes are one batch holding
@@ -179,6 +179,74 @@ done:
     return err;
 }
 
+/*
+ * O_TMPFILE (docs/FS.md §5): a regular file without a name, opened, in
+ * directory dir. It is born as what a file unlinked while open becomes
+ * (inode.h): its contents, empty, at a fresh orphan key, its record in
+ * memory only, st_nlink 0; closing and forgetting it deletes the key, and a
+ * crash leaves the key to the next mount, which deletes it. Unless made
+ * with O_EXCL (linkable 0), a link gives it a name (do_link). Its mode and
+ * group are a created file's (umask or the directory's default ACL, which
+ * it does not get as an ACL of its own: an orphan holds no attributes;
+ * set-group-ID directories). The directory's times do not change.
+ */
+static int make_unnamed(lsmfs *fs, inode *dir, mode_t mode, mode_t umask_bits, uid_t uid,
+                        gid_t gid, int linkable, struct fuse_entry_param *e)
+{
+    if (fs->read_only)
+        return EROFS;
+    node dn;
+    lockset ls;
+    pkey child;
+    memset(&child, 0, sizeof child);
+    meta nm;
+    memset(&nm, 0, sizeof nm);
+    kbuf okey = KBUF_INIT;
+    int err = node_of_inode(fs, dir, &dn, &ls, LK_READ, NR_FULL);
+    if (err == 0 && !node_is_dir(&dn))
+        err = dn.type == N_NONE ? ENOENT : ENOTDIR;
+    if (err == 0) {
+        nm.type = T_REG;
+        nm.mode = (uint32_t)(mode & 07777);
+        nm.uid = (uint32_t)uid;
+        nm.gid = (dn.m.mode & S_ISGID) ? dn.m.gid : (uint32_t)gid;
+        lsmfs_now(&nm.atime);
+        nm.mtime = nm.ctime = nm.atime;
+        /* acl_inherit finds the directory from a child's key. */
+        err = pkey_child(&dn.pk, "t", &child);
+    }
+    if (err == 0)
+        err = acl_inherit(fs, NULL, dir, child.key.p, child.key.n, T_REG, 0, umask_bits, &nm.mode);
+    if (err == 0)
+        err = ino_alloc(fs, &nm.ino);
+    if (err == 0)
+        err = orphan_key(fs, &okey);
+    if (err == 0) {
+        lsm_batch *b = NULL;
+        err = lsm_batch_new(&b) != LSM_OK ||
+                      lsm_batch_put(b, LSM_KEYSPACE_DEFAULT, okey.p, okey.n, "", 0) != LSM_OK
+                  ? ENOMEM
+                  : batch_commit(fs, b, "create", okey.p, okey.n, 0);
+        lsm_batch_free(b);
+    }
+    if (err == 0) {
+        inode *in = inode_new_unnamed(fs, &okey, &nm, linkable);
+        if (in == NULL) {
+            err = ENOMEM;
+            lsm_delete(fs->db, LSM_KEYSPACE_DEFAULT, NULL, okey.p, okey.n);
+        } else {
+            entry_fill(fs, e, in, &nm);
+            e->attr.st_nlink = 0;
+        }
+    }
+    lockset_unlock(fs, &ls);
+    node_free(&dn);
+    pkey_free(&child);
+    meta_free(&nm);
+    kb_free(&okey);
+    return err;
+}
+
 void lsmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                      struct fuse_file_info *fi)
 {
@@ -186,7 +254,12 @@ void lsmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     const struct fuse_ctx *c = fuse_req_ctx(req);
     struct fuse_entry_param e;
     int slot = ns_enter(fs);
-    int err = make_node(fs, inode_of(fs, parent), name, T_REG, mode, c->umask, 0, NULL, c->uid,
+    int err;
+    if (strcmp(name, "/") == 0) /* O_TMPFILE: no create carries a slash (fuse_io.c) */
+        err = make_unnamed(fs, inode_of(fs, parent), mode, c->umask, c->uid, c->gid,
+                           !(fi->flags & O_EXCL), &e);
+    else
+        err = make_node(fs, inode_of(fs, parent), name, T_REG, mode, c->umask, 0, NULL, c->uid,
                         c->gid, 1, !(fi->flags & O_EXCL), &e);
     ns_leave(fs, slot);
     if (err) {

@@ -36,7 +36,9 @@
  * one engine shared value, the attributes live once in an inode record
  * (lsmfs.inode) that each name's link record points to. unlink and rename
  * count names off that record; a rename of a name onto another name of the
- * same file does nothing.
+ * same file does nothing. A file made with O_TMPFILE has no name yet: its
+ * first link moves its contents from its orphan key to the name and makes
+ * it an ordinary file (link_unnamed).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -833,6 +835,63 @@ void lsmfs_ll_readlink(fuse_req_t req, fuse_ino_t ino)
     kb_free(&t);
 }
 
+/* A name that cannot hold a record of its own cannot be linked to. */
+static int link_target_ok(const node *d)
+{
+    return d->pk.kind == PK_NORMAL && !d->pk.alias && !key_is_reserved(d->pk.key.p, d->pk.key.n);
+}
+
+/*
+ * link of a file made with O_TMPFILE (docs/FS.md §5), the orphan s (its
+ * key and record, locked with the new name d): the name becomes its first,
+ * in one batch that moves its contents from the orphan key to the name
+ * (lsm_batch_move, O(1)) and writes its record there; its inode, the one
+ * the kernel holds, then names d (inode_attach).
+ */
+static int link_unnamed(lsmfs *fs, inode *in, inode *dir, node *s, node *d,
+                        struct fuse_entry_param *e)
+{
+    int err = node_resolve(fs, d, N_NONE);
+    if (err)
+        return err;
+    if (d->type != N_NONE)
+        return EEXIST;
+    if (!link_target_ok(d))
+        return EPERM;
+    pkey to;
+    memset(&to, 0, sizeof to);
+    meta m;
+    memset(&m, 0, sizeof m);
+    lsm_batch *b = NULL;
+    const kbuf *sk = &s->pk.key, *dk = &d->pk.key;
+    struct timespec now;
+    lsmfs_now(&now);
+    if (pkey_copy(&to, &d->pk) || meta_copy(&m, &s->m) || lsm_batch_new(&b) != LSM_OK ||
+        lsm_batch_move(b, LSM_KEYSPACE_DEFAULT, sk->p, sk->n, dk->p, dk->n) != LSM_OK)
+        err = ENOMEM;
+    m.nlink = 0; /* one name: a plain record */
+    m.ctime = now;
+    if (err == 0)
+        err = batch_put_meta(fs, b, dk->p, dk->n, &m);
+    int delta = 0;
+    if (err == 0)
+        err = entry_delta(fs, dk, 0, 0, ENTRY_ADD, &delta);
+    if (err == 0)
+        err = parent_touch(fs, b, dk->p, dk->n, 0, delta, &now);
+    if (err == 0)
+        err = batch_commit(fs, b, "link", dk->p, dk->n, 0);
+    if (err == 0) {
+        inode_attach(fs, in, &to);
+        inode_get(fs, in, 1, 0, 0);
+        entry_fill(fs, e, in, &m);
+        notify_cpart_changed(fs, dir);
+    }
+    lsm_batch_free(b);
+    meta_free(&m);
+    pkey_free(&to);
+    return err;
+}
+
 /*
  * link: name `name` of directory inode dir becomes another name of inode in
  * (docs/FS.md §3.2), in one batch: the contents key of the new name shares
@@ -862,7 +921,7 @@ static int do_link(lsmfs *fs, inode *in, inode *dir, const char *name,
     kbuf xa = KBUF_INIT, xb = KBUF_INIT;
     meta m;
     memset(&m, 0, sizeof m);
-    int err = 0;
+    int err = 0, unnamed = 0;
     for (;;) {
         uint64_t sg, dg;
         uint32_t sf, df;
@@ -871,10 +930,13 @@ static int do_link(lsmfs *fs, inode *in, inode *dir, const char *name,
             err = inode_snapshot(dir, &dp, &dg, &df, NULL);
         if (err)
             goto done;
-        if ((sf | df) & INODE_DETACHED) {
-            err = ENOENT; /* a removed file gets no new name (ext4 too) */
+        /* A removed file gets no new name (ext4 too); an unnamed one gets
+         * its first. */
+        if ((df & INODE_DETACHED) || ((sf & INODE_DETACHED) && !(sf & INODE_LINKABLE))) {
+            err = ENOENT;
             goto done;
         }
+        unnamed = (sf & INODE_LINKABLE) != 0;
         err = pkey_child(&dp, name, &d.pk);
         if (err)
             goto done;
@@ -891,6 +953,11 @@ static int do_link(lsmfs *fs, inode *in, inode *dir, const char *name,
         pkey_free(&s.pk);
         pkey_free(&d.pk);
         pkey_free(&dp);
+    }
+    if (unnamed) {
+        inode_record(in, &s.m);
+        err = link_unnamed(fs, in, dir, &s, &d, e);
+        goto done;
     }
     s.in = in;
     err = node_resolve(fs, &s, in->type);
@@ -910,8 +977,7 @@ static int do_link(lsmfs *fs, inode *in, inode *dir, const char *name,
         err = EEXIST;
         goto done;
     }
-    if (d.pk.kind != PK_NORMAL || d.pk.alias || key_is_reserved(d.pk.key.p, d.pk.key.n) ||
-        s.pk.alias || s.meta_taken) {
+    if (!link_target_ok(&d) || s.pk.alias || s.meta_taken) {
         err = EPERM; /* names that cannot hold a record of their own */
         goto done;
     }

@@ -21,8 +21,6 @@
  *     inherited by files, directories and fifos -- the umask ignored then,
  *     applied otherwise --, enforcement by the kernel for user nobody in a
  *     child process, all of it across renames and remounts;
- *   - O_TMPFILE: EOPNOTSUPP, cleanly (nothing created), as Debian 12's
- *     libfuse cannot receive it; naming an open file through /proc links it;
  *   - every name can be created: vim's undo and swap names, "%", "100%",
  *     names that only look like escapes; listed and read back as given,
  *     across a remount;
@@ -842,39 +840,6 @@ static void t_acl_default(void **state)
               ENODATA);
 }
 
-/* ---- O_TMPFILE --------------------------------------------------------------------------- */
-
-/* Debian 12's libfuse (3.14) has no handler for FUSE_TMPFILE (Linux 6.1's
- * opcode 51; the handler came with libfuse 3.17): it answers ENOSYS, and the
- * kernel turns that into EOPNOTSUPP, for good, on this mount. Nothing may be
- * created; naming an open file through /proc is an ordinary hard link. */
-static void t_tmpfile(void **state)
-{
-    (void)state;
-    const char *d = test_dir("tmpf");
-    for (int i = 0; i < 2; i++) {
-        int fd = open(d, O_TMPFILE | O_RDWR, 0600);
-        if (fd >= 0) {
-            close(fd);
-            fail_msg("O_TMPFILE opened: this libfuse delivers FUSE_TMPFILE; docs/FS.md §5 "
-                     "and this test say EOPNOTSUPP");
-        }
-        if (errno != EOPNOTSUPP)
-            fail_msg("O_TMPFILE: %s, expected EOPNOTSUPP", fst_ename(errno));
-    }
-    CHECK_ERR(open(d, O_TMPFILE | O_WRONLY | O_EXCL, 0600), EOPNOTSUPP);
-    CHECK_ERR(open(fsm_path(M, "%s", ""), O_TMPFILE | O_RDWR, 0600), EOPNOTSUPP);
-    expect_listing(d, "");
-    put_file(P("tmpf/named"), "x");
-    int fd = open(P("tmpf/named"), O_RDONLY);
-    CHECK(fd);
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    CHECK(linkat(AT_FDCWD, proc, AT_FDCWD, P("tmpf/second"), AT_SYMLINK_FOLLOW));
-    CHECK(close(fd));
-    expect_listing(d, "named second");
-}
-
 /* ---- every name can be created ----------------------------------------------------------- */
 
 static void t_names(void **state)
@@ -1050,7 +1015,6 @@ int main(int argc, char **argv)
         cmocka_unit_test(t_exchange_program_keys),
         cmocka_unit_test(t_acl_access),
         cmocka_unit_test(t_acl_default),
-        cmocka_unit_test(t_tmpfile),
         cmocka_unit_test(t_names),
         cmocka_unit_test(t_locks),
     };
