@@ -110,32 +110,52 @@ static void corrupt(block_iter *bi, size_t off, const char *why)
     bi->key.n = 0;
 }
 
-/* Decode the entry at off into key/value. Returns 0 on success. */
-static int parse_at(block_iter *bi, size_t off)
+/* The entry header at off: shared key bytes, unshared key bytes and value
+ * length, each a varint32 (one byte each in the common case); *body is
+ * where the unshared key bytes start. Checks that the header lies in the
+ * block and that the key bytes and the value fit in what follows; returns
+ * -1 (status set; past_end says what to call an off past the end) if not.
+ * The caller checks `shared` against what it has. */
+static int entry_header(block_iter *bi, size_t off, const char *past_end, uint32_t *shared,
+                        uint32_t *unshared, uint32_t *vlen, const char **body)
 {
     const char *p = bi->b.data + off, *limit = bi->b.data + bi->b.size;
-    uint32_t shared, unshared, vlen;
     if (off >= bi->b.size) {
-        corrupt(bi, off, "entry past the end of the block");
+        corrupt(bi, off, past_end);
         return -1;
     }
     if (limit - p >= 3 && ((p[0] | p[1] | p[2]) & 0x80) == 0) {
-        shared = (unsigned char)p[0];
-        unshared = (unsigned char)p[1];
-        vlen = (unsigned char)p[2];
+        *shared = (unsigned char)p[0];
+        *unshared = (unsigned char)p[1];
+        *vlen = (unsigned char)p[2];
         p += 3;
     } else {
-        p = get_varint32(p, limit, &shared);
+        p = get_varint32(p, limit, shared);
         if (p)
-            p = get_varint32(p, limit, &unshared);
+            p = get_varint32(p, limit, unshared);
         if (p)
-            p = get_varint32(p, limit, &vlen);
+            p = get_varint32(p, limit, vlen);
         if (p == NULL) {
             corrupt(bi, off, "bad entry header");
             return -1;
         }
     }
-    if (shared > bi->key.n || (uint64_t)unshared + vlen > (uint64_t)(limit - p)) {
+    if ((uint64_t)*unshared + *vlen > (uint64_t)(limit - p)) {
+        corrupt(bi, off, "entry lengths out of bounds");
+        return -1;
+    }
+    *body = p;
+    return 0;
+}
+
+/* Decode the entry at off into key/value. Returns 0 on success. */
+static int parse_at(block_iter *bi, size_t off)
+{
+    uint32_t shared, unshared, vlen;
+    const char *p;
+    if (entry_header(bi, off, "entry past the end of the block", &shared, &unshared, &vlen, &p))
+        return -1;
+    if (shared > bi->key.n) {
         corrupt(bi, off, "entry lengths out of bounds");
         return -1;
     }
@@ -201,30 +221,13 @@ void block_iter_last(block_iter *bi)
  * entry is malformed or shares bytes with a key before it. */
 static int restart_key(block_iter *bi, size_t off, slice *k)
 {
-    const char *p = bi->b.data + off, *limit = bi->b.data + bi->b.size;
     uint32_t shared, unshared, vlen;
-    if (off >= bi->b.size) {
-        corrupt(bi, off, "restart point past the end of the block");
+    const char *p;
+    if (entry_header(bi, off, "restart point past the end of the block", &shared, &unshared, &vlen,
+                     &p))
         return -1;
-    }
-    if (limit - p >= 3 && ((p[0] | p[1] | p[2]) & 0x80) == 0) {
-        shared = (unsigned char)p[0];
-        unshared = (unsigned char)p[1];
-        vlen = (unsigned char)p[2];
-        p += 3;
-    } else {
-        p = get_varint32(p, limit, &shared);
-        if (p)
-            p = get_varint32(p, limit, &unshared);
-        if (p)
-            p = get_varint32(p, limit, &vlen);
-        if (p == NULL) {
-            corrupt(bi, off, "bad entry header");
-            return -1;
-        }
-    }
-    if (shared != 0 || (uint64_t)unshared + vlen > (uint64_t)(limit - p)) {
-        corrupt(bi, off, shared ? "restart entry shares a prefix" : "entry lengths out of bounds");
+    if (shared != 0) {
+        corrupt(bi, off, "restart entry shares a prefix");
         return -1;
     }
     *k = slice_make(p, unshared);
