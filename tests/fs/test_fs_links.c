@@ -343,17 +343,24 @@ struct attr_racer {
     int err;
 };
 
+/* Round i: a burst of BURST changes through each name at once, the last
+ * of each must stay. */
+enum { RACE_ROUNDS = 2000, BURST = 8 };
+
 static void *attr_race(void *arg)
 {
     struct attr_racer *r = arg;
     for (int i = 0; i < r->rounds && r->err == 0; i++) {
         pthread_barrier_wait(r->bar);
-        struct timespec ts[2] = {{UTIME_OMIT, 0}, {1000000 + i, 0}};
-        int rc = r->chown_it == 1   ? chown(r->path, (uid_t)(1000 + i), (gid_t)(2000 + i))
-                 : r->chown_it == 2 ? utimensat(AT_FDCWD, r->path, ts, 0)
-                                    : chmod(r->path, (mode_t)(i % 2 ? 0640 : 0604));
-        if (rc != 0)
-            r->err = errno;
+        for (int k = 0; k < BURST && r->err == 0; k++) {
+            int v = i * BURST + k;
+            struct timespec ts[2] = {{UTIME_OMIT, 0}, {1000000 + v, 0}};
+            int rc = r->chown_it == 1   ? chown(r->path, (uid_t)(1000 + v), (gid_t)(2000 + v))
+                     : r->chown_it == 2 ? utimensat(AT_FDCWD, r->path, ts, 0)
+                                        : chmod(r->path, (mode_t)(v % 2 ? 0640 : 0604));
+            if (rc != 0)
+                r->err = errno;
+        }
         pthread_barrier_wait(r->bar); /* the main thread checks */
         pthread_barrier_wait(r->bar);
     }
@@ -372,7 +379,7 @@ static void t_link_attr_race(void **state)
     char pa[PATH_MAX], pb[PATH_MAX];
     snprintf(pa, sizeof pa, "%s", P("lrace/a"));
     snprintf(pb, sizeof pb, "%s", P("lrace/b"));
-    enum { ROUNDS = 400 };
+    enum { ROUNDS = RACE_ROUNDS };
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, 3);
     struct attr_racer ra = {pa, 0, ROUNDS, &bar, 0}, rb = {pb, root ? 1 : 2, ROUNDS, &bar, 0};
@@ -384,10 +391,11 @@ static void t_link_attr_race(void **state)
         pthread_barrier_wait(&bar); /* go */
         pthread_barrier_wait(&bar); /* both done */
         struct stat st;
+        int v = i * BURST + BURST - 1; /* the last change of each */
         if (ra.err == 0 && rb.err == 0 && stat(pb, &st) == 0 &&
-            ((st.st_mode & 07777) != (mode_t)(i % 2 ? 0640 : 0604) ||
-             (root && (st.st_uid != (uid_t)(1000 + i) || st.st_gid != (gid_t)(2000 + i))) ||
-             (!root && st.st_mtim.tv_sec != 1000000 + i))) {
+            ((st.st_mode & 07777) != (mode_t)(v % 2 ? 0640 : 0604) ||
+             (root && (st.st_uid != (uid_t)(1000 + v) || st.st_gid != (gid_t)(2000 + v))) ||
+             (!root && st.st_mtim.tv_sec != 1000000 + v))) {
             lost++;
             if (first < 0)
                 first = i;
