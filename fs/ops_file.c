@@ -23,7 +23,10 @@
  * another descriptor, a truncation); a file replaced by a rename is another
  * inode with a cache of its own. A hard-linked file is the exception: its
  * names are separate inodes of the kernel sharing one value, so it is
- * opened with direct_io and no cache at all (docs/FS.md §3.2).
+ * opened with direct_io and no cache at all (fi->fh FH_DIRECT), and a
+ * change of its contents through one name drops what the kernel cached of
+ * the others (notify_linked_changed: a descriptor opened before the first
+ * link still has the page cache) (docs/FS.md §3.2).
  */
 #include <errno.h>
 #include <fcntl.h>
