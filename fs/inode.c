@@ -7,6 +7,12 @@
  * filed; a detached inode stays where it was and is skipped by searches,
  * since no identity finds it any more. Node ids are inode addresses.
  *
+ * Hard-linked files (docs/FS.md §3.2) are filed a second time, by their
+ * inode number (fino, fnext) in a second set of shards, so that a change
+ * through one name can reach the kernel's nodes of the others
+ * (inode_peers). Order: an inode's number shard, then its mutex; never
+ * with a name shard held.
+ *
  * Freeing: an inode leaves its shard when its lookups, opens and pins are
  * all gone, decided under its shard lock and its mutex, so a search that
  * finds it (under the shard lock) can still count a lookup on it. Deleting a
@@ -35,6 +41,7 @@ typedef struct inode_shard {
 
 struct inode_table {
     inode_shard shards[INODE_SHARDS];
+    inode_shard numbers[INODE_SHARDS]; /* linked files by inode number */
     inode root;
     atomic_uint_fast64_t next_generation;
     atomic_uint_fast64_t orphan_seq; /* numbers of orphan keys */
@@ -73,8 +80,33 @@ static void shard_unlock2(inode_shard *a, inode_shard *b)
         pthread_mutex_unlock(&b->mu);
 }
 
-/* File in under in->hash. A failed growth only makes chains longer. */
-static void chain_insert(inode_shard *s, inode *in)
+/* The two ways an inode is filed: under the hash of its identity (every
+ * inode, hnext), and under the hash of its inode number (linked files,
+ * fnext). */
+enum { BY_NAME = 0, BY_NUMBER = 1 };
+
+static uint64_t number_hash(uint64_t ino)
+{
+    return lsmfs_hash64(&ino, sizeof ino, HASH_STRIPE);
+}
+
+static inode **next_of(inode *in, int by)
+{
+    return by == BY_NAME ? &in->hnext : &in->fnext;
+}
+
+static uint64_t hash_of(const inode *in, int by)
+{
+    return by == BY_NAME ? in->hash : number_hash(in->fino);
+}
+
+static inode_shard *number_shard(lsmfs *fs, uint64_t h)
+{
+    return &fs->inodes->numbers[h >> (64 - INODE_SHARD_BITS)];
+}
+
+/* File in under its hash (`by`). A failed growth only makes chains longer. */
+static void chain_insert(inode_shard *s, inode *in, int by)
 {
     if (s->n >= s->cap) {
         size_t cap = s->cap * 2;
@@ -83,27 +115,28 @@ static void chain_insert(inode_shard *s, inode *in)
             for (size_t i = 0; i < s->cap; i++)
                 while (s->tab[i]) {
                     inode *x = s->tab[i];
-                    s->tab[i] = x->hnext;
-                    x->hnext = tab[x->hash & (cap - 1)];
-                    tab[x->hash & (cap - 1)] = x;
+                    size_t j = hash_of(x, by) & (cap - 1);
+                    s->tab[i] = *next_of(x, by);
+                    *next_of(x, by) = tab[j];
+                    tab[j] = x;
                 }
             free(s->tab);
             s->tab = tab;
             s->cap = cap;
         }
     }
-    inode **b = &s->tab[in->hash & (s->cap - 1)];
-    in->hnext = *b;
+    inode **b = &s->tab[hash_of(in, by) & (s->cap - 1)];
+    *next_of(in, by) = *b;
     *b = in;
     s->n++;
 }
 
-static void chain_remove(inode_shard *s, inode *in)
+static void chain_remove(inode_shard *s, inode *in, int by)
 {
-    for (inode **pp = &s->tab[in->hash & (s->cap - 1)]; *pp; pp = &(*pp)->hnext)
+    for (inode **pp = &s->tab[hash_of(in, by) & (s->cap - 1)]; *pp; pp = next_of(*pp, by))
         if (*pp == in) {
-            *pp = in->hnext;
-            in->hnext = NULL;
+            *pp = *next_of(in, by);
+            *next_of(in, by) = NULL;
             s->n--;
             return;
         }
@@ -188,11 +221,12 @@ int inode_table_new(lsmfs *fs)
     struct inode_table *t = calloc(1, sizeof *t);
     if (t == NULL)
         return ENOMEM;
-    for (unsigned i = 0; i < INODE_SHARDS; i++) {
-        pthread_mutex_init(&t->shards[i].mu, NULL);
-        t->shards[i].cap = 64;
-        t->shards[i].tab = calloc(t->shards[i].cap, sizeof *t->shards[i].tab);
-        if (t->shards[i].tab == NULL) {
+    for (unsigned i = 0; i < 2 * INODE_SHARDS; i++) {
+        inode_shard *s = i < INODE_SHARDS ? &t->shards[i] : &t->numbers[i - INODE_SHARDS];
+        pthread_mutex_init(&s->mu, NULL);
+        s->cap = 64;
+        s->tab = calloc(s->cap, sizeof *s->tab);
+        if (s->tab == NULL) {
             fs->inodes = t;
             return ENOMEM;
         }
@@ -226,6 +260,9 @@ void inode_table_free(lsmfs *fs)
             }
         free(s->tab);
         pthread_mutex_destroy(&s->mu);
+        /* (every inode filed by number is filed by name too) */
+        free(t->numbers[i].tab);
+        pthread_mutex_destroy(&t->numbers[i].mu);
     }
     pkey_free(&t->root.pk);
     pthread_mutex_destroy(&t->root.mu);
@@ -281,7 +318,7 @@ inode *inode_lookup(lsmfs *fs, const pkey *pk, int type, uint64_t lookups, uint3
         if (fresh) {
             fresh->nlookup = lookups;
             fresh->n_open = opens;
-            chain_insert(s, fresh);
+            chain_insert(s, fresh, BY_NAME);
             pthread_mutex_unlock(&s->mu);
             return fresh;
         }
@@ -354,9 +391,17 @@ void inode_put(lsmfs *fs, inode *in, uint64_t lookups, uint32_t opens, uint32_t 
         in->pins -= pins < in->pins ? pins : in->pins;
         int dead = in->nlookup == 0 && in->n_open == 0 && in->pins == 0;
         if (dead)
-            chain_remove(s, in);
+            chain_remove(s, in, BY_NAME);
         pthread_mutex_unlock(&in->mu);
         pthread_mutex_unlock(&s->mu);
+        if (dead && in->fino) {
+            /* inode_peers may be looking at it: it pins no inode whose
+             * counts are all zero, and this waits for it to finish. */
+            inode_shard *ns = number_shard(fs, number_hash(in->fino));
+            pthread_mutex_lock(&ns->mu);
+            chain_remove(ns, in, BY_NUMBER);
+            pthread_mutex_unlock(&ns->mu);
+        }
         if (dead) {
             if (in->flags & INODE_KEPT)
                 delete_orphan(fs, &in->pk.key);
@@ -410,6 +455,50 @@ void inode_update_record(inode *in, void (*fn)(meta *m, void *arg), void *arg)
     pthread_mutex_unlock(&in->mu);
 }
 
+void inode_set_number(lsmfs *fs, inode *in, uint64_t ino)
+{
+    if (ino == 0 || inode_is_root(fs, in))
+        return;
+    inode_shard *s = number_shard(fs, number_hash(ino));
+    pthread_mutex_lock(&s->mu);
+    /* A node stands for one file all its life: its number never changes. */
+    if (in->fino == 0) {
+        in->fino = ino;
+        chain_insert(s, in, BY_NUMBER);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+size_t inode_peers(lsmfs *fs, uint64_t ino, const inode *self, inode ***out)
+{
+    *out = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t h = number_hash(ino);
+    inode_shard *s = number_shard(fs, h);
+    pthread_mutex_lock(&s->mu);
+    for (inode *x = s->tab[h & (s->cap - 1)]; x; x = x->fnext) {
+        if (x->fino != ino || x == self)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 4;
+            inode **a = realloc(*out, nc * sizeof *a);
+            if (a == NULL)
+                break; /* those found so far */
+            *out = a;
+            cap = nc;
+        }
+        pthread_mutex_lock(&x->mu);
+        /* One whose counts are all gone is being freed (inode_put). */
+        if (x->nlookup || x->n_open || x->pins) {
+            x->pins++;
+            (*out)[n++] = x;
+        }
+        pthread_mutex_unlock(&x->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 /* Detach whatever attached inode other than `self` is filed under identity
  * pk in s (locked). */
 static void detach_stale_locked(inode_shard *s, const pkey *pk, uint64_t h, inode *self)
@@ -443,7 +532,7 @@ static void refile(lsmfs *fs, inode *in, pkey *np, int attach)
         pthread_mutex_unlock(&in->mu);
         detach_stale_locked(sn, np, nh, in);
         pthread_mutex_lock(&in->mu);
-        chain_remove(so, in);
+        chain_remove(so, in, BY_NAME);
         pkey t = in->pk;
         in->pk = *np;
         *np = t;
@@ -457,7 +546,7 @@ static void refile(lsmfs *fs, inode *in, pkey *np, int attach)
                 in->om = NULL;
             }
         }
-        chain_insert(sn, in);
+        chain_insert(sn, in, BY_NAME);
         pthread_mutex_unlock(&in->mu);
         shard_unlock2(so, sn);
         break;
@@ -507,7 +596,7 @@ inode *inode_new_unnamed(lsmfs *fs, const kbuf *okey, const meta *m, int linkabl
      * inode_put finds it where it looks. */
     inode_shard *s = shard_at(fs, in->hash);
     pthread_mutex_lock(&s->mu);
-    chain_insert(s, in);
+    chain_insert(s, in, BY_NAME);
     pthread_mutex_unlock(&s->mu);
     return in;
 }
@@ -579,7 +668,7 @@ static int refile_subtree(lsmfs *fs, inode *moving, const pkey *from, const pkey
             in->hash = h;
             in->kgen++;
         }
-        chain_insert(s, in);
+        chain_insert(s, in, BY_NAME);
         pthread_mutex_unlock(&in->mu);
         pthread_mutex_unlock(&s->mu);
     }

@@ -34,6 +34,9 @@
  * Locking. The table is INODE_SHARDS hash tables, each with its own mutex;
  * an inode lives in the shard of the hash of its identity. Each inode has a
  * mutex too. Order: shard locks (in index order), then an inode's mutex.
+ * A hard-linked file's inodes are also filed by inode number, in another
+ * INODE_SHARDS tables (inode_set_number); such a shard's lock is taken
+ * alone, or before an inode's mutex.
  *   - pk, hash and flags change with both the shard lock and the inode's
  *     mutex held, and can be read with either;
  *   - nlookup, n_open and pins change under the inode's mutex; they reach
@@ -85,7 +88,10 @@ typedef struct inode {
     meta *om;            /* detached: its last record, or NULL (mu) */
     atomic_int linked;   /* it was seen hard-linked (docs/FS.md §3.2): opened
                             without the page cache from then on */
+    uint64_t fino;       /* a linked file's inode number, once known (set
+                            once, under its number shard's lock), or 0 */
     struct inode *hnext; /* hash chain (shard lock) */
+    struct inode *fnext; /* chain by inode number (number shard lock) */
 } inode;
 
 /* Create the table and the root inode (fs->inodes); 0 or ENOMEM. */
@@ -115,6 +121,14 @@ inode *inode_find(lsmfs *fs, const pkey *pk);
 
 /* 1 if an attached inode of identity pk exists (the kernel holds it). */
 int inode_is_known(lsmfs *fs, const pkey *pk);
+
+/* The inode stands for a hard-linked file with inode number ino (from
+ * its record): file it under that number too, once (docs/FS.md §3.2). */
+void inode_set_number(lsmfs *fs, inode *in, uint64_t ino);
+/* The other inodes of the file numbered ino (the kernel's nodes of its
+ * other names, and of names removed while open), pinned (inode_put(fs, x,
+ * 0, 0, 1) each), in *out (caller frees). Returns how many. */
+size_t inode_peers(lsmfs *fs, uint64_t ino, const inode *self, inode ***out);
 
 /* Count more lookups, opens or pins on an inode known to be alive. */
 void inode_get(lsmfs *fs, inode *in, uint64_t lookups, uint32_t opens, uint32_t pins);

@@ -22,10 +22,17 @@
  *      order. A change to a key (a write, a rename, an unlink) therefore
  *      never runs beside a read of the same key, and a rename that gives an
  *      inode a new key waits for the operations using the old one;
- *   3. the shard locks of the inode table, then one inode's own mutex
+ *   3. inode-record locks (ino_locks), mutexes picked by a hash of a
+ *      hard-linked file's inode number (docs/FS.md §3.2): the names of a
+ *      linked file have stripes of their own but share its inode record,
+ *      so a change of that record (read, modify, write) also holds the
+ *      lock of its number, taken once the stripes are held, at most two
+ *      (a rename) and in increasing index order (node.h:
+ *      node_lock_linked);
+ *   4. the shard locks of the inode table, then one inode's own mutex
  *      (inode.h). Neither is ever held across an engine call;
- *   4. ino_mu (inode number allocation).
- * Engine calls are made with at most the locks of 1 and 2 held: every
+ *   5. ino_mu (inode number allocation).
+ * Engine calls are made with at most the locks of 1, 2 and 3 held: every
  * engine read sees a consistent state and every change is one atomic
  * batch, so the locks only order changes to the same keys.
  *
@@ -46,6 +53,8 @@
 
 #define LSMFS_VERSION LSM_VERSION_STRING
 #define LSMFS_STRIPES 1024
+/* Locks of linked files' inode records, picked by inode number. */
+#define LSMFS_INO_LOCKS 256
 /* Slots of the namespace lock (a power of 2). */
 #define LSMFS_NS_SLOTS 16
 /* Inode numbers are reserved from lsmfs.sys/ino in ranges of this many. */
@@ -153,6 +162,7 @@ typedef struct lsmfs {
 
     lsmfs_rwslot ns[LSMFS_NS_SLOTS];       /* the namespace lock (see above) */
     lsmfs_rwslot stripes[LSMFS_STRIPES];   /* stripe locks (see above) */
+    pthread_mutex_t ino_locks[LSMFS_INO_LOCKS]; /* inode-record locks (see above) */
     struct inode_table *inodes;            /* inode.h */
 
     pthread_mutex_t ino_mu;     /* protects ino_next, ino_end */
@@ -203,17 +213,24 @@ void ns_leave_excl(lsmfs *fs);
 
 /* The stripe locks of up to 4 keys, each shared (LK_READ) or exclusive
  * (LK_WRITE; a key added twice is locked once, exclusively if either asked
- * for it), taken in index order. The caller holds the namespace lock. */
+ * for it), taken in index order. The caller holds the namespace lock. Once
+ * they are held, the inode-record locks of up to 2 inode numbers can be
+ * added (lockset_lock_inos); lockset_unlock releases everything. */
 enum { LK_READ = 0, LK_WRITE = 1 };
 typedef struct lockset {
     int idx[4];
     int mode[4];
     int n;
     int held;
+    int ino_idx[2]; /* inode-record locks held, in increasing order */
+    int n_ino;
 } lockset;
 void lockset_init(lockset *ls);
 void lockset_add(lsmfs *fs, lockset *ls, const void *key, size_t n, int mode);
 void lockset_lock(lsmfs *fs, lockset *ls);
+/* With the stripes held (and no inode-record lock yet): lock the records of
+ * inode numbers a and b (0: none; the same twice: once). */
+void lockset_lock_inos(lsmfs *fs, lockset *ls, uint64_t a, uint64_t b);
 void lockset_unlock(lsmfs *fs, lockset *ls);
 
 /* ---- errors (errno.c) ----------------------------------------------------------- */

@@ -416,6 +416,18 @@ int meta_decode_stored(lsmfs *fs, const void *key, size_t kn, const void *v, siz
         return lsmfs_corrupt(fs, "decode metadata", key, kn, "malformed link record");
     if (!fs->have_inode)
         return lsmfs_corrupt(fs, "decode metadata", key, kn, "link record without lsmfs.inode");
+    int err = inode_rec_read(fs, ino, key, kn, m);
+    if (err == ENOENT)
+        return lsmfs_corrupt(fs, "read inode record", key, kn, "link record without its inode");
+    if (err == 0 && m->type != type)
+        return lsmfs_corrupt(fs, "decode inode record", key, kn, "malformed inode record");
+    return err;
+}
+
+int inode_rec_read(lsmfs *fs, uint64_t ino, const void *key, size_t kn, meta *m)
+{
+    if (!fs->have_inode)
+        return ENOENT;
     unsigned char ik[INODE_KEY_LEN];
     inode_key(ino, ik);
     lsm_read_options ro;
@@ -424,11 +436,11 @@ int meta_decode_stored(lsmfs *fs, const void *key, size_t kn, const void *v, siz
     size_t rn;
     int rc = lsm_get(fs->db, fs->ks_inode, &ro, ik, sizeof ik, &r, &rn);
     if (rc == LSM_NOT_FOUND)
-        return lsmfs_corrupt(fs, "read inode record", key, kn, "link record without its inode");
+        return ENOENT;
     if (rc != LSM_OK)
         return lsmfs_errno(fs, rc, "read inode record", key, kn);
     uint32_t nl = 0;
-    int bad = inode_rec_decode(r, rn, m, &nl) || m->type != type || m->ino != ino;
+    int bad = inode_rec_decode(r, rn, m, &nl) || m->ino != ino;
     lsm_free(r);
     if (bad)
         return lsmfs_corrupt(fs, "decode inode record", key, kn, "malformed inode record");

@@ -93,6 +93,10 @@ void inode_xattr_base(uint64_t ino, unsigned char out[INODE_XATTR_BASE_LEN]);
  * record, or the engine's errno. */
 int meta_decode_stored(lsmfs *fs, const void *key, size_t kn, const void *v, size_t vn,
                        meta *m);
+/* Read the inode record of ino into m (m->nlink set; m freed first). key
+ * names the file in messages. 0, ENOENT if there is none, or errno (EIO,
+ * logged, for a damaged record). */
+int inode_rec_read(lsmfs *fs, uint64_t ino, const void *key, size_t kn, meta *m);
 /* Queue the put of a linked file's link record at key, and of its inode
  * record (m->nlink names). 0 or errno. */
 int batch_put_link(lsmfs *fs, lsm_batch *b, const void *key, size_t n, const meta *m);

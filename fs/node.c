@@ -87,6 +87,8 @@ static int contents_size(lsmfs *fs, const void *key, size_t n, int *present, uin
     return lsmfs_errno(fs, rc, "value size", key, n);
 }
 
+static int orphan_follow(lsmfs *fs, node *n);
+
 static void set_orphan(node *n)
 {
     n->type = N_FILE;
@@ -228,10 +230,18 @@ int node_of_inode(lsmfs *fs, inode *in, node *n, lockset *ls, int mode, int what
             /* Its record again, now that changes to it wait for us. */
             inode_record(in, &n->m);
             set_orphan(n);
-            return 0;
+            if (what == NR_KEY)
+                return 0;
+            return mode == LK_WRITE ? node_lock_linked(fs, ls, n, NULL) : orphan_follow(fs, n);
         }
-        if (inode_kgen(in) == kgen)
-            return what == NR_KEY ? 0 : node_resolve(fs, n, in->type);
+        if (inode_kgen(in) == kgen) {
+            if (what == NR_KEY)
+                return 0;
+            err = node_resolve(fs, n, in->type);
+            if (err == 0 && mode == LK_WRITE)
+                err = node_lock_linked(fs, ls, n, NULL);
+            return err;
+        }
         /* Renamed or removed meanwhile: look again. */
         lockset_unlock(fs, ls);
         lockset_init(ls);
@@ -276,7 +286,91 @@ int node_of_child(lsmfs *fs, inode *dir, const char *name, node *n, lockset *ls,
     pkey_free(&dpk);
     if (err == 0)
         err = node_resolve(fs, n, N_NONE);
+    if (err == 0 && mode == LK_WRITE)
+        err = node_lock_linked(fs, ls, n, NULL);
     return err;
+}
+
+/* ---- hard-linked files (docs/FS.md §3.2) ------------------------------------------- */
+
+uint64_t node_linked_ino(const node *n)
+{
+    if (n == NULL || n->type != N_FILE || n->m.nlink == 0 || n->m.type == T_DIR)
+        return 0;
+    return n->meta_own || n->orphan ? n->m.ino : 0;
+}
+
+/* A regular file's record takes the engine's length of its value. */
+static int take_record(lsmfs *fs, node *n, meta *r)
+{
+    if (r->type == T_REG) {
+        int present;
+        uint64_t size;
+        int err = contents_size(fs, n->pk.key.p, n->pk.key.n, &present, &size);
+        if (err) {
+            meta_free(r);
+            return err;
+        }
+        r->size = n->csize = size;
+    }
+    meta_free(&n->m);
+    n->m = *r;
+    return 0;
+}
+
+static int orphan_follow(lsmfs *fs, node *n)
+{
+    if (node_linked_ino(n) == 0)
+        return 0;
+    meta r;
+    memset(&r, 0, sizeof r);
+    int err = inode_rec_read(fs, n->m.ino, n->pk.key.p, n->pk.key.n, &r);
+    if (err)
+        meta_free(&r);
+    if (err == ENOENT) {
+        /* Its last name went too: the copy in memory is all there is. */
+        n->m.nlink = 0;
+        return 0;
+    }
+    if (err)
+        return err;
+    err = take_record(fs, n, &r);
+    if (err == 0) {
+        n->orphan_named = 1;
+        n->meta_taken = 0; /* changes go to the inode record */
+    }
+    return err;
+}
+
+int node_lock_linked(lsmfs *fs, lockset *ls, node *a, node *b)
+{
+    uint64_t ia = node_linked_ino(a), ib = node_linked_ino(b);
+    if (ia == 0 && ib == 0)
+        return 0;
+    lockset_lock_inos(fs, ls, ia, ib);
+    node *ns[2] = {ia ? a : NULL, ib ? b : NULL};
+    for (int i = 0; i < 2; i++) {
+        node *n = ns[i];
+        if (n == NULL)
+            continue;
+        int err;
+        if (n->orphan) {
+            err = orphan_follow(fs, n);
+        } else {
+            /* What another name changed before the lock was ours. Its link
+             * record cannot have changed: its stripe is held. */
+            meta r;
+            memset(&r, 0, sizeof r);
+            err = meta_get(fs, n->pk.key.p, n->pk.key.n, &r);
+            if (err == 0)
+                err = take_record(fs, n, &r);
+            else
+                meta_free(&r);
+        }
+        if (err)
+            return err;
+    }
+    return 0;
 }
 
 int node_need_meta(lsmfs *fs, node *n)

@@ -32,6 +32,9 @@ typedef struct node {
                          its orphan key, m its record in memory (inode.h);
                          no record is ever written */
     int stale;        /* a detached inode that kept nothing */
+    int orphan_named; /* an orphan of a hard-linked file whose other names
+                         remain: m is the inode record they share (not the
+                         copy in memory), and changes are written there */
     struct inode *in; /* the inode the operation names (node_of_inode) */
     meta m;           /* attributes */
 } node;
@@ -67,6 +70,20 @@ int node_of_inode(lsmfs *fs, struct inode *in, node *n, lockset *ls, int mode, i
  */
 int node_of_child(lsmfs *fs, struct inode *dir, const char *name, node *n, lockset *ls,
                   int mode);
+
+/*
+ * The names of a hard-linked file share its inode record (docs/FS.md §3.2)
+ * but each has its own stripe: before a change of a linked node's record,
+ * with its stripes held, lock the inode numbers of a and b (NULL, or nodes
+ * that are not linked: nothing) in ls and read their records again, so
+ * that two changes through two names do not lose one. 0 or errno.
+ * node_of_inode and node_of_child do it themselves for LK_WRITE.
+ */
+int node_lock_linked(lsmfs *fs, lockset *ls, node *a, node *b);
+/* The inode number whose record a change of n rewrites: n is a name of a
+ * linked file, or an orphan of one (its record in memory says so, until
+ * node_lock_linked or node_of_inode finds the record gone); else 0. */
+uint64_t node_linked_ino(const node *n);
 
 /* 1 if a directory (root, explicit, implied or a "%c" part). */
 int node_is_dir(const node *n);

@@ -30,6 +30,7 @@
  * a power cut by the test hook (powerloss.h) it only closes the dead store.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops.h"
@@ -98,8 +99,10 @@ void entry_fill(lsmfs *fs, struct fuse_entry_param *e, inode *in, const meta *m)
     meta_to_stat(m, &e->attr);
     /* A linked file changes through its other names (docs/FS.md §3.2). */
     e->attr_timeout = m->nlink > 0 ? 0 : fs->attr_timeout;
-    if (m->nlink > 0)
+    if (m->nlink > 0) {
         atomic_store(&in->linked, 1);
+        inode_set_number(fs, in, m->ino);
+    }
     e->entry_timeout = fs->entry_timeout;
 }
 
@@ -151,6 +154,28 @@ void notify_cpart_changed(lsmfs *fs, inode *cdir)
     }
     pkey_free(&pk);
     pkey_free(&dp);
+}
+
+void notify_linked_changed(lsmfs *fs, uint64_t ino, const inode *self, int contents)
+{
+    if (ino == 0 || fs->se == NULL)
+        return;
+    inode **peers;
+    int slot = ns_enter(fs);
+    size_t n = inode_peers(fs, ino, self, &peers);
+    ns_leave(fs, slot);
+    /* Offset 0 and length 0: every cached page and the attributes; a
+     * negative offset: the attributes only (and cached ACLs). A node the
+     * kernel has forgotten meanwhile answers ENOENT: nothing to drop. */
+    for (size_t i = 0; i < n; i++)
+        fuse_lowlevel_notify_inval_inode(fs->se, inode_ino(fs, peers[i]), contents ? 0 : -1, 0);
+    if (n) {
+        slot = ns_enter(fs);
+        for (size_t i = 0; i < n; i++)
+            inode_put(fs, peers[i], 0, 0, 1);
+        ns_leave(fs, slot);
+    }
+    free(peers);
 }
 
 const struct fuse_lowlevel_ops lsmfs_ll_ops = {

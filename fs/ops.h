@@ -58,6 +58,24 @@ void reply_create(lsmfs *fs, fuse_req_t req, const struct fuse_entry_param *e,
  */
 void notify_cpart_changed(lsmfs *fs, inode *cdir);
 
+/*
+ * A hard-linked file (docs/FS.md §3.2) numbered ino changed through inode
+ * self: the kernel drops what it cached of the file's other nodes -- their
+ * attributes, and with `contents` their pages -- so that a descriptor
+ * opened with the page cache before the file got its other names reads
+ * what was written through them. ino 0: nothing to do. Called with no
+ * lock held, not even the namespace lock: the kernel waits for the pages
+ * to be unlocked, and a read that holds one may need any of them
+ * (fuse_lowlevel.h, fuse_lowlevel_notify_inval_inode). A write through a
+ * descriptor that uses the page cache holds its pages locked until its
+ * reply: it notifies after replying, every other change before (see
+ * lsmfs_ll_write).
+ */
+void notify_linked_changed(lsmfs *fs, uint64_t ino, const inode *self, int contents);
+
+/* fi->fh of a file opened with direct_io (no page cache), else 0. */
+#define FH_DIRECT 1
+
 /* ---- ops_attr.c ---------------------------------------------------------------- */
 void lsmfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lsmfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,

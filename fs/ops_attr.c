@@ -30,13 +30,17 @@ static int do_getattr(lsmfs *fs, inode *in, struct stat *st, double *tmo)
         err = ENOENT;
     if (err == 0) {
         meta_to_stat(&n.m, st);
-        if (removed)
+        /* A name of a linked file removed while open shows the names the
+         * file has left, as on ext4. */
+        if (removed && !n.orphan_named)
             st->st_nlink = 0;
         /* A linked file changes through its other names: not cached, and
          * opened without the page cache (docs/FS.md §3.2). */
         *tmo = n.m.nlink > 0 ? 0 : fs->attr_timeout;
-        if (n.m.nlink > 0)
+        if (n.m.nlink > 0) {
             atomic_store(&in->linked, 1);
+            inode_set_number(fs, in, n.m.ino);
+        }
     }
     lockset_unlock(fs, &ls);
     node_free(&n);
@@ -91,9 +95,12 @@ static void apply(meta *m, void *arg)
     m->ctime = (s & FUSE_SET_ATTR_CTIME) ? a->attr->st_ctim : a->now;
 }
 
+/* *shared: the inode number of a linked file that changed (its other
+ * names are to be told, notify_linked_changed), else 0. */
 static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
-                      struct stat *out, double *tmo)
+                      struct stat *out, double *tmo, uint64_t *shared)
 {
+    *shared = 0;
     if (fs->read_only)
         return EROFS;
     int sizing = (to_set & FUSE_SET_ATTR_SIZE) != 0;
@@ -150,9 +157,10 @@ static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
         inode_update_record(in, apply, &a);
     if (err == 0) {
         meta_to_stat(&n.m, out);
-        if (n.orphan)
+        if (n.orphan && !n.orphan_named)
             out->st_nlink = 0;
         *tmo = n.m.nlink > 0 ? 0 : fs->attr_timeout;
+        *shared = node_linked_ino(&n);
     }
 done:
     lockset_unlock(fs, &ls);
@@ -168,9 +176,13 @@ void lsmfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_
     lsmfs *fs = fuse_req_userdata(req);
     struct stat st;
     double tmo = fs->attr_timeout;
+    uint64_t shared;
+    inode *in = inode_of(fs, ino);
     int slot = ns_enter(fs);
-    int err = do_setattr(fs, inode_of(fs, ino), attr, to_set, &st, &tmo);
+    int err = do_setattr(fs, in, attr, to_set, &st, &tmo, &shared);
     ns_leave(fs, slot);
+    /* (No page of a file is locked by the kernel during a setattr.) */
+    notify_linked_changed(fs, shared, in, (to_set & FUSE_SET_ATTR_SIZE) != 0);
     if (err)
         fuse_reply_err(req, err);
     else

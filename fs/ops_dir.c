@@ -771,8 +771,10 @@ static int emit(reply *r, const char *name, const struct stat *st, off_t off, in
              * cached, and opened without the page cache. */
             int linked = !S_ISDIR(st->st_mode) && st->st_nlink > 1;
             e.attr_timeout = linked ? 0 : r->fs->attr_timeout;
-            if (linked)
+            if (linked) {
                 atomic_store(&in->linked, 1);
+                inode_set_number(r->fs, in, (uint64_t)st->st_ino);
+            }
             e.entry_timeout = r->fs->entry_timeout;
         }
         /* (A name that does not decode goes without an inode: the kernel

@@ -23,7 +23,10 @@
  * another descriptor, a truncation); a file replaced by a rename is another
  * inode with a cache of its own. A hard-linked file is the exception: its
  * names are separate inodes of the kernel sharing one value, so it is
- * opened with direct_io and no cache at all (docs/FS.md §3.2).
+ * opened with direct_io and no cache at all (fi->fh FH_DIRECT), and a
+ * change of its contents through one name drops what the kernel cached of
+ * the others (notify_linked_changed: a descriptor opened before the first
+ * link still has the page cache) (docs/FS.md §3.2).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -273,6 +276,7 @@ void lsmfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
         /* An existing linked file opened by a create (docs/FS.md §3.2). */
         fi->keep_cache = 0;
         fi->direct_io = 1;
+        fi->fh = FH_DIRECT;
     }
     reply_create(fs, req, &e, fi);
 }
@@ -397,6 +401,7 @@ void lsmfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
          * cache: no cache at all (docs/FS.md §3.2). */
         fi->keep_cache = 0;
         fi->direct_io = 1;
+        fi->fh = FH_DIRECT;
     }
     if (fuse_reply_open(req, fi) != 0) {
         slot = ns_enter(fs);
@@ -450,8 +455,11 @@ void lsmfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     free(buf);
 }
 
-static int do_write(lsmfs *fs, inode *in, const char *buf, size_t size, off_t off)
+/* *shared as for do_setattr (ops_attr.c). */
+static int do_write(lsmfs *fs, inode *in, const char *buf, size_t size, off_t off,
+                    uint64_t *shared)
 {
+    *shared = 0;
     if (fs->read_only)
         return EROFS;
     if (off < 0)
@@ -487,6 +495,8 @@ static int do_write(lsmfs *fs, inode *in, const char *buf, size_t size, off_t of
         err = batch_commit(fs, b, "write", n.pk.key.p, n.pk.key.n, 0);
     if (err == 0 && n.orphan)
         inode_update_record(in, set_size_times, &st);
+    if (err == 0)
+        *shared = node_linked_ino(&n);
     lockset_unlock(fs, &ls);
     lsm_batch_free(b);
     node_free(&n);
@@ -496,15 +506,26 @@ static int do_write(lsmfs *fs, inode *in, const char *buf, size_t size, off_t of
 void lsmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
-    (void)fi;
     lsmfs *fs = fuse_req_userdata(req);
+    inode *in = inode_of(fs, ino);
+    uint64_t shared;
     int slot = ns_enter(fs);
-    int err = do_write(fs, inode_of(fs, ino), buf, size, off);
+    int err = do_write(fs, in, buf, size, off, &shared);
     ns_leave(fs, slot);
+    /* The other names of a linked file drop their cached pages before the
+     * write returns -- unless this write went through the page cache: the
+     * kernel holds the pages it writes locked until the reply, and two such
+     * writes through two names, each waiting for the other's pages, would
+     * never end. Those notify just after the reply (docs/FS.md §3.2). */
+    int direct = (fi->fh & FH_DIRECT) != 0;
+    if (direct)
+        notify_linked_changed(fs, shared, in, 1);
     if (err)
         fuse_reply_err(req, err);
     else
         fuse_reply_write(req, size);
+    if (!direct)
+        notify_linked_changed(fs, shared, in, 1);
 }
 
 /* Zero [off, off + len) of a locked, resolved regular file, and with
@@ -539,8 +560,9 @@ static int punch(lsmfs *fs, node *n, uint64_t off, uint64_t len, uint64_t extend
     return err;
 }
 
-static int do_fallocate(lsmfs *fs, inode *in, int mode, off_t off, off_t len)
+static int do_fallocate(lsmfs *fs, inode *in, int mode, off_t off, off_t len, uint64_t *shared)
 {
+    *shared = 0;
     if (fs->read_only)
         return EROFS;
     /* Allocation (mode 0, KEEP_SIZE), PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE with
@@ -571,6 +593,8 @@ static int do_fallocate(lsmfs *fs, inode *in, int mode, off_t off, off_t len)
      * size grows as posix_fallocate promises. */
     else if (err == 0 && !keep && end > n.csize)
         err = set_size(fs, &n, end);
+    if (err == 0)
+        *shared = node_linked_ino(&n);
     lockset_unlock(fs, &ls);
     node_free(&n);
     return err;
@@ -581,9 +605,12 @@ void lsmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off
 {
     (void)fi;
     lsmfs *fs = fuse_req_userdata(req);
+    inode *in = inode_of(fs, ino);
+    uint64_t shared;
     int slot = ns_enter(fs);
-    int err = do_fallocate(fs, inode_of(fs, ino), mode, off, len);
+    int err = do_fallocate(fs, in, mode, off, len, &shared);
     ns_leave(fs, slot);
+    notify_linked_changed(fs, shared, in, 1); /* (no page is locked for it) */
     fuse_reply_err(req, err);
 }
 

@@ -729,6 +729,8 @@ static int rename_prepare(rename_ctx *r, inode *sdir, const char *sname, inode *
         err = node_resolve(fs, &r->src, N_NONE);
     if (err == 0)
         err = node_resolve(fs, &r->dst, N_NONE);
+    if (err == 0 && !excl)
+        err = node_lock_linked(fs, ls, &r->src, &r->dst);
     return err;
 }
 
@@ -901,9 +903,10 @@ static int link_unnamed(lsmfs *fs, inode *in, inode *dir, node *s, node *d,
  * store's format becomes "lsmfs 3" with its first link.
  */
 static int do_link(lsmfs *fs, inode *in, inode *dir, const char *name,
-                   struct fuse_entry_param *e)
+                   struct fuse_entry_param *e, uint64_t *shared)
 {
     memset(e, 0, sizeof *e);
+    *shared = 0;
     if (fs->read_only)
         return EROFS;
     if (in->type != N_FILE)
@@ -963,6 +966,8 @@ static int do_link(lsmfs *fs, inode *in, inode *dir, const char *name,
     err = node_resolve(fs, &s, in->type);
     if (err == 0)
         err = node_resolve(fs, &d, N_NONE);
+    if (err == 0)
+        err = node_lock_linked(fs, &ls, &s, NULL);
     if (err)
         goto done;
     if (s.type == N_NONE) {
@@ -1034,16 +1039,17 @@ static int do_link(lsmfs *fs, inode *in, inode *dir, const char *name,
         goto done;
     atomic_store(&fs->format, 3);
     atomic_store(&in->linked, 1);
+    inode_set_number(fs, in, m.ino);
+    /* The nodes of the file's names, the one linked from included, may
+     * have pages and attributes the kernel cached before: they must be
+     * read again (lsmfs_ll_link, once every lock is released). */
+    *shared = m.ino;
     inode *nin = inode_lookup(fs, &d.pk, N_FILE, 1, 0);
     if (nin == NULL)
         err = ENOMEM; /* linked, but the kernel cannot be told */
     else
         entry_fill(fs, e, nin, &m);
     notify_cpart_changed(fs, dir);
-    /* The name linked from may have pages and attributes the kernel cached
-     * before: they must be read again, before the link returns. */
-    if (fs->se)
-        fuse_lowlevel_notify_inval_inode(fs->se, inode_ino(fs, in), 0, 0);
 done:
     lockset_unlock(fs, &ls);
     lsm_batch_free(b);
@@ -1060,9 +1066,13 @@ void lsmfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const c
 {
     lsmfs *fs = fuse_req_userdata(req);
     struct fuse_entry_param e;
+    uint64_t shared;
     int slot = ns_enter(fs);
-    int err = do_link(fs, inode_of(fs, ino), inode_of(fs, newparent), newname, &e);
+    int err = do_link(fs, inode_of(fs, ino), inode_of(fs, newparent), newname, &e, &shared);
     ns_leave(fs, slot);
+    /* Before the link returns (the new name's node is fresh). The kernel
+     * holds no page of the file locked during a link. */
+    notify_linked_changed(fs, shared, e.ino ? inode_of(fs, e.ino) : NULL, 1);
     if (err) {
         fuse_reply_err(req, err);
         return;

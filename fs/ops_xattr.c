@@ -127,10 +127,12 @@ static int xattr_exists(lsmfs *fs, lsm_keyspace ks, const kbuf *key, int *yes)
 }
 
 /* Set (value != NULL) or remove one attribute, with the node's ctime. who:
- * the caller, for access ACLs. */
+ * the caller, for access ACLs. *shared as for do_setattr (ops_attr.c): the
+ * other names' nodes have the ctime, and perhaps ACLs and a mode, to drop. */
 static int xattr_change(lsmfs *fs, inode *in, const char *name, const char *value, size_t size,
-                        int flags, const caller *who)
+                        int flags, const caller *who, uint64_t *shared)
 {
+    *shared = 0;
     if (fs->read_only)
         return EROFS;
     size_t name_len = strlen(name);
@@ -183,6 +185,8 @@ static int xattr_change(lsmfs *fs, inode *in, const char *name, const char *valu
     if (err == 0)
         err = batch_commit(fs, b, value ? "setxattr" : "removexattr", n.pk.key.p, n.pk.key.n,
                            value == NULL);
+    if (err == 0)
+        *shared = node_linked_ino(&n);
     lockset_unlock(fs, &ls);
     lsm_batch_free(b);
     kb_free(&key);
@@ -228,10 +232,12 @@ void lsmfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const c
         fuse_reply_err(req, EPERM);
         return;
     }
+    uint64_t shared;
     int slot = ns_enter(fs);
     int err = xattr_change(fs, inode_of(fs, ino), name, value ? value : "", size, flags,
-                           access_acl ? &who : NULL);
+                           access_acl ? &who : NULL, &shared);
     ns_leave(fs, slot);
+    notify_linked_changed(fs, shared, inode_of(fs, ino), 0);
     fuse_reply_err(req, err);
 }
 
@@ -242,9 +248,11 @@ void lsmfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
         fuse_reply_err(req, EPERM);
         return;
     }
+    uint64_t shared;
     int slot = ns_enter(fs);
-    int err = xattr_change(fs, inode_of(fs, ino), name, NULL, 0, 0, NULL);
+    int err = xattr_change(fs, inode_of(fs, ino), name, NULL, 0, 0, NULL, &shared);
     ns_leave(fs, slot);
+    notify_linked_changed(fs, shared, inode_of(fs, ino), 0);
     fuse_reply_err(req, err);
 }
 

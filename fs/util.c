@@ -120,10 +120,36 @@ void lockset_lock(lsmfs *fs, lockset *ls)
     ls->held = 1;
 }
 
+static int ino_lock_index(uint64_t ino)
+{
+    return (int)(lsmfs_hash64(&ino, sizeof ino, HASH_STRIPE) % LSMFS_INO_LOCKS);
+}
+
+void lockset_lock_inos(lsmfs *fs, lockset *ls, uint64_t a, uint64_t b)
+{
+    if (!ls->held || ls->n_ino)
+        abort(); /* a programming error: after the stripes, and once */
+    int ia = a ? ino_lock_index(a) : -1, ib = b ? ino_lock_index(b) : -1;
+    if (ia > ib) {
+        int t = ia;
+        ia = ib;
+        ib = t;
+    }
+    if (ia >= 0 && ia != ib)
+        ls->ino_idx[ls->n_ino++] = ia;
+    if (ib >= 0)
+        ls->ino_idx[ls->n_ino++] = ib;
+    for (int i = 0; i < ls->n_ino; i++)
+        pthread_mutex_lock(&fs->ino_locks[ls->ino_idx[i]]);
+}
+
 void lockset_unlock(lsmfs *fs, lockset *ls)
 {
     if (!ls->held)
         return;
+    for (int i = ls->n_ino - 1; i >= 0; i--)
+        pthread_mutex_unlock(&fs->ino_locks[ls->ino_idx[i]]);
+    ls->n_ino = 0;
     for (int i = ls->n - 1; i >= 0; i--)
         pthread_rwlock_unlock(&fs->stripes[ls->idx[i]].lk);
     ls->held = 0;
@@ -154,6 +180,8 @@ int lsmfs_init_ctx(lsmfs *fs)
     for (int i = 0; i < LSMFS_STRIPES; i++)
         if (rwlock_init(&fs->stripes[i].lk))
             return ENOMEM;
+    for (int i = 0; i < LSMFS_INO_LOCKS; i++)
+        pthread_mutex_init(&fs->ino_locks[i], NULL);
     pthread_mutex_init(&fs->ino_mu, NULL);
     pthread_mutex_init(&fs->dirs_mu, NULL);
     if (inode_table_new(fs) != 0)
@@ -175,6 +203,8 @@ void lsmfs_free_ctx(lsmfs *fs)
         pthread_rwlock_destroy(&fs->ns[i].lk);
     for (int i = 0; i < LSMFS_STRIPES; i++)
         pthread_rwlock_destroy(&fs->stripes[i].lk);
+    for (int i = 0; i < LSMFS_INO_LOCKS; i++)
+        pthread_mutex_destroy(&fs->ino_locks[i]);
     pthread_mutex_destroy(&fs->ino_mu);
     pthread_mutex_destroy(&fs->dirs_mu);
     free(fs->store_path);

@@ -15,7 +15,12 @@
  *     succeeds (POSIX); rename of another file onto a linked name takes that
  *     name only; a linked name renamed keeps its inode number and count;
  *   - a file unlinked through its last name while open keeps working until
- *     closed;
+ *     closed; fchmod and futimens through a descriptor whose name was
+ *     unlinked reach the names left;
+ *   - a descriptor opened (with the page cache) before its file got a
+ *     second name reads what is written through the other name, however
+ *     often it caches pages again;
+ *   - chmod and chown at the same instant through two names both stay;
  *   - all of it after a remount, and `lsmctl get` of each name after the
  *     unmount returns the current bytes; `lsmctl put` of one name detaches
  *     that name only.
@@ -26,6 +31,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,6 +292,126 @@ static void t_link_shared_changes(void **state)
     assert_int_equal(getxattr(P("lc/y"), "user.k", v, sizeof v), 1);
 }
 
+/* A descriptor opened before the file's first link uses the page cache
+ * (the others are direct_io): each read through it caches pages again, and
+ * a write, a truncation or a punched hole through the other name must drop
+ * them (docs/FS.md §3.2). */
+static void t_link_old_descriptor(void **state)
+{
+    (void)state;
+    test_dir("lold");
+    put_file(P("lold/a"), "aaaaaaaaaaaaaaaa");
+    int fa = open(P("lold/a"), O_RDONLY);
+    CHECK(fa);
+    char buf[64], want[64];
+    assert_int_equal(pread(fa, buf, sizeof buf, 0), 16);
+    CHECK(link(P("lold/a"), P("lold/b")));
+    int fb = open(P("lold/b"), O_RDWR);
+    CHECK(fb);
+    for (int round = 0; round < 20; round++) {
+        /* Cached again through a, then new bytes through b. */
+        assert_int_equal(pread(fa, buf, sizeof buf, 0), 16);
+        memset(want, 'A' + round, 16);
+        assert_int_equal(pwrite(fb, want, 16, 0), 16);
+        assert_int_equal(pread(fa, buf, sizeof buf, 0), 16);
+        if (memcmp(buf, want, 16) != 0)
+            fail_msg("round %d: the old descriptor of a reads \"%.16s\", b wrote \"%.16s\"",
+                     round, buf, want);
+    }
+    /* A truncation through b, then the file grows again through b. */
+    CHECK(ftruncate(fb, 4));
+    assert_int_equal(pread(fa, buf, sizeof buf, 0), 4);
+    assert_int_equal(pwrite(fb, "0123456789", 10, 0), 10);
+    assert_int_equal(pread(fa, buf, sizeof buf, 0), 10);
+    assert_memory_equal(buf, "0123456789", 10);
+    /* A hole punched through b reads as zeros through a. */
+    CHECK(fallocate(fb, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 2, 3));
+    assert_int_equal(pread(fa, buf, sizeof buf, 0), 10);
+    assert_memory_equal(buf, "01\0\0\0" "56789", 10);
+    CHECK(close(fb));
+    CHECK(close(fa));
+}
+
+/* chmod through one name and chown through another at the same instant:
+ * each rewrites the inode record the names share, so without a lock of
+ * the inode number one of them can be lost. */
+struct attr_racer {
+    const char *path;
+    int chown_it; /* 1: chown, 2: utimensat (not root), 0: chmod */
+    int rounds;
+    pthread_barrier_t *bar;
+    int err;
+};
+
+/* Round i: a burst of BURST changes through each name at once, the last
+ * of each must stay. */
+enum { RACE_ROUNDS = 2000, BURST = 8 };
+
+static void *attr_race(void *arg)
+{
+    struct attr_racer *r = arg;
+    for (int i = 0; i < r->rounds && r->err == 0; i++) {
+        pthread_barrier_wait(r->bar);
+        for (int k = 0; k < BURST && r->err == 0; k++) {
+            int v = i * BURST + k;
+            struct timespec ts[2] = {{UTIME_OMIT, 0}, {1000000 + v, 0}};
+            int rc = r->chown_it == 1   ? chown(r->path, (uid_t)(1000 + v), (gid_t)(2000 + v))
+                     : r->chown_it == 2 ? utimensat(AT_FDCWD, r->path, ts, 0)
+                                        : chmod(r->path, (mode_t)(v % 2 ? 0640 : 0604));
+            if (rc != 0)
+                r->err = errno;
+        }
+        pthread_barrier_wait(r->bar); /* the main thread checks */
+        pthread_barrier_wait(r->bar);
+    }
+    return NULL;
+}
+
+static void t_link_attr_race(void **state)
+{
+    (void)state;
+    /* (chown to any owner needs root; without it, the mtime is the other
+     * change) */
+    int root = geteuid() == 0;
+    test_dir("lrace");
+    put_file(P("lrace/a"), "x");
+    CHECK(link(P("lrace/a"), P("lrace/b")));
+    char pa[PATH_MAX], pb[PATH_MAX];
+    snprintf(pa, sizeof pa, "%s", P("lrace/a"));
+    snprintf(pb, sizeof pb, "%s", P("lrace/b"));
+    enum { ROUNDS = RACE_ROUNDS };
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 3);
+    struct attr_racer ra = {pa, 0, ROUNDS, &bar, 0}, rb = {pb, root ? 1 : 2, ROUNDS, &bar, 0};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, attr_race, &ra), 0);
+    assert_int_equal(pthread_create(&tb, NULL, attr_race, &rb), 0);
+    int lost = 0, first = -1;
+    for (int i = 0; i < ROUNDS; i++) {
+        pthread_barrier_wait(&bar); /* go */
+        pthread_barrier_wait(&bar); /* both done */
+        struct stat st;
+        int v = i * BURST + BURST - 1; /* the last change of each */
+        if (ra.err == 0 && rb.err == 0 && stat(pb, &st) == 0 &&
+            ((st.st_mode & 07777) != (mode_t)(v % 2 ? 0640 : 0604) ||
+             (root && (st.st_uid != (uid_t)(1000 + v) || st.st_gid != (gid_t)(2000 + v))) ||
+             (!root && st.st_mtim.tv_sec != 1000000 + v))) {
+            lost++;
+            if (first < 0)
+                first = i;
+        }
+        pthread_barrier_wait(&bar); /* next round */
+    }
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_barrier_destroy(&bar);
+    if (ra.err || rb.err)
+        fail_msg("chmod: %s, chown: %s", strerror(ra.err), strerror(rb.err));
+    if (lost)
+        fail_msg("%d of %d rounds lost the chmod or the chown (first: round %d)", lost, ROUNDS,
+                 first);
+}
+
 /* ---- unlink, rename ----------------------------------------------------------------------- */
 
 static void t_link_unlink(void **state)
@@ -380,6 +506,42 @@ static void t_link_open_unlinked(void **state)
     assert_memory_equal(buf, "abcXYZ", 6);
     CHECK(close(fd));
     CHECK_ERR(access(P("lo/b"), F_OK), ENOENT);
+}
+
+/* Attribute changes through a descriptor whose name was unlinked while
+ * other names remain change the file the other names show. */
+static void t_link_fchmod_unlinked(void **state)
+{
+    (void)state;
+    test_dir("lf");
+    put_file(P("lf/a"), "abc");
+    CHECK(chmod(P("lf/a"), 0644));
+    int fd = open(P("lf/a"), O_RDWR);
+    CHECK(fd);
+    CHECK(link(P("lf/a"), P("lf/b")));
+    CHECK(unlink(P("lf/a")));
+    CHECK(fchmod(fd, 0604));
+    assert_int_equal(lst(P("lf/b")).st_mode & 07777, 0604);
+    struct timespec ts[2] = {{3000000, 9}, {4000000, 11}};
+    CHECK(futimens(fd, ts));
+    struct stat sb = lst(P("lf/b"));
+    assert_int_equal(sb.st_mtim.tv_sec, 4000000);
+    assert_int_equal(sb.st_mtim.tv_nsec, 11);
+    /* The descriptor sees what the other name changes, and the names left. */
+    CHECK(chmod(P("lf/b"), 0640));
+    struct stat sf;
+    CHECK(fstat(fd, &sf));
+    assert_int_equal(sf.st_mode & 07777, 0640);
+    assert_int_equal(sf.st_nlink, 1);
+    assert_int_equal(sf.st_ino, sb.st_ino);
+    /* A write through it moves the mtime of the name left. */
+    assert_int_equal(pwrite(fd, "d", 1, 3), 1);
+    assert_true(lst(P("lf/b")).st_mtim.tv_sec > 4000000);
+    expect_str(P("lf/b"), "abcd");
+    CHECK(close(fd));
+    /* After a remount too (the change is in the store, not in memory). */
+    remount();
+    assert_int_equal(lst(P("lf/b")).st_mode & 07777, 0640);
 }
 
 /* ---- remount, and the library's view --------------------------------------------------------- */
@@ -491,6 +653,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(t_link_unlink),
         cmocka_unit_test(t_link_rename),
         cmocka_unit_test(t_link_open_unlinked),
+        cmocka_unit_test(t_link_fchmod_unlinked),
+        cmocka_unit_test(t_link_old_descriptor),
+        cmocka_unit_test(t_link_attr_race),
         cmocka_unit_test(t_link_remount_ctl),
     };
     return cmocka_run_group_tests_name("fs_links", tests, group_setup, group_teardown);
