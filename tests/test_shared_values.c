@@ -731,8 +731,8 @@ static void test_check_values_finds_damage(void **state)
     TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "a", 1, "b", 1));
     lsm_value_writer *w;
     TU_OK(f.db, lsm_value_writer_new(f.db, LSM_KEYSPACE_DEFAULT, "w", 1, &w));
-    for (int i = 0; i < 3; i++) /* past the 1 MiB unit: chunks are logged */
-        TU_OK(f.db, lsm_value_writer_append(w, v, n * 4));
+    for (int i = 0; i < 12; i++) /* past the 1 MiB unit: chunks are logged */
+        TU_OK(f.db, lsm_value_writer_append(w, v, n));
     lsm_value_check c;
     TU_OK(f.db, lsm_check_values(f.db, &c));
     assert_int_equal(c.large_values, 2);
