@@ -126,6 +126,7 @@ typedef struct lsmfs_rwslot {
 } lsmfs_rwslot;
 
 struct inode_table;
+struct hole_map;
 struct fuse_session;
 
 typedef struct lsmfs {
@@ -164,6 +165,7 @@ typedef struct lsmfs {
     lsmfs_rwslot stripes[LSMFS_STRIPES];   /* stripe locks (see above) */
     pthread_mutex_t ino_locks[LSMFS_INO_LOCKS]; /* inode-record locks (see above) */
     struct inode_table *inodes;            /* inode.h */
+    struct hole_map *holes;                /* holes.h: files that may have holes */
 
     pthread_mutex_t ino_mu;     /* protects ino_next, ino_end */
     uint64_t ino_next;          /* next number of the reserved range */

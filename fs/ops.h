@@ -18,6 +18,7 @@
 #endif
 #include <fuse_lowlevel.h>
 
+#include "holes.h"
 #include "inode.h"
 #include "lsmfs.h"
 #include "node.h"

@@ -30,6 +30,8 @@ static int do_getattr(lsmfs *fs, inode *in, struct stat *st, double *tmo)
         err = ENOENT;
     if (err == 0) {
         meta_to_stat(&n.m, st);
+        if (n.orphan || !removed) /* a removed name has no value to count */
+            holes_stat(fs, n.pk.key.p, n.pk.key.n, st);
         /* A name of a linked file removed while open shows the names the
          * file has left, as on ext4. */
         if (removed && !n.orphan_named)
@@ -142,6 +144,7 @@ static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
         lsm_batch_truncate_value(b, LSM_KEYSPACE_DEFAULT, n.pk.key.p, n.pk.key.n,
                                  (uint64_t)attr->st_size) != LSM_OK)
         err = ENOMEM;
+    uint64_t old_size = n.csize; /* a truncation upwards may make a hole */
     if (err == 0) {
         apply(&n.m, &a);
         if (!n.meta_taken)
@@ -155,8 +158,11 @@ static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
                            !sizing || (uint64_t)attr->st_size <= n.m.size);
     if (err == 0 && n.orphan)
         inode_update_record(in, apply, &a);
+    if (err == 0 && sizing)
+        holes_changed(fs, n.m.ino, (uint64_t)attr->st_size > old_size);
     if (err == 0) {
         meta_to_stat(&n.m, out);
+        holes_stat(fs, n.pk.key.p, n.pk.key.n, out);
         if (n.orphan && !n.orphan_named)
             out->st_nlink = 0;
         *tmo = n.m.nlink > 0 ? 0 : fs->attr_timeout;

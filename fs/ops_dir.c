@@ -642,6 +642,7 @@ static int lister_step(lister *L, entry e[2], int *n_entries, int *end, int *adv
             L->m.size = csize;
         }
         meta_to_stat(&L->m, &f->st);
+        holes_stat(fs, K, Kn, &f->st);
         n++;
     }
 done:

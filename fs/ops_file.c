@@ -346,6 +346,8 @@ static int set_size(lsmfs *fs, node *n, uint64_t size)
         err = batch_commit(fs, b, "truncate", n->pk.key.p, n->pk.key.n, size <= n->m.size);
     if (err == 0 && n->orphan)
         inode_update_record(n->in, set_size_times, &st);
+    if (err == 0)
+        holes_changed(fs, n->m.ino, size > n->csize);
     lsm_batch_free(b);
     return err;
 }
@@ -495,8 +497,11 @@ static int do_write(lsmfs *fs, inode *in, const char *buf, size_t size, off_t of
         err = batch_commit(fs, b, "write", n.pk.key.p, n.pk.key.n, 0);
     if (err == 0 && n.orphan)
         inode_update_record(in, set_size_times, &st);
-    if (err == 0)
+    if (err == 0) {
         *shared = node_linked_ino(&n);
+        /* a write starting past the end leaves a gap */
+        holes_changed(fs, n.m.ino, (uint64_t)off > n.csize);
+    }
     lockset_unlock(fs, &ls);
     lsm_batch_free(b);
     node_free(&n);
@@ -556,6 +561,8 @@ static int punch(lsmfs *fs, node *n, uint64_t off, uint64_t len, uint64_t extend
         err = batch_commit(fs, b, "punch", n->pk.key.p, n->pk.key.n, 1);
     if (err == 0 && n->orphan)
         inode_update_record(n->in, set_size_times, &st);
+    if (err == 0)
+        holes_changed(fs, n->m.ino, 1);
     lsm_batch_free(b);
     return err;
 }

@@ -124,10 +124,12 @@ static int do_lookup(lsmfs *fs, inode *dir, const char *name, struct fuse_entry_
         err = ENOENT;
     if (err == 0) {
         inode *in = inode_lookup(fs, &n.pk, n.type, 1, 0);
-        if (in == NULL)
+        if (in == NULL) {
             err = ENOMEM;
-        else
+        } else {
             entry_fill(fs, e, in, &n.m);
+            holes_stat(fs, n.pk.key.p, n.pk.key.n, &e->attr);
+        }
     }
     lockset_unlock(fs, &ls);
     node_free(&n);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "holes.h"
 #include "inode.h"
 
 /* ---- hashing ------------------------------------------------------------------ */
@@ -184,7 +185,7 @@ int lsmfs_init_ctx(lsmfs *fs)
         pthread_mutex_init(&fs->ino_locks[i], NULL);
     pthread_mutex_init(&fs->ino_mu, NULL);
     pthread_mutex_init(&fs->dirs_mu, NULL);
-    if (inode_table_new(fs) != 0)
+    if (inode_table_new(fs) != 0 || holes_init(fs) != 0)
         return ENOMEM;
     fs->uid = getuid();
     fs->gid = getgid();
@@ -199,6 +200,7 @@ void lsmfs_free_ctx(lsmfs *fs)
         return;
     lsmfs_dirs_free_all(fs);
     inode_table_free(fs);
+    holes_free(fs);
     for (int i = 0; i < LSMFS_NS_SLOTS; i++)
         pthread_rwlock_destroy(&fs->ns[i].lk);
     for (int i = 0; i < LSMFS_STRIPES; i++)

@@ -98,7 +98,7 @@ echo "== help"
 run --help
 expect_rc 0 "--help"
 for want in 'Dump format' '\\xHH' '\\t' '\\n' 'Exit codes' 'batches written before .* stay' \
-    'get' 'put' 'del' 'link' 'scan' 'dump' 'load' 'flush' 'stats' 'verify' \
+    'get' 'put' 'del' 'link' 'scan' 'dump' 'load' 'flush' 'stats' 'verify' 'check-values' \
     '--sync' '--create' '--read-only'; do
     grep -Eq -- "$want" "$T/out" || fail "--help does not mention $want"
 done
@@ -251,6 +251,11 @@ run "$L" get x
 expect_rc 1 "a failed link wrote nothing"
 run "$L" verify
 expect_rc 0 "verify after links"
+# Left: a and b (one shared value), big2 (shared, its only name now), big3 (inline).
+run "$L" check-values
+expect_rc 0 "check-values after links"
+expect_out 'large values: 2 (2 shared), held by 3 keys\nunfinished writers: 0\nleaked values: 0 (0 chunks)\nwrong counts: 0\nnames without their value: 0\ncheck-values: ok\n' \
+    "check-values after links"
 run "$L" flush
 expect_rc 0 "flush"
 found=0

@@ -160,6 +160,18 @@ static void audit(lsm_db *db, audit_state *out)
     }
     if (a->leaked_chunks)
         fail_msg("%" PRIu64 " chunks belong to no key", a->leaked_chunks);
+    /* The public check (what lsmctl check-values runs) agrees. */
+    lsm_value_check vc;
+    TU_OK(db, lsm_check_values(db, &vc));
+    assert_int_equal(vc.leaked_values, 0);
+    assert_int_equal(vc.leaked_chunks, 0);
+    assert_int_equal(vc.bad_counts, 0);
+    assert_int_equal(vc.dangling, 0);
+    assert_int_equal(vc.shared_values, a->records);
+    uint64_t names = 0;
+    for (int i = 0; i < a->n; i++)
+        names += a->names[i] + (uint64_t)a->plain[i];
+    assert_true(vc.names >= names); /* plain counts a value once, however many keys */
     if (out)
         *out = *a;
     free(a);
@@ -693,6 +705,90 @@ static void test_kill9_between_links(void **state)
     free(dir);
 }
 
+/* Write one raw entry of the engine's own keyspaces (damage for the check). */
+static void raw_put(lsm_db *db, const char *tkey, size_t n, const char *val, size_t vn, int del)
+{
+    lsm_batch b;
+    TU_OK(db, batch_init(&b));
+    TU_OK(db, batch_add(&b, del ? TYPE_DELETION : TYPE_VALUE, slice_make(tkey, n), slice_make(val, vn)));
+    TU_OK(db, db_write(db, &b, 0));
+    batch_destroy(&b);
+}
+
+/* lsm_check_values finds each kind of damage: chunks no key holds, a count
+ * that is wrong, a name whose record is gone; and takes an unfinished
+ * writer's chunks for its own. */
+static void test_check_values_finds_damage(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    size_t n = 100 * KiB;
+    char *v = malloc(n);
+    fill(v, n, 9);
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "plain", 5, v, n));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, v, n));
+    TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "a", 1, "b", 1));
+    lsm_value_writer *w;
+    TU_OK(f.db, lsm_value_writer_new(f.db, LSM_KEYSPACE_DEFAULT, "w", 1, &w));
+    for (int i = 0; i < 12; i++) /* past the 1 MiB unit: chunks are logged */
+        TU_OK(f.db, lsm_value_writer_append(w, v, n));
+    lsm_value_check c;
+    TU_OK(f.db, lsm_check_values(f.db, &c));
+    assert_int_equal(c.large_values, 2);
+    assert_int_equal(c.shared_values, 1);
+    assert_int_equal(c.names, 3);
+    assert_int_equal(c.pending, 1);
+    assert_int_equal(c.leaked_values + c.bad_counts + c.dangling, 0);
+    lsm_value_writer_abort(w);
+
+    /* Chunks of an id nobody holds: leaked. */
+    char ck[LV_CHUNK_KEY_LEN];
+    lv_chunk_key(ck, 999999, 0);
+    raw_put(f.db, ck, sizeof ck, "xx", 2, 0);
+    lv_chunk_key(ck, 999999, 5);
+    raw_put(f.db, ck, sizeof ck, "yy", 2, 0);
+    TU_OK(f.db, lsm_check_values(f.db, &c));
+    assert_int_equal(c.leaked_values, 1);
+    assert_int_equal(c.leaked_chunks, 2);
+    assert_int_equal(c.bad_counts + c.dangling, 0);
+    TU_OK(f.db, lsm_flush(f.db)); /* the same from the tables */
+    TU_OK(f.db, lsm_check_values(f.db, &c));
+    assert_int_equal(c.leaked_values, 1);
+    assert_int_equal(c.leaked_chunks, 2);
+
+    /* The shared record counts 3 names where 2 hold it. */
+    uint64_t id = 0;
+    {
+        lsm_iter *it;
+        TU_OK(f.db, lsm_iter_new(f.db, LSM_KEYSPACE_DEFAULT, NULL, &it));
+        TU_OK(f.db, lsm_iter_seek(it, "a", 1));
+        slice desc;
+        assert_true(db_iter_ref(it, &desc));
+        lv_desc d;
+        TU_OK(f.db, lv_desc_decode(desc, &d));
+        id = d.id;
+        lsm_iter_free(it);
+    }
+    char sk[LV_SHARED_KEY_LEN];
+    lv_shared_key(sk, id);
+    lv_desc d = {.id = id, .size = n, .chunk_bytes = 4 * KiB, .shared = 1, .refs = 3};
+    buf rec = BUF_INIT;
+    TU_OK(f.db, lv_shared_encode(&d, &rec));
+    raw_put(f.db, sk, sizeof sk, rec.p, rec.n, 0);
+    TU_OK(f.db, lsm_check_values(f.db, &c));
+    assert_int_equal(c.bad_counts, 1);
+    assert_int_equal(c.dangling, 0);
+    /* The record gone: both names dangle. */
+    raw_put(f.db, sk, sizeof sk, NULL, 0, 1);
+    TU_OK(f.db, lsm_check_values(f.db, &c));
+    assert_int_equal(c.bad_counts, 0);
+    assert_int_equal(c.dangling, 2);
+    buf_free(&rec);
+    free(v);
+    teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -702,6 +798,7 @@ int main(void)
         cmocka_unit_test(test_format_3_only_when_shared),
         cmocka_unit_test(test_random_with_crashes),
         cmocka_unit_test(test_kill9_between_links),
+        cmocka_unit_test(test_check_values_finds_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

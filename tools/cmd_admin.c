@@ -114,6 +114,35 @@ int cmd_verify(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
     return ctl_finish_stdout();
 }
 
+int cmd_check_values(ctl *c, const ctl_cmd *cmd, int argc, char **argv)
+{
+    int n_pos;
+    int rc = ctl_parse_args(cmd, argc, argv, NULL, 0, NULL, 0, 0, &n_pos);
+    if (rc == CTL_EXIT_OK)
+        rc = ctl_open(c, cmd);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    lsm_value_check v;
+    int st = lsm_check_values(c->db, &v);
+    if (st == LSM_CORRUPTION) {
+        ctl_msg("check-values: damage found: %s", lsm_errmsg(c->db));
+        return CTL_EXIT_CORRUPT;
+    }
+    if (st != LSM_OK)
+        return ctl_fail(c, st);
+    printf("large values: %" PRIu64 " (%" PRIu64 " shared), held by %" PRIu64 " keys\n"
+           "unfinished writers: %" PRIu64 "\n"
+           "leaked values: %" PRIu64 " (%" PRIu64 " chunks)\n"
+           "wrong counts: %" PRIu64 "\n"
+           "names without their value: %" PRIu64 "\n",
+           v.large_values, v.shared_values, v.names, v.pending, v.leaked_values, v.leaked_chunks,
+           v.bad_counts, v.dangling);
+    int sound = v.leaked_values == 0 && v.bad_counts == 0 && v.dangling == 0;
+    printf("check-values: %s\n", sound ? "ok" : "PROBLEMS FOUND");
+    rc = ctl_finish_stdout();
+    return rc == CTL_EXIT_OK && !sound ? CTL_EXIT_CORRUPT : rc;
+}
+
 typedef struct compact_progress {
     lsm_db *db;
     lsm_stats start; /* the counters before the compaction */

@@ -138,6 +138,7 @@ int cmd_flush(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_compact(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_stats(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_verify(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+int cmd_check_values(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_checkpoint(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_repair(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
 int cmd_sst_dump(ctl *c, const ctl_cmd *cmd, int argc, char **argv);

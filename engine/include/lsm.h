@@ -611,6 +611,34 @@ LSM_API int lsm_link_value(lsm_db *db, lsm_keyspace ks, const lsm_write_options 
 LSM_API int lsm_batch_link_value(lsm_batch *batch, lsm_keyspace ks, const void *from,
                                  size_t from_len, const void *to, size_t to_len);
 
+/* What lsm_check_values() found (docs/API.md §15.4b). */
+typedef struct lsm_value_check {
+    uint64_t large_values;  /* distinct large values some key holds */
+    uint64_t shared_values; /* of them, shared ones (with a shared record) */
+    uint64_t names;         /* keys holding a large value */
+    uint64_t pending;       /* unfinished streaming writers (their chunks are theirs) */
+    uint64_t leaked_values; /* value ids with chunks that no key and no writer holds */
+    uint64_t leaked_chunks; /* the chunks of those ids */
+    uint64_t bad_counts;    /* shared records whose count is not their number of
+                               names (a record no key names included), and values
+                               held both shared and not, or plain by two keys */
+    uint64_t dangling;      /* keys holding a shared value that has no record */
+} lsm_value_check;
+
+/*
+ * Check the bookkeeping of large and shared values at the current state (one
+ * consistent snapshot): every stored chunk belongs to a value some key holds
+ * or an unfinished streaming writer owns (nothing leaked), every key holding
+ * a shared value finds its record (nothing dangling), and every shared
+ * record counts exactly the keys that name it. Reads every key of every
+ * keyspace and one seek per stored value (not the chunks of a value that is
+ * held); the chunks of a leaked value are read to count them. *out is
+ * filled whatever it finds: the store is sound when leaked_values,
+ * bad_counts and dangling are 0. Returns LSM_OK; LSM_CORRUPTION for a
+ * malformed descriptor or record; LSM_NOMEM; errors as lsm_get().
+ */
+LSM_API int lsm_check_values(lsm_db *db, lsm_value_check *out);
+
 /*
  * A streaming writer: a value of any size written in pieces, in bounded
  * memory, that replaces key's value atomically at commit (until then readers

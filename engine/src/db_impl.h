@@ -15,7 +15,8 @@
  *                 read paths share (db_read_large, db_get_large) and the
  *                 recovery of value ids
  *   db_shared.c   shared values (hard links): lsm_link_value, reading a
- *                 shared value's record, the switch to manifest format 3
+ *                 shared value's record, the switch to manifest format 3,
+ *                 lsm_check_values (scans with db_iter.c's calls)
  *   db_iter.c     the user-facing iterator and the engine's own scans
  *                 (db_iter_new_at, db_scan_internal, db_last_internal)
  *   db_prefix.c   lsm_prefix_exists: memtables and table prefix filters

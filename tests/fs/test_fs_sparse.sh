@@ -11,11 +11,14 @@
 #     chunks written, and ENXIO at and past the end; the same after a remount;
 #   - a copy by SEEK_DATA/SEEK_HOLE (python3) takes well under a second and
 #     is identical;
-#   - cp --sparse=always of it out of the mount takes a few seconds at most,
-#     the copy is identical (cmp) and takes little space (du). (cp 9.1 asks
-#     SEEK_DATA only of a file whose st_blocks is below its size, and lsmfs
-#     reports st_blocks from the size, docs/FS.md: it reads the holes, which
-#     cost a lookup per chunk and no I/O, and finds their zeros itself);
+#   - st_blocks (stat, du) counts the chunks that hold data: the 1 GiB
+#     file shows its 5 chunks; a dense file its size; a punched hole takes
+#     its chunks off, a write into it puts them back (docs/FS.md §7);
+#   - cp --sparse=always of it out of the mount asks SEEK_DATA (cp 9.1 does
+#     only when st_blocks is below the size): the daemon serves no read of a
+#     hole, the copy is identical (cmp) and takes little space (du); the same
+#     for a 10 GiB file (LSM_TEST_SCALE scales it, at least 1 GiB), in well
+#     under a second; tar --sparse out of the mount and back into it;
 #   - fallocate --punch-hole and --zero-range (with and without --keep-size,
 #     ranges inside a chunk, across chunks, past the end): the file equals a
 #     reference file on the local file system given the same operations, the
@@ -107,17 +110,24 @@ print(os.lseek(fd, 16 * 65536 + 10, os.SEEK_DATA), os.lseek(fd, 16 * 65536 + 10,
       os.lseek(fd, 0, os.SEEK_HOLE), os.lseek(fd, (1 << 30) - 100, os.SEEK_HOLE))' "$F")
 [[ $got == "$((16 * CB + 10)) $((17 * CB)) 0 $((GiB))" ]] && ok || fail "seeks inside chunks: $got"
 
-# cp --sparse=always out of the mount: fast, identical, small.
+# ---- st_blocks counts what is stored ------------------------------------------
+# The 5 chunks holding data: 16, 1601, 8191, 8192 and 16383 (64 KiB each).
+check "st_blocks of the 1 GiB file" test "$(stat -c %b "$F")" = $((5 * CB / 512))
+check "du of the 1 GiB file" test "$(du -k "$F" | cut -f1)" = $((5 * CB / 1024))
+# served: the bytes the daemon has written to /dev/fuse -- read replies above
+# all (the store's files are written with pwrite, not write).
+served() { awk '$1 == "wchar:" { print $2 }' "/proc/${FS_PID[$MNT]}/io"; }
+
+# cp --sparse=always out of the mount: it seeks (st_blocks shows the holes),
+# so the daemon serves the data chunks only, not a GiB of zeros.
+before=$(served)
 start=$(date +%s%N)
 cp --sparse=always "$F" "$T/copy.img" || fail "cp --sparse=always failed"
 ms=$((($(date +%s%N) - start) / 1000000))
-echo "# cp --sparse=always of a 1 GiB file with 4 blocks: $ms ms"
-# No bound on its time: cp 9.1 seeks only when st_blocks shows holes, which
-# lsmfs does not report (docs/FS.md), so it reads the whole GiB -- 0.3 s on an
-# idle machine, 15 s in a ThreadSanitizer build. The copy below is the one
-# that asks SEEK_DATA/SEEK_HOLE.
-# A copy that asks SEEK_DATA/SEEK_HOLE, as cp does when st_blocks shows holes,
-# reads the data regions only.
+sent=$(($(served) - before))
+echo "# cp --sparse=always of a 1 GiB file with 4 blocks: $ms ms, $sent bytes served"
+((sent < 16 * 1024 * 1024)) && ok || fail "cp --sparse=always read the holes: $sent bytes served"
+# A copy that asks SEEK_DATA/SEEK_HOLE itself reads the data regions only.
 start=$(date +%s%N)
 python3 - "$F" "$T/copy2.img" <<'EOF2' || fail "SEEK_DATA copy failed"
 import errno, os, sys
@@ -150,6 +160,106 @@ check "copy identical" cmp "$F" "$T/copy.img"
 kb=$(du -k "$T/copy.img" | cut -f1)
 echo "# du of the copy: $kb KiB"
 ((kb < 2048)) && ok || fail "the sparse copy takes $kb KiB"
+
+# ---- st_blocks of a dense file, a punched hole, a write into it -------------------
+D=$MNT/dense.bin
+head -c $((8 * 1024 * 1024)) /dev/urandom >"$T/dense.ref"
+cp "$T/dense.ref" "$D"
+check "st_blocks of a dense file" test "$(stat -c %b "$D")" = 16384
+fallocate --punch-hole -o $((1024 * 1024)) -l $((2 * 1024 * 1024)) "$D"
+check "st_blocks after punching 2 MiB" test "$(stat -c %b "$D")" = $((16384 - 4096))
+check "du after punching 2 MiB" test "$(du -k "$D" | cut -f1)" = $((8192 - 2048))
+dd if="$T/dense.ref" of="$D" bs=64K skip=16 seek=16 count=16 conv=notrunc status=none
+check "st_blocks after filling half of the hole" test "$(stat -c %b "$D")" = $((16384 - 2048))
+dd if="$T/dense.ref" of="$D" bs=64K skip=32 seek=32 count=16 conv=notrunc status=none
+check "st_blocks once the hole is filled" test "$(stat -c %b "$D")" = 16384
+check "dense file equals its reference" cmp "$T/dense.ref" "$D"
+# A file made by truncate and then written whole is dense again.
+truncate -s 3M "$MNT/filled.bin"
+check "st_blocks of a file extended by truncate" test "$(stat -c %b "$MNT/filled.bin")" = 0
+dd if="$T/dense.ref" of="$MNT/filled.bin" bs=1M count=3 conv=notrunc status=none
+check "st_blocks once it is written whole" test "$(stat -c %b "$MNT/filled.bin")" = 6144
+# A file through two names: punched through one, counted through both.
+ln "$D" "$MNT/dense.link"
+fallocate --punch-hole -o 0 -l $((4 * 1024 * 1024)) "$MNT/dense.link"
+check "st_blocks through the name punched" test "$(stat -c %b "$MNT/dense.link")" = 8192
+check "st_blocks through the other name" test "$(stat -c %b "$D")" = 8192
+rm "$MNT/dense.link"
+
+# ---- a 10 GiB sparse file: cp --sparse=always and tar --sparse -------------------
+# sparse_cmp A B: A and B have the same size and bytes, reading only the data
+# regions either has (SEEK_DATA/SEEK_HOLE; what neither has is holes in both,
+# zeros): cmp of 10 GiB of holes would take 40 s here.
+sparse_cmp() {
+    python3 - "$1" "$2" <<'EOF2'
+import errno, os, sys
+fds = [os.open(p, os.O_RDONLY) for p in sys.argv[1:3]]
+sizes = [os.fstat(fd).st_size for fd in fds]
+if sizes[0] != sizes[1]:
+    sys.exit("sizes differ: %d %d" % tuple(sizes))
+def regions(fd, size):
+    off = 0
+    while off < size:
+        try:
+            d = os.lseek(fd, off, os.SEEK_DATA)
+        except OSError as e:
+            if e.errno != errno.ENXIO:
+                raise
+            return
+        h = os.lseek(fd, d, os.SEEK_HOLE)
+        yield d, h
+        off = h
+for d, h in sorted(r for fd in fds for r in regions(fd, sizes[0])):
+    while d < h:
+        n = min(1 << 20, h - d)
+        a, b = (os.pread(fd, n, d) for fd in fds)
+        if a != b or len(a) != n:
+            sys.exit("differ in [%d, %d)" % (d, d + n))
+        d += n
+EOF2
+}
+BIG_GIB=$(awk -v s="${LSM_TEST_SCALE:-1}" 'BEGIN { n = int(10 * s); print n < 1 ? 1 : n }')
+BIG=$MNT/big.img
+truncate -s ${BIG_GIB}G "$BIG"
+truncate -s ${BIG_GIB}G "$T/big.ref"
+for at in 0 $((3 * CB + 100)) $((BIG_GIB * GiB / 2)) $((BIG_GIB * GiB - 4096)); do
+    writeat "$BIG" $at 4096 $at
+    writeat "$T/big.ref" $at 4096 $at
+done
+kb=$(du -k "$BIG" | cut -f1)
+echo "# du of a $BIG_GIB GiB file with 4 blocks written: $kb KiB"
+((kb == 4 * CB / 1024)) && ok || fail "du of the $BIG_GIB GiB file: $kb KiB"
+before=$(served)
+start=$(date +%s%N)
+cp --sparse=always "$BIG" "$T/big.copy" || fail "cp --sparse=always of $BIG_GIB GiB failed"
+ms=$((($(date +%s%N) - start) / 1000000))
+sent=$(($(served) - before))
+echo "# cp --sparse=always of a $BIG_GIB GiB file with 4 blocks: $ms ms, $sent bytes served"
+# Reading the holes would serve the whole size (3 s for 10 GiB on an idle
+# machine); seeking costs a lookup per chunk passed (25 ms for 10 GiB).
+((sent < 16 * 1024 * 1024)) && ok || fail "cp --sparse=always read the holes: $sent bytes served"
+((ms < 1000)) && ok || fail "cp --sparse=always of $BIG_GIB GiB took $ms ms"
+check "cp of $BIG_GIB GiB identical" sparse_cmp "$T/big.ref" "$T/big.copy"
+# (sparse_cmp sees a byte written into a hole.)
+cp --sparse=always "$T/big.ref" "$T/big.bad"
+writeat "$T/big.bad" $((BIG_GIB * GiB / 4)) 1 1
+sparse_cmp "$T/big.ref" "$T/big.bad" 2>/dev/null && fail "sparse_cmp missed a difference" || ok
+rm "$T/big.bad"
+kb=$(du -k "$T/big.copy" | cut -f1)
+((kb < 2048)) && ok || fail "the sparse copy of $BIG_GIB GiB takes $kb KiB"
+# tar --sparse out of the mount, and back into it: small archive, sparse file.
+before=$(served)
+check "tar --sparse -c" tar --sparse -C "$MNT" -cf "$T/big.tar" big.img
+sent=$(($(served) - before))
+((sent < 16 * 1024 * 1024)) && ok || fail "tar --sparse read the holes: $sent bytes served"
+kb=$(du -k "$T/big.tar" | cut -f1)
+((kb < 2048)) && ok || fail "the sparse archive takes $kb KiB"
+mkdir "$MNT/untar"
+check "tar -x into the mount" tar -C "$MNT/untar" -xf "$T/big.tar"
+kb=$(du -k "$MNT/untar/big.img" | cut -f1)
+((kb <= 4 * CB / 1024)) && ok || fail "the file tar extracted into the mount takes $kb KiB"
+check "tar round trip identical" sparse_cmp "$T/big.ref" "$MNT/untar/big.img"
+rm -r "$MNT/untar" "$T/big.copy" "$T/big.tar"
 
 # ---- punching holes, zeroing ranges --------------------------------------------
 REF=$T/ref.bin
