@@ -80,6 +80,11 @@ typedef struct inode {
     meta *om;            /* detached: its last record, or NULL (mu) */
     atomic_int linked;   /* it was seen hard-linked (docs/FS.md §3.2): opened
                             without the page cache from then on */
+    /* A directory's entry count (docs/FS.md §3.3), all under mu: */
+    uint64_t nent;       /* its entries, when nent_known */
+    int nent_known;      /* nent is exact */
+    uint32_t ent_busy;   /* changes of its entries being written */
+    uint64_t ent_gen;    /* bumped before and after each such change */
     struct inode *hnext; /* hash chain (shard lock) */
 } inode;
 
@@ -150,6 +155,28 @@ int inode_exchange(lsmfs *fs, const pkey *a, const pkey *b);
  * were kept at that orphan key. 0 or ENOMEM (the orphan key is then deleted
  * now). */
 int inode_detach(lsmfs *fs, inode *in, const kbuf *okey, const meta *m);
+
+/*
+ * Entry counts of directories (docs/FS.md §3.3). The count of a directory's
+ * entries (what readdir lists besides "." and "..") is kept on its inode,
+ * in memory, once known exactly; a change of the entries goes
+ * inode_entries_begin (before its batch is written), then
+ * inode_entries_end (after; delta, or unknown if not committed). A
+ * complete listing records the count if no change began or ended since
+ * the listing began (inode_entries_gen then inode_entries_learn).
+ */
+/* Its count now: 1 and *n if known, else 0. */
+int inode_entries(inode *in, uint64_t *n);
+/* The change generation, to call before a listing starts. */
+uint64_t inode_entries_gen(inode *in);
+/* A complete listing that started at generation gen saw n entries. */
+void inode_entries_learn(inode *in, uint64_t gen, uint64_t n);
+/* The directory was just made: it has no entries. */
+void inode_entries_new(inode *in);
+void inode_entries_begin(inode *in);
+/* known: delta applies (the change was written); otherwise the count is
+ * forgotten (INT64_MIN also forgets it: a change that cannot be counted). */
+void inode_entries_end(inode *in, int written, int64_t delta);
 
 /* A fresh orphan key (docs/FS.md §1: ORPHAN_DIR "/" + a number) into out.
  * 0 or ENOMEM. */
