@@ -12,8 +12,9 @@
 #            rm -rf and shell globs list first), the files unlinked, rmdir;
 #   unlisted the same without the ls -f: the daemon has no count (rmdir
 #            alone is measured: a listing would count the directory).
-# For each it reports the time of the rmdir call itself (python's os.rmdir:
-# the kernel's part included), the daemon's CPU time during it (the sum of
+# For each it reports the time of the rmdir call itself (python's os.rmdir,
+# and the system time of the calling process during it: the kernel's own
+# work, such as dropping the dentries the unlinked names left), the daemon's CPU time during it (the sum of
 # its threads' /proc schedstat run times, so the other processes of a busy
 # machine do not count) and the engine's iterator steps during it (the
 # root's lsmfs.stats), and the same for a listing of the emptied directory
@@ -58,15 +59,18 @@ measure() {
     shift
     s0=$(steps)
     c0=$(cpu_us)
-    us=$("$@")
+    read -r us sys < <("$@")
     c1=$(cpu_us)
     s1=$(steps)
-    printf '%-8s %-6s call %8d us   daemon cpu %8d us   iterator steps %8d\n' \
-        "$case" "$what" "$us" $((c1 - c0)) $((s1 - s0))
+    printf '%-8s %-6s call %8d us (%s us in the kernel)   daemon cpu %8d us   iterator steps %8d\n' \
+        "$case" "$what" "$us" "${sys:--}" $((c1 - c0)) $((s1 - s0))
 }
 timed_rmdir() {
-    python3 -c 'import os, sys, time
-t = time.perf_counter(); os.rmdir(sys.argv[1]); print(int((time.perf_counter() - t) * 1e6))' "$1"
+    python3 -c 'import os, resource, sys, time
+r = resource.getrusage(resource.RUSAGE_SELF).ru_stime
+t = time.perf_counter(); os.rmdir(sys.argv[1]); t = time.perf_counter() - t
+r = resource.getrusage(resource.RUSAGE_SELF).ru_stime - r
+print(int(t * 1e6), int(r * 1e6))' "$1"
 }
 timed_ls() {
     python3 -c 'import os, sys, time
