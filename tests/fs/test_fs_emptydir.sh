@@ -69,12 +69,18 @@ emptied() {
     [[ ! -e $d ]] && ok || fail "$what: $d still exists"
 }
 
+# The count lives on the directory's inode, which the kernel may forget
+# between two commands under memory pressure; rm -rf keeps the directory
+# open while it empties it, and so do these steps (descriptor 4).
+
 # ---- 1. a directory made through this mount ----
 must_mount "$S" "$M"
 mkdir "$M/fresh" || die "mkdir"
+exec 4<"$M/fresh"
 fill "$M/fresh"
 unfill "$M/fresh"
 emptied "$M/fresh" "mkdir, $N files"
+exec 4<&-
 
 mkdir "$M/listed" "$M/rmrf" || die "mkdir"
 fill "$M/listed"
@@ -83,12 +89,14 @@ must_unmount "$M"
 
 # ---- 2. after a remount: counted by a complete listing ----
 must_mount "$S" "$M"
+exec 4<"$M/listed"
 s0=$(steps)
 n=$(ls -f "$M/listed" | wc -l)
 s1=$(steps)
 ((n == N + 2)) && ok || fail "ls -f of $N files listed $n names"
 unfill "$M/listed"
 emptied "$M/listed" "remount, listed"
+exec 4<&-
 
 s2=$(steps)
 rm -rf "$M/rmrf" && ok || fail "rm -rf of $N files failed"
@@ -122,6 +130,7 @@ if libc.renameat2(AT_FDCWD, sys.argv[1].encode(), AT_FDCWD, sys.argv[2].encode()
 }
 E=$M/e
 mkdir "$E" "$M/other" || die "mkdir"
+exec 4<"$E"
 echo x >"$M/other/y"
 
 touch "$E/a" && notempty "$E" "create"
@@ -155,23 +164,29 @@ echo data >&3
 rm "$E/open"
 rmdir "$E" && ok || fail "rmdir with a file unlinked while open failed"
 echo more >&3 && ok || fail "write to the file unlinked while open"
-exec 3>&-
+exec 3>&- 4<&-
 [[ ! -e $E ]] && ok || fail "$E exists after its rmdir"
 
 # A long name: a segment of 300 bytes (not a name: over 255) is shown as
 # two "%c" directories and a "%x" file (docs/FS.md §2.1); the directory
 # holding it lists the first "%c" directory.
 mkdir "$E" || die "mkdir"
+exec 4<"$E"
 hex() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
 long=$(printf 'n%.0s' $(seq 300))
 c1=%c$(hex "${long:0:126}")
 c2=%c$(hex "${long:126:126}")
 x=%x$(hex "${long:252}")
-mkdir -p "$E/$c1/$c2" && touch "$E/$c1/$c2/$x" && ok || fail "create a long name"
+# (An empty "%c" directory lasts only while the kernel holds it: held
+# open here, descriptors 5 and 6.)
+mkdir "$E/$c1" && exec 5<"$E/$c1" && mkdir "$E/$c1/$c2" && exec 6<"$E/$c1/$c2" &&
+    touch "$E/$c1/$c2/$x" && ok || fail "create a long name"
 notempty "$E" "long name"
 rm "$E/$c1/$c2/$x" && ok || fail "unlink the long name"
+exec 5<&- 6<&-
 [[ -z $(ls -A "$E") ]] && ok || fail "$E lists $(ls -A "$E") after the long name went"
 rmdir "$E" && ok || fail "rmdir after the long name went"
+exec 4<&-
 
 must_unmount "$M"
 check "lsmctl verify" "$LSMCTL" "$S" verify
