@@ -173,9 +173,11 @@ uint64_t inode_entries_gen(inode *in);
 void inode_entries_learn(inode *in, uint64_t gen, uint64_t n);
 /* The directory was just made: it has no entries. */
 void inode_entries_new(inode *in);
+/* A change of its entries is about to be written. */
 void inode_entries_begin(inode *in);
-/* known: delta applies (the change was written); otherwise the count is
- * forgotten (INT64_MIN also forgets it: a change that cannot be counted). */
+/* That change ended: written, the count (if known) moves by delta;
+ * otherwise it is forgotten (as for delta INT64_MIN: a change that cannot
+ * be counted). */
 void inode_entries_end(inode *in, int written, int64_t delta);
 
 /* A fresh orphan key (docs/FS.md §1: ORPHAN_DIR "/" + a number) into out.
