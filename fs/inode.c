@@ -747,6 +747,64 @@ int inode_detach(lsmfs *fs, inode *in, const kbuf *okey, const meta *m)
     return err;
 }
 
+/* ---- entry counts (docs/FS.md §3.3) ------------------------------------------------------- */
+
+int inode_entries(inode *in, uint64_t *n)
+{
+    pthread_mutex_lock(&in->mu);
+    int known = in->nent_known;
+    *n = in->nent;
+    pthread_mutex_unlock(&in->mu);
+    return known;
+}
+
+uint64_t inode_entries_gen(inode *in)
+{
+    pthread_mutex_lock(&in->mu);
+    uint64_t g = in->ent_gen;
+    pthread_mutex_unlock(&in->mu);
+    return g;
+}
+
+void inode_entries_learn(inode *in, uint64_t gen, uint64_t n)
+{
+    pthread_mutex_lock(&in->mu);
+    if (in->ent_gen == gen && in->ent_busy == 0 && !(in->flags & INODE_DETACHED)) {
+        in->nent = n;
+        in->nent_known = 1;
+    }
+    pthread_mutex_unlock(&in->mu);
+}
+
+void inode_entries_new(inode *in)
+{
+    pthread_mutex_lock(&in->mu);
+    in->ent_gen++;
+    in->nent = 0;
+    in->nent_known = 1;
+    pthread_mutex_unlock(&in->mu);
+}
+
+void inode_entries_begin(inode *in)
+{
+    pthread_mutex_lock(&in->mu);
+    in->ent_busy++;
+    in->ent_gen++;
+    pthread_mutex_unlock(&in->mu);
+}
+
+void inode_entries_end(inode *in, int written, int64_t delta)
+{
+    pthread_mutex_lock(&in->mu);
+    in->ent_busy--;
+    in->ent_gen++;
+    if (!written || delta == INT64_MIN || (delta < 0 && in->nent < (uint64_t)-delta))
+        in->nent_known = 0; /* (a count below 0 cannot be: forget it) */
+    else
+        in->nent += (uint64_t)delta;
+    pthread_mutex_unlock(&in->mu);
+}
+
 /* ---- orphan keys ---------------------------------------------------------------------------- */
 
 int key_is_reserved(const void *key, size_t n)

@@ -90,6 +90,11 @@ typedef struct inode {
                             without the page cache from then on */
     uint64_t fino;       /* a linked file's inode number, once known (set
                             once, under its number shard's lock), or 0 */
+    /* A directory's entry count (docs/FS.md §3.3), all under mu: */
+    uint64_t nent;       /* its entries, when nent_known */
+    int nent_known;      /* nent is exact */
+    uint32_t ent_busy;   /* changes of its entries being written */
+    uint64_t ent_gen;    /* bumped before and after each such change */
     struct inode *hnext; /* hash chain (shard lock) */
     struct inode *fnext; /* chain by inode number (number shard lock) */
 } inode;
@@ -182,6 +187,30 @@ inode *inode_new_unnamed(lsmfs *fs, const kbuf *okey, const meta *m, int linkabl
  * a name, and its record is the store's again. *to is taken over (it gets
  * the old orphan key back, for the caller to free). */
 void inode_attach(lsmfs *fs, inode *in, pkey *to);
+
+/*
+ * Entry counts of directories (docs/FS.md §3.3). The count of a directory's
+ * entries (what readdir lists besides "." and "..") is kept on its inode,
+ * in memory, once known exactly; a change of the entries goes
+ * inode_entries_begin (before its batch is written), then
+ * inode_entries_end (after; delta, or unknown if not committed). A
+ * complete listing records the count if no change began or ended since
+ * the listing began (inode_entries_gen then inode_entries_learn).
+ */
+/* Its count now: 1 and *n if known, else 0. */
+int inode_entries(inode *in, uint64_t *n);
+/* The change generation, to call before a listing starts. */
+uint64_t inode_entries_gen(inode *in);
+/* A complete listing that started at generation gen saw n entries. */
+void inode_entries_learn(inode *in, uint64_t gen, uint64_t n);
+/* The directory was just made: it has no entries. */
+void inode_entries_new(inode *in);
+/* A change of its entries is about to be written. */
+void inode_entries_begin(inode *in);
+/* That change ended: written, the count (if known) moves by delta;
+ * otherwise it is forgotten (as for delta INT64_MIN: a change that cannot
+ * be counted). */
+void inode_entries_end(inode *in, int written, int64_t delta);
 
 /* A fresh orphan key (docs/FS.md §1: ORPHAN_DIR "/" + a number) into out.
  * 0 or ENOMEM. */

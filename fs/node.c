@@ -487,6 +487,63 @@ int entry_delta(lsmfs *fs, const kbuf *key, int was_dir, int now_dir, int how, i
     return err;
 }
 
+int dir_change_note(lsmfs *fs, dir_change *dc, const kbuf *key, int how, int delta)
+{
+    if (dc->n == 2)
+        return EINVAL; /* no operation changes more than two directories */
+    size_t pl;
+    int in_root = key_parent(key->p, key->n, &pl);
+    inode *in;
+    if (in_root) {
+        in = inode_of(fs, FUSE_ROOT_ID);
+    } else {
+        /* The directory of key: the plain identity of its key, however its
+         * last segment is shown (paths.h). */
+        pkey pk;
+        memset(&pk, 0, sizeof pk);
+        pk.kind = PK_NORMAL;
+        if (kb_set(&pk.key, key->p, pl))
+            return ENOMEM;
+        in = inode_find(fs, &pk);
+        pkey_free(&pk);
+        if (in == NULL)
+            return 0; /* the kernel does not hold it: it has no count */
+    }
+    size_t so = in_root ? 0 : pl + 1;
+    const char *seg = key->p + so;
+    size_t sl = key->n - so;
+    int64_t d;
+    if (!seg_is_literal(seg, sl) && sl > SEG_X_MAX) {
+        d = delta; /* its "%c" entry: entry_delta saw whether it comes or goes */
+    } else if (how == ENTRY_ADD) {
+        d = 1;
+    } else if (how == ENTRY_STAY) {
+        d = 0;
+    } else if (how == ENTRY_REMOVE) {
+        d = -1;
+    } else {
+        /* A directory goes. A file of the same name (a shadowed pair, §2.1)
+         * would stay, listed under the name instead of its "%x" alias: one
+         * entry less all the same -- unless the name is escaped, when the
+         * file had no alias (rare: not counted). */
+        d = seg_is_literal(seg, sl) ? -1 : INT64_MIN;
+    }
+    inode_entries_begin(in);
+    dc->in[dc->n] = in;
+    dc->delta[dc->n] = d;
+    dc->n++;
+    return 0;
+}
+
+void dir_change_done(lsmfs *fs, dir_change *dc, int written)
+{
+    for (int i = 0; i < dc->n; i++) {
+        inode_entries_end(dc->in[i], written, dc->delta[i]);
+        inode_put(fs, dc->in[i], 0, 0, 1);
+    }
+    dc->n = 0;
+}
+
 int entry_same_c(const kbuf *a, const kbuf *b)
 {
     size_t pa, pb;

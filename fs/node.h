@@ -138,6 +138,24 @@ enum {
  * does to those keys (read before the batch). 0 or errno.
  */
 int entry_delta(lsmfs *fs, const kbuf *key, int was_dir, int now_dir, int how, int *delta);
+/*
+ * Entry counts of directories (docs/FS.md §3.3). An operation that adds or
+ * removes entries of directories notes each change before its batch is
+ * written (dir_change_note: the directory holding key, if the kernel holds
+ * its inode, gains or loses what `how` and the subdirectory delta of
+ * entry_delta make), and ends them all after (dir_change_done, written: the
+ * batch was written). dc starts zeroed; dir_change_done may be called
+ * whatever happened (it does nothing for a dc with nothing noted). 0 or
+ * errno.
+ */
+typedef struct dir_change {
+    struct inode *in[2];
+    int64_t delta[2];
+    int n;
+} dir_change;
+int dir_change_note(lsmfs *fs, dir_change *dc, const kbuf *key, int how, int delta);
+void dir_change_done(lsmfs *fs, dir_change *dc, int written);
+
 /* 1 if a and b are listed as the same "%c" entry of the same directory
  * (a rename between them leaves that entry as it was). */
 int entry_same_c(const kbuf *a, const kbuf *b);

@@ -75,6 +75,9 @@ typedef struct dir_handle {
     dir_pos *win;       /* positions after entries win_first, win_first + 1... */
     size_t win_n, win_cap;
     off_t win_first;
+    int counting;       /* a complete listing gives the inode its entry count */
+    uint64_t pass_gen;  /* the inode's change generation when the pass began */
+    int pass_hidden;    /* the pass met keys it lists as no entry */
     struct dir_handle *prev, *next; /* in fs->dirs while open */
 } dir_handle;
 
@@ -179,7 +182,11 @@ static int do_rmdir(lsmfs *fs, inode *dir, const char *name)
     if (err == 0 && !node_is_dir(&n))
         err = ENOTDIR;
     int children = 0;
-    if (err == 0) {
+    uint64_t entries = 1;
+    inode *self = err == 0 && n.type == N_DIR ? inode_find(fs, &n.pk) : NULL;
+    if (err == 0 && !(self && inode_entries(self, &entries) && entries == 0)) {
+        /* (Known to have no entry: nothing to look for, however many keys
+         * were deleted below it -- docs/FS.md §3.3.) */
         err = n.type == N_CDIR ? prefix_has_keys(fs, n.pk.key.p, n.pk.key.n, &children)
                                : key_has_children(fs, n.pk.key.p, n.pk.key.n, &children);
         if (err == 0 && children)
@@ -210,25 +217,27 @@ static int do_rmdir(lsmfs *fs, inode *dir, const char *name)
             kb_free(&xp);
         }
         int delta = 0;
+        dir_change dc = {0};
         if (err == 0)
             err = entry_delta(fs, &n.pk.key, 1, 0, ENTRY_REMOVE_DIR, &delta);
+        if (err == 0)
+            err = dir_change_note(fs, &dc, &n.pk.key, ENTRY_REMOVE_DIR, delta);
         if (err == 0)
             err = parent_touch(fs, b, n.pk.key.p, n.pk.key.n, 1, delta, &now);
         if (err == 0)
             err = batch_commit(fs, b, "rmdir", n.pk.key.p, n.pk.key.n, 1);
+        dir_change_done(fs, &dc, err == 0);
         if (err == 0)
             notify_cpart_changed(fs, dir);
-        if (err == 0) {
+        if (err == 0 && self) {
             /* The kernel may still hold the directory (a process's working
              * directory): it names nothing any more. */
-            inode *victim = inode_find(fs, &n.pk);
-            if (victim) {
-                n.m.ctime = now;
-                inode_detach(fs, victim, NULL, &n.m);
-                inode_put(fs, victim, 0, 0, 1);
-            }
+            n.m.ctime = now;
+            inode_detach(fs, self, NULL, &n.m);
         }
     }
+    if (self)
+        inode_put(fs, self, 0, 0, 1);
     lockset_unlock(fs, &ls);
     lsm_batch_free(b);
     node_free(&n);
@@ -269,6 +278,9 @@ static int do_opendir(lsmfs *fs, inode *in, dir_handle **out)
         h->done = 1;
     } else if (err == 0) {
         h->ino = n.m.ino;
+        /* A listing from the start, with the key locked: docs/FS.md §3.3. */
+        h->counting = n.pk.kind != PK_CPART;
+        h->pass_gen = inode_entries_gen(in);
         /* The parent's number, for "..": glibc skips entries whose d_ino is
          * 0, so it needs a real one. */
         h->parent_ino = LSMFS_ROOT_INO;
@@ -378,6 +390,7 @@ typedef struct lister {
     kbuf last_c;   /* the "%c" name last sent (dedupe) */
     meta m;
     int types_only; /* only the entries' types are wanted (dir_count_subdirs) */
+    int hidden;     /* a key was listed as no entry (a stale or damaged record) */
 } lister;
 
 static int iter_new(lister *L, lsm_keyspace ks, int keys_only, lsm_iter **out)
@@ -646,6 +659,8 @@ static int lister_step(lister *L, entry e[2], int *n_entries, int *end, int *adv
         n++;
     }
 done:
+    if (n == 0 && !children)
+        L->hidden = 1; /* (a directory with a record is listed at its first child) */
     *n_entries = n;
     return 0;
 
@@ -786,8 +801,10 @@ static int emit(reply *r, const char *name, const struct stat *st, off_t off, in
     return 0;
 }
 
-/* Fill r from the handle's position (the locks: see do_readdir). */
-static int fill(lsmfs *fs, dir_handle *h, off_t off, reply *r)
+/* Fill r from the handle's position (the locks: see do_readdir). in: the
+ * directory's inode, whose entry count a complete pass records and a known
+ * empty directory skips the scan with. */
+static int fill(lsmfs *fs, inode *in, dir_handle *h, off_t off, reply *r)
 {
     off_t skip = 0;
     int err = 0;
@@ -805,6 +822,8 @@ static int fill(lsmfs *fs, dir_handle *h, off_t off, reply *r)
             h->next_off = 0;
             h->done = 0;
             skip = off > 0 ? off : 0;
+            h->pass_gen = inode_entries_gen(in); /* a new pass */
+            h->pass_hidden = 0;
         }
         if (err)
             return err;
@@ -826,6 +845,11 @@ static int fill(lsmfs *fs, dir_handle *h, off_t off, reply *r)
     }
     if (h->done)
         return 0;
+    uint64_t known;
+    if (h->counting && inode_entries(in, &known) && known == 0) {
+        h->done = 1; /* no entry: nothing to scan (docs/FS.md §3.3) */
+        return 0;
+    }
 
     lister L;
     memset(&L, 0, sizeof L);
@@ -848,6 +872,8 @@ static int fill(lsmfs *fs, dir_handle *h, off_t off, reply *r)
             break;
         if (end) {
             h->done = 1;
+            if (h->counting && !h->pass_hidden && !L.hidden)
+                inode_entries_learn(in, h->pass_gen, (uint64_t)h->next_off - 2);
             break;
         }
         int full = 0;
@@ -878,6 +904,7 @@ static int fill(lsmfs *fs, dir_handle *h, off_t off, reply *r)
         if (adv == ADV_SEEK)
             err = lsmfs_errno(fs, seek_both(&L, L.tmp.p, L.tmp.n), "readdir", L.tmp.p, L.tmp.n);
     }
+    h->pass_hidden |= L.hidden;
     kb_free(&c_before);
     lister_close(&L);
     return err;
@@ -900,7 +927,7 @@ static int do_readdir(lsmfs *fs, inode *in, dir_handle *h, off_t off, reply *r)
     }
     if (err == 0) {
         r->dir = &h->dir;
-        err = fill(fs, h, off, r);
+        err = fill(fs, in, h, off, r);
     }
     lockset_unlock(fs, &ls);
     node_free(&n);

@@ -154,17 +154,23 @@ int make_node(lsmfs *fs, inode *dir, const char *name, int type, mode_t mode, mo
     if (err == 0 && !slot_taken)
         err = batch_put_meta(fs, b, key, kn, &nm);
     int delta = 0;
+    dir_change dc = {0};
     if (err == 0)
         err = entry_delta(fs, &n.pk.key, 0, type == T_DIR, ENTRY_ADD, &delta);
+    if (err == 0)
+        err = dir_change_note(fs, &dc, &n.pk.key, ENTRY_ADD, delta);
     if (err == 0)
         err = parent_touch(fs, b, key, kn, 0, delta, &now);
     if (err == 0)
         err = batch_commit(fs, b, "create", key, kn, 0);
+    dir_change_done(fs, &dc, err == 0);
     if (err == 0) {
         inode *in = inode_lookup(fs, &n.pk, type == T_DIR ? N_DIR : N_FILE, 1, open ? 1 : 0);
         if (in == NULL) {
             err = ENOMEM; /* created, but the kernel cannot be told */
         } else {
+            if (type == T_DIR)
+                inode_entries_new(in); /* nothing lies below a new directory */
             if (slot_taken) { /* the file shows its defaults (docs/FS.md §2.1) */
                 meta_free(&nm);
                 meta_default(fs, &nm, T_REG, key, kn, HASH_FILE);

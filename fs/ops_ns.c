@@ -221,12 +221,16 @@ static int do_unlink(lsmfs *fs, inode *dir, const char *name)
             err = batch_unlink_linked(fs, b, &n, &now);
     }
     int delta = 0;
+    dir_change dc = {0};
     if (err == 0)
         err = entry_delta(fs, &n.pk.key, 0, 0, ENTRY_REMOVE, &delta);
+    if (err == 0)
+        err = dir_change_note(fs, &dc, &n.pk.key, ENTRY_REMOVE, delta);
     if (err == 0)
         err = parent_touch(fs, b, key, kn, 1, delta, &now);
     if (err == 0)
         err = batch_commit(fs, b, "unlink", key, kn, 1);
+    dir_change_done(fs, &dc, err == 0);
     if (err == 0)
         notify_cpart_changed(fs, dir);
     if (err == 0 && victim) {
@@ -641,11 +645,17 @@ static int rename_locked(rename_ctx *r, unsigned int flags)
     int froot = key_parent(fk->p, fk->n, &fpl), troot = key_parent(tk->p, tk->n, &tpl);
     int same_dir = froot == troot && fpl == tpl && memcmp(fk->p, tk->p, fpl) == 0;
     int fdelta = 0, tdelta = 0;
+    int fhow = sdir ? ENTRY_REMOVE_DIR : ENTRY_REMOVE;
+    int thow = d->type == N_NONE ? ENTRY_ADD : ENTRY_STAY;
+    dir_change dc = {0};
     if (err == 0 && !entry_same_c(fk, tk)) {
-        err = entry_delta(fs, fk, sdir, 0, sdir ? ENTRY_REMOVE_DIR : ENTRY_REMOVE, &fdelta);
+        err = entry_delta(fs, fk, sdir, 0, fhow, &fdelta);
         if (err == 0)
-            err = entry_delta(fs, tk, node_is_dir(d), sdir,
-                              d->type == N_NONE ? ENTRY_ADD : ENTRY_STAY, &tdelta);
+            err = entry_delta(fs, tk, node_is_dir(d), sdir, thow, &tdelta);
+        if (err == 0)
+            err = dir_change_note(fs, &dc, fk, fhow, fdelta);
+        if (err == 0)
+            err = dir_change_note(fs, &dc, tk, thow, tdelta);
     }
     if (err == 0)
         err = parent_touch(fs, r->b, fk->p, fk->n, 1, same_dir ? fdelta + tdelta : fdelta,
@@ -654,6 +664,7 @@ static int rename_locked(rename_ctx *r, unsigned int flags)
         err = parent_touch(fs, r->b, tk->p, tk->n, 0, tdelta, &r->now);
     if (err == 0)
         err = batch_commit(fs, r->b, "rename", fk->p, fk->n, 1);
+    dir_change_done(fs, &dc, err == 0);
     if (err)
         return err;
     /* Written: now the inodes. (Out of memory there detaches them instead,
@@ -878,12 +889,16 @@ static int link_unnamed(lsmfs *fs, inode *in, inode *dir, node *s, node *d,
     if (err == 0)
         err = batch_put_meta(fs, b, dk->p, dk->n, &m);
     int delta = 0;
+    dir_change dc = {0};
     if (err == 0)
         err = entry_delta(fs, dk, 0, 0, ENTRY_ADD, &delta);
+    if (err == 0)
+        err = dir_change_note(fs, &dc, dk, ENTRY_ADD, delta);
     if (err == 0)
         err = parent_touch(fs, b, dk->p, dk->n, 0, delta, &now);
     if (err == 0)
         err = batch_commit(fs, b, "link", dk->p, dk->n, 0);
+    dir_change_done(fs, &dc, err == 0);
     if (err == 0) {
         inode_attach(fs, in, &to);
         inode_get(fs, in, 1, 0, 0);
@@ -1027,8 +1042,11 @@ static int do_link(lsmfs *fs, inode *in, inode *dir, const char *name,
     if (err == 0)
         err = batch_put_link(fs, b, dk->p, dk->n, &m);
     int delta = 0;
+    dir_change dc = {0};
     if (err == 0)
         err = entry_delta(fs, dk, 0, 0, ENTRY_ADD, &delta);
+    if (err == 0)
+        err = dir_change_note(fs, &dc, dk, ENTRY_ADD, delta);
     if (err == 0)
         err = parent_touch(fs, b, dk->p, dk->n, 0, delta, &now);
     if (err == 0 && atomic_load(&fs->format) < 3 &&
@@ -1037,6 +1055,7 @@ static int do_link(lsmfs *fs, inode *in, inode *dir, const char *name,
         err = ENOMEM;
     if (err == 0)
         err = batch_commit(fs, b, "link", dk->p, dk->n, 0);
+    dir_change_done(fs, &dc, err == 0);
     if (err)
         goto done;
     atomic_store(&fs->format, 3);

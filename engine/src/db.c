@@ -388,6 +388,7 @@ int lsm_stats_text(lsm_db *db, char **out)
                   "block cache misses     %" PRIu64 "\n"
                   "gets                   %" PRIu64 "\n"
                   "iterators created      %" PRIu64 "\n"
+                  "iterator steps         %" PRIu64 "\n"
                   "prefix checks          %" PRIu64 " answered by filters (%" PRIu64 " probes)\n",
                   s.live_table_bytes, s.memtable_bytes, s.imm_memtables, s.last_sequence,
                   s.user_bytes_written, s.wal_bytes_written, s.wal_syncs, s.chunk_table_bytes,
@@ -397,7 +398,7 @@ int lsm_stats_text(lsm_db *db, char **out)
                   (double)s.stall_us / 1e6,
                   s.block_cache_bytes, lookups ? (double)s.block_cache_hits / (double)lookups : 0.0,
                   s.block_cache_hits, lookups, s.bloom_checked, s.bloom_useful, s.data_blocks_read, s.block_cache_misses,
-                  s.gets, s.iterators_created, s.prefix_checks_filtered, s.prefix_filter_probes);
+                  s.gets, s.iterators_created, s.iter_entries, s.prefix_checks_filtered, s.prefix_filter_probes);
     (void)n;
     *out = t;
     return LSM_OK;

@@ -202,6 +202,7 @@ static void find_next(lsm_iter *it, int skipping)
         slice tkey = ikey_tkey(k);
         if (!below_upper(it, tkey)) {
             it->valid = 0;
+            count_steps(it, steps, 0); /* (the deletions stepped over count) */
             return;
         }
         if (ikey_seq(k) <= it->seq) {
