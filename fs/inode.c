@@ -139,6 +139,8 @@ static void inode_destroy(inode *in)
 {
     pthread_mutex_destroy(&in->mu);
     pkey_free(&in->pk);
+    meta_free(&in->res.m);
+    pkey_free(&in->neg.pk);
     if (in->om) {
         meta_free(in->om);
         free(in->om);
@@ -150,7 +152,9 @@ static void delete_orphan(lsmfs *fs, const kbuf *key)
 {
     if (fs->read_only || fs->db == NULL)
         return;
+    store_write_begin(fs);
     int rc = lsm_delete(fs->db, LSM_KEYSPACE_DEFAULT, NULL, key->p, key->n);
+    store_write_end(fs);
     if (rc != LSM_OK)
         lsmfs_errno(fs, rc, "delete the contents of a removed file", key->p, key->n);
 }
@@ -650,8 +654,11 @@ int orphans_cleanup(lsmfs *fs)
             any = rc == LSM_OK && lsm_iter_valid(it);
             lsm_iter_free(it);
         }
-        if (rc == LSM_OK && any)
+        if (rc == LSM_OK && any) {
+            store_write_begin(fs);
             rc = lsm_delete_range(fs->db, LSM_KEYSPACE_DEFAULT, NULL, lo.p, lo.n, hi.p, hi.n);
+            store_write_end(fs);
+        }
         if (rc != LSM_OK) {
             lsmfs_log("delete the files left unlinked in store %s: %s", fs->store_path,
                       lsm_errmsg(fs->db));

@@ -122,10 +122,12 @@ static int do_lookup(lsmfs *fs, inode *dir, const char *name, struct fuse_entry_
         err = ENOENT;
     if (err == 0) {
         inode *in = inode_lookup(fs, &n.pk, n.type, 1, 0);
-        if (in == NULL)
+        if (in == NULL) {
             err = ENOMEM;
-        else
+        } else {
+            node_keep(&n, in); /* for the operation that follows (unlink, rename...) */
             entry_fill(fs, e, in, &n.m);
+        }
     }
     lockset_unlock(fs, &ls);
     node_free(&n);
@@ -724,9 +726,9 @@ static int rename_prepare(rename_ctx *r, inode *sdir, const char *sname, inode *
     if (err == 0 && (r->src.pk.kind == PK_CPART || r->dst.pk.kind == PK_CPART))
         err = EINVAL; /* "%c" parts are not directories of their own */
     if (err == 0)
-        err = node_resolve(fs, &r->src, N_NONE);
+        err = node_resolve_known(fs, &r->src, N_NONE, sdir);
     if (err == 0)
-        err = node_resolve(fs, &r->dst, N_NONE);
+        err = node_resolve_known(fs, &r->dst, N_NONE, ddir);
     return err;
 }
 
@@ -893,9 +895,9 @@ static int do_link(lsmfs *fs, inode *in, inode *dir, const char *name,
         pkey_free(&dp);
     }
     s.in = in;
-    err = node_resolve(fs, &s, in->type);
+    err = node_resolve_at(fs, &s, in->type, in);
     if (err == 0)
-        err = node_resolve(fs, &d, N_NONE);
+        err = node_resolve_known(fs, &d, N_NONE, dir);
     if (err)
         goto done;
     if (s.type == N_NONE) {
