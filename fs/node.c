@@ -20,7 +20,10 @@
  * Cost: a metadata get, a value-size lookup for files, and a bounded
  * keys-only seek in the contents and metadata keyspaces to look for
  * children (skipped for an inode the kernel knows as a file, and for a
- * directory with a record); no contents are read.
+ * directory with a record); no contents are read. Nothing at all when the
+ * inode (or, for an absent name, its directory's inode) kept the result of
+ * a resolution and the store has not changed since (node_resolve_at, see
+ * node.h): the kernel's lookup and the operation after it share one.
  *
  * Starting an operation (node_of_inode, node_of_child): the inode's key is
  * copied with its key generation, the stripe of the key is locked, and the
