@@ -135,7 +135,8 @@ static inode *inode_new(lsmfs *fs, const pkey *pk, int type, uint64_t h)
     return in;
 }
 
-static void inode_destroy(inode *in)
+/* Free what an inode holds (the root's too, which is not allocated). */
+static void inode_clear(inode *in)
 {
     pthread_mutex_destroy(&in->mu);
     pkey_free(&in->pk);
@@ -145,6 +146,11 @@ static void inode_destroy(inode *in)
         meta_free(in->om);
         free(in->om);
     }
+}
+
+static void inode_destroy(inode *in)
+{
+    inode_clear(in);
     free(in);
 }
 
@@ -231,8 +237,7 @@ void inode_table_free(lsmfs *fs)
         free(s->tab);
         pthread_mutex_destroy(&s->mu);
     }
-    pkey_free(&t->root.pk);
-    pthread_mutex_destroy(&t->root.mu);
+    inode_clear(&t->root);
     free(t);
     fs->inodes = NULL;
 }
