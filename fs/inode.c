@@ -168,14 +168,22 @@ static inode *inode_new(lsmfs *fs, const pkey *pk, int type, uint64_t h)
     return in;
 }
 
-static void inode_destroy(inode *in)
+/* Free what an inode holds (the root's too, which is not allocated). */
+static void inode_clear(inode *in)
 {
     pthread_mutex_destroy(&in->mu);
     pkey_free(&in->pk);
+    meta_free(&in->res.m);
+    pkey_free(&in->neg.pk);
     if (in->om) {
         meta_free(in->om);
         free(in->om);
     }
+}
+
+static void inode_destroy(inode *in)
+{
+    inode_clear(in);
     free(in);
 }
 
@@ -183,7 +191,9 @@ static void delete_orphan(lsmfs *fs, const kbuf *key)
 {
     if (fs->read_only || fs->db == NULL)
         return;
+    store_write_begin(fs);
     int rc = lsm_delete(fs->db, LSM_KEYSPACE_DEFAULT, NULL, key->p, key->n);
+    store_write_end(fs);
     if (rc != LSM_OK)
         lsmfs_errno(fs, rc, "delete the contents of a removed file", key->p, key->n);
 }
@@ -264,8 +274,7 @@ void inode_table_free(lsmfs *fs)
         free(t->numbers[i].tab);
         pthread_mutex_destroy(&t->numbers[i].mu);
     }
-    pkey_free(&t->root.pk);
-    pthread_mutex_destroy(&t->root.mu);
+    inode_clear(&t->root);
     free(t);
     fs->inodes = NULL;
 }
@@ -847,8 +856,11 @@ int orphans_cleanup(lsmfs *fs)
             any = rc == LSM_OK && lsm_iter_valid(it);
             lsm_iter_free(it);
         }
-        if (rc == LSM_OK && any)
+        if (rc == LSM_OK && any) {
+            store_write_begin(fs);
             rc = lsm_delete_range(fs->db, LSM_KEYSPACE_DEFAULT, NULL, lo.p, lo.n, hi.p, hi.n);
+            store_write_end(fs);
+        }
         if (rc != LSM_OK) {
             lsmfs_log("delete the files left unlinked in store %s: %s", fs->store_path,
                       lsm_errmsg(fs->db));

@@ -41,7 +41,8 @@
  *     mutex held, and can be read with either;
  *   - nlookup, n_open and pins change under the inode's mutex; they reach
  *     zero (and the inode leaves the table) only under the shard lock too;
- *   - om (a kept inode's record) is protected by the inode's mutex;
+ *   - om (a kept inode's record), res and neg are protected by the
+ *     inode's mutex;
  *   - kgen counts the changes of pk: an operation copies pk and kgen, takes
  *     the stripe lock of the key (lsmfs.h), and checks that kgen did not
  *     move -- from then on the key cannot change under it, since every
@@ -95,6 +96,22 @@ typedef struct inode {
     int nent_known;      /* nent is exact */
     uint32_t ent_busy;   /* changes of its entries being written */
     uint64_t ent_gen;    /* bumped before and after each such change */
+    struct inode_res {   /* what its key last resolved to (node.c: the
+                            fields of a node), good while the store's
+                            stamp is still `stamp` and kgen still `kgen` (mu) */
+        int valid;
+        uint64_t stamp, kgen;
+        int type, meta_own, meta_taken, meta_stale, has_contents;
+        uint64_t csize;
+        meta m;
+    } res;
+    struct inode_neg {   /* a directory: the last name in it that resolved
+                            to nothing (node.c), good while the store's
+                            stamp is still `stamp` (mu) */
+        int valid, meta_stale;
+        uint64_t stamp;
+        pkey pk;
+    } neg;
     struct inode *hnext; /* hash chain (shard lock) */
     struct inode *fnext; /* chain by inode number (number shard lock) */
 } inode;

@@ -167,6 +167,14 @@ typedef struct lsmfs {
     struct inode_table *inodes;            /* inode.h */
     struct hole_map *holes;                /* holes.h: files that may have holes */
 
+    /* The daemon's writes to the store, counted when they start and when
+     * they end (store_write_begin/end): while the two are equal and have
+     * not moved, nothing in the store changed -- no other program can
+     * write it while it is mounted -- so what a name resolved to then is
+     * still exact (node.c keeps it on the inode). */
+    atomic_uint_fast64_t writes_begun;
+    atomic_uint_fast64_t writes_done;
+
     pthread_mutex_t ino_mu;     /* protects ino_next, ino_end */
     uint64_t ino_next;          /* next number of the reserved range */
     uint64_t ino_end;           /* end of the reserved range (exclusive) */
@@ -234,6 +242,17 @@ void lockset_lock(lsmfs *fs, lockset *ls);
  * inode numbers a and b (0: none; the same twice: once). */
 void lockset_lock_inos(lsmfs *fs, lockset *ls, uint64_t a, uint64_t b);
 void lockset_unlock(lsmfs *fs, lockset *ls);
+
+/* Around every write the daemon makes to the store while it serves
+ * requests (lsm_write, lsm_put, lsm_delete...), whether it succeeds or
+ * not. (The writes of store.c come before the first request and after the
+ * last.) */
+void store_write_begin(lsmfs *fs);
+void store_write_end(lsmfs *fs);
+/* The store's change stamp: 1 with *stamp set when no write is under way,
+ * 0 while one is. Two equal stamps (both 1) mean the store did not change
+ * in between. */
+int store_stamp(lsmfs *fs, uint64_t *stamp);
 
 /* ---- errors (errno.c) ----------------------------------------------------------- */
 

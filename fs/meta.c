@@ -370,7 +370,9 @@ int ino_alloc(lsmfs *fs, uint64_t *ino)
         } else {
             unsigned char v[10];
             size_t vn = put_varint(v, end);
+            store_write_begin(fs);
             int rc = lsm_put(fs->db, fs->ks_sys, NULL, LSMFS_SYS_INO, strlen(LSMFS_SYS_INO), v, vn);
+            store_write_end(fs);
             err = lsmfs_errno(fs, rc, "reserve inode numbers", LSMFS_SYS_INO, strlen(LSMFS_SYS_INO));
             if (err == 0)
                 fs->ino_end = end;
@@ -531,6 +533,8 @@ int batch_commit(lsmfs *fs, lsm_batch *b, const char *op, const void *key, size_
     if (lsm_batch_count(b) == 0)
         return 0;
     lsm_write_options wo = {.frees_space = frees};
+    store_write_begin(fs);
     int rc = lsm_write(fs->db, &wo, b);
+    store_write_end(fs);
     return lsmfs_errno(fs, rc, op, key, n);
 }

@@ -20,7 +20,10 @@
  * Cost: a metadata get, a value-size lookup for files, and a bounded
  * keys-only seek in the contents and metadata keyspaces to look for
  * children (skipped for an inode the kernel knows as a file, and for a
- * directory with a record); no contents are read.
+ * directory with a record); no contents are read. Nothing at all when the
+ * inode (or, for an absent name, its directory's inode) kept the result of
+ * a resolution and the store has not changed since (node_resolve_at, see
+ * node.h): the kernel's lookup and the operation after it share one.
  *
  * Starting an operation (node_of_inode, node_of_child): the inode's key is
  * copied with its key generation, the stripe of the key is locked, and the
@@ -100,6 +103,7 @@ static void set_orphan(node *n)
 
 int node_resolve(lsmfs *fs, node *n, int hint)
 {
+    n->stamped = store_stamp(fs, &n->stamp); /* before any read */
     n->type = N_NONE;
     n->meta_own = n->meta_taken = n->meta_stale = n->has_contents = 0;
     n->csize = 0;
@@ -197,6 +201,123 @@ int node_resolve(lsmfs *fs, node *n, int hint)
     return 0;
 }
 
+/* ---- the resolution an inode keeps ---------------------------------------------- */
+
+void node_keep(node *n, inode *in)
+{
+    if (!n->stamped || n->pk.kind == PK_CPART || n->orphan || n->stale)
+        return;
+    pthread_mutex_lock(&in->mu);
+    struct inode_res *r = &in->res;
+    r->valid = 0;
+    if (!(in->flags & INODE_DETACHED) && pkey_same(&in->pk, &n->pk) &&
+        meta_copy(&r->m, &n->m) == 0) {
+        r->valid = 1;
+        r->stamp = n->stamp;
+        r->kgen = in->kgen;
+        r->type = n->type;
+        r->meta_own = n->meta_own;
+        r->meta_taken = n->meta_taken;
+        r->meta_stale = n->meta_stale;
+        r->has_contents = n->has_contents;
+        r->csize = n->csize;
+    }
+    pthread_mutex_unlock(&in->mu);
+}
+
+/* n->pk resolved as in's kept resolution says, if that is still good:
+ * kept for the same key (kgen, and the key itself) at the store's stamp
+ * now. 1 if n was filled, 0 otherwise. */
+static int node_reuse(lsmfs *fs, node *n, inode *in)
+{
+    uint64_t now;
+    if (n->pk.kind == PK_CPART || !store_stamp(fs, &now))
+        return 0;
+    int hit = 0;
+    pthread_mutex_lock(&in->mu);
+    const struct inode_res *r = &in->res;
+    if (r->valid && r->stamp == now && r->kgen == in->kgen && !(in->flags & INODE_DETACHED) &&
+        pkey_same(&in->pk, &n->pk) && meta_copy(&n->m, &r->m) == 0) {
+        hit = 1;
+        n->type = r->type;
+        n->meta_own = r->meta_own;
+        n->meta_taken = r->meta_taken;
+        n->meta_stale = r->meta_stale;
+        n->has_contents = r->has_contents;
+        n->csize = r->csize;
+        n->stamped = 1;
+        n->stamp = now;
+    }
+    pthread_mutex_unlock(&in->mu);
+    return hit;
+}
+
+int node_resolve_at(lsmfs *fs, node *n, int hint, inode *in)
+{
+    if (in && node_reuse(fs, n, in))
+        return 0;
+    int err = node_resolve(fs, n, hint);
+    if (err == 0 && in)
+        node_keep(n, in);
+    return err;
+}
+
+/* n->pk is the name dir last found absent, at the store's stamp now? Then
+ * n is N_NONE (as node_resolve leaves it) and 1 is returned. */
+static int node_reuse_absent(lsmfs *fs, node *n, inode *dir)
+{
+    uint64_t now;
+    if (!store_stamp(fs, &now))
+        return 0;
+    int hit = 0, stale = 0;
+    pthread_mutex_lock(&dir->mu);
+    const struct inode_neg *g = &dir->neg;
+    if (g->valid && g->stamp == now && pkey_same(&g->pk, &n->pk)) {
+        hit = 1;
+        stale = g->meta_stale;
+    }
+    pthread_mutex_unlock(&dir->mu);
+    if (!hit)
+        return 0;
+    n->type = N_NONE;
+    n->meta_own = n->meta_taken = n->has_contents = 0;
+    n->meta_stale = stale;
+    n->csize = 0;
+    meta_free(&n->m);
+    memset(&n->m, 0, sizeof n->m);
+    n->stamped = 1;
+    n->stamp = now;
+    return 1;
+}
+
+static void node_keep_absent(node *n, inode *dir)
+{
+    pthread_mutex_lock(&dir->mu);
+    struct inode_neg *g = &dir->neg;
+    g->valid = pkey_copy(&g->pk, &n->pk) == 0;
+    g->stamp = n->stamp;
+    g->meta_stale = n->meta_stale;
+    pthread_mutex_unlock(&dir->mu);
+}
+
+int node_resolve_known(lsmfs *fs, node *n, int hint, inode *dir)
+{
+    if (n->pk.kind != PK_NORMAL)
+        return node_resolve(fs, n, hint);
+    inode *in = inode_find(fs, &n->pk); /* pinned */
+    if (in) {
+        int err = node_resolve_at(fs, n, hint, in);
+        inode_put(fs, in, 0, 0, 1);
+        return err;
+    }
+    if (dir && node_reuse_absent(fs, n, dir))
+        return 0;
+    int err = node_resolve(fs, n, hint);
+    if (err == 0 && dir && n->type == N_NONE && n->stamped)
+        node_keep_absent(n, dir);
+    return err;
+}
+
 /* The stripe of the directory record a change of key touches (its parent's
  * key: parent_touch writes that record). */
 static void add_parent_stripe(lsmfs *fs, lockset *ls, const kbuf *key, int mode)
@@ -237,7 +358,7 @@ int node_of_inode(lsmfs *fs, inode *in, node *n, lockset *ls, int mode, int what
         if (inode_kgen(in) == kgen) {
             if (what == NR_KEY)
                 return 0;
-            err = node_resolve(fs, n, in->type);
+            err = node_resolve_at(fs, n, in->type, in);
             if (err == 0 && mode == LK_WRITE)
                 err = node_lock_linked(fs, ls, n, NULL);
             return err;
@@ -285,7 +406,7 @@ int node_of_child(lsmfs *fs, inode *dir, const char *name, node *n, lockset *ls,
     }
     pkey_free(&dpk);
     if (err == 0)
-        err = node_resolve(fs, n, N_NONE);
+        err = node_resolve_known(fs, n, N_NONE, dir);
     if (err == 0 && mode == LK_WRITE)
         err = node_lock_linked(fs, ls, n, NULL);
     return err;

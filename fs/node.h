@@ -37,6 +37,8 @@ typedef struct node {
                          copy in memory), and changes are written there */
     struct inode *in; /* the inode the operation names (node_of_inode) */
     meta m;           /* attributes */
+    int stamped;      /* the store's stamp was taken before the resolution */
+    uint64_t stamp;   /* ... and was this (store_stamp) */
 } node;
 
 /* Resolve n->pk: what the key names now (N_NONE when nothing). `hint` is
@@ -46,6 +48,29 @@ typedef struct node {
  * mount). 0 or errno. */
 int node_resolve(lsmfs *fs, node *n, int hint);
 void node_free(node *n);
+
+/*
+ * Resolve once per request (docs/FS.md §8). An inode keeps what its key
+ * last resolved to, stamped with the store's change stamp (lsmfs.h) taken
+ * before the reads; while the stamp has not moved nothing in the store
+ * changed, so the kept resolution is exact and an operation on the name
+ * the kernel just looked up reads nothing again. Not for a "%c" part: its
+ * existence also depends on the inodes the kernel holds.
+ *
+ * A directory inode keeps, the same way, the last name in it that resolved
+ * to nothing: the create, mkdir, link or rename that follows the kernel's
+ * lookup of a new name does not read it again.
+ *
+ * node_resolve_at: n->pk is what inode `in` names (NULL: none known), with
+ * the key's stripe locked: reuse in's resolution if it is good, else
+ * resolve and keep the result on in. node_resolve_known: the same for the
+ * attached inode of n->pk if the kernel holds one, else (dir not NULL: the
+ * directory inode n->pk lies in) for dir's absent name. node_keep: keep n
+ * (just resolved) on in, which names n->pk (lookup, for an inode it made).
+ */
+int node_resolve_at(lsmfs *fs, node *n, int hint, struct inode *in);
+int node_resolve_known(lsmfs *fs, node *n, int hint, struct inode *dir);
+void node_keep(node *n, struct inode *in);
 
 /* What node_of_inode / node_of_child resolve. */
 enum { NR_FULL = 0, NR_KEY = 1 };

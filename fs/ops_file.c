@@ -242,7 +242,9 @@ static int make_unnamed(lsmfs *fs, inode *dir, mode_t mode, mode_t umask_bits, u
         inode *in = inode_new_unnamed(fs, &okey, &nm, linkable);
         if (in == NULL) {
             err = ENOMEM;
+            store_write_begin(fs); /* a write like any other (lsmfs.h) */
             lsm_delete(fs->db, LSM_KEYSPACE_DEFAULT, NULL, okey.p, okey.n);
+            store_write_end(fs);
         } else {
             entry_fill(fs, e, in, &nm);
             e->attr.st_nlink = 0;

@@ -127,6 +127,7 @@ static int do_lookup(lsmfs *fs, inode *dir, const char *name, struct fuse_entry_
         if (in == NULL) {
             err = ENOMEM;
         } else {
+            node_keep(&n, in); /* for the operation that follows (unlink, rename...) */
             entry_fill(fs, e, in, &n.m);
             holes_stat(fs, n.pk.key.p, n.pk.key.n, &e->attr);
         }
@@ -739,9 +740,9 @@ static int rename_prepare(rename_ctx *r, inode *sdir, const char *sname, inode *
     if (err == 0 && (r->src.pk.kind == PK_CPART || r->dst.pk.kind == PK_CPART))
         err = EINVAL; /* "%c" parts are not directories of their own */
     if (err == 0)
-        err = node_resolve(fs, &r->src, N_NONE);
+        err = node_resolve_known(fs, &r->src, N_NONE, sdir);
     if (err == 0)
-        err = node_resolve(fs, &r->dst, N_NONE);
+        err = node_resolve_known(fs, &r->dst, N_NONE, ddir);
     if (err == 0 && !excl)
         err = node_lock_linked(fs, ls, &r->src, &r->dst);
     return err;
@@ -866,7 +867,7 @@ static int link_target_ok(const node *d)
 static int link_unnamed(lsmfs *fs, inode *in, inode *dir, node *s, node *d,
                         struct fuse_entry_param *e)
 {
-    int err = node_resolve(fs, d, N_NONE);
+    int err = node_resolve_known(fs, d, N_NONE, dir); /* the kernel just looked it up */
     if (err)
         return err;
     if (d->type != N_NONE)
@@ -980,9 +981,9 @@ static int do_link(lsmfs *fs, inode *in, inode *dir, const char *name,
         goto done;
     }
     s.in = in;
-    err = node_resolve(fs, &s, in->type);
+    err = node_resolve_at(fs, &s, in->type, in);
     if (err == 0)
-        err = node_resolve(fs, &d, N_NONE);
+        err = node_resolve_known(fs, &d, N_NONE, dir);
     if (err == 0)
         err = node_lock_linked(fs, &ls, &s, NULL);
     if (err)

@@ -309,7 +309,7 @@ static int do_getxattr(lsmfs *fs, inode *in, const char *name, void **v, size_t 
     if (err == 0 && surely_absent(fs, &n, name))
         err = n.stale ? ENOENT : ENODATA;
     if (err == 0)
-        err = node_resolve(fs, &n, in->type);
+        err = node_resolve_at(fs, &n, in->type, in);
     if (err == 0 && n.type == N_NONE)
         err = ENOENT;
     if (err == 0)

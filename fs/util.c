@@ -47,6 +47,30 @@ void lsmfs_now(struct timespec *ts)
     clock_gettime(CLOCK_REALTIME, ts);
 }
 
+/* ---- the change stamp ------------------------------------------------------------ */
+
+/* A writer counts writes_begun before its write and writes_done after it;
+ * a reader loads writes_done and then writes_begun. Equal values mean no
+ * write was under way when writes_done was loaded and none began before
+ * writes_begun was: the store held exactly the writes counted. */
+void store_write_begin(lsmfs *fs)
+{
+    atomic_fetch_add(&fs->writes_begun, 1);
+}
+
+void store_write_end(lsmfs *fs)
+{
+    atomic_fetch_add(&fs->writes_done, 1);
+}
+
+int store_stamp(lsmfs *fs, uint64_t *stamp)
+{
+    uint64_t done = atomic_load(&fs->writes_done);
+    uint64_t begun = atomic_load(&fs->writes_begun);
+    *stamp = begun;
+    return begun == done;
+}
+
 /* ---- locks ---------------------------------------------------------------------- */
 
 /* The slot of the namespace lock the calling thread uses: a hash of its

@@ -331,6 +331,7 @@ int lsm_stats_get(lsm_db *db, lsm_stats *s)
     s->bloom_useful = LOAD(db->tstats.bloom_useful);
     s->data_blocks_read = LOAD(db->tstats.data_blocks_read);
     s->gets = LOAD(db->gets);
+    s->value_lookups = LOAD(db->value_lookups);
     s->iter_entries = LOAD(db->iter_entries);
     s->iterators_created = LOAD(db->iters_created);
     s->prefix_filter_probes = LOAD(db->prefix_probes);
@@ -387,6 +388,7 @@ int lsm_stats_text(lsm_db *db, char **out)
                   "data blocks read       %" PRIu64 "\n"
                   "block cache misses     %" PRIu64 "\n"
                   "gets                   %" PRIu64 "\n"
+                  "value lookups          %" PRIu64 "\n"
                   "iterators created      %" PRIu64 "\n"
                   "iterator steps         %" PRIu64 "\n"
                   "prefix checks          %" PRIu64 " answered by filters (%" PRIu64 " probes)\n",
@@ -398,7 +400,7 @@ int lsm_stats_text(lsm_db *db, char **out)
                   (double)s.stall_us / 1e6,
                   s.block_cache_bytes, lookups ? (double)s.block_cache_hits / (double)lookups : 0.0,
                   s.block_cache_hits, lookups, s.bloom_checked, s.bloom_useful, s.data_blocks_read, s.block_cache_misses,
-                  s.gets, s.iterators_created, s.iter_entries, s.prefix_checks_filtered, s.prefix_filter_probes);
+                  s.gets, s.value_lookups, s.iterators_created, s.iter_entries, s.prefix_checks_filtered, s.prefix_filter_probes);
     (void)n;
     *out = t;
     return LSM_OK;

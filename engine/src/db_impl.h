@@ -171,6 +171,7 @@ struct lsm_db {
     atomic_uint_fast64_t compaction_moves;
     atomic_uint_fast64_t stall_us;
     atomic_uint_fast64_t gets;
+    atomic_uint_fast64_t value_lookups;   /* lsm_value_size, lsm_read_value */
     atomic_uint_fast64_t iter_entries;
     atomic_uint_fast64_t iters_created;   /* user iterators and the engine's scans */
     atomic_uint_fast64_t prefix_probes;   /* prefix filters asked (db_prefix.c) */

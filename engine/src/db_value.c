@@ -73,6 +73,7 @@ static int raw_lookup(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, c
     char ksb = (char)ks;
     if (buf_append(&tk, &ksb, 1) || buf_append(&tk, key, key_len))
         return err_set(LSM_NOMEM, "out of memory");
+    atomic_fetch_add_explicit(&db->value_lookups, 1, memory_order_relaxed);
     *seq_out = ro && ro->snapshot ? ro->snapshot->seq
                                   : atomic_load_explicit(&db->last_seq, memory_order_acquire);
     *sv_out = db_sv_acquire(db);

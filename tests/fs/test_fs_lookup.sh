@@ -23,7 +23,17 @@
 #   6. with -o inline=256 (files stored apart from their names), ls -f of
 #      2,000 files of 4 KiB reads under 200 blocks (the files fill 2,000)
 #      and mv of their directory writes under 2 MiB in the daemon (wchar),
-#      not the 8 MB the files hold, and the files are intact.
+#      not the 8 MB the files hold, and the files are intact;
+#   7. each name is resolved once per request (docs/FS.md §8): after the
+#      kernel's lookup of a name, unlink, rename, chmod and stat read none
+#      of what the lookup read (the name's record, its value's size, the
+#      prefix checks for keys below it) -- only what the lookup did not
+#      (the parent's record, attribute scans); and what is reused is never
+#      stale: sizes, modes, hard links' shared attributes (changed through
+#      the other name, or through a descriptor of it unlinked while open),
+#      names removed and made again, an O_TMPFILE file linked where a name
+#      was just found absent all show their new state at once
+#      (attr_timeout=0, so every stat reaches the daemon).
 #
 # Exit 0 if every check passed, 1 otherwise, 77 when /dev/fuse is missing.
 set -u
@@ -155,4 +165,174 @@ for i in range(2000):
 ' "$M" && ok || fail "contents after the move"
 must_unmount "$M"
 check "lsmctl verify of the second store" "$LSMCTL" "$S2" verify
+
+# ---- 7. one resolution per name and request ----
+# The engine's reads per operation, 50 files each, measured around the
+# operation alone (the kernel's lookup before it is not counted): "gets"
+# are record reads (attributes included), "value lookups" value sizes,
+# "prefix checks" the questions "is anything below this name?" the filters
+# answered. First with the kernel's attribute cache on (it keeps the
+# directory's attributes and ACLs, so each count is the operation's own),
+# then with attr_timeout=0 (every stat reaches the daemon).
+S3=$T/store3
+cat >"$T/reads.py" <<'PY'
+import os, sys
+M, what = sys.argv[1], sys.argv[2]
+NAMES = ["gets", "value lookups", "prefix checks", "iterators created"]
+def stats():
+    out = {}
+    for line in os.getxattr(M, "lsmfs.stats").decode().splitlines():
+        for k in NAMES:
+            if line.startswith(k + " "):
+                out[k] = int(line[len(k):].split()[0])
+    return out
+def cost(fn):
+    a = stats(); fn(); b = stats()
+    return {k: b[k] - a[k] for k in a}
+d = os.path.join(M, what)
+os.mkdir(d)
+N = 50
+names = lambda i: [os.path.join(d, "%s%d" % (p, i)) for p in "abc"]
+for i in range(N):
+    for f in names(i):
+        with open(f, "w") as fh:
+            fh.write("x" * (i + 1))
+os.sync()
+open("/proc/sys/vm/drop_caches", "w").write("2") # the kernel forgets the names
+ops = {}
+def count(op, fn):
+    c = cost(fn)
+    t = ops.setdefault(op, dict.fromkeys(NAMES, 0))
+    for k in NAMES:
+        t[k] += c[k]
+if what == "ops":
+    for i in range(N):
+        a, b, c = names(i)
+        count("lookup", lambda: os.lstat(a))
+        count("unlink", lambda: os.unlink(a))
+        os.lstat(b)
+        count("rename", lambda: os.rename(b, b + "-moved"))
+        os.lstat(c)
+        count("chmod", lambda: os.chmod(c, 0o600))
+else:
+    for i in range(N):
+        count("lookup", lambda: os.lstat(names(i)[0]))
+    for i in range(N):
+        count("stat", lambda: os.lstat(names(i)[0]))
+bad = 0
+def expect(op, most):
+    global bad
+    t = ops[op]
+    print("# %-6s x%d: %s" % (op, N, ", ".join("%s %d" % (k, t[k]) for k in NAMES)))
+    for k, v in most.items():
+        if t[k] > v * N:
+            print("FAIL: %d %s: %d %s (expected at most %d each)" % (N, op, t[k], k, v))
+            bad = 1
+# A lookup reads the record, the size and asks the filters: the baseline
+# (the first one looks the directory up again too).
+expect("lookup", {"gets": 2, "value lookups": 1, "prefix checks": 2})
+if what == "ops":
+    # unlink: the parent's record (its times) and the attribute scan only.
+    expect("unlink", {"gets": 1, "value lookups": 0, "prefix checks": 0, "iterators created": 1})
+    # rename to a new name: the kernel's lookup of the new name (1 get, 1
+    # size, 2 prefix checks) and the parent's record; the old name and the
+    # new one are not read again.
+    expect("rename", {"gets": 2, "value lookups": 1, "prefix checks": 2, "iterators created": 1})
+    # chmod: the access ACL it rewrites (a get); nothing of the name.
+    expect("chmod", {"gets": 1, "value lookups": 0, "prefix checks": 0})
+else:
+    # Nothing changed since the lookups: the stats read nothing.
+    expect("stat", {"gets": 0, "value lookups": 0, "prefix checks": 0, "iterators created": 0})
+sys.exit(bad)
+PY
+must_mount "$S3" "$M"
+python3 "$T/reads.py" "$M" ops || fail "engine reads of unlink, rename, chmod after a lookup (above)"
+must_unmount "$M"
+must_mount "$S3" "$M" -o attr_timeout=0
+python3 "$T/reads.py" "$M" stat || fail "engine reads of stat after a lookup (above)"
+
+# What is reused is never stale (attr_timeout=0: every stat reaches the daemon).
+python3 - "$M" <<'PY' || fail "a reused resolution was stale (above)"
+import ctypes, os, stat, sys
+M = sys.argv[1]
+d = os.path.join(M, "s")
+os.mkdir(d)
+p = lambda n: os.path.join(d, n)
+bad = 0
+def want(what, got, exp):
+    global bad
+    if got != exp:
+        print("FAIL: %s: %r, expected %r" % (what, got, exp))
+        bad = 1
+with open(p("f"), "w") as f:
+    f.write("12345")
+want("size", os.lstat(p("f")).st_size, 5)
+with open(p("f"), "a") as f:      # a write through an open file
+    f.write("678")
+    f.flush()
+    want("size after an append", os.lstat(p("f")).st_size, 8)
+os.truncate(p("f"), 2)
+want("size after a truncate", os.lstat(p("f")).st_size, 2)
+os.link(p("f"), p("g"))           # hard links: one inode record for both
+want("nlink", os.lstat(p("f")).st_nlink, 2)
+os.chmod(p("g"), 0o640)
+want("mode through the other name", stat.S_IMODE(os.lstat(p("f")).st_mode), 0o640)
+fd = os.open(p("g"), os.O_RDWR)  # a descriptor of a name unlinked while open
+os.unlink(p("g"))
+want("nlink after unlinking the other name", os.lstat(p("f")).st_nlink, 1)
+os.ftruncate(fd, 7)               # reaches the shared record, not the name's
+os.fchmod(fd, 0o600)
+want("size and mode through the unlinked name",
+     (os.lstat(p("f")).st_size, stat.S_IMODE(os.lstat(p("f")).st_mode)), (7, 0o600))
+os.close(fd)
+os.truncate(p("f"), 2)
+want("absent name", os.path.lexists(p("t")), False)   # kept absent on s
+try:                              # an unnamed file linked there (FS.md §5)
+    fd = os.open(d, os.O_TMPFILE | os.O_RDWR, 0o644)
+except OSError as e:
+    print("note: O_TMPFILE: %s (not checked)" % e)
+else:
+    os.write(fd, b"tmp")
+    libc = ctypes.CDLL(None, use_errno=True)   # linkat(..., AT_SYMLINK_FOLLOW)
+    if libc.linkat(-100, b"/proc/self/fd/%d" % fd, -100, p("t").encode(), 0x400) != 0:
+        print("FAIL: linkat of the unnamed file: %s" % os.strerror(ctypes.get_errno()))
+        bad = 1
+    os.close(fd)
+    want("linked unnamed file", os.lstat(p("t")).st_size, 3)
+    os.unlink(p("t"))
+os.unlink(p("f"))
+want("unlinked", os.path.lexists(p("f")), False)
+with open(p("f"), "w") as f:      # the same name again: a new file
+    f.write("new file")
+want("size of the new file", os.lstat(p("f")).st_size, 8)
+os.mkdir(p("x"))                  # a name that was a directory becomes a file
+os.rmdir(p("x"))
+want("absent", os.path.lexists(p("x")), False)
+os.rename(p("f"), p("x"))
+want("renamed", (os.path.isfile(p("x")), os.path.lexists(p("f"))), (True, False))
+with open(p("y"), "w") as f:
+    f.write("y")
+os.lstat(p("y"))
+os.rename(p("x"), p("y"))         # over a name the kernel just looked up
+want("rename over a known name", open(p("y")).read(), "new file")
+with open(p("%x2e"), "w") as f:   # escaped names (FS.md 2.1): the key "."
+    f.write("dot")
+want("escaped name", os.lstat(p("%x2e")).st_size, 3)
+os.unlink(p("%x2e"))
+want("escaped name unlinked", os.path.lexists(p("%x2e")), False)
+os.mkdir(p("l"))                  # a file shadowed by a directory: "%x6c"
+with open(p("l/in"), "w") as f:
+    f.write("in")
+with open(p("%x6c"), "w") as f:
+    f.write("abc")
+want("shadowed file", (os.lstat(p("%x6c")).st_size, os.path.isdir(p("l"))), (3, True))
+os.unlink(p("%x6c"))
+want("shadowed file unlinked", (os.path.lexists(p("%x6c")), os.path.isdir(p("l"))), (False, True))
+os.unlink(p("l/in"))
+os.rmdir(p("l"))
+want("its directory removed", os.path.lexists(p("l")), False)
+sys.exit(bad)
+PY
+must_unmount "$M"
+check "lsmctl verify of the third store" "$LSMCTL" "$S3" verify
 finish
