@@ -137,7 +137,7 @@ static void vi_destroy(iter *it)
 }
 
 static const iter_ops vec_ops = {
-    vi_valid, vi_first, vi_last, vi_seek, vi_next, vi_prev, vi_key, vi_value, vi_status, vi_destroy,
+    vi_valid, vi_first, vi_last, vi_seek, vi_next, vi_prev, vi_key, vi_value, vi_status, vi_destroy, NULL,
 };
 
 static vec_iter *vec_new(kv *v, int n, int *destroyed)

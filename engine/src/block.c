@@ -328,7 +328,7 @@ static void bi_destroy(iter *it)
 }
 
 static const iter_ops block_iter_ops = {
-    bi_valid, bi_first, bi_last, bi_seek, bi_next, bi_prev, bi_key, bi_value, bi_status, bi_destroy,
+    bi_valid, bi_first, bi_last, bi_seek, bi_next, bi_prev, bi_key, bi_value, bi_status, bi_destroy, NULL,
 };
 
 iter *block_iter_new(const block *b, key_cmp_fn cmp, void (*release)(void *), void *arg,

@@ -435,7 +435,7 @@ static int iter_create(lsm_db *db, uint64_t seq, int fill_cache, int keys_only, 
         rc = version_add_iterators(it->sv->current, db->tc, fill_cache, &list, &n, &cap);
     }
     if (rc == LSM_OK) {
-        it->in = merge_iter_new(list, n, ikey_cmp);
+        it->in = merge_iter_new_layers(list, n);
         n = 0;
         if (it->in == NULL)
             rc = err_set(LSM_NOMEM, "iterator: out of memory");

@@ -813,6 +813,17 @@ static void ti_seek(iter *it, slice target)
     ti_skip_forward(ti);
 }
 
+/* The table's bloom filter rules out target's tree key: leave the cursors
+ * where they are (iter.h). */
+static int ti_seek_if_present(iter *it, slice target, uint64_t hash)
+{
+    table_iter *ti = (table_iter *)it;
+    if (ti->status == LSM_OK && ti->t->filter_data && !bloom_may_contain(ti->t->filter, hash))
+        return 0;
+    ti_seek(it, target);
+    return 1;
+}
+
 static void ti_next(iter *it)
 {
     table_iter *ti = (table_iter *)it;
@@ -863,7 +874,8 @@ static void ti_destroy(iter *it)
 }
 
 static const iter_ops table_iter_ops = {
-    ti_valid, ti_first, ti_last, ti_seek, ti_next, ti_prev, ti_key, ti_value, ti_status, ti_destroy,
+    ti_valid, ti_first, ti_last,  ti_seek,   ti_next,
+    ti_prev,  ti_key,   ti_value, ti_status, ti_destroy, ti_seek_if_present,
 };
 
 iter *table_iter_new_release(table *t, int fill_cache, void (*release)(void *), void *arg)

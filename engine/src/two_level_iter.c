@@ -149,6 +149,21 @@ static void tl_seek(iter *it, slice target)
     skip_forward(t);
 }
 
+/* Let the block the target falls in rule the target's tree key out (a
+ * level's table and its bloom filter). */
+static int tl_seek_if_present(iter *it, slice target, uint64_t hash)
+{
+    tl_iter *t = (tl_iter *)it;
+    if (t->status)
+        return 1;
+    iter_seek(t->index, target);
+    init_data(t);
+    if (t->data && !iter_seek_if_present(t->data, target, hash))
+        return 0;
+    skip_forward(t);
+    return 1;
+}
+
 /* A valid block iterator has no error (iter.h), and the index did not move:
  * while the block has entries there is nothing to check. */
 static void tl_next(iter *it)
@@ -200,7 +215,8 @@ static void tl_destroy(iter *it)
 }
 
 static const iter_ops tl_ops = {
-    tl_valid, tl_first, tl_last, tl_seek, tl_next, tl_prev, tl_key, tl_value, tl_status, tl_destroy,
+    tl_valid, tl_first, tl_last,  tl_seek,   tl_next,
+    tl_prev,  tl_key,   tl_value, tl_status, tl_destroy, tl_seek_if_present,
 };
 
 iter *two_level_iter_new(iter *index, open_block_fn open, void *arg,

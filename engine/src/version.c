@@ -537,7 +537,7 @@ static int fl_status(const iter *it) { (void)it; return LSM_OK; }
 static void fl_destroy(iter *it) { free(it); }
 
 static const iter_ops fl_ops = {
-    fl_valid, fl_first, fl_last, fl_seek, fl_next, fl_prev, fl_key, fl_value, fl_status, fl_destroy,
+    fl_valid, fl_first, fl_last, fl_seek, fl_next, fl_prev, fl_key, fl_value, fl_status, fl_destroy, NULL,
 };
 
 typedef struct level_ctx {
