@@ -899,6 +899,27 @@ iter *table_iter_new_release(table *t, int fill_cache, void (*release)(void *), 
     return &ti->base;
 }
 
+void *table_iter_release_arg(const iter *it, void (*release)(void *))
+{
+    const table_iter *ti = (const table_iter *)it;
+    return it->ops == &table_iter_ops && ti->release == release ? ti->release_arg : NULL;
+}
+
+void table_iter_retarget(iter *it, table *t)
+{
+    table_iter *ti = (table_iter *)it;
+    ti_close_data(ti); /* its block belongs to the old table */
+    ti->t = t;
+    ti->status = LSM_OK;
+    block_iter_set_file(&ti->index, t->file->path);
+    block_iter_set(&ti->index, &t->index, t->index_off);
+    block_iter_set_file(&ti->data, t->file->path);
+    ti->ra.len = 0;
+    ti->ra.run = 0;
+    ti->ra.next_off = UINT64_MAX;
+    ti->ra.want = RA_MIN;
+}
+
 iter *table_iter_new(table *t, int fill_cache)
 {
     return table_iter_new_release(t, fill_cache, NULL, NULL);

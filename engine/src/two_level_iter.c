@@ -46,7 +46,15 @@ static void init_data(tl_iter *t)
     slice hv = iter_value(t->index);
     if (t->data && slice_eq(hv, buf_slice(&t->data_handle)))
         return;
-    iter *d = t->open(t->arg, hv);
+    /* Hand the old block's iterator over for reuse, keeping its error. */
+    iter *old = t->data;
+    if (old) {
+        int rc = iter_status(old);
+        if (rc && t->status == LSM_OK)
+            t->status = rc;
+        t->data = NULL;
+    }
+    iter *d = t->open(t->arg, hv, old);
     if (d == NULL) {
         set_data(t, NULL);
         if (t->status == LSM_OK)

@@ -545,10 +545,10 @@ typedef struct level_ctx {
     int fill_cache;
 } level_ctx;
 
-static iter *open_file(void *arg, slice v)
+static iter *open_file(void *arg, slice v, iter *old)
 {
     level_ctx *c = arg;
-    return tc_iter(c->tc, get_fixed64(v.p), get_fixed64(v.p + 8), c->fill_cache);
+    return tc_iter_reuse(c->tc, get_fixed64(v.p), get_fixed64(v.p + 8), c->fill_cache, old);
 }
 
 static iter *level_iter_new(table_cache *tc, file_meta **files, int n, int fill_cache)
