@@ -476,7 +476,7 @@ static void map_table(table *t)
 {
     uint64_t n = 0;
     block_iter ix;
-    block_iter_init(&ix, ikey_cmp, t->file->path);
+    block_iter_init(&ix, NULL, t->file->path);
     block_iter_set(&ix, &t->index, t->index_off);
     for (block_iter_first(&ix); block_iter_valid(&ix); block_iter_next(&ix))
         n++;
@@ -607,7 +607,7 @@ int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn 
     }
     /* Cursors on the stack: a get allocates nothing but a block it reads. */
     block_iter ix;
-    block_iter_init(&ix, ikey_cmp, t->file->path);
+    block_iter_init(&ix, NULL, t->file->path);
     block_iter_set(&ix, &t->index, t->index_off);
     block_iter_seek(&ix, ikey);
     int rc = block_iter_status(&ix);
@@ -624,7 +624,7 @@ int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn 
         if ((rc = get_data_block(t, h, fill_cache, NULL, &ref)) != LSM_OK)
             break;
         block_iter bi;
-        block_iter_init(&bi, ikey_cmp, t->file->path);
+        block_iter_init(&bi, NULL, t->file->path);
         block_iter_set(&bi, ref_block(&ref), h.offset);
         if (first)
             block_iter_seek(&bi, ikey);
@@ -891,9 +891,9 @@ iter *table_iter_new_release(table *t, int fill_cache, void (*release)(void *), 
     ti->fill_cache = fill_cache;
     ti->release = release;
     ti->release_arg = arg;
-    block_iter_init(&ti->index, ikey_cmp, t->file->path);
+    block_iter_init(&ti->index, NULL, t->file->path);
     block_iter_set(&ti->index, &t->index, t->index_off);
-    block_iter_init(&ti->data, ikey_cmp, t->file->path);
+    block_iter_init(&ti->data, NULL, t->file->path);
     ti->ra.next_off = UINT64_MAX;
     ti->ra.want = RA_MIN;
     return &ti->base;
