@@ -3,7 +3,10 @@
  *
  * Underneath is one merge of every source (memtables, level-0 tables, one
  * concatenating iterator per deeper level) in internal-key order, pinned by a
- * superversion so nothing it reads can disappear. On top, this iterator shows
+ * superversion so nothing it reads can disappear. The sources are given
+ * newest first as the layers of one tree (merge_iter_new_layers), so a seek
+ * to a key the tree holds positions only the sources down to the newest one
+ * holding it, as a get would; the others follow at the next step. On top, this iterator shows
  * each tree key once, as its newest entry at or below the read sequence, and
  * hides keys whose newest entry is a deletion.
  *
