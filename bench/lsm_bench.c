@@ -16,7 +16,9 @@
  *   readmissing    get `reads` random keys, none of which exists
  *   readseq        iterate forward over `reads` entries
  *   readreverse    iterate backward over `reads` entries
- *   seekrandom     seek an iterator to `reads` random existing keys
+ *   seekrandom     seek an iterator to `reads` random existing keys (then
+ *                  --seek-nexts steps forward from each, as db_bench's
+ *                  seek_nexts)
  *   readwhilewriting  --threads readers do readrandom while one more thread
  *                  overwrites random keys; the readers' rate is reported
  *   deleterandom   delete every key, in a random order
@@ -575,6 +577,23 @@ static void wl_seekrandom(worker *w)
             if (kl == (size_t)c->key_size && memcmp(found, key, kl) == 0)
                 w->found++;
             w->bytes += kl + vl;
+        }
+        int stepped = 1;
+        for (int j = 0; j < c->seek_nexts && e->iter_valid(it); j++) {
+            if (e->iter_next(it) != BENCH_OK) {
+                stepped = 0;
+                break;
+            }
+            if (e->iter_valid(it)) {
+                size_t kl, vl;
+                e->iter_key(it, &kl);
+                e->iter_value(it, &vl);
+                w->bytes += kl + vl;
+            }
+        }
+        if (!stepped) {
+            worker_fail(w, "next");
+            break;
         }
         w->ops++;
     }

@@ -59,6 +59,7 @@ void options_usage(FILE *f)
             "                        lvrandwrite)\n"
             "  --num=N               keys (1000000)\n"
             "  --reads=N             operations of the read workloads (default --num)\n"
+            "  --seek-nexts=N        seekrandom: steps forward after each seek (0)\n"
             "  --key-size=N          key bytes (16)\n"
             "  --value-size=N        value bytes (100)\n"
             "  --threads=N           threads per workload; readwhilewriting: N readers + 1 writer (1)\n"
@@ -147,6 +148,7 @@ typedef struct num_option {
 static const num_option num_options[] = {
     OPT("num", num, OPT_U64, 0, 1, UINT32_MAX),
     OPT("reads", reads, OPT_U64, 0, 0, UINT64_MAX),
+    OPT("seek-nexts", seek_nexts, OPT_INT, 0, 0, 1u << 20),
     OPT("key-size", key_size, OPT_INT, 0, 1, 1024),
     OPT("value-size", value_size, OPT_INT, 0, 0, 64u << 20),
     OPT("threads", threads, OPT_INT, 0, 1, 1024),

@@ -26,6 +26,7 @@ typedef struct config {
     const char *db;
     uint64_t seed;
     uint64_t reads;
+    int seek_nexts;     /* seekrandom: next() calls after each seek */
     const char *csv;
     int use_existing;
     const char *engines;

@@ -10,6 +10,13 @@
  * entry in order; and a child whose status is an error -- from the start or
  * after some moves -- stops the merge: it becomes invalid and reports that
  * status, having returned only correct entries before.
+ *
+ * Layers (merge_iter_new_layers): children over internal keys, newest
+ * first, whose sequence numbers fall as the layers get older, each with an
+ * exact filter that also lets some absent tree keys through. Seeks and the
+ * steps after them still equal the reference, and a seek moves no layer
+ * older than the newest one holding the target's tree key (at or below the
+ * target's sequence number).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +46,8 @@ typedef struct vec_iter {
     long fail_at;   /* the movement that fails (0: never) */
     int fail_code;
     int *destroyed; /* counts destroys */
+    key_cmp_fn cmp; /* the children of a layered merge: ikey_cmp */
+    tu_rng *fp;     /* layers: the filter's false positives */
 } vec_iter;
 
 static int vi_valid(const iter *it)
@@ -81,9 +90,10 @@ static void vi_seek(iter *it, slice target)
     if (vi_moved(v))
         return;
     int lo = 0, hi = v->n;
+    key_cmp_fn cmp = v->cmp ? v->cmp : bytewise_cmp;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
-        if (bytewise_cmp(buf_slice(&v->v[mid].key), target) < 0)
+        if (cmp(buf_slice(&v->v[mid].key), target) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -137,7 +147,26 @@ static void vi_destroy(iter *it)
 }
 
 static const iter_ops vec_ops = {
+    vi_valid, vi_first, vi_last, vi_seek, vi_next, vi_prev, vi_key, vi_value, vi_status, vi_destroy, NULL,
+};
+
+/* A layer's filter: exact, but lets one absent tree key in four through. */
+static int vi_seek_if_present(iter *it, slice target, uint64_t hash)
+{
+    vec_iter *v = (vec_iter *)it;
+    (void)hash;
+    int held = 0;
+    for (int i = 0; i < v->n && !held; i++)
+        held = slice_eq(ikey_tkey(buf_slice(&v->v[i].key)), ikey_tkey(target));
+    if (!held && tu_below(v->fp, 4) != 0)
+        return 0;
+    vi_seek(it, target);
+    return 1;
+}
+
+static const iter_ops layer_ops = {
     vi_valid, vi_first, vi_last, vi_seek, vi_next, vi_prev, vi_key, vi_value, vi_status, vi_destroy,
+    vi_seek_if_present,
 };
 
 static vec_iter *vec_new(kv *v, int n, int *destroyed)
@@ -440,12 +469,121 @@ static void test_child_error(void **state)
     }
 }
 
+static int ikv_cmp(const void *a, const void *b)
+{
+    return ikey_cmp(buf_slice(&((const kv *)a)->key), buf_slice(&((const kv *)b)->key));
+}
+
+static void put_ikey(buf *b, const char *tkey, uint64_t seq, value_type t)
+{
+    char tr[8];
+    put_fixed64(tr, trailer_pack(seq, t));
+    buf_set(b, tkey, strlen(tkey));
+    buf_append(b, tr, sizeof tr);
+}
+
+static void test_layers_seek(void **state)
+{
+    (void)state;
+    tu_rng r = {tu_seed(0x1a7e5)};
+    enum { SEQ_BAND = 100000 };
+    for (int rep = 0; rep < 60; rep++) {
+        int nl = 1 + (int)tu_below(&r, 6), nk = 1 + (int)tu_below(&r, 120);
+        setup s;
+        memset(&s, 0, sizeof s);
+        s.k = nl;
+        s.all = calloc((size_t)(nl * nk) + 1, sizeof(kv));
+        for (int c = 0; c < nl; c++)
+            s.child[c] = calloc((size_t)nk + 1, sizeof(kv));
+        /* Tree key i is "k<2i>" (odd numbers are absent); layer c holds it
+         * with probability 1/3, at a sequence number in band nl - c. */
+        for (int i = 0; i < nk; i++) {
+            char tk[16];
+            snprintf(tk, sizeof tk, "k%05d", 2 * i);
+            for (int c = 0; c < nl; c++) {
+                if (tu_below(&r, 3) != 0)
+                    continue;
+                uint64_t seq = (uint64_t)(nl - c) * SEQ_BAND + tu_below(&r, SEQ_BAND);
+                value_type t = tu_below(&r, 4) == 0 ? TYPE_DELETION : TYPE_VALUE;
+                char v[32];
+                int vn = snprintf(v, sizeof v, "layer%d/%d", c, i);
+                kv *d = &s.child[c][s.child_n[c]++];
+                kv *a = &s.all[s.n++];
+                put_ikey(&d->key, tk, seq, t);
+                buf_set(&d->val, v, (size_t)vn);
+                buf_set(&a->key, d->key.p, d->key.n);
+                buf_set(&a->val, v, (size_t)vn);
+            }
+        }
+        qsort(s.all, (size_t)s.n, sizeof(kv), ikv_cmp);
+        vec_iter *kids[16];
+        iter *list[16];
+        for (int c = 0; c < nl; c++) {
+            kids[c] = vec_new(s.child[c], s.child_n[c], NULL);
+            kids[c]->base.ops = &layer_ops;
+            kids[c]->cmp = ikey_cmp;
+            kids[c]->fp = &r;
+            list[c] = &kids[c]->base;
+        }
+        iter *m = merge_iter_new_layers(list, nl);
+        assert_non_null(m);
+        buf target = BUF_INIT;
+        for (int q = 0; q < 300; q++) {
+            char tk[16];
+            int key = (int)tu_below(&r, (uint64_t)(2 * nk + 2));
+            snprintf(tk, sizeof tk, "k%05d", key);
+            uint64_t snap = tu_below(&r, (uint64_t)(nl + 2) * SEQ_BAND);
+            put_ikey(&target, tk, snap, TYPE_FOR_SEEK);
+            slice t = buf_slice(&target);
+            /* The newest layer with an entry of tk at or below snap. */
+            int holder = -1;
+            for (int c = 0; c < nl && holder < 0; c++)
+                for (int i = 0; i < s.child_n[c]; i++) {
+                    slice k = buf_slice(&s.child[c][i].key);
+                    if (slice_eq(ikey_tkey(k), ikey_tkey(t)) && ikey_seq(k) <= snap)
+                        holder = c;
+                }
+            long moves[16];
+            for (int c = 0; c < nl; c++)
+                moves[c] = kids[c]->moves;
+            iter_seek(m, t);
+            int pos = 0;
+            while (pos < s.n && ikey_cmp(buf_slice(&s.all[pos].key), t) < 0)
+                pos++;
+            expect_at(m, &s, pos);
+            if (holder >= 0) {
+                assert_true(kids[holder]->moves > moves[holder]);
+                for (int c = holder + 1; c < nl; c++)
+                    if (kids[c]->moves != moves[c])
+                        fail_msg("seek of a key layer %d holds moved layer %d of %d", holder, c, nl);
+            }
+            /* Then a few steps, either way. */
+            int steps = (int)tu_below(&r, 6);
+            for (int z = 0; z < steps && iter_valid(m); z++) {
+                if (tu_below(&r, 2)) {
+                    iter_next(m);
+                    pos++;
+                } else {
+                    iter_prev(m);
+                    pos--;
+                }
+                expect_at(m, &s, pos);
+            }
+        }
+        assert_int_equal(iter_status(m), LSM_OK);
+        iter_destroy(m);
+        buf_free(&target);
+        free_setup(&s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_reference),
         cmocka_unit_test(test_duplicates_forward),
         cmocka_unit_test(test_child_error),
+        cmocka_unit_test(test_layers_seek),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

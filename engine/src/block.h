@@ -70,15 +70,22 @@ typedef struct block_iter {
     buf key;
     slice value;
     int status;
+    int ikeys;            /* internal keys: ikey_cmp, inlined in seeks */
 } block_iter;
 
 /* Prepare an embedded cursor with no block (invalid, status LSM_OK). `file`
- * is borrowed and must outlive it. */
+ * is borrowed and must outlive it. cmp NULL: the keys are internal keys
+ * (ikey_cmp), compared inline by seeks. */
 void block_iter_init(block_iter *bi, key_cmp_fn cmp, const char *file);
 /* Point the cursor at block b (borrowed: must stay valid while in use),
  * found at block_off in the file. Unpositioned afterwards; status LSM_OK. The
  * key buffer is kept for reuse. */
 void block_iter_set(block_iter *bi, const block *b, uint64_t block_off);
+/* Name another file in the cursor's error messages (borrowed, as above). */
+static inline void block_iter_set_file(block_iter *bi, const char *file)
+{
+    bi->file = file ? file : "block";
+}
 /* Free what an embedded cursor holds (not the block; no release call). */
 void block_iter_cleanup(block_iter *bi);
 

@@ -314,7 +314,7 @@ static void ri_destroy(iter *it)
 }
 
 static const iter_ops ri_ops = {ri_valid, ri_first, ri_last, ri_seek, ri_next, ri_prev,
-                                ri_key, ri_value, ri_status, ri_destroy};
+                                ri_key, ri_value, ri_status, ri_destroy, NULL};
 
 iter *ct_resolving_iter(iter *inner, chunk_table *const *cts, int n)
 {

@@ -3,7 +3,10 @@
  *
  * Underneath is one merge of every source (memtables, level-0 tables, one
  * concatenating iterator per deeper level) in internal-key order, pinned by a
- * superversion so nothing it reads can disappear. On top, this iterator shows
+ * superversion so nothing it reads can disappear. The sources are given
+ * newest first as the layers of one tree (merge_iter_new_layers), so a seek
+ * to a key the tree holds positions only the sources down to the newest one
+ * holding it, as a get would; the others follow at the next step. On top, this iterator shows
  * each tree key once, as its newest entry at or below the read sequence, and
  * hides keys whose newest entry is a deletion.
  *
@@ -436,7 +439,7 @@ static int iter_create(lsm_db *db, uint64_t seq, int fill_cache, int keys_only, 
         rc = version_add_iterators(it->sv->current, db->tc, fill_cache, &list, &n, &cap);
     }
     if (rc == LSM_OK) {
-        it->in = merge_iter_new(list, n, ikey_cmp);
+        it->in = merge_iter_new_layers(list, n);
         n = 0;
         if (it->in == NULL)
             rc = err_set(LSM_NOMEM, "iterator: out of memory");

@@ -340,7 +340,7 @@ static void sv_destroy(iter *it)
 
 static const iter_ops salvage_ops = {
     sv_valid, sv_first, sv_unsupported, sv_seek, sv_next, sv_unsupported,
-    sv_key,   sv_value, sv_status,      sv_destroy,
+    sv_key,   sv_value, sv_status,      sv_destroy, NULL,
 };
 
 /* Collect the range tombstones of a table through its metaindex. What cannot

@@ -18,7 +18,7 @@ static int ei_status(const iter *it) { return ((const empty_iter *)it)->status; 
 static void ei_destroy(iter *it) { free(it); }
 
 static const iter_ops empty_ops = {
-    ei_valid, ei_move, ei_move, ei_seek, ei_move, ei_move, ei_none, ei_none, ei_status, ei_destroy,
+    ei_valid, ei_move, ei_move, ei_seek, ei_move, ei_move, ei_none, ei_none, ei_status, ei_destroy, NULL,
 };
 
 iter *iter_empty(int status)

@@ -9,6 +9,12 @@
  *     >= target in the iterator's order.
  *   - an error makes the iterator invalid and is reported by status(); the
  *     thread's error message (err.h) describes it at the time it happened.
+ *   - seek_if_present(target, hash) is optional (NULL: a plain seek). It
+ *     seeks like seek(target), unless the iterator can tell cheaply (a
+ *     bloom filter) that it holds no entry with target's tree key: then it
+ *     may leave its position undefined and return 0, and the caller must
+ *     seek it again before it uses the position. It returns 1 when it did
+ *     seek. hash is bloom_hash() of target's tree key.
  */
 #ifndef LSM_ITER_H
 #define LSM_ITER_H
@@ -28,6 +34,7 @@ typedef struct iter_ops {
     slice (*value)(const iter *it);
     int (*status)(const iter *it);
     void (*destroy)(iter *it);
+    int (*seek_if_present)(iter *it, slice target, uint64_t hash);
 } iter_ops;
 
 struct iter {
@@ -43,6 +50,13 @@ static inline void iter_prev(iter *it) { it->ops->prev(it); }
 static inline slice iter_key(const iter *it) { return it->ops->key(it); }
 static inline slice iter_value(const iter *it) { return it->ops->value(it); }
 static inline int iter_status(const iter *it) { return it->ops->status(it); }
+static inline int iter_seek_if_present(iter *it, slice t, uint64_t hash)
+{
+    if (it->ops->seek_if_present)
+        return it->ops->seek_if_present(it, t, hash);
+    it->ops->seek(it, t);
+    return 1;
+}
 static inline void iter_destroy(iter *it)
 {
     if (it)

@@ -515,7 +515,7 @@ static void mi_destroy(iter *it)
 }
 
 static const iter_ops mem_iter_ops = {
-    mi_valid, mi_first, mi_last, mi_seek, mi_next, mi_prev, mi_key, mi_value, mi_status, mi_destroy,
+    mi_valid, mi_first, mi_last, mi_seek, mi_next, mi_prev, mi_key, mi_value, mi_status, mi_destroy, NULL,
 };
 
 static iter *new_iter(memtable *m, skiplist *l)

@@ -8,11 +8,24 @@
  * LevelDB's merging iterator does, so next/prev can alternate freely.
  *
  * An error in any child stops the merge: it becomes invalid with that status.
+ *
+ * A merge of the layers of one tree (merge_iter_new_layers) seeks like a
+ * get: children are asked newest first, each may decline through its bloom
+ * filter (iter_seek_if_present), and once one lands on the target's tree key
+ * the older ones are not positioned at all. That is exact: a layer whose
+ * filter rules the tree key out has nothing before the next tree key, and an
+ * older layer holds that tree key only at lower sequence numbers, which
+ * come after the entry found. Such children are "deferred": out of the
+ * heap, left where they were, and sought to the target the first time the
+ * merge moves (next or prev). A seek for a key the tree holds then positions
+ * the layers down to the newest one holding it and no more.
  */
 #include "merge_iter.h"
 
 #include <stdlib.h>
+#include <string.h>
 
+#include "bloom.h"
 #include "buf.h"
 #include "err.h"
 #include "lsm.h"
@@ -36,6 +49,10 @@ typedef struct merge_iter {
     int forward;    /* direction of the heap */
     int status;
     buf saved;      /* scratch copy of the current key for direction changes */
+    int layers;     /* children are a tree's layers, newest first: seeks may defer */
+    unsigned char *deferred; /* per child (layers only): not positioned, not in the heap */
+    int n_deferred;
+    buf target;     /* the last seek's target, for the deferred children */
 } merge_iter;
 
 /* Does a belong above b in the heap? */
@@ -69,6 +86,8 @@ static void rebuild(merge_iter *m)
 {
     m->heap_n = 0;
     for (int i = 0; i < m->n; i++) {
+        if (m->n_deferred && m->deferred[i])
+            continue;
         int rc = iter_status(m->child[i]);
         if (rc) {
             if (m->status == LSM_OK)
@@ -112,9 +131,33 @@ static int mi_valid(const iter *it)
     return m->status == LSM_OK && m->heap_n > 0;
 }
 
+/* Forget the deferred children: the caller positions every child. */
+static void drop_deferred(merge_iter *m)
+{
+    if (m->n_deferred) {
+        memset(m->deferred, 0, (size_t)m->n);
+        m->n_deferred = 0;
+    }
+}
+
+/* Seek the deferred children to the last target and put them in the heap.
+ * They all come after the current entry, so it stays on top. */
+static void settle_deferred(merge_iter *m)
+{
+    if (m->n_deferred == 0)
+        return;
+    slice target = buf_slice(&m->target);
+    for (int i = 0; i < m->n; i++)
+        if (m->deferred[i])
+            iter_seek(m->child[i], target);
+    drop_deferred(m);
+    rebuild(m);
+}
+
 static void mi_first(iter *it)
 {
     merge_iter *m = (merge_iter *)it;
+    drop_deferred(m);
     for (int i = 0; i < m->n; i++)
         iter_first(m->child[i]);
     m->forward = 1;
@@ -124,17 +167,51 @@ static void mi_first(iter *it)
 static void mi_last(iter *it)
 {
     merge_iter *m = (merge_iter *)it;
+    drop_deferred(m);
     for (int i = 0; i < m->n; i++)
         iter_last(m->child[i]);
     m->forward = 0;
     rebuild(m);
 }
 
+/* Layers: position them newest first until one lands on target's tree key;
+ * the rest are deferred (see the top of the file). */
+static void seek_layers(merge_iter *m, slice target)
+{
+    slice tkey = ikey_tkey(target);
+    uint64_t hash = bloom_hash(tkey);
+    int found = 0;
+    for (int i = 0; i < m->n; i++) {
+        iter *c = m->child[i];
+        if (found || !iter_seek_if_present(c, target, hash)) {
+            m->deferred[i] = 1;
+            m->n_deferred++;
+            continue;
+        }
+        if (iter_valid(c)) {
+            slice k = iter_key(c);
+            found = ikey_valid(k) && slice_eq(ikey_tkey(k), tkey);
+        }
+    }
+    if (m->n_deferred && (!found || buf_set(&m->target, target.p, target.n))) {
+        /* Nothing on the tree key (or no memory to keep the target): the
+         * declined children may hold the next entry. */
+        for (int i = 0; i < m->n; i++)
+            if (m->deferred[i])
+                iter_seek(m->child[i], target);
+        drop_deferred(m);
+    }
+}
+
 static void mi_seek(iter *it, slice target)
 {
     merge_iter *m = (merge_iter *)it;
-    for (int i = 0; i < m->n; i++)
-        iter_seek(m->child[i], target);
+    drop_deferred(m);
+    if (m->layers && target.n > TRAILER_LEN)
+        seek_layers(m, target);
+    else
+        for (int i = 0; i < m->n; i++)
+            iter_seek(m->child[i], target);
     m->forward = 1;
     rebuild(m);
 }
@@ -142,6 +219,9 @@ static void mi_seek(iter *it, slice target)
 static void mi_next(iter *it)
 {
     merge_iter *m = (merge_iter *)it;
+    if (m->status)
+        return;
+    settle_deferred(m);
     if (m->status)
         return;
     if (!m->forward) {
@@ -176,6 +256,9 @@ static void mi_prev(iter *it)
     merge_iter *m = (merge_iter *)it;
     if (m->status)
         return;
+    /* After a seek the heap is forward: the change of direction below
+     * positions every child but the current one, the deferred ones too. */
+    drop_deferred(m);
     if (m->forward) {
         /* Put every other child on its last key before the current one. */
         iter *cur = m->heap[0].it;
@@ -228,11 +311,13 @@ static void mi_destroy(iter *it)
     free(m->child);
     free(m->heap);
     buf_free(&m->saved);
+    free(m->deferred);
+    buf_free(&m->target);
     free(m);
 }
 
 static const iter_ops merge_ops = {
-    mi_valid, mi_first, mi_last, mi_seek, mi_next, mi_prev, mi_key, mi_value, mi_status, mi_destroy,
+    mi_valid, mi_first, mi_last, mi_seek, mi_next, mi_prev, mi_key, mi_value, mi_status, mi_destroy, NULL,
 };
 
 iter *merge_iter_new(iter **children, int n, key_cmp_fn cmp)
@@ -257,4 +342,21 @@ iter *merge_iter_new(iter **children, int n, key_cmp_fn cmp)
     m->cmp = cmp;
     m->forward = 1;
     return &m->base;
+}
+
+iter *merge_iter_new_layers(iter **children, int n)
+{
+    unsigned char *d = calloc((size_t)(n ? n : 1), 1);
+    iter *it = d ? merge_iter_new(children, n, ikey_cmp) : NULL;
+    if (it == NULL) {
+        free(d);
+        if (d == NULL)
+            for (int i = 0; i < n; i++)
+                iter_destroy(children[i]);
+        return NULL;
+    }
+    merge_iter *m = (merge_iter *)it;
+    m->layers = 1;
+    m->deferred = d;
+    return it;
 }

@@ -134,6 +134,14 @@ iter *table_iter_new(table *t, int fill_cache);
 /* The same, with release(arg) run when the iterator is destroyed (also when
  * creation fails): the table cache unpins the table with it. */
 iter *table_iter_new_release(table *t, int fill_cache, void (*release)(void *), void *arg);
+/* The release argument of a table iterator made with that release function;
+ * NULL if `it` is not one. */
+void *table_iter_release_arg(const iter *it, void (*release)(void *));
+/* Point a table iterator at table t instead, unpositioned and without an
+ * error, keeping its buffers (a level iterator moving from file to file).
+ * Its release function and argument stay; the old table must stay open
+ * until this returns. */
+void table_iter_retarget(iter *it, table *t);
 
 /* Read and check every block (lsm_verify). Returns LSM_OK or LSM_CORRUPTION
  * with the file and offset. */

@@ -134,6 +134,26 @@ iter *tc_iter(table_cache *tc, uint64_t number, uint64_t size, int fill_cache)
     return it ? it : iter_empty(err_set(LSM_NOMEM, "table iterator: out of memory"));
 }
 
+iter *tc_iter_reuse(table_cache *tc, uint64_t number, uint64_t size, int fill_cache, iter *old)
+{
+    pinned *pin = old ? table_iter_release_arg(old, unpin) : NULL;
+    if (pin == NULL || pin->tc != tc) {
+        iter_destroy(old);
+        return tc_iter(tc, number, size, fill_cache);
+    }
+    cache_handle *h;
+    table *t;
+    int rc = tc_find(tc, number, size, &h, &t);
+    if (rc) {
+        iter_destroy(old);
+        return iter_empty(rc);
+    }
+    table_iter_retarget(old, t);
+    cache_release(tc->c, pin->h); /* the old table: its block was let go */
+    pin->h = h;
+    return old;
+}
+
 void tc_evict(table_cache *tc, uint64_t number)
 {
     cache_erase(tc->c, number, 0);

@@ -25,6 +25,10 @@ int tc_get(table_cache *tc, uint64_t number, uint64_t size, slice ikey, uint64_t
 /* Iterator over the file; keeps the table open until destroyed. Returns an
  * error iterator if the table cannot be opened; NULL only when out of memory. */
 iter *tc_iter(table_cache *tc, uint64_t number, uint64_t size, int fill_cache);
+/* The same, reusing `old` (owned from here on; may be NULL), an iterator of
+ * another file that tc_iter made, when it can: no allocation, its buffers
+ * kept. */
+iter *tc_iter_reuse(table_cache *tc, uint64_t number, uint64_t size, int fill_cache, iter *old);
 /* Pin the open table; release with tc_release. */
 int tc_find(table_cache *tc, uint64_t number, uint64_t size, cache_handle **h, table **t);
 void tc_release(table_cache *tc, cache_handle *h);

@@ -487,7 +487,7 @@ static void map_table(table *t)
 {
     uint64_t n = 0;
     block_iter ix;
-    block_iter_init(&ix, ikey_cmp, t->file->path);
+    block_iter_init(&ix, NULL, t->file->path);
     block_iter_set(&ix, &t->index, t->index_off);
     for (block_iter_first(&ix); block_iter_valid(&ix); block_iter_next(&ix))
         n++;
@@ -618,7 +618,7 @@ int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn 
     }
     /* Cursors on the stack: a get allocates nothing but a block it reads. */
     block_iter ix;
-    block_iter_init(&ix, ikey_cmp, t->file->path);
+    block_iter_init(&ix, NULL, t->file->path);
     block_iter_set(&ix, &t->index, t->index_off);
     block_iter_seek(&ix, ikey);
     int rc = block_iter_status(&ix);
@@ -635,7 +635,7 @@ int table_get(table *t, slice ikey, uint64_t hash, int fill_cache, table_get_fn 
         if ((rc = get_data_block(t, h, fill_cache, NULL, &ref)) != LSM_OK)
             break;
         block_iter bi;
-        block_iter_init(&bi, ikey_cmp, t->file->path);
+        block_iter_init(&bi, NULL, t->file->path);
         block_iter_set(&bi, ref_block(&ref), h.offset);
         if (first)
             block_iter_seek(&bi, ikey);
@@ -824,6 +824,17 @@ static void ti_seek(iter *it, slice target)
     ti_skip_forward(ti);
 }
 
+/* The table's bloom filter rules out target's tree key: leave the cursors
+ * where they are (iter.h). */
+static int ti_seek_if_present(iter *it, slice target, uint64_t hash)
+{
+    table_iter *ti = (table_iter *)it;
+    if (ti->status == LSM_OK && ti->t->filter_data && !bloom_may_contain(ti->t->filter, hash))
+        return 0;
+    ti_seek(it, target);
+    return 1;
+}
+
 static void ti_next(iter *it)
 {
     table_iter *ti = (table_iter *)it;
@@ -874,7 +885,8 @@ static void ti_destroy(iter *it)
 }
 
 static const iter_ops table_iter_ops = {
-    ti_valid, ti_first, ti_last, ti_seek, ti_next, ti_prev, ti_key, ti_value, ti_status, ti_destroy,
+    ti_valid, ti_first, ti_last,  ti_seek,   ti_next,
+    ti_prev,  ti_key,   ti_value, ti_status, ti_destroy, ti_seek_if_present,
 };
 
 iter *table_iter_new_release(table *t, int fill_cache, void (*release)(void *), void *arg)
@@ -890,12 +902,33 @@ iter *table_iter_new_release(table *t, int fill_cache, void (*release)(void *), 
     ti->fill_cache = fill_cache;
     ti->release = release;
     ti->release_arg = arg;
-    block_iter_init(&ti->index, ikey_cmp, t->file->path);
+    block_iter_init(&ti->index, NULL, t->file->path);
     block_iter_set(&ti->index, &t->index, t->index_off);
-    block_iter_init(&ti->data, ikey_cmp, t->file->path);
+    block_iter_init(&ti->data, NULL, t->file->path);
     ti->ra.next_off = UINT64_MAX;
     ti->ra.want = RA_MIN;
     return &ti->base;
+}
+
+void *table_iter_release_arg(const iter *it, void (*release)(void *))
+{
+    const table_iter *ti = (const table_iter *)it;
+    return it->ops == &table_iter_ops && ti->release == release ? ti->release_arg : NULL;
+}
+
+void table_iter_retarget(iter *it, table *t)
+{
+    table_iter *ti = (table_iter *)it;
+    ti_close_data(ti); /* its block belongs to the old table */
+    ti->t = t;
+    ti->status = LSM_OK;
+    block_iter_set_file(&ti->index, t->file->path);
+    block_iter_set(&ti->index, &t->index, t->index_off);
+    block_iter_set_file(&ti->data, t->file->path);
+    ti->ra.len = 0;
+    ti->ra.run = 0;
+    ti->ra.next_off = UINT64_MAX;
+    ti->ra.want = RA_MIN;
 }
 
 iter *table_iter_new(table *t, int fill_cache)

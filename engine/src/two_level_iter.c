@@ -46,7 +46,15 @@ static void init_data(tl_iter *t)
     slice hv = iter_value(t->index);
     if (t->data && slice_eq(hv, buf_slice(&t->data_handle)))
         return;
-    iter *d = t->open(t->arg, hv);
+    /* Hand the old block's iterator over for reuse, keeping its error. */
+    iter *old = t->data;
+    if (old) {
+        int rc = iter_status(old);
+        if (rc && t->status == LSM_OK)
+            t->status = rc;
+        t->data = NULL;
+    }
+    iter *d = t->open(t->arg, hv, old);
     if (d == NULL) {
         set_data(t, NULL);
         if (t->status == LSM_OK)
@@ -149,6 +157,21 @@ static void tl_seek(iter *it, slice target)
     skip_forward(t);
 }
 
+/* Let the block the target falls in rule the target's tree key out (a
+ * level's table and its bloom filter). */
+static int tl_seek_if_present(iter *it, slice target, uint64_t hash)
+{
+    tl_iter *t = (tl_iter *)it;
+    if (t->status)
+        return 1;
+    iter_seek(t->index, target);
+    init_data(t);
+    if (t->data && !iter_seek_if_present(t->data, target, hash))
+        return 0;
+    skip_forward(t);
+    return 1;
+}
+
 /* A valid block iterator has no error (iter.h), and the index did not move:
  * while the block has entries there is nothing to check. */
 static void tl_next(iter *it)
@@ -200,7 +223,8 @@ static void tl_destroy(iter *it)
 }
 
 static const iter_ops tl_ops = {
-    tl_valid, tl_first, tl_last, tl_seek, tl_next, tl_prev, tl_key, tl_value, tl_status, tl_destroy,
+    tl_valid, tl_first, tl_last,  tl_seek,   tl_next,
+    tl_prev,  tl_key,   tl_value, tl_status, tl_destroy, tl_seek_if_present,
 };
 
 iter *two_level_iter_new(iter *index, open_block_fn open, void *arg,

@@ -8,9 +8,11 @@
 
 #include "iter.h"
 
-/* Open the block an index value names. Returns an iterator (an error iterator
+/* Open the block an index value names. old: the iterator of the block open
+ * before (NULL if none), handed over: the function may reuse it for the new
+ * block, and otherwise destroys it. Returns an iterator (an error iterator
  * from iter_empty() on failure); NULL only when out of memory. */
-typedef iter *(*open_block_fn)(void *arg, slice index_value);
+typedef iter *(*open_block_fn)(void *arg, slice index_value, iter *old);
 
 /* Takes ownership of index. cleanup(cleanup_arg) runs at destroy (may be NULL).
  * Returns NULL when out of memory (index is destroyed and cleanup run). */

@@ -537,7 +537,7 @@ static int fl_status(const iter *it) { (void)it; return LSM_OK; }
 static void fl_destroy(iter *it) { free(it); }
 
 static const iter_ops fl_ops = {
-    fl_valid, fl_first, fl_last, fl_seek, fl_next, fl_prev, fl_key, fl_value, fl_status, fl_destroy,
+    fl_valid, fl_first, fl_last, fl_seek, fl_next, fl_prev, fl_key, fl_value, fl_status, fl_destroy, NULL,
 };
 
 typedef struct level_ctx {
@@ -545,10 +545,10 @@ typedef struct level_ctx {
     int fill_cache;
 } level_ctx;
 
-static iter *open_file(void *arg, slice v)
+static iter *open_file(void *arg, slice v, iter *old)
 {
     level_ctx *c = arg;
-    return tc_iter(c->tc, get_fixed64(v.p), get_fixed64(v.p + 8), c->fill_cache);
+    return tc_iter_reuse(c->tc, get_fixed64(v.p), get_fixed64(v.p + 8), c->fill_cache, old);
 }
 
 static iter *level_iter_new(table_cache *tc, file_meta **files, int n, int fill_cache)
