@@ -38,8 +38,12 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
     if (n >= (ssize_t)(at + 2)) {
         struct fuse_in_header *h = buf;
         const char *name = (const char *)buf + at;
+#if FUSE_KERNEL_MINOR_VERSION >= 37 /* FUSE_TMPFILE (an enum value): headers of Linux 6.1+ */
         if (h->opcode == FUSE_TMPFILE && name[0] == '/' && name[1] == 0)
             h->opcode = FUSE_CREATE;
+#else
+        (void)h, (void)name;
+#endif
     }
     return n;
 }

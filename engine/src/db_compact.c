@@ -203,7 +203,10 @@ static int find_deleted_inputs(compact_state *s, const rdel_index *drop_ix,
                     return rc;
                 uint64_t newest = table_get_props(t)->largest_seq;
                 tc_release(db->tc, h);
-                skip[k] = rdel_index_covers_range(drop_ix, ikey_tkey(buf_slice(&f->smallest)),
+                /* No largest_seq property (FORMAT.md §6.8: it reads as 0):
+                 * unknown, so never deleted whole. */
+                skip[k] = newest != 0 &&
+                          rdel_index_covers_range(drop_ix, ikey_tkey(buf_slice(&f->smallest)),
                                                   ikey_tkey(buf_slice(&f->largest)),
                                                   smallest_snapshot, newest);
             }
@@ -652,6 +655,8 @@ int db_drop_dead_tables_locked(lsm_db *db, int *dropped)
                 break;
             uint64_t newest = table_get_props(t)->largest_seq;
             tc_release(db->tc, h);
+            if (newest == 0)
+                continue; /* no largest_seq property: unknown, kept */
             if (!rdel_index_covers_range(&ix, ikey_tkey(buf_slice(&f->smallest)),
                                          ikey_tkey(buf_slice(&f->largest)), snap, newest))
                 continue;

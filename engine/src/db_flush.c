@@ -41,38 +41,45 @@ static int in_part(slice t, int part, int rdel, int apart)
  * id than all of them) would otherwise keep every tombstone with that chunk,
  * in one table spanning every value in between -- whose merge then rewrites
  * all of those, and on a full disk is refused for want of the space it
- * would free. mit: an iterator over the memtable, positioned anywhere. */
-static int rdel_apart(iter *mit, slice start, slice end)
+ * would free. mit: an iterator over the memtable, positioned anywhere.
+ * Sets *apart; LSM_OK or an error, which fails the flush: each part of the
+ * flush asks again, and a tombstone one part left out because it goes
+ * apart must not be left out of the other too. */
+static int rdel_apart(iter *mit, slice start, slice end, int *apart)
 {
+    *apart = 0;
     if (!is_chunk(start))
-        return 0;
+        return LSM_OK;
     buf seek = BUF_INIT;
-    int apart = 0;
-    if (buf_append(&seek, start.p, start.n) == LSM_OK &&
-        buf_put_fixed64(&seek, trailer_pack(MAX_SEQUENCE, TYPE_FOR_SEEK)) == LSM_OK) {
+    int rc = LSM_OK;
+    if (buf_append(&seek, start.p, start.n) != LSM_OK ||
+        buf_put_fixed64(&seek, trailer_pack(MAX_SEQUENCE, TYPE_FOR_SEEK)) != LSM_OK) {
+        rc = err_set(LSM_NOMEM, "flush: out of memory");
+    } else {
         iter_seek(mit, buf_slice(&seek));
-        apart = iter_status(mit) == LSM_OK &&
-                (!iter_valid(mit) || slice_cmp(ikey_tkey(iter_key(mit)), end) >= 0);
+        rc = iter_status(mit);
+        *apart = rc == LSM_OK && (!iter_valid(mit) || slice_cmp(ikey_tkey(iter_key(mit)), end) >= 0);
     }
     buf_free(&seek);
-    return apart; /* out of memory: together, which is always correct */
+    return rc;
 }
 
 /* Does any range tombstone of the memtable go apart (rdel_apart)? */
-static int any_rdel_apart(memtable *m)
+static int any_rdel_apart(memtable *m, int *any)
 {
+    *any = 0;
     if (mem_range_dels(m) == 0)
-        return 0;
+        return LSM_OK;
     iter *rd = mem_rdel_iter_new(m), *mit = mem_iter_new(m);
-    int any = 0;
-    if (rd && mit)
-        for (iter_first(rd); !any && iter_valid(rd); iter_next(rd))
-            any = rdel_apart(mit, ikey_tkey(iter_key(rd)), iter_value(rd));
+    int rc = rd && mit ? LSM_OK : err_set(LSM_NOMEM, "flush: out of memory");
+    if (rc == LSM_OK)
+        for (iter_first(rd); rc == LSM_OK && !*any && iter_valid(rd); iter_next(rd))
+            rc = rdel_apart(mit, ikey_tkey(iter_key(rd)), iter_value(rd), any);
     if (rd)
         iter_destroy(rd);
     if (mit)
         iter_destroy(mit);
-    return any;
+    return rc;
 }
 
 typedef struct mem_deleted_ctx {
@@ -101,8 +108,12 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
                    file_meta **meta)
 {
     *meta = NULL;
-    if (part == FLUSH_CHUNK_DELS && !any_rdel_apart(m))
-        return LSM_OK;
+    if (part == FLUSH_CHUNK_DELS) {
+        int any;
+        int rc = any_rdel_apart(m, &any);
+        if (rc || !any)
+            return rc;
+    }
     /* The chunks go to the end of the chunk table (if there is one), whose
      * blocks the entries referencing it keep: indexed, not copied. */
     chunk_table *ct = part == FLUSH_CHUNKS ? flush_chunk_table(m) : NULL;
@@ -188,8 +199,10 @@ int db_build_table(lsm_db *db, memtable *m, uint64_t number, uint64_t oldest_sna
             rc = err_set(LSM_NOMEM, "flush: out of memory");
         for (rc == LSM_OK ? iter_first(rd) : (void)0; rc == LSM_OK && iter_valid(rd); iter_next(rd)) {
             slice start = ikey_tkey(iter_key(rd)), end = iter_value(rd);
-            int apart = part != FLUSH_MAIN && rdel_apart(mit, start, end);
-            if (in_part(start, part, 1, apart))
+            int apart = 0;
+            if (part != FLUSH_MAIN)
+                rc = rdel_apart(mit, start, end, &apart);
+            if (rc == LSM_OK && in_part(start, part, 1, apart))
                 rc = tb_add_range_del(tb, start, end, ikey_seq(iter_key(rd)));
         }
         if (rd)
