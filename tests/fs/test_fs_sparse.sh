@@ -373,5 +373,8 @@ if [[ -n $big_mark ]] && grep -F "$big_mark key=$(holes_key "$gone_ino") " "$T/s
 else
     ok
 fi
+# The first mark made the store "lsmfs 4"; the link made since left it so.
+fmt=$(grep -F " key=format " "$T/sst.txt" | sed -n 's/.* value=//p')
+[[ $fmt == "lsmfs 4" ]] && ok || fail "lsmfs format after marks and a link: '$fmt'"
 check "lsmctl verify" "$LSMCTL" "$STORE" verify
 finish
