@@ -141,7 +141,7 @@ int holes_unmark_batch(lsmfs *fs, lsm_batch *b, uint64_t ino)
     pthread_mutex_lock(&h->mu);
     hole_mark **slot = find_locked(h, ino);
     int stored = *slot && (*slot)->stored;
-    if (stored) { /* gone with the commit (kept if it fails: a stale mark) */
+    if (stored) { /* gone with the commit (if it fails, a stale key stays) */
         (*slot)->stored = 0;
         drop_idle_locked(h, slot);
     }

@@ -35,10 +35,10 @@
  * format_mu is taken after 1, 2 and 3 by the one write that raises the
  * store's format ("lsmfs 3" or "4") and held across its commit, so that two
  * raises never write their records in the wrong order; it comes before 4.
- * Engine calls are made with at most the locks of 1, 2 and 3 held (and
- * format_mu): every
- * engine read sees a consistent state and every change is one atomic
- * batch, so the locks only order changes to the same keys.
+ * Engine calls are made with at most the locks of 1, 2 and 3 (and
+ * format_mu) held: every engine read sees a consistent state and every
+ * change is one atomic batch, so the locks only order changes to the same
+ * keys.
  *
  * The specification of what the daemon shows is docs/FS.md.
  */
