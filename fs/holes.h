@@ -14,10 +14,16 @@
  * make a hole, so it stays dense until a marking operation runs). Every
  * other file reports its size rounded up, as before.
  *
- * Marks are kept in memory, by inode number (so every name of a hard-linked
- * file shares one), for as long as the daemon runs: a remount forgets them,
- * and a file written sparse by a program (lsm_write_value past the end) is
- * never marked.
+ * Marks are also stored, so that a remount still knows them: a marking
+ * change queues the key inode_key(ino) (empty value) in lsmfs.holes in its
+ * own batch (holes_mark_begin), and the first one raises the store's format
+ * to "lsmfs 4". A mount loads every stored mark into the table (one key per
+ * file left sparse, so few). A stored mark is only a hint: the count
+ * decides, and a count that finds no hole unmarks the file in memory but
+ * leaves its key (one count per mount is its whole cost); the key goes when
+ * the file's last name is removed. A file written sparse by a program
+ * (lsm_write_value past the end) is never marked; an unlinked file still
+ * open (an orphan) is marked in memory only.
  *
  * Thread safety: all functions may be called concurrently; one mutex guards
  * the table and is never held across an engine call. A count made while the
@@ -36,11 +42,36 @@
 int holes_init(lsmfs *fs);
 void holes_free(lsmfs *fs);
 
-/* After a change to the contents of the file with inode number ino was
- * committed: forget its count; made_hole != 0 (the change may have made a
- * hole) marks it. Out of memory, a mark is dropped (the file then shows its
- * size, as an unmarked one). */
-void holes_changed(lsmfs *fs, uint64_t ino, int made_hole);
+/* A change to the contents of the file with inode number ino, from before
+ * its commit to after it. */
+typedef struct holes_change {
+    uint64_t ino;
+    int made_hole; /* the change may make a hole */
+    int stored;    /* its mark is queued in the batch */
+    int fmt_held;  /* lsmfs_format_raise took format_mu */
+} holes_change;
+
+/* Before committing b, a change to ino's contents; made_hole != 0 (the
+ * change may make a hole) and !orphan: queue ino's stored mark in b (and
+ * the format "lsmfs 4" if the store's is lower). 0 or ENOMEM; either way
+ * holes_mark_end must follow. */
+int holes_mark_begin(lsmfs *fs, lsm_batch *b, uint64_t ino, int made_hole, int orphan,
+                     holes_change *c);
+
+/* After the commit of c's batch (committed: it succeeded): forget the
+ * file's count; if it may have made a hole, mark it. Out of memory, a mark
+ * is dropped from the table (the file then shows its size, as an unmarked
+ * one, until the next mount loads its stored mark). */
+void holes_mark_end(lsmfs *fs, const holes_change *c, int committed);
+
+/* Before committing b, which removes the last name of the file ino (its
+ * contents go, or become an orphan's): queue the removal of its stored mark
+ * if it has one. 0 or ENOMEM. */
+int holes_unmark_batch(lsmfs *fs, lsm_batch *b, uint64_t ino);
+
+/* At mount, after lsmfs.holes is open: every stored mark into the table.
+ * 0, or -1 with a message on stderr. */
+int holes_load(lsmfs *fs);
 
 /* For a regular file's attributes st (st_ino and st_size filled in) whose
  * contents are the value of key in the contents keyspace: if the file is

@@ -32,9 +32,13 @@
  *   4. the shard locks of the inode table, then one inode's own mutex
  *      (inode.h). Neither is ever held across an engine call;
  *   5. ino_mu (inode number allocation).
- * Engine calls are made with at most the locks of 1, 2 and 3 held: every
- * engine read sees a consistent state and every change is one atomic
- * batch, so the locks only order changes to the same keys.
+ * format_mu is taken after 1, 2 and 3 by the one write that raises the
+ * store's format ("lsmfs 3" or "4") and held across its commit, so that two
+ * raises never write their records in the wrong order; it comes before 4.
+ * Engine calls are made with at most the locks of 1, 2 and 3 (and
+ * format_mu) held: every engine read sees a consistent state and every
+ * change is one atomic batch, so the locks only order changes to the same
+ * keys.
  *
  * The specification of what the daemon shows is docs/FS.md.
  */
@@ -83,6 +87,7 @@
 #define LSMFS_KS_XATTR "lsmfs.xattr"
 #define LSMFS_KS_SYS "lsmfs.sys"
 #define LSMFS_KS_INODE "lsmfs.inode"
+#define LSMFS_KS_HOLES "lsmfs.holes" /* files that may have holes (FS.md §7) */
 /* Keys in lsmfs.sys. */
 #define LSMFS_SYS_ROOT "root"
 #define LSMFS_SYS_INO "ino"
@@ -93,6 +98,7 @@
 #define LSMFS_FORMAT_STRING "lsmfs 2"
 #define LSMFS_FORMAT_1 "lsmfs 1" /* read, and upgraded by a read-write mount */
 #define LSMFS_FORMAT_3 "lsmfs 3" /* written by the first hard link (FS.md §3.2) */
+#define LSMFS_FORMAT_4 "lsmfs 4" /* written by the first stored hole mark (FS.md §7) */
 
 /* ---- options (filled by main) --------------------------------------------- */
 
@@ -136,7 +142,10 @@ typedef struct lsmfs {
     lsm_keyspace ks_sys;
     lsm_keyspace ks_inode;      /* lsmfs.inode: hard-linked files (FS.md §3.2) */
     int have_inode;
-    atomic_int format;          /* the store's lsmfs format (2 or 3) */
+    lsm_keyspace ks_holes;      /* lsmfs.holes: hole marks (FS.md §7) */
+    int have_holes;
+    atomic_int format;          /* the store's lsmfs format (2, 3 or 4) */
+    pthread_mutex_t format_mu;  /* held from a raise of the format to its commit */
     int have_meta;              /* 0 only on a read-only mount of a store that */
     int have_xattr;             /* never had lsmfs's keyspaces: reads of them */
     int have_sys;               /* then find nothing */
@@ -198,6 +207,12 @@ int lsmfs_store_prepare(lsmfs *fs);
 /* At unmount, the last write before closing: lsmfs.sys/state "clean"
  * (store.c). 0, or -1 with a message. */
 int lsmfs_store_leave(lsmfs *fs);
+/* Before committing b: if the store's format is below want (3 or 4), queue
+ * the record "lsmfs <want>" in b and take format_mu (*held = 1), else
+ * *held = 0. After the commit, lsmfs_format_done (committed: it succeeded)
+ * must follow. A format is never lowered. 0 or ENOMEM (nothing held). */
+int lsmfs_format_raise(lsmfs *fs, lsm_batch *b, int want, int *held);
+void lsmfs_format_done(lsmfs *fs, int want, int held, int committed);
 
 /* ---- hashing, time, locks ----------------------------------------------------- */
 

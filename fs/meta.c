@@ -164,6 +164,14 @@ void inode_key(uint64_t ino, unsigned char out[INODE_KEY_LEN])
         out[i] = (unsigned char)(ino >> (8 * (INODE_KEY_LEN - 1 - i)));
 }
 
+uint64_t inode_key_number(const unsigned char key[INODE_KEY_LEN])
+{
+    uint64_t ino = 0;
+    for (int i = 0; i < INODE_KEY_LEN; i++)
+        ino = ino << 8 | key[i];
+    return ino;
+}
+
 static int link_type_ok(int type)
 {
     return type >= T_REG && type <= T_SOCK && type != T_DIR;

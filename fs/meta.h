@@ -67,6 +67,8 @@ int meta_decode(const void *p, size_t n, uint64_t epoch, meta *m);
 #define INODE_KEY_LEN 8
 /* The key of inode ino in lsmfs.inode: ino big-endian (keys sort by number). */
 void inode_key(uint64_t ino, unsigned char out[INODE_KEY_LEN]);
+/* The inode number of an inode_key. */
+uint64_t inode_key_number(const unsigned char key[INODE_KEY_LEN]);
 /* Encode a link record into out (cleared first). 0, EINVAL for a directory
  * or an unknown type or inode number 0, ENOMEM. */
 int meta_encode_link(int type, uint64_t ino, kbuf *out);

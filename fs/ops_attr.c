@@ -153,13 +153,16 @@ static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
     /* chmod of a file with an access ACL: the ACL follows the mode. */
     if (err == 0 && (to_set & FUSE_SET_ATTR_MODE))
         err = acl_on_chmod(fs, b, &n, (mode_t)n.m.mode);
+    holes_change hc = {0, 0, 0, 0};
+    if (err == 0 && sizing)
+        err = holes_mark_begin(fs, b, n.m.ino, (uint64_t)attr->st_size > old_size, n.orphan, &hc);
     if (err == 0)
         err = batch_commit(fs, b, "setattr", n.pk.key.p, n.pk.key.n,
                            !sizing || (uint64_t)attr->st_size <= n.m.size);
+    if (sizing)
+        holes_mark_end(fs, &hc, err == 0);
     if (err == 0 && n.orphan)
         inode_update_record(in, apply, &a);
-    if (err == 0 && sizing)
-        holes_changed(fs, n.m.ino, (uint64_t)attr->st_size > old_size);
     if (err == 0) {
         meta_to_stat(&n.m, out);
         holes_stat(fs, n.pk.key.p, n.pk.key.n, out);

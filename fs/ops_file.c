@@ -350,12 +350,14 @@ static int set_size(lsmfs *fs, node *n, uint64_t size)
         set_size_times(&n->m, &st);
         err = node_put_meta(fs, b, n);
     }
+    holes_change hc = {0, 0, 0, 0};
+    if (err == 0)
+        err = holes_mark_begin(fs, b, n->m.ino, size > n->csize, n->orphan, &hc);
     if (err == 0)
         err = batch_commit(fs, b, "truncate", n->pk.key.p, n->pk.key.n, size <= n->m.size);
+    holes_mark_end(fs, &hc, err == 0);
     if (err == 0 && n->orphan)
         inode_update_record(n->in, set_size_times, &st);
-    if (err == 0)
-        holes_changed(fs, n->m.ino, size > n->csize);
     lsm_batch_free(b);
     return err;
 }
@@ -501,15 +503,17 @@ static int do_write(lsmfs *fs, inode *in, const char *buf, size_t size, off_t of
         set_size_times(&n.m, &st);
         err = node_put_meta(fs, b, &n);
     }
+    /* a write starting past the end leaves a gap */
+    holes_change hc = {0, 0, 0, 0};
+    if (err == 0)
+        err = holes_mark_begin(fs, b, n.m.ino, (uint64_t)off > n.csize, n.orphan, &hc);
     if (err == 0)
         err = batch_commit(fs, b, "write", n.pk.key.p, n.pk.key.n, 0);
+    holes_mark_end(fs, &hc, err == 0);
     if (err == 0 && n.orphan)
         inode_update_record(in, set_size_times, &st);
-    if (err == 0) {
+    if (err == 0)
         *shared = node_linked_ino(&n);
-        /* a write starting past the end leaves a gap */
-        holes_changed(fs, n.m.ino, (uint64_t)off > n.csize);
-    }
     lockset_unlock(fs, &ls);
     lsm_batch_free(b);
     node_free(&n);
@@ -564,13 +568,15 @@ static int punch(lsmfs *fs, node *n, uint64_t off, uint64_t len, uint64_t extend
         set_size_times(&n->m, &st);
         err = node_put_meta(fs, b, n);
     }
+    holes_change hc = {0, 0, 0, 0};
+    if (err == 0)
+        err = holes_mark_begin(fs, b, n->m.ino, 1, n->orphan, &hc);
     /* Frees space, or takes at most a chunk at each end of the range. */
     if (err == 0)
         err = batch_commit(fs, b, "punch", n->pk.key.p, n->pk.key.n, 1);
+    holes_mark_end(fs, &hc, err == 0);
     if (err == 0 && n->orphan)
         inode_update_record(n->in, set_size_times, &st);
-    if (err == 0)
-        holes_changed(fs, n->m.ino, 1);
     lsm_batch_free(b);
     return err;
 }

@@ -96,6 +96,15 @@ static int batch_unlink_linked(lsmfs *fs, lsm_batch *b, const node *n,
     return err;
 }
 
+/* Removing name n: if it is the last name of a file, its stored hole mark
+ * goes too (docs/FS.md §7). */
+static int batch_unmark_last(lsmfs *fs, lsm_batch *b, const node *n)
+{
+    if (n->type == N_NONE || node_is_dir(n) || (n->meta_own && n->m.nlink > 1))
+        return 0;
+    return holes_unmark_batch(fs, b, n->m.ino);
+}
+
 /* Queue the record of m at key: a link record (and m's inode record) for a
  * linked file, else m itself. */
 static int put_record_at(lsmfs *fs, lsm_batch *b, const kbuf *key, const meta *m)
@@ -221,6 +230,8 @@ static int do_unlink(lsmfs *fs, inode *dir, const char *name)
         if (err == 0)
             err = batch_unlink_linked(fs, b, &n, &now);
     }
+    if (err == 0)
+        err = batch_unmark_last(fs, b, &n);
     int delta = 0;
     dir_change dc = {0};
     if (err == 0)
@@ -294,9 +305,9 @@ static int clear_target(rename_ctx *r)
 {
     lsmfs *fs = r->fs;
     node *d = &r->dst;
-    if (d->type == N_NONE || !d->meta_own)
-        return 0;
-    int err = 0;
+    int err = batch_unmark_last(fs, r->b, d);
+    if (err || d->type == N_NONE || !d->meta_own)
+        return err;
     if (lsm_batch_delete(r->b, fs->ks_meta, d->pk.key.p, d->pk.key.n) != LSM_OK)
         err = ENOMEM;
     if (err == 0 && fs->have_xattr)
@@ -1050,16 +1061,15 @@ static int do_link(lsmfs *fs, inode *in, inode *dir, const char *name,
         err = dir_change_note(fs, &dc, dk, ENTRY_ADD, delta);
     if (err == 0)
         err = parent_touch(fs, b, dk->p, dk->n, 0, delta, &now);
-    if (err == 0 && atomic_load(&fs->format) < 3 &&
-        lsm_batch_put(b, fs->ks_sys, LSMFS_SYS_FORMAT, strlen(LSMFS_SYS_FORMAT), LSMFS_FORMAT_3,
-                      strlen(LSMFS_FORMAT_3)) != LSM_OK)
-        err = ENOMEM;
+    int fmt_held = 0;
+    if (err == 0)
+        err = lsmfs_format_raise(fs, b, 3, &fmt_held);
     if (err == 0)
         err = batch_commit(fs, b, "link", dk->p, dk->n, 0);
+    lsmfs_format_done(fs, 3, fmt_held, err == 0);
     dir_change_done(fs, &dc, err == 0);
     if (err)
         goto done;
-    atomic_store(&fs->format, 3);
     atomic_store(&in->linked, 1);
     inode_set_number(fs, in, m.ino);
     /* The nodes of the file's names, the one linked from included, may

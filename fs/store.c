@@ -8,9 +8,11 @@
  * (written by an earlier lsmfs) is upgraded by its first read-write mount:
  * format 2 only adds what format 1 lacked (directory records of version 2,
  * lsmfs.sys/nlink and /state), so the upgrade is rewriting "format". A
- * store of format 3 (it has had a hard link: docs/FS.md §3.2) stays so;
- * "lsmfs 3" is written only by the first link (ops_ns.c), so a store
- * without links stays readable by an lsmfs of format 2. A
+ * store of format 3 (it has had a hard link: docs/FS.md §3.2) or 4 (it has
+ * had a stored hole mark: §7) stays so; "lsmfs 3" is written only by the
+ * first link (ops_ns.c) and "lsmfs 4" only by the first stored mark
+ * (holes.c), never lowering the format, so a store without them stays
+ * readable by an older lsmfs. A
  * read-only mount writes nothing: missing keyspaces read as empty and the
  * root gets its defaults. A store of any other format is refused.
  *
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "holes.h"
 #include "meta.h"
 #include "node.h"
 #include "inode.h"
@@ -91,7 +94,12 @@ static uint64_t get_le64(const unsigned char *p)
     return v;
 }
 
-/* The format: 1, 2 or 3, 0 for a store lsmfs never prepared, -1 (refused,
+/* The format records this lsmfs reads, by number. */
+static const char *const format_names[] = {NULL, LSMFS_FORMAT_1, LSMFS_FORMAT_STRING,
+                                           LSMFS_FORMAT_3, LSMFS_FORMAT_4};
+#define N_FORMATS (sizeof format_names / sizeof format_names[0])
+
+/* The format: 1 to 4, 0 for a store lsmfs never prepared, -1 (refused,
  * with a message). */
 static int read_format(lsmfs *fs)
 {
@@ -101,19 +109,45 @@ static int read_format(lsmfs *fs)
     if (r)
         return r > 0 ? 0 : -1;
     int f = -1;
-    if (vn == strlen(LSMFS_FORMAT_STRING) && memcmp(v, LSMFS_FORMAT_STRING, vn) == 0)
-        f = 2;
-    else if (vn == strlen(LSMFS_FORMAT_3) && memcmp(v, LSMFS_FORMAT_3, vn) == 0)
-        f = 3;
-    else if (vn == strlen(LSMFS_FORMAT_1) && memcmp(v, LSMFS_FORMAT_1, vn) == 0)
-        f = 1;
-    else
-        fprintf(stderr, "lsmfs: store %s has lsmfs format '%.*s'; this lsmfs reads '%s', "
-                        "'%s' and '%s'\n",
+    for (size_t i = 1; i < N_FORMATS; i++)
+        if (vn == strlen(format_names[i]) && memcmp(v, format_names[i], vn) == 0)
+            f = (int)i;
+    if (f < 0)
+        fprintf(stderr, "lsmfs: store %s has lsmfs format '%.*s'; this lsmfs reads '%s' to "
+                        "'%s'\n",
                 fs->store_path, (int)(vn > 64 ? 64 : vn), (char *)v, LSMFS_FORMAT_1,
-                LSMFS_FORMAT_STRING, LSMFS_FORMAT_3);
+                LSMFS_FORMAT_4);
     lsm_free(v);
     return f;
+}
+
+int lsmfs_format_raise(lsmfs *fs, lsm_batch *b, int want, int *held)
+{
+    *held = 0;
+    if (atomic_load(&fs->format) >= want)
+        return 0;
+    pthread_mutex_lock(&fs->format_mu);
+    if (atomic_load(&fs->format) >= want) { /* raised meanwhile */
+        pthread_mutex_unlock(&fs->format_mu);
+        return 0;
+    }
+    const char *name = format_names[want];
+    if (lsm_batch_put(b, fs->ks_sys, LSMFS_SYS_FORMAT, strlen(LSMFS_SYS_FORMAT), name,
+                      strlen(name)) != LSM_OK) {
+        pthread_mutex_unlock(&fs->format_mu);
+        return ENOMEM;
+    }
+    *held = 1;
+    return 0;
+}
+
+void lsmfs_format_done(lsmfs *fs, int want, int held, int committed)
+{
+    if (!held)
+        return;
+    if (committed)
+        atomic_store(&fs->format, want);
+    pthread_mutex_unlock(&fs->format_mu);
 }
 
 /* lsmfs.sys/nlink (0 when missing), and whether the store is as the last
@@ -171,7 +205,8 @@ int lsmfs_store_prepare(lsmfs *fs)
     if (open_ks(fs, LSMFS_KS_META, &fs->ks_meta, &fs->have_meta) ||
         open_ks(fs, LSMFS_KS_XATTR, &fs->ks_xattr, &fs->have_xattr) ||
         open_ks(fs, LSMFS_KS_SYS, &fs->ks_sys, &fs->have_sys) ||
-        open_ks(fs, LSMFS_KS_INODE, &fs->ks_inode, &fs->have_inode))
+        open_ks(fs, LSMFS_KS_INODE, &fs->ks_inode, &fs->have_inode) ||
+        open_ks(fs, LSMFS_KS_HOLES, &fs->ks_holes, &fs->have_holes))
         return -1;
     uint64_t seq = last_seq(fs); /* before any write of this mount */
     int format = read_format(fs);
@@ -179,11 +214,14 @@ int lsmfs_store_prepare(lsmfs *fs)
     int trusted;
     if (format < 0 || read_counts_state(fs, seq, &epoch, &trusted) != 0)
         return -1;
-    /* Format 3 only once a link exists (the first link writes it), so that
-     * stores without links stay readable by an lsmfs of format 2. */
-    atomic_store(&fs->format, format == 3 ? 3 : 2);
+    /* Format 3 only once a link exists (the first link writes it), 4 once a
+     * hole mark is stored (the first mark writes it), so that stores without
+     * them stay readable by an older lsmfs. */
+    atomic_store(&fs->format, format >= 3 ? format : 2);
     /* An epoch no record carries, unless the counts can be trusted. */
     fs->nlink_epoch = trusted && epoch ? epoch : epoch + 1;
+    if (holes_load(fs) != 0)
+        return -1;
     if (fs->read_only)
         return ino_load(fs);
 
@@ -195,7 +233,7 @@ int lsmfs_store_prepare(lsmfs *fs)
     int err = 0;
     if (rc == LSM_OK && lsm_batch_new(&b) != LSM_OK)
         rc = LSM_NOMEM;
-    if (rc == LSM_OK && format != 2 && format != 3)
+    if (rc == LSM_OK && format < 2)
         rc = lsm_batch_put(b, fs->ks_sys, LSMFS_SYS_FORMAT, strlen(LSMFS_SYS_FORMAT),
                               LSMFS_FORMAT_STRING, strlen(LSMFS_FORMAT_STRING));
     if (rc == LSM_OK && fs->nlink_epoch != epoch) {

@@ -209,6 +209,7 @@ int lsmfs_init_ctx(lsmfs *fs)
         pthread_mutex_init(&fs->ino_locks[i], NULL);
     pthread_mutex_init(&fs->ino_mu, NULL);
     pthread_mutex_init(&fs->dirs_mu, NULL);
+    pthread_mutex_init(&fs->format_mu, NULL);
     if (inode_table_new(fs) != 0 || holes_init(fs) != 0)
         return ENOMEM;
     fs->uid = getuid();
@@ -233,6 +234,7 @@ void lsmfs_free_ctx(lsmfs *fs)
         pthread_mutex_destroy(&fs->ino_locks[i]);
     pthread_mutex_destroy(&fs->ino_mu);
     pthread_mutex_destroy(&fs->dirs_mu);
+    pthread_mutex_destroy(&fs->format_mu);
     free(fs->store_path);
     fs->store_path = NULL;
 }

@@ -23,7 +23,10 @@
  *   - chmod and chown at the same instant through two names both stay;
  *   - all of it after a remount, and `lsmctl get` of each name after the
  *     unmount returns the current bytes; `lsmctl put` of one name detaches
- *     that name only.
+ *     that name only;
+ *   - the store's lsmfs format (docs/FS.md §1): the first link makes it
+ *     "lsmfs 3", the first stored hole mark then "lsmfs 4", a later link
+ *     leaves it 4, and a store of "lsmfs 5" is refused with a message.
  *
  *     test_fs_links PATH/TO/lsmfs PATH/TO/lsmctl
  *
@@ -42,6 +45,7 @@
 #include <unistd.h>
 
 #include "fsmount.h"
+#include "lsm.h"
 #include "fstest.h"
 #include "testutil.h"
 
@@ -613,6 +617,81 @@ static void t_link_remount_ctl(void **state)
     expect_str(P("lm/b"), "detached");
 }
 
+/* ---- the lsmfs format ----------------------------------------------------------------- */
+
+/* The unmounted store's lsmfs.sys/format must be want; with set != NULL,
+ * then write set there. */
+static void store_format(const fs_mount *m, const char *want, const char *set)
+{
+    lsm_db *db;
+    lsm_keyspace ks;
+    if (lsm_open(m->store, NULL, &db) != LSM_OK)
+        fail_msg("open %s", m->store);
+    assert_int_equal(lsm_keyspace_open(db, "lsmfs.sys", 0, &ks), LSM_OK);
+    void *v;
+    size_t vn;
+    assert_int_equal(lsm_get(db, ks, NULL, "format", 6, &v, &vn), LSM_OK);
+    char got[32];
+    snprintf(got, sizeof got, "%.*s", (int)(vn < 31 ? vn : 31), (char *)v);
+    lsm_free(v);
+    if (set)
+        assert_int_equal(lsm_put(db, ks, NULL, "format", 6, set, strlen(set)), LSM_OK);
+    assert_int_equal(lsm_close(db), LSM_OK);
+    assert_string_equal(got, want);
+}
+
+static void unmount_ok(fs_mount *m)
+{
+    fsm_close_fds_under(m);
+    int rc = fsm_unmount(m);
+    if (rc != 0) {
+        fsm_print_log(m);
+        fail_msg("unmount: lsmfs exited with %d", rc);
+    }
+}
+
+static void t_link_format(void **state)
+{
+    (void)state;
+    fs_mount *m = fsm_new("linkfmt", g_lsmfs, g_lsmctl);
+    assert_non_null(m);
+    char a[PATH_MAX + 8], b[PATH_MAX + 8], c[PATH_MAX + 8];
+    snprintf(a, sizeof a, "%s/a", m->mnt);
+    snprintf(b, sizeof b, "%s/b", m->mnt);
+    snprintf(c, sizeof c, "%s/c", m->mnt);
+    assert_int_equal(fsm_mount(m, NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        int fd = open(i ? c : a, O_CREAT | O_WRONLY, 0644);
+        assert_true(fd >= 0);
+        close(fd);
+    }
+    CHECK(link(a, b));
+    unmount_ok(m);
+    store_format(m, "lsmfs 3", NULL);
+    /* A file extended by truncate may have holes: its mark is stored. */
+    assert_int_equal(fsm_mount(m, NULL), 0);
+    CHECK(truncate(c, 1 << 20));
+    unmount_ok(m);
+    store_format(m, "lsmfs 4", NULL);
+    assert_int_equal(fsm_mount(m, NULL), 0);
+    assert_int_equal(lst(c).st_blocks, 0); /* the stored mark, counted */
+    CHECK(unlink(b));
+    CHECK(link(a, b));
+    unmount_ok(m);
+    store_format(m, "lsmfs 4", "lsmfs 5");
+    /* A newer format: refused, naming it. */
+    assert_int_not_equal(fsm_mount(m, NULL), 0);
+    char log[4096] = "";
+    FILE *f = fopen(m->log, "r");
+    assert_non_null(f);
+    size_t n = fread(log, 1, sizeof log - 1, f);
+    log[n] = 0;
+    fclose(f);
+    if (strstr(log, "'lsmfs 5'") == NULL)
+        fail_msg("no message naming format 5 in: %s", log);
+    fsm_free(m);
+}
+
 /* ---- the group ---------------------------------------------------------------------- */
 
 static int group_setup(void **state)
@@ -657,6 +736,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(t_link_old_descriptor),
         cmocka_unit_test(t_link_attr_race),
         cmocka_unit_test(t_link_remount_ctl),
+        cmocka_unit_test(t_link_format),
     };
     return cmocka_run_group_tests_name("fs_links", tests, group_setup, group_teardown);
 }

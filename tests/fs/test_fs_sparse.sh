@@ -24,6 +24,12 @@
 #     reference file on the local file system given the same operations, the
 #     whole chunks punched out are holes for SEEK_HOLE, and the same after a
 #     remount; --collapse-range and --insert-range are refused;
+#   - the hole marks are stored: after a remount, st_blocks and du of the
+#     sparse files are still small and cp --sparse=always of the 10 GiB file
+#     still serves no hole, while files filled whole show their size; the
+#     same for a file made sparse just before a kill -9 of the daemon; the
+#     mark of a removed file is gone from the store (lsmctl sst-dump) and
+#     the store's format is "lsmfs 4";
 #   - lsmctl verify of the store.
 # A failing check is reported and the script goes on; it exits 1 if any
 # check failed, 77 if /dev/fuse is missing.
@@ -313,12 +319,72 @@ for mode in --collapse-range --insert-range; do
 done
 check "still equal after the refused modes" cmp "$REF" "$P"
 
+# A sparse file removed: its stored hole mark goes with it (checked below).
+G=$MNT/gone.img
+truncate -s 1G "$G"
+writeat "$G" $CB 100 5
+gone_ino=$(stat -c %i "$G")
+rm "$G"
+
 # ---- after a remount -------------------------------------------------------------
 must_unmount "$MNT"
 must_mount "$STORE" "$MNT"
 check_regions "after a remount"
 check "copy identical after a remount" cmp "$F" "$T/copy.img"
 check "punched file equals the reference after a remount" cmp "$REF" "$P"
+# The marks of the files that may have holes are stored (docs/FS.md §7): a
+# remount still counts their chunks...
+check "st_blocks of the 1 GiB file after a remount" test "$(stat -c %b "$F")" = $((5 * CB / 512))
+kb=$(du -k "$BIG" | cut -f1)
+((kb == 4 * CB / 1024)) && ok || fail "du of the $BIG_GIB GiB file after a remount: $kb KiB"
+before=$(served)
+start=$(date +%s%N)
+cp --sparse=always "$BIG" "$T/big.copy" || fail "cp --sparse=always of $BIG_GIB GiB failed"
+ms=$((($(date +%s%N) - start) / 1000000))
+sent=$(($(served) - before))
+echo "# after a remount, cp --sparse=always of a $BIG_GIB GiB file with 4 blocks: $ms ms, $sent bytes served"
+((sent < 16 * 1024 * 1024)) && ok || fail "cp --sparse=always read the holes after a remount: $sent bytes served"
+((ms < 1000)) && ok || fail "cp --sparse=always of $BIG_GIB GiB took $ms ms after a remount"
+check "cp of $BIG_GIB GiB identical after a remount" sparse_cmp "$T/big.ref" "$T/big.copy"
+rm "$T/big.copy"
+check "st_blocks of the file punched through a link after a remount" \
+    test "$(stat -c %b "$D")" = 8192
+# ... and a stale mark (a file marked, then filled) confirms nothing.
+check "st_blocks of a filled file after a remount" test "$(stat -c %b "$MNT/filled.bin")" = 6144
+# A mark is in the batch of the change that makes it: a kill -9 of the
+# daemon just after the change keeps both.
+K=$MNT/killed.img
+truncate -s 1G "$K"
+writeat "$K" $CB 100 6
+fs_kill "$MNT"
+must_mount "$STORE" "$MNT"
+check "st_blocks of a sparse file after a kill -9" test "$(stat -c %b "$K")" = $((CB / 512))
+big_ino=$(stat -c %i "$BIG")
 must_unmount "$MNT"
+
+# The stored marks, seen in the tables once compacted (deleted keys gone):
+# the 10 GiB file's is there, the removed file's is not. holes_key INO: an
+# inode's key as lsmctl sst-dump shows it (8 bytes big-endian, escaped).
+holes_key() {
+    python3 -c '
+import sys
+out = ""
+for b in int(sys.argv[1]).to_bytes(8, "big"):
+    out += {9: "\\t", 10: "\\n", 92: "\\\\"}.get(b, chr(b) if 32 <= b < 127 else "\\x%02x" % b)
+print(out)' "$1"
+}
+check "lsmctl compact" "$LSMCTL" "$STORE" compact
+for sst in "$STORE"/*.sst; do "$LSMCTL" sst-dump "$sst"; done >"$T/sst.txt" 2>&1
+big_mark=$(grep -F " key=$(holes_key "$big_ino") " "$T/sst.txt" | grep -F "type=put value=" |
+    awk '$NF == "value=" { print $1 }' | head -1 || true)
+[[ -n $big_mark ]] && ok || fail "no stored hole mark of the $BIG_GIB GiB file (inode $big_ino)"
+if [[ -n $big_mark ]] && grep -F "$big_mark key=$(holes_key "$gone_ino") " "$T/sst.txt" >&2; then
+    fail "the removed file's hole mark (inode $gone_ino) is still stored"
+else
+    ok
+fi
+# The first mark made the store "lsmfs 4"; the link made since left it so.
+fmt=$(grep -F " key=format " "$T/sst.txt" | sed -n 's/.* value=//p' || true)
+[[ $fmt == "lsmfs 4" ]] && ok || fail "lsmfs format after marks and a link: '$fmt'"
 check "lsmctl verify" "$LSMCTL" "$STORE" verify
 finish
