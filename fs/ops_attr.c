@@ -165,7 +165,7 @@ static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
         err = holes_mark_begin(fs, b, n.m.ino, (uint64_t)attr->st_size > old_size, n.orphan, &hc);
     if (err == 0)
         err = batch_commit(fs, b, "setattr", n.pk.key.p, n.pk.key.n,
-                           !sizing || (uint64_t)attr->st_size <= n.m.size);
+                           !sizing || (uint64_t)attr->st_size <= old_size);
     if (sizing)
         holes_mark_end(fs, &hc, err == 0);
     if (err == 0 && n.orphan)
