@@ -9,10 +9,12 @@
  * promise is checked through the engine's counters: the chunk bytes go to
  * the chunk table, the log gets a few bytes per chunk.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "env_mem.h"
 #include "testutil.h"
@@ -707,6 +709,52 @@ static void test_value_writer(void **state)
     free(a);
 }
 
+/* Once 1 MiB of chunks waits unsynced in the writer's chunk table, the
+ * housekeeping thread syncs it ahead (db_write.c, SYNC_AHEAD_BYTES), before
+ * a memtable switch or lsm_sync asks; and a sync ahead that fails poisons
+ * the store, as a failed log sync does. */
+static void test_sync_ahead(void **state)
+{
+    fixture *f = *state;
+    f->o.sync_mode = LSM_SYNC_NONE; /* no sync but the one ahead */
+    tu_memstore_reopen(f);
+    size_t n = 2 * MiB; /* half of target_file_bytes: no switch */
+    char *v = malloc(n);
+    fill(v, n, 3);
+    lsm_stats s0 = stats(f->db);
+    env_mem_reset_counts(f->env);
+    TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, v, n));
+    uint64_t syncs = 0;
+    for (int i = 0; i < 500 && (syncs = env_mem_op_count(f->env, MEM_OP_SYNC)) == 0; i++)
+        usleep(10 * 1000);
+    lsm_stats s1 = stats(f->db);
+    assert_int_equal(s1.chunk_table_bytes - s0.chunk_table_bytes, n);
+    assert_int_equal(s1.flush_count, s0.flush_count);
+    assert_int_equal(s1.wal_syncs, s0.wal_syncs);
+    assert_true(syncs >= 1);
+    check_value(f->db, NULL, "a", v, n);
+
+    /* The next sync fails: the store is poisoned, writes are refused. */
+    env_mem_fail(f->env, MEM_OP_SYNC, 1, EIO, 0);
+    TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "b", 1, v, n));
+    lsm_stats s2 = stats(f->db);
+    for (int i = 0; i < 500 && !s2.poisoned; i++) {
+        usleep(10 * 1000);
+        s2 = stats(f->db);
+    }
+    assert_int_equal(s2.poisoned, 1);
+    assert_int_equal(env_mem_faults_hit(f->env), 1);
+    assert_int_not_equal(lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "c", 1, "x", 1), LSM_OK);
+    lsm_close(f->db); /* fails: poisoned */
+    f->db = NULL;
+    env_mem_clear_faults(f->env);
+    tu_memstore_open(f);
+    /* no crash: the reopened store has every write */
+    check_value(f->db, NULL, "a", v, n);
+    check_value(f->db, NULL, "b", v, n);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -721,6 +769,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_chunk_log_then_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repair_reads_chunk_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_value_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_ahead, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -205,9 +205,9 @@ int ct_read(chunk_table *ct, const chunk_ref *ref, const slice *ikey, buf *out)
 int ct_sync(chunk_table *ct)
 {
     pthread_mutex_lock(&ct->mu);
-    uint64_t end = ct->end;
+    uint64_t end = ct->end, synced = ct->synced;
     pthread_mutex_unlock(&ct->mu);
-    if (end == ct->synced)
+    if (end == synced)
         return LSM_OK;
     int e = -ct->env->sync(ct->env, ct->f);
     if (e)
@@ -217,6 +217,14 @@ int ct_sync(chunk_table *ct)
         ct->synced = end;
     pthread_mutex_unlock(&ct->mu);
     return LSM_OK;
+}
+
+uint64_t ct_unsynced(chunk_table *ct)
+{
+    pthread_mutex_lock(&ct->mu);
+    uint64_t n = ct->end - ct->synced;
+    pthread_mutex_unlock(&ct->mu);
+    return n;
 }
 
 int ct_builder(chunk_table *ct, table_builder **out)
