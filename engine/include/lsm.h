@@ -228,8 +228,9 @@ typedef struct lsm_options {
      * looking at in vain before finding their key in another one (after
      * about size / 16 KiB such reads, at least 100) is merged into the next
      * level by the background compaction, so later reads have fewer tables
-     * to look at (docs/API.md, "Compaction"). Ignored with read_only.
-     * 0: compact on size, level-0 count and deletions only. Default 1. */
+     * to look at (docs/API.md, "Compaction in response to reads"). Ignored
+     * with read_only. 0: compact on size, level-0 count and deletions only.
+     * Default 1. */
     int read_compaction;
 
     /* Bytes of disk the store keeps in reserve (the file STORE/RESERVE), so
