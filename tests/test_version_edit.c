@@ -491,7 +491,7 @@ static void test_last_seq_monotonic(void **state)
     lsm_env *env = lsm_env_mem_new();
     assert_non_null(env);
     assert_int_equal(env->mkdir(env, "/s", 0700), 0);
-    vs_options o = {4, 1 << 20, 4 << 20, 10, 1 << 20};
+    vs_options o = {4, 1 << 20, 4 << 20, 10, 1 << 20, 0};
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     version_set *vs;
     assert_int_equal(vs_new(env, "/s", &o, NULL, &vs), LSM_OK);
@@ -640,7 +640,7 @@ static void test_manifest_install_faults(void **state)
         }
         if (have_manifest && (rc == LSM_OK || cur == LSM_OK)) {
             /* It holds the snapshot. */
-            vs_options o = {4, 1 << 20, 4 << 20, 10, 1 << 20};
+            vs_options o = {4, 1 << 20, 4 << 20, 10, 1 << 20, 0};
             version_set *vs;
             assert_int_equal(vs_new(env, dir, &o, NULL, &vs), LSM_OK);
             assert_int_equal(vs_recover(vs), LSM_OK);

@@ -224,6 +224,14 @@ typedef struct lsm_options {
     /* Most bytes per second compactions write (0: no limit), so a background
      * compaction cannot starve foreground I/O. Default 0. */
     uint64_t compaction_bytes_per_sec;
+    /* Compact in response to reads too: a table that gets and seeks keep
+     * looking at in vain before finding their key in another one (after
+     * about size / 16 KiB such reads, at least 100) is merged into the next
+     * level by the background compaction, so later reads have fewer tables
+     * to look at (docs/API.md, "Compaction in response to reads"). Ignored
+     * with read_only. 0: compact on size, level-0 count and deletions only.
+     * Default 1. */
+    int read_compaction;
 
     /* Bytes of disk the store keeps in reserve (the file STORE/RESERVE), so
      * that deleting still works on a full disk: when a write, a flush or a
@@ -776,6 +784,11 @@ typedef struct lsm_stats {
                                        when the table is installed) */
     uint64_t value_lookups;         /* point reads by lsm_value_size and
                                        lsm_read_value (lsm_get's are gets) */
+    uint64_t read_compactions;      /* compactions (merges or moves) done because
+                                       reads spent a table's read budget
+                                       (lsm_options.read_compaction); counted
+                                       in compaction_count or
+                                       compaction_files_moved too */
 } lsm_stats;
 
 /* Fill *out with a consistent copy of the counters. */

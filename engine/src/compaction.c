@@ -192,18 +192,12 @@ static compaction *pick_for_deletions(version_set *vs)
     return NULL;
 }
 
-compaction *compaction_pick(version_set *vs)
+/* The inputs of a compaction of `level`: for level 0 the oldest file and
+ * what overlaps it; deeper, `want` if given and free, else the next file
+ * after the level's round-robin pointer. Then as finish_pick. */
+static compaction *pick_in_level(version_set *vs, int level, file_meta *want)
 {
     version *v = vs->current;
-    if (vs->prefer_reclaim) {
-        /* The disk is full: what frees space goes first. */
-        compaction *c = pick_for_deletions(vs);
-        if (c)
-            return c;
-    }
-    if (v->compaction_score < 1 || v->compaction_level < 0)
-        return pick_for_deletions(vs);
-    int level = v->compaction_level;
     compaction *c = new_compaction(vs, level);
     if (c == NULL)
         return NULL;
@@ -232,6 +226,9 @@ compaction *compaction_pick(version_set *vs)
          * rest could let newer data fall below it. */
         if (any_busy(c->inputs[0], c->n_inputs[0]))
             c->n_inputs[0] = 0;
+    } else if (want) {
+        if (!want->being_compacted)
+            c->inputs[0][c->n_inputs[0]++] = want;
     } else {
         file_meta *pick = NULL;
         for (int i = 0; i < n && pick == NULL; i++) {
@@ -249,6 +246,50 @@ compaction *compaction_pick(version_set *vs)
             c->inputs[0][c->n_inputs[0]++] = pick;
     }
     return finish_pick(vs, c, NULL);
+}
+
+/* The table reads spent the budget of (vs->read_file), if the current
+ * version still holds it with its budget spent; a request that is stale
+ * (the file was compacted or moved since) is dropped. Not on a full disk: a
+ * compaction for reads frees nothing. */
+static compaction *pick_for_reads(version_set *vs)
+{
+    uint64_t number = atomic_load(&vs->read_file);
+    if (number == 0 || vs->prefer_reclaim)
+        return NULL;
+    version *v = vs->current;
+    for (int level = 0; level < NUM_LEVELS - 1; level++)
+        for (int i = 0; i < v->n_files[level]; i++) {
+            file_meta *f = v->files[level][i];
+            if (f->number != number)
+                continue;
+            if (atomic_load_explicit(&f->read_budget, memory_order_relaxed) > 0)
+                goto stale;
+            /* Busy: asked again once the running compaction ends. */
+            compaction *c = pick_in_level(vs, level, level ? f : NULL);
+            if (c)
+                c->for_reads = 1;
+            return c;
+        }
+stale:
+    atomic_store(&vs->read_file, 0);
+    return NULL;
+}
+
+compaction *compaction_pick(version_set *vs)
+{
+    version *v = vs->current;
+    if (vs->prefer_reclaim) {
+        /* The disk is full: what frees space goes first. */
+        compaction *c = pick_for_deletions(vs);
+        if (c)
+            return c;
+    }
+    if (v->compaction_score < 1 || v->compaction_level < 0) {
+        compaction *c = pick_for_deletions(vs);
+        return c ? c : pick_for_reads(vs);
+    }
+    return pick_in_level(vs, v->compaction_level, NULL);
 }
 
 compaction *compaction_for_range(version_set *vs, int level, const slice *lo, const slice *hi,

@@ -39,13 +39,17 @@ typedef struct compaction {
                                       its deletions, which a move would keep */
     int manual;                    /* from lsm_compact_range: moves only files
                                       a merge could not shrink */
+    int for_reads;                 /* picked because reads spent a file's budget */
     version_edit edit;
 } compaction;
 
 /* Pick the most urgent compaction of the current version, or NULL when none
  * is needed (or out of memory). Marks the inputs as being compacted. When no
  * level is over its size, a file made mostly of deletions or holding range
- * tombstones is pushed down, so that deleted data and the deletions go. */
+ * tombstones is pushed down, so that deleted data and the deletions go; then
+ * the file reads spent the budget of (version.h, version_charge_read) -- for
+ * level 0, its oldest files as for a size compaction -- unless the disk is
+ * full. */
 compaction *compaction_pick(version_set *vs);
 
 /* A compaction of `level` files overlapping tree keys [lo, hi] (NULL =

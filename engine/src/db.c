@@ -94,6 +94,7 @@ void lsm_options_default(lsm_options *o)
     o->target_file_bytes = 4u << 20;
     o->level1_bytes = 16u << 20;
     o->level_size_ratio = 10;
+    o->read_compaction = 1;
     o->reserve_bytes = LSM_RESERVE_AUTO;
     o->env = NULL;
     o->info_log = 1;
@@ -322,6 +323,7 @@ int lsm_stats_get(lsm_db *db, lsm_stats *s)
     s->flush_bytes_written = LOAD(db->flush_bytes);
     s->compaction_count = LOAD(db->compaction_count);
     s->compaction_files_moved = LOAD(db->compaction_moves);
+    s->read_compactions = LOAD(db->read_compactions);
     s->compaction_bytes_read = LOAD(db->compaction_read);
     s->compaction_bytes_written = LOAD(db->compaction_written);
     s->stall_us = LOAD(db->stall_us);
@@ -379,7 +381,7 @@ int lsm_stats_text(lsm_db *db, char **out)
                   "chunk table bytes      %" PRIu64 "\n"
                   "flushes                %" PRIu64 " (%" PRIu64 " bytes)\n"
                   "compactions            %" PRIu64 " (read %" PRIu64 ", wrote %" PRIu64
-                  " bytes; %" PRIu64 " files moved)\n"
+                  " bytes; %" PRIu64 " files moved; %" PRIu64 " for reads)\n"
                   "write amplification    %.2f\n"
                   "space amplification    %.2f\n"
                   "write stall            %.3f s\n"
@@ -396,7 +398,7 @@ int lsm_stats_text(lsm_db *db, char **out)
                   s.user_bytes_written, s.wal_bytes_written, s.wal_syncs, s.chunk_table_bytes,
                   s.flush_count,
                   s.flush_bytes_written, s.compaction_count, s.compaction_bytes_read,
-                  s.compaction_bytes_written, s.compaction_files_moved, s.write_amplification, s.space_amplification,
+                  s.compaction_bytes_written, s.compaction_files_moved, s.read_compactions, s.write_amplification, s.space_amplification,
                   (double)s.stall_us / 1e6,
                   s.block_cache_bytes, lookups ? (double)s.block_cache_hits / (double)lookups : 0.0,
                   s.block_cache_hits, lookups, s.bloom_checked, s.bloom_useful, s.data_blocks_read, s.block_cache_misses,

@@ -6,10 +6,11 @@
  *   compaction thread  runs the compaction the current version most needs;
  *   housekeeping       syncs the log every sync_interval_ms (LSM_SYNC_INTERVAL),
  *                      syncs the writer's chunk table ahead when a writer
- *                      asks (db_write.c, SYNC_AHEAD_BYTES), and every few
- *                      hundred ms asks db_space_tick whether a memtable of
- *                      deletions should be flushed or the reserve taken back
- *                      (db_space.c).
+ *                      asks (db_write.c, SYNC_AHEAD_BYTES), every few hundred
+ *                      ms asks db_space_tick whether a memtable of deletions
+ *                      should be flushed or the reserve taken back
+ *                      (db_space.c), and wakes the compaction thread if a
+ *                      read spent a table's read budget.
  * Flushes and compactions run in parallel so a long compaction never holds
  * up a flush (writers wait on flushes, reads never wait on either).
  *
@@ -141,10 +142,15 @@ static void *compact_main(void *arg)
         db->vs->prefer_reclaim = atomic_load(&db->nospace);
         compaction *c = db->poisoned || db->hold_compactions ? NULL : compaction_pick(db->vs);
         if (c) {
+            if (c->for_reads)
+                db_log(db, "compacting %06llu.sst (L%d) for reads: its read budget ran out",
+                       (unsigned long long)c->inputs[0][0]->number, c->level);
             db->vs->compactions_running++;
             db->compaction_running = 1;
             int rc = db_run_compaction_locked(db, c);
             db->vs->compactions_running--;
+            if (rc == LSM_OK && c->for_reads)
+                atomic_fetch_add_explicit(&db->read_compactions, 1, memory_order_relaxed);
             compaction_free(c);
             if (rc == LSM_BUSY && db->shutting_down) {
                 db->compaction_running = 0;
@@ -247,6 +253,13 @@ static void *housekeeping_main(void *arg)
             }
         }
         db_space_tick(db);
+        if (atomic_exchange(&db->vs->read_compaction_wanted, 0)) {
+            /* A reader spent a table's read budget (version_charge_read):
+             * readers never take mu, so the wake-up is done from here. */
+            pthread_mutex_lock(&db->mu);
+            db_schedule_locked(db);
+            pthread_mutex_unlock(&db->mu);
+        }
         pthread_mutex_lock(&db->sync_mu);
     }
     pthread_mutex_unlock(&db->sync_mu);

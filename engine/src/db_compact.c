@@ -528,6 +528,9 @@ int db_run_compaction_locked(lsm_db *db, compaction *c)
         int rc = LSM_OK;
         for (int i = 0; rc == LSM_OK && i < c->n_inputs[0]; i++) {
             file_meta *f = c->inputs[0][i];
+            /* A moved file starts afresh: what reads paid looking past it
+             * was for its old level. */
+            atomic_store_explicit(&f->read_budget, file_read_budget(f->size), memory_order_relaxed);
             rc = edit_delete_file(&c->edit, c->level, f->number);
             if (rc == LSM_OK)
                 rc = edit_add_file(&c->edit, c->output_level, f);

@@ -169,6 +169,7 @@ struct lsm_db {
     atomic_uint_fast64_t compaction_read;
     atomic_uint_fast64_t compaction_written;
     atomic_uint_fast64_t compaction_moves;
+    atomic_uint_fast64_t read_compactions; /* compactions picked for reads, done */
     atomic_uint_fast64_t stall_us;
     atomic_uint_fast64_t gets;
     atomic_uint_fast64_t value_lookups;   /* lsm_value_size, lsm_read_value */

@@ -123,6 +123,10 @@ static inline void count_steps(lsm_iter *it, uint64_t n, int now)
 {
     it->steps += n;
     if (it->steps >= STEPS_BATCH || (now && it->steps)) {
+        if (it->steps >= STEPS_BATCH && iter_valid(it->in) && ikey_valid(iter_key(it->in)))
+            /* A sample for read-triggered compaction: does a scan through
+             * here merge several tables (version_sample_read)? */
+            version_sample_read(it->sv->current, ikey_tkey(iter_key(it->in)));
         atomic_fetch_add_explicit(&it->db->iter_entries, it->steps, memory_order_relaxed);
         it->steps = 0;
     }
@@ -645,8 +649,11 @@ int lsm_iter_seek(lsm_iter *it, const void *key, size_t key_len)
     if (it->status)
         return finish(it);
     int rc = user_tkey(it, key, key_len, &it->user_key);
-    if (rc == LSM_OK)
+    if (rc == LSM_OK) {
         rc = seek_forward(it, buf_slice(&it->user_key));
+        /* Charged like a get to the same key (read-triggered compaction). */
+        version_sample_read(it->sv->current, buf_slice(&it->user_key));
+    }
     return rc ? finish(it) : LSM_OK;
 }
 
@@ -661,6 +668,7 @@ int lsm_iter_seek_for_prev(lsm_iter *it, const void *key, size_t key_len)
             rc = seek_backward(it, buf_slice(&it->upper), 0);
         else
             rc = seek_backward(it, t, 1);
+        version_sample_read(it->sv->current, t);
     }
     return rc ? finish(it) : LSM_OK;
 }

@@ -901,7 +901,7 @@ int lsm_open(const char *path, const lsm_options *opts, lsm_db **out)
     }
     tc_set_mmap_reads(db->tc, o.mmap_reads);
     vs_options vo = {o.l0_compaction_trigger, o.target_file_bytes, o.level1_bytes,
-                     o.level_size_ratio, 64u << 20};
+                     o.level_size_ratio, 64u << 20, o.read_compaction && !o.read_only};
     rc = vs_new(db->env, db->dir, &vo, db->tc, &db->vs);
     if (rc)
         goto fail;

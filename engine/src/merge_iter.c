@@ -22,6 +22,7 @@
  */
 #include "merge_iter.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,8 +149,16 @@ static void settle_deferred(merge_iter *m)
         return;
     slice target = buf_slice(&m->target);
     for (int i = 0; i < m->n; i++)
-        if (m->deferred[i])
+        if (m->deferred[i]) {
             iter_seek(m->child[i], target);
+#ifndef NDEBUG
+            /* The deferral's premise: an older layer holds no entry that
+             * sorts before the one the seek found in a newer layer (for the
+             * same tree key, none with a higher sequence number). */
+            if (m->heap_n > 0 && iter_valid(m->child[i]))
+                assert(m->cmp(iter_key(m->child[i]), m->heap[0].key) > 0);
+#endif
+        }
     drop_deferred(m);
     rebuild(m);
 }

@@ -22,11 +22,18 @@ file_meta *file_meta_new(uint64_t number, uint64_t size, slice smallest, slice l
         return NULL;
     f->number = number;
     f->size = size;
+    atomic_init(&f->read_budget, file_read_budget(size));
     if (buf_set(&f->smallest, smallest.p, smallest.n) || buf_set(&f->largest, largest.p, largest.n)) {
         file_meta_free(f);
         return NULL;
     }
     return f;
+}
+
+int file_read_budget(uint64_t size)
+{
+    uint64_t n = size / 16384;
+    return n < 100 ? 100 : n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
 void file_meta_free(file_meta *f)
@@ -479,12 +486,18 @@ int version_get_chain(version *v, table_cache *tc, slice tkey, uint64_t seq, int
     uint64_t hash = bloom_hash(tkey);
     int rc = LSM_OK;
 
+    /* The first file looked at, charged if the get has to look further. */
+    file_meta *first = NULL;
+    int looked = 0;
+
     /* Level 0: files may overlap; newest (highest number) first. */
     for (int i = v->n_files[0] - 1; i >= 0 && rc == LSM_OK && !c->done; i--) {
         file_meta *f = v->files[0][i];
         if (slice_cmp(tkey, ikey_tkey(buf_slice(&f->smallest))) < 0 ||
             slice_cmp(tkey, ikey_tkey(buf_slice(&f->largest))) > 0)
             continue;
+        if (looked++ == 0)
+            first = f;
         rc = probe(tc, f, ikey, hash, fill_cache, c);
     }
     /* Deeper levels: at most one file per level can hold the key. */
@@ -498,11 +511,73 @@ int version_get_chain(version *v, table_cache *tc, slice tkey, uint64_t seq, int
         file_meta *f = v->files[l][i];
         if (slice_cmp(tkey, ikey_tkey(buf_slice(&f->smallest))) < 0)
             continue;
+        if (looked++ == 0)
+            first = f;
         rc = probe(tc, f, ikey, hash, fill_cache, c);
     }
+    if (looked > 1 && rc == LSM_OK)
+        version_charge_read(v, first);
     if (kb != small)
         free(kb);
     return rc;
+}
+
+/* ---- read-triggered compaction ------------------------------------------- */
+
+void version_charge_read(version *v, file_meta *f)
+{
+    if (!v->vs->o.read_compaction)
+        return;
+    /* Only while the budget lasts: a spent one stays at zero (no wrap-around
+     * however long the compaction waits, say on a full disk). */
+    if (atomic_load_explicit(&f->read_budget, memory_order_relaxed) > 0 &&
+        atomic_fetch_sub_explicit(&f->read_budget, 1, memory_order_relaxed) > 1)
+        return;
+    version_set *vs = v->vs;
+    if (atomic_load_explicit(&vs->read_file, memory_order_relaxed) != 0)
+        return; /* a file is named already */
+    uint64_t none = 0;
+    if (atomic_compare_exchange_strong(&vs->read_file, &none, f->number))
+        atomic_store(&vs->read_compaction_wanted, 1);
+}
+
+void version_sample_read(version *v, slice tkey)
+{
+    if (v->n_sources < 2 || !v->vs->o.read_compaction)
+        return;
+    file_meta *first = NULL;
+    for (int i = v->n_files[0] - 1; i >= 0; i--) {
+        file_meta *f = v->files[0][i];
+        if (slice_cmp(tkey, ikey_tkey(buf_slice(&f->smallest))) < 0 ||
+            slice_cmp(tkey, ikey_tkey(buf_slice(&f->largest))) > 0)
+            continue;
+        if (first) {
+            version_charge_read(v, first);
+            return;
+        }
+        first = f;
+    }
+    for (int l = 1; l < NUM_LEVELS; l++) {
+        int n = v->n_files[l];
+        if (n == 0)
+            continue;
+        /* The first file whose largest tree key is >= tkey. */
+        int lo = 0, hi = n;
+        while (lo < hi) {
+            int mid = lo + (hi - lo) / 2;
+            if (slice_cmp(ikey_tkey(buf_slice(&v->files[l][mid]->largest)), tkey) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo >= n || slice_cmp(tkey, ikey_tkey(buf_slice(&v->files[l][lo]->smallest))) < 0)
+            continue;
+        if (first) {
+            version_charge_read(v, first);
+            return;
+        }
+        first = v->files[l][lo];
+    }
 }
 
 /* ---- level iterator: the files of one sorted level as one iterator ------- */

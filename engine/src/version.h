@@ -36,7 +36,16 @@ typedef struct file_meta {
     uint64_t n_deletions;   /* point deletions and range tombstones */
     uint64_t n_range_dels;  /* range tombstones (manifest tag 64; absent means 0) */
     int being_compacted;    /* protected by mu */
+    atomic_int read_budget; /* reads that may still look past this file before
+                               it is compacted down (file_read_budget); any
+                               thread, relaxed */
 } file_meta;
+
+/* A new file's read budget: one read that looks at this file in vain and
+ * goes on to another costs about as much as reading 16 KiB of it during a
+ * compaction, so after size / 16 KiB such reads (at least 100) merging the
+ * file down is cheaper than leaving it where it is. */
+int file_read_budget(uint64_t size);
 
 file_meta *file_meta_new(uint64_t number, uint64_t size, slice smallest, slice largest);
 /* Free f and its keys, whatever its reference count (NULL: nothing). */
@@ -123,6 +132,7 @@ typedef struct version {
     double compaction_score;               /* best level's score; >= 1 means compact */
     int compaction_level;
     int has_tombstone_heavy;               /* some file is worth compacting for its deletions */
+    int n_sources;                         /* level-0 files + non-empty deeper levels */
 } version;
 
 void version_ref(version *v);
@@ -139,6 +149,24 @@ uint64_t level_bytes(const version *v, int level);
 struct chain;
 int version_get_chain(version *v, table_cache *tc, slice tkey, uint64_t seq, int fill_cache,
                       struct chain *c);
+
+/*
+ * Read-triggered compaction. A read charges a file when it had to look at
+ * that file and then at another for the same key (the first one did not
+ * settle it). Each charge takes one from the file's read budget; a charge
+ * that finds it spent names the file in vs->read_file (unless another file
+ * is named already) and sets vs->read_compaction_wanted, which the
+ * housekeeping thread turns into a wake-up of the compaction thread; the
+ * picker compacts the file if the current version still holds it with its
+ * budget spent. Costs one relaxed atomic per charge, and nothing when the
+ * option is off (vs->o.read_compaction == 0). Any thread; v pinned.
+ */
+void version_charge_read(version *v, file_meta *f);
+
+/* An iterator's sample: charge the first of the files that may hold tkey if
+ * there are at least two (the merge positions both for a scan through tkey).
+ * Any thread; v pinned. */
+void version_sample_read(version *v, slice tkey);
 
 /* Append iterators for v's tables to a merge list: one per level-0 file, one
  * concatenating iterator per deeper level. Does not need the mutex. */

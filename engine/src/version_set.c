@@ -223,6 +223,9 @@ static void finalize(version_set *vs, version *v)
     }
     v->compaction_score = best;
     v->compaction_level = best_level;
+    v->n_sources = v->n_files[0];
+    for (int l = 1; l < NUM_LEVELS; l++)
+        v->n_sources += v->n_files[l] > 0;
     v->has_tombstone_heavy = 0;
     for (int l = 0; l < NUM_LEVELS - 1 && !v->has_tombstone_heavy; l++)
         for (int i = 0; i < v->n_files[l]; i++) {

@@ -24,6 +24,7 @@ typedef struct vs_options {
     uint64_t level1_bytes;
     int level_size_ratio;
     uint64_t manifest_max_bytes;   /* roll over to a new manifest past this */
+    int read_compaction;           /* reads charge files (version_charge_read) */
 } vs_options;
 
 typedef enum obsolete_kind {
@@ -62,6 +63,11 @@ struct version_set {
                                       format changed); protected by mu */
     char *ks_name[256];            /* keyspace names, NULL if unused; protected by mu */
     uint32_t ks_flags[256];
+    _Atomic uint64_t read_file;    /* number of a table whose read budget ran
+                                      out (version_charge_read), 0 if none; set
+                                      by readers, cleared by the picker */
+    atomic_int read_compaction_wanted; /* read_file was set since the
+                                      housekeeping thread last looked */
     int recovering;                /* during vs_recover: dropped files are not
                                       obsolete (a moved file reappears under the
                                       same number in a later record); orphans are
