@@ -33,7 +33,10 @@
 #      the other name, or through a descriptor of it unlinked while open),
 #      names removed and made again, an O_TMPFILE file linked where a name
 #      was just found absent all show their new state at once
-#      (attr_timeout=0, so every stat reaches the daemon).
+#      (attr_timeout=0, so every stat reaches the daemon);
+#   8. with -o inline=256, a read of a file the kernel just looked up reads
+#      its contents where the lookup found them, with no lookup of its name
+#      (no value lookup), and reads by name whatever changed since.
 #
 # Exit 0 if every check passed, 1 otherwise, 77 when /dev/fuse is missing.
 set -u
@@ -335,4 +338,72 @@ sys.exit(bad)
 PY
 must_unmount "$M"
 check "lsmctl verify of the third store" "$LSMCTL" "$S3" verify
+
+# ---- 8. a read after a lookup does not look the name up again ----
+# Files stored apart from their names (-o inline=256): the lookup found
+# where the contents lie, and while nothing in the store changed the read
+# goes straight to them (no value lookup: the descriptor beside the name is
+# not read again). Whatever changed since is read by name: new contents
+# written, a file renamed over the name, a truncation.
+S4=$T/store4
+cat >"$T/readat.py" <<'PY'
+import os, sys
+M, what = sys.argv[1], sys.argv[2]
+N = 50
+d = os.path.join(M, "r")
+body = lambda i, tag=b"": (tag + bytes([65 + i % 26])) * (4096 // (len(tag) + 1))
+def stats():
+    for line in os.getxattr(M, "lsmfs.stats").decode().splitlines():
+        if line.startswith("value lookups "):
+            return int(line.split()[2])
+    sys.exit("no value lookups in lsmfs.stats")
+def read(p):
+    with open(p, "rb") as f:
+        return f.read()
+if what == "write":
+    os.mkdir(d)
+    for i in range(N):
+        with open(os.path.join(d, "f%d" % i), "wb") as f:
+            f.write(body(i))
+    sys.exit(0)
+bad = 0
+def want(what, got, exp):
+    global bad
+    if got != exp:
+        print("FAIL: %s" % what)
+        bad = 1
+lookups = 0
+for i in range(N):
+    p = os.path.join(d, "f%d" % i)
+    os.lstat(p)                  # the kernel's lookup
+    a = stats()
+    data = read(p)
+    lookups += stats() - a
+    want("contents of f%d" % i, data, body(i))
+print("# value lookups of %d reads after their lookups: %d" % (N, lookups))
+want("value lookups of %d reads after a lookup: %d, expected 0" % (N, lookups), lookups, 0)
+p = lambda n: os.path.join(d, n)
+with open(p("f1"), "r+b") as f:  # new contents, the same length
+    f.write(body(1, b"new"))
+want("rewritten contents", read(p("f1")), body(1, b"new"))
+os.lstat(p("f2"))
+os.rename(p("f3"), p("f2"))      # over a name just looked up
+want("contents after a rename over it", read(p("f2")), body(3))
+os.truncate(p("f4"), 300)
+want("contents after a truncation", read(p("f4")), body(4)[:300])
+with open(p("f5"), "ab") as f:   # appended while another descriptor reads
+    g = open(p("f5"), "rb")
+    f.write(b"tail")
+    f.flush()
+    want("contents after an append", g.read(), body(5) + b"tail")
+    g.close()
+sys.exit(bad)
+PY
+must_mount "$S4" "$M" -o inline=256
+python3 "$T/readat.py" "$M" write || fail "writing files stored apart"
+must_unmount "$M"
+must_mount "$S4" "$M" -o inline=256 -o attr_timeout=0
+python3 "$T/readat.py" "$M" read && ok || fail "reads after a lookup (above)"
+must_unmount "$M"
+check "lsmctl verify of the fourth store" "$LSMCTL" "$S4" verify
 finish
