@@ -22,7 +22,9 @@
 
 /* ---- reading ------------------------------------------------------------------ */
 
-/* Read [off, off+len) of the value d describes from its chunks. */
+/* Read [off, off+len) of the value d describes from its chunks: of each
+ * chunk only the part wanted is copied, straight to its place in dst, and
+ * only what no chunk holds is zeroed. */
 static int read_chunks(superversion *sv, table_cache *tc, uint64_t seq, const lv_desc *d,
                        uint64_t off, char *dst, size_t len, size_t *n_read)
 {
@@ -31,26 +33,28 @@ static int read_chunks(superversion *sv, table_cache *tc, uint64_t seq, const lv
         return LSM_OK;
     if (len > d->size - off)
         len = (size_t)(d->size - off);
-    memset(dst, 0, len);
     uint64_t cb = d->chunk_bytes;
-    int rc;
     for (uint64_t i = off / cb; i * cb < off + len; i++) {
+        uint64_t cstart = i * cb;
+        uint64_t from = off > cstart ? off - cstart : 0; /* the part of chunk i wanted */
+        uint64_t to = off + len - cstart < cb ? off + len - cstart : cb;
+        char *at = dst + (cstart + from - off);
         char k[LV_CHUNK_KEY_LEN];
         lv_chunk_key(k, d->id, i);
         value_type t;
         char *v;
-        size_t vl;
-        rc = db_lookup(sv, tc, slice_make(k, sizeof k), seq, 1, &t, &v, &vl);
-        if (rc == LSM_NOT_FOUND)
-            continue; /* a hole: zeros */
-        if (rc)
+        size_t vl = 0, full;
+        value_window w = {from, (size_t)(to - from)};
+        int rc = db_lookup_window(sv, tc, slice_make(k, sizeof k), seq, 1, &w, &t, &v, &vl, &full);
+        if (rc == LSM_OK) {
+            memcpy(at, v, vl);
+            free(v);
+        } else if (rc == LSM_NOT_FOUND) {
+            vl = 0; /* a hole */
+        } else {
             return rc;
-        uint64_t cstart = i * cb;
-        uint64_t from = off > cstart ? off - cstart : 0;
-        uint64_t to = off + len - cstart < vl ? off + len - cstart : vl;
-        if (to > from)
-            memcpy(dst + (cstart + from - off), v + from, (size_t)(to - from));
-        free(v);
+        }
+        memset(at + vl, 0, (size_t)(to - from) - vl); /* a hole, or a chunk shorter than its share */
     }
     *n_read = len;
     return LSM_OK;
