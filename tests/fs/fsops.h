@@ -24,6 +24,7 @@
 #define MiB (1024u * 1024u)
 
 extern const char *g_lsmfs, *g_lsmctl; /* the binaries under test */
+extern const char *g_mount_opts;      /* lsmfs -o options of every mount, or NULL */
 extern fs_mount *M;                   /* the mount shared by the group */
 extern uint64_t g_seed;               /* of the randomized parts */
 

@@ -1,7 +1,9 @@
 /*
  * test_fs_ops.c -- every operation of docs/FS.md §5 on a real mount.
  *
- *     test_fs_ops PATH/TO/lsmfs PATH/TO/lsmctl
+ *     test_fs_ops PATH/TO/lsmfs PATH/TO/lsmctl [MOUNT-OPTIONS]
+ *
+ * MOUNT-OPTIONS (one -o argument, e.g. inline=64K) are given to every mount.
  *
  * One store is mounted for the whole group (`lsmfs -f`, see fsmount.h); each
  * test works in its own directory of the mount and checks results and errno
@@ -60,6 +62,7 @@
 #include "testutil.h"
 
 const char *g_lsmfs, *g_lsmctl;
+const char *g_mount_opts;
 fs_mount *M;
 uint64_t g_seed;
 
@@ -118,7 +121,7 @@ void remount(void)
         fsm_print_log(M);
         fail_msg("unmount: lsmfs exited with %d, expected 0", rc);
     }
-    if (fsm_mount(M, NULL) != 0)
+    if (fsm_mount(M, g_mount_opts) != 0)
         fail_msg("remount failed");
 }
 
@@ -1184,7 +1187,7 @@ static int group_setup(void **state)
     M = fsm_new("ops", g_lsmfs, g_lsmctl);
     if (M == NULL)
         return -1;
-    return fsm_mount(M, NULL);
+    return fsm_mount(M, g_mount_opts);
 }
 
 static int group_teardown(void **state)
@@ -1208,6 +1211,7 @@ int main(int argc, char **argv)
 {
     g_lsmfs = argc > 1 ? argv[1] : NULL;
     g_lsmctl = argc > 2 ? argv[2] : NULL;
+    g_mount_opts = argc > 3 ? argv[3] : NULL; /* e.g. inline=64K (fs_ops_inline64k) */
     fsm_require_fuse(g_lsmfs, g_lsmctl);
     umask(0);
     g_seed = tu_seed(20240611);
