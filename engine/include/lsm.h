@@ -802,8 +802,10 @@ typedef struct lsm_stats {
                                        a memtable's chunk table instead of the log
                                        (they count in flush_bytes_written too,
                                        when the table is installed) */
-    uint64_t value_lookups;         /* point reads by lsm_value_size and
-                                       lsm_read_value (lsm_get's are gets) */
+    uint64_t value_lookups;         /* point reads of a key by lsm_value_size,
+                                       lsm_value_locate, lsm_read_value and
+                                       lsm_read_value_at without a location
+                                       (lsm_get's are gets) */
 } lsm_stats;
 
 /* Fill *out with a consistent copy of the counters. */
