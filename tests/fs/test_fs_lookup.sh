@@ -131,7 +131,8 @@ check "lsmctl verify" "$LSMCTL" "$S" verify
 # ---- 6. -o inline=256: a listing reads names, a rename moves names ----
 # 2,000 files of 4 KiB (8 MB) stored apart from their names: after a
 # remount, ls -f of their directory reads a small part of their blocks and
-# mv of it writes a small part of their bytes; with the 64K default both
+# mv of it writes a small part of their bytes; with -o inline=64K (the
+# default before 256; stated here so the test keeps its meaning) both
 # touch every file.
 S2=$T/store2
 must_mount "$S2" "$M" -o inline=256
