@@ -279,6 +279,14 @@ int meta_mode_type(mode_t mode)
     }
 }
 
+uint32_t mode_suidgid_kill(uint32_t mode)
+{
+    uint32_t kill = mode & S_ISUID;
+    if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+        kill |= S_ISGID;
+    return kill;
+}
+
 void meta_to_stat(const meta *m, struct stat *st)
 {
     memset(st, 0, sizeof *st);

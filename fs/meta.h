@@ -109,6 +109,11 @@ int batch_delete_inode(lsmfs *fs, lsm_batch *b, uint64_t ino);
 /* The file type bits of a record type, and back (0 for an unknown mode). */
 mode_t meta_type_mode(int type);
 int meta_mode_type(mode_t mode);
+/* The bits of mode that a write, truncation or chown dropping privileges
+ * (the kernel's word, lsmfs_req_kill_suidgid) clears: set-user-ID, and
+ * set-group-ID when group execute is set (without it the bit marks
+ * mandatory locking, which stays, as on any Linux file system). */
+uint32_t mode_suidgid_kill(uint32_t mode);
 /* Fill st from m (st_blocks from size; st_nlink 1, or for a directory with
  * a known count 2 + its subdirectories). */
 void meta_to_stat(const meta *m, struct stat *st);

@@ -9,8 +9,10 @@
  * implementation does not want from the kernel:
  * O_TRUNC as part of open (atomic_o_trunc: the kernel then truncates with a
  * setattr of its own), the kernel leaving set-user-ID bits to the daemon
- * (handle_killpriv), writeback caching (every write must reach the engine
- * before write() returns, so that it survives kill -9 of the daemon), and
+ * (handle_killpriv, the first version; lsmfs takes its successor, which
+ * fuse_io.c adds to the reply, as libfuse 3.14 cannot ask for it),
+ * writeback caching (every write must reach the engine before write()
+ * returns, so that it survives kill -9 of the daemon), and
  * automatic invalidation of cached file contents when a file's mtime
  * changes (auto_inval_data: the store is locked while mounted and every
  * change goes through this kernel, which keeps its page cache right by

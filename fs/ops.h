@@ -35,6 +35,10 @@ void lsmfs_close_store(lsmfs *fs);
  * hook, which hands FUSE_TMPFILE to lsmfs_ll_create (as a create of "/").
  * Called once the session is mounted, before its loop runs. 0 or -errno. */
 int lsmfs_session_io(struct fuse_session *se);
+/* 1 if the request the calling thread is serving asks to drop set-user-ID
+ * and set-group-ID bits: a WRITE or SETATTR from a caller without
+ * CAP_FSETID, or a chown (fuse_io.c, FUSE_HANDLE_KILLPRIV_V2). */
+int lsmfs_req_kill_suidgid(void);
 
 /* ---- replies (ops.c) ---------------------------------------------------------- */
 

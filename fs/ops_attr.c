@@ -68,6 +68,7 @@ struct setattr_arg {
     const struct stat *attr;
     int to_set;
     struct timespec now;
+    int kill; /* drop set-ID bits (a truncation or chown, the kernel's word) */
 };
 
 /* The change itself, on a record. */
@@ -95,11 +96,13 @@ static void apply(meta *m, void *arg)
             m->mtime = a->now;
     }
     m->ctime = (s & FUSE_SET_ATTR_CTIME) ? a->attr->st_ctim : a->now;
+    if (a->kill)
+        m->mode &= ~mode_suidgid_kill(m->mode);
 }
 
 /* *shared: the inode number of a linked file that changed (its other
  * names are to be told, notify_linked_changed), else 0. */
-static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
+static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set, int kill,
                       struct stat *out, double *tmo, uint64_t *shared)
 {
     *shared = 0;
@@ -113,7 +116,7 @@ static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
     node n;
     lockset ls;
     lsm_batch *b = NULL;
-    struct setattr_arg a = {attr, to_set, {0, 0}};
+    struct setattr_arg a = {attr, to_set, {0, 0}, 0};
     lsmfs_now(&a.now);
     int err = node_of_inode(fs, in, &n, &ls, LK_WRITE, NR_FULL);
     if (err == 0 && n.type == N_NONE)
@@ -136,6 +139,10 @@ static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
                          FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW);
     if (!sizing)
         need |= to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME);
+    /* Set-ID bits are only in a record of the node's own (or its shared
+     * one): a node without one has none to drop. */
+    if (err == 0 && kill && !node_is_dir(&n) && mode_suidgid_kill(n.m.mode) != 0)
+        a.kill = 1;
     if (err == 0 && need && !n.orphan)
         err = node_need_meta(fs, &n);
     if (err == 0 && lsm_batch_new(&b) != LSM_OK)
@@ -158,7 +165,7 @@ static int do_setattr(lsmfs *fs, inode *in, const struct stat *attr, int to_set,
         err = holes_mark_begin(fs, b, n.m.ino, (uint64_t)attr->st_size > old_size, n.orphan, &hc);
     if (err == 0)
         err = batch_commit(fs, b, "setattr", n.pk.key.p, n.pk.key.n,
-                           !sizing || (uint64_t)attr->st_size <= n.m.size);
+                           !sizing || (uint64_t)attr->st_size <= old_size);
     if (sizing)
         holes_mark_end(fs, &hc, err == 0);
     if (err == 0 && n.orphan)
@@ -188,7 +195,7 @@ void lsmfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_
     uint64_t shared;
     inode *in = inode_of(fs, ino);
     int slot = ns_enter(fs);
-    int err = do_setattr(fs, in, attr, to_set, &st, &tmo, &shared);
+    int err = do_setattr(fs, in, attr, to_set, lsmfs_req_kill_suidgid(), &st, &tmo, &shared);
     ns_leave(fs, slot);
     /* (No page of a file is locked by the kernel during a setattr.) */
     notify_linked_changed(fs, shared, in, (to_set & FUSE_SET_ATTR_SIZE) != 0);

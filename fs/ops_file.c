@@ -316,19 +316,23 @@ struct size_times {
     uint64_t size;
     struct timespec now;
     int atime;
+    int kill; /* drop set-ID bits (mode_suidgid_kill) */
 };
 
 static void set_size_times(meta *m, void *arg)
 {
     const struct size_times *a = arg;
+    if (a->kill)
+        m->mode &= ~mode_suidgid_kill(m->mode);
     m->size = a->size;
     m->mtime = m->ctime = a->now;
     if (a->atime)
         m->atime = a->now;
 }
 
-/* Truncate or extend the regular file of a locked, resolved node. */
-static int set_size(lsmfs *fs, node *n, uint64_t size)
+/* Truncate or extend the regular file of a locked, resolved node; kill:
+ * drop its set-ID bits too (mode_suidgid_kill). */
+static int set_size(lsmfs *fs, node *n, uint64_t size, int kill)
 {
     if (n->type == N_NONE)
         return ENOENT;
@@ -341,7 +345,7 @@ static int set_size(lsmfs *fs, node *n, uint64_t size)
     lsm_batch *b;
     if (lsm_batch_new(&b) != LSM_OK)
         return ENOMEM;
-    struct size_times st = {size, {0, 0}, 0};
+    struct size_times st = {size, {0, 0}, 0, kill};
     lsmfs_now(&st.now);
     int err = 0;
     if (lsm_batch_truncate_value(b, LSM_KEYSPACE_DEFAULT, n->pk.key.p, n->pk.key.n, size) != LSM_OK)
@@ -386,7 +390,7 @@ static int do_open(lsmfs *fs, inode *in, struct fuse_file_info *fi)
          * again, which finds what the name stands for now. */
         err = ESTALE;
     if (err == 0 && trunc)
-        err = set_size(fs, &n, 0);
+        err = set_size(fs, &n, 0, 0);
     if (err == 0)
         inode_get(fs, in, 0, 1, 0);
     lockset_unlock(fs, &ls);
@@ -469,11 +473,14 @@ void lsmfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     free(buf);
 }
 
-/* *shared as for do_setattr (ops_attr.c). */
-static int do_write(lsmfs *fs, inode *in, const char *buf, size_t size, off_t off,
-                    uint64_t *shared)
+/* *shared as for do_setattr (ops_attr.c). kill: the kernel asks to drop
+ * set-ID bits (lsmfs_req_kill_suidgid); *killed: some were set, and are
+ * gone. */
+static int do_write(lsmfs *fs, inode *in, const char *buf, size_t size, off_t off, int kill,
+                    uint64_t *shared, int *killed)
 {
     *shared = 0;
+    *killed = 0;
     if (fs->read_only)
         return EROFS;
     if (off < 0)
@@ -499,7 +506,8 @@ static int do_write(lsmfs *fs, inode *in, const char *buf, size_t size, off_t of
         err = ENOMEM;
     uint64_t end = (uint64_t)off + size;
     /* docs/FS.md §7: atime too is set by a write. */
-    struct size_times st = {end > n.csize ? end : n.csize, {0, 0}, 1};
+    struct size_times st = {end > n.csize ? end : n.csize, {0, 0}, 1, 0};
+    st.kill = err == 0 && kill && mode_suidgid_kill(n.m.mode) != 0;
     lsmfs_now(&st.now);
     if (err == 0 && !n.meta_taken) {
         set_size_times(&n.m, &st);
@@ -514,8 +522,10 @@ static int do_write(lsmfs *fs, inode *in, const char *buf, size_t size, off_t of
     holes_mark_end(fs, &hc, err == 0);
     if (err == 0 && n.orphan)
         inode_update_record(in, set_size_times, &st);
-    if (err == 0)
+    if (err == 0) {
         *shared = node_linked_ino(&n);
+        *killed = st.kill;
+    }
     lockset_unlock(fs, &ls);
     lsm_batch_free(b);
     node_free(&n);
@@ -528,9 +538,17 @@ void lsmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size
     lsmfs *fs = fuse_req_userdata(req);
     inode *in = inode_of(fs, ino);
     uint64_t shared;
+    int killed;
+    int kill = lsmfs_req_kill_suidgid();
     int slot = ns_enter(fs);
-    int err = do_write(fs, in, buf, size, off, &shared);
+    int err = do_write(fs, in, buf, size, off, kill, &shared, &killed);
     ns_leave(fs, slot);
+    /* The kernel keeps the mode it has until its attributes time out:
+     * set-ID bits dropped here must not show in the writer's next stat.
+     * (A negative offset: the attributes only, no page is touched, so this
+     * is safe while the kernel holds the written pages.) */
+    if (killed && fs->se)
+        fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
     /* The other names of a linked file drop their cached pages before the
      * write returns -- unless this write went through the page cache: the
      * kernel holds the pages it writes locked until the reply, and two such
@@ -552,13 +570,13 @@ void lsmfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size
  * with the punch (lsm_batch_punch_value: whole chunks in the range are
  * deleted, so their space comes back and SEEK_HOLE sees holes; the partial
  * chunks at the ends get zeros), the extension and the new record. */
-static int punch(lsmfs *fs, node *n, uint64_t off, uint64_t len, uint64_t extend_to)
+static int punch(lsmfs *fs, node *n, uint64_t off, uint64_t len, uint64_t extend_to, int kill)
 {
     lsm_batch *b;
     if (lsm_batch_new(&b) != LSM_OK)
         return ENOMEM;
     uint64_t size = extend_to > n->csize ? extend_to : n->csize;
-    struct size_times st = {size, {0, 0}, 0};
+    struct size_times st = {size, {0, 0}, 0, kill};
     lsmfs_now(&st.now);
     int err = 0;
     if (lsm_batch_punch_value(b, LSM_KEYSPACE_DEFAULT, n->pk.key.p, n->pk.key.n, off, len) != LSM_OK)
@@ -583,9 +601,14 @@ static int punch(lsmfs *fs, node *n, uint64_t off, uint64_t len, uint64_t extend
     return err;
 }
 
-static int do_fallocate(lsmfs *fs, inode *in, int mode, off_t off, off_t len, uint64_t *shared)
+/* kill: the caller is not root. FUSE_FALLOCATE carries no word of the
+ * kernel's on dropping privileges (as a WRITE does), so lsmfs decides as
+ * the kernel would for a caller without CAP_FSETID (docs/FS.md §7). */
+static int do_fallocate(lsmfs *fs, inode *in, int mode, off_t off, off_t len, int kill,
+                        uint64_t *shared, int *killed)
 {
     *shared = 0;
+    *killed = 0;
     if (fs->read_only)
         return EROFS;
     /* Allocation (mode 0, KEEP_SIZE), PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE with
@@ -610,14 +633,18 @@ static int do_fallocate(lsmfs *fs, inode *in, int mode, off_t off, off_t len, ui
         err = ENODEV;
     uint64_t end = (uint64_t)(off + len);
     int keep = (mode & FALLOC_FL_KEEP_SIZE) != 0;
+    int changes = punch_hole || zero || (!keep && end > n.csize);
+    kill = err == 0 && changes && kill && mode_suidgid_kill(n.m.mode) != 0;
     if (err == 0 && (punch_hole || zero))
-        err = punch(fs, &n, (uint64_t)off, (uint64_t)len, keep ? 0 : end);
+        err = punch(fs, &n, (uint64_t)off, (uint64_t)len, keep ? 0 : end, kill);
     /* Space is not reserved (an LSM store allocates when it writes); the
      * size grows as posix_fallocate promises. */
     else if (err == 0 && !keep && end > n.csize)
-        err = set_size(fs, &n, end);
-    if (err == 0)
+        err = set_size(fs, &n, end, kill);
+    if (err == 0) {
         *shared = node_linked_ino(&n);
+        *killed = kill;
+    }
     lockset_unlock(fs, &ls);
     node_free(&n);
     return err;
@@ -630,9 +657,12 @@ void lsmfs_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off
     lsmfs *fs = fuse_req_userdata(req);
     inode *in = inode_of(fs, ino);
     uint64_t shared;
+    int killed;
     int slot = ns_enter(fs);
-    int err = do_fallocate(fs, in, mode, off, len, &shared);
+    int err = do_fallocate(fs, in, mode, off, len, fuse_req_ctx(req)->uid != 0, &shared, &killed);
     ns_leave(fs, slot);
+    if (killed && fs->se) /* as in lsmfs_ll_write */
+        fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
     notify_linked_changed(fs, shared, in, 1); /* (no page is locked for it) */
     fuse_reply_err(req, err);
 }

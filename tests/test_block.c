@@ -472,6 +472,47 @@ static void test_corruption(void **state)
            total, detected);
 }
 
+/* bb_single's parts around a value are the block bb_add and bb_finish make
+ * of that one entry, for keys and values of every varint length. */
+static void test_single_parts(void **state)
+{
+    (void)state;
+    size_t key_lens[] = {0, 1, 24, 127, 128, 300};
+    size_t value_lens[] = {0, 1, 127, 128, 16383, 16384, 70000};
+    char *key = malloc(300), *value = malloc(70000);
+    for (size_t i = 0; i < 300; i++)
+        key[i] = (char)(i * 7 + 1);
+    for (size_t i = 0; i < 70000; i++)
+        value[i] = (char)(i * 13 + 5);
+    buf head = BUF_INIT, whole = BUF_INIT;
+    for (size_t a = 0; a < sizeof key_lens / sizeof *key_lens; a++) {
+        for (size_t b = 0; b < sizeof value_lens / sizeof *value_lens; b++) {
+            slice k = {key, key_lens[a]}, v = {value, value_lens[b]};
+            block_builder bb;
+            bb_init(&bb, 1);
+            slice want;
+            assert_int_equal(bb_add(&bb, k, v), LSM_OK);
+            assert_int_equal(bb_finish(&bb, &want), LSM_OK);
+            char tail[BB_SINGLE_TAIL];
+            assert_int_equal(bb_single(k, v.n, &head, tail), LSM_OK);
+            whole.n = 0;
+            assert_int_equal(buf_append(&whole, head.p, head.n), 0);
+            assert_int_equal(buf_append(&whole, v.p, v.n), 0);
+            assert_int_equal(buf_append(&whole, tail, sizeof tail), 0);
+            assert_int_equal(whole.n, want.n);
+            assert_memory_equal(whole.p, want.p, want.n);
+            /* and it reads back */
+            block blk;
+            assert_int_equal(block_parse(&blk, whole.p, whole.n), LSM_OK);
+            bb_destroy(&bb);
+        }
+    }
+    buf_free(&head);
+    buf_free(&whole);
+    free(key);
+    free(value);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -480,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_empty_block),
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_corruption),
+        cmocka_unit_test(test_single_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

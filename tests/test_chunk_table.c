@@ -9,10 +9,12 @@
  * promise is checked through the engine's counters: the chunk bytes go to
  * the chunk table, the log gets a few bytes per chunk.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "env_mem.h"
 #include "testutil.h"
@@ -21,24 +23,12 @@
 #define MiB (1024u * 1024u)
 #define DIR "/ct"
 
-typedef struct fixture {
-    lsm_env *env;
-    lsm_options o;
-    lsm_db *db;
-} fixture;
-
-static void open_store(fixture *f)
-{
-    TU_OK(NULL, lsm_open(DIR, &f->o, &f->db));
-}
+typedef tu_memstore fixture;
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->env = lsm_env_mem_new();
-    f->env->mkdir(f->env, DIR, 0700);
-    tu_small_options(&f->o);
-    f->o.env = f->env;
+    tu_memstore_init(f, DIR);
     /* A memtable switches when its chunk tables hold target_file_bytes of
      * chunks (db_write.c): 4 MiB lets the tests below put a few values in
      * one chunk table. */
@@ -46,7 +36,7 @@ static int setup(void **state)
     f->o.target_file_bytes = 4 * MiB;
     f->o.inline_value_bytes = 64 * KiB;
     f->o.value_chunk_bytes = 64 * KiB;
-    open_store(f);
+    tu_memstore_open(f);
     *state = f;
     return 0;
 }
@@ -54,17 +44,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    if (f->db)
-        TU_OK(NULL, lsm_close(f->db));
-    lsm_env_mem_free(f->env);
+    tu_memstore_free(f);
     free(f);
     return 0;
-}
-
-static void reopen(fixture *f)
-{
-    TU_OK(NULL, lsm_close(f->db));
-    open_store(f);
 }
 
 /* A process or power failure, then an open on what survived. */
@@ -74,7 +56,7 @@ static void crash_reopen(fixture *f, mem_crash_mode mode)
     lsm_close(f->db); /* fails: the env is dead; nothing more is written */
     env_mem_revive(f->env);
     f->db = NULL;
-    open_store(f);
+    tu_memstore_open(f);
 }
 
 static void fill(char *p, size_t n, uint64_t seed)
@@ -164,7 +146,7 @@ static void test_large_write_skips_log(void **state)
     assert_true(flushed >= 4 * MiB);
     assert_true(flushed < 4 * MiB + 256 * KiB);
     check_value(f->db, NULL, "big", want, n);
-    reopen(f);
+    tu_memstore_reopen(f);
     check_value(f->db, NULL, "big", want, n);
     TU_OK(f->db, lsm_verify(f->db, NULL, NULL));
     free(want);
@@ -206,7 +188,7 @@ static void test_ranged_writes_over_direct_chunks(void **state)
     lsm_snapshot_free(f->db, snap);
     TU_OK(f->db, lsm_compact_range(f->db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     check_value(f->db, NULL, "f", want, n);
-    reopen(f);
+    tu_memstore_reopen(f);
     check_value(f->db, NULL, "f", want, n);
     free(want);
     free(old);
@@ -232,7 +214,7 @@ static void test_process_crash_keeps_unsynced(void **state)
     /* The replayed memtable reads from the chunk table until its flush. */
     TU_OK(f->db, lsm_wait_idle(f->db));
     check_value(f->db, NULL, "b", b, n);
-    reopen(f);
+    tu_memstore_reopen(f);
     check_value(f->db, NULL, "b", b, n);
     TU_OK(f->db, lsm_verify(f->db, NULL, NULL));
     free(a);
@@ -249,7 +231,7 @@ static void test_power_loss(void **state)
     fill(a, n, 5);
     fill(b, n, 6);
     f->o.sync_mode = LSM_SYNC_NONE; /* only lsm_sync promises anything */
-    reopen(f);
+    tu_memstore_reopen(f);
     for (int round = 0; round < 3; round++) {
         TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, a, n));
         TU_OK(f->db, lsm_sync(f->db));
@@ -328,7 +310,7 @@ static void test_lost_block_ends_log(void **state)
     assert_int_equal(env_mem_write_file(f->env, path, data, len), 0);
     free(data);
 
-    open_store(f);
+    tu_memstore_open(f);
     check_value(f->db, NULL, "a", a, n);
     void *v = NULL;
     size_t vl = 0;
@@ -339,7 +321,7 @@ static void test_lost_block_ends_log(void **state)
     /* The store goes on: new writes, a flush, a reopen. */
     TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "b", 1, b, n));
     TU_OK(f->db, lsm_flush(f->db));
-    reopen(f);
+    tu_memstore_reopen(f);
     check_value(f->db, NULL, "a", a, n);
     check_value(f->db, NULL, "b", b, n);
     TU_OK(f->db, lsm_verify(f->db, NULL, NULL));
@@ -426,7 +408,7 @@ static void test_many_chunk_tables_replayed(void **state)
         snprintf(tables[k], sizeof tables[k], "%s", newest);
         save_file(f, &files[n_files++], newest);
         /* The next open flushes what it replays and retires the log. */
-        open_store(f);
+        tu_memstore_open(f);
         TU_OK(f->db, lsm_wait_idle(f->db));
     }
     TU_OK(f->db, lsm_close(f->db));
@@ -456,7 +438,7 @@ static void test_many_chunk_tables_replayed(void **state)
      * the memtable could not take, fails and retries until space is back. */
     f->o.reserve_bytes = 0;
     env_mem_set_space_limit(f->env, env_mem_bytes_used(f->env) + 128 * KiB);
-    open_store(f);
+    tu_memstore_open(f);
     for (int round = 0; round < 3; round++) {
         for (int k = 0; round < 2 && k < N; k++) {
             char path[64];
@@ -486,7 +468,7 @@ static void test_many_chunk_tables_replayed(void **state)
     /* Flushed, the logs are gone, and the next open removes the tables
      * whose chunks were copied. */
     TU_OK(f->db, lsm_wait_idle(f->db));
-    reopen(f);
+    tu_memstore_reopen(f);
     TU_OK(f->db, lsm_verify(f->db, NULL, NULL));
     lsm_stats st;
     TU_OK(f->db, lsm_stats_get(f->db, &st));
@@ -548,7 +530,7 @@ static void cut_log_then_crash(fixture *f, int lost_chunk)
     fill(z, zn, 11);
     f->o.sync_mode = LSM_SYNC_NONE;
     f->o.reserve_bytes = 0;
-    reopen(f);
+    tu_memstore_reopen(f);
     TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "z", 1, z, zn)); /* logged whole */
     TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, a, n));
     TU_OK(f->db, lsm_sync(f->db));
@@ -584,7 +566,7 @@ static void cut_log_then_crash(fixture *f, int lost_chunk)
     free(data);
 
     env_mem_set_space_limit(f->env, env_mem_bytes_used(f->env) + 32 * KiB);
-    open_store(f);
+    tu_memstore_open(f);
     assert_true(stats(f->db).wal_bytes_dropped > 0);
     /* An acknowledged write to the new log (a deletion: the disk is full). */
     lsm_write_options sync = {.sync = 1};
@@ -595,7 +577,7 @@ static void cut_log_then_crash(fixture *f, int lost_chunk)
     env_mem_revive(f->env);
     env_mem_set_space_limit(f->env, 0);
     f->db = NULL;
-    open_store(f);
+    tu_memstore_open(f);
 
     check_value(f->db, NULL, "a", a, n);
     void *v = NULL;
@@ -607,7 +589,7 @@ static void cut_log_then_crash(fixture *f, int lost_chunk)
         check_value(f->db, NULL, "b", b, n);
     assert_int_equal(lsm_get(f->db, LSM_KEYSPACE_DEFAULT, NULL, "c", 1, &v, &vl), LSM_NOT_FOUND);
     TU_OK(f->db, lsm_wait_idle(f->db));
-    reopen(f);
+    tu_memstore_reopen(f);
     check_value(f->db, NULL, "a", a, n);
     TU_OK(f->db, lsm_verify(f->db, NULL, NULL));
     free(a);
@@ -646,7 +628,7 @@ static void test_ref_to_live_table(void **state)
     char *old_log = read_log(f, path, sizeof path, &old_len);
 
     /* The replay flushes the chunk table into a live table. */
-    open_store(f);
+    tu_memstore_open(f);
     TU_OK(f->db, lsm_wait_idle(f->db));
     TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "c", 1, "small", 5));
     env_mem_crash(f->env, MEM_CRASH_PROCESS, 1);
@@ -672,7 +654,7 @@ static void test_ref_to_live_table(void **state)
     /* Without the appended records, the store is as it was. */
     assert_int_equal(env_mem_write_file(f->env, path, log, len), 0);
     free(log);
-    open_store(f);
+    tu_memstore_open(f);
     check_value(f->db, NULL, "a", a, n);
     check_value(f->db, NULL, "c", "small", 5);
     TU_OK(f->db, lsm_verify(f->db, NULL, NULL));
@@ -699,7 +681,7 @@ static void test_repair_reads_chunk_table(void **state)
     f->db = NULL;
     assert_int_equal(f->env->remove(f->env, DIR "/CURRENT"), 0);
     TU_OK(NULL, lsm_repair(DIR, &f->o, drop_line, NULL));
-    open_store(f);
+    tu_memstore_open(f);
     check_value(f->db, NULL, "a", a, n);
     TU_OK(f->db, lsm_verify(f->db, NULL, NULL));
     free(a);
@@ -727,6 +709,52 @@ static void test_value_writer(void **state)
     free(a);
 }
 
+/* Once 1 MiB of chunks waits unsynced in the writer's chunk table, the
+ * housekeeping thread syncs it ahead (db_write.c, SYNC_AHEAD_BYTES), before
+ * a memtable switch or lsm_sync asks; and a sync ahead that fails poisons
+ * the store, as a failed log sync does. */
+static void test_sync_ahead(void **state)
+{
+    fixture *f = *state;
+    f->o.sync_mode = LSM_SYNC_NONE; /* no sync but the one ahead */
+    tu_memstore_reopen(f);
+    size_t n = 2 * MiB; /* half of target_file_bytes: no switch */
+    char *v = malloc(n);
+    fill(v, n, 3);
+    lsm_stats s0 = stats(f->db);
+    env_mem_reset_counts(f->env);
+    TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, v, n));
+    uint64_t syncs = 0;
+    for (int i = 0; i < 500 && (syncs = env_mem_op_count(f->env, MEM_OP_SYNC)) == 0; i++)
+        usleep(10 * 1000);
+    lsm_stats s1 = stats(f->db);
+    assert_int_equal(s1.chunk_table_bytes - s0.chunk_table_bytes, n);
+    assert_int_equal(s1.flush_count, s0.flush_count);
+    assert_int_equal(s1.wal_syncs, s0.wal_syncs);
+    assert_true(syncs >= 1);
+    check_value(f->db, NULL, "a", v, n);
+
+    /* The next sync fails: the store is poisoned, writes are refused. */
+    env_mem_fail(f->env, MEM_OP_SYNC, 1, EIO, 0);
+    TU_OK(f->db, lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "b", 1, v, n));
+    lsm_stats s2 = stats(f->db);
+    for (int i = 0; i < 500 && !s2.poisoned; i++) {
+        usleep(10 * 1000);
+        s2 = stats(f->db);
+    }
+    assert_int_equal(s2.poisoned, 1);
+    assert_int_equal(env_mem_faults_hit(f->env), 1);
+    assert_int_not_equal(lsm_put(f->db, LSM_KEYSPACE_DEFAULT, NULL, "c", 1, "x", 1), LSM_OK);
+    lsm_close(f->db); /* fails: poisoned */
+    f->db = NULL;
+    env_mem_clear_faults(f->env);
+    tu_memstore_open(f);
+    /* no crash: the reopened store has every write */
+    check_value(f->db, NULL, "a", v, n);
+    check_value(f->db, NULL, "b", v, n);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -741,6 +769,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_chunk_log_then_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repair_reads_chunk_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_value_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_ahead, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,42 +18,17 @@
 
 #define MiB (1024u * 1024u)
 
-typedef struct fixture {
-    lsm_env *env;
-    lsm_options o;
-    lsm_db *db;
-} fixture;
-
-static void open_store(fixture *f)
-{
-    TU_OK(NULL, lsm_open("/lv", &f->o, &f->db));
-}
+typedef tu_memstore fixture;
 
 static void setup(fixture *f)
 {
-    memset(f, 0, sizeof *f);
-    f->env = lsm_env_mem_new();
-    f->env->mkdir(f->env, "/lv", 0700);
-    tu_small_options(&f->o);
-    f->o.env = f->env;
+    tu_memstore_init(f, "/lv");
     f->o.memtable_bytes = 1 * MiB;
     f->o.target_file_bytes = 1 * MiB;
     f->o.level1_bytes = 4 * MiB;
     f->o.inline_value_bytes = 64 * 1024;
     f->o.value_chunk_bytes = 16 * 1024;
-    open_store(f);
-}
-
-static void teardown(fixture *f)
-{
-    TU_OK(NULL, lsm_close(f->db));
-    lsm_env_mem_free(f->env);
-}
-
-static void reopen(fixture *f)
-{
-    TU_OK(NULL, lsm_close(f->db));
-    open_store(f);
+    tu_memstore_open(f);
 }
 
 static void fill(char *p, size_t n, uint64_t seed)
@@ -122,7 +97,7 @@ static void test_put_get_large(void **state)
     check_value(f.db, "big", v, n, &r);
     TU_OK(f.db, lsm_flush(f.db));
     check_value(f.db, "big", v, n, &r);
-    reopen(&f);
+    tu_memstore_reopen(&f);
     check_value(f.db, "big", v, n, &r);
     check_value(f.db, "small", "x", 1, &r);
     /* A scan sees both keys in order. */
@@ -137,7 +112,7 @@ static void test_put_get_large(void **state)
     assert_false(lsm_iter_valid(it));
     lsm_iter_free(it);
     free(v);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 /* Random ranged writes and truncations against a model buffer. */
@@ -171,14 +146,14 @@ static void test_ranged_writes_model(void **state)
         } else if (k < 9) {
             TU_OK(f.db, lsm_flush(f.db));
         } else {
-            reopen(&f);
+            tu_memstore_reopen(&f);
         }
         if (i % 10 == 9 || i == ops - 1)
             check_value(f.db, "file", model, len, &r);
     }
     free(model);
     free(data);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 /* Writes, truncation and a move in one batch, with other keys: atomic, in
@@ -227,7 +202,7 @@ static void test_batch_ops_and_snapshot(void **state)
     check_value(f.db, "b", b, 200000, &r);
     free(a);
     free(b);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 static uint64_t live_bytes(lsm_db *db)
@@ -262,7 +237,7 @@ static void test_space_comes_back(void **state)
             " after deleting it\n", after_overwrites, after_delete);
     assert_true(after_delete < 256 * 1024);
     free(v);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 /* The costs: a ranged read, an append and a move touch what they must. */
@@ -281,7 +256,7 @@ static void test_costs(void **state)
     }
     TU_OK(f.db, lsm_value_writer_commit(w));
     TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
-    reopen(&f); /* cold caches */
+    tu_memstore_reopen(&f); /* cold caches */
     lsm_stats s0, s1;
     TU_OK(f.db, lsm_stats_get(f.db, &s0));
     char buf[4096];
@@ -313,7 +288,7 @@ static void test_costs(void **state)
     TU_OK(f.db, lsm_value_size(f.db, LSM_KEYSPACE_DEFAULT, NULL, "moved", 5, &size));
     assert_int_equal(size, n + sizeof buf);
     free(piece);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 /* A streaming writer: atomic at commit, nothing left by abort or a crash. */
@@ -364,7 +339,7 @@ static void test_streaming_writer(void **state)
     lsm_value_writer_abort(w); /* fails against the dead env; frees the writer */
     lsm_close(f.db);
     env_mem_revive(f.env);
-    open_store(&f);
+    tu_memstore_open(&f);
     check_value(f.db, "k", v, n, &r);
     TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     uint64_t after = live_bytes(f.db);
@@ -372,7 +347,7 @@ static void test_streaming_writer(void **state)
             before, after);
     assert_true(after < before + 64 * 1024);
     free(v);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 /* A sparse value -- a small write near the end of each chunk, over a
@@ -411,11 +386,11 @@ static void test_sparse_stays_sparse(void **state)
     assert_true(read > 0);
     assert_true(written < 2 * read);
     check_value(f.db, "s", want, (size_t)size, &r);
-    reopen(&f);
+    tu_memstore_reopen(&f);
     check_value(f.db, "s", want, (size_t)size, &r);
     TU_OK(f.db, lsm_verify(f.db, NULL, NULL));
     free(want);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 /* ---- finding data and holes, punching holes --------------------------------- */
@@ -597,14 +572,14 @@ static void test_seek_and_punch_model(void **state)
         } else if (k < 18) {
             TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
         } else {
-            reopen(&f);
+            tu_memstore_reopen(&f);
         }
         if (i % 15 == 14 || i == ops - 1)
             sm_check(f.db, "f", &m, &r);
     }
     TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     sm_check(f.db, "f", &m, &r);
-    reopen(&f);
+    tu_memstore_reopen(&f);
     sm_check(f.db, "f", &m, &r);
     TU_OK(f.db, lsm_verify(f.db, NULL, NULL));
 
@@ -658,7 +633,7 @@ static void test_seek_and_punch_model(void **state)
     free(data);
     free(m.bytes);
     free(m.stored);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 /* lsm_close refuses, and closes nothing, while a value writer, an iterator
@@ -693,10 +668,10 @@ static void test_close_with_open_handles(void **state)
     assert_int_equal(lsm_close(f.db), LSM_MISUSE);
     lsm_snapshot_free(f.db, snap);
 
-    reopen(&f); /* lsm_close, checked, then open */
+    tu_memstore_reopen(&f); /* lsm_close, checked, then open */
     check_value(f.db, "w", v, n, &r);
     free(v);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 /* Keyspaces other than the default hold large values too, and dropping the
@@ -720,7 +695,7 @@ static void test_large_values_in_keyspaces(void **state)
     assert_int_equal(size, n);
     /* The default keyspace does not see it. */
     assert_int_equal(lsm_value_size(f.db, LSM_KEYSPACE_DEFAULT, NULL, "f", 1, &size), LSM_NOT_FOUND);
-    reopen(&f);
+    tu_memstore_reopen(&f);
     TU_OK(f.db, lsm_keyspace_open(f.db, "files", 0, &ks));
     char *buf = malloc(n);
     size_t got;
@@ -733,7 +708,7 @@ static void test_large_values_in_keyspaces(void **state)
     (void)r;
     free(buf);
     free(v);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 /* A value found once with lsm_value_locate() is read again from its chunks
@@ -801,7 +776,7 @@ static void test_read_at_location(void **state)
         if (round == 0)
             TU_OK(f.db, lsm_flush(f.db));
         else if (round == 1)
-            reopen(&f);
+            tu_memstore_reopen(&f);
     }
 
     /* Moved to another key, the value keeps its chunks: still good. */
@@ -815,7 +790,7 @@ static void test_read_at_location(void **state)
     assert_false(two.priv_apart);
     read_at_matches(f.db, "two", &two, v + 1, 70000, &r);
     free(v);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 int main(void)

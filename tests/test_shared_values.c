@@ -30,41 +30,16 @@
 #define KiB 1024u
 #define MiB (1024u * 1024u)
 
-typedef struct fixture {
-    lsm_env *env;
-    lsm_options o;
-    lsm_db *db;
-} fixture;
-
-static void open_store(fixture *f)
-{
-    TU_OK(NULL, lsm_open("/sv", &f->o, &f->db));
-}
+typedef tu_memstore fixture;
 
 static void setup(fixture *f)
 {
-    memset(f, 0, sizeof *f);
-    f->env = lsm_env_mem_new();
-    f->env->mkdir(f->env, "/sv", 0700);
-    tu_small_options(&f->o);
-    f->o.env = f->env;
+    tu_memstore_init(f, "/sv");
     f->o.memtable_bytes = 1 * MiB;
     f->o.target_file_bytes = 1 * MiB;
     f->o.inline_value_bytes = 8 * KiB;
     f->o.value_chunk_bytes = 4 * KiB;
-    open_store(f);
-}
-
-static void teardown(fixture *f)
-{
-    TU_OK(NULL, lsm_close(f->db));
-    lsm_env_mem_free(f->env);
-}
-
-static void reopen(fixture *f)
-{
-    TU_OK(NULL, lsm_close(f->db));
-    open_store(f);
+    tu_memstore_open(f);
 }
 
 static void fill(char *p, size_t n, uint64_t seed)
@@ -288,7 +263,7 @@ static void test_link_and_write_through_either(void **state)
     check(f.db, "b", m, len);
     TU_OK(f.db, lsm_compact_range(f.db, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
     check(f.db, "a", m, len);
-    reopen(&f);
+    tu_memstore_reopen(&f);
     check(f.db, "a", m, len);
     check(f.db, "b", m, len);
     TU_OK(f.db, lsm_write_value(f.db, 0, NULL, "b", 1, len, "tail", 4));
@@ -312,7 +287,7 @@ static void test_link_and_write_through_either(void **state)
     check(f.db, "big2", v2, n2);
     free(v2);
     free(m);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 /* Deleting names: the value stays while any name holds it; the last one
@@ -350,7 +325,7 @@ static void test_names_go_one_by_one(void **state)
     check(f.db, "x", v, n);
     audit(f.db, &s);
     assert_true(s.chunk_total > 0);
-    reopen(&f);
+    tu_memstore_reopen(&f);
     check(f.db, "x", v, n);
     /* The last name: everything goes. */
     TU_OK(f.db, lsm_delete(f.db, LSM_KEYSPACE_DEFAULT, NULL, "x", 1));
@@ -363,7 +338,7 @@ static void test_names_go_one_by_one(void **state)
             " after the last name went\n", one_value, after);
     assert_true(after < 64 * KiB);
     free(v);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 /* Renames and range deletions over names of one value. */
@@ -434,7 +409,7 @@ static void test_rename_and_ranges(void **state)
     /* Linking an absent key changes nothing. */
     assert_int_equal(lsm_link_value(f.db, 0, NULL, "nothing", 7, "n", 1), LSM_NOT_FOUND);
     check(f.db, "n", v, sizeof v);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 /* The manifest says format 3 from the first link on, and only then. */
@@ -446,7 +421,7 @@ static void test_format_3_only_when_shared(void **state)
     char v[20000];
     fill(v, sizeof v, 6);
     TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "a", 1, v, sizeof v));
-    reopen(&f);
+    tu_memstore_reopen(&f);
     assert_int_equal(f.db->vs->format, MANIFEST_FORMAT_VERSION); /* read back: 2 */
     TU_OK(f.db, lsm_link_value(f.db, 0, NULL, "a", 1, "b", 1));
     assert_int_equal(f.db->vs->format, MANIFEST_FORMAT_SHARED);
@@ -456,12 +431,12 @@ static void test_format_3_only_when_shared(void **state)
     env_mem_crash(f.env, MEM_CRASH_POWER, 1);
     lsm_close(f.db);
     env_mem_revive(f.env);
-    open_store(&f);
+    tu_memstore_open(&f);
     assert_int_equal(f.db->vs->format, MANIFEST_FORMAT_SHARED);
     check(f.db, "b", v, sizeof v);
     /* Stays 3 when the names are gone (nothing rewrites it back). */
     TU_OK(f.db, lsm_delete(f.db, LSM_KEYSPACE_DEFAULT, NULL, "b", 1));
-    reopen(&f);
+    tu_memstore_reopen(&f);
     assert_int_equal(f.db->vs->format, MANIFEST_FORMAT_SHARED);
     /* A checkpoint of a format-3 store is format 3. */
     TU_OK(f.db, lsm_checkpoint(f.db, "/sv-ckpt"));
@@ -470,7 +445,7 @@ static void test_format_3_only_when_shared(void **state)
     TU_OK(NULL, lsm_open("/sv-ckpt", &o, &c));
     assert_int_equal(c->vs->format, MANIFEST_FORMAT_SHARED);
     TU_OK(NULL, lsm_close(c));
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 /* Random links, writes, deletes and renames, with flushes, compactions,
@@ -571,7 +546,7 @@ static void test_random_with_crashes(void **state)
             env_mem_crash(f.env, power ? MEM_CRASH_POWER : MEM_CRASH_PROCESS, (uint64_t)round);
             lsm_close(f.db);
             env_mem_revive(f.env);
-            open_store(&f);
+            tu_memstore_open(&f);
         }
         if (round % 10 == 0 || op >= 93) {
             audit(f.db, NULL);
@@ -594,7 +569,7 @@ static void test_random_with_crashes(void **state)
     assert_int_equal(s.chunk_total, 0);
     for (int g = 0; g < ngroups; g++)
         free(bytes[g]);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 /* Every key of the store reads whole (no name without its value). */
@@ -786,7 +761,7 @@ static void test_check_values_finds_damage(void **state)
     assert_int_equal(c.dangling, 2);
     buf_free(&rec);
     free(v);
-    teardown(&f);
+    tu_memstore_free(&f);
 }
 
 int main(void)

@@ -63,3 +63,35 @@ void tu_small_options(lsm_options *o)
     o->block_cache_bytes = 1 << 20;
     o->info_log = 0;
 }
+
+void tu_memstore_init(tu_memstore *s, const char *dir)
+{
+    memset(s, 0, sizeof *s);
+    s->dir = dir;
+    s->env = lsm_env_mem_new();
+    assert_non_null(s->env);
+    assert_int_equal(s->env->mkdir(s->env, dir, 0700), 0);
+    tu_small_options(&s->o);
+    s->o.env = s->env;
+}
+
+void tu_memstore_open(tu_memstore *s)
+{
+    TU_OK(NULL, lsm_open(s->dir, &s->o, &s->db));
+}
+
+void tu_memstore_reopen(tu_memstore *s)
+{
+    TU_OK(NULL, lsm_close(s->db));
+    s->db = NULL;
+    tu_memstore_open(s);
+}
+
+void tu_memstore_free(tu_memstore *s)
+{
+    if (s->db)
+        TU_OK(NULL, lsm_close(s->db));
+    s->db = NULL;
+    lsm_env_mem_free(s->env);
+    s->env = NULL;
+}

@@ -55,4 +55,21 @@ static inline uint64_t tu_below(tu_rng *r, uint64_t n)
  * quickly, info log off. */
 void tu_small_options(lsm_options *o);
 
+/* A test store in a private in-memory env, with tu_small_options, for the
+ * tests that tune a few options, then open, reopen and close it. */
+typedef struct tu_memstore {
+    lsm_env *env;
+    lsm_options o;
+    lsm_db *db;
+    const char *dir;
+} tu_memstore;
+/* Make the env, the directory dir in it and the options (o.env set); the
+ * store is not opened yet. */
+void tu_memstore_init(tu_memstore *s, const char *dir);
+/* Open, or close and open again; either must succeed. */
+void tu_memstore_open(tu_memstore *s);
+void tu_memstore_reopen(tu_memstore *s);
+/* Close the store if it is open (that must succeed) and free the env. */
+void tu_memstore_free(tu_memstore *s);
+
 #endif /* LSM_TESTUTIL_H */

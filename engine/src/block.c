@@ -80,6 +80,20 @@ int bb_finish(block_builder *bb, slice *out)
     return LSM_OK;
 }
 
+int bb_single(slice key, size_t value_len, buf *head, char tail[BB_SINGLE_TAIL])
+{
+    head->n = 0;
+    if (buf_reserve(head, 3 * VARINT64_MAX_LEN + key.n))
+        return err_set(LSM_NOMEM, "block builder: out of memory");
+    buf_put_varint(head, 0); /* the first entry after a restart shares nothing */
+    buf_put_varint(head, key.n);
+    buf_put_varint(head, value_len);
+    buf_append(head, key.p, key.n);
+    put_fixed32(tail, 0); /* one restart, at the entry */
+    put_fixed32(tail + 4, 1);
+    return LSM_OK;
+}
+
 /* ---- reader --------------------------------------------------------------- */
 
 int block_parse(block *b, const char *data, size_t n)

@@ -34,6 +34,13 @@ int bb_add(block_builder *bb, slice key, slice value);
 int bb_finish(block_builder *bb, slice *out);
 /* Size of the block if finished now. */
 size_t bb_size_estimate(const block_builder *bb);
+/* The block of the one entry (key, value), in three parts, so that a large
+ * value can be written out without copying it into a builder: head (reset
+ * first) gets what comes before the value's bytes -- the entry's header and
+ * key -- and tail the BB_SINGLE_TAIL bytes after them (the restart array).
+ * head, value, tail in a row are the block bb_add and bb_finish make. */
+#define BB_SINGLE_TAIL 8
+int bb_single(slice key, size_t value_len, buf *head, char tail[BB_SINGLE_TAIL]);
 static inline int bb_empty(const block_builder *bb)
 {
     return bb->n_entries == 0;

@@ -128,46 +128,82 @@ void ct_set_end(chunk_table *ct, uint64_t end)
     pthread_mutex_unlock(&ct->mu);
 }
 
+/* Append contents (type, crc: of the block as stored) at the end, with its
+ * trailer; *at gets where it begins. The parts are written in a row. */
+static int ct_write_block(chunk_table *ct, const slice *parts, int n_parts, char type,
+                          uint32_t crc, uint64_t *at)
+{
+    char trailer[BLOCK_TRAILER_LEN];
+    trailer[0] = type;
+    put_fixed32(trailer + 1, crc32c_mask(crc32c_extend(crc, &type, 1)));
+    pthread_mutex_lock(&ct->mu);
+    uint64_t off = *at = ct->end;
+    int e = 0;
+    for (int i = 0; i < n_parts && e == 0; i++) {
+        e = -ct->env->pwrite(ct->env, ct->f, parts[i].p, parts[i].n, off);
+        off += parts[i].n;
+    }
+    if (e == 0)
+        e = -ct->env->pwrite(ct->env, ct->f, trailer, sizeof trailer, off);
+    if (e == 0)
+        ct->end = off + sizeof trailer;
+    pthread_mutex_unlock(&ct->mu);
+    if (e)
+        return err_errno(e, "write %s at offset %llu", ct->path, (unsigned long long)*at);
+    return LSM_OK;
+}
+
 int ct_append(chunk_table *ct, slice ikey, slice value, chunk_ref *ref)
 {
-    block_builder bb;
-    bb_init(&bb, 1);
-    slice contents;
-    int rc = bb_add(&bb, ikey, value);
-    if (rc == LSM_OK)
-        rc = bb_finish(&bb, &contents);
-    buf compressed = BUF_INIT;
-    char type = BLOCK_COMPRESSION_NONE;
-    if (rc == LSM_OK && ct->topts.compression != BLOCK_COMPRESSION_NONE) {
-        int r = compress_block(ct->topts.compression, ct->topts.compression_level, contents,
-                               &compressed);
-        if (r < 0)
-            rc = err_set(LSM_NOMEM, "compress: out of memory");
-        else if (r == 1) {
-            contents = buf_slice(&compressed);
-            type = (char)ct->topts.compression;
+    int rc;
+    uint64_t at = 0;
+    size_t size = 0;
+    if (ct->topts.compression == BLOCK_COMPRESSION_NONE) {
+        /* The block as three parts around the value, which is written
+         * from the caller's memory: a chunk is copied by no one here. */
+        buf head = BUF_INIT;
+        char tail[BB_SINGLE_TAIL];
+        rc = bb_single(ikey, value.n, &head, tail);
+        if (rc == LSM_OK) {
+            slice parts[3] = {buf_slice(&head), value, {tail, sizeof tail}};
+            uint32_t crc = crc32c(parts[0].p, parts[0].n);
+            crc = crc32c_extend(crc, value.p, value.n);
+            crc = crc32c_extend(crc, tail, sizeof tail);
+            size = head.n + value.n + sizeof tail;
+            rc = ct_write_block(ct, parts, 3, BLOCK_COMPRESSION_NONE, crc, &at);
         }
+        buf_free(&head);
+    } else {
+        block_builder bb;
+        bb_init(&bb, 1);
+        slice contents;
+        rc = bb_add(&bb, ikey, value);
+        if (rc == LSM_OK)
+            rc = bb_finish(&bb, &contents);
+        buf compressed = BUF_INIT;
+        char type = BLOCK_COMPRESSION_NONE;
+        if (rc == LSM_OK) {
+            int r = compress_block(ct->topts.compression, ct->topts.compression_level, contents,
+                                   &compressed);
+            if (r < 0)
+                rc = err_set(LSM_NOMEM, "compress: out of memory");
+            else if (r == 1) {
+                contents = buf_slice(&compressed);
+                type = (char)ct->topts.compression;
+            }
+        }
+        if (rc == LSM_OK) {
+            size = contents.n;
+            rc = ct_write_block(ct, &contents, 1, type, crc32c(contents.p, contents.n), &at);
+        }
+        buf_free(&compressed);
+        bb_destroy(&bb);
     }
     if (rc == LSM_OK) {
-        char trailer[BLOCK_TRAILER_LEN];
-        trailer[0] = type;
-        put_fixed32(trailer + 1, crc32c_mask(crc32c_extend(crc32c(contents.p, contents.n), &type, 1)));
-        pthread_mutex_lock(&ct->mu);
-        uint64_t at = ct->end;
-        int e = -ct->env->pwrite(ct->env, ct->f, contents.p, contents.n, at);
-        if (e == 0)
-            e = -ct->env->pwrite(ct->env, ct->f, trailer, sizeof trailer, at + contents.n);
-        if (e == 0)
-            ct->end = at + contents.n + sizeof trailer;
-        pthread_mutex_unlock(&ct->mu);
-        if (e)
-            rc = err_errno(e, "write %s at offset %llu", ct->path, (unsigned long long)at);
         ref->number = ct->number;
         ref->h.offset = at;
-        ref->h.size = contents.n;
+        ref->h.size = size;
     }
-    buf_free(&compressed);
-    bb_destroy(&bb);
     return rc;
 }
 
@@ -205,9 +241,9 @@ int ct_read(chunk_table *ct, const chunk_ref *ref, const slice *ikey, buf *out)
 int ct_sync(chunk_table *ct)
 {
     pthread_mutex_lock(&ct->mu);
-    uint64_t end = ct->end;
+    uint64_t end = ct->end, synced = ct->synced;
     pthread_mutex_unlock(&ct->mu);
-    if (end == ct->synced)
+    if (end == synced)
         return LSM_OK;
     int e = -ct->env->sync(ct->env, ct->f);
     if (e)
@@ -217,6 +253,14 @@ int ct_sync(chunk_table *ct)
         ct->synced = end;
     pthread_mutex_unlock(&ct->mu);
     return LSM_OK;
+}
+
+uint64_t ct_unsynced(chunk_table *ct)
+{
+    pthread_mutex_lock(&ct->mu);
+    uint64_t n = ct->end - ct->synced;
+    pthread_mutex_unlock(&ct->mu);
+    return n;
 }
 
 int ct_builder(chunk_table *ct, table_builder **out)

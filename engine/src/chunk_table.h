@@ -75,8 +75,11 @@ int ct_append(chunk_table *ct, slice ikey, slice value, chunk_ref *ref);
 /* The value of the entry in the block at ref (its key must be ikey's tree
  * key at ref's sequence: ikey NULL skips that check) into out. Any thread. */
 int ct_read(chunk_table *ct, const chunk_ref *ref, const slice *ikey, buf *out);
-/* Make every block appended so far durable. */
+/* Make every block appended so far durable. Any thread; two may sync at
+ * once, and appends go on meanwhile. */
 int ct_sync(chunk_table *ct);
+/* Bytes appended that no finished ct_sync covers. */
+uint64_t ct_unsynced(chunk_table *ct);
 /* Bytes of blocks appended so far. */
 uint64_t ct_size(chunk_table *ct);
 /* At recovery: the blocks the log references end at `end` (what lies

@@ -5,9 +5,11 @@
  *   flush thread       writes the immutable memtable to a level-0 table;
  *   compaction thread  runs the compaction the current version most needs;
  *   housekeeping       syncs the log every sync_interval_ms (LSM_SYNC_INTERVAL),
- *                      and every few hundred ms asks db_space_tick whether a
- *                      memtable of deletions should be flushed or the reserve
- *                      taken back (db_space.c).
+ *                      syncs the writer's chunk table ahead when a writer
+ *                      asks (db_write.c, SYNC_AHEAD_BYTES), and every few
+ *                      hundred ms asks db_space_tick whether a memtable of
+ *                      deletions should be flushed or the reserve taken back
+ *                      (db_space.c).
  * Flushes and compactions run in parallel so a long compaction never holds
  * up a flush (writers wait on flushes, reads never wait on either).
  *
@@ -182,14 +184,38 @@ static void *compact_main(void *arg)
 
 #define TICK_MS 200 /* the housekeeping thread's pace */
 
+/* A chunk table's blocks made durable ahead of its memtable's switch
+ * (db_write.c). A failed sync poisons the store, as a failed log sync
+ * does: the kernel may have dropped the pages it could not write. */
+static void sync_ahead(lsm_db *db, chunk_table *ct)
+{
+    int rc = ct_sync(ct);
+    if (rc) {
+        pthread_mutex_lock(&db->mu);
+        db_set_bg_error_locked(db, rc, 1);
+        pthread_mutex_unlock(&db->mu);
+    }
+    ct_unref(ct);
+    atomic_store_explicit(&db->sync_ahead_busy, 0, memory_order_release);
+}
+
 static void *housekeeping_main(void *arg)
 {
     lsm_db *db = arg;
     int interval = db->opts.sync_mode == LSM_SYNC_INTERVAL;
     uint64_t sync_every_us = (uint64_t)db->opts.sync_interval_ms * 1000u;
     uint64_t last_sync = db->env->now_us(db->env);
+    uint64_t last_tick = last_sync;
     pthread_mutex_lock(&db->sync_mu);
     while (!db->sync_stop) {
+        if (db->sync_ahead) {
+            chunk_table *ct = db->sync_ahead;
+            db->sync_ahead = NULL;
+            pthread_mutex_unlock(&db->sync_mu);
+            sync_ahead(db, ct);
+            pthread_mutex_lock(&db->sync_mu);
+            continue;
+        }
         uint64_t ms = TICK_MS;
         if (interval && db->opts.sync_interval_ms < ms)
             ms = db->opts.sync_interval_ms;
@@ -204,8 +230,11 @@ static void *housekeeping_main(void *arg)
         pthread_cond_timedwait(&db->sync_cv, &db->sync_mu, &ts);
         if (db->sync_stop)
             break;
-        pthread_mutex_unlock(&db->sync_mu);
         uint64_t now = db->env->now_us(db->env);
+        if (db->sync_ahead && now - last_tick < (uint64_t)ms * 1000u)
+            continue; /* woken for a sync ahead, not by the clock */
+        last_tick = now;
+        pthread_mutex_unlock(&db->sync_mu);
         if (interval && now - last_sync >= sync_every_us) {
             /* Sync through the write queue as an empty synced batch: the
              * leader owns the log, so this never races with a memtable
@@ -265,6 +294,11 @@ void db_stop_threads(lsm_db *db)
     if (db->threads_started >= 3)
         pthread_join(db->sync_thread, NULL);
     db->threads_started = 0;
+    if (db->sync_ahead) { /* queued after the thread's last look */
+        ct_unref(db->sync_ahead);
+        db->sync_ahead = NULL;
+        atomic_store(&db->sync_ahead_busy, 0);
+    }
 }
 
 /* The picker itself answers (anything else could disagree with it and wait

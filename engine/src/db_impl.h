@@ -184,6 +184,10 @@ struct lsm_db {
     pthread_mutex_t sync_mu;           /* interval sync thread sleeps here */
     pthread_cond_t sync_cv;
     int sync_stop;                     /* protected by sync_mu */
+    chunk_table *sync_ahead;           /* protected by sync_mu: a chunk table the
+                                          housekeeping thread is to sync ahead
+                                          of its memtable's switch (db_write.c) */
+    atomic_int sync_ahead_busy;        /* one is queued or being synced */
 
     /* Serializes keyspace creation and drops (taken before mu), so choosing
      * a free id, clearing it and naming it in the manifest is one step. */

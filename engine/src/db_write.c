@@ -329,6 +329,28 @@ static int leader_chunk_table(lsm_db *db, memtable *m, chunk_table **out)
     return LSM_OK;
 }
 
+/* Chunk bytes that may wait unsynced in the writer's chunk table before the
+ * housekeeping thread is asked to sync them (db_bg.c). A memtable switch
+ * must make its chunk table durable (db_sync_log) in the writer's thread;
+ * syncing ahead in the background, while the writer goes on, leaves that
+ * sync at most this much (plus what arrived during the last one) to wait
+ * for, so a large sequential write overlaps its disk writes with its
+ * copies instead of stopping for them every target_file_bytes. Only more
+ * is made durable, earlier: no rule of the log or the recovery changes. */
+#define SYNC_AHEAD_BYTES (1u << 20)
+
+static void maybe_sync_ahead(lsm_db *db, chunk_table *ct)
+{
+    if (ct_unsynced(ct) < SYNC_AHEAD_BYTES ||
+        atomic_exchange_explicit(&db->sync_ahead_busy, 1, memory_order_acq_rel))
+        return;
+    ct_ref(ct);
+    pthread_mutex_lock(&db->sync_mu);
+    db->sync_ahead = ct;
+    pthread_cond_signal(&db->sync_cv);
+    pthread_mutex_unlock(&db->sync_mu);
+}
+
 /*
  * If batch b (its first operation at sequence seq) holds whole chunks big
  * enough, append them to the memtable's chunk table and make *out the batch
@@ -354,10 +376,12 @@ static int direct_chunks(lsm_db *db, memtable *m, const lsm_batch *b, uint64_t s
     rc = batch_iterate_seq(buf_slice(&b->rep), seq, direct_op, &d);
     buf_free(&d.key);
     buf_free(&d.ref);
-    if (rc)
+    if (rc) {
         batch_destroy(out);
-    else
+    } else {
         *converted = 1;
+        maybe_sync_ahead(db, d.ct);
+    }
     atomic_fetch_add_explicit(&db->chunk_table_bytes, d.bytes, memory_order_relaxed);
     return rc;
 }

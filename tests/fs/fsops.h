@@ -19,28 +19,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fsgroup.h"
 #include "fsmount.h"
 
 #define MiB (1024u * 1024u)
 
-extern const char *g_lsmfs, *g_lsmctl; /* the binaries under test */
-extern const char *g_mount_opts;      /* lsmfs -o options of every mount, or NULL */
-extern fs_mount *M;                   /* the mount shared by the group */
-extern uint64_t g_seed;               /* of the randomized parts */
+extern uint64_t g_seed; /* of the randomized parts */
 
-/* Path of a name relative to the mount point (fsm_path's rotating buffers). */
-const char *P(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* mkdir the test's directory P(name). */
-const char *test_dir(const char *name);
-/* Create or replace path with the string s. */
-void put_file(const char *path, const char *s);
-/* Fail unless path holds exactly the given bytes / string. */
-void expect_file(const char *path, const void *want, size_t want_len);
-void expect_str(const char *path, const char *s);
-/* lstat that fails the test on error. */
-struct stat lst(const char *path);
-/* Unmount (the daemon must exit 0) and mount M again. */
-void remount(void);
 /* 1 if a is s seconds and ns nanoseconds. */
 int ts_eq(struct timespec a, long s, long ns);
 

@@ -14,6 +14,13 @@
 # (docs/FS.md §3.1): their st_nlink is 1 until a change counts them, and
 # exact from then on, across a remount; the first read-write mount upgrades
 # the store to format 2 and a read-only mount afterwards reads it the same.
+#
+# tests/fixtures/v4-fs-store is a store of lsmfs format 4 (hard links in
+# lsmfs.inode, hole marks in lsmfs.holes) written by make_v4_fs_store.sh:
+# today's lsmfs shows its linked names as one file (the last change, made
+# through one name, only in the log), its sparse files with their stored
+# marks (st_blocks from their chunks, no count of zeros), links a new name,
+# and lsmctl check-values finds every name count right afterwards.
 source "$(dirname "$0")/fslib.sh" fixture "$@"
 FIX=$(realpath "$(dirname "$0")/../fixtures")
 
@@ -77,5 +84,34 @@ must_unmount "$mnt"
 must_mount "$store" "$mnt" -o ro
 check "read-only mount of the upgraded store" compare "$expect" "$mnt"
 check "read-only: counts kept" nlink_is "$mnt/docs" 4
+must_unmount "$mnt"
+
+# ---- a format-4 store: hard links and hole marks -----------------------------
+store4=$T/store4
+cp -a "$FIX/v4-fs-store" "$store4"
+ino() { stat -c %i "$1"; }
+blocks_at_most() { local b; b=$(stat -c %b "$1"); ((b <= $2)) || { echo "st_blocks of $1: $b, expected <= $2"; return 1; }; }
+size_is() { [[ $(stat -c %s "$1") == "$2" ]] || { echo "size of $1: $(stat -c %s "$1"), expected $2"; return 1; }; }
+must_mount "$store4" "$mnt"
+check "v4: two names, one inode" bash -c "[[ $(ino "$mnt/d/a") == $(ino "$mnt/d/sub/b") ]]"
+check "v4: the change in the log shows through the other name" \
+    bash -c "[[ \$(cat '$mnt/d/a') == \$'one file, two names\nappended through b' ]]"
+check "v4: three names" nlink_is "$mnt/t" 3
+check "v4: one mode for all names" bash -c "[[ \$(stat -c %a '$mnt/d/t3') == 640 ]]"
+check "v4: one attribute for all names" bash -c "[[ \$(getfattr --only-values -n user.k '$mnt/t') == linked ]]"
+check "v4: sparse file's size" size_is "$mnt/sparse" $((10 * 1024 * 1024))
+check "v4: sparse file's blocks (its mark)" blocks_at_most "$mnt/sparse" 256
+check "v4: sparse file's data" \
+    bash -c "[[ \$(dd if='$mnt/sparse' bs=1 skip=$((5 * 1024 * 1024)) count=13 status=none) == 'in the middle' ]]"
+check "v4: file written past its end" size_is "$mnt/grown" $((3 * 1024 * 1024 + 12))
+check "v4: its blocks" blocks_at_most "$mnt/grown" 512
+check "v4: symlink" bash -c "[[ \$(readlink '$mnt/link-to-a') == d/a ]]"
+ln "$mnt/t" "$mnt/d/sub/t4" || fail "v4: link a fourth name"
+check "v4: four names" nlink_is "$mnt/t2" 4
+must_unmount "$mnt"
+check "v4: lsmctl check-values" "$LSMCTL" "$store4" check-values
+must_mount "$store4" "$mnt"
+check "v4: four names after a remount" nlink_is "$mnt/d/t3" 4
+check "v4: sparse file's blocks after a remount" blocks_at_most "$mnt/sparse" 256
 must_unmount "$mnt"
 finish

@@ -61,69 +61,7 @@
 #include "fstest.h"
 #include "testutil.h"
 
-const char *g_lsmfs, *g_lsmctl;
-const char *g_mount_opts;
-fs_mount *M;
 uint64_t g_seed;
-
-const char *P(const char *fmt, ...)
-{
-    char rel[PATH_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(rel, sizeof rel, fmt, ap);
-    va_end(ap);
-    return fsm_path(M, "%s", rel);
-}
-
-void put_file(const char *path, const char *s)
-{
-    if (fsm_write_file(path, s, strlen(s)) != 0)
-        fail_msg("write %s: %s", path, strerror(errno));
-}
-
-void expect_file(const char *path, const void *want, size_t want_len)
-{
-    char *data;
-    size_t len;
-    if (fsm_read_file(path, &data, &len) != 0)
-        fail_msg("read %s: %s", path, strerror(errno));
-    if (len != want_len) {
-        free(data);
-        fail_msg("%s: %zu bytes, expected %zu", path, len, want_len);
-    }
-    long d = first_diff(data, want, len);
-    free(data);
-    if (d >= 0)
-        fail_msg("%s: differs from the expected contents at byte %ld", path, d);
-}
-
-void expect_str(const char *path, const char *s)
-{
-    expect_file(path, s, strlen(s));
-}
-
-struct stat lst(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        fail_msg("lstat %s: %s", path, strerror(errno));
-    return st;
-}
-
-void remount(void)
-{
-    int n = fsm_close_fds_under(M);
-    if (n)
-        fprintf(stderr, "# closed %d descriptors a failed test left open in the mount\n", n);
-    int rc = fsm_unmount(M);
-    if (rc != 0) {
-        fsm_print_log(M);
-        fail_msg("unmount: lsmfs exited with %d, expected 0", rc);
-    }
-    if (fsm_mount(M, g_mount_opts) != 0)
-        fail_msg("remount failed");
-}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -179,13 +117,6 @@ static void expect_listing(const char *path, const char *const *names)
     free_list(v, n);
     if (strcmp(got, exp) != 0)
         fail_msg("listing of %s: [%s], expected [%s]", path, got, exp);
-}
-
-const char *test_dir(const char *name)
-{
-    const char *d = P("%s", name);
-    CHECK(mkdir(d, 0755));
-    return d;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1184,35 +1115,18 @@ static void t_fsync(void **state)
 static int group_setup(void **state)
 {
     (void)state;
-    M = fsm_new("ops", g_lsmfs, g_lsmctl);
-    if (M == NULL)
-        return -1;
-    return fsm_mount(M, g_mount_opts);
+    return fsg_setup("ops", g_mount_opts, 0); /* e.g. inline=64K: fs_ops_inline64k */
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    int rc = 0;
-    fsm_close_fds_under(M);
-    if (M->mounted) {
-        rc = fsm_unmount(M);
-        if (rc != 0) {
-            fprintf(stderr, "final unmount: lsmfs exited with %d\n", rc);
-            fsm_print_log(M);
-        }
-    }
-    fsm_free(M);
-    M = NULL;
-    return rc == 0 ? 0 : -1;
+    return fsg_teardown();
 }
 
 int main(int argc, char **argv)
 {
-    g_lsmfs = argc > 1 ? argv[1] : NULL;
-    g_lsmctl = argc > 2 ? argv[2] : NULL;
-    g_mount_opts = argc > 3 ? argv[3] : NULL; /* e.g. inline=64K (fs_ops_inline64k) */
-    fsm_require_fuse(g_lsmfs, g_lsmctl);
+    fsg_args(argc, argv);
     umask(0);
     g_seed = tu_seed(20240611);
     const struct CMUnitTest tests[] = {

@@ -50,6 +50,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fsgroup.h"
 #include "fsmount.h"
 #include "fstest.h"
 #include "testutil.h"
@@ -64,67 +65,9 @@
 #define RENAME_WHITEOUT (1 << 2)
 #endif
 
-static const char *g_lsmfs, *g_lsmctl;
-static fs_mount *M;
 #define MOUNT_OPTS "allow_other"
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-static const char *P(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *P(const char *fmt, ...)
-{
-    char rel[PATH_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(rel, sizeof rel, fmt, ap);
-    va_end(ap);
-    return fsm_path(M, "%s", rel);
-}
-
-static void put_file(const char *path, const char *s)
-{
-    if (fsm_write_file(path, s, strlen(s)) != 0)
-        fail_msg("write %s: %s", path, strerror(errno));
-}
-
-static void expect_str(const char *path, const char *s)
-{
-    char *data;
-    size_t len;
-    if (fsm_read_file(path, &data, &len) != 0)
-        fail_msg("read %s: %s", path, strerror(errno));
-    int same = len == strlen(s) && memcmp(data, s, len) == 0;
-    if (!same)
-        fail_msg("%s holds \"%.*s\", expected \"%s\"", path, (int)(len > 80 ? 80 : len), data, s);
-    free(data);
-}
-
-static struct stat lst(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        fail_msg("lstat %s: %s", path, strerror(errno));
-    return st;
-}
-
-static const char *test_dir(const char *name)
-{
-    const char *d = P("%s", name);
-    CHECK(mkdir(d, 0755));
-    return d;
-}
-
-static void remount(void)
-{
-    fsm_close_fds_under(M);
-    int rc = fsm_unmount(M);
-    if (rc != 0) {
-        fsm_print_log(M);
-        fail_msg("unmount: lsmfs exited with %d, expected 0", rc);
-    }
-    if (fsm_mount(M, MOUNT_OPTS) != 0)
-        fail_msg("remount failed");
-}
 
 /* lsmctl ARGS... on the store (unmounted); fails the test unless it exits 0. */
 static void ctl(const char *a1, const char *a2, const char *a3, const char *a4)
@@ -972,37 +915,19 @@ static void t_locks(void **state)
 static int group_setup(void **state)
 {
     (void)state;
-    M = fsm_new("posix", g_lsmfs, g_lsmctl);
-    if (M == NULL)
-        return -1;
-    /* A child running as another user must reach the mount point. */
-    if (chmod(M->root, 0755) != 0)
-        return -1;
-    return fsm_mount(M, MOUNT_OPTS);
+    /* a child running as another user must reach the mount point */
+    return fsg_setup("posix", MOUNT_OPTS, 1);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    int rc = 0;
-    fsm_close_fds_under(M);
-    if (M->mounted) {
-        rc = fsm_unmount(M);
-        if (rc != 0) {
-            fprintf(stderr, "final unmount: lsmfs exited with %d\n", rc);
-            fsm_print_log(M);
-        }
-    }
-    fsm_free(M);
-    M = NULL;
-    return rc == 0 ? 0 : -1;
+    return fsg_teardown();
 }
 
 int main(int argc, char **argv)
 {
-    g_lsmfs = argc > 1 ? argv[1] : NULL;
-    g_lsmctl = argc > 2 ? argv[2] : NULL;
-    fsm_require_fuse(g_lsmfs, g_lsmctl);
+    fsg_args(argc, argv);
     umask(022);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_nlink_counts),

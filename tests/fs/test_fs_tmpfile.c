@@ -36,25 +36,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsgroup.h"
 #include "fsmount.h"
 #include "fstest.h"
 #include "testutil.h"
 
-static const char *g_lsmfs, *g_lsmctl;
-static fs_mount *M;
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-static const char *P(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *P(const char *fmt, ...)
-{
-    char rel[PATH_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(rel, sizeof rel, fmt, ap);
-    va_end(ap);
-    return fsm_path(M, "%s", rel);
-}
 
 static int tmpfile_in(const char *dir, int flags)
 {
@@ -62,18 +50,6 @@ static int tmpfile_in(const char *dir, int flags)
     if (fd < 0)
         fail_msg("open(%s, O_TMPFILE): %s (%s)", dir, fst_ename(errno), strerror(errno));
     return fd;
-}
-
-static void expect_str(const char *path, const char *s)
-{
-    char *data;
-    size_t len;
-    if (fsm_read_file(path, &data, &len) != 0)
-        fail_msg("read %s: %s", path, strerror(errno));
-    int same = len == strlen(s) && memcmp(data, s, len) == 0;
-    if (!same)
-        fail_msg("%s holds \"%.*s\", expected \"%s\"", path, (int)(len > 80 ? 80 : len), data, s);
-    free(data);
 }
 
 static void expect_fd_str(int fd, const char *s)
@@ -121,18 +97,6 @@ static void expect_listing(const char *dir, const char *want)
     closedir(d);
     if (strcmp(got, want) != 0)
         fail_msg("%s lists \"%s\", expected \"%s\"", dir, got, want);
-}
-
-static void remount(const char *opts)
-{
-    fsm_close_fds_under(M);
-    int rc = fsm_unmount(M);
-    if (rc != 0) {
-        fsm_print_log(M);
-        fail_msg("unmount: lsmfs exited with %d, expected 0", rc);
-    }
-    if (fsm_mount(M, opts) != 0)
-        fail_msg("remount failed");
 }
 
 /* How many orphan keys (docs/FS.md §1: 0x00 "lsmfs.orphan/" + a number)
@@ -268,7 +232,7 @@ static void t_link_empty_path(void **state)
     CHECK(close(fd));
     expect_str(P("l/retried"), "retry");
 
-    remount(NULL);
+    remount();
     expect_listing(P("l"), "named other retried");
     expect_str(P("l/named"), "first and more!");
     expect_str(P("l/other/second"), "first and more!");
@@ -299,7 +263,7 @@ static void t_link_proc(void **state)
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
     CHECK(linkat(AT_FDCWD, proc, AT_FDCWD, P("p/big"), AT_SYMLINK_FOLLOW));
     CHECK(close(fd));
-    remount(NULL);
+    remount();
     struct stat st;
     CHECK(stat(P("p/big"), &st));
     if (st.st_size != (off_t)big || st.st_nlink != 1)
@@ -404,7 +368,7 @@ static void t_crash_open(void **state)
 static void t_clone_fd(void **state)
 {
     (void)state;
-    remount("clone_fd");
+    remount_with("clone_fd");
     CHECK(mkdir(P("k"), 0755));
     for (int i = 0; i < 20; i++) {
         int fd = tmpfile_in(P("k"), O_RDWR);
@@ -416,7 +380,7 @@ static void t_clone_fd(void **state)
             CHECK(linkat(fd, "", AT_FDCWD, P("%s", name), AT_EMPTY_PATH));
         CHECK(close(fd));
     }
-    remount(NULL);
+    remount();
     expect_listing(P("k"), "f00 f02 f04 f06 f08 f10 f12 f14 f16 f18");
     expect_str(P("k/f10"), "clone 10");
 }
@@ -424,34 +388,18 @@ static void t_clone_fd(void **state)
 static int group_setup(void **state)
 {
     (void)state;
-    M = fsm_new("tmpfile", g_lsmfs, g_lsmctl);
-    if (M == NULL)
-        return -1;
-    return fsm_mount(M, NULL);
+    return fsg_setup("tmpfile", NULL, 0);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    int rc = 0;
-    fsm_close_fds_under(M);
-    if (M->mounted) {
-        rc = fsm_unmount(M);
-        if (rc != 0) {
-            fprintf(stderr, "final unmount: lsmfs exited with %d\n", rc);
-            fsm_print_log(M);
-        }
-    }
-    fsm_free(M);
-    M = NULL;
-    return rc == 0 ? 0 : -1;
+    return fsg_teardown();
 }
 
 int main(int argc, char **argv)
 {
-    g_lsmfs = argc > 1 ? argv[1] : NULL;
-    g_lsmctl = argc > 2 ? argv[2] : NULL;
-    fsm_require_fuse(g_lsmfs, g_lsmctl);
+    fsg_args(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_unnamed),
         cmocka_unit_test(t_link_empty_path),
