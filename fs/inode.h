@@ -103,6 +103,7 @@ typedef struct inode {
         uint64_t stamp, kgen;
         int type, meta_own, meta_taken, meta_stale, has_contents;
         uint64_t csize;
+        lsm_value_loc cloc;
         meta m;
     } res;
     struct inode_neg {   /* a directory: the last name in it that resolved

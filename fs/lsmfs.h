@@ -71,9 +71,10 @@
  * chunks (the engine's large values: ranged I/O; a listing does not read
  * them, a directory rename does not copy them). The engine applies it to
  * every keyspace: file contents, and also metadata records (long symlink
- * targets) and attribute values. -o inline=SIZE changes it, up to
- * LSMFS_INLINE_MAX (docs/FS.md §1). */
-#define LSMFS_INLINE_BYTES (64u * 1024u)
+ * targets) and attribute values. Small, so that nearly every file is
+ * stored apart from its name (docs/FS.md §1, BENCHMARKS.md §10.14);
+ * -o inline=SIZE changes it, up to LSMFS_INLINE_MAX. */
+#define LSMFS_INLINE_BYTES 256u
 /* Larger inline values would make every small write to a file below this
  * size a patch on a value read and folded whole. */
 #define LSMFS_INLINE_MAX (1u << 20)

@@ -168,7 +168,7 @@ static void help(const char *prog)
         "                         flushes); SIZE takes a K, M or G suffix\n"
         "  -o cache=SIZE          block cache capacity (default 32M); 0 disables it\n"
         "  -o inline=SIZE         files (and metadata, attribute values) up to SIZE bytes\n"
-        "                         are stored beside their names (default 64K, at most\n"
+        "                         are stored beside their names (default 256, at most\n"
         "                         1M); longer ones apart, in chunks, so that listings\n"
         "                         and directory renames do not read or copy their\n"
         "                         contents. Applies to what is written from now on\n"

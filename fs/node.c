@@ -77,16 +77,18 @@ int key_has_children(lsmfs *fs, const void *key, size_t n, int *yes)
     return err;
 }
 
-static int contents_size(lsmfs *fs, const void *key, size_t n, int *present, uint64_t *size)
+/* The length of key's contents, and where they lie (*loc: a read while
+ * nothing changed goes straight to their chunks, node_kept_loc). */
+static int contents_size(lsmfs *fs, const void *key, size_t n, int *present, uint64_t *size,
+                         lsm_value_loc *loc)
 {
     lsm_read_options ro;
     lsm_read_options_default(&ro);
-    int rc = lsm_value_size(fs->db, LSM_KEYSPACE_DEFAULT, &ro, key, n, size);
+    int rc = lsm_value_locate(fs->db, LSM_KEYSPACE_DEFAULT, &ro, key, n, loc);
     *present = rc == LSM_OK;
-    if (rc == LSM_NOT_FOUND) {
-        *size = 0;
+    *size = loc->size;
+    if (rc == LSM_NOT_FOUND)
         return 0;
-    }
     return lsmfs_errno(fs, rc, "value size", key, n);
 }
 
@@ -107,6 +109,7 @@ int node_resolve(lsmfs *fs, node *n, int hint)
     n->type = N_NONE;
     n->meta_own = n->meta_taken = n->meta_stale = n->has_contents = 0;
     n->csize = 0;
+    memset(&n->cloc, 0, sizeof n->cloc);
     meta_free(&n->m);
     memset(&n->m, 0, sizeof n->m);
     const char *key = n->pk.key.p;
@@ -146,7 +149,7 @@ int node_resolve(lsmfs *fs, node *n, int hint)
     int alias = n->pk.alias;
 
     if (!has_meta || n->m.type == T_REG || (dir_meta && alias)) {
-        err = contents_size(fs, key, kn, &n->has_contents, &n->csize);
+        err = contents_size(fs, key, kn, &n->has_contents, &n->csize, &n->cloc);
         if (err)
             return err;
     }
@@ -221,6 +224,7 @@ void node_keep(node *n, inode *in)
         r->meta_stale = n->meta_stale;
         r->has_contents = n->has_contents;
         r->csize = n->csize;
+        r->cloc = n->cloc;
     }
     pthread_mutex_unlock(&in->mu);
 }
@@ -228,6 +232,14 @@ void node_keep(node *n, inode *in)
 /* n->pk resolved as in's kept resolution says, if that is still good:
  * kept for the same key (kgen, and the key itself) at the store's stamp
  * now. 1 if n was filled, 0 otherwise. */
+/* in's kept resolution is good for n->pk at the stamp now (in->mu held). */
+static int res_current(const inode *in, const node *n, uint64_t now)
+{
+    const struct inode_res *r = &in->res;
+    return r->valid && r->stamp == now && r->kgen == in->kgen && !(in->flags & INODE_DETACHED) &&
+           pkey_same(&in->pk, &n->pk);
+}
+
 static int node_reuse(lsmfs *fs, node *n, inode *in)
 {
     uint64_t now;
@@ -236,8 +248,7 @@ static int node_reuse(lsmfs *fs, node *n, inode *in)
     int hit = 0;
     pthread_mutex_lock(&in->mu);
     const struct inode_res *r = &in->res;
-    if (r->valid && r->stamp == now && r->kgen == in->kgen && !(in->flags & INODE_DETACHED) &&
-        pkey_same(&in->pk, &n->pk) && meta_copy(&n->m, &r->m) == 0) {
+    if (res_current(in, n, now) && meta_copy(&n->m, &r->m) == 0) {
         hit = 1;
         n->type = r->type;
         n->meta_own = r->meta_own;
@@ -245,9 +256,24 @@ static int node_reuse(lsmfs *fs, node *n, inode *in)
         n->meta_stale = r->meta_stale;
         n->has_contents = r->has_contents;
         n->csize = r->csize;
+        n->cloc = r->cloc;
         n->stamped = 1;
         n->stamp = now;
     }
+    pthread_mutex_unlock(&in->mu);
+    return hit;
+}
+
+int node_kept_loc(lsmfs *fs, const node *n, lsm_value_loc *loc)
+{
+    uint64_t now;
+    inode *in = n->in;
+    if (in == NULL || n->orphan || n->pk.kind != PK_NORMAL || !store_stamp(fs, &now))
+        return 0;
+    pthread_mutex_lock(&in->mu);
+    int hit = res_current(in, n, now) && in->res.has_contents;
+    if (hit)
+        *loc = in->res.cloc;
     pthread_mutex_unlock(&in->mu);
     return hit;
 }
@@ -283,6 +309,7 @@ static int node_reuse_absent(lsmfs *fs, node *n, inode *dir)
     n->meta_own = n->meta_taken = n->has_contents = 0;
     n->meta_stale = stale;
     n->csize = 0;
+    memset(&n->cloc, 0, sizeof n->cloc);
     meta_free(&n->m);
     memset(&n->m, 0, sizeof n->m);
     n->stamped = 1;
@@ -427,7 +454,7 @@ static int take_record(lsmfs *fs, node *n, meta *r)
     if (r->type == T_REG) {
         int present;
         uint64_t size;
-        int err = contents_size(fs, n->pk.key.p, n->pk.key.n, &present, &size);
+        int err = contents_size(fs, n->pk.key.p, n->pk.key.n, &present, &size, &n->cloc);
         if (err) {
             meta_free(r);
             return err;
@@ -729,7 +756,8 @@ int parent_touch(lsmfs *fs, lsm_batch *b, const char *key, size_t n, int keep, i
         /* A regular-file record in the slot: stale if its contents are gone. */
         int present;
         uint64_t size;
-        err = contents_size(fs, key, pl, &present, &size);
+        lsm_value_loc loc;
+        err = contents_size(fs, key, pl, &present, &size, &loc);
         if (err == 0 && !present)
             err = ENOENT;
     }

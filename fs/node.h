@@ -28,6 +28,7 @@ typedef struct node {
                          (left by a program deleting the key): ignored */
     int has_contents; /* the contents key exists */
     uint64_t csize;   /* its length (the engine's, not the record's) */
+    lsm_value_loc cloc; /* where the contents lie (the engine's; csize is its size) */
     int orphan;       /* a detached inode whose contents were kept: pk.key is
                          its orphan key, m its record in memory (inode.h);
                          no record is ever written */
@@ -71,6 +72,12 @@ void node_free(node *n);
 int node_resolve_at(lsmfs *fs, node *n, int hint, struct inode *in);
 int node_resolve_known(lsmfs *fs, node *n, int hint, struct inode *dir);
 void node_keep(node *n, struct inode *in);
+
+/* Where n's contents lie, from the resolution its inode (n->in, taken by
+ * node_of_inode) keeps, if that is still good: 1 and *loc filled, else 0.
+ * With n's key locked, nothing can change the contents until it is
+ * unlocked, so a read at *loc reads what a read by key would. */
+int node_kept_loc(lsmfs *fs, const node *n, lsm_value_loc *loc);
 
 /* What node_of_inode / node_of_child resolve. */
 enum { NR_FULL = 0, NR_KEY = 1 };

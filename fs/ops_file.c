@@ -439,8 +439,10 @@ static int do_read(lsmfs *fs, inode *in, char *buf, size_t size, off_t off, size
     if (err == 0) {
         lsm_read_options ro;
         lsm_read_options_default(&ro);
-        int rc = lsm_read_value(fs->db, LSM_KEYSPACE_DEFAULT, &ro, n.pk.key.p, n.pk.key.n, (uint64_t)off, buf, size,
-                                got);
+        lsm_value_loc loc; /* the lookup's, if nothing changed since: no key lookup */
+        int kept = node_kept_loc(fs, &n, &loc);
+        int rc = lsm_read_value_at(fs->db, LSM_KEYSPACE_DEFAULT, &ro, n.pk.key.p, n.pk.key.n,
+                                   kept ? &loc : NULL, (uint64_t)off, buf, size, got);
         if (rc == LSM_NOT_FOUND)
             rc = LSM_OK; /* nothing there: nothing to read */
         err = lsmfs_errno(fs, rc, "read", n.pk.key.p, n.pk.key.n);

@@ -711,6 +711,88 @@ static void test_large_values_in_keyspaces(void **state)
     tu_memstore_free(&f);
 }
 
+/* A value found once with lsm_value_locate() is read again from its chunks
+ * with no lookup of its key (the value_lookups counter does not move), with
+ * the same bytes as lsm_read_value(); inline and shared values, and a NULL
+ * location, are read by key. */
+static uint64_t value_lookups(lsm_db *db)
+{
+    lsm_stats s;
+    TU_OK(db, lsm_stats_get(db, &s));
+    return s.value_lookups;
+}
+
+static void read_at_matches(lsm_db *db, const char *key, const lsm_value_loc *loc, const char *want,
+                            size_t len, tu_rng *r)
+{
+    char *buf = malloc(len > 300000 ? len : 300000);
+    for (int i = 0; i < 30; i++) { /* the whole value, then random windows */
+        uint64_t off = i == 0 ? 0 : tu_below(r, len + 100);
+        size_t n = i == 0 ? len : (size_t)tu_below(r, 300000);
+        size_t got;
+        TU_OK(db, lsm_read_value_at(db, LSM_KEYSPACE_DEFAULT, NULL, key, strlen(key), loc, off,
+                                    buf, n, &got));
+        size_t expect = off >= len ? 0 : (len - off < n ? (size_t)(len - off) : n);
+        assert_int_equal(got, expect);
+        if (got && memcmp(buf, want + off, got) != 0)
+            fail_msg("located read of [%" PRIu64 ", +%zu) of %s differs", off, n, key);
+    }
+    free(buf);
+}
+
+static void test_read_at_location(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    tu_rng r = {tu_seed(11)};
+    size_t n = 3 * MiB + 77, sn = 5000;
+    char *v = malloc(n);
+    fill(v, n, 3);
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, v, n));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "small", 5, v, sn));
+    TU_OK(f.db, lsm_put(f.db, LSM_KEYSPACE_DEFAULT, NULL, "one", 3, v + 1, 70000)); /* 5 chunks */
+    lsm_value_loc big, small, one, none;
+    TU_OK(f.db, lsm_value_locate(f.db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, &big));
+    TU_OK(f.db, lsm_value_locate(f.db, LSM_KEYSPACE_DEFAULT, NULL, "small", 5, &small));
+    TU_OK(f.db, lsm_value_locate(f.db, LSM_KEYSPACE_DEFAULT, NULL, "one", 3, &one));
+    assert_int_equal(lsm_value_locate(f.db, LSM_KEYSPACE_DEFAULT, NULL, "nope", 4, &none),
+                     LSM_NOT_FOUND);
+    assert_int_equal(big.size, n);
+    assert_int_equal(small.size, sn);
+    assert_int_equal(one.size, 70000);
+    assert_int_equal(none.size, 0);
+    assert_true(big.priv_apart && one.priv_apart);
+    assert_false(small.priv_apart || none.priv_apart);
+
+    for (int round = 0; round < 3; round++) { /* memtable, tables, reopened */
+        uint64_t l0 = value_lookups(f.db);
+        read_at_matches(f.db, "big", &big, v, n, &r);
+        read_at_matches(f.db, "one", &one, v + 1, 70000, &r);
+        assert_int_equal(value_lookups(f.db) - l0, 0); /* no lookup of the keys */
+        read_at_matches(f.db, "small", &small, v, sn, &r);
+        read_at_matches(f.db, "big", NULL, v, n, &r);
+        assert_int_equal(value_lookups(f.db) - l0, 60); /* by key: one lookup each */
+        if (round == 0)
+            TU_OK(f.db, lsm_flush(f.db));
+        else if (round == 1)
+            tu_memstore_reopen(&f);
+    }
+
+    /* Moved to another key, the value keeps its chunks: still good. */
+    TU_OK(f.db, lsm_move(f.db, LSM_KEYSPACE_DEFAULT, NULL, "big", 3, "moved", 5));
+    read_at_matches(f.db, "moved", &big, v, n, &r);
+    /* A shared value is written through its other names too: read by key. */
+    TU_OK(f.db, lsm_link_value(f.db, LSM_KEYSPACE_DEFAULT, NULL, "one", 3, "two", 3));
+    lsm_value_loc two;
+    TU_OK(f.db, lsm_value_locate(f.db, LSM_KEYSPACE_DEFAULT, NULL, "two", 3, &two));
+    assert_int_equal(two.size, 70000);
+    assert_false(two.priv_apart);
+    read_at_matches(f.db, "two", &two, v + 1, 70000, &r);
+    free(v);
+    tu_memstore_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -724,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_close_with_open_handles),
         cmocka_unit_test(test_sparse_stays_sparse),
         cmocka_unit_test(test_seek_and_punch_model),
+        cmocka_unit_test(test_read_at_location),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,30 +29,11 @@ fi
 L=$1
 N=$2
 shift 2
-W=$(mktemp -d "${TMPDIR:-/tmp}/lsmfs-emptydir.XXXXXX")
-M=$W/mnt
-mkdir -p "$M"
-pid=
-cleanup() {
-    fusermount3 -u -z "$M" 2>/dev/null || true
-    [[ -n $pid ]] && wait "$pid" 2>/dev/null || true
-    rm -rf "$W"
-}
-trap cleanup EXIT
-mount_it() {
-    "$L" -f "$@" "$S" "$M" &
-    pid=$!
-    for _ in $(seq 300); do mountpoint -q "$M" && return 0; sleep 0.1; done
-    echo "no mount at $M" >&2
-    exit 1
-}
-unmount_it() { fusermount3 -u "$M"; wait "$pid"; pid=; }
+source "$(dirname "$0")/mountlib.sh" emptydir
 steps() {
     getfattr --only-values -n lsmfs.stats "$M" 2>/dev/null |
         awk '/^iterator steps/ { print $3 }'
 }
-# The daemon's CPU time so far, in microseconds.
-cpu_us() { cat /proc/"$pid"/task/*/schedstat | awk '{ s += $1 / 1000 } END { printf "%.0f\n", s }'; }
 # measure WHAT CMD...: CMD's own time (µs), the daemon's CPU and the steps.
 measure() {
     local what=$1 s0 c0 us c1 s1

@@ -19,26 +19,8 @@ fi
 L=$1
 N=$2
 shift 2
-W=$(mktemp -d "${TMPDIR:-/tmp}/lsmfs-listing.XXXXXX")
+source "$(dirname "$0")/mountlib.sh" listing
 S=$W/store
-M=$W/mnt
-mkdir -p "$M"
-pid=
-cleanup() {
-    fusermount3 -u -z "$M" 2>/dev/null || true
-    [[ -n $pid ]] && wait "$pid" 2>/dev/null || true
-    rm -rf "$W"
-}
-trap cleanup EXIT
-mount_it() {
-    "$L" -f "$@" "$S" "$M" &
-    pid=$!
-    for _ in $(seq 300); do mountpoint -q "$M" && return 0; sleep 0.1; done
-    echo "no mount at $M" >&2
-    exit 1
-}
-unmount_it() { fusermount3 -u "$M"; wait "$pid"; pid=; }
-now() { date +%s.%N; }
 mount_it "$@"
 python3 - "$M" "$N" <<'PY'
 import os, sys

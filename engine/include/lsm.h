@@ -538,6 +538,34 @@ LSM_API int lsm_prefix_exists(lsm_db *db, lsm_keyspace ks, const lsm_read_option
 LSM_API int lsm_value_size(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ropts,
                            const void *key, size_t key_len, uint64_t *size);
 
+/*
+ * Where a value lies, for reading it again without looking its key up
+ * (docs/API.md §15.1b). `size` is the value's length; the other fields are
+ * the engine's: a value stored apart from its key (not inline, not shared
+ * by several keys) is read from its chunks directly.
+ */
+typedef struct lsm_value_loc {
+    uint64_t size;
+    uint64_t priv_id;
+    uint32_t priv_chunk_bytes;
+    int priv_apart;
+} lsm_value_loc;
+
+/* lsm_value_size() that also fills *loc (loc->size is the length). Returns
+ * as lsm_get(); on LSM_NOT_FOUND *loc reads as an empty inline value. */
+LSM_API int lsm_value_locate(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ropts,
+                             const void *key, size_t key_len, lsm_value_loc *loc);
+
+/* lsm_read_value() of key's value found at *loc by lsm_value_locate(): for
+ * a value stored apart it reads only the chunks of [off, off + len), with
+ * no lookup of key. The caller vouches that key's value was not written,
+ * truncated, moved away or deleted since *loc was filled (a stale loc reads
+ * the old value's chunks, or zeros once they are gone). loc NULL or of an
+ * inline or shared value: exactly lsm_read_value(). Returns as it. */
+LSM_API int lsm_read_value_at(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ropts,
+                              const void *key, size_t key_len, const lsm_value_loc *loc,
+                              uint64_t off, void *buf, size_t len, size_t *n_read);
+
 /* whence of lsm_value_seek(): the values of lseek(2)'s SEEK_DATA/SEEK_HOLE. */
 #define LSM_SEEK_DATA 3
 #define LSM_SEEK_HOLE 4
@@ -782,8 +810,10 @@ typedef struct lsm_stats {
                                        a memtable's chunk table instead of the log
                                        (they count in flush_bytes_written too,
                                        when the table is installed) */
-    uint64_t value_lookups;         /* point reads by lsm_value_size and
-                                       lsm_read_value (lsm_get's are gets) */
+    uint64_t value_lookups;         /* point reads of a key by lsm_value_size,
+                                       lsm_value_locate, lsm_read_value and
+                                       lsm_read_value_at without a location
+                                       (lsm_get's are gets) */
     uint64_t read_compactions;      /* compactions (merges or moves) done because
                                        reads spent a table's read budget
                                        (lsm_options.read_compaction); counted

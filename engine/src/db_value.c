@@ -22,40 +22,51 @@
 
 /* ---- reading ------------------------------------------------------------------ */
 
+/* Read [off, off+len) of the value d describes from its chunks: of each
+ * chunk only the part wanted is copied, straight to its place in dst, and
+ * only what no chunk holds is zeroed. */
+static int read_chunks(superversion *sv, table_cache *tc, uint64_t seq, const lv_desc *d,
+                       uint64_t off, char *dst, size_t len, size_t *n_read)
+{
+    *n_read = 0;
+    if (off >= d->size)
+        return LSM_OK;
+    if (len > d->size - off)
+        len = (size_t)(d->size - off);
+    uint64_t cb = d->chunk_bytes;
+    for (uint64_t i = off / cb; i * cb < off + len; i++) {
+        uint64_t cstart = i * cb;
+        uint64_t from = off > cstart ? off - cstart : 0; /* the part of chunk i wanted */
+        uint64_t to = off + len - cstart < cb ? off + len - cstart : cb;
+        char *at = dst + (cstart + from - off);
+        char k[LV_CHUNK_KEY_LEN];
+        lv_chunk_key(k, d->id, i);
+        value_type t;
+        char *v;
+        size_t vl = 0, full;
+        value_window w = {from, (size_t)(to - from)};
+        int rc = db_lookup_window(sv, tc, slice_make(k, sizeof k), seq, 1, &w, &t, &v, &vl, &full);
+        if (rc == LSM_OK) {
+            memcpy(at, v, vl);
+            free(v);
+        } else if (rc == LSM_NOT_FOUND) {
+            vl = 0; /* a hole */
+        } else {
+            return rc;
+        }
+        memset(at + vl, 0, (size_t)(to - from) - vl); /* a hole, or a chunk shorter than its share */
+    }
+    *n_read = len;
+    return LSM_OK;
+}
+
 int db_read_large(superversion *sv, table_cache *tc, uint64_t seq, slice desc, uint64_t off,
                   char *dst, size_t len, size_t *n_read)
 {
     *n_read = 0;
     lv_desc d;
     int rc = db_desc_load(sv, tc, seq, desc, &d);
-    if (rc)
-        return rc;
-    if (off >= d.size)
-        return LSM_OK;
-    if (len > d.size - off)
-        len = (size_t)(d.size - off);
-    memset(dst, 0, len);
-    uint64_t cb = d.chunk_bytes;
-    for (uint64_t i = off / cb; i * cb < off + len; i++) {
-        char k[LV_CHUNK_KEY_LEN];
-        lv_chunk_key(k, d.id, i);
-        value_type t;
-        char *v;
-        size_t vl;
-        rc = db_lookup(sv, tc, slice_make(k, sizeof k), seq, 1, &t, &v, &vl);
-        if (rc == LSM_NOT_FOUND)
-            continue; /* a hole: zeros */
-        if (rc)
-            return rc;
-        uint64_t cstart = i * cb;
-        uint64_t from = off > cstart ? off - cstart : 0;
-        uint64_t to = off + len - cstart < vl ? off + len - cstart : vl;
-        if (to > from)
-            memcpy(dst + (cstart + from - off), v + from, (size_t)(to - from));
-        free(v);
-    }
-    *n_read = len;
-    return LSM_OK;
+    return rc ? rc : read_chunks(sv, tc, seq, &d, off, dst, len, n_read);
 }
 
 /* Look up key for the value calls: its raw entry at the read's sequence. */
@@ -115,12 +126,42 @@ int lsm_read_value(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, cons
     return db_done(db, rc);
 }
 
+int lsm_read_value_at(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, const void *key,
+                      size_t key_len, const lsm_value_loc *loc, uint64_t off, void *dst, size_t len,
+                      size_t *n_read)
+{
+    if (loc == NULL || !loc->priv_apart)
+        return lsm_read_value(db, ks, ro, key, key_len, off, dst, len, n_read);
+    if (n_read)
+        *n_read = 0;
+    if (db == NULL || n_read == NULL || (dst == NULL && len) || loc->priv_chunk_bytes == 0)
+        return db_done(db, err_set(LSM_INVALID_ARGUMENT, "read value at: bad argument"));
+    lv_desc d = {loc->priv_id, loc->size, loc->priv_chunk_bytes, 0, 0};
+    uint64_t seq = ro && ro->snapshot ? ro->snapshot->seq
+                                      : atomic_load_explicit(&db->last_seq, memory_order_acquire);
+    superversion *sv = db_sv_acquire(db);
+    int rc = read_chunks(sv, db->tc, seq, &d, off, dst, len, n_read);
+    db_sv_release(db, sv);
+    return db_done(db, rc);
+}
+
 int lsm_value_size(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, const void *key,
                    size_t key_len, uint64_t *size)
 {
     if (size == NULL)
         return db_done(db, err_set(LSM_INVALID_ARGUMENT, "value size: NULL argument"));
-    *size = 0;
+    lsm_value_loc loc;
+    int rc = lsm_value_locate(db, ks, ro, key, key_len, &loc);
+    *size = loc.size;
+    return rc;
+}
+
+int lsm_value_locate(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, const void *key,
+                     size_t key_len, lsm_value_loc *loc)
+{
+    if (loc == NULL)
+        return db_done(db, err_set(LSM_INVALID_ARGUMENT, "value locate: NULL argument"));
+    memset(loc, 0, sizeof *loc);
     superversion *sv = NULL;
     uint64_t seq = 0;
     value_type t;
@@ -133,10 +174,18 @@ int lsm_value_size(lsm_db *db, lsm_keyspace ks, const lsm_read_options *ro, cons
     if (t == TYPE_VALUE_REF) {
         lv_desc d;
         rc = db_desc_load(sv, db->tc, seq, slice_make(v, vl), &d);
-        if (rc == LSM_OK)
-            *size = d.size;
+        if (rc == LSM_OK) {
+            loc->size = d.size;
+            /* A shared value changes through its other keys too: no
+             * location that the caller could not tell is stale. */
+            if (!d.shared) {
+                loc->priv_apart = 1;
+                loc->priv_id = d.id;
+                loc->priv_chunk_bytes = d.chunk_bytes;
+            }
+        }
     } else {
-        *size = full;
+        loc->size = full;
     }
     free(v);
     db_sv_release(db, sv);

@@ -14,6 +14,7 @@
 #include "fstest.h"
 
 const char *g_lsmfs, *g_lsmctl;
+const char *g_mount_opts;
 fs_mount *M;
 static const char *g_opts; /* the group's mount options */
 
@@ -21,6 +22,7 @@ void fsg_args(int argc, char **argv)
 {
     g_lsmfs = argc > 1 ? argv[1] : NULL;
     g_lsmctl = argc > 2 ? argv[2] : NULL;
+    g_mount_opts = argc > 3 ? argv[3] : NULL;
     fsm_require_fuse(g_lsmfs, g_lsmctl);
 }
 

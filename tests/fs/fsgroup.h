@@ -18,9 +18,11 @@
 
 extern const char *g_lsmfs, *g_lsmctl; /* the binaries under test */
 extern fs_mount *M;                   /* the mount shared by the group */
+extern const char *g_mount_opts;      /* argv[3], or NULL: -o options for the
+                                         groups that take them (test_fs_ops) */
 
-/* g_lsmfs and g_lsmctl from argv[1] and argv[2]; exit 77 if /dev/fuse is
- * missing (fsm_require_fuse). */
+/* g_lsmfs and g_lsmctl from argv[1] and argv[2], g_mount_opts from argv[3];
+ * exit 77 if /dev/fuse is missing (fsm_require_fuse). */
 void fsg_args(int argc, char **argv);
 /* Make M (a temporary directory named after name) and mount it with opts
  * (NULL: none). open_to_all: its directory is 0755, so that a child running

@@ -1,7 +1,9 @@
 /*
  * test_fs_ops.c -- every operation of docs/FS.md §5 on a real mount.
  *
- *     test_fs_ops PATH/TO/lsmfs PATH/TO/lsmctl
+ *     test_fs_ops PATH/TO/lsmfs PATH/TO/lsmctl [MOUNT-OPTIONS]
+ *
+ * MOUNT-OPTIONS (one -o argument, e.g. inline=64K) are given to every mount.
  *
  * One store is mounted for the whole group (`lsmfs -f`, see fsmount.h); each
  * test works in its own directory of the mount and checks results and errno
@@ -1113,7 +1115,7 @@ static void t_fsync(void **state)
 static int group_setup(void **state)
 {
     (void)state;
-    return fsg_setup("ops", NULL, 0);
+    return fsg_setup("ops", g_mount_opts, 0); /* e.g. inline=64K: fs_ops_inline64k */
 }
 
 static int group_teardown(void **state)

@@ -200,7 +200,7 @@ void t_stat_does_not_read(void **state)
     char *put2[] = {(char *)g_lsmctl, m->store, "put", "nometa-small", "hello", NULL};
     assert_int_equal(fsm_run(put2, NULL, NULL, NULL), 0);
     unlink(in);
-    if (fsm_mount(m, NULL) != 0)
+    if (fsm_mount(m, g_mount_opts) != 0)
         fail_msg("mount failed");
     gen_bytes(data, big, 0, 72);
     memcpy(data + moff, mark1, sizeof mark1 - 1);
@@ -227,7 +227,7 @@ void t_stat_does_not_read(void **state)
         fail_msg("the data of the large files is not in the store's tables in the clear "
                  "(marker hits %zu %zu, in other files %d): cannot damage it",
                  h1, h2, in_logs);
-    if (fsm_mount(m, NULL) != 0)
+    if (fsm_mount(m, g_mount_opts) != 0)
         fail_msg("remount failed");
     for (int i = 0; i < 5; i++) {
         struct stat st;
@@ -646,7 +646,7 @@ void t_removed_contents_reclaimed(void **state)
     free(val);
     free(keys);
     /* The next mount deletes it before serving. */
-    if (fsm_mount(M, NULL) != 0)
+    if (fsm_mount(M, g_mount_opts) != 0)
         fail_msg("remount after kill -9 failed");
     expect_str(P("reclaim/c"), "c2");
     struct stat sb;
@@ -660,7 +660,7 @@ void t_removed_contents_reclaimed(void **state)
         fail_msg("after a mount and a clean unmount the store holds %zu orphan keys: [%s]", n,
                  keys);
     free(keys);
-    if (fsm_mount(M, NULL) != 0)
+    if (fsm_mount(M, g_mount_opts) != 0)
         fail_msg("remount failed");
     free(big);
     free(got);
