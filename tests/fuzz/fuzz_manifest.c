@@ -119,7 +119,7 @@ static int same_state(const version_set *a, const version_set *b)
 
 #define CURRENT_TEXT "MANIFEST-000001\n"
 
-static const vs_options VS_OPTS = {4, 2u << 20, 10u << 20, 10, 64u << 20};
+static const vs_options VS_OPTS = {4, 2u << 20, 10u << 20, 10, 64u << 20, 0};
 
 
 static void touch_line(void *arg, const char *line)
