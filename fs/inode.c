@@ -620,8 +620,10 @@ static int in_subtree(const pkey *pk, const pkey *from)
 }
 
 /* Take every attached inode at or below the directory `from` out of its
- * shard: a list linked by hnext. Nothing else runs meanwhile (the namespace
- * lock is held exclusively), so the inodes in between are unseen. */
+ * shard: a list linked by hnext, each inode pinned (a FORGET meanwhile
+ * must not free it). Nothing looks for them by key meanwhile: the caller
+ * holds the namespace lock exclusively, or a fence over `from` and the
+ * name they move to (lsmfs.h). */
 static inode *take_subtree(lsmfs *fs, const pkey *from)
 {
     inode *moving = NULL;
@@ -632,6 +634,9 @@ static inode *take_subtree(lsmfs *fs, const pkey *from)
             for (inode **pp = &s->tab[b]; *pp;) {
                 inode *in = *pp;
                 if (!(in->flags & INODE_DETACHED) && in_subtree(&in->pk, from)) {
+                    pthread_mutex_lock(&in->mu);
+                    in->pins++;
+                    pthread_mutex_unlock(&in->mu);
                     *pp = in->hnext;
                     s->n--;
                     in->hnext = moving;
@@ -680,6 +685,7 @@ static int refile_subtree(lsmfs *fs, inode *moving, const pkey *from, const pkey
         chain_insert(s, in, BY_NAME);
         pthread_mutex_unlock(&in->mu);
         pthread_mutex_unlock(&s->mu);
+        inode_put(fs, in, 0, 0, 1); /* take_subtree's pin */
     }
     pkey_free(&np);
     return err;

@@ -178,9 +178,9 @@ void inode_update_record(inode *in, void (*fn)(meta *m, void *arg), void *arg);
  * the inode is detached: what it names is unknown). */
 int inode_move(lsmfs *fs, inode *in, const pkey *to);
 /* After a directory rename was written, with the namespace lock held
- * exclusively: the directory inode of `from` and every attached inode
- * below it now name the same things below `to`. 0 or ENOMEM (inodes that
- * could not be moved are detached). */
+ * exclusively or a fence over both names (lsmfs.h): the directory inode of
+ * `from` and every attached inode below it now name the same things below
+ * `to`. 0 or ENOMEM (inodes that could not be moved are detached). */
 int inode_move_subtree(lsmfs *fs, const pkey *from, const pkey *to);
 /* After an exchange of a and b was written, with the namespace lock held
  * exclusively: every attached inode at or below a now names the same thing

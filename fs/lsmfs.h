@@ -7,10 +7,26 @@
  *
  * Concurrency (libfuse's multithreaded loop calls the operations from many
  * threads at once). Locks, always taken in this order:
+ *   0. fences (fence_*): a directory rename or a RENAME_EXCHANGE first
+ *      fences its two names -- every key at or below either -- and the
+ *      keys of their two directories (against changes only). An
+ *      operation with a stripe key under another thread's fence waits in
+ *      lockset_lock, with no lock held (it leaves the namespace lock for
+ *      the wait and takes it again), until the fence is dropped; two
+ *      fences that overlap never
+ *      stand at once. A fence is raised with no lock held. Once the
+ *      operations already under way there have ended (see 1), nothing
+ *      but the fence's owner uses those keys, so it needs no stripe: an
+ *      operation elsewhere whose key shares a stripe with them never waits
+ *      for it;
  *   1. the namespace lock (ns_*): every operation holds it shared for its
- *      whole length, a directory rename and a RENAME_EXCHANGE hold it
- *      exclusively (they move every key below a directory and rewrite the
- *      keys of the inodes the kernel knows there). It is a reader lock split into
+ *      whole length. A RENAME_EXCHANGE holds it exclusively (inside its
+ *      fence). A directory rename never does: once its fence stands it
+ *      waits for the operations already under way to end (ns_drain, which
+ *      stops nothing), then holds it shared like any operation, so it
+ *      stops only what lies below its two names and changes to their
+ *      directories, while its batch, O(entries) to build and write, is
+ *      written. It is a reader lock split into
  *      LSMFS_NS_SLOTS slots, one picked per thread: a shared holder takes
  *      one slot, the exclusive holder all of them, so that readers on
  *      different cores do not bounce one cache line;
@@ -129,11 +145,14 @@ typedef struct lsmfs_config {
 /* A cache line of its own for each lock of an array. */
 typedef struct lsmfs_rwslot {
     pthread_rwlock_t lk;
-    char pad[64 - sizeof(pthread_rwlock_t) % 64];
+    atomic_long active[2]; /* shared holders that entered in an even / odd
+                              epoch (ns_drain) */
+    char pad[64 - (sizeof(pthread_rwlock_t) + 2 * sizeof(atomic_long)) % 64];
 } lsmfs_rwslot;
 
 struct inode_table;
 struct hole_map;
+struct fence;
 struct fuse_session;
 
 typedef struct lsmfs {
@@ -171,7 +190,13 @@ typedef struct lsmfs {
     int dont_mask;              /* set by init: the kernel leaves the umask to
                                    lsmfs (with posix_acl) */
 
+    pthread_mutex_t fence_mu;   /* protects fences */
+    pthread_cond_t fence_cv;    /* signalled when a fence is dropped */
+    struct fence *fences;       /* the fences standing (see above) */
+    atomic_int n_fences;        /* how many: 0 lets lockset_lock skip the check */
     lsmfs_rwslot ns[LSMFS_NS_SLOTS];       /* the namespace lock (see above) */
+    atomic_uint ns_epoch;       /* ns_drain: flipped by each drain */
+    pthread_mutex_t drain_mu;   /* one ns_drain at a time */
     lsmfs_rwslot stripes[LSMFS_STRIPES];   /* stripe locks (see above) */
     pthread_mutex_t ino_locks[LSMFS_INO_LOCKS]; /* inode-record locks (see above) */
     struct inode_table *inodes;            /* inode.h */
@@ -236,17 +261,55 @@ int ns_enter(lsmfs *fs);
 void ns_leave(lsmfs *fs, int slot);
 void ns_enter_excl(lsmfs *fs);
 void ns_leave_excl(lsmfs *fs);
+/* Wait until every operation that held the namespace lock shared when the
+ * call began has left it, without stopping the ones that enter meanwhile
+ * (a grace period: each shared holder is counted in the epoch it entered
+ * in; the call starts a new epoch and waits for the old one to empty).
+ * The caller does not hold the lock. With a fence raised before the call,
+ * every operation either saw the fence or has ended when it returns. */
+void ns_drain(lsmfs *fs);
+
+/* Fences (see the lock order above). A fence stands over names: each one
+ * either a directory's key with everything below it (below = 1), or one
+ * key alone (below = 0: a directory whose record and entries the owner
+ * changes; it stands only against other changes there -- LK_WRITE --, as
+ * readers may see the record before or after the owner's batch).
+ * fence_raise waits until no fence of another thread overlaps (stands over
+ * a name of the other), then stands a fence over the n names, owned by the
+ * calling thread, which holds no lock; *out is for fence_drop. 0 or
+ * ENOMEM. */
+#define FENCE_KEYS 4
+typedef struct fence_key {
+    const void *p;
+    size_t n;
+    int below;
+} fence_key;
+int fence_raise(lsmfs *fs, const fence_key *keys, int n, struct fence **out);
+void fence_drop(lsmfs *fs, struct fence *f);
+/* Does a fence of another thread stand over key, for a reader? A hint:
+ * the answer may change as soon as it is given. */
+int fence_over(lsmfs *fs, const void *key, size_t n);
 
 /* The stripe locks of up to 4 keys, each shared (LK_READ) or exclusive
  * (LK_WRITE; a key added twice is locked once, exclusively if either asked
- * for it), taken in index order. The caller holds the namespace lock. Once
- * they are held, the inode-record locks of up to 2 inode numbers can be
- * added (lockset_lock_inos); lockset_unlock releases everything. */
+ * for it), taken in index order. The caller holds the namespace lock
+ * shared; lockset_lock first waits out any other thread's fence over one
+ * of the keys (leaving the namespace lock meanwhile), so the keys given to
+ * lockset_add must stay valid until lockset_lock returns, and the caller
+ * must check afterwards that the keys still name what it meant (the
+ * inode's kgen), as it does anyway. Once they are held, the inode-record
+ * locks of up to 2 inode numbers can be added (lockset_lock_inos);
+ * lockset_unlock releases everything. */
 enum { LK_READ = 0, LK_WRITE = 1 };
+#define LOCKSET_KEYS 6
 typedef struct lockset {
     int idx[4];
     int mode[4];
     int n;
+    const char *key[LOCKSET_KEYS]; /* the keys added, for the fence check */
+    size_t key_n[LOCKSET_KEYS];
+    int key_mode[LOCKSET_KEYS];
+    int n_keys;
     int held;
     int ino_idx[2]; /* inode-record locks held, in increasing order */
     int n_ino;

@@ -774,6 +774,13 @@ static int emit(reply *r, const char *name, const struct stat *st, off_t off, in
         if (err == ENOMEM)
             return -ENOMEM;
         e.attr = *st;
+        if (err == 0 && fence_over(r->fs, pk.key.p, pk.key.n)) {
+            /* A directory rename is moving it: its inode is about to
+             * change keys, so none is made for it here (the kernel looks
+             * the name up, which waits for the rename). */
+            pkey_free(&pk);
+            err = EAGAIN;
+        }
         if (err == 0) {
             int type = pk.kind == PK_CPART ? N_CDIR : S_ISDIR(st->st_mode) ? N_DIR : N_FILE;
             inode *in = inode_lookup(r->fs, &pk, type, 1, 0);
@@ -793,8 +800,8 @@ static int emit(reply *r, const char *name, const struct stat *st, off_t off, in
             }
             e.entry_timeout = r->fs->entry_timeout;
         }
-        /* (A name that does not decode goes without an inode: the kernel
-         * then looks it up if it needs it.) */
+        /* (A name that does not decode, or that a rename is moving, goes
+         * without an inode: the kernel then looks it up if it needs it.) */
     }
     fuse_add_direntry_plus(r->req, r->buf + r->used, rem, name, &e, off);
     r->used += need;

@@ -759,6 +759,59 @@ static int rename_prepare(rename_ctx *r, inode *sdir, const char *sname, inode *
     return err;
 }
 
+static int same_kbuf(const kbuf *a, const kbuf *b)
+{
+    return a->n == b->n && memcmp(a->p, b->p, a->n) == 0;
+}
+
+/*
+ * A directory rename or an exchange, inside a fence over both names and
+ * their directories' keys (see lsmfs.h for the lock order), whose keys
+ * were fkey and tkey when the fence was raised. A directory rename waits
+ * for the operations under way when the fence went up to end (ns_drain);
+ * after that nothing but this thread uses those keys, so it takes no
+ * stripe, and holds the namespace lock shared, beside every operation
+ * outside the fence, while its batch -- O(entries) to build and write --
+ * is written and the inodes below it move. An exchange holds the namespace
+ * lock exclusively throughout (its inodes trade places at once). *retry:
+ * the names no longer have the fenced keys (a directory on the way was
+ * renamed meanwhile), or the source is no longer a directory: start again.
+ */
+static int rename_fenced(lsmfs *fs, inode *sdir, const char *sname, inode *ddir,
+                         const char *dname, unsigned int flags, const kbuf *fkey,
+                         const kbuf *tkey, int *retry)
+{
+    rename_ctx r;
+    memset(&r, 0, sizeof r);
+    r.fs = fs;
+    *retry = 0;
+    int excl = (flags & RENAME_EXCHANGE) != 0, slot = 0;
+    lockset ls;
+    lockset_init(&ls);
+    if (excl) {
+        ns_enter_excl(fs);
+    } else {
+        ns_drain(fs);
+        slot = ns_enter(fs);
+    }
+    int err = rename_prepare(&r, sdir, sname, ddir, dname, &ls, 1);
+    if (err == 0 && (!same_kbuf(&r.src.pk.key, fkey) || !same_kbuf(&r.dst.pk.key, tkey) ||
+                     (!excl && !node_is_dir(&r.src))))
+        *retry = 1;
+    if (err == 0 && !*retry)
+        err = rename_locked(&r, flags);
+    if (err == 0 && !*retry) {
+        notify_cpart_changed(fs, sdir);
+        notify_cpart_changed(fs, ddir);
+    }
+    rename_ctx_free(&r);
+    if (excl)
+        ns_leave_excl(fs);
+    else
+        ns_leave(fs, slot);
+    return err;
+}
+
 static int do_rename(lsmfs *fs, inode *sdir, const char *sname, inode *ddir, const char *dname,
                      unsigned int flags)
 {
@@ -770,39 +823,51 @@ static int do_rename(lsmfs *fs, inode *sdir, const char *sname, inode *ddir, con
         return EINVAL;
     if (fs->read_only)
         return EROFS;
-    rename_ctx r;
-    memset(&r, 0, sizeof r);
-    r.fs = fs;
-    /* An exchange swaps the inodes of both names (and of whatever lies
-     * below directories): it takes the namespace to itself. */
-    int err, excl = (flags & RENAME_EXCHANGE) != 0;
+    int err;
     for (;;) {
-        /* Directory or not decides the lock: a directory rename needs the
-         * namespace to itself. */
-        int slot = 0;
-        if (excl)
-            ns_enter_excl(fs);
-        else
-            slot = ns_enter(fs);
+        /* A file's rename holds the stripes of its names and directories.
+         * A directory's, or an exchange, fences them instead. */
+        rename_ctx r;
+        memset(&r, 0, sizeof r);
+        r.fs = fs;
+        int slot = ns_enter(fs);
         lockset ls;
         lockset_init(&ls);
-        err = rename_prepare(&r, sdir, sname, ddir, dname, &ls, excl);
-        int again = err == 0 && !excl && node_is_dir(&r.src);
-        if (err == 0 && !again)
+        err = rename_prepare(&r, sdir, sname, ddir, dname, &ls, 0);
+        int fenced = err == 0 && ((flags & RENAME_EXCHANGE) || node_is_dir(&r.src));
+        kbuf fkey = KBUF_INIT, tkey = KBUF_INIT;
+        if (fenced && (kb_set(&fkey, r.src.pk.key.p, r.src.pk.key.n) ||
+                       kb_set(&tkey, r.dst.pk.key.p, r.dst.pk.key.n)))
+            err = ENOMEM;
+        if (err == 0 && !fenced) {
             err = rename_locked(&r, flags);
-        if (err == 0 && !again) {
-            notify_cpart_changed(fs, sdir);
-            notify_cpart_changed(fs, ddir);
+            if (err == 0) {
+                notify_cpart_changed(fs, sdir);
+                notify_cpart_changed(fs, ddir);
+            }
         }
         lockset_unlock(fs, &ls);
         rename_ctx_free(&r);
-        if (excl)
-            ns_leave_excl(fs);
-        else
-            ns_leave(fs, slot);
-        if (!again)
+        ns_leave(fs, slot);
+        int retry = 0;
+        if (err == 0 && fenced) {
+            size_t fpl, tpl;
+            key_parent(fkey.p, fkey.n, &fpl);
+            key_parent(tkey.p, tkey.n, &tpl);
+            fence_key keys[4] = {{fkey.p, fkey.n, 1},
+                                 {tkey.p, tkey.n, 1},
+                                 {fkey.p, fpl, 0},
+                                 {tkey.p, tpl, 0}};
+            struct fence *f = NULL;
+            err = fence_raise(fs, keys, 4, &f);
+            if (err == 0)
+                err = rename_fenced(fs, sdir, sname, ddir, dname, flags, &fkey, &tkey, &retry);
+            fence_drop(fs, f);
+        }
+        kb_free(&fkey);
+        kb_free(&tkey);
+        if (!retry)
             break;
-        excl = 1;
     }
     return err;
 }

@@ -82,16 +82,43 @@ static int ns_slot_of_thread(void)
     return (int)(h & (LSMFS_NS_SLOTS - 1));
 }
 
+/* The epoch the calling thread entered the namespace lock in (a thread
+ * holds it at most once). */
+static _Thread_local unsigned ns_parity;
+
 int ns_enter(lsmfs *fs)
 {
     int slot = ns_slot_of_thread();
     pthread_rwlock_rdlock(&fs->ns[slot].lk);
+    /* Sequentially consistent, with the fence check that follows in
+     * lockset_lock: either ns_drain's scan sees this count, or this
+     * thread's check sees the fence raised before the drain. */
+    ns_parity = atomic_load(&fs->ns_epoch) & 1;
+    atomic_fetch_add(&fs->ns[slot].active[ns_parity], 1);
     return slot;
 }
 
 void ns_leave(lsmfs *fs, int slot)
 {
+    atomic_fetch_sub(&fs->ns[slot].active[ns_parity], 1);
     pthread_rwlock_unlock(&fs->ns[slot].lk);
+}
+
+void ns_drain(lsmfs *fs)
+{
+    pthread_mutex_lock(&fs->drain_mu);
+    unsigned old = atomic_fetch_add(&fs->ns_epoch, 1) & 1;
+    useconds_t nap = 20;
+    for (int i = 0; i < LSMFS_NS_SLOTS;) {
+        if (atomic_load(&fs->ns[i].active[old]) == 0) {
+            i++;
+            continue;
+        }
+        usleep(nap); /* operations are short: a few naps */
+        if (nap < 1000)
+            nap *= 2;
+    }
+    pthread_mutex_unlock(&fs->drain_mu);
 }
 
 void ns_enter_excl(lsmfs *fs)
@@ -106,6 +133,167 @@ void ns_leave_excl(lsmfs *fs)
         pthread_rwlock_unlock(&fs->ns[i].lk);
 }
 
+/* ---- fences ---------------------------------------------------------------------- */
+
+struct fence {
+    struct fence *next;
+    pthread_t owner;
+    int n;
+    char *name[FENCE_KEYS];
+    size_t len[FENCE_KEYS];
+    int below[FENCE_KEYS];
+};
+
+/* Is key at or below the directory key d (d itself, or d + "/" + ...)? */
+static int key_at_or_below(const char *key, size_t n, const char *d, size_t dn)
+{
+    if (n < dn || memcmp(key, d, dn) != 0)
+        return 0;
+    return n == dn || key[dn] == '/';
+}
+
+/* Does name i of f stand over key, used in mode (LK_READ, LK_WRITE)? A
+ * name alone stands only against changes: its owner changes the record
+ * there, which readers may read before or after. */
+static int fence_name_covers(const struct fence *f, int i, const char *key, size_t n, int mode)
+{
+    if (f->below[i])
+        return key_at_or_below(key, n, f->name[i], f->len[i]);
+    return mode == LK_WRITE && n == f->len[i] && memcmp(key, f->name[i], n) == 0;
+}
+
+static int fence_covers(const struct fence *f, const char *key, size_t n, int mode)
+{
+    for (int i = 0; i < f->n; i++)
+        if (fence_name_covers(f, i, key, n, mode))
+            return 1;
+    return 0;
+}
+
+/* Do two fences overlap: one stands over a name of the other? */
+static int fence_overlaps(const struct fence *f, const struct fence *g)
+{
+    for (int i = 0; i < f->n; i++)
+        for (int j = 0; j < g->n; j++)
+            if (fence_name_covers(f, i, g->name[j], g->len[j], LK_WRITE) ||
+                fence_name_covers(g, j, f->name[i], f->len[i], LK_WRITE))
+                return 1;
+    return 0;
+}
+
+/* Another thread's fence over key? fence_mu held. */
+static int fenced_locked(lsmfs *fs, const char *key, size_t n, int mode)
+{
+    pthread_t self = pthread_self();
+    for (const struct fence *f = fs->fences; f; f = f->next)
+        if (!pthread_equal(f->owner, self) && fence_covers(f, key, n, mode))
+            return 1;
+    return 0;
+}
+
+static void fence_free(struct fence *f)
+{
+    for (int i = 0; i < f->n; i++)
+        free(f->name[i]);
+    free(f);
+}
+
+int fence_raise(lsmfs *fs, const fence_key *keys, int n, struct fence **out)
+{
+    if (n > FENCE_KEYS)
+        abort(); /* a programming error */
+    struct fence *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return ENOMEM;
+    f->owner = pthread_self();
+    for (; f->n < n; f->n++) {
+        const fence_key *k = &keys[f->n];
+        f->name[f->n] = malloc(k->n ? k->n : 1);
+        if (f->name[f->n] == NULL) {
+            fence_free(f);
+            return ENOMEM;
+        }
+        memcpy(f->name[f->n], k->p, k->n);
+        f->len[f->n] = k->n;
+        f->below[f->n] = k->below;
+    }
+    pthread_mutex_lock(&fs->fence_mu);
+    for (;;) {
+        const struct fence *g = fs->fences;
+        while (g && !fence_overlaps(f, g))
+            g = g->next;
+        if (g == NULL)
+            break;
+        pthread_cond_wait(&fs->fence_cv, &fs->fence_mu);
+    }
+    f->next = fs->fences;
+    fs->fences = f;
+    atomic_fetch_add(&fs->n_fences, 1);
+    pthread_mutex_unlock(&fs->fence_mu);
+    *out = f;
+    return 0;
+}
+
+void fence_drop(lsmfs *fs, struct fence *f)
+{
+    if (f == NULL)
+        return;
+    pthread_mutex_lock(&fs->fence_mu);
+    for (struct fence **pp = &fs->fences; *pp; pp = &(*pp)->next)
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    atomic_fetch_sub(&fs->n_fences, 1);
+    pthread_cond_broadcast(&fs->fence_cv);
+    pthread_mutex_unlock(&fs->fence_mu);
+    fence_free(f);
+}
+
+int fence_over(lsmfs *fs, const void *key, size_t n)
+{
+    if (atomic_load(&fs->n_fences) == 0)
+        return 0;
+    pthread_mutex_lock(&fs->fence_mu);
+    int yes = fenced_locked(fs, key, n, LK_READ);
+    pthread_mutex_unlock(&fs->fence_mu);
+    return yes;
+}
+
+/* Is any key of ls under another thread's fence? fence_mu held. */
+static int lockset_fenced_locked(lsmfs *fs, const lockset *ls)
+{
+    for (int i = 0; i < ls->n_keys; i++)
+        if (fenced_locked(fs, ls->key[i], ls->key_n[i], ls->key_mode[i]))
+            return 1;
+    return 0;
+}
+
+/* Wait until no other thread's fence stands over a key of ls, with the
+ * namespace lock held shared on return. The lock is left for the wait: the
+ * fence's owner takes it exclusively before it drops the fence. The
+ * check is made with the namespace lock held, which is what makes it
+ * sound: a fence raised after it waits, in its exclusive spell, for this
+ * operation to end. */
+static void lockset_wait_fences(lsmfs *fs, lockset *ls)
+{
+    while (atomic_load(&fs->n_fences) != 0) {
+        pthread_mutex_lock(&fs->fence_mu);
+        if (!lockset_fenced_locked(fs, ls)) {
+            pthread_mutex_unlock(&fs->fence_mu);
+            return;
+        }
+        ns_leave(fs, ns_slot_of_thread());
+        do
+            pthread_cond_wait(&fs->fence_cv, &fs->fence_mu);
+        while (lockset_fenced_locked(fs, ls));
+        pthread_mutex_unlock(&fs->fence_mu);
+        (void)ns_enter(fs);
+    }
+}
+
+/* ---- stripes ---------------------------------------------------------------------- */
+
 void lockset_init(lockset *ls)
 {
     memset(ls, 0, sizeof *ls);
@@ -114,6 +302,11 @@ void lockset_init(lockset *ls)
 void lockset_add(lsmfs *fs, lockset *ls, const void *key, size_t n, int mode)
 {
     (void)fs;
+    if (ls->n_keys == LOCKSET_KEYS)
+        abort(); /* a programming error: no operation locks more keys */
+    ls->key[ls->n_keys] = key;
+    ls->key_mode[ls->n_keys] = mode;
+    ls->key_n[ls->n_keys++] = n;
     int idx = (int)(lsmfs_hash64(key, n, HASH_STRIPE) % LSMFS_STRIPES);
     for (int i = 0; i < ls->n; i++)
         if (ls->idx[i] == idx) {
@@ -136,6 +329,7 @@ void lockset_add(lsmfs *fs, lockset *ls, const void *key, size_t n, int mode)
 
 void lockset_lock(lsmfs *fs, lockset *ls)
 {
+    lockset_wait_fences(fs, ls);
     for (int i = 0; i < ls->n; i++) {
         if (ls->mode[i] == LK_WRITE)
             pthread_rwlock_wrlock(&fs->stripes[ls->idx[i]].lk);
@@ -210,6 +404,9 @@ int lsmfs_init_ctx(lsmfs *fs)
     pthread_mutex_init(&fs->ino_mu, NULL);
     pthread_mutex_init(&fs->dirs_mu, NULL);
     pthread_mutex_init(&fs->format_mu, NULL);
+    pthread_mutex_init(&fs->fence_mu, NULL);
+    pthread_mutex_init(&fs->drain_mu, NULL);
+    pthread_cond_init(&fs->fence_cv, NULL);
     if (inode_table_new(fs) != 0 || holes_init(fs) != 0)
         return ENOMEM;
     fs->uid = getuid();
@@ -235,6 +432,9 @@ void lsmfs_free_ctx(lsmfs *fs)
     pthread_mutex_destroy(&fs->ino_mu);
     pthread_mutex_destroy(&fs->dirs_mu);
     pthread_mutex_destroy(&fs->format_mu);
+    pthread_mutex_destroy(&fs->fence_mu);
+    pthread_mutex_destroy(&fs->drain_mu);
+    pthread_cond_destroy(&fs->fence_cv);
     free(fs->store_path);
     fs->store_path = NULL;
 }
