@@ -25,12 +25,13 @@
  * looked the name up, the rename landed, then the open arrived -- still
  * opens it, as on ext4. The source's inode moves to the new name. A
  * directory moves every key below it in the three keyspaces (O(entries),
- * never O(bytes)) with the namespace lock held exclusively, so nothing runs
- * meanwhile, and the inodes below it move with it. RENAME_NOREPLACE is
+ * never O(bytes)) inside a fence over both names and their directories
+ * (rename_fenced, lsmfs.h): what lies below the two names waits, the rest of
+ * the mount goes on; the inodes below it move with it. RENAME_NOREPLACE is
  * honoured. RENAME_EXCHANGE swaps two names, files or directories, in one
- * batch (exchange_locked), with the namespace lock held exclusively; the
- * inodes of both sides (and below them) trade identities. RENAME_WHITEOUT
- * is EINVAL.
+ * batch (exchange_locked), inside the same fence and with the namespace
+ * lock held exclusively; the inodes of both sides (and below them) trade
+ * identities. RENAME_WHITEOUT is EINVAL.
  *
  * link (docs/FS.md §3.2) gives a file another name: both contents keys hold
  * one engine shared value, the attributes live once in an inode record
