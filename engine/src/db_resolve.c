@@ -41,16 +41,36 @@
 
 /* ---- overlay ------------------------------------------------------------- */
 
+/*
+ * The overlay holds one entry per key the batch has written so far. Its
+ * keys and values live in one arena (so freeing it is one free, and a key
+ * costs no allocation of its own); the hash table holds only each entry's
+ * index and 32 bits of its key's hash, so a probe touches 8 bytes per slot
+ * and compares keys only when those bits match. A table sized from the
+ * batch up front is never rehashed for a batch of plain moves; when it does
+ * grow, the full hashes kept in the entries place them again without
+ * rehashing a key.
+ */
 typedef struct ov_entry {
-    buf key;          /* tree key; n == 0 marks an empty slot */
-    value_type type;  /* TYPE_VALUE, TYPE_VALUE_REF or TYPE_DELETION */
-    buf val;
+    uint64_t hash;
     uint64_t order;
+    size_t key_off, val_off, val_cap;   /* in the arena */
+    uint32_t key_n;                     /* a tree key: at most LSM_MAX_KEY_LEN + 1 */
+    value_type type;                    /* TYPE_VALUE, TYPE_VALUE_REF, TYPE_DELETION, TYPE_PATCH */
+    size_t val_n;
 } ov_entry;
 
+typedef struct ov_slot_t {
+    uint32_t tag;   /* the hash's high 32 bits */
+    uint32_t idx;   /* 1 + the entry's index; 0: empty */
+} ov_slot_t;
+
 typedef struct overlay {
-    ov_entry *slots;
-    size_t cap, used;     /* open addressing, cap a power of two */
+    ov_slot_t *slots;
+    size_t cap;           /* open addressing, a power of two */
+    ov_entry *ents;
+    size_t used, ents_cap;
+    buf arena;            /* keys and values */
     rtomb_list ranges;    /* range deletions so far */
     uint64_t *range_order;
     uint64_t order;
@@ -58,59 +78,143 @@ typedef struct overlay {
 
 static void ov_free(overlay *o)
 {
-    for (size_t i = 0; i < o->cap; i++) {
-        buf_free(&o->slots[i].key);
-        buf_free(&o->slots[i].val);
-    }
     free(o->slots);
+    free(o->ents);
+    buf_free(&o->arena);
     rtomb_list_free(&o->ranges);
     free(o->range_order);
     memset(o, 0, sizeof *o);
 }
 
-static ov_entry *ov_slot(overlay *o, slice key)
+static slice ov_key(const overlay *o, const ov_entry *e)
 {
-    size_t i = (size_t)hash64(key.p, key.n, 7) & (o->cap - 1);
+    return slice_make(o->arena.p + e->key_off, e->key_n);
+}
+
+static slice ov_val(const overlay *o, const ov_entry *e)
+{
+    return slice_make(e->val_n ? o->arena.p + e->val_off : NULL, e->val_n);
+}
+
+static uint64_t ov_hash(slice key)
+{
+    return hash64(key.p, key.n, 7);
+}
+
+/* The slot holding key (hash h), or the empty slot where it would go. */
+static ov_slot_t *ov_probe(const overlay *o, slice key, uint64_t h)
+{
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t i = (size_t)h & (o->cap - 1);
     for (;;) {
-        ov_entry *e = &o->slots[i];
-        if (e->key.n == 0 || slice_eq(buf_slice(&e->key), key))
-            return e;
+        ov_slot_t *s = &o->slots[i];
+        if (s->idx == 0)
+            return s;
+        if (s->tag == tag) {
+            const ov_entry *e = &o->ents[s->idx - 1];
+            if (e->key_n == key.n && memcmp(o->arena.p + e->key_off, key.p, key.n) == 0)
+                return s;
+        }
         i = (i + 1) & (o->cap - 1);
     }
 }
 
-static int ov_grow(overlay *o)
+/* Room for `entries` entries in all (the table at most half full). */
+static int ov_reserve(overlay *o, size_t entries)
 {
-    size_t cap = o->cap ? o->cap * 2 : 64;
-    ov_entry *old = o->slots;
-    size_t old_cap = o->cap;
-    o->slots = calloc(cap, sizeof *o->slots);
-    if (o->slots == NULL) {
-        o->slots = old;
-        return err_set(LSM_NOMEM, "resolve: out of memory");
+    if (entries > o->ents_cap) {
+        size_t n = o->ents_cap ? o->ents_cap : 32;
+        while (n < entries)
+            n *= 2;
+        ov_entry *p = realloc(o->ents, n * sizeof *p);
+        if (p == NULL)
+            return err_set(LSM_NOMEM, "resolve: out of memory");
+        o->ents = p;
+        o->ents_cap = n;
     }
+    if (entries * 2 <= o->cap)
+        return LSM_OK;
+    size_t cap = o->cap ? o->cap : 64;
+    while (cap < entries * 2)
+        cap *= 2;
+    ov_slot_t *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL)
+        return err_set(LSM_NOMEM, "resolve: out of memory");
+    for (size_t j = 0; j < o->used; j++) {
+        uint64_t h = o->ents[j].hash;
+        size_t i = (size_t)h & (cap - 1);
+        while (slots[i].idx)
+            i = (i + 1) & (cap - 1);
+        slots[i].tag = (uint32_t)(h >> 32);
+        slots[i].idx = (uint32_t)(j + 1);
+    }
+    free(o->slots);
+    o->slots = slots;
     o->cap = cap;
-    for (size_t i = 0; i < old_cap; i++)
-        if (old[i].key.n)
-            *ov_slot(o, buf_slice(&old[i].key)) = old[i];
-    free(old);
+    return LSM_OK;
+}
+
+/* key's entry, or NULL. */
+static ov_entry *ov_get(const overlay *o, slice key)
+{
+    if (o->used == 0)
+        return NULL;
+    ov_slot_t *s = ov_probe(o, key, ov_hash(key));
+    return s->idx ? &o->ents[s->idx - 1] : NULL;
+}
+
+/* Append n bytes to the arena; *off their place. */
+static int ov_arena_put(overlay *o, const char *p, size_t n, size_t room, size_t *off)
+{
+    /* p may lie in the arena itself, which may move. */
+    int inside = n && o->arena.p && p >= o->arena.p && p < o->arena.p + o->arena.n;
+    size_t at = inside ? (size_t)(p - o->arena.p) : 0;
+    if (buf_reserve(&o->arena, room))
+        return err_set(LSM_NOMEM, "resolve: out of memory");
+    if (inside)
+        p = o->arena.p + at;
+    *off = o->arena.n;
+    if (n)
+        memcpy(o->arena.p + o->arena.n, p, n);
+    o->arena.n += room;
     return LSM_OK;
 }
 
 static int ov_set(overlay *o, slice key, value_type type, slice val)
 {
-    if ((o->used + 1) * 2 > o->cap && ov_grow(o))
+    if (o->used >= UINT32_MAX - 1)
+        return err_set(LSM_NOMEM, "resolve: too many keys in one batch");
+    if (ov_reserve(o, o->used + 1))
         return LSM_NOMEM;
-    ov_entry *e = ov_slot(o, key);
-    if (e->key.n == 0) {
-        if (buf_set(&e->key, key.p, key.n))
-            return err_set(LSM_NOMEM, "resolve: out of memory");
-        o->used++;
+    uint64_t h = ov_hash(key);
+    ov_slot_t *s = ov_probe(o, key, h);
+    ov_entry *e;
+    if (s->idx == 0) {
+        e = &o->ents[o->used];
+        memset(e, 0, sizeof *e);
+        e->hash = h;
+        e->key_n = (uint32_t)key.n;
+        if (ov_arena_put(o, key.p, key.n, key.n, &e->key_off))
+            return LSM_NOMEM;
+        s->tag = (uint32_t)(h >> 32);
+        s->idx = (uint32_t)++o->used;
+    } else {
+        e = &o->ents[s->idx - 1];
     }
     e->type = type;
     e->order = ++o->order;
-    if (buf_set(&e->val, val.p, val.n))
-        return err_set(LSM_NOMEM, "resolve: out of memory");
+    if (val.n <= e->val_cap) {
+        if (val.n)
+            memmove(o->arena.p + e->val_off, val.p, val.n);
+    } else {
+        /* A value that grows gets twice the room, so one rewritten over and
+         * over (a patch combined with the next) takes linear space. */
+        size_t room = e->val_cap ? (val.n > 2 * e->val_cap ? val.n : 2 * e->val_cap) : val.n;
+        if (ov_arena_put(o, val.p, val.n, room, &e->val_off))
+            return LSM_NOMEM;
+        e->val_cap = room;
+    }
+    e->val_n = val.n;
     return LSM_OK;
 }
 
@@ -172,8 +276,8 @@ static int db_state(resolver *r, slice tkey, const value_window *w, value_type *
  * (*deleted: one it deleted since, by a key or a range). */
 static ov_entry *ov_find(resolver *r, slice tkey, int *deleted)
 {
-    ov_entry *e = r->ov.cap ? ov_slot(&r->ov, tkey) : NULL;
-    if (e && e->key.n) {
+    ov_entry *e = ov_get(&r->ov, tkey);
+    if (e) {
         *deleted = e->type == TYPE_DELETION || ov_range_after(&r->ov, tkey, e->order);
         return e;
     }
@@ -191,7 +295,7 @@ static int current(resolver *r, slice tkey, value_type *type, buf *val)
         return LSM_NOT_FOUND;
     if (e && e->type != TYPE_PATCH) {
         *type = e->type;
-        return buf_set(val, e->val.p, e->val.n) ? err_set(LSM_NOMEM, "resolve: out of memory")
+        return buf_set(val, ov_val(&r->ov, e).p, e->val_n) ? err_set(LSM_NOMEM, "resolve: out of memory")
                                                 : LSM_OK;
     }
     uint64_t size;
@@ -208,7 +312,7 @@ static int current(resolver *r, slice tkey, value_type *type, buf *val)
     *type = TYPE_VALUE;
     buf tmp = BUF_INIT;
     if (rc == LSM_OK)
-        rc = patch_apply(buf_slice(&e->val), buf_slice(val), &tmp);
+        rc = patch_apply(ov_val(&r->ov, e), buf_slice(val), &tmp);
     if (rc == LSM_OK) {
         buf_free(val);
         *val = tmp;
@@ -227,8 +331,8 @@ static int peek(resolver *r, slice tkey, value_type *type, uint64_t *size, buf *
         return LSM_NOT_FOUND;
     if (e && e->type != TYPE_PATCH) {
         *type = e->type;
-        *size = e->val.n;
-        return e->type != TYPE_VALUE_REF || buf_set(desc, e->val.p, e->val.n) == LSM_OK
+        *size = e->val_n;
+        return e->type != TYPE_VALUE_REF || buf_set(desc, ov_val(&r->ov, e).p, e->val_n) == LSM_OK
                    ? LSM_OK : err_set(LSM_NOMEM, "resolve: out of memory");
     }
     value_window none = {0, 0};
@@ -242,7 +346,7 @@ static int peek(resolver *r, slice tkey, value_type *type, uint64_t *size, buf *
         return err_set(LSM_CORRUPTION, "resolve: a patch over a large value");
     }
     *type = TYPE_VALUE;
-    *size = patch_result_len(buf_slice(&e->val), *size);
+    *size = patch_result_len(ov_val(&r->ov, e), *size);
     return rc;
 }
 
@@ -255,11 +359,11 @@ static int ov_patch(resolver *r, slice tkey, slice p)
     int rc;
     if (deleted || (e && e->type == TYPE_VALUE)) {
         /* Over a value this batch wrote, or over nothing: apply it now. */
-        rc = patch_apply(p, deleted ? slice_make(NULL, 0) : buf_slice(&e->val), &tmp);
+        rc = patch_apply(p, deleted ? slice_make(NULL, 0) : ov_val(&r->ov, e), &tmp);
         if (rc == LSM_OK)
             rc = ov_set(&r->ov, tkey, TYPE_VALUE, buf_slice(&tmp));
     } else if (e && e->type == TYPE_PATCH) {
-        rc = patch_combine(buf_slice(&e->val), p, &tmp);
+        rc = patch_combine(ov_val(&r->ov, e), p, &tmp);
         if (rc == LSM_OK)
             rc = ov_set(&r->ov, tkey, TYPE_PATCH, buf_slice(&tmp));
     } else if (e) {
@@ -759,8 +863,8 @@ static int same_as_before(resolver *r, const ov_entry *e, int *same)
     buf v = BUF_INIT;
     uint64_t size;
     value_window none = {0, 0};
-    int rc = db_state(r, buf_slice(&e->key), &none, &t, &v, &size);
-    *same = rc == LSM_OK && t == TYPE_VALUE_REF && slice_eq(buf_slice(&v), buf_slice(&e->val));
+    int rc = db_state(r, ov_key(&r->ov, e), &none, &t, &v, &size);
+    *same = rc == LSM_OK && t == TYPE_VALUE_REF && slice_eq(buf_slice(&v), ov_val(&r->ov, e));
     buf_free(&v);
     return rc == LSM_NOT_FOUND ? LSM_OK : rc;
 }
@@ -811,17 +915,20 @@ static int resolve_range(resolver *r, slice start, slice end)
             lsm_iter_free(it);
         }
         /* Large values this batch itself created in the range. */
-        for (size_t i = 0; rc == LSM_OK && i < r->ov.cap; i++) {
-            ov_entry *e = &r->ov.slots[i];
-            if (e->key.n && e->type == TYPE_VALUE_REF && slice_cmp(buf_slice(&e->key), start) >= 0 &&
-                slice_cmp(buf_slice(&e->key), end) < 0 && !ov_range_after(&r->ov, buf_slice(&e->key), e->order)) {
+        /* By index: the releases below add entries (and may move them),
+         * none of them a large value's descriptor. */
+        for (size_t i = 0, n = r->ov.used; rc == LSM_OK && i < n; i++) {
+            const ov_entry *e = &r->ov.ents[i];
+            slice ek = ov_key(&r->ov, e);
+            if (e->type == TYPE_VALUE_REF && slice_cmp(ek, start) >= 0 && slice_cmp(ek, end) < 0 &&
+                !ov_range_after(&r->ov, ek, e->order)) {
                 /* Unless the scan above released it already (the batch
                  * wrote back the very descriptor the key held before). */
                 int seen = 0;
                 rc = same_as_before(r, e, &seen);
                 lv_desc d;
                 if (rc == LSM_OK && !seen)
-                    rc = desc_of(r, buf_slice(&e->val), &d);
+                    rc = desc_of(r, ov_val(&r->ov, e), &d);
                 if (rc == LSM_OK && !seen)
                     rc = release_desc(r, &d);
             }
@@ -935,7 +1042,14 @@ int db_resolve(lsm_db *db, const lsm_batch *in, lsm_batch *out, uint64_t *freed)
     r.seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
     r.sv = db_sv_acquire(db);
     lsm_batch_clear(out);
-    int rc = batch_iterate_intents(buf_slice(&in->rep), resolve_op, &r);
+    /* Room up front for what a batch of moves makes (two keys in the
+     * overlay, a put and a delete logged per operation): no rehash and no
+     * copying of the batch as it grows. */
+    int rc = ov_reserve(&r.ov, 2 * (size_t)batch_count(in));
+    if (rc == LSM_OK && (buf_reserve(&r.ov.arena, in->rep.n) || buf_reserve(&out->rep, 2 * in->rep.n)))
+        rc = err_set(LSM_NOMEM, "resolve: out of memory");
+    if (rc == LSM_OK)
+        rc = batch_iterate_intents(buf_slice(&in->rep), resolve_op, &r);
     db_sv_release(db, r.sv);
     ov_free(&r.ov);
     /* Record durably, before the batch is logged, which keyspaces now may
