@@ -996,6 +996,209 @@ out:
     return rc;
 }
 
+/* ---- moving every key below a prefix ---- */
+
+/* The exclusive upper bound of the tree keys that begin with prefix p:
+ * p with its last byte below 0xff incremented and what follows it dropped
+ * (the keyspace byte itself, so the next keyspace's start, when the rest is
+ * all 0xff). */
+static int prefix_end(slice p, buf *out)
+{
+    size_t n = p.n;
+    while (n > 0 && (unsigned char)p.p[n - 1] == 0xff)
+        n--;
+    if (n == 0)
+        return err_set(LSM_INVALID_ARGUMENT, "move prefix: no key follows the prefix");
+    if (buf_set(out, p.p, n))
+        return err_set(LSM_NOMEM, "resolve: out of memory");
+    out->p[n - 1]++;
+    return LSM_OK;
+}
+
+static int has_prefix(slice k, slice p)
+{
+    return k.n >= p.n && memcmp(k.p, p.p, p.n) == 0;
+}
+
+/* An iterator over the state before the batch in tree keys [lo, hi). */
+static int scan_range(resolver *r, slice lo, slice hi, lsm_iter **it)
+{
+    unsigned ks = (unsigned char)lo.p[0];
+    int same = (unsigned char)hi.p[0] == ks;
+    return db_iter_new_at(r->db, r->sv, r->seq, ks, slice_make(lo.p + 1, lo.n - 1),
+                          same ? slice_make(hi.p + 1, hi.n - 1) : slice_make(NULL, 0), same, it);
+}
+
+/* Has the batch so far written any key in [lo, hi), or deleted a range
+ * that meets it? */
+static int ov_touches(const overlay *o, slice lo, slice hi)
+{
+    for (size_t i = 0; i < o->ranges.n; i++)
+        if (slice_cmp(o->ranges.v[i].start, hi) < 0 && slice_cmp(lo, o->ranges.v[i].end) < 0)
+            return 1;
+    for (size_t i = 0; i < o->used; i++) {
+        slice k = ov_key(o, &o->ents[i]);
+        if (slice_cmp(k, lo) >= 0 && slice_cmp(k, hi) < 0)
+            return 1;
+    }
+    return 0;
+}
+
+typedef struct prefix_move {
+    slice from, to;
+    int free_targets;   /* a new name may hold something: release it first */
+    int via_overlay;    /* the batch wrote below from: read each key as it is now */
+    buf tk;             /* the new name being built */
+} prefix_move;
+
+/* Move fk (below m->from) to its new name. known: fk's type and value in
+ * the state before the batch, which the batch has not touched (else NULL:
+ * read it now; absent, it was moved already or deleted). */
+static int move_one(resolver *r, prefix_move *m, slice fk, const value_type *known, slice kv)
+{
+    size_t n = m->to.n + fk.n - m->from.n;
+    if (n - 1 > LSM_MAX_KEY_LEN)
+        return r->failed_status = err_set(LSM_INVALID_ARGUMENT,
+                                          "move prefix: a new key of %zu bytes is too long", n - 1);
+    m->tk.n = 0;
+    if (buf_append(&m->tk, m->to.p, m->to.n) ||
+        buf_append(&m->tk, fk.p + m->from.n, fk.n - m->from.n))
+        return err_set(LSM_NOMEM, "resolve: out of memory");
+    slice tk = buf_slice(&m->tk);
+    value_type t;
+    buf cur = BUF_INIT;
+    int rc = LSM_OK;
+    if (known) {
+        t = *known;
+    } else {
+        rc = current(r, fk, &t, &cur);
+        if (rc == LSM_NOT_FOUND) {
+            buf_free(&cur);
+            return LSM_OK;
+        }
+        kv = buf_slice(&cur);
+    }
+    if (rc == LSM_OK && m->free_targets)
+        rc = free_old(r, tk, 1);
+    if (rc == LSM_OK)
+        rc = emit(r, t, tk, kv);
+    if (rc == LSM_OK && t == TYPE_VALUE_REF)
+        r->mark_large[(unsigned char)tk.p[0]] |=
+            !atomic_load_explicit(&r->db->ks_large[(unsigned char)tk.p[0]], memory_order_relaxed);
+    /* The value moved: no freeing. Keys read from the state before the
+     * batch are visited once each, and their deletion is recorded in the
+     * overlay as one range at the end; the others one by one, since they
+     * are read through it. */
+    if (rc == LSM_OK)
+        rc = known ? (batch_add(r->out, TYPE_DELETION, fk, slice_make(NULL, 0))
+                          ? err_set(LSM_NOMEM, "resolve: out of memory")
+                          : LSM_OK)
+                   : emit(r, TYPE_DELETION, fk, slice_make(NULL, 0));
+    buf_free(&cur);
+    return rc;
+}
+
+/*
+ * Move every key below prefix `from` to `to` (BATCH_OP_MOVE_PREFIX): one scan
+ * of the state before the batch over from's range, its values taken as the
+ * scan finds them when the batch has not written below from (else each key
+ * is read through the overlay, and the keys only the batch wrote there are
+ * moved too), and the new names released one by one only when the state or
+ * the batch holds something below `to` (one seek tells).
+ */
+static int resolve_move_prefix(resolver *r, slice from, slice to)
+{
+    if (slice_eq(from, to))
+        return LSM_OK;
+    if (has_prefix(from, to) || has_prefix(to, from))
+        return r->failed_status =
+                   err_set(LSM_INVALID_ARGUMENT, "move prefix: one prefix begins the other");
+    prefix_move m = {from, to, 0, 0, BUF_INIT};
+    buf fhi = BUF_INIT, thi = BUF_INIT, keys = BUF_INIT;
+    lsm_iter *it = NULL;
+    int rc = prefix_end(from, &fhi);
+    if (rc == LSM_OK)
+        rc = prefix_end(to, &thi);
+    if (rc)
+        goto out;
+    slice flo = from, fend = buf_slice(&fhi), tend = buf_slice(&thi);
+    m.via_overlay = ov_touches(&r->ov, flo, fend);
+    m.free_targets = ov_touches(&r->ov, to, tend);
+    if (!m.free_targets) {
+        rc = scan_range(r, to, tend, &it);
+        if (rc == LSM_OK)
+            rc = lsm_iter_first(it);
+        if (rc == LSM_OK)
+            m.free_targets = lsm_iter_valid(it);
+        lsm_iter_free(it);
+        it = NULL;
+        if (rc)
+            goto out;
+    }
+    if (m.via_overlay) {
+        /* The keys the batch wrote below from, copied first (moving them
+         * changes the overlay): length-prefixed in `keys`. */
+        for (size_t i = 0; rc == LSM_OK && i < r->ov.used; i++) {
+            slice k = ov_key(&r->ov, &r->ov.ents[i]);
+            if (slice_cmp(k, flo) >= 0 && slice_cmp(k, fend) < 0 &&
+                buf_put_lenprefixed(&keys, k.p, k.n))
+                rc = err_set(LSM_NOMEM, "resolve: out of memory");
+        }
+    }
+    if (rc == LSM_OK)
+        rc = scan_range(r, flo, fend, &it);
+    buf fk = BUF_INIT;
+    for (rc = rc ? rc : lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it);
+         rc = lsm_iter_next(it)) {
+        size_t kl;
+        const char *k = lsm_iter_key(it, &kl);
+        fk.n = 0;
+        if (buf_append(&fk, from.p, 1) || buf_append(&fk, k, kl)) {
+            rc = err_set(LSM_NOMEM, "resolve: out of memory");
+            break;
+        }
+        if (m.via_overlay) {
+            rc = move_one(r, &m, buf_slice(&fk), NULL, slice_make(NULL, 0));
+        } else {
+            value_type t = TYPE_VALUE;
+            slice v;
+            if (db_iter_ref(it, &v)) {
+                t = TYPE_VALUE_REF;
+            } else {
+                size_t vl;
+                const char *vp = lsm_iter_value(it, &vl);
+                rc = vp ? LSM_OK : lsm_iter_status(it);
+                v = slice_make(vp, vl);
+            }
+            if (rc == LSM_OK)
+                rc = move_one(r, &m, buf_slice(&fk), &t, v);
+        }
+        if (rc)
+            break;
+    }
+    buf_free(&fk);
+    if (rc == LSM_OK && it)
+        rc = lsm_iter_status(it);
+    /* The keys only the batch had put below from (those also in the state
+     * were moved above and now read as absent). */
+    for (const char *p = keys.p, *lim = keys.p + keys.n; rc == LSM_OK && p && p < lim;) {
+        slice k;
+        p = get_lenprefixed(p, lim, &k);
+        if (p)
+            rc = move_one(r, &m, k, NULL, slice_make(NULL, 0));
+    }
+    /* Nothing is left below from. */
+    if (rc == LSM_OK && !m.via_overlay)
+        rc = ov_range(&r->ov, flo, fend);
+out:
+    lsm_iter_free(it);
+    buf_free(&keys);
+    buf_free(&fhi);
+    buf_free(&thi);
+    buf_free(&m.tk);
+    return rc;
+}
+
 static int resolve_op(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
 {
     (void)seq;
@@ -1028,6 +1231,8 @@ static int resolve_op(void *arg, uint64_t seq, value_type type, slice tkey, slic
         return resolve_punch(r, tkey, value);
     case BATCH_OP_LINK:
         return resolve_link(r, tkey, value);
+    case BATCH_OP_MOVE_PREFIX:
+        return resolve_move_prefix(r, tkey, value);
     default:
         return err_set(LSM_CORRUPTION, "resolve: unknown operation %d", (int)type);
     }
