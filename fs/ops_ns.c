@@ -345,56 +345,27 @@ static int move_record(rename_ctx *r)
     return err;
 }
 
-/* For every key scan + "/" + x of ks (as the keys are before the batch),
- * queue the move of f + "/" + x to t + "/" + x. f is scan, except in an
- * exchange's last stage, which moves what an earlier stage of the same
- * batch put under a reserved key. */
+/* Queue the move of every key f + "/" + x of ks to t + "/" + x: one batch
+ * operation, which the engine resolves with one scan of the keys there as
+ * the batch has left them (lsm_batch_move_prefix), so an exchange's last
+ * stage moves what an earlier stage put under a reserved key without a scan
+ * of its own, and a tree costs no lookup per key. scan (the name the keys
+ * had before the batch) is no longer needed. A new key longer than the
+ * engine allows (a path of over 64 KiB) fails the whole batch as it is
+ * written: EINVAL. */
 static int move_prefix(rename_ctx *r, lsm_keyspace ks, const kbuf *scan, const kbuf *f,
                        const kbuf *t)
 {
-    lsmfs *fs = r->fs;
+    (void)scan;
     r->a.n = 0;
-    if (kb_append(&r->a, scan->p, scan->n) || kb_putc(&r->a, '/'))
+    r->c.n = 0;
+    if (kb_append(&r->a, f->p, f->n) || kb_putc(&r->a, '/') || kb_append(&r->c, t->p, t->n) ||
+        kb_putc(&r->c, '/'))
         return ENOMEM;
-    kbuf up = KBUF_INIT;
-    if (prefix_upper(r->a.p, r->a.n, &up) != 0) {
-        kb_free(&up);
-        return ENOMEM;
-    }
-    lsm_read_options ro;
-    lsm_read_options_default(&ro);
-    ro.lower = r->a.p;
-    ro.lower_len = r->a.n;
-    ro.upper = up.p;
-    ro.upper_len = up.n;
-    ro.keys_only = 1;
-    lsm_iter *it;
-    int err = 0;
-    int rc = lsm_iter_new(fs->db, ks, &ro, &it);
-    if (rc == LSM_OK) {
-        for (rc = lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it) && err == 0;
-             rc = lsm_iter_next(it)) {
-            size_t kn;
-            const char *k = lsm_iter_key(it, &kn);
-            r->tmp.n = 0;
-            r->c.n = 0;
-            if (kb_append(&r->tmp, t->p, t->n) ||
-                kb_append(&r->tmp, k + scan->n, kn - scan->n) || kb_append(&r->c, f->p, f->n) ||
-                kb_append(&r->c, k + scan->n, kn - scan->n)) {
-                err = ENOMEM;
-            } else if (r->tmp.n > LSM_MAX_KEY_LEN || r->c.n > LSM_MAX_KEY_LEN) {
-                err = ENAMETOOLONG;
-            } else if (lsm_batch_move(r->b, ks, r->c.p, r->c.n, r->tmp.p, r->tmp.n) !=
-                       LSM_OK) {
-                err = ENOMEM;
-            }
-        }
-        lsm_iter_free(it);
-    }
-    kb_free(&up);
-    if (err)
-        return err;
-    return lsmfs_errno(fs, rc, "rename: scan", r->a.p, r->a.n);
+    int rc = lsm_batch_move_prefix(r->b, ks, r->a.p, r->a.n, r->c.p, r->c.n);
+    if (rc == LSM_INVALID_ARGUMENT)
+        return ENAMETOOLONG; /* a prefix itself too long */
+    return rc == LSM_OK ? 0 : ENOMEM;
 }
 
 /* The same in the three keyspaces. */

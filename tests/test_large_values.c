@@ -793,6 +793,202 @@ static void test_read_at_location(void **state)
     tu_memstore_free(&f);
 }
 
+/* ---- lsm_batch_move_prefix ---- */
+
+/* Store a's keys and values equal store b's (keyspace 0, whole). */
+static void same_stores(lsm_db *a, lsm_db *b)
+{
+    lsm_iter *ia, *ib;
+    TU_OK(a, lsm_iter_new(a, LSM_KEYSPACE_DEFAULT, NULL, &ia));
+    TU_OK(b, lsm_iter_new(b, LSM_KEYSPACE_DEFAULT, NULL, &ib));
+    TU_OK(a, lsm_iter_first(ia));
+    TU_OK(b, lsm_iter_first(ib));
+    for (; lsm_iter_valid(ia); lsm_iter_next(ia), lsm_iter_next(ib)) {
+        assert_true(lsm_iter_valid(ib));
+        size_t ka, kb, va, vb;
+        const void *pa = lsm_iter_key(ia, &ka), *pb = lsm_iter_key(ib, &kb);
+        if (ka != kb || memcmp(pa, pb, ka) != 0)
+            fail_msg("key %.*s against %.*s", (int)ka, (const char *)pa, (int)kb, (const char *)pb);
+        pa = lsm_iter_value(ia, &va);
+        pb = lsm_iter_value(ib, &vb);
+        assert_int_equal(va, vb);
+        if (va && memcmp(pa, pb, va) != 0)
+            fail_msg("the value of %.*s differs", (int)ka, (const char *)lsm_iter_key(ia, &ka));
+    }
+    assert_false(lsm_iter_valid(ib));
+    TU_OK(a, lsm_iter_status(ia));
+    TU_OK(b, lsm_iter_status(ib));
+    lsm_iter_free(ia);
+    lsm_iter_free(ib);
+}
+
+/* A put of a value of a random kind (empty, small, large) to both stores'
+ * batches. */
+static void put_both(lsm_batch *a, lsm_batch *b, const char *key, tu_rng *r, char *v)
+{
+    static const size_t sizes[] = {0, 7, 300, 70000, 200000};
+    size_t n = sizes[tu_below(r, 5)];
+    fill(v, n, tu_below(r, 1000));
+    TU_OK(NULL, lsm_batch_put(a, 0, key, strlen(key), v, n));
+    TU_OK(NULL, lsm_batch_put(b, 0, key, strlen(key), v, n));
+}
+
+/* Moving every key below a prefix in one batch operation leaves what one
+ * move per key (found by a scan) leaves, whatever the batch did before it
+ * below either prefix; large values move without being copied; shared
+ * values keep their count; overlapping prefixes are refused. */
+static void test_move_prefix(void **state)
+{
+    (void)state;
+    fixture fa, fb;
+    tu_memstore_init(&fa, "/mpa");
+    tu_memstore_init(&fb, "/mpb");
+    fixture *fs[2] = {&fa, &fb};
+    for (int i = 0; i < 2; i++) {
+        fs[i]->o.inline_value_bytes = 64 * 1024;
+        fs[i]->o.value_chunk_bytes = 16 * 1024;
+        fs[i]->o.memtable_bytes = 1 * MiB;
+        tu_memstore_open(fs[i]);
+    }
+    lsm_db *a = fa.db, *b = fb.db;
+    tu_rng r = {tu_seed(21)};
+    char *v = malloc(200000), key[64];
+    lsm_batch *ba, *bb;
+    TU_OK(NULL, lsm_batch_new(&ba));
+    TU_OK(NULL, lsm_batch_new(&bb));
+    static const char *const pre[] = {"d/", "t/", "e/", "q/", "d/s/"};
+    for (int i = 0; i < 60; i++) {
+        snprintf(key, sizeof key, "%s%d", pre[tu_below(&r, 5)], i);
+        put_both(ba, bb, key, &r, v);
+    }
+    /* Neighbours that begin like a prefix without being below it. */
+    put_both(ba, bb, "d", &r, v);
+    put_both(ba, bb, "dz", &r, v);
+    put_both(ba, bb, "t", &r, v);
+    TU_OK(a, lsm_write(a, NULL, ba));
+    TU_OK(b, lsm_write(b, NULL, bb));
+    /* A shared value with one name below d/ and one outside. */
+    fill(v, 70000, 99);
+    TU_OK(a, lsm_put(a, 0, NULL, "d/shared", 8, v, 70000));
+    TU_OK(b, lsm_put(b, 0, NULL, "d/shared", 8, v, 70000));
+    TU_OK(a, lsm_link_value(a, 0, NULL, "d/shared", 8, "other", 5));
+    TU_OK(b, lsm_link_value(b, 0, NULL, "d/shared", 8, "other", 5));
+    same_stores(a, b);
+
+    for (int round = 0; round < 40; round++) {
+        const char *from = pre[tu_below(&r, 4)], *to = pre[tu_below(&r, 4)];
+        if (from == to)
+            continue;
+        lsm_batch_clear(ba);
+        lsm_batch_clear(bb);
+        /* Earlier operations of the same batch below either prefix. */
+        int k = (int)tu_below(&r, 4);
+        for (int j = 0; j < k; j++) {
+            const char *p = tu_below(&r, 2) ? from : to;
+            snprintf(key, sizeof key, "%s%d", p, (int)tu_below(&r, 80));
+            switch (tu_below(&r, 3)) {
+            case 0:
+                put_both(ba, bb, key, &r, v);
+                break;
+            case 1:
+                TU_OK(NULL, lsm_batch_delete(ba, 0, key, strlen(key)));
+                TU_OK(NULL, lsm_batch_delete(bb, 0, key, strlen(key)));
+                break;
+            default: {
+                char k2[64];
+                snprintf(k2, sizeof k2, "%sm%d", p, (int)tu_below(&r, 80));
+                lsm_batch *both[2] = {ba, bb};
+                for (int x = 0; x < 2; x++) {
+                    /* A move of an absent key fails the batch: move only
+                     * keys that exist (in b, which is as a is). */
+                    void *got;
+                    size_t gl;
+                    if (lsm_get(b, 0, NULL, key, strlen(key), &got, &gl) == LSM_OK) {
+                        lsm_free(got);
+                        TU_OK(NULL, lsm_batch_move(both[x], 0, key, strlen(key), k2, strlen(k2)));
+                    }
+                }
+            }
+            }
+        }
+        /* a: the same batch with the prefix move at its end. */
+        TU_OK(NULL, lsm_batch_move_prefix(ba, 0, from, strlen(from), to, strlen(to)));
+        TU_OK(a, lsm_write(a, NULL, ba));
+        /* b: the earlier operations, then a move per key found. */
+        TU_OK(b, lsm_write(b, NULL, bb));
+        lsm_batch_clear(bb);
+        lsm_read_options ro;
+        lsm_read_options_default(&ro);
+        ro.lower = from;
+        ro.lower_len = strlen(from);
+        char up[8];
+        strcpy(up, from);
+        up[strlen(up) - 1]++;
+        ro.upper = up;
+        ro.upper_len = strlen(up);
+        ro.keys_only = 1;
+        lsm_iter *it;
+        TU_OK(b, lsm_iter_new(b, 0, &ro, &it));
+        TU_OK(b, lsm_iter_first(it));
+        for (; lsm_iter_valid(it); lsm_iter_next(it)) {
+            size_t kl;
+            const char *kp = lsm_iter_key(it, &kl);
+            char nk[80];
+            int nl = snprintf(nk, sizeof nk, "%s%.*s", to, (int)(kl - strlen(from)), kp + strlen(from));
+            TU_OK(NULL, lsm_batch_move(bb, 0, kp, kl, nk, (size_t)nl));
+        }
+        lsm_iter_free(it);
+        TU_OK(b, lsm_write(b, NULL, bb));
+        same_stores(a, b);
+    }
+    /* The shared value's names still share it, wherever they are now. */
+    TU_OK(a, lsm_write_value(a, 0, NULL, "other", 5, 0, "S", 1));
+    TU_OK(b, lsm_write_value(b, 0, NULL, "other", 5, 0, "S", 1));
+    same_stores(a, b);
+
+    /* Refused: overlapping prefixes; nothing changes. */
+    lsm_batch_clear(ba);
+    TU_OK(NULL, lsm_batch_put(ba, 0, "z", 1, "z", 1));
+    TU_OK(NULL, lsm_batch_move_prefix(ba, 0, "d/", 2, "d/s/", 4));
+    assert_int_equal(lsm_write(a, NULL, ba), LSM_INVALID_ARGUMENT);
+    lsm_batch_clear(ba);
+    TU_OK(NULL, lsm_batch_move_prefix(ba, 0, "", 0, "x", 1));
+    assert_int_equal(lsm_write(a, NULL, ba), LSM_INVALID_ARGUMENT);
+    lsm_batch_clear(ba);
+    TU_OK(NULL, lsm_batch_move_prefix(ba, 0, "e/", 2, "e/", 2)); /* onto itself */
+    TU_OK(NULL, lsm_batch_move_prefix(ba, 0, "nothing/", 8, "x/", 2)); /* no key there */
+    TU_OK(a, lsm_write(a, NULL, ba));
+    same_stores(a, b);
+
+    /* A large value moves by its descriptor: a few hundred bytes logged. */
+    fill(v, 200000, 5);
+    TU_OK(a, lsm_put(a, 0, NULL, "big/v", 5, v, 200000));
+    lsm_stats s0, s1;
+    TU_OK(a, lsm_stats_get(a, &s0));
+    lsm_batch_clear(ba);
+    TU_OK(NULL, lsm_batch_move_prefix(ba, 0, "big/", 4, "huge/", 5));
+    TU_OK(a, lsm_write(a, NULL, ba));
+    TU_OK(a, lsm_stats_get(a, &s1));
+    assert_true(s1.wal_bytes_written - s0.wal_bytes_written < 512);
+    void *got;
+    size_t gl;
+    TU_OK(a, lsm_get(a, 0, NULL, "huge/v", 6, &got, &gl));
+    assert_int_equal(gl, 200000);
+    assert_memory_equal(got, v, gl);
+    lsm_free(got);
+
+    /* Everything deleted: no chunk is left behind (none was copied, none
+     * leaked by a replaced name). */
+    TU_OK(a, lsm_delete_range(a, 0, NULL, "", 0, NULL, 0));
+    TU_OK(a, lsm_compact_range(a, LSM_KEYSPACE_DEFAULT, NULL, 0, NULL, 0));
+    assert_true(live_bytes(a) < 64 * 1024);
+    lsm_batch_free(ba);
+    lsm_batch_free(bb);
+    free(v);
+    tu_memstore_free(&fa);
+    tu_memstore_free(&fb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -807,6 +1003,7 @@ int main(void)
         cmocka_unit_test(test_sparse_stays_sparse),
         cmocka_unit_test(test_seek_and_punch_model),
         cmocka_unit_test(test_read_at_location),
+        cmocka_unit_test(test_move_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

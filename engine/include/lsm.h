@@ -632,6 +632,20 @@ LSM_API int lsm_batch_move(lsm_batch *batch, lsm_keyspace ks, const void *from,
 LSM_API int lsm_batch_punch_value(lsm_batch *batch, lsm_keyspace ks, const void *key,
                                   size_t key_len, uint64_t off, uint64_t len);
 
+/* Move every key of keyspace ks that begins with `from` to the same key
+ * with `to` in place of that beginning (a directory tree's rename), as one
+ * lsm_batch_move() per key would, for the keys there when the batch is
+ * written (earlier operations of the batch included): values move without
+ * being copied (a large value's descriptor moves, a shared value keeps its
+ * count), and a key already at a new name is replaced. The engine finds the
+ * keys in one pass, without a lookup per key. No key there: nothing
+ * changes. from == to: nothing changes. The write fails with
+ * LSM_INVALID_ARGUMENT, changing nothing, if one prefix begins the other
+ * (from "a/" to "a/b/"), or if a new key would be longer than
+ * LSM_MAX_KEY_LEN. */
+LSM_API int lsm_batch_move_prefix(lsm_batch *batch, lsm_keyspace ks, const void *from,
+                                  size_t from_len, const void *to, size_t to_len);
+
 /* Make `to` (in keyspace ks) a second name of the value of `from`: a hard
  * link (docs/FORMAT.md §10.8). Both keys then hold one shared value: a
  * ranged write, truncation or punch through either name is read through

@@ -30,12 +30,12 @@ int batch_check_keyspaces(slice rep, const atomic_uchar *live, const atomic_ucha
             !(v.n >= 1 && ((unsigned char)v.p[0] == id ||
                            (v.n == 1 && (unsigned char)v.p[0] == id + 1))))
             return err_set(LSM_INVALID_ARGUMENT, "range deletion across keyspaces");
-        if ((type == BATCH_OP_RENAME || type == BATCH_OP_LINK) &&
+        if ((type == BATCH_OP_RENAME || type == BATCH_OP_LINK || type == BATCH_OP_MOVE_PREFIX) &&
             (v.n == 0 || !atomic_load_explicit(&live[(unsigned char)v.p[0]], memory_order_relaxed)))
             return err_set(LSM_INVALID_ARGUMENT, "move into a keyspace that is not open");
         if (type != TYPE_VALUE && type != TYPE_DELETION && type != TYPE_RANGE_DELETION &&
             type != BATCH_OP_WRITE_AT && type != BATCH_OP_TRUNCATE && type != BATCH_OP_RENAME &&
-            type != BATCH_OP_PUNCH && type != BATCH_OP_LINK)
+            type != BATCH_OP_PUNCH && type != BATCH_OP_LINK && type != BATCH_OP_MOVE_PREFIX)
             return err_set(LSM_INVALID_ARGUMENT, "batch: operation type %d is internal", (int)type);
         if (type >= BATCH_OP_WRITE_AT || (type == TYPE_VALUE && v.n > inline_bytes) ||
             atomic_load_explicit(&large[id], memory_order_relaxed))

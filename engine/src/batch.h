@@ -27,7 +27,8 @@
 #define BATCH_OP_RENAME 0x12    /* tkey (from); value = tkey (to) */
 #define BATCH_OP_PUNCH 0x13     /* tkey; value = offset:varint length:varint */
 #define BATCH_OP_LINK 0x14      /* tkey (from); value = tkey (to): share the value */
-#define BATCH_OP_LAST BATCH_OP_LINK
+#define BATCH_OP_MOVE_PREFIX 0x15 /* tkey (from prefix); value = tkey (to prefix) */
+#define BATCH_OP_LAST BATCH_OP_MOVE_PREFIX
 
 struct lsm_batch {
     buf rep;          /* header + ops */

@@ -41,16 +41,36 @@
 
 /* ---- overlay ------------------------------------------------------------- */
 
+/*
+ * The overlay holds one entry per key the batch has written so far. Its
+ * keys and values live in one arena (so freeing it is one free, and a key
+ * costs no allocation of its own); the hash table holds only each entry's
+ * index and 32 bits of its key's hash, so a probe touches 8 bytes per slot
+ * and compares keys only when those bits match. A table sized from the
+ * batch up front is never rehashed for a batch of plain moves; when it does
+ * grow, the full hashes kept in the entries place them again without
+ * rehashing a key.
+ */
 typedef struct ov_entry {
-    buf key;          /* tree key; n == 0 marks an empty slot */
-    value_type type;  /* TYPE_VALUE, TYPE_VALUE_REF or TYPE_DELETION */
-    buf val;
+    uint64_t hash;
     uint64_t order;
+    size_t key_off, val_off, val_cap;   /* in the arena */
+    uint32_t key_n;                     /* a tree key: at most LSM_MAX_KEY_LEN + 1 */
+    value_type type;                    /* TYPE_VALUE, TYPE_VALUE_REF, TYPE_DELETION, TYPE_PATCH */
+    size_t val_n;
 } ov_entry;
 
+typedef struct ov_slot_t {
+    uint32_t tag;   /* the hash's high 32 bits */
+    uint32_t idx;   /* 1 + the entry's index; 0: empty */
+} ov_slot_t;
+
 typedef struct overlay {
-    ov_entry *slots;
-    size_t cap, used;     /* open addressing, cap a power of two */
+    ov_slot_t *slots;
+    size_t cap;           /* open addressing, a power of two */
+    ov_entry *ents;
+    size_t used, ents_cap;
+    buf arena;            /* keys and values */
     rtomb_list ranges;    /* range deletions so far */
     uint64_t *range_order;
     uint64_t order;
@@ -58,59 +78,143 @@ typedef struct overlay {
 
 static void ov_free(overlay *o)
 {
-    for (size_t i = 0; i < o->cap; i++) {
-        buf_free(&o->slots[i].key);
-        buf_free(&o->slots[i].val);
-    }
     free(o->slots);
+    free(o->ents);
+    buf_free(&o->arena);
     rtomb_list_free(&o->ranges);
     free(o->range_order);
     memset(o, 0, sizeof *o);
 }
 
-static ov_entry *ov_slot(overlay *o, slice key)
+static slice ov_key(const overlay *o, const ov_entry *e)
 {
-    size_t i = (size_t)hash64(key.p, key.n, 7) & (o->cap - 1);
+    return slice_make(o->arena.p + e->key_off, e->key_n);
+}
+
+static slice ov_val(const overlay *o, const ov_entry *e)
+{
+    return slice_make(e->val_n ? o->arena.p + e->val_off : NULL, e->val_n);
+}
+
+static uint64_t ov_hash(slice key)
+{
+    return hash64(key.p, key.n, 7);
+}
+
+/* The slot holding key (hash h), or the empty slot where it would go. */
+static ov_slot_t *ov_probe(const overlay *o, slice key, uint64_t h)
+{
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t i = (size_t)h & (o->cap - 1);
     for (;;) {
-        ov_entry *e = &o->slots[i];
-        if (e->key.n == 0 || slice_eq(buf_slice(&e->key), key))
-            return e;
+        ov_slot_t *s = &o->slots[i];
+        if (s->idx == 0)
+            return s;
+        if (s->tag == tag) {
+            const ov_entry *e = &o->ents[s->idx - 1];
+            if (e->key_n == key.n && memcmp(o->arena.p + e->key_off, key.p, key.n) == 0)
+                return s;
+        }
         i = (i + 1) & (o->cap - 1);
     }
 }
 
-static int ov_grow(overlay *o)
+/* Room for `entries` entries in all (the table at most half full). */
+static int ov_reserve(overlay *o, size_t entries)
 {
-    size_t cap = o->cap ? o->cap * 2 : 64;
-    ov_entry *old = o->slots;
-    size_t old_cap = o->cap;
-    o->slots = calloc(cap, sizeof *o->slots);
-    if (o->slots == NULL) {
-        o->slots = old;
-        return err_set(LSM_NOMEM, "resolve: out of memory");
+    if (entries > o->ents_cap) {
+        size_t n = o->ents_cap ? o->ents_cap : 32;
+        while (n < entries)
+            n *= 2;
+        ov_entry *p = realloc(o->ents, n * sizeof *p);
+        if (p == NULL)
+            return err_set(LSM_NOMEM, "resolve: out of memory");
+        o->ents = p;
+        o->ents_cap = n;
     }
+    if (entries * 2 <= o->cap)
+        return LSM_OK;
+    size_t cap = o->cap ? o->cap : 64;
+    while (cap < entries * 2)
+        cap *= 2;
+    ov_slot_t *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL)
+        return err_set(LSM_NOMEM, "resolve: out of memory");
+    for (size_t j = 0; j < o->used; j++) {
+        uint64_t h = o->ents[j].hash;
+        size_t i = (size_t)h & (cap - 1);
+        while (slots[i].idx)
+            i = (i + 1) & (cap - 1);
+        slots[i].tag = (uint32_t)(h >> 32);
+        slots[i].idx = (uint32_t)(j + 1);
+    }
+    free(o->slots);
+    o->slots = slots;
     o->cap = cap;
-    for (size_t i = 0; i < old_cap; i++)
-        if (old[i].key.n)
-            *ov_slot(o, buf_slice(&old[i].key)) = old[i];
-    free(old);
+    return LSM_OK;
+}
+
+/* key's entry, or NULL. */
+static ov_entry *ov_get(const overlay *o, slice key)
+{
+    if (o->used == 0)
+        return NULL;
+    ov_slot_t *s = ov_probe(o, key, ov_hash(key));
+    return s->idx ? &o->ents[s->idx - 1] : NULL;
+}
+
+/* Append n bytes to the arena; *off their place. */
+static int ov_arena_put(overlay *o, const char *p, size_t n, size_t room, size_t *off)
+{
+    /* p may lie in the arena itself, which may move. */
+    int inside = n && o->arena.p && p >= o->arena.p && p < o->arena.p + o->arena.n;
+    size_t at = inside ? (size_t)(p - o->arena.p) : 0;
+    if (buf_reserve(&o->arena, room))
+        return err_set(LSM_NOMEM, "resolve: out of memory");
+    if (inside)
+        p = o->arena.p + at;
+    *off = o->arena.n;
+    if (n)
+        memcpy(o->arena.p + o->arena.n, p, n);
+    o->arena.n += room;
     return LSM_OK;
 }
 
 static int ov_set(overlay *o, slice key, value_type type, slice val)
 {
-    if ((o->used + 1) * 2 > o->cap && ov_grow(o))
+    if (o->used >= UINT32_MAX - 1)
+        return err_set(LSM_NOMEM, "resolve: too many keys in one batch");
+    if (ov_reserve(o, o->used + 1))
         return LSM_NOMEM;
-    ov_entry *e = ov_slot(o, key);
-    if (e->key.n == 0) {
-        if (buf_set(&e->key, key.p, key.n))
-            return err_set(LSM_NOMEM, "resolve: out of memory");
-        o->used++;
+    uint64_t h = ov_hash(key);
+    ov_slot_t *s = ov_probe(o, key, h);
+    ov_entry *e;
+    if (s->idx == 0) {
+        e = &o->ents[o->used];
+        memset(e, 0, sizeof *e);
+        e->hash = h;
+        e->key_n = (uint32_t)key.n;
+        if (ov_arena_put(o, key.p, key.n, key.n, &e->key_off))
+            return LSM_NOMEM;
+        s->tag = (uint32_t)(h >> 32);
+        s->idx = (uint32_t)++o->used;
+    } else {
+        e = &o->ents[s->idx - 1];
     }
     e->type = type;
     e->order = ++o->order;
-    if (buf_set(&e->val, val.p, val.n))
-        return err_set(LSM_NOMEM, "resolve: out of memory");
+    if (val.n <= e->val_cap) {
+        if (val.n)
+            memmove(o->arena.p + e->val_off, val.p, val.n);
+    } else {
+        /* A value that grows gets twice the room, so one rewritten over and
+         * over (a patch combined with the next) takes linear space. */
+        size_t room = e->val_cap ? (val.n > 2 * e->val_cap ? val.n : 2 * e->val_cap) : val.n;
+        if (ov_arena_put(o, val.p, val.n, room, &e->val_off))
+            return LSM_NOMEM;
+        e->val_cap = room;
+    }
+    e->val_n = val.n;
     return LSM_OK;
 }
 
@@ -172,8 +276,8 @@ static int db_state(resolver *r, slice tkey, const value_window *w, value_type *
  * (*deleted: one it deleted since, by a key or a range). */
 static ov_entry *ov_find(resolver *r, slice tkey, int *deleted)
 {
-    ov_entry *e = r->ov.cap ? ov_slot(&r->ov, tkey) : NULL;
-    if (e && e->key.n) {
+    ov_entry *e = ov_get(&r->ov, tkey);
+    if (e) {
         *deleted = e->type == TYPE_DELETION || ov_range_after(&r->ov, tkey, e->order);
         return e;
     }
@@ -191,7 +295,7 @@ static int current(resolver *r, slice tkey, value_type *type, buf *val)
         return LSM_NOT_FOUND;
     if (e && e->type != TYPE_PATCH) {
         *type = e->type;
-        return buf_set(val, e->val.p, e->val.n) ? err_set(LSM_NOMEM, "resolve: out of memory")
+        return buf_set(val, ov_val(&r->ov, e).p, e->val_n) ? err_set(LSM_NOMEM, "resolve: out of memory")
                                                 : LSM_OK;
     }
     uint64_t size;
@@ -208,7 +312,7 @@ static int current(resolver *r, slice tkey, value_type *type, buf *val)
     *type = TYPE_VALUE;
     buf tmp = BUF_INIT;
     if (rc == LSM_OK)
-        rc = patch_apply(buf_slice(&e->val), buf_slice(val), &tmp);
+        rc = patch_apply(ov_val(&r->ov, e), buf_slice(val), &tmp);
     if (rc == LSM_OK) {
         buf_free(val);
         *val = tmp;
@@ -227,8 +331,8 @@ static int peek(resolver *r, slice tkey, value_type *type, uint64_t *size, buf *
         return LSM_NOT_FOUND;
     if (e && e->type != TYPE_PATCH) {
         *type = e->type;
-        *size = e->val.n;
-        return e->type != TYPE_VALUE_REF || buf_set(desc, e->val.p, e->val.n) == LSM_OK
+        *size = e->val_n;
+        return e->type != TYPE_VALUE_REF || buf_set(desc, ov_val(&r->ov, e).p, e->val_n) == LSM_OK
                    ? LSM_OK : err_set(LSM_NOMEM, "resolve: out of memory");
     }
     value_window none = {0, 0};
@@ -242,7 +346,7 @@ static int peek(resolver *r, slice tkey, value_type *type, uint64_t *size, buf *
         return err_set(LSM_CORRUPTION, "resolve: a patch over a large value");
     }
     *type = TYPE_VALUE;
-    *size = patch_result_len(buf_slice(&e->val), *size);
+    *size = patch_result_len(ov_val(&r->ov, e), *size);
     return rc;
 }
 
@@ -255,11 +359,11 @@ static int ov_patch(resolver *r, slice tkey, slice p)
     int rc;
     if (deleted || (e && e->type == TYPE_VALUE)) {
         /* Over a value this batch wrote, or over nothing: apply it now. */
-        rc = patch_apply(p, deleted ? slice_make(NULL, 0) : buf_slice(&e->val), &tmp);
+        rc = patch_apply(p, deleted ? slice_make(NULL, 0) : ov_val(&r->ov, e), &tmp);
         if (rc == LSM_OK)
             rc = ov_set(&r->ov, tkey, TYPE_VALUE, buf_slice(&tmp));
     } else if (e && e->type == TYPE_PATCH) {
-        rc = patch_combine(buf_slice(&e->val), p, &tmp);
+        rc = patch_combine(ov_val(&r->ov, e), p, &tmp);
         if (rc == LSM_OK)
             rc = ov_set(&r->ov, tkey, TYPE_PATCH, buf_slice(&tmp));
     } else if (e) {
@@ -759,8 +863,8 @@ static int same_as_before(resolver *r, const ov_entry *e, int *same)
     buf v = BUF_INIT;
     uint64_t size;
     value_window none = {0, 0};
-    int rc = db_state(r, buf_slice(&e->key), &none, &t, &v, &size);
-    *same = rc == LSM_OK && t == TYPE_VALUE_REF && slice_eq(buf_slice(&v), buf_slice(&e->val));
+    int rc = db_state(r, ov_key(&r->ov, e), &none, &t, &v, &size);
+    *same = rc == LSM_OK && t == TYPE_VALUE_REF && slice_eq(buf_slice(&v), ov_val(&r->ov, e));
     buf_free(&v);
     return rc == LSM_NOT_FOUND ? LSM_OK : rc;
 }
@@ -811,17 +915,20 @@ static int resolve_range(resolver *r, slice start, slice end)
             lsm_iter_free(it);
         }
         /* Large values this batch itself created in the range. */
-        for (size_t i = 0; rc == LSM_OK && i < r->ov.cap; i++) {
-            ov_entry *e = &r->ov.slots[i];
-            if (e->key.n && e->type == TYPE_VALUE_REF && slice_cmp(buf_slice(&e->key), start) >= 0 &&
-                slice_cmp(buf_slice(&e->key), end) < 0 && !ov_range_after(&r->ov, buf_slice(&e->key), e->order)) {
+        /* By index: the releases below add entries (and may move them),
+         * none of them a large value's descriptor. */
+        for (size_t i = 0, n = r->ov.used; rc == LSM_OK && i < n; i++) {
+            const ov_entry *e = &r->ov.ents[i];
+            slice ek = ov_key(&r->ov, e);
+            if (e->type == TYPE_VALUE_REF && slice_cmp(ek, start) >= 0 && slice_cmp(ek, end) < 0 &&
+                !ov_range_after(&r->ov, ek, e->order)) {
                 /* Unless the scan above released it already (the batch
                  * wrote back the very descriptor the key held before). */
                 int seen = 0;
                 rc = same_as_before(r, e, &seen);
                 lv_desc d;
                 if (rc == LSM_OK && !seen)
-                    rc = desc_of(r, buf_slice(&e->val), &d);
+                    rc = desc_of(r, ov_val(&r->ov, e), &d);
                 if (rc == LSM_OK && !seen)
                     rc = release_desc(r, &d);
             }
@@ -889,6 +996,209 @@ out:
     return rc;
 }
 
+/* ---- moving every key below a prefix ---- */
+
+/* The exclusive upper bound of the tree keys that begin with prefix p:
+ * p with its last byte below 0xff incremented and what follows it dropped
+ * (the keyspace byte itself, so the next keyspace's start, when the rest is
+ * all 0xff). */
+static int prefix_end(slice p, buf *out)
+{
+    size_t n = p.n;
+    while (n > 0 && (unsigned char)p.p[n - 1] == 0xff)
+        n--;
+    if (n == 0)
+        return err_set(LSM_INVALID_ARGUMENT, "move prefix: no key follows the prefix");
+    if (buf_set(out, p.p, n))
+        return err_set(LSM_NOMEM, "resolve: out of memory");
+    out->p[n - 1]++;
+    return LSM_OK;
+}
+
+static int has_prefix(slice k, slice p)
+{
+    return k.n >= p.n && memcmp(k.p, p.p, p.n) == 0;
+}
+
+/* An iterator over the state before the batch in tree keys [lo, hi). */
+static int scan_range(resolver *r, slice lo, slice hi, lsm_iter **it)
+{
+    unsigned ks = (unsigned char)lo.p[0];
+    int same = (unsigned char)hi.p[0] == ks;
+    return db_iter_new_at(r->db, r->sv, r->seq, ks, slice_make(lo.p + 1, lo.n - 1),
+                          same ? slice_make(hi.p + 1, hi.n - 1) : slice_make(NULL, 0), same, it);
+}
+
+/* Has the batch so far written any key in [lo, hi), or deleted a range
+ * that meets it? */
+static int ov_touches(const overlay *o, slice lo, slice hi)
+{
+    for (size_t i = 0; i < o->ranges.n; i++)
+        if (slice_cmp(o->ranges.v[i].start, hi) < 0 && slice_cmp(lo, o->ranges.v[i].end) < 0)
+            return 1;
+    for (size_t i = 0; i < o->used; i++) {
+        slice k = ov_key(o, &o->ents[i]);
+        if (slice_cmp(k, lo) >= 0 && slice_cmp(k, hi) < 0)
+            return 1;
+    }
+    return 0;
+}
+
+typedef struct prefix_move {
+    slice from, to;
+    int free_targets;   /* a new name may hold something: release it first */
+    int via_overlay;    /* the batch wrote below from: read each key as it is now */
+    buf tk;             /* the new name being built */
+} prefix_move;
+
+/* Move fk (below m->from) to its new name. known: fk's type and value in
+ * the state before the batch, which the batch has not touched (else NULL:
+ * read it now; absent, it was moved already or deleted). */
+static int move_one(resolver *r, prefix_move *m, slice fk, const value_type *known, slice kv)
+{
+    size_t n = m->to.n + fk.n - m->from.n;
+    if (n - 1 > LSM_MAX_KEY_LEN)
+        return r->failed_status = err_set(LSM_INVALID_ARGUMENT,
+                                          "move prefix: a new key of %zu bytes is too long", n - 1);
+    m->tk.n = 0;
+    if (buf_append(&m->tk, m->to.p, m->to.n) ||
+        buf_append(&m->tk, fk.p + m->from.n, fk.n - m->from.n))
+        return err_set(LSM_NOMEM, "resolve: out of memory");
+    slice tk = buf_slice(&m->tk);
+    value_type t;
+    buf cur = BUF_INIT;
+    int rc = LSM_OK;
+    if (known) {
+        t = *known;
+    } else {
+        rc = current(r, fk, &t, &cur);
+        if (rc == LSM_NOT_FOUND) {
+            buf_free(&cur);
+            return LSM_OK;
+        }
+        kv = buf_slice(&cur);
+    }
+    if (rc == LSM_OK && m->free_targets)
+        rc = free_old(r, tk, 1);
+    if (rc == LSM_OK)
+        rc = emit(r, t, tk, kv);
+    if (rc == LSM_OK && t == TYPE_VALUE_REF)
+        r->mark_large[(unsigned char)tk.p[0]] |=
+            !atomic_load_explicit(&r->db->ks_large[(unsigned char)tk.p[0]], memory_order_relaxed);
+    /* The value moved: no freeing. Keys read from the state before the
+     * batch are visited once each, and their deletion is recorded in the
+     * overlay as one range at the end; the others one by one, since they
+     * are read through it. */
+    if (rc == LSM_OK)
+        rc = known ? (batch_add(r->out, TYPE_DELETION, fk, slice_make(NULL, 0))
+                          ? err_set(LSM_NOMEM, "resolve: out of memory")
+                          : LSM_OK)
+                   : emit(r, TYPE_DELETION, fk, slice_make(NULL, 0));
+    buf_free(&cur);
+    return rc;
+}
+
+/*
+ * Move every key below prefix `from` to `to` (BATCH_OP_MOVE_PREFIX): one scan
+ * of the state before the batch over from's range, its values taken as the
+ * scan finds them when the batch has not written below from (else each key
+ * is read through the overlay, and the keys only the batch wrote there are
+ * moved too), and the new names released one by one only when the state or
+ * the batch holds something below `to` (one seek tells).
+ */
+static int resolve_move_prefix(resolver *r, slice from, slice to)
+{
+    if (slice_eq(from, to))
+        return LSM_OK;
+    if (has_prefix(from, to) || has_prefix(to, from))
+        return r->failed_status =
+                   err_set(LSM_INVALID_ARGUMENT, "move prefix: one prefix begins the other");
+    prefix_move m = {from, to, 0, 0, BUF_INIT};
+    buf fhi = BUF_INIT, thi = BUF_INIT, keys = BUF_INIT;
+    lsm_iter *it = NULL;
+    int rc = prefix_end(from, &fhi);
+    if (rc == LSM_OK)
+        rc = prefix_end(to, &thi);
+    if (rc)
+        goto out;
+    slice flo = from, fend = buf_slice(&fhi), tend = buf_slice(&thi);
+    m.via_overlay = ov_touches(&r->ov, flo, fend);
+    m.free_targets = ov_touches(&r->ov, to, tend);
+    if (!m.free_targets) {
+        rc = scan_range(r, to, tend, &it);
+        if (rc == LSM_OK)
+            rc = lsm_iter_first(it);
+        if (rc == LSM_OK)
+            m.free_targets = lsm_iter_valid(it);
+        lsm_iter_free(it);
+        it = NULL;
+        if (rc)
+            goto out;
+    }
+    if (m.via_overlay) {
+        /* The keys the batch wrote below from, copied first (moving them
+         * changes the overlay): length-prefixed in `keys`. */
+        for (size_t i = 0; rc == LSM_OK && i < r->ov.used; i++) {
+            slice k = ov_key(&r->ov, &r->ov.ents[i]);
+            if (slice_cmp(k, flo) >= 0 && slice_cmp(k, fend) < 0 &&
+                buf_put_lenprefixed(&keys, k.p, k.n))
+                rc = err_set(LSM_NOMEM, "resolve: out of memory");
+        }
+    }
+    if (rc == LSM_OK)
+        rc = scan_range(r, flo, fend, &it);
+    buf fk = BUF_INIT;
+    for (rc = rc ? rc : lsm_iter_first(it); rc == LSM_OK && lsm_iter_valid(it);
+         rc = lsm_iter_next(it)) {
+        size_t kl;
+        const char *k = lsm_iter_key(it, &kl);
+        fk.n = 0;
+        if (buf_append(&fk, from.p, 1) || buf_append(&fk, k, kl)) {
+            rc = err_set(LSM_NOMEM, "resolve: out of memory");
+            break;
+        }
+        if (m.via_overlay) {
+            rc = move_one(r, &m, buf_slice(&fk), NULL, slice_make(NULL, 0));
+        } else {
+            value_type t = TYPE_VALUE;
+            slice v;
+            if (db_iter_ref(it, &v)) {
+                t = TYPE_VALUE_REF;
+            } else {
+                size_t vl;
+                const char *vp = lsm_iter_value(it, &vl);
+                rc = vp ? LSM_OK : lsm_iter_status(it);
+                v = slice_make(vp, vl);
+            }
+            if (rc == LSM_OK)
+                rc = move_one(r, &m, buf_slice(&fk), &t, v);
+        }
+        if (rc)
+            break;
+    }
+    buf_free(&fk);
+    if (rc == LSM_OK && it)
+        rc = lsm_iter_status(it);
+    /* The keys only the batch had put below from (those also in the state
+     * were moved above and now read as absent). */
+    for (const char *p = keys.p, *lim = keys.p + keys.n; rc == LSM_OK && p && p < lim;) {
+        slice k;
+        p = get_lenprefixed(p, lim, &k);
+        if (p)
+            rc = move_one(r, &m, k, NULL, slice_make(NULL, 0));
+    }
+    /* Nothing is left below from. */
+    if (rc == LSM_OK && !m.via_overlay)
+        rc = ov_range(&r->ov, flo, fend);
+out:
+    lsm_iter_free(it);
+    buf_free(&keys);
+    buf_free(&fhi);
+    buf_free(&thi);
+    buf_free(&m.tk);
+    return rc;
+}
+
 static int resolve_op(void *arg, uint64_t seq, value_type type, slice tkey, slice value)
 {
     (void)seq;
@@ -921,6 +1231,8 @@ static int resolve_op(void *arg, uint64_t seq, value_type type, slice tkey, slic
         return resolve_punch(r, tkey, value);
     case BATCH_OP_LINK:
         return resolve_link(r, tkey, value);
+    case BATCH_OP_MOVE_PREFIX:
+        return resolve_move_prefix(r, tkey, value);
     default:
         return err_set(LSM_CORRUPTION, "resolve: unknown operation %d", (int)type);
     }
@@ -935,7 +1247,14 @@ int db_resolve(lsm_db *db, const lsm_batch *in, lsm_batch *out, uint64_t *freed)
     r.seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
     r.sv = db_sv_acquire(db);
     lsm_batch_clear(out);
-    int rc = batch_iterate_intents(buf_slice(&in->rep), resolve_op, &r);
+    /* Room up front for what a batch of moves makes (two keys in the
+     * overlay, a put and a delete logged per operation): no rehash and no
+     * copying of the batch as it grows. */
+    int rc = ov_reserve(&r.ov, 2 * (size_t)batch_count(in));
+    if (rc == LSM_OK && (buf_reserve(&r.ov.arena, in->rep.n) || buf_reserve(&out->rep, 2 * in->rep.n)))
+        rc = err_set(LSM_NOMEM, "resolve: out of memory");
+    if (rc == LSM_OK)
+        rc = batch_iterate_intents(buf_slice(&in->rep), resolve_op, &r);
     db_sv_release(db, r.sv);
     ov_free(&r.ov);
     /* Record durably, before the batch is logged, which keyspaces now may

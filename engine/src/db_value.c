@@ -346,6 +346,22 @@ int lsm_batch_move(lsm_batch *b, lsm_keyspace ks, const void *from, size_t from_
     return rc;
 }
 
+int lsm_batch_move_prefix(lsm_batch *b, lsm_keyspace ks, const void *from, size_t from_len,
+                          const void *to, size_t to_len)
+{
+    if ((to == NULL && to_len) || to_len > LSM_MAX_KEY_LEN) {
+        int rc = err_set(LSM_INVALID_ARGUMENT, "move prefix: bad target prefix");
+        err_tag(NULL);
+        return rc;
+    }
+    char ksb = (char)ks;
+    int rc = add_intent(b, BATCH_OP_MOVE_PREFIX, ks, from, from_len, slice_make(&ksb, 1),
+                        slice_make(to, to_len));
+    if (rc)
+        err_tag(NULL);
+    return rc;
+}
+
 int lsm_batch_punch_value(lsm_batch *b, lsm_keyspace ks, const void *key, size_t key_len,
                           uint64_t off, uint64_t len)
 {
