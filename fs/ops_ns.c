@@ -352,7 +352,7 @@ static int move_record(rename_ctx *r)
  * of its own, and a tree costs no lookup per key. scan (the name the keys
  * had before the batch) is no longer needed. A new key longer than the
  * engine allows (a path of over 64 KiB) fails the whole batch as it is
- * written: EINVAL. */
+ * written (LSM_INVALID_ARGUMENT: rename_locked makes it ENAMETOOLONG). */
 static int move_prefix(rename_ctx *r, lsm_keyspace ks, const kbuf *scan, const kbuf *f,
                        const kbuf *t)
 {
@@ -648,6 +648,10 @@ static int rename_locked(rename_ctx *r, unsigned int flags)
         err = parent_touch(fs, r->b, tk->p, tk->n, 0, tdelta, &r->now);
     if (err == 0)
         err = batch_commit(fs, r->b, "rename", fk->p, fk->n, 1);
+    /* The engine refuses a directory's move whose new keys would be longer
+     * than it allows (move_prefix): a name too long, as any other. */
+    if (err == EINVAL && sdir && tk->n > fk->n)
+        err = ENAMETOOLONG;
     dir_change_done(fs, &dc, err == 0);
     if (err)
         return err;

@@ -1019,6 +1019,41 @@ static void t_name_too_long(void **state)
     CHECK_ERR(rename(p255, p256), ENAMETOOLONG);
     CHECK_ERR(lstat(p256, &st), ENAMETOOLONG);
     expect_str(p255, "255");
+    /* A directory whose deepest key (its path below the mount) is close
+     * to the longest key the store takes, renamed to a longer name: the
+     * keys below it would be too long, so the rename is ENAMETOOLONG and
+     * changes nothing. */
+    CHECK(mkdir(P("names/d"), 0755));
+    int fd = open(P("names/d"), O_RDONLY | O_DIRECTORY);
+    CHECK(fd);
+    size_t key = strlen("names/d");
+    while (key + 256 + 6 <= LSM_MAX_KEY_LEN) { /* room for a level and a leaf */
+        CHECK(mkdirat(fd, n255, 0755));
+        int next = openat(fd, n255, O_RDONLY | O_DIRECTORY);
+        CHECK(next);
+        close(fd);
+        fd = next;
+        key += 256;
+    }
+    char leaf[512];
+    size_t leaf_n = LSM_MAX_KEY_LEN - key - 1 - 4; /* the deepest key: 4 bytes short */
+    assert_true(leaf_n > 0 && leaf_n <= 255);
+    memset(leaf, 'f', leaf_n);
+    leaf[leaf_n] = 0;
+    int ffd = openat(fd, leaf, O_CREAT | O_WRONLY, 0644);
+    CHECK(ffd);
+    CHECK(write(ffd, "deep", 4));
+    close(ffd);
+    CHECK_ERR(rename(P("names/d"), P("names/d-longer")), ENAMETOOLONG);
+    CHECK_ERR(lstat(P("names/d-longer"), &st), ENOENT);
+    CHECK(fstatat(fd, leaf, &st, 0));
+    assert_int_equal(st.st_size, 4);
+    CHECK(rename(P("names/d"), P("names/e"))); /* the same length: fine */
+    CHECK(fstatat(fd, leaf, &st, 0));
+    assert_int_equal(st.st_size, 4);
+    close(fd);
+    CHECK(fsm_run((char *const[]){"/bin/rm", "-rf", (char *)P("names/e"), NULL}, NULL, NULL,
+                  NULL));
     /* Names with every printable oddity are fine. */
     const char *odd = P("names/ sp\tace\\ \"q\" 'x' *?[] \xc3\xa9\xe2\x82\xac.");
     put_file(odd, "odd");
