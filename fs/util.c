@@ -297,11 +297,12 @@ static int lockset_fenced_locked(lsmfs *fs, const lockset *ls)
 }
 
 /* Wait until no other thread's fence stands over a key of ls, with the
- * namespace lock held shared on return. The lock is left for the wait: the
- * fence's owner takes it exclusively before it drops the fence. The
- * check is made with the namespace lock held, which is what makes it
- * sound: a fence raised after it waits, in its exclusive spell, for this
- * operation to end. */
+ * namespace lock held shared on return. The lock is left for the wait (an
+ * exchange takes it exclusively inside its fence, and a drain must not
+ * wait for a waiter). The check is made with the namespace lock held,
+ * which is what makes it sound: a fence raised after it is followed by a
+ * drain (a directory rename) or an exclusive spell (an exchange) that
+ * waits for this operation to end. */
 static void lockset_wait_fences(lsmfs *fs, lockset *ls)
 {
     while (atomic_load(&fs->n_fences) != 0) {
