@@ -48,8 +48,10 @@
  *     move -- from then on the key cannot change under it, since every
  *     change of a key holds its stripe (or the namespace lock exclusively).
  * Every function below is called with the namespace lock held (shared, or
- * exclusively for inode_move_subtree), so a directory rename never runs
- * beside them.
+ * exclusively for inode_exchange). inode_move_subtree runs with it held
+ * shared, beside other operations, inside a fence over both names
+ * (lsmfs.h): the inodes it moves are out of the table meanwhile, pinned,
+ * and no operation looks for their keys until the fence is dropped.
  */
 #ifndef LSMFS_INODE_H
 #define LSMFS_INODE_H

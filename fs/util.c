@@ -86,15 +86,42 @@ static int ns_slot_of_thread(void)
  * holds it at most once). */
 static _Thread_local unsigned ns_parity;
 
+/* A test build (tests/test_fs_ns_drain.c) stops a thread between reading
+ * the epoch and counting itself in it, the window the check below closes. */
+#ifdef LSMFS_NS_ENTER_HOOK
+void LSMFS_NS_ENTER_HOOK(void);
+#define NS_ENTER_HOOK() LSMFS_NS_ENTER_HOOK()
+#else
+#define NS_ENTER_HOOK() ((void)0)
+#endif
+
 int ns_enter(lsmfs *fs)
 {
     int slot = ns_slot_of_thread();
     pthread_rwlock_rdlock(&fs->ns[slot].lk);
     /* Sequentially consistent, with the fence check that follows in
      * lockset_lock: either ns_drain's scan sees this count, or this
-     * thread's check sees the fence raised before the drain. */
-    ns_parity = atomic_load(&fs->ns_epoch) & 1;
-    atomic_fetch_add(&fs->ns[slot].active[ns_parity], 1);
+     * thread's check sees the fence raised before the drain.
+     *
+     * The count must land in the epoch that is still current once it is
+     * made. A thread that read epoch e, then was overtaken by a drain
+     * (e -> e + 1, which found no count of e and returned), would count
+     * itself in e's parity after the fact: that is the parity of e + 2,
+     * so the next drain (e + 1 -> e + 2, which scans e + 1's) would not
+     * wait for it, although it entered -- and checked the fences -- before
+     * that drain's fence went up. So the epoch is read again after the
+     * count: unchanged, any later drain's flip comes after the count and
+     * its scan sees it; changed, the count is taken back and made again. */
+    for (;;) {
+        unsigned e = atomic_load(&fs->ns_epoch);
+        NS_ENTER_HOOK();
+        atomic_fetch_add(&fs->ns[slot].active[e & 1], 1);
+        if (atomic_load(&fs->ns_epoch) == e) {
+            ns_parity = e & 1;
+            break;
+        }
+        atomic_fetch_sub(&fs->ns[slot].active[e & 1], 1);
+    }
     return slot;
 }
 
@@ -270,11 +297,12 @@ static int lockset_fenced_locked(lsmfs *fs, const lockset *ls)
 }
 
 /* Wait until no other thread's fence stands over a key of ls, with the
- * namespace lock held shared on return. The lock is left for the wait: the
- * fence's owner takes it exclusively before it drops the fence. The
- * check is made with the namespace lock held, which is what makes it
- * sound: a fence raised after it waits, in its exclusive spell, for this
- * operation to end. */
+ * namespace lock held shared on return. The lock is left for the wait (an
+ * exchange takes it exclusively inside its fence, and a drain must not
+ * wait for a waiter). The check is made with the namespace lock held,
+ * which is what makes it sound: a fence raised after it is followed by a
+ * drain (a directory rename) or an exclusive spell (an exchange) that
+ * waits for this operation to end. */
 static void lockset_wait_fences(lsmfs *fs, lockset *ls)
 {
     while (atomic_load(&fs->n_fences) != 0) {
