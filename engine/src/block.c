@@ -247,36 +247,9 @@ static int restart_key(block_iter *bi, size_t off, slice *k)
     return 0;
 }
 
-/* ikey_cmp, with the tree keys compared 8 bytes at a time in place of a
- * call to memcmp: a seek compares the target with a few dozen keys, most of
- * which differ from it within their first 16 bytes. */
-static inline int ikey_cmp_inline(slice a, slice b)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (a.n >= TRAILER_LEN && b.n >= TRAILER_LEN) {
-        size_t an = a.n - TRAILER_LEN, bn = b.n - TRAILER_LEN, n = an < bn ? an : bn, i = 0;
-        for (; i + 8 <= n; i += 8) {
-            uint64_t x, y;
-            memcpy(&x, a.p + i, 8);
-            memcpy(&y, b.p + i, 8);
-            if (x != y)
-                return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
-        }
-        for (; i < n; i++)
-            if (a.p[i] != b.p[i])
-                return (unsigned char)a.p[i] < (unsigned char)b.p[i] ? -1 : 1;
-        if (an != bn)
-            return an < bn ? -1 : 1;
-        uint64_t ta = ikey_trailer(a), tb = ikey_trailer(b);
-        return ta > tb ? -1 : ta < tb ? 1 : 0;
-    }
-#endif
-    return ikey_cmp(a, b);
-}
-
 static inline int seek_cmp(const block_iter *bi, slice a, slice b)
 {
-    return bi->ikeys ? ikey_cmp_inline(a, b) : bi->cmp(a, b);
+    return bi->ikeys ? ikey_cmp_fast(a, b) : bi->cmp(a, b);
 }
 
 /* Bytes a seek prefetches ahead of its linear scan: a restart interval of
