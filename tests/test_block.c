@@ -231,9 +231,11 @@ static void test_roundtrip(void **state)
 {
     (void)state;
     tu_rng r = {tu_seed(0xb10c)};
-    const int intervals[] = {1, 2, 16};
+    /* 100: restart intervals longer than the cursor keeps for prev
+     * (block.c, BACK_MAX), walked without it. */
+    const int intervals[] = {1, 2, 16, 100};
     const int sizes[] = {1, 2, 3, 15, 16, 17, 33, 100, 1000};
-    for (size_t ii = 0; ii < 3; ii++) {
+    for (size_t ii = 0; ii < sizeof intervals / sizeof intervals[0]; ii++) {
         for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
             int n;
             kv *e = make_entries(&r, sizes[si], &n);

@@ -14,6 +14,11 @@
  * Range tombstones: mem_max_cover equals a brute force over every tombstone,
  * with the seek used while all of them are local to one value's chunks and
  * the walk after a wide one arrives.
+ * Filter (mem_new_filtered): every key added is reported as possibly there,
+ * through mem_may_contain, gets and the iterator's seek_if_present, also
+ * while a writer adds keys under concurrent readers (a reader that sees the
+ * sequence of a put sees the put's filter bits); absent keys are mostly
+ * ruled out (false positives counted and bounded).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -24,6 +29,7 @@
 
 #include "testutil.h"
 
+#include "bloom.h"
 #include "buf.h"
 #include "memtable.h"
 
@@ -70,7 +76,9 @@ static void test_get_model(void **state)
 {
     (void)state;
     tu_rng r = {tu_seed(0x3e3)};
-    memtable *m = mem_new();
+    /* A small filter (64 bytes): saturated, so gets go past it as they do
+     * for keys it cannot rule out. */
+    memtable *m = mem_new_filtered(64 * 64);
     assert_non_null(m);
     enum { N = 3000 };
     op *ops = calloc(N, sizeof *ops);
@@ -438,7 +446,7 @@ static void test_concurrent_readers(void **state)
     shared s;
     memset(&s, 0, sizeof s);
     s.seed = tu_seed(0xc0ffee);
-    s.m = mem_new();
+    s.m = mem_new_filtered(1u << 16);
     atomic_init(&s.done, 0);
     atomic_init(&s.failed, 0);
     atomic_init(&s.last_seq, 0);
@@ -483,6 +491,129 @@ static void test_concurrent_readers(void **state)
     assert_int_equal(cnt, n);
     buf_free(&prev);
     iter_destroy(it);
+    mem_unref(s.m);
+}
+
+/* ---- the filter ----------------------------------------------------------- */
+
+static size_t filter_key(char *k, uint64_t i, int absent)
+{
+    k[0] = 0;
+    return 1 + (size_t)snprintf(k + 1, 30, "%s%016llu", absent ? "absent" : "key", (unsigned long long)i);
+}
+
+static void test_filter(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    /* Sized as for 4 MiB of 16 + 100-byte entries: ~36k, here 20k. */
+    memtable *m = mem_new_filtered(4u << 20);
+    assert_non_null(m);
+    char k[48], v[8] = "value";
+    for (uint64_t i = 0; i < N; i++) {
+        size_t kn = filter_key(k, i, 0);
+        assert_int_equal(mem_add(m, i + 1, TYPE_VALUE, slice_make(k, kn), slice_make(v, 5)), LSM_OK);
+    }
+    /* A range tombstone sets no filter bit and is still found. */
+    char rs[] = "\0absent", re[] = "\0absentz";
+    assert_int_equal(mem_add(m, N + 1, TYPE_RANGE_DELETION, slice_make(rs, sizeof rs - 1),
+                             slice_make(re, sizeof re - 1)), LSM_OK);
+    iter *it = mem_iter_new(m);
+    long fp = 0;
+    for (uint64_t i = 0; i < N; i++) {
+        size_t kn = filter_key(k, i, 0);
+        slice tk = slice_make(k, kn);
+        assert_int_equal(mem_may_contain(m, bloom_hash(tk)), 1);
+        value_type t;
+        slice got;
+        uint64_t fs;
+        assert_int_equal(mem_get(m, tk, MAX_SEQUENCE, &t, &got, &fs), MEM_HIT);
+        assert_int_equal(fs, i + 1);
+        char ik[64];
+        memcpy(ik, k, kn);
+        put_fixed64(ik + kn, trailer_pack(MAX_SEQUENCE, TYPE_FOR_SEEK));
+        assert_int_equal(iter_seek_if_present(it, slice_make(ik, kn + 8), bloom_hash(tk)), 1);
+        assert_true(iter_valid(it));
+        assert_true(slice_eq(ikey_tkey(iter_key(it)), tk));
+
+        kn = filter_key(k, i, 1);
+        tk = slice_make(k, kn);
+        int may = mem_may_contain(m, bloom_hash(tk));
+        fp += may;
+        memcpy(ik, k, kn);
+        put_fixed64(ik + kn, trailer_pack(MAX_SEQUENCE, TYPE_FOR_SEEK));
+        assert_int_equal(iter_seek_if_present(it, slice_make(ik, kn + 8), bloom_hash(tk)), may);
+        assert_int_equal(mem_get(m, tk, MAX_SEQUENCE, &t, &got, &fs), MEM_MISS);
+    }
+    iter_destroy(it);
+    printf("# filter: %ld false positives in %d absent keys\n", fp, N);
+    assert_true(fp < N / 50); /* about 0.3% expected at 26 bits a key in 64-bit words */
+    assert_true(mem_max_cover(m, slice_make(rs, sizeof rs), MAX_SEQUENCE) == N + 1);
+    mem_unref(m);
+
+    /* Unfiltered memtables answer "maybe". */
+    m = mem_new();
+    assert_int_equal(mem_may_contain(m, 12345), 1);
+    mem_unref(m);
+}
+
+typedef struct filter_shared {
+    memtable *m;
+    atomic_uint_fast64_t published; /* keys 0 .. published-1 are in */
+    atomic_int done;
+    atomic_int failed;
+    uint64_t seed;
+} filter_shared;
+
+static void *filter_reader(void *arg)
+{
+    filter_shared *s = arg;
+    tu_rng r = {s->seed};
+    long checks = 0;
+    while (!atomic_load(&s->done) || checks < 1000) {
+        uint64_t n = atomic_load_explicit(&s->published, memory_order_acquire);
+        if (n == 0)
+            continue;
+        char k[48];
+        size_t kn = filter_key(k, tu_below(&r, n), 0);
+        value_type t;
+        slice v;
+        uint64_t fs;
+        if (!mem_may_contain(s->m, bloom_hash(slice_make(k, kn))) ||
+            mem_get(s->m, slice_make(k, kn), MAX_SEQUENCE, &t, &v, &fs) != MEM_HIT) {
+            atomic_store(&s->failed, 1);
+            break;
+        }
+        checks++;
+    }
+    return NULL;
+}
+
+static void test_filter_concurrent(void **state)
+{
+    (void)state;
+    filter_shared s;
+    memset(&s, 0, sizeof s);
+    s.seed = tu_seed(0xf11);
+    s.m = mem_new_filtered(1u << 20);
+    assert_non_null(s.m);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, filter_reader, &s), 0);
+    int n = (int)(50000 * tu_scale());
+    for (int i = 0; i < n; i++) {
+        char k[48];
+        size_t kn = filter_key(k, (uint64_t)i, 0);
+        assert_int_equal(mem_add(s.m, (uint64_t)i + 1, TYPE_VALUE, slice_make(k, kn), slice_make("v", 1)),
+                         LSM_OK);
+        atomic_store_explicit(&s.published, (uint64_t)i + 1, memory_order_release);
+        if (i % 128 == 0)
+            sched_yield();
+    }
+    atomic_store(&s.done, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&s.failed), 0);
     mem_unref(s.m);
 }
 
@@ -602,6 +733,8 @@ int main(void)
         cmocka_unit_test(test_empty_and_big),
         cmocka_unit_test(test_concurrent_readers),
         cmocka_unit_test(test_range_dels_cover),
+        cmocka_unit_test(test_filter),
+        cmocka_unit_test(test_filter_concurrent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

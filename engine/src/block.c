@@ -130,7 +130,7 @@ static void corrupt(block_iter *bi, size_t off, const char *why)
  * block and that the key bytes and the value fit in what follows; returns
  * -1 (status set; past_end says what to call an off past the end) if not.
  * The caller checks `shared` against what it has. */
-static int entry_header(block_iter *bi, size_t off, const char *past_end, uint32_t *shared,
+static inline int entry_header(block_iter *bi, size_t off, const char *past_end, uint32_t *shared,
                         uint32_t *unshared, uint32_t *vlen, const char **body)
 {
     const char *p = bi->b.data + off, *limit = bi->b.data + bi->b.size;
@@ -163,7 +163,7 @@ static int entry_header(block_iter *bi, size_t off, const char *past_end, uint32
 }
 
 /* Decode the entry at off into key/value. Returns 0 on success. */
-static int parse_at(block_iter *bi, size_t off)
+static inline int parse_at(block_iter *bi, size_t off)
 {
     uint32_t shared, unshared, vlen;
     const char *p;
@@ -200,17 +200,16 @@ static void seek_to_restart(block_iter *bi, uint32_t i)
     bi->cur = bi->b.size;
 }
 
-/* Step to the entry at next_off; invalid at the end of the block. */
-static void step(block_iter *bi)
+/* Step to the entry at next_off; invalid at the end of the block. (The
+ * restart hint is left behind: it stays at or before cur, which is all
+ * prev needs.) */
+static inline void step(block_iter *bi)
 {
     if (bi->next_off >= bi->b.size) {
         bi->cur = bi->b.size;
         return;
     }
-    if (parse_at(bi, bi->next_off))
-        return;
-    while (bi->restart + 1 < bi->b.n_restarts && restart_at(bi, bi->restart + 1) <= bi->cur)
-        bi->restart++;
+    parse_at(bi, bi->next_off);
 }
 
 void block_iter_first(block_iter *bi)
@@ -248,37 +247,14 @@ static int restart_key(block_iter *bi, size_t off, slice *k)
     return 0;
 }
 
-/* ikey_cmp, with the tree keys compared 8 bytes at a time in place of a
- * call to memcmp: a seek compares the target with a few dozen keys, most of
- * which differ from it within their first 16 bytes. */
-static inline int ikey_cmp_inline(slice a, slice b)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (a.n >= TRAILER_LEN && b.n >= TRAILER_LEN) {
-        size_t an = a.n - TRAILER_LEN, bn = b.n - TRAILER_LEN, n = an < bn ? an : bn, i = 0;
-        for (; i + 8 <= n; i += 8) {
-            uint64_t x, y;
-            memcpy(&x, a.p + i, 8);
-            memcpy(&y, b.p + i, 8);
-            if (x != y)
-                return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
-        }
-        for (; i < n; i++)
-            if (a.p[i] != b.p[i])
-                return (unsigned char)a.p[i] < (unsigned char)b.p[i] ? -1 : 1;
-        if (an != bn)
-            return an < bn ? -1 : 1;
-        uint64_t ta = ikey_trailer(a), tb = ikey_trailer(b);
-        return ta > tb ? -1 : ta < tb ? 1 : 0;
-    }
-#endif
-    return ikey_cmp(a, b);
-}
-
 static inline int seek_cmp(const block_iter *bi, slice a, slice b)
 {
-    return bi->ikeys ? ikey_cmp_inline(a, b) : bi->cmp(a, b);
+    return bi->ikeys ? ikey_cmp_fast(a, b) : bi->cmp(a, b);
 }
+
+/* Bytes a seek prefetches ahead of its linear scan: a restart interval of
+ * 16 entries of about 128 bytes. */
+#define SEEK_PREFETCH 2048
 
 void block_iter_seek(block_iter *bi, slice target)
 {
@@ -301,6 +277,16 @@ void block_iter_seek(block_iter *bi, slice target)
     seek_to_restart(bi, lo);
     if (bi->status)
         return;
+    /* The entries up to the next restart point are read one after another,
+     * each where the one before ends: ask for all their cache lines now, so
+     * that their misses overlap instead of following one another. */
+    size_t from = bi->next_off, to = lo + 1 < bi->b.n_restarts ? restart_at(bi, lo + 1) : bi->b.size;
+    if (to > bi->b.size || to < from)
+        to = bi->b.size;
+    if (to - from > SEEK_PREFETCH)
+        to = from + SEEK_PREFETCH;
+    for (size_t o = from; o < to; o += 64)
+        __builtin_prefetch(bi->b.data + o);
     for (;;) {
         step(bi);
         if (bi->cur >= bi->b.size || seek_cmp(bi, buf_slice(&bi->key), target) >= 0)
@@ -313,10 +299,81 @@ void block_iter_next(block_iter *bi)
     step(bi);
 }
 
+/* An entry of the restart interval a prev decoded (block_iter.back). */
+typedef struct block_back_entry {
+    uint32_t off, next;      /* the entry's offset, and the next one's */
+    uint32_t voff, vlen;     /* its value, in the block */
+    uint32_t kpos, klen;     /* its whole key, in back_keys */
+} block_back_entry;
+
+/* At most this many entries are kept: a restart interval is 16 entries in
+ * the tables this engine writes (1 in index blocks); a longer one (another
+ * writer's, or a damaged block) is walked as before, without the cache. */
+#define BACK_MAX 64
+
+/* Remember the current entry, the next in the interval being decoded. */
+static void back_push(block_iter *bi)
+{
+    if (bi->back_n == UINT32_MAX)
+        return; /* given up for this interval */
+    if (bi->back_n == BACK_MAX || bi->cur > UINT32_MAX || bi->key.n > UINT32_MAX ||
+        bi->back_keys.n > UINT32_MAX - bi->key.n) {
+        bi->back_n = UINT32_MAX;
+        return;
+    }
+    if (bi->back_n == bi->back_cap) {
+        uint32_t cap = bi->back_cap ? 2 * bi->back_cap : 16;
+        block_back_entry *b = realloc(bi->back, cap * sizeof *b);
+        if (b == NULL) {
+            bi->back_n = UINT32_MAX;
+            return;
+        }
+        bi->back = b;
+        bi->back_cap = cap;
+    }
+    if (buf_append(&bi->back_keys, bi->key.p, bi->key.n)) {
+        bi->back_n = UINT32_MAX;
+        return;
+    }
+    block_back_entry *e = &bi->back[bi->back_n++];
+    e->off = (uint32_t)bi->cur;
+    e->next = (uint32_t)bi->next_off;
+    e->voff = (uint32_t)(bi->value.p - bi->b.data);
+    e->vlen = (uint32_t)bi->value.n;
+    e->kpos = (uint32_t)(bi->back_keys.n - bi->key.n);
+    e->klen = (uint32_t)bi->key.n;
+}
+
 void block_iter_prev(block_iter *bi)
 {
     size_t orig = bi->cur;
-    /* Back up to a restart point strictly before the current entry. */
+    if (bi->back_pos > 0 && bi->back_pos < bi->back_n && bi->back[bi->back_pos].off == orig) {
+        /* The entry before is in the interval decoded last time. */
+        const block_back_entry *e = &bi->back[--bi->back_pos];
+        bi->key.n = 0;
+        if (buf_append(&bi->key, bi->back_keys.p + e->kpos, e->klen)) {
+            if (bi->status == LSM_OK)
+                bi->status = err_set(LSM_NOMEM, "%s: out of memory", bi->file);
+            bi->cur = bi->next_off = bi->b.size;
+            return;
+        }
+        bi->cur = e->off;
+        bi->next_off = e->next;
+        bi->value = slice_make(bi->b.data + e->voff, e->vlen);
+        return;
+    }
+    /* Back up to the last restart point strictly before the current entry:
+     * binary search (restart points ascend in a well-formed block), then
+     * down one at a time, as a damaged block may need. */
+    uint32_t lo = 0, hi = bi->b.n_restarts - 1;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo + 1) / 2;
+        if (restart_at(bi, mid) < orig)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    bi->restart = lo;
     while (restart_at(bi, bi->restart) >= orig) {
         if (bi->restart == 0) {
             bi->cur = bi->next_off = bi->b.size;
@@ -327,9 +384,20 @@ void block_iter_prev(block_iter *bi)
     seek_to_restart(bi, bi->restart);
     if (bi->status)
         return;
+    /* Decode the interval up to orig, keeping each entry for the prevs to
+     * come. */
+    bi->back_n = 0;
+    bi->back_pos = 0;
+    bi->back_keys.n = 0;
     do {
         step(bi);
+        if (bi->cur < bi->b.size)
+            back_push(bi);
     } while (bi->cur < bi->b.size && bi->next_off < orig);
+    if (bi->back_n == UINT32_MAX || bi->back_n == 0 || bi->cur >= bi->b.size)
+        bi->back_n = 0;
+    else
+        bi->back_pos = bi->back_n - 1;
 }
 
 void block_iter_init(block_iter *bi, key_cmp_fn cmp, const char *file)
@@ -349,11 +417,16 @@ void block_iter_set(block_iter *bi, const block *b, uint64_t block_off)
     bi->key.n = 0;
     bi->value = slice_make(NULL, 0);
     bi->status = LSM_OK;
+    bi->back_n = bi->back_pos = 0;
 }
 
 void block_iter_cleanup(block_iter *bi)
 {
     buf_free(&bi->key);
+    free(bi->back);
+    bi->back = NULL;
+    bi->back_n = bi->back_cap = bi->back_pos = 0;
+    buf_free(&bi->back_keys);
 }
 
 /* ---- behind the iter vtable ------------------------------------------------- */

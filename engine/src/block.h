@@ -73,11 +73,18 @@ typedef struct block_iter {
     uint64_t block_off;
     size_t cur;           /* offset of the current entry; b.size when invalid */
     size_t next_off;      /* offset of the entry after it */
-    uint32_t restart;     /* restart block containing cur */
+    uint32_t restart;     /* a restart point at or before cur (a hint for prev) */
     buf key;
     slice value;
     int status;
     int ikeys;            /* internal keys: ikey_cmp, inlined in seeks */
+    /* Moving backward: the entries of the restart interval last decoded
+     * for a prev, in order (offsets, and their whole keys in back_keys), so
+     * that the next prevs in that interval decode nothing. Emptied when the
+     * cursor is pointed at another block. */
+    struct block_back_entry *back;
+    uint32_t back_n, back_cap, back_pos;
+    buf back_keys;
 } block_iter;
 
 /* Prepare an embedded cursor with no block (invalid, status LSM_OK). `file`

@@ -7,7 +7,8 @@
 
 #include "lsm.h"
 
-int buf_reserve(buf *b, size_t extra)
+
+int buf_grow(buf *b, size_t extra)
 {
     if (extra <= b->cap - b->n)
         return 0;
@@ -22,17 +23,6 @@ int buf_reserve(buf *b, size_t extra)
         return LSM_NOMEM;
     b->p = p;
     b->cap = cap;
-    return 0;
-}
-
-int buf_append(buf *b, const void *data, size_t n)
-{
-    if (n == 0)
-        return 0;
-    if (buf_reserve(b, n))
-        return LSM_NOMEM;
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
     return 0;
 }
 
@@ -63,14 +53,6 @@ int buf_put_lenprefixed(buf *b, const void *data, size_t n)
     if (buf_reserve(b, VARINT64_MAX_LEN + n))
         return LSM_NOMEM;
     buf_put_varint(b, n);
-    return buf_append(b, data, n);
-}
-
-int buf_set(buf *b, const void *data, size_t n)
-{
-    b->n = 0;
-    if (buf_reserve(b, n ? n : 1))
-        return LSM_NOMEM;
     return buf_append(b, data, n);
 }
 

@@ -310,6 +310,15 @@ static void ri_seek(iter *it, slice t) { resolving_iter *r = (resolving_iter *)i
 static void ri_next(iter *it) { resolving_iter *r = (resolving_iter *)it; iter_next(r->inner); ri_settle(r); }
 static void ri_prev(iter *it) { resolving_iter *r = (resolving_iter *)it; iter_prev(r->inner); ri_settle(r); }
 
+static int ri_seek_if_present(iter *it, slice t, uint64_t hash)
+{
+    resolving_iter *r = (resolving_iter *)it;
+    if (!iter_seek_if_present(r->inner, t, hash))
+        return 0;
+    ri_settle(r);
+    return 1;
+}
+
 static slice ri_key(const iter *it)
 {
     const resolving_iter *r = (const resolving_iter *)it;
@@ -358,7 +367,7 @@ static void ri_destroy(iter *it)
 }
 
 static const iter_ops ri_ops = {ri_valid, ri_first, ri_last, ri_seek, ri_next, ri_prev,
-                                ri_key, ri_value, ri_status, ri_destroy, NULL};
+                                ri_key, ri_value, ri_status, ri_destroy, ri_seek_if_present};
 
 iter *ct_resolving_iter(iter *inner, chunk_table *const *cts, int n)
 {

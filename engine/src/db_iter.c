@@ -28,6 +28,7 @@
  * memtable and table that overlaps its bounds (rangedel.h); an entry that a
  * visible tombstone newer than it covers is treated like a deletion.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,9 @@ struct lsm_iter {
     buf lower;          /* tree keys (keyspace byte included); always set */
     buf upper;
     int valid;
+    slice cur;          /* forward, not held: the merge's current key, the one
+                           shown (cached by find_next: saves the merge's
+                           key() call in key(), value() and next()) */
     int forward;
     int held;           /* forward, on a patched key: its value was put
                            together in saved_*, and the merge sits just past
@@ -223,8 +227,11 @@ static void find_next(lsm_iter *it, int skipping)
                 }
                 skipping = 1;
             } else if (t == TYPE_VALUE || t == TYPE_VALUE_REF) {
-                if (!(skipping && slice_cmp(tkey, buf_slice(&it->saved_key)) <= 0)) {
+                /* The merge only moves forward from saved_key: a key at or
+                 * before it is that key, so an equality test will do. */
+                if (!(skipping && !tkey_ne(tkey, buf_slice(&it->saved_key)))) {
                     it->valid = 1;
+                    it->cur = k;
                     it->saved_key.n = 0;
                     count_steps(it, steps, 0);
                     return;
@@ -570,6 +577,10 @@ void lsm_iter_free(lsm_iter *it)
 static int finish(lsm_iter *it)
 {
     it->large_ready = 0;
+    /* Shown straight from the merge: the merge is valid, which it is only
+     * without an error (iter.h). */
+    if (it->valid && direct(it) && it->status == LSM_OK)
+        return LSM_OK;
     int rc = check(it);
     if (rc == LSM_OK && it->status)
         rc = it->status;
@@ -696,7 +707,7 @@ int lsm_iter_next(lsm_iter *it)
         }
         /* saved_key holds the shown key: skip its entries. */
     } else {
-        slice k = ikey_tkey(iter_key(it->in));
+        slice k = ikey_tkey(it->cur);
         if (buf_set(&it->saved_key, k.p, k.n))
             return fail(it, err_set(LSM_NOMEM, "iterator: out of memory")), finish(it);
         iter_next(it->in);
@@ -748,20 +759,27 @@ int lsm_iter_valid(const lsm_iter *it)
     return it && it->valid && it->status == LSM_OK;
 }
 
+/* The merge's current key, when direct(it). */
+static inline slice cur_ikey(const lsm_iter *it)
+{
+    assert(!it->valid || (it->cur.p == iter_key(it->in).p && it->cur.n == iter_key(it->in).n));
+    return it->cur;
+}
+
 const void *lsm_iter_key(const lsm_iter *it, size_t *len)
 {
-    slice t = direct(it) ? ikey_tkey(iter_key(it->in)) : buf_slice(&it->saved_key);
+    slice t = direct(it) ? ikey_tkey(cur_ikey(it)) : buf_slice(&it->saved_key);
     if (len)
         *len = t.n - 1;
     return t.p + 1;
 }
 
-static value_type cur_type(const lsm_iter *it)
+static inline value_type cur_type(const lsm_iter *it)
 {
-    return direct(it) ? ikey_type(iter_key(it->in)) : it->saved_type;
+    return direct(it) ? ikey_type(cur_ikey(it)) : it->saved_type;
 }
 
-static slice cur_raw(const lsm_iter *it)
+static inline slice cur_raw(const lsm_iter *it)
 {
     return direct(it) ? iter_value(it->in) : buf_slice(&it->saved_value);
 }

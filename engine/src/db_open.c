@@ -504,7 +504,7 @@ static int db_recover(lsm_db *db)
     if (db->vs->next_file <= scan.max_number)
         db->vs->next_file = scan.max_number + 1;
 
-    db->mem = mem_new();
+    db->mem = mem_new_filtered(db->opts.memtable_bytes);
     if (db->mem == NULL) {
         free(scan.logs);
         return err_set(LSM_NOMEM, "out of memory");
@@ -584,7 +584,7 @@ static int db_recover(lsm_db *db)
             pthread_mutex_unlock(&db->mu);
             mem_reserve_numbers(db->mem, numbers);
             db->imm = db->mem;
-            db->mem = mem_new();
+            db->mem = mem_new_filtered(db->opts.memtable_bytes);
             if (db->mem == NULL)
                 rc = err_set(LSM_NOMEM, "out of memory");
         }

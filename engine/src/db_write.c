@@ -78,7 +78,7 @@ static int switch_memtable_locked(lsm_db *db)
     free(path);
     if (rc)
         return rc;
-    memtable *m = mem_new();
+    memtable *m = mem_new_filtered(db->opts.memtable_bytes);
     if (m == NULL) {
         log_writer_abandon(lw);
         return err_set(LSM_NOMEM, "new memtable: out of memory");

@@ -16,6 +16,7 @@
 
 #include <stdlib.h>
 
+#include "bloom.h"
 #include "err.h"
 
 #define MAX_HEIGHT 12
@@ -46,6 +47,12 @@ struct memtable {
      * must see a tombstone reads at a sequence published (last_seq, release)
      * after the tombstone and this count were written, so it sees both. */
     atomic_uint_fast64_t rdel_wide;
+    /* Filter over the tree keys of the point entries (NULL: none, every
+     * key "may" be here): one 64-bit word per key picked by the key's
+     * bloom_hash, MF_PROBES bits set in it. Bits are set before the entry
+     * is linked, so a reader that can see the entry sees its bits. */
+    _Atomic uint64_t *filter;
+    uint64_t filter_mask;       /* words - 1 (a power of two) */
     uint64_t rnd;               /* writer only */
     atomic_uint_fast64_t count; /* relaxed: statistics (points + tombstones) */
     atomic_uint_fast64_t max_seq;
@@ -113,6 +120,48 @@ static int list_init(memtable *m, skiplist *l)
     return 0;
 }
 
+#define MF_PROBES 6
+
+/* The filter word of hash h, and the bits h sets in it (6 bits from each of
+ * the low 36 bits of h; the word comes from its high bits). */
+static inline uint64_t mf_word(const memtable *m, uint64_t h)
+{
+    return (h >> 36) & m->filter_mask;
+}
+
+static inline uint64_t mf_bits(uint64_t h)
+{
+    uint64_t b = 0;
+    for (int i = 0; i < MF_PROBES; i++, h >>= 6)
+        b |= 1ull << (h & 63);
+    return b;
+}
+
+int mem_may_contain(const memtable *m, uint64_t hash)
+{
+    if (m->filter == NULL)
+        return 1;
+    uint64_t want = mf_bits(hash);
+    return (atomic_load_explicit(&m->filter[mf_word(m, hash)], memory_order_relaxed) & want) == want;
+}
+
+memtable *mem_new_filtered(size_t memtable_bytes)
+{
+    memtable *m = mem_new();
+    if (m == NULL)
+        return NULL;
+    size_t bytes = memtable_bytes / 64, words = 8;
+    while (words * 8 < bytes && words < ((size_t)16 << 20) / 8)
+        words *= 2;
+    m->filter = calloc(words, sizeof *m->filter);
+    if (m->filter == NULL) {
+        mem_unref(m);
+        return NULL;
+    }
+    m->filter_mask = words - 1;
+    return m;
+}
+
 memtable *mem_new(void)
 {
     memtable *m = calloc(1, sizeof *m);
@@ -144,6 +193,7 @@ void mem_unref(memtable *m)
         for (int i = 0; i < atomic_load(&m->n_cts); i++)
             ct_unref(m->cts[i]);
         arena_destroy(&m->arena);
+        free(m->filter);
         free(m);
     }
 }
@@ -328,6 +378,12 @@ int mem_add(memtable *m, uint64_t seq, value_type type, slice tkey, slice value)
     if (value.n)
         memcpy(p, value.p, value.n);
 
+    if (m->filter && l == &m->points) {
+        /* Before the entry is linked (release stores below), so that any
+         * reader that reaches it sees its bits. */
+        uint64_t h = bloom_hash(tkey);
+        atomic_fetch_or_explicit(&m->filter[mf_word(m, h)], mf_bits(h), memory_order_relaxed);
+    }
     node *prev[MAX_HEIGHT];
     find_ge(l, tkey, trailer_pack(seq, type), prev);
     int cur = atomic_load_explicit(&l->height, memory_order_relaxed);
@@ -359,6 +415,8 @@ int mem_add(memtable *m, uint64_t seq, value_type type, slice tkey, slice value)
 mem_get_result mem_get(memtable *m, slice tkey, uint64_t seq, value_type *type, slice *value,
                        uint64_t *found_seq)
 {
+    if (m->filter && !mem_may_contain(m, bloom_hash(tkey)))
+        return MEM_MISS;
     node *n = find_ge(&m->points, tkey, trailer_pack(seq, TYPE_FOR_SEEK), NULL);
     if (n == NULL)
         return MEM_MISS;
@@ -374,6 +432,8 @@ mem_get_result mem_get(memtable *m, slice tkey, uint64_t seq, value_type *type, 
 void mem_get_each(memtable *m, slice tkey, uint64_t seq,
                   int (*fn)(void *arg, uint64_t seq, value_type type, slice value), void *arg)
 {
+    if (m->filter && !mem_may_contain(m, bloom_hash(tkey)))
+        return;
     for (node *n = find_ge(&m->points, tkey, trailer_pack(seq, TYPE_FOR_SEEK), NULL); n;
          n = next_of(n, 0)) {
         slice ik = entry_ikey(n->entry);
@@ -478,6 +538,16 @@ static void mi_seek(iter *it, slice target)
     mi->cur = find_ge(mi->l, ikey_tkey(target), ikey_trailer(target), NULL);
 }
 
+/* The filter rules target's tree key out: leave the position (iter.h). */
+static int mi_seek_if_present(iter *it, slice target, uint64_t hash)
+{
+    mem_iter *mi = (mem_iter *)it;
+    if (mi->l == &mi->m->points && !mem_may_contain(mi->m, hash))
+        return 0;
+    mi_seek(it, target);
+    return 1;
+}
+
 static void mi_next(iter *it)
 {
     mem_iter *mi = (mem_iter *)it;
@@ -515,7 +585,8 @@ static void mi_destroy(iter *it)
 }
 
 static const iter_ops mem_iter_ops = {
-    mi_valid, mi_first, mi_last, mi_seek, mi_next, mi_prev, mi_key, mi_value, mi_status, mi_destroy, NULL,
+    mi_valid, mi_first, mi_last, mi_seek, mi_next, mi_prev, mi_key, mi_value, mi_status, mi_destroy,
+    mi_seek_if_present,
 };
 
 static iter *new_iter(memtable *m, skiplist *l)

@@ -25,6 +25,15 @@ typedef struct memtable memtable;
 #define MEM_FLUSH_NUMBERS 3
 
 memtable *mem_new(void);
+/* A memtable with a filter over its point entries' tree keys, sized for
+ * memtable_bytes of keys and values (memtable_bytes / 64 bytes of filter,
+ * from 64 bytes to 16 MiB): gets and seeks for a key it rules out skip the
+ * list search. NULL when out of memory. */
+memtable *mem_new_filtered(size_t memtable_bytes);
+/* 0 if the memtable certainly holds no point entry with the tree key whose
+ * bloom_hash() is hash, 1 if it may. Any thread; a reader sees the filter
+ * bits of every entry it can see. */
+int mem_may_contain(const memtable *m, uint64_t hash);
 /* Attach ct (a reference is taken) before the first chunk reference into it
  * is added. Writer only. Returns 0 when the memtable holds as many as it can. */
 int mem_attach_ct(memtable *m, chunk_table *ct);

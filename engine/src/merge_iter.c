@@ -50,7 +50,11 @@ typedef struct merge_iter {
     int forward;    /* direction of the heap */
     int status;
     buf saved;      /* scratch copy of the current key for direction changes */
-    int layers;     /* children are a tree's layers, newest first: seeks may defer */
+    int layers;     /* children are a tree's layers, newest first: seeks may defer;
+                       their keys are internal keys (ikey_cmp_fast) */
+    int runner;     /* 1 or 2: the root's child that is the smaller (forward) or
+                       larger (backward), i.e. the heap's second entry; 0:
+                       not known. Kept while the root stays on top. */
     unsigned char *deferred; /* per child (layers only): not positioned, not in the heap */
     int n_deferred;
     buf target;     /* the last seek's target, for the deferred children */
@@ -59,13 +63,14 @@ typedef struct merge_iter {
 /* Does a belong above b in the heap? */
 static inline int above(const merge_iter *m, const heap_entry *a, const heap_entry *b)
 {
-    int r = m->cmp(a->key, b->key);
+    int r = m->layers ? ikey_cmp_fast(a->key, b->key) : m->cmp(a->key, b->key);
     return m->forward ? r < 0 : r > 0;
 }
 
 static void sift_down(merge_iter *m, int i)
 {
     heap_entry *h = m->heap;
+    m->runner = 0;
     int n = m->heap_n;
     heap_entry x = h[i];
     for (;;) {
@@ -86,6 +91,7 @@ static void sift_down(merge_iter *m, int i)
 static void rebuild(merge_iter *m)
 {
     m->heap_n = 0;
+    m->runner = 0;
     for (int i = 0; i < m->n; i++) {
         if (m->n_deferred && m->deferred[i])
             continue;
@@ -121,9 +127,27 @@ static void fix_root(merge_iter *m)
             return;
         }
         m->heap[0] = m->heap[--m->heap_n];
+        m->runner = 0;
     }
-    if (m->heap_n > 1) /* one source left (a scan of one level): nothing to order */
-        sift_down(m, 0);
+    if (m->heap_n <= 1) /* one source left (a scan of one level): nothing to order */
+        return;
+    if (m->heap_n == 2) {
+        if (above(m, &m->heap[1], &m->heap[0])) {
+            heap_entry x = m->heap[0];
+            m->heap[0] = m->heap[1];
+            m->heap[1] = x;
+        }
+        return;
+    }
+    /* The root's children did not move: while the root stays at or above
+     * the larger-ranked of them (the heap's second entry), one comparison
+     * shows it stays on top. A scan mostly steps through one source at a
+     * time, so this is the common case. */
+    if (m->runner == 0)
+        m->runner = above(m, &m->heap[2], &m->heap[1]) ? 2 : 1;
+    if (!above(m, &m->heap[m->runner], &m->heap[0]))
+        return;
+    sift_down(m, 0);
 }
 
 static int mi_valid(const iter *it)
