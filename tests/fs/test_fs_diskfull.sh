@@ -133,7 +133,12 @@ fs_is_mounted "$mnt" && die "still mounted"
 must_mount "$store" "$mnt"
 verify r. "$n"
 before=$(used)
-check "rm after a remount on the full disk" rm "$mnt/r.0" "$mnt/r.1"
+# (The space the cycles above freed comes back as compactions run: the disk
+# may fill after a single file, which is then the one removed.)
+((n >= 1)) || die "the disk filled up before one file of r. was written"
+gone=("$mnt/r.0")
+((n >= 2)) && gone+=("$mnt/r.1")
+check "rm after a remount on the full disk" rm "${gone[@]}"
 wait_used_below $((before - FILE)) && ok || fail "remounted: df did not fall after rm"
 
 # lsmctl on the full disk (the mount refills it first).
