@@ -492,7 +492,7 @@ static int exchange_locked(rename_ctx *r)
 /* 1 if key b lies below key a (a + "/" starts it). */
 static int key_below(const kbuf *a, const kbuf *b)
 {
-    return b->n > a->n && memcmp(b->p, a->p, a->n) == 0 && b->p[a->n] == '/';
+    return b->n > a->n && key_at_or_below(b->p, b->n, a->p, a->n);
 }
 
 /* A directory node that is also a file's key (a shadowed pair, §2)? */

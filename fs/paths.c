@@ -264,6 +264,13 @@ int key_parent(const char *key, size_t n, size_t *parent_len)
     return 1;
 }
 
+int key_at_or_below(const char *key, size_t n, const char *dir, size_t dir_n)
+{
+    if (n < dir_n || memcmp(key, dir, dir_n) != 0)
+        return 0;
+    return n == dir_n || key[dir_n] == '/';
+}
+
 int prefix_upper(const void *prefix, size_t n, kbuf *out)
 {
     const unsigned char *s = prefix;

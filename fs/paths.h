@@ -74,6 +74,9 @@ void seg_name_x(const void *seg, size_t n, char out[NAME_MAX_BYTES + 1]);
 /* The key of the directory that holds key: 0 and *parent_len when key has a
  * '/', 1 when it lies in the root directory. */
 int key_parent(const char *key, size_t n, size_t *parent_len);
+/* 1 if key is the directory key dir itself or lies below it (dir + "/" +
+ * ...). */
+int key_at_or_below(const char *key, size_t n, const char *dir, size_t dir_n);
 
 /* The exclusive upper bound of the keys starting with prefix, into out
  * (the prefix with its last byte incremented, trailing 0xff bytes dropped).

@@ -171,14 +171,6 @@ struct fence {
     int below[FENCE_KEYS];
 };
 
-/* Is key at or below the directory key d (d itself, or d + "/" + ...)? */
-static int key_at_or_below(const char *key, size_t n, const char *d, size_t dn)
-{
-    if (n < dn || memcmp(key, d, dn) != 0)
-        return 0;
-    return n == dn || key[dn] == '/';
-}
-
 /* Does name i of f stand over key, used in mode (LK_READ, LK_WRITE)? A
  * name alone stands only against changes: its owner changes the record
  * there, which readers may read before or after. */

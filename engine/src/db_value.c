@@ -330,36 +330,33 @@ int lsm_batch_truncate_value(lsm_batch *b, lsm_keyspace ks, const void *key, siz
     return rc;
 }
 
-int lsm_batch_move(lsm_batch *b, lsm_keyspace ks, const void *from, size_t from_len,
-                   const void *to, size_t to_len)
+/* A move of one key (BATCH_OP_RENAME) or of every key below a prefix
+ * (BATCH_OP_MOVE_PREFIX): the keyspace, then the target. */
+static int add_move(lsm_batch *b, int op, lsm_keyspace ks, const void *from, size_t from_len,
+                    const void *to, size_t to_len, const char *what)
 {
     if ((to == NULL && to_len) || to_len > LSM_MAX_KEY_LEN) {
-        int rc = err_set(LSM_INVALID_ARGUMENT, "move: bad target key");
+        int rc = err_set(LSM_INVALID_ARGUMENT, "%s: bad target", what);
         err_tag(NULL);
         return rc;
     }
     char ksb = (char)ks;
-    int rc = add_intent(b, BATCH_OP_RENAME, ks, from, from_len, slice_make(&ksb, 1),
-                        slice_make(to, to_len));
+    int rc = add_intent(b, op, ks, from, from_len, slice_make(&ksb, 1), slice_make(to, to_len));
     if (rc)
         err_tag(NULL);
     return rc;
 }
 
+int lsm_batch_move(lsm_batch *b, lsm_keyspace ks, const void *from, size_t from_len,
+                   const void *to, size_t to_len)
+{
+    return add_move(b, BATCH_OP_RENAME, ks, from, from_len, to, to_len, "move");
+}
+
 int lsm_batch_move_prefix(lsm_batch *b, lsm_keyspace ks, const void *from, size_t from_len,
                           const void *to, size_t to_len)
 {
-    if ((to == NULL && to_len) || to_len > LSM_MAX_KEY_LEN) {
-        int rc = err_set(LSM_INVALID_ARGUMENT, "move prefix: bad target prefix");
-        err_tag(NULL);
-        return rc;
-    }
-    char ksb = (char)ks;
-    int rc = add_intent(b, BATCH_OP_MOVE_PREFIX, ks, from, from_len, slice_make(&ksb, 1),
-                        slice_make(to, to_len));
-    if (rc)
-        err_tag(NULL);
-    return rc;
+    return add_move(b, BATCH_OP_MOVE_PREFIX, ks, from, from_len, to, to_len, "move prefix");
 }
 
 int lsm_batch_punch_value(lsm_batch *b, lsm_keyspace ks, const void *key, size_t key_len,
